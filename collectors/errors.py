@@ -1,0 +1,38 @@
+"""Typed exceptions of the core. The CLI and the dashboard turn them into one sentence."""
+
+from __future__ import annotations
+
+
+class SeamwatchError(Exception):
+    """Base of every error Seamwatch explains to its user."""
+
+
+class StoreError(SeamwatchError):
+    """The database file cannot be opened or used."""
+
+
+class StoreLockedError(StoreError):
+    """Another process holds the DuckDB file open for writing."""
+
+    def __init__(self, path: str, pid: int | None, holder: str | None = None):
+        self.path, self.pid, self.holder = path, pid, holder
+        who = f"process {pid}" if pid else "another process"
+        if holder:
+            who += f" ({holder})"
+        super().__init__(
+            f"{path} is held by {who}; DuckDB allows one writer. Browse it from that process "
+            f"(seamwatch up serves the dashboard itself), or stop it first and run "
+            f"'seamwatch dashboard --db {path}'."
+        )
+
+
+class SchemaTooNewError(StoreError):
+    """The file was written by a newer Seamwatch."""
+
+
+class InputError(SeamwatchError):
+    """An input file or argument cannot be used at all."""
+
+
+class ConfigError(SeamwatchError):
+    """A setting is missing or malformed."""

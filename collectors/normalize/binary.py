@@ -1,0 +1,45 @@
+"""Small decoders for header values: text, big-endian integers, excerpts."""
+
+from __future__ import annotations
+
+import base64
+import struct
+
+from collectors.model import EXCERPT_BYTES
+
+
+def text(raw: bytes | None) -> str | None:
+    """A header value as text; binary values become 'base64:<...>'."""
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "base64:" + base64.b64encode(raw).decode("ascii")
+
+
+def integer(raw: bytes | None, *, binary_first: bool) -> int | None:
+    """Decode an integer header: 4 or 8 bytes big-endian (Spring), or ASCII digits (Connect)."""
+    if not raw:
+        return None
+    if binary_first and len(raw) in (4, 8):
+        return struct.unpack(">i" if len(raw) == 4 else ">q", raw)[0]
+    try:
+        return int(raw.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        if len(raw) in (4, 8):
+            return struct.unpack(">i" if len(raw) == 4 else ">q", raw)[0]
+        return None
+
+
+def excerpt(value: bytes | None) -> str | None:
+    """The first bytes of a value as text (base64 when it is not UTF-8), bounded."""
+    if value is None:
+        return None
+    head = value[:EXCERPT_BYTES]
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if len(value) > EXCERPT_BYTES and exc.start >= EXCERPT_BYTES - 4:
+            return head[: exc.start].decode("utf-8")  # a character cut by the bound
+        return "base64:" + base64.b64encode(head[: EXCERPT_BYTES * 3 // 4]).decode("ascii")

@@ -1,0 +1,71 @@
+"""Dead-letter recognition: topic patterns and the four header families of DESIGN §5.4."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
+from typing import Any
+
+from collectors.normalize.binary import integer, text
+
+DEFAULT_PATTERNS: tuple[str, ...] = ("*.DLT", "*-dlt", "*.DLQ", "*-dlq", "error.*.*")
+
+# family -> (header prefix for origin fields, prefix for exception fields, ints are binary)
+_SPRING_FAMILIES: tuple[tuple[str, str, str, bool], ...] = (
+    ("spring-dlt", "kafka_dlt-original-", "kafka_dlt-exception-", True),
+    ("spring-retry", "kafka_original-", "kafka_exception-", True),
+    ("spring-cloud-stream", "x-original-", "x-exception-", True),
+)
+_CONNECT = "__connect.errors."
+
+EMPTY: dict[str, Any] = {
+    "is_dead_letter": False,
+    "dlt_family": None,
+    "dlt_origin_topic": None,
+    "dlt_origin_partition": None,
+    "dlt_origin_offset": None,
+    "dlt_origin_group": None,
+    "dlt_origin_timestamp": None,
+    "dlt_exception_class": None,
+    "dlt_exception_message": None,
+}
+
+
+def matches(topic: str, patterns: Sequence[str] = DEFAULT_PATTERNS) -> bool:
+    return any(fnmatchcase(topic, p) for p in patterns)
+
+
+def classify(topic: str, headers: Mapping[str, bytes | None],
+             patterns: Sequence[str] = DEFAULT_PATTERNS) -> dict[str, Any]:
+    """Dead-letter columns for one record; headers maps name → last raw value."""
+    for family, origin, exc, binary in _SPRING_FAMILIES:
+        if origin + "topic" in headers:
+            ts = integer(headers.get(origin + "timestamp"), binary_first=binary)
+            return {
+                "is_dead_letter": True,
+                "dlt_family": family,
+                "dlt_origin_topic": text(headers.get(origin + "topic")),
+                "dlt_origin_partition": integer(headers.get(origin + "partition"), binary_first=binary),
+                "dlt_origin_offset": integer(headers.get(origin + "offset"), binary_first=binary),
+                "dlt_origin_group": text(headers.get(origin + "consumer-group")),
+                "dlt_origin_timestamp": ts * 1000 if ts is not None else None,
+                "dlt_exception_class": text(headers.get(exc + "cause-fqcn") or headers.get(exc + "fqcn")),
+                "dlt_exception_message": text(headers.get(exc + "message")),
+            }
+    if _CONNECT + "topic" in headers:
+        connector = text(headers.get(_CONNECT + "connector.name"))
+        return {
+            "is_dead_letter": True,
+            "dlt_family": "connect",
+            "dlt_origin_topic": text(headers.get(_CONNECT + "topic")),
+            "dlt_origin_partition": integer(headers.get(_CONNECT + "partition"), binary_first=False),
+            "dlt_origin_offset": integer(headers.get(_CONNECT + "offset"), binary_first=False),
+            # a sink connector consumes as the group connect-<name>
+            "dlt_origin_group": f"connect-{connector}" if connector else None,
+            "dlt_origin_timestamp": None,
+            "dlt_exception_class": text(headers.get(_CONNECT + "exception.class.name")),
+            "dlt_exception_message": text(headers.get(_CONNECT + "exception.message")),
+        }
+    if matches(topic, patterns):
+        return {**EMPTY, "is_dead_letter": True, "dlt_family": "topic-pattern"}
+    return EMPTY

@@ -1,0 +1,118 @@
+"""Event envelope fields: CloudEvents (binary and structured mode) or plain JSON values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from collectors.normalize.binary import text
+
+# JSON value fields tried in order, per envelope column (configurable through EnvelopeFields).
+DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
+    "event_id": ("eventId", "event_id", "id", "messageId"),
+    "event_type": ("eventType", "event_type", "type"),
+    "event_version": ("eventVersion", "event_version", "version", "schemaVersion"),
+    "event_time": ("occurredAt", "eventTime", "event_time", "timestamp", "time"),
+    "event_source": ("source", "producer"),
+    "causation_id": ("causationId", "causation_id"),
+    "correlation_id": ("correlationId", "correlation_id"),
+}
+# Header names tried for the same columns when the value carries none.
+_HEADER_FIELDS: dict[str, tuple[str, ...]] = {
+    "event_id": ("event_id", "eventId", "message_id", "id"),
+    "event_type": ("event_type", "eventType", "__TypeId__", "type"),
+    "event_version": ("event_version", "eventVersion", "version", "schema_version"),
+    "causation_id": ("causation_id", "causationId", "ce_causationid"),
+    "correlation_id": ("correlation_id", "correlationId", "ce_correlationid", "X-Correlation-Id"),
+}
+NONE: dict[str, Any] = {k: None for k in DEFAULT_FIELDS} | {"envelope": "none"}
+MAX_JSON_BYTES = 1 << 20
+
+
+def parse_time(value: Any) -> int | None:
+    """An event time as µs since the epoch: ISO 8601 text, or epoch seconds/ms/µs as a number."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        v = float(value)
+        if v > 1e17:
+            return int(v / 1000)  # ns
+        if v > 1e14:
+            return int(v)  # µs
+        if v > 1e11:
+            return int(v * 1000)  # ms
+        return int(v * 1_000_000)  # s
+    if isinstance(value, str):
+        try:
+            dt = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=UTC)
+        return int(dt.timestamp() * 1_000_000)
+    return None
+
+
+def _first(obj: Mapping[str, Any], names: Sequence[str]) -> Any:
+    for name in names:
+        v = obj.get(name)
+        if v is not None:
+            return v
+    return None
+
+
+def _str(v: Any) -> str | None:
+    return None if v is None else str(v)
+
+
+def extract(headers: Mapping[str, bytes | None], value: bytes | None,
+            fields: Mapping[str, Sequence[str]] = DEFAULT_FIELDS) -> dict[str, Any]:
+    """Envelope columns for one record (headers: name → last raw value)."""
+    out = dict(NONE)
+    content_type = (text(headers.get("content-type")) or "").lower()
+    doc: Any = None
+    if value and len(value) <= MAX_JSON_BYTES and value[:1] in (b"{", b" ", b"\n", b"\t"):
+        try:
+            doc = json.loads(value)
+        except ValueError:
+            doc = None
+    if not isinstance(doc, dict):
+        doc = None
+
+    if "ce_id" in headers or "ce_type" in headers:
+        out.update(
+            envelope="cloudevents-binary",
+            event_id=text(headers.get("ce_id")),
+            event_type=text(headers.get("ce_type")),
+            event_source=text(headers.get("ce_source")),
+            event_time=parse_time(text(headers.get("ce_time"))),
+            event_version=text(headers.get("ce_dataversion") or headers.get("ce_version")
+                               or headers.get("ce_dataschema")),
+            causation_id=text(headers.get("ce_causationid")),
+            correlation_id=text(headers.get("ce_correlationid")),
+        )
+    elif content_type.startswith("application/cloudevents") and doc is not None:
+        out.update(
+            envelope="cloudevents-structured",
+            event_id=_str(doc.get("id")),
+            event_type=_str(doc.get("type")),
+            event_source=_str(doc.get("source")),
+            event_time=parse_time(doc.get("time")),
+            event_version=_str(doc.get("dataversion") or doc.get("version") or doc.get("dataschema")),
+            causation_id=_str(doc.get("causationid")),
+            correlation_id=_str(doc.get("correlationid")),
+        )
+    elif doc is not None:
+        out["envelope"] = "json"
+        for column, names in fields.items():
+            v = _first(doc, names)
+            out[column] = parse_time(v) if column == "event_time" else _str(v)
+        if out["event_type"] is None and out["event_id"] is None:
+            out["envelope"] = "none"
+    # headers fill what the value did not say
+    for column, names in _HEADER_FIELDS.items():
+        if out[column] is None:
+            out[column] = text(_first(headers, names))
+    return out

@@ -1,0 +1,95 @@
+"""The span row, shared by every OTLP decoder (JSON here, protobuf in otlp_proto)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from collectors.normalize.semconv import promote
+
+_HEX = re.compile(r"^[0-9a-f]*$")
+_ZERO_SPAN = "0" * 16
+
+
+class BadSpan(ValueError):
+    """One span cannot be stored; the reason goes to ingest_errors."""
+
+
+def check_ids(trace_id: str, span_id: str, parent_span_id: str | None) -> str | None:
+    """Validate hex ids; returns the parent id normalised (None for a root)."""
+    if len(trace_id) != 32 or not _HEX.match(trace_id) or trace_id == "0" * 32:
+        raise BadSpan(f"trace id must be 32 hex digits, not {trace_id[:40]!r}")
+    if len(span_id) != 16 or not _HEX.match(span_id) or span_id == _ZERO_SPAN:
+        raise BadSpan(f"span id must be 16 hex digits, not {span_id[:40]!r}")
+    if not parent_span_id or parent_span_id == _ZERO_SPAN:
+        return None
+    if len(parent_span_id) != 16 or not _HEX.match(parent_span_id):
+        raise BadSpan(f"parent span id must be 16 hex digits, not {parent_span_id[:40]!r}")
+    return parent_span_id
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def span_row(
+    *,
+    resource: Mapping[str, Any],
+    scope: str | None,
+    trace_id: str,
+    span_id: str,
+    parent_span_id: str | None,
+    name: str,
+    kind: int,
+    flags: int,
+    start_ns: int,
+    end_ns: int,
+    status_code: int,
+    status_message: str | None,
+    attributes: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    links: Sequence[Mapping[str, Any]],
+    source: str,
+) -> dict[str, Any]:
+    """Build one store row from decoded span fields (ids as lowercase hex, times in ns)."""
+    if kind < 0 or kind > 5:
+        raise BadSpan(f"span kind {kind} is not an OTLP SpanKind")
+    if start_ns <= 0:
+        raise BadSpan("span has no start time")
+    if end_ns < start_ns:
+        end_ns = start_ns
+    row = promote(attributes)
+    row.update(
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent_span_id,
+        service=resource.get("service.name") or "unknown_service",
+        service_instance=_str_or_none(resource.get("service.instance.id")),
+        scope=scope or None,
+        name=name,
+        kind=kind,
+        flags=flags,
+        start_time=start_ns // 1000,
+        end_time=end_ns // 1000,
+        duration_us=(end_ns - start_ns) // 1000,
+        status_code=status_code,
+        status_message=status_message or None,
+        attributes=_dumps(attributes),
+        resource=_dumps(resource),
+        events=_dumps(list(events)) if events else None,
+        links=[
+            {"trace_id": ln["trace_id"], "span_id": ln["span_id"],
+             "attributes": _dumps(ln["attributes"]) if ln.get("attributes") else None}
+            for ln in links
+        ],
+        source=source,
+    )
+    if row["client_id"] is None:
+        row["client_id"] = row["service_instance"]
+    return row
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,211 @@
+"""The Store object: opens the DuckDB file, migrates it, appends Arrow batches atomically.
+
+DuckDB admits one writing process per file, so one Store is shared by every thread of
+a process: writers append through :meth:`Store.append`, readers take a :meth:`cursor`
+and see a consistent snapshot (MVCC) while writes go on.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from collectors.errors import StoreError, StoreLockedError
+from collectors.store.migrate import migrate, schema_version
+
+_LOCK_PID = re.compile(r"\(PID (\d+)\)")
+
+# Tables a caller may append to; identifiers are never taken from input.
+APPENDABLE = frozenset(
+    {"spans", "records", "group_offsets", "topic_offsets", "ingest_errors"}
+)
+
+
+def _holder(pid: int | None) -> str | None:
+    if not pid:
+        return None
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    args = [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+    for i, arg in enumerate(args):
+        if arg.endswith("seamwatch"):
+            return "seamwatch " + " ".join(args[i + 1 : i + 2])
+    return Path(args[0]).name if args else None
+
+
+class Writer:
+    """Writes inside one open transaction (see :meth:`Store.transaction`)."""
+
+    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+        self._cur = cur
+
+    def append(self, name: str, table: pa.Table) -> None:
+        if name not in APPENDABLE:
+            raise ValueError(f"not an appendable table: {name}")
+        if table.num_rows == 0:
+            return
+        self._cur.register("_batch", table)
+        cols = ", ".join(f'"{c}"' for c in table.column_names)
+        self._cur.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')  # noqa: S608
+        self._cur.unregister("_batch")
+
+    def set_positions(self, positions: Iterable[tuple[str, str, int, int]]) -> None:
+        """Record where the tap resumes: (cluster, topic, partition, next offset)."""
+        now_us = int(time.time() * 1_000_000)
+        for cluster, topic, partition, next_offset in positions:
+            self._cur.execute(
+                "INSERT OR REPLACE INTO tap_positions VALUES (?, ?, ?, ?, make_timestamp(?))",
+                [cluster, topic, partition, next_offset, now_us],
+            )
+
+    def mark_imported(self, *, sha256: str, path: str, kind: str, size_bytes: int,
+                      rows_imported: int, rows_rejected: int) -> None:
+        self._cur.execute(
+            "INSERT INTO imported_files VALUES (?, ?, ?, ?, ?, ?, make_timestamp(?))",
+            [sha256, path, kind, size_bytes, rows_imported, rows_rejected, int(time.time() * 1_000_000)],
+        )
+
+
+class Store:
+    """One DuckDB database. Construct cheaply; :meth:`open` connects and migrates."""
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
+                 checkpoint_threshold: str | None = None) -> None:
+        self.path = str(path)
+        self.read_only = read_only
+        self.checkpoint_threshold = checkpoint_threshold
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._write_lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------
+    def open(self) -> Store:
+        if self._con is not None:
+            return self
+        if self.read_only and not Path(self.path).exists():
+            raise StoreError(f"{self.path} does not exist; import data or run 'seamwatch demo' first.")
+        parent = Path(self.path).parent
+        if not self.read_only and not parent.is_dir():
+            raise StoreError(f"cannot create {self.path}: folder {parent} does not exist.")
+        try:
+            con = duckdb.connect(self.path, read_only=self.read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" in text.lower():
+                m = _LOCK_PID.search(text)
+                pid = int(m.group(1)) if m else None
+                raise StoreLockedError(self.path, pid, _holder(pid)) from None
+            raise StoreError(f"cannot open {self.path}: {text.splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            raise StoreError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
+        try:
+            if self.checkpoint_threshold:
+                con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
+            if self.read_only:
+                if schema_version(con) == 0:
+                    raise StoreError(f"{self.path} is not a Seamwatch database (no schema).")
+            else:
+                migrate(con, self.path)
+        except duckdb.Error as exc:
+            con.close()
+            raise StoreError(f"{self.path} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
+        except StoreError:
+            con.close()
+            raise
+        self._con = con
+        return self
+
+    def close(self) -> None:
+        if self._con is not None:
+            with self._write_lock:
+                self._con.close()
+                self._con = None
+
+    def __enter__(self) -> Store:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            raise StoreError("the store is not open")
+        return self._con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one thread's reads; it sees a consistent snapshot per query."""
+        return self.con.cursor()
+
+    # -- writes ----------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[Writer]:
+        """Everything written through the yielded Writer commits together, or not at all."""
+        if self.read_only:
+            raise StoreError(f"{self.path} is open read-only")
+        with self._write_lock:
+            cur = self.con.cursor()
+            try:
+                cur.execute("BEGIN TRANSACTION")
+                yield Writer(cur)
+                cur.execute("COMMIT")
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            finally:
+                cur.close()
+
+    def append(
+        self,
+        tables: Mapping[str, pa.Table],
+        *,
+        positions: Iterable[tuple[str, str, int, int]] = (),
+    ) -> None:
+        """Append Arrow tables in one transaction, with the Kafka tap positions they cover."""
+        with self.transaction() as tx:
+            for name, table in tables.items():
+                tx.append(name, table)
+            tx.set_positions(positions)
+
+    # -- read helpers ----------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Row count of every table of the schema."""
+        cur = self.cursor()
+        names = [r[0] for r in cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+        ).fetchall()]
+        return {n: cur.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}  # noqa: S608 (catalog names)
+
+    def was_imported(self, sha256: str) -> bool:
+        row = self.cursor().execute("SELECT 1 FROM imported_files WHERE sha256 = ?", [sha256]).fetchone()
+        return row is not None
+
+    def positions(self, cluster: str) -> dict[tuple[str, int], int]:
+        """Where the Kafka tap resumes for a cluster: (topic, partition) → next offset."""
+        rows = self.cursor().execute(
+            'SELECT topic, "partition", next_offset FROM tap_positions WHERE cluster = ?', [cluster]
+        ).fetchall()
+        return {(t, p): o for t, p, o in rows}
+
+
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*[KMGT]?i?B$", re.IGNORECASE)
+
+
+def _size(text: str) -> str:
+    if not _SIZE.match(text.strip()):
+        raise StoreError(f"checkpoint threshold must look like '1GB' or '512MiB', not {text!r}")
+    return text.strip()
+
+
+def open_store(path: str | os.PathLike[str], *, read_only: bool = False) -> Store:
+    """Open (creating and migrating when writable) the Seamwatch database at ``path``."""
+    return Store(path, read_only=read_only).open()

@@ -1,0 +1,66 @@
+"""Numbered schema migrations, applied idempotently; the version is recorded in the file."""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+
+import duckdb
+
+from collectors.errors import SchemaTooNewError
+
+_NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
+
+
+def _load() -> list[tuple[int, str, str]]:
+    found = []
+    for entry in resources.files("collectors.store.migrations").iterdir():
+        m = _NAME.match(entry.name)
+        if m:
+            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [n for n, _, _ in found]
+    if len(set(numbers)) != len(numbers):
+        raise RuntimeError(f"two migrations share a number: {[name for _, name, _ in found]}")
+    return found
+
+
+MIGRATIONS = _load()
+LATEST = MIGRATIONS[-1][0] if MIGRATIONS else 0
+
+
+def schema_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest migration applied to this database, 0 for a new one."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
+    return int(row[0] or 0) if row else 0
+
+
+def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
+    """Apply every migration newer than the file's version, each in its own transaction."""
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
+    )
+    current = schema_version(con)
+    if current > LATEST:
+        raise SchemaTooNewError(
+            f"{path} has schema version {current}, newer than this Seamwatch knows ({LATEST}); upgrade Seamwatch."
+        )
+    for number, name, sql in MIGRATIONS:
+        if number <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name]
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return schema_version(con)

@@ -1,0 +1,1 @@
+"""Seamwatch dashboard: analyses, findings, charts and the Streamlit app."""

@@ -1,0 +1,94 @@
+"""`seamwatch import` and `seamwatch demo`: data into the store."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from collectors.errors import InputError
+from collectors.importer import ImportResult, import_file
+from collectors.store import Store
+from dashboard.cli.options import db_option, port_option
+
+
+def _import_all(store: Store, files: list[Path], cluster: str) -> list[ImportResult]:
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    results = []
+    with tqdm(total=total, unit="B", unit_scale=True, desc="importing", leave=False,
+              disable=None) as bar:
+        for f in files:
+            results.append(import_file(store, f, cluster=cluster, progress=bar.update))
+    return results
+
+
+def _report(results: list[ImportResult]) -> None:
+    for r in results:
+        if r.skipped:
+            click.echo(f"{r.path}: already imported, skipped")
+            continue
+        counts = ", ".join(f"{n} {t}" for t, n in sorted(r.rows.items())) or "nothing"
+        click.echo(f"{r.path}: {r.kind}, {counts}, {r.rejected} rejected")
+        for reason in r.reasons:
+            click.echo(f"  rejected {reason}")
+
+
+@click.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@db_option
+@click.option("--cluster", default="default", show_default=True, envvar="SEAMWATCH_CLUSTER", show_envvar=True,
+              help="Cluster name for record and offset lines that do not name one.")
+def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str) -> None:
+    """Import OTLP JSON lines, Kafka record lines and offset snapshot lines into the store.
+
+    Each file is imported once: importing it again is a no-op. Bad lines are counted,
+    kept in ingest_errors, and never stop the import.
+    """
+    if not db:
+        raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
+    for f in files:
+        if not f.is_file():
+            raise InputError(f"{f} does not exist or is not a file")
+    with Store(db) as store:
+        _report(_import_all(store, list(files), cluster))
+
+
+@click.command("demo")
+@db_option
+@port_option
+@click.option("--load-only", is_flag=True, help="Load the sample data, print the counts per table and exit.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the sample simulator.")
+@click.option("--minutes", type=click.IntRange(1, 24 * 60), default=30, show_default=True,
+              help="Minutes of simulated activity.")
+def demo_cmd(db: str | None, port: int, load_only: bool, seed: int, minutes: int) -> None:
+    """Generate the sample topology's data, import it and serve the dashboard over it."""
+    from sample_topology.simulator import simulate_to_dir
+    from sample_topology.topology import load_into_store
+
+    if db is None:
+        db = os.path.join(tempfile.mkdtemp(prefix="seamwatch-demo-"), "demo.duckdb")
+    if Path(db).exists():
+        raise InputError(f"{db} exists already; the demo writes a new file (remove it or choose another --db)")
+    with tempfile.TemporaryDirectory(prefix="seamwatch-sample-") as tmp:
+        click.echo(f"simulating {minutes} minutes of the sample shop (seed {seed}) …")
+        report = simulate_to_dir(Path(tmp), seed=seed, minutes=minutes)
+        with Store(db) as store:
+            load_into_store(store)
+            results = _import_all(store, sorted(Path(tmp).iterdir()), cluster="sample")
+            counts = store.counts()
+    _report(results)
+    click.echo(f"simulator: {report.summary()}")
+    click.echo(f"store {db}:")
+    for table, n in counts.items():
+        click.echo(f"  {table:<24}{n:>10}")
+    if load_only:
+        return
+    from dashboard.cli.serve import serve_dashboard
+
+    serve_dashboard(db, port=port)
+
+
+COMMANDS = [import_cmd, demo_cmd]
