@@ -1,0 +1,49 @@
+"""Background components (Kafka tap, lag poller, OTLP receiver, derivation) run side by side.
+
+Every component has the same small life cycle, so `seamwatch collect` and `seamwatch up`
+start and stop them alike: start() returns once its threads run, stop() flushes what it
+holds and returns once they ended, status() says how it is doing for the dashboard.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    name: str
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+
+class Runtime:
+    """Starts components in order and stops them in reverse order."""
+
+    def __init__(self, components: Sequence[Component]) -> None:
+        self.components = list(components)
+        self._started: list[Component] = []
+
+    def start(self) -> None:
+        for c in self.components:
+            log.info("starting %s", c.name)
+            c.start()
+            self._started.append(c)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        while self._started:
+            c = self._started.pop()
+            try:
+                c.stop(timeout)
+            except Exception:  # one component failing to stop must not strand the others
+                log.exception("stopping %s failed", c.name)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return {c.name: c.status() for c in self.components}

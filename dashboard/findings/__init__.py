@@ -1,0 +1,1 @@
+"""Findings: every principle of the product measured on real data, as uniform rows."""

@@ -1,0 +1,43 @@
+"""The Finding row every rule yields (DESIGN §5.6–5.7)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+SEVERITIES = ("info", "warning", "error", "critical")
+RULES = (
+    "LONG_SYNC_CHAIN", "SYNC_SIDE_EFFECT", "CONSUMER_LAG", "REDELIVERY", "DUPLICATE_PUBLISH",
+    "EVENT_ID_COLLISION", "DEAD_LETTER", "IDEMPOTENCY_VIOLATION", "EVENT_AS_COMMAND", "ENVELOPE_MISSING",
+    "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "CALLBACK_CHATTER", "PASSIVE_AGGRESSIVE_EVENT",
+    "UNDECLARED_EDGE", "UNOBSERVED_EDGE",
+)
+
+
+def severity_rank(level: str) -> int:
+    return SEVERITIES.index(level)
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    subject_kind: str  # service | endpoint | topic | group | trace | edge
+    subject: str
+    count: int
+    first_seen: datetime | None
+    last_seen: datetime | None
+    summary: str  # what was seen, one line
+    remedy: str  # what to do, in the product's terms, one line
+    evidence: dict[str, Any] = field(default_factory=dict)  # ids to drill into
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"unknown severity {self.severity!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("first_seen", "last_seen"):
+            d[k] = d[k].isoformat() if d[k] else None
+        return d
