@@ -1,0 +1,1 @@
+"""Analyses: SQL over the store, one owner per metric, callable without Streamlit."""
