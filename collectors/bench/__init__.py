@@ -1,0 +1,1 @@
+"""Benchmarks of the collectors (run through `seamwatch bench`)."""
