@@ -82,10 +82,27 @@ def detect_kind(path: Path) -> str:
     )
 
 
+def _int(doc: dict[str, Any], name: str) -> int:
+    v = doc.get(name)
+    if v is None:
+        raise ValueError(f"missing field '{name}'")
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"'{name}' must be an integer, not {v!r}") from None
+
+
+def _b64(value: Any, name: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (TypeError, ValueError):
+        raise ValueError(f"'{name}' is not valid base64") from None
+
+
 def _bytes(doc: dict[str, Any], name: str) -> bytes | None:
     b64 = doc.get(name + "_b64")
     if b64 is not None:
-        return base64.b64decode(b64, validate=True)
+        return _b64(b64, name + "_b64")
     v = doc.get(name)
     if v is None:
         return None
@@ -103,7 +120,7 @@ def _headers(raw: Any) -> list[tuple[str, bytes | None]]:
         if v is None:
             out.append((str(name), None))
         elif isinstance(v, dict):
-            out.append((str(name), base64.b64decode(v["b64"], validate=True)))
+            out.append((str(name), _b64(v.get("b64"), f"header {name}")))
         else:
             out.append((str(name), str(v).encode("utf-8")))
     return out
@@ -117,8 +134,8 @@ def record_from_line(doc: dict[str, Any], *, default_cluster: str, tapped_at_us:
     return record_row(
         cluster=str(doc.get("cluster") or default_cluster),
         topic=_require_str(doc, "topic"),
-        partition=int(doc["partition"]),
-        offset=int(doc["offset"]),
+        partition=_int(doc, "partition"),
+        offset=_int(doc, "offset"),
         key=_bytes(doc, "key"),
         value=_bytes(doc, "value"),
         headers=_headers(doc.get("headers")),
@@ -144,7 +161,7 @@ def _offset_row(doc: dict[str, Any], default_cluster: str) -> tuple[str, dict[st
             raise ValueError("'polled_at' is missing or not a time")
         return "group_offsets", {
             "cluster": cluster, "group_id": _require_str(doc, "group_id"), "topic": _require_str(doc, "topic"),
-            "partition": int(doc["partition"]),
+            "partition": _int(doc, "partition"),
             "committed_offset": None if doc.get("committed_offset") is None else int(doc["committed_offset"]),
             "high_watermark": None if doc.get("high_watermark") is None else int(doc["high_watermark"]),
             "state": doc.get("state"), "members": doc.get("members"), "client_id": doc.get("client_id"),
@@ -154,7 +171,7 @@ def _offset_row(doc: dict[str, Any], default_cluster: str) -> tuple[str, dict[st
     if at is None:
         raise ValueError("'observed_at' is missing or not a time")
     return "topic_offsets", {
-        "cluster": cluster, "topic": _require_str(doc, "topic"), "partition": int(doc["partition"]),
+        "cluster": cluster, "topic": _require_str(doc, "topic"), "partition": _int(doc, "partition"),
         "low_watermark": doc.get("low_watermark"), "high_watermark": int(doc["high_watermark"]),
         "observed_at": at,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
 from typing import Any
@@ -17,6 +18,8 @@ _SPRING_FAMILIES: tuple[tuple[str, str, str, bool], ...] = (
     ("spring-cloud-stream", "x-original-", "x-exception-", True),
 )
 _CONNECT = "__connect.errors."
+# Spring @RetryableTopic copies a failed record to `<topic>-retry[-N]` before the DLT: a retry, not a dead letter.
+RETRY_TOPIC = re.compile(r"-retry(-\d+)?$")
 
 EMPTY: dict[str, Any] = {
     "is_dead_letter": False,
@@ -42,7 +45,7 @@ def classify(topic: str, headers: Mapping[str, bytes | None],
         if origin + "topic" in headers:
             ts = integer(headers.get(origin + "timestamp"), binary_first=binary)
             return {
-                "is_dead_letter": True,
+                "is_dead_letter": not RETRY_TOPIC.search(topic),
                 "dlt_family": family,
                 "dlt_origin_topic": text(headers.get(origin + "topic")),
                 "dlt_origin_partition": integer(headers.get(origin + "partition"), binary_first=binary),
