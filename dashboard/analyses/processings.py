@@ -1,0 +1,101 @@
+"""Processings: the consumer process spans that redeliveries and idempotency count.
+
+A processing is a CONSUMER span of one record by one group, named by the promoted columns
+(consumer_group, destination, partition, offset). Instrumentations that emit both a
+`receive` and a `process` span for one delivery would look like a duplicate, so `receive`
+spans count only for records that have no `process` span. A span without a group is
+attributed to its service, so old instrumentations still show up.
+
+Copies on Spring `@RetryableTopic` retry topics (`orders-retry-0`, …) are processings of
+their origin record: the tap's record carries `kafka_original-*` headers, which normalize
+decoded into the dlt_origin_* columns, and the key folds back onto the origin.
+
+The SQL here is a common table expression other modules of this package put in front of
+their own queries; it binds `$start` and `$end` (the window) and nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from dashboard.analyses.window import Window
+
+# Topics Spring's @RetryableTopic creates next to the origin topic.
+RETRY_TOPIC_RE = r"-retry(-\d+)?$"
+
+# CTEs `proc` (one row per processing, keyed on the origin record). Binds $start, $end.
+PROCESSINGS_CTE = r"""
+proc_raw AS (
+    SELECT trace_id, span_id, service, service_instance, client_id,
+           coalesce(consumer_group, service) AS grp, destination AS topic, "partition", "offset",
+           message_id, start_time, end_time, duration_us, status_code, operation_type
+    FROM spans
+    WHERE kind = 5 AND start_time >= $start AND start_time < $end
+      AND destination IS NOT NULL AND "offset" IS NOT NULL
+      AND coalesce(operation_type, 'process') IN ('process', 'receive')
+),
+proc_pref AS (
+    SELECT * FROM (
+        SELECT *, bool_or(operation_type IS DISTINCT FROM 'receive')
+                  OVER (PARTITION BY grp, topic, "partition", "offset") AS has_process
+        FROM proc_raw
+    )
+    WHERE operation_type IS DISTINCT FROM 'receive' OR NOT has_process
+),
+retry_copies AS (
+    SELECT topic, "partition", "offset", dlt_origin_topic, dlt_origin_partition, dlt_origin_offset,
+           event_id AS copy_event_id
+    FROM records
+    WHERE dlt_family = 'spring-retry' AND regexp_matches(topic, '-retry(-\d+)?$')
+      AND dlt_origin_topic IS NOT NULL AND dlt_origin_offset IS NOT NULL
+      AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+),
+proc AS (
+    SELECT p.* EXCLUDE (has_process, topic, "partition", "offset"),
+           p.topic AS via_topic, p."partition" AS via_partition, p."offset" AS via_offset,
+           coalesce(c.dlt_origin_topic, p.topic) AS topic,
+           coalesce(c.dlt_origin_partition, p."partition") AS "partition",
+           coalesce(c.dlt_origin_offset, p."offset") AS "offset",
+           c.dlt_origin_topic IS NOT NULL AS via_retry_topic
+    FROM proc_pref p
+    LEFT JOIN retry_copies c
+      ON c.topic = p.topic AND c."partition" = p."partition" AND c."offset" = p."offset"
+)
+"""
+
+
+def over_processings(body: str) -> str:
+    """`WITH <processings CTEs>, <body>`: body is a constant of the calling module, never input."""
+    return "WITH " + PROCESSINGS_CTE + ",\n" + body  # noqa: S608 (constant SQL; values are bound)
+
+
+def params(window: Window, **extra: object) -> dict[str, object]:
+    """Named parameters for a query built on PROCESSINGS_CTE."""
+    return {"start": window.start, "end": window.end, **extra}
+
+
+def auto_bucket(window: Window, buckets: int = 60) -> timedelta:
+    """A round bucket width giving about `buckets` points over the window."""
+    span = (window.end - window.start) / buckets
+    for width in (1, 5, 10, 15, 30, 60, 300, 600, 900, 1800, 3600, 3 * 3600, 6 * 3600, 86400):
+        if timedelta(seconds=width) >= span:
+            return timedelta(seconds=width)
+    return timedelta(days=max(1, round(span / timedelta(days=1))))
+
+
+def bucket_us(bucket: timedelta | None, window: Window) -> int:
+    return int((bucket or auto_bucket(window)) / timedelta(microseconds=1))
+
+
+def as_dt(value: object) -> datetime | None:
+    """A pandas/duckdb timestamp as a plain datetime (None for NaT/None)."""
+    if value is None:
+        return None
+    try:
+        import pandas as pd
+
+        if pd.isna(value):
+            return None
+        return pd.Timestamp(value).to_pydatetime()
+    except (TypeError, ValueError):
+        return None

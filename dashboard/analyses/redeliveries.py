@@ -1,0 +1,241 @@
+"""Redeliveries and duplicate publications (DESIGN §5.3).
+
+A redelivery is the same record (topic, partition, offset) processed more than once by one
+consumer group. Its cause, where the data tells it, is one of:
+
+- ``retry_topic``: one of the processings read a `-retry-N` copy of the record;
+- ``offset_reset``: the group's committed offset moved backwards over the record
+  (group_offsets), so a contiguous range was read again;
+- ``restart_rebalance``: the processings ran on different instances or clients;
+- ``blocking_retry``: the same instance processed it again within seconds (an in-memory
+  retry, delivery-attempt header rising);
+- ``unknown``: none of the above can be shown.
+
+A duplicate publication is one event id at more than one offset of a topic (a producer
+retry without idempotence, an outbox relay publishing twice). When the copies' payloads
+differ, two different events share an id: an id collision.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, bucket_us, over_processings, params
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
+
+# Same instance, processed again within this many seconds: an in-process (blocking) retry.
+BLOCKING_RETRY_MAX_GAP_S = 60
+CAUSES = ("retry_topic", "offset_reset", "restart_rebalance", "blocking_retry", "unknown")
+
+_REDELIVERIES = over_processings(r"""
+sel AS (
+    SELECT * FROM proc
+    WHERE ($grp IS NULL OR grp = $grp) AND ($topic IS NULL OR topic = $topic)
+),
+dup AS (
+    SELECT grp, topic, "partition", "offset" FROM sel GROUP BY ALL HAVING count(*) > 1
+),
+seq AS (
+    SELECT s.*, lag(s.start_time) OVER (PARTITION BY grp, topic, "partition", "offset" ORDER BY start_time) AS prev_start
+    FROM sel s SEMI JOIN dup USING (grp, topic, "partition", "offset")
+),
+agg AS (
+    SELECT grp, topic, "partition", "offset",
+           count(*) AS processings,
+           count(*) FILTER (WHERE status_code = 2) AS failed,
+           min(start_time) AS first_processed, max(start_time) AS last_processed,
+           count(DISTINCT service_instance) AS instances, count(DISTINCT client_id) AS clients,
+           max(epoch_us(start_time) - epoch_us(prev_start)) / 1e6 AS max_gap_s,
+           bool_or(via_retry_topic) AS via_retry,
+           list(DISTINCT via_topic ORDER BY via_topic) AS read_from,
+           list(DISTINCT coalesce(service_instance, client_id) ORDER BY coalesce(service_instance, client_id))
+               FILTER (WHERE coalesce(service_instance, client_id) IS NOT NULL) AS instance_ids
+    FROM seq GROUP BY ALL
+),
+resets AS (
+    SELECT group_id AS grp, topic, "partition", polled_at, committed_offset AS reset_to, prev AS reset_from
+    FROM (
+        SELECT group_id, topic, "partition", polled_at, committed_offset,
+               lag(committed_offset) OVER (PARTITION BY cluster, group_id, topic, "partition" ORDER BY polled_at) AS prev
+        FROM group_offsets
+        WHERE polled_at >= $start - INTERVAL 1 HOUR AND polled_at < $end AND committed_offset IS NOT NULL
+    )
+    WHERE committed_offset < prev
+)
+SELECT a.grp AS "group", a.topic, a."partition", a."offset", a.processings, a.failed,
+       a.first_processed, a.last_processed, a.instances, a.clients, a.max_gap_s, a.read_from, a.instance_ids,
+       CASE WHEN a.via_retry THEN 'retry_topic'
+            WHEN EXISTS (SELECT 1 FROM resets r
+                         WHERE r.grp = a.grp AND r.topic = a.topic AND r."partition" = a."partition"
+                           AND a."offset" >= r.reset_to AND a."offset" < r.reset_from
+                           AND r.polled_at > a.first_processed) THEN 'offset_reset'
+            WHEN a.instances > 1 OR a.clients > 1 THEN 'restart_rebalance'
+            WHEN a.max_gap_s <= $max_gap THEN 'blocking_retry'
+            ELSE 'unknown' END AS cause
+FROM agg a
+ORDER BY a.first_processed, a.grp, a.topic, a."partition", a."offset"
+""")
+
+
+def redeliveries(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None,
+                 topic: str | None = None) -> pd.DataFrame:
+    """One row per record processed more than once by a group, with its cause (see module doc)."""
+    return con.execute(
+        _REDELIVERIES, params(window, grp=group, topic=topic, max_gap=BLOCKING_RETRY_MAX_GAP_S)
+    ).df()
+
+
+_RATE = over_processings(r"""
+numbered AS (
+    SELECT grp, start_time,
+           row_number() OVER (PARTITION BY grp, topic, "partition", "offset" ORDER BY start_time) AS nth
+    FROM proc
+    WHERE ($grp IS NULL OR grp = $grp) AND ($topic IS NULL OR topic = $topic)
+)
+SELECT time_bucket(to_microseconds($bucket_us), start_time) AS bucket, grp AS "group",
+       count(*) AS processings, count(*) FILTER (WHERE nth > 1) AS redeliveries,
+       count(*) FILTER (WHERE nth > 1) / count(*) AS rate
+FROM numbered GROUP BY ALL ORDER BY bucket, "group"
+""")
+
+
+def redelivery_rate(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: timedelta | None = None,
+                    group: str | None = None, topic: str | None = None) -> pd.DataFrame:
+    """Per time bucket and group: processings, how many were redeliveries, and their share."""
+    return con.execute(
+        _RATE, params(window, grp=group, topic=topic, bucket_us=bucket_us(bucket, window))
+    ).df()
+
+
+_PROCESSINGS_OF = over_processings(r"""
+sel AS (
+    SELECT * FROM proc WHERE grp = $grp AND topic = $topic AND "partition" = $partition AND "offset" = $offset
+)
+SELECT s.grp AS "group", s.topic, s."partition", s."offset", s.via_topic, s.via_offset,
+       s.trace_id, s.span_id, s.service, s.service_instance, s.client_id, s.start_time, s.duration_us,
+       s.status_code, st.status_message,
+       TRY_CAST(coalesce(json_extract_string(st.attributes, '$."messaging.kafka.delivery_attempt"'),
+                         json_extract_string(st.attributes, '$."messaging.delivery_attempt"'),
+                         json_extract_string(st.attributes, '$."kafka_deliveryAttempt"'),
+                         json_extract_string(st.attributes, '$."delivery_attempt"')) AS INTEGER) AS delivery_attempt
+FROM sel s
+JOIN spans st ON st.trace_id = s.trace_id AND st.span_id = s.span_id
+WHERE st.kind = 5 AND st.start_time >= $start AND st.start_time < $end
+ORDER BY s.start_time
+""")
+
+
+def processings_of(con: duckdb.DuckDBPyConnection, window: Window, *, group: str, topic: str,
+                   partition: int, offset: int) -> pd.DataFrame:
+    """Drill-down: every processing of one record by one group (retry-topic copies included)."""
+    return con.execute(
+        _PROCESSINGS_OF, params(window, grp=group, topic=topic, partition=partition, offset=offset)
+    ).df()
+
+
+_DUPLICATE_PUBLICATIONS = r"""
+SELECT topic, event_id,
+       count(DISTINCT ("partition", "offset")) AS copies,
+       count(DISTINCT value_hash) AS payloads,
+       count(DISTINCT event_type) AS event_types,
+       list(struct_pack("partition" := "partition", "offset" := "offset", value_hash := value_hash,
+                        event_type := event_type) ORDER BY "partition", "offset") AS locations,
+       min(coalesce("timestamp", tapped_at)) AS first_seen, max(coalesce("timestamp", tapped_at)) AS last_seen,
+       CASE WHEN count(DISTINCT value_hash) > 1 OR count(DISTINCT event_type) > 1
+            THEN 'collision' ELSE 'duplicate' END AS kind
+FROM records
+WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
+  AND NOT regexp_matches(topic, $retry_re)
+  AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+  AND ($topic IS NULL OR topic = $topic)
+GROUP BY topic, event_id
+HAVING count(DISTINCT ("partition", "offset")) > 1
+ORDER BY first_seen, topic, event_id
+"""
+
+
+def duplicate_publications(con: duckdb.DuckDBPyConnection, window: Window, *,
+                           topic: str | None = None) -> pd.DataFrame:
+    """Event ids seen at more than one offset of a topic; kind is 'duplicate' or 'collision'."""
+    return con.execute(
+        _DUPLICATE_PUBLICATIONS,
+        {"start": window.start, "end": window.end, "topic": topic, "retry_re": RETRY_TOPIC_RE},
+    ).df()
+
+
+# -- findings -----------------------------------------------------------------------------
+
+SAMPLE = 20  # evidence rows kept per finding
+
+
+def _keys(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {"topic": r.topic, "partition": int(r.partition), "offset": int(r.offset),
+         "processings": int(r.processings), "cause": r.cause,
+         "instances": list(r.instance_ids) if r.instance_ids is not None else []}
+        for r in df.head(SAMPLE).itertuples(index=False)
+    ]
+
+
+def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
+    """REDELIVERY per group; DUPLICATE_PUBLISH and EVENT_ID_COLLISION per topic."""
+    out: list[Finding] = []
+    red = redeliveries(con, window)
+    for grp, df in red.groupby("group", sort=True):
+        causes = df["cause"].value_counts().to_dict()
+        extra = int((df["processings"] - 1).sum())
+        main = max(causes, key=lambda c: (causes[c], -CAUSES.index(c)))
+        out.append(Finding(
+            rule="REDELIVERY", severity="warning", subject_kind="group", subject=str(grp), count=len(df),
+            first_seen=as_dt(df["first_processed"].min()), last_seen=as_dt(df["last_processed"].max()),
+            summary=(f"{len(df)} records processed more than once ({extra} extra processings), "
+                     f"mostly {main.replace('_', ' ')}"),
+            remedy=_REDELIVERY_REMEDY[main],
+            evidence={"causes": {k: int(v) for k, v in causes.items()}, "extra_processings": extra,
+                      "topics": sorted(df["topic"].unique().tolist()), "records": _keys(df)},
+        ))
+    dups = duplicate_publications(con, window)
+    for (topic, kind), df in dups.groupby(["topic", "kind"], sort=True):
+        ids = [
+            {"event_id": r.event_id, "locations": [
+                {"partition": int(x["partition"]), "offset": int(x["offset"]), "value_hash": x["value_hash"],
+                 "event_type": x["event_type"]} for x in r.locations]}
+            for r in df.head(SAMPLE).itertuples(index=False)
+        ]
+        first, last = as_dt(df["first_seen"].min()), as_dt(df["last_seen"].max())
+        if kind == "collision":
+            out.append(Finding(
+                rule="EVENT_ID_COLLISION", severity="error", subject_kind="topic", subject=str(topic),
+                count=len(df), first_seen=first, last_seen=last,
+                summary=f"{len(df)} event ids used by different payloads on {topic}",
+                remedy="Give every event a unique, stable id (a UUID at creation, kept on retries); "
+                       "consumers deduplicating on it drop real events.",
+                evidence={"event_ids": ids},
+            ))
+        else:
+            out.append(Finding(
+                rule="DUPLICATE_PUBLISH", severity="warning", subject_kind="topic", subject=str(topic),
+                count=len(df), first_seen=first, last_seen=last,
+                summary=f"{len(df)} events published more than once on {topic} "
+                        f"({int(df['copies'].sum() - len(df))} extra copies)",
+                remedy="Enable the idempotent producer (enable.idempotence) or deduplicate the outbox relay; "
+                       "consumers must stay idempotent on the event id.",
+                evidence={"event_ids": ids},
+            ))
+    return out
+
+
+_REDELIVERY_REMEDY = {
+    "retry_topic": "Retries through retry topics redeliver by design: make the consumer idempotent on the event id.",
+    "offset_reset": "An offset reset replays events: make consumers idempotent and announce resets before doing them.",
+    "restart_rebalance": "Find why instances restart or rebalance (crashes, max.poll.interval.ms) "
+                         "and commit offsets after each processed event.",
+    "blocking_retry": "Bound in-process retries and send poison events to a dead-letter topic; "
+                      "keep the consumer idempotent.",
+    "unknown": "Redelivery is normal at least once: make the consumer idempotent on the event id.",
+}

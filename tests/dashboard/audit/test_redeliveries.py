@@ -1,0 +1,95 @@
+"""Redeliveries by cause, rate and drill-down; duplicate publications vs id collisions."""
+
+from __future__ import annotations
+
+from dashboard.analyses import redeliveries as rd
+
+
+def _by_key(df):
+    return {(r.group, r.topic, r.partition, r.offset): r for r in df.itertuples(index=False)}
+
+
+def test_each_redelivery_cause_is_told_apart(data, store, window):
+    # restart: reporting processed offset 5 on one instance, crashed, the next instance read it again
+    t = data.trace_id()
+    data.process(t, "reporting", "reporting", "orders", 0, 5, at=10, instance="rep-a", error=True)
+    data.process(t, "reporting", "reporting", "orders", 0, 5, at=95, instance="rep-b")
+    # blocking retry: one instance, two seconds apart
+    t = data.trace_id()
+    data.process(t, "billing", "billing", "payments", 1, 7, at=20, instance="bill-1", error=True)
+    data.process(t, "billing", "billing", "payments", 1, 7, at=22, instance="bill-1")
+    # retry topic: the copy on payments-retry-0 points back at payments/1/8
+    t = data.trace_id()
+    data.record("payments", 1, 8, at=29, value={"eventId": "p8", "type": "PaymentCaptured"})
+    data.process(t, "billing", "billing", "payments", 1, 8, at=30, instance="bill-1", error=True)
+    data.record("payments-retry-0", 0, 0, at=31, value={"eventId": "p8", "type": "PaymentCaptured"},
+                headers=[("kafka_original-topic", "payments"), ("kafka_original-partition", b"\0\0\0\1"),
+                         ("kafka_original-offset", b"\0\0\0\0\0\0\0\x08")])
+    data.process(t, "billing", "billing", "payments-retry-0", 0, 0, at=40, instance="bill-1")
+    # offset reset: analytics read 0..2, the committed offset went from 3 back to 0, it read 0..2 again
+    for off in range(3):
+        data.process(data.trace_id(), "analytics", "analytics", "orders", 0, off, at=50 + off, instance="an-1")
+    data.poll("analytics", "orders", 0, 3, at=55)
+    data.poll("analytics", "orders", 0, 0, at=60)
+    for off in range(3):
+        data.process(data.trace_id(), "analytics", "analytics", "orders", 0, off, at=70 + off, instance="an-2")
+    # processed once: not a redelivery
+    data.process(data.trace_id(), "analytics", "analytics", "orders", 0, 3, at=73, instance="an-2")
+    data.write()
+
+    rows = _by_key(rd.redeliveries(store.cursor(), window))
+    assert {k: r.cause for k, r in rows.items()} == {
+        ("reporting", "orders", 0, 5): "restart_rebalance",
+        ("billing", "payments", 1, 7): "blocking_retry",
+        ("billing", "payments", 1, 8): "retry_topic",
+        ("analytics", "orders", 0, 0): "offset_reset",
+        ("analytics", "orders", 0, 1): "offset_reset",
+        ("analytics", "orders", 0, 2): "offset_reset",
+    }
+    assert rows[("billing", "payments", 1, 8)].read_from.tolist() == ["payments", "payments-retry-0"]
+
+    drill = rd.processings_of(store.cursor(), window, group="reporting", topic="orders", partition=0, offset=5)
+    assert drill["service_instance"].tolist() == ["rep-a", "rep-b"]
+    assert drill["status_code"].tolist() == [2, 0]
+
+    found = {f.subject: f for f in rd.findings(store.cursor(), window) if f.rule == "REDELIVERY"}
+    assert found["analytics"].count == 3 and found["analytics"].evidence["causes"] == {"offset_reset": 3}
+    assert found["reporting"].evidence["records"][0]["instances"] == ["rep-a", "rep-b"]
+
+
+def test_receive_and_process_spans_of_one_delivery_are_one_processing(data, store, window):
+    t = data.trace_id()
+    recv = data.span(t, "email", "consumer", "receive orders", at=1, attrs={
+        "messaging.operation": "receive", "messaging.destination": "orders",
+        "messaging.kafka.consumer_group": "email", "messaging.kafka.partition": 0,
+        "messaging.kafka.message.offset": 4})
+    data.process(t, "email", "email", "orders", 0, 4, at=1.1, parent=recv)
+    data.write()
+    assert rd.redeliveries(store.cursor(), window).empty
+
+
+def test_redelivery_rate_counts_extra_processings_per_bucket(data, store, window):
+    for off in range(4):
+        data.process(data.trace_id(), "email", "email", "orders", 0, off, at=off)
+    data.process(data.trace_id(), "email", "email", "orders", 0, 1, at=5)
+    data.write()
+    rate = rd.redelivery_rate(store.cursor(), window)
+    assert rate["processings"].sum() == 5 and rate["redeliveries"].sum() == 1
+
+
+def test_duplicate_publication_and_id_collision(data, store, window):
+    same = {"eventId": "o-1", "type": "OrderCreated", "total": 10}
+    data.record("orders", 0, 10, at=1, value=same)
+    data.record("orders", 0, 11, at=1.2, value=same)  # producer retry: same bytes at a second offset
+    data.record("orders", 0, 12, at=2, value={"eventId": "o-2", "type": "OrderCreated", "total": 5})
+    data.record("orders", 1, 3, at=3, value={"eventId": "o-2", "type": "OrderCreated", "total": 99})
+    data.record("orders", 1, 4, at=4, value={"eventId": "o-3", "type": "OrderCreated", "total": 1})
+    data.write()
+
+    df = rd.duplicate_publications(store.cursor(), window)
+    assert dict(zip(df["event_id"], df["kind"], strict=True)) == {"o-1": "duplicate", "o-2": "collision"}
+    found = {f.rule: f for f in rd.findings(store.cursor(), window)}
+    assert found["DUPLICATE_PUBLISH"].count == 1
+    assert [loc["offset"] for loc in found["DUPLICATE_PUBLISH"].evidence["event_ids"][0]["locations"]] == [10, 11]
+    assert found["EVENT_ID_COLLISION"].severity == "error"
+    assert found["EVENT_ID_COLLISION"].evidence["event_ids"][0]["event_id"] == "o-2"
