@@ -6,7 +6,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from collectors.normalize.spans import BadSpan, check_ids, span_row
+from collectors.normalize.spans import BadSpan, check_ids, dumps, span_row
 
 _KINDS = {
     "SPAN_KIND_UNSPECIFIED": 0, "SPAN_KIND_INTERNAL": 1, "SPAN_KIND_SERVER": 2,
@@ -75,18 +75,21 @@ def spans_from_json(doc: Mapping[str, Any], *, source: str) -> tuple[list[dict[s
         raise ValueError("no resourceSpans list: not OTLP trace data")
     for rs in resource_spans:
         resource = attributes((rs.get("resource") or {}).get("attributes"))
+        resource_json = dumps(resource)
         for ss in rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans") or []:
             scope = (ss.get("scope") or ss.get("instrumentationLibrary") or {}).get("name")
             for sp in ss.get("spans") or []:
                 try:
-                    rows.append(_span(sp, resource, scope, source))
+                    rows.append(_span(sp, resource, resource_json, scope, source))
                 except (BadSpan, KeyError, TypeError, ValueError, AttributeError) as exc:
                     reason = str(exc) if isinstance(exc, BadSpan) else f"malformed span: {exc!r}"
                     rejected.append((reason, repr(sp)[:1024]))
     return rows, rejected
 
 
-def _span(sp: Mapping[str, Any], resource: dict[str, Any], scope: str | None, source: str) -> dict[str, Any]:
+def _span(
+    sp: Mapping[str, Any], resource: dict[str, Any], resource_json: str, scope: str | None, source: str
+) -> dict[str, Any]:
     trace_id = _hex_id(sp.get("traceId", ""))
     span_id = _hex_id(sp.get("spanId", ""))
     parent = check_ids(trace_id, span_id, _hex_id(sp.get("parentSpanId") or ""))
@@ -103,6 +106,7 @@ def _span(sp: Mapping[str, Any], resource: dict[str, Any], scope: str | None, so
         links.append({"trace_id": lt, "span_id": ls, "attributes": attributes(ln.get("attributes"))})
     return span_row(
         resource=resource,
+        resource_json=resource_json,
         scope=scope,
         trace_id=trace_id,
         span_id=span_id,

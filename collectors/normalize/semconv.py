@@ -35,24 +35,41 @@ _PROMOTED: dict[str, tuple[str, ...]] = {
     "peer_service": ("peer.service", "server.address", "net.peer.name"),
 }
 _INTS = frozenset({"partition", "offset", "http_status"})
+_INT_LIMITS = {"partition": 2**31, "offset": 2**63, "http_status": 2**31}
 # Old operation names that the new conventions renamed.
 _OPERATIONS = {"publish": "send", "deliver": "process"}
 
 
+# attribute name -> (column, rank); rank 0 is the newest name. Lets promote() walk a span's
+# few attributes once instead of probing every known name (the OTLP receiver's hot path).
+_INDEX: dict[str, tuple[str, int]] = {
+    name: (column, rank) for column, names in _PROMOTED.items() for rank, name in enumerate(names)
+}
+_EMPTY: dict[str, Any] = dict.fromkeys(_PROMOTED)
+
+
 def promote(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """Return the promoted columns found in a span's attributes (absent ones are None)."""
-    out: dict[str, Any] = {}
-    for column, names in _PROMOTED.items():
-        value = None
-        for name in names:
-            if name in attrs:
-                value = attrs[name]
-                break
+    out = _EMPTY.copy()
+    found: dict[str, tuple[int, Any]] = {}
+    index = _INDEX
+    for name in attrs:
+        hit = index.get(name)
+        if hit is not None:
+            column, rank = hit
+            seen = found.get(column)
+            if seen is None or rank < seen[0]:
+                found[column] = (rank, attrs[name])
+    for column, (_, value) in found.items():
         if value is not None and column in _INTS:
             try:
                 value = int(value)
             except (TypeError, ValueError):
                 value = None
+            else:
+                # out of the column's range: an Arrow batch would refuse the whole row set
+                if not -_INT_LIMITS[column] <= value < _INT_LIMITS[column]:
+                    value = None
         elif value is not None and not isinstance(value, str):
             value = str(value)
         out[column] = value

@@ -11,6 +11,9 @@ from collectors.normalize.semconv import promote
 
 _HEX = re.compile(r"^[0-9a-f]*$")
 _ZERO_SPAN = "0" * 16
+# Bounds of the store's columns: a value past them would fail a whole Arrow batch.
+_MAX_NS = 2**63 - 1
+_MAX_INT32 = 2**31 - 1
 
 
 class BadSpan(ValueError):
@@ -30,13 +33,22 @@ def check_ids(trace_id: str, span_id: str, parent_span_id: str | None) -> str | 
     return parent_span_id
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+# one encoder for every row: json.dumps with options builds a new one per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON, as every JSON column of a span row is written."""
+    return _ENCODER.encode(value)
+
+
+_dumps = dumps
 
 
 def span_row(
     *,
     resource: Mapping[str, Any],
+    resource_json: str | None = None,
     scope: str | None,
     trace_id: str,
     span_id: str,
@@ -53,11 +65,21 @@ def span_row(
     links: Sequence[Mapping[str, Any]],
     source: str,
 ) -> dict[str, Any]:
-    """Build one store row from decoded span fields (ids as lowercase hex, times in ns)."""
+    """Build one store row from decoded span fields (ids as lowercase hex, times in ns).
+
+    ``resource_json`` is ``resource`` already serialised: decoders pass it once per
+    resource instead of paying for it on every span.
+    """
     if kind < 0 or kind > 5:
         raise BadSpan(f"span kind {kind} is not an OTLP SpanKind")
     if start_ns <= 0:
         raise BadSpan("span has no start time")
+    if start_ns > _MAX_NS or end_ns > _MAX_NS:
+        raise BadSpan("span time is past the year 2262")
+    if not 0 <= flags <= _MAX_INT32:
+        raise BadSpan(f"span flags {flags} do not fit 31 bits")
+    if not 0 <= status_code <= 2:
+        raise BadSpan(f"status code {status_code} is not an OTLP StatusCode")
     if end_ns < start_ns:
         end_ns = start_ns
     row = promote(attributes)
@@ -77,7 +99,7 @@ def span_row(
         status_code=status_code,
         status_message=status_message or None,
         attributes=_dumps(attributes),
-        resource=_dumps(resource),
+        resource=resource_json if resource_json is not None else _dumps(resource),
         events=_dumps(list(events)) if events else None,
         links=[
             {"trace_id": ln["trace_id"], "span_id": ln["span_id"],

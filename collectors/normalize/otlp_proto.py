@@ -1,0 +1,135 @@
+"""OTLP protobuf (ExportTraceServiceRequest) → span rows, straight from the message, no JSON detour.
+
+Produces the same rows as :mod:`collectors.normalize.otlp_json` for the same spans: both
+end in :func:`collectors.normalize.spans.span_row`.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from collectors.normalize.spans import BadSpan, check_ids, dumps, span_row
+
+# A span with more attributes than this is rejected rather than walked: one request must not
+# cost the receiver seconds of CPU (the OTel SDK's own default limit is 128).
+MAX_ATTRIBUTES = 4096
+
+
+class UndecodableRequest(ValueError):
+    """The body is not an ExportTraceServiceRequest at all."""
+
+
+def parse_request(data: bytes) -> ExportTraceServiceRequest:
+    """Parse protobuf bytes, raising :class:`UndecodableRequest` with a one-line reason."""
+    req = ExportTraceServiceRequest()
+    try:
+        req.ParseFromString(data)
+    except DecodeError as exc:
+        raise UndecodableRequest(f"not an OTLP ExportTraceServiceRequest: {exc}") from None
+    return req
+
+
+def any_value(v: Any) -> Any:
+    """Decode an AnyValue message into the Python value the JSON decoder would give."""
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return v.string_value
+    if which == "int_value":
+        return v.int_value
+    if which == "bool_value":
+        return v.bool_value
+    if which == "double_value":
+        return v.double_value
+    if which == "array_value":
+        return [any_value(x) for x in v.array_value.values]
+    if which == "kvlist_value":
+        return attributes(v.kvlist_value.values)
+    if which == "bytes_value":
+        return "base64:" + base64.b64encode(v.bytes_value).decode("ascii")
+    return None
+
+
+def attributes(kvs: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        v = kv.value
+        # the common case first: plain strings and ints, without a generic call
+        which = v.WhichOneof("value")
+        if which == "string_value":
+            out[kv.key] = v.string_value
+        elif which == "int_value":
+            out[kv.key] = v.int_value
+        else:
+            out[kv.key] = any_value(v)
+    return out
+
+
+def spans_from_proto(
+    req: ExportTraceServiceRequest | bytes, *, source: str
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """Decode one request into rows, and (reason, excerpt) for every span that could not be used."""
+    if isinstance(req, bytes | bytearray | memoryview):
+        req = parse_request(bytes(req))
+    rows: list[dict[str, Any]] = []
+    rejected: list[tuple[str, str]] = []
+    for rs in req.resource_spans:
+        resource = attributes(rs.resource.attributes)
+        resource_json = dumps(resource)
+        for ss in rs.scope_spans:
+            scope = ss.scope.name
+            for sp in ss.spans:
+                try:
+                    rows.append(_span(sp, resource, resource_json, scope, source))
+                except BadSpan as exc:
+                    rejected.append((str(exc), _excerpt(sp)))
+    return rows, rejected
+
+
+def _excerpt(sp: Any) -> str:
+    # never str() the whole message: a span with a million attributes would print megabytes
+    return (
+        f"span trace_id={sp.trace_id.hex()[:64]} span_id={sp.span_id.hex()[:32]} name={sp.name[:200]!r} "
+        f"attributes={len(sp.attributes)} events={len(sp.events)} links={len(sp.links)}"
+    )
+
+
+def _span(sp: Any, resource: dict[str, Any], resource_json: str, scope: str, source: str) -> dict[str, Any]:
+    trace_id = sp.trace_id.hex()
+    span_id = sp.span_id.hex()
+    parent = check_ids(trace_id, span_id, sp.parent_span_id.hex())
+    n_attrs = len(sp.attributes)
+    if n_attrs > MAX_ATTRIBUTES:
+        raise BadSpan(f"span has {n_attrs} attributes, more than the limit of {MAX_ATTRIBUTES}")
+    events = [
+        {"name": ev.name, "time_us": ev.time_unix_nano // 1000, "attributes": attributes(ev.attributes)}
+        for ev in sp.events
+    ]
+    links = []
+    for ln in sp.links:
+        lt, ls = ln.trace_id.hex(), ln.span_id.hex()
+        check_ids(lt, ls, None)
+        links.append({"trace_id": lt, "span_id": ls, "attributes": attributes(ln.attributes)})
+    status = sp.status
+    return span_row(
+        resource=resource,
+        resource_json=resource_json,
+        scope=scope,
+        trace_id=trace_id,
+        span_id=span_id,
+        parent_span_id=parent,
+        name=sp.name,
+        kind=sp.kind,
+        flags=sp.flags,
+        start_ns=sp.start_time_unix_nano,
+        end_ns=sp.end_time_unix_nano,
+        status_code=status.code,
+        status_message=status.message,
+        attributes=attributes(sp.attributes) if n_attrs else {},
+        events=events,
+        links=links,
+        source=source,
+    )
