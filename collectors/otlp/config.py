@@ -1,0 +1,49 @@
+"""Settings of the OTLP receiver, validated when built (argument > SEAMWATCH_* env > default)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collectors.errors import ConfigError
+
+DEFAULT_HTTP = "127.0.0.1:4318"
+DEFAULT_GRPC = "127.0.0.1:4317"
+# The OTel Collector's confighttp default; measured after decompression.
+DEFAULT_MAX_BODY = 20 * 1024 * 1024
+
+
+def parse_address(text: str, *, what: str = "address") -> tuple[str, int]:
+    """'HOST:PORT', '[v6]:PORT' or ':PORT' (loopback) → (host, port); port 0 picks a free one."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"{what} must look like HOST:PORT (for example 127.0.0.1:4318), not {text!r}")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+@dataclass(frozen=True)
+class OtlpConfig:
+    """Where to listen and how much to hold. ``None`` turns a transport off."""
+
+    http: tuple[str, int] | None = ("127.0.0.1", 4318)
+    grpc: tuple[str, int] | None = ("127.0.0.1", 4317)
+    max_body_bytes: int = DEFAULT_MAX_BODY
+    # rows held in memory (queued and being written); past it requests get 503 / UNAVAILABLE
+    max_pending_rows: int = 400_000
+    flush_rows: int = 100_000
+    flush_interval: float = 1.0
+    # requests decoded at once; more wait, and past max_connections they get 503
+    max_connections: int = 64
+    grpc_workers: int = 4
+
+    def __post_init__(self) -> None:
+        if self.http is None and self.grpc is None:
+            raise ConfigError("the OTLP receiver needs an HTTP or a gRPC address")
+        if self.max_body_bytes < 1024:
+            raise ConfigError(f"the OTLP body cap must be at least 1024 bytes, not {self.max_body_bytes}")
+        if self.flush_rows < 1 or self.max_pending_rows < self.flush_rows:
+            raise ConfigError("max_pending_rows must be at least flush_rows, and both positive")
+        if not 0.05 <= self.flush_interval <= 60:
+            raise ConfigError(f"flush interval must be 0.05–60 s, not {self.flush_interval}")
+        if self.max_connections < 1 or self.grpc_workers < 1:
+            raise ConfigError("max_connections and grpc_workers must be positive")

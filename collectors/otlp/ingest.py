@@ -1,0 +1,144 @@
+"""One export request, whatever the transport: body → rows → writer queue → an outcome to answer with.
+
+The HTTP and gRPC servers only move bytes; they map an :class:`Outcome` to their status codes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from collectors.model import error_row
+from collectors.normalize.otlp_json import spans_from_json
+from collectors.normalize.otlp_proto import UndecodableRequest, spans_from_proto
+from collectors.otlp.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+# ingest-error rows written for one request; the rest are summed up in one more row
+MAX_ERROR_ROWS_PER_REQUEST = 20
+
+
+class Result(Enum):
+    OK = "ok"  # every span queued (200 / OK)
+    PARTIAL = "partial"  # some spans rejected (200 with partial_success)
+    BAD_REQUEST = "bad_request"  # 400 / INVALID_ARGUMENT
+    TOO_LARGE = "too_large"  # 413 / RESOURCE_EXHAUSTED
+    UNSUPPORTED = "unsupported"  # 415
+    OVERLOADED = "overloaded"  # 503 + Retry-After / UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    message: str = ""
+    accepted: int = 0
+    rejected: int = 0
+
+
+class BodyTooLarge(ValueError):
+    pass
+
+
+def gunzip(body: bytes, limit: int) -> bytes:
+    """Decompress a gzip body, refusing to produce more than ``limit`` bytes (a zip bomb stops early)."""
+    d = zlib.decompressobj(wbits=31)
+    try:
+        out = d.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"body is not valid gzip: {exc}") from None
+    if len(out) > limit:
+        raise BodyTooLarge(f"body is larger than {limit} bytes once decompressed")
+    if not d.eof:
+        raise ValueError("body is not valid gzip: truncated stream")
+    return out
+
+
+class Ingest:
+    """Decodes requests into the writer's queue and keeps the counters the dashboard shows."""
+
+    def __init__(self, writer: BatchWriter, *, max_body_bytes: int) -> None:
+        self.writer = writer
+        self.max_body_bytes = max_body_bytes
+        self._lock = threading.Lock()
+        self.counters: dict[str, int] = {
+            "requests": 0, "spans_accepted": 0, "spans_rejected": 0,
+            **{f"requests_{r.value}": 0 for r in Result},
+        }
+
+    def count(self, outcome: Outcome) -> Outcome:
+        with self._lock:
+            c = self.counters
+            c["requests"] += 1
+            c[f"requests_{outcome.result.value}"] += 1
+            c["spans_accepted"] += outcome.accepted
+            c["spans_rejected"] += outcome.rejected
+        return outcome
+
+    def refuse(self, result: Result, message: str, *, source: str, location: str, raw: bytes | str | None) -> Outcome:
+        """Answer without decoding (bad content type, oversize, bad gzip, overload); log and record why."""
+        if result is not Result.OVERLOADED:  # overload is counted, not written: the writer is the bottleneck
+            log.info("%s request from %s refused: %s", source, location, message)
+            self.writer.offer_errors([error_row(source, location, message, raw, _now_us())])
+        return self.count(Outcome(result, message))
+
+    def export(self, body: bytes, *, fmt: str, source: str, location: str) -> Outcome:
+        """Decode a whole (decompressed) body in format "proto" or "json" and queue its rows."""
+        if len(body) > self.max_body_bytes:
+            return self.refuse(Result.TOO_LARGE, f"body is larger than {self.max_body_bytes} bytes",
+                               source=source, location=location, raw=body[:256])
+        if self.writer.full():
+            return self.refuse(Result.OVERLOADED, "the write queue is full; retry later",
+                               source=source, location=location, raw=None)
+        try:
+            if fmt == "json":
+                rows, rejected = spans_from_json(_json_object(body), source=source)
+            else:
+                rows, rejected = spans_from_proto(body, source=source)
+        except (UndecodableRequest, ValueError) as exc:
+            return self.refuse(Result.BAD_REQUEST, str(exc), source=source, location=location, raw=body)
+        except Exception as exc:  # any other shape of garbage (a list where an object goes...) is a bad request too
+            return self.refuse(Result.BAD_REQUEST, f"not OTLP trace data: {exc!r}"[:300],
+                               source=source, location=location, raw=body)
+        errors = _error_rows(rejected, source, location)
+        if not self.writer.offer(rows, errors):
+            return self.count(Outcome(Result.OVERLOADED, "the write queue is full; retry later"))
+        if rejected:
+            message = f"{len(rejected)} of {len(rows) + len(rejected)} spans rejected; first: {rejected[0][0]}"
+            return self.count(Outcome(Result.PARTIAL, message, accepted=len(rows), rejected=len(rejected)))
+        return self.count(Outcome(Result.OK, accepted=len(rows)))
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return dict(self.counters)
+
+
+def _json_object(body: bytes) -> Any:
+    try:
+        doc = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"body is not JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise ValueError("body is not a JSON object: not OTLP trace data")
+    return doc
+
+
+def _error_rows(rejected: list[tuple[str, str]], source: str, location: str) -> list[dict[str, Any]]:
+    if not rejected:
+        return []
+    now = _now_us()
+    rows = [error_row(source, location, reason, excerpt, now) for reason, excerpt in rejected[:MAX_ERROR_ROWS_PER_REQUEST]]
+    if len(rejected) > MAX_ERROR_ROWS_PER_REQUEST:
+        rows.append(error_row(source, location, f"{len(rejected) - MAX_ERROR_ROWS_PER_REQUEST} more spans "
+                                                f"of this request rejected", None, now))
+    return rows
+
+
+def _now_us() -> int:
+    return int(time.time() * 1_000_000)
