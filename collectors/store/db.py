@@ -27,6 +27,11 @@ _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 APPENDABLE = frozenset(
     {"spans", "records", "group_offsets", "topic_offsets", "ingest_errors"}
 )
+# Tables a caller replaces whole (the declared topology, migration 002).
+REPLACEABLE = frozenset(
+    {"topology_services", "topology_endpoints", "topology_topics", "topology_groups",
+     "topology_sync_edges", "topology_limits"}
+)
 
 
 def _holder(pid: int | None) -> str | None:
@@ -49,6 +54,11 @@ class Writer:
     def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
         self._cur = cur
 
+    @property
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """The transaction's cursor, for derivations that write with SQL (INSERT … SELECT)."""
+        return self._cur
+
     def append(self, name: str, table: pa.Table) -> None:
         if name not in APPENDABLE:
             raise ValueError(f"not an appendable table: {name}")
@@ -58,6 +68,17 @@ class Writer:
         cols = ", ".join(f'"{c}"' for c in table.column_names)
         self._cur.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')  # noqa: S608
         self._cur.unregister("_batch")
+
+    def replace(self, name: str, table: pa.Table) -> None:
+        """Replace every row of a REPLACEABLE table (inside this transaction)."""
+        if name not in REPLACEABLE:
+            raise ValueError(f"not a replaceable table: {name}")
+        self._cur.execute(f'DELETE FROM "{name}"')  # noqa: S608 (name checked above)
+        if table.num_rows:
+            self._cur.register("_batch", table)
+            cols = ", ".join(f'"{c}"' for c in table.column_names)
+            self._cur.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')  # noqa: S608
+            self._cur.unregister("_batch")
 
     def set_positions(self, positions: Iterable[tuple[str, str, int, int]]) -> None:
         """Record where the tap resumes: (cluster, topic, partition, next offset)."""

@@ -1,0 +1,1 @@
+"""The bundled sample shop: declared topology, deterministic simulator, expected findings."""
