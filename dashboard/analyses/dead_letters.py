@@ -1,0 +1,179 @@
+"""Dead letters (DESIGN §5.4): by origin topic, group and error, and whether they recovered.
+
+Normalize already recognised dead letters (topic patterns and the Spring, Spring Cloud
+Stream and Kafka Connect header families) into records.is_dead_letter and the dlt_* columns.
+Copies on `-retry-N` topics also carry origin headers; they are retries in flight, not dead
+letters, and are left out here (redeliveries.py counts them).
+
+A dead letter *recovered* when, after it was dead-lettered, either a process span of the
+origin group read the origin record (topic, partition, offset) without error
+(``reprocessed``), or the same event (same id, or the same payload) was published again on
+the origin topic (``republished``). Only what the window holds is searched.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, bucket_us
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
+
+_DEAD_LETTERS_CTE = r"""
+dl AS (
+    SELECT topic AS dlt_topic, "partition" AS dlt_partition, "offset" AS dlt_offset,
+           coalesce("timestamp", tapped_at) AS dead_lettered_at, dlt_family AS family,
+           -- topic-pattern dead letters carry no origin headers: the name tells the origin topic
+           coalesce(dlt_origin_topic, nullif(regexp_replace(topic, '(\.DLT|-dlt|\.DLQ|-dlq)$', ''), topic))
+               AS origin_topic,
+           dlt_origin_partition AS origin_partition, dlt_origin_offset AS origin_offset,
+           dlt_origin_group AS "group", dlt_origin_timestamp AS origin_timestamp,
+           dlt_exception_class AS error_class, dlt_exception_message AS error_message,
+           event_id, event_type, "key", value_hash, value_size, value_excerpt, headers
+    FROM records
+    WHERE is_dead_letter AND NOT regexp_matches(topic, $retry_re)
+      AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+),
+sel AS (
+    SELECT * FROM dl
+    WHERE ($origin_topic IS NULL OR origin_topic = $origin_topic)
+      AND ($grp IS NULL OR "group" = $grp)
+      AND ($error IS NULL OR error_class = $error)
+),
+reprocessed AS (
+    SELECT d.dlt_topic, d.dlt_partition, d.dlt_offset, min(s.start_time) AS ts
+    FROM sel d
+    JOIN spans s ON s.destination = d.origin_topic AND s."partition" = d.origin_partition
+                AND s."offset" = d.origin_offset
+    WHERE s.kind = 5 AND s.status_code IS DISTINCT FROM 2
+      AND s.start_time >= $start AND s.start_time < $end AND s.start_time > d.dead_lettered_at
+      AND (d."group" IS NULL OR coalesce(s.consumer_group, s.service) = d."group")
+    GROUP BY ALL
+),
+republished AS (
+    SELECT dlt_topic, dlt_partition, dlt_offset, min(ts) AS ts FROM (
+        SELECT d.dlt_topic, d.dlt_partition, d.dlt_offset, coalesce(r."timestamp", r.tapped_at) AS ts,
+               r."partition", r."offset", d.origin_partition, d.origin_offset, d.dead_lettered_at
+        FROM sel d JOIN records r ON r.topic = d.origin_topic AND r.event_id = d.event_id
+        UNION ALL
+        SELECT d.dlt_topic, d.dlt_partition, d.dlt_offset, coalesce(r."timestamp", r.tapped_at),
+               r."partition", r."offset", d.origin_partition, d.origin_offset, d.dead_lettered_at
+        FROM sel d JOIN records r ON r.topic = d.origin_topic AND r.value_hash = d.value_hash
+    )
+    WHERE ts > dead_lettered_at AND ts < $end
+      AND NOT ("partition" IS NOT DISTINCT FROM origin_partition AND "offset" IS NOT DISTINCT FROM origin_offset)
+    GROUP BY ALL
+)
+"""
+
+_DEAD_LETTERS = "WITH " + _DEAD_LETTERS_CTE + r"""
+SELECT d.*,
+       p.ts IS NOT NULL OR r.ts IS NOT NULL AS recovered,
+       CASE WHEN p.ts IS NOT NULL AND (r.ts IS NULL OR p.ts <= r.ts) THEN 'reprocessed'
+            WHEN r.ts IS NOT NULL THEN 'republished' END AS recovered_by,
+       least(p.ts, r.ts) AS recovered_at
+FROM sel d
+LEFT JOIN reprocessed p USING (dlt_topic, dlt_partition, dlt_offset)
+LEFT JOIN republished r USING (dlt_topic, dlt_partition, dlt_offset)
+ORDER BY d.dead_lettered_at, d.dlt_topic, d.dlt_partition, d.dlt_offset
+"""  # noqa: S608 (constant SQL; values are bound)
+
+
+def _params(window: Window, **filters: object) -> dict[str, object]:
+    return {"start": window.start, "end": window.end, "retry_re": RETRY_TOPIC_RE,
+            "origin_topic": filters.get("origin_topic"), "grp": filters.get("group"),
+            "error": filters.get("error")}
+
+
+def dead_letters(con: duckdb.DuckDBPyConnection, window: Window, *, origin_topic: str | None = None,
+                 group: str | None = None, error: str | None = None) -> pd.DataFrame:
+    """One row per dead letter: where it came from, why, its payload excerpt and headers, and
+    whether the origin record recovered (recovered, recovered_by, recovered_at)."""
+    return con.execute(_DEAD_LETTERS, _params(window, origin_topic=origin_topic, group=group, error=error)).df()
+
+
+def summary(con: duckdb.DuckDBPyConnection, window: Window, **filters: str | None) -> pd.DataFrame:
+    """Dead letters per (origin topic, group, error class): count, recovered, first and last."""
+    df = dead_letters(con, window, **filters)
+    keys = ["origin_topic", "group", "error_class"]
+    if df.empty:
+        return pd.DataFrame(columns=[*keys, "dead_letters", "recovered", "first_seen", "last_seen", "dlt_topics"])
+    return (
+        df.groupby(keys, dropna=False, sort=True)
+        .agg(dead_letters=("dlt_offset", "size"), recovered=("recovered", "sum"),
+             first_seen=("dead_lettered_at", "min"), last_seen=("dead_lettered_at", "max"),
+             dlt_topics=("dlt_topic", lambda s: sorted(set(s))))
+        .reset_index()
+    )
+
+
+_OVER_TIME = r"""
+SELECT time_bucket(to_microseconds($bucket_us), coalesce("timestamp", tapped_at)) AS bucket,
+       coalesce(dlt_origin_topic, nullif(regexp_replace(topic, '(\.DLT|-dlt|\.DLQ|-dlq)$', ''), topic), topic)
+           AS origin_topic,
+       count(*) AS dead_letters
+FROM records
+WHERE is_dead_letter AND NOT regexp_matches(topic, $retry_re)
+  AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+GROUP BY ALL ORDER BY bucket, origin_topic
+"""
+
+
+def over_time(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: timedelta | None = None) -> pd.DataFrame:
+    """Dead letters per time bucket and origin topic."""
+    return con.execute(_OVER_TIME, {"start": window.start, "end": window.end, "retry_re": RETRY_TOPIC_RE,
+                                    "bucket_us": bucket_us(bucket, window)}).df()
+
+
+def decode_headers(headers: str | None) -> list[tuple[str, str | None]]:
+    """The stored headers (a JSON list of [name, text]) as (name, value) pairs."""
+    if not headers:
+        return []
+    return [(str(n), v) for n, v in json.loads(headers)]
+
+
+# -- findings -----------------------------------------------------------------------------
+
+SAMPLE = 20
+
+
+def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
+    """DEAD_LETTER per (group, origin topic): error while any is unrecovered, else warning."""
+    df = dead_letters(con, window)
+    out: list[Finding] = []
+    if df.empty:
+        return out
+    df["group_key"] = df["group"].fillna("")
+    df["origin_key"] = df["origin_topic"].fillna("")
+    for (grp, origin), part in df.groupby(["group_key", "origin_key"], sort=True):
+        open_ = int((~part["recovered"].astype(bool)).sum())
+        errors = part["error_class"].dropna().value_counts().to_dict()
+        where = origin or ", ".join(sorted(part["dlt_topic"].unique()))
+        who = f"group {grp}" if grp else "an unknown consumer"
+        out.append(Finding(
+            rule="DEAD_LETTER", severity="error" if open_ else "warning",
+            subject_kind="group" if grp else "topic", subject=grp or where, count=len(part),
+            first_seen=as_dt(part["dead_lettered_at"].min()), last_seen=as_dt(part["dead_lettered_at"].max()),
+            summary=(f"{len(part)} records of {where} dead-lettered by {who}, {open_} not recovered"
+                     + (f"; {', '.join(f'{k} ×{v}' for k, v in errors.items())}" if errors else "")),
+            remedy="Fix the cause in the consumer, then replay the dead letters to the origin topic; "
+                   "events must stay valid facts that any consumer can process.",
+            evidence={
+                "origin_topic": origin or None, "dlt_topics": sorted(part["dlt_topic"].unique().tolist()),
+                "errors": {k: int(v) for k, v in errors.items()}, "unrecovered": open_,
+                "records": [
+                    {"dlt_topic": r.dlt_topic, "dlt_partition": int(r.dlt_partition), "dlt_offset": int(r.dlt_offset),
+                     "origin_partition": None if pd.isna(r.origin_partition) else int(r.origin_partition),
+                     "origin_offset": None if pd.isna(r.origin_offset) else int(r.origin_offset),
+                     "event_id": r.event_id, "family": r.family, "error": r.error_class,
+                     "message": r.error_message, "recovered_by": r.recovered_by}
+                    for r in part.head(SAMPLE).itertuples(index=False)
+                ],
+            },
+        ))
+    return out
