@@ -1,0 +1,70 @@
+"""One Store per database file per process, shared by every thread that reads it.
+
+DuckDB admits one process per file while it is open for writing (DESIGN §2). When this
+process already holds the file for writing (``seamwatch up``: collectors on background
+threads), readers such as the dashboard must reuse that Store and take cursors from it;
+opening the file a second time would fail. Otherwise a reader opens it read-only once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from collectors.store.db import Store
+
+_lock = threading.Lock()
+_stores: dict[str, Store] = {}
+
+
+def _key(path: str | os.PathLike[str]) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def register(store: Store) -> Store:
+    """Make an open (usually writable) Store the one this process uses for its file."""
+    with _lock:
+        _stores[_key(store.path)] = store
+    return store
+
+
+def unregister(store: Store) -> None:
+    with _lock:
+        if _stores.get(_key(store.path)) is store:
+            del _stores[_key(store.path)]
+
+
+def held(path: str | os.PathLike[str]) -> Store | None:
+    """The Store this process holds for ``path``, if any."""
+    with _lock:
+        return _stores.get(_key(path))
+
+
+def get(path: str | os.PathLike[str]) -> Store:
+    """The process's Store for ``path``: the registered one, else one opened read-only.
+
+    Raises StoreError (one sentence) when the file is missing, held by another process
+    or not a Seamwatch database; nothing is remembered then, so a later call retries.
+    """
+    key = _key(path)
+    with _lock:
+        store = _stores.get(key)
+        if store is None:
+            store = Store(path, read_only=True).open()
+            _stores[key] = store
+        return store
+
+
+def writable(store: Store) -> bool:
+    """True when the store is written to while it is read (live data)."""
+    return not store.read_only
+
+
+def close_all() -> None:
+    """Close and forget every Store opened here (tests; process end)."""
+    with _lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    for s in stores:
+        s.close()

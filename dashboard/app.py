@@ -1,0 +1,41 @@
+"""Seamwatch dashboard entry: `streamlit run dashboard/app.py -- --db FILE`.
+
+A frame around the pages: navigation, the shared time filter, and one clear sentence
+instead of a page when the store cannot be opened. No SQL here (DESIGN §1).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from collectors.errors import SeamwatchError
+from dashboard.pages_registry import PAGES
+from dashboard.ui import state, timerange
+from dashboard.ui.page import explain
+
+st.set_page_config(page_title="Seamwatch", page_icon=":material/hub:", layout="wide")
+
+# ?page=<url path> on the root selects the page too, so a link may name it either way.
+_requested = st.query_params.get("page")
+_slugs = [slug for _, _, _, slug, _ in PAGES]
+_default = _requested if _requested in _slugs else _slugs[0]
+_sections: dict[str, list[st.Page]] = {}
+for path, title, icon, slug, section in PAGES:
+    _sections.setdefault(section, []).append(
+        st.Page(path, title=title, icon=icon, url_path=slug, default=slug == _default)
+    )
+page = st.navigation(_sections)
+
+st.sidebar.markdown("**Seamwatch** · sync APIs and Kafka events")
+timerange.sidebar()
+
+try:
+    state.store()
+except SeamwatchError as exc:
+    st.error(explain(exc))
+    st.stop()
+except Exception as exc:  # noqa: BLE001 - a damaged file must read as a sentence, not a traceback
+    st.error(explain(exc))
+    st.stop()
+
+page.run()

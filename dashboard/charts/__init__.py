@@ -1,0 +1,1 @@
+"""Charts: a DataFrame in, a plotly figure out. No Streamlit, no SQL."""

@@ -1,0 +1,36 @@
+"""Colours and formats every chart shares, so a severity looks the same everywhere."""
+
+from __future__ import annotations
+
+SEVERITY_COLOURS = {
+    "critical": "#8e0000",
+    "error": "#d32f2f",
+    "warning": "#f57c00",
+    "info": "#1976d2",
+}
+OK_COLOUR = "#2e7d32"
+NEUTRAL = "#78909c"
+KIND_COLOURS = {"service": "#455a64", "topic": "#5d4037", "group": "#00695c"}
+# Burrow statuses (DESIGN §5.2), worst last.
+STATUS_COLOURS = {
+    "OK": OK_COLOUR, "WARN": "#f57c00", "ERR": "#d32f2f", "STOP": "#8e0000", "STALL": "#8e0000",
+    "REWIND": "#6a1b9a", "UNKNOWN": NEUTRAL,
+}
+FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+
+
+def base_layout(fig, *, height: int = 320, title: str | None = None):
+    """Common margins and fonts: compact, legible, legend on top."""
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT,
+        title=dict(text=title, x=0, font=dict(size=14)) if title else None,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title=None),
+        plot_bgcolor="white", hovermode="closest",
+    )
+    fig.update_xaxes(showgrid=True, gridcolor="#eceff1", zeroline=False)
+    fig.update_yaxes(showgrid=True, gridcolor="#eceff1", zeroline=False)
+    return fig
+
+
+def severity_colour(severity: str | None) -> str:
+    return SEVERITY_COLOURS.get(severity or "", OK_COLOUR)

@@ -1,0 +1,202 @@
+"""The topology graph: services, topics and consumer groups in layers, left to right.
+
+Input: ``nodes`` (id, kind, name, detail, severity, declared, observed) and ``edges``
+(src, dst, kind "sync"|"async", volume, severity, declared, observed). Sync edges are
+solid, async edges dashed; what is declared but never observed is dotted grey; nodes and
+edges take the colour of their worst open finding. The layout is deterministic: layers by
+longest path from the sources, order within a layer by the barycentre of the neighbours.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.charts.theme import FONT, KIND_COLOURS, NEUTRAL, SEVERITY_COLOURS
+
+_MAX_LABEL = 26
+_ROW_PX = 74  # vertical room per node: a two-line box plus air
+_FILL = {"service": "#ffffff", "topic": "#fbe9e7", "group": "#e0f2f1"}
+
+
+def _layers(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
+    """Longest-path layering over the graph with back edges (cycles) ignored."""
+    out: dict[str, list[str]] = defaultdict(list)
+    for s, d in edges:
+        if s != d:
+            out[s].append(d)
+    # Drop back edges with an iterative DFS in a fixed order, so cycles cannot loop.
+    colour: dict[str, int] = {}
+    dag: dict[str, list[str]] = defaultdict(list)
+    for root in ids:
+        if root in colour:
+            continue
+        stack = [(root, iter(sorted(out[root])))]
+        colour[root] = 1
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                colour[node] = 2
+                stack.pop()
+            elif colour.get(nxt) == 1:
+                continue  # back edge: drawn, but not used for layering
+            else:
+                dag[node].append(nxt)
+                if nxt not in colour:
+                    colour[nxt] = 1
+                    stack.append((nxt, iter(sorted(out[nxt]))))
+    layer = dict.fromkeys(ids, 0)
+    indeg = defaultdict(int)
+    for s in ids:
+        for d in dag[s]:
+            indeg[d] += 1
+    queue = sorted(n for n in ids if indeg[n] == 0)
+    while queue:
+        n = queue.pop(0)
+        for d in dag[n]:
+            layer[d] = max(layer[d], layer[n] + 1)
+            indeg[d] -= 1
+            if indeg[d] == 0:
+                queue.append(d)
+    return layer
+
+
+def layout(nodes: pd.DataFrame, edges: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Node id → (x, y): x is the layer, y the slot within it (0 at the top, negative down)."""
+    ids = sorted(nodes["id"])
+    pairs = [(s, d) for s, d in zip(edges.get("src", []), edges.get("dst", []), strict=False)
+             if s in set(ids) and d in set(ids)]
+    layer = _layers(ids, pairs)
+    by_layer: dict[int, list[str]] = defaultdict(list)
+    for n in ids:
+        by_layer[layer[n]].append(n)
+    kind_rank = {"service": 0, "topic": 1, "group": 2}
+    kinds = dict(zip(nodes["id"], nodes["kind"], strict=True))
+    for lst in by_layer.values():
+        lst.sort(key=lambda n: (kind_rank.get(kinds[n], 3), n))
+    nbrs: dict[str, list[str]] = defaultdict(list)
+    for s, d in pairs:
+        nbrs[s].append(d)
+        nbrs[d].append(s)
+    pos_in = {n: i for lst in by_layer.values() for i, n in enumerate(lst)}
+    # A few barycentre sweeps reduce crossings; ties keep the sorted order (deterministic).
+    for _ in range(4):
+        for li in sorted(by_layer):
+            lst = by_layer[li]
+
+            def bary(n: str, lst=lst) -> float:
+                near = [pos_in[m] - (len(by_layer[layer[m]]) - 1) / 2 for m in nbrs[n] if layer[m] != layer[n]]
+                return sum(near) / len(near) if near else pos_in[n] - (len(lst) - 1) / 2
+
+            lst.sort(key=lambda n: (bary(n), n))
+            for i, n in enumerate(lst):
+                pos_in[n] = i
+    tallest = max((len(v) for v in by_layer.values()), default=1)
+    pos = {}
+    for li, lst in by_layer.items():
+        offset = (tallest - len(lst)) / 2
+        for i, n in enumerate(lst):
+            pos[n] = (float(li), -(i + offset))
+    return pos
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+
+
+def _edge_style(row) -> tuple[str, str, float]:
+    declared, observed = bool(row.get("declared", True)), bool(row.get("observed", True))
+    if declared and not observed:
+        return "dot", "#b0bec5", 1.2
+    colour = SEVERITY_COLOURS.get(row.get("severity") or "", "#607d8b")
+    if not declared:
+        colour = SEVERITY_COLOURS.get(row.get("severity") or "", SEVERITY_COLOURS["warning"])
+    volume = row.get("volume") or 0
+    width = 1.4 + min(3.0, math.log10(1 + float(volume)) * 0.8)
+    return ("solid" if row.get("kind") == "sync" else "dash"), colour, width
+
+
+def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | None = None) -> go.Figure:
+    """Draw the graph. Empty input gives an empty figure with a note."""
+    fig = go.Figure()
+    if nodes.empty:
+        fig.add_annotation(text="No services, topics or groups yet", showarrow=False, font=dict(size=14))
+        fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor="white")
+        return fig
+    pos = layout(nodes, edges)
+    names = dict(zip(nodes["id"], nodes["name"], strict=True))
+    for _, e in edges.iterrows():
+        if e["src"] not in pos or e["dst"] not in pos:
+            continue
+        (x0, y0), (x1, y1) = pos[e["src"]], pos[e["dst"]]
+        dash, colour, width = _edge_style(e)
+        how = "sync call" if e.get("kind") == "sync" else "event flow"
+        state = ("declared, never observed" if not e.get("observed", True)
+                 else "observed, not declared" if not e.get("declared", True) else "declared and observed")
+        vol = e.get("volume")
+        hover = (f"{names[e['src']]} → {names[e['dst']]}<br>{how}, {state}"
+                 + (f"<br>{int(vol):,} observed" if vol and not pd.isna(vol) else "")
+                 + (f"<br>worst finding: {e['severity']}" if e.get("severity") else ""))
+        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        if x1 <= x0:  # a back edge (cycle, or same layer): bow it so it does not hide others
+            my += 0.35 if y1 >= y0 else -0.35
+        fig.add_trace(go.Scatter(
+            x=[x0, mx, x1], y=[y0, my, y1], mode="lines+markers", hoverinfo="text", hovertext=hover,
+            line=dict(color=colour, width=width, dash=dash, shape="spline"),
+            marker=dict(symbol="arrow", size=[0, 11, 0], angleref="previous", color=colour),
+            showlegend=False,
+        ))
+    for _, n in nodes.iterrows():
+        x, y = pos[n["id"]]
+        sev = n.get("severity") or None
+        border = SEVERITY_COLOURS.get(sev, KIND_COLOURS.get(n["kind"], NEUTRAL))
+        ghost = not bool(n.get("observed", True))
+        detail = n.get("detail") or ""
+        label = f"<b>{_short(str(n['name']))}</b>" + (f"<br><span style='font-size:11px'>{detail}</span>" if detail else "")
+        hover = (f"{n['kind']}: {n['name']}" + (f"<br>{detail}" if detail else "")
+                 + ("<br>declared, never observed" if ghost else "")
+                 + ("<br>observed, not declared" if not n.get("declared", True) else "")
+                 + (f"<br>worst open finding: {sev}" if sev else ""))
+        fig.add_annotation(
+            x=x, y=y, text=label, showarrow=False, hovertext=hover, align="center",
+            font=dict(size=12, color="#90a4ae" if ghost else "#263238"),
+            bgcolor="#fafafa" if ghost else _FILL.get(n["kind"], "white"),
+            bordercolor=border, borderwidth=2.5 if sev else 1.5, borderpad=5,
+        )
+    # Invisible markers at the nodes keep hover working where the box does not catch it.
+    fig.add_trace(go.Scatter(
+        x=[pos[i][0] for i in nodes["id"]], y=[pos[i][1] for i in nodes["id"]], mode="markers",
+        marker=dict(size=18, opacity=0), hoverinfo="skip", showlegend=False,
+    ))
+    _legend(fig)
+    layers = max(p[0] for p in pos.values()) + 1
+    tallest = max(-p[1] for p in pos.values()) + 1
+    fig.update_layout(
+        height=int(max(360, tallest * _ROW_PX + 90)), margin=dict(l=10, r=10, t=40 if title else 30, b=10),
+        title=dict(text=title, x=0) if title else None, font=FONT, plot_bgcolor="white",
+        xaxis=dict(visible=False, range=[-0.6, layers - 0.4], fixedrange=True),
+        yaxis=dict(visible=False, range=[-tallest + 0.4, 0.6], fixedrange=True),
+        legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=11)),
+        hoverlabel=dict(font_size=12),
+    )
+    return fig
+
+
+def _legend(fig: go.Figure) -> None:
+    """Legend-only traces that explain line styles and colours."""
+    entries = [
+        ("sync call", dict(color="#607d8b", dash="solid")),
+        ("event flow", dict(color="#607d8b", dash="dash")),
+        ("declared, never seen", dict(color="#b0bec5", dash="dot")),
+    ] + [(f"worst finding: {s}", dict(color=c, dash="solid")) for s, c in SEVERITY_COLOURS.items() if s != "info"]
+    for kind, fill in _FILL.items():
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=kind if kind != "group" else "consumer group",
+                                 marker=dict(symbol="square", size=13, color=fill, line=dict(color=KIND_COLOURS[kind], width=1.5)),
+                                 hoverinfo="skip"))
+    for name, line in entries:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name, line=dict(width=2.5, **line),
+                                 hoverinfo="skip"))

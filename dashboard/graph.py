@@ -1,0 +1,115 @@
+"""Assemble the topology graph the Overview draws: declared + observed + findings.
+
+Pure pandas over what the read functions and analyses return; no SQL, no Streamlit.
+Node ids are "<kind>:<name>" so a service and a topic may share a name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+
+from dashboard.findings.model import severity_rank
+
+NODE_COLUMNS = ["id", "kind", "name", "detail", "severity", "declared", "observed"]
+EDGE_COLUMNS = ["src", "dst", "kind", "volume", "severity", "declared", "observed"]
+_ARROW = re.compile(r"\s*(?:→|->|=>)\s*")
+
+
+def nid(kind: str, name: str) -> str:
+    return f"{kind}:{name}"
+
+
+def _worse(a: str | None, b: str | None) -> str | None:
+    if not a:
+        return b
+    if not b:
+        return a
+    return a if severity_rank(a) >= severity_rank(b) else b
+
+
+def declared_edges(topo: dict[str, pd.DataFrame]) -> list[tuple[str, str, str]]:
+    """(src id, dst id, sync|async) for every declared edge."""
+    out = [(nid("service", r.caller), nid("service", r.callee), "sync") for r in topo["sync_edges"].itertuples()]
+    for r in topo["topics"].itertuples():
+        if r.producer:
+            out.append((nid("service", r.producer), nid("topic", r.name), "async"))
+    for r in topo["groups"].itertuples():
+        for t in (r.topics if r.topics is not None else []):
+            out.append((nid("topic", t), nid("group", r.name), "async"))
+        if r.service:
+            out.append((nid("group", r.name), nid("service", r.service), "async"))
+    return out
+
+
+def _subject_ids(f: Any) -> list[str]:
+    """Graph elements a finding is about: its subject, else the names its evidence gives."""
+    kind, subject = f.subject_kind, str(f.subject)
+    if kind in ("service", "topic", "group"):
+        return [nid(kind, subject)]
+    if kind == "edge":
+        parts = _ARROW.split(subject)
+        return [f"edge:{parts[0]}|{parts[1]}"] if len(parts) == 2 else []
+    ev = f.evidence or {}
+    found = [nid(k, str(ev[k])) for k in ("service", "topic", "group") if ev.get(k)]
+    if kind == "endpoint" and not found:
+        found = [nid("service", subject.split()[0])]
+    return found
+
+
+def severities(findings: Iterable[Any]) -> dict[str, str]:
+    """Worst severity per node id, and per edge as 'edge:<src name>|<dst name>'."""
+    worst: dict[str, str] = {}
+    for f in findings:
+        for key in _subject_ids(f):
+            worst[key] = _worse(worst.get(key), f.severity) or f.severity
+    return worst
+
+
+def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes: dict[str, pd.DataFrame],
+          findings: Iterable[Any] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Nodes and edges for charts.topology.topology_figure.
+
+    ``observed`` has columns src_kind, src, dst_kind, dst, kind (sync|async), volume; None
+    or empty when nothing was observed. Without a declared topology the observed graph is
+    drawn alone (everything is then "observed, not declared" — but not flagged as such).
+    """
+    has_declaration = not topo["services"].empty or not topo["topics"].empty
+    edges: dict[tuple[str, str], dict[str, Any]] = {}
+    for s, d, k in declared_edges(topo):
+        edges[(s, d)] = dict(src=s, dst=d, kind=k, volume=0, declared=True, observed=False)
+    if observed is not None:
+        for r in observed.itertuples():
+            s, d = nid(r.src_kind, r.src), nid(r.dst_kind, r.dst)
+            e = edges.setdefault((s, d), dict(src=s, dst=d, kind=r.kind, volume=0,
+                                              declared=not has_declaration, observed=True))
+            e["observed"] = True
+            e["volume"] += int(r.volume or 0)
+    vol = {nid(k.rstrip("s"), r.name): int(r.n) for k, df in volumes.items() for r in df.itertuples()}
+    names: dict[str, tuple[str, str]] = {}
+    declared_nodes = set()
+    for kind, df in (("service", topo["services"]), ("topic", topo["topics"]), ("group", topo["groups"])):
+        for name in df["name"]:
+            names[nid(kind, name)] = (kind, name)
+            declared_nodes.add(nid(kind, name))
+    for s, d in edges:
+        for i in (s, d):
+            names.setdefault(i, tuple(i.split(":", 1)))
+    worst = severities(findings)
+    unit = {"service": "spans", "topic": "records", "group": "processed"}
+    nodes = []
+    for i, (kind, name) in sorted(names.items()):
+        n = vol.get(i, 0)
+        seen = n > 0 or any(e["observed"] and i in (e["src"], e["dst"]) for e in edges.values())
+        detail = f"{n:,} {unit[kind]}" if n else ("not seen" if has_declaration else "")
+        nodes.append(dict(id=i, kind=kind, name=name, detail=detail, severity=worst.get(i),
+                          declared=(i in declared_nodes) or not has_declaration, observed=seen or not has_declaration))
+    out_edges = []
+    for e in edges.values():
+        key = f"edge:{names[e['src']][1]}|{names[e['dst']][1]}"
+        out_edges.append({**e, "severity": worst.get(key)})
+    return (pd.DataFrame(nodes, columns=NODE_COLUMNS),
+            pd.DataFrame(out_edges, columns=EDGE_COLUMNS))

@@ -1,0 +1,63 @@
+"""Overview: the topology with its health, what is in the store, and how fresh it is."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import graph, read
+from dashboard.charts.topology import topology_figure
+from dashboard.ui import sources
+from dashboard.ui.page import Ctx, empty, fmt_age, run
+
+
+def render(ctx: Ctx) -> None:
+    counts = read.window_counts(ctx.cur, ctx.window)
+    topo = read.declared_topology(ctx.cur)
+    findings = sources.findings(ctx.cur, ctx.window)
+    open_by_sev = sources.count_by_severity(findings)
+    c = st.columns(6)
+    c[0].metric("Services", len(topo["services"]) or counts["services"],
+                help="Declared in the topology (observed in the window when none is declared).")
+    c[1].metric("Services seen", counts["services"])
+    c[2].metric("Traces", f"{counts['traces']:,}")
+    c[3].metric("Kafka records", f"{counts['records']:,}")
+    c[4].metric("Dead letters", f"{counts['dead_letters']:,}")
+    c[5].metric("Open findings", len(findings),
+                help=", ".join(f"{n} {s}" for s, n in open_by_sev.items()) or "none")
+
+    st.subheader("Topology")
+    observed = sources.observed_graph(ctx.cur, ctx.window)
+    nodes, edges = graph.build(topo, observed, read.volumes(ctx.cur, ctx.window), findings)
+    if nodes.empty:
+        empty("No topology declared and nothing observed in this time range yet: load one with "
+              "'--topology FILE', or widen the time range.")
+    else:
+        if topo["services"].empty:
+            st.caption("No topology file loaded: this is the graph observed from spans and offsets.")
+        else:
+            st.caption("Boxes are services, topics and consumer groups; solid lines are synchronous calls, "
+                       "dashed lines events. A coloured border is the worst open finding.")
+        st.plotly_chart(topology_figure(nodes, edges), width="stretch", config={"displayModeBar": False})
+
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader("Data freshness")
+        fresh = read.freshness(ctx.cur)
+        if fresh.empty:
+            empty("Nothing ingested yet.")
+        else:
+            fresh = fresh.assign(age=fresh["age_s"].map(fmt_age)).drop(columns=["age_s"])
+            st.dataframe(fresh, hide_index=True, width="stretch", column_config={
+                "kind": "Data", "source": "Source", "rows": st.column_config.NumberColumn("Rows", format="%d"),
+                "newest": st.column_config.DatetimeColumn("Newest item (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "received": st.column_config.DatetimeColumn("Last received (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "age": "Newest is",
+            })
+    with right:
+        st.subheader("Store")
+        st.dataframe(read.table_counts(ctx.cur), hide_index=True, width="stretch",
+                     column_config={"table": "Table", "rows": st.column_config.NumberColumn("Rows (all time)", format="%d")})
+
+
+run(render, title="Overview",
+    intro="Services, topics and consumer groups as declared, painted with what was observed.")

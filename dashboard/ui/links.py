@@ -1,0 +1,46 @@
+"""Deep links: the URL's query params select what a page shows.
+
+A page is chosen by its URL path (``/lag``) or by ``?page=lag`` on the root; a finding,
+trace, group, topic or record by the params below, so a pasted link opens the same view.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+# The params a page may read; the time filter adds range/from/to (see timerange).
+SELECTORS = ("finding", "trace", "group", "topic", "record", "service")
+
+
+def param(name: str) -> str | None:
+    value = st.query_params.get(name)
+    return value or None
+
+
+def set_param(name: str, value: str | None) -> None:
+    """Reflect a selection in the URL, so the address bar is a link to this view."""
+    if value:
+        if st.query_params.get(name) != value:
+            st.query_params[name] = value
+    elif name in st.query_params:
+        del st.query_params[name]
+
+
+def choose(label: str, options: list[str], *, param_name: str, key: str,
+           format_func=str, help: str | None = None) -> str | None:
+    """A selectbox whose choice follows and sets a deep-link param.
+
+    The URL wins when it names an option (a pasted link); otherwise the previous choice,
+    else the first (worst) option.
+    """
+    if not options:
+        return None
+    wanted = param(param_name)
+    if wanted in options and st.session_state.get(f"_{key}_url") != wanted:
+        st.session_state[key] = wanted
+    elif st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+    choice = st.selectbox(label, options, key=key, format_func=format_func, help=help)
+    st.session_state[f"_{key}_url"] = choice
+    set_param(param_name, choice)
+    return choice

@@ -1,0 +1,93 @@
+"""The frame every page runs in: title, freshness line, live refresh, friendly errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+import streamlit as st
+
+from collectors.errors import SeamwatchError
+from dashboard.analyses.window import Window
+from dashboard.read import data_span, freshness, has_data
+from dashboard.ui import state, timerange
+
+
+@dataclass
+class Ctx:
+    cur: duckdb.DuckDBPyConnection
+    window: Window
+    live: bool
+
+
+def fmt_age(seconds: float | None) -> str:
+    """'4 s', '12 min', '3 h', '2 d' — how long ago, in plain words."""
+    if seconds is None or pd.isna(seconds):
+        return "never"
+    s = abs(float(seconds))
+    text = (f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400
+            else f"{s / 3600:.0f} h" if s < 172800 else f"{s / 86400:.0f} d")
+    return text if seconds >= 0 else f"in {text} (clock skew?)"
+
+
+def freshness_line(cur: duckdb.DuckDBPyConnection) -> str:
+    """'newest: traces 3 s ago · Kafka records 5 s ago · offset snapshots 2 s ago'."""
+    df = freshness(cur)
+    df = df[df["kind"] != "ingest errors"]
+    if df.empty:
+        return "The store holds no data yet."
+    newest = df.groupby("kind")["age_s"].min()
+    return "Newest data: " + " · ".join(f"{k} {fmt_age(v)} ago" for k, v in newest.items())
+
+
+def explain(exc: BaseException) -> str:
+    if isinstance(exc, SeamwatchError):
+        return str(exc)
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return f"The store could not be read ({first}); it may be from another Seamwatch version or damaged."
+
+
+def run(render: Callable[[Ctx], None], *, title: str, intro: str | None = None) -> None:
+    """Draw a page: a live store refreshes it every few seconds, keeping filters and scroll."""
+    st.title(title)
+    if intro:
+        st.caption(intro)
+    args = state.app_args()
+
+    def body() -> None:
+        if st.session_state.pop("_rerun_app", False):
+            st.rerun()  # the time filter changed from inside a page: redraw the sidebar too
+        try:
+            cur = state.cursor()
+            window = timerange.current(cur)
+            live = state.live()
+            st.caption(f"{timerange.describe(window)} · {freshness_line(cur)}"
+                       + (f" · refreshing every {args.refresh:g} s" if live and args.refresh else ""))
+            if not has_data(cur, window):
+                _empty_window(cur)
+            render(Ctx(cur=cur, window=window, live=live))
+        except (SeamwatchError, duckdb.Error) as exc:
+            st.error(explain(exc))
+
+    if state.live() and args.refresh > 0:
+        st.fragment(run_every=args.refresh)(body)()
+    else:
+        body()
+
+
+def empty(text: str) -> None:
+    """An empty state that says why and what would fill it."""
+    st.info(text, icon=":material/info:")
+
+
+def _empty_window(cur: duckdb.DuckDBPyConnection) -> None:
+    span = data_span(cur)
+    if span is None:
+        empty("The store holds no data yet. Import files ('seamwatch import'), run collectors "
+              "('seamwatch up' or 'collect'), or load the sample ('seamwatch demo').")
+        return
+    st.warning(f"Nothing happened in this time range. The store holds data from "
+               f"{timerange.describe(span)}.", icon=":material/schedule:")
+    st.button("Show all data", on_click=timerange.select_all, key="show_all_data")

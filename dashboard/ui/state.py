@@ -1,0 +1,73 @@
+"""Which store the app shows, and how it is reached from a page run.
+
+The app receives ``--db FILE`` (and ``--refresh SECONDS``) after ``--`` on the
+``streamlit run`` command line; SEAMWATCH_DB / SEAMWATCH_REFRESH stand in when it is run
+another way (tests). Nothing connects at import time: the store opens on first use and is
+kept for the process with st.cache_resource, through collectors.store.shared, so that a
+``seamwatch up`` process hands the dashboard the Store its collectors write to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+
+import duckdb
+import streamlit as st
+
+from collectors.store import shared
+from collectors.store.db import Store
+
+DEFAULT_REFRESH = 5.0
+
+
+@dataclass(frozen=True)
+class AppArgs:
+    db: str | None
+    refresh: float  # seconds between refreshes of live pages; 0 turns it off
+
+
+def app_args(argv: list[str] | None = None) -> AppArgs:
+    """The app's own arguments (those after ``--``), falling back to the environment."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--db")
+    parser.add_argument("--refresh", type=float)
+    known, _ = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    db = known.db or os.environ.get("SEAMWATCH_DB") or None
+    refresh = known.refresh
+    if refresh is None:
+        try:
+            refresh = float(os.environ.get("SEAMWATCH_REFRESH", DEFAULT_REFRESH))
+        except ValueError:
+            refresh = DEFAULT_REFRESH
+    return AppArgs(db=db, refresh=max(0.0, refresh))
+
+
+@st.cache_resource(show_spinner=False)
+def _store(path: str) -> Store:
+    # A failure raises and is not cached: the next run tries again (file created, lock freed).
+    return shared.get(path)
+
+
+def store() -> Store:
+    args = app_args()
+    if not args.db:
+        from collectors.errors import StoreError
+
+        raise StoreError("no database given: run 'seamwatch dashboard --db FILE' or 'seamwatch demo'.")
+    return _store(args.db)
+
+
+def cursor() -> duckdb.DuckDBPyConnection:
+    """A fresh cursor for this run: readers see a consistent snapshot per query."""
+    return store().cursor()
+
+
+def live() -> bool:
+    """True when collectors in this process write to the store while pages read it."""
+    try:
+        return shared.writable(store())
+    except Exception:  # noqa: BLE001 - an unopenable store is simply not live
+        return False

@@ -1,0 +1,134 @@
+"""The sidebar time-range filter every page shares.
+
+The choice lives in st.session_state (it survives page switches) and in the URL's query
+params (``?range=1h``, or ``?range=custom&from=…&to=…`` in UTC), so a pasted link shows
+the same window. Presets are resolved against "now" on every run, so a live page moves.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import streamlit as st
+
+from dashboard.analyses.window import Window
+from dashboard.read import data_span, utcnow
+
+PRESETS: dict[str, timedelta | None] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "all": None,
+    "custom": None,
+}
+LABELS = {"15m": "15 min", "1h": "1 hour", "6h": "6 hours", "24h": "24 hours", "all": "all data", "custom": "custom"}
+# The demo's data starts 30 minutes before now: the default window must show all of it.
+DEFAULT = "1h"
+_FMT = "%Y-%m-%dT%H:%M"
+
+
+def _parse(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=None, second=0, microsecond=0)
+    except ValueError:
+        return None
+
+
+def _adopt_url() -> None:
+    """Take the range from the URL when it changed since we last wrote it (a pasted link)."""
+    qp = st.query_params
+    url = (qp.get("range"), qp.get("from"), qp.get("to"))
+    if url == st.session_state.get("_range_url") or url[0] not in PRESETS:
+        return
+    st.session_state["range"] = url[0]
+    if url[0] == "custom":
+        start, end = _parse(url[1]), _parse(url[2])
+        if start and end and end > start:
+            _set_custom(start, end)
+        else:
+            st.session_state["range"] = DEFAULT
+
+
+def _set_custom(start: datetime, end: datetime) -> None:
+    st.session_state["range_from_date"], st.session_state["range_from_time"] = start.date(), start.time()
+    st.session_state["range_to_date"], st.session_state["range_to_time"] = end.date(), end.time()
+
+
+def _custom() -> tuple[datetime, datetime]:
+    s = st.session_state
+    return (datetime.combine(s["range_from_date"], s["range_from_time"]),
+            datetime.combine(s["range_to_date"], s["range_to_time"]))
+
+
+def _write_url(choice: str) -> None:
+    qp = st.query_params
+    want = {"range": choice}
+    if choice == "custom":
+        start, end = _custom()
+        want |= {"from": start.strftime(_FMT), "to": end.strftime(_FMT)}
+    for k in ("range", "from", "to"):
+        if k in want:
+            if qp.get(k) != want[k]:
+                qp[k] = want[k]
+        elif k in qp:
+            del qp[k]
+    st.session_state["_range_url"] = (want.get("range"), want.get("from"), want.get("to"))
+
+
+def sidebar() -> None:
+    """Draw the filter in the sidebar (once per full run, from app.py)."""
+    if "range" not in st.session_state:
+        st.session_state["range"] = DEFAULT
+    _adopt_url()
+    if "range_from_date" not in st.session_state:
+        now = utcnow().replace(second=0, microsecond=0)
+        _set_custom(now - timedelta(hours=1), now)
+    side = st.sidebar
+    side.radio("Time range (UTC)", list(PRESETS), key="range", format_func=LABELS.get, horizontal=True,
+               help="Every page shows this window. 'all data' spans the whole store.")
+    choice = st.session_state["range"]
+    if choice == "custom":
+        c1, c2 = side.columns(2)
+        c1.date_input("From", key="range_from_date", min_value=date(2000, 1, 1))
+        c2.time_input("at", key="range_from_time", step=timedelta(minutes=5))
+        c1.date_input("To", key="range_to_date", min_value=date(2000, 1, 1))
+        c2.time_input("at ", key="range_to_time", step=timedelta(minutes=5))
+        start, end = _custom()
+        if end <= start:
+            side.warning("'To' must be after 'From'; showing the last hour instead.")
+    _write_url(choice)
+
+
+def current(con) -> Window:
+    """The selected window, resolved now (pages call this on every run and refresh)."""
+    choice = st.session_state.get("range", DEFAULT)
+    if choice == "all":
+        return data_span(con) or Window.last(timedelta(hours=1))
+    if choice == "custom" and "range_from_date" in st.session_state:
+        start, end = _custom()
+        if end > start:
+            return Window(start, end)
+        choice = DEFAULT
+    duration = PRESETS.get(choice) or PRESETS[DEFAULT]
+    end = utcnow()
+    return Window(end - duration, end)
+
+
+def describe(window: Window) -> str:
+    """'09:12–10:12 UTC' (dates shown when they differ from today)."""
+    today = utcnow().date()
+
+    def fmt(t: datetime) -> str:
+        return t.strftime("%H:%M") if t.date() == today else t.strftime("%Y-%m-%d %H:%M")
+
+    return f"{fmt(window.start)} – {fmt(window.end)} UTC"
+
+
+def select_all() -> None:
+    """Switch the filter to all data (the button of an empty window)."""
+    st.session_state["range"] = "all"
+    st.session_state["_rerun_app"] = True
+
