@@ -1,0 +1,140 @@
+"""Derived per-trace facts (DESIGN §3): segments, sync depth, edges and paired message lag.
+
+A trace is derived once it has been quiet for a while (its newest span ended more than
+``quiet_for`` ago), in SQL, in one transaction through the store. The derivation is
+incremental (spans are scanned once, by ingest time), bounded per call, and idempotent:
+a trace that receives late spans is derived again and its old rows replaced.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from collectors.derive import sql
+from collectors.store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_TRACES = 20_000  # per call: keeps the write lock (and so ingest) waiting well under a second
+PAIR_HORIZON = timedelta(days=1)  # how far back a consumer span's producer span is looked for
+SKEW_MARGIN = timedelta(hours=1)  # a producer clock may run this far ahead of the consumer's
+DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts")
+
+
+@dataclass(frozen=True)
+class DeriveResult:
+    traces: int
+    segments: int
+    messages: int
+    pending: int  # traces still waiting (not quiet yet, or beyond this call's bound)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: datetime | None = None,
+           max_traces: int = MAX_TRACES) -> DeriveResult:
+    """Derive up to ``max_traces`` quiet, not yet derived traces; returns what was done."""
+    now = now or _utcnow()
+    with store.transaction() as tx:
+        cur = tx.cursor
+        _scan_new_spans(cur)
+        quiet_before = None if quiet_for <= timedelta(0) else now - quiet_for
+        cur.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE _batch AS
+            SELECT trace_id, first_start, last_end FROM derive_pending
+            WHERE ?::TIMESTAMP IS NULL OR last_end < ?::TIMESTAMP
+            ORDER BY last_end, trace_id LIMIT ?
+            """,
+            [quiet_before, quiet_before, max_traces],
+        )
+        n, t0, t1 = cur.execute("SELECT count(*), min(first_start), max(last_end) FROM _batch").fetchone()
+        segments = messages = 0
+        if n:
+            t0 = _forget_rederived(cur, t0)
+            cur.execute(sql.BATCH_SPANS, [t0, t1])
+            cur.execute(sql.CLASSIFY)
+            cur.execute(sql.WALK)
+            cur.execute(sql.LEAVES)
+            segments = _count(cur, sql.INSERT_SEGMENTS)
+            cur.execute(sql.INSERT_EDGES)
+            cur.execute(sql.INSERT_FACTS, [t0, t1, now])
+            cur.execute(sql.MESSAGES)
+            cur.execute(sql.PRODUCERS, [t0 - PAIR_HORIZON, t1 + SKEW_MARGIN])
+            cur.execute(sql.RECORDS, [t0 - PAIR_HORIZON, t1 + SKEW_MARGIN])
+            messages = _count(cur, sql.INSERT_LAG)
+            cur.execute("DELETE FROM derive_pending WHERE trace_id IN (SELECT trace_id FROM _batch)")
+        for name in ("_batch", "_bs", "_bx", "_walk", "_leaf", "_msg", "_prod", "_rec", "_redo"):
+            cur.execute(f"DROP TABLE IF EXISTS {name}")
+        pending = cur.execute("SELECT count(*) FROM derive_pending").fetchone()[0]
+    if n:
+        log.info("derived %d traces (%d segments, %d messages); %d pending", n, segments, messages, pending)
+    return DeriveResult(traces=n, segments=segments, messages=messages, pending=pending)
+
+
+def derive_all(store: Store, *, quiet_for: timedelta = timedelta(0), now: datetime | None = None,
+               progress: object = None) -> DeriveResult:
+    """Derive every trace that is quiet now, call after call (for imports and the demo)."""
+    total = DeriveResult(0, 0, 0, 0)
+    while True:
+        r = derive(store, quiet_for=quiet_for, now=now)
+        total = DeriveResult(total.traces + r.traces, total.segments + r.segments,
+                             total.messages + r.messages, r.pending)
+        if progress is not None:
+            progress(r.traces)  # type: ignore[operator]
+        if r.traces == 0:
+            return total
+
+
+def _scan_new_spans(cur) -> None:  # type: ignore[no-untyped-def]
+    """Note the traces of spans ingested since the last scan (ingest time only grows)."""
+    row = cur.execute("SELECT scanned_upto FROM derive_state WHERE name = 'spans'").fetchone()
+    since = row[0] if row else None
+    upto = cur.execute(
+        "SELECT max(ingested_at) FROM spans WHERE ?::TIMESTAMP IS NULL OR ingested_at > ?::TIMESTAMP",
+        [since, since],
+    ).fetchone()[0]
+    if upto is None:
+        return
+    cur.execute(
+        """
+        INSERT INTO derive_pending
+        SELECT trace_id, min(start_time), max(end_time) FROM spans
+        WHERE (?::TIMESTAMP IS NULL OR ingested_at > ?::TIMESTAMP) AND ingested_at <= ?
+        GROUP BY trace_id
+        ON CONFLICT (trace_id) DO UPDATE SET
+            first_start = least(derive_pending.first_start, excluded.first_start),
+            last_end = greatest(derive_pending.last_end, excluded.last_end)
+        """,
+        [since, since, upto],
+    )
+    cur.execute("INSERT OR REPLACE INTO derive_state VALUES ('spans', ?)", [upto])
+
+
+def _forget_rederived(cur, t0: datetime) -> datetime:  # type: ignore[no-untyped-def]
+    """Drop the rows of traces derived before that got late spans; returns the batch's true start.
+
+    Rare, so a cheap semi-join on trace_facts decides whether anything must be deleted.
+    """
+    cur.execute(
+        """
+        CREATE OR REPLACE TEMP TABLE _redo AS
+        SELECT trace_id, start_time FROM trace_facts WHERE trace_id IN (SELECT trace_id FROM _batch)
+        """
+    )
+    n, first = cur.execute("SELECT count(*), min(start_time) FROM _redo").fetchone()
+    if not n:
+        return t0
+    for table in DERIVED_TABLES:
+        cur.execute(f'DELETE FROM "{table}" WHERE trace_id IN (SELECT trace_id FROM _redo)')  # noqa: S608
+    cur.execute("DELETE FROM message_lag WHERE consumer_trace_id IN (SELECT trace_id FROM _redo)")
+    return min(t0, first)
+
+
+def _count(cur, statement: str) -> int:  # type: ignore[no-untyped-def]
+    row = cur.execute(statement).fetchone()
+    return int(row[0]) if row else 0
