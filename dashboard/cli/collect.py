@@ -47,7 +47,12 @@ def collect_cmd(db: str | None, **options: object) -> None:
 
 def _build(store: Store, options: dict[str, object]) -> list[Component]:
     """Components for the given options; each collector package adds its own."""
-    return []
+    components: list[Component] = []
+    if components:  # whatever is collected gets its per-trace facts derived as it goes quiet
+        from collectors.derive.component import Deriver
+
+        components.append(Deriver(store))
+    return components
 
 
 COMMANDS = [collect_cmd]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -23,6 +24,14 @@ def _import_all(store: Store, files: list[Path], cluster: str) -> list[ImportRes
         for f in files:
             results.append(import_file(store, f, cluster=cluster, progress=bar.update))
     return results
+
+
+def _derive(store: Store) -> None:
+    """Derive every imported trace now: files are complete, nothing is waiting to arrive."""
+    from collectors.derive import derive_all
+
+    with tqdm(unit=" traces", desc="deriving", leave=False, disable=None) as bar:
+        derive_all(store, quiet_for=timedelta(0), progress=bar.update)
 
 
 def _report(results: list[ImportResult]) -> None:
@@ -53,7 +62,9 @@ def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str) -> None:
         if not f.is_file():
             raise InputError(f"{f} does not exist or is not a file")
     with Store(db) as store:
-        _report(_import_all(store, list(files), cluster))
+        results = _import_all(store, list(files), cluster)
+        _derive(store)
+        _report(results)
 
 
 @click.command("demo")
@@ -78,6 +89,7 @@ def demo_cmd(db: str | None, port: int, load_only: bool, seed: int, minutes: int
         with Store(db) as store:
             load_into_store(store)
             results = _import_all(store, sorted(Path(tmp).iterdir()), cluster="sample")
+            _derive(store)
             counts = store.counts()
     _report(results)
     click.echo(f"simulator: {report.summary()}")
