@@ -1,0 +1,66 @@
+"""Fixtures for the OTLP receiver: a real receiver on free loopback ports over a temporary store."""
+
+from __future__ import annotations
+
+import gzip as gzip_module
+import http.client
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from collectors.otlp import OtlpConfig, OtlpReceiver
+from collectors.store import Store
+
+FAST = OtlpConfig(http=("127.0.0.1", 0), grpc=("127.0.0.1", 0), flush_interval=0.1)
+
+
+@pytest.fixture
+def receiver_factory(store: Store) -> Iterator[Callable[..., OtlpReceiver]]:
+    """Start receivers on ephemeral ports; each is stopped (and flushed) after the test."""
+    started: list[OtlpReceiver] = []
+
+    def make(**overrides: Any) -> OtlpReceiver:
+        r = OtlpReceiver(store, replace(FAST, **overrides))
+        r.start()
+        started.append(r)
+        return r
+
+    yield make
+    for r in started:
+        r.stop()
+
+
+@pytest.fixture
+def receiver(receiver_factory: Callable[..., OtlpReceiver]) -> OtlpReceiver:
+    return receiver_factory()
+
+
+def post(address: tuple[str, int], body: bytes, *, content_type: str = "application/x-protobuf",
+         gzip: bool = False, encoding: str | None = None, path: str = "/v1/traces") -> tuple[int, dict[str, str], bytes]:
+    """POST one body the way an OTLP/HTTP exporter does; returns (status, headers, body)."""
+    headers = {"Content-Type": content_type}
+    if gzip:
+        body = gzip_module.compress(body)
+        headers["Content-Encoding"] = "gzip"
+    if encoding:
+        headers["Content-Encoding"] = encoding
+    conn = http.client.HTTPConnection(*address, timeout=30)
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def wait_for(store: Store, sql: str, expected: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+    """Poll a query until its first cell satisfies ``expected`` (rows are written every 0.1 s here)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = store.cursor().execute(sql).fetchone()[0]
+        if expected(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
