@@ -64,9 +64,10 @@ proc AS (
 """
 
 
-def over_processings(body: str) -> str:
+def over_processings(body: str, *, recursive: bool = False) -> str:
     """`WITH <processings CTEs>, <body>`: body is a constant of the calling module, never input."""
-    return "WITH " + PROCESSINGS_CTE + ",\n" + body  # noqa: S608 (constant SQL; values are bound)
+    head = "WITH RECURSIVE " if recursive else "WITH "
+    return head + PROCESSINGS_CTE + ",\n" + body  # noqa: S608 (constant SQL; values are bound)
 
 
 def params(window: Window, **extra: object) -> dict[str, object]:

@@ -1,0 +1,240 @@
+"""Idempotency violations (DESIGN §5.5).
+
+A group violates idempotency when one message was processed at least twice by it and more
+than one of those processings produced a side effect. A message is one event id on a topic
+(so a duplicate publication read twice counts), or the record's (topic, partition, offset)
+when it has no id. Side effects are found under the process span, from standard
+instrumentation:
+
+- ``event``: a PRODUCER span (or a messaging `send`), a downstream event;
+- ``db_write``: a DB span whose operation writes (INSERT, UPDATE, DELETE, UPSERT, MERGE, REPLACE);
+- ``http_call``: a CLIENT span with an unsafe method (POST, PUT, PATCH, DELETE).
+
+The walk down from a process span follows parent ids through synchronous calls and stops
+at PRODUCER and CONSUMER spans, so what downstream consumers do is never charged to it.
+A duplicate with at most one effectful processing is *absorbed*: an idempotent consumer
+doing its job. From records alone: two different downstream events of one type with the
+same causation id from the same group are a violation too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, over_processings, params
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
+
+WRITE_OPERATIONS = ("INSERT", "UPDATE", "DELETE", "UPSERT", "MERGE", "REPLACE")
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+_DUPLICATES = over_processings(r"""
+recs AS (
+    SELECT topic, "partition", "offset", any_value(event_id) AS event_id
+    FROM records
+    WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
+      AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
+    GROUP BY ALL
+),
+keyed AS (
+    SELECT p.grp, p.topic, p."partition", p."offset", p.trace_id, p.span_id, p.start_time, p.status_code,
+           coalesce(p.service_instance, p.client_id) AS instance, p.via_topic,
+           coalesce(r.event_id, p.message_id) AS event_id
+    FROM proc p LEFT JOIN recs r USING (topic, "partition", "offset")
+    WHERE ($grp IS NULL OR p.grp = $grp)
+),
+dups AS MATERIALIZED (
+    SELECT *, CASE WHEN event_id IS NOT NULL THEN topic || ' id ' || event_id
+                   ELSE topic || '/' || "partition" || '/' || "offset" END AS msg
+    FROM keyed
+    QUALIFY count(*) OVER (PARTITION BY grp, msg) > 1
+),
+cand AS MATERIALIZED (
+    SELECT trace_id, span_id, parent_span_id, kind, name, service, start_time, messaging_system, destination,
+           operation_type, db_system, db_operation, http_method, http_route, peer_service
+    FROM spans
+    WHERE start_time >= $start AND start_time < $end + INTERVAL 10 MINUTE
+      AND trace_id IN (SELECT trace_id FROM dups)
+),
+tree AS (
+    SELECT d.span_id AS root, c.* FROM dups d JOIN cand c ON c.trace_id = d.trace_id AND c.parent_span_id = d.span_id
+    UNION
+    SELECT t.root, c.* FROM tree t JOIN cand c ON c.trace_id = t.trace_id AND c.parent_span_id = t.span_id
+    WHERE t.kind NOT IN (4, 5)
+),
+eff AS (
+    SELECT * FROM (
+        SELECT root, trace_id, span_id, name, service, start_time,
+               CASE WHEN kind = 4 OR (messaging_system IS NOT NULL AND operation_type IN ('send', 'create'))
+                        THEN 'event'
+                    WHEN list_contains($writes, upper(db_operation)) THEN 'db_write'
+                    WHEN kind = 3 AND list_contains($unsafe, upper(http_method)) THEN 'http_call' END AS effect,
+               CASE WHEN kind = 4 OR messaging_system IS NOT NULL THEN destination
+                    WHEN db_operation IS NOT NULL THEN concat_ws(' ', db_system, db_operation)
+                    WHEN peer_service IS NOT NULL OR http_route IS NOT NULL
+                        THEN concat_ws(' ', http_method, peer_service, http_route)
+                    ELSE name END AS target
+        FROM tree
+    )
+    WHERE effect IS NOT NULL
+)
+SELECT d.grp AS "group", d.msg AS message, d.topic, d."partition", d."offset", d.event_id, d.via_topic,
+       d.trace_id, d.span_id, d.start_time, d.status_code, d.instance,
+       list(struct_pack(effect := e.effect, target := e.target, service := e.service, name := e.name,
+                        trace_id := e.trace_id, span_id := e.span_id) ORDER BY e.start_time, e.span_id)
+           FILTER (WHERE e.span_id IS NOT NULL) AS effects
+FROM dups d LEFT JOIN eff e ON e.root = d.span_id AND e.trace_id = d.trace_id
+GROUP BY ALL
+ORDER BY "group", message, d.start_time, d.span_id
+""", recursive=True)
+
+
+def _effects(value: Any) -> list[dict[str, Any]]:
+    if value is None or value is pd.NA or isinstance(value, float):  # a NULL list, however pandas shows it
+        return []
+    return [dict(e) for e in value]
+
+
+def duplicate_processings(con: duckdb.DuckDBPyConnection, window: Window, *,
+                          group: str | None = None) -> pd.DataFrame:
+    """One row per processing of a message the group processed more than once, with its
+    side effects (a list of {effect, target, service, name, trace_id, span_id})."""
+    df = con.execute(
+        _DUPLICATES, params(window, grp=group, writes=list(WRITE_OPERATIONS), unsafe=list(UNSAFE_METHODS))
+    ).df()
+    df["effects"] = df["effects"].map(_effects)
+    return df
+
+
+def duplicates(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None) -> pd.DataFrame:
+    """One row per (group, message) processed more than once: its verdict is 'violation' when
+    more than one processing had a side effect, else 'absorbed'."""
+    rows = []
+    procs = duplicate_processings(con, window, group=group)
+    for (grp, msg), part in procs.groupby(["group", "message"], sort=True):
+        effectful = part[part["effects"].map(len) > 0]
+        rows.append({
+            "group": grp, "message": msg, "topic": part["topic"].iloc[0], "event_id": part["event_id"].iloc[0],
+            "offsets": sorted({(int(p), int(o)) for p, o in zip(part["partition"], part["offset"], strict=True)}),
+            "processings": len(part), "effectful": len(effectful),
+            "verdict": "violation" if len(effectful) > 1 else "absorbed",
+            "first_processed": part["start_time"].min(), "last_processed": part["start_time"].max(),
+            "evidence": [
+                {"trace_id": r.trace_id, "span_id": r.span_id, "at": as_dt(r.start_time).isoformat(),
+                 "instance": None if pd.isna(r.instance) else r.instance,
+                 "partition": int(r.partition), "offset": int(r.offset), "read_from": r.via_topic,
+                 "error": int(r.status_code) == 2, "effects": r.effects}
+                for r in part.itertuples(index=False)
+            ],
+        })
+    cols = ["group", "message", "topic", "event_id", "offsets", "processings", "effectful", "verdict",
+            "first_processed", "last_processed", "evidence"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+_CAUSATION = r"""
+WITH recs AS (
+    SELECT topic, "partition", "offset", event_id, event_type, causation_id, trace_id, parent_span_id, event_source,
+           coalesce("timestamp", tapped_at) AS ts
+    FROM records
+    WHERE causation_id IS NOT NULL AND NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_re)
+      AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+),
+prod AS (
+    SELECT trace_id, span_id, parent_span_id, service FROM spans
+    WHERE kind = 4 AND start_time >= $start - INTERVAL 1 HOUR AND start_time < $end
+),
+cons AS (
+    SELECT trace_id, span_id, coalesce(consumer_group, service) AS grp FROM spans
+    WHERE kind = 5 AND start_time >= $start - INTERVAL 1 HOUR AND start_time < $end
+),
+attributed AS (
+    SELECT r.*, coalesce(c.grp, p.service, r.event_source) AS grp
+    FROM recs r
+    LEFT JOIN prod p ON p.trace_id = r.trace_id AND p.span_id = r.parent_span_id
+    LEFT JOIN cons c ON c.trace_id = p.trace_id AND c.span_id = p.parent_span_id
+)
+SELECT grp AS "group", causation_id, event_type, topic,
+       count(DISTINCT coalesce(event_id, "partition" || '/' || "offset")) AS events,
+       list(struct_pack("partition" := "partition", "offset" := "offset", event_id := event_id) ORDER BY ts)
+           AS records,
+       min(ts) AS first_seen, max(ts) AS last_seen
+FROM attributed
+WHERE ($grp IS NULL OR grp = $grp)
+GROUP BY ALL
+HAVING count(DISTINCT coalesce(event_id, "partition" || '/' || "offset")) > 1
+ORDER BY first_seen, "group", causation_id
+"""
+
+
+def causation_duplicates(con: duckdb.DuckDBPyConnection, window: Window, *,
+                         group: str | None = None) -> pd.DataFrame:
+    """Downstream events of one type with the same causation id from the same group (the group
+    of the process span above the producer span; else the producing service or event source)."""
+    return con.execute(_CAUSATION, params(window, grp=group, retry_re=RETRY_TOPIC_RE)).df()
+
+
+def summary(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> pd.DataFrame:
+    """Per group: messages processed more than once, absorbed, violations, causation duplicates,
+    and whether the topology claims the group is idempotent."""
+    dup = duplicates(con, window)
+    cau = causation_duplicates(con, window)
+    groups = sorted(set(dup["group"]) | set(cau["group"].dropna()))
+    claimed = {g.name: g.idempotent for g in topology.groups.values()} if topology is not None else {}
+    rows = []
+    for g in groups:
+        d = dup[dup["group"] == g]
+        rows.append({"group": g, "duplicates": len(d), "absorbed": int((d["verdict"] == "absorbed").sum()),
+                     "violations": int((d["verdict"] == "violation").sum()),
+                     "causation_duplicates": int((cau["group"] == g).sum()), "claimed_idempotent": claimed.get(g)})
+    return pd.DataFrame(rows, columns=["group", "duplicates", "absorbed", "violations", "causation_duplicates",
+                                       "claimed_idempotent"])
+
+
+# -- findings -----------------------------------------------------------------------------
+
+SAMPLE = 20
+
+
+def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
+    """IDEMPOTENCY_VIOLATION per group, with every violating message's processings and effects."""
+    dup = duplicates(con, window)
+    cau = causation_duplicates(con, window)
+    viol = dup[dup["verdict"] == "violation"]
+    out: list[Finding] = []
+    for g in sorted(set(viol["group"]) | set(cau["group"].dropna())):
+        v = viol[viol["group"] == g]
+        c = cau[cau["group"] == g]
+        absorbed = int(((dup["group"] == g) & (dup["verdict"] == "absorbed")).sum())
+        # one message violated through traces and through causation ids counts once
+        ids = {e for e in v["event_id"].dropna()}
+        count = len(v) + sum(1 for cid in c["causation_id"] if cid not in ids)
+        times = [t for t in (*v["first_processed"], *v["last_processed"], *c["first_seen"], *c["last_seen"])
+                 if not pd.isna(t)]
+        declared = topology.groups.get(g) if topology is not None else None
+        claim = " although the topology declares it idempotent" if declared is not None and declared.idempotent else ""
+        out.append(Finding(
+            rule="IDEMPOTENCY_VIOLATION", severity="error", subject_kind="group", subject=str(g), count=count,
+            first_seen=as_dt(min(times)) if times else None, last_seen=as_dt(max(times)) if times else None,
+            summary=(f"{count} messages produced side effects more than once{claim}"
+                     + (f" ({absorbed} other duplicates absorbed)" if absorbed else "")),
+            remedy="Make the consumer idempotent: record processed event ids (or use the id as a unique "
+                   "key) in the same transaction as the side effect.",
+            evidence={
+                "absorbed": absorbed,
+                "messages": [
+                    {"message": r.message, "topic": r.topic, "event_id": r.event_id,
+                     "offsets": [list(o) for o in r.offsets], "processings": r.evidence}
+                    for r in v.head(SAMPLE).itertuples(index=False)
+                ],
+                "causation_duplicates": [
+                    {"causation_id": r.causation_id, "event_type": r.event_type, "topic": r.topic,
+                     "records": [dict(x) for x in r.records]}
+                    for r in c.head(SAMPLE).itertuples(index=False)
+                ],
+            },
+        ))
+    return out

@@ -1,0 +1,83 @@
+"""Idempotency: a duplicate absorbed by the consumer vs one that produced a second effect."""
+
+from __future__ import annotations
+
+from dashboard.analyses import idempotency as idem
+
+
+def _order_published(data, offset, event_id, at):
+    t = data.trace_id()
+    send = data.produce(t, "orders-api", "shop.orders", at=at)
+    data.record("shop.orders", 0, offset, at=at, value={"eventId": event_id, "type": "OrderCreated"}, trace=(t, send))
+    return t, send
+
+
+def test_absorbed_duplicate_vs_violation_with_evidence(data, store, window):
+    t, send = _order_published(data, 1, "o-1", at=0)
+    # email: first delivery sends the mail (POST) and records the id; the redelivery only reads
+    p1 = data.process(t, "email-service", "email", "shop.orders", 0, 1, at=1, parent=send, instance="e-1")
+    data.span(t, "email-service", "client", "POST /send", at=1.1, parent=p1, attrs={"http.request.method": "POST"})
+    data.span(t, "email-service", "client", "INSERT processed", at=1.2, parent=p1,
+              attrs={"db.system": "postgresql", "db.operation.name": "INSERT"})
+    p2 = data.process(t, "email-service", "email", "shop.orders", 0, 1, at=30, parent=send, instance="e-2")
+    data.span(t, "email-service", "client", "SELECT processed", at=30.1, parent=p2,
+              attrs={"db.system": "postgresql", "db.query.text": "SELECT 1 FROM processed WHERE id = $1"})
+    # invoicing: both deliveries write an invoice (nested under a handler span) and publish InvoiceIssued
+    firsts = []
+    for i, at in enumerate((2, 40)):
+        p = data.process(t, "invoicing-service", "invoicing", "shop.orders", 0, 1, at=at, parent=send,
+                         instance=f"inv-{i}")
+        h = data.span(t, "invoicing-service", "internal", "issue invoice", at=at + 0.1, parent=p)
+        data.span(t, "invoicing-service", "client", "INSERT invoices", at=at + 0.2, parent=h,
+                  attrs={"db.system": "postgresql", "db.operation.name": "insert"})
+        out = data.produce(t, "invoicing-service", "shop.invoices", at=at + 0.3, parent=h)
+        # the downstream consumer's write is not invoicing's effect
+        c = data.process(t, "reporting-service", "reporting", "shop.invoices", 0, i, at=at + 1, parent=out)
+        data.span(t, "reporting-service", "client", "INSERT report", at=at + 1.1, parent=c,
+                  attrs={"db.operation.name": "INSERT"})
+        firsts.append(p)
+    # analytics read it once: not a duplicate at all
+    data.process(t, "analytics-service", "analytics", "shop.orders", 0, 1, at=3, parent=send)
+    data.write()
+
+    dup = idem.duplicates(store.cursor(), window)
+    verdicts = {r.group: (r.verdict, r.processings, r.effectful) for r in dup.itertuples(index=False)}
+    assert verdicts == {"email": ("absorbed", 2, 1), "invoicing": ("violation", 2, 2)}
+
+    inv = dup[dup["group"] == "invoicing"].iloc[0]
+    assert inv["event_id"] == "o-1"
+    assert [p["span_id"] for p in inv["evidence"]] == firsts
+    effects = [(e["effect"], e["target"]) for p in inv["evidence"] for e in p["effects"]]
+    assert effects == [("db_write", "postgresql INSERT"), ("event", "shop.invoices")] * 2
+
+    found = idem.findings(store.cursor(), window)
+    assert [(f.rule, f.subject, f.count) for f in found] == [("IDEMPOTENCY_VIOLATION", "invoicing", 1)]
+    assert found[0].evidence["messages"][0]["processings"][1]["instance"] == "inv-1"
+
+    summ = idem.summary(store.cursor(), window).set_index("group")
+    assert summ.loc["email", "absorbed"] == 1 and summ.loc["email", "violations"] == 0
+
+
+def test_one_event_id_published_twice_and_processed_twice_is_one_message(data, store, window):
+    for offset, at in ((5, 0), (6, 1)):
+        t, send = _order_published(data, offset, "o-5", at=at)
+        p = data.process(t, "invoicing-service", "invoicing", "shop.orders", 0, offset, at=at + 2, parent=send)
+        data.span(t, "invoicing-service", "client", "POST /invoices", at=at + 2.1, parent=p,
+                  attrs={"http.method": "post", "peer.service": "billing-api"})
+    data.write()
+    dup = idem.duplicates(store.cursor(), window)
+    assert dup[["group", "verdict", "processings"]].values.tolist() == [["invoicing", "violation", 2]]
+    assert dup["offsets"].iloc[0] == [(0, 5), (0, 6)]
+
+
+def test_same_causation_id_twice_from_one_group_without_traces(data, store, window):
+    for offset, eid in ((0, "inv-1"), (1, "inv-2")):
+        data.record("shop.invoices", 0, offset, at=offset, value={
+            "eventId": eid, "type": "InvoiceIssued", "causationId": "o-1", "source": "invoicing-service"})
+    data.record("shop.invoices", 0, 2, at=3, value={
+        "eventId": "inv-3", "type": "InvoiceIssued", "causationId": "o-2", "source": "invoicing-service"})
+    data.write()
+    cau = idem.causation_duplicates(store.cursor(), window)
+    assert cau[["group", "causation_id", "events"]].values.tolist() == [["invoicing-service", "o-1", 2]]
+    found = idem.findings(store.cursor(), window)
+    assert [(f.subject, f.count) for f in found] == [("invoicing-service", 1)]
