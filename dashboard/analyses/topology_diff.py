@@ -1,0 +1,182 @@
+"""Observed topology vs declared (DESIGN §4): UNDECLARED_EDGE and UNOBSERVED_EDGE.
+
+Observed edges, with the same shapes the declaration has:
+- ``sync`` service → service: a SERVER span whose parent span belongs to another service
+  (normally a CLIENT span; any non-messaging parent counts, for callers without client
+  instrumentation), and CLIENT spans with no SERVER child whose peer.service names a known
+  service;
+- ``async`` service → topic: PRODUCER (or messaging send) spans by destination;
+- ``async`` topic → group: CONSUMER spans by destination and group, and group_offsets;
+- ``async`` group → service: which service runs a group's consumers (drawn, not diffed:
+  membership is not communication).
+
+A declared producer edge also counts as observed when the topic has records in the window
+but no producer span at all says who wrote them (an uninstrumented producer such as Kafka
+Connect); likewise a consume edge seen only in group_offsets.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dashboard.analyses.processings import as_dt
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
+
+EDGE_COLUMNS = ["src_kind", "src", "dst_kind", "dst", "kind", "volume", "first_seen", "last_seen", "via"]
+
+_OBSERVED = r"""
+WITH w AS (
+    SELECT trace_id, span_id, parent_span_id, service, kind, destination, consumer_group, messaging_system,
+           operation_type, db_system, peer_service, start_time
+    FROM spans WHERE start_time >= $start AND start_time < $end
+),
+known AS (
+    SELECT DISTINCT service AS name FROM w
+    UNION SELECT name FROM topology_services
+),
+sync_hops AS (
+    SELECT 'service' AS src_kind, p.service AS src, 'service' AS dst_kind, s.service AS dst, 'sync' AS kind,
+           count(*) AS volume, min(s.start_time) AS first_seen, max(s.start_time) AS last_seen, 'spans' AS via
+    FROM w s JOIN w p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
+    WHERE s.kind = 2 AND p.service <> s.service AND p.kind NOT IN (4, 5) AND p.messaging_system IS NULL
+    GROUP BY ALL
+),
+leaf_calls AS (
+    SELECT 'service', c.service, 'service', c.peer_service, 'sync', count(*), min(c.start_time), max(c.start_time),
+           'peer.service'
+    FROM w c
+    WHERE c.kind = 3 AND c.db_system IS NULL AND c.messaging_system IS NULL AND c.peer_service <> c.service
+      AND c.peer_service IN (SELECT name FROM known)
+      AND NOT EXISTS (SELECT 1 FROM w s WHERE s.trace_id = c.trace_id AND s.parent_span_id = c.span_id AND s.kind = 2)
+    GROUP BY ALL
+),
+produce AS (
+    SELECT 'service', service, 'topic', destination, 'async', count(*), min(start_time), max(start_time), 'spans'
+    FROM w
+    WHERE destination IS NOT NULL
+      AND (kind = 4 OR (messaging_system IS NOT NULL AND kind <> 5 AND operation_type IN ('send', 'create')))
+    GROUP BY ALL
+),
+consume AS (
+    SELECT 'topic', destination, CASE WHEN consumer_group IS NULL THEN 'service' ELSE 'group' END,
+           coalesce(consumer_group, service), 'async', count(*), min(start_time), max(start_time), 'spans'
+    FROM w
+    WHERE kind = 5 AND destination IS NOT NULL AND coalesce(operation_type, 'process') <> 'settle'
+    GROUP BY ALL
+),
+polled AS (
+    SELECT 'topic', topic, 'group', group_id, 'async',
+           coalesce(max(committed_offset) - min(committed_offset), 0), min(polled_at), max(polled_at), 'group_offsets'
+    FROM group_offsets
+    WHERE polled_at >= $start AND polled_at < $end
+    GROUP BY ALL
+),
+members AS (
+    SELECT 'group', consumer_group, 'service', service, 'async', count(*), min(start_time), max(start_time), 'spans'
+    FROM w WHERE kind = 5 AND consumer_group IS NOT NULL
+    GROUP BY ALL
+)
+SELECT * FROM sync_hops
+UNION ALL SELECT * FROM leaf_calls
+UNION ALL SELECT * FROM produce
+UNION ALL SELECT * FROM consume
+UNION ALL SELECT * FROM polled
+UNION ALL SELECT * FROM members
+"""
+
+_RECORD_TOPICS = r"""
+SELECT topic, count(*) AS records, min(coalesce("timestamp", tapped_at)) AS first_seen,
+       max(coalesce("timestamp", tapped_at)) AS last_seen
+FROM records
+WHERE coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+GROUP BY ALL
+"""
+
+
+def observed_graph(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Edges seen in the window: src_kind, src, dst_kind, dst, kind (sync|async), volume,
+    first_seen, last_seen, via (spans | peer.service | group_offsets). Spans and offset
+    polls seeing the same edge are merged into one row."""
+    p = {"start": window.start, "end": window.end}
+    df = con.execute(_OBSERVED, p).df()
+    df.columns = EDGE_COLUMNS
+    if df.empty:
+        return df
+    return (
+        df.groupby(["src_kind", "src", "dst_kind", "dst", "kind"], as_index=False, sort=True)
+        .agg(volume=("volume", "sum"), first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
+             via=("via", lambda s: ",".join(sorted(set(s)))))
+    )[EDGE_COLUMNS]
+
+
+def record_topics(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Topics the tap saw records on in the window, with counts (topic nodes without spans)."""
+    return con.execute(_RECORD_TOPICS, {"start": window.start, "end": window.end}).df()
+
+
+def declared_graph(topology: Any) -> pd.DataFrame:
+    """The declared edges that are diffed: sync calls, producers, and group subscriptions."""
+    rows = {("service", e.caller, "service", e.callee, "sync") for e in topology.sync_edges}
+    rows |= {("service", t.producer, "topic", t.name, "async") for t in topology.topics.values() if t.producer}
+    rows |= {("topic", t, "group", g.name, "async") for g in topology.groups.values() for t in g.topics}
+    return pd.DataFrame(sorted(rows), columns=["src_kind", "src", "dst_kind", "dst", "kind"])
+
+
+def diff(con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> pd.DataFrame:
+    """Every edge with status 'declared' (both), 'undeclared' or 'unobserved'."""
+    key = ["src_kind", "src", "dst_kind", "dst", "kind"]
+    obs = observed_graph(con, window)
+    obs = obs[~((obs["src_kind"] == "group") & (obs["dst_kind"] == "service"))]
+    dec = declared_graph(topology)
+    merged = dec.assign(declared=True).merge(obs.assign(observed=True), on=key, how="outer")
+    merged["declared"] = merged["declared"].fillna(False).astype(bool)
+    merged["observed"] = merged["observed"].fillna(False).astype(bool)
+    # a producer nobody traced: the topic's records are the observation
+    produced_by_span = set(obs.loc[(obs["src_kind"] == "service") & (obs["dst_kind"] == "topic"), "dst"])
+    seen = record_topics(con, window).set_index("topic")
+    for i, r in merged.iterrows():
+        if r.declared and not r.observed and r.src_kind == "service" and r.dst_kind == "topic" \
+                and r.dst in seen.index and r.dst not in produced_by_span:
+            merged.loc[i, ["observed", "via"]] = [True, "records"]
+            merged.loc[i, "volume"] = seen.loc[r.dst, "records"]
+            merged.loc[i, "first_seen"] = seen.loc[r.dst, "first_seen"]
+            merged.loc[i, "last_seen"] = seen.loc[r.dst, "last_seen"]
+    merged["status"] = merged.apply(
+        lambda r: "declared" if r.declared and r.observed else ("undeclared" if r.observed else "unobserved"), axis=1)
+    return merged.sort_values(key).reset_index(drop=True)
+
+
+def _name(r: Any) -> str:
+    return f"{r.src} → {r.dst}"
+
+
+def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
+    """UNDECLARED_EDGE (warning) and UNOBSERVED_EDGE (info); nothing without a declaration."""
+    if topology is None:
+        return []
+    out: list[Finding] = []
+    for r in diff(con, window, topology).itertuples(index=False):
+        evidence = {"src_kind": r.src_kind, "src": r.src, "dst_kind": r.dst_kind, "dst": r.dst, "kind": r.kind}
+        what = "synchronous call" if r.kind == "sync" else "event flow"
+        if r.status == "undeclared":
+            out.append(Finding(
+                rule="UNDECLARED_EDGE", severity="warning", subject_kind="edge", subject=_name(r),
+                count=int(r.volume), first_seen=as_dt(r.first_seen), last_seen=as_dt(r.last_seen),
+                summary=f"{what} {_name(r)} seen {int(r.volume)} times but not declared in the topology",
+                remedy=("Declare it, or replace the call with an event the callee reacts to."
+                        if r.kind == "sync" else "Declare the topic, its producer and its consumer groups."),
+                evidence={**evidence, "via": r.via},
+            ))
+        elif r.status == "unobserved":
+            out.append(Finding(
+                rule="UNOBSERVED_EDGE", severity="info", subject_kind="edge", subject=_name(r), count=0,
+                first_seen=None, last_seen=None,
+                summary=f"declared {what} {_name(r)} was not seen in this window",
+                remedy="Remove it from the topology if it is gone, or check that its spans are exported.",
+                evidence=evidence,
+            ))
+    return out

@@ -1,0 +1,84 @@
+"""Observed graph vs declared topology: undeclared and unobserved edges."""
+
+from __future__ import annotations
+
+from dashboard.analyses import topology_diff as td
+from dashboard.analyses.declared import declared_topology
+from sample_topology.topology import load_into_store, parse_topology
+
+DECLARED = {
+    "services": {
+        "web": {"endpoints": ["POST /checkout"], "calls": ["orders POST /orders"]},
+        "orders": {"endpoints": ["POST /orders"], "calls": ["loyalty GET /members"]},
+        "loyalty": {"endpoints": ["GET /members"]},
+        "email": {"endpoints": ["POST /emails"], "side_effect": True},
+        "sink": {},
+    },
+    "topics": {"shop.orders": {"producer": "orders"}, "shop.payments": {"producer": "sink"}},
+    "groups": {"mailer": {"service": "email", "topics": ["shop.orders"]}},
+}
+
+
+def _load(store, tmp_path):
+    import yaml
+
+    path = tmp_path / "topology.yaml"
+    path.write_text(yaml.safe_dump(DECLARED))
+    parse_topology(DECLARED)  # the document is valid before it is loaded
+    load_into_store(store, path)
+
+
+def _traffic(data):
+    t = data.trace_id()
+    root = data.span(t, "web", "server", "POST /checkout", at=0)
+    c1 = data.span(t, "web", "client", "POST", at=0.1, parent=root)
+    orders = data.span(t, "orders", "server", "POST /orders", at=0.2, parent=c1)
+    send = data.produce(t, "orders", "shop.orders", at=0.3, parent=orders)
+    # undeclared: web waits on email synchronously
+    c2 = data.span(t, "web", "client", "POST", at=0.4, parent=root)
+    data.span(t, "email", "server", "POST /emails", at=0.5, parent=c2)
+    data.process(t, "email", "mailer", "shop.orders", 0, 0, at=1, parent=send)
+    # undeclared: a second group on the topic, known only from its offset polls
+    data.poll("audit", "shop.orders", 0, 1, at=2)
+    # records on shop.payments with no producer span: the declared (uninstrumented) producer wrote them
+    data.record("shop.payments", 0, 0, at=3, value={"id": "p"})
+    data.write()
+
+
+def test_undeclared_and_unobserved_edges(data, store, window, tmp_path):
+    _load(store, tmp_path)
+    _traffic(data)
+    topo = declared_topology(store.cursor())
+    assert topo is not None and set(topo.groups) == {"mailer"}
+
+    status = {(r.src, r.dst): r.status for r in td.diff(store.cursor(), window, topo).itertuples()}
+    assert status == {
+        ("web", "orders"): "declared",
+        ("web", "email"): "undeclared",
+        ("orders", "loyalty"): "unobserved",
+        ("orders", "shop.orders"): "declared",
+        ("sink", "shop.payments"): "declared",
+        ("shop.orders", "mailer"): "declared",
+        ("shop.orders", "audit"): "undeclared",
+    }
+    found = {(f.rule, f.subject): f for f in td.findings(store.cursor(), window, topo)}
+    assert set(found) == {("UNDECLARED_EDGE", "web → email"), ("UNDECLARED_EDGE", "shop.orders → audit"),
+                          ("UNOBSERVED_EDGE", "orders → loyalty")}
+    assert found[("UNDECLARED_EDGE", "web → email")].count == 1
+    assert found[("UNDECLARED_EDGE", "shop.orders → audit")].evidence["via"] == "group_offsets"
+
+
+def test_without_a_topology_the_observed_graph_stands_alone(data, store, window):
+    _traffic(data)
+    assert declared_topology(store.cursor()) is None
+    assert td.findings(store.cursor(), window, None) == []
+    g = td.observed_graph(store.cursor(), window)
+    edges = {(r.src_kind, r.src, r.dst_kind, r.dst): r.volume for r in g.itertuples()}
+    assert edges == {
+        ("service", "web", "service", "orders"): 1,
+        ("service", "web", "service", "email"): 1,
+        ("service", "orders", "topic", "shop.orders"): 1,
+        ("topic", "shop.orders", "group", "mailer"): 1,
+        ("topic", "shop.orders", "group", "audit"): 0,
+        ("group", "mailer", "service", "email"): 1,
+    }
