@@ -216,7 +216,7 @@ class HttpReceiver:
     def __init__(self, address: tuple[str, int], ingest: Ingest, *, max_connections: int) -> None:
         self._server = _Server(address, ingest, max_connections)  # binds now: a busy port fails at start
         self.address: tuple[str, int] = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="otlp-http", daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="otlp-http", daemon=True)
 
     def start(self) -> None:
         self._thread.start()

@@ -43,7 +43,7 @@ def post(address: tuple[str, int], body: bytes, *, content_type: str = "applicat
     """POST one body the way an OTLP/HTTP exporter does; returns (status, headers, body)."""
     headers = {"Content-Type": content_type}
     if gzip:
-        body = gzip_module.compress(body)
+        body = gzip_module.compress(body, compresslevel=1)
         headers["Content-Encoding"] = "gzip"
     if encoding:
         headers["Content-Encoding"] = encoding

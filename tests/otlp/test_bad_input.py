@@ -1,0 +1,157 @@
+"""Bad input gets the right OTLP answer and an ingest-error row, and the next good request is served."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import grpc
+import pytest
+from google.rpc.status_pb2 import Status
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
+
+from tests.otlp.conftest import post, wait_for
+from tests.otlp.requests import request, spans_of, with_many_attributes
+
+PROTOBUF, JSON = "application/x-protobuf", "application/json"
+EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
+
+def _errors(store) -> list[tuple[str, str]]:
+    return store.cursor().execute("SELECT source, reason FROM ingest_errors ORDER BY \"at\"").fetchall()
+
+
+def _good_request_still_served(receiver, store, stored_before: int) -> None:
+    status, _, body = post(receiver.http_address, request(3).SerializeToString())
+    assert (status, body) == (200, b"")  # an empty ExportTraceServiceResponse
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= stored_before + 3) == stored_before + 3
+
+
+def _truncated() -> bytes:
+    return request(3).SerializeToString()[:-5]
+
+
+def _oversize() -> bytes:
+    return request(2000).SerializeToString()  # ~180 kB, over the 64 kB cap of these tests
+
+
+def _bomb() -> bytes:
+    return b"\x00" * 5_000_000  # compresses to ~5 kB
+
+
+# (case, body, post() options, status, a phrase of the reason)
+CASES = [
+    ("truncated protobuf", _truncated, {}, 400, "not an OTLP ExportTraceServiceRequest"),
+    ("wrong content type", lambda: request(1).SerializeToString(), {"content_type": "text/plain"}, 415,
+     "content type 'text/plain'"),
+    ("bad gzip", lambda: b"this is not gzip", {"encoding": "gzip"}, 400, "not valid gzip"),
+    ("truncated gzip", lambda: gzip.compress(request(3).SerializeToString())[:-12], {"encoding": "gzip"}, 400,
+     "not valid gzip"),
+    ("unknown encoding", lambda: request(1).SerializeToString(), {"encoding": "br"}, 415, "'br' is not gzip"),
+    ("oversize body", _oversize, {}, 413, "larger than 65536 bytes"),
+    ("oversize once decompressed", _bomb, {"gzip": True}, 413, "larger than 65536 bytes once decompressed"),
+    ("garbage JSON", lambda: b'{"resourceSpans": [', {"content_type": JSON}, 400, "body is not JSON"),
+    ("JSON that is not OTLP", lambda: b'[1, 2, 3]', {"content_type": JSON}, 400, "not a JSON object"),
+    ("JSON of the wrong shape", lambda: b'{"resourceSpans": [7]}', {"content_type": JSON}, 400,
+     "not OTLP trace data"),
+]
+
+
+@pytest.mark.parametrize(("case", "make", "options", "status", "reason"), CASES, ids=[c[0] for c in CASES])
+def test_bad_body_is_refused_recorded_and_the_receiver_goes_on(receiver_factory, store, case, make, options,
+                                                               status, reason):
+    receiver = receiver_factory(max_body_bytes=64 * 1024, grpc=None)
+    got, headers, body = post(receiver.http_address, make(), **options)
+    assert got == status
+    ctype = options.get("content_type", PROTOBUF)
+    if ctype == JSON or ctype not in (PROTOBUF, JSON):
+        assert headers["content-type"] == JSON
+        answer = json.loads(body)
+        assert answer["code"] in (3, 8) and reason in answer["message"]
+    else:
+        assert headers["content-type"] == PROTOBUF
+        answer = Status.FromString(body)
+        assert answer.code in (3, 8) and reason in answer.message
+    wait_for(store, "SELECT count(*) FROM ingest_errors", lambda n: n >= 1)
+    errors = _errors(store)
+    assert len(errors) == 1 and errors[0][0] == "otlp-http" and reason in errors[0][1]
+    _good_request_still_served(receiver, store, 0)
+    assert receiver.status()["requests_" + {400: "bad_request", 413: "too_large", 415: "unsupported"}[status]] == 1
+
+
+def test_wrong_length_ids_reject_only_those_spans(receiver, store):
+    req = request(4)
+    spans = spans_of(req)
+    spans[1].trace_id = b"\x01" * 8  # 8 bytes where 16 belong
+    spans[2].parent_span_id = b"\x02" * 4
+    status, headers, body = post(receiver.http_address, req.SerializeToString())
+    assert (status, headers["content-type"]) == (200, PROTOBUF)
+    partial = ExportTraceServiceResponse.FromString(body).partial_success
+    assert partial.rejected_spans == 2
+    assert "2 of 4 spans rejected" in partial.error_message and "trace id must be 32 hex digits" in partial.error_message
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 2) == 2
+    assert sorted(r for _, r in _errors(store)) == [
+        "parent span id must be 16 hex digits, not '02020202'",
+        "trace id must be 32 hex digits, not '0101010101010101'",
+    ]
+
+    # the same over JSON: partial success answered in JSON
+    doc = {"resourceSpans": [{"resource": {"attributes": []}, "scopeSpans": [{"spans": [
+        {"traceId": "ab" * 16, "spanId": "cd" * 8, "name": "ok", "startTimeUnixNano": "1700000000000000000"},
+        {"traceId": "ab" * 15, "spanId": "ef" * 8, "name": "short id", "startTimeUnixNano": "1700000000000000000"},
+    ]}]}]}
+    status, headers, body = post(receiver.http_address, json.dumps(doc).encode(), content_type=JSON)
+    assert (status, headers["content-type"]) == (200, JSON)
+    assert json.loads(body)["partialSuccess"]["rejectedSpans"] == "1"
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 3) == 3
+    _good_request_still_served(receiver, store, 3)
+
+
+def test_a_million_attribute_span_is_rejected_without_stalling(receiver, store):
+    req = with_many_attributes(request(2), 1_000_000)
+    status, _, body = post(receiver.http_address, req.SerializeToString(), gzip=True)
+    assert status == 200
+    partial = ExportTraceServiceResponse.FromString(body).partial_success
+    assert partial.rejected_spans == 1
+    assert "1000001 attributes" in partial.error_message
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 1) == 1
+    (reason, excerpt), = store.cursor().execute("SELECT reason, raw_excerpt FROM ingest_errors").fetchall()
+    assert "more than the limit" in reason and len(excerpt) < 1024
+    _good_request_still_served(receiver, store, 1)
+
+
+def test_full_queue_answers_retry_later_then_recovers(receiver_factory, store):
+    receiver = receiver_factory(max_pending_rows=10, flush_rows=10)
+    body = request(10).SerializeToString()
+    with store.transaction():  # another writer holds the store: the receiver's writer must wait
+        assert post(receiver.http_address, body)[0] == 200  # fills the queue
+        status, headers, answer = post(receiver.http_address, body)
+        assert status == 503 and headers["retry-after"] == "1"
+        assert Status.FromString(answer).code == 14  # UNAVAILABLE
+        with grpc.insecure_channel("{}:{}".format(*receiver.grpc_address)) as channel:
+            with pytest.raises(grpc.RpcError) as err:
+                channel.unary_unary(EXPORT)(body, timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 10) == 10
+    assert post(receiver.http_address, body)[0] == 200
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 20) == 20
+    assert receiver.status()["requests_overloaded"] == 2
+
+
+def test_grpc_bad_input_gets_grpc_codes_and_error_rows(receiver, store):
+    with grpc.insecure_channel("{}:{}".format(*receiver.grpc_address)) as channel:
+        export = channel.unary_unary(EXPORT)
+        with pytest.raises(grpc.RpcError) as err:
+            export(_truncated(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "not an OTLP ExportTraceServiceRequest" in err.value.details()
+
+        req = request(3)
+        spans_of(req)[0].span_id = b"\x00" * 8  # the invalid all-zero span id
+        answer = ExportTraceServiceResponse.FromString(export(req.SerializeToString(), timeout=5))
+        assert answer.partial_success.rejected_spans == 1
+
+        assert export(request(3).SerializeToString(), timeout=5) == b""
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 5) == 5
+    reasons = sorted(r for s, r in _errors(store) if s == "otlp-grpc")
+    assert len(reasons) == 2 and "not an OTLP" in reasons[0] and "span id must be 16 hex digits" in reasons[1]
