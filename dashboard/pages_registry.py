@@ -7,4 +7,7 @@ from __future__ import annotations
 
 PAGES: list[tuple[str, str, str, str, str]] = [
     ("pages/overview.py", "Overview", ":material/hub:", "overview", "Now"),
+    ("pages/redeliveries.py", "Redeliveries", ":material/replay:", "redeliveries", "Delivery"),
+    ("pages/dead_letters.py", "Dead letters", ":material/report:", "dead-letters", "Delivery"),
+    ("pages/idempotency.py", "Idempotency", ":material/content_copy:", "idempotency", "Delivery"),
 ]

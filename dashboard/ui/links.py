@@ -44,3 +44,31 @@ def choose(label: str, options: list[str], *, param_name: str, key: str,
     st.session_state[f"_{key}_url"] = choice
     set_param(param_name, choice)
     return choice
+
+
+def _registered(slug: str) -> str | None:
+    from dashboard.pages_registry import PAGES
+
+    return next((path for path, _, _, s, _ in PAGES if s == slug), None)
+
+
+def _range_params() -> dict[str, str]:
+    return {k: st.query_params[k] for k in ("range", "from", "to") if k in st.query_params}
+
+
+def href(slug: str, **params: object) -> str | None:
+    """A relative link to another page with the current time range: for tables' link columns."""
+    if not _registered(slug):
+        return None
+    from urllib.parse import urlencode
+
+    query = {**_range_params(), **{k: str(v) for k, v in params.items() if v is not None}}
+    return f"./{slug}?{urlencode(query)}"
+
+
+def to(slug: str, label: str, *, icon: str | None = None, **params: object) -> None:
+    """A link to another page that opens it on the named item (nothing when the page is absent)."""
+    path = _registered(slug)
+    if path:
+        st.page_link(path, label=label, icon=icon,
+                     query_params={**_range_params(), **{k: str(v) for k, v in params.items() if v is not None}})

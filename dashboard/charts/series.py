@@ -1,0 +1,48 @@
+"""Counts and rates over time: bars per bucket, coloured by a category."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from dashboard.charts.theme import base_layout
+
+_QUAL = ["#1976d2", "#f57c00", "#7b1fa2", "#00897b", "#c2185b", "#5d4037", "#455a64", "#afb42b", "#0097a7"]
+
+
+def empty_figure(text: str, *, height: int = 220) -> go.Figure:
+    """A figure that says why it is empty, instead of blank axes."""
+    fig = go.Figure()
+    fig.add_annotation(text=text, showarrow=False, font=dict(size=14, color="#607d8b"), x=0.5, y=0.5,
+                       xref="paper", yref="paper")
+    fig.update_layout(height=height, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor="white",
+                      margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None, y_title: str,
+                   title: str | None = None, empty: str = "Nothing in this time range",
+                   colors: dict[str, str] | None = None, height: int = 300) -> go.Figure:
+    """Stacked bars of ``y`` per time bucket ``x``, one colour per value of ``color``."""
+    if df.empty or df[y].fillna(0).sum() == 0:
+        return empty_figure(empty)
+    fig = px.bar(df, x=x, y=y, color=color, color_discrete_sequence=_QUAL, color_discrete_map=colors or {},
+                 labels={x: "", y: y_title, **({color: ""} if color else {})})
+    fig.update_layout(barmode="stack", bargap=0.1)
+    fig.update_traces(hovertemplate="%{x|%H:%M}<br>%{y:,}<extra>%{fullData.name}</extra>")
+    return base_layout(fig, height=height, title=title)
+
+
+def lines_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None, y_title: str,
+                    title: str | None = None, empty: str = "Nothing in this time range",
+                    colors: dict[str, str] | None = None, height: int = 300, y_format: str = ",") -> go.Figure:
+    """One line per value of ``color``, markers on the points."""
+    if df.empty or df[y].isna().all():
+        return empty_figure(empty)
+    fig = px.line(df, x=x, y=y, color=color, markers=True, color_discrete_sequence=_QUAL,
+                  color_discrete_map=colors or {}, labels={x: "", y: y_title, **({color: ""} if color else {})})
+    fig.update_traces(hovertemplate=f"%{{x|%H:%M:%S}}<br>%{{y:{y_format}}}<extra>%{{fullData.name}}</extra>",
+                      marker=dict(size=5))
+    fig.update_yaxes(tickformat=y_format)
+    return base_layout(fig, height=height, title=title)

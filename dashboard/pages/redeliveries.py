@@ -1,0 +1,106 @@
+"""Redeliveries: records a group processed more than once, why, and every processing of one."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.analyses import redeliveries as red
+from dashboard.analyses.processings import auto_bucket
+from dashboard.charts.series import bars_over_time
+from dashboard.charts.timeline import processings_timeline
+from dashboard.ui import links
+from dashboard.ui.page import Ctx, empty, run
+
+CAUSE_WORDS = {
+    "restart_rebalance": "restart or rebalance", "blocking_retry": "blocking retry", "retry_topic": "retry topic",
+    "offset_reset": "offset reset", "unknown": "unknown",
+}
+
+
+def _by_group(df: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for grp, part in df.groupby("group", sort=False):
+        causes = part["cause"].value_counts()
+        rows.append({"group": grp, "records": len(part), "extra": int((part["processings"] - 1).sum()),
+                     "cause": CAUSE_WORDS.get(causes.index[0], causes.index[0]),
+                     "topics": ", ".join(sorted(part["topic"].unique())),
+                     "last": part["last_processed"].max()})
+    return pd.DataFrame(rows).sort_values(["extra", "records"], ascending=False)
+
+
+def render(ctx: Ctx) -> None:
+    df = red.redeliveries(ctx.cur, ctx.window)
+    rate = red.redelivery_rate(ctx.cur, ctx.window, bucket=auto_bucket(ctx.window, 40))
+    dups = red.duplicate_publications(ctx.cur, ctx.window)
+    processed, again = int(rate["processings"].sum()), int(rate["redeliveries"].sum())
+    c = st.columns(5)
+    c[0].metric("Redelivered records", f"{len(df):,}")
+    c[1].metric("Extra processings", f"{int((df['processings'] - 1).sum()) if len(df) else 0:,}")
+    c[2].metric("Redelivery rate", f"{again / processed:.1%}" if processed else "–",
+                help="Processings that were a second (or later) delivery, of all processings.")
+    c[3].metric("Groups affected", df["group"].nunique() if len(df) else 0)
+    c[4].metric("Duplicate publications", len(dups), help="One event id at more than one offset of a topic.")
+
+    st.plotly_chart(bars_over_time(rate, x="bucket", y="redeliveries", color="group", y_title="redeliveries",
+                                   title="Redeliveries over time, by consumer group",
+                                   empty="No redeliveries in this time range"),
+                    width="stretch", config={"displayModeBar": False})
+    if df.empty:
+        empty("No record was processed twice by the same group in this time range.")
+    else:
+        st.subheader("Worst groups")
+        by_group = _by_group(df)
+        st.dataframe(by_group, hide_index=True, width="stretch", column_config={
+            "group": "Consumer group", "records": st.column_config.NumberColumn("Redelivered records", format="%d"),
+            "extra": st.column_config.NumberColumn("Extra processings", format="%d"), "cause": "Main cause",
+            "topics": "Topics", "last": st.column_config.DatetimeColumn("Last (UTC)", format="HH:mm:ss")})
+        _drill(ctx, df, list(by_group["group"]))
+    if len(dups):
+        st.subheader("Events published more than once")
+        st.caption("The same event id at several offsets: a producer retry without idempotence, or an outbox "
+                   "relay publishing twice. A different payload under one id is an id collision.")
+        st.dataframe(dups[["kind", "topic", "event_id", "copies", "payloads", "first_seen"]], hide_index=True,
+                     width="stretch", column_config={"first_seen": st.column_config.DatetimeColumn(
+                         "First seen (UTC)", format="HH:mm:ss")})
+
+
+def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
+    st.subheader("Evidence")
+    left, right = st.columns(2)
+    with left:
+        grp = links.choose("Consumer group", groups, param_name="group", key="red_group")
+    part = df[df["group"] == grp].sort_values(["processings", "first_processed"], ascending=[False, True])
+    keys = [f"{r.topic}/{r.partition}/{r.offset}" for r in part.itertuples()]
+    label = {f"{r.topic}/{r.partition}/{r.offset}":
+             f"{r.topic} p{r.partition} @{r.offset} — {r.processings}× ({CAUSE_WORDS.get(r.cause, r.cause)})"
+             for r in part.itertuples()}
+    with right:
+        key = links.choose("Record (topic / partition / offset)", keys, param_name="record", key="red_record",
+                           format_func=lambda k: label.get(k, k))
+    if not key:
+        return
+    topic, partition, offset = key.rsplit("/", 2)
+    procs = red.processings_of(ctx.cur, ctx.window, group=grp, topic=topic, partition=int(partition),
+                               offset=int(offset))
+    if procs.empty:
+        empty("The processings of this record are outside the time range.")
+        return
+    procs = procs.assign(instance=procs["service_instance"].fillna(procs["client_id"]),
+                         failed=procs["status_code"] == 2,
+                         what=procs["status_message"].fillna("").where(procs["status_code"] == 2, "ok"))
+    st.markdown(f"**{len(procs)} processings** of `{topic}` partition {partition} offset {offset} by **{grp}**, "
+                f"on {procs['instance'].nunique()} instance(s).")
+    st.plotly_chart(processings_timeline(procs, label="what"), width="stretch", config={"displayModeBar": False})
+    procs["trace"] = [links.href("call-chains", trace=t) or t for t in procs["trace_id"]]
+    st.dataframe(procs[["start_time", "instance", "failed", "what", "delivery_attempt", "via_topic", "duration_us",
+                        "trace"]], hide_index=True, width="stretch", column_config={
+        "start_time": st.column_config.DatetimeColumn("At (UTC)", format="HH:mm:ss.SSS"),
+        "instance": "Instance", "failed": "Failed", "what": "Outcome", "delivery_attempt": "Attempt",
+        "via_topic": "Read from", "duration_us": st.column_config.NumberColumn("Duration (µs)", format="%d"),
+        "trace": st.column_config.LinkColumn("Trace", display_text=r"trace=([0-9a-f]{8})"),
+    })
+
+
+run(render, title="Redeliveries",
+    intro="The same record processed more than once by one consumer group, and why: restarts, retries, resets.")

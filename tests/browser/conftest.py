@@ -1,0 +1,117 @@
+"""A real headless Chromium against `seamwatch demo`, for what AppTest cannot see.
+
+Debian's /usr/bin/chromium and /usr/bin/chromedriver drive the browser; the driver's path
+is given explicitly, so Selenium Manager never runs and nothing is downloaded. Without
+them the tests skip with the reason, except under CI (CI=true), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from browserkit import SHOTS
+
+CHROMIUM = os.environ.get("SEAMWATCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = os.environ.get("SEAMWATCH_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1440,1000"]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"browser tests cannot run under CI: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180.0) -> None:
+    """Wait on /_stcore/health answering ok (not on sleeps); fail with the server's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the dashboard exited ({proc.returncode}):\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.read().decode().strip() == "ok":
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"the dashboard did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+def seamwatch(*args: str) -> list[str]:
+    """The command line of the seamwatch CLI of this interpreter."""
+    return [sys.executable, "-c", "from dashboard.cli import main; main()", *args]
+
+
+@pytest.fixture(scope="session")
+def demo_url(tmp_path_factory: pytest.TempPathFactory):
+    """`seamwatch demo` serving the sample shop on a free port; its base URL."""
+    _browser_paths()
+    root = tmp_path_factory.mktemp("demo")
+    port = free_port()
+    log = root / "demo.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(seamwatch("demo", "--db", str(root / "demo.duckdb"), "--port", str(port)),
+                                stdout=out, stderr=subprocess.STDOUT, cwd=root)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc, log)
+        yield url
+    finally:
+        stop(proc)
+
+
+def _browser_paths() -> tuple[str, str]:
+    for what, path in (("chromium", CHROMIUM), ("chromedriver", CHROMEDRIVER)):
+        if not Path(path).is_file():
+            _unavailable(f"{what} not found at {path} (apt-get install chromium chromium-driver)")
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        _unavailable("the selenium package is not installed (pip install -e '.[test]')")
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    chromium, driver_path = _browser_paths()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    try:
+        yield driver
+    finally:
+        driver.quit()

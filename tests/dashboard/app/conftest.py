@@ -1,0 +1,58 @@
+"""The sample shop loaded into a store once per session, and AppTest runs over it.
+
+The store is built the way `seamwatch demo` builds it: the offline simulator writes OTLP
+and record files, the collectors' own importer reads them, and the declared topology is
+loaded beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from collectors.store import Store, shared
+
+APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
+
+
+def build_sample(db: Path, data_dir: Path, *, seed: int = 7, minutes: int = 30) -> None:
+    """The demo's sequence: simulate, load the topology, import every file."""
+    from sample_topology.simulator import simulate_to_dir
+
+    from collectors.derive import derive_all
+    from collectors.importer import import_file
+    from sample_topology.topology import load_into_store
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    simulate_to_dir(data_dir, seed=seed, minutes=minutes)
+    with Store(db) as store:
+        load_into_store(store)
+        for f in sorted(data_dir.iterdir()):
+            import_file(store, f, cluster="sample")
+        derive_all(store, quiet_for=timedelta(0))
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("sample")
+    db = root / "sample.duckdb"
+    build_sample(db, root / "data")
+    return db
+
+
+@pytest.fixture
+def app(sample_db: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh AppTest over the sample store, with every Streamlit cache cleared."""
+    monkeypatch.setenv("SEAMWATCH_DB", str(sample_db))
+    monkeypatch.setenv("SEAMWATCH_REFRESH", "0")
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    shared.close_all()
+    yield AppTest.from_file(str(APP), default_timeout=60)
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    shared.close_all()

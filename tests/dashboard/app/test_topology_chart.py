@@ -1,0 +1,61 @@
+"""The Overview's graph: the declared sample topology drawn readable and faithful."""
+
+from __future__ import annotations
+
+import itertools
+
+import pandas as pd
+
+from dashboard import graph, read
+from dashboard.analyses.window import Window
+from dashboard.charts.topology import layout, topology_figure
+from sample_topology.topology import load_into_store, load_topology
+
+
+def _declared(store):
+    load_into_store(store)
+    cur = store.cursor()
+    w = Window.everything(cur)
+    return graph.build(read.declared_topology(cur), None, read.volumes(cur, w), [])
+
+
+def test_every_declared_element_is_a_node_and_no_two_overlap(store) -> None:
+    topo = load_topology()
+    nodes, edges = _declared(store)
+    assert len(nodes[nodes.kind == "service"]) == len(topo.services)
+    assert len(nodes[nodes.kind == "topic"]) == len(topo.topics)
+    assert len(nodes[nodes.kind == "group"]) == len(topo.groups)
+    pos = layout(nodes, edges)
+    for a, b in itertools.combinations(pos.values(), 2):
+        assert a != b
+        if a[0] == b[0]:  # same layer: a full row apart, so two-line boxes do not touch
+            assert abs(a[1] - b[1]) >= 1
+    # Edges point left to right except where a cycle forces a back edge.
+    forward = sum(pos[s][0] < pos[d][0] for s, d in zip(edges.src, edges.dst, strict=True))
+    assert forward == len(edges)
+
+
+def test_sync_edges_are_solid_async_dashed_unobserved_dotted(store) -> None:
+    nodes, edges = _declared(store)
+    fig = topology_figure(nodes, edges)
+    drawn = [t for t in fig.data if t.hovertext]
+    assert len(drawn) == len(edges)
+    # Nothing was observed: every declared edge is dotted ("declared, never seen").
+    assert {t.line.dash for t in drawn} == {"dot"}
+    observed = pd.DataFrame([dict(src_kind="service", src="web-checkout", dst_kind="service", dst="orders-api",
+                                  kind="sync", volume=10),
+                             dict(src_kind="service", src="orders-api", dst_kind="topic", dst="shop.orders",
+                                  kind="async", volume=10)])
+    cur = store.cursor()
+    nodes, edges = graph.build(read.declared_topology(cur), observed, read.volumes(cur, Window.everything(cur)), [])
+    styles = {t.hovertext.split("<br>")[0]: t.line.dash for t in topology_figure(nodes, edges).data if t.hovertext}
+    assert styles["web-checkout → orders-api"] == "solid"
+    assert styles["orders-api → shop.orders"] == "dash"
+
+
+def test_without_a_topology_the_observed_graph_stands_alone(store) -> None:
+    observed = pd.DataFrame([dict(src_kind="service", src="a", dst_kind="service", dst="b", kind="sync", volume=3)])
+    cur = store.cursor()
+    nodes, edges = graph.build(read.declared_topology(cur), observed, read.volumes(cur, Window.everything(cur)), [])
+    assert list(nodes.name) == ["a", "b"] and bool(nodes.observed.all()) and bool(nodes.declared.all())
+    assert list(edges.kind) == ["sync"]
