@@ -17,32 +17,31 @@ SPAN_COLUMNS = """
 """
 
 # The spans of the batch's traces, bounded by the batch's time range so zone maps prune.
-BATCH_SPANS = f"""
-CREATE OR REPLACE TEMP TABLE _bs AS
+BATCH_SPANS_Q = f"""
 SELECT {SPAN_COLUMNS}
 FROM spans s
 WHERE s.start_time >= ? AND s.start_time <= ?
   AND s.trace_id IN (SELECT trace_id FROM _batch)
 QUALIFY row_number() OVER (PARTITION BY s.trace_id, s.span_id ORDER BY s.ingested_at) = 1
 """  # noqa: S608 (column list is a constant)
+BATCH_SPANS = "CREATE OR REPLACE TEMP TABLE _bs AS " + BATCH_SPANS_Q
 
 # Per span: does it start a segment, is it a hop (DESIGN §5.1)?
 #   consumer:   CONSUMER kind (or kind missing and a process/receive operation)
 #   after a producer: the parent is a PRODUCER span (or kind missing and a send/create operation)
 #   hop:        SERVER under a non-messaging CLIENT of another service; where kinds are
 #               missing, a remote parent (flags 0x100|0x200) of another service
-CLASSIFY = """
-CREATE OR REPLACE TEMP TABLE _bx AS
+CLASSIFY_Q = """
 SELECT c.*,
     p.kind AS parent_kind,
     p.service AS parent_service,
     c.parent_span_id IS NOT NULL AND p.span_id IS NULL AS orphan,
-    (c.kind = 5 OR (c.kind = 0 AND c.operation_type IN ('process', 'receive'))) AS is_consumer,
+    coalesce(c.kind = 5 OR (c.kind = 0 AND c.operation_type IN ('process', 'receive')), false) AS is_consumer,
     coalesce(p.kind = 4 OR (p.kind = 0 AND p.operation_type IN ('send', 'create')), false) AS after_producer,
-    (c.kind = 4 OR (c.kind = 0 AND c.operation_type IN ('send', 'create'))) AS is_producer,
-    (c.parent_span_id IS NULL OR p.span_id IS NULL
+    coalesce(c.kind = 4 OR (c.kind = 0 AND c.operation_type IN ('send', 'create')), false) AS is_producer,
+    coalesce(c.parent_span_id IS NULL OR p.span_id IS NULL
         OR c.kind = 5 OR (c.kind = 0 AND c.operation_type IN ('process', 'receive'))
-        OR coalesce(p.kind = 4 OR (p.kind = 0 AND p.operation_type IN ('send', 'create')), false)
+        OR p.kind = 4 OR (p.kind = 0 AND p.operation_type IN ('send', 'create')), false
     ) AS starts_segment,
     coalesce(
         c.service IS DISTINCT FROM p.service
@@ -56,12 +55,12 @@ SELECT c.*,
 FROM _bs c
 LEFT JOIN _bs p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
 """
+CLASSIFY = "CREATE OR REPLACE TEMP TABLE _bx AS " + CLASSIFY_Q
 
 # Walk each segment from its entry down, carrying the hop depth and the deepest path.
 # `node` is the nearest hop (or the entry) above a span: hops sharing one `up_node` are the
 # fan-out of one request. Segment starts are never descended into (they are their own roots).
-WALK = """
-CREATE OR REPLACE TEMP TABLE _walk AS
+WALK_Q = """
 WITH RECURSIVE walk AS (
     SELECT trace_id, span_id, span_id AS seg, 0 AS depth, span_id AS node, NULL::VARCHAR AS up_node,
            [service] AS path, [span_id] AS path_ids, duration_us AS lat, 0 AS steps
@@ -85,6 +84,7 @@ SELECT w.trace_id, w.span_id, w.seg, w.depth, w.node, w.up_node, w.path, w.path_
        x.parent_span_id, x.start_time, x.duration_us
 FROM walk w JOIN _bx x USING (trace_id, span_id)
 """
+WALK = "CREATE OR REPLACE TEMP TABLE _walk AS " + WALK_Q
 
 # CLIENT spans that are not messaging calls and have no SERVER hop under them: DB calls and
 # calls into uninstrumented services. Shown, never counted as hops.

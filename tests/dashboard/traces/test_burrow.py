@@ -1,0 +1,80 @@
+"""Burrow's consumer status rules over synthetic commit windows written as offset polls."""
+
+from __future__ import annotations
+
+from dashboard.analyses import burrow
+
+
+def _polls(data, group, partition, rows, *, members=1):
+    """rows: (seconds, committed, high watermark)."""
+    for sec, committed, hwm in rows:
+        data.poll(group, "shop.orders", partition, committed, at=sec, high_watermark=hwm, members=members)
+
+
+def _status(store, window, group):
+    parts = burrow.partition_status(store.cursor(), window, group=group)
+    return dict(zip(parts["partition"], parts["status"], strict=True))
+
+
+def test_each_burrow_status(data, store, window):
+    ten = range(0, 100, 10)
+    # OK: lag touched zero inside the window
+    _polls(data, "ok", 0, [(s, 10 * s, 10 * s + (0 if s == 50 else 5)) for s in ten])
+    # OK: lag not zero but shrinking somewhere (catching up)
+    _polls(data, "ok", 1, [(s, 10 * s, 10 * s + 100 - s) for s in ten])
+    # WARN: offsets advance, lag never decreases
+    _polls(data, "warn", 0, [(s, 5 * s, 10 * s + 10) for s in ten])
+    # STALL: committing the same offset while lag stands
+    _polls(data, "stall", 0, [(s, 300, 400 + s) for s in ten])
+    # REWIND: the committed offset goes backwards
+    _polls(data, "rewind", 0, [(s, 500 - (200 if s == 60 else 0) + s, 1000 + s) for s in ten])
+    # STOP: the last commit is older than the window is long; no member commits since
+    _polls(data, "stop", 0, [(s, 10 * s, 10 * s + 50) for s in range(0, 30, 10)])
+    _polls(data, "stop", 0, [(s, 200, 600) for s in range(30, 100, 10)], members=0)
+    # the poller keeps running for every group until 90 s
+    data.write()
+
+    assert _status(store, window, "ok") == {0: "OK", 1: "OK"}
+    assert _status(store, window, "warn") == {0: "WARN"}
+    assert _status(store, window, "stall") == {0: "STALL"}
+    assert _status(store, window, "rewind") == {0: "REWIND"}
+    assert _status(store, window, "stop") == {0: "STOP"}
+
+    groups = burrow.group_statuses(store.cursor(), window).set_index("group_id")
+    # ERR is the group's status when a partition stopped, stalled or rewound
+    assert groups["status"].to_dict() == {"ok": "OK", "rewind": "ERR", "stall": "ERR", "stop": "ERR",
+                                          "warn": "WARN"}
+    assert groups.loc["stop", "worst_partition_status"] == "STOP"
+
+
+def test_group_is_its_worst_partition(data, store, window):
+    ten = range(0, 100, 10)
+    _polls(data, "g", 0, [(s, 10 * s, 10 * s) for s in ten])
+    _polls(data, "g", 1, [(s, 5 * s, 10 * s + 10) for s in ten])
+    _polls(data, "g", 2, [(s, 7, 7) for s in ten])  # idle and caught up
+    data.write()
+    g = burrow.group_statuses(store.cursor(), window).iloc[0]
+    assert (g["status"], g["non_ok_partitions"], g["max_lag_partition"]) == ("WARN", 1, 1)
+
+
+def test_commits_closer_than_min_distance_replace_the_previous(data, store, window):
+    # two polls 0.5 s apart are one commit in Burrow's window (the later offset, the earlier time)
+    _polls(data, "g", 0, [(0, 10, 20), (0.5, 12, 30), (10, 20, 40), (20, 30, 50)])
+    data.write()
+    part = burrow.partition_status(store.cursor(), window, group="g").iloc[0]
+    assert part["window_offsets"] == [12, 20, 30]
+    assert part["status"] == "WARN"
+
+
+def test_sliding_status_over_time(data, store, window):
+    # healthy for a minute, then slow: WARN appears once the window holds only rising lag
+    rows = [(s, 10 * s, 10 * s) for s in range(0, 60, 5)]
+    rows += [(60 + s, 600 + 2 * s, 600 + 10 * s + 5) for s in range(0, 100, 5)]
+    _polls(data, "g", 0, rows)
+    data.write()
+    over = burrow.status_over_time(store.cursor(), window, group="g")
+    statuses = over["status"].tolist()
+    assert statuses[:13] == ["OK"] * 13
+    assert statuses[-1] == "WARN"
+    first_warn = over.loc[over["status"] == "WARN", "at"].min()
+    assert first_warn == data.at(60 + 5 * 9)  # ten commits after the last zero lag
