@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, over_processings, params
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, over_processings, params
 from dashboard.analyses.window import Window
 from dashboard.findings.model import Finding
 
@@ -93,9 +93,7 @@ ORDER BY "group", message, d.start_time, d.span_id
 
 
 def _effects(value: Any) -> list[dict[str, Any]]:
-    if value is None or value is pd.NA or isinstance(value, float):  # a NULL list, however pandas shows it
-        return []
-    return [dict(e) for e in value]
+    return [dict(e) for e in as_list(value)]
 
 
 def duplicate_processings(con: duckdb.DuckDBPyConnection, window: Window, *,

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import pandas as pd
+
 from dashboard.analyses.window import Window
 
 # Topics Spring's @RetryableTopic creates next to the origin topic.
@@ -88,13 +90,18 @@ def bucket_us(bucket: timedelta | None, window: Window) -> int:
     return int((bucket or auto_bucket(window)) / timedelta(microseconds=1))
 
 
+def as_list(value: object) -> list:
+    """A list column's cell as a plain list (NULL, NaN and pd.NA become [])."""
+    if value is None or value is pd.NA or isinstance(value, float):
+        return []
+    return list(value)  # type: ignore[call-overload]
+
+
 def as_dt(value: object) -> datetime | None:
     """A pandas/duckdb timestamp as a plain datetime (None for NaT/None)."""
     if value is None:
         return None
     try:
-        import pandas as pd
-
         if pd.isna(value):
             return None
         return pd.Timestamp(value).to_pydatetime()

@@ -1,0 +1,85 @@
+"""Event design rules: commands as events, envelopes, trace context, keys; the name classifier."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboard.analyses import event_design as ed
+from dashboard.analyses import naming
+
+
+@pytest.mark.parametrize(("name", "verdict"), [
+    ("CreateInvoice", "command"), ("SendWelcomeEmail", "command"), ("UpdateReportingDatabase", "command"),
+    ("shop.create-invoice", "command"), ("shop.send-welcome-email", "command"), ("reserve_stock", "command"),
+    ("PaymentCaptured", "fact"), ("OrderCreated", "fact"), ("ProfileUpdated", "fact"),
+    ("EnrollmentCompleted", "fact"), ("InvoiceIssued", "fact"), ("EmailSent", "fact"), ("OrderPaid", "fact"),
+    ("com.shop.payment.captured", "fact"), ("shop.orders", "noun"), ("payments.v2", "noun"), ("FeedItem", "noun"),
+])
+def test_names_are_classified_as_facts_commands_or_nouns(name, verdict):
+    assert naming.classify(name)[0] == verdict
+
+
+def _trace(data):
+    t = data.trace_id()
+    return t, data.produce(t, "orders-api", "x", at=0)
+
+
+def _full(eid, etype="OrderCreated"):
+    return {"eventId": eid, "type": etype, "occurredAt": "2026-03-02T12:00:00Z", "version": "1"}
+
+
+def test_each_design_rule_fires_on_its_own_topic_only(data, store, window):
+    # healthy: full envelope, trace context, keyed by the order id
+    for i in range(3):
+        data.record("shop.orders", 0, i, at=i, key=f"order-{i}", value=_full(f"o-{i}"), trace=_trace(data))
+    # EVENT_AS_COMMAND: the topic name and its type are commands
+    data.record("shop.create-invoice", 0, 0, at=1, key="order-1", value=_full("c-1", "CreateInvoice"),
+                trace=_trace(data))
+    # ENVELOPE_MISSING: no id and no version; and a CloudEvents record without specversion/source
+    data.record("shop.accounts", 0, 0, at=2, key="acc-1", value={"type": "ProfileUpdated", "occurredAt": 1},
+                trace=_trace(data))
+    data.record("shop.payments", 0, 0, at=3, key="pay-1", value={"amount": 1}, trace=_trace(data), headers=[
+        ("ce_id", "p-1"), ("ce_type", "PaymentCaptured"), ("ce_time", "2026-03-02T12:00:03Z"),
+        ("ce_dataversion", "2")])
+    # MISSING_TRACE_CONTEXT: a producer without instrumentation
+    data.record("shop.loyalty", 0, 0, at=4, key="m-1", value=_full("l-1", "EnrollmentCompleted"))
+    # NULL_OR_UNSTABLE_KEY: no key, and one event id under two keys
+    data.record("shop.invoices", 0, 0, at=5, key=None, value=_full("i-1", "InvoiceIssued"), trace=_trace(data))
+    data.record("shop.invoices", 0, 1, at=6, key="order-1", value=_full("i-2", "InvoiceIssued"), trace=_trace(data))
+    data.record("shop.invoices", 1, 0, at=7, key="order-2", value=_full("i-2", "InvoiceIssued"), trace=_trace(data))
+    # dead letters are not judged
+    data.record("shop.orders.DLT", 0, 0, at=8, key=None, value={"broken": True})
+    data.write()
+
+    found = {(f.rule, f.subject): f for f in ed.findings(store.cursor(), window) if f.severity != "info"}
+    assert set(found) == {
+        ("EVENT_AS_COMMAND", "shop.create-invoice"),
+        ("ENVELOPE_MISSING", "shop.accounts"),
+        ("ENVELOPE_MISSING", "shop.payments"),
+        ("MISSING_TRACE_CONTEXT", "shop.loyalty"),
+        ("NULL_OR_UNSTABLE_KEY", "shop.invoices"),
+    }
+    cmd = found[("EVENT_AS_COMMAND", "shop.create-invoice")]
+    assert cmd.evidence["command_types"] == ["CreateInvoice"] and cmd.count == 1
+    acc = found[("ENVELOPE_MISSING", "shop.accounts")].evidence["event_types"]["ProfileUpdated"]["missing"]
+    assert acc == {"missing_id": 1, "missing_version": 1}
+    ce = found[("ENVELOPE_MISSING", "shop.payments")].evidence["event_types"]["PaymentCaptured"]["missing"]
+    assert ce == {"ce_missing_specversion": 1, "ce_missing_source": 1}
+    keys = found[("NULL_OR_UNSTABLE_KEY", "shop.invoices")]
+    assert keys.evidence["null_key"] == 1 and keys.evidence["sample_ids"] == ["i-2"]
+
+
+def test_a_noun_event_type_is_only_info_and_key_equal_to_event_id_is_unstable(data, store, window):
+    for i in range(ed.KEY_MIN_RECORDS):
+        data.record("shop.audit", 0, i, at=i, key=f"e-{i}", value=_full(f"e-{i}", "AuditEntry"), trace=_trace(data))
+    data.write()
+    found = {f.rule: f for f in ed.findings(store.cursor(), window)}
+    assert found["EVENT_AS_COMMAND"].severity == "info"
+    assert found["NULL_OR_UNSTABLE_KEY"].evidence["key_is_event_id"] == ed.KEY_MIN_RECORDS
+
+
+def test_consumers_starting_fresh_traces_show_lost_context_where_nothing_was_tapped(data, store, window):
+    data.process(data.trace_id(), "email-service", "email", "shop.untapped", 0, 1, at=1)
+    data.write()
+    found = [f for f in ed.findings(store.cursor(), window) if f.rule == "MISSING_TRACE_CONTEXT"]
+    assert [(f.subject, f.count, f.evidence["source"]) for f in found] == [("shop.untapped", 1, "spans")]
