@@ -13,6 +13,7 @@ import click
 
 from collectors.runtime import Component, Runtime
 from collectors.store import Store
+from dashboard.cli.kafka_options import build_kafka, kafka_options
 from dashboard.cli.options import db_option
 
 
@@ -32,6 +33,7 @@ def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> Non
 
 @click.command("collect")
 @db_option
+@kafka_options
 def collect_cmd(db: str | None, **options: object) -> None:
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
@@ -48,6 +50,7 @@ def collect_cmd(db: str | None, **options: object) -> None:
 def _build(store: Store, options: dict[str, object]) -> list[Component]:
     """Components for the given options; each collector package adds its own."""
     components: list[Component] = []
+    components.extend(build_kafka(store, options))
     if components:  # whatever is collected gets its per-trace facts derived as it goes quiet
         from collectors.derive.component import Deriver
 

@@ -1,0 +1,124 @@
+"""Kafka collector settings: bootstrap, cluster name, topic patterns, librdkafka pass-through.
+
+Any librdkafka setting passes through unchanged (``-X key=value`` or a Java-style properties
+file), so SASL and SSL work as they do for kcat; secrets never reach a log line or status().
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+from collectors.errors import ConfigError
+from collectors.normalize import deadletter
+
+# Keys whose values are never shown (matched case-insensitively on the key name).
+_SECRET = re.compile(r"password|secret|sasl\.jaas|token|credential|\.key$|key\.pem|private", re.IGNORECASE)
+# Settings the collectors own; a pass-through value would break exactly-once or the tap's speed.
+_RESERVED = frozenset({"enable.auto.commit", "enable.auto.offset.store", "group.id", "auto.offset.reset"})
+
+DEFAULT_EXCLUDE: tuple[str, ...] = ("__*", "_schemas", "_confluent*", "connect-configs", "connect-offsets",
+                                    "connect-status")
+
+
+def parse_x(items: Iterable[str]) -> dict[str, str]:
+    """``-X key=value`` items → dict; a malformed item is a ConfigError naming it."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"-X expects key=value, got {item.split('=')[0]!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def load_properties(path: str | os.PathLike[str]) -> dict[str, str]:
+    """A Java-style .properties file (key=value or key: value, # and ! comments)."""
+    p = Path(path)
+    try:
+        lines = p.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read Kafka properties file {p}: {exc.strerror}") from None
+    out: dict[str, str] = {}
+    pending = ""
+    for n, raw in enumerate(lines, 1):
+        line = pending + raw.strip()
+        pending = ""
+        if not line or line[0] in "#!":
+            continue
+        if line.endswith("\\"):  # continuation line
+            pending = line[:-1]
+            continue
+        m = re.match(r"([^=:\s]+)\s*[=:\s]\s*(.*)$", line)
+        if not m:
+            raise ConfigError(f"{p}:{n}: expected key=value")
+        out[m.group(1)] = m.group(2)
+    return out
+
+
+def redact(conf: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy safe to print: secret-looking values replaced by '***'."""
+    return {k: ("***" if _SECRET.search(k) else v) for k, v in conf.items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class KafkaSettings:
+    """What the tap and the lag poller need to know about one cluster."""
+
+    bootstrap: Sequence[str]
+    cluster: str | None = None
+    include: Sequence[str] = ("*",)
+    exclude: Sequence[str] = DEFAULT_EXCLUDE
+    extra: Mapping[str, str] = field(default_factory=dict)
+    group_id: str = "seamwatch-tap"
+    poll_interval: float = 10.0  # lag snapshots
+    topic_refresh: float = 5.0  # how often the tap looks for new topics
+    batch_messages: int = 100_000  # flush after this many records...
+    batch_seconds: float = 1.0  # ...or this long, whichever comes first
+    dlt_patterns: Sequence[str] = deadletter.DEFAULT_PATTERNS
+    tap: bool = True
+    lag: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.bootstrap or not all(b.strip() for b in self.bootstrap):
+            raise ConfigError("--bootstrap needs HOST:PORT")
+        bad = sorted(k for k in self.extra if k in _RESERVED)
+        if bad:
+            raise ConfigError(f"{', '.join(bad)} is managed by the tap and cannot be set with -X")
+        if self.poll_interval <= 0 or self.batch_seconds <= 0 or self.batch_messages <= 0:
+            raise ConfigError("poll interval, batch size and batch time must be positive")
+
+    @property
+    def cluster_name(self) -> str:
+        """The name rows carry: --cluster, else the first bootstrap address."""
+        return self.cluster or sorted(b.strip() for b in self.bootstrap)[0]
+
+    def client_conf(self, **overrides: Any) -> dict[str, Any]:
+        """librdkafka settings for one client: bootstrap, pass-through, then the collector's own."""
+        conf: dict[str, Any] = {"bootstrap.servers": ",".join(b.strip() for b in self.bootstrap)}
+        conf.update(self.extra)
+        conf.update(overrides)
+        return conf
+
+    def wants(self, topic: str) -> bool:
+        """Whether the tap reads this topic (include patterns, minus exclude patterns)."""
+        return any(fnmatchcase(topic, p) for p in self.include) and not any(
+            fnmatchcase(topic, p) for p in self.exclude
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Settings for status() and logs, secrets redacted."""
+        return {"cluster": self.cluster_name, "bootstrap": list(self.bootstrap), "include": list(self.include),
+                "exclude": list(self.exclude), "extra": redact(self.extra)}
+
+
+def merge_extra(properties_file: str | None, x_items: Iterable[str]) -> dict[str, str]:
+    """Properties file first, then -X items (the command line wins)."""
+    out = load_properties(properties_file) if properties_file else {}
+    out.update(parse_x(x_items))
+    return out

@@ -1,0 +1,189 @@
+"""The lag poller: every N seconds, a snapshot of consumer groups and topic watermarks.
+
+Per poll it lists the groups (any state, any protocol), describes their members, reads each
+group's committed offsets (one request per group, as the Admin API requires), and the low
+and high watermarks of every partition those groups or the topic patterns touch. It writes
+`group_offsets` rows (committed offset NULL where a member holds a partition it never
+committed) and `topic_offsets` rows — the (end offset, time) points that time-lag
+interpolation and Burrow's status rules read — in one transaction per snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from collectors.kafka.config import KafkaSettings
+from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
+from collectors.store import Store
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 10.0
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _result(fut: Any, timeout: float = REQUEST_TIMEOUT) -> Any:
+    return fut.result(timeout=timeout)
+
+
+class LagPoller:
+    """A Component (collectors.runtime) polling group offsets and watermarks on a thread."""
+
+    def __init__(self, store: Store, settings: KafkaSettings) -> None:
+        self.store = store
+        self.settings = settings
+        self.cluster = settings.cluster_name
+        self.name = f"kafka-lag[{self.cluster}]"
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._admin: Any = None
+        self._status: dict[str, Any] = {"state": "stopped", "polls": 0, "groups": 0, "partitions": 0,
+                                        "last_poll_at": None, "last_error": None, "failures": 0}
+
+    # -- Component ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._set(state="starting")
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._set(state="stopped")
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self._status, "interval_s": self.settings.poll_interval}
+
+    # -- internals ------------------------------------------------------------------------
+    def _set(self, **kw: Any) -> None:
+        with self._lock:
+            self._status.update(kw)
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                self.poll_once()
+                backoff = 1.0
+                wait = max(0.0, self.settings.poll_interval - (time.monotonic() - started))
+            except Exception as exc:  # noqa: BLE001 (a broker away must not end the poller)
+                with self._lock:
+                    self._status.update(state="retrying", last_error=str(exc))
+                    self._status["failures"] += 1
+                log.warning("%s: poll failed, retrying in %.1fs: %s", self.name, backoff, exc)
+                self._admin = None  # a fresh client after a failure
+                wait = backoff * (0.8 + 0.4 * random.random())  # noqa: S311 (jitter, not crypto)
+                backoff = min(backoff * 2, max(60.0, self.settings.poll_interval))
+            self._stop.wait(wait)
+
+    def _client(self) -> Any:
+        if self._admin is None:
+            from confluent_kafka.admin import AdminClient
+
+            conf = self.settings.client_conf()
+            conf.setdefault("client.id", "seamwatch-lag")
+            self._admin = AdminClient(conf)
+        return self._admin
+
+    def snapshot(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """One snapshot: (group_offsets rows, topic_offsets rows)."""
+        from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+        from confluent_kafka.admin import OffsetSpec
+
+        admin = self._client()
+        listing = _result(admin.list_consumer_groups(request_timeout=REQUEST_TIMEOUT))
+        groups = {g.group_id: g for g in listing.valid}
+        described: dict[str, Any] = {}
+        if groups:
+            for gid, fut in admin.describe_consumer_groups(list(groups), request_timeout=REQUEST_TIMEOUT).items():
+                try:
+                    described[gid] = _result(fut)
+                except KafkaException as exc:  # a group deleted between list and describe
+                    log.debug("describe %s: %s", gid, exc)
+        committed: dict[str, dict[tuple[str, int], int | None]] = {}
+        for gid in groups:  # one group per request: the Admin API takes no more
+            try:
+                res = _result(admin.list_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(gid)], request_timeout=REQUEST_TIMEOUT)[gid])
+            except KafkaException as exc:
+                log.debug("offsets of %s: %s", gid, exc)
+                continue
+            committed[gid] = {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None)
+                              for tp in res.topic_partitions or [] if tp.error is None}
+
+        md = admin.list_topics(timeout=REQUEST_TIMEOUT)
+        partitions = {(t, p) for t, tm in md.topics.items() if tm.error is None for p in tm.partitions}
+        wanted = {tp for tp in partitions if self.settings.wants(tp[0])}
+        for offsets in committed.values():
+            wanted |= offsets.keys() & partitions  # a group's topics count even if excluded from the tap
+        high = _watermarks(admin, wanted, OffsetSpec.latest(), TopicPartition)
+        low = _watermarks(admin, wanted, OffsetSpec.earliest(), TopicPartition)
+
+        now = _now_us()
+        topic_rows = [{"cluster": self.cluster, "topic": t, "partition": p, "low_watermark": low.get((t, p)),
+                       "high_watermark": high.get((t, p)), "observed_at": now} for t, p in sorted(wanted)]
+        group_rows: list[dict[str, Any]] = []
+        for gid, listing_entry in groups.items():
+            desc = described.get(gid)
+            state = _state_name(desc.state if desc is not None else listing_entry.state)
+            members = list(desc.members) if desc is not None else []
+            owner: dict[tuple[str, int], str] = {}
+            for m in members:
+                for tp in (m.assignment.topic_partitions if m.assignment else []) or []:
+                    owner[(tp.topic, tp.partition)] = m.client_id
+            offsets = dict(committed.get(gid, {}))
+            for tp in owner:  # held but never committed: lag is unknown, not zero
+                offsets.setdefault(tp, None)
+            for (t, p), off in sorted(offsets.items()):
+                group_rows.append({
+                    "cluster": self.cluster, "group_id": gid, "topic": t, "partition": p,
+                    "committed_offset": off,
+                    # NULL when the topic is gone: the group's offsets outlive it
+                    "high_watermark": high.get((t, p)),
+                    "state": state, "members": len(members), "client_id": owner.get((t, p)), "polled_at": now,
+                })
+        return group_rows, topic_rows
+
+    def poll_once(self) -> None:
+        group_rows, topic_rows = self.snapshot()
+        self.store.append({"group_offsets": to_table(group_rows, GROUP_OFFSET_SCHEMA),
+                           "topic_offsets": to_table(topic_rows, TOPIC_OFFSET_SCHEMA)})
+        with self._lock:
+            self._status.update(state="running", groups=len({r["group_id"] for r in group_rows}),
+                                partitions=len(topic_rows), last_poll_at=_now_us())
+            self._status["polls"] += 1
+
+
+def _state_name(state: Any) -> str:
+    name = getattr(state, "name", None) or str(state)
+    return name.lower()
+
+
+def _watermarks(admin: Any, tps: Iterable[tuple[str, int]], spec: Any, topic_partition: Any) -> dict[tuple[str, int], int]:
+    """One ListOffsets call for many partitions; a partition that fails is left out."""
+    req = {topic_partition(t, p): spec for t, p in tps}
+    if not req:
+        return {}
+    out: dict[tuple[str, int], int] = {}
+    for tp, fut in admin.list_offsets(req, request_timeout=REQUEST_TIMEOUT).items():
+        try:
+            out[(tp.topic, tp.partition)] = _result(fut).offset
+        except Exception as exc:  # noqa: BLE001 (a topic deleted mid-poll)
+            log.debug("watermark %s/%s: %s", tp.topic, tp.partition, exc)
+    return out

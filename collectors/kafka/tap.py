@@ -1,0 +1,232 @@
+"""The topic tap: reads every wanted topic of a cluster into the store's records table, once.
+
+Exactly-once without keys: each batch is written in the same DuckDB transaction as the
+positions it reaches (topic, partition → next offset), and the tap assigns itself partitions
+at those stored positions when it starts. Kafka consumer-group commits happen after the
+store commit and only make the tap's own lag visible to the lag poller; they are never
+read back. A stop, a kill -9 or a broker restart therefore neither loses nor repeats a record.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+from collectors.kafka.batch import BatchConverter
+from collectors.kafka.config import KafkaSettings
+from collectors.model import INGEST_ERROR_SCHEMA, to_table
+from collectors.store import Store
+
+log = logging.getLogger(__name__)
+
+CONSUME_MAX = 10_000  # messages per consume() call
+MAX_BUFFER_BYTES = 64 << 20  # flush early when values are large: memory stays flat
+_NOISE = {"_PARTITION_EOF", "_NO_OFFSET"}
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class KafkaTap:
+    """A Component (collectors.runtime) that runs one consumer on a background thread."""
+
+    def __init__(self, store: Store, settings: KafkaSettings, *, from_beginning: bool = False) -> None:
+        self.store = store
+        self.settings = settings
+        self.cluster = settings.cluster_name
+        self.name = f"kafka-tap[{self.cluster}]"
+        self.from_beginning = from_beginning
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
+                                        "last_error": None, "last_flush_at": None, "partitions": 0}
+        self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> next offset (stored)
+
+    # -- Component ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._set(state="starting")
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                log.warning("%s did not stop within %.0fs", self.name, timeout)
+            self._thread = None
+
+    def status(self) -> dict[str, Any]:
+        with self._lock:
+            return {**self._status, "settings": self.settings.describe()}
+
+    # -- internals ------------------------------------------------------------------------
+    def _set(self, **kw: Any) -> None:
+        with self._lock:
+            self._status.update(kw)
+
+    def _error_cb(self, err: Any) -> None:
+        # librdkafka reconnects by itself; this only tells the dashboard what is going on
+        self._set(state="retrying" if err.code() in _TRANSPORT else self._status["state"],
+                  last_error=f"{err.name()}: {err.str()}")
+        log.warning("%s: %s", self.name, err.str())
+
+    def _consumer(self) -> Any:
+        from confluent_kafka import Consumer
+
+        conf = self.settings.client_conf(**{
+            "group.id": self.settings.group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+            "queued.max.messages.kbytes": 32768,
+            "error_cb": self._error_cb,
+        })
+        conf.setdefault("client.id", "seamwatch-tap")
+        return Consumer(conf)
+
+    def _run(self) -> None:
+        backoff = 1.0
+        while not self._stop.is_set():
+            try:
+                self._session()
+                return
+            except Exception as exc:  # noqa: BLE001 (the tap retries whatever went wrong)
+                log.warning("%s failed, retrying in %.0fs: %s", self.name, backoff, exc)
+                self._set(state="retrying", last_error=str(exc))
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 60.0)
+        self._set(state="stopped")
+
+    def _session(self) -> None:
+        """One consumer's life: assign at stored positions, consume, flush; stop flushes."""
+        consumer = self._consumer()
+        conv = BatchConverter(cluster=self.cluster, source=f"kafka:{self.cluster}",
+                              dlt_patterns=self.settings.dlt_patterns)
+        self._assigned = {}
+        buf: list[Any] = []
+        buf_bytes = 0
+        first = True
+        next_refresh = 0.0
+        batch_started = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= next_refresh:
+                    self._refresh(consumer, initial=first)
+                    first = False
+                    next_refresh = now + self.settings.topic_refresh
+                if not self._assigned:
+                    self._stop.wait(min(self.settings.topic_refresh, 1.0))
+                    continue
+                msgs = consumer.consume(num_messages=CONSUME_MAX, timeout=0.2)
+                if msgs:
+                    good = [m for m in msgs if m.error() is None]
+                    if len(good) != len(msgs):
+                        self._consume_errors(m for m in msgs if m.error() is not None)
+                    if good:
+                        if not buf:
+                            batch_started = time.monotonic()
+                        buf.extend(good)
+                        buf_bytes += sum(map(len, good))
+                if buf and (len(buf) >= self.settings.batch_messages or buf_bytes >= MAX_BUFFER_BYTES
+                            or time.monotonic() - batch_started >= self.settings.batch_seconds):
+                    self._flush(consumer, conv, buf)
+                    buf, buf_bytes = [], 0
+            if buf:
+                self._flush(consumer, conv, buf)
+        finally:
+            conv.close()
+            consumer.close()
+            self._set(state="stopped")
+
+    def _refresh(self, consumer: Any, *, initial: bool) -> None:
+        """Assign new wanted partitions (new topics too); drop those of deleted topics."""
+        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaException, TopicPartition
+
+        try:
+            md = consumer.list_topics(timeout=10)
+        except KafkaException as exc:  # broker away: keep the assignment, librdkafka reconnects
+            self._set(state="retrying", last_error=str(exc))
+            return
+        present = {(t, p) for t, tm in md.topics.items() if tm.error is None and self.settings.wants(t)
+                   for p in tm.partitions}
+        stored = self.store.positions(self.cluster) if initial or present - self._assigned.keys() else {}
+        new = []
+        for tp in sorted(present - self._assigned.keys()):
+            if tp in stored:
+                offset = stored[tp]
+            elif initial and not self.from_beginning:
+                offset = OFFSET_END
+            else:  # a topic or partition that appeared while we run: all of it
+                offset = OFFSET_BEGINNING
+            new.append(TopicPartition(tp[0], tp[1], offset))
+            self._assigned[tp] = offset
+        gone = [TopicPartition(t, p) for t, p in self._assigned.keys() - present]
+        if new:
+            consumer.incremental_assign(new)
+            log.info("%s: reading %d new partitions", self.name, len(new))
+        if gone:
+            consumer.incremental_unassign(gone)
+            for tp in gone:
+                self._assigned.pop((tp.topic, tp.partition), None)
+        topics = sorted({t for t, _ in self._assigned})
+        self._set(state="running", partitions=len(self._assigned), topics=topics)
+
+    def _consume_errors(self, errs: Any) -> None:
+        for m in errs:
+            err = m.error()
+            if err.name() in _NOISE:
+                continue
+            self._set(last_error=f"{err.name()}: {err.str()}")
+            log.warning("%s: %s", self.name, err.str())
+
+    def _flush(self, consumer: Any, conv: BatchConverter, buf: list[Any]) -> None:
+        """Write the batch and the positions it reaches in one transaction, then tell Kafka."""
+        from confluent_kafka import TopicPartition
+
+        tapped = _now_us()
+        table, errors = conv.convert(buf, tapped_at_us=tapped)
+        positions: dict[tuple[str, int], int] = {}
+        for m in buf:  # last message per partition wins: offsets rise within a partition
+            positions[(m.topic(), m.partition())] = m.offset() + 1
+        with self.store.transaction() as tx:
+            tx.append("records", table)
+            if errors:
+                tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
+            tx.set_positions((self.cluster, t, p, o) for (t, p), o in positions.items())
+        self._assigned.update(positions)
+        try:
+            consumer.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in positions.items()],
+                            asynchronous=True)
+        except Exception as exc:  # noqa: BLE001 (lag visibility only; the store has the truth)
+            log.debug("%s: commit failed: %s", self.name, exc)
+        with self._lock:
+            s = self._status
+            s["records"] += table.num_rows
+            s["batches"] += 1
+            s["errors"] += len(errors)
+            s["slow_path_records"] = conv.slow_rows
+            s["last_flush_at"] = tapped
+            if s["state"] == "retrying":
+                s["state"] = "running"
+
+
+def _transport_codes() -> set[int]:
+    try:
+        from confluent_kafka import KafkaError
+    except ImportError:  # pragma: no cover
+        return set()
+    return {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._RESOLVE,  # noqa: SLF001
+            KafkaError._TIMED_OUT, KafkaError.NETWORK_EXCEPTION}  # noqa: SLF001
+
+
+_TRANSPORT = _transport_codes()

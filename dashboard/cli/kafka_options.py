@@ -1,0 +1,64 @@
+"""Kafka options of `seamwatch collect` (and `up`), and the components they build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from collectors.runtime import Component
+from collectors.store import Store
+
+_OPTIONS = [
+    click.option("--bootstrap", "kafka_bootstrap", multiple=True, envvar="SEAMWATCH_KAFKA_BOOTSTRAP",
+                 show_envvar=True, metavar="HOST:PORT",
+                 help="Kafka bootstrap server (repeatable); turns on the topic tap and the lag poller."),
+    click.option("--cluster", "kafka_cluster", envvar="SEAMWATCH_KAFKA_CLUSTER", show_envvar=True,
+                 help="Name stored with the rows of this cluster (default: the bootstrap address)."),
+    click.option("--topic", "kafka_topics", multiple=True, metavar="PATTERN",
+                 help="Tap only topics matching this glob (repeatable; default: all)."),
+    click.option("--exclude", "kafka_exclude", multiple=True, metavar="PATTERN",
+                 help="Never tap topics matching this glob (repeatable; internal topics always excluded)."),
+    click.option("-X", "kafka_x", multiple=True, metavar="KEY=VALUE",
+                 help="Any librdkafka setting, e.g. -X security.protocol=SASL_SSL (repeatable)."),
+    click.option("--kafka-config", "kafka_config", type=click.Path(exists=True, dir_okay=False),
+                 envvar="SEAMWATCH_KAFKA_CONFIG", show_envvar=True,
+                 help="Properties file of librdkafka settings (-X wins over it)."),
+    click.option("--poll-interval", "kafka_poll_interval", type=click.FloatRange(min=0.5), default=10.0,
+                 envvar="SEAMWATCH_KAFKA_POLL_INTERVAL", show_envvar=True, show_default=True,
+                 help="Seconds between consumer-lag snapshots."),
+    click.option("--from-beginning", "kafka_from_beginning", is_flag=True,
+                 help="On first run, read topics from their start (default: from now on)."),
+    click.option("--tap-group", "kafka_group", default="seamwatch-tap", envvar="SEAMWATCH_KAFKA_GROUP",
+                 show_envvar=True, show_default=True,
+                 help="Consumer group the tap commits to, so its own lag shows (its positions live in the store)."),
+    click.option("--no-tap", "kafka_no_tap", is_flag=True, help="Poll lag only; do not read topics."),
+]
+
+
+def kafka_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_OPTIONS):
+        f = option(f)
+    return f
+
+
+def build_kafka(store: Store, options: dict[str, Any]) -> list[Component]:
+    """Tap and lag poller when --bootstrap is given; nothing otherwise."""
+    bootstrap = [b for item in options.get("kafka_bootstrap") or () for b in item.split(",") if b.strip()]
+    if not bootstrap:
+        return []
+    from collectors.kafka.components import build
+    from collectors.kafka.config import DEFAULT_EXCLUDE, KafkaSettings, merge_extra
+
+    settings = KafkaSettings(
+        bootstrap=bootstrap,
+        cluster=options.get("kafka_cluster"),
+        include=tuple(options.get("kafka_topics") or ()) or ("*",),
+        exclude=DEFAULT_EXCLUDE + tuple(options.get("kafka_exclude") or ()),
+        extra=merge_extra(options.get("kafka_config"), options.get("kafka_x") or ()),
+        group_id=options.get("kafka_group") or "seamwatch-tap",
+        poll_interval=float(options.get("kafka_poll_interval") or 10.0),
+        tap=not options.get("kafka_no_tap"),
+    )
+    return build(store, settings, from_beginning=bool(options.get("kafka_from_beginning")))

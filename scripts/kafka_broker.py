@@ -1,0 +1,363 @@
+#!/usr/bin/env python3
+"""A single-node Apache Kafka 4.x broker (KRaft) on 127.0.0.1, for tests and the live demo.
+
+The broker's jars come from Maven Central (fetched with Maven into a cache outside the
+repository), storage is formatted with ``kafka.tools.StorageTool`` and ``kafka.Kafka`` runs
+under Java 17 with a small heap. Usage::
+
+    python scripts/kafka_broker.py fetch              # download the jars once (CI does this)
+    python scripts/kafka_broker.py start [--port 9092] # start in the background, print bootstrap
+    python scripts/kafka_broker.py status | stop
+
+The test harness (tests/kafka/conftest.py) imports :class:`Broker` from this file.
+Environment: SEAMWATCH_KAFKA_VERSION (default below), SEAMWATCH_KAFKA_CACHE (default
+``~/.cache/seamwatch``), JAVA_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+KAFKA_VERSION = os.environ.get("SEAMWATCH_KAFKA_VERSION", "4.1.0")
+HEAP = os.environ.get("SEAMWATCH_KAFKA_HEAP", "384m")
+
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>seamwatch.local</groupId>
+  <artifactId>kafka-broker-jars</artifactId>
+  <version>1</version>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>{version}</version>
+    </dependency>
+    <!-- the broker logs through slf4j 1.7; a simple binding sends WARN and above to the log file -->
+    <dependency>
+      <groupId>org.slf4j</groupId>
+      <artifactId>slf4j-simple</artifactId>
+      <version>1.7.36</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+_PROPERTIES = """\
+process.roles=broker,controller
+node.id=1
+listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+controller.quorum.voters=1@127.0.0.1:{controller_port}
+log.dirs={data}
+num.partitions=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+# first group assignment without the default 3 s wait (DESIGN §9)
+group.initial.rebalance.delay.ms=0
+group.consumer.min.session.timeout.ms=1000
+group.classic.min.session.timeout.ms=1000
+log.segment.bytes=67108864
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+background.threads=2
+"""
+
+
+class BrokerError(RuntimeError):
+    """The broker cannot be fetched or started."""
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SEAMWATCH_KAFKA_CACHE") or Path.home() / ".cache" / "seamwatch")
+
+
+def java_bin() -> str | None:
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "java").exists():
+        return str(Path(home) / "bin" / "java")
+    return shutil.which("java")
+
+
+def java_major(java: str) -> int:
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False).stderr
+    # 'openjdk version "17.0.15" ...' or 'java version "1.8.0_..."'
+    try:
+        ver = out.split('"')[1]
+    except IndexError:
+        return 0
+    parts = ver.split(".")
+    return int(parts[1]) if parts[0] == "1" else int(parts[0].split("-")[0])
+
+
+def missing_requirement() -> str | None:
+    """Why a broker cannot be run here, or None when it can."""
+    java = java_bin()
+    if not java:
+        return "no Java found (install Java 17+ or set JAVA_HOME)"
+    if java_major(java) < 17:
+        return f"Java 17+ is needed to run Kafka {KAFKA_VERSION}, found {java}"
+    if not libs_dir().is_dir() and not shutil.which("mvn"):
+        return "the Kafka jars are not cached and Maven (mvn) is not installed to fetch them"
+    return None
+
+
+def libs_dir(version: str = KAFKA_VERSION) -> Path:
+    return cache_root() / f"kafka-{version}" / "libs"
+
+
+def fetch(version: str = KAFKA_VERSION, *, quiet: bool = True) -> Path:
+    """Download the broker's jars from Maven Central into the cache (once); return the folder."""
+    target = libs_dir(version)
+    if (target / f"kafka_2.13-{version}.jar").exists():
+        return target
+    mvn = shutil.which("mvn")
+    if not mvn:
+        raise BrokerError("Maven (mvn) is needed to fetch the Kafka jars")
+    work = target.parent
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "pom.xml").write_text(_POM.format(version=version))
+    tmp = work / "libs.partial"
+    shutil.rmtree(tmp, ignore_errors=True)
+    cmd = [mvn, "-B", "-f", str(work / "pom.xml"), "dependency:copy-dependencies",
+           "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"]
+    if quiet:
+        cmd.insert(1, "-q")
+    proc = subprocess.run(cmd, capture_output=quiet, text=True, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stdout or "")[-2000:] if quiet else ""
+        raise BrokerError(f"mvn could not fetch kafka_2.13:{version}:\n{tail}")
+    tmp.rename(target)  # atomic: a half-done fetch never looks complete
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Broker:
+    """One broker process over one data folder; restartable on the same ports and data."""
+
+    def __init__(self, workdir: str | os.PathLike[str], *, port: int | None = None,
+                 controller_port: int | None = None, version: str = KAFKA_VERSION) -> None:
+        self.workdir = Path(workdir)
+        self.port = port or free_port()
+        self.controller_port = controller_port or free_port()
+        self.version = version
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / "broker.log"
+
+    @property
+    def pid_path(self) -> Path:
+        return self.workdir / "broker.pid"
+
+    def _java(self, main: str, *args: str, log: Path | None = None, wait: bool = True):
+        java = java_bin()
+        if not java:
+            raise BrokerError("no Java found")
+        cmd = [java, "-Xms64m", f"-Xmx{HEAP}", "-XX:+UseSerialGC", "-Djava.awt.headless=true",
+               "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
+               "-cp", str(libs_dir(self.version) / "*"), main, *args]
+        if wait:
+            return subprocess.run(cmd, capture_output=True, text=True, check=False)
+        out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (handed to the child)
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
+
+    def format(self) -> None:
+        """Write server.properties and format the storage (only once per data folder)."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        props = self.workdir / "server.properties"
+        props.write_text(_PROPERTIES.format(port=self.port, controller_port=self.controller_port,
+                                            data=self.workdir / "data"))
+        if (self.workdir / "data" / "meta.properties").exists():
+            return
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        res = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props))
+        if res.returncode != 0:
+            raise BrokerError(f"formatting Kafka storage failed: {(res.stdout + res.stderr)[-2000:]}")
+
+    def start(self, timeout: float = 90.0) -> None:
+        fetch(self.version)
+        self.format()
+        if _port_open(self.port):
+            raise BrokerError(f"port {self.port} is already in use")
+        self.proc = self._java("kafka.Kafka", str(self.workdir / "server.properties"),
+                               log=self.log_path, wait=False)
+        self.pid_path.write_text(str(self.proc.pid))
+        self.wait_ready(timeout)
+
+    def wait_ready(self, timeout: float) -> None:
+        """Wait until the broker answers metadata requests with itself as a live broker."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise BrokerError(f"the broker exited with {self.proc.returncode}; log:\n{self.log_tail()}")
+            if _port_open(self.port) and _metadata_ok(self.bootstrap):
+                return
+            time.sleep(0.3)
+        self.stop()
+        raise BrokerError(f"the broker did not become ready in {timeout:.0f}s; log:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 30.0, *, kill: bool = False) -> None:
+        """Stop the broker (SIGTERM: a clean shutdown; kill=True: SIGKILL)."""
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            self.proc = None
+            return
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        self.proc = None
+        self.pid_path.unlink(missing_ok=True)
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+
+def _metadata_ok(bootstrap: str) -> bool:
+    try:
+        from confluent_kafka.admin import AdminClient
+    except ImportError:  # running as a bare script without the venv: the port is enough
+        return True
+    try:
+        md = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=2)
+        return bool(md.brokers)
+    except Exception:  # noqa: BLE001 (not ready yet, whatever the reason)
+        return False
+
+
+# -- command line ---------------------------------------------------------------------------
+def _default_dir() -> Path:
+    return cache_root() / "broker"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("fetch", help="download the broker jars from Maven Central into the cache")
+    st = sub.add_parser("start", help="start a broker in the background and print its bootstrap address")
+    st.add_argument("--port", type=int, default=9092)
+    st.add_argument("--dir", type=Path, default=_default_dir(), help="data folder (kept across restarts)")
+    st.add_argument("--fresh", action="store_true", help="delete the data folder first")
+    for name in ("stop", "status"):
+        p = sub.add_parser(name)
+        p.add_argument("--dir", type=Path, default=_default_dir())
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "fetch":
+            why = missing_requirement()
+            if why and "Maven" in why:
+                raise BrokerError(why)
+            print(fetch(quiet=False))
+            return 0
+        if args.cmd == "start":
+            why = missing_requirement()
+            if why:
+                raise BrokerError(why)
+            if _running_pid(args.dir):
+                print(f"already running (pid {_running_pid(args.dir)}); data in {args.dir}")
+                return 0
+            if args.fresh:
+                shutil.rmtree(args.dir, ignore_errors=True)
+            b = Broker(args.dir, port=args.port, controller_port=_controller_port(args.dir))
+            b.start()
+            print(f"Kafka {KAFKA_VERSION} running: bootstrap {b.bootstrap}, pid {b.proc.pid}, "
+                  f"log {b.log_path}. Stop it with: python scripts/kafka_broker.py stop")
+            return 0
+        pid = _running_pid(args.dir)
+        if args.cmd == "status":
+            print(f"running (pid {pid})" if pid else "not running")
+            return 0 if pid else 1
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(300):
+                if not _alive(pid):
+                    break
+                time.sleep(0.1)
+            (args.dir / "broker.pid").unlink(missing_ok=True)
+            print(f"stopped (pid {pid})")
+        else:
+            print("not running")
+        return 0
+    except BrokerError as exc:
+        print(f"kafka_broker: {exc}", file=sys.stderr)
+        return 2
+
+
+def _controller_port(workdir: Path) -> int | None:
+    """Reuse the controller port of an existing data folder (the quorum remembers it)."""
+    props = workdir / "server.properties"
+    if props.exists():
+        for line in props.read_text().splitlines():
+            if line.startswith("controller.quorum.voters="):
+                return int(line.rsplit(":", 1)[1])
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    try:  # a zombie is not alive
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def _running_pid(workdir: Path) -> int | None:
+    try:
+        pid = int((workdir / "broker.pid").read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if _alive(pid) else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""A real Kafka broker for the Kafka tests, and factories for topics, producers and consumers.
+
+One broker per session (scripts/kafka_broker.py), or the broker SEAMWATCH_TEST_BOOTSTRAP
+names. Without Java (or Maven to fetch the jars) and without that variable, the tests that
+need it skip with the reason; under CI (CI=true) they fail instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# low timeouts: first group assignment on a fresh broker is otherwise slow (DESIGN §9)
+FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "topic.metadata.refresh.interval.ms": 1000}
+
+
+def _harness() -> Any:
+    spec = importlib.util.spec_from_file_location("kafka_broker", ROOT / "scripts" / "kafka_broker.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["kafka_broker"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+class BrokerHandle:
+    """What tests see of the broker: its address, and restart() when the harness owns it."""
+
+    def __init__(self, bootstrap: str, owned: Any = None) -> None:
+        self.bootstrap = bootstrap
+        self._owned = owned
+
+    @property
+    def restartable(self) -> bool:
+        return self._owned is not None
+
+    def stop(self) -> None:
+        self._owned.stop()
+
+    def start(self) -> None:
+        self._owned.start()
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"Kafka tests cannot run under CI: {reason}", pytrace=False)
+    pytest.skip(f"no Kafka broker: {reason} (or set SEAMWATCH_TEST_BOOTSTRAP=host:port)")
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerHandle]:
+    existing = os.environ.get("SEAMWATCH_TEST_BOOTSTRAP")
+    if existing:
+        yield BrokerHandle(existing)
+        return
+    harness = _harness()
+    why = harness.missing_requirement()
+    if why:
+        _unavailable(why)
+    broker = harness.Broker(tmp_path_factory.mktemp("kafka"))
+    try:
+        broker.start()
+    except harness.BrokerError as exc:
+        _unavailable(str(exc).splitlines()[0])
+    try:
+        yield BrokerHandle(broker.bootstrap, broker)
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def bootstrap(kafka_broker: BrokerHandle) -> str:
+    return kafka_broker.bootstrap
+
+
+@pytest.fixture
+def admin(bootstrap: str) -> Any:
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": bootstrap})
+
+
+@pytest.fixture
+def topic_factory(admin: Any) -> Iterator[Callable[..., str]]:
+    """Creates uniquely named topics and waits until they are usable; deletes them after."""
+    from confluent_kafka.admin import NewTopic
+
+    created: list[str] = []
+
+    def make(prefix: str = "t", *, partitions: int = 1, name: str | None = None) -> str:
+        topic = name or f"{prefix}-{uuid.uuid4().hex[:8]}"
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(15)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            md = admin.list_topics(topic, timeout=5).topics.get(topic)
+            if md is not None and md.error is None and len(md.partitions) == partitions and all(
+                    p.leader >= 0 for p in md.partitions.values()):
+                break
+            time.sleep(0.1)
+        created.append(topic)
+        return topic
+
+    yield make
+    if created:
+        for fut in admin.delete_topics(created, operation_timeout=10).values():
+            try:
+                fut.result(15)
+            except Exception:  # noqa: BLE001 (a test may have deleted it already)
+                pass
+
+
+Record = tuple  # (key, value, headers) or (key, value, headers, partition)
+
+
+@pytest.fixture
+def produce(bootstrap: str) -> Callable[..., int]:
+    """produce(topic, records) → count; each record is (key, value, headers[, partition])."""
+    from confluent_kafka import Producer
+
+    def send(topic: str, records: Sequence[Record], **conf: Any) -> int:
+        p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, **conf})
+        for r in records:
+            kw: dict[str, Any] = {"key": r[0], "value": r[1], "headers": r[2]}
+            if len(r) > 3:
+                kw["partition"] = r[3]
+            while True:
+                try:
+                    p.produce(topic, **kw)
+                    break
+                except BufferError:
+                    p.poll(0.05)
+            p.poll(0)
+        left = p.flush(30)
+        assert left == 0, f"{left} messages not delivered"
+        return len(records)
+
+    return send
+
+
+@pytest.fixture
+def consumer_factory(bootstrap: str) -> Iterator[Callable[..., Any]]:
+    """Consumers in a group with low session timeouts; closed after the test."""
+    from confluent_kafka import Consumer
+
+    made: list[Any] = []
+
+    def make(group: str, topics: Sequence[str] = (), **conf: Any) -> Any:
+        c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "auto.offset.reset": "earliest",
+                      "enable.auto.commit": False, **FAST_GROUP, **conf})
+        if topics:
+            c.subscribe(list(topics))
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        try:
+            c.close()
+        except RuntimeError:  # already closed by the test
+            pass
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: float = 0.2, what: str = "") -> Any:
+    """Poll until predicate() is truthy; fail with `what` after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
+        time.sleep(interval)

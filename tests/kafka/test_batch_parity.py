@@ -1,0 +1,138 @@
+"""The tap's bulk path gives exactly what normalize's record_row gives, on tricky records."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+from confluent_kafka import Message
+
+from collectors.kafka.batch import BatchConverter, slow_table
+from collectors.model import EXCERPT_BYTES
+from collectors.normalize.records import record_row
+
+TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+ISO = "2026-03-01T10:15:30.123456Z"
+
+
+def _v(doc: object) -> bytes:
+    return json.dumps(doc).encode()
+
+
+# (key, value, headers, timestamp) — each exercises one rule of normalize
+CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | None, tuple[int, int]]] = [
+    (b"order-1", _v({"eventId": "e1", "eventType": "OrderCreated", "eventVersion": 2, "occurredAt": ISO}),
+     [("traceparent", TP.encode()), ("content-type", b"application/json")], (1, 1_780_000_000_000)),
+    (None, None, None, (0, -1)),  # tombstone without key, headers or timestamp
+    (b"\xff\xfe", b"\x00\x01\x02binary", [("bin", b"\x80\x81"), ("nul", None)], (2, 1_780_000_000_001)),
+    (b"k", b"not json at all", [("traceparent", b"garbage")], (1, 5)),
+    (b"k", b"{ broken json", [], (1, 5)),
+    (b"k", b"[1, 2, 3]", None, (1, 5)),
+    (b"k", b' {"id": 7, "type": "X", "time": 1780000000}', None, (1, 5)),  # leading blank, epoch seconds
+    (b"k", _v({"id": "a", "time": 1780000000123}), None, (1, 5)),  # epoch ms
+    (b"k", _v({"id": "a", "time": 1780000000123456}), None, (1, 5)),  # epoch µs
+    (b"k", _v({"id": "a", "time": 1780000000123456789}), None, (1, 5)),  # epoch ns
+    (b"k", _v({"id": "a", "time": 1780000000.5}), None, (1, 5)),  # float seconds
+    (b"k", _v({"id": "a", "time": "2026-03-01T10:15:30+05:30"}), None, (1, 5)),
+    (b"k", _v({"id": "a", "time": "2026-03-01T10:15:30"}), None, (1, 5)),
+    (b"k", _v({"id": "a", "time": "2026-02-30T10:15:30Z"}), None, (1, 5)),  # no such day
+    (b"k", _v({"id": "a", "time": "yesterday"}), None, (1, 5)),
+    (b"k", _v({"id": "a", "time": "2026-03-01 10:15:30.5"}), None, (1, 5)),  # space separator
+    (b"k", _v({"id": "a", "time": True}), None, (1, 5)),
+    (b"k", _v({"id": True, "type": 1.5, "version": {"a": 1}}), None, (1, 5)),  # Python str() of odd types
+    (b"k", _v({"id": None, "event_id": "second", "type": None}), None, (1, 5)),  # null falls through
+    (b"k", b'{"id": "a", "id": "b"}', None, (1, 5)),  # duplicate keys: last wins in Python
+    (b"k", b'{"id": "a",}', None, (1, 5)),  # trailing comma: Python rejects
+    (b"k", b'{"id": NaN, "type": Infinity}', None, (1, 5)),
+    (b"k", b'{"id": "\\ud800"}', None, (1, 5)),  # lone surrogate escape
+    (b"k", b'{"id": "a\\u0000b", "type": "T\\u00e9"}', None, (1, 5)),
+    (b"k", b'{"id": 123456789012345678901234567890}', None, (1, 5)),  # beyond 64 bits
+    (b"k", b'{"id": -0, "type": -12}', None, (1, 5)),
+    (b"k", b'\r{"id": "cr"}', None, (1, 5)),  # \r is not a JSON start for normalize
+    (b"k", b'\t{"id": "tab"}\n', None, (1, 5)),
+    (b"k", "{\"id\": \"é\"}".encode("latin-1"), None, (1, 5)),  # not UTF-8
+    (b"k", _v({"payload": "x" * 3000, "id": "big"}), None, (1, 5)),  # excerpt bound
+    (b"k", b"a" * (EXCERPT_BYTES - 1) + "é".encode() + b"tail", None, (1, 5)),  # char cut by the bound
+    (b"k", b"{}" , [("eventId", b"h1"), ("__TypeId__", b"com.shop.OrderCreated"), ("version", b"3"),
+                    ("X-Correlation-Id", b"corr"), ("causationId", b"cause")], (1, 5)),
+    (b"k", _v({"type": "T"}), [("event_id", None), ("eventId", b"from-header")], (1, 5)),
+    (b"k", _v({"id": "x"}), [("traceparent", b"00-" + b"0" * 32 + b"-b7ad6b7169203331-01")], (1, 5)),
+    (b"k", _v({"id": "x"}), [("traceparent", TP.upper().encode())], (1, 5)),
+    (b"k", _v({"id": "x"}), [("traceparent", b" " + TP.encode() + b" ")], (1, 5)),
+    (b"k", _v({"id": "x"}), [("traceparent", b"00-0x" + b"a" * 30 + b"-b7ad6b7169203331-01")], (1, 5)),
+    (b"k", _v({"id": "x"}), [("traceparent", b"")], (1, 5)),
+    (b"k", _v({"id": "x"}), [("traceparent", b"bad"), ("traceparent", TP.encode())], (1, 5)),  # last wins
+    (b"k", _v({"id": "x"}), [("ce_id", b"ce-1"), ("ce_type", b"com.shop.OrderCreated"), ("ce_source", b"/orders"),
+                              ("ce_time", ISO.encode()), ("ce_specversion", b"1.0")], (1, 5)),
+    (b"k", _v({"id": "s1", "type": "T", "specversion": "1.0", "source": "/x"}),
+     [("content-type", b"application/cloudevents+json")], (1, 5)),
+    (b"k", b"poison", [("kafka_dlt-original-topic", b"orders"), ("kafka_dlt-original-partition", struct.pack(">i", 2)),
+                       ("kafka_dlt-original-offset", struct.pack(">q", 42)),
+                       ("kafka_dlt-original-consumer-group", b"email"),
+                       ("kafka_dlt-exception-fqcn", b"java.lang.IllegalStateException"),
+                       ("kafka_dlt-exception-message", b"boom")], (1, 5)),
+    (b"k", b"x", [("__connect.errors.topic", b"orders"), ("__connect.errors.partition", b"0"),
+                  ("__connect.errors.offset", b"7"), ("__connect.errors.connector.name", b"sink")], (1, 5)),
+    (b"k", b"x", [("kafka_deliveryAttempt", struct.pack(">i", 3))], (1, 5)),
+    (b"", b"", [], (1, 0)),
+]
+
+
+def _messages(topic: str = "orders") -> list[Message]:
+    return [Message(topic=topic, partition=i % 3, offset=100 + i, key=k, value=v, headers=h, timestamp=ts)
+            for i, (k, v, h, ts) in enumerate(CASES)]
+
+
+def _reference(msgs: list[Message]) -> list[dict]:
+    rows = []
+    for m in msgs:
+        t = m.timestamp()
+        rows.append(record_row(cluster="c1", topic=m.topic(), partition=m.partition(), offset=m.offset(),
+                               key=m.key(), value=m.value(), headers=m.headers(), timestamp_ms=t[1],
+                               timestamp_type=t[0], tapped_at_us=1_790_000_000_000_000, source="kafka"))
+    return slow_table(rows).to_pylist()
+
+
+def _comparable(row: dict) -> dict:
+    row = dict(row)
+    if row["headers"] is not None:  # same JSON document; spacing may differ
+        row["headers"] = json.loads(row["headers"])
+    return row
+
+
+@pytest.mark.parametrize("topic", ["orders", "orders.DLT"])
+def test_bulk_path_matches_record_row(topic: str) -> None:
+    msgs = _messages(topic)
+    conv = BatchConverter(cluster="c1", source="kafka")
+    table, errors = conv.convert(msgs, tapped_at_us=1_790_000_000_000_000)
+    assert errors == []
+    got = {(r["partition"], r["offset"]): _comparable(r) for r in table.to_pylist()}
+    want = {(r["partition"], r["offset"]): _comparable(r) for r in _reference(msgs)}
+    assert got.keys() == want.keys()
+    for k, expected in want.items():
+        assert got[k] == expected, f"case {k[1] - 100}: {CASES[k[1] - 100][1]!r:.80}"
+    # the bulk path must carry the ordinary records, not hand everything to the reference
+    assert conv.slow_rows < len(msgs) * 0.6
+
+
+def test_ordinary_records_take_the_bulk_path() -> None:
+    msgs = [Message(topic="orders", partition=0, offset=i, key=b"k%d" % i,
+                    value=_v({"eventId": f"e{i}", "eventType": "OrderCreated", "occurredAt": ISO, "n": i}),
+                    headers=[("traceparent", TP.encode()), ("content-type", b"application/json")],
+                    timestamp=(1, 1_780_000_000_000 + i)) for i in range(500)]
+    conv = BatchConverter(cluster="c1")
+    table, _ = conv.convert(msgs, tapped_at_us=1)
+    assert conv.slow_rows == 0
+    assert table.num_rows == 500
+    assert table.column("event_id").to_pylist() == [f"e{i}" for i in range(500)]
+
+
+def test_a_value_normalize_cannot_read_is_kept_and_counted() -> None:
+    msgs = [Message(topic="orders", partition=0, offset=1, key=b"k", value=b'{"id": "n", "time": NaN}',
+                    headers=[("traceparent", TP.encode())], timestamp=(1, 5))]
+    table, errors = BatchConverter(cluster="c1").convert(msgs, tapped_at_us=1)
+    [row] = table.to_pylist()
+    assert (row["offset"], row["value_size"], row["trace_id"]) == (1, 24, TP[3:35])
+    assert row["value_excerpt"] == '{"id": "n", "time": NaN}'
+    assert [e["location"] for e in errors] == ["orders/0/1"]

@@ -1,0 +1,111 @@
+"""Kill -9 of the collector and a broker restart lose nothing and repeat nothing."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from collectors.kafka.config import KafkaSettings
+from collectors.kafka.lag import LagPoller
+from collectors.kafka.tap import KafkaTap
+from collectors.store import Store
+from tests.kafka.conftest import wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+def _committed(admin, group: str, topic: str) -> int:
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    try:
+        res = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)])[group].result(5)
+    except Exception:  # noqa: BLE001 (group not there yet)
+        return 0
+    return sum(tp.offset for tp in res.topic_partitions if tp.topic == topic and tp.offset > 0)
+
+
+def _collect(db, bootstrap: str, topic: str, group: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-c", "from dashboard.cli import main; main()", "collect", "--db", str(db),
+           "--bootstrap", bootstrap, "--cluster", "test", "--topic", topic, "--from-beginning",
+           "--tap-group", group, "--poll-interval", "1"]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+
+def test_kill_9_mid_stream_then_restart(tmp_path, bootstrap, admin, topic_factory, produce) -> None:
+    topic = topic_factory("kill", partitions=3)
+    group = f"tap-{uuid.uuid4().hex[:6]}"
+    db = tmp_path / "kill.duckdb"
+    total = 30_000
+    feeder = threading.Thread(target=lambda: [
+        (produce(topic, [(b"k", b'{"eventId": "%d"}' % (i * 1000 + j), None, j % 3) for j in range(1000)]),
+         time.sleep(0.1)) for i in range(total // 1000)])
+    feeder.start()
+    proc = _collect(db, bootstrap, topic, group)
+    try:
+        wait_for(lambda: _committed(admin, group, topic) > 0, timeout=60, what="a first committed batch")
+        proc.send_signal(signal.SIGKILL)  # mid-stream: the feeder is still producing
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert feeder.is_alive(), "the kill should land while records still arrive"
+    feeder.join()
+    proc = _collect(db, bootstrap, topic, group)
+    try:
+        wait_for(lambda: _committed(admin, group, topic) == total, timeout=60, what="all records tapped")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=30)[0].decode()
+    assert proc.returncode == 0, out
+    with Store(db, read_only=True) as store:
+        rows, distinct = store.cursor().execute(
+            'SELECT count(*), count(DISTINCT ("partition", "offset")) FROM records WHERE topic = ?', [topic]
+        ).fetchone()
+        ids = store.cursor().execute("SELECT count(DISTINCT event_id) FROM records WHERE topic = ?",
+                                     [topic]).fetchone()[0]
+        polls = store.cursor().execute("SELECT count(DISTINCT polled_at) FROM group_offsets WHERE group_id = ?",
+                                       [group]).fetchone()[0]
+    assert (rows, distinct, ids) == (total, total, total)
+    assert polls >= 1  # the poller saw the tap's own group
+
+
+def test_broker_restart(store, kafka_broker, topic_factory, produce) -> None:
+    if not kafka_broker.restartable:
+        pytest.skip("SEAMWATCH_TEST_BOOTSTRAP points at a broker this suite cannot restart")
+    topic = topic_factory("restart", partitions=2)
+    settings = KafkaSettings(bootstrap=[kafka_broker.bootstrap], cluster="test", include=(topic,),
+                             batch_seconds=0.3, topic_refresh=0.5, poll_interval=0.5,
+                             group_id=f"tap-{uuid.uuid4().hex[:6]}")
+    tap, poller = KafkaTap(store, settings, from_beginning=True), LagPoller(store, settings)
+    tap.start()
+    poller.start()
+    try:
+        produce(topic, [(b"k", b"{}", None, i % 2) for i in range(1000)])
+        wait_for(lambda: _rows(store, topic) == 1000, what="first records")
+        kafka_broker.stop()
+        wait_for(lambda: poller.status()["state"] == "retrying", timeout=30, what="poller notices")
+        wait_for(lambda: tap.status()["state"] == "retrying", timeout=30, what="tap notices")
+        kafka_broker.start()
+        produce(topic, [(b"k", b"{}", None, i % 2) for i in range(1000)])
+        wait_for(lambda: _rows(store, topic) == 2000, timeout=60, what="records after the restart")
+        wait_for(lambda: poller.status()["state"] == "running", timeout=60, what="poller recovers")
+    finally:
+        tap.stop()
+        poller.stop()
+    rows, distinct = store.cursor().execute(
+        'SELECT count(*), count(DISTINCT ("partition", "offset")) FROM records WHERE topic = ?', [topic]).fetchone()
+    assert (rows, distinct) == (2000, 2000)
+    assert tap.status()["last_error"]  # what happened is reported, not hidden
+    assert poller.status()["failures"] >= 1
+
+
+def _rows(store, topic: str) -> int:
+    return store.cursor().execute("SELECT count(*) FROM records WHERE topic = ?", [topic]).fetchone()[0]
+
+

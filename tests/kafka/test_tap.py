@@ -1,0 +1,106 @@
+"""The topic tap on a real broker: odd records, new topics, dead letters, exactly-once."""
+
+from __future__ import annotations
+
+import json
+import struct
+import uuid
+
+import pytest
+
+from collectors.kafka.config import KafkaSettings
+from collectors.kafka.tap import KafkaTap
+from tests.kafka.conftest import wait_for
+
+pytestmark = pytest.mark.kafka
+
+TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def _settings(bootstrap: str, *topics: str, **kw) -> KafkaSettings:
+    return KafkaSettings(bootstrap=[bootstrap], cluster="test", include=topics, batch_seconds=0.3,
+                         topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}", **kw)
+
+
+def _count(store, topic: str) -> tuple[int, int]:
+    """(rows, distinct offsets) the store holds for a topic."""
+    return store.cursor().execute(
+        'SELECT count(*), count(DISTINCT ("partition", "offset")) FROM records WHERE topic = ?', [topic]
+    ).fetchone()
+
+
+def test_odd_records_are_stored_with_what_can_be_known(store, bootstrap, topic_factory, produce) -> None:
+    topic = topic_factory("odd")
+    big = json.dumps({"eventId": "big-1", "eventType": "BlobStored", "blob": "x" * 900_000}).encode()
+    produce(topic, [
+        (b"order-1", json.dumps({"eventId": "e1", "eventType": "OrderCreated", "occurredAt":
+                                 "2026-03-01T10:00:00Z"}).encode(), [("traceparent", TP.encode())]),
+        (b"\x00\xff\xfe", b"not json {", None),  # binary key, text value, no headers
+        (b"tomb", None, None),  # tombstone
+        (None, b"\x89PNG\r\n\x1a\n\x00\x00", [("h", None), ("bin", b"\xff")]),
+        (b"big", big, None),
+        (b"nan", b'{"id": "n", "time": NaN}', None),  # a value normalize cannot read
+    ])
+    tap = KafkaTap(store, _settings(bootstrap, topic), from_beginning=True)
+    tap.start()
+    try:
+        wait_for(lambda: _count(store, topic)[0] == 6, what="6 records")
+    finally:
+        tap.stop()
+    rows = {r[0]: r[1:] for r in store.cursor().execute(
+        'SELECT "offset", "key", value_size, event_id, event_type, trace_id, value_excerpt, headers '
+        'FROM records WHERE topic = ? ORDER BY "offset"', [topic]).fetchall()}
+    assert rows[0][0] == "order-1" and rows[0][2:5] == ("e1", "OrderCreated", TP[3:35])
+    assert rows[1][0] == "base64:AP/+" and rows[1][5] == "not json {"
+    assert rows[2][1] == -1 and rows[2][5] is None  # tombstone
+    assert json.loads(rows[3][6]) == [["h", None], ["bin", "base64:/w=="]]
+    assert rows[4][1] == len(big) and rows[4][2] == "big-1" and len(rows[4][5]) == 1024
+    assert rows[5][2] is None
+    errors = store.cursor().execute("SELECT location FROM ingest_errors").fetchall()
+    assert errors == [(f"{topic}/0/5",)]
+    assert tap.status()["records"] == 6
+
+
+def test_new_topics_are_picked_up_and_patterns_respected(store, bootstrap, topic_factory, produce) -> None:
+    run = uuid.uuid4().hex[:6]
+    first = topic_factory(name=f"shop-{run}.orders")
+    skipped = topic_factory(name=f"shop-{run}.secret")
+    tap = KafkaTap(store, _settings(bootstrap, f"shop-{run}.*", exclude=("*.secret",)), from_beginning=True)
+    tap.start()
+    try:
+        produce(first, [(b"k", b"{}", None)] * 3)
+        produce(skipped, [(b"k", b"{}", None)] * 2)
+        wait_for(lambda: _count(store, first)[0] == 3, what="first topic")
+        later = topic_factory(name=f"shop-{run}.payments.DLT", partitions=2)
+        produce(later, [(b"k", b"poison", [
+            ("kafka_dlt-original-topic", first.encode()), ("kafka_dlt-original-partition", struct.pack(">i", 0)),
+            ("kafka_dlt-original-offset", struct.pack(">q", 1)), ("kafka_dlt-original-consumer-group", b"email"),
+            ("kafka_dlt-exception-fqcn", b"java.lang.IllegalStateException")], 1),
+            (b"k", b"plain", None, 0)])
+        wait_for(lambda: _count(store, later)[0] == 2, what="topic created while running")
+    finally:
+        tap.stop()
+    assert _count(store, skipped)[0] == 0
+    dlt = store.cursor().execute(
+        'SELECT "partition", dlt_family, dlt_origin_topic, dlt_origin_offset, dlt_origin_group FROM records '
+        'WHERE topic = ? AND is_dead_letter ORDER BY "partition"', [later]).fetchall()
+    assert dlt == [(0, "topic-pattern", None, None, None), (1, "spring-dlt", first, 1, "email")]
+
+
+def test_stop_and_restart_store_each_record_once(store, bootstrap, topic_factory, produce) -> None:
+    topic = topic_factory("once", partitions=3)
+    settings = _settings(bootstrap, topic)
+    produce(topic, [(b"k%d" % i, b'{"n": %d}' % i, None, i % 3) for i in range(3000)])
+    for round_ in range(3):
+        tap = KafkaTap(store, settings, from_beginning=True)
+        tap.start()
+        wait_for(lambda n=round_: _count(store, topic)[0] >= 3000 * (n + 1), what="records")
+        tap.stop()
+        assert tap.status()["state"] == "stopped"
+        produce(topic, [(b"k", b"{}", None, i % 3) for i in range(3000)])
+    tap = KafkaTap(store, settings, from_beginning=True)
+    tap.start()
+    wait_for(lambda: _count(store, topic)[0] >= 12000, what="all records")
+    tap.stop()
+    assert _count(store, topic) == (12000, 12000)
+    assert store.positions("test") == {(topic, p): 4000 for p in range(3)}
