@@ -19,11 +19,16 @@ class StoreLockedError(StoreError):
         who = f"process {pid}" if pid else "another process"
         if holder:
             who += f" ({holder})"
-        super().__init__(
-            f"{path} is held by {who}; DuckDB allows one writer. Browse it from that process "
-            f"(seamwatch up serves the dashboard itself), or stop it first and run "
-            f"'seamwatch dashboard --db {path}'."
-        )
+        if holder and holder.startswith("seamwatch up"):
+            instead = (f"open the dashboard that process serves, or stop it (Ctrl+C) and run "
+                       f"'seamwatch dashboard --db {path}'")
+        elif holder and holder.startswith("seamwatch collect"):
+            instead = (f"stop it (Ctrl+C) and run 'seamwatch dashboard --db {path}', or collect with "
+                       f"'seamwatch up' to browse while collecting")
+        else:
+            instead = (f"stop it first and run 'seamwatch dashboard --db {path}' "
+                       f"('seamwatch up' collects and serves the dashboard in one process)")
+        super().__init__(f"{path} is held by {who} (DuckDB allows one writer); {instead}.")
 
 
 class SchemaTooNewError(StoreError):

@@ -89,6 +89,10 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
             e["observed"] = True
             e["volume"] += int(r.volume or 0)
     vol = {nid(k.rstrip("s"), r.name): int(r.n) for k, df in volumes.items() for r in df.itertuples()}
+    for e in edges.values():
+        # A producer nobody traced (Kafka Connect, a script): the topic's records are the observation.
+        if e["declared"] and not e["observed"] and e["dst"].startswith("topic:") and vol.get(e["dst"]):
+            e["observed"], e["volume"] = True, vol[e["dst"]]
     names: dict[str, tuple[str, str]] = {}
     declared_nodes = set()
     for kind, df in (("service", topo["services"]), ("topic", topo["topics"]), ("group", topo["groups"])):

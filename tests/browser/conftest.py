@@ -65,6 +65,10 @@ def stop(proc: subprocess.Popen) -> None:
 
 def seamwatch(*args: str) -> list[str]:
     """The command line of the seamwatch CLI of this interpreter."""
+    # The installed console script, so the holder of a file shows as "seamwatch <command>".
+    script = Path(sys.executable).with_name("seamwatch")
+    if script.is_file():
+        return [str(script), *args]
     return [sys.executable, "-c", "from dashboard.cli import main; main()", *args]
 
 

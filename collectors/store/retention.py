@@ -1,0 +1,107 @@
+"""Retention: delete data older than a duration, in the background, without blocking readers.
+
+A component of the runtime (see collectors.runtime): every ``every`` seconds it deletes,
+table by table and each in its own short transaction, the rows whose time is older than
+now − ``retain``. Readers keep their MVCC snapshot meanwhile; writers wait at most for one
+table's delete.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from collectors.errors import ConfigError
+from collectors.store.db import Store
+
+log = logging.getLogger(__name__)
+
+# (table, time column): identifiers are constants, never input. Tables absent from a store
+# (an older schema) are skipped.
+AGED = (
+    ("spans", "start_time"), ("records", "timestamp"), ("group_offsets", "polled_at"),
+    ("topic_offsets", "observed_at"), ("ingest_errors", "at"),
+    ("trace_segments", "start_time"), ("segment_edges", "start_time"), ("trace_facts", "start_time"),
+    ("message_lag", "process_start"),
+)
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, *, what: str = "--retain") -> timedelta:
+    """'90s', '30m', '24h', '7d', '2w' → timedelta; anything else is a one-sentence ConfigError."""
+    m = _DURATION.match(text or "")
+    if not m or float(m.group(1)) <= 0:
+        raise ConfigError(f"{what} must be a positive duration like 30m, 24h or 7d, not {text!r}")
+    return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2).lower()])
+
+
+def delete_older_than(store: Store, cutoff: datetime) -> dict[str, int]:
+    """Delete every row older than ``cutoff`` (naive UTC); rows deleted per table."""
+    cur = store.cursor()
+    present = {r[0] for r in cur.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    deleted = {}
+    for table, column in AGED:
+        if table not in present:
+            continue
+        with store.transaction() as tx:
+            n = tx.cursor.execute(
+                f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff]  # noqa: S608 (constant identifiers)
+            ).fetchone()
+            deleted[table] = int(n[0]) if n else 0
+    return deleted
+
+
+class Retention:
+    """Runtime component: deletes what is older than ``retain`` every ``every`` seconds."""
+
+    name = "retention"
+
+    def __init__(self, store: Store, retain: timedelta, *, every: float = 60.0) -> None:
+        if retain <= timedelta(0):
+            raise ConfigError("retention must be a positive duration")
+        self.store, self.retain, self.every = store, retain, every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._runs = 0
+        self._deleted = 0
+        self._last: float | None = None
+        self._error: str | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="seamwatch-retention", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def status(self) -> dict[str, Any]:
+        return {"retain_s": self.retain.total_seconds(), "runs": self._runs, "deleted": self._deleted,
+                "last_run": self._last, "error": self._error}
+
+    def run_once(self, now: datetime | None = None) -> dict[str, int]:
+        now = now or datetime.now(UTC).replace(tzinfo=None)
+        deleted = delete_older_than(self.store, now - self.retain)
+        self._runs += 1
+        self._deleted += sum(deleted.values())
+        self._last = time.time()
+        return deleted
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                deleted = self.run_once()
+                self._error = None
+                if any(deleted.values()):
+                    log.info("retention deleted %s", deleted)
+            except Exception as exc:  # noqa: BLE001 - retention must never take the process down
+                self._error = str(exc).splitlines()[0]
+                log.warning("retention failed: %s", self._error)
+            self._stop.wait(self.every)
