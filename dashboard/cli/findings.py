@@ -1,0 +1,130 @@
+"""`seamwatch findings`: every rule over a store, as a table for people or JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import textwrap
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import click
+
+from collectors.errors import InputError, SeamwatchError
+from collectors.store import Store
+from dashboard.analyses.window import Window
+from dashboard.cli.options import db_option
+from dashboard.findings import engine
+from dashboard.findings.model import SEVERITIES, Finding
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'15m', '1h', '2d' (also s and w) → timedelta."""
+    m = _DURATION.match(text)
+    if not m or int(m.group(1)) == 0:
+        raise InputError(f"--since must look like 15m, 1h or 2d (s, m, h, d, w), not {text!r}")
+    return timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
+
+
+def _window(cur: Any, since: str | None) -> Window:
+    whole = Window.everything(cur)
+    if since is None:
+        return whole
+    # A store no collector holds is a capture: "the last hour" means of its data, not of the clock.
+    return Window(max(whole.start, whole.end - parse_duration(since)), whole.end)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):  # pandas Timestamp
+        return value.isoformat()
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def as_json(report: engine.Report) -> str:
+    doc = {
+        "window": {"start": report.window.start.isoformat(), "end": report.window.end.isoformat()},
+        "findings": [f.as_dict() for f in report.findings],
+        "errors": report.errors,
+    }
+    return json.dumps(doc, default=_jsonable, indent=2, ensure_ascii=False)
+
+
+def _when(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"
+
+
+def as_table(report: engine.Report, min_severity: str) -> str:
+    """A fixed-width table, one block per finding: the row, then what was seen and what to do."""
+    width = max(80, min(shutil.get_terminal_size((120, 40)).columns, 160))
+    found = report.findings
+    head = f"{'SEVERITY':<9} {'RULE':<24} {'SUBJECT':<34} {'COUNT':>7}  {'FIRST SEEN':<19}  {'LAST SEEN':<19}"
+    lines = [f"window {_when(report.window.start)} → {_when(report.window.end)} UTC"]
+    if not found:
+        lines.append(f"no findings at or above {min_severity}")
+        return "\n".join(lines)
+    lines += ["", head, "-" * len(head)]
+    for f in found:
+        subject = f"{f.subject_kind} {f.subject}"
+        if len(subject) > 34:
+            subject = subject[:33] + "…"
+        lines.append(f"{f.severity:<9} {f.rule:<24} {subject:<34} {f.count:>7}  "
+                     f"{_when(f.first_seen):<19}  {_when(f.last_seen):<19}")
+        for text, mark in ((f.summary, "  "), (f.remedy, "→ ")):
+            lines += textwrap.wrap(text, width=width - 10, initial_indent=" " * 10 + mark,
+                                   subsequent_indent=" " * 12)
+    counts = ", ".join(f"{n} {s}" for s in reversed(SEVERITIES) if (n := sum(f.severity == s for f in found)))
+    lines += ["", f"{len(found)} findings ({counts})"]
+    return "\n".join(lines)
+
+
+def worst_at_or_above(found: list[Finding], level: str | None) -> bool:
+    return level is not None and bool(engine.at_or_above(found, level))
+
+
+_LEVEL = click.Choice(SEVERITIES, case_sensitive=False)
+
+
+@click.command("findings")
+@db_option
+@click.option("--json", "as_json_", is_flag=True, help="Print JSON (window, findings, errors) instead of a table.")
+@click.option("--since", metavar="DURATION",
+              help="Only the last DURATION of the stored data (15m, 1h, 2d); default all history.")
+@click.option("--min-severity", type=_LEVEL, default="info", show_default=True,
+              help="Leave out findings below this severity.")
+@click.option("--fail-on", type=_LEVEL, default=None,
+              help="Exit with status 1 when a finding at or above this severity exists (default: never).")
+def findings_cmd(db: str | None, as_json_: bool, since: str | None, min_severity: str, fail_on: str | None) -> None:
+    """Run every rule over the store and list what it found, worst first.
+
+    Opens the store read-only. Exit status: 0, or 1 when --fail-on is given and a finding at
+    or above that severity exists, or 2 when the store cannot be used or a rule failed.
+    """
+    if not db:
+        raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
+    if since is not None:
+        parse_duration(since)  # a bad duration fails before the store is opened
+    min_severity, fail_on = min_severity.lower(), fail_on.lower() if fail_on else None
+    with Store(db, read_only=True) as store:
+        cur = store.cursor()
+        report = engine.evaluate(cur, _window(cur, since))
+    everything = report.findings  # --fail-on judges all of them, whatever is shown
+    report.findings = engine.at_or_above(everything, min_severity)
+    click.echo(as_json(report) if as_json_ else as_table(report, min_severity))
+    if report.errors:
+        failed = "; ".join(f"{m}: {r}" for m, r in sorted(report.errors.items()))
+        raise SeamwatchError(f"some rules could not run, so this list is incomplete ({failed})")
+    if worst_at_or_above(everything, fail_on):
+        click.get_current_context().exit(1)
+
+
+COMMANDS = [findings_cmd]
