@@ -1,0 +1,72 @@
+"""`seamwatch findings` and the engine behind it, over a real store file."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from dashboard.cli import cli
+from dashboard.findings import engine
+
+
+def _incidents(data):
+    """An idempotency violation (error) early on, a duplicate publication (warning) 10 minutes later."""
+    t = data.trace_id()
+    for i, at in enumerate((0, 20)):
+        p = data.process(t, "invoicing-service", "invoicing", "shop.orders", 0, 1, at=at, instance=f"i-{i}")
+        data.produce(t, "invoicing-service", "shop.invoices", at=at + 0.1, parent=p)
+    same = {"eventId": "o-7", "type": "OrderCreated", "occurredAt": 1, "version": "1"}
+    data.record("shop.orders", 1, 3, at=600, value=same, key="o", trace=(t, "00000000000000aa"))
+    data.record("shop.orders", 1, 4, at=600.5, value=same, key="o", trace=(t, "00000000000000aa"))
+    data.write()
+
+
+def _invoke(store, *args):
+    store.close()  # the CLI opens the file read-only, as it would a capture no collector holds
+    return CliRunner().invoke(cli, ["findings", "--db", store.path, *args], catch_exceptions=False)
+
+
+def test_engine_sorts_worst_first_and_filters_by_severity(data, store, window):
+    _incidents(data)
+    found = engine.run(store.cursor(), window)
+    assert [f.rule for f in found][:2] == ["IDEMPOTENCY_VIOLATION", "DUPLICATE_PUBLISH"]
+    assert {f.rule for f in engine.run(store.cursor(), window, min_severity="error")} == {"IDEMPOTENCY_VIOLATION"}
+    assert engine.evaluate(store.cursor(), window).errors == {}
+
+
+def test_table_for_people_and_exit_status_zero_without_fail_on(data, store):
+    _incidents(data)
+    result = _invoke(store)
+    assert result.exit_code == 0
+    assert "IDEMPOTENCY_VIOLATION" in result.output and "group invoicing" in result.output
+    assert "→ Make the consumer idempotent" in result.output
+
+
+def test_fail_on_exits_one_at_or_above_the_level_only(data, store):
+    _incidents(data)
+    assert _invoke(store, "--fail-on", "error").exit_code == 1
+    assert _invoke(store, "--fail-on", "critical").exit_code == 0
+    # what is hidden from the listing still fails the gate
+    result = _invoke(store, "--min-severity", "critical", "--fail-on", "warning")
+    assert result.exit_code == 1 and "no findings at or above critical" in result.output
+
+
+def test_json_for_scripts_with_since_on_the_stored_data(data, store):
+    _incidents(data)
+    doc = json.loads(_invoke(store, "--json").output)
+    rules = [f["rule"] for f in doc["findings"]]
+    assert rules[:2] == ["IDEMPOTENCY_VIOLATION", "DUPLICATE_PUBLISH"]
+    dup = doc["findings"][1]
+    assert dup["subject"] == "shop.orders" and dup["evidence"]["event_ids"][0]["event_id"] == "o-7"
+    assert doc["errors"] == {}
+    # the last two minutes of the capture hold the duplicate publication, not the early violation
+    late = [f["rule"] for f in json.loads(_invoke(store, "--json", "--since", "2m").output)["findings"]]
+    assert "DUPLICATE_PUBLISH" in late and "IDEMPOTENCY_VIOLATION" not in late
+
+
+def test_bad_since_is_one_clear_sentence(data, store):
+    _incidents(data)
+    result = _invoke(store, "--since", "an hour")
+    assert result.exit_code == 2
+    assert "--since must look like 15m, 1h or 2d" in result.output
