@@ -1,0 +1,67 @@
+"""Kafka settings: librdkafka pass-through, properties files, secrets kept out of sight."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from click.testing import CliRunner
+
+from collectors.errors import ConfigError
+from collectors.kafka.config import KafkaSettings, merge_extra, parse_x
+from dashboard.cli import cli
+
+
+def test_properties_file_then_x_wins(tmp_path) -> None:
+    props = tmp_path / "client.properties"
+    props.write_text("# prod\nsecurity.protocol=SASL_SSL\nsasl.mechanism: SCRAM-SHA-512\n"
+                     "sasl.username = sre\nsasl.password=hunter2\nssl.ca.location=/etc/ca.pem\n")
+    extra = merge_extra(str(props), ["sasl.mechanism=PLAIN", "client.rack=eu-1a"])
+    assert extra == {"security.protocol": "SASL_SSL", "sasl.mechanism": "PLAIN", "sasl.username": "sre",
+                     "sasl.password": "hunter2", "ssl.ca.location": "/etc/ca.pem", "client.rack": "eu-1a"}
+    s = KafkaSettings(bootstrap=["b1:9092", "b2:9092"], extra=extra)
+    assert s.client_conf()["sasl.password"] == "hunter2"  # passed through to librdkafka as given
+    assert s.describe()["extra"]["sasl.password"] == "***"
+    assert s.cluster_name == "b1:9092"
+
+
+@pytest.mark.parametrize(("items", "message"), [
+    (["no-equals-sign"], "key=value"),
+    (["group.id=mine"], "managed by the tap"),
+    (["enable.auto.commit=true"], "managed by the tap"),
+])
+def test_bad_settings_are_one_clear_sentence(items, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        KafkaSettings(bootstrap=["b:9092"], extra=parse_x(items))
+
+
+def test_topic_patterns() -> None:
+    s = KafkaSettings(bootstrap=["b:9092"], include=("shop.*", "audit"), exclude=("__*", "*.secret"))
+    assert [t for t in ("shop.orders", "shop.secret", "audit", "__consumer_offsets", "other") if s.wants(t)] == [
+        "shop.orders", "audit"]
+
+
+def test_cli_reports_bad_x_without_traceback(tmp_path) -> None:
+    res = CliRunner().invoke(cli, ["collect", "--db", str(tmp_path / "s.duckdb"), "--bootstrap", "127.0.0.1:1",
+                                   "-X", "sasl.password"])
+    assert res.exit_code == 2
+    assert "-X expects key=value" in res.output and "Traceback" not in res.output
+
+
+@pytest.mark.kafka
+def test_secrets_never_reach_logs_or_status(store, bootstrap, caplog) -> None:
+    from collectors.kafka.tap import KafkaTap
+    from tests.kafka.conftest import wait_for
+
+    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=("nothing-*",),
+                             extra=parse_x(["security.protocol=SASL_PLAINTEXT", "sasl.mechanism=PLAIN",
+                                            "sasl.username=sre", "sasl.password=hunter2-secret"]))
+    tap = KafkaTap(store, settings)
+    with caplog.at_level(logging.DEBUG):
+        tap.start()
+        try:
+            wait_for(lambda: tap.status()["last_error"], timeout=30, what="an authentication error")
+        finally:
+            tap.stop()
+    assert "hunter2-secret" not in caplog.text
+    assert "hunter2-secret" not in repr(tap.status())

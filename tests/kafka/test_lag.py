@@ -1,0 +1,62 @@
+"""The lag poller on a real broker: groups in any state, never-committed groups, deleted topics."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from confluent_kafka import TopicPartition
+
+from collectors.kafka.config import KafkaSettings
+from collectors.kafka.lag import LagPoller
+from tests.kafka.conftest import wait_for
+
+pytestmark = pytest.mark.kafka
+
+
+def _consume(consumer, n: int) -> list:
+    got: list = []
+    wait_for(lambda: got.extend(consumer.consume(n - len(got), 0.5)) or len(got) >= n, what=f"{n} messages")
+    return got
+
+
+def test_snapshot_of_groups_and_watermarks(store, bootstrap, admin, topic_factory, produce, consumer_factory) -> None:
+    run = uuid.uuid4().hex[:6]
+    topic = topic_factory(name=f"lag-{run}.orders", partitions=2)
+    doomed = topic_factory(name=f"lag-{run}.doomed")
+    produce(topic, [(b"k", b"{}", None, i % 2) for i in range(30)])
+    produce(doomed, [(b"k", b"{}", None)] * 5)
+
+    working = consumer_factory(f"working-{run}", [topic], **{"client.id": "fulfillment-1"})
+    _consume(working, 14)
+    working.commit(offsets=[TopicPartition(topic, 0, 4), TopicPartition(topic, 1, 10)], asynchronous=False)
+    idle = consumer_factory(f"idle-{run}", [topic], **{"client.id": "never-commits"})
+    _consume(idle, 1)  # holds both partitions, commits nothing
+    gone = consumer_factory(f"gone-{run}")
+    gone.commit(offsets=[TopicPartition(doomed, 0, 3)], asynchronous=False)
+    gone.close()
+    admin.delete_topics([doomed])[doomed].result(15)
+    wait_for(lambda: doomed not in admin.list_topics(timeout=5).topics, what="topic deletion")
+
+    poller = LagPoller(store, KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(f"lag-{run}.*",)))
+    poller.poll_once()
+    poller.poll_once()
+
+    rows = store.cursor().execute(
+        'SELECT group_id, topic, "partition", committed_offset, high_watermark, state, members, client_id '
+        "FROM group_offsets WHERE group_id LIKE ? AND polled_at = (SELECT max(polled_at) FROM group_offsets) "
+        'ORDER BY 1, 2, 3', [f"%-{run}"]).fetchall()
+    # the broker drops a deleted topic's committed offsets: the group has nothing left to report
+    assert rows == [
+        (f"idle-{run}", topic, 0, None, 15, "stable", 1, "never-commits"),
+        (f"idle-{run}", topic, 1, None, 15, "stable", 1, "never-commits"),
+        (f"working-{run}", topic, 0, 4, 15, "stable", 1, "fulfillment-1"),
+        (f"working-{run}", topic, 1, 10, 15, "stable", 1, "fulfillment-1"),
+    ]
+    points = store.cursor().execute(
+        'SELECT "partition", low_watermark, high_watermark, count(*) FROM topic_offsets WHERE topic = ? '
+        'GROUP BY ALL ORDER BY 1', [topic]).fetchall()
+    assert points == [(0, 0, 15, 2), (1, 0, 15, 2)]  # one (end offset, time) point per poll
+    assert store.cursor().execute("SELECT count(*) FROM topic_offsets WHERE topic = ?", [doomed]).fetchone() == (0,)
+    status = poller.status()
+    assert status["polls"] == 2 and status["groups"] >= 2 and status["last_error"] is None
