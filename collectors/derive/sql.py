@@ -114,7 +114,7 @@ WITH agg AS (
 SELECT e.trace_id, e.span_id,
        CASE WHEN e.is_consumer THEN 'consumer' WHEN e.parent_span_id IS NULL THEN 'root'
             WHEN e.after_producer THEN 'after_producer' ELSE 'orphan' END,
-       e.service, coalesce(e.http_route, e.name), e.kind,
+       e.service, e.name, e.kind,
        CASE WHEN e.is_consumer THEN e.consumer_group END,
        CASE WHEN e.is_consumer THEN e.destination END,
        a.depth, b.path, b.path_ids, b.lat, coalesce(f.fan_out, 0), a.hops, coalesce(l.n, 0),
@@ -133,7 +133,7 @@ INSERT INTO segment_edges
 SELECT trace_id, seg, span_id, parent_span_id, edge, from_service, to_service, operation, depth, start_time, duration_us
 FROM (
     SELECT *, 'hop' AS edge, parent_service AS from_service, service AS to_service,
-           coalesce(http_route, name) AS operation FROM _walk WHERE is_hop
+           name AS operation FROM _walk WHERE is_hop
     UNION ALL BY NAME
     SELECT *, 'send' AS edge, service AS from_service, destination AS to_service, name AS operation
     FROM _walk WHERE is_producer
@@ -151,7 +151,7 @@ WITH seg AS (
     WHERE trace_id IN (SELECT trace_id FROM _batch) AND start_time >= ? AND start_time <= ?
     GROUP BY trace_id
 ), root AS (
-    SELECT trace_id, span_id, service, coalesce(http_route, name) AS operation FROM _bs
+    SELECT trace_id, span_id, service, name AS operation FROM _bs
     QUALIFY row_number() OVER (PARTITION BY trace_id ORDER BY parent_span_id IS NOT NULL, start_time, span_id) = 1
 ), spans_agg AS (
     SELECT trace_id, count(*) AS n, count(DISTINCT service) AS services,

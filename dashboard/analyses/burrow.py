@@ -13,6 +13,10 @@ time), each with the lag at commit time, and judges the window:
 
 The group's status is its worst partition's, with STOP, STALL and REWIND reported as ERR.
 
+Burrow also judges a window that is not full yet and flags it incomplete; a single commit
+with lag then reads as STALL. Seamwatch judges only full windows (``intervals`` commits),
+so a group that just started, or a poller that just started, is not called stuck.
+
 Seamwatch sees commits through the lag poller's snapshots, not the __consumer_offsets
 stream, so a snapshot counts as a commit when the committed offset moved, or when the
 group has members (a live consumer commits on its auto-commit interval even when stuck).
@@ -32,6 +36,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
 
 INTERVALS = 10  # Burrow's default storage.intervals
 MIN_DISTANCE = timedelta(seconds=1)  # Burrow's default min-distance
@@ -108,6 +113,8 @@ class _Ring:
             del self.commits[0]
 
     def status(self, now: datetime) -> str:
+        if len(self.commits) < self.intervals:
+            return "OK"  # an incomplete window says nothing yet
         current = max(0, self.hwm - self.last_offset) if self.last_offset is not None else 0
         return evaluate(self.commits, current, now)
 
@@ -193,3 +200,63 @@ def status_over_time(con: duckdb.DuckDBPyConnection, window: Window, *, group: s
 
 def _int(v: Any) -> int | None:
     return None if v is None or pd.isna(v) else int(v)
+
+
+def group_status_over_time(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None,
+                           **kw: Any) -> pd.DataFrame:
+    """Each group's Burrow status at each poll: its partitions' latest statuses, worst first."""
+    parts = status_over_time(con, window, group=group, **kw)
+    cols = ["cluster", "group_id", "at", "status", "worst_partition_status", "lag"]
+    if parts.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (cluster, grp), g in parts.groupby(["cluster", "group_id"], sort=True):
+        latest: dict[tuple[str, int], tuple[str, int]] = {}
+        for at, at_rows in g.groupby("at", sort=True):
+            for r in at_rows.itertuples(index=False):
+                latest[(r.topic, r.partition)] = (r.status, 0 if r.lag is None or pd.isna(r.lag) else int(r.lag))
+            statuses = [s for s, _ in latest.values()]
+            rows.append({"cluster": cluster, "group_id": grp, "at": at, "status": group_status(statuses),
+                         "worst_partition_status": worst(statuses), "lag": sum(n for _, n in latest.values())})
+    return pd.DataFrame(rows, columns=cols)
+
+
+_SEVERITY = {"WARN": "warning", "ERR": "error", "STOP": "error", "STALL": "error", "REWIND": "error"}
+
+
+def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
+    """CONSUMER_LAG: a group whose Burrow status was not OK in the window (WARN → warning, else error)."""
+    parts = status_over_time(con, window)
+    out: list[Finding] = []
+    if parts.empty:
+        return out
+    bad = parts[parts["status"] != "OK"]
+    for (cluster, grp), g in bad.groupby(["cluster", "group_id"], sort=True):
+        partition_worst = {f"{t}/{p}": worst(list(s["status"])) for (t, p), s in g.groupby(["topic", "partition"])}
+        status = worst(list(partition_worst.values()))
+        firsts = {s: g.loc[g["status"] == s, "at"].min() for s in STATUSES if (g["status"] == s).any()}
+        last = g["at"].max()
+        everyone = parts[(parts["cluster"] == cluster) & (parts["group_id"] == grp) & (parts["at"] <= last)]
+        final = everyone.sort_values("at").groupby(["topic", "partition"]).tail(1)
+        lag_now = int(final["lag"].fillna(0).sum())
+        out.append(Finding(
+            rule="CONSUMER_LAG", severity=_SEVERITY[status], subject_kind="group", subject=grp,
+            count=lag_now, first_seen=g["at"].min(), last_seen=last,
+            summary=(f"{grp} was {group_status([status])} by Burrow's rules ({status} on "
+                     f"{len(partition_worst)} partition(s)); {lag_now} messages behind at the last bad poll"),
+            remedy=_REMEDY[status],
+            evidence={"cluster": cluster, "status": group_status([status]), "worst_partition_status": status,
+                      "partitions": partition_worst, "first_at": {s: t.isoformat() for s, t in firsts.items()},
+                      "final_lag": {f"{r.topic}/{r.partition}": int(r.lag) for r in final.itertuples()
+                                    if r.lag is not None and not pd.isna(r.lag)}},
+        ))
+    return out
+
+
+_REMEDY = {
+    "WARN": "The group falls behind: scale its consumers (up to the partition count) or make processing cheaper.",
+    "STALL": "The group commits but does not move: find the message or call it is stuck on.",
+    "STOP": "The group stopped committing: check that its consumers run and can reach the broker.",
+    "REWIND": "The group's offsets went backwards: find who reset them, and expect reprocessing.",
+    "ERR": "The group is in error: check its partitions' statuses.",
+}

@@ -14,6 +14,9 @@ import pandas as pd
 from collectors.derive import sql as derive_sql
 from collectors.model import KIND_NAMES
 from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
+
+DEFAULT_MAX_SYNC_DEPTH = 3  # DESIGN §4, when no topology says otherwise
 
 _FILTERS = """
     start_time >= $start AND start_time < $end
@@ -140,3 +143,41 @@ def trace_chain(con: duckdb.DuckDBPyConnection, trace_id: str) -> pd.DataFrame:
     df = con.execute(_CHAIN, {"trace_id": trace_id, "t": row[0], "t1": row[1]}).df()
     df["kind"] = df["kind"].map(lambda k: KIND_NAMES.get(int(k), str(k)) if pd.notna(k) else None)
     return df
+
+
+_OVER_LIMIT = """
+SELECT entry_service, entry_operation, count(*) AS segments, max(depth) AS max_depth,
+       min(start_time) AS first_seen, max(start_time) AS last_seen,
+       list(trace_id ORDER BY start_time, trace_id) AS trace_ids,
+       arg_max(service_path, depth * 1e12 + path_latency_us) AS deepest_path,
+       arg_max(trace_id, depth * 1e12 + path_latency_us) AS deepest_trace_id
+FROM trace_segments
+WHERE start_time >= $start AND start_time < $end AND depth > $limit_depth
+GROUP BY ALL
+ORDER BY max_depth DESC, segments DESC, entry_service, entry_operation
+"""
+
+
+def chains_over_limit(con: duckdb.DuckDBPyConnection, window: Window, *, limit_depth: int = 3) -> pd.DataFrame:
+    """Entry endpoints whose segments went deeper than the limit, with the traces that did."""
+    return con.execute(_OVER_LIMIT, {"start": window.start, "end": window.end, "limit_depth": limit_depth}).df()
+
+
+def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
+    """LONG_SYNC_CHAIN: one per entry endpoint whose synchronous depth exceeded max_sync_depth."""
+    limit = int(topology.max_sync_depth) if topology is not None else DEFAULT_MAX_SYNC_DEPTH
+    out = []
+    for r in chains_over_limit(con, window, limit_depth=limit).itertuples(index=False):
+        path = " → ".join(r.deepest_path)
+        out.append(Finding(
+            rule="LONG_SYNC_CHAIN", severity="warning", subject_kind="endpoint",
+            subject=f"{r.entry_service} {r.entry_operation}", count=int(r.segments),
+            first_seen=r.first_seen, last_seen=r.last_seen,
+            summary=(f"{int(r.segments)} requests to {r.entry_service} {r.entry_operation} waited on "
+                     f"{int(r.max_depth)} synchronous hops (limit {limit}): {path}"),
+            remedy=("Shorten the chain: answer the user after the commit and let the later steps "
+                    "react to an event instead of being called."),
+            evidence={"trace_ids": list(r.trace_ids), "deepest_trace_id": r.deepest_trace_id,
+                      "deepest_path": list(r.deepest_path), "max_depth": int(r.max_depth), "limit": limit},
+        ))
+    return out

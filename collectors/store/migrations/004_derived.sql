@@ -10,7 +10,7 @@ CREATE TABLE trace_segments (
     segment_span_id VARCHAR NOT NULL,      -- the entry span
     cause VARCHAR,                         -- root | consumer | after_producer | orphan
     entry_service VARCHAR,
-    entry_operation VARCHAR,               -- http route, else span name
+    entry_operation VARCHAR,               -- the entry span's name (e.g. "POST /checkout", "process shop.orders")
     entry_kind TINYINT,
     consumer_group VARCHAR,                -- when the segment starts at a consumer
     topic VARCHAR,

@@ -28,23 +28,36 @@ def test_each_burrow_status(data, store, window):
     _polls(data, "stall", 0, [(s, 300, 400 + s) for s in ten])
     # REWIND: the committed offset goes backwards
     _polls(data, "rewind", 0, [(s, 500 - (200 if s == 60 else 0) + s, 1000 + s) for s in ten])
-    # STOP: the last commit is older than the window is long; no member commits since
-    _polls(data, "stop", 0, [(s, 10 * s, 10 * s + 50) for s in range(0, 30, 10)])
-    _polls(data, "stop", 0, [(s, 200, 600) for s in range(30, 100, 10)], members=0)
-    # the poller keeps running for every group until 90 s
     data.write()
 
     assert _status(store, window, "ok") == {0: "OK", 1: "OK"}
     assert _status(store, window, "warn") == {0: "WARN"}
     assert _status(store, window, "stall") == {0: "STALL"}
     assert _status(store, window, "rewind") == {0: "REWIND"}
-    assert _status(store, window, "stop") == {0: "STOP"}
 
     groups = burrow.group_statuses(store.cursor(), window).set_index("group_id")
-    # ERR is the group's status when a partition stopped, stalled or rewound
-    assert groups["status"].to_dict() == {"ok": "OK", "rewind": "ERR", "stall": "ERR", "stop": "ERR",
-                                          "warn": "WARN"}
-    assert groups.loc["stop", "worst_partition_status"] == "STOP"
+    # ERR is the group's status when a partition stalled or rewound
+    assert groups["status"].to_dict() == {"ok": "OK", "rewind": "ERR", "stall": "ERR", "warn": "WARN"}
+    assert groups.loc["stall", "worst_partition_status"] == "STALL"
+
+
+def test_stop_when_the_last_commit_is_older_than_the_window_is_long(data, store, window):
+    # ten commits over 90 s, then the group has no members: the poller still sees it
+    _polls(data, "stop", 0, [(s, 10 * s, 10 * s + 50) for s in range(0, 100, 10)])
+    _polls(data, "stop", 0, [(s, 900, 1000) for s in range(100, 200, 10)], members=0)
+    data.write()
+    assert _status(store, window, "stop") == {0: "STOP"}
+    group = burrow.group_statuses(store.cursor(), window).iloc[0]
+    assert (group["status"], group["worst_partition_status"]) == ("ERR", "STOP")
+    # at 180 s: 90 s since the last commit is not more than the 90 s the window spans
+    early = burrow.partition_status(store.cursor(), type(window)(window.start, data.at(180.5)))
+    assert early["status"].tolist() == ["WARN"]
+
+
+def test_an_incomplete_window_is_not_judged(data, store, window):
+    _polls(data, "new", 0, [(s, 5, 50 + s) for s in range(0, 50, 10)])
+    data.write()
+    assert _status(store, window, "new") == {0: "OK"}
 
 
 def test_group_is_its_worst_partition(data, store, window):
@@ -59,10 +72,11 @@ def test_group_is_its_worst_partition(data, store, window):
 
 def test_commits_closer_than_min_distance_replace_the_previous(data, store, window):
     # two polls 0.5 s apart are one commit in Burrow's window (the later offset, the earlier time)
-    _polls(data, "g", 0, [(0, 10, 20), (0.5, 12, 30), (10, 20, 40), (20, 30, 50)])
+    _polls(data, "g", 0, [(0, 10, 20), (0.5, 12, 30)] + [(s, 2 * s, 3 * s + 30) for s in range(10, 100, 10)])
     data.write()
     part = burrow.partition_status(store.cursor(), window, group="g").iloc[0]
-    assert part["window_offsets"] == [12, 20, 30]
+    assert part["window_offsets"] == [12, *range(20, 200, 20)]
+    assert part["first_commit"] == data.at(0)
     assert part["status"] == "WARN"
 
 

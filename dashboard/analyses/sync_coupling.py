@@ -1,0 +1,181 @@
+"""Where synchronous calls couple what events should decouple (DESIGN §5.6), from derived edges.
+
+- side-effect calls: a user-facing request (a trace's root SERVER segment) waits on a
+  service the topology marks as a side effect, which should react to an event instead;
+- callbacks: a consumer's process segment calls the producer of the event it handles
+  (the event lacks the context the consumer needs);
+- reply waits: a topic with one consumer group whose processing publishes a reply the
+  original producer consumes while the request that published is still open.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
+
+CALLBACK_SHARE = 0.5  # "most events": more than half of a group's processings call back
+CALLBACK_MIN_EVENTS = 5  # fewer processings than this say nothing about a habit
+MARGIN = timedelta(hours=1)  # how far before the window a segment may start and still hold an edge in it
+
+_SIDE_EFFECT_CALLS = """
+SELECT e.from_service AS caller, e.to_service AS callee, e.operation,
+       s.entry_service, s.entry_operation,
+       count(*) AS calls, count(DISTINCT e.trace_id) AS traces,
+       min(s.start_time) AS first_seen, max(s.start_time) AS last_seen,
+       quantile_cont(e.duration_us, 0.95) / 1e3 AS p95_ms,
+       list(DISTINCT e.trace_id ORDER BY e.trace_id) AS trace_ids
+FROM segment_edges e
+JOIN trace_segments s ON s.trace_id = e.trace_id AND s.segment_span_id = e.segment_span_id
+WHERE e.edge = 'hop' AND e.start_time >= $start AND e.start_time < $end
+  AND s.start_time >= $since AND s.start_time < $end
+  AND s.cause = 'root' AND s.entry_kind IN (0, 2)
+  AND list_contains($side_effects, e.to_service)
+GROUP BY ALL
+ORDER BY calls DESC, caller, callee
+"""
+
+_CALLBACKS = """
+WITH declared AS (
+    SELECT unnest($topics) AS topic, unnest($producers) AS producer
+), observed AS (
+    SELECT to_service AS topic, mode(from_service) AS producer FROM segment_edges
+    WHERE edge = 'send' AND start_time >= $since AND start_time < $end GROUP BY ALL
+), producers AS (
+    SELECT o.topic, coalesce(d.producer, o.producer) AS producer FROM observed o LEFT JOIN declared d USING (topic)
+    UNION SELECT topic, producer FROM declared
+), cons AS (
+    SELECT s.trace_id, s.segment_span_id, s.consumer_group, s.topic, s.entry_service, s.start_time, p.producer
+    FROM trace_segments s JOIN producers p USING (topic)
+    WHERE s.cause = 'consumer' AND s.start_time >= $start AND s.start_time < $end
+      AND s.consumer_group IS NOT NULL AND s.entry_service IS DISTINCT FROM p.producer
+), back AS (
+    SELECT c.trace_id, c.segment_span_id, count(*) AS calls, any_value(e.operation) AS operation
+    FROM cons c
+    JOIN segment_edges e ON e.trace_id = c.trace_id AND e.segment_span_id = c.segment_span_id
+    WHERE e.edge = 'hop' AND e.to_service = c.producer AND e.start_time >= $start AND e.start_time < $end + $margin
+    GROUP BY ALL
+)
+SELECT c.consumer_group, c.topic, c.entry_service AS consumer_service, c.producer,
+       count(*) AS processed, count(b.segment_span_id) AS called_back,
+       count(b.segment_span_id) / count(*) AS share,
+       sum(b.calls) AS calls, mode(b.operation) AS operation,
+       min(c.start_time) FILTER (WHERE b.segment_span_id IS NOT NULL) AS first_seen,
+       max(c.start_time) FILTER (WHERE b.segment_span_id IS NOT NULL) AS last_seen,
+       list(c.trace_id ORDER BY c.start_time, c.trace_id) FILTER (WHERE b.segment_span_id IS NOT NULL) AS trace_ids
+FROM cons c LEFT JOIN back b USING (trace_id, segment_span_id)
+GROUP BY ALL
+ORDER BY share DESC, processed DESC, consumer_group, topic
+"""
+
+_REPLY_WAITS = """
+WITH m1 AS (
+    SELECT * FROM message_lag
+    WHERE process_start >= $start AND process_start < $end AND producer_span_id IS NOT NULL
+), groups_per_topic AS (
+    SELECT topic, count(DISTINCT consumer_group) AS groups FROM message_lag
+    WHERE process_start >= $start AND process_start < $end GROUP BY topic
+), reply AS (
+    SELECT m1.topic, m1.consumer_group, m1.consumer_service, m1.producer_service,
+           m1.producer_trace_id, m1.producer_span_id, m1.consumer_trace_id, m1.consumer_span_id,
+           m2.topic AS reply_topic, m2.process_start AS reply_at, m2.consumer_span_id AS reply_span_id
+    FROM m1
+    JOIN segment_edges e ON e.edge = 'send' AND e.trace_id = m1.consumer_trace_id
+     AND e.segment_span_id = m1.consumer_span_id AND e.start_time >= $start AND e.start_time < $end + $margin
+    JOIN message_lag m2 ON m2.producer_trace_id = e.trace_id AND m2.producer_span_id = e.span_id
+     AND m2.consumer_service = m1.producer_service
+     AND m2.process_start >= $start AND m2.process_start < $end + $margin
+), waiting AS (
+    SELECT r.*, s.segment_span_id AS request_span_id, s.entry_operation AS request, s.end_time AS request_end
+    FROM reply r
+    JOIN segment_edges pe ON pe.edge = 'send' AND pe.trace_id = r.producer_trace_id AND pe.span_id = r.producer_span_id
+     AND pe.start_time >= $since AND pe.start_time < $end
+    JOIN trace_segments s ON s.trace_id = pe.trace_id AND s.segment_span_id = pe.segment_span_id
+     AND s.start_time >= $since AND s.start_time < $end
+    WHERE s.end_time >= r.reply_at
+)
+SELECT w.topic, w.consumer_group, w.consumer_service, w.producer_service, w.reply_topic, w.request,
+       count(*) AS waits, min(w.reply_at) AS first_seen, max(w.reply_at) AS last_seen,
+       list(w.producer_trace_id ORDER BY w.reply_at) AS trace_ids
+FROM waiting w JOIN groups_per_topic g USING (topic)
+WHERE g.groups = 1
+GROUP BY ALL
+ORDER BY waits DESC, topic
+"""
+
+
+def _p(window: Window, **extra: Any) -> dict[str, Any]:
+    return {"start": window.start, "end": window.end, "since": window.start - MARGIN, **extra}
+
+
+def side_effect_calls(con: duckdb.DuckDBPyConnection, window: Window, side_effects: list[str]) -> pd.DataFrame:
+    """User-facing requests' synchronous calls into side-effect services, per (caller, callee, entry)."""
+    return con.execute(_SIDE_EFFECT_CALLS, _p(window, side_effects=list(side_effects))).df()
+
+
+def callbacks(con: duckdb.DuckDBPyConnection, window: Window, producers: dict[str, str] | None = None) -> pd.DataFrame:
+    """Per (group, topic): processings, and how many called the event's producer synchronously.
+
+    ``producers`` maps topic → producing service (the declaration); otherwise the service
+    seen sending to the topic most is taken.
+    """
+    producers = producers or {}
+    return con.execute(_CALLBACKS, _p(window, topics=list(producers), producers=list(producers.values()),
+                                      margin=MARGIN)).df()
+
+
+def reply_waits(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Topics with one consumer group whose reply the producer consumed while its request was still open."""
+    return con.execute(_REPLY_WAITS, _p(window, margin=MARGIN)).df()
+
+
+def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
+    """SYNC_SIDE_EFFECT, CALLBACK_CHATTER and PASSIVE_AGGRESSIVE_EVENT."""
+    out: list[Finding] = []
+    side_effects = [s.name for s in topology.services.values() if s.side_effect] if topology is not None else []
+    if side_effects:
+        for r in side_effect_calls(con, window, side_effects).itertuples(index=False):
+            out.append(Finding(
+                rule="SYNC_SIDE_EFFECT", severity="warning", subject_kind="edge",
+                subject=f"{r.caller} -> {r.callee} {r.operation}", count=int(r.traces),
+                first_seen=r.first_seen, last_seen=r.last_seen,
+                summary=(f"{int(r.traces)} {r.entry_service} {r.entry_operation} requests waited on "
+                         f"{r.callee} {r.operation}, a side effect (p95 {r.p95_ms:.0f} ms)"),
+                remedy=(f"Commit, publish an event and let {r.callee} react to it; "
+                        "do not make the user wait on a side effect."),
+                evidence={"trace_ids": list(r.trace_ids), "caller": r.caller, "callee": r.callee,
+                          "operation": r.operation, "entry": f"{r.entry_service} {r.entry_operation}",
+                          "calls": int(r.calls)},
+            ))
+    declared = {t.name: t.producer for t in topology.topics.values() if t.producer} if topology is not None else {}
+    for r in callbacks(con, window, declared).itertuples(index=False):
+        if r.processed < CALLBACK_MIN_EVENTS or r.share <= CALLBACK_SHARE:
+            continue
+        out.append(Finding(
+            rule="CALLBACK_CHATTER", severity="warning", subject_kind="group", subject=r.consumer_group,
+            count=int(r.called_back), first_seen=r.first_seen, last_seen=r.last_seen,
+            summary=(f"{r.consumer_group} called {r.producer} {r.operation} back for {int(r.called_back)} of "
+                     f"{int(r.processed)} {r.topic} events ({r.share:.0%})"),
+            remedy=(f"Carry what {r.consumer_group} needs in the {r.topic} event (event-carried state), "
+                    f"so it stops calling {r.producer} for every event."),
+            evidence={"topic": r.topic, "producer": r.producer, "operation": r.operation,
+                      "processed": int(r.processed), "called_back": int(r.called_back), "calls": int(r.calls),
+                      "trace_ids": list(r.trace_ids)},
+        ))
+    for r in reply_waits(con, window).itertuples(index=False):
+        out.append(Finding(
+            rule="PASSIVE_AGGRESSIVE_EVENT", severity="warning", subject_kind="topic", subject=r.topic,
+            count=int(r.waits), first_seen=r.first_seen, last_seen=r.last_seen,
+            summary=(f"{r.producer_service} published {r.topic}, which only {r.consumer_group} consumes, and "
+                     f"waited for its reply on {r.reply_topic} {int(r.waits)} times"),
+            remedy=(f"This is a request in disguise: call {r.consumer_service} through an API, or publish a fact "
+                    "and stop waiting for an answer."),
+            evidence={"consumer_group": r.consumer_group, "reply_topic": r.reply_topic,
+                      "request": r.request, "trace_ids": list(r.trace_ids)},
+        ))
+    return out
