@@ -143,37 +143,43 @@ SAMPLE = 20
 
 
 def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """DEAD_LETTER per (group, origin topic): error while any is unrecovered, else warning."""
+    """DEAD_LETTER per dead-letter topic: error while any is unrecovered, else warning."""
     df = dead_letters(con, window)
     out: list[Finding] = []
-    if df.empty:
-        return out
-    df["group_key"] = df["group"].fillna("")
-    df["origin_key"] = df["origin_topic"].fillna("")
-    for (grp, origin), part in df.groupby(["group_key", "origin_key"], sort=True):
+    for dlt, part in df.groupby("dlt_topic", sort=True):
         open_ = int((~part["recovered"].astype(bool)).sum())
         errors = part["error_class"].dropna().value_counts().to_dict()
-        where = origin or ", ".join(sorted(part["dlt_topic"].unique()))
-        who = f"group {grp}" if grp else "an unknown consumer"
+        groups = sorted(part["group"].dropna().unique().tolist())
+        origins = sorted(part["origin_topic"].dropna().unique().tolist())
+        who = f"group {', '.join(groups)}" if groups else "an unknown consumer"
         out.append(Finding(
-            rule="DEAD_LETTER", severity="error" if open_ else "warning",
-            subject_kind="group" if grp else "topic", subject=grp or where, count=len(part),
+            rule="DEAD_LETTER", severity="error" if open_ else "warning", subject_kind="topic", subject=str(dlt),
+            count=len(part),
             first_seen=as_dt(part["dead_lettered_at"].min()), last_seen=as_dt(part["dead_lettered_at"].max()),
-            summary=(f"{len(part)} records of {where} dead-lettered by {who}, {open_} not recovered"
+            summary=(f"{len(part)} records of {', '.join(origins) or 'an unknown topic'} dead-lettered by {who}, "
+                     f"{open_} not recovered"
                      + (f"; {', '.join(f'{k} ×{v}' for k, v in errors.items())}" if errors else "")),
             remedy="Fix the cause in the consumer, then replay the dead letters to the origin topic; "
                    "events must stay valid facts that any consumer can process.",
             evidence={
-                "origin_topic": origin or None, "dlt_topics": sorted(part["dlt_topic"].unique().tolist()),
+                "groups": groups, "origin_topics": origins,
                 "errors": {k: int(v) for k, v in errors.items()}, "unrecovered": open_,
                 "records": [
-                    {"dlt_topic": r.dlt_topic, "dlt_partition": int(r.dlt_partition), "dlt_offset": int(r.dlt_offset),
-                     "origin_partition": None if pd.isna(r.origin_partition) else int(r.origin_partition),
-                     "origin_offset": None if pd.isna(r.origin_offset) else int(r.origin_offset),
-                     "event_id": r.event_id, "family": r.family, "error": r.error_class,
-                     "message": r.error_message, "recovered_by": r.recovered_by}
+                    {"partition": int(r.dlt_partition), "offset": int(r.dlt_offset), "group": _none(r.group),
+                     "origin": {"topic": _none(r.origin_topic), "partition": _int(r.origin_partition),
+                                "offset": _int(r.origin_offset)},
+                     "event_id": _none(r.event_id), "family": r.family, "error": _none(r.error_class),
+                     "message": _none(r.error_message), "recovered_by": _none(r.recovered_by)}
                     for r in part.head(SAMPLE).itertuples(index=False)
                 ],
             },
         ))
     return out
+
+
+def _none(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
+
+
+def _int(v: Any) -> int | None:
+    return None if _none(v) is None or pd.isna(v) else int(v)

@@ -24,12 +24,14 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, bucket_us, over_processings, params
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, bucket_us, over_processings, params
 from dashboard.analyses.window import Window
 from dashboard.findings.model import Finding
 
 # Same instance, processed again within this many seconds: an in-process (blocking) retry.
 BLOCKING_RETRY_MAX_GAP_S = 60
+# Records moving to a new instance this often within the window is a crash loop (warning).
+CRASH_LOOP_RESTARTS = 2
 CAUSES = ("retry_topic", "offset_reset", "restart_rebalance", "blocking_retry", "unknown")
 
 _REDELIVERIES = over_processings(r"""
@@ -49,6 +51,7 @@ agg AS (
            count(*) AS processings,
            count(*) FILTER (WHERE status_code = 2) AS failed,
            min(start_time) AS first_processed, max(start_time) AS last_processed,
+           min(start_time) FILTER (WHERE prev_start IS NOT NULL) AS first_redelivered,
            count(DISTINCT service_instance) AS instances, count(DISTINCT client_id) AS clients,
            max(epoch_us(start_time) - epoch_us(prev_start)) / 1e6 AS max_gap_s,
            bool_or(via_retry_topic) AS via_retry,
@@ -68,7 +71,7 @@ resets AS (
     WHERE committed_offset < prev
 )
 SELECT a.grp AS "group", a.topic, a."partition", a."offset", a.processings, a.failed,
-       a.first_processed, a.last_processed, a.instances, a.clients, a.max_gap_s, a.read_from, a.instance_ids,
+       a.first_processed, a.first_redelivered, a.last_processed, a.instances, a.clients, a.max_gap_s, a.read_from, a.instance_ids,
        CASE WHEN a.via_retry THEN 'retry_topic'
             WHEN EXISTS (SELECT 1 FROM resets r
                          WHERE r.grp = a.grp AND r.topic = a.topic AND r."partition" = a."partition"
@@ -177,27 +180,42 @@ def _keys(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {"topic": r.topic, "partition": int(r.partition), "offset": int(r.offset),
          "processings": int(r.processings), "cause": r.cause,
-         "instances": list(r.instance_ids) if r.instance_ids is not None else []}
+         "instances": as_list(r.instance_ids)}
         for r in df.head(SAMPLE).itertuples(index=False)
     ]
 
 
+def restarts(df: pd.DataFrame) -> int:
+    """Instances that took over a group's redelivered records, less the first: how often it restarted."""
+    moved = df[df["cause"] == "restart_rebalance"]
+    return max(0, len({i for ids in moved["instance_ids"] for i in as_list(ids)}) - 1)
+
+
 def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """REDELIVERY per group; DUPLICATE_PUBLISH and EVENT_ID_COLLISION per topic."""
+    """REDELIVERY per group; DUPLICATE_PUBLISH and EVENT_ID_COLLISION per topic.
+
+    Redelivery is what at-least-once delivery does, so it is info; a group whose records
+    moved to a new instance CRASH_LOOP_RESTARTS times or more is crash-looping: warning.
+    """
     out: list[Finding] = []
     red = redeliveries(con, window)
     for grp, df in red.groupby("group", sort=True):
         causes = df["cause"].value_counts().to_dict()
         extra = int((df["processings"] - 1).sum())
         main = max(causes, key=lambda c: (causes[c], -CAUSES.index(c)))
+        n_restarts = restarts(df)
+        looping = n_restarts >= CRASH_LOOP_RESTARTS
         out.append(Finding(
-            rule="REDELIVERY", severity="warning", subject_kind="group", subject=str(grp), count=len(df),
-            first_seen=as_dt(df["first_processed"].min()), last_seen=as_dt(df["last_processed"].max()),
+            rule="REDELIVERY", severity="warning" if looping else "info", subject_kind="group", subject=str(grp),
+            count=len(df),
+            first_seen=as_dt(df["first_redelivered"].min()), last_seen=as_dt(df["last_processed"].max()),
             summary=(f"{len(df)} records processed more than once ({extra} extra processings), "
-                     f"mostly {main.replace('_', ' ')}"),
+                     + (f"after {n_restarts} restarts: the consumer is crash-looping" if looping
+                        else f"mostly {main.replace('_', ' ')}")),
             remedy=_REDELIVERY_REMEDY[main],
             evidence={"causes": {k: int(v) for k, v in causes.items()}, "extra_processings": extra,
-                      "topics": sorted(df["topic"].unique().tolist()), "records": _keys(df)},
+                      "restarts": n_restarts, "topics": sorted(df["topic"].unique().tolist()),
+                      "records": _keys(df)},
         ))
     dups = duplicate_publications(con, window)
     for (topic, kind), df in dups.groupby(["topic", "kind"], sort=True):
@@ -211,8 +229,8 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
         if kind == "collision":
             out.append(Finding(
                 rule="EVENT_ID_COLLISION", severity="error", subject_kind="topic", subject=str(topic),
-                count=len(df), first_seen=first, last_seen=last,
-                summary=f"{len(df)} event ids used by different payloads on {topic}",
+                count=int(df["copies"].sum()), first_seen=first, last_seen=last,
+                summary=f"{len(df)} event ids used by different payloads on {topic} ({int(df['copies'].sum())} records)",
                 remedy="Give every event a unique, stable id (a UUID at creation, kept on retries); "
                        "consumers deduplicating on it drop real events.",
                 evidence={"event_ids": ids},
@@ -220,9 +238,9 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
         else:
             out.append(Finding(
                 rule="DUPLICATE_PUBLISH", severity="warning", subject_kind="topic", subject=str(topic),
-                count=len(df), first_seen=first, last_seen=last,
+                count=int(df["copies"].sum()), first_seen=first, last_seen=last,
                 summary=f"{len(df)} events published more than once on {topic} "
-                        f"({int(df['copies'].sum() - len(df))} extra copies)",
+                        f"({int(df['copies'].sum())} records, {int(df['copies'].sum() - len(df))} of them copies)",
                 remedy="Enable the idempotent producer (enable.idempotence) or deduplicate the outbox relay; "
                        "consumers must stay idempotent on the event id.",
                 evidence={"event_ids": ids},

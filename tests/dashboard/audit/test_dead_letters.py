@@ -65,9 +65,13 @@ def test_dead_letter_later_reprocessed_vs_still_open(data, store, window):
     assert dl.over_time(store.cursor(), window)["dead_letters"].sum() == 3
 
     found = {f.subject: f for f in dl.findings(store.cursor(), window)}
-    assert found["email"].severity == "error" and found["email"].evidence["unrecovered"] == 1
-    assert found["connect-warehouse-sink"].severity == "warning"  # recovered: no longer an open problem
-    assert found["connect-warehouse-sink"].evidence["origin_topic"] == "shop.payments"
+    orders = found["shop.orders.DLT"]
+    assert (orders.severity, orders.count, orders.evidence["unrecovered"]) == ("error", 2, 1)
+    assert orders.evidence["groups"] == ["email"]
+    assert [r["origin"]["offset"] for r in orders.evidence["records"]] == [40, 41]
+    sink = found["warehouse-sink-dlq"]
+    assert sink.severity == "warning"  # recovered: no longer an open problem
+    assert sink.evidence["origin_topics"] == ["shop.payments"]
 
 
 def test_failed_reprocessing_is_not_a_recovery_and_other_groups_do_not_count(data, store, window):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from dashboard.analyses import redeliveries as rd
 
 
@@ -55,6 +57,19 @@ def test_each_redelivery_cause_is_told_apart(data, store, window):
     found = {f.subject: f for f in rd.findings(store.cursor(), window) if f.rule == "REDELIVERY"}
     assert found["analytics"].count == 3 and found["analytics"].evidence["causes"] == {"offset_reset": 3}
     assert found["reporting"].evidence["records"][0]["instances"] == ["rep-a", "rep-b"]
+    # one restart is at-least-once delivery at work: info, first seen at the redelivery
+    assert found["reporting"].severity == "info"
+    assert found["reporting"].first_seen == window.start + timedelta(hours=1, seconds=95)  # T0 + 95 s
+
+
+def test_a_crash_looping_consumer_is_a_warning(data, store, window):
+    t = data.trace_id()
+    for n in range(4):  # three restarts, each re-reading the uncommitted offsets 0..1
+        for off in range(2):
+            data.process(t, "reporting", "reporting", "orders", 0, off, at=60 * n + off, instance=f"rep-{n}")
+    data.write()
+    (found,) = [f for f in rd.findings(store.cursor(), window) if f.rule == "REDELIVERY"]
+    assert (found.severity, found.count, found.evidence["restarts"]) == ("warning", 2, 3)
 
 
 def test_receive_and_process_spans_of_one_delivery_are_one_processing(data, store, window):
@@ -89,7 +104,7 @@ def test_duplicate_publication_and_id_collision(data, store, window):
     df = rd.duplicate_publications(store.cursor(), window)
     assert dict(zip(df["event_id"], df["kind"], strict=True)) == {"o-1": "duplicate", "o-2": "collision"}
     found = {f.rule: f for f in rd.findings(store.cursor(), window)}
-    assert found["DUPLICATE_PUBLISH"].count == 1
+    assert found["DUPLICATE_PUBLISH"].count == 2  # records involved: the event and its copy
     assert [loc["offset"] for loc in found["DUPLICATE_PUBLISH"].evidence["event_ids"][0]["locations"]] == [10, 11]
     assert found["EVENT_ID_COLLISION"].severity == "error"
     assert found["EVENT_ID_COLLISION"].evidence["event_ids"][0]["event_id"] == "o-2"
