@@ -1,0 +1,110 @@
+"""Golden test: the sample shop's trace-side incidents, found exactly, and nothing else.
+
+The simulator's files go through `seamwatch import` (which derives every trace), then the
+trace-side rules run over all of it and are compared with sample_topology's
+expected_findings.json: every incident with its exact count, subject, ids and times, and
+no finding at warning or above on what the file declares healthy.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from collectors.store import Store
+from dashboard.analyses import burrow, call_chains, sync_coupling
+from dashboard.analyses.window import Window
+from dashboard.cli import cli
+from dashboard.findings.model import severity_rank
+from sample_topology import expected_findings
+from sample_topology.simulator import simulate_to_dir
+from sample_topology.topology import load_into_store
+
+RULES = ("LONG_SYNC_CHAIN", "SYNC_SIDE_EFFECT", "CONSUMER_LAG", "CALLBACK_CHATTER", "PASSIVE_AGGRESSIVE_EVENT")
+START_US = 1_772_000_000_000_000
+START = datetime(1970, 1, 1) + timedelta(microseconds=START_US)
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return json.loads(Path(expected_findings.__file__).with_name("expected_findings.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def found(tmp_path_factory, golden):
+    tmp = tmp_path_factory.mktemp("golden")
+    simulate_to_dir(tmp / "files", seed=golden["seed"], minutes=golden["minutes"], start_us=START_US)
+    db = tmp / "shop.duckdb"
+    with Store(db) as store:
+        topology = load_into_store(store)
+    result = CliRunner().invoke(cli, ["import", "--db", str(db), "--cluster", "sample",
+                                      *map(str, sorted((tmp / "files").iterdir()))])
+    assert result.exit_code == 0, result.output
+    with Store(db, read_only=True) as store:
+        cur = store.cursor()
+        window = Window.everything(cur)
+        depths = dict(cur.execute("SELECT max_depth, count(*) FROM trace_facts GROUP BY ALL").fetchall())
+        return {"findings": [*call_chains.findings(cur, window, topology), *burrow.findings(cur, window, topology),
+                             *sync_coupling.findings(cur, window, topology)],
+                "depths": depths}
+
+
+def _seconds(at: datetime | None) -> float | None:
+    return None if at is None else round((at - START).total_seconds(), 3)
+
+
+def _expected(golden):
+    return [f for f in golden["findings"] if f["rule"] in RULES]
+
+
+def test_trace_depth_histogram(found, golden):
+    assert {str(k): v for k, v in sorted(found["depths"].items())} == golden["totals"]["trace_depths"]
+
+
+def test_every_incident_found_exactly(found, golden):
+    expected = _expected(golden)
+    assert expected, "the golden file names trace-side incidents"
+    got = {(f.rule, f.subject): f for f in found["findings"]}
+    for e in expected:
+        f = got.get((e["rule"], e["subject"]))
+        assert f is not None, f"{e['rule']} on {e['subject']} not found"
+        assert (f.severity, f.subject_kind, f.count) == (e["severity"], e["subject_kind"], e["count"]), e["rule"]
+        assert _seconds(f.first_seen) == pytest.approx(e["first_seen_s"], abs=0.001), e["rule"]
+        assert _seconds(f.last_seen) == pytest.approx(e["last_seen_s"], abs=0.001), e["rule"]
+        if "trace_ids" in e["evidence"]:
+            assert sorted(f.evidence["trace_ids"]) == sorted(e["evidence"]["trace_ids"]), e["rule"]
+
+
+def test_evidence_details(found, golden):
+    got = {(f.rule, f.subject): f for f in found["findings"]}
+    for e in _expected(golden):
+        f, ev = got[(e["rule"], e["subject"])], e["evidence"]
+        if e["rule"] == "LONG_SYNC_CHAIN":
+            assert (f.evidence["max_depth"], f.evidence["limit"]) == (ev["depth"], ev["limit"])
+            assert f.evidence["deepest_path"] == ev["path"]
+        elif e["rule"] == "CONSUMER_LAG":
+            assert f.evidence["status"] == ev["status"]
+            assert f.evidence["partitions"] == ev["partitions"]
+            assert f.evidence["final_lag"] == ev["final_lag"]
+            if ev["first_err_s"] is not None:
+                first_bad = min(v for k, v in f.evidence["first_at"].items() if k != "WARN")
+                assert _seconds(datetime.fromisoformat(first_bad)) == ev["first_err_s"]
+        elif e["rule"] == "CALLBACK_CHATTER":
+            assert (f.evidence["topic"], f.evidence["producer"], f.evidence["processed"]) == (
+                ev["topic"], ev["producer"], ev["processings"])
+            assert f.evidence["operation"] == ev["route"]
+
+
+def test_nothing_else_at_warning_or_above(found, golden):
+    expected = {(e["rule"], e["subject"]) for e in _expected(golden)}
+    extra = [(f.rule, f.subject, f.severity) for f in found["findings"]
+             if (f.rule, f.subject) not in expected and severity_rank(f.severity) >= severity_rank("warning")]
+    assert extra == []
+    healthy = {(h["rule"], h["subject"]) for h in golden["healthy"] if h["rule"] in RULES}
+    assert healthy, "the golden file names healthy subjects for these rules"
+    flagged = {(f.rule, f.subject) for f in found["findings"] if severity_rank(f.severity) >= severity_rank("warning")}
+    assert flagged & healthy == set()
