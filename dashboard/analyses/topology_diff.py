@@ -4,7 +4,8 @@ Observed edges, with the same shapes the declaration has:
 - ``sync`` service → service: a SERVER span whose parent span belongs to another service
   (normally a CLIENT span; any non-messaging parent counts, for callers without client
   instrumentation), and CLIENT spans with no SERVER child whose peer.service names a known
-  service;
+  service. The diff compares calls endpoint by endpoint (the SERVER span's method and
+  route), as the topology declares `calls: [orders-api POST /orders]`;
 - ``async`` service → topic: PRODUCER (or messaging send) spans by destination;
 - ``async`` topic → group: CONSUMER spans by destination and group, and group_offsets;
 - ``async`` group → service: which service runs a group's consumers (drawn, not diffed:
@@ -100,7 +101,7 @@ GROUP BY ALL
 def observed_graph(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Edges seen in the window: src_kind, src, dst_kind, dst, kind (sync|async), volume,
     first_seen, last_seen, via (spans | peer.service | group_offsets). Spans and offset
-    polls seeing the same edge are merged into one row."""
+    polls seeing the same edge are merged into one row, with the larger volume."""
     p = {"start": window.start, "end": window.end}
     df = con.execute(_OBSERVED, p).df()
     df.columns = EDGE_COLUMNS
@@ -108,9 +109,42 @@ def observed_graph(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFra
         return df
     return (
         df.groupby(["src_kind", "src", "dst_kind", "dst", "kind"], as_index=False, sort=True)
-        .agg(volume=("volume", "sum"), first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
+        .agg(volume=("volume", "max"), first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
              via=("via", lambda s: ",".join(sorted(set(s)))))
     )[EDGE_COLUMNS]
+
+
+_CALLS = r"""
+WITH w AS (
+    SELECT trace_id, span_id, parent_span_id, service, kind, messaging_system, db_system, peer_service,
+           http_method, http_route, start_time
+    FROM spans WHERE start_time >= $start AND start_time < $end
+),
+known AS (
+    SELECT DISTINCT service AS name FROM w
+    UNION SELECT name FROM topology_services
+)
+SELECT p.service AS caller, s.service AS callee, upper(s.http_method) AS method, s.http_route AS route,
+       count(*) AS volume, min(p.start_time) AS first_seen, max(p.start_time) AS last_seen, 'spans' AS via
+FROM w s JOIN w p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
+WHERE s.kind = 2 AND p.service <> s.service AND p.kind NOT IN (4, 5) AND p.messaging_system IS NULL
+GROUP BY ALL
+UNION ALL
+SELECT c.service, c.peer_service, upper(c.http_method), NULL, count(*), min(c.start_time), max(c.start_time),
+       'peer.service'
+FROM w c
+WHERE c.kind = 3 AND c.db_system IS NULL AND c.messaging_system IS NULL AND c.peer_service <> c.service
+  AND c.peer_service IN (SELECT name FROM known)
+  AND NOT EXISTS (SELECT 1 FROM w s WHERE s.trace_id = c.trace_id AND s.parent_span_id = c.span_id AND s.kind = 2)
+GROUP BY ALL
+ORDER BY caller, callee, method, route
+"""
+
+
+def observed_calls(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Synchronous calls by endpoint: caller, callee, method, route (the callee's SERVER span;
+    NULL for calls seen only from the client side), volume, first_seen, last_seen, via."""
+    return con.execute(_CALLS, {"start": window.start, "end": window.end}).df()
 
 
 def record_topics(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
@@ -119,22 +153,49 @@ def record_topics(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFram
 
 
 def declared_graph(topology: Any) -> pd.DataFrame:
-    """The declared edges that are diffed: sync calls, producers, and group subscriptions."""
-    rows = {("service", e.caller, "service", e.callee, "sync") for e in topology.sync_edges}
-    rows |= {("service", t.producer, "topic", t.name, "async") for t in topology.topics.values() if t.producer}
+    """The declared async edges that are diffed: producers and group subscriptions."""
+    rows = {("service", t.producer, "topic", t.name, "async") for t in topology.topics.values() if t.producer}
     rows |= {("topic", t, "group", g.name, "async") for g in topology.groups.values() for t in g.topics}
     return pd.DataFrame(sorted(rows), columns=["src_kind", "src", "dst_kind", "dst", "kind"])
 
 
+def _none(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and pd.isna(v)) else v
+
+
+def _sync_diff(calls: pd.DataFrame, topology: Any) -> list[dict[str, Any]]:
+    """Calls against declared sync edges, endpoint by endpoint. A call seen only from the
+    client side (no route) matches any declared endpoint of that pair and method."""
+    declared = {(e.caller, e.callee, e.method, e.route) for e in topology.sync_edges}
+    rows, matched = [], set()
+    for r in calls.itertuples(index=False):
+        method, route = _none(r.method), _none(r.route)
+        hits = {d for d in declared if d[:2] == (r.caller, r.callee)
+                and (method is None or d[2] == method) and (route is None or d[3] == route)}
+        matched |= hits
+        rows.append({"src_kind": "service", "src": r.caller, "dst_kind": "service", "dst": r.callee, "kind": "sync",
+                     "method": method, "route": route, "volume": int(r.volume), "first_seen": r.first_seen,
+                     "last_seen": r.last_seen, "via": r.via, "declared": bool(hits), "observed": True})
+    for caller, callee, method, route in sorted(declared - matched):
+        rows.append({"src_kind": "service", "src": caller, "dst_kind": "service", "dst": callee, "kind": "sync",
+                     "method": method, "route": route, "volume": 0, "first_seen": None, "last_seen": None,
+                     "via": None, "declared": True, "observed": False})
+    return rows
+
+
 def diff(con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> pd.DataFrame:
-    """Every edge with status 'declared' (both), 'undeclared' or 'unobserved'."""
+    """Every edge with status 'declared' (both), 'undeclared' or 'unobserved'; sync edges per
+    endpoint (method, route), async edges per producer → topic and topic → group."""
     key = ["src_kind", "src", "dst_kind", "dst", "kind"]
     obs = observed_graph(con, window)
-    obs = obs[~((obs["src_kind"] == "group") & (obs["dst_kind"] == "service"))]
+    obs = obs[(obs["kind"] == "async") & ~((obs["src_kind"] == "group") & (obs["dst_kind"] == "service"))]
     dec = declared_graph(topology)
     merged = dec.assign(declared=True).merge(obs.assign(observed=True), on=key, how="outer")
     merged["declared"] = merged["declared"].fillna(False).astype(bool)
     merged["observed"] = merged["observed"].fillna(False).astype(bool)
+    merged["volume"] = merged["volume"].fillna(0)
+    merged["method"] = None
+    merged["route"] = None
     # a producer nobody traced: the topic's records are the observation
     produced_by_span = set(obs.loc[(obs["src_kind"] == "service") & (obs["dst_kind"] == "topic"), "dst"])
     seen = record_topics(con, window).set_index("topic")
@@ -145,37 +206,46 @@ def diff(con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> pd.Da
             merged.loc[i, "volume"] = seen.loc[r.dst, "records"]
             merged.loc[i, "first_seen"] = seen.loc[r.dst, "first_seen"]
             merged.loc[i, "last_seen"] = seen.loc[r.dst, "last_seen"]
-    merged["status"] = merged.apply(
-        lambda r: "declared" if r.declared and r.observed else ("undeclared" if r.observed else "unobserved"), axis=1)
-    return merged.sort_values(key).reset_index(drop=True)
+    out = pd.concat([pd.DataFrame(_sync_diff(observed_calls(con, window), topology)), merged], ignore_index=True)
+    out["status"] = [
+        "declared" if d and o else ("undeclared" if o else "unobserved")
+        for d, o in zip(out["declared"], out["observed"], strict=True)
+    ]
+    return out.sort_values([*key, "method", "route"], na_position="first").reset_index(drop=True)
 
 
-def _name(r: Any) -> str:
-    return f"{r.src} → {r.dst}"
+def edge_subject(r: Any) -> str:
+    """'caller -> callee METHOD /route' for calls, 'src -> dst' for event flows."""
+    endpoint = " ".join(x for x in (_none(getattr(r, "method", None)), _none(getattr(r, "route", None))) if x)
+    return f"{r.src} -> {r.dst}" + (f" {endpoint}" if endpoint else "")
 
 
 def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """UNDECLARED_EDGE (warning) and UNOBSERVED_EDGE (info); nothing without a declaration."""
+    """UNDECLARED_EDGE and UNOBSERVED_EDGE, both info: drift between the file and the system
+    (the harm an undeclared call does is judged by LONG_SYNC_CHAIN and SYNC_SIDE_EFFECT).
+    Nothing without a declaration."""
     if topology is None:
         return []
     out: list[Finding] = []
     for r in diff(con, window, topology).itertuples(index=False):
-        evidence = {"src_kind": r.src_kind, "src": r.src, "dst_kind": r.dst_kind, "dst": r.dst, "kind": r.kind}
+        evidence = {"src_kind": r.src_kind, "src": r.src, "dst_kind": r.dst_kind, "dst": r.dst, "kind": r.kind,
+                    "method": _none(r.method), "route": _none(r.route)}
         what = "synchronous call" if r.kind == "sync" else "event flow"
+        name = edge_subject(r)
         if r.status == "undeclared":
             out.append(Finding(
-                rule="UNDECLARED_EDGE", severity="warning", subject_kind="edge", subject=_name(r),
+                rule="UNDECLARED_EDGE", severity="info", subject_kind="edge", subject=name,
                 count=int(r.volume), first_seen=as_dt(r.first_seen), last_seen=as_dt(r.last_seen),
-                summary=f"{what} {_name(r)} seen {int(r.volume)} times but not declared in the topology",
+                summary=f"{what} {name} seen {int(r.volume)} times but not declared in the topology",
                 remedy=("Declare it, or replace the call with an event the callee reacts to."
                         if r.kind == "sync" else "Declare the topic, its producer and its consumer groups."),
                 evidence={**evidence, "via": r.via},
             ))
         elif r.status == "unobserved":
             out.append(Finding(
-                rule="UNOBSERVED_EDGE", severity="info", subject_kind="edge", subject=_name(r), count=0,
+                rule="UNOBSERVED_EDGE", severity="info", subject_kind="edge", subject=name, count=0,
                 first_seen=None, last_seen=None,
-                summary=f"declared {what} {_name(r)} was not seen in this window",
+                summary=f"declared {what} {name} was not seen in this window",
                 remedy="Remove it from the topology if it is gone, or check that its spans are exported.",
                 evidence=evidence,
             ))

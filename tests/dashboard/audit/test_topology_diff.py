@@ -32,7 +32,12 @@ def _traffic(data):
     t = data.trace_id()
     root = data.span(t, "web", "server", "POST /checkout", at=0)
     c1 = data.span(t, "web", "client", "POST", at=0.1, parent=root)
-    orders = data.span(t, "orders", "server", "POST /orders", at=0.2, parent=c1)
+    orders = data.span(t, "orders", "server", "POST /orders", at=0.2, parent=c1,
+                       attrs={"http.request.method": "POST", "http.route": "/orders"})
+    # undeclared endpoint between declared services
+    c3 = data.span(t, "web", "client", "GET", at=0.25, parent=root)
+    data.span(t, "orders", "server", "GET /orders/{id}", at=0.26, parent=c3,
+              attrs={"http.request.method": "GET", "http.route": "/orders/{id}"})
     send = data.produce(t, "orders", "shop.orders", at=0.3, parent=orders)
     # undeclared: web waits on email synchronously
     c2 = data.span(t, "web", "client", "POST", at=0.4, parent=root)
@@ -51,21 +56,23 @@ def test_undeclared_and_unobserved_edges(data, store, window, tmp_path):
     topo = declared_topology(store.cursor())
     assert topo is not None and set(topo.groups) == {"mailer"}
 
-    status = {(r.src, r.dst): r.status for r in td.diff(store.cursor(), window, topo).itertuples()}
+    status = {td.edge_subject(r): r.status for r in td.diff(store.cursor(), window, topo).itertuples()}
     assert status == {
-        ("web", "orders"): "declared",
-        ("web", "email"): "undeclared",
-        ("orders", "loyalty"): "unobserved",
-        ("orders", "shop.orders"): "declared",
-        ("sink", "shop.payments"): "declared",
-        ("shop.orders", "mailer"): "declared",
-        ("shop.orders", "audit"): "undeclared",
+        "web -> orders POST /orders": "declared",
+        "web -> orders GET /orders/{id}": "undeclared",
+        "web -> email": "undeclared",
+        "orders -> loyalty GET /members": "unobserved",
+        "orders -> shop.orders": "declared",
+        "sink -> shop.payments": "declared",
+        "shop.orders -> mailer": "declared",
+        "shop.orders -> audit": "undeclared",
     }
     found = {(f.rule, f.subject): f for f in td.findings(store.cursor(), window, topo)}
-    assert set(found) == {("UNDECLARED_EDGE", "web → email"), ("UNDECLARED_EDGE", "shop.orders → audit"),
-                          ("UNOBSERVED_EDGE", "orders → loyalty")}
-    assert found[("UNDECLARED_EDGE", "web → email")].count == 1
-    assert found[("UNDECLARED_EDGE", "shop.orders → audit")].evidence["via"] == "group_offsets"
+    assert set(found) == {("UNDECLARED_EDGE", "web -> email"), ("UNDECLARED_EDGE", "web -> orders GET /orders/{id}"),
+                          ("UNDECLARED_EDGE", "shop.orders -> audit"),
+                          ("UNOBSERVED_EDGE", "orders -> loyalty GET /members")}
+    assert found[("UNDECLARED_EDGE", "web -> email")].count == 1
+    assert found[("UNDECLARED_EDGE", "shop.orders -> audit")].evidence["via"] == "group_offsets"
 
 
 def test_without_a_topology_the_observed_graph_stands_alone(data, store, window):
@@ -75,7 +82,7 @@ def test_without_a_topology_the_observed_graph_stands_alone(data, store, window)
     g = td.observed_graph(store.cursor(), window)
     edges = {(r.src_kind, r.src, r.dst_kind, r.dst): r.volume for r in g.itertuples()}
     assert edges == {
-        ("service", "web", "service", "orders"): 1,
+        ("service", "web", "service", "orders"): 2,
         ("service", "web", "service", "email"): 1,
         ("service", "orders", "topic", "shop.orders"): 1,
         ("topic", "shop.orders", "group", "mailer"): 1,
