@@ -3,8 +3,9 @@
 `expected_findings(seed, minutes)` returns a JSON-ready dict; expected_findings.json beside
 this module holds it for the default seed (7) and minutes (30), and a test keeps the two
 equal. Regenerate with `python -m sample_topology.expected_findings > expected_findings.json`.
-Times are seconds from the scenario's start (`*_s`), so the file holds for any start_us:
-add the start the demo printed, or read min(start_time) of the spans.
+Times are seconds from the scenario's start (`*_s`), so the file holds for any start_us. In
+a loaded store the start is exactly min(group_offsets.polled_at) − 15 s (the first snapshot),
+or min(spans.start_time) floored to the minute.
 
 Fields
 - seed, minutes, duration_s, max_sync_depth: the scenario the file describes.
@@ -194,8 +195,8 @@ def _delivery(plan: Plan) -> tuple[list[dict[str, Any]], set[str], set[str]]:
         if len(effective) > 1:
             violating.add(group)
             violations.setdefault(group, []).append({
-                "event_id": eid, "messages": sorted({(o.record.topic, o.record.partition, o.record.offset)
-                                                     for o in ops if o.record}),
+                "event_id": eid, "messages": [{"topic": t, "partition": p, "offset": o} for t, p, o in sorted(
+                    {(o.record.topic, o.record.partition, o.record.offset) for o in ops if o.record})],
                 "processings": [{"span_id": o.span_id, "instance": o.instance, "start_s": _s(o.start),
                                  "effects": _effects(o)} for o in sorted(ops, key=lambda o: o.start)]})
     for group, vs in violations.items():

@@ -136,3 +136,13 @@ class Plan:
     partitions: dict[str, int] = field(default_factory=dict)  # topic → partition count
     groups: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group → topics
     facts: list[dict[str, Any]] = field(default_factory=list)  # what happened, for expected_findings
+
+    # -- what a live runner enacts ---------------------------------------------------------
+    def requests(self) -> list[Trace]:
+        """User-facing requests in start order: the root SERVER op of each, with its calls below."""
+        return sorted((t for t in self.traces if t.root.kind == HTTP_SERVER), key=lambda t: t.root.start)
+
+    def consumer_faults(self) -> list[dict[str, Any]]:
+        """Restarts, rebalances, crashes and hangs of consumer instances, in time order."""
+        kinds = {"restart", "rebalance", "crash", "hang"}
+        return sorted((f for f in self.facts if f["kind"] in kinds), key=lambda f: f["at"])

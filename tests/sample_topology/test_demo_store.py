@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -109,8 +110,8 @@ def test_invoicing_wrote_twice_and_email_absorbed(demo: dict[str, Any], con) -> 
     [v] = _findings(demo, "IDEMPOTENCY_VIOLATION")
     assert v["subject"] == "invoicing"
     [viol] = v["evidence"]["violations"]
-    topic, partition, offset = viol["messages"][0]
-    rows = _processings(con, "invoicing", {"topic": topic, "partition": partition, "offset": offset})
+    [message] = viol["messages"]
+    rows = _processings(con, "invoicing", message)
     assert [r[2] for r in rows] == [1, 1]
     issued = con.execute("SELECT count(*), count(DISTINCT event_id) FROM records WHERE topic = 'shop.invoices' "
                          "AND causation_id = ?", [viol["event_id"]]).fetchone()
@@ -166,3 +167,13 @@ def test_demo_refuses_an_existing_file(tmp_path: Path) -> None:
     db.write_bytes(b"")
     result = CliRunner().invoke(cli, ["demo", "--load-only", "--db", str(db)])
     assert result.exit_code == 2 and "exists already" in result.output
+
+
+def test_scenario_start_can_be_read_back_from_the_store(demo: dict[str, Any], con) -> None:
+    first_poll, first_span = con.execute("SELECT (SELECT min(polled_at) FROM group_offsets), "
+                                         "(SELECT min(start_time) FROM spans)").fetchone()
+    start = first_poll - timedelta(seconds=15)
+    assert start.second == 0 and start.microsecond == 0
+    assert start == first_span.replace(second=0, microsecond=0)
+    last_poll = con.execute("SELECT max(polled_at) FROM group_offsets").fetchone()[0]
+    assert (last_poll - start).total_seconds() == demo["golden"]["duration_s"]
