@@ -153,7 +153,8 @@ def _commands(ev: pd.DataFrame, spans: pd.DataFrame) -> list[Finding]:
         bad_types = {t: w for t, (v, w) in commands if v == "command"}
         nouns = {t: w for t, (v, w) in commands if v == "noun"}
         rows = seen[seen["topic"] == topic]
-        first, last = _when(rows)
+        tapped = ev[ev["topic"] == topic]
+        first, last = _when(tapped if len(tapped) else rows)  # record times when the tap saw the topic
         if verdict == "command" or bad_types:
             n = int(types[types["event_type"].isin(bad_types)]["records"].sum()) if bad_types else 0
             if verdict == "command":

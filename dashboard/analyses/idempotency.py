@@ -210,8 +210,9 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
         # one message violated through traces and through causation ids counts once
         ids = {e for e in v["event_id"].dropna()}
         count = len(v) + sum(1 for cid in c["causation_id"] if cid not in ids)
-        times = [t for t in (*v["first_processed"], *v["last_processed"], *c["first_seen"], *c["last_seen"])
-                 if not pd.isna(t)]
+        # the processings are the evidence; downstream record times only when no trace shows them
+        spans = (*v["first_processed"], *v["last_processed"])
+        times = [t for t in (spans if len(v) else (*c["first_seen"], *c["last_seen"])) if not pd.isna(t)]
         declared = topology.groups.get(g) if topology is not None else None
         claim = " although the topology declares it idempotent" if declared is not None and declared.idempotent else ""
         out.append(Finding(

@@ -56,6 +56,7 @@ agg AS (
            max(epoch_us(start_time) - epoch_us(prev_start)) / 1e6 AS max_gap_s,
            bool_or(via_retry_topic) AS via_retry,
            list(DISTINCT via_topic ORDER BY via_topic) AS read_from,
+           list(span_id ORDER BY start_time, span_id) AS span_ids,
            list(DISTINCT coalesce(service_instance, client_id) ORDER BY coalesce(service_instance, client_id))
                FILTER (WHERE coalesce(service_instance, client_id) IS NOT NULL) AS instance_ids
     FROM seq GROUP BY ALL
@@ -71,7 +72,7 @@ resets AS (
     WHERE committed_offset < prev
 )
 SELECT a.grp AS "group", a.topic, a."partition", a."offset", a.processings, a.failed,
-       a.first_processed, a.first_redelivered, a.last_processed, a.instances, a.clients, a.max_gap_s, a.read_from, a.instance_ids,
+       a.first_processed, a.first_redelivered, a.last_processed, a.instances, a.clients, a.max_gap_s, a.read_from, a.span_ids, a.instance_ids,
        CASE WHEN a.via_retry THEN 'retry_topic'
             WHEN EXISTS (SELECT 1 FROM resets r
                          WHERE r.grp = a.grp AND r.topic = a.topic AND r."partition" = a."partition"
@@ -180,7 +181,7 @@ def _keys(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {"topic": r.topic, "partition": int(r.partition), "offset": int(r.offset),
          "processings": int(r.processings), "cause": r.cause,
-         "instances": as_list(r.instance_ids)}
+         "instances": as_list(r.instance_ids), "span_ids": as_list(r.span_ids)}
         for r in df.head(SAMPLE).itertuples(index=False)
     ]
 

@@ -1,0 +1,166 @@
+"""Golden test: the sample shop's delivery, design and topology incidents, found exactly.
+
+The simulator's files go through `seamwatch import`, then `seamwatch findings --json` runs
+the whole engine over all of it. Every expected finding of this package's rules in
+sample_topology's expected_findings.json must be there with its severity, subject, count,
+ids and times; nothing else of these rules may appear at warning or above, and nothing at
+warning or above on what the file declares healthy.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from collectors.store import Store
+from dashboard.cli import cli
+from dashboard.findings.model import severity_rank
+from sample_topology import expected_findings
+from sample_topology.simulator import simulate_to_dir
+from sample_topology.topology import load_into_store
+
+RULES = ("REDELIVERY", "DUPLICATE_PUBLISH", "EVENT_ID_COLLISION", "DEAD_LETTER", "IDEMPOTENCY_VIOLATION",
+         "EVENT_AS_COMMAND", "ENVELOPE_MISSING", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY",
+         "UNDECLARED_EDGE", "UNOBSERVED_EDGE")
+START_US = 1_772_000_000_000_000
+START = datetime(1970, 1, 1) + timedelta(microseconds=START_US)
+# Kafka record timestamps are milliseconds; the plan keeps microseconds.
+TIME_TOLERANCE_S = 0.002
+# The golden file's causes, in this package's words.
+CAUSES = {"blocking-retry": "blocking_retry", "rebalance": "restart_rebalance", "restart": "restart_rebalance",
+          "crash": "restart_rebalance"}
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return json.loads(Path(expected_findings.__file__).with_name("expected_findings.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory, golden):
+    tmp = tmp_path_factory.mktemp("golden-audit")
+    simulate_to_dir(tmp / "files", seed=golden["seed"], minutes=golden["minutes"], start_us=START_US)
+    db = tmp / "shop.duckdb"
+    with Store(db) as store:
+        load_into_store(store)
+    runner = CliRunner()
+    result = runner.invoke(cli, ["import", "--db", str(db), "--cluster", "sample",
+                                 *map(str, sorted((tmp / "files").iterdir()))])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["findings", "--db", str(db), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["errors"] == {}
+    return doc
+
+
+def _s(iso: str | None) -> float | None:
+    return None if iso is None else round((datetime.fromisoformat(iso) - START).total_seconds(), 3)
+
+
+def _mine(report, rule=None):
+    return [f for f in report["findings"] if f["rule"] in RULES and (rule is None or f["rule"] == rule)]
+
+
+def _expected(golden, rule=None):
+    return [f for f in golden["findings"] if f["rule"] in RULES and (rule is None or f["rule"] == rule)]
+
+
+def _one(report, rule, subject):
+    hits = [f for f in _mine(report, rule) if f["subject"] == subject]
+    assert len(hits) == 1, f"{rule} {subject}: {len(hits)} findings"
+    return hits[0]
+
+
+def test_every_expected_finding_with_its_severity_count_and_times(report, golden):
+    for exp in _expected(golden):
+        got = _one(report, exp["rule"], exp["subject"])
+        assert (got["severity"], got["subject_kind"], got["count"]) == \
+            (exp["severity"], exp["subject_kind"], exp["count"]), exp["rule"]
+        consumed_edge = exp["rule"] == "UNDECLARED_EDGE" and exp["subject"].startswith("shop.")
+        if consumed_edge:
+            continue  # seen from processing spans and offset polls; the plan times the commits
+        for key in ("first_seen", "last_seen"):
+            want, have = exp[f"{key}_s"], _s(got[key])
+            assert (want is None) == (have is None), (exp["rule"], exp["subject"], key)
+            if want is not None:
+                assert abs(have - want) <= TIME_TOLERANCE_S, (exp["rule"], exp["subject"], key, have, want)
+
+
+def test_no_other_finding_of_these_rules(report, golden):
+    expected = {(f["rule"], f["subject"]) for f in _expected(golden)}
+    extra = [(f["rule"], f["subject"], f["severity"]) for f in _mine(report)
+             if (f["rule"], f["subject"]) not in expected]
+    assert extra == []
+
+
+def test_nothing_at_warning_or_above_on_healthy_subjects(report, golden):
+    bad = []
+    for h in golden["healthy"]:
+        if h["rule"] not in RULES:
+            continue
+        bad += [(f["rule"], f["subject"], f["severity"]) for f in _mine(report, h["rule"])
+                if f["subject"] == h["subject"] and severity_rank(f["severity"]) >= severity_rank("warning")]
+    assert bad == []
+
+
+def test_redeliveries_name_the_records_processings_and_causes(report, golden):
+    for exp in _expected(golden, "REDELIVERY"):
+        got = _one(report, "REDELIVERY", exp["subject"])["evidence"]
+        want = {(m["topic"], m["partition"], m["offset"]): m for m in exp["evidence"]["messages"]}
+        have = {(m["topic"], m["partition"], m["offset"]): m for m in got["records"]}
+        assert set(have) == set(want)
+        for key, m in want.items():
+            assert have[key]["span_ids"] == m["span_ids"]
+            assert have[key]["processings"] == m["processings"]
+            assert set(have[key]["instances"]) == set(m["instances"])
+            assert have[key]["cause"] == CAUSES[m["cause"]], key
+        assert got["extra_processings"] == exp["evidence"]["extra_processings"]
+
+
+def test_idempotency_violation_shows_both_processings_and_their_effects(report, golden):
+    (exp,) = _expected(golden, "IDEMPOTENCY_VIOLATION")
+    got = _one(report, "IDEMPOTENCY_VIOLATION", exp["subject"])["evidence"]
+    assert [m["event_id"] for m in got["messages"]] == [v["event_id"] for v in exp["evidence"]["violations"]]
+    for m, v in zip(got["messages"], exp["evidence"]["violations"], strict=True):
+        assert [[t["topic"], t["partition"], t["offset"]] for t in v["messages"]] == \
+            [[m["topic"], *o] for o in m["offsets"]]
+        assert [p["span_id"] for p in m["processings"]] == [p["span_id"] for p in v["processings"]]
+        assert [p["instance"] for p in m["processings"]] == [p["instance"] for p in v["processings"]]
+        for p, q in zip(m["processings"], v["processings"], strict=True):
+            kinds = sorted({"db_write": "db", "event": "produce", "http_call": "http"}[e["effect"]]
+                           for e in p["effects"])
+            assert kinds == sorted(e.split()[0] for e in q["effects"])
+    # the same violation, seen from the records alone: two invoices caused by one order
+    causations = {c["causation_id"]: len(c["records"]) for c in got["causation_duplicates"]}
+    assert causations == exp["evidence"]["downstream_events_per_causation"]
+
+
+def test_dead_letters_name_origin_group_error_and_recovery(report, golden):
+    for exp in _expected(golden, "DEAD_LETTER"):
+        e = exp["evidence"]
+        (rec,) = _one(report, "DEAD_LETTER", exp["subject"])["evidence"]["records"]
+        assert (rec["partition"], rec["offset"]) == (e["record"]["partition"], e["record"]["offset"])
+        assert rec["origin"] == e["origin"]
+        assert (rec["group"], rec["family"], rec["error"], rec["message"], rec["event_id"]) == \
+            (e["group"], e["family"], e["exception_class"], e["exception_message"], e["event_id"])
+        assert (rec["recovered_by"] is not None) == e["origin_processed_later"]
+
+
+def test_duplicate_publication_and_design_evidence(report, golden):
+    for exp in _expected(golden, "DUPLICATE_PUBLISH"):
+        (ids,) = _one(report, "DUPLICATE_PUBLISH", exp["subject"])["evidence"]["event_ids"]
+        assert ids["event_id"] == exp["evidence"]["event_id"]
+        assert [(loc["partition"], loc["offset"]) for loc in ids["locations"]] == \
+            [(r["partition"], r["offset"]) for r in exp["evidence"]["records"]]
+    for exp in _expected(golden, "EVENT_AS_COMMAND"):
+        got = _one(report, "EVENT_AS_COMMAND", exp["subject"])["evidence"]
+        assert got["command_types"] == [exp["evidence"]["event_type"]]
+    for exp in _expected(golden, "ENVELOPE_MISSING"):
+        types = _one(report, "ENVELOPE_MISSING", exp["subject"])["evidence"]["event_types"]
+        missing = types[exp["evidence"]["event_type"]]["missing"]
+        assert sorted(k.replace("missing_", "event_") for k in missing) == sorted(exp["evidence"]["missing"])
