@@ -35,12 +35,12 @@ def declared_edges(topo: dict[str, pd.DataFrame]) -> list[tuple[str, str, str]]:
     """(src id, dst id, sync|async) for every declared edge."""
     out = [(nid("service", r.caller), nid("service", r.callee), "sync") for r in topo["sync_edges"].itertuples()]
     for r in topo["topics"].itertuples():
-        if r.producer:
+        if isinstance(r.producer, str) and r.producer:  # NULL arrives as NaN
             out.append((nid("service", r.producer), nid("topic", r.name), "async"))
     for r in topo["groups"].itertuples():
         for t in (r.topics if r.topics is not None else []):
             out.append((nid("topic", t), nid("group", r.name), "async"))
-        if r.service:
+        if isinstance(r.service, str) and r.service:
             out.append((nid("group", r.name), nid("service", r.service), "async"))
     return out
 
@@ -83,6 +83,8 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
         edges[(s, d)] = dict(src=s, dst=d, kind=k, volume=0, declared=True, observed=False)
     if observed is not None:
         for r in observed.itertuples():
+            if pd.isna(r.src) or pd.isna(r.dst):  # an end the data does not name cannot be drawn
+                continue
             s, d = nid(r.src_kind, r.src), nid(r.dst_kind, r.dst)
             e = edges.setdefault((s, d), dict(src=s, dst=d, kind=r.kind, volume=0,
                                               declared=not has_declaration, observed=True))
@@ -104,11 +106,12 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
             names.setdefault(i, tuple(i.split(":", 1)))
     worst = severities(findings)
     unit = {"service": "spans", "topic": "records", "group": "processed"}
+    none = {"service": "no spans", "topic": "no records", "group": "nothing processed"}
     nodes = []
     for i, (kind, name) in sorted(names.items()):
         n = vol.get(i, 0)
         seen = n > 0 or any(e["observed"] and i in (e["src"], e["dst"]) for e in edges.values())
-        detail = f"{n:,} {unit[kind]}" if n else ("not seen" if has_declaration else "")
+        detail = f"{n:,} {unit[kind]}" if n else (none[kind] if has_declaration else "")
         nodes.append(dict(id=i, kind=kind, name=name, detail=detail, severity=worst.get(i),
                           declared=(i in declared_nodes) or not has_declaration, observed=seen or not has_declaration))
     out_edges = []

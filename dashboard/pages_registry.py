@@ -1,13 +1,15 @@
 """The pages of the app, in menu order: (file, title, icon, url path, section).
 
-app.py builds st.navigation from this list; tests walk it to reach every page.
+app.py builds st.navigation from this list; tests walk it to reach every page. The page
+files live in views/, not pages/: Streamlit runs a `pages/` folder beside the entry script
+as a legacy multipage app and then never executes app.py, so st.navigation would not apply.
 """
 
 from __future__ import annotations
 
 PAGES: list[tuple[str, str, str, str, str]] = [
-    ("pages/overview.py", "Overview", ":material/hub:", "overview", "Now"),
-    ("pages/redeliveries.py", "Redeliveries", ":material/replay:", "redeliveries", "Delivery"),
-    ("pages/dead_letters.py", "Dead letters", ":material/report:", "dead-letters", "Delivery"),
-    ("pages/idempotency.py", "Idempotency", ":material/content_copy:", "idempotency", "Delivery"),
+    ("views/overview.py", "Overview", ":material/hub:", "overview", "Now"),
+    ("views/redeliveries.py", "Redeliveries", ":material/replay:", "redeliveries", "Delivery"),
+    ("views/dead_letters.py", "Dead letters", ":material/report:", "dead-letters", "Delivery"),
+    ("views/idempotency.py", "Idempotency", ":material/content_copy:", "idempotency", "Delivery"),
 ]

@@ -27,6 +27,7 @@ def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None
     """Stacked bars of ``y`` per time bucket ``x``, one colour per value of ``color``."""
     if df.empty or df[y].fillna(0).sum() == 0:
         return empty_figure(empty)
+    df = df[df[y].fillna(0) != 0]  # series that are all zero only clutter the legend
     fig = px.bar(df, x=x, y=y, color=color, color_discrete_sequence=_QUAL, color_discrete_map=colors or {},
                  labels={x: "", y: y_title, **({color: ""} if color else {})})
     fig.update_layout(barmode="stack", bargap=0.1)

@@ -22,9 +22,10 @@ FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
 def base_layout(fig, *, height: int = 320, title: str | None = None):
     """Common margins and fonts: compact, legible, legend on top."""
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10), font=FONT,
-        title=dict(text=title, x=0, font=dict(size=14)) if title else None,
-        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, title=None),
+        height=height, margin=dict(l=10, r=10, t=44 if title else 10, b=10), font=FONT,
+        title=dict(text=title, x=0, xanchor="left", y=0.98, yanchor="top", font=dict(size=15)) if title else None,
+        # Legend at the right, clear of the title, however many series there are.
+        legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01, title=None),
         plot_bgcolor="white", hovermode="closest",
     )
     fig.update_xaxes(showgrid=True, gridcolor="#eceff1", zeroline=False)

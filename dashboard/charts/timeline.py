@@ -29,6 +29,9 @@ def processings_timeline(df: pd.DataFrame, *, at: str = "start_time", who: str =
             hovertemplate="#%{text} at %{x|%H:%M:%S.%L}<br>%{y}" + ("<br>%{hovertext}" if label else "")
                           + "<extra>%{fullData.name}</extra>",
         ))
-    fig.update_yaxes(title=None, type="category")
     rows = d[who].nunique()
+    # Room above the top row for its numbers, and beside the ends for the markers.
+    fig.update_yaxes(title=None, type="category", range=[-0.6, rows - 0.3])
+    pad = max((d[at].max() - d[at].min()) * 0.05, pd.Timedelta(seconds=1))
+    fig.update_xaxes(range=[d[at].min() - pad, d[at].max() + pad])
     return base_layout(fig, height=max(200, 70 * rows + 110))

@@ -17,8 +17,8 @@ import plotly.graph_objects as go
 
 from dashboard.charts.theme import FONT, KIND_COLOURS, NEUTRAL, SEVERITY_COLOURS
 
-_MAX_LABEL = 26
-_ROW_PX = 74  # vertical room per node: a two-line box plus air
+_MAX_LABEL = 22
+_ROW_PX = 88  # vertical room per node: two half-rows, each taller than a two-line box
 _FILL = {"service": "#ffffff", "topic": "#fbe9e7", "group": "#e0f2f1"}
 
 
@@ -98,7 +98,9 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame) -> dict[str, tuple[float, f
     tallest = max((len(v) for v in by_layer.values()), default=1)
     pos = {}
     for li, lst in by_layer.items():
-        offset = (tallest - len(lst)) / 2
+        # Odd layers sit half a row lower: boxes of neighbouring layers never share a row, so
+        # their labels cannot collide even where the layers stand closer than a label is wide.
+        offset = (tallest - len(lst)) // 2 + (0.5 if li % 2 else 0.0)
         for i, n in enumerate(lst):
             pos[n] = (float(li), -(i + offset))
     return pos
@@ -156,14 +158,14 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         border = SEVERITY_COLOURS.get(sev, KIND_COLOURS.get(n["kind"], NEUTRAL))
         ghost = not bool(n.get("observed", True))
         detail = n.get("detail") or ""
-        label = f"<b>{_short(str(n['name']))}</b>" + (f"<br><span style='font-size:11px'>{detail}</span>" if detail else "")
+        label = f"<b>{_short(str(n['name']))}</b>" + (f"<br><span style='font-size:10px'>{detail}</span>" if detail else "")
         hover = (f"{n['kind']}: {n['name']}" + (f"<br>{detail}" if detail else "")
                  + ("<br>declared, never observed" if ghost else "")
                  + ("<br>observed, not declared" if not n.get("declared", True) else "")
                  + (f"<br>worst open finding: {sev}" if sev else ""))
         fig.add_annotation(
             x=x, y=y, text=label, showarrow=False, hovertext=hover, align="center",
-            font=dict(size=12, color="#90a4ae" if ghost else "#263238"),
+            font=dict(size=11, color="#90a4ae" if ghost else "#263238"),
             bgcolor="#fafafa" if ghost else _FILL.get(n["kind"], "white"),
             bordercolor=border, borderwidth=2.5 if sev else 1.5, borderpad=5,
         )
@@ -174,7 +176,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
     ))
     _legend(fig)
     layers = max(p[0] for p in pos.values()) + 1
-    tallest = max(-p[1] for p in pos.values()) + 1
+    tallest = max(-p[1] for p in pos.values()) + 1  # rows, half rows included
     fig.update_layout(
         height=int(max(360, tallest * _ROW_PX + 90)), margin=dict(l=10, r=10, t=40 if title else 30, b=10),
         title=dict(text=title, x=0) if title else None, font=FONT, plot_bgcolor="white",

@@ -62,8 +62,12 @@ def href(slug: str, **params: object) -> str | None:
         return None
     from urllib.parse import urlencode
 
+    from dashboard.pages_registry import PAGES
+
     query = {**_range_params(), **{k: str(v) for k, v in params.items() if v is not None}}
-    return f"./{slug}?{urlencode(query)}"
+    # The default page lives at the root: Streamlit ignores its url path.
+    path = "./" if slug == PAGES[0][3] else f"./{slug}"
+    return f"{path}?{urlencode(query)}"
 
 
 def to(slug: str, label: str, *, icon: str | None = None, **params: object) -> None:

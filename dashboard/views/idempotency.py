@@ -88,7 +88,8 @@ def _drill(dup: pd.DataFrame, groups: list[str]) -> None:
     st.dataframe(ev[["at", "instance", "partition", "offset", "error", "effect", "trace"]], hide_index=True,
                  width="stretch", column_config={
                      "at": st.column_config.DatetimeColumn("At (UTC)", format="HH:mm:ss.SSS"),
-                     "instance": "Instance", "error": "Failed", "effect": "Side effects",
+                     "instance": "Instance", "partition": "Partition", "offset": "Offset", "error": "Failed",
+                     "effect": "Side effects",
                      "trace": st.column_config.LinkColumn("Trace", display_text=r"trace=([0-9a-f]{8})")})
 
 

@@ -76,7 +76,8 @@ def _drill(df: pd.DataFrame) -> None:
             f"**Recovered:** " + (f"yes, {r.recovered_by} at {pd.Timestamp(r.recovered_at):%H:%M:%S}"
                                   if r.recovered else "**no** — the origin record was never processed successfully"))
         if r.error_class or r.error_message:
-            st.error(f"{r.error_class or ''}: {r.error_message or ''}".strip(": "))
+            st.markdown("**Error the consumer gave up with**")
+            st.code("\n".join(x for x in (r.error_class, r.error_message) if x), language=None, wrap_lines=True)
         if r.group:
             links.to("redeliveries", f"Redeliveries of group {r.group}", icon=":material/replay:", group=r.group)
     with right:

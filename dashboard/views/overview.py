@@ -39,25 +39,22 @@ def render(ctx: Ctx) -> None:
                        "dashed lines events. A coloured border is the worst open finding.")
         st.plotly_chart(topology_figure(nodes, edges), width="stretch", config={"displayModeBar": False})
 
-    left, right = st.columns([3, 2])
-    with left:
-        st.subheader("Data freshness")
-        fresh = read.freshness(ctx.cur)
-        if fresh.empty:
-            empty("Nothing ingested yet.")
-        else:
-            fresh = fresh.assign(age=fresh["age_s"].map(fmt_age)).drop(columns=["age_s"])
-            st.dataframe(fresh, hide_index=True, width="stretch", column_config={
-                "kind": "Data", "source": "Source", "rows": st.column_config.NumberColumn("Rows", format="%d"),
-                "newest": st.column_config.DatetimeColumn("Newest item (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                "received": st.column_config.DatetimeColumn("Last received (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                "age": "Newest is",
-            })
-    with right:
-        st.subheader("Store")
-        st.dataframe(read.table_counts(ctx.cur), hide_index=True, width="stretch",
-                     column_config={"table": "Table", "rows": st.column_config.NumberColumn("Rows (all time)", format="%d")})
-
+    st.subheader("Data freshness")
+    fresh = read.freshness(ctx.cur)
+    if fresh.empty:
+        empty("Nothing ingested yet.")
+    else:
+        fresh = fresh.assign(age=fresh["age_s"].map(lambda a: f"{fmt_age(a)} ago")).drop(columns=["age_s"])
+        st.dataframe(fresh[["kind", "source", "age", "newest", "received", "rows"]], hide_index=True,
+                     width="stretch", column_config={
+                         "kind": "Data", "source": "Source", "age": "Newest item is",
+                         "rows": st.column_config.NumberColumn("Rows", format="localized"),
+                         "newest": st.column_config.DatetimeColumn("Newest item (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                         "received": st.column_config.DatetimeColumn("Last received (UTC)",
+                                                                     format="YYYY-MM-DD HH:mm:ss")})
+    counts_all = read.table_counts(ctx.cur)
+    st.caption("Store, all time: " + " · ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in
+                                                zip(counts_all["table"], counts_all["rows"], strict=True)))
 
 run(render, title="Overview",
     intro="Services, topics and consumer groups as declared, painted with what was observed.")
