@@ -10,8 +10,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import click
+import duckdb
 
-from collectors.errors import InputError, SeamwatchError
+from collectors.errors import InputError, SeamwatchError, StoreError
 from collectors.store import Store
 from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
@@ -116,7 +117,11 @@ def findings_cmd(db: str | None, as_json_: bool, since: str | None, min_severity
     min_severity, fail_on = min_severity.lower(), fail_on.lower() if fail_on else None
     with Store(db, read_only=True) as store:
         cur = store.cursor()
-        report = engine.evaluate(cur, _window(cur, since))
+        try:
+            window = _window(cur, since)
+        except duckdb.Error as exc:
+            raise StoreError(f"{db} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
+        report = engine.evaluate(cur, window)
     everything = report.findings  # --fail-on judges all of them, whatever is shown
     report.findings = engine.at_or_above(everything, min_severity)
     click.echo(as_json(report) if as_json_ else as_table(report, min_severity))

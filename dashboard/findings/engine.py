@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 # own (dashboard/findings/<name>.py, other than model and engine) are found by name.
 RULE_MODULES: tuple[str, ...] = (
     "dashboard.analyses.call_chains",
-    "dashboard.analyses.lag",
     "dashboard.analyses.burrow",
     "dashboard.analyses.redeliveries",
     "dashboard.analyses.dead_letters",
@@ -39,10 +38,6 @@ RULE_MODULES: tuple[str, ...] = (
     "dashboard.analyses.event_design",
     "dashboard.analyses.topology_diff",
 )
-# Analyses whose findings() is still being written: skipped quietly until it lands.
-PENDING: frozenset[str] = frozenset({
-    "dashboard.analyses.call_chains", "dashboard.analyses.lag", "dashboard.analyses.burrow",
-})
 _NOT_RULES = frozenset({"model", "engine"})
 
 _NOT_LOADED = object()
@@ -69,15 +64,10 @@ def rule_modules() -> list[str]:
 def _rule_functions(modules: Iterable[str]) -> list[tuple[str, Any]]:
     out = []
     for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if name in PENDING and exc.name == name:
-                continue
-            raise
+        module = importlib.import_module(name)
         fn = getattr(module, "findings", None)
         if fn is None:
-            if name in PENDING or name not in RULE_MODULES:  # not landed yet, or a helper module
+            if name not in RULE_MODULES:  # a helper module beside the rule modules
                 log.debug("%s has no findings()", name)
                 continue
             raise AttributeError(f"{name} has no findings(con, window, topology)")

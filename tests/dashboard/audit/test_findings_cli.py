@@ -70,3 +70,21 @@ def test_bad_since_is_one_clear_sentence(data, store):
     result = _invoke(store, "--since", "an hour")
     assert result.exit_code == 2
     assert "--since must look like 15m, 1h or 2d" in result.output
+
+
+def test_a_rule_that_cannot_run_is_reported_not_hidden(data, store, window):
+    _incidents(data)
+    # a damaged store: the rules that read payload hashes fail, the others do not
+    store.con.execute("ALTER TABLE records DROP COLUMN value_hash")
+    report = engine.evaluate(store.cursor(), window)
+    assert "dashboard.analyses.dead_letters" in report.errors
+    assert "dashboard.analyses.call_chains" not in report.errors  # the others still ran
+    result = _invoke(store)
+    assert result.exit_code == 2 and "some rules could not run" in result.output
+
+
+def test_every_finding_uses_a_known_rule_id(data, store, window):
+    from dashboard.findings.model import RULES
+
+    _incidents(data)
+    assert {f.rule for f in engine.run(store.cursor(), window)} <= set(RULES)
