@@ -22,4 +22,54 @@ def bench_store(rows: int, batch: int) -> None:
         click.echo(line)
 
 
+
+@bench.command("kafka")
+@click.option("--bootstrap", envvar="SEAMWATCH_KAFKA_BOOTSTRAP", show_envvar=True, required=True, metavar="HOST:PORT",
+              help="Broker to fill and read (e.g. one started with scripts/kafka_broker.py start).")
+@click.option("--messages", type=click.IntRange(1000), default=1_000_000, show_default=True,
+              help="Events on the bench topic.")
+def bench_kafka(bootstrap: str, messages: int) -> None:
+    """The tap's records/s and memory against a bare consume loop and kcat."""
+    from collectors.bench.kafka import run
+
+    for line in run(bootstrap=bootstrap, messages=messages):
+        click.echo(line)
+
+
+
+@bench.command("otlp")
+@click.option("--seconds", type=click.FloatRange(1, 600), default=10.0, show_default=True,
+              help="How long the client process sends, per mode.")
+@click.option("--workers", type=click.IntRange(1, 16), default=2, show_default=True,
+              help="Decoder processes of the second mode.")
+def bench_otlp(seconds: float, workers: int) -> None:
+    """Spans/s stored from 512-span OTLP/HTTP protobuf batches, against bare protobuf parsing."""
+    from tqdm import tqdm
+
+    from collectors.bench.otlp import run
+
+    with tqdm(total=round(2 * seconds), unit="s", desc="sending", leave=False) as bar:
+        def progress(done: float) -> None:
+            bar.update(max(0, round(done) - bar.n))
+
+        lines = list(run(seconds=seconds, workers=workers, progress=progress))
+    for line in lines:
+        click.echo(line)
+
+
+@bench.command("analyses")
+@click.option("--spans", "sizes", type=click.IntRange(10_000), multiple=True, show_default=True,
+              default=(1_000_000,), help="Spans to generate and query (repeat for several sizes, e.g. 10000000).")
+@click.option("--page", "pages", multiple=True, help="Only this page's queries (repeatable), e.g. 'call chains'.")
+def bench_analyses(sizes: tuple[int, ...], pages: tuple[str, ...]) -> None:
+    """Every page's queries over 1 h and all history, derived tables included (target: < 1 s each)."""
+    from dashboard.benchmarks.analyses import PAGES, run
+
+    unknown = sorted(set(pages) - set(PAGES))
+    if unknown:
+        raise click.BadParameter(f"unknown page {unknown[0]!r}; pages: {', '.join(PAGES)}", param_hint="--page")
+    for line in run(sizes=list(sizes), pages=list(pages) or None):
+        click.echo(line)
+
+
 COMMANDS = [bench]
