@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 from collectors.errors import ConfigError
 
@@ -21,6 +22,19 @@ def parse_address(text: str, *, what: str = "address") -> tuple[str, int]:
     return host, int(port)
 
 
+_UNITS = {"": 1, "B": 1, "KB": 1000, "KIB": 1024, "MB": 1000**2, "MIB": 1024**2, "GB": 1000**3, "GIB": 1024**3}
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """'4194304', '4MiB', '20MB' → bytes."""
+    raw = text.strip().upper().replace(" ", "")
+    digits = raw.rstrip("KMGIB")
+    unit = raw[len(digits):]
+    if not digits.isdigit() or unit not in _UNITS:
+        raise ConfigError(f"{what} must be a size like 20MiB or 4194304, not {text!r}")
+    return int(digits) * _UNITS[unit]
+
+
 @dataclass(frozen=True)
 class OtlpConfig:
     """Where to listen and how much to hold. ``None`` turns a transport off."""
@@ -35,6 +49,8 @@ class OtlpConfig:
     # requests decoded at once; more wait, and past max_connections they get 503
     max_connections: int = 64
     grpc_workers: int = 4
+    # decoder processes (0: decode on the request threads); decoding is the GIL-bound part
+    decode_workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
 
     def __post_init__(self) -> None:
         if self.http is None and self.grpc is None:
@@ -45,5 +61,5 @@ class OtlpConfig:
             raise ConfigError("max_pending_rows must be at least flush_rows, and both positive")
         if not 0.05 <= self.flush_interval <= 60:
             raise ConfigError(f"flush interval must be 0.05–60 s, not {self.flush_interval}")
-        if self.max_connections < 1 or self.grpc_workers < 1:
-            raise ConfigError("max_connections and grpc_workers must be positive")
+        if self.max_connections < 1 or self.grpc_workers < 1 or self.decode_workers < 0:
+            raise ConfigError("max_connections and grpc_workers must be positive, decode_workers not negative")

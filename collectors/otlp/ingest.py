@@ -5,7 +5,6 @@ The HTTP and gRPC servers only move bytes; they map an :class:`Outcome` to their
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -15,8 +14,7 @@ from enum import Enum
 from typing import Any
 
 from collectors.model import error_row
-from collectors.normalize.otlp_json import spans_from_json
-from collectors.normalize.otlp_proto import UndecodableRequest, spans_from_proto
+from collectors.otlp.decode import Decoder, DecoderUnavailable
 from collectors.otlp.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -63,8 +61,9 @@ def gunzip(body: bytes, limit: int) -> bytes:
 class Ingest:
     """Decodes requests into the writer's queue and keeps the counters the dashboard shows."""
 
-    def __init__(self, writer: BatchWriter, *, max_body_bytes: int) -> None:
+    def __init__(self, writer: BatchWriter, *, max_body_bytes: int, decoder: Decoder | None = None) -> None:
         self.writer = writer
+        self.decoder = decoder or Decoder(0)
         self.max_body_bytes = max_body_bytes
         self._lock = threading.Lock()
         self.counters: dict[str, int] = {
@@ -97,36 +96,26 @@ class Ingest:
             return self.refuse(Result.OVERLOADED, "the write queue is full; retry later",
                                source=source, location=location, raw=None)
         try:
-            if fmt == "json":
-                rows, rejected = spans_from_json(_json_object(body), source=source)
-            else:
-                rows, rejected = spans_from_proto(body, source=source)
-        except (UndecodableRequest, ValueError) as exc:
+            table, rejected = self.decoder.decode(body, fmt, source)
+        except DecoderUnavailable as exc:
+            return self.count(Outcome(Result.OVERLOADED, str(exc)))
+        except ValueError as exc:
             return self.refuse(Result.BAD_REQUEST, str(exc), source=source, location=location, raw=body)
         except Exception as exc:  # any other shape of garbage (a list where an object goes...) is a bad request too
             return self.refuse(Result.BAD_REQUEST, f"not OTLP trace data: {exc!r}"[:300],
                                source=source, location=location, raw=body)
         errors = _error_rows(rejected, source, location)
-        if not self.writer.offer(rows, errors):
+        if not self.writer.offer(table, errors):
             return self.count(Outcome(Result.OVERLOADED, "the write queue is full; retry later"))
+        n = table.num_rows
         if rejected:
-            message = f"{len(rejected)} of {len(rows) + len(rejected)} spans rejected; first: {rejected[0][0]}"
-            return self.count(Outcome(Result.PARTIAL, message, accepted=len(rows), rejected=len(rejected)))
-        return self.count(Outcome(Result.OK, accepted=len(rows)))
+            message = f"{len(rejected)} of {n + len(rejected)} spans rejected; first: {rejected[0][0]}"
+            return self.count(Outcome(Result.PARTIAL, message, accepted=n, rejected=len(rejected)))
+        return self.count(Outcome(Result.OK, accepted=n))
 
     def status(self) -> dict[str, Any]:
         with self._lock:
             return dict(self.counters)
-
-
-def _json_object(body: bytes) -> Any:
-    try:
-        doc = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"body is not JSON: {exc}") from None
-    if not isinstance(doc, dict):
-        raise ValueError("body is not a JSON object: not OTLP trace data")
-    return doc
 
 
 def _error_rows(rejected: list[tuple[str, str]], source: str, location: str) -> list[dict[str, Any]]:

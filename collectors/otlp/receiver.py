@@ -7,6 +7,7 @@ from typing import Any
 
 from collectors.errors import ConfigError
 from collectors.otlp.config import OtlpConfig
+from collectors.otlp.decode import Decoder
 from collectors.otlp.grpc_server import GrpcReceiver
 from collectors.otlp.http_server import HttpReceiver
 from collectors.otlp.ingest import Ingest
@@ -30,7 +31,8 @@ class OtlpReceiver:
         self.config = config or OtlpConfig()
         self.writer = BatchWriter(store, max_pending_rows=self.config.max_pending_rows,
                                   flush_rows=self.config.flush_rows, flush_interval=self.config.flush_interval)
-        self.ingest = Ingest(self.writer, max_body_bytes=self.config.max_body_bytes)
+        self.decoder = Decoder(self.config.decode_workers)
+        self.ingest = Ingest(self.writer, max_body_bytes=self.config.max_body_bytes, decoder=self.decoder)
         self._http: HttpReceiver | None = None
         self._grpc: GrpcReceiver | None = None
 
@@ -47,6 +49,7 @@ class OtlpReceiver:
         cfg = self.config
         self.writer.start()
         try:
+            self.decoder.start()
             if cfg.http is not None:
                 self._http = self._bind("HTTP", cfg.http, lambda: HttpReceiver(
                     cfg.http, self.ingest, max_connections=cfg.max_connections))
@@ -74,6 +77,7 @@ class OtlpReceiver:
             self._http.stop()
         if self._grpc is not None:
             self._grpc.stop(min(2.0, timeout))
+        self.decoder.stop()
         self.writer.stop(timeout)
 
     def status(self) -> dict[str, Any]:
@@ -83,6 +87,8 @@ class OtlpReceiver:
             "http": _addr(self.http_address),
             "grpc": _addr(self.grpc_address),
             "queued_rows": w.pending,
+            "decode_workers": self.decoder.workers,
+            "decoder_restarts": self.decoder.pool_restarts,
             "spans_written": w.spans_written,
             "errors_written": w.errors_written,
             "errors_dropped": w.errors_dropped,

@@ -1,7 +1,7 @@
 """A bounded queue of rows and the single thread that writes them to the store in large batches.
 
-Receivers decode on their own threads and hand rows over with :meth:`BatchWriter.offer`;
-one writer thread turns them into Arrow tables and appends them in one transaction per
+Receivers decode on their own threads (or decoder processes) and hand Arrow tables of
+spans over with :meth:`BatchWriter.offer`; one writer thread appends them in one transaction per
 flush (at ``flush_rows`` or every ``flush_interval`` seconds, whichever first). Rows count
 against ``max_pending_rows`` from the moment they are offered until they are committed,
 so memory stays bounded whatever the load: past the bound, offer() says no and the
@@ -15,7 +15,9 @@ import threading
 import time
 from typing import Any
 
-from collectors.model import INGEST_ERROR_SCHEMA, SPAN_SCHEMA, error_row, to_table
+import pyarrow as pa
+
+from collectors.model import INGEST_ERROR_SCHEMA, SPAN_SCHEMA, to_table
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,8 @@ class BatchWriter:
         self.flush_rows = flush_rows
         self.flush_interval = flush_interval
         self._cond = threading.Condition()
-        self._spans: list[dict[str, Any]] = []
+        self._spans: list[pa.Table] = []
+        self._queued = 0  # span rows in self._spans
         self._errors: list[dict[str, Any]] = []
         self._pending = 0  # rows queued or being written
         self._stopping = False
@@ -53,15 +56,18 @@ class BatchWriter:
     def pending(self) -> int:
         return self._pending
 
-    def offer(self, spans: list[dict[str, Any]], errors: list[dict[str, Any]] = ()) -> bool:  # type: ignore[assignment]
-        """Queue rows; False (nothing queued) when that would pass the bound."""
+    def offer(self, spans: pa.Table, errors: list[dict[str, Any]] = ()) -> bool:  # type: ignore[assignment]
+        """Queue a table of spans (SPAN_SCHEMA) and error rows; False (nothing queued) when that would pass the bound."""
+        n = spans.num_rows
         with self._cond:
-            if spans and self._pending and self._pending + len(spans) > self.max_pending_rows:
+            if n and self._pending and self._pending + n > self.max_pending_rows:
                 return False
-            self._spans.extend(spans)
-            self._pending += len(spans)
+            if n:
+                self._spans.append(spans)
+                self._pending += n
+                self._queued += n
             self._add_errors(errors)
-            if self._pending >= self.flush_rows:
+            if self._queued >= self.flush_rows:
                 self._cond.notify()
             return True
 
@@ -98,55 +104,40 @@ class BatchWriter:
         next_flush = time.monotonic() + self.flush_interval
         while True:
             with self._cond:
-                while not self._stopping and len(self._spans) < self.flush_rows:
+                while not self._stopping and self._queued < self.flush_rows:
                     remaining = next_flush - time.monotonic()
                     if remaining <= 0:
                         break
                     self._cond.wait(remaining)
                 spans, self._spans = self._spans, []
                 errors, self._errors = self._errors, []
+                taken, self._queued = self._queued, 0
                 stopping = self._stopping
             next_flush = time.monotonic() + self.flush_interval
             if spans or errors:
-                self._write(spans, errors)
+                self._write(spans, taken, errors)
                 with self._cond:
-                    self._pending -= len(spans)
+                    self._pending -= taken
             if stopping:
                 with self._cond:
                     if not self._spans and not self._errors:
                         return
 
-    def _write(self, spans: list[dict[str, Any]], errors: list[dict[str, Any]]) -> None:
+    def _write(self, spans: list[pa.Table], n: int, errors: list[dict[str, Any]]) -> None:
         started = time.monotonic()
         try:
-            span_table = _span_table(spans, errors)
+            # one contiguous table: DuckDB's Arrow scan takes the GIL per chunk, and with hundreds of
+            # request-sized chunks it would queue behind the decoding threads each time
+            span_table = pa.concat_tables(spans).combine_chunks() if spans else SPAN_SCHEMA.empty_table()
             self.store.append({"spans": span_table, "ingest_errors": to_table(errors, INGEST_ERROR_SCHEMA)})
         except Exception:  # the writer must outlive any one batch: log, count, go on
-            log.exception("writing %d spans and %d ingest errors failed; they are lost", len(spans), len(errors))
+            log.exception("writing %d spans and %d ingest errors failed; they are lost", n, len(errors))
             self.write_failures += 1
-            self.rows_lost += len(spans) + len(errors)
+            self.rows_lost += n + len(errors)
             return
-        self.spans_written += span_table.num_rows
+        self.spans_written += n
         self.errors_written += len(errors)
         self.batches += 1
         self.last_flush_at = time.time()
         self.last_flush_seconds = time.monotonic() - started
 
-
-def _span_table(spans: list[dict[str, Any]], errors: list[dict[str, Any]]) -> Any:
-    """Arrow table of the spans; a row Arrow refuses is moved to ``errors`` instead of sinking the batch."""
-    try:
-        return to_table(spans, SPAN_SCHEMA)
-    except (ValueError, TypeError, OverflowError):  # pyarrow's ArrowInvalid/ArrowTypeError subclass these
-        pass
-    good = []
-    now_us = int(time.time() * 1_000_000)
-    for row in spans:
-        try:
-            to_table([row], SPAN_SCHEMA)
-        except (ValueError, TypeError, OverflowError) as exc:
-            errors.append(error_row(str(row.get("source")), f"span {row.get('span_id')}",
-                                    f"span does not fit the store: {exc}", repr(row), now_us))
-        else:
-            good.append(row)
-    return to_table(good, SPAN_SCHEMA)

@@ -14,7 +14,8 @@ import pytest
 from collectors.otlp import OtlpConfig, OtlpReceiver
 from collectors.store import Store
 
-FAST = OtlpConfig(http=("127.0.0.1", 0), grpc=("127.0.0.1", 0), flush_interval=0.1)
+# decoding in-process keeps each receiver quick to start; test_decoder_pool covers the process pool
+FAST = OtlpConfig(http=("127.0.0.1", 0), grpc=("127.0.0.1", 0), flush_interval=0.1, decode_workers=0)
 
 
 @pytest.fixture

@@ -155,3 +155,20 @@ def test_grpc_bad_input_gets_grpc_codes_and_error_rows(receiver, store):
     assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 5) == 5
     reasons = sorted(r for s, r in _errors(store) if s == "otlp-grpc")
     assert len(reasons) == 2 and "not an OTLP" in reasons[0] and "span id must be 16 hex digits" in reasons[1]
+
+
+def test_decoder_processes_refuse_bad_bodies_and_survive_a_dead_worker(receiver_factory, store):
+    receiver = receiver_factory(decode_workers=1, grpc=None)
+    status, _, body = post(receiver.http_address, _truncated())
+    assert status == 400 and "not an OTLP ExportTraceServiceRequest" in Status.FromString(body).message
+
+    # a decoder process dies (OOM killer, a crash): one request is told to retry, then a new pool serves
+    (worker,) = receiver.decoder._pool._processes.values()
+    worker.kill()
+    worker.join(5)
+    status, headers, _ = post(receiver.http_address, request(3).SerializeToString())
+    assert status == 503 and headers["retry-after"] == "1"
+    _good_request_still_served(receiver, store, 0)
+    assert receiver.status()["decoder_restarts"] == 1
+    (reason,) = [r for _, r in _errors(store)]
+    assert reason.startswith("not an OTLP ExportTraceServiceRequest")

@@ -28,8 +28,11 @@ def _grpc(receiver):
                                 timeout=10)
 
 
-@pytest.mark.parametrize(("exporter", "source"), [(_http, "otlp-http"), (_grpc, "otlp-grpc")], ids=["http", "grpc"])
-def test_sdk_traces_land_in_the_store_with_their_structure(receiver, store, exporter, source):
+@pytest.mark.parametrize(("exporter", "source", "decode_workers"), [
+    (_http, "otlp-http", 0), (_grpc, "otlp-grpc", 0), (_http, "otlp-http", 2), (_grpc, "otlp-grpc", 1),
+], ids=["http", "grpc", "http-decoder-processes", "grpc-decoder-process"])
+def test_sdk_traces_land_in_the_store_with_their_structure(receiver_factory, store, exporter, source, decode_workers):
+    receiver = receiver_factory(decode_workers=decode_workers)
     ids = emit_shop_traces(exporter(receiver))
     assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= len(ids)) == len(ids)
     cur = store.cursor()

@@ -1,0 +1,212 @@
+"""OTLP ingest speed: a separate client process posts 512-span protobuf batches over HTTP for a fixed time.
+
+Printed in the same run, so the ratios mean something on a shared machine: bare protobuf
+parsing, the detour through JSON (MessageToDict + the JSON decoder: the naive way), the
+direct protobuf decoder, and spans stored end to end through the receiver.
+Run the client alone with ``python -m collectors.bench.otlp HOST PORT SECONDS``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+from collectors.normalize.otlp_json import spans_from_json
+from collectors.normalize.otlp_proto import parse_request, spans_from_proto
+
+BATCH = 512
+TARGET = 50_000  # spans/s stored on a 2-core machine (the OTLP receiver issue)
+CLIENT_CONNECTIONS = 4
+
+
+def _kv(key: str, value: Any) -> KeyValue:
+    if isinstance(value, str):
+        return KeyValue(key=key, value=AnyValue(string_value=value))
+    return KeyValue(key=key, value=AnyValue(int_value=value))
+
+
+# What instrumented services send: HTTP server/client, database, producer and consumer spans.
+_SHAPES: list[tuple[int, str, dict[str, Any]]] = [
+    (2, "POST /orders", {"http.request.method": "POST", "http.route": "/orders", "http.response.status_code": 201,
+                         "url.scheme": "http", "server.address": "orders-api", "user_agent.original": "okhttp/4.12"}),
+    (3, "GET", {"http.request.method": "GET", "server.address": "accounts-api", "server.port": 8080,
+                "url.full": "http://accounts-api:8080/accounts/42", "http.response.status_code": 200}),
+    (3, "INSERT orders", {"db.system": "postgresql", "db.statement": "INSERT INTO orders VALUES ($1, $2)",
+                          "db.name": "shop", "server.address": "db"}),
+    (4, "orders send", {"messaging.system": "kafka", "messaging.destination.name": "orders",
+                        "messaging.operation.type": "send", "messaging.destination.partition.id": "3",
+                        "messaging.message.id": "evt-1", "messaging.client.id": "orders-producer"}),
+    (5, "orders process", {"messaging.system": "kafka", "messaging.destination": "orders",
+                           "messaging.operation": "process", "messaging.kafka.consumer_group": "email",
+                           "messaging.kafka.partition": 3, "messaging.kafka.message.offset": 1234}),
+]
+
+
+def payloads(count: int = 16, *, seed: int = 7) -> list[bytes]:
+    """``count`` serialized requests of BATCH spans each (deterministic)."""
+    rnd = random.Random(seed)
+    out = []
+    now = time.time_ns()
+    for n in range(count):
+        req = ExportTraceServiceRequest()
+        rs = req.resource_spans.add()
+        rs.resource.attributes.extend([_kv("service.name", f"svc-{n % 4}"), _kv("service.instance.id", f"i-{n}"),
+                                       _kv("telemetry.sdk.language", "java"), _kv("host.name", "node-1"),
+                                       _kv("deployment.environment", "bench")])
+        ss = rs.scope_spans.add()
+        ss.scope.name = "io.opentelemetry.bench"
+        for i in range(BATCH):
+            kind, name, attrs = _SHAPES[i % len(_SHAPES)]
+            sp = ss.spans.add(trace_id=rnd.randbytes(16), span_id=rnd.randbytes(8), parent_span_id=rnd.randbytes(8),
+                              name=name, kind=kind, flags=0x100, start_time_unix_nano=now + i * 1000,
+                              end_time_unix_nano=now + i * 1000 + rnd.randrange(1_000_000))
+            sp.attributes.extend(_kv(k, v) for k, v in attrs.items())
+        out.append(req.SerializeToString())
+    return out
+
+
+def _rate(fn: Callable[[bytes], Any], bodies: list[bytes], seconds: float) -> float:
+    """Spans per second of ``fn`` over the bodies, timed for about ``seconds``."""
+    done, start = 0, time.perf_counter()
+    while True:
+        for body in bodies:
+            fn(body)
+            done += BATCH
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return done / elapsed
+
+
+def _via_json(body: bytes) -> Any:
+    doc = MessageToDict(parse_request(body), use_integers_for_enums=True)
+    return spans_from_json(doc, source="bench")
+
+
+def run(*, seconds: float = 10.0, workers: int = 2,
+        progress: Callable[[float], None] | None = None) -> Iterator[str]:
+    """Run the benchmark, yielding the lines to print; ``progress`` gets seconds of load done."""
+    bodies = payloads()
+    parse = _rate(parse_request, bodies, 1.0)
+    detour = _rate(_via_json, bodies[:4], 1.0)
+    direct = _rate(lambda b: spans_from_proto(b, source="bench"), bodies, 1.0)
+    yield f"protobuf parse only            {parse:>10,.0f} spans/s"
+    yield f"parse → rows via JSON          {detour:>10,.0f} spans/s  (MessageToDict + JSON decoder: the detour)"
+    yield f"parse → rows direct            {direct:>10,.0f} spans/s  ({direct / detour:.1f}× the detour)"
+    rates = []
+    for n, (decode_workers, label) in enumerate([(0, "stored, decoding in-process"),
+                                                 (workers, f"stored, {workers} decoder processes")]):
+        done = n * seconds
+        stored, elapsed, cpu, sent, status = _end_to_end(
+            seconds, decode_workers, (lambda t, done=done: progress(done + t)) if progress else None)
+        rate = stored / elapsed
+        rates.append(rate)
+        yield (f"{label:<30} {rate:>10,.0f} spans/s  ({stored:,} spans in {elapsed:.1f} s to the last commit; "
+               f"receiver CPU {cpu / max(stored, 1) * 1e6:.1f} µs/span; {sent.get('requests', 0):,} requests, "
+               f"{sent.get('retries', 0):,} answered 503/429; {status['batches']} store batches)")
+    best = rates[-1]
+    yield f"stored / parse only            {best / parse:>10.1%}"
+    yield f"stored / direct decode         {best / direct:>10.1%}"
+    yield f"decoder processes / in-process {rates[1] / rates[0]:>10.2f}×"
+    yield f"target ≥ {TARGET:,} spans/s stored: {'met' if best >= TARGET else 'NOT met'} ({best:,.0f})"
+    yield f"load average while measuring: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
+
+
+def _end_to_end(seconds: float, decode_workers: int,
+                progress: Callable[[float], None] | None) -> tuple[int, float, float, dict[str, Any], dict[str, Any]]:
+    """Receiver over a fresh store, fed by a client process for ``seconds``.
+
+    Returns spans stored, seconds from the first request to the last commit, CPU seconds of the
+    receiver (this process and its decoder processes, not the client), what the client sent,
+    and the receiver's status.
+    """
+    from collectors.otlp import OtlpConfig, OtlpReceiver
+    from collectors.store import Store
+
+    with tempfile.TemporaryDirectory(prefix="seamwatch-bench-") as tmp, Store(Path(tmp) / "bench.duckdb") as store:
+        receiver = OtlpReceiver(store, OtlpConfig(http=("127.0.0.1", 0), grpc=None, decode_workers=decode_workers))
+        cpu_before = _cpu()
+        receiver.start()
+        host, port = receiver.http_address
+        started = time.time()
+        client = subprocess.Popen([sys.executable, "-m", "collectors.bench.otlp", host, str(port), str(seconds)],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            while client.poll() is None:
+                time.sleep(0.25)
+                if progress:
+                    progress(min(time.time() - started, seconds))
+            sent = json.loads(client.stdout.read() if client.stdout else "{}")
+        finally:
+            if client.poll() is None:
+                client.kill()
+            receiver.stop(60)  # flushes: stored means committed
+        status = receiver.status()
+        elapsed = (status["last_flush_at"] or time.time()) - started
+        cpu = _cpu() - cpu_before - sent.get("cpu_seconds", 0.0)
+        stored = store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0]
+        return stored, elapsed, cpu, sent, status
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that ended (decoder processes, the client)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _client(host: str, port: int, seconds: float) -> dict[str, Any]:
+    """Post the payloads round robin on CLIENT_CONNECTIONS keep-alive connections until time is up."""
+    bodies = payloads()
+    counts: dict[str, Any] = {"requests": 0, "spans": 0, "retries": 0, "failures": 0}
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def loop(offset: int) -> None:
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        i = offset
+        while time.monotonic() < deadline:
+            conn.request("POST", "/v1/traces", body=bodies[i % len(bodies)],
+                         headers={"Content-Type": "application/x-protobuf"})
+            resp = conn.getresponse()
+            resp.read()
+            with lock:
+                counts["requests"] += 1
+                if resp.status == 200:
+                    counts["spans"] += BATCH
+                    i += 1
+                elif resp.status in (429, 503):
+                    counts["retries"] += 1
+                else:
+                    counts["failures"] += 1
+            if resp.status in (429, 503):
+                time.sleep(0.05)
+                if resp.getheader("Connection", "").lower() == "close":
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn.close()
+
+    threads = [threading.Thread(target=loop, args=(n,)) for n in range(CLIENT_CONNECTIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    counts["cpu_seconds"] = time.process_time()  # type: ignore[assignment]
+    return counts
+
+
+if __name__ == "__main__":
+    print(json.dumps(_client(sys.argv[1], int(sys.argv[2]), float(sys.argv[3]))))

@@ -1,0 +1,46 @@
+"""OTLP options of `seamwatch collect` (and `up`), and the receiver they build."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from collectors.otlp.config import DEFAULT_GRPC, DEFAULT_HTTP, DEFAULT_MAX_BODY, parse_size
+from collectors.runtime import Component
+from collectors.store import Store
+
+_OPTIONS = [
+    click.option("--otlp", "otlp", is_flag=True, envvar="SEAMWATCH_OTLP", show_envvar=True,
+                 help=f"Receive OTLP traces: HTTP on {DEFAULT_HTTP} and gRPC on {DEFAULT_GRPC}."),
+    click.option("--otlp-http", "otlp_http", metavar="HOST:PORT", envvar="SEAMWATCH_OTLP_HTTP", show_envvar=True,
+                 help="Address of the OTLP/HTTP receiver (turns it on; loopback unless a host is given)."),
+    click.option("--otlp-grpc", "otlp_grpc", metavar="HOST:PORT", envvar="SEAMWATCH_OTLP_GRPC", show_envvar=True,
+                 help="Address of the OTLP/gRPC receiver (turns it on; loopback unless a host is given)."),
+    click.option("--otlp-max-body", "otlp_max_body", metavar="SIZE", default=f"{DEFAULT_MAX_BODY // 2**20}MiB",
+                 envvar="SEAMWATCH_OTLP_MAX_BODY", show_envvar=True, show_default=True,
+                 help="Largest OTLP request accepted, after decompression (bigger ones get 413)."),
+]
+
+
+def otlp_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(_OPTIONS):
+        f = option(f)
+    return f
+
+
+def build_otlp(store: Store, options: dict[str, Any]) -> list[Component]:
+    """The OTLP receiver when --otlp, --otlp-http or --otlp-grpc is given; nothing otherwise."""
+    from collectors.otlp import OtlpConfig, OtlpReceiver, parse_address
+
+    on = bool(options.get("otlp"))
+    http, grpc = options.get("otlp_http"), options.get("otlp_grpc")
+    if not (on or http or grpc):
+        return []
+    config = OtlpConfig(
+        http=parse_address(http or DEFAULT_HTTP, what="--otlp-http") if (on or http) else None,
+        grpc=parse_address(grpc or DEFAULT_GRPC, what="--otlp-grpc") if (on or grpc) else None,
+        max_body_bytes=parse_size(str(options.get("otlp_max_body") or DEFAULT_MAX_BODY), what="--otlp-max-body"),
+    )
+    return [OtlpReceiver(store, config)]
