@@ -145,13 +145,14 @@ def resource(service: str, instance: str) -> dict[str, Any]:
 def lines(plan: Plan, start_us: int) -> Iterator[str]:
     """OTLP JSON lines: per service instance, spans in end-time order, SPANS_PER_LINE a line."""
     start_ns = start_us * 1000
-    per_resource: dict[tuple[str, str], list[tuple[int, str, str, dict[str, Any]]]] = {}
+    # (end, span id, op, trace id, parent, remote parent): encoded a line at a time to bound memory
+    per_resource: dict[tuple[str, str], list[tuple[int, str, Op, str, str | None, bool]]] = {}
     for trace in plan.traces:
         stack: list[tuple[Op, str | None, bool]] = [(trace.root, trace.parent_span, trace.parent_span is not None)]
         while stack:
             op, parent, remote = stack.pop()
-            span = span_json(op, trace.trace_id, parent, remote, start_ns)
-            per_resource.setdefault((op.service, op.instance), []).append((op.end, op.span_id, scope(op), span))
+            per_resource.setdefault((op.service, op.instance), []).append(
+                (op.end, op.span_id, op, trace.trace_id, parent, remote))
             for c in op.children:
                 stack.append((c, op.span_id, c.service != op.service))
     for (service, instance), spans in sorted(per_resource.items()):
@@ -159,8 +160,8 @@ def lines(plan: Plan, start_us: int) -> Iterator[str]:
         res = resource(service, instance)
         for i in range(0, len(spans), SPANS_PER_LINE):
             by_scope: dict[str, list[dict[str, Any]]] = {}
-            for _, _, sc, span in spans[i:i + SPANS_PER_LINE]:
-                by_scope.setdefault(sc, []).append(span)
+            for _, _, op, trace_id, parent, remote in spans[i:i + SPANS_PER_LINE]:
+                by_scope.setdefault(scope(op), []).append(span_json(op, trace_id, parent, remote, start_ns))
             doc = {"resourceSpans": [{"resource": res, "scopeSpans": [
                 {"scope": {"name": sc}, "spans": ss} for sc, ss in sorted(by_scope.items())]}]}
             yield json.dumps(doc, separators=(",", ":"))
