@@ -15,6 +15,7 @@ from collectors.runtime import Component, Runtime
 from collectors.store import Store
 from dashboard.cli.kafka_options import build_kafka, kafka_options
 from dashboard.cli.options import db_option
+from dashboard.cli.otlp_options import build_otlp, otlp_options
 
 
 def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> None:
@@ -34,6 +35,7 @@ def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> Non
 @click.command("collect")
 @db_option
 @kafka_options
+@otlp_options
 def collect_cmd(db: str | None, **options: object) -> None:
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
@@ -51,6 +53,7 @@ def _build(store: Store, options: dict[str, object]) -> list[Component]:
     """Components for the given options; each collector package adds its own."""
     components: list[Component] = []
     components.extend(build_kafka(store, options))
+    components.extend(build_otlp(store, options))
     if components:  # whatever is collected gets its per-trace facts derived as it goes quiet
         from collectors.derive.component import Deriver
 
