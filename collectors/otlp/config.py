@@ -46,8 +46,13 @@ class OtlpConfig:
     max_pending_rows: int = 400_000
     flush_rows: int = 100_000
     flush_interval: float = 1.0
-    # requests decoded at once; more wait, and past max_connections they get 503
+    # HTTP connections served at once; more get 429 at once, without a thread
     max_connections: int = 64
+    # request bodies held at once (HTTP; a gzip or chunked body counts as max_body_bytes):
+    # past it 429 + Retry-After. With the queue bound this is what bounds memory.
+    max_inflight_bytes: int = 96 * 1024 * 1024
+    # gRPC calls held at once (gRPC has each whole message in memory): past it RESOURCE_EXHAUSTED
+    grpc_max_concurrent: int = 16
     grpc_workers: int = 4
     # decoder processes (0: decode on the request threads); decoding is the GIL-bound part
     decode_workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
@@ -61,5 +66,6 @@ class OtlpConfig:
             raise ConfigError("max_pending_rows must be at least flush_rows, and both positive")
         if not 0.05 <= self.flush_interval <= 60:
             raise ConfigError(f"flush interval must be 0.05–60 s, not {self.flush_interval}")
-        if self.max_connections < 1 or self.grpc_workers < 1 or self.decode_workers < 0:
+        if min(self.max_connections, self.grpc_workers, self.grpc_max_concurrent, self.max_inflight_bytes) < 1 \
+                or self.decode_workers < 0:
             raise ConfigError("max_connections and grpc_workers must be positive, decode_workers not negative")

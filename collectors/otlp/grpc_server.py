@@ -29,6 +29,7 @@ _CODES = {
     Result.TOO_LARGE: grpc.StatusCode.RESOURCE_EXHAUSTED,
     Result.UNSUPPORTED: grpc.StatusCode.INVALID_ARGUMENT,
     Result.OVERLOADED: grpc.StatusCode.UNAVAILABLE,  # retryable for every OTLP exporter
+    Result.BUSY: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 

@@ -33,10 +33,11 @@ _DRAIN_LIMIT = 256 * 1024 * 1024
 
 _HTTP_STATUS = {
     Result.OK: 200, Result.PARTIAL: 200, Result.BAD_REQUEST: 400, Result.TOO_LARGE: 413,
-    Result.UNSUPPORTED: 415, Result.OVERLOADED: 503,
+    Result.UNSUPPORTED: 415, Result.OVERLOADED: 503, Result.BUSY: 429,
 }
 # google.rpc.Code of the Status body sent with each error
-_RPC_CODE = {Result.BAD_REQUEST: 3, Result.TOO_LARGE: 8, Result.UNSUPPORTED: 3, Result.OVERLOADED: 14}
+_RPC_CODE = {Result.BAD_REQUEST: 3, Result.TOO_LARGE: 8, Result.UNSUPPORTED: 3, Result.OVERLOADED: 14,
+             Result.BUSY: 8}
 
 
 class _Server(ThreadingHTTPServer):
@@ -66,7 +67,7 @@ class _Server(ThreadingHTTPServer):
                                 b"Connection: close\r\n\r\n")
             except OSError:
                 pass
-            self.ingest.count(Outcome(Result.OVERLOADED, "too many connections"))
+            self.ingest.count(Outcome(Result.BUSY, "too many connections"))
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
@@ -102,11 +103,34 @@ class _Handler(BaseHTTPRequestHandler):
                                     f"{PROTOBUF} or {JSON}", source=SOURCE, location=location, raw=None)
             self._answer(outcome, JSON)
             return
+        reserved = self._body_budget(ingest.max_body_bytes)
+        if not ingest.reserve(reserved):
+            self._discard_body()
+            self._answer(ingest.refuse(Result.BUSY, "too many requests at once; retry later", source=SOURCE,
+                                       location=location, raw=None), ctype)
+            return
+        held = [reserved]
+        try:
+            self._post(ingest, ctype, fmt, location, held)
+        finally:
+            ingest.release(sum(held))
+
+    def _body_budget(self, limit: int) -> int:
+        """Bytes the body holds as received: its Content-Length, or the cap when it comes chunked."""
+        length = (self.headers.get("Content-Length") or "").strip()
+        return min(int(length), limit) if length.isdigit() else limit
+
+    def _post(self, ingest: Ingest, ctype: str, fmt: str, location: str, held: list[int]) -> None:
         try:
             body = self._read_body(ingest.max_body_bytes)
             encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
             if encoding == "gzip":
                 body = gunzip(body, ingest.max_body_bytes)
+                if not ingest.reserve(len(body)):  # the decompressed body is held too
+                    self._answer(ingest.refuse(Result.BUSY, "too many requests at once; retry later",
+                                               source=SOURCE, location=location, raw=None), ctype)
+                    return
+                held.append(len(body))
             elif encoding != "identity":
                 outcome = ingest.refuse(Result.UNSUPPORTED, f"content encoding {encoding!r} is not gzip",
                                         source=SOURCE, location=location, raw=None)
@@ -195,7 +219,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body = json.dumps({"code": code, "message": outcome.message}).encode()
             else:
                 body = Status(code=code, message=outcome.message).SerializeToString()
-        extra = {"Retry-After": str(RETRY_AFTER_SECONDS)} if result is Result.OVERLOADED else {}
+        extra = {"Retry-After": str(RETRY_AFTER_SECONDS)} if result in (Result.OVERLOADED, Result.BUSY) else {}
         self._send(_HTTP_STATUS[result], JSON if as_json else PROTOBUF, body, extra)
 
     def _send(self, status: int, ctype: str, body: bytes, headers: dict[str, str] | None = None) -> None:

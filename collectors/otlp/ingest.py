@@ -30,6 +30,7 @@ class Result(Enum):
     TOO_LARGE = "too_large"  # 413 / RESOURCE_EXHAUSTED
     UNSUPPORTED = "unsupported"  # 415
     OVERLOADED = "overloaded"  # 503 + Retry-After / UNAVAILABLE
+    BUSY = "busy"  # too many requests at once: 429 + Retry-After / RESOURCE_EXHAUSTED
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,33 @@ def gunzip(body: bytes, limit: int) -> bytes:
 class Ingest:
     """Decodes requests into the writer's queue and keeps the counters the dashboard shows."""
 
-    def __init__(self, writer: BatchWriter, *, max_body_bytes: int, decoder: Decoder | None = None) -> None:
+    def __init__(self, writer: BatchWriter, *, max_body_bytes: int, decoder: Decoder | None = None,
+                 max_inflight_bytes: int = 1 << 62) -> None:
         self.writer = writer
         self.decoder = decoder or Decoder(0)
         self.max_body_bytes = max_body_bytes
+        self.max_inflight_bytes = max_inflight_bytes
+        self._inflight = 0
         self._lock = threading.Lock()
         self.counters: dict[str, int] = {
             "requests": 0, "spans_accepted": 0, "spans_rejected": 0,
             **{f"requests_{r.value}": 0 for r in Result},
         }
+
+    def reserve(self, nbytes: int) -> bool:
+        """Claim room for a body about to be read; False when too much is held already.
+
+        A request is always let in when nothing else is held, so one big body cannot starve.
+        """
+        with self._lock:
+            if self._inflight and self._inflight + nbytes > self.max_inflight_bytes:
+                return False
+            self._inflight += nbytes
+            return True
+
+    def release(self, nbytes: int) -> None:
+        with self._lock:
+            self._inflight -= nbytes
 
     def count(self, outcome: Outcome) -> Outcome:
         with self._lock:
@@ -82,7 +101,7 @@ class Ingest:
 
     def refuse(self, result: Result, message: str, *, source: str, location: str, raw: bytes | str | None) -> Outcome:
         """Answer without decoding (bad content type, oversize, bad gzip, overload); log and record why."""
-        if result is not Result.OVERLOADED:  # overload is counted, not written: the writer is the bottleneck
+        if result not in (Result.OVERLOADED, Result.BUSY):  # load is counted, not written: writing is the bottleneck
             log.info("%s request from %s refused: %s", source, location, message)
             self.writer.offer_errors([error_row(source, location, message, raw, _now_us())])
         return self.count(Outcome(result, message))

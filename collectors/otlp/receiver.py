@@ -32,7 +32,8 @@ class OtlpReceiver:
         self.writer = BatchWriter(store, max_pending_rows=self.config.max_pending_rows,
                                   flush_rows=self.config.flush_rows, flush_interval=self.config.flush_interval)
         self.decoder = Decoder(self.config.decode_workers)
-        self.ingest = Ingest(self.writer, max_body_bytes=self.config.max_body_bytes, decoder=self.decoder)
+        self.ingest = Ingest(self.writer, max_body_bytes=self.config.max_body_bytes, decoder=self.decoder,
+                             max_inflight_bytes=self.config.max_inflight_bytes)
         self._http: HttpReceiver | None = None
         self._grpc: GrpcReceiver | None = None
 
@@ -56,7 +57,7 @@ class OtlpReceiver:
                 self._http.start()
             if cfg.grpc is not None:
                 self._grpc = self._bind("gRPC", cfg.grpc, lambda: GrpcReceiver(
-                    cfg.grpc, self.ingest, workers=cfg.grpc_workers, max_concurrent=cfg.max_connections))
+                    cfg.grpc, self.ingest, workers=cfg.grpc_workers, max_concurrent=cfg.grpc_max_concurrent))
                 self._grpc.start()
         except BaseException:
             self.stop()

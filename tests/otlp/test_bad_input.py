@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 
 import grpc
 import pytest
@@ -172,3 +173,24 @@ def test_decoder_processes_refuse_bad_bodies_and_survive_a_dead_worker(receiver_
     assert receiver.status()["decoder_restarts"] == 1
     (reason,) = [r for _, r in _errors(store)]
     assert reason.startswith("not an OTLP ExportTraceServiceRequest")
+
+
+def test_too_many_bodies_at_once_get_429_with_retry_after(receiver_factory, store):
+    receiver = receiver_factory(max_body_bytes=64 * 1024, max_inflight_bytes=64 * 1024, grpc=None)
+    host, port = receiver.http_address
+    # a client that sends a chunked body slowly holds the whole budget meanwhile
+    slow = socket.create_connection((host, port), timeout=10)
+    slow.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
+                 b"Transfer-Encoding: chunked\r\n\r\n")
+    body = request(3).SerializeToString()
+    slow.sendall(b"%x\r\n%s\r\n" % (10, body[:10]))
+    wait_for(store, "SELECT 1", lambda _: receiver.ingest._inflight > 0, timeout=5)
+    status, headers, answer = post(receiver.http_address, body)
+    assert status == 429 and headers["retry-after"] == "1"
+    assert Status.FromString(answer).code == 8  # RESOURCE_EXHAUSTED
+    # the slow client finishes: its request succeeds, and so does the next one
+    slow.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body) - 10, body[10:]))
+    assert slow.recv(4096).startswith(b"HTTP/1.1 200")
+    slow.close()
+    _good_request_still_served(receiver, store, 3)
+    assert receiver.status()["requests_busy"] == 1
