@@ -131,11 +131,18 @@ def _end_to_end(seconds: float, decode_workers: int,
     """Receiver over a fresh store, fed by a client process for ``seconds``.
 
     Returns spans stored, seconds from the first request to the last commit, CPU seconds of the
-    receiver (this process and its decoder processes, not the client), what the client sent,
-    and the receiver's status.
+    receiver (this process and its decoder processes, less what starting those processes costs,
+    not the client), what the client sent, and the receiver's status.
     """
     from collectors.otlp import OtlpConfig, OtlpReceiver
+    from collectors.otlp.decode import Decoder
     from collectors.store import Store
+
+    before = _cpu()
+    idle = Decoder(decode_workers)
+    idle.start()
+    idle.stop()
+    startup_cpu = _cpu() - before  # spawning and importing, paid once per process, not per span
 
     with tempfile.TemporaryDirectory(prefix="seamwatch-bench-") as tmp, Store(Path(tmp) / "bench.duckdb") as store:
         receiver = OtlpReceiver(store, OtlpConfig(http=("127.0.0.1", 0), grpc=None, decode_workers=decode_workers))
@@ -157,7 +164,7 @@ def _end_to_end(seconds: float, decode_workers: int,
             receiver.stop(60)  # flushes: stored means committed
         status = receiver.status()
         elapsed = (status["last_flush_at"] or time.time()) - started
-        cpu = _cpu() - cpu_before - sent.get("cpu_seconds", 0.0)
+        cpu = _cpu() - cpu_before - sent.get("cpu_seconds", 0.0) - startup_cpu
         stored = store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0]
         return stored, elapsed, cpu, sent, status
 

@@ -60,6 +60,8 @@ class BatchWriter:
         """Queue a table of spans (SPAN_SCHEMA) and error rows; False (nothing queued) when that would pass the bound."""
         n = spans.num_rows
         with self._cond:
+            if self._stopping:  # a request still in flight at shutdown: the client will retry it
+                return False
             if n and self._pending and self._pending + n > self.max_pending_rows:
                 return False
             if n:
