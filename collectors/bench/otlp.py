@@ -107,7 +107,7 @@ def run(*, seconds: float = 10.0, workers: int = 2,
     yield f"protobuf parse only            {parse:>10,.0f} spans/s"
     yield f"parse → rows via JSON          {detour:>10,.0f} spans/s  (MessageToDict + JSON decoder: the detour)"
     yield f"parse → rows direct            {direct:>10,.0f} spans/s  ({direct / detour:.1f}× the detour)"
-    rates = []
+    rates, cpus = [], []
     for n, (decode_workers, label) in enumerate([(0, "stored, decoding in-process"),
                                                  (workers, f"stored, {workers} decoder processes")]):
         done = n * seconds
@@ -115,6 +115,7 @@ def run(*, seconds: float = 10.0, workers: int = 2,
             seconds, decode_workers, (lambda t, done=done: progress(done + t)) if progress else None)
         rate = stored / elapsed
         rates.append(rate)
+        cpus.append(cpu / max(stored, 1))
         yield (f"{label:<30} {rate:>10,.0f} spans/s  ({stored:,} spans in {elapsed:.1f} s to the last commit; "
                f"receiver CPU {cpu / max(stored, 1) * 1e6:.1f} µs/span; {sent.get('requests', 0):,} requests, "
                f"{sent.get('retries', 0):,} answered 503/429; {status['batches']} store batches)")
@@ -122,6 +123,10 @@ def run(*, seconds: float = 10.0, workers: int = 2,
     yield f"stored / parse only            {best / parse:>10.1%}"
     yield f"stored / direct decode         {best / direct:>10.1%}"
     yield f"decoder processes / in-process {rates[1] / rates[0]:>10.2f}×"
+    cores = os.cpu_count() or 1
+    # what the CPU cost allows when nothing else runs: one core at most in-process (the GIL)
+    yield (f"ceiling if the machine were idle: in-process {1 / cpus[0]:,.0f} spans/s (one core: the GIL), "
+           f"{workers} decoder processes {min(cores, workers + 1) / cpus[1]:,.0f} spans/s ({cores} cores)")
     yield f"target ≥ {TARGET:,} spans/s stored: {'met' if best >= TARGET else 'NOT met'} ({best:,.0f})"
     yield f"load average while measuring: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
 

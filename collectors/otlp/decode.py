@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import signal
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -77,7 +78,13 @@ def _decode_ipc(body: bytes, fmt: str, source: str) -> tuple[bytes, list[tuple[s
 
 
 def _warm() -> None:
-    """Worker initializer: import everything before the first request arrives."""
+    """Worker initializer (imports happen on loading this module). Ctrl+C reaches the whole process
+    group: workers ignore it and let the parent shut them down after the final flush."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _ready() -> None:
+    """A no-op task: its result says a worker is up."""
 
 
 class Decoder:
@@ -93,7 +100,7 @@ class Decoder:
         if self.workers > 0:
             self._pool = self._new_pool()
             # start the workers now (spawn + imports take ~1 s), not on the first request
-            for f in [self._pool.submit(_warm) for _ in range(self.workers)]:
+            for f in [self._pool.submit(_ready) for _ in range(self.workers)]:
                 f.result()
 
     def _new_pool(self) -> ProcessPoolExecutor:
