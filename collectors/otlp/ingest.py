@@ -119,10 +119,10 @@ class Ingest:
         except DecoderUnavailable as exc:
             return self.count(Outcome(Result.OVERLOADED, str(exc)))
         except ValueError as exc:
-            return self.refuse(Result.BAD_REQUEST, str(exc), source=source, location=location, raw=body)
+            return self.refuse(Result.BAD_REQUEST, str(exc), source=source, location=location, raw=_excerpt(body, fmt))
         except Exception as exc:  # any other shape of garbage (a list where an object goes...) is a bad request too
             return self.refuse(Result.BAD_REQUEST, f"not OTLP trace data: {exc!r}"[:300],
-                               source=source, location=location, raw=body)
+                               source=source, location=location, raw=_excerpt(body, fmt))
         errors = _error_rows(rejected, source, location)
         if not self.writer.offer(table, errors):
             return self.count(Outcome(Result.OVERLOADED, "the write queue is full; retry later"))
@@ -135,6 +135,13 @@ class Ingest:
     def status(self) -> dict[str, Any]:
         with self._lock:
             return dict(self.counters)
+
+
+def _excerpt(body: bytes, fmt: str) -> str:
+    """What to keep of a body that does not decode: JSON as text, protobuf as hex (it is binary)."""
+    if fmt == "json":
+        return body[:1024].decode("utf-8", "replace")
+    return "hex:" + body[:400].hex()
 
 
 def _error_rows(rejected: list[tuple[str, str]], source: str, location: str) -> list[dict[str, Any]]:

@@ -76,6 +76,9 @@ def test_bad_body_is_refused_recorded_and_the_receiver_goes_on(receiver_factory,
     wait_for(store, "SELECT count(*) FROM ingest_errors", lambda n: n >= 1)
     errors = _errors(store)
     assert len(errors) == 1 and errors[0][0] == "otlp-http" and reason in errors[0][1]
+    if case == "truncated protobuf":  # binary bodies are kept as hex, text ones as text
+        excerpt = store.cursor().execute("SELECT raw_excerpt FROM ingest_errors").fetchone()[0]
+        assert excerpt.startswith("hex:0a") and bytes.fromhex(excerpt[4:])  # field 1, resource_spans
     _good_request_still_served(receiver, store, 0)
     assert receiver.status()["requests_" + {400: "bad_request", 413: "too_large", 415: "unsupported"}[status]] == 1
 
