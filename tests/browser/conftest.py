@@ -15,12 +15,13 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from browserkit import SHOTS
 
 CHROMIUM = os.environ.get("SEAMWATCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = os.environ.get("SEAMWATCH_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+SHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1440,1000"]
 
@@ -119,3 +120,67 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         yield driver
     finally:
         driver.quit()
+
+
+def settle(driver, timeout: float = 60.0) -> None:
+    """Wait until the page has a title and Streamlit stopped running the script."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    quiet_since = None
+    while time.monotonic() < deadline:
+        running = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
+        titled = driver.find_elements(By.CSS_SELECTOR, "h1")
+        if titled and not running:
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > 1.5:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.25)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / "did-not-settle.png"))
+    status = [e.text for e in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')]
+    raise AssertionError(f"{driver.current_url} did not finish loading in {timeout:.0f} s "
+                         f"(title: {bool(driver.find_elements(By.CSS_SELECTOR, 'h1'))}, status: {status}); "
+                         f"screenshot did-not-settle.png")
+
+
+def charts_drawn(driver, timeout: float = 30.0) -> int:
+    """Wait for every plotly chart to have drawn SVG content; return how many there are."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while True:
+        charts = driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
+        drawn = [c for c in charts
+                 if c.find_elements(By.CSS_SELECTOR, "svg .trace, svg .annotation, svg .bars path, svg .point")]
+        if charts and len(drawn) == len(charts):
+            return len(charts)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{len(charts) - len(drawn)} of {len(charts)} charts drew nothing on {driver.current_url}")
+        time.sleep(0.5)
+
+
+def shoot(driver, name: str) -> None:
+    """A screenshot of the whole page: the window grows to the content's height first."""
+    height = driver.execute_script(
+        "const m = document.querySelector('[data-testid=\"stMain\"]') || document.body;"
+        "return Math.max(m.scrollHeight, document.body.scrollHeight);"
+    )
+    driver.set_window_size(1440, min(max(int(height) + 40, 900), 6000))
+    time.sleep(0.5)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+    driver.set_window_size(1440, 1000)
+
+
+def body_text(driver) -> str:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+@pytest.fixture
+def kit():
+    """Helpers to wait on and look at a page: kit.settle, kit.charts_drawn, kit.shoot, kit.body_text."""
+    return SimpleNamespace(settle=settle, charts_drawn=charts_drawn, shoot=shoot, body_text=body_text)

@@ -4,7 +4,6 @@ charts draw, deep links select what they name. Screenshots land in artifacts/scr
 from __future__ import annotations
 
 import pytest
-from browserkit import body_text, charts_drawn, settle, shoot
 
 from dashboard.pages_registry import PAGES
 
@@ -17,26 +16,27 @@ KEY_TEXT = {
 
 
 @pytest.mark.parametrize("slug,title", [(p[3], p[1]) for p in PAGES])
-def test_page_loads_and_draws(browser, demo_url: str, slug: str, title: str) -> None:
+def test_page_loads_and_draws(browser, kit, demo_url: str, slug: str, title: str) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(f"{demo_url}/{slug}")
-    settle(browser)
+    # The default page lives at the root (Streamlit gives it no path of its own).
+    browser.get(f"{demo_url}/" if slug == PAGES[0][3] else f"{demo_url}/{slug}")
+    kit.settle(browser)
     assert browser.find_element(By.CSS_SELECTOR, "h1").text.strip() == title
-    text = body_text(browser)
+    text = kit.body_text(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), text[:2000]
     for word in KEY_TEXT.get(slug, []):
         assert word in text, f"{word!r} missing on {slug}"
     if browser.find_elements(By.CSS_SELECTOR, '[data-testid="stPlotlyChart"]'):
-        assert charts_drawn(browser) >= 1
-    shoot(browser, slug)
+        assert kit.charts_drawn(browser) >= 1
+    kit.shoot(browser, slug)
 
 
-def test_deep_link_selects_the_time_range(browser, demo_url: str) -> None:
+def test_deep_link_selects_the_time_range(browser, kit, demo_url: str) -> None:
     from selenium.webdriver.common.by import By
 
-    browser.get(f"{demo_url}/overview?range=all")
-    settle(browser)
+    browser.get(f"{demo_url}/?range=all")
+    kit.settle(browser)
     checked = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSidebar"] input[type="radio"]:checked')
     labels = [c.find_element(By.XPATH, "./ancestor::label").text for c in checked]
     assert labels == ["all data"]

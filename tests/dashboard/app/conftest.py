@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import streamlit as st
@@ -21,10 +22,9 @@ APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
 
 def build_sample(db: Path, data_dir: Path, *, seed: int = 7, minutes: int = 30) -> None:
     """The demo's sequence: simulate, load the topology, import every file."""
-    from sample_topology.simulator import simulate_to_dir
-
     from collectors.derive import derive_all
     from collectors.importer import import_file
+    from sample_topology.simulator import simulate_to_dir
     from sample_topology.topology import load_into_store
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -56,3 +56,23 @@ def app(sample_db: Path, monkeypatch: pytest.MonkeyPatch):
     st.cache_data.clear()
     st.cache_resource.clear()
     shared.close_all()
+
+
+def page_text(at: AppTest) -> str:
+    """Every piece of visible text of a run, for 'the number is shown' assertions."""
+    parts: list[str] = []
+    for kind in ("title", "header", "subheader", "caption", "markdown", "info", "warning", "error", "success"):
+        parts.extend(str(e.value) for e in getattr(at, kind))
+    for m in at.metric:
+        parts.append(f"{m.label}: {m.value}")
+    return "\n".join(parts)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+@pytest.fixture
+def shown():
+    """What a run shows: shown.text(at) and shown.metrics(at)."""
+    return SimpleNamespace(text=page_text, metrics=metrics)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from apphelpers import metrics, page_text
 from streamlit.testing.v1 import AppTest
 
 from collectors.store import Store
@@ -21,22 +20,22 @@ def _open(at: AppTest, page: str | None = None) -> AppTest:
 
 
 @pytest.mark.parametrize("page", [p[0] for p in PAGES])
-def test_every_page_renders_without_error(app: AppTest, page: str) -> None:
+def test_every_page_renders_without_error(app: AppTest, shown, page: str) -> None:
     at = _open(app, page)
     assert not at.error, [e.value for e in at.error]
     assert at.title, "every page has a title"
 
 
-def test_overview_shows_the_declared_topology(app: AppTest) -> None:
+def test_overview_shows_the_declared_topology(app: AppTest, shown) -> None:
     at = _open(app)
     services = len(load_topology().services)
-    assert metrics(at)["Services"] == str(services)
+    assert shown.metrics(at)["Services"] == str(services)
     # The default window (the last hour) holds the demo's 30 minutes: no empty-window note.
-    assert "Nothing happened in this time range" not in page_text(at)
+    assert "Nothing happened in this time range" not in shown.text(at)
     assert at.get("plotly_chart"), "the topology graph is drawn"
 
 
-def test_time_range_is_shared_and_in_the_url(app: AppTest) -> None:
+def test_time_range_is_shared_and_in_the_url(app: AppTest, shown) -> None:
     at = _open(app)
     assert at.query_params.get("range") == "1h"
     at.sidebar.radio(key="range").set_value("15m").run()
@@ -45,20 +44,20 @@ def test_time_range_is_shared_and_in_the_url(app: AppTest) -> None:
     assert at.sidebar.radio(key="range").value == "15m", "the filter survives a page switch"
 
 
-def test_a_pasted_range_link_selects_the_window(app: AppTest) -> None:
+def test_a_pasted_range_link_selects_the_window(app: AppTest, shown) -> None:
     app.query_params["range"] = "all"
     at = _open(app)
     assert at.sidebar.radio(key="range").value == "all"
 
 
-def test_missing_database_is_one_sentence(app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_missing_database_is_one_sentence(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("SEAMWATCH_DB", str(tmp_path / "none.duckdb"))
     at = app.run()
     assert not at.exception
     assert [e.value for e in at.error] == [f"{tmp_path / 'none.duckdb'} does not exist; import data or run 'seamwatch demo' first."]
 
 
-def test_corrupt_database_is_one_sentence(app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_corrupt_database_is_one_sentence(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     bad = tmp_path / "bad.duckdb"
     bad.write_bytes(b"\x00garbage" * 1000)
     monkeypatch.setenv("SEAMWATCH_DB", str(bad))
@@ -67,10 +66,10 @@ def test_corrupt_database_is_one_sentence(app: AppTest, monkeypatch: pytest.Monk
     assert len(at.error) == 1 and str(bad) in at.error[0].value and "\n" not in at.error[0].value
 
 
-def test_empty_store_explains_itself(app: AppTest, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+def test_empty_store_explains_itself(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     db = tmp_path / "empty.duckdb"
     Store(db).open().close()
     monkeypatch.setenv("SEAMWATCH_DB", str(db))
     at = app.run()
     assert not at.exception and not at.error
-    assert "The store holds no data yet" in page_text(at)
+    assert "The store holds no data yet" in shown.text(at)
