@@ -50,10 +50,15 @@ def _subject_ids(f: Any) -> list[str]:
     kind, subject = f.subject_kind, str(f.subject)
     if kind in ("service", "topic", "group"):
         return [nid(kind, subject)]
-    if kind == "edge":
-        parts = _ARROW.split(subject)
-        return [f"edge:{parts[0]}|{parts[1]}"] if len(parts) == 2 else []
     ev = f.evidence or {}
+    if kind == "edge":
+        src, dst = ev.get("src") or ev.get("caller"), ev.get("dst") or ev.get("callee")
+        if not (src and dst):  # "a -> b GET /route": the names are the first word on each side
+            parts = _ARROW.split(subject, maxsplit=1)
+            if len(parts) != 2:
+                return []
+            src, dst = parts[0].split()[0], parts[1].split()[0]
+        return [f"edge:{src}|{dst}"]
     found = [nid(k, str(ev[k])) for k in ("service", "topic", "group") if ev.get(k)]
     if kind == "endpoint" and not found:
         found = [nid("service", subject.split()[0])]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 PAGES: list[tuple[str, str, str, str, str]] = [
     ("views/overview.py", "Overview", ":material/hub:", "overview", "Now"),
+    ("views/findings.py", "Findings", ":material/flag:", "findings", "Now"),
+    ("views/lag.py", "Event lag", ":material/hourglass_bottom:", "lag", "Delivery"),
     ("views/redeliveries.py", "Redeliveries", ":material/replay:", "redeliveries", "Delivery"),
     ("views/dead_letters.py", "Dead letters", ":material/report:", "dead-letters", "Delivery"),
     ("views/idempotency.py", "Idempotency", ":material/content_copy:", "idempotency", "Delivery"),

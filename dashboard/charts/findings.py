@@ -1,0 +1,39 @@
+"""Findings on a time axis: a bar from first to last seen per finding, coloured by severity."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard.charts.series import empty_figure
+from dashboard.charts.theme import SEVERITY_COLOURS, base_layout
+
+MAX_ROWS = 40
+
+
+def findings_timeline(df: pd.DataFrame) -> go.Figure:
+    """``df``: rule, subject, severity, first_seen, last_seen, count — worst first."""
+    d = df.dropna(subset=["first_seen"]).head(MAX_ROWS).copy()
+    if d.empty:
+        return empty_figure("No finding has a time in this range")
+    d["last_seen"] = d["last_seen"].fillna(d["first_seen"])
+    d["label"] = d["rule"] + " · " + d["subject"].str.slice(0, 40)
+    d["y"] = [f"{i:02d}" for i in range(len(d))]
+    fig = go.Figure()
+    for sev, colour in reversed(SEVERITY_COLOURS.items()):
+        part = d[d["severity"] == sev]
+        if part.empty:
+            continue
+        start = pd.to_datetime(part["first_seen"])
+        # A finding seen once still gets a visible sliver.
+        width = (pd.to_datetime(part["last_seen"]) - start).dt.total_seconds().clip(lower=15) * 1000
+        fig.add_trace(go.Bar(
+            y=part["y"], x=width, base=start, orientation="h", name=sev, marker_color=colour,
+            customdata=part[["label", "count"]],
+            hovertemplate="%{customdata[0]}<br>%{base|%H:%M:%S} → count %{customdata[1]}<extra>" + sev + "</extra>",
+        ))
+    fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=d["y"], ticktext=d["label"], title=None,
+                     tickfont=dict(size=11))
+    fig.update_xaxes(type="date")
+    fig.update_layout(barmode="overlay")
+    return base_layout(fig, height=max(220, 22 * len(d) + 90))

@@ -1,0 +1,105 @@
+"""Event lag: who is behind, by how much (messages and seconds), and since when (Burrow status)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.analyses import burrow, lag
+from dashboard.charts.series import lines_over_time
+from dashboard.charts.status import status_strip
+from dashboard.ui import links
+from dashboard.ui.page import Ctx, empty, fmt_age, run
+
+_RANK = {s: i for i, s in enumerate(("OK", "WARN", "ERR"))}
+METHOD_WORDS = {"exact": "exact (record at the committed offset)", "interpolated": "interpolated",
+                "extrapolated": "extrapolated", "caught_up": "caught up", "too_few_points": "not enough points yet"}
+
+
+def _groups(ctx: Ctx) -> pd.DataFrame:
+    gs = burrow.group_statuses(ctx.cur, ctx.window)
+    tl = lag.time_lag_latest(ctx.cur, ctx.window)
+    e2e = lag.trace_lag_summary(ctx.cur, ctx.window)
+    if not tl.empty:
+        worst_t = tl.groupby("group_id")["time_lag_s"].max().rename("time_lag_s")
+        gs = gs.merge(worst_t, left_on="group_id", right_index=True, how="left")
+    else:
+        gs["time_lag_s"] = None
+    if not e2e.empty:
+        p95 = e2e.groupby("consumer_group")["p95_ms"].max().rename("p95_e2e_ms")
+        gs = gs.merge(p95, left_on="group_id", right_index=True, how="left")
+    else:
+        gs["p95_e2e_ms"] = None
+    gs["rank"] = gs["status"].map(_RANK).fillna(3)
+    return gs.sort_values(["rank", "total_lag"], ascending=False).drop(columns=["rank"])
+
+
+def render(ctx: Ctx) -> None:
+    groups = _groups(ctx)
+    if groups.empty:
+        empty("No consumer-group offsets in this time range: the lag poller ('seamwatch up --bootstrap …') "
+              "records them, or import offset snapshot files.")
+        return
+    bad = groups[groups["status"] != "OK"]
+    c = st.columns(4)
+    c[0].metric("Groups not OK", f"{len(bad)} of {len(groups)}", help="Burrow's rules over the last 10 commits.")
+    c[1].metric("Messages behind", f"{int(groups['total_lag'].sum()):,}", help="Offset lag summed over all groups.")
+    worst_t = groups["time_lag_s"].max()
+    c[2].metric("Longest time lag", fmt_age(worst_t) if pd.notna(worst_t) else "–",
+                help="How old the oldest unprocessed message is, for the worst partition.")
+    p95 = groups["p95_e2e_ms"].max()
+    c[3].metric("Worst p95 end-to-end", f"{p95 / 1000:,.1f} s" if pd.notna(p95) else "–",
+                help="Producer start to consumer start, from traces.")
+
+    over = burrow.group_status_over_time(ctx.cur, ctx.window)
+    st.plotly_chart(status_strip(over), width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(lines_over_time(over, x="at", y="lag", color="group_id", y_title="messages behind",
+                                    title="Offset lag per consumer group"),
+                    width="stretch", config={"displayModeBar": False})
+    st.subheader("Consumer groups, worst first")
+    st.dataframe(groups[["group_id", "status", "worst_partition_status", "total_lag", "time_lag_s", "p95_e2e_ms",
+                         "non_ok_partitions", "partitions"]], hide_index=True, width="stretch", column_config={
+        "group_id": "Consumer group", "status": "Status", "worst_partition_status": "Worst partition",
+        "total_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
+        "time_lag_s": st.column_config.NumberColumn("Time lag (s)", format="%.0f"),
+        "p95_e2e_ms": st.column_config.NumberColumn("p95 end-to-end (ms)", format="%.0f"),
+        "non_ok_partitions": "Partitions not OK", "partitions": "Partitions"})
+    _drill(ctx, list(groups["group_id"]))
+
+
+def _drill(ctx: Ctx, groups: list[str]) -> None:
+    st.subheader("Evidence")
+    grp = links.choose("Consumer group", groups, param_name="group", key="lag_group")
+    parts = burrow.partition_status(ctx.cur, ctx.window, group=grp)
+    tl = lag.time_lag_latest(ctx.cur, ctx.window, group=grp)[["topic", "partition", "time_lag_s", "method"]]
+    parts = parts.merge(tl, on=["topic", "partition"], how="left")
+    parts["method"] = parts["method"].map(lambda m: METHOD_WORDS.get(m, m))
+    parts["window_lags"] = parts["window_lags"].map(lambda v: list(v) if v is not None else [])
+    st.dataframe(parts[["topic", "partition", "status", "current_lag", "time_lag_s", "method", "window_lags",
+                        "last_commit"]], hide_index=True, width="stretch", column_config={
+        "topic": "Topic", "partition": "Partition", "status": "Status",
+        "current_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
+        "time_lag_s": st.column_config.NumberColumn("Time lag (s)", format="%.0f"), "method": "Time lag method",
+        "window_lags": st.column_config.LineChartColumn("Lag at the last 10 commits"),
+        "last_commit": st.column_config.DatetimeColumn("Last commit (UTC)", format="HH:mm:ss")})
+    trend = lag.trace_lag(ctx.cur, ctx.window, group=grp)
+    if not trend.empty:
+        trend = trend.assign(p95_s=trend["p95_ms"] / 1000)
+        st.plotly_chart(lines_over_time(trend, x="bucket", y="p95_s", color="topic", y_title="seconds",
+                                        title=f"p95 end-to-end lag of {grp}, per topic", y_format=",.1f"),
+                        width="stretch", config={"displayModeBar": False})
+    slow = lag.lagged_messages(ctx.cur, ctx.window, group=grp, limit=20)
+    if not slow.empty:
+        st.markdown("**Slowest messages** (producer start → consumer start)")
+        slow = slow.assign(lag_s=slow["lag_e2e_us"] / 1e6,
+                           trace=[links.href("call-chains", trace=t) or t for t in slow["consumer_trace_id"]])
+        st.dataframe(slow[["topic", "partition", "offset", "lag_s", "producer_service", "producer_start",
+                           "pairing", "clock_skew", "trace"]], hide_index=True, width="stretch", column_config={
+            "lag_s": st.column_config.NumberColumn("Lag (s)", format="%.1f"),
+            "producer_start": st.column_config.DatetimeColumn("Produced (UTC)", format="HH:mm:ss"),
+            "pairing": "Paired by", "clock_skew": "Clock skew",
+            "trace": st.column_config.LinkColumn("Consumer trace", display_text=r"trace=([0-9a-f]{8})")})
+
+
+run(render, title="Event lag",
+    intro="How far each consumer group is behind, in messages and in time, judged by Burrow's rules.")
