@@ -1,9 +1,10 @@
-"""Derived per-trace facts (DESIGN §3): segments, sync depth, edges and paired message lag.
+"""Derived facts (DESIGN §3): segments, sync depth, edges, paired message lag, consumer status.
 
 A trace is derived once it has been quiet for a while (its newest span ended more than
 ``quiet_for`` ago), in SQL, in one transaction through the store. The derivation is
 incremental (spans are scanned once, by ingest time), bounded per call, and idempotent:
-a trace that receives late spans is derived again and its old rows replaced.
+a trace that receives late spans is derived again and its old rows replaced. Offset
+snapshots get their Burrow status and time lag the same way (collectors.derive.consumer).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from collectors.derive import sql
+from collectors.derive.consumer import derive_consumer_status
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class DeriveResult:
     segments: int
     messages: int
     pending: int  # traces still waiting (not quiet yet, or beyond this call's bound)
+    snapshots: int = 0  # offset snapshots judged (consumer_status rows written)
 
 
 def _utcnow() -> datetime:
@@ -41,6 +44,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
     now = now or _utcnow()
     with store.transaction() as tx:
         cur = tx.cursor
+        snapshots = derive_consumer_status(cur)
         _scan_new_spans(cur)
         quiet_before = None if quiet_for <= timedelta(0) else now - quiet_for
         cur.execute(
@@ -73,7 +77,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
         pending = cur.execute("SELECT count(*) FROM derive_pending").fetchone()[0]
     if n:
         log.info("derived %d traces (%d segments, %d messages); %d pending", n, segments, messages, pending)
-    return DeriveResult(traces=n, segments=segments, messages=messages, pending=pending)
+    return DeriveResult(traces=n, segments=segments, messages=messages, pending=pending, snapshots=snapshots)
 
 
 def derive_all(store: Store, *, quiet_for: timedelta = timedelta(0), now: datetime | None = None,
@@ -83,10 +87,10 @@ def derive_all(store: Store, *, quiet_for: timedelta = timedelta(0), now: dateti
     while True:
         r = derive(store, quiet_for=quiet_for, now=now)
         total = DeriveResult(total.traces + r.traces, total.segments + r.segments,
-                             total.messages + r.messages, r.pending)
+                             total.messages + r.messages, r.pending, total.snapshots + r.snapshots)
         if progress is not None:
             progress(r.traces)  # type: ignore[operator]
-        if r.traces == 0:
+        if r.traces == 0 and r.snapshots == 0:
             return total
 
 

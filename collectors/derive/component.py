@@ -27,7 +27,7 @@ class Deriver:
         self.quiet_for = quiet_for
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._stats: dict[str, Any] = {"traces": 0, "segments": 0, "messages": 0, "pending": 0,
+        self._stats: dict[str, Any] = {"traces": 0, "segments": 0, "messages": 0, "snapshots": 0, "pending": 0,
                                        "errors": 0, "last_run": None, "last_error": None}
 
     def start(self) -> None:
@@ -55,7 +55,7 @@ class Deriver:
             self._stats["last_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             log.exception("derivation failed")
             return
-        for k in ("traces", "segments", "messages"):
+        for k in ("traces", "segments", "messages", "snapshots"):
             self._stats[k] += getattr(r, k)
         self._stats["pending"] = r.pending
         self._stats["last_run"] = time.time()

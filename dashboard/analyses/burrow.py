@@ -1,170 +1,121 @@
-"""Consumer status by Burrow's rules (DESIGN §5.2), over group_offsets snapshots.
+"""Consumer status by Burrow's rules (DESIGN §5.2), read from the derived consumer_status table.
 
-Burrow (linkedin/Burrow, evaluator "caching") keeps the last ``intervals`` commits of each
-partition (commits closer than ``min_distance`` to the previous one replace it and keep its
-time), each with the lag at commit time, and judges the window:
-
-1. the current lag is zero, or the lag was zero at any commit in the window → OK;
-2. the committed offset ever went backwards → REWIND;
-3. now − last commit > last commit − first commit (the consumer stopped committing) → STOP;
-4. every commit has the same offset (committing, but not moving) → STALL;
-5. the offsets move but the lag never decreases from one commit to the next → WARN;
-6. otherwise OK.
-
-The group's status is its worst partition's, with STOP, STALL and REWIND reported as ERR.
-
-Burrow also judges a window that is not full yet and flags it incomplete; a single commit
-with lag then reads as STALL. Seamwatch judges only full windows (``intervals`` commits),
-so a group that just started, or a poller that just started, is not called stuck.
-
-Seamwatch sees commits through the lag poller's snapshots, not the __consumer_offsets
-stream, so a snapshot counts as a commit when the committed offset moved, or when the
-group has members (a live consumer commits on its auto-commit interval even when stuck).
-A group without members whose offset stands still is not committing: after a while that
-reads as STOP, as it should. "Now" is the window's end, capped at the newest snapshot of
-the cluster, so a paused poller never makes every group look stopped.
+collectors.derive.consumer judges every offset snapshot once, as it arrives (the rules,
+and how snapshots stand in for Burrow's commits, are described there). Here pages read
+those verdicts: per partition at the window's end, per group, over time, and as
+CONSUMER_LAG findings. The group's status is its worst partition's, with STOP, STALL and
+REWIND shown as ERR, as Burrow does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from collectors.derive.consumer import INTERVALS
 from dashboard.analyses.window import Window
 from dashboard.findings.model import Finding
 
-INTERVALS = 10  # Burrow's default storage.intervals
-MIN_DISTANCE = timedelta(seconds=1)  # Burrow's default min-distance
 STATUSES = ("OK", "WARN", "ERR", "STOP", "STALL", "REWIND")
 _RANK = {"OK": 0, "WARN": 1, "ERR": 2, "STOP": 3, "STALL": 4, "REWIND": 5}
+_RANK_SQL = "CASE status WHEN 'WARN' THEN 1 WHEN 'STOP' THEN 3 WHEN 'STALL' THEN 4 WHEN 'REWIND' THEN 5 ELSE 0 END"
 
-_SNAPSHOTS = """
-SELECT cluster, group_id, topic, "partition", committed_offset, high_watermark, members, polled_at
-FROM group_offsets
-WHERE polled_at < $end AND polled_at >= $since
-  AND ($group IS NULL OR group_id = $group)
-ORDER BY cluster, group_id, topic, "partition", polled_at
+# The newest verdict of each partition; STOP is judged again against "now" (the window's end,
+# capped at the newest poll), since a stopped group sends no snapshot to be judged at.
+_LATEST = """
+SELECT cluster, group_id, topic, "partition",
+       CASE WHEN judged AND $now - window_last > window_last - window_first AND status <> 'REWIND'
+            THEN 'STOP' ELSE status END AS status,
+       lag AS current_lag, committed_offset, high_watermark, commits, commits / $intervals AS complete,
+       window_first AS first_commit, window_last AS last_commit, window_offsets, window_lags, "at"
+FROM consumer_status
+WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
+QUALIFY row_number() OVER (PARTITION BY cluster, group_id, topic, "partition" ORDER BY "at" DESC) = 1
+ORDER BY cluster, group_id, topic, "partition"
 """
 
-_NEWEST = "SELECT cluster, max(polled_at) FROM group_offsets WHERE polled_at < $end GROUP BY cluster"
+_OVER_TIME = """
+SELECT cluster, group_id, topic, "partition", "at", status, lag
+FROM consumer_status
+WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
+ORDER BY cluster, group_id, topic, "partition", "at"
+"""
 
+_GROUP_OVER_TIME = f"""
+WITH last_in_bucket AS (
+    SELECT cluster, group_id, topic, "partition", time_bucket(to_microseconds($bucket_us), "at") AS bucket,
+           max({_RANK_SQL}) AS worst, arg_max(lag, "at") AS lag
+    FROM consumer_status
+    WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
+    GROUP BY ALL
+)
+SELECT cluster, group_id, bucket AS "at", max(worst) AS worst, sum(lag) AS lag
+FROM last_in_bucket GROUP BY ALL ORDER BY cluster, group_id, "at"
+"""  # noqa: S608 (constant SQL text)
 
-@dataclass(frozen=True)
-class Commit:
-    offset: int
-    at: datetime
-    lag: int
-
-
-def evaluate(commits: Sequence[Commit], current_lag: int, now: datetime) -> str:
-    """Burrow's partition status of one window of commits (oldest first)."""
-    if not commits or current_lag <= 0 or any(c.lag == 0 for c in commits):
-        return "OK"
-    if any(b.offset < a.offset for a, b in zip(commits, commits[1:], strict=False)):
-        return "REWIND"
-    if now - commits[-1].at > commits[-1].at - commits[0].at:
-        return "STOP"
-    if all(c.offset == commits[0].offset for c in commits):
-        return "STALL"
-    if all(b.lag >= a.lag for a, b in zip(commits, commits[1:], strict=False)):
-        return "WARN"
-    return "OK"
+_BAD = f"""
+WITH bad AS (
+    SELECT *, {_RANK_SQL} AS rank FROM consumer_status
+    WHERE "at" >= $start AND "at" < $end AND status <> 'OK'
+), grp AS (
+    SELECT cluster, group_id, min("at") AS first_seen, max("at") AS last_seen FROM bad GROUP BY ALL
+), parts AS (
+    SELECT cluster, group_id, topic, "partition", arg_max(status, rank) AS worst FROM bad GROUP BY ALL
+), firsts AS (
+    SELECT cluster, group_id, status, min("at") AS first_at FROM bad GROUP BY ALL
+), final AS (
+    SELECT c.cluster, c.group_id, c.topic, c."partition", arg_max(c.lag, c."at") AS lag
+    FROM consumer_status c JOIN grp g ON g.cluster = c.cluster AND g.group_id = c.group_id
+    WHERE c."at" >= $start AND c."at" <= g.last_seen
+    GROUP BY ALL
+)
+SELECT g.cluster, g.group_id, g.first_seen, g.last_seen,
+       (SELECT map(list(topic || '/' || "partition" ORDER BY topic, "partition"),
+                   list(worst ORDER BY topic, "partition"))
+        FROM parts p WHERE p.cluster = g.cluster AND p.group_id = g.group_id) AS partitions,
+       (SELECT map(list(status ORDER BY status), list(first_at ORDER BY status))
+        FROM firsts f WHERE f.cluster = g.cluster AND f.group_id = g.group_id) AS first_at,
+       (SELECT map(list(topic || '/' || "partition" ORDER BY topic, "partition"),
+                   list(lag ORDER BY topic, "partition"))
+        FROM final f WHERE f.cluster = g.cluster AND f.group_id = g.group_id AND f.lag IS NOT NULL) AS final_lag
+FROM grp g
+ORDER BY g.cluster, g.group_id
+"""  # noqa: S608 (constant SQL text)
 
 
 def group_status(partition_statuses: Sequence[str]) -> str:
     """Burrow's group status: the worst partition, with STOP/STALL/REWIND reported as ERR."""
-    worst = max(partition_statuses, key=_RANK.__getitem__, default="OK")
-    return "ERR" if _RANK[worst] >= _RANK["ERR"] else worst
+    worst_status = max(partition_statuses, key=_RANK.__getitem__, default="OK")
+    return "ERR" if _RANK[worst_status] >= _RANK["ERR"] else worst_status
 
 
 def worst(statuses: Sequence[str]) -> str:
     return max(statuses, key=_RANK.__getitem__, default="OK")
 
 
-class _Ring:
-    """One partition's commit window, filled the way Burrow's storage fills it."""
-
-    def __init__(self, intervals: int, min_distance: timedelta) -> None:
-        self.intervals, self.min_distance = intervals, min_distance
-        self.commits: list[Commit] = []
-        self.last_offset: int | None = None
-        self.hwm = 0
-
-    def add(self, offset: int | None, hwm: int | None, members: int | None, at: datetime) -> None:
-        if hwm is not None:
-            self.hwm = hwm
-        if offset is None:
-            return
-        moved = offset != self.last_offset
-        self.last_offset = offset
-        if not moved and not (members or 0) > 0:
-            return  # nobody is committing: the snapshot only repeats the stored offset
-        lag = max(0, (hwm if hwm is not None else self.hwm) - offset)
-        if self.commits and at - self.commits[-1].at < self.min_distance:
-            self.commits[-1] = Commit(offset, self.commits[-1].at, lag)
-            return
-        self.commits.append(Commit(offset, at, lag))
-        if len(self.commits) > self.intervals:
-            del self.commits[0]
-
-    def status(self, now: datetime) -> str:
-        if len(self.commits) < self.intervals:
-            return "OK"  # an incomplete window says nothing yet
-        current = max(0, self.hwm - self.last_offset) if self.last_offset is not None else 0
-        return evaluate(self.commits, current, now)
+def _bucket_us(window: Window, bucket: timedelta | None, buckets: int = 120) -> int:
+    if bucket is None:
+        raw = (window.end - window.start) / buckets
+        steps = [timedelta(seconds=s) for s in (1, 5, 10, 15, 30, 60, 300, 600, 1800, 3600, 21600, 86400)]
+        bucket = next((s for s in steps if s >= raw), steps[-1])
+    return int(bucket / timedelta(microseconds=1))
 
 
-def _snapshots(con: duckdb.DuckDBPyConnection, window: Window, group: str | None,
-               lookback: timedelta) -> tuple[pd.DataFrame, dict[str, datetime]]:
-    df = con.execute(_SNAPSHOTS, {"end": window.end, "since": window.start - lookback, "group": group}).df()
-    newest = dict(con.execute(_NEWEST, {"end": window.end}).fetchall())
-    return df, newest
-
-
-def _partitions(df: pd.DataFrame) -> Iterator[tuple[tuple[Any, ...], pd.DataFrame]]:
-    if df.empty:
-        return iter(())
-    return iter(df.groupby(["cluster", "group_id", "topic", "partition"], sort=True))
-
-
-def partition_status(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None,
-                     intervals: int = INTERVALS, min_distance: timedelta = MIN_DISTANCE,
-                     lookback: timedelta = timedelta(hours=1)) -> pd.DataFrame:
+def partition_status(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None) -> pd.DataFrame:
     """Each partition's Burrow status at the window's end, with its window of commits."""
-    df, newest = _snapshots(con, window, group, lookback)
-    rows = []
-    for (cluster, grp, topic, partition), part in _partitions(df):
-        ring = _Ring(intervals, min_distance)
-        for r in part.itertuples(index=False):
-            ring.add(_int(r.committed_offset), _int(r.high_watermark), _int(r.members), r.polled_at)
-        now = min(window.end, newest.get(cluster, window.end))
-        c = ring.commits
-        rows.append({
-            "cluster": cluster, "group_id": grp, "topic": topic, "partition": int(partition),
-            "status": ring.status(now),
-            "current_lag": max(0, ring.hwm - ring.last_offset) if ring.last_offset is not None else None,
-            "committed_offset": ring.last_offset, "high_watermark": ring.hwm,
-            "commits": len(c), "complete": len(c) / intervals,
-            "first_commit": c[0].at if c else None, "last_commit": c[-1].at if c else None,
-            "window_offsets": [x.offset for x in c], "window_lags": [x.lag for x in c],
-        })
-    return pd.DataFrame(rows, columns=_PARTITION_COLUMNS)
+    newest = con.execute("SELECT max(polled_at) FROM group_offsets WHERE polled_at < ?", [window.end]).fetchone()
+    now = min(window.end, newest[0]) if newest and newest[0] is not None else window.end
+    return con.execute(_LATEST, {"start": window.start, "end": window.end, "group": group, "now": now,
+                                 "intervals": INTERVALS}).df()
 
 
-_PARTITION_COLUMNS = ["cluster", "group_id", "topic", "partition", "status", "current_lag", "committed_offset",
-                      "high_watermark", "commits", "complete", "first_commit", "last_commit", "window_offsets",
-                      "window_lags"]
-
-
-def group_statuses(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None,
-                   **kw: Any) -> pd.DataFrame:
+def group_statuses(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None) -> pd.DataFrame:
     """Each group's Burrow status (OK, WARN, ERR), its worst partition and total lag."""
-    parts = partition_status(con, window, group=group, **kw)
+    parts = partition_status(con, window, group=group)
     if parts.empty:
         return pd.DataFrame(columns=["cluster", "group_id", "status", "worst_partition_status", "partitions",
                                      "non_ok_partitions", "total_lag", "max_lag", "max_lag_topic",
@@ -181,76 +132,44 @@ def group_statuses(con: duckdb.DuckDBPyConnection, window: Window, *, group: str
     return pd.DataFrame(out)
 
 
-def status_over_time(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None,
-                     intervals: int = INTERVALS, min_distance: timedelta = MIN_DISTANCE,
-                     lookback: timedelta = timedelta(hours=1)) -> pd.DataFrame:
-    """Every partition's status evaluated at each of its snapshots in the window (sliding)."""
-    df, _ = _snapshots(con, window, group, lookback)
-    rows = []
-    for (cluster, grp, topic, partition), part in _partitions(df):
-        ring = _Ring(intervals, min_distance)
-        for r in part.itertuples(index=False):
-            ring.add(_int(r.committed_offset), _int(r.high_watermark), _int(r.members), r.polled_at)
-            if r.polled_at >= window.start:
-                rows.append({"cluster": cluster, "group_id": grp, "topic": topic, "partition": int(partition),
-                             "at": r.polled_at, "status": ring.status(r.polled_at),
-                             "lag": max(0, ring.hwm - ring.last_offset) if ring.last_offset is not None else None})
-    return pd.DataFrame(rows, columns=["cluster", "group_id", "topic", "partition", "at", "status", "lag"])
-
-
-def _int(v: Any) -> int | None:
-    return None if v is None or pd.isna(v) else int(v)
+def status_over_time(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None) -> pd.DataFrame:
+    """Every partition's status at each of its snapshots in the window (as judged when it arrived)."""
+    return con.execute(_OVER_TIME, {"start": window.start, "end": window.end, "group": group}).df()
 
 
 def group_status_over_time(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None,
-                           **kw: Any) -> pd.DataFrame:
-    """Each group's Burrow status at each poll: its partitions' latest statuses, worst first."""
-    parts = status_over_time(con, window, group=group, **kw)
-    cols = ["cluster", "group_id", "at", "status", "worst_partition_status", "lag"]
-    if parts.empty:
-        return pd.DataFrame(columns=cols)
-    rows = []
-    for (cluster, grp), g in parts.groupby(["cluster", "group_id"], sort=True):
-        latest: dict[tuple[str, int], tuple[str, int]] = {}
-        for at, at_rows in g.groupby("at", sort=True):
-            for r in at_rows.itertuples(index=False):
-                latest[(r.topic, r.partition)] = (r.status, 0 if r.lag is None or pd.isna(r.lag) else int(r.lag))
-            statuses = [s for s, _ in latest.values()]
-            rows.append({"cluster": cluster, "group_id": grp, "at": at, "status": group_status(statuses),
-                         "worst_partition_status": worst(statuses), "lag": sum(n for _, n in latest.values())})
-    return pd.DataFrame(rows, columns=cols)
-
-
-_SEVERITY = {"WARN": "warning", "ERR": "error", "STOP": "error", "STALL": "error", "REWIND": "error"}
+                           bucket: timedelta | None = None) -> pd.DataFrame:
+    """Each group's worst status per time bucket (ERR for STOP/STALL/REWIND), and its lag at the bucket's end."""
+    df = con.execute(_GROUP_OVER_TIME, {"start": window.start, "end": window.end, "group": group,
+                                        "bucket_us": _bucket_us(window, bucket)}).df()
+    names = {rank: name for name, rank in _RANK.items()}
+    df["worst_partition_status"] = df["worst"].map(names)
+    df["status"] = df["worst_partition_status"].map(lambda s: group_status([s]))
+    return df.drop(columns=["worst"])
 
 
 def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
     """CONSUMER_LAG: a group whose Burrow status was not OK in the window (WARN → warning, else error)."""
-    parts = status_over_time(con, window)
     out: list[Finding] = []
-    if parts.empty:
-        return out
-    bad = parts[parts["status"] != "OK"]
-    for (cluster, grp), g in bad.groupby(["cluster", "group_id"], sort=True):
-        partition_worst = {f"{t}/{p}": worst(list(s["status"])) for (t, p), s in g.groupby(["topic", "partition"])}
-        status = worst(list(partition_worst.values()))
-        firsts = {s: g.loc[g["status"] == s, "at"].min() for s in STATUSES if (g["status"] == s).any()}
-        last = g["at"].max()
-        everyone = parts[(parts["cluster"] == cluster) & (parts["group_id"] == grp) & (parts["at"] <= last)]
-        final = everyone.sort_values("at").groupby(["topic", "partition"]).tail(1)
-        lag_now = int(final["lag"].fillna(0).sum())
+    for r in con.execute(_BAD, {"start": window.start, "end": window.end}).fetchall():
+        cluster, grp, first_seen, last_seen, partitions, first_at, final_lag = r
+        status = worst(list(partitions.values()))
+        lag_now = int(sum(final_lag.values())) if final_lag else 0
         out.append(Finding(
             rule="CONSUMER_LAG", severity=_SEVERITY[status], subject_kind="group", subject=grp,
-            count=lag_now, first_seen=g["at"].min(), last_seen=last,
+            count=lag_now, first_seen=first_seen, last_seen=last_seen,
             summary=(f"{grp} was {group_status([status])} by Burrow's rules ({status} on "
-                     f"{len(partition_worst)} partition(s)); {lag_now} messages behind at the last bad poll"),
+                     f"{sum(v != 'OK' for v in partitions.values())} partition(s)); "
+                     f"{lag_now} messages behind at the last bad poll"),
             remedy=_REMEDY[status],
             evidence={"cluster": cluster, "status": group_status([status]), "worst_partition_status": status,
-                      "partitions": partition_worst, "first_at": {s: t.isoformat() for s, t in firsts.items()},
-                      "final_lag": {f"{r.topic}/{r.partition}": int(r.lag) for r in final.itertuples()
-                                    if r.lag is not None and not pd.isna(r.lag)}},
+                      "partitions": dict(partitions), "first_at": {s: t.isoformat() for s, t in first_at.items()},
+                      "final_lag": {k: int(v) for k, v in final_lag.items()} if final_lag else {}},
         ))
     return out
+
+
+_SEVERITY = {"WARN": "warning", "ERR": "error", "STOP": "error", "STALL": "error", "REWIND": "error"}
 
 
 _REMEDY = {

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
 
 from dashboard.analyses import lag
-from dashboard.analyses.lag import PointTable
 
 
 def _lag_rows(store):
@@ -93,30 +92,26 @@ def test_offset_lag_is_high_watermark_minus_committed(data, store, window):
     data.write()
     latest = lag.offset_lag_latest(store.cursor(), window)
     assert latest[["partition", "offset_lag"]].values.tolist() == [[0, 10], [1, 0]]
-    assert lag.offset_lag(store.cursor(), window)["offset_lag"].tolist() == [60, 10, 0]
+    assert lag.offset_lag(store.cursor(), window, bucket=timedelta(seconds=1))["offset_lag"].tolist() == [60, 10, 0]
 
 
-def test_point_table_interpolates_and_keeps_flat_stretches_short():
-    t = PointTable()
-    base = datetime(2026, 1, 1)
-    for sec, off in [(0, 100), (10, 200), (20, 200), (30, 200), (40, 300)]:
-        t.add(off, base + timedelta(seconds=sec))
-    # the flat stretch 200@10..30 is kept as its first and latest points
-    assert list(t.offsets) == [100, 200, 200, 300]
-    assert t.lookup(150) == (base + timedelta(seconds=5), "interpolated")
-    # at the flat stretch's offset, the latest time the end stood there
-    assert t.lookup(200) == (base + timedelta(seconds=30), "interpolated")
-    assert t.lookup(250) == (base + timedelta(seconds=35), "interpolated")
-    # older than the table: extrapolated along the whole table (200 offsets in 40 s)
-    assert t.lookup(50) == (base - timedelta(seconds=10), "extrapolated")
-    # at or past the newest end offset: nothing to read
-    assert t.lookup(300) == (None, "caught_up")
-    assert t.lookup(400) == (None, "caught_up")
-    # out of order and decreasing points are ignored
-    t.add(250, base + timedelta(seconds=50))
-    t.add(400, base + timedelta(seconds=35))
-    assert list(t.offsets) == [100, 200, 200, 300]
-    assert PointTable().lookup(5) == (None, "too_few_points")
+def test_time_lag_interpolates_keeps_flat_stretches_and_extrapolates(data, store, window):
+    # the end of partition 0: 100 @ 0 s, 200 from 10 s to 30 s (a flat stretch), 300 @ 40 s;
+    # a point going backwards is ignored, as Kafka Lag Exporter does
+    for sec, off in [(0, 100), (10, 200), (20, 200), (30, 200), (40, 300), (45, 250)]:
+        data.end_offset("t", 0, off, at=sec)
+    for group, committed in [("a", 150), ("b", 200), ("c", 250), ("d", 50), ("e", 300)]:
+        data.poll(group, "t", 0, committed, at=50, high_watermark=300)
+    data.write()
+    rows = lag.time_lag(store.cursor(), window, bucket=timedelta(seconds=1)).set_index("group_id")
+    assert rows["method"].to_dict() == {"a": "interpolated", "b": "interpolated", "c": "interpolated",
+                                        "d": "extrapolated", "e": "caught_up"}
+    # 150: halfway from 100 @ 0 s to 200 @ 10 s; 200: the last time the end stood there (30 s);
+    # 250: halfway from 200 @ 30 s to 300 @ 40 s
+    assert rows.loc[["a", "b", "c"], "time_lag_s"].tolist() == [45.0, 20.0, 15.0]
+    # older than every point: along the whole table, 100 @ 0 s to 300 @ 50 s (the poll's own point)
+    assert rows.loc["d", "time_lag_s"] == pytest.approx(50 + 50 * 50 / 200)
+    assert rows.loc["e", "time_lag_s"] == 0.0
 
 
 def test_time_lag_methods(data, store, window):
@@ -129,7 +124,7 @@ def test_time_lag_methods(data, store, window):
     data.poll("g", "shop.orders", 0, 600, at=62, high_watermark=600)  # caught up
     data.write()
 
-    rows = lag.time_lag(store.cursor(), window)
+    rows = lag.time_lag(store.cursor(), window, bucket=timedelta(seconds=1))
     assert rows[["method", "time_lag_s"]].values.tolist() == [
         ["exact", 15.0], ["interpolated", 31.0], ["caught_up", 0.0]]
     latest = lag.time_lag_latest(store.cursor(), window)
@@ -141,7 +136,7 @@ def test_time_lag_committed_offset_older_than_the_table(data, store, window):
         data.end_offset("t", 0, off, at=s)
     data.poll("g", "t", 0, 900, at=131, high_watermark=1200)
     data.write()
-    rows = lag.time_lag(store.cursor(), window)
+    rows = lag.time_lag(store.cursor(), window, bucket=timedelta(seconds=1))
     # the poll's own high watermark is a point too: 200 offsets from 100 s to 131 s, so the
     # end stood at 900 at 131 − 300 × 31 / 200 = 84.5 s
     assert rows["method"].tolist() == ["extrapolated"]
