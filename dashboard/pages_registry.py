@@ -10,6 +10,8 @@ from __future__ import annotations
 PAGES: list[tuple[str, str, str, str, str]] = [
     ("views/overview.py", "Overview", ":material/hub:", "overview", "Now"),
     ("views/findings.py", "Findings", ":material/flag:", "findings", "Now"),
+    ("views/call_chains.py", "Call chains", ":material/account_tree:", "call-chains", "Design"),
+    ("views/event_design.py", "Event design", ":material/draw:", "event-design", "Design"),
     ("views/lag.py", "Event lag", ":material/hourglass_bottom:", "lag", "Delivery"),
     ("views/redeliveries.py", "Redeliveries", ":material/replay:", "redeliveries", "Delivery"),
     ("views/dead_letters.py", "Dead letters", ":material/report:", "dead-letters", "Delivery"),

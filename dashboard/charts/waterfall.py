@@ -18,6 +18,7 @@ from dashboard.charts.theme import SEVERITY_COLOURS, base_layout
 _PALETTE = ["#1976d2", "#f57c00", "#7b1fa2", "#00897b", "#c2185b", "#5d4037", "#455a64", "#afb42b",
             "#0097a7", "#e64a19", "#303f9f", "#689f38"]
 MAX_ROWS = 120
+NBSP = "\u00a0"  # plain spaces would collapse: the indentation shows the tree
 
 
 def tree_order(spans: pd.DataFrame) -> list[tuple[str, int]]:
@@ -53,7 +54,7 @@ def waterfall(spans: pd.DataFrame, *, highlight: set[str] | None = None) -> go.F
         kind = str(r.get("kind") or "").lower() + (f", {role}" if role else "")
         name = str(r["name"])
         name = name if len(name) <= 38 else name[:37] + "…"
-        label = f"{'  ' * depth}{'↳ ' if depth else ''}{r['service']} · {name}"
+        label = f"{NBSP * 3 * depth}{'↳ ' if depth else ''}{r['service']} · {name}"
         rows.append(dict(sid=sid, label=label, start=start_ms, dur=dur_ms, service=r["service"] or "?",
                          kind=kind, error=bool(r.get("error")),
                          strong=not highlight or sid in highlight))
@@ -73,8 +74,11 @@ def waterfall(spans: pd.DataFrame, *, highlight: set[str] | None = None) -> go.F
             hovertemplate="%{customdata[0]}<br>%{customdata[1]}, %{customdata[2]:.1f} ms, starts at %{base:.1f} ms"
                           "<extra></extra>",
         ))
-    fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=d["y"], ticktext=d["label"],
-                     tickfont=dict(family="monospace", size=11), title=None)
-    fig.update_xaxes(title="ms since the trace started")
+    # Labels left-aligned in their own column, so the indentation reads as a tree.
+    fig.update_yaxes(autorange="reversed", showticklabels=False, title=None)
+    fig.update_xaxes(title="ms since the segment started", domain=[0.36, 1.0])
+    for r in d.itertuples():
+        fig.add_annotation(x=0, xref="paper", y=r.y, yref="y", xanchor="left", showarrow=False, text=r.label,
+                           font=dict(size=11, color="#263238" if r.strong else "#90a4ae"))
     fig.update_layout(barmode="overlay", bargap=0.25)
     return base_layout(fig, height=max(220, 22 * len(d) + 110))

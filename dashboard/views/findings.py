@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-import pandas as pd
 import streamlit as st
 
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings.model import SEVERITIES
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.views_common import findings_frame as frame
+from dashboard.views_common import key_of
 
 # Where the evidence of each rule is drawn in full.
 RULE_PAGE = {
@@ -22,20 +23,6 @@ RULE_PAGE = {
     "PASSIVE_AGGRESSIVE_EVENT": "event-design", "UNDECLARED_EDGE": "overview", "UNOBSERVED_EDGE": "overview",
 }
 ICONS = {"critical": "🟥", "error": "🔴", "warning": "🟠", "info": "🔵"}
-
-
-def key_of(f) -> str:
-    """The deep-link id of a finding: RULE:subject."""
-    return f"{f.rule}:{f.subject}"
-
-
-def frame(found: list) -> pd.DataFrame:
-    return pd.DataFrame([{"severity": f.severity, "rule": f.rule, "subject": str(f.subject),
-                          "kind": f.subject_kind, "count": f.count, "first_seen": f.first_seen,
-                          "last_seen": f.last_seen, "summary": f.summary, "remedy": f.remedy, "key": key_of(f)}
-                         for f in found],
-                        columns=["severity", "rule", "subject", "kind", "count", "first_seen", "last_seen", "summary",
-                                 "remedy", "key"])
 
 
 def render(ctx: Ctx) -> None:

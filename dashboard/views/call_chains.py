@@ -1,0 +1,98 @@
+"""Call chains: how deep synchronous calls go, which entry points are too deep, and one trace's chain."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.analyses import call_chains as cc
+from dashboard.analyses import sync_coupling
+from dashboard.analyses.declared import declared_topology
+from dashboard.analyses.processings import auto_bucket
+from dashboard.charts.series import bars_over_time
+from dashboard.charts.waterfall import waterfall
+from dashboard.ui import links
+from dashboard.ui.page import Ctx, empty, run
+
+
+def render(ctx: Ctx) -> None:
+    topo = declared_topology(ctx.cur)
+    limit = int(topo.max_sync_depth) if topo is not None else cc.DEFAULT_MAX_SYNC_DEPTH
+    by_entry = cc.depth_by_entry(ctx.cur, ctx.window, limit_depth=limit)
+    if by_entry.empty:
+        empty("No traces in this time range: send OTLP to 'seamwatch up --otlp', or import OTLP JSON files.")
+        _drill(ctx, pd.DataFrame(columns=["trace_id", "path", "depth"]))
+        return
+    over = int(by_entry["over_limit"].sum())
+    c = st.columns(4)
+    c[0].metric("Deepest chain", f"{int(by_entry['max_depth'].max())} hops", help="Synchronous call-chain depth: "
+                "the most service-to-service hops on one request path; an event starts a new chain.")
+    c[1].metric("Depth limit", limit, help="max_sync_depth of the declared topology (3 when none is declared).")
+    c[2].metric("Requests over the limit", f"{over:,}")
+    c[3].metric("Entry points over the limit", int((by_entry["over_limit"] > 0).sum()))
+
+    deep = cc.segments(ctx.cur, ctx.window, min_depth=limit + 1, limit=100_000)
+    bucket = auto_bucket(ctx.window, 40)
+    series = (deep.assign(bucket=pd.to_datetime(deep["start_time"]).dt.floor(bucket),
+                          entry=deep["entry_service"] + " " + deep["entry_operation"])
+              .groupby(["bucket", "entry"]).size().reset_index(name="requests")) if len(deep) else \
+        pd.DataFrame(columns=["bucket", "entry", "requests"])
+    st.plotly_chart(bars_over_time(series, x="bucket", y="requests", color="entry", y_title="requests",
+                                   title=f"Requests deeper than {limit} hops, by entry point",
+                                   empty=f"No request went deeper than {limit} hops in this time range"),
+                    width="stretch", config={"displayModeBar": False})
+    st.subheader("Entry points, deepest first")
+    st.dataframe(by_entry[["entry_service", "entry_operation", "max_depth", "p95_depth", "over_limit", "segments",
+                           "max_fan_out", "p95_path_latency_ms"]], hide_index=True, width="stretch", column_config={
+        "entry_service": "Service", "entry_operation": "Entry", "max_depth": "Max depth", "p95_depth": "p95 depth",
+        "over_limit": st.column_config.NumberColumn("Over the limit", format="localized"),
+        "segments": st.column_config.NumberColumn("Requests", format="localized"), "max_fan_out": "Max fan-out",
+        "p95_path_latency_ms": st.column_config.NumberColumn("p95 latency along the path (ms)", format="%.0f")})
+    if topo is not None:
+        side = sync_coupling.side_effect_calls(ctx.cur, ctx.window,
+                                               [n for n, s in topo.services.items() if s.side_effect])
+        if len(side):
+            st.subheader("Side effects called synchronously")
+            st.caption("A user-facing request waits on a service the topology says should react to an event: "
+                       "publish an event after the commit and let it react.")
+            st.dataframe(side[["entry_service", "entry_operation", "caller", "callee", "operation", "calls",
+                               "p95_ms"]], hide_index=True, width="stretch", column_config={
+                "entry_service": "Entry service", "entry_operation": "Entry", "caller": "Caller",
+                "callee": "Waits on", "operation": "Call", "calls": "Calls",
+                "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.0f")})
+    _drill(ctx, cc.worst_chains(ctx.cur, ctx.window, limit=20))
+
+
+def _drill(ctx: Ctx, worst: pd.DataFrame) -> None:
+    st.subheader("Evidence")
+    paths = {r.trace_id: f"{r.depth} hops: {r.path}" for r in worst.itertuples()}
+    entry = {r.trace_id: r.segment_span_id for r in worst.itertuples()}
+    options = list(paths)
+    wanted = links.param("trace")
+    if wanted and wanted not in paths:  # a pasted link may name any trace, not only the deepest
+        options.insert(0, wanted)
+    trace = links.choose("Trace (deepest first)", options, param_name="trace", key="cc_trace",
+                         format_func=lambda t: f"{t[:12]} — {paths.get(t, 'linked trace')}")
+    if trace is None:
+        return
+    spans = cc.trace_chain(ctx.cur, trace)
+    if spans.empty:
+        empty(f"Trace {trace} is not in the store.")
+        return
+    if trace in paths:
+        st.markdown(f"**Deepest path:** {paths[trace]}")
+    segments = spans["segment_span_id"].dropna().unique()
+    # The deepest segment by default: later consumer segments would squeeze it into a sliver.
+    seg = entry.get(trace) or (spans.loc[spans["depth"].idxmax(), "segment_span_id"] if spans["depth"].notna().any()
+                               else None)
+    whole = len(segments) <= 1 or st.toggle(f"Whole trace ({len(segments)} segments: the request and the "
+                                            "consumers that reacted to its events)", key="cc_whole")
+    shown = spans if whole or seg is None else spans[spans["segment_span_id"] == seg]
+    hops = set(shown.loc[shown["role"].isin(["hop"]) | shown["starts_segment"].fillna(False), "span_id"])
+    st.caption(f"{len(shown)} of {len(spans)} spans, {shown['service'].nunique()} services. Strong bars are the "
+               "synchronous hops and segment entries; an event (a consumer span) starts a new segment.")
+    st.plotly_chart(waterfall(shown, highlight=hops), width="stretch", config={"displayModeBar": False})
+
+
+run(render, title="Call chains",
+    intro="An API is for asking now; a long chain of synchronous calls is a smell. Depth counts service hops.")

@@ -1,0 +1,88 @@
+"""Event design: are events facts with stable ids, times, versions and enough context?"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.analyses import event_design as ed
+from dashboard.analyses import sync_coupling
+from dashboard.charts.findings import findings_timeline
+from dashboard.ui import links, sources
+from dashboard.ui.page import Ctx, empty, run
+from dashboard.views_common import findings_frame
+
+DESIGN_RULES = ("EVENT_AS_COMMAND", "ENVELOPE_MISSING", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY",
+                "CALLBACK_CHATTER", "PASSIVE_AGGRESSIVE_EVENT", "EVENT_ID_COLLISION")
+
+
+def render(ctx: Ctx) -> None:
+    types = ed.event_types(ctx.cur, ctx.window)
+    if types.empty:
+        empty("No events with a type in this time range: the Kafka tap ('seamwatch up --bootstrap …') or record "
+              "imports bring them.")
+        return
+    calls = sync_coupling.callbacks(ctx.cur, ctx.window)
+    chatty = calls[calls["share"].fillna(0) >= 0.5]
+    design = [f for f in sources.findings(ctx.cur, ctx.window) if f.rule in DESIGN_RULES]
+    c = st.columns(5)
+    c[0].metric("Event types", len(types))
+    c[1].metric("Named like commands", int((types["naming"] == "command").sum()),
+                help="An event announces a fact that happened (OrderCreated), never a request (CreateInvoice).")
+    c[2].metric("Types with envelope gaps", int((types["incomplete"] > 0).sum()),
+                help="Records without a stable id, a timestamp or a version (or CloudEvents' required attributes).")
+    c[3].metric("Types without trace context", int((types["no_trace_context"] > 0).sum()))
+    c[4].metric("Consumers calling back", len(chatty),
+                help="Groups whose processing calls the producer's API for most events: the event lacks context.")
+    st.plotly_chart(findings_timeline(findings_frame(design)), width="stretch", config={"displayModeBar": False})
+
+    st.subheader("Event types, worst first")
+    t = types.assign(rank=(types["naming"] == "command") * 1_000_000 + types["incomplete"] + types["no_trace_context"]
+                     + types["null_key"]).sort_values("rank", ascending=False)
+    st.dataframe(t[["topic", "event_type", "naming", "records", "incomplete", "missing_id", "missing_time",
+                    "missing_version", "no_trace_context", "null_key", "cloudevents"]], hide_index=True,
+                 width="stretch", column_config={
+                     "topic": "Topic", "event_type": "Event type", "naming": "Reads as",
+                     "records": st.column_config.NumberColumn("Records", format="localized"),
+                     "incomplete": "Envelope gaps", "missing_id": "No id", "missing_time": "No time",
+                     "missing_version": "No version", "no_trace_context": "No traceparent", "null_key": "Null key",
+                     "cloudevents": "CloudEvents"})
+    if len(calls):
+        st.subheader("Consumers calling the producer back")
+        st.dataframe(calls.sort_values("share", ascending=False)[
+            ["consumer_group", "topic", "producer", "operation", "processed", "called_back", "share"]],
+            hide_index=True, width="stretch", column_config={
+                "consumer_group": "Group", "topic": "Topic", "producer": "Producer", "operation": "Call",
+                "processed": "Processed", "called_back": "Called back",
+                "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1)})
+    _drill(ctx, t, calls)
+
+
+def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:
+    st.subheader("Evidence")
+    topics = list(dict.fromkeys(types["topic"]))
+    topic = links.choose("Topic", topics, param_name="topic", key="ed_topic")
+    names = ed.names(ctx.cur, ctx.window)
+    for r in names[names["topic"] == topic].itertuples():
+        verdict = {"command": "reads as a **command**", "fact": "reads as a **fact**"}.get(r.verdict, f"is a {r.verdict}")
+        st.markdown(f"The {r.kind} name `{r.name}` {verdict}: {r.why}.")
+    for r in types[types["topic"] == topic].itertuples():
+        gaps = [w for w, n in (("id", r.missing_id), ("time", r.missing_time), ("version", r.missing_version)) if n]
+        if gaps:
+            sample = ", ".join(list(r.sample_incomplete)[:5]) if r.sample_incomplete is not None else ""
+            st.markdown(f"`{r.event_type}`: {r.incomplete:,} of {r.records:,} records lack a {', '.join(gaps)}"
+                        + (f" (partition/offset {sample} …)" if sample else "") + ".")
+        if r.no_trace_context:
+            st.markdown(f"`{r.event_type}`: {r.no_trace_context:,} records carry no traceparent header.")
+    chat = calls[(calls["topic"] == topic) & (calls["called_back"] > 0)]
+    for r in chat.itertuples():
+        st.markdown(f"Group **{r.consumer_group}** called `{r.producer} {r.operation}` while processing "
+                    f"{r.called_back:,} of {r.processed:,} events ({r.share:.0%}).")
+        ids = list(r.trace_ids)[:3] if r.trace_ids is not None else []
+        for t in ids:
+            links.to("call-chains", f"Trace {t[:12]}", icon=":material/account_tree:", trace=t)
+
+
+run(render, title="Event design",
+    intro="Durable events are facts with stable ids, timestamps, versions and enough context that consumers "
+          "need not call back.")

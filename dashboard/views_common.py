@@ -1,0 +1,19 @@
+"""Small helpers two pages share (no Streamlit, no SQL)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def key_of(f) -> str:
+    """The deep-link id of a finding: RULE:subject."""
+    return f"{f.rule}:{f.subject}"
+
+
+def findings_frame(found: list) -> pd.DataFrame:
+    return pd.DataFrame([{"severity": f.severity, "rule": f.rule, "subject": str(f.subject),
+                          "kind": f.subject_kind, "count": f.count, "first_seen": f.first_seen,
+                          "last_seen": f.last_seen, "summary": f.summary, "remedy": f.remedy, "key": key_of(f)}
+                         for f in found],
+                        columns=["severity", "rule", "subject", "kind", "count", "first_seen", "last_seen", "summary",
+                                 "remedy", "key"])
