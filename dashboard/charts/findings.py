@@ -11,7 +11,7 @@ from dashboard.charts.theme import SEVERITY_COLOURS, base_layout
 MAX_ROWS = 40
 
 
-def findings_timeline(df: pd.DataFrame) -> go.Figure:
+def findings_timeline(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """``df``: rule, subject, severity, first_seen, last_seen, count — worst first."""
     d = df.dropna(subset=["first_seen"]).head(MAX_ROWS).copy()
     if d.empty:
@@ -20,7 +20,7 @@ def findings_timeline(df: pd.DataFrame) -> go.Figure:
     d["label"] = d["rule"] + " · " + d["subject"].str.slice(0, 40)
     d["y"] = [f"{i:02d}" for i in range(len(d))]
     fig = go.Figure()
-    for sev, colour in reversed(SEVERITY_COLOURS.items()):
+    for sev, colour in reversed(list(SEVERITY_COLOURS.items())):  # worst first in the legend
         part = d[d["severity"] == sev]
         if part.empty:
             continue
@@ -36,4 +36,4 @@ def findings_timeline(df: pd.DataFrame) -> go.Figure:
                      tickfont=dict(size=11))
     fig.update_xaxes(type="date")
     fig.update_layout(barmode="overlay")
-    return base_layout(fig, height=max(220, 22 * len(d) + 90))
+    return base_layout(fig, height=max(220, 22 * len(d) + 90), title=title)

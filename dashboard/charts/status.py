@@ -12,7 +12,7 @@ ORDER = ("OK", "WARN", "ERR", "STOP", "STALL", "REWIND")
 
 
 def status_strip(df: pd.DataFrame, *, at: str = "at", who: str = "group_id", status: str = "status",
-                 detail: str | None = "worst_partition_status") -> go.Figure:
+                 detail: str | None = "worst_partition_status", title: str | None = None) -> go.Figure:
     """Coloured squares: green OK, orange WARN, red ERR (with the worst partition's status on hover)."""
     if df.empty:
         return empty_figure("No consumer-group offset snapshots in this time range")
@@ -30,4 +30,4 @@ def status_strip(df: pd.DataFrame, *, at: str = "at", who: str = "group_id", sta
         ))
     groups = df[who].nunique()
     fig.update_yaxes(type="category", categoryorder="category descending", title=None, showgrid=False)
-    return base_layout(fig, height=max(180, 34 * groups + 90))
+    return base_layout(fig, height=max(180, 34 * groups + 90), title=title)

@@ -76,3 +76,10 @@ def to(slug: str, label: str, *, icon: str | None = None, **params: object) -> N
     if path:
         st.page_link(path, label=label, icon=icon,
                      query_params={**_range_params(), **{k: str(v) for k, v in params.items() if v is not None}})
+
+
+def title(slug: str) -> str:
+    """The menu title of a page."""
+    from dashboard.pages_registry import PAGES
+
+    return next((t for _, t, _, s, _ in PAGES if s == slug), slug)

@@ -22,7 +22,6 @@ RULE_PAGE = {
     "NULL_OR_UNSTABLE_KEY": "event-design", "CALLBACK_CHATTER": "event-design",
     "PASSIVE_AGGRESSIVE_EVENT": "event-design", "UNDECLARED_EDGE": "overview", "UNOBSERVED_EDGE": "overview",
 }
-ICONS = {"critical": "🟥", "error": "🔴", "warning": "🟠", "info": "🔵"}
 
 
 def render(ctx: Ctx) -> None:
@@ -46,14 +45,12 @@ def render(ctx: Ctx) -> None:
     shown = [f for f in found if SEVERITIES.index(f.severity) >= SEVERITIES.index(floor)
              and (not chosen or f.rule in chosen)]
     df = frame(shown)
-    st.plotly_chart(findings_timeline(df), width="stretch", config={"displayModeBar": False})
-    st.dataframe(df.assign(severity=df["severity"].map(lambda s: f"{ICONS.get(s, '')} {s}"))
-                 [["severity", "rule", "subject", "count", "summary", "last_seen", "remedy"]],
+    st.plotly_chart(findings_timeline(df, title="When each finding was seen (first to last)"), width="stretch", config={"displayModeBar": False})
+    st.dataframe(df[["severity", "rule", "subject", "count", "summary", "last_seen"]],
                  hide_index=True, width="stretch", column_config={
                      "severity": "Severity", "rule": "Rule", "subject": "Subject",
                      "count": st.column_config.NumberColumn("Count", format="localized"), "summary": "What was seen",
-                     "last_seen": st.column_config.DatetimeColumn("Last seen (UTC)", format="HH:mm:ss"),
-                     "remedy": "What to do"})
+                     "last_seen": st.column_config.DatetimeColumn("Last seen (UTC)", format="HH:mm:ss")})
     _drill(shown)
 
 
@@ -72,7 +69,7 @@ def _drill(shown: list) -> None:
     params = {k: f.subject for k in ("group", "topic") if f.subject_kind == k}
     traces = (f.evidence or {}).get("trace_ids") or []
     if page:
-        links.to(page, f"Open the {page.replace('-', ' ')} page", icon=":material/open_in_new:", **params,
+        links.to(page, f"Open {links.title(page)} on {f.subject}", icon=":material/open_in_new:", **params,
                  trace=traces[0] if traces and page == "call-chains" else None)
     st.json(json.loads(json.dumps(f.evidence, default=str)), expanded=1)
 

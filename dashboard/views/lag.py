@@ -26,10 +26,10 @@ def _groups(ctx: Ctx) -> pd.DataFrame:
     else:
         gs["time_lag_s"] = None
     if not e2e.empty:
-        p95 = e2e.groupby("consumer_group")["p95_ms"].max().rename("p95_e2e_ms")
+        p95 = (e2e.groupby("consumer_group")["p95_ms"].max() / 1000).rename("p95_e2e_s")
         gs = gs.merge(p95, left_on="group_id", right_index=True, how="left")
     else:
-        gs["p95_e2e_ms"] = None
+        gs["p95_e2e_s"] = None
     gs["rank"] = gs["status"].map(_RANK).fillna(3)
     return gs.sort_values(["rank", "total_lag"], ascending=False).drop(columns=["rank"])
 
@@ -47,22 +47,22 @@ def render(ctx: Ctx) -> None:
     worst_t = groups["time_lag_s"].max()
     c[2].metric("Longest time lag", fmt_age(worst_t) if pd.notna(worst_t) else "–",
                 help="How old the oldest unprocessed message is, for the worst partition.")
-    p95 = groups["p95_e2e_ms"].max()
-    c[3].metric("Worst p95 end-to-end", f"{p95 / 1000:,.1f} s" if pd.notna(p95) else "–",
+    p95 = groups["p95_e2e_s"].max()
+    c[3].metric("Worst p95 end-to-end", fmt_age(p95) if pd.notna(p95) else "–",
                 help="Producer start to consumer start, from traces.")
 
     over = burrow.group_status_over_time(ctx.cur, ctx.window)
-    st.plotly_chart(status_strip(over), width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(status_strip(over, title="Burrow status per consumer group"), width="stretch", config={"displayModeBar": False})
     st.plotly_chart(lines_over_time(over, x="at", y="lag", color="group_id", y_title="messages behind",
                                     title="Offset lag per consumer group"),
                     width="stretch", config={"displayModeBar": False})
     st.subheader("Consumer groups, worst first")
-    st.dataframe(groups[["group_id", "status", "worst_partition_status", "total_lag", "time_lag_s", "p95_e2e_ms",
+    st.dataframe(groups[["group_id", "status", "worst_partition_status", "total_lag", "time_lag_s", "p95_e2e_s",
                          "non_ok_partitions", "partitions"]], hide_index=True, width="stretch", column_config={
         "group_id": "Consumer group", "status": "Status", "worst_partition_status": "Worst partition",
         "total_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
         "time_lag_s": st.column_config.NumberColumn("Time lag (s)", format="%.0f"),
-        "p95_e2e_ms": st.column_config.NumberColumn("p95 end-to-end (ms)", format="%.0f"),
+        "p95_e2e_s": st.column_config.NumberColumn("p95 end-to-end (s)", format="%.1f"),
         "non_ok_partitions": "Partitions not OK", "partitions": "Partitions"})
     _drill(ctx, list(groups["group_id"]))
 
@@ -95,6 +95,7 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
                            trace=[links.href("call-chains", trace=t) or t for t in slow["consumer_trace_id"]])
         st.dataframe(slow[["topic", "partition", "offset", "lag_s", "producer_service", "producer_start",
                            "pairing", "clock_skew", "trace"]], hide_index=True, width="stretch", column_config={
+            "topic": "Topic", "partition": "Partition", "offset": "Offset", "producer_service": "Producer",
             "lag_s": st.column_config.NumberColumn("Lag (s)", format="%.1f"),
             "producer_start": st.column_config.DatetimeColumn("Produced (UTC)", format="HH:mm:ss"),
             "pairing": "Paired by", "clock_skew": "Clock skew",
