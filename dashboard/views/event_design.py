@@ -34,7 +34,7 @@ def render(ctx: Ctx) -> None:
     c[3].metric("Types without trace context", int((types["no_trace_context"] > 0).sum()))
     c[4].metric("Consumers calling back", len(chatty),
                 help="Groups whose processing calls the producer's API for most events: the event lacks context.")
-    st.plotly_chart(findings_timeline(findings_frame(design)), width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(findings_timeline(findings_frame(design), title="Event-design findings, first to last seen"), width="stretch", config={"displayModeBar": False})
 
     st.subheader("Event types, worst first")
     t = types.assign(rank=(types["naming"] == "command") * 1_000_000 + types["incomplete"] + types["no_trace_context"]
@@ -47,9 +47,12 @@ def render(ctx: Ctx) -> None:
                      "incomplete": "Envelope gaps", "missing_id": "No id", "missing_time": "No time",
                      "missing_version": "No version", "no_trace_context": "No traceparent", "null_key": "Null key",
                      "cloudevents": "CloudEvents"})
-    if len(calls):
-        st.subheader("Consumers calling the producer back")
-        st.dataframe(calls.sort_values("share", ascending=False)[
+    st.subheader("Consumers calling the producer back")
+    back = calls[calls["called_back"] > 0] if len(calls) else calls
+    if back.empty:
+        empty("No consumer called the producer of its events while processing them.")
+    else:
+        st.dataframe(back.sort_values("share", ascending=False)[
             ["consumer_group", "topic", "producer", "operation", "processed", "called_back", "share"]],
             hide_index=True, width="stretch", column_config={
                 "consumer_group": "Group", "topic": "Topic", "producer": "Producer", "operation": "Call",
@@ -65,7 +68,7 @@ def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:
     names = ed.names(ctx.cur, ctx.window)
     for r in names[names["topic"] == topic].itertuples():
         verdict = {"command": "reads as a **command**", "fact": "reads as a **fact**"}.get(r.verdict, f"is a {r.verdict}")
-        st.markdown(f"The {r.kind} name `{r.name}` {verdict}: {r.why}.")
+        st.markdown(f"The {str(r.kind).replace('_', ' ')} name `{r.name}` {verdict}: {r.why}.")
     for r in types[types["topic"] == topic].itertuples():
         gaps = [w for w, n in (("id", r.missing_id), ("time", r.missing_time), ("version", r.missing_version)) if n]
         if gaps:
