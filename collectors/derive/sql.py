@@ -245,6 +245,9 @@ WITH by_offset AS (
     SELECT *, coalesce(topic, p.destination) AS t, coalesce("partition", p."partition") AS pt,
            coalesce("offset", p."offset") AS o
     FROM paired
+), back AS (
+    -- sync calls from each consumer segment, per called service: a call to the producer is a callback
+    SELECT trace_id, seg, service, count(*) AS n, mode(name) AS operation FROM _walk WHERE is_hop GROUP BY ALL
 )
 SELECT x.consumer_group, x.t, x.pt, x.o, coalesce(x.message_id, x.p.message_id),
        x.trace_id, x.span_id, x.service, x.link_index,
@@ -252,8 +255,10 @@ SELECT x.consumer_group, x.t, x.pt, x.o, coalesce(x.message_id, x.p.message_id),
        date_diff('microsecond', x.p.start_time, x.start_time),
        date_diff('microsecond', r."timestamp", x.start_time),
        x.pairing,
-       coalesce(x.p.start_time > x.start_time, false) OR coalesce(r."timestamp" > x.start_time, false)
+       coalesce(x.p.start_time > x.start_time, false) OR coalesce(r."timestamp" > x.start_time, false),
+       CASE WHEN x.p.service IS NOT NULL THEN coalesce(b.n, 0) END, b.operation
 FROM located x
 LEFT JOIN _rec r ON r.topic = x.t AND r."partition" = x.pt AND r."offset" = x.o
+LEFT JOIN back b ON b.trace_id = x.trace_id AND b.seg = x.span_id AND b.service = x.p.service
 ORDER BY x.start_time
 """

@@ -40,58 +40,49 @@ GROUP BY ALL
 ORDER BY calls DESC, caller, callee
 """
 
+# Per (group, topic): processings (consumer spans, derived with their paired producer), and how
+# many called the message's producing service synchronously (collectors.derive counts it).
 _CALLBACKS = """
-WITH declared AS (
-    SELECT unnest($topics) AS topic, unnest($producers) AS producer
-), observed AS (
-    SELECT to_service AS topic, mode(from_service) AS producer FROM segment_edges
-    WHERE edge = 'send' AND start_time >= $since AND start_time < $end GROUP BY ALL
-), producers AS (
-    SELECT o.topic, coalesce(d.producer, o.producer) AS producer FROM observed o LEFT JOIN declared d USING (topic)
-    UNION SELECT topic, producer FROM declared
-), cons AS (
-    SELECT s.trace_id, s.segment_span_id, s.consumer_group, s.topic, s.entry_service, s.start_time, p.producer
-    FROM trace_segments s JOIN producers p USING (topic)
-    WHERE s.cause = 'consumer' AND s.start_time >= $start AND s.start_time < $end
-      AND s.consumer_group IS NOT NULL AND s.entry_service IS DISTINCT FROM p.producer
-), back AS (
-    SELECT c.trace_id, c.segment_span_id, count(*) AS calls, any_value(e.operation) AS operation
-    FROM cons c
-    JOIN segment_edges e ON e.trace_id = c.trace_id AND e.segment_span_id = c.segment_span_id
-    WHERE e.edge = 'hop' AND e.to_service = c.producer AND e.start_time >= $start AND e.start_time < $end + $margin
-    GROUP BY ALL
-)
-SELECT c.consumer_group, c.topic, c.entry_service AS consumer_service, c.producer,
-       count(*) AS processed, count(b.segment_span_id) AS called_back,
-       count(b.segment_span_id) / count(*) AS share,
-       sum(b.calls) AS calls, mode(b.operation) AS operation,
-       min(c.start_time) FILTER (WHERE b.segment_span_id IS NOT NULL) AS first_seen,
-       max(c.start_time) FILTER (WHERE b.segment_span_id IS NOT NULL) AS last_seen,
-       list(c.trace_id ORDER BY c.start_time, c.trace_id) FILTER (WHERE b.segment_span_id IS NOT NULL) AS trace_ids
-FROM cons c LEFT JOIN back b USING (trace_id, segment_span_id)
-GROUP BY ALL
+SELECT consumer_group, topic, any_value(consumer_service) AS consumer_service,
+       mode(producer_service) AS producer,
+       count(DISTINCT consumer_span_id) AS processed,
+       count(DISTINCT consumer_span_id) FILTER (WHERE callbacks > 0) AS called_back,
+       count(DISTINCT consumer_span_id) FILTER (WHERE callbacks > 0) / count(DISTINCT consumer_span_id) AS share,
+       coalesce(sum(callbacks) FILTER (WHERE callbacks > 0), 0) AS calls,
+       mode(callback_operation) AS operation,
+       min(process_start) FILTER (WHERE callbacks > 0) AS first_seen,
+       max(process_start) FILTER (WHERE callbacks > 0) AS last_seen,
+       list(DISTINCT consumer_trace_id ORDER BY consumer_trace_id) FILTER (WHERE callbacks > 0) AS trace_ids
+FROM message_lag
+WHERE process_start >= $start AND process_start < $end AND consumer_group IS NOT NULL
+GROUP BY consumer_group, topic
 ORDER BY share DESC, processed DESC, consumer_group, topic
 """
 
+# Filters first (topics with one group, consumer segments that send), so all history stays cheap.
 _REPLY_WAITS = """
-WITH m1 AS (
+WITH single AS (
+    SELECT topic FROM message_lag
+    WHERE process_start >= $start AND process_start < $end AND topic IS NOT NULL
+    GROUP BY topic HAVING count(DISTINCT consumer_group) = 1
+), m1 AS (
     SELECT * FROM message_lag
     WHERE process_start >= $start AND process_start < $end AND producer_span_id IS NOT NULL
-), groups_per_topic AS (
-    SELECT topic, count(DISTINCT consumer_group) AS groups FROM message_lag
-    WHERE process_start >= $start AND process_start < $end GROUP BY topic
+      AND topic IN (SELECT topic FROM single)
+), sends AS (
+    SELECT trace_id, segment_span_id, span_id FROM segment_edges
+    WHERE edge = 'send' AND start_time >= $start AND start_time < $end + $margin
+      AND segment_span_id IN (SELECT consumer_span_id FROM m1)
 ), reply AS (
     SELECT m1.topic, m1.consumer_group, m1.consumer_service, m1.producer_service,
-           m1.producer_trace_id, m1.producer_span_id, m1.consumer_trace_id, m1.consumer_span_id,
-           m2.topic AS reply_topic, m2.process_start AS reply_at, m2.consumer_span_id AS reply_span_id
+           m1.producer_trace_id, m1.producer_span_id, m2.topic AS reply_topic, m2.process_start AS reply_at
     FROM m1
-    JOIN segment_edges e ON e.edge = 'send' AND e.trace_id = m1.consumer_trace_id
-     AND e.segment_span_id = m1.consumer_span_id AND e.start_time >= $start AND e.start_time < $end + $margin
+    JOIN sends e ON e.trace_id = m1.consumer_trace_id AND e.segment_span_id = m1.consumer_span_id
     JOIN message_lag m2 ON m2.producer_trace_id = e.trace_id AND m2.producer_span_id = e.span_id
      AND m2.consumer_service = m1.producer_service
      AND m2.process_start >= $start AND m2.process_start < $end + $margin
 ), waiting AS (
-    SELECT r.*, s.segment_span_id AS request_span_id, s.entry_operation AS request, s.end_time AS request_end
+    SELECT r.*, s.entry_operation AS request
     FROM reply r
     JOIN segment_edges pe ON pe.edge = 'send' AND pe.trace_id = r.producer_trace_id AND pe.span_id = r.producer_span_id
      AND pe.start_time >= $since AND pe.start_time < $end
@@ -99,11 +90,10 @@ WITH m1 AS (
      AND s.start_time >= $since AND s.start_time < $end
     WHERE s.end_time >= r.reply_at
 )
-SELECT w.topic, w.consumer_group, w.consumer_service, w.producer_service, w.reply_topic, w.request,
-       count(*) AS waits, min(w.reply_at) AS first_seen, max(w.reply_at) AS last_seen,
-       list(w.producer_trace_id ORDER BY w.reply_at) AS trace_ids
-FROM waiting w JOIN groups_per_topic g USING (topic)
-WHERE g.groups = 1
+SELECT topic, consumer_group, consumer_service, producer_service, reply_topic, request,
+       count(*) AS waits, min(reply_at) AS first_seen, max(reply_at) AS last_seen,
+       list(producer_trace_id ORDER BY reply_at) AS trace_ids
+FROM waiting
 GROUP BY ALL
 ORDER BY waits DESC, topic
 """
@@ -118,15 +108,13 @@ def side_effect_calls(con: duckdb.DuckDBPyConnection, window: Window, side_effec
     return con.execute(_SIDE_EFFECT_CALLS, _p(window, side_effects=list(side_effects))).df()
 
 
-def callbacks(con: duckdb.DuckDBPyConnection, window: Window, producers: dict[str, str] | None = None) -> pd.DataFrame:
-    """Per (group, topic): processings, and how many called the event's producer synchronously.
+def callbacks(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Per (group, topic): processings, and how many called the message's producer synchronously.
 
-    ``producers`` maps topic → producing service (the declaration); otherwise the service
-    seen sending to the topic most is taken.
+    The producer is the service whose span produced each message (paired by collectors.derive),
+    so the rule holds without a declared topology.
     """
-    producers = producers or {}
-    return con.execute(_CALLBACKS, _p(window, topics=list(producers), producers=list(producers.values()),
-                                      margin=MARGIN)).df()
+    return con.execute(_CALLBACKS, {"start": window.start, "end": window.end}).df()
 
 
 def reply_waits(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
@@ -152,8 +140,7 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
                           "operation": r.operation, "entry": f"{r.entry_service} {r.entry_operation}",
                           "calls": int(r.calls)},
             ))
-    declared = {t.name: t.producer for t in topology.topics.values() if t.producer} if topology is not None else {}
-    for r in callbacks(con, window, declared).itertuples(index=False):
+    for r in callbacks(con, window).itertuples(index=False):
         if r.processed < CALLBACK_MIN_EVENTS or r.share <= CALLBACK_SHARE:
             continue
         out.append(Finding(

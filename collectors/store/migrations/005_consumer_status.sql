@@ -23,3 +23,8 @@ CREATE TABLE consumer_status (
     time_lag_s DOUBLE,
     time_lag_method VARCHAR                -- exact | interpolated | extrapolated | caught_up | too_few_points
 );
+
+-- What a consumer did with the message's producer: synchronous calls from its process segment
+-- back into the producing service (CALLBACK_CHATTER reads these, not the edges of every segment).
+ALTER TABLE message_lag ADD COLUMN callbacks INTEGER;
+ALTER TABLE message_lag ADD COLUMN callback_operation VARCHAR;

@@ -56,8 +56,10 @@ def test_sync_side_effect_only_for_user_facing_requests(data, store, window):
 @pytest.mark.parametrize(("calling", "fires"), [(6, True), (4, False)])
 def test_callback_chatter_when_most_events_call_the_producer(data, store, window, calling, fires):
     for i in range(8):
+        producer = data.trace_id()
+        send = data.produce(producer, "orders", "orders", at=i - 0.5)
         t = data.trace_id()
-        c = data.process(t, "ship", "ship", "orders", 0, i, at=i)
+        c = data.process(t, "ship", "ship", "orders", 0, i, at=i, links=[(producer, send)])
         if i < calling:
             data.call(t, "ship", "orders", "/orders/{id}", at=i + 0.1, parent=c)
     data.write()
