@@ -1,0 +1,33 @@
+"""The derivation as a runtime component: it derives quiet traces in the background and on stop."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from collectors.derive.component import Deriver
+from collectors.runtime import Runtime
+
+
+def test_deriver_derives_in_the_background_and_on_stop(data, store):
+    t = data.trace_id()
+    root = data.span(t, "web", "server", "POST /checkout", at=0, dur=1)
+    data.call(t, "web", "orders", "/orders", at=0.1, parent=root)
+    data.write(derived=False)
+    deriver = Deriver(store, every=0.05, quiet_for=timedelta(0))
+    runtime = Runtime([deriver])
+    runtime.start()
+    try:
+        deadline = time.monotonic() + 10
+        while deriver.status()["traces"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert deriver.status()["traces"] == 1
+        # spans arriving now are derived at the latest when the runtime stops
+        t2 = data.trace_id()
+        data.span(t2, "web", "server", "GET /", at=5)
+        data.write(derived=False)
+    finally:
+        runtime.stop()
+    status = deriver.status()
+    assert (status["traces"], status["errors"], status["pending"]) == (2, 0, 0)
+    assert store.cursor().execute("SELECT count(*) FROM trace_facts").fetchone() == (2,)
