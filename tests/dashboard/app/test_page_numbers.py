@@ -1,0 +1,131 @@
+"""Every page shows the sample's headline numbers, taken from the golden findings and the
+analyses themselves (never typed in here), and its drill-down opens on what a link names."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from collectors.store import Store
+from dashboard.analyses import burrow
+from dashboard.findings import engine
+from dashboard.read import data_span
+from sample_topology import expected_findings
+
+GOLDEN = json.loads(Path(expected_findings.__file__).with_name("expected_findings.json").read_text())
+
+
+def _counts(rule: str) -> dict[str, int]:
+    out: dict[str, int] = defaultdict(int)
+    for f in GOLDEN["findings"]:
+        if f["rule"] == rule:
+            out[f["subject"]] += f["count"]
+    return out
+
+
+@pytest.fixture
+def everything(sample_db):
+    """The whole sample as one window, as the 'all data' preset resolves it, and a cursor."""
+    with Store(sample_db, read_only=True) as store:
+        cur = store.cursor()
+        yield cur, data_span(cur)
+
+
+def _page(app: AppTest, path: str, **params: str) -> AppTest:
+    app.query_params["range"] = "all"
+    for k, v in params.items():
+        app.query_params[k] = v
+    app.run()
+    app.switch_page(path).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert not app.error, [e.value for e in app.error]
+    return app
+
+
+def test_overview_numbers(app, shown) -> None:
+    at = _page(app, "views/overview.py")
+    m = shown.metrics(at)
+    assert m["Traces"] == f"{GOLDEN['totals']['traces']:,}"
+    assert m["Kafka records"] == f"{GOLDEN['totals']['records']:,}"
+    assert m["Dead letters"] == str(sum(_counts("DEAD_LETTER").values()))
+
+
+def test_findings_lists_every_golden_finding(app, shown, everything) -> None:
+    cur, window = everything
+    report = engine.evaluate(cur, window)
+    at = _page(app, "views/findings.py")
+    m = shown.metrics(at)
+    for sev in ("critical", "error", "warning", "info"):
+        assert m[sev.capitalize()] == str(sum(f.severity == sev for f in report.findings))
+    table = at.dataframe[0].value
+    listed = set(zip(table["rule"], table["subject"], strict=True))
+    for f in GOLDEN["findings"]:
+        assert (f["rule"], f["subject"]) in listed, f
+    # The worst finding is first, and its remedy is shown with its evidence.
+    assert at.selectbox(key="find_key").value == report.findings[0].rule + ":" + report.findings[0].subject
+    assert report.findings[0].remedy in shown.text(at)
+
+
+def test_call_chains_numbers_and_a_linked_trace(app, shown) -> None:
+    (subject, count), = _counts("LONG_SYNC_CHAIN").items()
+    deepest = max(int(d) for d in GOLDEN["totals"]["trace_depths"])
+    trace = next(f for f in GOLDEN["findings"] if f["rule"] == "LONG_SYNC_CHAIN")["evidence"]["trace_ids"][0]
+    at = _page(app, "views/call_chains.py", trace=trace)
+    m = shown.metrics(at)
+    assert m["Deepest chain"] == f"{deepest} hops"
+    assert m["Requests over the limit"] == f"{count:,}"
+    assert m["Depth limit"] == str(GOLDEN["max_sync_depth"])
+    assert at.selectbox(key="cc_trace").value == trace
+    assert len(at.get("plotly_chart")) == 2, "the over-the-limit series and the trace's waterfall"
+
+
+def test_event_lag_numbers(app, shown, everything) -> None:
+    cur, window = everything
+    groups = burrow.group_statuses(cur, window)
+    lagging = _counts("CONSUMER_LAG")
+    at = _page(app, "views/lag.py")
+    m = shown.metrics(at)
+    assert m["Groups not OK"] == f"{len(lagging)} of {len(groups)}"
+    assert m["Messages behind"] == f"{sum(lagging.values()):,}"
+    assert at.selectbox(key="lag_group").value == next(iter(lagging)), "the worst group is drilled into first"
+
+
+def test_redeliveries_numbers_and_group_link(app, shown) -> None:
+    by_group = _counts("REDELIVERY")
+    worst = max(by_group, key=by_group.get)
+    at = _page(app, "views/redeliveries.py", group=worst)
+    assert shown.metrics(at)["Redelivered records"] == f"{sum(by_group.values()):,}"
+    assert at.selectbox(key="red_group").value == worst
+    assert "processings** of" in shown.text(at), "the chosen record's processings are drawn"
+
+
+def test_dead_letters_numbers_and_decoded_headers(app, shown) -> None:
+    golden = [f for f in GOLDEN["findings"] if f["rule"] == "DEAD_LETTER"]
+    at = _page(app, "views/dead_letters.py")
+    assert shown.metrics(at)["Dead letters"] == str(sum(f["count"] for f in golden))
+    assert shown.metrics(at)["Not recovered"] == str(sum(not f["evidence"]["origin_processed_later"] for f in golden))
+    headers = at.dataframe[1].value
+    assert len(headers) > 0 and {"header", "value"} <= set(headers.columns)
+    chosen = at.selectbox(key="dl_record").value
+    golden_of = next(f for f in golden if chosen.startswith(f["subject"] + "/"))
+    assert golden_of["evidence"]["exception_class"] in shown.text(at) or \
+        golden_of["evidence"]["exception_class"] in "".join(str(c.value) for c in at.code)
+
+
+def test_idempotency_numbers(app, shown) -> None:
+    violations = _counts("IDEMPOTENCY_VIOLATION")
+    at = _page(app, "views/idempotency.py")
+    assert shown.metrics(at)["Violations"] == str(sum(violations.values()))
+    assert at.selectbox(key="idem_group").value == next(iter(violations))
+
+
+def test_event_design_numbers(app, shown) -> None:
+    commands = _counts("EVENT_AS_COMMAND")
+    at = _page(app, "views/event_design.py", topic=next(iter(commands)))
+    assert shown.metrics(at)["Named like commands"] == str(len(commands))
+    assert shown.metrics(at)["Consumers calling back"] == str(len(_counts("CALLBACK_CHATTER")))
+    assert at.selectbox(key="ed_topic").value == next(iter(commands))
