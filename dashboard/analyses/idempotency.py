@@ -3,8 +3,9 @@
 A group violates idempotency when one message was processed at least twice by it and more
 than one of those processings produced a side effect. A message is one event id on a topic
 (so a duplicate publication read twice counts), or the record's (topic, partition, offset)
-when it has no id. Side effects are found under the process span, from standard
-instrumentation:
+when it has no id; as an id and its position name the same message unless the id was
+published at several positions, only those records are keyed by id. Side effects are found
+under the process span, from standard instrumentation:
 
 - ``event``: a PRODUCER span (or a messaging `send`), a downstream event;
 - ``db_write``: a DB span whose operation writes (INSERT, UPDATE, DELETE, UPSERT, MERGE, REPLACE);
@@ -31,32 +32,52 @@ from dashboard.findings.model import Finding
 WRITE_OPERATIONS = ("INSERT", "UPDATE", "DELETE", "UPSERT", "MERGE", "REPLACE")
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
-_DUPLICATES = over_processings(r"""
-recs AS (
-    SELECT topic, "partition", "offset", any_value(event_id) AS event_id
+# Every processing of a message the group processed more than once, and the side effects
+# found under it; the queries below select from `procs`.
+_EFFECTS_CTE = r"""
+recs AS (  -- a position holds one record: the store ingests each exactly once
+    SELECT topic, "partition", "offset", event_id
     FROM records
     WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
       AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
-    GROUP BY ALL
+),
+-- records whose event id sits at more than one position (published twice): their
+-- processings are keyed by that id; every other record's id and position name the same
+-- message, so the position is the key and the big join below has a tiny build side
+republished AS (
+    SELECT r.* FROM recs r
+    SEMI JOIN (SELECT topic, event_id FROM recs GROUP BY ALL HAVING count(*) > 1) i USING (topic, event_id)
 ),
 keyed AS (
     SELECT p.grp, p.topic, p."partition", p."offset", p.trace_id, p.span_id, p.start_time, p.status_code,
-           coalesce(p.service_instance, p.client_id) AS instance, p.via_topic,
-           coalesce(r.event_id, p.message_id) AS event_id
-    FROM proc p LEFT JOIN recs r USING (topic, "partition", "offset")
+           coalesce(p.service_instance, p.client_id) AS instance, p.via_topic, p.message_id,
+           r.event_id AS key_id,
+           CASE WHEN r.event_id IS NULL THEN p."partition" END AS k_partition,
+           CASE WHEN r.event_id IS NULL THEN p."offset" END AS k_offset
+    FROM proc p LEFT JOIN republished r USING (topic, "partition", "offset")
     WHERE ($grp IS NULL OR p.grp = $grp)
 ),
+-- grouping, not a window over every processing: duplicates are rare, this stays a hash aggregate
+dup_keys AS (
+    SELECT grp, topic, key_id, k_partition, k_offset FROM keyed GROUP BY ALL HAVING count(*) > 1
+),
 dups AS MATERIALIZED (
-    SELECT *, CASE WHEN event_id IS NOT NULL THEN topic || ' id ' || event_id
-                   ELSE topic || '/' || "partition" || '/' || "offset" END AS msg
-    FROM keyed
-    QUALIFY count(*) OVER (PARTITION BY grp, msg) > 1
+    SELECT k.* EXCLUDE (k_partition, k_offset, key_id, message_id),
+           coalesce(k.key_id, r.event_id, k.message_id) AS event_id,
+           CASE WHEN k.key_id IS NOT NULL THEN k.topic || ' id ' || k.key_id
+                ELSE k.topic || '/' || k."partition" || '/' || k."offset" END AS msg
+    FROM keyed k
+    JOIN dup_keys d
+      ON d.grp = k.grp AND d.topic = k.topic AND d.key_id IS NOT DISTINCT FROM k.key_id
+     AND d.k_partition IS NOT DISTINCT FROM k.k_partition AND d.k_offset IS NOT DISTINCT FROM k.k_offset
+    LEFT JOIN recs r ON r.topic = k.topic AND r."partition" = k."partition" AND r."offset" = k."offset"
 ),
 cand AS MATERIALIZED (
     SELECT trace_id, span_id, parent_span_id, kind, name, service, start_time, messaging_system, destination,
            operation_type, db_system, db_operation, http_method, http_route, peer_service
     FROM spans
-    WHERE start_time >= $start AND start_time < $end + INTERVAL 10 MINUTE
+    WHERE start_time >= greatest($start, (SELECT min(start_time) FROM dups))
+      AND start_time < $end + INTERVAL 10 MINUTE
       AND trace_id IN (SELECT trace_id FROM dups)
 ),
 tree AS (
@@ -80,15 +101,37 @@ eff AS (
         FROM tree
     )
     WHERE effect IS NOT NULL
+),
+procs AS (
+    SELECT d.grp AS "group", d.msg AS message, d.topic, d."partition", d."offset", d.event_id, d.via_topic,
+           d.trace_id, d.span_id, d.start_time, d.status_code, d.instance,
+           coalesce(list(struct_pack(effect := e.effect, target := e.target, service := e.service, name := e.name,
+                                     trace_id := e.trace_id, span_id := e.span_id) ORDER BY e.start_time, e.span_id)
+                        FILTER (WHERE e.span_id IS NOT NULL), []) AS effects
+    FROM dups d LEFT JOIN eff e ON e.root = d.span_id AND e.trace_id = d.trace_id
+    GROUP BY ALL
 )
-SELECT d.grp AS "group", d.msg AS message, d.topic, d."partition", d."offset", d.event_id, d.via_topic,
-       d.trace_id, d.span_id, d.start_time, d.status_code, d.instance,
-       list(struct_pack(effect := e.effect, target := e.target, service := e.service, name := e.name,
-                        trace_id := e.trace_id, span_id := e.span_id) ORDER BY e.start_time, e.span_id)
-           FILTER (WHERE e.span_id IS NOT NULL) AS effects
-FROM dups d LEFT JOIN eff e ON e.root = d.span_id AND e.trace_id = d.trace_id
-GROUP BY ALL
-ORDER BY "group", message, d.start_time, d.span_id
+"""
+
+
+_PROCESSINGS = over_processings(_EFFECTS_CTE, r"""
+SELECT * FROM procs ORDER BY "group", message, start_time, span_id
+""", recursive=True)
+
+# One row per message, aggregated in SQL: evidence is every processing with its effects.
+_MESSAGES = over_processings(_EFFECTS_CTE, r"""
+SELECT "group", message, any_value(topic) AS topic, any_value(event_id) AS event_id,
+       list(DISTINCT ["partition", "offset"] ORDER BY ["partition", "offset"]) AS offsets,
+       count(*) AS processings, count(*) FILTER (WHERE len(effects) > 0) AS effectful,
+       CASE WHEN count(*) FILTER (WHERE len(effects) > 0) > 1 THEN 'violation' ELSE 'absorbed' END AS verdict,
+       min(start_time) AS first_processed, max(start_time) AS last_processed,
+       list(struct_pack(trace_id := trace_id, span_id := span_id, "at" := start_time, instance := instance,
+                        "partition" := "partition", "offset" := "offset", read_from := via_topic,
+                        error := status_code IS NOT DISTINCT FROM 2, effects := effects)
+            ORDER BY start_time, span_id) AS evidence
+FROM procs
+GROUP BY "group", message
+ORDER BY "group", message
 """, recursive=True)
 
 
@@ -100,70 +143,73 @@ def duplicate_processings(con: duckdb.DuckDBPyConnection, window: Window, *,
                           group: str | None = None) -> pd.DataFrame:
     """One row per processing of a message the group processed more than once, with its
     side effects (a list of {effect, target, service, name, trace_id, span_id})."""
-    df = con.execute(
-        _DUPLICATES, params(window, grp=group, writes=list(WRITE_OPERATIONS), unsafe=list(UNSAFE_METHODS))
-    ).df()
-    df["effects"] = df["effects"].map(_effects)
+    df = con.execute(_PROCESSINGS, _params(window, group)).df()
+    df["effects"] = [[dict(e) for e in as_list(v)] for v in df["effects"]]
     return df
 
 
 def duplicates(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None) -> pd.DataFrame:
     """One row per (group, message) processed more than once: its verdict is 'violation' when
-    more than one processing had a side effect, else 'absorbed'."""
-    rows = []
-    procs = duplicate_processings(con, window, group=group)
-    for (grp, msg), part in procs.groupby(["group", "message"], sort=True):
-        effectful = part[part["effects"].map(len) > 0]
-        rows.append({
-            "group": grp, "message": msg, "topic": part["topic"].iloc[0], "event_id": part["event_id"].iloc[0],
-            "offsets": sorted({(int(p), int(o)) for p, o in zip(part["partition"], part["offset"], strict=True)}),
-            "processings": len(part), "effectful": len(effectful),
-            "verdict": "violation" if len(effectful) > 1 else "absorbed",
-            "first_processed": part["start_time"].min(), "last_processed": part["start_time"].max(),
-            "evidence": [
-                {"trace_id": r.trace_id, "span_id": r.span_id, "at": as_dt(r.start_time).isoformat(),
-                 "instance": None if pd.isna(r.instance) else r.instance,
-                 "partition": int(r.partition), "offset": int(r.offset), "read_from": r.via_topic,
-                 "error": int(r.status_code) == 2, "effects": r.effects}
-                for r in part.itertuples(index=False)
-            ],
-        })
-    cols = ["group", "message", "topic", "event_id", "offsets", "processings", "effectful", "verdict",
-            "first_processed", "last_processed", "evidence"]
-    return pd.DataFrame(rows, columns=cols)
+    more than one processing had a side effect, else 'absorbed'. `evidence` lists every
+    processing (trace_id, span_id, at, instance, partition, offset, read_from, error, effects)."""
+    df = con.execute(_MESSAGES, _params(window, group)).df()
+    df["offsets"] = [[(int(p), int(o)) for p, o in as_list(v)] for v in df["offsets"]]
+    df["evidence"] = [[_processing(p) for p in as_list(v)] for v in df["evidence"]]
+    return df
+
+
+def _params(window: Window, group: str | None) -> dict[str, object]:
+    return params(window, grp=group, writes=list(WRITE_OPERATIONS), unsafe=list(UNSAFE_METHODS))
+
+
+def _processing(p: Any) -> dict[str, Any]:
+    d = dict(p)
+    d["at"] = as_dt(d["at"]).isoformat()
+    d["effects"] = [dict(e) for e in as_list(d["effects"])]
+    return d
 
 
 _CAUSATION = r"""
 WITH recs AS (
     SELECT topic, "partition", "offset", event_id, event_type, causation_id, trace_id, parent_span_id, event_source,
-           coalesce("timestamp", tapped_at) AS ts
+           coalesce("timestamp", tapped_at) AS ts, coalesce(event_id, "partition" || '/' || "offset") AS ev
     FROM records
     WHERE causation_id IS NOT NULL AND NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_re)
       AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
 ),
+-- candidates from the records alone (min <> max: two different events, no DISTINCT
+-- aggregate); only their few records are then attributed to a group through the spans
+cand AS (
+    SELECT causation_id, event_type, topic FROM recs GROUP BY ALL HAVING min(ev) <> max(ev)
+),
+picked AS (
+    SELECT r.* FROM recs r SEMI JOIN cand c
+    ON c.causation_id = r.causation_id AND c.topic = r.topic AND c.event_type IS NOT DISTINCT FROM r.event_type
+),
 prod AS (
     SELECT trace_id, span_id, parent_span_id, service FROM spans
     WHERE kind = 4 AND start_time >= $start - INTERVAL 1 HOUR AND start_time < $end
+      AND trace_id IN (SELECT trace_id FROM picked)
 ),
 cons AS (
     SELECT trace_id, span_id, coalesce(consumer_group, service) AS grp FROM spans
     WHERE kind = 5 AND start_time >= $start - INTERVAL 1 HOUR AND start_time < $end
+      AND trace_id IN (SELECT trace_id FROM picked)
 ),
 attributed AS (
     SELECT r.*, coalesce(c.grp, p.service, r.event_source) AS grp
-    FROM recs r
+    FROM picked r
     LEFT JOIN prod p ON p.trace_id = r.trace_id AND p.span_id = r.parent_span_id
     LEFT JOIN cons c ON c.trace_id = p.trace_id AND c.span_id = p.parent_span_id
 )
-SELECT grp AS "group", causation_id, event_type, topic,
-       count(DISTINCT coalesce(event_id, "partition" || '/' || "offset")) AS events,
+SELECT grp AS "group", causation_id, event_type, topic, count(DISTINCT ev) AS events,
        list(struct_pack("partition" := "partition", "offset" := "offset", event_id := event_id) ORDER BY ts)
            AS records,
        min(ts) AS first_seen, max(ts) AS last_seen
 FROM attributed
 WHERE ($grp IS NULL OR grp = $grp)
 GROUP BY ALL
-HAVING count(DISTINCT coalesce(event_id, "partition" || '/' || "offset")) > 1
+HAVING count(DISTINCT ev) > 1
 ORDER BY first_seen, "group", causation_id
 """
 

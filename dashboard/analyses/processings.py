@@ -37,12 +37,15 @@ proc_raw AS (
       AND coalesce(operation_type, 'process') IN ('process', 'receive')
 ),
 proc_pref AS (
-    SELECT * FROM (
-        SELECT *, bool_or(operation_type IS DISTINCT FROM 'receive')
-                  OVER (PARTITION BY grp, topic, "partition", "offset") AS has_process
-        FROM proc_raw
-    )
-    WHERE operation_type IS DISTINCT FROM 'receive' OR NOT has_process
+    -- receive spans only where no process span exists; an anti-join over the (usually
+    -- few) receive spans, so the common case costs no window over every processing
+    SELECT * FROM proc_raw WHERE operation_type IS DISTINCT FROM 'receive'
+    UNION ALL
+    SELECT r.* FROM proc_raw r
+    WHERE r.operation_type = 'receive'
+      AND NOT EXISTS (SELECT 1 FROM proc_raw x
+                      WHERE x.operation_type IS DISTINCT FROM 'receive' AND x.grp = r.grp AND x.topic = r.topic
+                        AND x."partition" = r."partition" AND x."offset" = r."offset")
 ),
 retry_copies AS (
     SELECT topic, "partition", "offset", dlt_origin_topic, dlt_origin_partition, dlt_origin_offset,
@@ -53,7 +56,7 @@ retry_copies AS (
       AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
 ),
 proc AS (
-    SELECT p.* EXCLUDE (has_process, topic, "partition", "offset"),
+    SELECT p.* EXCLUDE (topic, "partition", "offset"),
            p.topic AS via_topic, p."partition" AS via_partition, p."offset" AS via_offset,
            coalesce(c.dlt_origin_topic, p.topic) AS topic,
            coalesce(c.dlt_origin_partition, p."partition") AS "partition",
@@ -66,10 +69,11 @@ proc AS (
 """
 
 
-def over_processings(body: str, *, recursive: bool = False) -> str:
-    """`WITH <processings CTEs>, <body>`: body is a constant of the calling module, never input."""
+def over_processings(*body: str, recursive: bool = False) -> str:
+    """`WITH <processings CTEs>, <body...>`: the body parts are constants of the calling module,
+    never input (more CTEs, then the final SELECT)."""
     head = "WITH RECURSIVE " if recursive else "WITH "
-    return head + PROCESSINGS_CTE + ",\n" + body  # noqa: S608 (constant SQL; values are bound)
+    return head + PROCESSINGS_CTE + ",\n" + "".join(body)  # noqa: S608 (constant SQL; values are bound)
 
 
 def params(window: Window, **extra: object) -> dict[str, object]:

@@ -143,20 +143,30 @@ def processings_of(con: duckdb.DuckDBPyConnection, window: Window, *, group: str
 
 
 _DUPLICATE_PUBLICATIONS = r"""
+WITH recs AS (
+    SELECT topic, event_id, "partition", "offset", value_hash, event_type,
+           coalesce("timestamp", tapped_at) AS ts
+    FROM records
+    WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
+      AND NOT regexp_matches(topic, $retry_re)
+      AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+      AND ($topic IS NULL OR topic = $topic)
+),
+-- a position holds one record (the store ingests each once), so a plain count finds the
+-- candidates cheaply; only their records are aggregated in detail
+cand AS (
+    SELECT topic, event_id FROM recs GROUP BY ALL HAVING count(*) > 1
+)
 SELECT topic, event_id,
        count(DISTINCT ("partition", "offset")) AS copies,
        count(DISTINCT value_hash) AS payloads,
        count(DISTINCT event_type) AS event_types,
        list(struct_pack("partition" := "partition", "offset" := "offset", value_hash := value_hash,
                         event_type := event_type) ORDER BY "partition", "offset") AS locations,
-       min(coalesce("timestamp", tapped_at)) AS first_seen, max(coalesce("timestamp", tapped_at)) AS last_seen,
+       min(ts) AS first_seen, max(ts) AS last_seen,
        CASE WHEN count(DISTINCT value_hash) > 1 OR count(DISTINCT event_type) > 1
             THEN 'collision' ELSE 'duplicate' END AS kind
-FROM records
-WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
-  AND NOT regexp_matches(topic, $retry_re)
-  AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
-  AND ($topic IS NULL OR topic = $topic)
+FROM recs SEMI JOIN cand USING (topic, event_id)
 GROUP BY topic, event_id
 HAVING count(DISTINCT ("partition", "offset")) > 1
 ORDER BY first_seen, topic, event_id

@@ -1,10 +1,10 @@
 """Observed topology vs declared (DESIGN §4): UNDECLARED_EDGE and UNOBSERVED_EDGE.
 
 Observed edges, with the same shapes the declaration has:
-- ``sync`` service → service: a SERVER span whose parent span belongs to another service
-  (normally a CLIENT span; any non-messaging parent counts, for callers without client
-  instrumentation), and CLIENT spans with no SERVER child whose peer.service names a known
-  service. The diff compares calls endpoint by endpoint (the SERVER span's method and
+- ``sync`` service → service: the hops collectors.derive found (DESIGN §5.1: a SERVER
+  span under a CLIENT span of another service), and leaf calls (CLIENT spans no SERVER
+  answered) whose peer.service names a known service; read from segment_edges, so only
+  derived traces count. The diff compares calls endpoint by endpoint (the SERVER span's method and
   route), as the topology declares `calls: [orders-api POST /orders]`;
 - ``async`` service → topic: PRODUCER (or messaging send) spans by destination;
 - ``async`` topic → group: CONSUMER spans by destination and group, and group_offsets;
@@ -29,44 +29,38 @@ from dashboard.findings.model import Finding
 
 EDGE_COLUMNS = ["src_kind", "src", "dst_kind", "dst", "kind", "volume", "first_seen", "last_seen", "via"]
 
+# Sync calls come from collectors.derive's segment_edges (hops, and leaf calls that no SERVER
+# span answered), so no page load self-joins the spans; the rest are filtered aggregates.
 _OBSERVED = r"""
-WITH w AS (
-    SELECT trace_id, span_id, parent_span_id, service, kind, destination, consumer_group, messaging_system,
-           operation_type, db_system, peer_service, start_time
-    FROM spans WHERE start_time >= $start AND start_time < $end
-),
-known AS (
-    SELECT DISTINCT service AS name FROM w
+WITH known AS (
+    SELECT DISTINCT from_service AS name FROM segment_edges
+    WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
+    UNION SELECT DISTINCT to_service FROM segment_edges
+    WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
     UNION SELECT name FROM topology_services
 ),
-sync_hops AS (
-    SELECT 'service' AS src_kind, p.service AS src, 'service' AS dst_kind, s.service AS dst, 'sync' AS kind,
-           count(*) AS volume, min(s.start_time) AS first_seen, max(s.start_time) AS last_seen, 'spans' AS via
-    FROM w s JOIN w p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
-    WHERE s.kind = 2 AND p.service <> s.service AND p.kind NOT IN (4, 5) AND p.messaging_system IS NULL
-    GROUP BY ALL
-),
-leaf_calls AS (
-    SELECT 'service', c.service, 'service', c.peer_service, 'sync', count(*), min(c.start_time), max(c.start_time),
-           'peer.service'
-    FROM w c
-    WHERE c.kind = 3 AND c.db_system IS NULL AND c.messaging_system IS NULL AND c.peer_service <> c.service
-      AND c.peer_service IN (SELECT name FROM known)
-      AND NOT EXISTS (SELECT 1 FROM w s WHERE s.trace_id = c.trace_id AND s.parent_span_id = c.span_id AND s.kind = 2)
+sync_calls AS (
+    SELECT 'service' AS src_kind, from_service AS src, 'service' AS dst_kind, to_service AS dst, 'sync' AS kind,
+           count(*) AS volume, min(start_time) AS first_seen, max(start_time) AS last_seen,
+           CASE WHEN edge = 'hop' THEN 'spans' ELSE 'peer.service' END AS via
+    FROM segment_edges
+    WHERE start_time >= $start AND start_time < $end AND from_service <> to_service
+      AND (edge = 'hop' OR (edge = 'leaf' AND to_service IN (SELECT name FROM known)))
     GROUP BY ALL
 ),
 produce AS (
     SELECT 'service', service, 'topic', destination, 'async', count(*), min(start_time), max(start_time), 'spans'
-    FROM w
-    WHERE destination IS NOT NULL
-      AND (kind = 4 OR (messaging_system IS NOT NULL AND kind <> 5 AND operation_type IN ('send', 'create')))
+    FROM spans
+    WHERE start_time >= $start AND start_time < $end AND destination IS NOT NULL
+      AND (kind = 4 OR (kind IN (0, 1, 3) AND messaging_system IS NOT NULL AND operation_type IN ('send', 'create')))
     GROUP BY ALL
 ),
 consume AS (
     SELECT 'topic', destination, CASE WHEN consumer_group IS NULL THEN 'service' ELSE 'group' END,
            coalesce(consumer_group, service), 'async', count(*), min(start_time), max(start_time), 'spans'
-    FROM w
-    WHERE kind = 5 AND destination IS NOT NULL AND coalesce(operation_type, 'process') <> 'settle'
+    FROM spans
+    WHERE start_time >= $start AND start_time < $end AND kind = 5 AND destination IS NOT NULL
+      AND coalesce(operation_type, 'process') <> 'settle'
     GROUP BY ALL
 ),
 polled AS (
@@ -78,11 +72,11 @@ polled AS (
 ),
 members AS (
     SELECT 'group', consumer_group, 'service', service, 'async', count(*), min(start_time), max(start_time), 'spans'
-    FROM w WHERE kind = 5 AND consumer_group IS NOT NULL
+    FROM spans
+    WHERE start_time >= $start AND start_time < $end AND kind = 5 AND consumer_group IS NOT NULL
     GROUP BY ALL
 )
-SELECT * FROM sync_hops
-UNION ALL SELECT * FROM leaf_calls
+SELECT * FROM sync_calls
 UNION ALL SELECT * FROM produce
 UNION ALL SELECT * FROM consume
 UNION ALL SELECT * FROM polled
@@ -115,27 +109,28 @@ def observed_graph(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFra
 
 
 _CALLS = r"""
-WITH w AS (
-    SELECT trace_id, span_id, parent_span_id, service, kind, messaging_system, db_system, peer_service,
-           http_method, http_route, start_time
-    FROM spans WHERE start_time >= $start AND start_time < $end
-),
-known AS (
-    SELECT DISTINCT service AS name FROM w
+WITH known AS (
+    SELECT DISTINCT from_service AS name FROM segment_edges
+    WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
+    UNION SELECT DISTINCT to_service FROM segment_edges
+    WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
     UNION SELECT name FROM topology_services
+),
+calls AS (
+    SELECT from_service AS caller, to_service AS callee, edge,
+           -- a hop's operation is "METHOD /route" when the SERVER span named its route
+           CASE WHEN regexp_matches(operation, '^[A-Za-z]+ /') THEN upper(split_part(operation, ' ', 1))
+                WHEN edge = 'leaf' AND regexp_matches(operation, '^[A-Za-z]+$') THEN upper(operation) END AS method,
+           CASE WHEN regexp_matches(operation, '^[A-Za-z]+ /') THEN substr(operation, strpos(operation, ' ') + 1)
+                END AS route,
+           start_time
+    FROM segment_edges
+    WHERE start_time >= $start AND start_time < $end AND from_service <> to_service
+      AND (edge = 'hop' OR (edge = 'leaf' AND to_service IN (SELECT name FROM known)))
 )
-SELECT p.service AS caller, s.service AS callee, upper(s.http_method) AS method, s.http_route AS route,
-       count(*) AS volume, min(p.start_time) AS first_seen, max(p.start_time) AS last_seen, 'spans' AS via
-FROM w s JOIN w p ON p.trace_id = s.trace_id AND p.span_id = s.parent_span_id
-WHERE s.kind = 2 AND p.service <> s.service AND p.kind NOT IN (4, 5) AND p.messaging_system IS NULL
-GROUP BY ALL
-UNION ALL
-SELECT c.service, c.peer_service, upper(c.http_method), NULL, count(*), min(c.start_time), max(c.start_time),
-       'peer.service'
-FROM w c
-WHERE c.kind = 3 AND c.db_system IS NULL AND c.messaging_system IS NULL AND c.peer_service <> c.service
-  AND c.peer_service IN (SELECT name FROM known)
-  AND NOT EXISTS (SELECT 1 FROM w s WHERE s.trace_id = c.trace_id AND s.parent_span_id = c.span_id AND s.kind = 2)
+SELECT caller, callee, method, route, count(*) AS volume, min(start_time) AS first_seen,
+       max(start_time) AS last_seen, CASE WHEN edge = 'hop' THEN 'spans' ELSE 'peer.service' END AS via
+FROM calls
 GROUP BY ALL
 ORDER BY caller, callee, method, route
 """

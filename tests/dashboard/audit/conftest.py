@@ -1,7 +1,7 @@
 """Small hand-built traces, records and offset polls, written into a real temporary store.
 
 Rows go through the same normalize functions the collectors use (span_row, record_row),
-then Store.append, so the analyses read exactly what ingest writes.
+then Store.append and collectors.derive, so the analyses read exactly what ingest writes.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from collectors.derive import derive_all
 from collectors.model import (
     GROUP_OFFSET_SCHEMA,
     KIND_CLIENT,
@@ -111,6 +112,7 @@ class Data:
             "group_offsets": to_table(self.offsets, GROUP_OFFSET_SCHEMA),
         })
         self.spans, self.records, self.offsets = [], [], []
+        derive_all(self.store)
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def test_undeclared_and_unobserved_edges(data, store, window, tmp_path):
     assert status == {
         "web -> orders POST /orders": "declared",
         "web -> orders GET /orders/{id}": "undeclared",
-        "web -> email": "undeclared",
+        "web -> email POST /emails": "undeclared",  # the SERVER span's name stands in for its route
         "orders -> loyalty GET /members": "unobserved",
         "orders -> shop.orders": "declared",
         "sink -> shop.payments": "declared",
@@ -68,10 +68,10 @@ def test_undeclared_and_unobserved_edges(data, store, window, tmp_path):
         "shop.orders -> audit": "undeclared",
     }
     found = {(f.rule, f.subject): f for f in td.findings(store.cursor(), window, topo)}
-    assert set(found) == {("UNDECLARED_EDGE", "web -> email"), ("UNDECLARED_EDGE", "web -> orders GET /orders/{id}"),
+    assert set(found) == {("UNDECLARED_EDGE", "web -> email POST /emails"), ("UNDECLARED_EDGE", "web -> orders GET /orders/{id}"),
                           ("UNDECLARED_EDGE", "shop.orders -> audit"),
                           ("UNOBSERVED_EDGE", "orders -> loyalty GET /members")}
-    assert found[("UNDECLARED_EDGE", "web -> email")].count == 1
+    assert found[("UNDECLARED_EDGE", "web -> email POST /emails")].count == 1
     assert found[("UNDECLARED_EDGE", "shop.orders -> audit")].evidence["via"] == "group_offsets"
 
 
