@@ -57,12 +57,16 @@ def attributes(kvs: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for kv in kvs:
         v = kv.value
-        # the common case first: plain strings and ints, without a generic call
+        # the common case first: a non-empty string needs no oneof lookup (an empty one might be unset)
+        text = v.string_value
+        if text:
+            out[kv.key] = text
+            continue
         which = v.WhichOneof("value")
-        if which == "string_value":
-            out[kv.key] = v.string_value
-        elif which == "int_value":
+        if which == "int_value":
             out[kv.key] = v.int_value
+        elif which == "string_value":
+            out[kv.key] = text
         else:
             out[kv.key] = any_value(v)
     return out
