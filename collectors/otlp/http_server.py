@@ -177,6 +177,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return b"".join(parts)
             total += size
             if total > limit:
+                self.close_connection = True  # the rest of the stream is not read
                 raise BodyTooLarge(f"body is larger than {limit} bytes")
             parts.append(self.rfile.read(size))
             self.rfile.readline(3)
