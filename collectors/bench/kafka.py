@@ -1,0 +1,202 @@
+"""How fast the tap reads a topic into DuckDB, against a bare consume loop and kcat.
+
+Fills a topic with small JSON events (~300 B, a few headers) once, then times, each in a fresh
+subprocess so peak memory is its own: a bare confluent-kafka loop that touches nothing,
+kcat (when installed), the tap with every record through normalize's record_row (before),
+and the tap's bulk path (after). The tap runs are complete: consume, normalize, Arrow, DuckDB
+commit with positions.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+PARTITIONS = 4
+
+
+def _event(i: int) -> bytes:
+    doc = {"eventId": f"6f1c2a9e-{i:012d}", "eventType": "OrderCreated", "eventVersion": 3,
+           "occurredAt": "2026-03-01T10:15:30.123456Z", "source": "orders-api",
+           "correlationId": f"corr-{i % 5000:06d}",
+           "data": {"orderId": f"order-{i}", "customerId": f"cust-{i % 9973}", "amount": 4999 + i % 100,
+                    "currency": "EUR", "items": [{"sku": "SKU-1", "qty": 1}, {"sku": "SKU-2", "qty": 2}]}}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def ensure_topic(bootstrap: str, messages: int) -> str:
+    """A topic holding `messages` bench events (reused when a previous run filled it)."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"seamwatch-bench-{messages}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    md = admin.list_topics(timeout=10)
+    if topic in md.topics:
+        if _end_offsets(bootstrap, topic) == messages:
+            return topic
+        admin.delete_topics([topic])[topic].result(30)
+        time.sleep(1)
+    admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[topic].result(30)
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000,
+                  "compression.type": "lz4", "queue.buffering.max.messages": 500_000})
+    headers = [("traceparent", TRACEPARENT.encode()), ("content-type", b"application/json"),
+               ("producer", b"orders-api")]
+    for i in range(messages):
+        while True:
+            try:
+                p.produce(topic, key=f"order-{i}".encode(), value=_event(i), headers=headers,
+                          partition=i % PARTITIONS)
+                break
+            except BufferError:
+                p.poll(0.05)
+    if p.flush(120):
+        raise RuntimeError("the bench topic could not be filled")
+    return topic
+
+
+def _end_offsets(bootstrap: str, topic: str) -> int:
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "seamwatch-bench-probe"})
+    try:
+        md = c.list_topics(topic, timeout=10).topics[topic]
+        return sum(c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions)
+    finally:
+        c.close()
+
+
+# -- measurements, each in its own process -----------------------------------------------------
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class _RssSampler:
+    """RSS at each quarter of the run: flat memory means the last quarter looks like the first."""
+
+    def __init__(self, progress: Any, total: int) -> None:
+        self.progress, self.total, self.marks = progress, total, {}
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        page = resource.getpagesize()
+        while not self._stop.wait(0.05):
+            done = self.progress()
+            rss = int(Path("/proc/self/statm").read_text().split()[1]) * page / 2**20
+            for q in (25, 50, 75, 100):
+                if done * 100 >= q * self.total and q not in self.marks:
+                    self.marks[q] = round(rss)
+
+    def __enter__(self) -> _RssSampler:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def measure_bare(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
+    from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}",
+                  "enable.auto.commit": False, "enable.partition.eof": False})
+    c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
+    n = 0
+    start = time.perf_counter()
+    while n < messages:
+        n += len(c.consume(num_messages=10_000, timeout=1.0))
+    elapsed = time.perf_counter() - start
+    c.close()
+    return {"records": n, "seconds": elapsed, "peak_mb": _peak_mb()}
+
+
+def measure_tap(bootstrap: str, topic: str, messages: int, bulk: bool) -> dict[str, Any]:
+    from collectors.kafka.config import KafkaSettings
+    from collectors.kafka.tap import KafkaTap
+    from collectors.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
+        settings = KafkaSettings(bootstrap=[bootstrap], cluster="bench", include=(topic,), lag=False,
+                                 group_id=f"bench-{uuid.uuid4().hex[:6]}")
+        tap = KafkaTap(store, settings, from_beginning=True, bulk=bulk)
+        start = time.perf_counter()
+        with _RssSampler(lambda: tap.status()["records"], messages) as rss:
+            tap.start()
+            while tap.status()["records"] < messages:
+                time.sleep(0.02)
+            elapsed = time.perf_counter() - start
+        tap.stop()
+        stored, with_id = store.cursor().execute(
+            "SELECT count(*), count(event_id) FROM records").fetchone()
+    return {"records": stored, "with_event_id": with_id, "seconds": elapsed, "peak_mb": _peak_mb(),
+            "rss_by_quarter_mb": rss.marks, "slow_path": tap.status().get("slow_path_records", 0)}
+
+
+def measure_kcat(bootstrap: str, topic: str, messages: int) -> dict[str, Any] | None:
+    kcat = shutil.which("kcat") or shutil.which("kafkacat")
+    if not kcat:
+        return None
+    start = time.perf_counter()
+    subprocess.run([kcat, "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
+                   stdout=subprocess.DEVNULL, check=True)
+    return {"records": messages, "seconds": time.perf_counter() - start, "peak_mb": None}
+
+
+def _child(mode: str, bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "collectors.bench.kafka", mode, bootstrap, topic, str(messages)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"bench {mode} failed: {out.stderr[-1500:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run(*, bootstrap: str, messages: int) -> Iterator[str]:
+    t0 = time.perf_counter()
+    topic = ensure_topic(bootstrap, messages)
+    yield f"topic {topic}: {messages:,} events of ~{len(_event(0))} B + 3 headers (ready in {time.perf_counter() - t0:.1f}s)"
+    results: dict[str, dict[str, Any] | None] = {
+        "bare confluent-kafka loop": _child("bare", bootstrap, topic, messages),
+        "kcat -C -e": measure_kcat(bootstrap, topic, messages),
+        "tap, record_row per record (before)": _child("tap-reference", bootstrap, topic, messages),
+        "tap, bulk Arrow/DuckDB path (after)": _child("tap-bulk", bootstrap, topic, messages),
+    }
+    rate = {k: (v["records"] / v["seconds"] if v else None) for k, v in results.items()}
+    for name, r in results.items():
+        if r is None:
+            yield f"{name:40s} not installed (apt-get install kcat)"
+            continue
+        mem = f"  peak RSS {r['peak_mb']:.0f} MB" if r.get("peak_mb") else ""
+        yield f"{name:40s} {rate[name]:>10,.0f} records/s  ({r['seconds']:.2f}s){mem}"
+    bare, kcat = rate["bare confluent-kafka loop"], rate["kcat -C -e"]
+    for name in ("tap, record_row per record (before)", "tap, bulk Arrow/DuckDB path (after)"):
+        r = results[name]
+        ratios = f"{rate[name] / bare:.0%} of the bare loop"
+        if kcat:
+            ratios += f", {rate[name] / kcat:.0%} of kcat"
+        yield (f"{name}: {ratios}; stored {r['records']:,} ({r['with_event_id']:,} with event id, "
+               f"{r['slow_path']:,} via record_row); RSS by quarter {r['rss_by_quarter_mb']} MB")
+    after = rate["tap, bulk Arrow/DuckDB path (after)"]
+    if kcat:
+        yield f"target: tap ≥ 25% of kcat (aim 40%): {'met' if after >= 0.25 * kcat else 'NOT met'} ({after / kcat:.0%})"
+
+
+if __name__ == "__main__":
+    mode, bs, tp, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    if mode == "bare":
+        res = measure_bare(bs, tp, n)
+    else:
+        res = measure_tap(bs, tp, n, bulk=(mode == "tap-bulk"))
+    print(json.dumps(res))

@@ -1,0 +1,149 @@
+"""The vectorised half of the tap's normalize: one DuckDB query over a whole batch.
+
+Input: the Arrow table ``raw``, one row per record with text already decoded (``key_text``,
+``vtext`` NULL when the value is not UTF-8, ``headers`` as normalize's JSON text), the last
+value of each header normalize reads as a column ``h:<name>``, and ``slow_h`` when a record
+carries a header only the reference path decodes, and ``key_hits`` (see KEY_HITS). The query reproduces collectors.normalize.records.record_row for the records it
+can reproduce exactly, and marks every other one ``_slow`` for the reference path. Every
+identifier and literal here is a constant of this module, never input.
+"""
+
+from __future__ import annotations
+
+from collectors.model import EXCERPT_BYTES
+from collectors.normalize import envelope
+
+# Headers whose presence sends a record to the reference path (CloudEvents binary mode,
+# delivery attempts, dead-letter families): rare, and their decoding lives in normalize.
+SLOW_HEADERS = ("ce_id", "ce_type", "kafka_deliveryAttempt", "delivery_attempt", "retry_topic-attempts",
+                "x-delivery-attempt", "kafka_dlt-original-topic", "kafka_original-topic", "x-original-topic",
+                "__connect.errors.topic")
+HEADER_FIELDS: dict[str, tuple[str, ...]] = dict(envelope._HEADER_FIELDS)  # noqa: SLF001 (the same rules)
+VALUE_FIELDS: dict[str, tuple[str, ...]] = dict(envelope.DEFAULT_FIELDS)
+STRING_COLUMNS = ("event_id", "event_type", "event_version", "event_source", "causation_id", "correlation_id")
+PIVOT_HEADERS = tuple(sorted({"traceparent", "content-type", *(n for ns in HEADER_FIELDS.values() for n in ns)}))
+RELEVANT_HEADERS = PIVOT_HEADERS + SLOW_HEADERS
+
+_TRACEPARENT = r"^[0-9a-fA-F]{2}-[0-9a-fA-F]{32}-[0-9a-fA-F]{16}-[0-9a-fA-F]{2}$"
+# ISO 8601 forms where Python's datetime.fromisoformat and DuckDB agree exactly
+_ISO = (r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
+        r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$")
+
+
+# Occurrences of a field name as a key anywhere in the text. When there are no more than the
+# top-level fields found, no field name is duplicated, and the costly duplicate check is skipped.
+KEY_HITS = '"(?:' + "|".join(n for ns in VALUE_FIELDS.values() for n in ns) + r')"\s*:'
+
+
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _col(name: str) -> str:
+    """A column alias for a header name (names may hold '-', '.', capitals)."""
+    return '"h:' + name.replace('"', "") + '"'
+
+
+def build() -> str:
+    paths: list[str] = []
+    slices: dict[str, list[int]] = {}
+    for column, names in VALUE_FIELDS.items():
+        slices[column] = [len(paths) + i + 1 for i in range(len(names))]
+        paths.extend('$."' + n + '"' for n in names)
+
+    # first non-null JSON value per envelope column, as JSON text ('null' counts as absent)
+    def first(idx: list[int]) -> str:
+        return "coalesce(" + ", ".join(f"nullif(jv[{i}], 'null')" for i in idx) + ")"
+
+    chosen = ", ".join(f"{first(idx)} AS {c}_j" for c, idx in slices.items())
+    # how each chosen value reads: s(tring) i(nteger) n(umber) b(oolean) o(ther)
+    kinds = ", ".join(
+        f"CASE WHEN {c}_j IS NULL THEN NULL WHEN {c}_j[1] = '\"' THEN 's' "
+        f"WHEN regexp_full_match({c}_j, '-?[0-9]+') THEN 'i' "
+        f"WHEN {c}_j IN ('true', 'false') THEN 'b' "
+        f"WHEN regexp_full_match({c}_j, '-?[0-9][0-9.eE+-]*') THEN 'n' ELSE 'o' END AS {c}_k"
+        for c in slices)
+    strings = ", ".join(
+        f"CASE {c}_k WHEN 's' THEN CAST({c}_j AS JSON) ->> '$' WHEN 'i' THEN {c}_j END AS {c}_v"
+        for c in STRING_COLUMNS)
+    type_slow = " OR ".join(f"coalesce({c}_k NOT IN ('s', 'i'), false)" for c in STRING_COLUMNS)
+    time_slow = (f"CASE event_time_k WHEN 's' THEN NOT regexp_full_match(CAST(event_time_j AS JSON) ->> '$', "
+                 f"{_q(_ISO)}) WHEN 'i' THEN NOT (d >= 0 AND d < 1e18) WHEN 'n' THEN NOT (d >= 0 AND d < 1e18) "
+                 "WHEN 'b' THEN false WHEN 'o' THEN true ELSE false END")
+    # parse_time's float arithmetic step by step, so the microsecond comes out the same
+    time_val = ("CASE event_time_k WHEN 's' THEN CAST(trunc((epoch_us(TRY_CAST(CAST(event_time_j AS JSON) ->> '$' "
+                "AS TIMESTAMPTZ))::DOUBLE / 1000000.0) * 1000000.0) AS BIGINT) "
+                "WHEN 'b' THEN NULL ELSE CAST(CASE WHEN NOT (d >= 0 AND d < 1e18) THEN NULL "
+                "WHEN d > 1e17 THEN trunc(d / 1000) WHEN d > 1e14 THEN trunc(d) WHEN d > 1e11 THEN trunc(d * 1000) "
+                "ELSE trunc(d * 1000000) END AS BIGINT) END")
+    fills = {}
+    for c in STRING_COLUMNS:
+        names = HEADER_FIELDS.get(c, ())
+        fills[c] = f"coalesce({c}_v, {', '.join(_col(n) for n in names)})" if names else f"{c}_v"
+    candidate = (f"vtext IS NOT NULL AND value_size BETWEEN 1 AND {envelope.MAX_JSON_BYTES} "
+                 "AND vtext[1] IN ('{', ' ', chr(10), chr(9))")
+    return f"""
+WITH base AS (
+  SELECT *, {_col('traceparent')} AS tp, lower({_col('content-type')}) AS ct, ({candidate}) AS candidate
+  FROM raw
+), js AS (
+  SELECT *, candidate AND json_valid(vtext) AS valid FROM base
+), flags AS (
+  -- a candidate starts with '{{' or blanks: valid and '{{' after the blanks means an object
+  SELECT *, coalesce(valid AND ltrim(vtext, ' ' || chr(10) || chr(9) || chr(13))[1] = '{{', false) AS doc_ok,
+         candidate AND NOT valid AS json_unsure,
+         coalesce(regexp_full_match(tp, {_q(_TRACEPARENT)}) AND lower(tp[4:35]) <> repeat('0', 32)
+                  AND lower(tp[37:52]) <> repeat('0', 16), false) AS tp_ok
+  FROM js
+), fields AS (
+  SELECT *, CASE WHEN doc_ok THEN CAST(json_extract(vtext, [{', '.join(_q(p) for p in paths)}]) AS VARCHAR[]) END AS jv
+  FROM flags
+), picked AS (
+  SELECT *, {chosen} FROM fields
+), kinded AS (
+  SELECT *, {kinds} FROM picked
+), typed AS (
+  SELECT *, {strings},
+         CASE WHEN event_time_k IN ('i', 'n') THEN TRY_CAST(event_time_j AS DOUBLE) END AS d
+  FROM kinded
+)
+SELECT _idx,
+  coalesce(force_slow OR slow_h
+   OR coalesce(starts_with(ct, 'application/cloudevents'), false)
+   OR (tp IS NOT NULL AND tp <> '' AND NOT regexp_full_match(tp, {_q(_TRACEPARENT)}))
+   OR json_unsure
+   OR (CASE WHEN doc_ok THEN (regexp_matches(vtext, ',\\s*[\\]}}]|[\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f]')
+                   OR (CASE WHEN key_hits > list_count(jv)
+                       THEN len(json_keys(vtext)) <> len(list_distinct(json_keys(vtext))) ELSE false END)
+                   OR {type_slow} OR {time_slow}) ELSE false END)
+  , true) AS _slow,  -- unknown goes to the reference path
+  $cluster AS cluster, topic, "partition", "offset", key_text AS "key",
+  CASE WHEN ts_ms >= 0 THEN make_timestamp(ts_ms * 1000) END AS "timestamp",
+  CASE ts_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' ELSE 'unknown' END AS timestamp_type,
+  headers,
+  value_size,
+  CASE WHEN value_size <= {EXCERPT_BYTES} THEN vtext END AS value_excerpt,
+  value_hash,
+  CASE WHEN tp_ok THEN lower(tp[4:35]) END AS trace_id,
+  CASE WHEN tp_ok THEN lower(tp[37:52]) END AS parent_span_id,
+  CASE WHEN doc_ok AND (event_id_v IS NOT NULL OR event_type_v IS NOT NULL) THEN 'json' ELSE 'none' END AS envelope,
+  {fills['event_id']} AS event_id,
+  {fills['event_type']} AS event_type,
+  {fills['event_version']} AS event_version,
+  CASE WHEN event_time_j IS NULL THEN NULL ELSE make_timestamp({time_val}) END AS event_time,
+  {fills['event_source']} AS event_source,
+  {fills['causation_id']} AS causation_id,
+  {fills['correlation_id']} AS correlation_id,
+  CAST(NULL AS INTEGER) AS delivery_attempt,
+  list_contains($dlt_topics, topic) AS is_dead_letter,
+  CASE WHEN list_contains($dlt_topics, topic) THEN 'topic-pattern' END AS dlt_family,
+  CAST(NULL AS VARCHAR) AS dlt_origin_topic, CAST(NULL AS INTEGER) AS dlt_origin_partition,
+  CAST(NULL AS BIGINT) AS dlt_origin_offset, CAST(NULL AS VARCHAR) AS dlt_origin_group,
+  CAST(NULL AS TIMESTAMP) AS dlt_origin_timestamp, CAST(NULL AS VARCHAR) AS dlt_exception_class,
+  CAST(NULL AS VARCHAR) AS dlt_exception_message,
+  make_timestamp($tapped_at) AS tapped_at, $source AS source
+FROM typed
+"""  # noqa: S608
+
+
+SQL = build()
