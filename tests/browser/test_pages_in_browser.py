@@ -12,6 +12,13 @@ pytestmark = pytest.mark.browser
 # Words each page must show once loaded over the sample (besides its title).
 KEY_TEXT = {
     "overview": ["Topology", "Data freshness", "Services"],
+    "findings": ["Evidence", "CONSUMER_LAG", "At least"],
+    "call-chains": ["Deepest chain", "Entry points, deepest first", "Deepest path"],
+    "event-design": ["Named like commands", "CreateInvoice"],
+    "lag": ["Groups not OK", "Consumer groups, worst first", "fulfillment"],
+    "redeliveries": ["Redelivered records", "Worst groups"],
+    "dead-letters": ["Dead letters", "Headers (decoded)"],
+    "idempotency": ["Violations", "Duplicates absorbed"],
 }
 
 
@@ -20,15 +27,16 @@ def test_page_loads_and_draws(browser, kit, demo_url: str, slug: str, title: str
     from selenium.webdriver.common.by import By
 
     # The default page lives at the root (Streamlit gives it no path of its own).
-    browser.get(f"{demo_url}/" if slug == PAGES[0][3] else f"{demo_url}/{slug}")
+    base = f"{demo_url}/" if slug == PAGES[0][3] else f"{demo_url}/{slug}"
+    browser.get(base)  # the default window: the demo's last 30 minutes must be in it
     kit.settle(browser)
     assert browser.find_element(By.CSS_SELECTOR, "h1").text.strip() == title
     text = kit.body_text(browser)
     assert not browser.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]'), text[:2000]
+    assert "Nothing happened in this time range" not in text
     for word in KEY_TEXT.get(slug, []):
         assert word in text, f"{word!r} missing on {slug}"
-    if browser.find_elements(By.CSS_SELECTOR, '[data-testid="stPlotlyChart"]'):
-        assert kit.charts_drawn(browser) >= 1
+    assert kit.charts_drawn(browser) >= 1, "every page draws at least one chart, and every chart draws"
     kit.shoot(browser, slug)
 
 
@@ -41,3 +49,17 @@ def test_deep_link_selects_the_time_range(browser, kit, demo_url: str) -> None:
     labels = [c.find_element(By.XPATH, "./ancestor::label").text for c in checked]
     assert labels == ["all data"]
     assert "range=all" in browser.current_url
+
+
+def test_deep_link_opens_a_group_on_its_page(browser, kit, demo_url: str) -> None:
+    """A pasted link names a page, a window and a group: the page opens drilled into that group."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{demo_url}/redeliveries?range=all&group=email")
+    kit.settle(browser)
+    chosen = [i.get_attribute("value") for i in
+              browser.find_elements(By.CSS_SELECTOR, '[data-testid="stSelectbox"] input[aria-label="Consumer group"]')]
+    assert chosen == ["email"]
+    assert "group=email" in browser.current_url
+    assert kit.charts_drawn(browser) >= 2, "the rate chart and the record's processings"
+    kit.shoot(browser, "deep-link-redeliveries-email")
