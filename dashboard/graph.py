@@ -109,6 +109,9 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
     for s, d in edges:
         for i in (s, d):
             names.setdefault(i, tuple(i.split(":", 1)))
+    for i, n in vol.items():  # seen but on no edge (a lone service, an undeclared topic): drawn too
+        if n and i not in names:
+            names[i] = tuple(i.split(":", 1))
     worst = severities(findings)
     unit = {"service": "spans", "topic": "records", "group": "processed"}
     none = {"service": "no spans", "topic": "no records", "group": "nothing processed"}

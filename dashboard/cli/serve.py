@@ -22,6 +22,7 @@ def serve_dashboard(db: str, *, port: int, address: str = "127.0.0.1") -> None:
         "streamlit", "run", str(APP),
         "--server.port", str(port), "--server.address", address, "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+        "--client.toolbarMode", "viewer",  # no "Deploy" button: this dashboard is not a Streamlit Cloud app
         "--", "--db", db,
     ]
     stcli.main(prog_name="streamlit")

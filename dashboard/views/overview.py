@@ -30,7 +30,7 @@ def render(ctx: Ctx) -> None:
     nodes, edges = graph.build(topo, observed, read.volumes(ctx.cur, ctx.window), findings)
     if nodes.empty:
         empty("No topology declared and nothing observed in this time range yet: load one with "
-              "'--topology FILE', or widen the time range.")
+              "'--topology FILE', send traces or tap Kafka, or widen the time range.")
     else:
         if topo["services"].empty:
             st.caption("No topology file loaded: this is the graph observed from spans and offsets.")

@@ -182,5 +182,7 @@ def body_text(driver) -> str:
 
 @pytest.fixture
 def kit():
-    """Helpers to wait on and look at a page: kit.settle, kit.charts_drawn, kit.shoot, kit.body_text."""
-    return SimpleNamespace(settle=settle, charts_drawn=charts_drawn, shoot=shoot, body_text=body_text)
+    """Helpers to wait on and look at a page (settle, charts_drawn, shoot, body_text) and to run
+    seamwatch (free_port, seamwatch, wait_healthy, stop)."""
+    return SimpleNamespace(settle=settle, charts_drawn=charts_drawn, shoot=shoot, body_text=body_text,
+                           free_port=free_port, seamwatch=seamwatch, wait_healthy=wait_healthy, stop=stop)
