@@ -1,0 +1,366 @@
+"""The live sample shop: real producers and consumers on a Kafka broker, traced with the SDK.
+
+`run_live()` creates the bundled topology's topics, runs orders-api and payments-api as
+producers and the email, fulfillment, reporting and invoicing groups as real consumers
+(confluent-kafka, one instance at a time per group), each processing in a CONSUMER span
+linked to the producer span whose trace context travels in the `traceparent` header. The
+incidents of DESIGN §7 happen for real, at the fractions of the run that
+sample_topology.incidents uses offline:
+
+- email dead-letters a poison order after three failed attempts, with Spring DLT headers;
+- fulfillment turns slow (its lag rises);
+- reporting crash-loops: it dies before committing, and its next instance redelivers;
+- invoicing dies once before committing and issues a second invoice for the redelivered
+  orders (not idempotent);
+- orders-api publishes one OrderCreated twice (a producer retry without idempotence).
+
+The returned LiveReport counts what was injected from the simulator's own bookkeeping
+(every processing it did, every offset the broker gave), so tests compare the analyses'
+findings with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sample_topology import encode_records
+from sample_topology.incidents import POISON_ATTEMPTS
+from sample_topology.live_otel import Telemetry
+from sample_topology.plan import DeadLetter, Event, Record
+from sample_topology.topology import Topology, load_topology
+
+log = logging.getLogger(__name__)
+
+ORDERS, PAYMENTS, INVOICES, ORDERS_DLT = "shop.orders", "shop.payments", "shop.invoices", "shop.orders.DLT"
+COMMIT_EVERY = 5  # processings between synchronous commits: what a crash redelivers
+SLOW_SECONDS = 0.4  # fulfillment's per-message time once it turns slow
+GROUP_CONF = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "auto.offset.reset": "earliest",
+              "enable.auto.commit": False, "topic.metadata.refresh.interval.ms": 1000}
+
+
+@dataclass
+class LiveReport:
+    """What the live run did and injected (ground truth for tests and the console)."""
+    seconds: float = 0.0
+    produced: Counter[str] = field(default_factory=Counter)
+    duplicate_events: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[dict[str, Any]] = field(default_factory=list)
+    processings: dict[str, Counter[tuple[str, int, int]]] = field(default_factory=lambda: defaultdict(Counter))
+    restarts: Counter[str] = field(default_factory=Counter)
+    invoices: Counter[tuple[str, int, int]] = field(default_factory=Counter)  # order record → invoices issued
+    slow_group: str = "fulfillment"
+    final_lag: dict[str, int] = field(default_factory=dict)
+
+    def redelivered(self, group: str) -> int:
+        """Records the group processed more than once."""
+        return sum(1 for n in self.processings[group].values() if n > 1)
+
+    def lines(self) -> list[str]:
+        out = [f"ran {self.seconds:.0f}s; produced " + ", ".join(f"{n} to {t}" for t, n in sorted(self.produced.items()))]
+        for d in self.duplicate_events:
+            out.append(f"duplicate publication: event {d['event_id']} on {d['topic']} at offsets "
+                       f"{', '.join(f'{p}/{o}' for p, o in d['offsets'])}")
+        for d in self.dead_letters:
+            out.append(f"dead letter: {d['origin_topic']}/{d['origin_partition']}/{d['origin_offset']} by group "
+                       f"{d['group']} → {d['topic']}/{d['partition']}/{d['offset']} after {POISON_ATTEMPTS} attempts")
+        for group in sorted(self.processings):
+            n = self.redelivered(group)
+            if n or self.restarts[group]:
+                out.append(f"redeliveries: group {group} processed {n} records more than once "
+                           f"({self.restarts[group]} restarts)")
+        twice = sum(1 for n in self.invoices.values() if n > 1)
+        out.append(f"non-idempotent consumer: invoicing issued a second invoice for {twice} orders")
+        out.append(f"slow group: {self.slow_group}, offset lag at the end {self.final_lag.get(self.slow_group, '?')}")
+        return out
+
+
+def _attrs(topic: str, op: str, **kw: Any) -> dict[str, Any]:
+    a = {"messaging.system": "kafka", "messaging.destination.name": topic, "messaging.operation.type": op}
+    a.update({k: v for k, v in kw.items() if v is not None})
+    return a
+
+
+def _headers(pairs: list[tuple[str, Any]]) -> list[tuple[str, bytes]]:
+    out = []
+    for k, v in pairs:
+        if isinstance(v, dict) and "b64" in v:
+            import base64
+
+            out.append((k, base64.b64decode(v["b64"])))
+        elif v is not None:
+            out.append((k, str(v).encode()))
+    return out
+
+
+class _Producer:
+    """A traced producer of one service: each send is a PRODUCER span, synchronous for offsets."""
+
+    def __init__(self, conf: dict[str, Any], telemetry: Telemetry, service: str, report: LiveReport) -> None:
+        from confluent_kafka import Producer
+
+        self.tracer = telemetry.tracer(service, f"{service}-0")
+        self.service = service
+        self.report = report
+        self.p = Producer({**conf, "client.id": service, "linger.ms": 0})
+        self._lock = threading.Lock()
+
+    def send(self, topic: str, key: str, value: str, headers: list[tuple[str, Any]], *,
+             event_id: str | None = None) -> tuple[int, int]:
+        from opentelemetry import trace
+        from opentelemetry.propagate import inject
+
+        with self.tracer.start_as_current_span(f"{topic} send", kind=trace.SpanKind.PRODUCER,
+                                               attributes=_attrs(topic, "send", **{"messaging.message.id": event_id})) as span:
+            carrier: dict[str, str] = {}
+            inject(carrier)
+            done: list[Any] = []
+            with self._lock:
+                self.p.produce(topic, key=key.encode(), value=value.encode(),
+                               headers=_headers(list(carrier.items()) + headers),
+                               on_delivery=lambda err, msg: done.append((err, msg)))
+                self.p.flush(30)
+            err, msg = done[0]
+            if err is not None:
+                raise RuntimeError(f"produce to {topic} failed: {err}")
+            span.set_attribute("messaging.destination.partition.id", str(msg.partition()))
+            span.set_attribute("messaging.kafka.offset", msg.offset())
+        self.report.produced[topic] += 1
+        return msg.partition(), msg.offset()
+
+
+class _Group(threading.Thread):
+    """One consumer group, one instance at a time; `crash_at` are run fractions where it dies."""
+
+    def __init__(self, run: LiveRun, group: str, service: str, topics: tuple[str, ...], *,
+                 crash_at: tuple[float, ...] = (), slow_from: float | None = None) -> None:
+        super().__init__(name=f"live-{group}", daemon=True)
+        self.run_, self.group, self.service, self.topics = run, group, service, topics
+        self.crash_at = list(crash_at)
+        self.slow_from = slow_from
+        self.stop_flag = threading.Event()
+        self.instance = 0
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            while not self.stop_flag.is_set():
+                self._instance()
+        except BaseException as exc:  # noqa: BLE001 (reported by LiveRun)
+            self.error = exc
+            log.exception("live group %s failed", self.group)
+
+    def _instance(self) -> None:
+        from confluent_kafka import Consumer, TopicPartition
+
+        name = f"{self.service}-{self.instance}"
+        tracer = self.run_.telemetry.tracer(self.service, name)
+        c = Consumer({**self.run_.conf, **GROUP_CONF, "group.id": self.group, "client.id": name})
+        c.subscribe(list(self.topics))
+        pending: dict[tuple[str, int], int] = {}
+        since_commit = 0
+        try:
+            while not self.stop_flag.is_set():
+                msg = c.poll(0.2)
+                if msg is None or msg.error() is not None:
+                    continue
+                self._process(msg, tracer, name)
+                pending[(msg.topic(), msg.partition())] = msg.offset() + 1
+                since_commit += 1
+                if self.crash_at and self.run_.fraction() >= self.crash_at[0]:
+                    self.crash_at.pop(0)
+                    self.run_.report.restarts[self.group] += 1
+                    log.info("live: %s dies with %d uncommitted processings", name, since_commit)
+                    self.instance += 1
+                    return  # closes without committing: the next instance redelivers
+                if since_commit >= COMMIT_EVERY:
+                    c.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in pending.items()], asynchronous=False)
+                    pending.clear()
+                    since_commit = 0
+            if pending:  # a clean stop commits what it processed
+                c.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in pending.items()], asynchronous=False)
+        finally:
+            c.close()
+
+    def _process(self, msg: Any, tracer: Any, instance: str) -> None:
+        from opentelemetry import trace
+        from opentelemetry.propagate import extract
+
+        headers = {k: (v or b"").decode("utf-8", "replace") for k, v in (msg.headers() or [])}
+        producer_ctx = trace.get_current_span(extract(headers)).get_span_context()
+        links = [trace.Link(producer_ctx)] if producer_ctx.is_valid else []
+        rec = (msg.topic(), msg.partition(), msg.offset())
+        attempts = POISON_ATTEMPTS if self.group == "email" and msg.key() == b"order-poison" else 1
+        for attempt in range(1, attempts + 1):
+            attrs = _attrs(msg.topic(), "process", **{
+                "messaging.destination.partition.id": str(msg.partition()), "messaging.kafka.offset": msg.offset(),
+                "messaging.consumer.group.name": self.group, "messaging.client.id": instance,
+                "messaging.kafka.message.key": (msg.key() or b"").decode("utf-8", "replace")})
+            with tracer.start_as_current_span(f"{msg.topic()} process", kind=trace.SpanKind.CONSUMER,
+                                              links=links, attributes=attrs) as span:
+                self.run_.report.processings[self.group][rec] += 1
+                if attempts > 1 and attempt < attempts:
+                    span.set_status(trace.Status(trace.StatusCode.ERROR, "cannot render template: coupon code"))
+                    continue
+                if attempts > 1:
+                    self.run_.dead_letter(msg, self.group)
+                    continue
+                self._work(msg, rec)
+
+    def _work(self, msg: Any, rec: tuple[str, int, int]) -> None:
+        if self.slow_from is not None and self.run_.fraction() >= self.slow_from:
+            time.sleep(SLOW_SECONDS)
+        if self.group == "invoicing" and msg.topic() == ORDERS:
+            self.run_.issue_invoice(msg, rec)
+
+
+class LiveRun:
+    """One live run against a broker (see the module docstring)."""
+
+    def __init__(self, *, bootstrap: str, telemetry: Telemetry, duration: float = 60.0, rate: float = 4.0,
+                 seed: int = 7, conf: dict[str, Any] | None = None, topology: Topology | None = None) -> None:
+        self.conf = {"bootstrap.servers": bootstrap, **(conf or {})}
+        self.telemetry = telemetry
+        self.duration, self.rate = duration, rate
+        self.rng = random.Random(seed)
+        self.topology = topology or load_topology()
+        self.report = LiveReport()
+        self._t0 = 0.0
+
+    def fraction(self) -> float:
+        return min(1.0, (time.monotonic() - self._t0) / self.duration)
+
+    def ensure_topics(self) -> None:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        admin = AdminClient(self.conf)
+        have = admin.list_topics(timeout=15).topics
+        new = [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1)
+               for t in self.topology.topics.values() if t.name not in have]
+        for name, fut in (admin.create_topics(new).items() if new else []):
+            try:
+                fut.result(30)
+            except Exception as exc:  # noqa: BLE001 (created meanwhile by someone else)
+                log.info("topic %s: %s", name, exc)
+
+    def run(self) -> LiveReport:
+        self.ensure_topics()
+        self.orders = _Producer(self.conf, self.telemetry, "orders-api", self.report)
+        self.payments = _Producer(self.conf, self.telemetry, "payments-api", self.report)
+        self.invoicing = _Producer(self.conf, self.telemetry, "invoicing-service", self.report)
+        self.email = _Producer(self.conf, self.telemetry, "email-service", self.report)
+        groups = [
+            _Group(self, "email", "email-service", (ORDERS,)),
+            _Group(self, "fulfillment", "fulfillment-service", (ORDERS,), slow_from=0.40),
+            _Group(self, "reporting", "reporting-service", (ORDERS, PAYMENTS), crash_at=(0.55, 0.70, 0.85)),
+            _Group(self, "invoicing", "invoicing-service", (ORDERS,), crash_at=(0.35,)),
+        ]
+        self._t0 = time.monotonic()
+        for g in groups:
+            g.start()
+        try:
+            self._produce()
+            time.sleep(min(5.0, self.duration / 6))  # let the healthy groups catch up
+        finally:
+            for g in groups:
+                g.stop_flag.set()
+            for g in groups:
+                g.join(30)
+            self.report.seconds = time.monotonic() - self._t0
+            self.telemetry.shutdown()
+        failed = [g for g in groups if g.error is not None]
+        if failed:
+            raise RuntimeError(f"live group {failed[0].group} failed: {failed[0].error}")
+        self.report.final_lag = self._lag({g.group for g in groups})
+        return self.report
+
+    def _produce(self) -> None:
+        n = 0
+        poisoned = duplicated = False
+        while self.fraction() < 1.0:
+            due = self._t0 + n / self.rate
+            time.sleep(max(0.0, due - time.monotonic()))
+            frac = self.fraction()
+            key = f"order-{n}"
+            if not poisoned and frac >= 0.30:
+                key, poisoned = "order-poison", True
+            self._order(key, duplicate=not duplicated and frac >= 0.50)
+            duplicated = duplicated or frac >= 0.50
+            n += 1
+
+    def _order(self, key: str, *, duplicate: bool) -> None:
+        from opentelemetry import trace
+
+        tracer = self.orders.tracer
+        now_us = time.time_ns() // 1000
+        event_id = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        with tracer.start_as_current_span("POST /orders", kind=trace.SpanKind.SERVER, attributes={
+                "http.request.method": "POST", "http.route": "/orders", "http.response.status_code": 201}):
+            ev = Event(type="OrderCreated", envelope="json", source="orders-api", occurred_at=now_us,
+                       event_id=event_id, version="1", correlation_id=f"corr-{key}",
+                       data={"orderId": key, "amount": self.rng.randint(500, 50000), "currency": "EUR"})
+            value, headers = encode_records.event_value(ev, 0)
+            first = self.orders.send(ORDERS, key, value, headers, event_id=event_id)
+            if duplicate:  # the retry of a send whose acknowledgement was lost: same event, new offset
+                second = self.orders.send(ORDERS, key, value, headers, event_id=event_id)
+                self.report.duplicate_events.append({"event_id": event_id, "topic": ORDERS,
+                                                     "offsets": [first, second]})
+            pay = Event(type="PaymentCaptured", envelope="cloudevents", source="/payments-api", occurred_at=now_us,
+                        event_id=str(uuid.UUID(int=self.rng.getrandbits(128))), version="2", subject=key,
+                        causation_id=event_id, correlation_id=f"corr-{key}", data={"orderId": key})
+            value, headers = encode_records.event_value(pay, 0)
+            self.payments.send(PAYMENTS, key, value, headers, event_id=pay.event_id)
+
+    def dead_letter(self, msg: Any, group: str) -> None:
+        """Spring's DeadLetterPublishingRecoverer: copy the record with its origin and error."""
+        ts_type, ts_ms = msg.timestamp()
+        origin = Record(topic=msg.topic(), partition=msg.partition(), key=None, timestamp=ts_ms * 1000,
+                        offset=msg.offset())
+        dl = DeadLetter(family="spring-dlt", origin=origin, group=group,
+                        exception_class="org.springframework.kafka.listener.ListenerExecutionFailedException",
+                        cause_class="java.lang.IllegalStateException",
+                        exception_message="cannot render template: coupon code",
+                        stacktrace="java.lang.IllegalStateException: cannot render template\n\tat shop.Email.render")
+        rec = Record(topic=ORDERS_DLT, partition=msg.partition(), key=None, timestamp=0, dead_letter=dl)
+        headers = encode_records._dead_letter_headers(rec, 0)  # noqa: SLF001 (the offline encoder's exact headers)
+        part, off = self.email.send(ORDERS_DLT, (msg.key() or b"").decode(), (msg.value() or b"").decode(),
+                                    headers)
+        self.report.dead_letters.append({"topic": ORDERS_DLT, "partition": part, "offset": off, "group": group,
+                                         "origin_topic": msg.topic(), "origin_partition": msg.partition(),
+                                         "origin_offset": msg.offset()})
+
+    def issue_invoice(self, msg: Any, rec: tuple[str, int, int]) -> None:
+        """Invoicing's side effect: no check whether this order was invoiced already."""
+        key = (msg.key() or b"").decode()
+        ev = Event(type="InvoiceIssued", envelope="cloudevents", source="/invoicing-service",
+                   occurred_at=time.time_ns() // 1000, event_id=str(uuid.UUID(int=self.rng.getrandbits(128))),
+                   version="1", subject=key, causation_id=f"{rec[0]}/{rec[1]}/{rec[2]}", data={"orderId": key})
+        value, headers = encode_records.event_value(ev, 0)
+        self.invoicing.send(INVOICES, key, value, headers, event_id=ev.event_id)
+        self.report.invoices[rec] += 1
+
+    def _lag(self, groups: set[str]) -> dict[str, int]:
+        from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+        from confluent_kafka.admin import AdminClient, OffsetSpec
+
+        admin = AdminClient(self.conf)
+        out: dict[str, int] = {}
+        for g in sorted(groups):
+            res = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(g)])[g].result(15)
+            tps = [tp for tp in res.topic_partitions if tp.offset >= 0]
+            if not tps:
+                continue
+            ends = admin.list_offsets({TopicPartition(tp.topic, tp.partition): OffsetSpec.latest() for tp in tps})
+            out[g] = sum(fut.result(15).offset for fut in ends.values()) - sum(tp.offset for tp in tps)
+        return out
+
+
+def run_live(*, bootstrap: str, telemetry: Telemetry, duration: float = 60.0, **kw: Any) -> LiveReport:
+    """Run the live sample shop for `duration` seconds; see LiveRun."""
+    return LiveRun(bootstrap=bootstrap, telemetry=telemetry, duration=duration, **kw).run()
