@@ -9,6 +9,7 @@ from __future__ import annotations
 
 PAGES: list[tuple[str, str, str, str, str]] = [
     ("views/overview.py", "Overview", ":material/hub:", "overview", "Now"),
+    ("views/changes.py", "What changed", ":material/difference:", "what-changed", "Now"),
     ("views/findings.py", "Findings", ":material/flag:", "findings", "Now"),
     ("views/call_chains.py", "Call chains", ":material/account_tree:", "call-chains", "Design"),
     ("views/event_design.py", "Event design", ":material/draw:", "event-design", "Design"),

@@ -4,6 +4,16 @@ from __future__ import annotations
 
 import pandas as pd
 
+# Where the evidence of each rule is drawn in full.
+RULE_PAGE = {
+    "LONG_SYNC_CHAIN": "call-chains", "SYNC_SIDE_EFFECT": "call-chains", "CONSUMER_LAG": "lag",
+    "REDELIVERY": "redeliveries", "DUPLICATE_PUBLISH": "redeliveries", "EVENT_ID_COLLISION": "redeliveries",
+    "DEAD_LETTER": "dead-letters", "IDEMPOTENCY_VIOLATION": "idempotency", "EVENT_AS_COMMAND": "event-design",
+    "ENVELOPE_MISSING": "event-design", "MISSING_TRACE_CONTEXT": "event-design",
+    "NULL_OR_UNSTABLE_KEY": "event-design", "CALLBACK_CHATTER": "event-design",
+    "PASSIVE_AGGRESSIVE_EVENT": "event-design", "UNDECLARED_EDGE": "overview", "UNOBSERVED_EDGE": "overview",
+}
+
 
 def key_of(f) -> str:
     """The deep-link id of a finding: RULE:subject."""

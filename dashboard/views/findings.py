@@ -10,18 +10,8 @@ from dashboard.charts.findings import findings_timeline
 from dashboard.findings.model import SEVERITIES
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.views_common import RULE_PAGE, key_of
 from dashboard.views_common import findings_frame as frame
-from dashboard.views_common import key_of
-
-# Where the evidence of each rule is drawn in full.
-RULE_PAGE = {
-    "LONG_SYNC_CHAIN": "call-chains", "SYNC_SIDE_EFFECT": "call-chains", "CONSUMER_LAG": "lag",
-    "REDELIVERY": "redeliveries", "DUPLICATE_PUBLISH": "redeliveries", "EVENT_ID_COLLISION": "redeliveries",
-    "DEAD_LETTER": "dead-letters", "IDEMPOTENCY_VIOLATION": "idempotency", "EVENT_AS_COMMAND": "event-design",
-    "ENVELOPE_MISSING": "event-design", "MISSING_TRACE_CONTEXT": "event-design",
-    "NULL_OR_UNSTABLE_KEY": "event-design", "CALLBACK_CHATTER": "event-design",
-    "PASSIVE_AGGRESSIVE_EVENT": "event-design", "UNDECLARED_EDGE": "overview", "UNOBSERVED_EDGE": "overview",
-}
 
 
 def render(ctx: Ctx) -> None:

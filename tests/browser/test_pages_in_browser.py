@@ -13,6 +13,7 @@ pytestmark = pytest.mark.browser
 KEY_TEXT = {
     "overview": ["Topology", "Data freshness", "Services"],
     "findings": ["Evidence", "CONSUMER_LAG", "At least"],
+    "what-changed": ["New or worse findings", "Consumer lag, then and now"],
     "call-chains": ["Deepest chain", "Entry points, deepest first", "Deepest path"],
     "event-design": ["Named like commands", "CreateInvoice"],
     "lag": ["Groups not OK", "Consumer groups, worst first", "fulfillment"],

@@ -7,6 +7,7 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -129,3 +130,20 @@ def test_event_design_numbers(app, shown) -> None:
     assert shown.metrics(at)["Named like commands"] == str(len(commands))
     assert shown.metrics(at)["Consumers calling back"] == str(len(_counts("CALLBACK_CHATTER")))
     assert at.selectbox(key="ed_topic").value == next(iter(commands))
+
+
+def test_what_changed_compares_the_last_15_minutes_with_the_hour_before(app, shown, everything) -> None:
+    from dashboard.changes import what_changed
+
+    cur, window = everything
+    ch = what_changed(cur, window.end)
+    at = _page(app, "views/changes.py")
+    m = shown.metrics(at)
+    assert m["New or worse findings"] == str(len(ch.new_findings))
+    assert m["Messages behind"] == f"{int(ch.lag['lag_now'].fillna(0).sum()):,}"
+    # The sample's lagging group is behind now, and more than it was before.
+    lagging = next(iter(_counts("CONSUMER_LAG")))
+    row = ch.lag.set_index("group").loc[lagging]
+    assert row["lag_now"] > (0 if pd.isna(row["lag_before"]) else row["lag_before"])
+    for f in ch.new_findings[:20]:
+        assert f.summary in shown.text(at)

@@ -1,0 +1,84 @@
+"""What changed: the last minutes against the hour before, for an incident's first look.
+
+Pure composition of the analyses and the findings engine (no SQL, no Streamlit): new or
+worse findings, each consumer group's lag then and now, and the dead-letter and
+redelivery rates of both periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dashboard.analyses import burrow, dead_letters, redeliveries
+from dashboard.analyses.window import Window
+from dashboard.findings import engine
+from dashboard.findings.model import severity_rank
+
+RECENT = timedelta(minutes=15)
+BEFORE = timedelta(hours=1)
+
+
+@dataclass
+class Changes:
+    recent: Window
+    before: Window
+    new_findings: list[Any] = field(default_factory=list)  # absent before, or worse now
+    resolved: list[Any] = field(default_factory=list)  # seen before, not in the recent window
+    lag: pd.DataFrame = field(default_factory=pd.DataFrame)  # group, status_before/now, lag_before/now, delta
+    dead_letters_per_min: tuple[float, float] = (0.0, 0.0)  # (before, recent)
+    redelivery_rate: tuple[float | None, float | None] = (None, None)  # (before, recent), share of processings
+
+
+def _rate(df: pd.DataFrame) -> float | None:
+    processed = int(df["processings"].sum()) if len(df) else 0
+    return int(df["redeliveries"].sum()) / processed if processed else None
+
+
+def _lag(con: duckdb.DuckDBPyConnection, before: Window, recent: Window) -> pd.DataFrame:
+    then = burrow.group_statuses(con, before)[["group_id", "status", "total_lag"]]
+    now = burrow.group_statuses(con, recent)[["group_id", "status", "total_lag"]]
+    both = then.merge(now, on="group_id", how="outer", suffixes=("_before", "_now"))
+    both["delta"] = both["total_lag_now"].fillna(0) - both["total_lag_before"].fillna(0)
+    return both.rename(columns={"group_id": "group", "total_lag_before": "lag_before", "total_lag_now": "lag_now"})
+
+
+def what_changed(con: duckdb.DuckDBPyConnection, end: datetime, *, recent: timedelta = RECENT,
+                 before: timedelta = BEFORE) -> Changes:
+    """Compare [end − recent, end) with the ``before`` that precedes it."""
+    r = Window(end - recent, end)
+    b = Window(r.start - before, r.start)
+    now_found = engine.run(con, r)
+    then_found = {(f.rule, f.subject): f for f in engine.run(con, b)}
+    new = [f for f in now_found if (f.rule, f.subject) not in then_found
+           or severity_rank(f.severity) > severity_rank(then_found[(f.rule, f.subject)].severity)]
+    seen_now = {(f.rule, f.subject) for f in now_found}
+    resolved = [f for k, f in then_found.items() if k not in seen_now]
+    minutes = (recent.total_seconds() / 60, before.total_seconds() / 60)
+    return Changes(
+        recent=r, before=b, new_findings=new, resolved=resolved, lag=_lag(con, b, r),
+        dead_letters_per_min=(len(dead_letters.dead_letters(con, b)) / minutes[1],
+                              len(dead_letters.dead_letters(con, r)) / minutes[0]),
+        redelivery_rate=(_rate(redeliveries.redelivery_rate(con, b)), _rate(redeliveries.redelivery_rate(con, r))),
+    )
+
+
+def per_minute(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Dead letters and redeliveries per minute over ``window``: bucket, series, count."""
+    bucket = timedelta(minutes=1)
+    dl = dead_letters.over_time(con, window, bucket=bucket)
+    rd = redeliveries.redelivery_rate(con, window, bucket=bucket)
+    parts = []
+    if len(dl):
+        parts.append(dl.groupby("bucket", as_index=False)["dead_letters"].sum()
+                     .rename(columns={"dead_letters": "count"}).assign(series="dead letters"))
+    if len(rd):
+        parts.append(rd.groupby("bucket", as_index=False)["redeliveries"].sum()
+                     .rename(columns={"redeliveries": "count"}).assign(series="redeliveries"))
+    if not parts:
+        return pd.DataFrame(columns=["bucket", "series", "count"])
+    return pd.concat(parts, ignore_index=True)[["bucket", "series", "count"]]
