@@ -73,3 +73,21 @@ def test_empty_store_explains_itself(app: AppTest, shown, monkeypatch: pytest.Mo
     at = app.run()
     assert not at.exception and not at.error
     assert "The store holds no data yet" in shown.text(at)
+
+
+def test_a_page_param_on_the_root_opens_that_page(app: AppTest) -> None:
+    app.query_params["page"] = "lag"
+    at = _open(app)
+    assert at.title[0].value == "Event lag"
+
+
+def test_a_custom_range_link_is_honoured_and_rewritten(app: AppTest, shown) -> None:
+    for k, v in {"range": "custom", "from": "2026-03-02T12:00", "to": "2026-03-02T13:30"}.items():
+        app.query_params[k] = v
+    at = _open(app)
+    assert at.sidebar.radio(key="range").value == "custom"
+    assert (at.query_params.get("from"), at.query_params.get("to")) == ("2026-03-02T12:00", "2026-03-02T13:30")
+    # The sample is not in that window: the page says so and offers the whole store.
+    assert "Nothing happened in this time range" in shown.text(at)
+    at.button(key="show_all_data").click().run()
+    assert at.sidebar.radio(key="range").value == "all"
