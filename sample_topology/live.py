@@ -21,6 +21,7 @@ findings with it.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -55,12 +56,20 @@ class LiveReport:
     processings: dict[str, Counter[tuple[str, int, int]]] = field(default_factory=lambda: defaultdict(Counter))
     restarts: Counter[str] = field(default_factory=Counter)
     invoices: Counter[tuple[str, int, int]] = field(default_factory=Counter)  # order record → invoices issued
+    invoiced_events: dict[str, set[tuple[str, int, int]]] = field(default_factory=lambda: defaultdict(set))
     slow_group: str = "fulfillment"
     final_lag: dict[str, int] = field(default_factory=dict)
 
     def redelivered(self, group: str) -> int:
         """Records the group processed more than once."""
         return sum(1 for n in self.processings[group].values() if n > 1)
+
+    def invoiced_twice(self) -> int:
+        """Invoicing's idempotency violations (DESIGN §5.5): records it invoiced more than once
+        (redeliveries), plus events it invoiced from more than one record (a duplicate publication)."""
+        by_record = sum(1 for n in self.invoices.values() if n > 1)
+        by_event = sum(1 for recs in self.invoiced_events.values() if len(recs) > 1)
+        return by_record + by_event
 
     def lines(self) -> list[str]:
         out = [f"ran {self.seconds:.0f}s; produced " + ", ".join(f"{n} to {t}" for t, n in sorted(self.produced.items()))]
@@ -75,8 +84,9 @@ class LiveReport:
             if n or self.restarts[group]:
                 out.append(f"redeliveries: group {group} processed {n} records more than once "
                            f"({self.restarts[group]} restarts)")
-        twice = sum(1 for n in self.invoices.values() if n > 1)
-        out.append(f"non-idempotent consumer: invoicing issued a second invoice for {twice} orders")
+        twice = self.invoiced_twice()
+        out.append(f"non-idempotent consumer: invoicing issued a second invoice {twice} times "
+                   "(redelivered orders, and the order published twice)")
         out.append(f"slow group: {self.slow_group}, offset lag at the end {self.final_lag.get(self.slow_group, '?')}")
         return out
 
@@ -196,7 +206,7 @@ class _Group(threading.Thread):
         producer_ctx = trace.get_current_span(extract(headers)).get_span_context()
         links = [trace.Link(producer_ctx)] if producer_ctx.is_valid else []
         rec = (msg.topic(), msg.partition(), msg.offset())
-        attempts = POISON_ATTEMPTS if self.group == "email" and msg.key() == b"order-poison" else 1
+        attempts = POISON_ATTEMPTS if self.service == "email-service" and msg.key() == b"order-poison" else 1
         for attempt in range(1, attempts + 1):
             attrs = _attrs(msg.topic(), "process", **{
                 "messaging.destination.partition.id": str(msg.partition()), "messaging.kafka.offset": msg.offset(),
@@ -216,7 +226,7 @@ class _Group(threading.Thread):
     def _work(self, msg: Any, rec: tuple[str, int, int]) -> None:
         if self.slow_from is not None and self.run_.fraction() >= self.slow_from:
             time.sleep(SLOW_SECONDS)
-        if self.group == "invoicing" and msg.topic() == ORDERS:
+        if self.service == "invoicing-service" and msg.topic().endswith(ORDERS):
             self.run_.issue_invoice(msg, rec)
 
 
@@ -224,8 +234,10 @@ class LiveRun:
     """One live run against a broker (see the module docstring)."""
 
     def __init__(self, *, bootstrap: str, telemetry: Telemetry, duration: float = 60.0, rate: float = 4.0,
-                 seed: int = 7, conf: dict[str, Any] | None = None, topology: Topology | None = None) -> None:
+                 seed: int = 7, conf: dict[str, Any] | None = None, topology: Topology | None = None,
+                 namespace: str = "") -> None:
         self.conf = {"bootstrap.servers": bootstrap, **(conf or {})}
+        self.ns = namespace  # prefixes topics and groups, so runs on one broker stay apart (tests)
         self.telemetry = telemetry
         self.duration, self.rate = duration, rate
         self.rng = random.Random(seed)
@@ -241,8 +253,8 @@ class LiveRun:
 
         admin = AdminClient(self.conf)
         have = admin.list_topics(timeout=15).topics
-        new = [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1)
-               for t in self.topology.topics.values() if t.name not in have]
+        new = [NewTopic(self.ns + t.name, num_partitions=t.partitions, replication_factor=1)
+               for t in self.topology.topics.values() if self.ns + t.name not in have]
         for name, fut in (admin.create_topics(new).items() if new else []):
             try:
                 fut.result(30)
@@ -255,12 +267,15 @@ class LiveRun:
         self.payments = _Producer(self.conf, self.telemetry, "payments-api", self.report)
         self.invoicing = _Producer(self.conf, self.telemetry, "invoicing-service", self.report)
         self.email = _Producer(self.conf, self.telemetry, "email-service", self.report)
+        ns = self.ns
         groups = [
-            _Group(self, "email", "email-service", (ORDERS,)),
-            _Group(self, "fulfillment", "fulfillment-service", (ORDERS,), slow_from=0.40),
-            _Group(self, "reporting", "reporting-service", (ORDERS, PAYMENTS), crash_at=(0.55, 0.70, 0.85)),
-            _Group(self, "invoicing", "invoicing-service", (ORDERS,), crash_at=(0.35,)),
+            _Group(self, ns + "email", "email-service", (ns + ORDERS,)),
+            _Group(self, ns + "fulfillment", "fulfillment-service", (ns + ORDERS,), slow_from=0.40),
+            _Group(self, ns + "reporting", "reporting-service", (ns + ORDERS, ns + PAYMENTS),
+                   crash_at=(0.55, 0.70, 0.85)),
+            _Group(self, ns + "invoicing", "invoicing-service", (ns + ORDERS,), crash_at=(0.35,)),
         ]
+        self.report.slow_group = ns + "fulfillment"
         self._t0 = time.monotonic()
         for g in groups:
             g.start()
@@ -306,16 +321,17 @@ class LiveRun:
                        event_id=event_id, version="1", correlation_id=f"corr-{key}",
                        data={"orderId": key, "amount": self.rng.randint(500, 50000), "currency": "EUR"})
             value, headers = encode_records.event_value(ev, 0)
-            first = self.orders.send(ORDERS, key, value, headers, event_id=event_id)
+            orders = self.ns + ORDERS
+            first = self.orders.send(orders, key, value, headers, event_id=event_id)
             if duplicate:  # the retry of a send whose acknowledgement was lost: same event, new offset
-                second = self.orders.send(ORDERS, key, value, headers, event_id=event_id)
-                self.report.duplicate_events.append({"event_id": event_id, "topic": ORDERS,
+                second = self.orders.send(orders, key, value, headers, event_id=event_id)
+                self.report.duplicate_events.append({"event_id": event_id, "topic": orders,
                                                      "offsets": [first, second]})
             pay = Event(type="PaymentCaptured", envelope="cloudevents", source="/payments-api", occurred_at=now_us,
                         event_id=str(uuid.UUID(int=self.rng.getrandbits(128))), version="2", subject=key,
                         causation_id=event_id, correlation_id=f"corr-{key}", data={"orderId": key})
             value, headers = encode_records.event_value(pay, 0)
-            self.payments.send(PAYMENTS, key, value, headers, event_id=pay.event_id)
+            self.payments.send(self.ns + PAYMENTS, key, value, headers, event_id=pay.event_id)
 
     def dead_letter(self, msg: Any, group: str) -> None:
         """Spring's DeadLetterPublishingRecoverer: copy the record with its origin and error."""
@@ -327,11 +343,11 @@ class LiveRun:
                         cause_class="java.lang.IllegalStateException",
                         exception_message="cannot render template: coupon code",
                         stacktrace="java.lang.IllegalStateException: cannot render template\n\tat shop.Email.render")
-        rec = Record(topic=ORDERS_DLT, partition=msg.partition(), key=None, timestamp=0, dead_letter=dl)
+        rec = Record(topic=self.ns + ORDERS_DLT, partition=msg.partition(), key=None, timestamp=0, dead_letter=dl)
         headers = encode_records._dead_letter_headers(rec, 0)  # noqa: SLF001 (the offline encoder's exact headers)
-        part, off = self.email.send(ORDERS_DLT, (msg.key() or b"").decode(), (msg.value() or b"").decode(),
+        part, off = self.email.send(rec.topic, (msg.key() or b"").decode(), (msg.value() or b"").decode(),
                                     headers)
-        self.report.dead_letters.append({"topic": ORDERS_DLT, "partition": part, "offset": off, "group": group,
+        self.report.dead_letters.append({"topic": rec.topic, "partition": part, "offset": off, "group": group,
                                          "origin_topic": msg.topic(), "origin_partition": msg.partition(),
                                          "origin_offset": msg.offset()})
 
@@ -342,8 +358,11 @@ class LiveRun:
                    occurred_at=time.time_ns() // 1000, event_id=str(uuid.UUID(int=self.rng.getrandbits(128))),
                    version="1", subject=key, causation_id=f"{rec[0]}/{rec[1]}/{rec[2]}", data={"orderId": key})
         value, headers = encode_records.event_value(ev, 0)
-        self.invoicing.send(INVOICES, key, value, headers, event_id=ev.event_id)
+        self.invoicing.send(self.ns + INVOICES, key, value, headers, event_id=ev.event_id)
         self.report.invoices[rec] += 1
+        order_event = json.loads(msg.value()).get("eventId")
+        if order_event:
+            self.report.invoiced_events[order_event].add(rec)
 
     def _lag(self, groups: set[str]) -> dict[str, int]:
         from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
