@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 import logging
 import multiprocessing
+import queue
 import signal
 import threading
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import Connection
 from typing import Any
 
 import pyarrow as pa
@@ -77,58 +77,113 @@ def _decode_ipc(body: bytes, fmt: str, source: str) -> tuple[bytes, list[tuple[s
     return sink.getvalue().to_pybytes(), rejected
 
 
-def _warm() -> None:
-    """Worker initializer (imports happen on loading this module). Ctrl+C reaches the whole process
-    group: workers ignore it and let the parent shut them down after the final flush."""
+def _serve(conn: Connection) -> None:
+    """A decoder process: (fmt, source) then the body in; the Arrow IPC bytes then an outcome out."""
+    # Ctrl+C reaches the whole process group: the parent stops us after its final flush
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    conn.send("ready")
+    while True:
+        try:
+            fmt, source = conn.recv()
+            body = conn.recv_bytes()
+        except (EOFError, OSError):
+            return  # the parent closed the pipe: shut down
+        try:
+            ipc, rejected = _decode_ipc(body, fmt, source)
+        except ValueError as exc:
+            conn.send_bytes(b"")
+            conn.send(("bad", str(exc)))
+        except Exception as exc:  # any other shape of garbage
+            conn.send_bytes(b"")
+            conn.send(("bad", f"not OTLP trace data: {exc!r}"[:300]))
+        else:
+            conn.send_bytes(ipc)
+            conn.send(("ok", rejected))
 
 
-def _ready() -> None:
-    """A no-op task: its result says a worker is up."""
+class _Worker:
+    """One decoder process and the parent's end of its pipe."""
+
+    def __init__(self) -> None:
+        # spawn, never fork: the parent runs gRPC and DuckDB threads, which do not survive a fork
+        ctx = multiprocessing.get_context("spawn")
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.process = ctx.Process(target=_serve, args=(child,), name="otlp-decoder", daemon=True)
+        self.process.start()
+        child.close()
+
+    def wait_ready(self, timeout: float) -> None:
+        if not self.conn.poll(timeout) or self.conn.recv() != "ready":
+            raise RuntimeError("an OTLP decoder process did not start")
+
+    def close(self) -> None:
+        self.conn.close()
+        self.process.join(2)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(2)
 
 
 class Decoder:
-    """Decodes in-process (workers=0) or in a pool of spawned processes."""
+    """Decodes in-process (workers=0) or in spawned decoder processes, one request at a time each.
+
+    The request thread talks to an idle worker over its pipe directly: no executor threads in
+    between, so a request costs two process wake-ups and nothing more.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self.pool_restarts = 0
 
     def start(self) -> None:
-        if self.workers > 0:
-            self._pool = self._new_pool()
-            # start the workers now (spawn + imports take ~1 s), not on the first request
-            for f in [self._pool.submit(_ready) for _ in range(self.workers)]:
-                f.result()
-
-    def _new_pool(self) -> ProcessPoolExecutor:
-        # spawn, never fork: the parent runs gRPC and DuckDB threads, which do not survive a fork
-        return ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"), initializer=_warm)
+        # start the workers now (spawn + imports take ~1 s), not on the first request
+        workers = [_Worker() for _ in range(self.workers)]
+        for w in workers:
+            w.wait_ready(60)
+            self._idle.put(w)
+        self._all = workers
 
     def decode(self, body: bytes, fmt: str, source: str) -> Decoded:
-        pool = self._pool
-        if pool is None:
+        if not self.workers:
             return decode(body, fmt, source)
         try:
-            ipc, rejected = pool.submit(_decode_ipc, body, fmt, source).result()
-        except BrokenProcessPool:
-            self._restart(pool)
+            w = self._idle.get(timeout=30)
+        except queue.Empty:
+            raise DecoderUnavailable("every decoder process is busy; retry later") from None
+        try:
+            w.conn.send((fmt, source))
+            w.conn.send_bytes(body)
+            ipc = w.conn.recv_bytes()
+            status, detail = w.conn.recv()
+        except (EOFError, OSError):
+            w = self._replace(w)
             raise DecoderUnavailable("a decoder process died; retry later") from None
-        except RuntimeError:  # submitted to a pool that another request just replaced
-            raise DecoderUnavailable("the decoder pool is restarting; retry later") from None
-        return pa.ipc.open_stream(ipc).read_all(), rejected
+        finally:
+            if w is not None:
+                self._idle.put(w)
+        if status == "bad":
+            raise ValueError(detail)
+        return pa.ipc.open_stream(ipc).read_all(), detail
 
-    def _restart(self, broken: ProcessPoolExecutor) -> None:
+    def _replace(self, dead: _Worker) -> _Worker | None:
+        log.warning("an OTLP decoder process died (exit code %s); starting another", dead.process.exitcode)
+        dead.close()
+        try:
+            fresh = _Worker()
+            fresh.wait_ready(60)
+        except Exception:  # cannot start one now: serve with fewer workers rather than fail every request
+            log.exception("starting an OTLP decoder process failed")
+            return None
         with self._lock:
-            if self._pool is broken:
-                log.warning("an OTLP decoder process died; starting a new pool")
-                self.pool_restarts += 1
-                broken.shutdown(wait=False, cancel_futures=True)
-                self._pool = self._new_pool()
+            self.pool_restarts += 1
+            self._all = [fresh if x is dead else x for x in self._all]
+        return fresh
 
     def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        for w in self._all:
+            w.close()
+        self._all = []
+        self._idle = queue.Queue()

@@ -167,9 +167,9 @@ def test_decoder_processes_refuse_bad_bodies_and_survive_a_dead_worker(receiver_
     assert status == 400 and "not an OTLP ExportTraceServiceRequest" in Status.FromString(body).message
 
     # a decoder process dies (OOM killer, a crash): one request is told to retry, then a new pool serves
-    (worker,) = receiver.decoder._pool._processes.values()
-    worker.kill()
-    worker.join(5)
+    (worker,) = receiver.decoder._all
+    worker.process.kill()
+    worker.process.join(5)
     status, headers, _ = post(receiver.http_address, request(3).SerializeToString())
     assert status == 503 and headers["retry-after"] == "1"
     _good_request_still_served(receiver, store, 0)
