@@ -23,7 +23,8 @@ def empty_figure(text: str, *, height: int = 220) -> go.Figure:
 
 def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None, y_title: str,
                    title: str | None = None, empty: str = "Nothing in this time range",
-                   colors: dict[str, str] | None = None, height: int = 300, mark: tuple | None = None) -> go.Figure:
+                   colors: dict[str, str] | None = None, height: int = 300, mark: tuple | None = None,
+                   x_range: tuple | None = None) -> go.Figure:
     """Stacked bars of ``y`` per time bucket ``x``, one colour per value of ``color``;
     ``mark`` = (time, label) draws a dashed vertical line there."""
     if df.empty or df[y].fillna(0).sum() == 0:
@@ -33,6 +34,8 @@ def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None
                  labels={x: "", y: y_title, **({color: ""} if color else {})})
     fig.update_layout(barmode="stack", bargap=0.1)
     fig.update_traces(hovertemplate="%{x|%H:%M}<br>%{y:,}<extra>%{fullData.name}</extra>")
+    if x_range is not None:  # the whole period compared, even where nothing happened
+        fig.update_xaxes(range=list(x_range))
     if mark is not None:
         fig.add_vline(x=mark[0], line_dash="dash", line_color="#455a64")
         fig.add_annotation(x=mark[0], y=1, yref="paper", text=mark[1], showarrow=False, xanchor="left",

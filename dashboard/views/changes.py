@@ -40,7 +40,7 @@ def render(ctx: Ctx) -> None:
                                    colors={"dead letters": SEVERITY_COLOURS["error"],
                                            "redeliveries": SEVERITY_COLOURS["warning"]},
                                    empty="No dead letters or redeliveries in the last 75 minutes",
-                                   mark=(ch.recent.start, " last 15 min")),
+                                   mark=(ch.recent.start, " last 15 min"), x_range=(ch.before.start, ch.recent.end)),
                     width="stretch", config={"displayModeBar": False})
 
     st.subheader("New or worse findings")
@@ -70,7 +70,8 @@ def render(ctx: Ctx) -> None:
         st.subheader("Gone quiet")
         st.caption("Findings of the hour before that did not recur in the last 15 minutes.")
         st.dataframe(pd.DataFrame([{"severity": f.severity, "rule": f.rule, "subject": f.subject}
-                                   for f in ch.resolved]), hide_index=True, width="stretch")
+                                   for f in ch.resolved]), hide_index=True, width="stretch",
+                     column_config={"severity": "Severity", "rule": "Rule", "subject": "Subject"})
 
 
 run(render, title="What changed",
