@@ -61,8 +61,10 @@ def render(ctx: Ctx) -> None:
         st.caption("The same event id at several offsets: a producer retry without idempotence, or an outbox "
                    "relay publishing twice. A different payload under one id is an id collision.")
         st.dataframe(dups[["kind", "topic", "event_id", "copies", "payloads", "first_seen"]], hide_index=True,
-                     width="stretch", column_config={"first_seen": st.column_config.DatetimeColumn(
-                         "First seen (UTC)", format="HH:mm:ss")})
+                     width="stretch", column_config={
+                         "kind": "Kind", "topic": "Topic", "event_id": "Event id", "copies": "Copies",
+                         "payloads": "Distinct payloads",
+                         "first_seen": st.column_config.DatetimeColumn("First seen (UTC)", format="HH:mm:ss")})
 
 
 def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
@@ -93,8 +95,10 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
                 f"on {procs['instance'].nunique()} instance(s).")
     st.plotly_chart(processings_timeline(procs, label="what"), width="stretch", config={"displayModeBar": False})
     procs["trace"] = [links.href("call-chains", trace=t) or t for t in procs["trace_id"]]
-    st.dataframe(procs[["start_time", "instance", "failed", "what", "delivery_attempt", "via_topic", "duration_us",
-                        "trace"]], hide_index=True, width="stretch", column_config={
+    cols = ["start_time", "instance", "failed", "what", "delivery_attempt", "via_topic", "duration_us", "trace"]
+    if procs["delivery_attempt"].isna().all():  # no delivery-attempt header: a column of blanks says nothing
+        cols.remove("delivery_attempt")
+    st.dataframe(procs[cols], hide_index=True, width="stretch", column_config={
         "start_time": st.column_config.DatetimeColumn("At (UTC)", format="HH:mm:ss.SSS"),
         "instance": "Instance", "failed": "Failed", "what": "Outcome", "delivery_attempt": "Attempt",
         "via_topic": "Read from", "duration_us": st.column_config.NumberColumn("Duration (µs)", format="%d"),
