@@ -36,4 +36,6 @@ def findings_timeline(df: pd.DataFrame, *, title: str | None = None) -> go.Figur
                      tickfont=dict(size=11))
     fig.update_xaxes(type="date")
     fig.update_layout(barmode="overlay")
-    return base_layout(fig, height=max(220, 22 * len(d) + 90), title=title)
+    fig = base_layout(fig, height=max(220, 22 * len(d) + 90), title=title)
+    fig.update_layout(legend_traceorder="normal")  # bars reverse the legend by default: keep worst first
+    return fig

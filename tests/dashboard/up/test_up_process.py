@@ -79,3 +79,16 @@ def test_ctrl_c_flushes_and_exits_zero(up) -> None:
     assert "everything flushed and committed" in out
     with Store(db, read_only=True) as store:  # released: another process may open it now
         assert store.counts()["topology_services"] > 0
+
+
+@pytest.mark.parametrize("holder,advice", [
+    ("seamwatch up", "open the dashboard that process serves, or stop it (Ctrl+C) and run 'seamwatch dashboard --db x.duckdb'"),
+    ("seamwatch collect", "stop it (Ctrl+C) and run 'seamwatch dashboard --db x.duckdb', or collect with 'seamwatch up'"),
+    (None, "stop it first and run 'seamwatch dashboard --db x.duckdb'"),
+])
+def test_the_held_file_sentence_fits_the_holder(holder: str | None, advice: str) -> None:
+    from collectors.errors import StoreLockedError
+
+    text = str(StoreLockedError("x.duckdb", 4242, holder))
+    assert text.startswith("x.duckdb is held by process 4242")
+    assert advice in text and "\n" not in text
