@@ -125,10 +125,11 @@ class _Worker:
 
 
 class Decoder:
-    """Decodes in-process (workers=0) or in spawned decoder processes, one request at a time each.
+    """Decodes in spawned decoder processes, one request at a time each, and in-process when none is idle.
 
     The request thread talks to an idle worker over its pipe directly: no executor threads in
-    between, so a request costs two process wake-ups and nothing more.
+    between, so a request costs two process wake-ups and nothing more. ``workers=0`` decodes
+    everything in-process.
     """
 
     def __init__(self, workers: int) -> None:
@@ -147,12 +148,12 @@ class Decoder:
         self._all = workers
 
     def decode(self, body: bytes, fmt: str, source: str) -> Decoded:
-        if not self.workers:
-            return decode(body, fmt, source)
         try:
-            w = self._idle.get(timeout=30)
+            w = self._idle.get_nowait()
         except queue.Empty:
-            raise DecoderUnavailable("every decoder process is busy; retry later") from None
+            # every worker is busy (or there are none): decode here rather than wait, so this
+            # process's core keeps working too and a slow worker never holds a request up
+            return decode(body, fmt, source)
         try:
             w.conn.send((fmt, source))
             w.conn.send_bytes(body)
