@@ -43,18 +43,24 @@ ORDER BY calls DESC, caller, callee
 # Per (group, topic): processings (consumer spans, derived with their paired producer), and how
 # many called the message's producing service synchronously (collectors.derive counts it).
 _CALLBACKS = """
-SELECT consumer_group, topic, any_value(consumer_service) AS consumer_service,
-       mode(producer_service) AS producer,
-       count(DISTINCT consumer_span_id) AS processed,
-       count(DISTINCT consumer_span_id) FILTER (WHERE callbacks > 0) AS called_back,
-       count(DISTINCT consumer_span_id) FILTER (WHERE callbacks > 0) / count(DISTINCT consumer_span_id) AS share,
+WITH per_span AS (  -- one row per processing (a batch span carries several messages)
+    SELECT consumer_group, topic, consumer_span_id, any_value(consumer_trace_id) AS trace_id,
+           any_value(consumer_service) AS consumer_service, mode(producer_service) AS producer,
+           max(callbacks) AS callbacks, any_value(callback_operation) AS operation, min(process_start) AS started
+    FROM message_lag
+    WHERE process_start >= $start AND process_start < $end AND consumer_group IS NOT NULL
+    GROUP BY consumer_group, topic, consumer_span_id
+)
+SELECT consumer_group, topic, any_value(consumer_service) AS consumer_service, mode(producer) AS producer,
+       count(*) AS processed,
+       count(*) FILTER (WHERE callbacks > 0) AS called_back,
+       count(*) FILTER (WHERE callbacks > 0) / count(*) AS share,
        coalesce(sum(callbacks) FILTER (WHERE callbacks > 0), 0) AS calls,
-       mode(callback_operation) AS operation,
-       min(process_start) FILTER (WHERE callbacks > 0) AS first_seen,
-       max(process_start) FILTER (WHERE callbacks > 0) AS last_seen,
-       list(DISTINCT consumer_trace_id ORDER BY consumer_trace_id) FILTER (WHERE callbacks > 0) AS trace_ids
-FROM message_lag
-WHERE process_start >= $start AND process_start < $end AND consumer_group IS NOT NULL
+       mode(operation) AS operation,
+       min(started) FILTER (WHERE callbacks > 0) AS first_seen,
+       max(started) FILTER (WHERE callbacks > 0) AS last_seen,
+       list(trace_id ORDER BY trace_id) FILTER (WHERE callbacks > 0) AS trace_ids
+FROM per_span
 GROUP BY consumer_group, topic
 ORDER BY share DESC, processed DESC, consumer_group, topic
 """
