@@ -197,3 +197,15 @@ def test_too_many_bodies_at_once_get_429_with_retry_after(receiver_factory, stor
     slow.close()
     _good_request_still_served(receiver, store, 3)
     assert receiver.status()["requests_busy"] == 1
+
+
+def test_grpc_cap_applies_after_decompression(receiver_factory, store):
+    receiver = receiver_factory(max_body_bytes=64 * 1024, http=None)
+    with grpc.insecure_channel("{}:{}".format(*receiver.grpc_address), compression=grpc.Compression.Gzip) as channel:
+        export = channel.unary_unary(EXPORT)
+        big = request(2000).SerializeToString()  # ~190 kB, ~25 kB gzipped
+        with pytest.raises(grpc.RpcError) as err:
+            export(big, timeout=5)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert export(request(3).SerializeToString(), timeout=5) == b""
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 3) == 3
