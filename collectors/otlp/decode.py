@@ -137,9 +137,11 @@ class Decoder:
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
+        self._stopped = False
         self.pool_restarts = 0
 
     def start(self) -> None:
+        self._stopped = False
         # start the workers now (spawn + imports take ~1 s), not on the first request
         workers = [_Worker() for _ in range(self.workers)]
         for w in workers:
@@ -170,6 +172,8 @@ class Decoder:
         return pa.ipc.open_stream(ipc).read_all(), detail
 
     def _replace(self, dead: _Worker) -> _Worker | None:
+        if self._stopped:  # the pipe was closed by stop(), not by a crash
+            return None
         log.warning("an OTLP decoder process died (exit code %s); starting another", dead.process.exitcode)
         dead.close()
         try:
@@ -184,6 +188,7 @@ class Decoder:
         return fresh
 
     def stop(self) -> None:
+        self._stopped = True
         for w in self._all:
             w.close()
         self._all = []
