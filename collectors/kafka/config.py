@@ -78,7 +78,7 @@ class KafkaSettings:
     group_id: str = "seamwatch-tap"
     poll_interval: float = 10.0  # lag snapshots
     topic_refresh: float = 5.0  # how often the tap looks for new topics
-    batch_messages: int = 100_000  # flush after this many records...
+    batch_messages: int = 50_000  # flush after this many records...
     batch_seconds: float = 1.0  # ...or this long, whichever comes first
     dlt_patterns: Sequence[str] = deadletter.DEFAULT_PATTERNS
     tap: bool = True

@@ -63,7 +63,8 @@ class KafkaTap:
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout)
+            # the last batch is being written: let it finish rather than cut a transaction short
+            self._thread.join(max(timeout, 60.0))
             if self._thread.is_alive():
                 log.warning("%s did not stop within %.0fs", self.name, timeout)
             self._thread = None
@@ -92,7 +93,9 @@ class KafkaTap:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
-            "queued.max.messages.kbytes": 32768,
+            # librdkafka prefetches per partition (default 100k messages each): bound it
+            "queued.max.messages.kbytes": 16384,
+            "queued.min.messages": 20_000,
             "error_cb": self._error_cb,
         })
         conf.setdefault("client.id", "seamwatch-tap")
