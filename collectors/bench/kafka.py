@@ -115,12 +115,13 @@ def measure_bare(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
                   "enable.auto.commit": False, "enable.partition.eof": False})
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
     n = 0
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), time.process_time()
     while n < messages:
         n += len(c.consume(num_messages=10_000, timeout=1.0))
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
     c.close()
-    return {"records": n, "seconds": elapsed, "peak_mb": _peak_mb()}
+    return {"records": n, "seconds": elapsed, "peak_mb": _peak_mb(), "cpu_us_per_record": cpu * 1e6 / n}
+
 
 
 def measure_tap(bootstrap: str, topic: str, messages: int, bulk: bool) -> dict[str, Any]:
@@ -132,17 +133,21 @@ def measure_tap(bootstrap: str, topic: str, messages: int, bulk: bool) -> dict[s
         settings = KafkaSettings(bootstrap=[bootstrap], cluster="bench", include=(topic,), lag=False,
                                  group_id=f"bench-{uuid.uuid4().hex[:6]}")
         tap = KafkaTap(store, settings, from_beginning=True, bulk=bulk)
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.process_time()
         with _RssSampler(lambda: tap.status()["records"], messages) as rss:
             tap.start()
             while tap.status()["records"] < messages:
                 time.sleep(0.02)
-            elapsed = time.perf_counter() - start
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
+        status = tap.status()
         tap.stop()
         stored, with_id = store.cursor().execute(
             "SELECT count(*), count(event_id) FROM records").fetchone()
     return {"records": stored, "with_event_id": with_id, "seconds": elapsed, "peak_mb": _peak_mb(),
-            "rss_by_quarter_mb": rss.marks, "slow_path": tap.status().get("slow_path_records", 0)}
+            "rss_by_quarter_mb": rss.marks, "slow_path": status.get("slow_path_records", 0),
+            "cpu_us_per_record": cpu * 1e6 / messages,
+            "stage_us_per_record": {k: round(status.get(k, 0.0) * 1e6 / messages, 1)
+                                    for k in ("hand_over_s", "normalize_s", "write_s")}}
 
 
 def measure_kcat(bootstrap: str, topic: str, messages: int) -> dict[str, Any] | None:
@@ -179,6 +184,7 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
             yield f"{name:40s} not installed (apt-get install kcat)"
             continue
         mem = f"  peak RSS {r['peak_mb']:.0f} MB" if r.get("peak_mb") else ""
+        mem += f"  CPU {r['cpu_us_per_record']:.1f} µs/record" if r.get("cpu_us_per_record") else ""
         yield f"{name:40s} {rate[name]:>10,.0f} records/s  ({r['seconds']:.2f}s){mem}"
     bare, kcat = rate["bare confluent-kafka loop"], rate["kcat -C -e"]
     for name in ("tap, record_row per record (before)", "tap, bulk Arrow/DuckDB path (after)"):
@@ -187,7 +193,9 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
         if kcat:
             ratios += f", {rate[name] / kcat:.0%} of kcat"
         yield (f"{name}: {ratios}; stored {r['records']:,} ({r['with_event_id']:,} with event id, "
-               f"{r['slow_path']:,} via record_row); RSS by quarter {r['rss_by_quarter_mb']} MB")
+               f"{r['slow_path']:,} via record_row); RSS by quarter {r['rss_by_quarter_mb']} MB; "
+               f"CPU {r['cpu_us_per_record']:.1f} µs/record (all threads); wall µs/record per stage "
+               f"{r['stage_us_per_record']}")
     after = rate["tap, bulk Arrow/DuckDB path (after)"]
     if kcat:
         yield f"target: tap ≥ 25% of kcat (aim 40%): {'met' if after >= 0.25 * kcat else 'NOT met'} ({after / kcat:.0%})"
