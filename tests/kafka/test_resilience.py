@@ -41,21 +41,32 @@ def test_kill_9_mid_stream_then_restart(tmp_path, bootstrap, admin, topic_factor
     topic = topic_factory("kill", partitions=3)
     group = f"tap-{uuid.uuid4().hex[:6]}"
     db = tmp_path / "kill.duckdb"
-    total = 30_000
-    feeder = threading.Thread(target=lambda: [
-        (produce(topic, [(b"k", b'{"eventId": "%d"}' % (i * 1000 + j), None, j % 3) for j in range(1000)]),
-         time.sleep(0.1)) for i in range(total // 1000)])
+    produced = [0]
+    feeding = threading.Event()
+    feeding.set()
+
+    def feed() -> None:  # keeps producing until told to stop: the kill lands mid-stream
+        while feeding.is_set() and produced[0] < 200_000:
+            base = produced[0]
+            produced[0] += produce(topic, [(b"k", b'{"eventId": "%d"}' % (base + j), None, j % 3)
+                                           for j in range(500)])
+            time.sleep(0.05)
+
+    feeder = threading.Thread(target=feed)
     feeder.start()
     proc = _collect(db, bootstrap, topic, group)
     try:
         wait_for(lambda: _committed(admin, group, topic) > 0, timeout=60, what="a first committed batch")
-        proc.send_signal(signal.SIGKILL)  # mid-stream: the feeder is still producing
+        proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        assert feeder.is_alive(), "the kill should land while records still arrive"
+        time.sleep(0.5)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert feeder.is_alive(), "the kill should land while records still arrive"
-    feeder.join()
+        feeding.clear()
+        feeder.join()
+    total = produced[0]
     proc = _collect(db, bootstrap, topic, group)
     try:
         wait_for(lambda: _committed(admin, group, topic) == total, timeout=60, what="all records tapped")
