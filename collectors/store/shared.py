@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from collectors.store.db import Store
 
 _lock = threading.Lock()
 _stores: dict[str, Store] = {}
+# What the process's collectors say about themselves (Runtime.status), per database file.
+_status: dict[str, Callable[[], dict[str, dict[str, Any]]]] = {}
 
 
 def _key(path: str | os.PathLike[str]) -> str:
@@ -33,6 +37,25 @@ def unregister(store: Store) -> None:
     with _lock:
         if _stores.get(_key(store.path)) is store:
             del _stores[_key(store.path)]
+            _status.pop(_key(store.path), None)
+
+
+def set_status(store: Store, provider: Callable[[], dict[str, dict[str, Any]]]) -> None:
+    """Let readers ask the collectors writing ``store`` how they are doing (Runtime.status)."""
+    with _lock:
+        _status[_key(store.path)] = provider
+
+
+def status(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
+    """Each collector's status for the file, or None when no collector of this process writes it."""
+    with _lock:
+        provider = _status.get(_key(path))
+    if provider is None:
+        return None
+    try:
+        return provider()
+    except Exception as exc:  # noqa: BLE001 - a status that fails to report must not break a page
+        return {"status": {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}}
 
 
 def held(path: str | os.PathLike[str]) -> Store | None:
@@ -66,5 +89,6 @@ def close_all() -> None:
     with _lock:
         stores = list(_stores.values())
         _stores.clear()
+        _status.clear()
     for s in stores:
         s.close()

@@ -52,6 +52,7 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
             components.append(Retention(store, retention))
         runtime = Runtime(components)
         shared.register(store)
+        shared.set_status(store, runtime.status)
         try:
             runtime.start()
             collecting = ", ".join(c.name for c in components) or "nothing (give --bootstrap and/or --otlp)"

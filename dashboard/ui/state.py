@@ -71,3 +71,9 @@ def live() -> bool:
         return shared.writable(store())
     except Exception:  # noqa: BLE001 - an unopenable store is simply not live
         return False
+
+
+def collectors_status() -> dict | None:
+    """What this process's collectors report, when they write the shown store (seamwatch up)."""
+    args = app_args()
+    return shared.status(args.db) if args.db else None

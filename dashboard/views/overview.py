@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import time
+
+import pandas as pd
 import streamlit as st
 
 from dashboard import graph, read
 from dashboard.charts.topology import topology_figure
-from dashboard.ui import sources
+from dashboard.ui import sources, state
 from dashboard.ui.page import Ctx, empty, fmt_age, run
+
+
+def _short_status(info: dict) -> str:
+    """A component's status dict as one line: 'key value · key value'; epoch times read as ages."""
+    now = time.time()
+
+    def value(k: str, v: object) -> str:
+        if isinstance(v, float | int) and not isinstance(v, bool) and 1e9 < v < 1e10 and \
+                any(w in k for w in ("last", "_at", "time")):
+            return f"{fmt_age(now - v)} ago"
+        return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+    return " · ".join(f"{k.replace('_', ' ')} {value(k, v)}" for k, v in info.items()
+                      if not isinstance(v, dict | list) and v is not None) or "running"
 
 
 def render(ctx: Ctx) -> None:
@@ -52,6 +69,15 @@ def render(ctx: Ctx) -> None:
                          "newest": st.column_config.DatetimeColumn("Newest item (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                          "received": st.column_config.DatetimeColumn("Last received (UTC)",
                                                                      format="YYYY-MM-DD HH:mm:ss")})
+    running = state.collectors_status()
+    if running is not None:
+        st.subheader("Collectors in this process")
+        if not running:
+            empty("No collector runs: start 'seamwatch up' with --otlp and/or --bootstrap to collect live data.")
+        else:
+            st.dataframe(pd.DataFrame([{"collector": name, "status": _short_status(info)}
+                                       for name, info in running.items()]),
+                         hide_index=True, width="stretch", column_config={"collector": "Collector", "status": "Status"})
     counts_all = read.table_counts(ctx.cur)
     st.caption("Store, all time: " + " · ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in
                                                 zip(counts_all["table"], counts_all["rows"], strict=True)))

@@ -58,6 +58,7 @@ def test_live_page_refreshes_itself(browser, kit, tmp_path) -> None:
             time.sleep(0.5)  # no reload: the page's own refresh must bring the spans
         assert _traces_metric(browser) == "7"
         assert "Newest data: traces" in kit.body_text(browser)
+        assert "Collectors in this process" in kit.body_text(browser)
         assert "live-probe-api" in kit.body_text(browser) or kit.charts_drawn(browser) >= 1
         kit.shoot(browser, "live-overview")
         proc.send_signal(signal.SIGINT)

@@ -147,3 +147,11 @@ def test_what_changed_compares_the_last_15_minutes_with_the_hour_before(app, sho
     assert row["lag_now"] > (0 if pd.isna(row["lag_before"]) else row["lag_before"])
     for f in ch.new_findings[:20]:
         assert f.summary in shown.text(at)
+
+
+def test_a_finding_link_opens_that_finding(app, shown) -> None:
+    golden = next(f for f in GOLDEN["findings"] if f["rule"] == "IDEMPOTENCY_VIOLATION")
+    key = f"{golden['rule']}:{golden['subject']}"
+    at = _page(app, "views/findings.py", finding=key)
+    assert at.selectbox(key="find_key").value == key
+    assert f"**{golden['rule']}** on {golden['subject_kind']} **{golden['subject']}**" in shown.text(at)
