@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import duckdb
 
@@ -21,7 +21,7 @@ class Window:
 
     @classmethod
     def last(cls, duration: timedelta, *, end: datetime | None = None) -> Window:
-        end = end or datetime.now(timezone.utc).replace(tzinfo=None)
+        end = end or datetime.now(UTC).replace(tzinfo=None)
         return cls(end - duration, end)
 
     @classmethod
