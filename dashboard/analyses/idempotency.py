@@ -34,51 +34,60 @@ UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 # Every processing of a message the group processed more than once, and the side effects
 # found under it; the queries below select from `procs`.
-_EFFECTS_CTE = r"""
-recs AS (  -- a position holds one record: the store ingests each exactly once
-    SELECT topic, "partition", "offset", event_id
-    FROM records
-    WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
-      AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
-),
+_DUPS = over_processings(r"""
 -- records whose event id sits at more than one position (published twice): their
 -- processings are keyed by that id; every other record's id and position name the same
--- message, so the position is the key and the big join below has a tiny build side
-republished AS (
-    SELECT r.* FROM recs r
-    SEMI JOIN (SELECT topic, event_id FROM recs GROUP BY ALL HAVING count(*) > 1) i USING (topic, event_id)
+-- message, so the position is the key, and the big join below has a tiny build side
+-- (grouped by a hash: a collision only keys a record by its id, which names it as well)
+ids AS (
+    SELECT hash(topic, event_id) AS h FROM records
+    WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
+      AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
+    GROUP BY h HAVING count(*) > 1
 ),
-keyed AS (
+republished AS (
+    SELECT topic, "partition", "offset", event_id FROM records
+    WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
+      AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
+      AND hash(topic, event_id) IN (SELECT h FROM ids)
+),
+-- scanned twice rather than materialised: a second filtered scan is cheaper than holding
+-- every processing; the message key is one hash, so the aggregate stays narrow
+keyed AS NOT MATERIALIZED (
     SELECT p.grp, p.topic, p."partition", p."offset", p.trace_id, p.span_id, p.start_time, p.status_code,
            coalesce(p.service_instance, p.client_id) AS instance, p.via_topic, p.message_id,
            r.event_id AS key_id,
-           CASE WHEN r.event_id IS NULL THEN p."partition" END AS k_partition,
-           CASE WHEN r.event_id IS NULL THEN p."offset" END AS k_offset
+           hash(p.grp, p.topic, r.event_id, CASE WHEN r.event_id IS NULL THEN p."partition" END,
+                CASE WHEN r.event_id IS NULL THEN p."offset" END) AS mkey
     FROM proc p LEFT JOIN republished r USING (topic, "partition", "offset")
     WHERE ($grp IS NULL OR p.grp = $grp)
 ),
--- grouping, not a window over every processing: duplicates are rare, this stays a hash aggregate
 dup_keys AS (
-    SELECT grp, topic, key_id, k_partition, k_offset FROM keyed GROUP BY ALL HAVING count(*) > 1
-),
-dups AS MATERIALIZED (
-    SELECT k.* EXCLUDE (k_partition, k_offset, key_id, message_id),
-           coalesce(k.key_id, r.event_id, k.message_id) AS event_id,
-           CASE WHEN k.key_id IS NOT NULL THEN k.topic || ' id ' || k.key_id
-                ELSE k.topic || '/' || k."partition" || '/' || k."offset" END AS msg
-    FROM keyed k
-    JOIN dup_keys d
-      ON d.grp = k.grp AND d.topic = k.topic AND d.key_id IS NOT DISTINCT FROM k.key_id
-     AND d.k_partition IS NOT DISTINCT FROM k.k_partition AND d.k_offset IS NOT DISTINCT FROM k.k_offset
-    LEFT JOIN recs r ON r.topic = k.topic AND r."partition" = k."partition" AND r."offset" = k."offset"
+    SELECT mkey FROM keyed GROUP BY mkey HAVING count(*) > 1
+)
+SELECT k.* EXCLUDE (mkey),
+       CASE WHEN k.key_id IS NOT NULL THEN k.topic || ' id ' || k.key_id
+            ELSE k.topic || '/' || k."partition" || '/' || k."offset" END AS msg
+FROM keyed k SEMI JOIN dup_keys d USING (mkey)
+""")
+
+
+# Step two, over the duplicated processings registered as `_dup_procs` (an Arrow table of
+# known, small size, so the join with spans builds on it): the side effects under each.
+_EFFECTS_CTE = r"""
+dups AS (
+    SELECT d.* EXCLUDE (key_id, message_id), coalesce(d.key_id, r.event_id, d.message_id) AS event_id
+    FROM _dup_procs d
+    LEFT JOIN records r ON r.topic = d.topic AND r."partition" = d."partition" AND r."offset" = d."offset"
+                       AND r.event_id IS NOT NULL AND NOT coalesce(r.is_dead_letter, false)
 ),
 cand AS MATERIALIZED (
     SELECT trace_id, span_id, parent_span_id, kind, name, service, start_time, messaging_system, destination,
            operation_type, db_system, db_operation, http_method, http_route, peer_service
     FROM spans
+    SEMI JOIN (SELECT DISTINCT trace_id FROM dups) USING (trace_id)
     WHERE start_time >= greatest($start, (SELECT min(start_time) FROM dups))
       AND start_time < $end + INTERVAL 10 MINUTE
-      AND trace_id IN (SELECT trace_id FROM dups)
 ),
 tree AS (
     SELECT d.span_id AS root, c.* FROM dups d JOIN cand c ON c.trace_id = d.trace_id AND c.parent_span_id = d.span_id
@@ -113,13 +122,12 @@ procs AS (
 )
 """
 
-
-_PROCESSINGS = over_processings(_EFFECTS_CTE, r"""
+_PROCESSINGS = "WITH RECURSIVE " + _EFFECTS_CTE + r"""
 SELECT * FROM procs ORDER BY "group", message, start_time, span_id
-""", recursive=True)
+"""  # noqa: S608 (constant SQL; values are bound)
 
 # One row per message, aggregated in SQL: evidence is every processing with its effects.
-_MESSAGES = over_processings(_EFFECTS_CTE, r"""
+_MESSAGES = "WITH RECURSIVE " + _EFFECTS_CTE + r"""
 SELECT "group", message, any_value(topic) AS topic, any_value(event_id) AS event_id,
        list(DISTINCT ["partition", "offset"] ORDER BY ["partition", "offset"]) AS offsets,
        count(*) AS processings, count(*) FILTER (WHERE len(effects) > 0) AS effectful,
@@ -132,18 +140,30 @@ SELECT "group", message, any_value(topic) AS topic, any_value(event_id) AS event
 FROM procs
 GROUP BY "group", message
 ORDER BY "group", message
-""", recursive=True)
+"""  # noqa: S608 (constant SQL; values are bound)
 
 
-def _effects(value: Any) -> list[dict[str, Any]]:
-    return [dict(e) for e in as_list(value)]
+def _with_effects(con: duckdb.DuckDBPyConnection, window: Window, group: str | None, query: str) -> pd.DataFrame | None:
+    """Find the duplicated processings, then run `query` over them; None when there are none."""
+    dups = con.sql(_DUPS, params=params(window, grp=group)).to_arrow_table()
+    if dups.num_rows == 0:
+        return None
+    con.register("_dup_procs", dups)
+    try:
+        return con.execute(query, {"start": window.start, "end": window.end,
+                                   "writes": list(WRITE_OPERATIONS), "unsafe": list(UNSAFE_METHODS)}).df()
+    finally:
+        con.unregister("_dup_procs")
 
 
 def duplicate_processings(con: duckdb.DuckDBPyConnection, window: Window, *,
                           group: str | None = None) -> pd.DataFrame:
     """One row per processing of a message the group processed more than once, with its
     side effects (a list of {effect, target, service, name, trace_id, span_id})."""
-    df = con.execute(_PROCESSINGS, _params(window, group)).df()
+    df = _with_effects(con, window, group, _PROCESSINGS)
+    if df is None:
+        return pd.DataFrame(columns=["group", "message", "topic", "partition", "offset", "event_id", "via_topic",
+                                     "trace_id", "span_id", "start_time", "status_code", "instance", "effects"])
     df["effects"] = [[dict(e) for e in as_list(v)] for v in df["effects"]]
     return df
 
@@ -152,14 +172,13 @@ def duplicates(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | N
     """One row per (group, message) processed more than once: its verdict is 'violation' when
     more than one processing had a side effect, else 'absorbed'. `evidence` lists every
     processing (trace_id, span_id, at, instance, partition, offset, read_from, error, effects)."""
-    df = con.execute(_MESSAGES, _params(window, group)).df()
+    df = _with_effects(con, window, group, _MESSAGES)
+    if df is None:
+        return pd.DataFrame(columns=["group", "message", "topic", "event_id", "offsets", "processings", "effectful",
+                                     "verdict", "first_processed", "last_processed", "evidence"])
     df["offsets"] = [[(int(p), int(o)) for p, o in as_list(v)] for v in df["offsets"]]
     df["evidence"] = [[_processing(p) for p in as_list(v)] for v in df["evidence"]]
     return df
-
-
-def _params(window: Window, group: str | None) -> dict[str, object]:
-    return params(window, grp=group, writes=list(WRITE_OPERATIONS), unsafe=list(UNSAFE_METHODS))
 
 
 def _processing(p: Any) -> dict[str, Any]:

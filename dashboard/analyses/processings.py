@@ -26,26 +26,40 @@ from dashboard.analyses.window import Window
 RETRY_TOPIC_RE = r"-retry(-\d+)?$"
 
 # CTEs `proc` (one row per processing, keyed on the origin record). Binds $start, $end.
-PROCESSINGS_CTE = r"""
-proc_raw AS (
-    SELECT trace_id, span_id, service, service_instance, client_id,
+_PROC_COLUMNS = """trace_id, span_id, service, service_instance, client_id,
            coalesce(consumer_group, service) AS grp, destination AS topic, "partition", "offset",
-           message_id, start_time, end_time, duration_us, status_code, operation_type
+           message_id, start_time, end_time, duration_us, status_code, operation_type"""
+_PROC_FILTER = """kind = 5 AND start_time >= $start AND start_time < $end
+      AND destination IS NOT NULL AND "offset" IS NOT NULL"""
+
+
+def _cte() -> str:
+    # Each CTE is referenced once, so DuckDB streams it instead of materialising every
+    # processing; receive spans (usually none) are the small side of every join.
+    return rf"""
+proc_main AS (
+    SELECT {_PROC_COLUMNS} FROM spans
+    WHERE {_PROC_FILTER} AND coalesce(operation_type, 'process') = 'process'
+),
+proc_recv AS (
+    SELECT {_PROC_COLUMNS} FROM spans
+    WHERE {_PROC_FILTER} AND operation_type = 'receive'
+),
+recv_keys AS (
+    SELECT DISTINCT coalesce(consumer_group, service) AS grp, destination AS topic, "partition", "offset" FROM spans
+    WHERE {_PROC_FILTER} AND operation_type = 'receive'
+),
+recv_processed AS (  -- receive spans whose delivery also has a process span
+    SELECT DISTINCT coalesce(consumer_group, service) AS grp, destination AS topic, "partition", "offset"
     FROM spans
-    WHERE kind = 5 AND start_time >= $start AND start_time < $end
-      AND destination IS NOT NULL AND "offset" IS NOT NULL
-      AND coalesce(operation_type, 'process') IN ('process', 'receive')
+    WHERE {_PROC_FILTER} AND coalesce(operation_type, 'process') = 'process'
+      AND (coalesce(consumer_group, service), destination, "partition", "offset")
+          IN (SELECT (grp, topic, "partition", "offset") FROM recv_keys)
 ),
 proc_pref AS (
-    -- receive spans only where no process span exists; an anti-join over the (usually
-    -- few) receive spans, so the common case costs no window over every processing
-    SELECT * FROM proc_raw WHERE operation_type IS DISTINCT FROM 'receive'
+    SELECT * FROM proc_main
     UNION ALL
-    SELECT r.* FROM proc_raw r
-    WHERE r.operation_type = 'receive'
-      AND NOT EXISTS (SELECT 1 FROM proc_raw x
-                      WHERE x.operation_type IS DISTINCT FROM 'receive' AND x.grp = r.grp AND x.topic = r.topic
-                        AND x."partition" = r."partition" AND x."offset" = r."offset")
+    SELECT r.* FROM proc_recv r ANTI JOIN recv_processed x USING (grp, topic, "partition", "offset")
 ),
 retry_copies AS (
     SELECT topic, "partition", "offset", dlt_origin_topic, dlt_origin_partition, dlt_origin_offset,
@@ -66,7 +80,10 @@ proc AS (
     LEFT JOIN retry_copies c
       ON c.topic = p.topic AND c."partition" = p."partition" AND c."offset" = p."offset"
 )
-"""
+"""  # noqa: S608 (constant SQL; values are bound)
+
+
+PROCESSINGS_CTE = _cte()
 
 
 def over_processings(*body: str, recursive: bool = False) -> str:

@@ -68,6 +68,8 @@ resets AS (
                lag(committed_offset) OVER (PARTITION BY cluster, group_id, topic, "partition" ORDER BY polled_at) AS prev
         FROM group_offsets
         WHERE polled_at >= $start - INTERVAL 1 HOUR AND polled_at < $end AND committed_offset IS NOT NULL
+          -- only the partitions with redeliveries: the window runs over their polls alone
+          AND (group_id, topic, "partition") IN (SELECT (grp, topic, "partition") FROM agg)
     )
     WHERE committed_offset < prev
 )
