@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.errors import SeamwatchError
+from collectors.store.db import Store
 from dashboard.analyses.window import Window
 from dashboard.read import data_span, freshness, has_data
 from dashboard.ui import state, timerange
@@ -17,9 +18,14 @@ from dashboard.ui import state, timerange
 
 @dataclass
 class Ctx:
-    cur: duckdb.DuckDBPyConnection
+    store: Store
     window: Window
     live: bool
+
+    @property
+    def cur(self) -> duckdb.DuckDBPyConnection:
+        """A fresh cursor per use: one analysis leaving a result unread cannot break the next."""
+        return self.store.cursor()
 
 
 def fmt_age(seconds: float | None) -> str:
@@ -67,7 +73,7 @@ def run(render: Callable[[Ctx], None], *, title: str, intro: str | None = None) 
                        + (f" · refreshing every {args.refresh:g} s" if live and args.refresh else ""))
             if not has_data(cur, window):
                 _empty_window(cur)
-            render(Ctx(cur=cur, window=window, live=live))
+            render(Ctx(store=state.store(), window=window, live=live))
         except (SeamwatchError, duckdb.Error) as exc:
             st.error(explain(exc))
 
