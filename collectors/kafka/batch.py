@@ -167,15 +167,16 @@ class BatchConverter:
                   "dlt_patterns": self.dlt_patterns}
         for fields in slow:
             try:
-                rows.append(record_row(**common, **fields))
+                row = record_row(**common, **fields)
+                _check_row(row)
             except Exception as exc:  # noqa: BLE001 (one odd record never stops the tap)
                 # keep the record with what can be known: everything but what the value says
                 value = fields["value"]
                 row = record_row(**common, **(fields | {"value": None}))
                 row.update(value_size=len(value), value_excerpt=excerpt(value), value_hash=_blake(value))
-                rows.append(row)
                 loc = f"{fields['topic']}/{fields['partition']}/{fields['offset']}"
                 errors.append(error_row(self.source, loc, f"value not understood: {exc}", value, tapped_at_us))
+            rows.append(row)
         if not rows:
             return fast, errors
         return pa.concat_tables([fast, slow_table(rows)]), errors
@@ -239,6 +240,17 @@ def _header_columns(names: pa.Array, htext: pa.Array, parent: np.ndarray, n: int
             out[f"h:{name}"] = pc.take(k_text, pa.array(take, mask=take < 0))
     out["slow_h"] = pa.array(slow)
     return out
+
+
+_TS_MIN, _TS_MAX = -62_135_596_800_000_000, 253_402_300_799_999_999  # years 1..9999 in µs
+
+
+def _check_row(row: dict[str, Any]) -> None:
+    """Raise if Arrow could not hold the row's timestamps (an event time of 1e300, say)."""
+    for name in ("timestamp", "event_time", "dlt_origin_timestamp"):
+        v = row.get(name)
+        if v is not None and not _TS_MIN <= v <= _TS_MAX:
+            raise ValueError(f"{name} out of range")
 
 
 def _sanitize(row: dict[str, Any]) -> dict[str, Any]:

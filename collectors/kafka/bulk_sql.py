@@ -57,11 +57,13 @@ def build() -> str:
 
     chosen = ", ".join(f"{first(idx)} AS {c}_j" for c, idx in slices.items())
     # how each chosen value reads: s(tring) i(nteger) n(umber) b(oolean) o(ther)
+    # JSON numbers hold only - + . e E and digits; NaN and Infinity (which json accepts) hold n/N/I
     kinds = ", ".join(
         f"CASE WHEN {c}_j IS NULL THEN NULL WHEN {c}_j[1] = '\"' THEN 's' "
-        f"WHEN regexp_full_match({c}_j, '-?[0-9]+') THEN 'i' "
         f"WHEN {c}_j IN ('true', 'false') THEN 'b' "
-        f"WHEN regexp_full_match({c}_j, '-?[0-9][0-9.eE+-]*') THEN 'n' ELSE 'o' END AS {c}_k"
+        f"WHEN {c}_j[1] NOT IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') "
+        f"OR contains({c}_j, 'n') OR contains({c}_j, 'N') OR contains({c}_j, 'I') THEN 'o' "
+        f"WHEN contains({c}_j, '.') OR contains({c}_j, 'e') OR contains({c}_j, 'E') THEN 'n' ELSE 'i' END AS {c}_k"
         for c in slices)
     strings = ", ".join(
         f"CASE {c}_k WHEN 's' THEN CAST({c}_j AS JSON) ->> '$' WHEN 'i' THEN {c}_j END AS {c}_v"
