@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from collectors.errors import ConfigError
 
@@ -54,8 +53,10 @@ class OtlpConfig:
     # gRPC calls held at once (gRPC has each whole message in memory): past it RESOURCE_EXHAUSTED
     grpc_max_concurrent: int = 16
     grpc_workers: int = 4
-    # decoder processes (0: decode on the request threads); decoding is the GIL-bound part
-    decode_workers: int = field(default_factory=lambda: min(2, os.cpu_count() or 1) if (os.cpu_count() or 1) > 1 else 0)
+    # decoder processes (0: decode on the request threads). Decoding is the GIL-bound part, so
+    # processes raise the ceiling when cores are idle; on a busy machine they cost more CPU per
+    # span than they win (measured: `seamwatch bench otlp`), hence off unless asked for.
+    decode_workers: int = 0
 
     def __post_init__(self) -> None:
         if self.http is None and self.grpc is None:

@@ -21,9 +21,10 @@ _OPTIONS = [
     click.option("--otlp-max-body", "otlp_max_body", metavar="SIZE", default=f"{DEFAULT_MAX_BODY // 2**20}MiB",
                  envvar="SEAMWATCH_OTLP_MAX_BODY", show_envvar=True, show_default=True,
                  help="Largest OTLP request accepted, after decompression (bigger ones get 413)."),
-    click.option("--otlp-decoders", "otlp_decoders", type=click.IntRange(0, 32), envvar="SEAMWATCH_OTLP_DECODERS",
-                 show_envvar=True, help="Decoder processes (0: decode in the receiving threads; default: 2 when "
-                 "the machine has 2 cores or more)."),
+    click.option("--otlp-decoders", "otlp_decoders", type=click.IntRange(0, 32), default=0, show_default=True,
+                 envvar="SEAMWATCH_OTLP_DECODERS", show_envvar=True,
+                 help="Decoder processes; 0 decodes in the receiving threads (one core at most). "
+                 "More help when cores are idle: see 'seamwatch bench otlp'."),
 ]
 
 
@@ -45,6 +46,6 @@ def build_otlp(store: Store, options: dict[str, Any]) -> list[Component]:
         http=parse_address(http or DEFAULT_HTTP, what="--otlp-http") if (on or http) else None,
         grpc=parse_address(grpc or DEFAULT_GRPC, what="--otlp-grpc") if (on or grpc) else None,
         max_body_bytes=parse_size(str(options.get("otlp_max_body") or DEFAULT_MAX_BODY), what="--otlp-max-body"),
-        **({} if options.get("otlp_decoders") is None else {"decode_workers": int(options["otlp_decoders"])}),
+        decode_workers=int(options.get("otlp_decoders") or 0),
     )
     return [OtlpReceiver(store, config)]
