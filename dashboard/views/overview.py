@@ -9,8 +9,9 @@ import streamlit as st
 
 from dashboard import graph, read
 from dashboard.charts.topology import topology_figure
-from dashboard.ui import sources, state
+from dashboard.ui import links, sources, state
 from dashboard.ui.page import Ctx, empty, fmt_age, run
+from dashboard.views_common import RULE_PAGE
 
 
 def _short_status(info: dict) -> str:
@@ -42,6 +43,18 @@ def render(ctx: Ctx) -> None:
     c[5].metric("Open findings", len(findings),
                 help=", ".join(f"{n} {s}" for s, n in open_by_sev.items()) or "none")
 
+    worst = [f for f in findings if f.severity in ("critical", "error")][:3]
+    if worst:
+        st.subheader("Worst right now")
+        for f in worst:
+            with st.container(border=True):
+                left, right = st.columns([5, 1], vertical_alignment="center")
+                left.markdown(f"**{f.severity.upper()} · {f.rule}** on {f.subject_kind} **{f.subject}** — {f.summary}")
+                with right:
+                    page = RULE_PAGE.get(f.rule)
+                    if page:
+                        links.to(page, "Evidence", icon=":material/open_in_new:",
+                                 **{k: f.subject for k in ("group", "topic") if f.subject_kind == k})
     st.subheader("Topology")
     observed = sources.observed_graph(ctx.cur, ctx.window)
     nodes, edges = graph.build(topo, observed, read.volumes(ctx.cur, ctx.window), findings)
