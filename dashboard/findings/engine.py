@@ -101,9 +101,9 @@ def evaluate(con: duckdb.DuckDBPyConnection, window: Window, *, topology: Any = 
     for name, fn in _rule_functions(modules or rule_modules()):
         try:
             found.extend(fn(con, window, topology))
-        except (duckdb.Error, ValueError, KeyError, TypeError) as exc:
+        except Exception as exc:  # noqa: BLE001 (one broken rule must not hide the others' findings)
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log.warning("rules of %s failed: %s", name, reason)
+            log.warning("rules of %s failed: %s", name, reason, exc_info=log.isEnabledFor(logging.DEBUG))
             report.errors[name] = reason
     if rules is not None:
         wanted = set(rules)
