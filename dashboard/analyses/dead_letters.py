@@ -60,10 +60,12 @@ republished AS (
         SELECT d.dlt_topic, d.dlt_partition, d.dlt_offset, coalesce(r."timestamp", r.tapped_at) AS ts,
                r."partition", r."offset", d.origin_partition, d.origin_offset, d.dead_lettered_at
         FROM sel d JOIN records r ON r.topic = d.origin_topic AND r.event_id = d.event_id
+        WHERE coalesce(r."timestamp", r.tapped_at) >= $start AND coalesce(r."timestamp", r.tapped_at) < $end
         UNION ALL
         SELECT d.dlt_topic, d.dlt_partition, d.dlt_offset, coalesce(r."timestamp", r.tapped_at),
                r."partition", r."offset", d.origin_partition, d.origin_offset, d.dead_lettered_at
         FROM sel d JOIN records r ON r.topic = d.origin_topic AND r.value_hash = d.value_hash
+        WHERE coalesce(r."timestamp", r.tapped_at) >= $start AND coalesce(r."timestamp", r.tapped_at) < $end
     )
     WHERE ts > dead_lettered_at AND ts < $end
       AND NOT ("partition" IS NOT DISTINCT FROM origin_partition AND "offset" IS NOT DISTINCT FROM origin_offset)
