@@ -80,6 +80,8 @@ dups AS (
     FROM _dup_procs d
     LEFT JOIN records r ON r.topic = d.topic AND r."partition" = d."partition" AND r."offset" = d."offset"
                        AND r.event_id IS NOT NULL AND NOT coalesce(r.is_dead_letter, false)
+                       AND coalesce(r."timestamp", r.tapped_at) >= $start - INTERVAL 1 DAY
+                       AND coalesce(r."timestamp", r.tapped_at) < $end
 ),
 cand AS MATERIALIZED (
     SELECT trace_id, span_id, parent_span_id, kind, name, service, start_time, messaging_system, destination,
