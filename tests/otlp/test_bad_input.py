@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import time
 
 import grpc
 import pytest
@@ -182,12 +183,15 @@ def test_too_many_bodies_at_once_get_429_with_retry_after(receiver_factory, stor
     receiver = receiver_factory(max_body_bytes=64 * 1024, max_inflight_bytes=64 * 1024, grpc=None)
     host, port = receiver.http_address
     # a client that sends a chunked body slowly holds the whole budget meanwhile
-    slow = socket.create_connection((host, port), timeout=10)
+    slow = socket.create_connection((host, port), timeout=30)
     slow.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n")
     body = request(3).SerializeToString()
     slow.sendall(b"%x\r\n%s\r\n" % (10, body[:10]))
-    wait_for(store, "SELECT 1", lambda _: receiver.ingest._inflight > 0, timeout=5)
+    deadline = time.monotonic() + 30
+    while receiver.ingest._inflight == 0:  # the server has read the headers and holds the budget
+        assert time.monotonic() < deadline, "the slow request never started"
+        time.sleep(0.02)
     status, headers, answer = post(receiver.http_address, body)
     assert status == 429 and headers["retry-after"] == "1"
     assert Status.FromString(answer).code == 8  # RESOURCE_EXHAUSTED
