@@ -57,7 +57,7 @@ def post(address: tuple[str, int], body: bytes, *, content_type: str = "applicat
         conn.close()
 
 
-def wait_for(store: Store, sql: str, expected: Callable[[Any], bool], timeout: float = 10.0) -> Any:
+def wait_for(store: Store, sql: str, expected: Callable[[Any], bool], timeout: float = 20.0) -> Any:
     """Poll a query until its first cell satisfies ``expected`` (rows are written every 0.1 s here)."""
     deadline = time.monotonic() + timeout
     while True:
