@@ -130,7 +130,16 @@ ORDER BY e.start_time
 
 INSERT_EDGES = """
 INSERT INTO segment_edges
-SELECT trace_id, seg, span_id, parent_span_id, edge, from_service, to_service, operation, depth, start_time, duration_us
+WITH entry AS (
+    SELECT trace_id, span_id AS seg,
+           CASE WHEN is_consumer THEN 'consumer' WHEN parent_span_id IS NULL THEN 'root'
+                WHEN after_producer THEN 'after_producer' ELSE 'orphan' END AS segment_cause,
+           kind AS entry_kind, service AS entry_service, name AS entry_operation, start_time AS segment_start
+    FROM _bx WHERE starts_segment
+)
+SELECT x.trace_id, x.seg, x.span_id, x.parent_span_id, x.edge, x.from_service, x.to_service, x.operation, x.depth,
+       x.start_time, x.duration_us, e.segment_cause, e.entry_kind, e.entry_service, e.entry_operation,
+       e.segment_start
 FROM (
     SELECT *, 'hop' AS edge, parent_service AS from_service, service AS to_service,
            name AS operation FROM _walk WHERE is_hop
@@ -140,8 +149,9 @@ FROM (
     UNION ALL BY NAME
     SELECT *, 'leaf' AS edge, service AS from_service,
            coalesce(peer_service, db_system, name) AS to_service, name AS operation FROM _leaf
-)
-ORDER BY start_time
+) x
+JOIN entry e ON e.trace_id = x.trace_id AND e.seg = x.seg
+ORDER BY x.start_time
 """
 
 INSERT_FACTS = """
@@ -248,6 +258,8 @@ WITH by_offset AS (
 ), back AS (
     -- sync calls from each consumer segment, per called service: a call to the producer is a callback
     SELECT trace_id, seg, service, count(*) AS n, mode(name) AS operation FROM _walk WHERE is_hop GROUP BY ALL
+), sends AS (
+    SELECT trace_id, seg, count(*) AS n FROM _walk WHERE is_producer GROUP BY ALL
 )
 SELECT x.consumer_group, x.t, x.pt, x.o, coalesce(x.message_id, x.p.message_id),
        x.trace_id, x.span_id, x.service, x.link_index,
@@ -256,9 +268,10 @@ SELECT x.consumer_group, x.t, x.pt, x.o, coalesce(x.message_id, x.p.message_id),
        date_diff('microsecond', r."timestamp", x.start_time),
        x.pairing,
        coalesce(x.p.start_time > x.start_time, false) OR coalesce(r."timestamp" > x.start_time, false),
-       CASE WHEN x.p.service IS NOT NULL THEN coalesce(b.n, 0) END, b.operation
+       CASE WHEN x.p.service IS NOT NULL THEN coalesce(b.n, 0) END, b.operation, coalesce(sd.n, 0)
 FROM located x
 LEFT JOIN _rec r ON r.topic = x.t AND r."partition" = x.pt AND r."offset" = x.o
 LEFT JOIN back b ON b.trace_id = x.trace_id AND b.seg = x.span_id AND b.service = x.p.service
+LEFT JOIN sends sd ON sd.trace_id = x.trace_id AND sd.seg = x.span_id
 ORDER BY x.start_time
 """

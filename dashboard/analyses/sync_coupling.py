@@ -24,43 +24,33 @@ CALLBACK_MIN_EVENTS = 5  # fewer processings than this say nothing about a habit
 MARGIN = timedelta(hours=1)  # how far before the window a segment may start and still hold an edge in it
 
 _SIDE_EFFECT_CALLS = """
-SELECT e.from_service AS caller, e.to_service AS callee, e.operation,
-       s.entry_service, s.entry_operation,
-       count(*) AS calls, count(DISTINCT e.trace_id) AS traces,
-       min(s.start_time) AS first_seen, max(s.start_time) AS last_seen,
-       quantile_cont(e.duration_us, 0.95) / 1e3 AS p95_ms,
-       list(DISTINCT e.trace_id ORDER BY e.trace_id) AS trace_ids
-FROM segment_edges e
-JOIN trace_segments s ON s.trace_id = e.trace_id AND s.segment_span_id = e.segment_span_id
-WHERE e.edge = 'hop' AND e.start_time >= $start AND e.start_time < $end
-  AND s.start_time >= $since AND s.start_time < $end
-  AND s.cause = 'root' AND s.entry_kind IN (0, 2)
-  AND list_contains($side_effects, e.to_service)
+SELECT from_service AS caller, to_service AS callee, operation, entry_service, entry_operation,
+       count(*) AS calls, count(DISTINCT trace_id) AS traces,
+       min(segment_start) AS first_seen, max(segment_start) AS last_seen,
+       quantile_cont(duration_us, 0.95) / 1e3 AS p95_ms,
+       list(DISTINCT trace_id ORDER BY trace_id) AS trace_ids
+FROM segment_edges
+WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
+  AND segment_cause = 'root' AND entry_kind IN (0, 2)
+  AND list_contains($side_effects, to_service)
 GROUP BY ALL
 ORDER BY calls DESC, caller, callee
 """
 
-# Per (group, topic): processings (consumer spans, derived with their paired producer), and how
-# many called the message's producing service synchronously (collectors.derive counts it).
+# Per (group, topic): messages processed (derived with their paired producer), and how many
+# processings called the message's producing service synchronously (collectors.derive counts it).
 _CALLBACKS = """
-WITH per_span AS (  -- one row per processing (a batch span carries several messages)
-    SELECT consumer_group, topic, consumer_span_id, any_value(consumer_trace_id) AS trace_id,
-           any_value(consumer_service) AS consumer_service, mode(producer_service) AS producer,
-           max(callbacks) AS callbacks, any_value(callback_operation) AS operation, min(process_start) AS started
-    FROM message_lag
-    WHERE process_start >= $start AND process_start < $end AND consumer_group IS NOT NULL
-    GROUP BY consumer_group, topic, consumer_span_id
-)
-SELECT consumer_group, topic, any_value(consumer_service) AS consumer_service, mode(producer) AS producer,
+SELECT consumer_group, topic, any_value(consumer_service) AS consumer_service, mode(producer_service) AS producer,
        count(*) AS processed,
        count(*) FILTER (WHERE callbacks > 0) AS called_back,
        count(*) FILTER (WHERE callbacks > 0) / count(*) AS share,
        coalesce(sum(callbacks) FILTER (WHERE callbacks > 0), 0) AS calls,
-       mode(operation) AS operation,
-       min(started) FILTER (WHERE callbacks > 0) AS first_seen,
-       max(started) FILTER (WHERE callbacks > 0) AS last_seen,
-       list(trace_id ORDER BY trace_id) FILTER (WHERE callbacks > 0) AS trace_ids
-FROM per_span
+       mode(callback_operation) AS operation,
+       min(process_start) FILTER (WHERE callbacks > 0) AS first_seen,
+       max(process_start) FILTER (WHERE callbacks > 0) AS last_seen,
+       list(consumer_trace_id ORDER BY consumer_trace_id) FILTER (WHERE callbacks > 0) AS trace_ids
+FROM message_lag
+WHERE process_start >= $start AND process_start < $end AND consumer_group IS NOT NULL
 GROUP BY consumer_group, topic
 ORDER BY share DESC, processed DESC, consumer_group, topic
 """
@@ -68,13 +58,14 @@ ORDER BY share DESC, processed DESC, consumer_group, topic
 # Filters first (topics with one group, consumer segments that send), so all history stays cheap.
 _REPLY_WAITS = """
 WITH single AS (
-    SELECT topic FROM message_lag
-    WHERE process_start >= $start AND process_start < $end AND topic IS NOT NULL
-    GROUP BY topic HAVING count(DISTINCT consumer_group) = 1
+    SELECT topic FROM (
+        SELECT topic, consumer_group FROM message_lag
+        WHERE process_start >= $start AND process_start < $end AND topic IS NOT NULL GROUP BY ALL
+    ) GROUP BY topic HAVING count(*) = 1
 ), m1 AS (
     SELECT * FROM message_lag
     WHERE process_start >= $start AND process_start < $end AND producer_span_id IS NOT NULL
-      AND topic IN (SELECT topic FROM single)
+      AND segment_sends > 0 AND topic IN (SELECT topic FROM single)
 ), sends AS (
     SELECT trace_id, segment_span_id, span_id FROM segment_edges
     WHERE edge = 'send' AND start_time >= $start AND start_time < $end + $margin
@@ -87,11 +78,14 @@ WITH single AS (
     JOIN message_lag m2 ON m2.producer_trace_id = e.trace_id AND m2.producer_span_id = e.span_id
      AND m2.consumer_service = m1.producer_service
      AND m2.process_start >= $start AND m2.process_start < $end + $margin
+), request AS (
+    SELECT trace_id, segment_span_id, span_id FROM segment_edges
+    WHERE edge = 'send' AND start_time >= $since AND start_time < $end
+      AND span_id IN (SELECT producer_span_id FROM reply)
 ), waiting AS (
     SELECT r.*, s.entry_operation AS request
     FROM reply r
-    JOIN segment_edges pe ON pe.edge = 'send' AND pe.trace_id = r.producer_trace_id AND pe.span_id = r.producer_span_id
-     AND pe.start_time >= $since AND pe.start_time < $end
+    JOIN request pe ON pe.trace_id = r.producer_trace_id AND pe.span_id = r.producer_span_id
     JOIN trace_segments s ON s.trace_id = pe.trace_id AND s.segment_span_id = pe.segment_span_id
      AND s.start_time >= $since AND s.start_time < $end
     WHERE s.end_time >= r.reply_at
@@ -111,7 +105,8 @@ def _p(window: Window, **extra: Any) -> dict[str, Any]:
 
 def side_effect_calls(con: duckdb.DuckDBPyConnection, window: Window, side_effects: list[str]) -> pd.DataFrame:
     """User-facing requests' synchronous calls into side-effect services, per (caller, callee, entry)."""
-    return con.execute(_SIDE_EFFECT_CALLS, _p(window, side_effects=list(side_effects))).df()
+    return con.execute(_SIDE_EFFECT_CALLS, {"start": window.start, "end": window.end,
+                                            "side_effects": list(side_effects)}).df()
 
 
 def callbacks(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:

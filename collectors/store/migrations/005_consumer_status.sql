@@ -28,3 +28,12 @@ CREATE TABLE consumer_status (
 -- back into the producing service (CALLBACK_CHATTER reads these, not the edges of every segment).
 ALTER TABLE message_lag ADD COLUMN callbacks INTEGER;
 ALTER TABLE message_lag ADD COLUMN callback_operation VARCHAR;
+
+-- Each edge knows its segment's entry, so the side-effect and reply rules scan one table.
+ALTER TABLE segment_edges ADD COLUMN segment_cause VARCHAR;
+ALTER TABLE segment_edges ADD COLUMN entry_kind TINYINT;
+ALTER TABLE segment_edges ADD COLUMN entry_service VARCHAR;
+ALTER TABLE segment_edges ADD COLUMN entry_operation VARCHAR;
+ALTER TABLE segment_edges ADD COLUMN segment_start TIMESTAMP;
+-- How many messages the consumer's processing sent on (PRODUCER spans in its segment).
+ALTER TABLE message_lag ADD COLUMN segment_sends INTEGER;
