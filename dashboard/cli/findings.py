@@ -14,6 +14,7 @@ import duckdb
 
 from collectors.errors import InputError, SeamwatchError, StoreError
 from collectors.store import Store
+from collectors.store.migrate import LATEST, schema_version
 from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
 from dashboard.findings import engine
@@ -122,12 +123,17 @@ def findings_cmd(db: str | None, as_json_: bool, since: str | None, min_severity
         except duckdb.Error as exc:
             raise StoreError(f"{db} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
         report = engine.evaluate(cur, window)
+        version = schema_version(cur)
     everything = report.findings  # --fail-on judges all of them, whatever is shown
     report.findings = engine.at_or_above(everything, min_severity)
     click.echo(as_json(report) if as_json_ else as_table(report, min_severity))
     if report.errors:
         failed = "; ".join(f"{m}: {r}" for m, r in sorted(report.errors.items()))
-        raise SeamwatchError(f"some rules could not run, so this list is incomplete ({failed})")
+        hint = ""
+        if version < LATEST:  # read-only never migrates: an old file lacks newer tables
+            hint = (f"; {db} has schema version {version}, this Seamwatch {LATEST}: open it once for writing "
+                    f"(seamwatch import or collect with --db {db}) to migrate it")
+        raise SeamwatchError(f"some rules could not run, so this list is incomplete ({failed}){hint}")
     if worst_at_or_above(everything, fail_on):
         click.get_current_context().exit(1)
 
