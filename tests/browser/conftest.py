@@ -122,7 +122,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory):
         driver.quit()
 
 
-def settle(driver, timeout: float = 60.0) -> None:
+def settle(driver, timeout: float = 120.0) -> None:
     """Wait until the page has a title and Streamlit stopped running the script."""
     from selenium.webdriver.common.by import By
 
@@ -146,7 +146,7 @@ def settle(driver, timeout: float = 60.0) -> None:
                          f"screenshot did-not-settle.png")
 
 
-def charts_drawn(driver, timeout: float = 30.0) -> int:
+def charts_drawn(driver, timeout: float = 60.0) -> int:
     """Wait for every plotly chart to have drawn SVG content; return how many there are."""
     from selenium.webdriver.common.by import By
 
