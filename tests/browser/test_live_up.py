@@ -64,5 +64,9 @@ def test_live_page_refreshes_itself(browser, kit, tmp_path) -> None:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0, log.read_text()[-2000:]
         assert "everything flushed and committed" in log.read_text()
+        from collectors.store import Store
+
+        with Store(tmp_path / "live.duckdb", read_only=True) as store:  # released, and everything is in it
+            assert store.counts()["spans"] == 7
     finally:
         kit.stop(proc)

@@ -91,3 +91,26 @@ def test_a_custom_range_link_is_honoured_and_rewritten(app: AppTest, shown) -> N
     assert "Nothing happened in this time range" in shown.text(at)
     at.button(key="show_all_data").click().run()
     assert at.sidebar.radio(key="range").value == "all"
+
+
+def test_a_database_held_by_another_process_is_one_sentence(app: AppTest, monkeypatch: pytest.MonkeyPatch,
+                                                             tmp_path) -> None:
+    import subprocess
+    import sys
+
+    db = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from collectors.store import Store; "
+         "s = Store(sys.argv[1]).open(); print('ready', flush=True); time.sleep(60)", str(db)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("SEAMWATCH_DB", str(db))
+        at = app.run()
+        assert not at.exception
+        assert len(at.error) == 1
+        text = at.error[0].value
+        assert text.startswith(f"{db} is held by process {holder.pid}") and "\n" not in text
+    finally:
+        holder.kill()
+        holder.wait(10)
