@@ -148,13 +148,17 @@ def settle(driver, timeout: float = 120.0) -> None:
 
 def charts_drawn(driver, timeout: float = 60.0) -> int:
     """Wait for every plotly chart to have drawn SVG content; return how many there are."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     deadline = time.monotonic() + timeout
     while True:
-        charts = driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
-        drawn = [c for c in charts
-                 if c.find_elements(By.CSS_SELECTOR, "svg .trace, svg .annotation, svg .bars path, svg .point")]
+        try:
+            charts = driver.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")
+            drawn = [c for c in charts
+                     if c.find_elements(By.CSS_SELECTOR, "svg .trace, svg .annotation, svg .bars path, svg .point")]
+        except StaleElementReferenceException:  # a live page redrew itself meanwhile: look again
+            charts, drawn = [], []
         if charts and len(drawn) == len(charts):
             return len(charts)
         if time.monotonic() > deadline:

@@ -13,12 +13,19 @@ pytestmark = pytest.mark.browser
 
 
 def _traces_metric(driver) -> str | None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
-    for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMetric"]'):
-        label, _, value = m.text.partition("\n")
-        if label.strip() == "Traces":
-            return value.strip()
+    # the page redraws itself every second: an element found a moment ago may be gone; look again
+    for _ in range(20):
+        try:
+            for m in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stMetric"]'):
+                label, _, value = m.text.partition("\n")
+                if label.strip() == "Traces":
+                    return value.strip()
+            return None
+        except StaleElementReferenceException:
+            time.sleep(0.1)
     return None
 
 

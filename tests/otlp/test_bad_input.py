@@ -199,6 +199,10 @@ def test_too_many_bodies_at_once_get_429_with_retry_after(receiver_factory, stor
     slow.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body) - 10, body[10:]))
     assert slow.recv(4096).startswith(b"HTTP/1.1 200")
     slow.close()
+    # the server gives the budget back just after it answers: wait for that, not a sleep
+    while receiver.ingest._inflight != 0:
+        assert time.monotonic() < deadline, "the finished request never released its budget"
+        time.sleep(0.02)
     _good_request_still_served(receiver, store, 3)
     assert receiver.status()["requests_busy"] == 1
 
