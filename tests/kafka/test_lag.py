@@ -27,10 +27,11 @@ def test_snapshot_of_groups_and_watermarks(store, bootstrap, admin, topic_factor
     produce(topic, [(b"k", b"{}", None, i % 2) for i in range(30)])
     produce(doomed, [(b"k", b"{}", None)] * 5)
 
-    working = consumer_factory(f"working-{run}", [topic], **{"client.id": "fulfillment-1"})
+    slow_machine = {"session.timeout.ms": 30000}  # heartbeats may lag on a busy machine
+    working = consumer_factory(f"working-{run}", [topic], **{"client.id": "fulfillment-1"}, **slow_machine)
     _consume(working, 14)
     working.commit(offsets=[TopicPartition(topic, 0, 4), TopicPartition(topic, 1, 10)], asynchronous=False)
-    idle = consumer_factory(f"idle-{run}", [topic], **{"client.id": "never-commits"})
+    idle = consumer_factory(f"idle-{run}", [topic], **{"client.id": "never-commits"}, **slow_machine)
     _consume(idle, 1)  # holds both partitions, commits nothing
     gone = consumer_factory(f"gone-{run}")
     gone.commit(offsets=[TopicPartition(doomed, 0, 3)], asynchronous=False)
@@ -39,6 +40,15 @@ def test_snapshot_of_groups_and_watermarks(store, bootstrap, admin, topic_factor
     wait_for(lambda: doomed not in admin.list_topics(timeout=5).topics, what="topic deletion")
 
     poller = LagPoller(store, KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(f"lag-{run}.*",)))
+
+    def settled() -> bool:  # a loaded machine can leave a group mid-rebalance for a moment
+        for c in (working, idle):
+            c.consume(1, 0.05)  # nothing left to read; keeps the members polling
+        rows, _ = poller.snapshot()
+        return {(r["group_id"], r["state"]) for r in rows if r["group_id"].endswith(run)} == {
+            (f"working-{run}", "stable"), (f"idle-{run}", "stable")}
+
+    wait_for(settled, timeout=60, what="both groups stable")
     poller.poll_once()
     poller.poll_once()
 
