@@ -128,32 +128,37 @@ _PROCESSINGS = "WITH RECURSIVE " + _EFFECTS_CTE + r"""
 SELECT * FROM procs ORDER BY "group", message, start_time, span_id
 """  # noqa: S608 (constant SQL; values are bound)
 
-# One row per message, aggregated in SQL: evidence is every processing with its effects.
-_MESSAGES = "WITH RECURSIVE " + _EFFECTS_CTE + r"""
-SELECT "group", message, any_value(topic) AS topic, any_value(event_id) AS event_id,
-       list(DISTINCT ["partition", "offset"] ORDER BY ["partition", "offset"]) AS offsets,
-       count(*) AS processings, count(*) FILTER (WHERE len(effects) > 0) AS effectful,
-       CASE WHEN count(*) FILTER (WHERE len(effects) > 0) > 1 THEN 'violation' ELSE 'absorbed' END AS verdict,
-       min(start_time) AS first_processed, max(start_time) AS last_processed,
-       list(struct_pack(trace_id := trace_id, span_id := span_id, "at" := start_time, instance := instance,
-                        "partition" := "partition", "offset" := "offset", read_from := via_topic,
-                        error := status_code IS NOT DISTINCT FROM 2, effects := effects)
-            ORDER BY start_time, span_id) AS evidence
-FROM procs
-GROUP BY "group", message
-ORDER BY "group", message
+# One row per message, aggregated in SQL: evidence is every processing with its effects,
+# built for every message or ($all_evidence false) for violations only, as rules need.
+_MESSAGES = "WITH RECURSIVE " + _EFFECTS_CTE + r""",
+counted AS (
+    SELECT "group", message, count(*) FILTER (WHERE len(effects) > 0) AS effectful FROM procs GROUP BY ALL
+)
+SELECT p."group", p.message, any_value(p.topic) AS topic, any_value(p.event_id) AS event_id,
+       list(DISTINCT [p."partition", p."offset"] ORDER BY [p."partition", p."offset"]) AS offsets,
+       count(*) AS processings, any_value(c.effectful) AS effectful,
+       CASE WHEN any_value(c.effectful) > 1 THEN 'violation' ELSE 'absorbed' END AS verdict,
+       min(p.start_time) AS first_processed, max(p.start_time) AS last_processed,
+       list(struct_pack(trace_id := p.trace_id, span_id := p.span_id, "at" := p.start_time, instance := p.instance,
+                        "partition" := p."partition", "offset" := p."offset", read_from := p.via_topic,
+                        error := p.status_code IS NOT DISTINCT FROM 2, effects := p.effects)
+            ORDER BY p.start_time, p.span_id) FILTER (WHERE $all_evidence OR c.effectful > 1) AS evidence
+FROM procs p JOIN counted c USING ("group", message)
+GROUP BY p."group", p.message
+ORDER BY p."group", p.message
 """  # noqa: S608 (constant SQL; values are bound)
 
 
-def _with_effects(con: duckdb.DuckDBPyConnection, window: Window, group: str | None, query: str) -> pd.DataFrame | None:
+def _with_effects(con: duckdb.DuckDBPyConnection, window: Window, group: str | None, query: str,
+                  **extra: object) -> pd.DataFrame | None:
     """Find the duplicated processings, then run `query` over them; None when there are none."""
     dups = con.sql(_DUPS, params=params(window, grp=group)).to_arrow_table()
     if dups.num_rows == 0:
         return None
     con.register("_dup_procs", dups)
     try:
-        return con.execute(query, {"start": window.start, "end": window.end,
-                                   "writes": list(WRITE_OPERATIONS), "unsafe": list(UNSAFE_METHODS)}).df()
+        return con.execute(query, {"start": window.start, "end": window.end, "writes": list(WRITE_OPERATIONS),
+                                   "unsafe": list(UNSAFE_METHODS), **extra}).df()
     finally:
         con.unregister("_dup_procs")
 
@@ -170,11 +175,15 @@ def duplicate_processings(con: duckdb.DuckDBPyConnection, window: Window, *,
     return df
 
 
-def duplicates(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None) -> pd.DataFrame:
+def duplicates(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None,
+               evidence: str = "all") -> pd.DataFrame:
     """One row per (group, message) processed more than once: its verdict is 'violation' when
     more than one processing had a side effect, else 'absorbed'. `evidence` lists every
-    processing (trace_id, span_id, at, instance, partition, offset, read_from, error, effects)."""
-    df = _with_effects(con, window, group, _MESSAGES)
+    processing (trace_id, span_id, at, instance, partition, offset, read_from, error, effects),
+    for every message, or with evidence="violations" for violations only (empty otherwise)."""
+    if evidence not in ("all", "violations"):
+        raise ValueError("evidence must be 'all' or 'violations'")
+    df = _with_effects(con, window, group, _MESSAGES, all_evidence=evidence == "all")
     if df is None:
         return pd.DataFrame(columns=["group", "message", "topic", "event_id", "offsets", "processings", "effectful",
                                      "verdict", "first_processed", "last_processed", "evidence"])
@@ -245,7 +254,7 @@ def causation_duplicates(con: duckdb.DuckDBPyConnection, window: Window, *,
 def summary(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> pd.DataFrame:
     """Per group: messages processed more than once, absorbed, violations, causation duplicates,
     and whether the topology claims the group is idempotent."""
-    dup = duplicates(con, window)
+    dup = duplicates(con, window, evidence="violations")
     cau = causation_duplicates(con, window)
     groups = sorted(set(dup["group"]) | set(cau["group"].dropna()))
     claimed = {g.name: g.idempotent for g in topology.groups.values()} if topology is not None else {}
@@ -266,7 +275,7 @@ SAMPLE = 20
 
 def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
     """IDEMPOTENCY_VIOLATION per group, with every violating message's processings and effects."""
-    dup = duplicates(con, window)
+    dup = duplicates(con, window, evidence="violations")
     cau = causation_duplicates(con, window)
     viol = dup[dup["verdict"] == "violation"]
     out: list[Finding] = []
