@@ -166,7 +166,9 @@ class Broker:
     """One broker process over one data folder; restartable on the same ports and data."""
 
     def __init__(self, workdir: str | os.PathLike[str], *, port: int | None = None,
-                 controller_port: int | None = None, version: str = KAFKA_VERSION) -> None:
+                 controller_port: int | None = None, version: str = KAFKA_VERSION,
+                 die_with_parent: bool = False) -> None:
+        self.die_with_parent = die_with_parent  # tests: a killed pytest must not leave a broker behind
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
@@ -196,7 +198,8 @@ class Broker:
             return subprocess.run(cmd, capture_output=True, text=True, check=False)
         out = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 (handed to the child)
         return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+                                start_new_session=True,
+                                preexec_fn=_die_with_parent if self.die_with_parent else None)
 
     def format(self) -> None:
         """Write server.properties and format the storage (only once per data folder)."""
@@ -258,6 +261,16 @@ class Broker:
         self.stop()
         time.sleep(down_for)
         self.start()
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:  # not Linux: the fixture's own cleanup still stops it
+        pass
 
 
 def _metadata_ok(bootstrap: str) -> bool:

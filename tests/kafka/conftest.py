@@ -65,7 +65,7 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerHan
     why = harness.missing_requirement()
     if why:
         _unavailable(why)
-    broker = harness.Broker(tmp_path_factory.mktemp("kafka"))
+    broker = harness.Broker(tmp_path_factory.mktemp("kafka"), die_with_parent=True)
     try:
         broker.start()
     except harness.BrokerError as exc:
