@@ -49,12 +49,13 @@ SELECT topic, event_type, count(*) AS records,
        count(*) FILTER (WHERE "key" IS NULL) AS null_key,
        count(*) FILTER (WHERE "key" = event_id) AS key_is_event_id,
        min(coalesce("timestamp", tapped_at)) AS first_seen, max(coalesce("timestamp", tapped_at)) AS last_seen,
-       list("partition" || '/' || "offset" ORDER BY "partition", "offset")
-           FILTER (WHERE event_id IS NULL OR event_time IS NULL OR event_version IS NULL)[1:10] AS sample_incomplete,
-       list("partition" || '/' || "offset" ORDER BY "partition", "offset")
-           FILTER (WHERE trace_id IS NULL)[1:10] AS sample_no_trace,
-       list("partition" || '/' || "offset" ORDER BY "partition", "offset")
-           FILTER (WHERE "key" IS NULL)[1:10] AS sample_null_key
+       -- the first ten positions only (arg_min with n never builds the full list)
+       arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
+           FILTER (WHERE event_id IS NULL OR event_time IS NULL OR event_version IS NULL) AS sample_incomplete,
+       arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
+           FILTER (WHERE trace_id IS NULL) AS sample_no_trace,
+       arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
+           FILTER (WHERE "key" IS NULL) AS sample_null_key
 FROM records
 WHERE NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_re) AND value_size >= 0
   AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
@@ -63,7 +64,7 @@ ORDER BY topic, event_type
 """
 
 _UNSTABLE = r"""
-SELECT topic, count(*) AS ids_with_several_keys, list(event_id ORDER BY event_id)[1:10] AS sample_ids
+SELECT topic, count(*) AS ids_with_several_keys, arg_min(event_id, event_id, 10) AS sample_ids
 FROM (
     SELECT topic, event_id FROM records
     WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_re)
