@@ -97,17 +97,34 @@ def redeliveries(con: duckdb.DuckDBPyConnection, window: Window, *, group: str |
 
 
 _RATE = over_processings(r"""
-numbered AS (
-    SELECT grp, start_time,
-           row_number() OVER (PARTITION BY grp, topic, "partition", "offset" ORDER BY start_time) AS nth
-    FROM proc
+sel AS NOT MATERIALIZED (  -- read twice, streamed both times: cheaper than holding every processing
+    SELECT grp, topic, "partition", "offset", start_time FROM proc
     WHERE ($grp IS NULL OR grp = $grp) AND ($topic IS NULL OR topic = $topic)
+),
+totals AS (
+    SELECT time_bucket(to_microseconds($bucket_us), start_time) AS bucket, grp, count(*) AS processings
+    FROM sel GROUP BY ALL
+),
+-- redeliveries are rare: number the processings of the records read more than once only
+dup AS (
+    SELECT hash(grp, topic, "partition", "offset") AS h FROM sel GROUP BY h HAVING count(*) > 1
+),
+extra AS (
+    SELECT time_bucket(to_microseconds($bucket_us), start_time) AS bucket, grp, count(*) AS redeliveries
+    FROM (
+        SELECT grp, start_time,
+               row_number() OVER (PARTITION BY grp, topic, "partition", "offset" ORDER BY start_time) AS nth
+        FROM sel WHERE hash(grp, topic, "partition", "offset") IN (SELECT h FROM dup)
+    )
+    WHERE nth > 1
+    GROUP BY ALL
 )
-SELECT time_bucket(to_microseconds($bucket_us), start_time) AS bucket, grp AS "group",
-       count(*) AS processings, count(*) FILTER (WHERE nth > 1) AS redeliveries,
-       count(*) FILTER (WHERE nth > 1) / count(*) AS rate
-FROM numbered GROUP BY ALL ORDER BY bucket, "group"
+SELECT t.bucket, t.grp AS "group", t.processings, coalesce(e.redeliveries, 0) AS redeliveries,
+       coalesce(e.redeliveries, 0) / t.processings AS rate
+FROM totals t LEFT JOIN extra e USING (bucket, grp)
+ORDER BY t.bucket, "group"
 """)
+
 
 
 def redelivery_rate(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: timedelta | None = None,
