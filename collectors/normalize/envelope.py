@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -37,6 +38,8 @@ def parse_time(value: Any) -> int | None:
         return None
     if isinstance(value, (int, float)):
         v = float(value)
+        if not math.isfinite(v) or v < 0 or v > 1e20:
+            return None  # NaN, infinities and times past any unit's range are no time at all
         if v > 1e17:
             return int(v / 1000)  # ns
         if v > 1e14:
@@ -64,7 +67,14 @@ def _first(obj: Mapping[str, Any], names: Sequence[str]) -> Any:
 
 
 def _str(v: Any) -> str | None:
-    return None if v is None else str(v)
+    if v is None:
+        return None
+    text = str(v)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a JSON "\ud800" escape decodes to a lone surrogate Arrow cannot store
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
 
 
 def extract(headers: Mapping[str, bytes | None], value: bytes | None,

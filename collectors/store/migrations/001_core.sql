@@ -1,5 +1,8 @@
 -- Core tables: what the collectors ingest. No primary keys on the hot tables:
--- exactly-once comes from tap positions and imported_files (see store/README in DESIGN §3).
+-- exactly-once comes from tap positions and imported_files (DESIGN §3).
+-- JSON text goes in VARCHAR columns: DuckDB's JSON type validates every value on insert
+-- (about 1.6 µs a span, a third of Arrow ingest speed), and its JSON functions and
+-- operators read VARCHAR all the same. Normalize writes only valid JSON there.
 CREATE TABLE spans (
     trace_id VARCHAR NOT NULL,
     span_id VARCHAR NOT NULL,
@@ -15,9 +18,9 @@ CREATE TABLE spans (
     duration_us BIGINT,
     status_code TINYINT,
     status_message VARCHAR,
-    attributes JSON,
-    resource JSON,
-    events JSON,
+    attributes VARCHAR,
+    resource VARCHAR,
+    events VARCHAR,
     links STRUCT(trace_id VARCHAR, span_id VARCHAR, attributes VARCHAR)[],
     messaging_system VARCHAR,
     destination VARCHAR,
@@ -45,7 +48,7 @@ CREATE TABLE records (
     "key" VARCHAR,
     "timestamp" TIMESTAMP,
     timestamp_type VARCHAR,
-    headers JSON,
+    headers VARCHAR,
     value_size INTEGER,
     value_excerpt VARCHAR,
     value_hash VARCHAR,

@@ -1,0 +1,31 @@
+"""Values that once broke a whole Arrow batch: each record keeps what can be known."""
+
+from __future__ import annotations
+
+import pytest
+
+from collectors.model import RECORD_SCHEMA, to_table
+from collectors.normalize.records import record_row
+
+
+def _row(value: bytes) -> dict:
+    return record_row(cluster="c", topic="t", partition=0, offset=1, key=None, value=value, headers=[],
+                      timestamp_ms=1_700_000_000_000, timestamp_type=1, tapped_at_us=0, source="test")
+
+
+@pytest.mark.parametrize(
+    ("value", "event_id", "event_time"),
+    [
+        (b'{"id": "\\ud800x", "occurredAt": 1700000000000}', "?x", "2023-11-14T22:13:20"),
+        (b'{"id": "a", "occurredAt": NaN}', "a", None),
+        (b'{"id": "b", "occurredAt": Infinity}', "b", None),
+        (b'{"id": "c", "occurredAt": 1e300}', "c", None),
+        (b'{"id": "d", "occurredAt": -5}', "d", None),
+        (b'{"id": "e", "occurredAt": "not a time"}', "e", None),
+    ],
+)
+def test_odd_envelope_values_store(value: bytes, event_id: str, event_time: str | None) -> None:
+    table = to_table([_row(value)], RECORD_SCHEMA)  # raises if a value cannot be stored
+    assert table.column("event_id").to_pylist() == [event_id]
+    got = table.column("event_time").to_pylist()[0]
+    assert (got.isoformat() if got else None) == event_time
