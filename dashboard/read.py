@@ -83,18 +83,7 @@ def window_counts(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, i
 
 def data_span(con: duckdb.DuckDBPyConnection) -> Window | None:
     """Oldest to newest item in the store, or None when it holds nothing yet."""
-    row = con.execute(
-        """
-        SELECT min(t0), max(t1) FROM (
-            SELECT min(start_time) AS t0, max(end_time) AS t1 FROM spans
-            UNION ALL SELECT min("timestamp"), max("timestamp") FROM records
-            UNION ALL SELECT min(polled_at), max(polled_at) FROM group_offsets
-        )
-        """
-    ).fetchone()
-    if not row or row[0] is None:
-        return None
-    return Window(row[0], max(row[1], row[0]) + pd.Timedelta(microseconds=1).to_pytimedelta())
+    return Window.extent(con)
 
 
 def has_data(con: duckdb.DuckDBPyConnection, window: Window) -> bool:

@@ -25,8 +25,8 @@ class Window:
         return cls(end - duration, end)
 
     @classmethod
-    def everything(cls, con: duckdb.DuckDBPyConnection) -> Window:
-        """From the oldest to the newest span or record in the store (a minute if empty)."""
+    def extent(cls, con: duckdb.DuckDBPyConnection) -> Window | None:
+        """Oldest to newest span, record or offset snapshot in the store; None when it holds none."""
         row = con.execute(
             """
             SELECT min(t0), max(t1) FROM (
@@ -37,8 +37,13 @@ class Window:
             """
         ).fetchone()
         if not row or row[0] is None:
-            return cls.last(timedelta(minutes=1))
-        return cls(row[0], row[1] + timedelta(microseconds=1))
+            return None
+        return cls(row[0], max(row[1], row[0]) + timedelta(microseconds=1))
+
+    @classmethod
+    def everything(cls, con: duckdb.DuckDBPyConnection) -> Window:
+        """The store's extent, or the last minute when it is empty."""
+        return cls.extent(con) or cls.last(timedelta(minutes=1))
 
     @property
     def params(self) -> list[datetime]:
