@@ -18,7 +18,7 @@ import pandas as pd
 
 from collectors.derive.consumer import INTERVALS
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
+from dashboard.findings.model import Finding, plural
 
 STATUSES = ("OK", "WARN", "ERR", "STOP", "STALL", "REWIND")
 _RANK = {"OK": 0, "WARN": 1, "ERR": 2, "STOP": 3, "STALL": 4, "REWIND": 5}
@@ -158,9 +158,9 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
         out.append(Finding(
             rule="CONSUMER_LAG", severity=_SEVERITY[status], subject_kind="group", subject=grp,
             count=lag_now, first_seen=first_seen, last_seen=last_seen,
-            summary=(f"{grp} was {group_status([status])} by Burrow's rules ({status} on "
-                     f"{sum(v != 'OK' for v in partitions.values())} partition(s)); "
-                     f"{lag_now} messages behind at the last bad poll"),
+            summary=(f"{grp} was {group_status([status])} by Burrow's rules (worst partition {status}; "
+                     f"{plural(sum(v != 'OK' for v in partitions.values()), 'partition')} not OK); "
+                     f"{plural(lag_now, 'message')} behind at the last bad poll"),
             remedy=_REMEDY[status],
             evidence={"cluster": cluster, "status": group_status([status]), "worst_partition_status": status,
                       "partitions": dict(partitions), "first_at": {s: t.isoformat() for s, t in first_at.items()},

@@ -22,7 +22,7 @@ import pandas as pd
 
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, bucket_us
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
+from dashboard.findings.model import Finding, plural
 
 _DEAD_LETTERS_CTE = r"""
 dl AS (
@@ -158,7 +158,7 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
             rule="DEAD_LETTER", severity="error" if open_ else "warning", subject_kind="topic", subject=str(dlt),
             count=len(part),
             first_seen=as_dt(part["dead_lettered_at"].min()), last_seen=as_dt(part["dead_lettered_at"].max()),
-            summary=(f"{len(part)} records of {', '.join(origins) or 'an unknown topic'} dead-lettered by {who}, "
+            summary=(f"{plural(len(part), 'record')} of {', '.join(origins) or 'an unknown topic'} dead-lettered by {who}, "
                      f"{open_} not recovered"
                      + (f"; {', '.join(f'{k} ×{v}' for k, v in errors.items())}" if errors else "")),
             remedy="Fix the cause in the consumer, then replay the dead letters to the origin topic; "

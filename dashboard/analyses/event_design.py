@@ -167,7 +167,7 @@ def _commands(ev: pd.DataFrame, spans: pd.DataFrame) -> list[Finding]:
                 first_seen=first, last_seen=last,
                 summary="a command sent as an event: " + "; ".join(named),
                 remedy="Ask for the work through an API call to its owner, or publish the fact that "
-                       "happened (InvoiceRequested → OrderCreated) and let the owner react.",
+                       "happened (OrderCreated, not CreateInvoice) and let the owner react.",
                 evidence={"topic_verdict": verdict, "command_types": sorted(bad_types)},
             ))
         elif nouns:

@@ -41,3 +41,8 @@ class Finding:
         for k in ("first_seen", "last_seen"):
             d[k] = d[k].isoformat() if d[k] else None
         return d
+
+
+def plural(n: int, noun: str) -> str:
+    """'1 record', '3 records': summaries are read by people."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
