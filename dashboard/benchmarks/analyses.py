@@ -4,7 +4,9 @@ The data has the sample shop's shapes: a few minutes of the simulator are import
 the real import path once, then copied in bulk with DuckDB SQL (no Python per row): each
 copy shifts every time by the template's length, renames trace ids (the first 8 hex digits
 carry the copy number, so ids stay unique and links, parents and traceparent headers stay
-consistent) and moves offsets past the previous copy's. Then collectors.derive runs as it
+consistent), renames event, causation, correlation and message ids (a suffix with the copy
+number, the same on records and spans, so a copy repeats no other copy's ids and invents
+no duplicates or collisions) and moves offsets past the previous copy's. Then collectors.derive runs as it
 would after an import, and each page's queries are timed over the last hour and over all
 history.
 """
@@ -30,6 +32,7 @@ from dashboard.analyses.window import Window
 TARGET_S = 1.0
 TEMPLATE_MINUTES = 5
 COPIES_PER_STATEMENT = 40
+ID_COPY_SEPARATOR = "~"  # event id "e1" becomes "e1~k" in copy k
 
 # Copy k of the template: times shifted by k periods, trace ids renamed, offsets moved on.
 _COPY_SPANS = """
@@ -41,6 +44,7 @@ SELECT * EXCLUDE (k) REPLACE (
     list_transform(links, lambda l: struct_pack(trace_id := printf('%08x', k) || substr(l.trace_id, 9),
                                            span_id := l.span_id, attributes := l.attributes)) AS links,
     "offset" + k * $span_offsets AS "offset",
+    message_id || $sep || k AS message_id,
     now()::TIMESTAMP AS ingested_at
 )
 FROM tpl.spans, range($k0, $k1) AS r(k)
@@ -53,7 +57,10 @@ SELECT * EXCLUDE (k) REPLACE (
     "offset" + k * $span_offsets AS "offset",
     "timestamp" + to_microseconds(k * $period) AS "timestamp",
     tapped_at + to_microseconds(k * $period) AS tapped_at,
-    CASE WHEN trace_id IS NULL THEN NULL ELSE printf('%08x', k) || substr(trace_id, 9) END AS trace_id
+    CASE WHEN trace_id IS NULL THEN NULL ELSE printf('%08x', k) || substr(trace_id, 9) END AS trace_id,
+    event_id || $sep || k AS event_id,
+    causation_id || $sep || k AS causation_id,
+    correlation_id || $sep || k AS correlation_id
 )
 FROM tpl.records, range($k0, $k1) AS r(k)
 ORDER BY k, "timestamp"
@@ -122,7 +129,9 @@ def generate(store: Store, *, spans: int, template: Path) -> dict[str, int]:
             k1 = min(copies, k0 + COPIES_PER_STATEMENT)
             params = {"k0": k0, "k1": k1, "period": period, "span_offsets": stride}
             with store.transaction() as tx:
-                for sql in (_COPY_SPANS, _COPY_RECORDS, _COPY_GROUP_OFFSETS, _COPY_TOPIC_OFFSETS):
+                for sql in (_COPY_SPANS, _COPY_RECORDS):
+                    tx.cursor.execute(sql, {**params, "sep": ID_COPY_SEPARATOR})
+                for sql in (_COPY_GROUP_OFFSETS, _COPY_TOPIC_OFFSETS):
                     tx.cursor.execute(sql, params)
             bar.update((k1 - k0) * n_template)
     reader.execute("DETACH tpl")
