@@ -163,6 +163,17 @@ def to_table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(columns, schema=schema)
 
 
+def table_from_tuples(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
+    """Build an Arrow table from rows given as tuples in the schema's column order.
+
+    The batch is transposed once by zip() (C speed), rather than a pass over every row dict per column.
+    """
+    if not rows:
+        return schema.empty_table()
+    columns = [pa.array(col, type=field.type) for col, field in zip(zip(*rows, strict=True), schema, strict=True)]
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def error_row(source: str, location: str, reason: str, raw: bytes | str | None, at_us: int) -> dict[str, Any]:
     """An ingest-error row with a bounded excerpt of what could not be parsed."""
     if isinstance(raw, bytes):

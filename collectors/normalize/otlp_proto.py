@@ -12,7 +12,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from collectors.normalize.spans import BadSpan, check_ids, dumps, span_row
+from collectors.normalize.spans import SPAN_COLUMNS, BadSpan, check_ids, dumps, span_values
 
 # A span with more attributes than this is rejected rather than walked: one request must not
 # cost the receiver seconds of CPU (the OTel SDK's own default limit is 128).
@@ -89,9 +89,17 @@ def spans_from_proto(
     req: ExportTraceServiceRequest | bytes, *, source: str
 ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """Decode one request into rows, and (reason, excerpt) for every span that could not be used."""
+    values, rejected = span_values_from_proto(req, source=source)
+    return [dict(zip(SPAN_COLUMNS, v, strict=True)) for v in values], rejected
+
+
+def span_values_from_proto(
+    req: ExportTraceServiceRequest | bytes, *, source: str
+) -> tuple[list[tuple[Any, ...]], list[tuple[str, str]]]:
+    """Like :func:`spans_from_proto`, each row a tuple in SPAN_COLUMNS order (what the receiver turns into Arrow)."""
     if isinstance(req, bytes | bytearray | memoryview):
         req = parse_request(bytes(req))
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     rejected: list[tuple[str, str]] = []
     for rs in req.resource_spans:
         resource = attributes(rs.resource.attributes)
@@ -114,7 +122,7 @@ def _excerpt(sp: Any) -> str:
     )
 
 
-def _span(sp: Any, resource: dict[str, Any], resource_json: str, scope: str, source: str) -> dict[str, Any]:
+def _span(sp: Any, resource: dict[str, Any], resource_json: str, scope: str, source: str) -> tuple[Any, ...]:
     trace_id, span_id, parent = _ids(sp)
     attrs = sp.attributes
     n_attrs = len(attrs)
@@ -131,7 +139,7 @@ def _span(sp: Any, resource: dict[str, Any], resource_json: str, scope: str, sou
             check_ids(lt, ls, None)
             links.append({"trace_id": lt, "span_id": ls, "attributes": attributes(ln.attributes)})
     status = sp.status
-    return span_row(
+    return span_values(
         resource=resource,
         resource_json=resource_json,
         scope=scope,

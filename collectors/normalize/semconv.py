@@ -40,50 +40,82 @@ _INT_LIMITS = {"partition": 2**31, "offset": 2**63, "http_status": 2**31}
 _OPERATIONS = {"publish": "send", "deliver": "process"}
 
 
-# attribute name -> (column, rank); rank 0 is the newest name. Lets promote() walk a span's
-# few attributes once instead of probing every known name (the OTLP receiver's hot path).
+# attribute name -> (column, rank); rank 0 is the newest name.
 _INDEX: dict[str, tuple[str, int]] = {
     name: (column, rank) for column, names in _PROMOTED.items() for rank, name in enumerate(names)
 }
-_EMPTY: dict[str, Any] = dict.fromkeys(_PROMOTED)
+COLUMNS: tuple[str, ...] = tuple(_PROMOTED)  # the order of promote_values()
+_SLOTS = {column: i for i, column in enumerate(COLUMNS)}
+_INT_SLOTS = {_SLOTS[c]: _INT_LIMITS[c] for c in _INTS}
+_OPERATION, _METHOD, _DB_OPERATION, _CLIENT_ID = (
+    _SLOTS["operation_type"], _SLOTS["http_method"], _SLOTS["db_operation"], _SLOTS["client_id"])
+_DB_TEXT = ("db.query.text", "db.statement")
+
+# Spans of one kind carry the same attribute names span after span: which name wins which column
+# is worked out once per name set (the OTLP receiver's hot path), not per span.
+_PLANS: dict[tuple[str, ...], tuple[tuple[tuple[int, str], ...], bool]] = {}
+_MAX_PLANS = 4096
 
 
-def promote(attrs: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the promoted columns found in a span's attributes (absent ones are None)."""
-    out = _EMPTY.copy()
-    found: dict[str, tuple[int, Any]] = {}
-    index = _INDEX
-    for name in attrs:
-        hit = index.get(name)
+def _plan(names: tuple[str, ...]) -> tuple[tuple[tuple[int, str], ...], bool]:
+    best: dict[int, tuple[int, str]] = {}
+    for name in names:
+        hit = _INDEX.get(name)
         if hit is not None:
-            column, rank = hit
-            seen = found.get(column)
+            slot, rank = _SLOTS[hit[0]], hit[1]
+            seen = best.get(slot)
             if seen is None or rank < seen[0]:
-                found[column] = (rank, attrs[name])
-    for column, (_, value) in found.items():
-        if value is not None and column in _INTS:
+                best[slot] = (rank, name)
+    plan = (tuple((slot, name) for slot, (_, name) in best.items()), any(n in names for n in _DB_TEXT))
+    if len(_PLANS) >= _MAX_PLANS:  # unbounded name sets must not grow memory: start over
+        _PLANS.clear()
+    _PLANS[names] = plan
+    return plan
+
+
+def promote_values(attrs: Mapping[str, Any]) -> list[Any]:
+    """The promoted columns found in a span's attributes, as a list in :data:`COLUMNS` order (absent: None)."""
+    out: list[Any] = [None] * len(COLUMNS)
+    if not attrs:
+        return out
+    names = tuple(attrs)
+    plan = _PLANS.get(names)
+    if plan is None:
+        plan = _plan(names)
+    winners, has_db_text = plan
+    for slot, name in winners:
+        value = attrs[name]
+        if value is None:
+            continue
+        limit = _INT_SLOTS.get(slot)
+        if limit is not None:
             try:
                 value = int(value)
             except (TypeError, ValueError):
                 value = None
             else:
                 # out of the column's range: an Arrow batch would refuse the whole row set
-                if not -_INT_LIMITS[column] <= value < _INT_LIMITS[column]:
+                if not -limit <= value < limit:
                     value = None
-        elif value is not None and not isinstance(value, str):
+        elif type(value) is not str:
             value = str(value)
-        out[column] = value
-    op = out["operation_type"]
+        out[slot] = value
+    op = out[_OPERATION]
     if op is not None:
         op = op.lower()
-        out["operation_type"] = _OPERATIONS.get(op, op)
-    if out["http_method"] is not None:
-        out["http_method"] = out["http_method"].upper()
-    if out["db_operation"] is None and ("db.statement" in attrs or "db.query.text" in attrs):
-        out["db_operation"] = _first_word(attrs.get("db.query.text") or attrs.get("db.statement"))
-    elif out["db_operation"] is not None:
-        out["db_operation"] = out["db_operation"].upper()
+        out[_OPERATION] = _OPERATIONS.get(op, op)
+    if out[_METHOD] is not None:
+        out[_METHOD] = out[_METHOD].upper()
+    if out[_DB_OPERATION] is None and has_db_text:
+        out[_DB_OPERATION] = _first_word(attrs.get("db.query.text") or attrs.get("db.statement"))
+    elif out[_DB_OPERATION] is not None:
+        out[_DB_OPERATION] = out[_DB_OPERATION].upper()
     return out
+
+
+def promote(attrs: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the promoted columns found in a span's attributes (absent ones are None)."""
+    return dict(zip(COLUMNS, promote_values(attrs), strict=True))
 
 
 def _first_word(text: Any) -> str | None:

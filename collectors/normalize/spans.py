@@ -7,13 +7,15 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from collectors.normalize.semconv import promote
+from collectors.model import SPAN_SCHEMA
+from collectors.normalize.semconv import COLUMNS, promote_values
 
 _HEX = re.compile(r"^[0-9a-f]*$")
 _ZERO_SPAN = "0" * 16
 # Bounds of the store's columns: a value past them would fail a whole Arrow batch.
 _MAX_NS = 2**63 - 1
 _MAX_INT32 = 2**31 - 1
+_CLIENT_ID = COLUMNS.index("client_id")
 
 
 class BadSpan(ValueError):
@@ -53,7 +55,15 @@ def dumps(value: Any) -> str:
 _dumps = dumps
 
 
-def span_row(
+# The row as a tuple in SPAN_SCHEMA order: decoders that build Arrow tables transpose a batch of
+# these at C speed (collectors.model.table_from_tuples) instead of a dict per span and a pass per column.
+SPAN_COLUMNS: tuple[str, ...] = tuple(SPAN_SCHEMA.names)
+_PROMOTED_AT = SPAN_COLUMNS.index("links") + 1
+if SPAN_COLUMNS[_PROMOTED_AT:-1] != COLUMNS or SPAN_COLUMNS[-1] != "source":
+    raise RuntimeError("span_values() no longer matches SPAN_SCHEMA's column order")
+
+
+def span_values(
     *,
     resource: Mapping[str, Any],
     resource_json: str | None = None,
@@ -72,8 +82,9 @@ def span_row(
     events: Sequence[Mapping[str, Any]],
     links: Sequence[Mapping[str, Any]],
     source: str,
-) -> dict[str, Any]:
-    """Build one store row from decoded span fields (ids as lowercase hex, times in ns).
+) -> tuple[Any, ...]:
+    """One store row from decoded span fields (ids as lowercase hex, times in ns), as a tuple in
+    :data:`SPAN_COLUMNS` order; :func:`span_row` is the same row as a dict.
 
     ``resource_json`` is ``resource`` already serialised: decoders pass it once per
     resource instead of paying for it on every span.
@@ -90,32 +101,40 @@ def span_row(
         raise BadSpan(f"status code {status_code} is not an OTLP StatusCode")
     if end_ns < start_ns:
         end_ns = start_ns
-    # item by item rather than row.update(**fields): this runs once per span on the receiver's hot path
-    row = promote(attributes)
-    row["trace_id"] = trace_id
-    row["span_id"] = span_id
-    row["parent_span_id"] = parent_span_id
-    row["service"] = resource.get("service.name") or "unknown_service"
+    promoted = promote_values(attributes)
     instance = resource.get("service.instance.id")
-    row["service_instance"] = instance = None if instance is None else str(instance)
-    row["scope"] = scope or None
-    row["name"] = name
-    row["kind"] = kind
-    row["flags"] = flags
-    row["start_time"] = start_ns // 1000
-    row["end_time"] = end_ns // 1000
-    row["duration_us"] = (end_ns - start_ns) // 1000
-    row["status_code"] = status_code
-    row["status_message"] = status_message or None
-    row["attributes"] = _dumps(attributes)
-    row["resource"] = resource_json if resource_json is not None else _dumps(resource)
-    row["events"] = _dumps(list(events)) if events else None
-    row["links"] = [
-        {"trace_id": ln["trace_id"], "span_id": ln["span_id"],
-         "attributes": _dumps(ln["attributes"]) if ln.get("attributes") else None}
-        for ln in links
-    ] if links else []
-    row["source"] = source
-    if row["client_id"] is None:
-        row["client_id"] = instance
-    return row
+    if instance is not None:
+        instance = str(instance)
+    if promoted[_CLIENT_ID] is None:
+        promoted[_CLIENT_ID] = instance
+    return (
+        trace_id,
+        span_id,
+        parent_span_id,
+        resource.get("service.name") or "unknown_service",
+        instance,
+        scope or None,
+        name,
+        kind,
+        flags,
+        start_ns // 1000,
+        end_ns // 1000,
+        (end_ns - start_ns) // 1000,
+        status_code,
+        status_message or None,
+        _dumps(attributes),
+        resource_json if resource_json is not None else _dumps(resource),
+        _dumps(list(events)) if events else None,
+        [
+            {"trace_id": ln["trace_id"], "span_id": ln["span_id"],
+             "attributes": _dumps(ln["attributes"]) if ln.get("attributes") else None}
+            for ln in links
+        ] if links else [],
+        *promoted,
+        source,
+    )
+
+
+def span_row(**fields: Any) -> dict[str, Any]:
+    """Build one store row (a dict keyed by SPAN_SCHEMA's names) from decoded span fields: see :func:`span_values`."""
+    return dict(zip(SPAN_COLUMNS, span_values(**fields), strict=True))

@@ -21,9 +21,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from collectors.model import SPAN_SCHEMA, to_table
+from collectors.model import SPAN_SCHEMA, table_from_tuples, to_table
 from collectors.normalize.otlp_json import spans_from_json
-from collectors.normalize.otlp_proto import spans_from_proto
+from collectors.normalize.otlp_proto import span_values_from_proto
+from collectors.normalize.spans import SPAN_COLUMNS
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +39,12 @@ def decode(body: bytes, fmt: str, source: str) -> Decoded:
     """Decode a whole request; raises ValueError (or subclasses) when it is not OTLP at all."""
     if fmt == "json":
         rows, rejected = spans_from_json(_json_object(body), source=source)
-    else:
-        rows, rejected = spans_from_proto(body, source=source)
+        return _table(rows, rejected), rejected
+    values, rejected = span_values_from_proto(body, source=source)
+    try:
+        return table_from_tuples(values, SPAN_SCHEMA), rejected
+    except (ValueError, TypeError, OverflowError):  # a row Arrow refuses: find it below
+        rows = [dict(zip(SPAN_COLUMNS, v, strict=True)) for v in values]
     return _table(rows, rejected), rejected
 
 
