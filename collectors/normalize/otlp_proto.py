@@ -123,38 +123,31 @@ def _excerpt(sp: Any) -> str:
 
 
 def _span(sp: Any, resource: dict[str, Any], resource_json: str, scope: str, source: str) -> tuple[Any, ...]:
-    trace_id, span_id, parent = _ids(sp)
+    # _ids() inlined and span_values() called positionally: this runs once per span
+    t, s, p = sp.trace_id, sp.span_id, sp.parent_span_id
+    if len(t) == 16 and len(s) == 8 and t != _ZERO_TRACE and s != _ZERO_SPAN and (not p or len(p) == 8):
+        trace_id, span_id, parent = t.hex(), s.hex(), (p.hex() if p and p != _ZERO_SPAN else None)
+    else:
+        trace_id, span_id, parent = _ids(sp)
     attrs = sp.attributes
     n_attrs = len(attrs)
     if n_attrs > MAX_ATTRIBUTES:
         raise BadSpan(f"span has {n_attrs} attributes, more than the limit of {MAX_ATTRIBUTES}")
+    events = sp.events
     events = [
         {"name": ev.name, "time_us": ev.time_unix_nano // 1000, "attributes": attributes(ev.attributes)}
-        for ev in sp.events
-    ] if len(sp.events) else ()
-    links = []
-    if len(sp.links):
+        for ev in events
+    ] if len(events) else ()
+    links = sp.links
+    if len(links):
+        links = []
         for ln in sp.links:
             lt, ls = ln.trace_id.hex(), ln.span_id.hex()
             check_ids(lt, ls, None)
             links.append({"trace_id": lt, "span_id": ls, "attributes": attributes(ln.attributes)})
+    else:
+        links = ()
     status = sp.status
-    return span_values(
-        resource=resource,
-        resource_json=resource_json,
-        scope=scope,
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_span_id=parent,
-        name=sp.name,
-        kind=sp.kind,
-        flags=sp.flags,
-        start_ns=sp.start_time_unix_nano,
-        end_ns=sp.end_time_unix_nano,
-        status_code=status.code,
-        status_message=status.message,
-        attributes=attributes(attrs) if n_attrs else {},
-        events=events,
-        links=links,
-        source=source,
-    )
+    return span_values(resource, resource_json, scope, trace_id, span_id, parent, sp.name, sp.kind, sp.flags,
+                       sp.start_time_unix_nano, sp.end_time_unix_nano, status.code, status.message,
+                       attributes(attrs) if n_attrs else {}, events, links, source)

@@ -63,10 +63,9 @@ if SPAN_COLUMNS[_PROMOTED_AT:-1] != COLUMNS or SPAN_COLUMNS[-1] != "source":
     raise RuntimeError("span_values() no longer matches SPAN_SCHEMA's column order")
 
 
-def span_values(
-    *,
+def span_values(  # positional too: the protobuf decoder calls it once per span, and keywords cost
     resource: Mapping[str, Any],
-    resource_json: str | None = None,
+    resource_json: str | None,
     scope: str | None,
     trace_id: str,
     span_id: str,
@@ -86,7 +85,7 @@ def span_values(
     """One store row from decoded span fields (ids as lowercase hex, times in ns), as a tuple in
     :data:`SPAN_COLUMNS` order; :func:`span_row` is the same row as a dict.
 
-    ``resource_json`` is ``resource`` already serialised: decoders pass it once per
+    ``resource_json`` is ``resource`` already serialised (or None): decoders pass it once per
     resource instead of paying for it on every span.
     """
     if kind < 0 or kind > 5:
@@ -137,4 +136,5 @@ def span_values(
 
 def span_row(**fields: Any) -> dict[str, Any]:
     """Build one store row (a dict keyed by SPAN_SCHEMA's names) from decoded span fields: see :func:`span_values`."""
+    fields.setdefault("resource_json", None)
     return dict(zip(SPAN_COLUMNS, span_values(**fields), strict=True))
