@@ -1,4 +1,5 @@
-"""Derived facts (DESIGN §3): segments, sync depth, edges, paired message lag, consumer status.
+"""Derived facts (DESIGN §3): segments, sync depth, edges, paired message lag, consumer status,
+processings with their side effects.
 
 A trace is derived once it has been quiet for a while (its newest span ended more than
 ``quiet_for`` ago), in SQL, in one transaction through the store. The derivation is
@@ -13,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from collectors.derive import sql
+from collectors.derive import processings, sql
 from collectors.derive.consumer import derive_consumer_status
 from collectors.store import Store
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 MAX_TRACES = 20_000  # per call: keeps the write lock (and so ingest) waiting well under a second
 PAIR_HORIZON = timedelta(days=1)  # how far back a consumer span's producer span is looked for
 SKEW_MARGIN = timedelta(hours=1)  # a producer clock may run this far ahead of the consumer's
-DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts")
+DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts", "processings")
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,8 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.CLASSIFY)
             cur.execute(sql.WALK)
             cur.execute(sql.LEAVES)
+            cur.execute(processings.INSERT_PROCESSINGS)
+            cur.execute(processings.INSERT_DUPLICATE_DELIVERIES, [now])
             segments = _count(cur, sql.INSERT_SEGMENTS)
             cur.execute(sql.INSERT_EDGES)
             cur.execute(sql.INSERT_FACTS, [t0, t1, now])

@@ -9,11 +9,14 @@ structure the derived tables count.
 
 from __future__ import annotations
 
-SPAN_COLUMNS = """
+from collectors.derive.processings import DELIVERY_ATTEMPT
+
+SPAN_COLUMNS = f"""
     s.trace_id, s.span_id, s.parent_span_id, s.service, s.name, s.kind, coalesce(s.flags, 0) AS flags,
     s.start_time, s.end_time, s.duration_us, s.status_code, s.messaging_system, s.destination,
     s.operation_type, s.consumer_group, s."partition", s."offset", s.message_id, s.http_route,
-    s.http_method, s.db_system, s.db_operation, s.peer_service, s.links
+    s.http_method, s.db_system, s.db_operation, s.peer_service, s.links,
+    s.service_instance, s.client_id, {DELIVERY_ATTEMPT} AS delivery_attempt
 """
 
 # The spans of the batch's traces, bounded by the batch's time range so zone maps prune.

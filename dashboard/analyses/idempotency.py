@@ -12,7 +12,9 @@ under the process span, from standard instrumentation:
 - ``http_call``: a CLIENT span with an unsafe method (POST, PUT, PATCH, DELETE).
 
 The walk down from a process span follows parent ids through synchronous calls and stops
-at PRODUCER and CONSUMER spans, so what downstream consumers do is never charged to it.
+at PRODUCER and CONSUMER spans, so what downstream consumers do is never charged to it; it
+is done once per trace by the derivation (collectors.derive.processings), and the queries
+here read the effects from the `processings` table.
 A duplicate with at most one effectful processing is *absorbed*: an idempotent consumer
 doing its job. From records alone: two different downstream events of one type with the
 same causation id from the same group are a violation too.
@@ -29,38 +31,33 @@ from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, over_
 from dashboard.analyses.window import Window
 from dashboard.findings.model import Finding
 
-WRITE_OPERATIONS = ("INSERT", "UPDATE", "DELETE", "UPSERT", "MERGE", "REPLACE")
-UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+# Records whose event id sits at more than one position (published twice): their
+# processings are keyed by that id, and looked at closely; every other record's id and
+# position name the same message, so the position is the key (grouped by a hash: a
+# collision only keys a record by its id, which names it as well).
+_REPUBLISHED = r"""
+SELECT topic, "partition", "offset", event_id FROM records
+WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
+  AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
+  AND hash(topic, event_id) IN (
+      SELECT hash(topic, event_id) AS h FROM records
+      WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
+        AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
+      GROUP BY h HAVING count(*) > 1)
+"""
 
-# Every processing of a message the group processed more than once, and the side effects
-# found under it; the queries below select from `procs`.
+# Every processing of a message the group processed more than once, with the side effects
+# derived under it (collectors.derive.processings); only candidates can be such processings.
 _DUPS = over_processings(r"""
--- records whose event id sits at more than one position (published twice): their
--- processings are keyed by that id; every other record's id and position name the same
--- message, so the position is the key, and the big join below has a tiny build side
--- (grouped by a hash: a collision only keys a record by its id, which names it as well)
-ids AS (
-    SELECT hash(topic, event_id) AS h FROM records
-    WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
-      AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
-    GROUP BY h HAVING count(*) > 1
-),
-republished AS (
-    SELECT topic, "partition", "offset", event_id FROM records
-    WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
-      AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
-      AND hash(topic, event_id) IN (SELECT h FROM ids)
-),
--- scanned twice rather than materialised: a second filtered scan is cheaper than holding
--- every processing; the message key is one hash, so the aggregate stays narrow
+republished AS (SELECT * FROM also_positions),
 keyed AS NOT MATERIALIZED (
     SELECT p.grp, p.topic, p."partition", p."offset", p.trace_id, p.span_id, p.start_time, p.status_code,
-           coalesce(p.service_instance, p.client_id) AS instance, p.via_topic, p.message_id,
+           coalesce(p.service_instance, p.client_id) AS instance, p.via_topic, p.message_id, p.effects,
            r.event_id AS key_id,
            hash(p.grp, p.topic, r.event_id, CASE WHEN r.event_id IS NULL THEN p."partition" END,
                 CASE WHEN r.event_id IS NULL THEN p."offset" END) AS mkey
     FROM proc p LEFT JOIN republished r USING (topic, "partition", "offset")
-    WHERE ($grp IS NULL OR p.grp = $grp)
+    WHERE p.candidate AND ($grp IS NULL OR p.grp = $grp)
 ),
 dup_keys AS (
     SELECT mkey FROM keyed GROUP BY mkey HAVING count(*) > 1
@@ -69,11 +66,11 @@ SELECT k.* EXCLUDE (mkey),
        CASE WHEN k.key_id IS NOT NULL THEN k.topic || ' id ' || k.key_id
             ELSE k.topic || '/' || k."partition" || '/' || k."offset" END AS msg
 FROM keyed k SEMI JOIN dup_keys d USING (mkey)
-""")
+""", also=_REPUBLISHED)
 
 
 # Step two, over the duplicated processings registered as `_dup_procs` (an Arrow table of
-# known, small size, so the join with spans builds on it): the side effects under each.
+# known, small size): the event id of each, from its record when it has one.
 _EFFECTS_CTE = r"""
 dups AS (
     SELECT d.* EXCLUDE (key_id, message_id), coalesce(d.key_id, r.event_id, d.message_id) AS event_id
@@ -83,54 +80,20 @@ dups AS (
                        AND coalesce(r."timestamp", r.tapped_at) >= $start - INTERVAL 1 DAY
                        AND coalesce(r."timestamp", r.tapped_at) < $end
 ),
-cand AS MATERIALIZED (
-    SELECT trace_id, span_id, parent_span_id, kind, name, service, start_time, messaging_system, destination,
-           operation_type, db_system, db_operation, http_method, http_route, peer_service
-    FROM spans
-    SEMI JOIN (SELECT DISTINCT trace_id FROM dups) USING (trace_id)
-    WHERE start_time >= greatest($start, (SELECT min(start_time) FROM dups))
-      AND start_time < $end + INTERVAL 10 MINUTE
-),
-tree AS (
-    SELECT d.span_id AS root, c.* FROM dups d JOIN cand c ON c.trace_id = d.trace_id AND c.parent_span_id = d.span_id
-    UNION
-    SELECT t.root, c.* FROM tree t JOIN cand c ON c.trace_id = t.trace_id AND c.parent_span_id = t.span_id
-    WHERE t.kind NOT IN (4, 5)
-),
-eff AS (
-    SELECT * FROM (
-        SELECT root, trace_id, span_id, name, service, start_time,
-               CASE WHEN kind = 4 OR (messaging_system IS NOT NULL AND operation_type IN ('send', 'create'))
-                        THEN 'event'
-                    WHEN list_contains($writes, upper(db_operation)) THEN 'db_write'
-                    WHEN kind = 3 AND list_contains($unsafe, upper(http_method)) THEN 'http_call' END AS effect,
-               CASE WHEN kind = 4 OR messaging_system IS NOT NULL THEN destination
-                    WHEN db_operation IS NOT NULL THEN concat_ws(' ', db_system, db_operation)
-                    WHEN peer_service IS NOT NULL OR http_route IS NOT NULL
-                        THEN concat_ws(' ', http_method, peer_service, http_route)
-                    ELSE name END AS target
-        FROM tree
-    )
-    WHERE effect IS NOT NULL
-),
 procs AS (
-    SELECT d.grp AS "group", d.msg AS message, d.topic, d."partition", d."offset", d.event_id, d.via_topic,
-           d.trace_id, d.span_id, d.start_time, d.status_code, d.instance,
-           coalesce(list(struct_pack(effect := e.effect, target := e.target, service := e.service, name := e.name,
-                                     trace_id := e.trace_id, span_id := e.span_id) ORDER BY e.start_time, e.span_id)
-                        FILTER (WHERE e.span_id IS NOT NULL), []) AS effects
-    FROM dups d LEFT JOIN eff e ON e.root = d.span_id AND e.trace_id = d.trace_id
-    GROUP BY ALL
+    SELECT DISTINCT d.grp AS "group", d.msg AS message, d.topic, d."partition", d."offset", d.event_id, d.via_topic,
+           d.trace_id, d.span_id, d.start_time, d.status_code, d.instance, d.effects
+    FROM dups d
 )
 """
 
-_PROCESSINGS = "WITH RECURSIVE " + _EFFECTS_CTE + r"""
+_PROCESSINGS = "WITH " + _EFFECTS_CTE + r"""
 SELECT * FROM procs ORDER BY "group", message, start_time, span_id
 """  # noqa: S608 (constant SQL; values are bound)
 
 # One row per message, aggregated in SQL: evidence is every processing with its effects,
 # built for every message or ($all_evidence false) for violations only, as rules need.
-_MESSAGES = "WITH RECURSIVE " + _EFFECTS_CTE + r""",
+_MESSAGES = "WITH " + _EFFECTS_CTE + r""",
 counted AS (
     SELECT "group", message, count(*) FILTER (WHERE len(effects) > 0) AS effectful FROM procs GROUP BY ALL
 )
@@ -157,8 +120,7 @@ def _with_effects(con: duckdb.DuckDBPyConnection, window: Window, group: str | N
         return None
     con.register("_dup_procs", dups)
     try:
-        return con.execute(query, {"start": window.start, "end": window.end, "writes": list(WRITE_OPERATIONS),
-                                   "unsafe": list(UNSAFE_METHODS), **extra}).df()
+        return con.execute(query, {"start": window.start, "end": window.end, **extra}).df()
     finally:
         con.unregister("_dup_procs")
 

@@ -10,6 +10,10 @@ Copies on Spring `@RetryableTopic` retry topics (`orders-retry-0`, …) are proc
 their origin record: the tap's record carries `kafka_original-*` headers, which normalize
 decoded into the dlt_origin_* columns, and the key folds back onto the origin.
 
+The spans are read from the derived `processings` table (collectors.derive.processings:
+one row per consumer span of a record, with the side effects under it), so pages never
+scan the spans; the two rules above run at query time over the few candidate rows only.
+
 The SQL here is a common table expression other modules of this package put in front of
 their own queries; it binds `$start` and `$end` (the window) and nothing else.
 """
@@ -25,42 +29,25 @@ from dashboard.analyses.window import Window
 # Topics Spring's @RetryableTopic creates next to the origin topic.
 RETRY_TOPIC_RE = r"-retry(-\d+)?$"
 
-# CTEs `proc` (one row per processing, keyed on the origin record). Binds $start, $end.
-_PROC_COLUMNS = """trace_id, span_id, service, service_instance, client_id,
-           coalesce(consumer_group, service) AS grp, destination AS topic, "partition", "offset",
-           message_id, start_time, end_time, duration_us, status_code, operation_type"""
-_PROC_FILTER = """kind = 5 AND start_time >= $start AND start_time < $end
-      AND destination IS NOT NULL AND "offset" IS NOT NULL"""
+# CTEs ending in `proc` (one row per processing, keyed on the origin record; `candidate` is
+# false for a processing that is surely its delivery's only one, so redeliveries are among
+# the candidates). Binds $start, $end.
+_PROC_COLUMNS = """trace_id, span_id, service, service_instance, client_id, grp, topic, "partition", "offset",
+           message_id, start_time, end_time, duration_us, status_code, operation_type, delivery_attempt,
+           events, db_writes, http_calls, effects"""
+
+# Positions a query wants looked at closely besides the derived duplicate deliveries (none).
+NO_POSITIONS = """SELECT NULL::VARCHAR AS topic, NULL::INTEGER AS "partition", NULL::BIGINT AS "offset" WHERE false"""
 
 
-def _cte() -> str:
-    # Each CTE is referenced once, so DuckDB streams it instead of materialising every
-    # processing; receive spans (usually none) are the small side of every join.
+def _cte(also: str = NO_POSITIONS) -> str:
+    # The derived processings (collectors.derive) hold every span that may count. Almost every
+    # delivery has one row, and a delivery with one row is one processing whatever the window
+    # (a lone receive span counts; a lone -retry-N copy folds onto its origin, once). So only
+    # the candidates are run through the receive/process and retry-topic rules: deliveries
+    # with more than one row ever (duplicate_deliveries), retry copies and their origins, and
+    # the caller's `also_positions`. Hash lookups may take a few extra rows, never miss one.
     return rf"""
-proc_main AS (
-    SELECT {_PROC_COLUMNS} FROM spans
-    WHERE {_PROC_FILTER} AND coalesce(operation_type, 'process') = 'process'
-),
-proc_recv AS (
-    SELECT {_PROC_COLUMNS} FROM spans
-    WHERE {_PROC_FILTER} AND operation_type = 'receive'
-),
-recv_keys AS (
-    SELECT DISTINCT coalesce(consumer_group, service) AS grp, destination AS topic, "partition", "offset" FROM spans
-    WHERE {_PROC_FILTER} AND operation_type = 'receive'
-),
-recv_processed AS (  -- receive spans whose delivery also has a process span
-    SELECT DISTINCT coalesce(consumer_group, service) AS grp, destination AS topic, "partition", "offset"
-    FROM spans
-    WHERE {_PROC_FILTER} AND coalesce(operation_type, 'process') = 'process'
-      AND (coalesce(consumer_group, service), destination, "partition", "offset")
-          IN (SELECT (grp, topic, "partition", "offset") FROM recv_keys)
-),
-proc_pref AS (
-    SELECT * FROM proc_main
-    UNION ALL
-    SELECT r.* FROM proc_recv r ANTI JOIN recv_processed x USING (grp, topic, "partition", "offset")
-),
 retry_copies AS (
     SELECT topic, "partition", "offset", dlt_origin_topic, dlt_origin_partition, dlt_origin_offset,
            event_id AS copy_event_id
@@ -68,6 +55,42 @@ retry_copies AS (
     WHERE dlt_family = 'spring-retry' AND regexp_matches(topic, '-retry(-\d+)?$')
       AND dlt_origin_topic IS NOT NULL AND dlt_origin_offset IS NOT NULL
       AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+),
+also_positions AS ({also}),
+close_look AS (
+    SELECT hash(grp, topic, "partition", "offset") AS h, NULL::UBIGINT AS hp FROM duplicate_deliveries
+    UNION ALL SELECT NULL, hash(topic, "partition", "offset") FROM retry_copies
+    UNION ALL SELECT NULL, hash(dlt_origin_topic, dlt_origin_partition, dlt_origin_offset) FROM retry_copies
+    UNION ALL SELECT NULL, hash(topic, "partition", "offset") FROM also_positions
+),
+proc_all AS NOT MATERIALIZED (  -- every processing row of the window, flagged: streamed, never held
+    SELECT {_PROC_COLUMNS},
+           hash(grp, topic, "partition", "offset") IN (SELECT h FROM close_look WHERE h IS NOT NULL)
+           OR hash(topic, "partition", "offset") IN (SELECT hp FROM close_look WHERE hp IS NOT NULL) AS candidate
+    FROM processings
+    WHERE start_time >= $start AND start_time < $end
+),
+cand AS MATERIALIZED (  -- few rows
+    SELECT * FROM proc_all WHERE candidate
+),
+recv_keys AS (
+    SELECT DISTINCT grp, topic, "partition", "offset" FROM cand WHERE operation_type = 'receive'
+),
+recv_processed AS (  -- receive spans whose delivery also has a process span
+    SELECT DISTINCT grp, topic, "partition", "offset" FROM cand
+    WHERE coalesce(operation_type, 'process') = 'process'
+      AND (grp, topic, "partition", "offset") IN (SELECT (grp, topic, "partition", "offset") FROM recv_keys)
+),
+cand_pref AS (
+    SELECT * FROM cand WHERE coalesce(operation_type, 'process') = 'process'
+    UNION ALL
+    SELECT r.* FROM cand r ANTI JOIN recv_processed x USING (grp, topic, "partition", "offset")
+    WHERE r.operation_type = 'receive'
+),
+proc_pref AS (
+    SELECT * FROM proc_all WHERE NOT candidate
+    UNION ALL
+    SELECT * FROM cand_pref
 ),
 proc AS (
     SELECT p.* EXCLUDE (topic, "partition", "offset"),
@@ -86,11 +109,13 @@ proc AS (
 PROCESSINGS_CTE = _cte()
 
 
-def over_processings(*body: str, recursive: bool = False) -> str:
+def over_processings(*body: str, recursive: bool = False, also: str | None = None) -> str:
     """`WITH <processings CTEs>, <body...>`: the body parts are constants of the calling module,
-    never input (more CTEs, then the final SELECT)."""
+    never input (more CTEs, then the final SELECT). `also` is a constant SELECT of (topic,
+    partition, offset) positions whose processings must be looked at closely too."""
     head = "WITH RECURSIVE " if recursive else "WITH "
-    return head + PROCESSINGS_CTE + ",\n" + "".join(body)  # noqa: S608 (constant SQL; values are bound)
+    cte = PROCESSINGS_CTE if also is None else _cte(also)
+    return head + cte + ",\n" + "".join(body)  # noqa: S608 (constant SQL; values are bound)
 
 
 def params(window: Window, **extra: object) -> dict[str, object]:

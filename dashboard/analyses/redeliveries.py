@@ -35,9 +35,9 @@ CRASH_LOOP_RESTARTS = 2
 CAUSES = ("retry_topic", "offset_reset", "restart_rebalance", "blocking_retry", "unknown")
 
 _REDELIVERIES = over_processings(r"""
-sel AS (
+sel AS (  -- a record read more than once is among the candidates (processings)
     SELECT * FROM proc
-    WHERE ($grp IS NULL OR grp = $grp) AND ($topic IS NULL OR topic = $topic)
+    WHERE candidate AND ($grp IS NULL OR grp = $grp) AND ($topic IS NULL OR topic = $topic)
 ),
 dup AS (
     SELECT grp, topic, "partition", "offset" FROM sel GROUP BY ALL HAVING count(*) > 1
@@ -98,7 +98,7 @@ def redeliveries(con: duckdb.DuckDBPyConnection, window: Window, *, group: str |
 
 _RATE = over_processings(r"""
 sel AS NOT MATERIALIZED (  -- read twice, streamed both times: cheaper than holding every processing
-    SELECT grp, topic, "partition", "offset", start_time FROM proc
+    SELECT grp, topic, "partition", "offset", start_time, candidate FROM proc
     WHERE ($grp IS NULL OR grp = $grp) AND ($topic IS NULL OR topic = $topic)
 ),
 totals AS (
@@ -107,14 +107,14 @@ totals AS (
 ),
 -- redeliveries are rare: number the processings of the records read more than once only
 dup AS (
-    SELECT hash(grp, topic, "partition", "offset") AS h FROM sel GROUP BY h HAVING count(*) > 1
+    SELECT hash(grp, topic, "partition", "offset") AS h FROM sel WHERE candidate GROUP BY h HAVING count(*) > 1
 ),
 extra AS (
     SELECT time_bucket(to_microseconds($bucket_us), start_time) AS bucket, grp, count(*) AS redeliveries
     FROM (
         SELECT grp, start_time,
                row_number() OVER (PARTITION BY grp, topic, "partition", "offset" ORDER BY start_time) AS nth
-        FROM sel WHERE hash(grp, topic, "partition", "offset") IN (SELECT h FROM dup)
+        FROM sel WHERE candidate AND hash(grp, topic, "partition", "offset") IN (SELECT h FROM dup)
     )
     WHERE nth > 1
     GROUP BY ALL
@@ -141,11 +141,7 @@ sel AS (
 )
 SELECT s.grp AS "group", s.topic, s."partition", s."offset", s.via_topic, s.via_offset,
        s.trace_id, s.span_id, s.service, s.service_instance, s.client_id, s.start_time, s.duration_us,
-       s.status_code, st.status_message,
-       TRY_CAST(coalesce(json_extract_string(st.attributes, '$."messaging.kafka.delivery_attempt"'),
-                         json_extract_string(st.attributes, '$."messaging.delivery_attempt"'),
-                         json_extract_string(st.attributes, '$."kafka_deliveryAttempt"'),
-                         json_extract_string(st.attributes, '$."delivery_attempt"')) AS INTEGER) AS delivery_attempt
+       s.status_code, st.status_message, s.delivery_attempt
 FROM sel s
 JOIN spans st ON st.trace_id = s.trace_id AND st.span_id = s.span_id
 WHERE st.kind = 5 AND st.start_time >= $start AND st.start_time < $end

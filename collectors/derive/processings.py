@@ -1,0 +1,92 @@
+"""Processings and their side effects (DESIGN §5.3, §5.5), derived with a trace's segments.
+
+A processing row is a CONSUMER span (kind 5) that names its record (destination and
+offset) and is a `process` or `receive` (or unnamed) operation. Its side effects are the
+spans of its synchronous segment (the walk stops at PRODUCER and CONSUMER spans, so what
+downstream consumers do is never charged to it):
+
+- ``event``: a PRODUCER span (or a messaging `send`/`create`), a downstream event;
+- ``db_write``: a DB span whose operation writes (WRITE_OPERATIONS);
+- ``http_call``: a CLIENT span with an unsafe method (UNSAFE_METHODS).
+
+Which processing counts (receive spans only without a process span; `-retry-N` copies
+folded onto their origin record) is decided at query time, where the window and the
+records are known (dashboard.analyses.processings); `duplicate_deliveries` names the
+deliveries with more than one row, the only ones that decision has to look at closely.
+"""
+
+from __future__ import annotations
+
+WRITE_OPERATIONS = ("INSERT", "UPDATE", "DELETE", "UPSERT", "MERGE", "REPLACE")
+UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+_ATTEMPT_KEYS = ("messaging.kafka.delivery_attempt", "messaging.delivery_attempt", "kafka_deliveryAttempt",
+                 "delivery_attempt")
+# The delivery-attempt attribute, as a column expression over `spans s` (consumer spans only).
+DELIVERY_ATTEMPT = ("CASE WHEN s.kind = 5 THEN TRY_CAST(coalesce("
+                    + ", ".join(f"""json_extract_string(s.attributes, '$."{k}"')""" for k in _ATTEMPT_KEYS)
+                    + ") AS INTEGER) END")
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{v}'" for v in values) + ")"  # constants of this module
+
+
+# Over the derivation's `_bx` (classified spans) and `_walk` (segment walk) of the batch.
+INSERT_PROCESSINGS = f"""
+INSERT INTO processings
+WITH eff AS (
+    SELECT * FROM (
+        SELECT w.trace_id, w.seg, x.span_id, x.name, x.service, x.start_time,
+               CASE WHEN x.kind = 4 OR (x.messaging_system IS NOT NULL AND x.operation_type IN ('send', 'create'))
+                        THEN 'event'
+                    WHEN upper(x.db_operation) IN {_in(WRITE_OPERATIONS)} THEN 'db_write'
+                    WHEN x.kind = 3 AND upper(x.http_method) IN {_in(UNSAFE_METHODS)} THEN 'http_call' END AS effect,
+               CASE WHEN x.kind = 4 OR x.messaging_system IS NOT NULL THEN x.destination
+                    WHEN x.db_operation IS NOT NULL THEN concat_ws(' ', x.db_system, x.db_operation)
+                    WHEN x.peer_service IS NOT NULL OR x.http_route IS NOT NULL
+                        THEN concat_ws(' ', x.http_method, x.peer_service, x.http_route)
+                    ELSE x.name END AS target
+        FROM _walk w JOIN _bx x USING (trace_id, span_id)
+        WHERE w.span_id <> w.seg
+    )
+    WHERE effect IS NOT NULL
+), per AS (
+    SELECT trace_id, seg,
+           count(*) FILTER (WHERE effect = 'event') AS events,
+           count(*) FILTER (WHERE effect = 'db_write') AS db_writes,
+           count(*) FILTER (WHERE effect = 'http_call') AS http_calls,
+           list(struct_pack(effect := effect, target := target, service := service, name := name,
+                            trace_id := trace_id, span_id := span_id) ORDER BY start_time, span_id) AS effects
+    FROM eff GROUP BY trace_id, seg
+)
+SELECT c.trace_id, c.span_id, c.service, c.service_instance, c.client_id, coalesce(c.consumer_group, c.service),
+       c.destination, c."partition", c."offset", c.message_id, c.operation_type, c.start_time, c.end_time,
+       c.duration_us, c.status_code, c.delivery_attempt,
+       coalesce(p.events, 0), coalesce(p.db_writes, 0), coalesce(p.http_calls, 0), coalesce(p.effects, [])
+FROM _bx c
+LEFT JOIN per p ON p.trace_id = c.trace_id AND p.seg = c.span_id
+WHERE c.kind = 5 AND c.destination IS NOT NULL AND c."offset" IS NOT NULL
+  AND coalesce(c.operation_type, 'process') IN ('process', 'receive')
+ORDER BY c.start_time
+"""  # noqa: S608 (constants of this module)
+
+# Deliveries of the batch's processings that now have more than one row (and were not known).
+# The whole table is probed, but only for the batch's keys: a redelivery may come days later.
+INSERT_DUPLICATE_DELIVERIES = """
+INSERT INTO duplicate_deliveries
+WITH keys AS (
+    SELECT DISTINCT hash(coalesce(consumer_group, service), destination, "partition", "offset") AS h
+    FROM _bx
+    WHERE kind = 5 AND destination IS NOT NULL AND "offset" IS NOT NULL
+      AND coalesce(operation_type, 'process') IN ('process', 'receive')
+)
+SELECT n.*, ? FROM (
+    SELECT grp, topic, "partition", "offset" FROM processings
+    WHERE hash(grp, topic, "partition", "offset") IN (SELECT h FROM keys)
+    GROUP BY grp, topic, "partition", "offset" HAVING count(*) > 1
+) n
+WHERE NOT EXISTS (SELECT 1 FROM duplicate_deliveries d
+                  WHERE d.grp IS NOT DISTINCT FROM n.grp AND d.topic = n.topic
+                    AND d."partition" IS NOT DISTINCT FROM n."partition" AND d."offset" = n."offset")
+"""
