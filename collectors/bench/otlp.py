@@ -28,6 +28,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from collectors.normalize.otlp_json import spans_from_json
 from collectors.normalize.otlp_proto import parse_request, spans_from_proto
+from collectors.otlp.decode import decode
 
 BATCH = 512
 TARGET = 50_000  # spans/s stored on a 2-core machine (the OTLP receiver issue)
@@ -104,9 +105,12 @@ def run(*, seconds: float = 10.0, workers: int = 2,
     parse = _rate(parse_request, bodies, 1.0)
     detour = _rate(_via_json, bodies[:4], 1.0)
     direct = _rate(lambda b: spans_from_proto(b, source="bench"), bodies, 1.0)
+    arrow = _rate(lambda b: decode(b, "proto", "bench"), bodies, 1.0)
     yield f"protobuf parse only            {parse:>10,.0f} spans/s"
     yield f"parse → rows via JSON          {detour:>10,.0f} spans/s  (MessageToDict + JSON decoder: the detour)"
     yield f"parse → rows direct            {direct:>10,.0f} spans/s  ({direct / detour:.1f}× the detour)"
+    yield (f"parse → Arrow table            {arrow:>10,.0f} spans/s  ({1e6 / arrow:.1f} µs/span: what the receiver "
+           f"does per request, row tuples transposed per batch)")
     rates, cpus = [], []
     for n, (decode_workers, label) in enumerate([(0, "stored, decoding in-process"),
                                                  (workers, f"stored, {workers} decoder processes")]):
@@ -122,6 +126,7 @@ def run(*, seconds: float = 10.0, workers: int = 2,
     best = rates[-1]
     yield f"stored / parse only            {best / parse:>10.1%}"
     yield f"stored / direct decode         {best / direct:>10.1%}"
+    yield f"stored / Arrow decode          {best / arrow:>10.1%}"
     yield f"decoder processes / in-process {rates[1] / rates[0]:>10.2f}×"
     cores = os.cpu_count() or 1
     # what the CPU cost allows when nothing else runs: one core at most in-process (the GIL)
