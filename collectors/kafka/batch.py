@@ -59,8 +59,40 @@ def _as_text(arr: pa.Array, *, base64_fallback: bool) -> pa.Array:
         return pa.array([text(v) if base64_fallback else _decode(v) for v in items], pa.string())
 
 
+_blake2b = hashlib.blake2b
+
+
 def _blake(v: bytes | None) -> str | None:
-    return None if v is None else hashlib.blake2b(v, digest_size=8).hexdigest()
+    return None if v is None else _blake2b(v, digest_size=8).hexdigest()
+
+
+class RawBatch:
+    """A batch's columns for the bulk query, and the exact bytes of every record for the few
+    that take the reference path (the consumer's Message objects need not stay alive)."""
+
+    __slots__ = ("table", "values", "keys", "names", "hbin", "offsets", "has_headers")
+
+    def __init__(self, table: pa.Table, values: pa.Array, keys: pa.Array, names: pa.Array, hbin: pa.Array,
+                 offsets: np.ndarray, has_headers: list[bool]) -> None:
+        self.table, self.values, self.keys, self.names, self.hbin = table, values, keys, names, hbin
+        self.offsets, self.has_headers = offsets, has_headers
+
+    @property
+    def num_rows(self) -> int:
+        return self.table.num_rows
+
+    def fields(self, i: int) -> dict[str, Any]:
+        """record_row's raw fields for record i, as _msg_fields gives them from its Message."""
+        t = self.table
+        lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
+        headers = (list(zip(self.names[lo:hi].to_pylist(), self.hbin[lo:hi].to_pylist(), strict=True))
+                   if self.has_headers[i] else None)
+        return {"topic": t["topic"][i].as_py(), "partition": t["partition"][i].as_py(),
+                "offset": t["offset"][i].as_py(), "key": self.keys[i].as_py(), "value": self.values[i].as_py(),
+                "headers": headers, "timestamp_ms": t["ts_ms"][i].as_py(), "timestamp_type": t["ts_type"][i].as_py()}
+
+    def all_fields(self) -> list[dict[str, Any]]:
+        return [self.fields(i) for i in range(self.num_rows)]
 
 
 class BatchConverter:
@@ -88,14 +120,17 @@ class BatchConverter:
             self._con.close()
             self._con = None
 
-    def raw_table(self, msgs: Sequence[Any]) -> pa.Table:
+    def raw_table(self, msgs: Sequence[Any]) -> RawBatch:
         """The batch as Arrow columns: one C-level pass per message field, then vectorised work
-        (no per-message dicts). The headers normalize reads become columns "h:<name>"."""
+        (no per-message dicts). The headers normalize reads become columns "h:<name>". The
+        result keeps the exact bytes the reference path needs, so the messages can go."""
         from confluent_kafka import Message
 
         n = len(msgs)
         values = list(map(Message.value, msgs))
-        hs = [h or () for h in map(Message.headers, msgs)]
+        keys = pa.array(list(map(Message.key, msgs)), pa.binary())
+        hs_raw = list(map(Message.headers, msgs))
+        hs = [h or () for h in hs_raw]
         ts = list(map(Message.timestamp, msgs))
         val_arr = pa.array(values, pa.binary())
         vtext = _as_text(val_arr, base64_fallback=False)
@@ -106,7 +141,8 @@ class BatchConverter:
         counts = np.fromiter(map(len, hs), dtype=np.int32, count=n)
         flat = list(chain.from_iterable(hs))
         names = pa.array(list(map(_FIRST, flat)), pa.string())
-        htext = _as_text(pa.array(list(map(_SECOND, flat)), pa.binary()), base64_fallback=True)
+        hbin = pa.array(list(map(_SECOND, flat)), pa.binary())
+        htext = _as_text(hbin, base64_fallback=True)
         offsets = np.concatenate([np.zeros(1, np.int32), np.cumsum(counts, dtype=np.int32)])
         parent = np.repeat(np.arange(n, dtype=np.int32), counts)
         cols: dict[str, pa.Array] = {
@@ -114,10 +150,11 @@ class BatchConverter:
             "topic": pa.array(list(map(Message.topic, msgs)), pa.string()),
             "partition": pa.array(list(map(Message.partition, msgs)), pa.int32()),
             "offset": pa.array(list(map(Message.offset, msgs)), pa.int64()),
-            "key_text": _as_text(pa.array(list(map(Message.key, msgs)), pa.binary()), base64_fallback=True),
+            "key_text": _as_text(keys, base64_fallback=True),
             "vtext": vtext,
             "value_size": pc.fill_null(pc.binary_length(val_arr), -1).cast(pa.int32()),
-            "value_hash": pa.array(list(map(_blake, values)), pa.string()),
+            "value_hash": pa.array([None if v is None else _blake2b(v, digest_size=8).hexdigest() for v in values],
+                                   pa.string()),
             "ts_type": pa.array(list(map(_FIRST, ts)), pa.int8()),
             "ts_ms": pa.array(list(map(_SECOND, ts)), pa.int64()),
             "headers": _headers_json(names, htext, offsets, counts),
@@ -125,7 +162,7 @@ class BatchConverter:
             "key_hits": pc.count_substring_regex(vtext, bulk_sql.KEY_HITS),
         }
         cols.update(_header_columns(names, htext, parent, n))
-        return pa.table(cols)
+        return RawBatch(pa.table(cols), val_arr, keys, names, hbin, offsets, [h is not None for h in hs_raw])
 
     def convert(self, msgs: Sequence[Any], *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
         """RECORD_SCHEMA table for the batch, and ingest-error rows for records that could not be read."""
@@ -133,15 +170,18 @@ class BatchConverter:
             return RECORD_SCHEMA.empty_table(), []
         if not self.bulk:
             return self.convert_reference(msgs, tapped_at_us=tapped_at_us)
-        raw = self.raw_table(msgs)
-        return self.convert_raw(raw, msgs, tapped_at_us=tapped_at_us)
+        return self.convert_raw(self.raw_table(msgs), tapped_at_us=tapped_at_us)
 
     def convert_reference(self, msgs: Sequence[Any], *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
         """Every record through normalize's record_row (the reference the bulk path matches)."""
-        return self._reference([_msg_fields(m) for m in msgs], tapped_at_us, RECORD_SCHEMA.empty_table())
+        return self.reference_fields([_msg_fields(m) for m in msgs], tapped_at_us=tapped_at_us)
 
-    def convert_raw(self, raw: pa.Table, msgs: Sequence[Any], *,
-                    tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+    def reference_fields(self, fields: list[dict[str, Any]], *,
+                         tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        return self._reference(fields, tapped_at_us, RECORD_SCHEMA.empty_table())
+
+    def convert_raw(self, batch: RawBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        raw = batch.table
         topics = pc.unique(raw.column("topic")).to_pylist()
         dlt_topics = [t for t in topics if self._is_dlt(t)]
         con = self._connection()
@@ -152,10 +192,10 @@ class BatchConverter:
         finally:
             con.unregister("raw")
         slow_mask = out.column("_slow")
-        fast = self._fix_excerpts(out.filter(pc.invert(slow_mask)), msgs)
+        fast = self._fix_excerpts(out.filter(pc.invert(slow_mask)), batch)
         slow_idx = out.filter(slow_mask).column("_idx").to_pylist()
         fast = fast.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
-        slow = [_msg_fields(msgs[i]) for i in slow_idx]
+        slow = [batch.fields(i) for i in slow_idx]
         return self._reference(slow, tapped_at_us, fast)
 
     def _reference(self, slow: list[dict[str, Any]], tapped_at_us: int,
@@ -188,7 +228,7 @@ class BatchConverter:
         return hit
 
     @staticmethod
-    def _fix_excerpts(fast: pa.Table, msgs: Sequence[Any]) -> pa.Table:
+    def _fix_excerpts(fast: pa.Table, batch: RawBatch) -> pa.Table:
         """Values that are not UTF-8 (or cut mid-character) get normalize's excerpt, one by one."""
         col = fast.column("value_excerpt")
         need = pc.and_(col.is_null(), pc.greater_equal(fast.column("value_size"), 0))
@@ -197,7 +237,7 @@ class BatchConverter:
         ex = col.to_pylist()
         idx = fast.column("_idx").to_pylist()
         for j in pc.indices_nonzero(need).to_pylist():
-            ex[j] = excerpt(msgs[idx[j]].value())
+            ex[j] = excerpt(batch.values[idx[j]].as_py())
         return fast.set_column(fast.schema.get_field_index("value_excerpt"), "value_excerpt", pa.array(ex, pa.string()))
 
 

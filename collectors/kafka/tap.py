@@ -16,7 +16,7 @@ import time
 from collections import deque
 from typing import Any
 
-from collectors.kafka.batch import BatchConverter
+from collectors.kafka.batch import BatchConverter, RawBatch, _msg_fields
 from collectors.kafka.config import KafkaSettings
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
 from collectors.store import Store
@@ -93,9 +93,11 @@ class KafkaTap:
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
-            # librdkafka prefetches per partition (default 100k messages each): bound it
+            # prefetch bounded in bytes (16 MB); fetches of 2 MB a partition instead of 1 MB:
+            # a bare consume loop with these reads ~190k records/s (1 MB fetches and at most
+            # 20k queued messages, as before: ~95k/s), for ~80 MB more RSS
             "queued.max.messages.kbytes": 16384,
-            "queued.min.messages": 20_000,
+            "max.partition.fetch.bytes": 2 << 20,
             "error_cb": self._error_cb,
         })
         conf.setdefault("client.id", "seamwatch-tap")
@@ -190,8 +192,8 @@ class KafkaTap:
         """Queue a batch (None: the end) for the writer; waits while the writer is busy."""
         item = None
         if buf is not None:
-            raw = conv.raw_table(buf) if conv.bulk else None
-            item = (buf, raw, _now_us())
+            # the bulk path keeps columns and bytes only: the Message objects go now
+            item = (None, conv.raw_table(buf), _now_us()) if conv.bulk else (buf, None, _now_us())
         while writer.is_alive():
             try:
                 handoff.put(item, timeout=0.5)
@@ -252,17 +254,19 @@ class KafkaTap:
             self._set(last_error=f"{err.name()}: {err.str()}")
             log.warning("%s: %s", self.name, err.str())
 
-    def _flush(self, consumer: Any, conv: BatchConverter, buf: list[Any], raw: Any, tapped: int) -> None:
+    def _flush(self, consumer: Any, conv: BatchConverter, buf: list[Any] | None, raw: RawBatch | None,
+               tapped: int) -> None:
         """Write the batch and the positions it reaches in one transaction, then tell Kafka."""
         from confluent_kafka import TopicPartition
 
         t0 = time.perf_counter()
         try:
-            table, errors = (conv.convert_raw(raw, buf, tapped_at_us=tapped) if raw is not None
+            table, errors = (conv.convert_raw(raw, tapped_at_us=tapped) if raw is not None
                              else conv.convert(buf, tapped_at_us=tapped))
         except Exception:  # the bulk query choked on something: the reference path never does
             log.exception("%s: bulk normalize failed, using record_row for this batch", self.name)
-            table, errors = conv.convert_reference(buf, tapped_at_us=tapped)
+            table, errors = conv.reference_fields(raw.all_fields() if raw is not None else
+                                                  [_msg_fields(m) for m in buf], tapped_at_us=tapped)
         # offsets rise within a partition: the batch reaches max(offset) + 1 in each
         reached = table.group_by(["topic", "partition"]).aggregate([("offset", "max")]).to_pylist()
         positions = [(r["topic"], r["partition"], r["offset_max"] + 1) for r in reached]
