@@ -69,8 +69,9 @@ def build() -> str:
         f"CASE {c}_k WHEN 's' THEN CAST({c}_j AS JSON) ->> '$' WHEN 'i' THEN {c}_j END AS {c}_v"
         for c in STRING_COLUMNS)
     type_slow = " OR ".join(f"coalesce({c}_k NOT IN ('s', 'i'), false)" for c in STRING_COLUMNS)
+    # year 9999 with an offset can pass 9999-12-31 in UTC: normalize counts that as unreadable
     time_slow = (f"CASE event_time_k WHEN 's' THEN NOT regexp_full_match(CAST(event_time_j AS JSON) ->> '$', "
-                 f"{_q(_ISO)}) WHEN 'i' THEN NOT (d >= 0 AND d < 1e18) WHEN 'n' THEN NOT (d >= 0 AND d < 1e18) "
+                 f"{_q(_ISO)}) OR starts_with(CAST(event_time_j AS JSON) ->> '$', '9999') WHEN 'i' THEN NOT (d >= 0 AND d < 1e18) WHEN 'n' THEN NOT (d >= 0 AND d < 1e18) "
                  "WHEN 'b' THEN false WHEN 'o' THEN true ELSE false END")
     # parse_time's float arithmetic step by step, so the microsecond comes out the same
     time_val = ("CASE event_time_k WHEN 's' THEN CAST(trunc((epoch_us(TRY_CAST(CAST(event_time_j AS JSON) ->> '$' "

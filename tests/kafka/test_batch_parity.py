@@ -38,6 +38,7 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
     (b"k", _v({"id": "a", "time": "2026-03-01T10:15:30"}), None, (1, 5)),
     (b"k", _v({"id": "a", "time": "2026-02-30T10:15:30Z"}), None, (1, 5)),  # no such day
     (b"k", _v({"id": "a", "time": "yesterday"}), None, (1, 5)),
+    (b"k", _v({"id": "a", "time": "9999-12-31T23:59:59+05:00"}), None, (1, 5)),
     (b"k", _v({"id": "a", "time": "2026-03-01 10:15:30.5"}), None, (1, 5)),  # space separator
     (b"k", _v({"id": "a", "time": True}), None, (1, 5)),
     (b"k", _v({"id": True, "type": 1.5, "version": {"a": 1}}), None, (1, 5)),  # Python str() of odd types
@@ -111,7 +112,7 @@ def test_bulk_path_matches_record_row(topic: str) -> None:
     msgs = _messages(topic)
     conv = BatchConverter(cluster="c1", source="kafka")
     table, errors = conv.convert(msgs, tapped_at_us=1_790_000_000_000_000)
-    assert errors == []  # normalize reads every case (impossible event times are no time)
+    assert errors == []  # normalize reads every case here (impossible event times are no time)
     got = {(r["partition"], r["offset"]): _comparable(r) for r in table.to_pylist()}
     want = {(r["partition"], r["offset"]): _comparable(r) for r in _reference(msgs)}
     assert got.keys() == want.keys()
@@ -144,3 +145,14 @@ def test_an_impossible_event_time_is_no_time() -> None:
         ("n", "json", None, TP[3:35]), ("big", "json", None, TP[3:35]), ("neg", "json", None, TP[3:35])]
     assert rows[0]["value_excerpt"] == '{"id": "n", "time": NaN}'
     assert errors == []
+
+
+def test_a_value_normalize_cannot_store_is_kept_and_counted() -> None:
+    value = b'{"id": "far", "time": "9999-12-31T23:59:59-23:59"}'  # past 9999-12-31 in UTC
+    msgs = [Message(topic="orders", partition=0, offset=1, key=b"k", value=value,
+                    headers=[("traceparent", TP.encode())], timestamp=(1, 5))]
+    table, errors = BatchConverter(cluster="c1").convert(msgs, tapped_at_us=1)
+    [row] = table.to_pylist()
+    assert (row["offset"], row["value_size"], row["trace_id"], row["event_id"]) == (1, len(value), TP[3:35], None)
+    assert row["value_excerpt"] == value.decode()
+    assert [e["location"] for e in errors] == ["orders/0/1"]
