@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 MAX_TRACES = 20_000  # per call: keeps the write lock (and so ingest) waiting well under a second
 PAIR_HORIZON = timedelta(days=1)  # how far back a consumer span's producer span is looked for
 SKEW_MARGIN = timedelta(hours=1)  # a producer clock may run this far ahead of the consumer's
-DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts", "processings")
+DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts", "processings", "sends")
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.LEAVES)
             cur.execute(processings.INSERT_PROCESSINGS)
             cur.execute(processings.INSERT_DUPLICATE_DELIVERIES, [now])
+            cur.execute(processings.INSERT_SENDS)
             segments = _count(cur, sql.INSERT_SEGMENTS)
             cur.execute(sql.INSERT_EDGES)
             cur.execute(sql.INSERT_FACTS, [t0, t1, now])

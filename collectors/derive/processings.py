@@ -90,3 +90,15 @@ WHERE NOT EXISTS (SELECT 1 FROM duplicate_deliveries d
                   WHERE d.grp IS NOT DISTINCT FROM n.grp AND d.topic = n.topic
                     AND d."partition" IS NOT DISTINCT FROM n."partition" AND d."offset" = n."offset")
 """
+
+# PRODUCER spans, with their parent's group when the parent is a CONSUMER span.
+INSERT_SENDS = """
+INSERT INTO sends
+SELECT c.trace_id, c.span_id, c.parent_span_id, c.service, c.start_time,
+       CASE WHEN p.kind = 5 THEN coalesce(p.consumer_group, p.service) END,
+       CASE WHEN p.kind = 5 THEN p.start_time END
+FROM _bx c
+LEFT JOIN _bx p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+WHERE c.kind = 4
+ORDER BY c.start_time
+"""

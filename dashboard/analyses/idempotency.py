@@ -178,21 +178,19 @@ picked AS (
     SELECT r.* FROM recs r SEMI JOIN cand c
     ON c.causation_id = r.causation_id AND c.topic = r.topic AND c.event_type IS NOT DISTINCT FROM r.event_type
 ),
+-- the PRODUCER span each record's traceparent names, and the CONSUMER span above it
+-- (derived: collectors.derive.processings)
 prod AS (
-    SELECT trace_id, span_id, parent_span_id, service FROM spans
-    WHERE kind = 4 AND start_time >= $start - INTERVAL 1 HOUR AND start_time < $end
-      AND trace_id IN (SELECT trace_id FROM picked)
-),
-cons AS (
-    SELECT trace_id, span_id, coalesce(consumer_group, service) AS grp FROM spans
-    WHERE kind = 5 AND start_time >= $start - INTERVAL 1 HOUR AND start_time < $end
-      AND trace_id IN (SELECT trace_id FROM picked)
+    SELECT trace_id, span_id, service,
+           CASE WHEN parent_start >= $start - INTERVAL 1 HOUR AND parent_start < $end THEN parent_grp END AS cons_grp
+    FROM sends
+    WHERE start_time >= $start - INTERVAL 1 HOUR AND start_time < $end
+      AND hash(trace_id, span_id) IN (SELECT hash(trace_id, parent_span_id) FROM picked)
 ),
 attributed AS (
-    SELECT r.*, coalesce(c.grp, p.service, r.event_source) AS grp
+    SELECT r.*, coalesce(p.cons_grp, p.service, r.event_source) AS grp
     FROM picked r
     LEFT JOIN prod p ON p.trace_id = r.trace_id AND p.span_id = r.parent_span_id
-    LEFT JOIN cons c ON c.trace_id = p.trace_id AND c.span_id = p.parent_span_id
 )
 SELECT grp AS "group", causation_id, event_type, topic, count(DISTINCT ev) AS events,
        list(struct_pack("partition" := "partition", "offset" := "offset", event_id := event_id) ORDER BY ts)

@@ -108,3 +108,25 @@ def test_duplicate_publication_and_id_collision(data, store, window):
     assert [loc["offset"] for loc in found["DUPLICATE_PUBLISH"].evidence["event_ids"][0]["locations"]] == [10, 11]
     assert found["EVENT_ID_COLLISION"].severity == "error"
     assert found["EVENT_ID_COLLISION"].evidence["event_ids"][0]["event_id"] == "o-2"
+
+
+def test_redeliveries_across_derive_calls_and_late_spans(data, store, window):
+    # a redelivery whose processings are derived in separate calls is still one redelivery
+    data.process(data.trace_id(), "email", "email", "orders", 0, 7, at=1, instance="em-1")
+    data.write()
+    t = data.trace_id()
+    data.process(t, "email", "email", "orders", 0, 7, at=90, instance="em-2")
+    data.write()
+    # a trace that gets a late span is derived again: its processing is not counted twice
+    late = data.trace_id()
+    proc = data.process(late, "email", "email", "orders", 0, 8, at=2, instance="em-1")
+    data.write()
+    data.span(late, "email", "client", "INSERT outbox", at=2.1, parent=proc,
+              attrs={"db.system": "postgresql", "db.operation": "INSERT"})
+    data.write()
+
+    rows = _by_key(rd.redeliveries(store.cursor(), window))
+    assert {k: (r.processings, r.cause) for k, r in rows.items()} == {
+        ("email", "orders", 0, 7): (2, "restart_rebalance")}
+    rate = rd.redelivery_rate(store.cursor(), window)
+    assert rate["processings"].sum() == 3 and rate["redeliveries"].sum() == 1
