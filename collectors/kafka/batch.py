@@ -192,9 +192,12 @@ class BatchConverter:
         finally:
             con.unregister("raw")
         slow_mask = out.column("_slow")
-        fast = self._fix_excerpts(out.filter(pc.invert(slow_mask)), batch)
-        slow_idx = out.filter(slow_mask).column("_idx").to_pylist()
-        fast = fast.select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
+        if pc.any(slow_mask).as_py():  # filter copies every column: only when some rows are slow
+            slow_idx = out.filter(slow_mask).column("_idx").to_pylist()
+            out = out.filter(pc.invert(slow_mask))
+        else:
+            slow_idx = []
+        fast = self._fix_excerpts(out, batch).select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
         slow = [batch.fields(i) for i in slow_idx]
         return self._reference(slow, tapped_at_us, fast)
 
@@ -241,20 +244,37 @@ class BatchConverter:
         return fast.set_column(fast.schema.get_field_index("value_excerpt"), "value_excerpt", pa.array(ex, pa.string()))
 
 
+def _may_need_escape(arr: pa.Array) -> bool:
+    """Whether any byte of the strings is one json.dumps escapes (quote, backslash, control):
+    one numpy pass over the data buffer instead of a regex per string."""
+    if len(arr) == 0:
+        return False
+    bufs = arr.buffers()
+    if bufs[2] is None:
+        return False
+    offs = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset:arr.offset + len(arr) + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8)[offs[0]:offs[-1]]
+    return bool(np.any((data < 0x20) | (data == 0x22) | (data == 0x5C)))
+
+
 def _headers_json(names: pa.Array, htext: pa.Array, offsets: np.ndarray, counts: np.ndarray) -> pa.Array:
     """json.dumps([[name, text], ...], ensure_ascii=False) per record, built column-wise."""
-    quoted = pc.binary_join_element_wise('["', names, '", "', htext, '"]', "")
-    pairs = pc.if_else(pc.is_null(htext), pc.binary_join_element_wise('["', names, '", null]', ""), quoted)
-    unsafe = pc.or_(pc.match_substring_regex(names, _NEEDS_ESCAPE),
-                    pc.fill_null(pc.match_substring_regex(htext, _NEEDS_ESCAPE), False))
-    if pc.any(unsafe).as_py():  # quotes, backslashes, control characters: let json escape them
-        fixed = pairs.to_pylist()
-        ns, vs = names.to_pylist(), htext.to_pylist()
-        for i in pc.indices_nonzero(unsafe).to_pylist():
-            fixed[i] = json.dumps([ns[i], vs[i]], ensure_ascii=False)
-        pairs = pa.array(fixed, pa.string())
+    pairs = pc.binary_join_element_wise('["', names, '", "', htext, '"]', "")
+    if htext.null_count:  # headers without a value read null
+        pairs = pc.if_else(pc.is_null(htext), pc.binary_join_element_wise('["', names, '", null]', ""), pairs)
+    if _may_need_escape(names) or _may_need_escape(htext):  # quotes, backslashes, control characters
+        unsafe = pc.or_(pc.match_substring_regex(names, _NEEDS_ESCAPE),
+                        pc.fill_null(pc.match_substring_regex(htext, _NEEDS_ESCAPE), False))
+        if pc.any(unsafe).as_py():  # let json escape those
+            fixed = pairs.to_pylist()
+            ns, vs = names.to_pylist(), htext.to_pylist()
+            for i in pc.indices_nonzero(unsafe).to_pylist():
+                fixed[i] = json.dumps([ns[i], vs[i]], ensure_ascii=False)
+            pairs = pa.array(fixed, pa.string())
     per_record = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), pairs), ", ")
     doc = pc.binary_join_element_wise("[", per_record, "]", "")
+    if counts.all():
+        return doc
     return pc.if_else(pa.array(counts > 0), doc, pa.scalar(None, pa.string()))
 
 
