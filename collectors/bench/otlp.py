@@ -81,16 +81,23 @@ def payloads(count: int = 16, *, seed: int = 7) -> list[bytes]:
     return out
 
 
-def _rate(fn: Callable[[bytes], Any], bodies: list[bytes], seconds: float) -> float:
-    """Spans per second of ``fn`` over the bodies, timed for about ``seconds``."""
-    done, start = 0, time.perf_counter()
-    while True:
-        for body in bodies:
-            fn(body)
-            done += BATCH
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return done / elapsed
+def _rate(fn: Callable[[bytes], Any], bodies: list[bytes], seconds: float, rounds: int = 4) -> float:
+    """Spans per second of ``fn`` over the bodies: the best of ``rounds`` rounds in about ``seconds``.
+
+    The best round, because on a shared machine a single timing mostly measures the neighbours.
+    """
+    best = 0.0
+    for _ in range(rounds):
+        done, start = 0, time.perf_counter()
+        while True:
+            for body in bodies:
+                fn(body)
+                done += BATCH
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds / rounds:
+                break
+        best = max(best, done / elapsed)
+    return best
 
 
 def _via_json(body: bytes) -> Any:
