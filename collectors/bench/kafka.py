@@ -2,9 +2,12 @@
 
 Fills a topic with small JSON events (~300 B, a few headers) once, then times, each in a fresh
 subprocess so peak memory is its own: a bare confluent-kafka loop that touches nothing,
-kcat (when installed), the tap with every record through normalize's record_row (before),
-and the tap's bulk path (after). The tap runs are complete: consume, normalize, Arrow, DuckDB
-commit with positions.
+kcat (when installed), the tap with every record through normalize's record_row (before, over
+the first 100k records), and the tap's bulk path (after) over a quarter of the topic and over
+all of it, so peak RSS at two volumes shows whether memory stays flat. The tap runs are
+complete: consume, normalize, Arrow, DuckDB commit with positions. The machine's load average
+is printed before and after (a loaded machine starves every run), and the tap's CPU per
+record by thread (consumer, writer, DuckDB workers, librdkafka).
 """
 
 from __future__ import annotations
@@ -124,6 +127,27 @@ def measure_bare(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
 
 
 
+def _thread_cpu_s() -> dict[str, float]:
+    """CPU seconds per thread of this process, by Python thread name (Linux /proc)."""
+    import os
+    import threading as th
+
+    names = {t.native_id: t.name for t in th.enumerate()}
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            stat = Path(f"/proc/self/task/{tid}/stat").read_text()
+        except OSError:
+            continue
+        comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        name = names.get(int(tid)) or ("librdkafka" if comm.startswith("rdk:") else "other (DuckDB workers, ...)")
+        if name.startswith("kafka-tap"):
+            name = "writer" if name.endswith("-writer") else "consumer"
+        out[name] = out.get(name, 0.0) + (int(rest[11]) + int(rest[12])) / tick
+    return out
+
+
 def measure_tap(bootstrap: str, topic: str, messages: int, bulk: bool) -> dict[str, Any]:
     from collectors.kafka.config import KafkaSettings
     from collectors.kafka.tap import KafkaTap
@@ -136,18 +160,22 @@ def measure_tap(bootstrap: str, topic: str, messages: int, bulk: bool) -> dict[s
         start, cpu0 = time.perf_counter(), time.process_time()
         with _RssSampler(lambda: tap.status()["records"], messages) as rss:
             tap.start()
-            while tap.status()["records"] < messages:
+            while (done := tap.status()["records"]) < messages:
                 time.sleep(0.02)
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
         status = tap.status()
+        threads = _thread_cpu_s() if Path("/proc/self/task").is_dir() else {}
         tap.stop()
         stored, with_id = store.cursor().execute(
             "SELECT count(*), count(event_id) FROM records").fetchone()
-    return {"records": stored, "with_event_id": with_id, "seconds": elapsed, "peak_mb": _peak_mb(),
+    # the rate counts what was written when the clock stopped (the last batch may overshoot)
+    return {"records": done, "stored": stored, "with_event_id": with_id, "seconds": elapsed, "peak_mb": _peak_mb(),
             "rss_by_quarter_mb": rss.marks, "slow_path": status.get("slow_path_records", 0),
-            "cpu_us_per_record": cpu * 1e6 / messages,
-            "stage_us_per_record": {k: round(status.get(k, 0.0) * 1e6 / messages, 1)
-                                    for k in ("hand_over_s", "normalize_s", "write_s")}}
+            "cpu_us_per_record": cpu * 1e6 / done,
+            "stage_us_per_record": {k: round(status.get(k, 0.0) * 1e6 / status["records"], 1)
+                                    for k in ("hand_over_s", "normalize_s", "write_s")},
+            "thread_cpu_us_per_record": {k: round(v * 1e6 / status["records"], 1) for k, v in sorted(threads.items())
+                                         if v * 1e6 / status["records"] >= 0.1}}
 
 
 def measure_kcat(bootstrap: str, topic: str, messages: int) -> dict[str, Any] | None:
@@ -168,16 +196,31 @@ def _child(mode: str, bootstrap: str, topic: str, messages: int) -> dict[str, An
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+REFERENCE_SAMPLE = 100_000  # the record_row path is slow: its rate is taken over the first records only
+BULK = "tap, bulk Arrow/DuckDB path (after)"
+REFERENCE = "tap, record_row per record (before)"
+
+
+def _load() -> str:
+    import os
+
+    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
+
+
 def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     t0 = time.perf_counter()
     topic = ensure_topic(bootstrap, messages)
     yield f"topic {topic}: {messages:,} events of ~{len(_event(0))} B + 3 headers (ready in {time.perf_counter() - t0:.1f}s)"
+    yield f"before: {_load()}"
+    quarter = max(messages // 4, 1000)
     results: dict[str, dict[str, Any] | None] = {
         "bare confluent-kafka loop": _child("bare", bootstrap, topic, messages),
         "kcat -C -e": measure_kcat(bootstrap, topic, messages),
-        "tap, record_row per record (before)": _child("tap-reference", bootstrap, topic, messages),
-        "tap, bulk Arrow/DuckDB path (after)": _child("tap-bulk", bootstrap, topic, messages),
+        REFERENCE: _child("tap-reference", bootstrap, topic, min(messages, REFERENCE_SAMPLE)),
+        f"tap, bulk path, first {quarter:,} only": _child("tap-bulk", bootstrap, topic, quarter),
+        BULK: _child("tap-bulk", bootstrap, topic, messages),
     }
+    yield f"after: {_load()}"
     rate = {k: (v["records"] / v["seconds"] if v else None) for k, v in results.items()}
     for name, r in results.items():
         if r is None:
@@ -187,16 +230,19 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
         mem += f"  CPU {r['cpu_us_per_record']:.1f} µs/record" if r.get("cpu_us_per_record") else ""
         yield f"{name:40s} {rate[name]:>10,.0f} records/s  ({r['seconds']:.2f}s){mem}"
     bare, kcat = rate["bare confluent-kafka loop"], rate["kcat -C -e"]
-    for name in ("tap, record_row per record (before)", "tap, bulk Arrow/DuckDB path (after)"):
+    for name in (REFERENCE, BULK):
         r = results[name]
         ratios = f"{rate[name] / bare:.0%} of the bare loop"
         if kcat:
             ratios += f", {rate[name] / kcat:.0%} of kcat"
-        yield (f"{name}: {ratios}; stored {r['records']:,} ({r['with_event_id']:,} with event id, "
+        yield (f"{name}: {ratios}; stored {r['stored']:,} ({r['with_event_id']:,} with event id, "
                f"{r['slow_path']:,} via record_row); RSS by quarter {r['rss_by_quarter_mb']} MB; "
                f"CPU {r['cpu_us_per_record']:.1f} µs/record (all threads); wall µs/record per stage "
-               f"{r['stage_us_per_record']}")
-    after = rate["tap, bulk Arrow/DuckDB path (after)"]
+               f"{r['stage_us_per_record']}; CPU µs/record by thread {r['thread_cpu_us_per_record']}")
+    small = results[f"tap, bulk path, first {quarter:,} only"]
+    yield (f"tap peak RSS: {small['peak_mb']:.0f} MB after {small['records']:,} records, "
+           f"{results[BULK]['peak_mb']:.0f} MB after {results[BULK]['records']:,} (flat memory: about the same)")
+    after = rate[BULK]
     if kcat:
         yield f"target: tap ≥ 25% of kcat (aim 40%): {'met' if after >= 0.25 * kcat else 'NOT met'} ({after / kcat:.0%})"
 
