@@ -130,7 +130,9 @@ def run(*, seconds: float = 10.0, workers: int = 2,
         yield (f"{label:<30} {rate:>10,.0f} spans/s  ({stored:,} spans in {elapsed:.1f} s to the last commit; "
                f"receiver CPU {cpu / max(stored, 1) * 1e6:.1f} µs/span; {sent.get('requests', 0):,} requests, "
                f"{sent.get('retries', 0):,} answered 503/429; {status['batches']} store batches)")
-    best = rates[-1]
+    # the target is judged on the better of the two settings, named: in-process is the receiver's default
+    best = max(rates)
+    best_label = "in-process" if rates[0] >= rates[1] else f"{workers} decoder processes"
     yield f"stored / parse only            {best / parse:>10.1%}"
     yield f"stored / direct decode         {best / direct:>10.1%}"
     yield f"stored / Arrow decode          {best / arrow:>10.1%}"
@@ -139,7 +141,7 @@ def run(*, seconds: float = 10.0, workers: int = 2,
     # what the CPU cost allows when nothing else runs: one core at most in-process (the GIL)
     yield (f"ceiling if the machine were idle: in-process {1 / cpus[0]:,.0f} spans/s (one core: the GIL), "
            f"{workers} decoder processes {min(cores, workers + 1) / cpus[1]:,.0f} spans/s ({cores} cores)")
-    yield f"target ≥ {TARGET:,} spans/s stored: {'met' if best >= TARGET else 'NOT met'} ({best:,.0f})"
+    yield f"target ≥ {TARGET:,} spans/s stored: {'met' if best >= TARGET else 'NOT met'} ({best:,.0f}, {best_label})"
     yield f"load average while measuring: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
 
 
