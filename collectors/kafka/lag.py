@@ -108,7 +108,9 @@ class LagPoller:
 
         admin = self._client()
         listing = _result(admin.list_consumer_groups(request_timeout=REQUEST_TIMEOUT))
-        groups = {g.group_id: g for g in listing.valid}
+        # the tap's own group is Seamwatch reading, not part of the system it watches: leave it out
+        # of the store (its lag still shows in the cluster's own tools and in the tap's status)
+        groups = {g.group_id: g for g in listing.valid if g.group_id != self.settings.group_id}
         described: dict[str, Any] = {}
         if groups:
             for gid, fut in admin.describe_consumer_groups(list(groups), request_timeout=REQUEST_TIMEOUT).items():
