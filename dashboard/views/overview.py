@@ -19,9 +19,11 @@ def _short_status(info: dict) -> str:
     now = time.time()
 
     def value(k: str, v: object) -> str:
-        if isinstance(v, float | int) and not isinstance(v, bool) and 1e9 < v < 1e10 and \
-                any(w in k for w in ("last", "_at", "time")):
-            return f"{fmt_age(now - v)} ago"
+        if isinstance(v, float | int) and not isinstance(v, bool) and any(w in k for w in ("last", "_at", "time")):
+            if 1e9 < v < 1e10:  # epoch seconds
+                return f"{fmt_age(now - v)} ago"
+            if 1e15 < v < 1e16:  # epoch microseconds, as the Kafka collectors keep them
+                return f"{fmt_age(now - v / 1e6)} ago"
         return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
 
     return " · ".join(f"{k.replace('_', ' ')} {value(k, v)}" for k, v in info.items()
