@@ -55,6 +55,22 @@ class JsonLinesExporter(SpanExporter):
         pass
 
 
+class _Shared(SpanExporter):
+    """One provider's handle on the shared exporter: its shutdown leaves the exporter to the others."""
+
+    def __init__(self, exporter: SpanExporter) -> None:
+        self._exporter = exporter
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self._exporter.export(spans)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._exporter.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        pass
+
+
 class Telemetry:
     """Tracer providers per (service, instance), all feeding one exporter."""
 
@@ -82,7 +98,7 @@ class Telemetry:
             if provider is None:
                 provider = TracerProvider(resource=Resource.create(
                     {"service.name": service, "service.instance.id": instance}))
-                provider.add_span_processor(BatchSpanProcessor(self.exporter, schedule_delay_millis=500))
+                provider.add_span_processor(BatchSpanProcessor(_Shared(self.exporter), schedule_delay_millis=500))
                 self._providers[(service, instance)] = provider
         return provider.get_tracer("seamwatch.sample_topology.live")
 
@@ -92,3 +108,4 @@ class Telemetry:
             provider.force_flush()
         for provider in self._providers.values():
             provider.shutdown()
+        self.exporter.shutdown()  # once, after every provider has handed over its last spans
