@@ -22,10 +22,13 @@ same causation id from the same group are a violation too.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, over_processings, params
 from dashboard.analyses.window import Window
@@ -66,7 +69,7 @@ SELECT k.* EXCLUDE (mkey),
        CASE WHEN k.key_id IS NOT NULL THEN k.topic || ' id ' || k.key_id
             ELSE k.topic || '/' || k."partition" || '/' || k."offset" END AS msg
 FROM keyed k SEMI JOIN dup_keys d USING (mkey)
-""", also=_REPUBLISHED)
+""", also=_REPUBLISHED, candidates_only=True)
 
 
 # Step two, over the duplicated processings registered as `_dup_procs` (an Arrow table of
@@ -75,10 +78,12 @@ _EFFECTS_CTE = r"""
 dups AS (
     SELECT d.* EXCLUDE (key_id, message_id), coalesce(d.key_id, r.event_id, d.message_id) AS event_id
     FROM _dup_procs d
-    LEFT JOIN records r ON r.topic = d.topic AND r."partition" = d."partition" AND r."offset" = d."offset"
-                       AND r.event_id IS NOT NULL AND NOT coalesce(r.is_dead_letter, false)
-                       AND coalesce(r."timestamp", r.tapped_at) >= $start - INTERVAL 1 DAY
-                       AND coalesce(r."timestamp", r.tapped_at) < $end
+    LEFT JOIN (  -- the records at those positions only: the join then builds on a few rows
+        SELECT topic, "partition", "offset", event_id FROM records
+        WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
+          AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
+          AND hash(topic, "partition", "offset") IN (SELECT hash(topic, "partition", "offset") FROM _dup_procs)
+    ) r ON r.topic = d.topic AND r."partition" = d."partition" AND r."offset" = d."offset"
 ),
 procs AS (
     SELECT DISTINCT d.grp AS "group", d.msg AS message, d.topic, d."partition", d."offset", d.event_id, d.via_topic,
@@ -98,14 +103,19 @@ counted AS (
     SELECT "group", message, count(*) FILTER (WHERE len(effects) > 0) AS effectful FROM procs GROUP BY ALL
 )
 SELECT p."group", p.message, any_value(p.topic) AS topic, any_value(p.event_id) AS event_id,
-       list(DISTINCT [p."partition", p."offset"] ORDER BY [p."partition", p."offset"]) AS offsets,
+       list_sort(list_distinct(list([p."partition", p."offset"]))) AS offsets,
        count(*) AS processings, any_value(c.effectful) AS effectful,
        CASE WHEN any_value(c.effectful) > 1 THEN 'violation' ELSE 'absorbed' END AS verdict,
        min(p.start_time) AS first_processed, max(p.start_time) AS last_processed,
-       list(struct_pack(trace_id := p.trace_id, span_id := p.span_id, "at" := p.start_time, instance := p.instance,
-                        "partition" := p."partition", "offset" := p."offset", read_from := p.via_topic,
-                        error := p.status_code IS NOT DISTINCT FROM 2, effects := p.effects)
-            ORDER BY p.start_time, p.span_id) FILTER (WHERE $all_evidence OR c.effectful > 1) AS evidence
+       -- ordered by (start_time, span_id) with list_sort: an ordered aggregate keeps a sort per
+       -- message, several times slower over tens of thousands of messages; each processing's
+       -- effects are added in Python from _dup_procs (nested lists are costly to aggregate)
+       list_transform(list_sort(list(struct_pack(
+           k1 := p.start_time, k2 := p.span_id,
+           e := struct_pack(trace_id := p.trace_id, span_id := p.span_id, "at" := p.start_time,
+                            instance := p.instance, "partition" := p."partition", "offset" := p."offset",
+                            read_from := p.via_topic, error := p.status_code IS NOT DISTINCT FROM 2)))
+           FILTER (WHERE $all_evidence OR c.effectful > 1)), lambda x: x.e) AS evidence
 FROM procs p JOIN counted c USING ("group", message)
 GROUP BY p."group", p.message
 ORDER BY p."group", p.message
@@ -113,14 +123,15 @@ ORDER BY p."group", p.message
 
 
 def _with_effects(con: duckdb.DuckDBPyConnection, window: Window, group: str | None, query: str,
-                  **extra: object) -> pd.DataFrame | None:
-    """Find the duplicated processings, then run `query` over them; None when there are none."""
+                  **extra: object) -> tuple[pd.DataFrame, pa.Table] | None:
+    """Find the duplicated processings, then run `query` over them; returns its result and
+    the duplicated processings, None when there are none."""
     dups = con.sql(_DUPS, params=params(window, grp=group)).to_arrow_table()
     if dups.num_rows == 0:
         return None
     con.register("_dup_procs", dups)
     try:
-        return con.execute(query, {"start": window.start, "end": window.end, **extra}).df()
+        return con.execute(query, {"start": window.start, "end": window.end, **extra}).df(), dups
     finally:
         con.unregister("_dup_procs")
 
@@ -129,10 +140,11 @@ def duplicate_processings(con: duckdb.DuckDBPyConnection, window: Window, *,
                           group: str | None = None) -> pd.DataFrame:
     """One row per processing of a message the group processed more than once, with its
     side effects (a list of {effect, target, service, name, trace_id, span_id})."""
-    df = _with_effects(con, window, group, _PROCESSINGS)
-    if df is None:
+    found = _with_effects(con, window, group, _PROCESSINGS)
+    if found is None:
         return pd.DataFrame(columns=["group", "message", "topic", "partition", "offset", "event_id", "via_topic",
                                      "trace_id", "span_id", "start_time", "status_code", "instance", "effects"])
+    df = found[0]
     df["effects"] = [[dict(e) for e in as_list(v)] for v in df["effects"]]
     return df
 
@@ -145,37 +157,51 @@ def duplicates(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | N
     for every message, or with evidence="violations" for violations only (empty otherwise)."""
     if evidence not in ("all", "violations"):
         raise ValueError("evidence must be 'all' or 'violations'")
-    df = _with_effects(con, window, group, _MESSAGES, all_evidence=evidence == "all")
-    if df is None:
+    found = _with_effects(con, window, group, _MESSAGES, all_evidence=evidence == "all")
+    if found is None:
         return pd.DataFrame(columns=["group", "message", "topic", "event_id", "offsets", "processings", "effectful",
                                      "verdict", "first_processed", "last_processed", "evidence"])
+    df, dups = found
+    dups = dups.filter(pc.greater(pc.list_value_length(dups.column("effects")), 0))  # the rest have none
+    effects = dict(zip(zip(dups.column("trace_id").to_pylist(), dups.column("span_id").to_pylist(), strict=True),
+                       dups.column("effects").to_pylist(), strict=True))
     df["offsets"] = [[(int(p), int(o)) for p, o in as_list(v)] for v in df["offsets"]]
-    df["evidence"] = [[_processing(p) for p in as_list(v)] for v in df["evidence"]]
+    df["evidence"] = [[_processing(p, effects) for p in as_list(v)] for v in df["evidence"]]
     return df
 
 
-def _processing(p: Any) -> dict[str, Any]:
-    d = dict(p)
-    d["at"] = as_dt(d["at"]).isoformat()
-    d["effects"] = [dict(e) for e in as_list(d["effects"])]
-    return d
+def _processing(p: dict[str, Any], effects: dict[tuple[str, str], list | None]) -> dict[str, Any]:
+    # called for every evidence row of the page: the converted struct is a fresh dict with a
+    # datetime already, so it is completed in place
+    at = p["at"]
+    p["at"] = (at if isinstance(at, datetime) else as_dt(at)).isoformat()
+    p["effects"] = effects.get((p["trace_id"], p["span_id"])) or []
+    return p
 
 
 _CAUSATION = r"""
-WITH recs AS (
+WITH recs AS NOT MATERIALIZED (
     SELECT topic, "partition", "offset", event_id, event_type, causation_id, trace_id, parent_span_id, event_source,
-           coalesce("timestamp", tapped_at) AS ts, coalesce(event_id, "partition" || '/' || "offset") AS ev
+           coalesce("timestamp", tapped_at) AS ts
     FROM records
     WHERE causation_id IS NOT NULL AND NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_re)
       AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
 ),
--- candidates from the records alone (min <> max: two different events, no DISTINCT
--- aggregate); only their few records are then attributed to a group through the spans
+-- a causation id on two events is on two records: a count over one hash finds the few
+-- candidates, and only their records are compared and attributed to a group
+multi AS (
+    SELECT hash(causation_id, event_type, topic) AS h FROM recs GROUP BY h HAVING count(*) > 1
+),
+few AS (
+    SELECT *, coalesce(event_id, "partition" || '/' || "offset") AS ev FROM recs
+    WHERE hash(causation_id, event_type, topic) IN (SELECT h FROM multi)
+),
+-- two different events: min <> max, no DISTINCT aggregate
 cand AS (
-    SELECT causation_id, event_type, topic FROM recs GROUP BY ALL HAVING min(ev) <> max(ev)
+    SELECT causation_id, event_type, topic FROM few GROUP BY ALL HAVING min(ev) <> max(ev)
 ),
 picked AS (
-    SELECT r.* FROM recs r SEMI JOIN cand c
+    SELECT r.* FROM few r SEMI JOIN cand c
     ON c.causation_id = r.causation_id AND c.topic = r.topic AND c.event_type IS NOT DISTINCT FROM r.event_type
 ),
 -- the PRODUCER span each record's traceparent names, and the CONSUMER span above it

@@ -40,7 +40,11 @@ _PROC_COLUMNS = """trace_id, span_id, service, service_instance, client_id, grp,
 NO_POSITIONS = """SELECT NULL::VARCHAR AS topic, NULL::INTEGER AS "partition", NULL::BIGINT AS "offset" WHERE false"""
 
 
-def _cte(also: str = NO_POSITIONS) -> str:
+_ALL = "SELECT * FROM proc_all WHERE NOT candidate UNION ALL SELECT * FROM cand_pref"
+_CANDIDATES_ONLY = "SELECT * FROM cand_pref"
+
+
+def _cte(also: str = NO_POSITIONS, candidates_only: bool = False) -> str:
     # The derived processings (collectors.derive) hold every span that may count. Almost every
     # delivery has one row, and a delivery with one row is one processing whatever the window
     # (a lone receive span counts; a lone -retry-N copy folds onto its origin, once). So only
@@ -87,11 +91,7 @@ cand_pref AS (
     SELECT r.* FROM cand r ANTI JOIN recv_processed x USING (grp, topic, "partition", "offset")
     WHERE r.operation_type = 'receive'
 ),
-proc_pref AS (
-    SELECT * FROM proc_all WHERE NOT candidate
-    UNION ALL
-    SELECT * FROM cand_pref
-),
+proc_pref AS ({_CANDIDATES_ONLY if candidates_only else _ALL}),
 proc AS (
     SELECT p.* EXCLUDE (topic, "partition", "offset"),
            p.topic AS via_topic, p."partition" AS via_partition, p."offset" AS via_offset,
@@ -109,12 +109,14 @@ proc AS (
 PROCESSINGS_CTE = _cte()
 
 
-def over_processings(*body: str, recursive: bool = False, also: str | None = None) -> str:
+def over_processings(*body: str, recursive: bool = False, also: str | None = None,
+                     candidates_only: bool = False) -> str:
     """`WITH <processings CTEs>, <body...>`: the body parts are constants of the calling module,
     never input (more CTEs, then the final SELECT). `also` is a constant SELECT of (topic,
-    partition, offset) positions whose processings must be looked at closely too."""
+    partition, offset) positions whose processings must be looked at closely too;
+    `candidates_only` leaves the others out of `proc` (for queries about duplicates only)."""
     head = "WITH RECURSIVE " if recursive else "WITH "
-    cte = PROCESSINGS_CTE if also is None else _cte(also)
+    cte = PROCESSINGS_CTE if also is None and not candidates_only else _cte(also or NO_POSITIONS, candidates_only)
     return head + cte + ",\n" + "".join(body)  # noqa: S608 (constant SQL; values are bound)
 
 

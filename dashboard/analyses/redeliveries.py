@@ -85,7 +85,7 @@ SELECT a.grp AS "group", a.topic, a."partition", a."offset", a.processings, a.fa
             ELSE 'unknown' END AS cause
 FROM agg a
 ORDER BY a.first_processed, a.grp, a.topic, a."partition", a."offset"
-""")
+""", candidates_only=True)
 
 
 def redeliveries(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None,
