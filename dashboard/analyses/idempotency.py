@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, over_processings, params
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
+from dashboard.findings.model import Finding, plural
 
 # Records whose event id sits at more than one position (published twice): their
 # processings are keyed by that id, and looked at closely; every other record's id and
@@ -280,7 +280,7 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
         out.append(Finding(
             rule="IDEMPOTENCY_VIOLATION", severity="error", subject_kind="group", subject=str(g), count=count,
             first_seen=as_dt(min(times)) if times else None, last_seen=as_dt(max(times)) if times else None,
-            summary=(f"{count} messages produced side effects more than once{claim}"
+            summary=(f"{plural(count, 'message')} produced side effects more than once{claim}"
                      + (f" ({absorbed} other duplicates absorbed)" if absorbed else "")),
             remedy="Make the consumer idempotent: record processed event ids (or use the id as a unique "
                    "key) in the same transaction as the side effect.",

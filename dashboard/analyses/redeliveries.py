@@ -26,7 +26,7 @@ import pandas as pd
 
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, bucket_us, over_processings, params
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
+from dashboard.findings.model import Finding, plural
 
 # Same instance, processed again within this many seconds: an in-process (blocking) retry.
 BLOCKING_RETRY_MAX_GAP_S = 60
@@ -235,7 +235,7 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
             rule="REDELIVERY", severity="warning" if looping else "info", subject_kind="group", subject=str(grp),
             count=len(df),
             first_seen=as_dt(df["first_redelivered"].min()), last_seen=as_dt(df["last_processed"].max()),
-            summary=(f"{len(df)} records processed more than once ({extra} extra processings), "
+            summary=(f"{plural(len(df), 'record')} processed more than once ({plural(extra, 'extra processing')}), "
                      + (f"after {n_restarts} restarts: the consumer is crash-looping" if looping
                         else f"mostly {main.replace('_', ' ')}")),
             remedy=_REDELIVERY_REMEDY[main],
@@ -265,8 +265,8 @@ def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = Non
             out.append(Finding(
                 rule="DUPLICATE_PUBLISH", severity="warning", subject_kind="topic", subject=str(topic),
                 count=int(df["copies"].sum()), first_seen=first, last_seen=last,
-                summary=f"{len(df)} events published more than once on {topic} "
-                        f"({int(df['copies'].sum())} records, {int(df['copies'].sum() - len(df))} of them copies)",
+                summary=f"{plural(len(df), 'event')} published more than once on {topic} "
+                        f"({plural(int(df['copies'].sum()), 'record')}, {int(df['copies'].sum() - len(df))} of them copies)",
                 remedy="Enable the idempotent producer (enable.idempotence) or deduplicate the outbox relay; "
                        "consumers must stay idempotent on the event id.",
                 evidence={"event_ids": ids},
