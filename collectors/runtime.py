@@ -8,6 +8,7 @@ holds and returns once they ended, status() says how it is doing for the dashboa
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -22,6 +23,38 @@ class Component(Protocol):
     def stop(self, timeout: float = 10.0) -> None: ...
 
     def status(self) -> dict[str, Any]: ...
+
+
+class ThreadComponent:
+    """A component whose work runs on one daemon thread until stop() is asked for.
+
+    Subclasses set ``name``, call ``super().__init__()`` and implement ``_run``, which loops
+    until ``self._stop`` is set.
+    """
+
+    name: str
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name=f"seamwatch-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout)
+            if thread.is_alive():
+                log.warning("%s did not stop within %.0fs", self.name, timeout)
+
+    def _run(self) -> None:
+        raise NotImplementedError
 
 
 class Runtime:

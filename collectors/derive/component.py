@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 from collectors.derive import derive
+from collectors.runtime import ThreadComponent
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
 
 
-class Deriver:
+class Deriver(ThreadComponent):
     """Runs :func:`collectors.derive.derive` on a background thread until stopped."""
 
     name = "derive"
@@ -25,21 +25,12 @@ class Deriver:
         self.store = store
         self.every = every
         self.quiet_for = quiet_for
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._stats: dict[str, Any] = {"traces": 0, "segments": 0, "messages": 0, "snapshots": 0, "pending": 0,
                                        "errors": 0, "last_run": None, "last_error": None}
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="seamwatch-derive", daemon=True)
-        self._thread.start()
-
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)
         # what is quiet by now is derived before the store closes
         self.run_once()
 

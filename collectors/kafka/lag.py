@@ -19,6 +19,7 @@ from typing import Any
 
 from collectors.kafka.config import KafkaSettings
 from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
+from collectors.runtime import ThreadComponent
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ def _result(fut: Any, timeout: float = REQUEST_TIMEOUT) -> Any:
     return fut.result(timeout=timeout)
 
 
-class LagPoller:
+class LagPoller(ThreadComponent):
     """A Component (collectors.runtime) polling group offsets and watermarks on a thread."""
 
     def __init__(self, store: Store, settings: KafkaSettings) -> None:
@@ -42,8 +43,7 @@ class LagPoller:
         self.settings = settings
         self.cluster = settings.cluster_name
         self.name = f"kafka-lag[{self.cluster}]"
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._lock = threading.Lock()
         self._admin: Any = None
         self._status: dict[str, Any] = {"state": "stopped", "polls": 0, "groups": 0, "partitions": 0,
@@ -51,18 +51,12 @@ class LagPoller:
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._set(state="starting")
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        if self._thread is None:
+            self._set(state="starting")
+        super().start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        super().stop(timeout)
         self._set(state="stopped")
 
     def status(self) -> dict[str, Any]:

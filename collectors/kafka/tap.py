@@ -19,6 +19,7 @@ from typing import Any
 from collectors.kafka.batch import BatchConverter, RawBatch, _msg_fields
 from collectors.kafka.config import KafkaSettings
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
+from collectors.runtime import ThreadComponent
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class KafkaTap:
+class KafkaTap(ThreadComponent):
     """A Component (collectors.runtime) that runs one consumer on a background thread."""
 
     def __init__(self, store: Store, settings: KafkaSettings, *, from_beginning: bool = False,
@@ -43,8 +44,7 @@ class KafkaTap:
         self.cluster = settings.cluster_name
         self.name = f"kafka-tap[{self.cluster}]"
         self.from_beginning = from_beginning
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
                                         "last_error": None, "last_flush_at": None, "partitions": 0}
@@ -53,21 +53,13 @@ class KafkaTap:
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._set(state="starting")
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+        if self._thread is None:
+            self._set(state="starting")
+        super().start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            # the last batch is being written: let it finish rather than cut a transaction short
-            self._thread.join(max(timeout, 60.0))
-            if self._thread.is_alive():
-                log.warning("%s did not stop within %.0fs", self.name, timeout)
-            self._thread = None
+        # the last batch is being written: let it finish rather than cut a transaction short
+        super().stop(max(timeout, 60.0))
 
     def status(self) -> dict[str, Any]:
         with self._lock:

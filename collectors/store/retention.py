@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from collectors.errors import ConfigError
+from collectors.runtime import ThreadComponent
 from collectors.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def delete_older_than(store: Store, cutoff: datetime) -> dict[str, int]:
     return deleted
 
 
-class Retention:
+class Retention(ThreadComponent):
     """Runtime component: deletes what is older than ``retain`` every ``every`` seconds."""
 
     name = "retention"
@@ -66,21 +66,11 @@ class Retention:
         if retain <= timedelta(0):
             raise ConfigError("retention must be a positive duration")
         self.store, self.retain, self.every = store, retain, every
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._runs = 0
         self._deleted = 0
         self._last: float | None = None
         self._error: str | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="seamwatch-retention", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def status(self) -> dict[str, Any]:
         return {"retain_s": self.retain.total_seconds(), "runs": self._runs, "deleted": self._deleted,
