@@ -29,9 +29,9 @@ from dashboard.findings.model import Finding
 
 EDGE_COLUMNS = ["src_kind", "src", "dst_kind", "dst", "kind", "volume", "first_seen", "last_seen", "via"]
 
-# Sync calls come from collectors.derive's segment_edges (hops, and leaf calls that no SERVER
-# span answered), so no page load self-joins the spans; the rest are filtered aggregates.
-_OBSERVED = r"""
+# Services that answered a hop in the window, or that the topology declares: a leaf call to one of
+# them is a call to a known service.
+_KNOWN = r"""
 WITH known AS (
     SELECT DISTINCT from_service AS name FROM segment_edges
     WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
@@ -39,6 +39,11 @@ WITH known AS (
     WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
     UNION SELECT name FROM topology_services
 ),
+"""
+
+# Sync calls come from collectors.derive's segment_edges (hops, and leaf calls that no SERVER
+# span answered), so no page load self-joins the spans; the rest are filtered aggregates.
+_OBSERVED = _KNOWN + r"""
 sync_calls AS (
     SELECT 'service' AS src_kind, from_service AS src, 'service' AS dst_kind, to_service AS dst, 'sync' AS kind,
            count(*) AS volume, min(start_time) AS first_seen, max(start_time) AS last_seen,
@@ -81,7 +86,7 @@ UNION ALL SELECT * FROM produce
 UNION ALL SELECT * FROM consume
 UNION ALL SELECT * FROM polled
 UNION ALL SELECT * FROM members
-"""
+"""  # noqa: S608 (constant SQL joined from constants; values are bound)
 
 _RECORD_TOPICS = r"""
 SELECT topic, count(*) AS records, min(coalesce("timestamp", tapped_at)) AS first_seen,
@@ -108,14 +113,7 @@ def observed_graph(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFra
     )[EDGE_COLUMNS]
 
 
-_CALLS = r"""
-WITH known AS (
-    SELECT DISTINCT from_service AS name FROM segment_edges
-    WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
-    UNION SELECT DISTINCT to_service FROM segment_edges
-    WHERE edge = 'hop' AND start_time >= $start AND start_time < $end
-    UNION SELECT name FROM topology_services
-),
+_CALLS = _KNOWN + r"""
 calls AS (
     SELECT from_service AS caller, to_service AS callee, edge,
            -- a hop's operation is "METHOD /route" when the SERVER span named its route
@@ -133,7 +131,7 @@ SELECT caller, callee, method, route, count(*) AS volume, min(start_time) AS fir
 FROM calls
 GROUP BY ALL
 ORDER BY caller, callee, method, route
-"""
+"""  # noqa: S608 (constant SQL joined from constants; values are bound)
 
 
 def observed_calls(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
