@@ -113,6 +113,17 @@ def _check_name(name: Any, where: str) -> str:
     return name
 
 
+def _entry(kind: str, name: Any, body: Any, allowed: set[str]) -> tuple[str, dict[str, Any]]:
+    """One declared service, topic or group: where to blame errors, and its checked body."""
+    where = f"{kind} {name!r}"
+    _check_name(name, where)
+    body = _mapping(body, where)
+    unknown = set(body) - allowed
+    if unknown:
+        raise _fail(where, f"unknown field {sorted(unknown)[0]!r}")
+    return where, body
+
+
 def _bool(value: Any, where: str) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
@@ -130,12 +141,7 @@ def _services(raw: dict[str, Any]) -> tuple[dict[str, Service], list[tuple[str, 
     services: dict[str, Service] = {}
     calls: list[tuple[str, str, str]] = []
     for name, body in raw.items():
-        where = f"service {name!r}"
-        _check_name(name, where)
-        body = _mapping(body, where)
-        unknown = set(body) - {"description", "side_effect", "endpoints", "calls"}
-        if unknown:
-            raise _fail(where, f"unknown field {sorted(unknown)[0]!r}")
+        where, body = _entry("service", name, body, {"description", "side_effect", "endpoints", "calls"})
         eps = tuple(_endpoint(e, f"{where} endpoint") for e in _strings(body.get("endpoints"), f"{where} endpoints"))
         services[name] = Service(name, str(body.get("description") or ""),
                                  bool(_bool(body.get("side_effect"), f"{where} side_effect")), eps)
@@ -161,14 +167,8 @@ def _edges(services: dict[str, Service], calls: list[tuple[str, str, str]]) -> t
 def _topics(raw: dict[str, Any], services: dict[str, Service]) -> dict[str, Topic]:
     topics: dict[str, Topic] = {}
     for name, body in raw.items():
-        where = f"topic {name!r}"
-        _check_name(name, where)
-        body = _mapping(body, where)
-        allowed = {"producer", "event_types", "schema_version", "partitions", "envelope", "dead_letter",
-                   "dead_letter_of"}
-        unknown = set(body) - allowed
-        if unknown:
-            raise _fail(where, f"unknown field {sorted(unknown)[0]!r}")
+        where, body = _entry("topic", name, body, {"producer", "event_types", "schema_version", "partitions",
+                                                   "envelope", "dead_letter", "dead_letter_of"})
         producer = body.get("producer")
         if producer is not None and producer not in services:
             raise _fail(where, f"producer {producer!r} is not a declared service")
@@ -195,12 +195,7 @@ def _topics(raw: dict[str, Any], services: dict[str, Service]) -> dict[str, Topi
 def _groups(raw: dict[str, Any], services: dict[str, Service], topics: dict[str, Topic]) -> dict[str, Group]:
     groups: dict[str, Group] = {}
     for name, body in raw.items():
-        where = f"group {name!r}"
-        _check_name(name, where)
-        body = _mapping(body, where)
-        unknown = set(body) - {"service", "topics", "idempotent", "lag_slo_seconds"}
-        if unknown:
-            raise _fail(where, f"unknown field {sorted(unknown)[0]!r}")
+        where, body = _entry("group", name, body, {"service", "topics", "idempotent", "lag_slo_seconds"})
         service = body.get("service")
         if service not in services:
             raise _fail(where, f"service {service!r} is not a declared service")
