@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from dashboard.analyses.window import Window
 from tests.support import builders
-from tests.support.builders import T0
 
 
 class Data(builders.Data):
@@ -18,8 +14,3 @@ class Data(builders.Data):
 @pytest.fixture
 def data(store) -> Data:
     return Data(store)
-
-
-@pytest.fixture
-def window() -> Window:
-    return Window(T0 - timedelta(hours=1), T0 + timedelta(hours=1))
