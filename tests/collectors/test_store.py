@@ -40,6 +40,31 @@ def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
         assert s.cursor().execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
 
 
+def test_a_store_from_before_the_records_rebuild_keeps_its_records(tmp_path: Path) -> None:
+    """Migration 008 rebuilds records (zstd excerpts): every row and column survives it."""
+    import duckdb
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)")
+    for number, name, sql in MIGRATIONS:
+        if number < 8:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+    con.register("old_rows", to_table([_record(o) for o in range(3)], RECORD_SCHEMA))
+    con.execute("INSERT INTO records SELECT * FROM old_rows")
+    before = con.execute('SELECT * FROM records ORDER BY "offset"').fetchall()
+    con.close()
+    with Store(path) as s:
+        assert schema_version(s.con) == LATEST
+        assert s.cursor().execute('SELECT * FROM records ORDER BY "offset"').fetchall() == before
+        s.cursor().execute("CHECKPOINT")
+        compression = s.cursor().execute(
+            "SELECT DISTINCT compression FROM pragma_storage_info('records') WHERE column_name = 'value_excerpt' "
+            "AND segment_type = 'VARCHAR'").fetchall()
+        assert compression == [("ZSTD",)]
+
+
 def test_failed_transaction_leaves_nothing(store: Store) -> None:
     with pytest.raises(RuntimeError), store.transaction() as tx:
         tx.append("records", to_table([_record(1)], RECORD_SCHEMA))
