@@ -3,8 +3,8 @@
 Input: the Arrow table ``raw``, one row per record with text already decoded (``key_text``,
 ``vtext`` NULL when the value is not UTF-8, ``headers`` as normalize's JSON text), the last
 value of each header normalize reads as a column ``h:<name>``, and ``slow_h`` when a record
-carries a header only the reference path decodes, and ``key_hits`` (see KEY_HITS). The query reproduces collectors.normalize.records.record_row for the records it
-can reproduce exactly, and marks every other one ``_slow`` for the reference path. Every
+carries a header only the reference path decodes. The query reproduces
+collectors.normalize.records.record_row for the records it can reproduce exactly, and marks every other one ``_slow`` for the reference path. Every
 identifier and literal here is a constant of this module, never input.
 """
 
@@ -29,10 +29,6 @@ _TRACEPARENT = r"^[0-9a-fA-F]{2}-[0-9a-fA-F]{32}-[0-9a-fA-F]{16}-[0-9a-fA-F]{2}$
 _ISO = (r"^[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?"
         r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?$")
 
-
-# Occurrences of a field name as a key anywhere in the text. When there are no more than the
-# top-level fields found, no field name is duplicated, and the costly duplicate check is skipped.
-KEY_HITS = '"(?:' + "|".join(n for ns in VALUE_FIELDS.values() for n in ns) + r')"\s*:'
 
 
 def _q(text: str) -> str:
@@ -65,8 +61,10 @@ def build() -> str:
         f"OR contains({c}_j, 'n') OR contains({c}_j, 'N') OR contains({c}_j, 'I') THEN 'o' "
         f"WHEN contains({c}_j, '.') OR contains({c}_j, 'e') OR contains({c}_j, 'E') THEN 'n' ELSE 'i' END AS {c}_k"
         for c in slices)
+    # a JSON string without escapes is its text between the quotes
     strings = ", ".join(
-        f"CASE {c}_k WHEN 's' THEN CAST({c}_j AS JSON) ->> '$' WHEN 'i' THEN {c}_j END AS {c}_v"
+        f"CASE {c}_k WHEN 's' THEN CASE WHEN contains({c}_j, '\\') THEN CAST({c}_j AS JSON) ->> '$' "
+        f"ELSE {c}_j[2:-2] END WHEN 'i' THEN {c}_j END AS {c}_v"
         for c in STRING_COLUMNS)
     type_slow = " OR ".join(f"coalesce({c}_k NOT IN ('s', 'i'), false)" for c in STRING_COLUMNS)
     # year 9999 with an offset can pass 9999-12-31 in UTC: normalize counts that as unreadable
@@ -95,12 +93,14 @@ WITH base AS (
   -- a candidate starts with '{{' or blanks: valid and '{{' after the blanks means an object
   SELECT *, coalesce(valid AND ltrim(vtext, ' ' || chr(10) || chr(9) || chr(13))[1] = '{{', false) AS doc_ok,
          candidate AND NOT valid AS json_unsure,
-         coalesce(regexp_full_match(tp, {_q(_TRACEPARENT)}) AND lower(tp[4:35]) <> repeat('0', 32)
-                  AND lower(tp[37:52]) <> repeat('0', 16), false) AS tp_ok
+         regexp_full_match(tp, {_q(_TRACEPARENT)}) AS tp_form
   FROM js
+), tp AS (
+  SELECT *, coalesce(tp_form AND lower(tp[4:35]) <> repeat('0', 32) AND lower(tp[37:52]) <> repeat('0', 16), false) AS tp_ok
+  FROM flags
 ), fields AS (
   SELECT *, CASE WHEN doc_ok THEN CAST(json_extract(vtext, [{', '.join(_q(p) for p in paths)}]) AS VARCHAR[]) END AS jv
-  FROM flags
+  FROM tp
 ), picked AS (
   SELECT *, {chosen} FROM fields
 ), kinded AS (
@@ -113,13 +113,11 @@ WITH base AS (
 SELECT _idx,
   coalesce(force_slow OR slow_h
    OR coalesce(starts_with(ct, 'application/cloudevents'), false)
-   OR (tp IS NOT NULL AND tp <> '' AND NOT regexp_full_match(tp, {_q(_TRACEPARENT)}))
+   OR coalesce(tp <> '' AND NOT tp_form, false)
    OR json_unsure
    -- trailing commas: DuckDB reads them, Python does not. (Raw control characters need no
    -- check here: json_valid rejects them as Python does, so they are json_unsure already.)
    OR (CASE WHEN doc_ok THEN (regexp_matches(vtext, ',\\s*[\\]}}]')
-                   OR (CASE WHEN key_hits > list_count(jv)
-                       THEN len(json_keys(vtext)) <> len(list_distinct(json_keys(vtext))) ELSE false END)
                    OR {type_slow} OR {time_slow}) ELSE false END)
   , true) AS _slow,  -- unknown goes to the reference path
   $cluster AS cluster, topic, "partition", "offset", key_text AS "key",
