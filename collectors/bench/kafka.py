@@ -7,7 +7,7 @@ the first 100k records), and the tap's bulk path (after) over a quarter of the t
 all of it, so peak RSS at two volumes shows whether memory stays flat. The tap runs are
 complete: consume, normalize, Arrow, DuckDB commit with positions. The machine's load average
 is printed before and after (a loaded machine starves every run), and the tap's CPU per
-record by thread (consumer, writer, DuckDB workers, librdkafka).
+record by thread (consumer, normalizer, writer, DuckDB workers, librdkafka).
 """
 
 from __future__ import annotations
@@ -114,7 +114,10 @@ class _RssSampler:
 def measure_bare(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}",
+    from collectors.kafka.tap import FETCH_TUNING
+
+    # the tap's own fetch settings: the ratio then shows what the tap's work costs
+    c = Consumer({**FETCH_TUNING, "bootstrap.servers": bootstrap, "group.id": f"bench-{uuid.uuid4().hex[:6]}",
                   "enable.auto.commit": False, "enable.partition.eof": False})
     c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in range(PARTITIONS)])
     n = 0
@@ -143,7 +146,7 @@ def _thread_cpu_s() -> dict[str, float]:
         comm, rest = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
         name = names.get(int(tid)) or ("librdkafka" if comm.startswith("rdk:") else "other (DuckDB workers, ...)")
         if name.startswith("kafka-tap"):
-            name = "writer" if name.endswith("-writer") else "consumer"
+            name = name.rsplit("-", 1)[1] if name.endswith(("-writer", "-normalizer")) else "consumer"
         out[name] = out.get(name, 0.0) + (int(rest[11]) + int(rest[12])) / tick
     return out
 
@@ -173,7 +176,7 @@ def measure_tap(bootstrap: str, topic: str, messages: int, bulk: bool) -> dict[s
             "rss_by_quarter_mb": rss.marks, "slow_path": status.get("slow_path_records", 0),
             "cpu_us_per_record": cpu * 1e6 / done,
             "stage_us_per_record": {k: round(status.get(k, 0.0) * 1e6 / status["records"], 1)
-                                    for k in ("hand_over_s", "normalize_s", "write_s")},
+                                    for k in ("extract_s", "hand_over_s", "normalize_s", "write_s")},
             "thread_cpu_us_per_record": {k: round(v * 1e6 / status["records"], 1) for k, v in sorted(threads.items())
                                          if v * 1e6 / status["records"] >= 0.1}}
 

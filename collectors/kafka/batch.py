@@ -67,22 +67,63 @@ def _blake(v: bytes | None) -> str | None:
 
 
 class RawBatch:
-    """A batch's columns for the bulk query, and the exact bytes of every record for the few
-    that take the reference path (the consumer's Message objects need not stay alive)."""
+    """A batch as the consumer thread leaves it: per-record columns (``table``), the exact bytes
+    of values, keys and headers, and where each record's headers start. Built with a handful
+    of C-level passes over the Message objects (no per-message dicts), so the messages can go
+    at once; the vectorised work on these columns is done later, on the writer's thread."""
 
     __slots__ = ("table", "values", "keys", "names", "hbin", "offsets", "has_headers")
 
     def __init__(self, table: pa.Table, values: pa.Array, keys: pa.Array, names: pa.Array, hbin: pa.Array,
-                 offsets: np.ndarray, has_headers: list[bool]) -> None:
+                 offsets: np.ndarray, has_headers: np.ndarray) -> None:
         self.table, self.values, self.keys, self.names, self.hbin = table, values, keys, names, hbin
         self.offsets, self.has_headers = offsets, has_headers
+
+    @classmethod
+    def from_messages(cls, msgs: Sequence[Any]) -> RawBatch:
+        from confluent_kafka import Message
+
+        n = len(msgs)
+        values = list(map(Message.value, msgs))
+        hs_raw = list(map(Message.headers, msgs))
+        hs = [h or () for h in hs_raw]
+        ts = list(map(Message.timestamp, msgs))
+        counts = np.fromiter(map(len, hs), dtype=np.int32, count=n)
+        flat = list(chain.from_iterable(hs))
+        table = pa.table({
+            "topic": pa.array(list(map(Message.topic, msgs)), pa.string()),
+            "partition": pa.array(list(map(Message.partition, msgs)), pa.int32()),
+            "offset": pa.array(list(map(Message.offset, msgs)), pa.int64()),
+            "value_hash": pa.array([None if v is None else _blake2b(v, digest_size=8).hexdigest() for v in values],
+                                   pa.string()),
+            "ts_type": pa.array(list(map(_FIRST, ts)), pa.int8()),
+            "ts_ms": pa.array(list(map(_SECOND, ts)), pa.int64()),
+        })
+        return cls(table, pa.array(values, pa.binary()), pa.array(list(map(Message.key, msgs)), pa.binary()),
+                   pa.array(list(map(_FIRST, flat)), pa.string()), pa.array(list(map(_SECOND, flat)), pa.binary()),
+                   np.concatenate([np.zeros(1, np.int32), np.cumsum(counts, dtype=np.int32)]),
+                   np.fromiter((h is not None for h in hs_raw), dtype=bool, count=n))
+
+    @classmethod
+    def concat(cls, parts: Sequence[RawBatch]) -> RawBatch:
+        if len(parts) == 1:
+            return parts[0]
+        starts = np.cumsum([0] + [len(p.names) for p in parts[:-1]], dtype=np.int32)
+        offsets = np.concatenate([np.zeros(1, np.int32)] + [p.offsets[1:] + s for p, s in zip(parts, starts, strict=True)])
+        return cls(pa.concat_tables([p.table for p in parts]),
+                   *(pa.concat_arrays([getattr(p, a) for p in parts]) for a in ("values", "keys", "names", "hbin")),
+                   offsets, np.concatenate([p.has_headers for p in parts]))
 
     @property
     def num_rows(self) -> int:
         return self.table.num_rows
 
+    @property
+    def nbytes(self) -> int:
+        return self.values.nbytes + self.hbin.nbytes
+
     def fields(self, i: int) -> dict[str, Any]:
-        """record_row's raw fields for record i, as _msg_fields gives them from its Message."""
+        """record_row's raw fields for record i, as its Message gave them."""
         t = self.table
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
         headers = (list(zip(self.names[lo:hi].to_pylist(), self.hbin[lo:hi].to_pylist(), strict=True))
@@ -120,68 +161,49 @@ class BatchConverter:
             self._con.close()
             self._con = None
 
-    def raw_table(self, msgs: Sequence[Any]) -> RawBatch:
-        """The batch as Arrow columns: one C-level pass per message field, then vectorised work
-        (no per-message dicts). The headers normalize reads become columns "h:<name>". The
-        result keeps the exact bytes the reference path needs, so the messages can go."""
-        from confluent_kafka import Message
-
-        n = len(msgs)
-        values = list(map(Message.value, msgs))
-        keys = pa.array(list(map(Message.key, msgs)), pa.binary())
-        hs_raw = list(map(Message.headers, msgs))
-        hs = [h or () for h in hs_raw]
-        ts = list(map(Message.timestamp, msgs))
-        val_arr = pa.array(values, pa.binary())
+    @staticmethod
+    def columns(batch: RawBatch) -> pa.Table:
+        """The bulk query's input: text decoded in validated casts, headers as normalize's JSON
+        text, and the headers normalize reads as columns "h:<name>" (all vectorised)."""
+        n = batch.num_rows
+        val_arr, names, hbin = batch.values, batch.names, batch.hbin
         vtext = _as_text(val_arr, base64_fallback=False)
         force_slow = pc.and_(pc.is_null(vtext), pc.is_valid(val_arr))
         if pc.any(force_slow).as_py():  # not UTF-8: normalize decides if it is JSON (it may be)
             force_slow = pa.array([v is not None and t is None and v[:1] in _CANDIDATE_START
-                                   for v, t in zip(values, vtext.to_pylist(), strict=True)], pa.bool_())
-        counts = np.fromiter(map(len, hs), dtype=np.int32, count=n)
-        flat = list(chain.from_iterable(hs))
-        names = pa.array(list(map(_FIRST, flat)), pa.string())
-        hbin = pa.array(list(map(_SECOND, flat)), pa.binary())
+                                   for v, t in zip(val_arr.to_pylist(), vtext.to_pylist(), strict=True)], pa.bool_())
         htext = _as_text(hbin, base64_fallback=True)
-        offsets = np.concatenate([np.zeros(1, np.int32), np.cumsum(counts, dtype=np.int32)])
+        offsets = batch.offsets
+        counts = np.diff(offsets)
         parent = np.repeat(np.arange(n, dtype=np.int32), counts)
+        t = batch.table
         cols: dict[str, pa.Array] = {
             "_idx": pa.array(np.arange(n, dtype=np.int32)),
-            "topic": pa.array(list(map(Message.topic, msgs)), pa.string()),
-            "partition": pa.array(list(map(Message.partition, msgs)), pa.int32()),
-            "offset": pa.array(list(map(Message.offset, msgs)), pa.int64()),
-            "key_text": _as_text(keys, base64_fallback=True),
+            **{c: t.column(c) for c in ("topic", "partition", "offset", "value_hash", "ts_type", "ts_ms")},
+            "key_text": _as_text(batch.keys, base64_fallback=True),
             "vtext": vtext,
             "value_size": pc.fill_null(pc.binary_length(val_arr), -1).cast(pa.int32()),
-            "value_hash": pa.array([None if v is None else _blake2b(v, digest_size=8).hexdigest() for v in values],
-                                   pa.string()),
-            "ts_type": pa.array(list(map(_FIRST, ts)), pa.int8()),
-            "ts_ms": pa.array(list(map(_SECOND, ts)), pa.int64()),
             "headers": _headers_json(names, htext, offsets, counts),
             "force_slow": force_slow,
-            "key_hits": pc.count_substring_regex(vtext, bulk_sql.KEY_HITS),
         }
         cols.update(_header_columns(names, htext, parent, n))
-        return RawBatch(pa.table(cols), val_arr, keys, names, hbin, offsets, [h is not None for h in hs_raw])
+        return pa.table(cols)
 
     def convert(self, msgs: Sequence[Any], *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
         """RECORD_SCHEMA table for the batch, and ingest-error rows for records that could not be read."""
         if not msgs:
             return RECORD_SCHEMA.empty_table(), []
-        if not self.bulk:
-            return self.convert_reference(msgs, tapped_at_us=tapped_at_us)
-        return self.convert_raw(self.raw_table(msgs), tapped_at_us=tapped_at_us)
-
-    def convert_reference(self, msgs: Sequence[Any], *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        """Every record through normalize's record_row (the reference the bulk path matches)."""
-        return self.reference_fields([_msg_fields(m) for m in msgs], tapped_at_us=tapped_at_us)
+        return self.convert_raw(RawBatch.from_messages(msgs), tapped_at_us=tapped_at_us)
 
     def reference_fields(self, fields: list[dict[str, Any]], *,
                          tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
         return self._reference(fields, tapped_at_us, RECORD_SCHEMA.empty_table())
 
     def convert_raw(self, batch: RawBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        raw = batch.table
+        """RECORD_SCHEMA table and ingest-error rows for a batch (on the writer's thread)."""
+        if not self.bulk:  # every record through normalize's record_row (the reference)
+            return self.reference_fields(batch.all_fields(), tapped_at_us=tapped_at_us)
+        raw = self.columns(batch)
         topics = pc.unique(raw.column("topic")).to_pylist()
         dlt_topics = [t for t in topics if self._is_dlt(t)]
         con = self._connection()
@@ -324,9 +346,3 @@ def slow_table(rows: list[dict[str, Any]]) -> pa.Table:
         return to_table(rows, RECORD_SCHEMA)
     except (UnicodeEncodeError, pa.ArrowInvalid):
         return to_table([_sanitize(r) for r in rows], RECORD_SCHEMA)
-
-
-def _msg_fields(m: Any) -> dict[str, Any]:
-    ts_type, ts_ms = m.timestamp()
-    return {"topic": m.topic(), "partition": m.partition(), "offset": m.offset(), "key": m.key(),
-            "value": m.value(), "headers": m.headers(), "timestamp_ms": ts_ms, "timestamp_type": ts_type}

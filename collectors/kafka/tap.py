@@ -10,15 +10,16 @@ read back. A stop, a kill -9 or a broker restart therefore neither loses nor rep
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
 from collections import deque
 from typing import Any
 
-from collectors.kafka.batch import BatchConverter, RawBatch, _msg_fields
+from collectors.gc_tuning import relaxed_gc
+from collectors.kafka.batch import BatchConverter, RawBatch
 from collectors.kafka.config import KafkaSettings
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
+from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
 from collectors.store import Store
 
@@ -27,6 +28,17 @@ log = logging.getLogger(__name__)
 CONSUME_MAX = 10_000  # messages per consume() call
 MAX_BUFFER_BYTES = 64 << 20  # flush early when values are large: memory stays flat
 _NOISE = {"_PARTITION_EOF", "_NO_OFFSET"}
+
+# How the tap's consumer fetches; -X settings override these. Measured with the bench's bare
+# consume loop (1M records of ~300 B, 4 partitions): librdkafka's defaults read ~190k records/s,
+# because a full fetch queue postpones the partition's next fetch by fetch.queue.backoff.ms
+# (1 s) while the application drains it; at 10 ms the same loop reads ~500k/s. The prefetch
+# stays bounded in bytes (16 MB), so memory does not grow with the topic.
+FETCH_TUNING: dict[str, Any] = {
+    "fetch.queue.backoff.ms": 10,
+    "queued.max.messages.kbytes": 16384,
+    "max.partition.fetch.bytes": 2 << 20,
+}
 
 
 def _now_us() -> int:
@@ -79,19 +91,14 @@ class KafkaTap(ThreadComponent):
     def _consumer(self) -> Any:
         from confluent_kafka import Consumer
 
-        conf = self.settings.client_conf(**{
+        conf = {**FETCH_TUNING, **self.settings.client_conf(**{
             "group.id": self.settings.group_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
-            # prefetch bounded in bytes (16 MB); fetches of 2 MB a partition instead of 1 MB:
-            # a bare consume loop with these reads ~190k records/s (1 MB fetches and at most
-            # 20k queued messages, as before: ~95k/s), for ~80 MB more RSS
-            "queued.max.messages.kbytes": 16384,
-            "max.partition.fetch.bytes": 2 << 20,
             "error_cb": self._error_cb,
-        })
+        })}
         conf.setdefault("client.id", "seamwatch-tap")
         return Consumer(conf)
 
@@ -99,7 +106,8 @@ class KafkaTap(ThreadComponent):
         backoff = 1.0
         while not self._stop.is_set():
             try:
-                self._session()
+                with relaxed_gc():
+                    self._session()
                 return
             except Exception as exc:  # noqa: BLE001 (the tap retries whatever went wrong)
                 log.warning("%s failed, retrying in %.0fs: %s", self.name, backoff, exc)
@@ -109,29 +117,28 @@ class KafkaTap(ThreadComponent):
         self._set(state="stopped")
 
     def _session(self) -> None:
-        """One consumer's life: assign at stored positions, consume, hand batches to the writer.
+        """One consumer's life: assign at stored positions, consume, hand batches on.
 
-        Two threads share the work: this one consumes and builds each batch's Arrow columns
-        (Python, holding the GIL); the writer runs the bulk query and the DuckDB transaction
-        (native code, GIL released) and commits offsets to Kafka. Batches are written in
-        order; if a write fails the session ends and the next one resumes from the store.
+        Three threads share the work, each batch passing through them in order: this one
+        consumes and puts each batch's fields into Arrow columns (Python, holding the GIL);
+        the normalizer runs the vectorised envelope work (Arrow compute and DuckDB, which
+        release the GIL); the writer runs the store transaction. So one batch is written while
+        the next is normalized and a third consumed. If a write fails the session ends and
+        the next one resumes from the store.
         """
         consumer = self._consumer()
         conv = BatchConverter(cluster=self.cluster, source=f"kafka:{self.cluster}",
                               dlt_patterns=self.settings.dlt_patterns, bulk=self.bulk)
-        handoff: queue.Queue[Any] = queue.Queue(maxsize=1)  # bounded: memory stays flat
-        failure: list[BaseException] = []
-        writer = threading.Thread(target=self._write_loop, args=(consumer, conv, handoff, failure),
-                                  name=f"{self.name}-writer", daemon=True)
-        writer.start()
+        stages = Pipeline(self.name, [("normalizer", lambda item: self._normalize(conv, *item)),
+                                      ("writer", self._write)])
         self._assigned = {}
-        buf: list[Any] = []
-        buf_bytes = 0
+        buf: list[RawBatch] = []  # this batch's consumed chunks, already in columns
+        buf_rows = buf_bytes = 0
         first = True
         next_refresh = 0.0
         batch_started = time.monotonic()
         try:
-            while not self._stop.is_set() and not failure:
+            while not self._stop.is_set() and stages.failure is None:
                 now = time.monotonic()
                 if now >= next_refresh:
                     self._refresh(consumer, initial=first)
@@ -149,26 +156,29 @@ class KafkaTap(ThreadComponent):
                     if good:
                         if not buf:
                             batch_started = time.monotonic()
-                        buf.extend(good)
-                        buf_bytes += sum(map(len, good))
-                if buf and (len(buf) >= self.settings.batch_messages or buf_bytes >= MAX_BUFFER_BYTES
+                        t0 = time.perf_counter()
+                        chunk = RawBatch.from_messages(good)  # the Message objects go now
+                        self._add_time("extract_s", time.perf_counter() - t0)
+                        buf.append(chunk)
+                        buf_rows += chunk.num_rows
+                        buf_bytes += chunk.nbytes
+                    del msgs, good
+                if buf and (buf_rows >= self.settings.batch_messages or buf_bytes >= MAX_BUFFER_BYTES
                             or time.monotonic() - batch_started >= self.settings.batch_seconds):
                     t0 = time.perf_counter()
-                    self._hand_over(conv, buf, handoff, writer)
-                    with self._lock:  # building columns, plus waiting while the writer is busy
-                        self._status["hand_over_s"] = self._status.get("hand_over_s", 0.0) + time.perf_counter() - t0
-                    buf, buf_bytes = [], 0
-            if buf and not failure:
-                self._hand_over(conv, buf, handoff, writer)
+                    stages.put((RawBatch.concat(buf), _now_us()))
+                    self._add_time("hand_over_s", time.perf_counter() - t0)  # waiting while the stages are busy
+                    buf, buf_rows, buf_bytes = [], 0, 0
+            if buf and stages.failure is None:
+                stages.put((RawBatch.concat(buf), _now_us()))
         finally:
-            self._hand_over(conv, None, handoff, writer)
-            writer.join()
+            stages.close()
             self._commit(consumer, final=True)
             conv.close()
             consumer.close()
             self._set(state="stopped")
-        if failure:
-            raise failure[0]
+        if stages.failure is not None:
+            raise stages.failure
 
     def _commit(self, consumer: Any, *, final: bool = False) -> None:
         """Tell Kafka what the store already holds: only the tap's own lag depends on it."""
@@ -179,31 +189,9 @@ class KafkaTap(ThreadComponent):
             except Exception as exc:  # noqa: BLE001 (lag visibility only; the store has the truth)
                 log.debug("%s: commit failed: %s", self.name, exc)
 
-    def _hand_over(self, conv: BatchConverter, buf: list[Any] | None, handoff: queue.Queue[Any],
-                   writer: threading.Thread) -> None:
-        """Queue a batch (None: the end) for the writer; waits while the writer is busy."""
-        item = None
-        if buf is not None:
-            # the bulk path keeps columns and bytes only: the Message objects go now
-            item = (None, conv.raw_table(buf), _now_us()) if conv.bulk else (buf, None, _now_us())
-        while writer.is_alive():
-            try:
-                handoff.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                continue
-
-    def _write_loop(self, consumer: Any, conv: BatchConverter, handoff: queue.Queue[Any],
-                    failure: list[BaseException]) -> None:
-        while True:
-            item = handoff.get()
-            if item is None:
-                return
-            try:
-                self._flush(consumer, conv, *item)
-            except Exception as exc:  # noqa: BLE001 (handed to the session, which restarts)
-                failure.append(exc)
-                return
+    def _add_time(self, stage: str, seconds: float) -> None:
+        with self._lock:  # where the time goes (the benchmark prints these)
+            self._status[stage] = self._status.get(stage, 0.0) + seconds
 
     def _refresh(self, consumer: Any, *, initial: bool) -> None:
         """Assign new wanted partitions (new topics too); drop those of deleted topics."""
@@ -246,23 +234,27 @@ class KafkaTap(ThreadComponent):
             self._set(last_error=f"{err.name()}: {err.str()}")
             log.warning("%s: %s", self.name, err.str())
 
-    def _flush(self, consumer: Any, conv: BatchConverter, buf: list[Any] | None, raw: RawBatch | None,
-               tapped: int) -> None:
+    def _normalize(self, conv: BatchConverter, raw: RawBatch, tapped: int) -> tuple[Any, ...]:
+        """The batch's record rows and ingest errors, and the positions it reaches."""
+        t0 = time.perf_counter()
+        try:
+            table, errors = conv.convert_raw(raw, tapped_at_us=tapped)
+        except Exception:  # the bulk query choked on something: the reference path never does
+            log.exception("%s: bulk normalize failed, using record_row for this batch", self.name)
+            table, errors = conv.reference_fields(raw.all_fields(), tapped_at_us=tapped)
+        # offsets rise within a partition: the batch reaches max(offset) + 1 in each
+        reached = raw.table.group_by(["topic", "partition"]).aggregate([("offset", "max")]).to_pylist()
+        positions = [(r["topic"], r["partition"], r["offset_max"] + 1) for r in reached]
+        self._add_time("normalize_s", time.perf_counter() - t0)
+        self._set(slow_path_records=conv.slow_rows)
+        return table, errors, positions, tapped
+
+    def _write(self, item: tuple[Any, ...]) -> None:
         """Write the batch and the positions it reaches in one transaction, then tell Kafka."""
         from confluent_kafka import TopicPartition
 
+        table, errors, positions, tapped = item
         t0 = time.perf_counter()
-        try:
-            table, errors = (conv.convert_raw(raw, tapped_at_us=tapped) if raw is not None
-                             else conv.convert(buf, tapped_at_us=tapped))
-        except Exception:  # the bulk query choked on something: the reference path never does
-            log.exception("%s: bulk normalize failed, using record_row for this batch", self.name)
-            table, errors = conv.reference_fields(raw.all_fields() if raw is not None else
-                                                  [_msg_fields(m) for m in buf], tapped_at_us=tapped)
-        # offsets rise within a partition: the batch reaches max(offset) + 1 in each
-        reached = table.group_by(["topic", "partition"]).aggregate([("offset", "max")]).to_pylist()
-        positions = [(r["topic"], r["partition"], r["offset_max"] + 1) for r in reached]
-        t1 = time.perf_counter()
         with self.store.transaction() as tx:
             tx.append("records", table)
             if errors:
@@ -270,15 +262,12 @@ class KafkaTap(ThreadComponent):
             _set_positions(tx.cursor, self.cluster, positions)
         # the consumer thread commits to Kafka (the client blocks a commit from another thread)
         self._to_commit.append([TopicPartition(t, p, o) for t, p, o in positions])
+        self._add_time("write_s", time.perf_counter() - t0)
         with self._lock:
             s = self._status
             s["records"] += table.num_rows
             s["batches"] += 1
-            # where the time goes (the benchmark prints these)
-            s["normalize_s"] = s.get("normalize_s", 0.0) + (t1 - t0)
-            s["write_s"] = s.get("write_s", 0.0) + (time.perf_counter() - t1)
             s["errors"] += len(errors)
-            s["slow_path_records"] = conv.slow_rows
             s["last_flush_at"] = tapped
             if s["state"] == "retrying":
                 s["state"] = "running"
