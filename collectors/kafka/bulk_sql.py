@@ -55,25 +55,25 @@ def build() -> str:
     # how each chosen value reads: s(tring) i(nteger) n(umber) b(oolean) o(ther)
     # JSON numbers hold only - + . e E and digits; NaN and Infinity (which json accepts) hold n/N/I
     kinds = ", ".join(
-        f"CASE WHEN {c}_j IS NULL THEN NULL WHEN {c}_j[1] = '\"' THEN 's' "
+        f"CASE WHEN {c}_j IS NULL THEN NULL WHEN starts_with({c}_j, '\"') THEN 's' "
         f"WHEN {c}_j IN ('true', 'false') THEN 'b' "
         f"WHEN {c}_j[1] NOT IN ('-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9') "
         f"OR contains({c}_j, 'n') OR contains({c}_j, 'N') OR contains({c}_j, 'I') THEN 'o' "
         f"WHEN contains({c}_j, '.') OR contains({c}_j, 'e') OR contains({c}_j, 'E') THEN 'n' ELSE 'i' END AS {c}_k"
         for c in slices)
-    # a JSON string without escapes is its text between the quotes
-    strings = ", ".join(
-        f"CASE {c}_k WHEN 's' THEN CASE WHEN contains({c}_j, '\\') THEN CAST({c}_j AS JSON) ->> '$' "
-        f"ELSE {c}_j[2:-2] END WHEN 'i' THEN {c}_j END AS {c}_v"
-        for c in STRING_COLUMNS)
+    # a JSON string without escapes is its text between the quotes (no quote inside: it would be escaped)
+    def unescape(c: str) -> str:
+        return f"CASE WHEN contains({c}_j, '\\') THEN CAST({c}_j AS JSON) ->> '$' ELSE trim({c}_j, '\"') END"
+
+    strings = ", ".join(f"CASE {c}_k WHEN 's' THEN {unescape(c)} WHEN 'i' THEN {c}_j END AS {c}_v"
+                        for c in STRING_COLUMNS)
     type_slow = " OR ".join(f"coalesce({c}_k NOT IN ('s', 'i'), false)" for c in STRING_COLUMNS)
     # year 9999 with an offset can pass 9999-12-31 in UTC: normalize counts that as unreadable
-    time_slow = (f"CASE event_time_k WHEN 's' THEN NOT regexp_full_match(CAST(event_time_j AS JSON) ->> '$', "
-                 f"{_q(_ISO)}) OR starts_with(CAST(event_time_j AS JSON) ->> '$', '9999') WHEN 'i' THEN NOT (d >= 0 AND d < 1e18) WHEN 'n' THEN NOT (d >= 0 AND d < 1e18) "
+    time_slow = (f"CASE event_time_k WHEN 's' THEN NOT regexp_full_match(et_s, "
+                 f"{_q(_ISO)}) OR starts_with(et_s, '9999') WHEN 'i' THEN NOT (d >= 0 AND d < 1e18) WHEN 'n' THEN NOT (d >= 0 AND d < 1e18) "
                  "WHEN 'b' THEN false WHEN 'o' THEN true ELSE false END")
     # parse_time's float arithmetic step by step, so the microsecond comes out the same
-    time_val = ("CASE event_time_k WHEN 's' THEN CAST(trunc((epoch_us(TRY_CAST(CAST(event_time_j AS JSON) ->> '$' "
-                "AS TIMESTAMPTZ))::DOUBLE / 1000000.0) * 1000000.0) AS BIGINT) "
+    time_val = ("CASE event_time_k WHEN 's' THEN CAST(trunc((epoch_us(TRY_CAST(et_s AS TIMESTAMPTZ))::DOUBLE / 1000000.0) * 1000000.0) AS BIGINT) "
                 "WHEN 'b' THEN NULL ELSE CAST(CASE WHEN NOT (d >= 0 AND d < 1e18) THEN NULL "
                 "WHEN d > 1e17 THEN trunc(d / 1000) WHEN d > 1e14 THEN trunc(d) WHEN d > 1e11 THEN trunc(d * 1000) "
                 "ELSE trunc(d * 1000000) END AS BIGINT) END")
@@ -81,8 +81,10 @@ def build() -> str:
     for c in STRING_COLUMNS:
         names = HEADER_FIELDS.get(c, ())
         fills[c] = f"coalesce({c}_v, {', '.join(_col(n) for n in names)})" if names else f"{c}_v"
+    # starts_with and ltrim work on bytes; vtext[1] would decode UTF-8 (costly on every record)
     candidate = (f"vtext IS NOT NULL AND value_size BETWEEN 1 AND {envelope.MAX_JSON_BYTES} "
-                 "AND vtext[1] IN ('{', ' ', chr(10), chr(9))")
+                 "AND (starts_with(vtext, '{') OR starts_with(vtext, ' ') OR starts_with(vtext, chr(10)) "
+                 "OR starts_with(vtext, chr(9)))")
     return f"""
 WITH base AS (
   SELECT *, {_col('traceparent')} AS tp, lower({_col('content-type')}) AS ct, ({candidate}) AS candidate
@@ -91,13 +93,16 @@ WITH base AS (
   SELECT *, candidate AND json_valid(vtext) AS valid FROM base
 ), flags AS (
   -- a candidate starts with '{{' or blanks: valid and '{{' after the blanks means an object
-  SELECT *, coalesce(valid AND ltrim(vtext, ' ' || chr(10) || chr(9) || chr(13))[1] = '{{', false) AS doc_ok,
+  SELECT *, coalesce(valid AND CASE WHEN starts_with(vtext, '{{') THEN true
+                                     ELSE starts_with(ltrim(vtext, ' ' || chr(10) || chr(9) || chr(13)), '{{') END,
+                     false) AS doc_ok,
          candidate AND NOT valid AS json_unsure,
          regexp_full_match(tp, {_q(_TRACEPARENT)}) AS tp_form
   FROM js
 ), tp AS (
-  SELECT *, coalesce(tp_form AND lower(tp[4:35]) <> repeat('0', 32) AND lower(tp[37:52]) <> repeat('0', 16), false) AS tp_ok
-  FROM flags
+  SELECT *, coalesce(tp_form AND tp_trace <> repeat('0', 32) AND tp_span <> repeat('0', 16), false) AS tp_ok
+  FROM (SELECT *, CASE WHEN tp_form THEN lower(split_part(tp, '-', 2)) END AS tp_trace,
+               CASE WHEN tp_form THEN lower(split_part(tp, '-', 3)) END AS tp_span FROM flags)
 ), fields AS (
   SELECT *, CASE WHEN doc_ok THEN CAST(json_extract(vtext, [{', '.join(_q(p) for p in paths)}]) AS VARCHAR[]) END AS jv
   FROM tp
@@ -107,7 +112,8 @@ WITH base AS (
   SELECT *, {kinds} FROM picked
 ), typed AS (
   SELECT *, {strings},
-         CASE WHEN event_time_k IN ('i', 'n') THEN TRY_CAST(event_time_j AS DOUBLE) END AS d
+         CASE WHEN event_time_k IN ('i', 'n') THEN TRY_CAST(event_time_j AS DOUBLE) END AS d,
+         CASE WHEN event_time_k = 's' THEN {unescape('event_time')} END AS et_s
   FROM kinded
 )
 SELECT _idx,
@@ -127,8 +133,8 @@ SELECT _idx,
   value_size,
   CASE WHEN value_size <= {EXCERPT_BYTES} THEN vtext END AS value_excerpt,
   value_hash,
-  CASE WHEN tp_ok THEN lower(tp[4:35]) END AS trace_id,
-  CASE WHEN tp_ok THEN lower(tp[37:52]) END AS parent_span_id,
+  CASE WHEN tp_ok THEN tp_trace END AS trace_id,
+  CASE WHEN tp_ok THEN tp_span END AS parent_span_id,
   CASE WHEN doc_ok AND (event_id_v IS NOT NULL OR event_type_v IS NOT NULL) THEN 'json' ELSE 'none' END AS envelope,
   {fills['event_id']} AS event_id,
   {fills['event_type']} AS event_type,
