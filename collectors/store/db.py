@@ -23,6 +23,13 @@ from collectors.store.migrate import migrate, schema_version
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 
+# Rows per DuckDB row group (its default is 122,880). DuckDB writes an append straight to the
+# file, compressed, once it fills a row group; a smaller append goes through the write-ahead
+# log and is compressed again at checkpoint. With 32,768 the Kafka tap's and importers'
+# batches fill row groups: 200k bench records in 50k-row transactions commit in 2.5 µs a
+# record instead of 5.8. DuckDB takes the size per attachment, so every open passes it.
+ROW_GROUP_ROWS = 32_768
+
 # Tables a caller may append to; identifiers are never taken from input.
 APPENDABLE = frozenset(
     {"spans", "records", "group_offsets", "topic_offsets", "ingest_errors"}
@@ -103,6 +110,20 @@ class Writer:
         )
 
 
+def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """A connection whose default database is the file, attached with ROW_GROUP_ROWS."""
+    con = duckdb.connect()
+    try:
+        literal = "'" + path.replace("'", "''") + "'"
+        mode = "READ_ONLY, " if read_only else ""
+        con.execute(f"ATTACH {literal} AS store ({mode}ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+        con.execute("USE store")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
 class Store:
     """One DuckDB database. Construct cheaply; :meth:`open` connects and migrates."""
 
@@ -124,7 +145,7 @@ class Store:
         if not self.read_only and not parent.is_dir():
             raise StoreError(f"cannot create {self.path}: folder {parent} does not exist.")
         try:
-            con = duckdb.connect(self.path, read_only=self.read_only)
+            con = _connect(self.path, read_only=self.read_only)
         except duckdb.IOException as exc:
             text = str(exc)
             if "lock" in text.lower():
@@ -171,7 +192,9 @@ class Store:
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one thread's reads; it sees a consistent snapshot per query."""
-        return self.con.cursor()
+        cur = self.con.cursor()
+        cur.execute("USE store")  # a cursor starts in DuckDB's in-memory database
+        return cur
 
     # -- writes ----------------------------------------------------------------
     @contextmanager
@@ -180,7 +203,7 @@ class Store:
         if self.read_only:
             raise StoreError(f"{self.path} is open read-only")
         with self._write_lock:
-            cur = self.con.cursor()
+            cur = self.cursor()
             try:
                 cur.execute("BEGIN TRANSACTION")
                 yield Writer(cur)
