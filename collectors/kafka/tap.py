@@ -15,7 +15,7 @@ import time
 from collections import deque
 from typing import Any
 
-from collectors.gc_tuning import relaxed_gc
+from collectors.interpreter import throughput_settings
 from collectors.kafka.batch import BatchConverter, RawBatch
 from collectors.kafka.config import KafkaSettings
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
@@ -106,7 +106,7 @@ class KafkaTap(ThreadComponent):
         backoff = 1.0
         while not self._stop.is_set():
             try:
-                with relaxed_gc():
+                with throughput_settings():
                     self._session()
                 return
             except Exception as exc:  # noqa: BLE001 (the tap retries whatever went wrong)
