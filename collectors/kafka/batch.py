@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.kafka import bulk_sql
-from collectors.model import RECORD_SCHEMA, error_row, to_table
+from collectors.model import EXCERPT_BYTES, RECORD_SCHEMA, TS, error_row, to_table
 from collectors.normalize import deadletter
 from collectors.normalize.binary import excerpt, text
 from collectors.normalize.records import record_row
@@ -209,19 +209,45 @@ class BatchConverter:
         con = self._connection()
         con.register("raw", raw)
         try:
-            out = con.sql(bulk_sql.SQL, params={"cluster": self.cluster, "dlt_topics": dlt_topics,
-                                     "tapped_at": tapped_at_us, "source": self.source}).to_arrow_table()
+            computed = con.sql(bulk_sql.SQL, params={"dlt_topics": dlt_topics}).to_arrow_table()
         finally:
             con.unregister("raw")
-        slow_mask = out.column("_slow")
+        order = computed.column("_idx").to_numpy()
+        if not np.array_equal(order, np.arange(len(order))):  # DuckDB keeps the order; never rely on it
+            computed = computed.take(pa.array(np.argsort(order)))
+        out = self._fix_excerpts(self._assemble(raw, computed, tapped_at_us), batch)
+        slow_mask = computed.column("_slow")
         if pc.any(slow_mask).as_py():  # filter copies every column: only when some rows are slow
-            slow_idx = out.filter(slow_mask).column("_idx").to_pylist()
+            slow_idx = pc.indices_nonzero(slow_mask).to_pylist()
             out = out.filter(pc.invert(slow_mask))
         else:
             slow_idx = []
-        fast = self._fix_excerpts(out, batch).select(RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
         slow = [batch.fields(i) for i in slow_idx]
-        return self._reference(slow, tapped_at_us, fast)
+        return self._reference(slow, tapped_at_us, out)
+
+    def _assemble(self, raw: pa.Table, computed: pa.Table, tapped_at_us: int) -> pa.Table:
+        """RECORD_SCHEMA rows from the query's columns and the input's, which pass through
+        uncopied (values, headers and hashes are most of a batch's bytes)."""
+        n = raw.num_rows
+        size, vtext = raw.column("value_size"), raw.column("vtext")
+        if n and pc.max(size).as_py() > EXCERPT_BYTES:  # values past the bound: normalize's excerpt later
+            vtext = pc.if_else(pc.less_equal(size, EXCERPT_BYTES), vtext, pa.scalar(None, pa.string()))
+        given = {"topic": raw.column("topic"), "partition": raw.column("partition"), "offset": raw.column("offset"),
+                 "key": raw.column("key_text"), "headers": raw.column("headers"), "value_size": size,
+                 "value_excerpt": vtext, "value_hash": raw.column("value_hash"),
+                 "cluster": pa.repeat(pa.scalar(self.cluster, pa.string()), n),
+                 "tapped_at": pa.repeat(pa.scalar(tapped_at_us, pa.int64()), n).cast(TS),
+                 "source": pa.repeat(pa.scalar(self.source, pa.string()), n)}
+        cols = []
+        for field in RECORD_SCHEMA:
+            if field.name in given:
+                col = given[field.name]
+            elif field.name in computed.column_names:
+                col = computed.column(field.name)
+            else:  # delivery attempts and dead-letter origins: only the reference path reads them
+                col = pa.nulls(n, field.type)
+            cols.append(col if col.type == field.type else col.cast(field.type))
+        return pa.Table.from_arrays(cols, schema=RECORD_SCHEMA)
 
     def _reference(self, slow: list[dict[str, Any]], tapped_at_us: int,
                    fast: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
@@ -253,17 +279,17 @@ class BatchConverter:
         return hit
 
     @staticmethod
-    def _fix_excerpts(fast: pa.Table, batch: RawBatch) -> pa.Table:
-        """Values that are not UTF-8 (or cut mid-character) get normalize's excerpt, one by one."""
-        col = fast.column("value_excerpt")
-        need = pc.and_(col.is_null(), pc.greater_equal(fast.column("value_size"), 0))
+    def _fix_excerpts(rows: pa.Table, batch: RawBatch) -> pa.Table:
+        """Values that are not UTF-8 (or cut mid-character) get normalize's excerpt, one by one
+        (rows are in the batch's order)."""
+        col = rows.column("value_excerpt")
+        need = pc.and_(col.is_null(), pc.greater_equal(rows.column("value_size"), 0))
         if not pc.any(need).as_py():
-            return fast
+            return rows
         ex = col.to_pylist()
-        idx = fast.column("_idx").to_pylist()
         for j in pc.indices_nonzero(need).to_pylist():
-            ex[j] = excerpt(batch.values[idx[j]].as_py())
-        return fast.set_column(fast.schema.get_field_index("value_excerpt"), "value_excerpt", pa.array(ex, pa.string()))
+            ex[j] = excerpt(batch.values[j].as_py())
+        return rows.set_column(rows.schema.get_field_index("value_excerpt"), "value_excerpt", pa.array(ex, pa.string()))
 
 
 def _may_need_escape(arr: pa.Array) -> bool:

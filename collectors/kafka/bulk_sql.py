@@ -3,14 +3,15 @@
 Input: the Arrow table ``raw``, one row per record with text already decoded (``key_text``,
 ``vtext`` NULL when the value is not UTF-8, ``headers`` as normalize's JSON text), the last
 value of each header normalize reads as a column ``h:<name>``, and ``slow_h`` when a record
-carries a header only the reference path decodes. The query reproduces
-collectors.normalize.records.record_row for the records it can reproduce exactly, and marks every other one ``_slow`` for the reference path. Every
-identifier and literal here is a constant of this module, never input.
+carries a header only the reference path decodes. The query computes the columns of
+collectors.normalize.records.record_row that need computing (the others pass through in
+Arrow, never copied) for the records it can reproduce exactly, and marks every other one
+``_slow`` for the reference path. Every identifier and literal here is a constant of this
+module, never input.
 """
 
 from __future__ import annotations
 
-from collectors.model import EXCERPT_BYTES
 from collectors.normalize import envelope
 
 # Headers whose presence sends a record to the reference path (CloudEvents binary mode,
@@ -90,7 +91,10 @@ WITH base AS (
   SELECT *, {_col('traceparent')} AS tp, lower({_col('content-type')}) AS ct, ({candidate}) AS candidate
   FROM raw
 ), js AS (
-  SELECT *, candidate AND json_valid(vtext) AS valid FROM base
+  -- one parse: json_extract fails on what json_valid rejects, and try() makes that NULL
+  SELECT *, candidate AND jx IS NOT NULL AS valid
+  FROM (SELECT *, CASE WHEN candidate THEN try(CAST(json_extract(vtext, [{', '.join(_q(p) for p in paths)}])
+                                                 AS VARCHAR[])) END AS jx FROM base)
 ), flags AS (
   -- a candidate starts with '{{' or blanks: valid and '{{' after the blanks means an object
   SELECT *, coalesce(valid AND CASE WHEN starts_with(vtext, '{{') THEN true
@@ -104,7 +108,7 @@ WITH base AS (
   FROM (SELECT *, CASE WHEN tp_form THEN lower(split_part(tp, '-', 2)) END AS tp_trace,
                CASE WHEN tp_form THEN lower(split_part(tp, '-', 3)) END AS tp_span FROM flags)
 ), fields AS (
-  SELECT *, CASE WHEN doc_ok THEN CAST(json_extract(vtext, [{', '.join(_q(p) for p in paths)}]) AS VARCHAR[]) END AS jv
+  SELECT *, CASE WHEN doc_ok THEN jx END AS jv
   FROM tp
 ), picked AS (
   SELECT *, {chosen} FROM fields
@@ -122,17 +126,12 @@ SELECT _idx,
    OR coalesce(tp <> '' AND NOT tp_form, false)
    OR json_unsure
    -- trailing commas: DuckDB reads them, Python does not. (Raw control characters need no
-   -- check here: json_valid rejects them as Python does, so they are json_unsure already.)
+   -- check here: json_extract rejects them as Python does, so they are json_unsure already.)
    OR (CASE WHEN doc_ok THEN (regexp_matches(vtext, ',\\s*[\\]}}]')
                    OR {type_slow} OR {time_slow}) ELSE false END)
   , true) AS _slow,  -- unknown goes to the reference path
-  $cluster AS cluster, topic, "partition", "offset", key_text AS "key",
   CASE WHEN ts_ms >= 0 THEN make_timestamp(ts_ms * 1000) END AS "timestamp",
   CASE ts_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' ELSE 'unknown' END AS timestamp_type,
-  headers,
-  value_size,
-  CASE WHEN value_size <= {EXCERPT_BYTES} THEN vtext END AS value_excerpt,
-  value_hash,
   CASE WHEN tp_ok THEN tp_trace END AS trace_id,
   CASE WHEN tp_ok THEN tp_span END AS parent_span_id,
   CASE WHEN doc_ok AND (event_id_v IS NOT NULL OR event_type_v IS NOT NULL) THEN 'json' ELSE 'none' END AS envelope,
@@ -143,14 +142,8 @@ SELECT _idx,
   {fills['event_source']} AS event_source,
   {fills['causation_id']} AS causation_id,
   {fills['correlation_id']} AS correlation_id,
-  CAST(NULL AS INTEGER) AS delivery_attempt,
   list_contains($dlt_topics, topic) AS is_dead_letter,
-  CASE WHEN list_contains($dlt_topics, topic) THEN 'topic-pattern' END AS dlt_family,
-  CAST(NULL AS VARCHAR) AS dlt_origin_topic, CAST(NULL AS INTEGER) AS dlt_origin_partition,
-  CAST(NULL AS BIGINT) AS dlt_origin_offset, CAST(NULL AS VARCHAR) AS dlt_origin_group,
-  CAST(NULL AS TIMESTAMP) AS dlt_origin_timestamp, CAST(NULL AS VARCHAR) AS dlt_exception_class,
-  CAST(NULL AS VARCHAR) AS dlt_exception_message,
-  make_timestamp($tapped_at) AS tapped_at, $source AS source
+  CASE WHEN list_contains($dlt_topics, topic) THEN 'topic-pattern' END AS dlt_family
 FROM typed
 """  # noqa: S608
 
