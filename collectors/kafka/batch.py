@@ -151,7 +151,7 @@ class BatchConverter:
         if self._con is None:
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")  # ISO times without offset are UTC, as in normalize
-            con.execute("SET threads = 1")  # one core for the writer; the consumer thread has the other
+            con.execute("SET threads = 1")  # the normalizer thread's own; the consumer and writer have theirs
             con.execute("SET memory_limit = '512MB'")
             self._con = con
         return self._con
