@@ -3,9 +3,7 @@ analyses themselves (never typed in here), and its drill-down opens on what a li
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,9 +13,9 @@ from collectors.store import Store
 from dashboard.analyses import burrow
 from dashboard.findings import engine
 from dashboard.read import data_span
-from sample_topology import expected_findings
+from tests.support.golden import load_golden
 
-GOLDEN = json.loads(Path(expected_findings.__file__).with_name("expected_findings.json").read_text())
+GOLDEN = load_golden()
 
 
 def _counts(rule: str) -> dict[str, int]:

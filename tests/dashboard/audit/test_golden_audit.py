@@ -10,24 +10,19 @@ warning or above on what the file declares healthy.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 import pytest
 from click.testing import CliRunner
 
-from collectors.store import Store
 from dashboard.cli import cli
 from dashboard.findings.model import severity_rank
-from sample_topology import expected_findings
-from sample_topology.simulator import simulate_to_dir
-from sample_topology.topology import load_into_store
+from tests.support.golden import GOLDEN_START
 
 RULES = ("REDELIVERY", "DUPLICATE_PUBLISH", "EVENT_ID_COLLISION", "DEAD_LETTER", "IDEMPOTENCY_VIOLATION",
          "EVENT_AS_COMMAND", "ENVELOPE_MISSING", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY",
          "UNDECLARED_EDGE", "UNOBSERVED_EDGE")
-START_US = 1_772_000_000_000_000
-START = datetime(1970, 1, 1) + timedelta(microseconds=START_US)
+START = GOLDEN_START
 # Kafka record timestamps are milliseconds; the plan keeps microseconds.
 TIME_TOLERANCE_S = 0.002
 # The golden file's causes, in this package's words.
@@ -36,22 +31,8 @@ CAUSES = {"blocking-retry": "blocking_retry", "rebalance": "restart_rebalance", 
 
 
 @pytest.fixture(scope="module")
-def golden():
-    return json.loads(Path(expected_findings.__file__).with_name("expected_findings.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def report(tmp_path_factory, golden):
-    tmp = tmp_path_factory.mktemp("golden-audit")
-    simulate_to_dir(tmp / "files", seed=golden["seed"], minutes=golden["minutes"], start_us=START_US)
-    db = tmp / "shop.duckdb"
-    with Store(db) as store:
-        load_into_store(store)
-    runner = CliRunner()
-    result = runner.invoke(cli, ["import", "--db", str(db), "--cluster", "sample",
-                                 *map(str, sorted((tmp / "files").iterdir()))])
-    assert result.exit_code == 0, result.output
-    result = runner.invoke(cli, ["findings", "--db", str(db), "--json"])
+def report(golden_shop):
+    result = CliRunner().invoke(cli, ["findings", "--db", str(golden_shop.db), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.output)
     assert doc["errors"] == {}

@@ -8,43 +8,24 @@ no finding at warning or above on what the file declares healthy.
 
 from __future__ import annotations
 
-import json
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 
 import pytest
-from click.testing import CliRunner
 
 from collectors.store import Store
 from dashboard.analyses import burrow, call_chains, sync_coupling
 from dashboard.analyses.window import Window
-from dashboard.cli import cli
 from dashboard.findings.model import severity_rank
-from sample_topology import expected_findings
-from sample_topology.simulator import simulate_to_dir
-from sample_topology.topology import load_into_store
+from tests.support.golden import GOLDEN_START
 
 RULES = ("LONG_SYNC_CHAIN", "SYNC_SIDE_EFFECT", "CONSUMER_LAG", "CALLBACK_CHATTER", "PASSIVE_AGGRESSIVE_EVENT")
-START_US = 1_772_000_000_000_000
-START = datetime(1970, 1, 1) + timedelta(microseconds=START_US)
+START = GOLDEN_START
 
 
 @pytest.fixture(scope="module")
-def golden():
-    return json.loads(Path(expected_findings.__file__).with_name("expected_findings.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def found(tmp_path_factory, golden):
-    tmp = tmp_path_factory.mktemp("golden")
-    simulate_to_dir(tmp / "files", seed=golden["seed"], minutes=golden["minutes"], start_us=START_US)
-    db = tmp / "shop.duckdb"
-    with Store(db) as store:
-        topology = load_into_store(store)
-    result = CliRunner().invoke(cli, ["import", "--db", str(db), "--cluster", "sample",
-                                      *map(str, sorted((tmp / "files").iterdir()))])
-    assert result.exit_code == 0, result.output
-    with Store(db, read_only=True) as store:
+def found(golden_shop):
+    topology = golden_shop.topology
+    with Store(golden_shop.db, read_only=True) as store:
         cur = store.cursor()
         window = Window.everything(cur)
         depths = dict(cur.execute("SELECT max_depth, count(*) FROM trace_facts GROUP BY ALL").fetchall())
