@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from collectors.derive import processings, sql
 from collectors.derive.consumer import derive_consumer_status
+from collectors.derive.watermark import mark_scanned, new_rows
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -100,14 +101,10 @@ def derive_all(store: Store, *, quiet_for: timedelta = timedelta(0), now: dateti
 
 def _scan_new_spans(cur) -> None:  # type: ignore[no-untyped-def]
     """Note the traces of spans ingested since the last scan (ingest time only grows)."""
-    row = cur.execute("SELECT scanned_upto FROM derive_state WHERE name = 'spans'").fetchone()
-    since = row[0] if row else None
-    upto = cur.execute(
-        "SELECT max(ingested_at) FROM spans WHERE ?::TIMESTAMP IS NULL OR ingested_at > ?::TIMESTAMP",
-        [since, since],
-    ).fetchone()[0]
-    if upto is None:
+    scan = new_rows(cur, "spans")
+    if scan is None:
         return
+    since, upto = scan
     cur.execute(
         """
         INSERT INTO derive_pending
@@ -120,7 +117,7 @@ def _scan_new_spans(cur) -> None:  # type: ignore[no-untyped-def]
         """,
         [since, since, upto],
     )
-    cur.execute("INSERT OR REPLACE INTO derive_state VALUES ('spans', ?)", [upto])
+    mark_scanned(cur, "spans", upto)
 
 
 def _forget_rederived(cur, t0: datetime) -> datetime:  # type: ignore[no-untyped-def]

@@ -35,6 +35,8 @@ from datetime import timedelta
 
 import duckdb
 
+from collectors.derive.watermark import mark_scanned, new_rows
+
 INTERVALS = 10  # Burrow's default storage.intervals
 MIN_DISTANCE = timedelta(seconds=1)  # Burrow's default min-distance
 CONTEXT = timedelta(hours=1)  # snapshots before the new ones that a window (and KLE's table) may reach back to
@@ -190,14 +192,10 @@ ORDER BY s."at"
 
 def derive_consumer_status(cur: duckdb.DuckDBPyConnection) -> int:
     """Judge the snapshots that arrived since the last call (inside the caller's transaction)."""
-    row = cur.execute("SELECT scanned_upto FROM derive_state WHERE name = 'group_offsets'").fetchone()
-    since = row[0] if row else None
-    upto = cur.execute(
-        "SELECT max(ingested_at) FROM group_offsets WHERE ?::TIMESTAMP IS NULL OR ingested_at > ?::TIMESTAMP",
-        [since, since],
-    ).fetchone()[0]
-    if upto is None:
+    scan = new_rows(cur, "group_offsets")
+    if scan is None:
         return 0
+    since, upto = scan
     # every partition with new snapshots is judged again from its oldest new one on
     cur.execute(
         """
@@ -219,7 +217,7 @@ def derive_consumer_status(cur: duckdb.DuckDBPyConnection) -> int:
     cur.execute(_STATUS, params)
     cur.execute(_TIME_LAG, {"context_us": _us(CONTEXT)})
     n = cur.execute(_INSERT).fetchone()
-    cur.execute("INSERT OR REPLACE INTO derive_state VALUES ('group_offsets', ?)", [upto])
+    mark_scanned(cur, "group_offsets", upto)
     for name in ("_scope", "_cs", "_tl"):
         cur.execute(f"DROP TABLE IF EXISTS {name}")
     return int(n[0]) if n else 0
