@@ -13,14 +13,9 @@ import duckdb
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
 from tests.otlp.scenario import emit_shop_traces
+from tests.support.net import free_port
 
 SEAMWATCH = [sys.executable, "-c", "from dashboard.cli import main; main()"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) -> None:
@@ -36,7 +31,7 @@ def _wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20.0) ->
 
 
 def test_collect_receives_otlp_until_sigterm_and_commits(tmp_path):
-    db, http_port, grpc_port = tmp_path / "c.duckdb", _free_port(), _free_port()
+    db, http_port, grpc_port = tmp_path / "c.duckdb", free_port(), free_port()
     proc = subprocess.Popen([*SEAMWATCH, "collect", "--db", str(db), "--otlp-http", f"127.0.0.1:{http_port}",
                              "--otlp-grpc", f"127.0.0.1:{grpc_port}", "--otlp-decoders", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from collectors.store import Store
 from sample_topology.topology import BUNDLED
+from tests.support.net import free_port
 
 
 def _seamwatch(*args: str) -> list[str]:
@@ -22,12 +22,6 @@ def _seamwatch(*args: str) -> list[str]:
     if script.is_file():
         return [str(script), *args]
     return [sys.executable, "-c", "from dashboard.cli import main; main()", *args]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
@@ -46,7 +40,7 @@ def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> Non
 @pytest.fixture
 def up(tmp_path: Path):
     db = tmp_path / "live.duckdb"
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(_seamwatch("up", "--db", str(db), "--port", str(port), "--topology", str(BUNDLED),
                                        "--retain", "7d", "--refresh", "1"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
