@@ -89,18 +89,17 @@ class Writer:
 
     def set_positions(self, positions: Iterable[tuple[str, str, int, int]]) -> None:
         """Record where the tap resumes: (cluster, topic, partition, next offset)."""
-        now_us = int(time.time() * 1_000_000)
-        for cluster, topic, partition, next_offset in positions:
-            # DELETE + INSERT rather than INSERT OR REPLACE: measured by the tap's bench, the
-            # in-place replace kept DuckDB from checkpointing and memory grew with every batch
-            self._cur.execute(
-                'DELETE FROM tap_positions WHERE cluster = ? AND topic = ? AND "partition" = ?',
-                [cluster, topic, partition],
-            )
-            self._cur.execute(
-                "INSERT INTO tap_positions VALUES (?, ?, ?, ?, make_timestamp(?))",
-                [cluster, topic, partition, next_offset, now_us],
-            )
+        rows = list(positions)
+        if not rows:
+            return
+        now_us = time.time_ns() // 1000
+        # DELETE + INSERT rather than INSERT OR REPLACE: after an in-place replace DuckDB reports
+        # a write transaction still active, skips every automatic checkpoint and keeps all
+        # written rows in memory (the tap's bench: RSS grew ~0.75 GB per million records)
+        self._cur.executemany('DELETE FROM tap_positions WHERE cluster = ? AND topic = ? AND "partition" = ?',
+                              [(c, t, p) for c, t, p, _ in rows])
+        self._cur.executemany("INSERT INTO tap_positions VALUES (?, ?, ?, ?, make_timestamp(?))",
+                              [(c, t, p, o, now_us) for c, t, p, o in rows])
 
     def mark_imported(self, *, sha256: str, path: str, kind: str, size_bytes: int,
                       rows_imported: int, rows_rejected: int) -> None:
