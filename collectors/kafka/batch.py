@@ -33,7 +33,6 @@ from collectors.normalize.records import record_row
 
 log = logging.getLogger(__name__)
 
-HEADER_TEXT_TYPE = pa.list_(pa.struct([("n", pa.string()), ("v", pa.string())]))
 _RELEVANT = pa.array(bulk_sql.RELEVANT_HEADERS, pa.string())
 _SLOW = pa.array(bulk_sql.SLOW_HEADERS, pa.string())
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
@@ -70,7 +69,7 @@ class RawBatch:
     """A batch as the consumer thread leaves it: per-record columns (``table``), the exact bytes
     of values, keys and headers, and where each record's headers start. Built with a handful
     of C-level passes over the Message objects (no per-message dicts), so the messages can go
-    at once; the vectorised work on these columns is done later, on the writer's thread."""
+    at once; the vectorised work on these columns is done later, on the normalizer's thread."""
 
     __slots__ = ("table", "values", "keys", "names", "hbin", "offsets", "has_headers")
 
@@ -200,7 +199,7 @@ class BatchConverter:
         return self._reference(fields, tapped_at_us, RECORD_SCHEMA.empty_table())
 
     def convert_raw(self, batch: RawBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        """RECORD_SCHEMA table and ingest-error rows for a batch (on the writer's thread)."""
+        """RECORD_SCHEMA table and ingest-error rows for a batch (on the normalizer's thread)."""
         if not self.bulk:  # every record through normalize's record_row (the reference)
             return self.reference_fields(batch.all_fields(), tapped_at_us=tapped_at_us)
         raw = self.columns(batch)
