@@ -40,7 +40,9 @@ def test_a_failing_stage_stops_work_but_never_blocks_the_producer() -> None:
     threading.Thread(target=produce, daemon=True).start()
     assert done.wait(10), "the producer blocked after a stage failed"
     assert isinstance(p.failure, ValueError)
-    assert written == [0, 1, 2]  # nothing after the failure is written
+    # after the failure no stage works: what was written is an in-order prefix of what came
+    # before the failed item (an item already past the failing stage may be dropped too)
+    assert written == [0, 1, 2][:len(written)]
 
 
 def test_close_waits_for_the_last_item() -> None:
