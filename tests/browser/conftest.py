@@ -179,9 +179,26 @@ def body_text(driver) -> str:
     return driver.find_element(By.TAG_NAME, "body").text
 
 
+def shows(driver, text: str, timeout: float = 20.0) -> bool:
+    """Whether the page shows ``text`` within ``timeout``: a live page redraws itself every
+    second, so one look may land between two draws."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if text in body_text(driver):
+                return True
+        except StaleElementReferenceException:
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.25)
+
+
 @pytest.fixture
 def kit():
-    """Helpers to wait on and look at a page (settle, charts_drawn, shoot, body_text) and to run
-    seamwatch (free_port, seamwatch, wait_healthy, stop)."""
-    return SimpleNamespace(settle=settle, charts_drawn=charts_drawn, shoot=shoot, body_text=body_text,
+    """Helpers to wait on and look at a page (settle, charts_drawn, shoot, body_text, shows) and to
+    run seamwatch (free_port, seamwatch, wait_healthy, stop)."""
+    return SimpleNamespace(settle=settle, charts_drawn=charts_drawn, shoot=shoot, body_text=body_text, shows=shows,
                            free_port=free_port, seamwatch=seamwatch, wait_healthy=wait_healthy, stop=stop)

@@ -58,15 +58,15 @@ def test_live_page_refreshes_itself(browser, kit, tmp_path) -> None:
         browser.get(f"{url}/")
         kit.settle(browser)
         assert _traces_metric(browser) == "0"
-        assert "refreshing every 1 s" in kit.body_text(browser)
+        assert kit.shows(browser, "refreshing every 1 s"), kit.body_text(browser)
         _send_traces(f"http://127.0.0.1:{otlp}/v1/traces", 7)
         deadline = time.monotonic() + 30
         while _traces_metric(browser) != "7" and time.monotonic() < deadline:
             time.sleep(0.5)  # no reload: the page's own refresh must bring the spans
         assert _traces_metric(browser) == "7"
-        assert "Newest data: traces" in kit.body_text(browser)
-        assert "Collectors in this process" in kit.body_text(browser)
-        assert "live-probe-api" in kit.body_text(browser) or kit.charts_drawn(browser) >= 1
+        assert kit.shows(browser, "Newest data: traces"), kit.body_text(browser)
+        assert kit.shows(browser, "Collectors in this process"), kit.body_text(browser)
+        assert kit.shows(browser, "live-probe-api", timeout=5) or kit.charts_drawn(browser) >= 1
         kit.shoot(browser, "live-overview")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(30) == 0, log.read_text()[-2000:]
