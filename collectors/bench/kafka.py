@@ -2,9 +2,10 @@
 
 Fills a topic with small JSON events (~300 B, a few headers) once, then times, each in a fresh
 subprocess so peak memory is its own: a bare confluent-kafka loop that touches nothing,
-kcat (when installed), the tap with every record through normalize's record_row (before, over
-the first 100k records), and the tap's bulk path (after) over a quarter of the topic and over
-all of it, so peak RSS at two volumes shows whether memory stays flat. The tap runs are
+kcat (when installed), the tap with every record through normalize's record_row (over the first
+100k records), the tap's pure-Python bulk-query path, and its native path (Rust, when built)
+over a quarter of the topic and over all of it, so peak RSS at two volumes shows whether
+memory stays flat. The tap runs are
 complete: consume, normalize, Arrow, DuckDB commit with positions. The machine's load average
 is printed before and after (a loaded machine starves every run), and the tap's CPU per
 record by thread (consumer, normalizer, writer, DuckDB workers, librdkafka).
@@ -24,6 +25,8 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from collectors.kafka import fastpath
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 PARTITIONS = 4
@@ -151,7 +154,7 @@ def _thread_cpu_s() -> dict[str, float]:
     return out
 
 
-def measure_tap(bootstrap: str, topic: str, messages: int, bulk: bool) -> dict[str, Any]:
+def measure_tap(bootstrap: str, topic: str, messages: int, path: str) -> dict[str, Any]:
     from collectors.kafka.config import KafkaSettings
     from collectors.kafka.tap import KafkaTap
     from collectors.store import Store
@@ -159,7 +162,7 @@ def measure_tap(bootstrap: str, topic: str, messages: int, bulk: bool) -> dict[s
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
         settings = KafkaSettings(bootstrap=[bootstrap], cluster="bench", include=(topic,), lag=False,
                                  group_id=f"bench-{uuid.uuid4().hex[:6]}")
-        tap = KafkaTap(store, settings, from_beginning=True, bulk=bulk)
+        tap = KafkaTap(store, settings, from_beginning=True, path=path)
         start, cpu0 = time.perf_counter(), time.process_time()
         with _RssSampler(lambda: tap.status()["records"], messages) as rss:
             tap.start()
@@ -204,8 +207,9 @@ def _child(mode: str, bootstrap: str, topic: str, messages: int) -> dict[str, An
 
 
 REFERENCE_SAMPLE = 100_000  # the record_row path is slow: its rate is taken over the first records only
-BULK = "tap, bulk Arrow/DuckDB path (after)"
-REFERENCE = "tap, record_row per record (before)"
+NATIVE = "tap, native path (Rust)"
+BULK = "tap, bulk query path (pure Python)"
+REFERENCE = "tap, record_row per record"
 
 
 def _load() -> str:
@@ -220,25 +224,30 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     yield f"topic {topic}: {messages:,} events of ~{len(_event(0))} B + 3 headers (ready in {time.perf_counter() - t0:.1f}s)"
     yield f"before: {_load()}"
     quarter = max(messages // 4, 1000)
+    best = "native" if fastpath.available() else "bulk"
     results: dict[str, dict[str, Any] | None] = {
         "bare confluent-kafka loop": _child("bare", bootstrap, topic, messages),
         "kcat -C -e (best of 3)": measure_kcat(bootstrap, topic, messages),
         REFERENCE: _child("tap-reference", bootstrap, topic, min(messages, REFERENCE_SAMPLE)),
-        f"tap, bulk path, first {quarter:,} only": _child("tap-bulk", bootstrap, topic, quarter),
         BULK: _child("tap-bulk", bootstrap, topic, messages),
+        f"tap, {best} path, first {quarter:,} only": _child(f"tap-{best}", bootstrap, topic, quarter),
+        NATIVE: _child("tap-native", bootstrap, topic, messages) if best == "native" else None,
     }
     yield f"after: {_load()}"
     rate = {k: (v["records"] / v["seconds"] if v else None) for k, v in results.items()}
     for name, r in results.items():
         if r is None:
-            yield f"{name:40s} not installed (apt-get install kcat)"
+            why = "not built (needs Rust at install)" if name == NATIVE else "not installed (apt-get install kcat)"
+            yield f"{name:40s} {why}"
             continue
         mem = f"  peak RSS {r['peak_mb']:.0f} MB" if r.get("peak_mb") else ""
         mem += f"  CPU {r['cpu_us_per_record']:.1f} µs/record" if r.get("cpu_us_per_record") else ""
         yield f"{name:40s} {rate[name]:>10,.0f} records/s  ({r['seconds']:.2f}s){mem}"
     bare, kcat = rate["bare confluent-kafka loop"], rate["kcat -C -e (best of 3)"]
-    for name in (REFERENCE, BULK):
+    for name in (REFERENCE, BULK, NATIVE):
         r = results[name]
+        if r is None:
+            continue
         ratios = f"{rate[name] / bare:.0%} of the bare loop"
         if kcat:
             ratios += f", {rate[name] / kcat:.0%} of kcat"
@@ -246,18 +255,19 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
                f"{r['slow_path']:,} via record_row); RSS by quarter {r['rss_by_quarter_mb']} MB; "
                f"CPU {r['cpu_us_per_record']:.1f} µs/record (all threads); wall µs/record per stage "
                f"{r['stage_us_per_record']}; CPU µs/record by thread {r['thread_cpu_us_per_record']}")
-    small = results[f"tap, bulk path, first {quarter:,} only"]
+    tap = NATIVE if results[NATIVE] else BULK
+    small = results[f"tap, {best} path, first {quarter:,} only"]
     yield (f"tap peak RSS: {small['peak_mb']:.0f} MB after {small['records']:,} records, "
-           f"{results[BULK]['peak_mb']:.0f} MB after {results[BULK]['records']:,} (flat memory: about the same)")
-    after = rate[BULK]
+           f"{results[tap]['peak_mb']:.0f} MB after {results[tap]['records']:,} (flat memory: about the same)")
+    yield f"{tap} vs {BULK}: {rate[tap] / rate[BULK]:.2f}x"
     if kcat:
+        after = rate[tap]
         yield f"target: tap ≥ 25% of kcat (aim 40%): {'met' if after >= 0.25 * kcat else 'NOT met'} ({after / kcat:.0%})"
-
 
 if __name__ == "__main__":
     mode, bs, tp, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     if mode == "bare":
         res = measure_bare(bs, tp, n)
     else:
-        res = measure_tap(bs, tp, n, bulk=(mode == "tap-bulk"))
+        res = measure_tap(bs, tp, n, path=mode.removeprefix("tap-"))
     print(json.dumps(res))

@@ -134,6 +134,11 @@ class RawBatch:
     def all_fields(self) -> list[dict[str, Any]]:
         return [self.fields(i) for i in range(self.num_rows)]
 
+    def positions(self) -> list[tuple[str, int, int]]:
+        """(topic, partition, next offset) the batch reaches: offsets rise within a partition."""
+        reached = self.table.group_by(["topic", "partition"]).aggregate([("offset", "max")]).to_pylist()
+        return sorted((r["topic"], r["partition"], r["offset_max"] + 1) for r in reached)
+
 
 class BatchConverter:
     """Turns lists of confluent-kafka messages into RECORD_SCHEMA tables (one per thread)."""
@@ -260,12 +265,15 @@ class BatchConverter:
                 row = record_row(**common, **fields)
                 _check_row(row)
             except Exception as exc:  # noqa: BLE001 (one odd record never stops the tap)
-                # keep the record with what can be known: everything but what the value says
+                # keep the record with what can be known: everything but what the value says,
+                # and no time Arrow cannot hold
                 value = fields["value"]
                 row = record_row(**common, **(fields | {"value": None}))
-                row.update(value_size=len(value), value_excerpt=excerpt(value), value_hash=_blake(value))
+                if value is not None:
+                    row.update(value_size=len(value), value_excerpt=excerpt(value), value_hash=_blake(value))
+                _drop_out_of_range(row)
                 loc = f"{fields['topic']}/{fields['partition']}/{fields['offset']}"
-                errors.append(error_row(self.source, loc, f"value not understood: {exc}", value, tapped_at_us))
+                errors.append(error_row(self.source, loc, f"record not understood: {exc}", value, tapped_at_us))
             rows.append(row)
         if not rows:
             return fast, errors
@@ -352,12 +360,22 @@ def _header_columns(names: pa.Array, htext: pa.Array, parent: np.ndarray, n: int
 _TS_MIN, _TS_MAX = -62_135_596_800_000_000, 253_402_300_799_999_999  # years 1..9999 in µs
 
 
+_TIME_COLUMNS = ("timestamp", "event_time", "dlt_origin_timestamp")
+
+
 def _check_row(row: dict[str, Any]) -> None:
     """Raise if Arrow could not hold the row's timestamps (an event time of 1e300, say)."""
-    for name in ("timestamp", "event_time", "dlt_origin_timestamp"):
+    for name in _TIME_COLUMNS:
         v = row.get(name)
         if v is not None and not _TS_MIN <= v <= _TS_MAX:
             raise ValueError(f"{name} out of range")
+
+
+def _drop_out_of_range(row: dict[str, Any]) -> None:
+    for name in _TIME_COLUMNS:
+        v = row.get(name)
+        if v is not None and not _TS_MIN <= v <= _TS_MAX:
+            row[name] = None
 
 
 def _sanitize(row: dict[str, Any]) -> dict[str, Any]:

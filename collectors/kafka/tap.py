@@ -16,6 +16,7 @@ from collections import deque
 from typing import Any
 
 from collectors.interpreter import throughput_settings
+from collectors.kafka import fastpath
 from collectors.kafka.batch import BatchConverter, RawBatch
 from collectors.kafka.config import KafkaSettings
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
@@ -26,6 +27,7 @@ from collectors.store import Store
 log = logging.getLogger(__name__)
 
 CONSUME_MAX = 10_000  # messages per consume() call
+PATHS = ("native", "bulk", "reference")  # per-record work in Rust; a DuckDB query; record_row each
 MAX_BUFFER_BYTES = 64 << 20  # flush early when values are large: memory stays flat
 _NOISE = {"_PARTITION_EOF", "_NO_OFFSET"}
 
@@ -49,8 +51,14 @@ class KafkaTap(ThreadComponent):
     """A Component (collectors.runtime) that runs one consumer on a background thread."""
 
     def __init__(self, store: Store, settings: KafkaSettings, *, from_beginning: bool = False,
-                 bulk: bool = True) -> None:
-        self.bulk = bulk
+                 path: str = "auto") -> None:
+        if path == "auto":
+            path = "native" if fastpath.available() else "bulk"
+        if path not in PATHS:
+            raise ValueError(f"unknown tap path {path!r}; one of {', '.join(PATHS)}")
+        if path == "native" and not fastpath.available():
+            raise ValueError("the native tap path was not built (it needs a Rust toolchain at install)")
+        self.path = path
         self.store = store
         self.settings = settings
         self.cluster = settings.cluster_name
@@ -59,7 +67,8 @@ class KafkaTap(ThreadComponent):
         super().__init__()
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
-                                        "last_error": None, "last_flush_at": None, "partitions": 0}
+                                        "last_error": None, "last_flush_at": None, "partitions": 0,
+                                        "path": path}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
 
@@ -127,12 +136,15 @@ class KafkaTap(ThreadComponent):
         the next one resumes from the store.
         """
         consumer = self._consumer()
-        conv = BatchConverter(cluster=self.cluster, source=f"kafka:{self.cluster}",
-                              dlt_patterns=self.settings.dlt_patterns, bulk=self.bulk)
+        native = self.path == "native"
+        conv = (fastpath.NativeConverter if native else BatchConverter)(
+            cluster=self.cluster, source=f"kafka:{self.cluster}", dlt_patterns=self.settings.dlt_patterns,
+            bulk=self.path != "reference")
+        capture = fastpath.NativeBatch.from_messages if native else RawBatch.from_messages
         stages = Pipeline(self.name, [("normalizer", lambda item: self._normalize(conv, *item)),
                                       ("writer", self._write)])
         self._assigned = {}
-        buf: list[RawBatch] = []  # this batch's consumed chunks, already in columns
+        buf: list[Any] = []  # this batch's consumed chunks (RawBatch or NativeBatch), already in columns
         buf_rows = buf_bytes = 0
         first = True
         next_refresh = 0.0
@@ -157,7 +169,7 @@ class KafkaTap(ThreadComponent):
                         if not buf:
                             batch_started = time.monotonic()
                         t0 = time.perf_counter()
-                        chunk = RawBatch.from_messages(good)  # the Message objects go now
+                        chunk = capture(good)  # the Message objects go now
                         self._add_time("extract_s", time.perf_counter() - t0)
                         buf.append(chunk)
                         buf_rows += chunk.num_rows
@@ -166,11 +178,11 @@ class KafkaTap(ThreadComponent):
                 if buf and (buf_rows >= self.settings.batch_messages or buf_bytes >= MAX_BUFFER_BYTES
                             or time.monotonic() - batch_started >= self.settings.batch_seconds):
                     t0 = time.perf_counter()
-                    stages.put((RawBatch.concat(buf), _now_us()))
+                    stages.put((type(buf[0]).concat(buf), _now_us()))
                     self._add_time("hand_over_s", time.perf_counter() - t0)  # waiting while the stages are busy
                     buf, buf_rows, buf_bytes = [], 0, 0
             if buf and stages.failure is None:
-                stages.put((RawBatch.concat(buf), _now_us()))
+                stages.put((type(buf[0]).concat(buf), _now_us()))
         finally:
             stages.close()
             self._commit(consumer, final=True)
@@ -234,7 +246,7 @@ class KafkaTap(ThreadComponent):
             self._set(last_error=f"{err.name()}: {err.str()}")
             log.warning("%s: %s", self.name, err.str())
 
-    def _normalize(self, conv: BatchConverter, raw: RawBatch, tapped: int) -> tuple[Any, ...]:
+    def _normalize(self, conv: BatchConverter, raw: Any, tapped: int) -> tuple[Any, ...]:
         """The batch's record rows and ingest errors, and the positions it reaches."""
         t0 = time.perf_counter()
         try:
@@ -242,9 +254,7 @@ class KafkaTap(ThreadComponent):
         except Exception:  # the bulk query choked on something: the reference path never does
             log.exception("%s: bulk normalize failed, using record_row for this batch", self.name)
             table, errors = conv.reference_fields(raw.all_fields(), tapped_at_us=tapped)
-        # offsets rise within a partition: the batch reaches max(offset) + 1 in each
-        reached = raw.table.group_by(["topic", "partition"]).aggregate([("offset", "max")]).to_pylist()
-        positions = [(r["topic"], r["partition"], r["offset_max"] + 1) for r in reached]
+        positions = raw.positions()
         self._add_time("normalize_s", time.perf_counter() - t0)
         self._set(slow_path_records=conv.slow_rows)
         return table, errors, positions, tapped

@@ -1,14 +1,17 @@
-"""The tap's bulk path gives exactly what normalize's record_row gives, on tricky records."""
+"""The tap's fast paths (the bulk query, and the native one built from Rust) give exactly
+what normalize's record_row gives, on tricky records."""
 
 from __future__ import annotations
 
 import json
+import os
 import struct
 
 import pytest
 from confluent_kafka import Message
 
-from collectors.kafka.batch import BatchConverter, slow_table
+from collectors.kafka import fastpath
+from collectors.kafka.batch import BatchConverter, RawBatch, slow_table
 from collectors.model import EXCERPT_BYTES
 from collectors.normalize.records import record_row
 
@@ -88,6 +91,33 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
 ]
 
 
+class _Bulk:
+    batch, converter = RawBatch, BatchConverter
+
+
+class _Native:
+    batch, converter = fastpath.NativeBatch, fastpath.NativeConverter
+
+
+def _native_or_skip() -> type:
+    if not fastpath.available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("the native tap path was not built (needs a Rust toolchain at install)")
+        pytest.skip("the native tap path was not built (no Rust toolchain at install)")
+    return _Native
+
+
+@pytest.fixture(params=["bulk", "native"])
+def path(request: pytest.FixtureRequest) -> type:
+    return _Bulk if request.param == "bulk" else _native_or_skip()
+
+
+def _convert(path: type, msgs: list[Message], **kw: object) -> tuple[object, list[dict]]:
+    conv = path.converter(cluster="c1", **kw)
+    table, errors = conv.convert_raw(path.batch.from_messages(msgs), tapped_at_us=1_790_000_000_000_000)
+    return conv, table, errors
+
+
 def _messages(topic: str = "orders") -> list[Message]:
     return [Message(topic=topic, partition=i % 3, offset=100 + i, key=k, value=v, headers=h, timestamp=ts)
             for i, (k, v, h, ts) in enumerate(CASES)]
@@ -108,10 +138,9 @@ def _comparable(row: dict) -> dict:
 
 
 @pytest.mark.parametrize("topic", ["orders", "orders.DLT"])
-def test_bulk_path_matches_record_row(topic: str) -> None:
+def test_fast_path_matches_record_row(path: type, topic: str) -> None:
     msgs = _messages(topic)
-    conv = BatchConverter(cluster="c1", source="kafka")
-    table, errors = conv.convert(msgs, tapped_at_us=1_790_000_000_000_000)
+    conv, table, errors = _convert(path, msgs, source="kafka")
     assert errors == []  # normalize reads every case here (impossible event times are no time)
     got = {(r["partition"], r["offset"]): _comparable(r) for r in table.to_pylist()}
     want = {(r["partition"], r["offset"]): _comparable(r) for r in _reference(msgs)}
@@ -122,24 +151,23 @@ def test_bulk_path_matches_record_row(topic: str) -> None:
     assert conv.slow_rows < len(msgs) * 0.6
 
 
-def test_ordinary_records_take_the_bulk_path() -> None:
+def test_ordinary_records_take_the_fast_path(path: type) -> None:
     msgs = [Message(topic="orders", partition=0, offset=i, key=b"k%d" % i,
                     value=_v({"eventId": f"e{i}", "eventType": "OrderCreated", "occurredAt": ISO, "n": i}),
                     headers=[("traceparent", TP.encode()), ("content-type", b"application/json")],
                     timestamp=(1, 1_780_000_000_000 + i)) for i in range(500)]
-    conv = BatchConverter(cluster="c1")
-    table, _ = conv.convert(msgs, tapped_at_us=1)
+    conv, table, _ = _convert(path, msgs)
     assert conv.slow_rows == 0
     assert table.num_rows == 500
     assert table.column("event_id").to_pylist() == [f"e{i}" for i in range(500)]
 
 
-def test_an_impossible_event_time_is_no_time() -> None:
+def test_an_impossible_event_time_is_no_time(path: type) -> None:
     msgs = [Message(topic="orders", partition=0, offset=i, key=b"k", value=v,
                     headers=[("traceparent", TP.encode())], timestamp=(1, 5))
             for i, v in enumerate([b'{"id": "n", "time": NaN}', b'{"id": "big", "time": 1e300}',
                                    b'{"id": "neg", "time": -5}'])]
-    table, errors = BatchConverter(cluster="c1").convert(msgs, tapped_at_us=1)
+    _, table, errors = _convert(path, msgs)
     rows = sorted(table.to_pylist(), key=lambda r: r["offset"])
     assert [(r["event_id"], r["envelope"], r["event_time"], r["trace_id"]) for r in rows] == [
         ("n", "json", None, TP[3:35]), ("big", "json", None, TP[3:35]), ("neg", "json", None, TP[3:35])]
@@ -147,11 +175,11 @@ def test_an_impossible_event_time_is_no_time() -> None:
     assert errors == []
 
 
-def test_a_value_normalize_cannot_store_is_kept_and_counted() -> None:
+def test_a_value_normalize_cannot_store_is_kept_and_counted(path: type) -> None:
     value = b'{"id": "far", "time": "9999-12-31T23:59:59-23:59"}'  # past 9999-12-31 in UTC
     msgs = [Message(topic="orders", partition=0, offset=1, key=b"k", value=value,
                     headers=[("traceparent", TP.encode())], timestamp=(1, 5))]
-    table, errors = BatchConverter(cluster="c1").convert(msgs, tapped_at_us=1)
+    _, table, errors = _convert(path, msgs)
     [row] = table.to_pylist()
     assert (row["offset"], row["value_size"], row["trace_id"], row["event_id"]) == (1, len(value), TP[3:35], None)
     assert row["value_excerpt"] == value.decode()

@@ -1,0 +1,95 @@
+//! Arrow column buffers (validity bitmap, offsets, data) built in Rust, handed to Python as
+//! bytes for pyarrow.Array.from_buffers.
+
+#[derive(Default)]
+pub struct Bits {
+    pub bytes: Vec<u8>,
+    pub len: usize,
+    pub unset: usize,
+}
+
+impl Bits {
+    #[inline]
+    pub fn push(&mut self, on: bool) {
+        if self.len % 8 == 0 {
+            self.bytes.push(0);
+        }
+        if on {
+            *self.bytes.last_mut().unwrap() |= 1 << (self.len % 8);
+        } else {
+            self.unset += 1;
+        }
+        self.len += 1;
+    }
+
+    pub fn get(&self, i: usize) -> bool {
+        self.bytes[i / 8] & (1 << (i % 8)) != 0
+    }
+}
+
+/// A string (or binary) column.
+pub struct StrCol {
+    pub valid: Bits,
+    pub offsets: Vec<i32>,
+    pub data: Vec<u8>,
+}
+
+impl StrCol {
+    pub fn with_capacity(n: usize, bytes: usize) -> Self {
+        let mut offsets = Vec::with_capacity(n + 1);
+        offsets.push(0);
+        StrCol { valid: Bits::default(), offsets, data: Vec::with_capacity(bytes) }
+    }
+
+    #[inline]
+    fn close(&mut self, valid: bool) {
+        self.valid.push(valid);
+        self.offsets.push(self.data.len() as i32);
+    }
+
+    #[inline]
+    pub fn push(&mut self, s: Option<&[u8]>) {
+        if let Some(s) = s {
+            self.data.extend_from_slice(s);
+        }
+        self.close(s.is_some());
+    }
+
+    /// A value written by `f` straight into the data buffer.
+    #[inline]
+    pub fn push_with(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
+        f(&mut self.data);
+        self.close(true);
+    }
+
+    pub fn len(&self) -> usize {
+        self.valid.len
+    }
+
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        self.valid.get(i).then(|| &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize])
+    }
+}
+
+/// A fixed-width column.
+pub struct PrimCol<T> {
+    pub valid: Bits,
+    pub values: Vec<T>,
+}
+
+impl<T: Copy + Default> PrimCol<T> {
+    pub fn with_capacity(n: usize) -> Self {
+        PrimCol { valid: Bits::default(), values: Vec::with_capacity(n) }
+    }
+
+    #[inline]
+    pub fn push(&mut self, v: Option<T>) {
+        self.valid.push(v.is_some());
+        self.values.push(v.unwrap_or_default());
+    }
+}
+
+pub fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
+    // SAFETY: plain integers, read as the little-endian bytes Arrow expects on this platform
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+}

@@ -1,0 +1,345 @@
+//! The tap's per-record normalize for the records whose outcome is certain: the same columns
+//! collectors.normalize.records.record_row computes, byte for byte, or a `slow` mark that
+//! sends the record to record_row itself (CloudEvents, delivery-attempt and dead-letter
+//! headers, JSON that only Python reads, escaped strings, odd numbers and times, ...).
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use crate::chunk::Chunk;
+use crate::cols::{bytes_of, Bits, PrimCol, StrCol};
+use crate::json::{self, Field, Kind};
+use crate::text::{excerpt_into, hex_into, json_str_into, text_into};
+use crate::time::{self, Time};
+
+const TS_MAX_US: i64 = 253_402_300_799_999_999; // 9999-12-31T23:59:59.999999
+const STRING_COLUMNS: [&str; 6] = ["event_id", "event_type", "event_version", "event_source", "causation_id",
+                                   "correlation_id"];
+const TRACEPARENT: usize = 0;
+const CONTENT_TYPE: usize = 1;
+
+#[pyclass(module = "collectors.kafka._native", frozen)]
+pub struct Normalizer {
+    /// value names per string column, then the event-time names
+    value_names: Vec<Vec<u8>>,
+    string_slots: Vec<Vec<usize>>,
+    time_slots: Vec<usize>,
+    /// header names per string column, as indexes into `relevant`
+    header_slots: Vec<Vec<usize>>,
+    relevant: HashMap<Vec<u8>, usize>,
+    n_relevant: usize,
+    slow_from: usize,
+    max_json_bytes: usize,
+}
+
+struct Out {
+    key: StrCol,
+    timestamp: PrimCol<i64>,
+    timestamp_type: StrCol,
+    headers: StrCol,
+    value_size: PrimCol<i32>,
+    value_excerpt: StrCol,
+    value_hash: StrCol,
+    trace_id: StrCol,
+    parent_span_id: StrCol,
+    envelope: StrCol,
+    strings: Vec<StrCol>,
+    event_time: PrimCol<i64>,
+    slow: Bits,
+}
+
+fn canonical_traceparent(t: &[u8]) -> bool {
+    t.len() == 55 && t[2] == b'-' && t[35] == b'-' && t[52] == b'-'
+        && t.iter().enumerate().all(|(i, c)| matches!(i, 2 | 35 | 52) || c.is_ascii_hexdigit())
+}
+
+fn lower_into(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend(s.iter().map(u8::to_ascii_lowercase));
+}
+
+impl Normalizer {
+    fn record<'c>(&self, c: &'c Chunk, i: usize, o: &mut Out, last: &mut [Option<Option<&'c [u8]>>],
+                  found: &mut [Option<Field>], names: &[&[u8]]) {
+        let mut slow = false;
+        // headers: the last value of each name normalize reads
+        last.iter_mut().for_each(|s| *s = None);
+        let mut count = 0;
+        for (name, v) in c.headers(i) {
+            count += 1;
+            if let Some(&k) = self.relevant.get(name) {
+                last[k] = Some(v);
+                slow |= k >= self.slow_from;
+            }
+        }
+        if count > 0 {
+            o.headers.push_with(|d| {
+                d.push(b'[');
+                for (j, (name, v)) in c.headers(i).enumerate() {
+                    if j > 0 {
+                        d.extend_from_slice(b", ");
+                    }
+                    d.push(b'[');
+                    json_str_into(d, name);
+                    d.extend_from_slice(b", ");
+                    match v {
+                        Some(v) => {
+                            let mut t = Vec::new();
+                            text_into(&mut t, v);
+                            json_str_into(d, &t);
+                        }
+                        None => d.extend_from_slice(b"null"),
+                    }
+                    d.push(b']');
+                }
+                d.push(b']');
+            });
+        } else {
+            o.headers.push(None);
+        }
+        if let Some(Some(ct)) = last[CONTENT_TYPE] {
+            let p = b"application/cloudevents";
+            slow |= ct.len() >= p.len() && ct[..p.len()].eq_ignore_ascii_case(p);
+        }
+        // trace context: the canonical form only; any other non-empty value is the reference's
+        match last[TRACEPARENT] {
+            Some(Some(tp)) if canonical_traceparent(tp) => {
+                let (t, s) = (&tp[3..35], &tp[36..52]);
+                if t.iter().all(|&b| b == b'0') || s.iter().all(|&b| b == b'0') {
+                    o.trace_id.push(None);
+                    o.parent_span_id.push(None);
+                } else {
+                    o.trace_id.push_with(|d| lower_into(d, t));
+                    o.parent_span_id.push_with(|d| lower_into(d, s));
+                }
+            }
+            Some(Some(tp)) => {
+                slow |= !tp.is_empty();
+                o.trace_id.push(None);
+                o.parent_span_id.push(None);
+            }
+            _ => {
+                o.trace_id.push(None);
+                o.parent_span_id.push(None);
+            }
+        }
+        o.key.push_with_opt(c.keys.get(i), text_into);
+        let ts = c.ts_ms[i];
+        if ts >= 0 {
+            match ts.checked_mul(1000).filter(|&us| us <= TS_MAX_US) {
+                Some(us) => o.timestamp.push(Some(us)),
+                None => {
+                    slow = true;
+                    o.timestamp.push(None);
+                }
+            }
+        } else {
+            o.timestamp.push(None);
+        }
+        o.timestamp_type.push(Some(match c.ts_type[i] {
+            1 => b"create".as_slice(),
+            2 => b"log_append",
+            _ => b"unknown",
+        }));
+        // the value: size, excerpt, hash, and the envelope when it is a JSON object
+        let value = c.values.get(i);
+        o.value_size.push(Some(value.map_or(-1, |v| v.len() as i32)));
+        o.value_excerpt.push_with_opt(value, excerpt_into);
+        o.value_hash.push_with_opt(value, |d, v| {
+            hex_into(d, blake2b_simd::Params::new().hash_length(8).hash(v).as_bytes());
+        });
+        found.iter_mut().for_each(|f| *f = None);
+        let mut doc = None;
+        if let Some(v) = value {
+            let candidate = !v.is_empty() && v.len() <= self.max_json_bytes && matches!(v[0], b'{' | b' ' | b'\n' | b'\t');
+            if candidate {
+                if std::str::from_utf8(v).is_err() {
+                    slow = true; // Python's json may still read it in another encoding
+                } else {
+                    match json::scan(v, names, found) {
+                        Ok(d) if d.odd => slow = true,
+                        Ok(d) => doc = d.is_object.then_some(v),
+                        Err(()) => slow = true,
+                    }
+                }
+            }
+        }
+        let first = |slots: &[usize]| slots.iter().find_map(|&k| found[k].filter(|f| f.kind != Kind::Null));
+        let mut has_id_or_type = false;
+        for (col, slots) in self.string_slots.iter().enumerate() {
+            let from_value = doc.and_then(|v| {
+                let f = first(slots)?;
+                match f.kind {
+                    Kind::Str if !f.escaped => Some(&v[f.start..f.end]),
+                    Kind::Int if &v[f.start..f.end] != b"-0" => Some(&v[f.start..f.end]),
+                    _ => {
+                        slow = true; // Python's str() of a float, bool, object; escapes
+                        None
+                    }
+                }
+            });
+            has_id_or_type |= col < 2 && from_value.is_some();
+            match from_value {
+                Some(s) => o.strings[col].push(Some(s)),
+                None => {
+                    let h = self.header_slots[col].iter().find_map(|&k| last[k].flatten());
+                    o.strings[col].push_with_opt(h, text_into);
+                }
+            }
+        }
+        let t = doc.and_then(|v| {
+            let f = first(&self.time_slots)?;
+            let t = match f.kind {
+                Kind::Str if !f.escaped => time::iso(&v[f.start..f.end]),
+                Kind::Int | Kind::Num => time::epoch(&v[f.start..f.end]),
+                Kind::Bool => Time::NoTime,
+                _ => Time::Slow,
+            };
+            match t {
+                Time::Us(us) => Some(us),
+                Time::NoTime => None,
+                Time::Slow => {
+                    slow = true;
+                    None
+                }
+            }
+        });
+        o.event_time.push(t);
+        o.envelope.push(Some(if doc.is_some() && has_id_or_type { b"json".as_slice() } else { b"none" }));
+        o.slow.push(slow);
+    }
+
+    fn compute(&self, chunks: &[&Chunk]) -> Out {
+        let n: usize = chunks.iter().map(|c| c.len()).sum();
+        let vbytes: usize = chunks.iter().map(|c| c.values.data.len()).sum();
+        let hbytes: usize = chunks.iter().map(|c| c.hnames.data.len() + c.hvalues.data.len()).sum();
+        let s = |b| StrCol::with_capacity(n, b);
+        let mut o = Out {
+            key: s(n * 16),
+            timestamp: PrimCol::with_capacity(n),
+            timestamp_type: s(n * 6),
+            headers: s(hbytes + n * 16),
+            value_size: PrimCol::with_capacity(n),
+            value_excerpt: s(vbytes),
+            value_hash: s(n * 16),
+            trace_id: s(n * 32),
+            parent_span_id: s(n * 16),
+            envelope: s(n * 4),
+            strings: (0..STRING_COLUMNS.len()).map(|_| s(n * 16)).collect(),
+            event_time: PrimCol::with_capacity(n),
+            slow: Bits::default(),
+        };
+        let names: Vec<&[u8]> = self.value_names.iter().map(Vec::as_slice).collect();
+        let mut found = vec![None; names.len()];
+        let mut last = vec![None; self.n_relevant];
+        for c in chunks {
+            for i in 0..c.len() {
+                self.record(c, i, &mut o, &mut last, &mut found, &names);
+            }
+        }
+        o
+    }
+}
+
+impl StrCol {
+    #[inline]
+    fn push_with_opt(&mut self, v: Option<&[u8]>, f: impl FnOnce(&mut Vec<u8>, &[u8])) {
+        match v {
+            Some(v) => self.push_with(|d| f(d, v)),
+            None => self.push(None),
+        }
+    }
+}
+
+fn py_bits<'py>(py: Python<'py>, b: &Bits) -> Bound<'py, PyAny> {
+    if b.unset == 0 { py.None().into_bound(py) } else { PyBytes::new(py, &b.bytes).into_any() }
+}
+
+fn py_str<'py>(py: Python<'py>, c: &StrCol) -> PyResult<Bound<'py, PyAny>> {
+    Ok((c.valid.len, c.valid.unset, py_bits(py, &c.valid), PyBytes::new(py, bytes_of(&c.offsets)),
+        PyBytes::new(py, &c.data)).into_pyobject(py)?.into_any())
+}
+
+fn py_prim<'py, T: Copy>(py: Python<'py>, c: &PrimCol<T>) -> PyResult<Bound<'py, PyAny>> {
+    Ok((c.valid.len, c.valid.unset, py_bits(py, &c.valid), PyBytes::new(py, bytes_of(&c.values)))
+        .into_pyobject(py)?.into_any())
+}
+
+#[pymethods]
+impl Normalizer {
+    /// value_fields: per column of STRING_COLUMNS then event_time, the JSON names tried in
+    /// order; header_fields: per column of STRING_COLUMNS, the header names tried in order.
+    #[new]
+    fn new(value_fields: Vec<Vec<String>>, header_fields: Vec<Vec<String>>, slow_headers: Vec<String>,
+           max_json_bytes: usize) -> PyResult<Self> {
+        if value_fields.len() != STRING_COLUMNS.len() + 1 || header_fields.len() != STRING_COLUMNS.len() {
+            return Err(pyo3::exceptions::PyValueError::new_err("one list of names per envelope column"));
+        }
+        let mut value_names: Vec<Vec<u8>> = Vec::new();
+        let mut slot = |name: &String| match value_names.iter().position(|n| n == name.as_bytes()) {
+            Some(k) => k,
+            None => {
+                value_names.push(name.as_bytes().to_vec());
+                value_names.len() - 1
+            }
+        };
+        let mut all: Vec<Vec<usize>> = value_fields.iter().map(|ns| ns.iter().map(&mut slot).collect()).collect();
+        let time_slots = all.pop().unwrap_or_default();
+        let mut relevant: HashMap<Vec<u8>, usize> = HashMap::new();
+        fn rel(relevant: &mut HashMap<Vec<u8>, usize>, name: &str) -> usize {
+            let k = relevant.len();
+            *relevant.entry(name.as_bytes().to_vec()).or_insert(k)
+        }
+        rel(&mut relevant, "traceparent");
+        rel(&mut relevant, "content-type");
+        let header_slots = header_fields.iter().map(|ns| ns.iter().map(|n| rel(&mut relevant, n)).collect()).collect();
+        let slow_from = relevant.len();
+        for h in &slow_headers {
+            if relevant.contains_key(h.as_bytes()) {
+                return Err(pyo3::exceptions::PyValueError::new_err(format!("header {h} is both read and slow")));
+            }
+            rel(&mut relevant, h);
+        }
+        let n_relevant = relevant.len();
+        Ok(Normalizer { value_names, string_slots: all, time_slots, header_slots, relevant, n_relevant, slow_from,
+                        max_json_bytes })
+    }
+
+    /// Columns for the chunks' records in order (name → (length, null count, validity or
+    /// None, buffers...)), "slow" marking the records left to record_row. The work runs
+    /// without the GIL.
+    fn run<'py>(&self, py: Python<'py>, chunks: Vec<PyRef<'py, Chunk>>) -> PyResult<Bound<'py, PyDict>> {
+        let refs: Vec<&Chunk> = chunks.iter().map(|c| &**c).collect();
+        let o = py.allow_threads(|| self.compute(&refs));
+        let d = PyDict::new(py);
+        for (name, col) in [("key", &o.key), ("timestamp_type", &o.timestamp_type), ("headers", &o.headers),
+                            ("value_excerpt", &o.value_excerpt), ("value_hash", &o.value_hash),
+                            ("trace_id", &o.trace_id), ("parent_span_id", &o.parent_span_id),
+                            ("envelope", &o.envelope)] {
+            d.set_item(name, py_str(py, col)?)?;
+        }
+        for (name, col) in STRING_COLUMNS.iter().zip(&o.strings) {
+            d.set_item(*name, py_str(py, col)?)?;
+        }
+        d.set_item("timestamp", py_prim(py, &o.timestamp)?)?;
+        d.set_item("event_time", py_prim(py, &o.event_time)?)?;
+        d.set_item("value_size", py_prim(py, &o.value_size)?)?;
+        d.set_item("slow", (o.slow.len, 0, py.None(), PyBytes::new(py, &o.slow.bytes)))?;
+        // the pass-through columns, concatenated
+        let mut topic = StrCol::with_capacity(o.slow.len, o.slow.len * 8);
+        let mut partition = PrimCol::with_capacity(o.slow.len);
+        let mut offset = PrimCol::with_capacity(o.slow.len);
+        for c in &refs {
+            for i in 0..c.len() {
+                topic.push(Some(c.topic(i).as_bytes()));
+                partition.push(Some(c.partition[i]));
+                offset.push(Some(c.offset[i]));
+            }
+        }
+        d.set_item("topic", py_str(py, &topic)?)?;
+        d.set_item("partition", py_prim(py, &partition)?)?;
+        d.set_item("offset", py_prim(py, &offset)?)?;
+        Ok(d)
+    }
+}

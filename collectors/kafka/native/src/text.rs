@@ -1,0 +1,77 @@
+//! Byte-exact twins of collectors.normalize.binary (text, excerpt) and of json.dumps's string
+//! escaping with ensure_ascii=False.
+
+pub const EXCERPT_BYTES: usize = 1024;
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+pub fn base64_into(out: &mut Vec<u8>, raw: &[u8]) {
+    for c in raw.chunks(3) {
+        let b = [c[0], *c.get(1).unwrap_or(&0), *c.get(2).unwrap_or(&0)];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        out.push(B64[(n >> 18) as usize & 63]);
+        out.push(B64[(n >> 12) as usize & 63]);
+        out.push(if c.len() > 1 { B64[(n >> 6) as usize & 63] } else { b'=' });
+        out.push(if c.len() > 2 { B64[n as usize & 63] } else { b'=' });
+    }
+}
+
+/// binary.text: the bytes when they are UTF-8, else 'base64:<...>'.
+pub fn text_into(out: &mut Vec<u8>, raw: &[u8]) {
+    if std::str::from_utf8(raw).is_ok() {
+        out.extend_from_slice(raw);
+    } else {
+        out.extend_from_slice(b"base64:");
+        base64_into(out, raw);
+    }
+}
+
+/// binary.excerpt: the first EXCERPT_BYTES as text; a character cut by the bound is dropped;
+/// otherwise not UTF-8 means base64 of the first three quarters.
+pub fn excerpt_into(out: &mut Vec<u8>, value: &[u8]) {
+    let head = &value[..value.len().min(EXCERPT_BYTES)];
+    match std::str::from_utf8(head) {
+        Ok(_) => out.extend_from_slice(head),
+        Err(e) => {
+            let start = e.valid_up_to();
+            if value.len() > EXCERPT_BYTES && start >= EXCERPT_BYTES - 4 {
+                out.extend_from_slice(&head[..start]);
+            } else {
+                out.extend_from_slice(b"base64:");
+                base64_into(out, &head[..head.len().min(EXCERPT_BYTES * 3 / 4)]);
+            }
+        }
+    }
+}
+
+/// A JSON string as json.dumps(..., ensure_ascii=False) writes it, quotes included.
+pub fn json_str_into(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            0..=0x1f => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(b"\\u00");
+                out.push(HEX[(b >> 4) as usize]);
+                out.push(HEX[(b & 15) as usize]);
+            }
+            _ => out.push(b),
+        }
+    }
+    out.push(b'"');
+}
+
+pub fn hex_into(out: &mut Vec<u8>, raw: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for &b in raw {
+        out.push(HEX[(b >> 4) as usize]);
+        out.push(HEX[(b & 15) as usize]);
+    }
+}
