@@ -184,7 +184,7 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str) -> dict[st
                                          if v * 1e6 / status["records"] >= 0.1}}
 
 
-def measure_kcat(bootstrap: str, topic: str, messages: int, runs: int = 3) -> dict[str, Any] | None:
+def measure_kcat(bootstrap: str, topic: str, messages: int, runs: int = 5) -> dict[str, Any] | None:
     """kcat's best of a few runs (it takes a second or two): the ratio's denominator errs high."""
     kcat = shutil.which("kcat") or shutil.which("kafkacat")
     if not kcat:
@@ -227,7 +227,7 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     best = "native" if fastpath.available() else "bulk"
     results: dict[str, dict[str, Any] | None] = {
         "bare confluent-kafka loop": _child("bare", bootstrap, topic, messages),
-        "kcat -C -e (best of 3)": measure_kcat(bootstrap, topic, messages),
+        "kcat -C -e (best of 5)": measure_kcat(bootstrap, topic, messages),
         REFERENCE: _child("tap-reference", bootstrap, topic, min(messages, REFERENCE_SAMPLE)),
         BULK: _child("tap-bulk", bootstrap, topic, messages),
         f"tap, {best} path, first {quarter:,} only": _child(f"tap-{best}", bootstrap, topic, quarter),
@@ -243,7 +243,7 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
         mem = f"  peak RSS {r['peak_mb']:.0f} MB" if r.get("peak_mb") else ""
         mem += f"  CPU {r['cpu_us_per_record']:.1f} µs/record" if r.get("cpu_us_per_record") else ""
         yield f"{name:40s} {rate[name]:>10,.0f} records/s  ({r['seconds']:.2f}s){mem}"
-    bare, kcat = rate["bare confluent-kafka loop"], rate["kcat -C -e (best of 3)"]
+    bare, kcat = rate["bare confluent-kafka loop"], rate["kcat -C -e (best of 5)"]
     for name in (REFERENCE, BULK, NATIVE):
         r = results[name]
         if r is None:

@@ -28,6 +28,14 @@ try:
 except ImportError:  # built without Rust: the bulk query does the work
     _native = None
 
+
+class PanicException(BaseException):
+    """Stands in for pyo3's PanicException (a BaseException) when the module is absent."""
+
+
+if _native is not None:
+    PanicException = _native.PanicException  # noqa: F811
+
 _COMPUTED = ("key", "timestamp", "timestamp_type", "headers", "value_size", "value_excerpt", "value_hash",
              "trace_id", "parent_span_id", "envelope", *bulk_sql.STRING_COLUMNS, "event_time", "topic",
              "partition", "offset")
@@ -97,7 +105,9 @@ class NativeConverter(BatchConverter):
             [list(bulk_sql.HEADER_FIELDS.get(c, ())) for c in bulk_sql.STRING_COLUMNS],
             list(bulk_sql.SLOW_HEADERS), envelope.MAX_JSON_BYTES)
 
-    def convert_raw(self, batch: NativeBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+    def convert_raw(self, batch: Any, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        if not isinstance(batch, NativeBatch):  # the tap fell back to capturing in Python
+            return super().convert_raw(batch, tapped_at_us=tapped_at_us)
         if not self.bulk:
             return self.reference_fields(batch.all_fields(), tapped_at_us=tapped_at_us)
         cols = self._native.run(batch.chunks)

@@ -59,6 +59,7 @@ class KafkaTap(ThreadComponent):
         if path == "native" and not fastpath.available():
             raise ValueError("the native tap path was not built (it needs a Rust toolchain at install)")
         self.path = path
+        self._native_capture = path == "native"  # until the native capture fails on a message
         self.store = store
         self.settings = settings
         self.cluster = settings.cluster_name
@@ -140,7 +141,7 @@ class KafkaTap(ThreadComponent):
         conv = (fastpath.NativeConverter if native else BatchConverter)(
             cluster=self.cluster, source=f"kafka:{self.cluster}", dlt_patterns=self.settings.dlt_patterns,
             bulk=self.path != "reference")
-        capture = fastpath.NativeBatch.from_messages if native else RawBatch.from_messages
+        self._native_capture = native
         stages = Pipeline(self.name, [("normalizer", lambda item: self._normalize(conv, *item)),
                                       ("writer", self._write)])
         self._assigned = {}
@@ -169,7 +170,10 @@ class KafkaTap(ThreadComponent):
                         if not buf:
                             batch_started = time.monotonic()
                         t0 = time.perf_counter()
-                        chunk = capture(good)  # the Message objects go now
+                        if buf and not self._native_capture and isinstance(buf[0], fastpath.NativeBatch):
+                            stages.put((type(buf[0]).concat(buf), _now_us()))  # one kind per batch
+                            buf, buf_rows, buf_bytes = [], 0, 0
+                        chunk = self._capture(good)  # the Message objects go now
                         self._add_time("extract_s", time.perf_counter() - t0)
                         buf.append(chunk)
                         buf_rows += chunk.num_rows
@@ -191,6 +195,19 @@ class KafkaTap(ThreadComponent):
             self._set(state="stopped")
         if stages.failure is not None:
             raise stages.failure
+
+    def _capture(self, msgs: list[Any]) -> Any:
+        """A consume() call's messages in columns: natively when built, else in Python. A
+        message the native capture cannot take (a bug, never data) switches this session to
+        Python rather than stopping the tap."""
+        if self._native_capture:
+            try:
+                return fastpath.NativeBatch.from_messages(msgs)
+            except Exception as exc:  # noqa: BLE001
+                log.error("%s: native capture failed (%s); the bulk-query path takes over", self.name, exc)
+                self._native_capture = False
+                self._set(path="bulk", last_error=f"native capture failed: {exc}")
+        return RawBatch.from_messages(msgs)
 
     def _commit(self, consumer: Any, *, final: bool = False) -> None:
         """Tell Kafka what the store already holds: only the tap's own lag depends on it."""
@@ -251,8 +268,8 @@ class KafkaTap(ThreadComponent):
         t0 = time.perf_counter()
         try:
             table, errors = conv.convert_raw(raw, tapped_at_us=tapped)
-        except Exception:  # the bulk query choked on something: the reference path never does
-            log.exception("%s: bulk normalize failed, using record_row for this batch", self.name)
+        except (Exception, fastpath.PanicException):  # the fast path choked: the reference never does
+            log.exception("%s: fast normalize failed, using record_row for this batch", self.name)
             table, errors = conv.reference_fields(raw.all_fields(), tapped_at_us=tapped)
         positions = raw.positions()
         self._add_time("normalize_s", time.perf_counter() - t0)

@@ -1,5 +1,53 @@
-//! Arrow column buffers (validity bitmap, offsets, data) built in Rust, handed to Python as
-//! bytes for pyarrow.Array.from_buffers.
+//! Arrow column buffers (validity bitmap, offsets, data) built in Rust, handed to Python
+//! without a copy (the buffer protocol) for pyarrow.Array.from_buffers.
+
+use std::os::raw::c_int;
+
+use pyo3::prelude::*;
+use pyo3::ffi;
+
+/// Bytes owned by Rust that Python reads in place (pyarrow.py_buffer wraps them).
+#[pyclass(module = "collectors.kafka._native", frozen)]
+pub struct Buffer {
+    owned: Owned,
+}
+
+pub enum Owned {
+    U8(Vec<u8>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+}
+
+impl Owned {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Owned::U8(v) => v,
+            Owned::I32(v) => bytes_of(v),
+            Owned::I64(v) => bytes_of(v),
+        }
+    }
+}
+
+#[pymethods]
+impl Buffer {
+    unsafe fn __getbuffer__(slf: Bound<'_, Self>, view: *mut ffi::Py_buffer, flags: c_int) -> PyResult<()> {
+        let b = slf.get().owned.bytes();
+        // SAFETY: frozen, so the bytes never move or change while a view holds the object
+        if ffi::PyBuffer_FillInfo(view, slf.as_ptr(), b.as_ptr() as *mut _, b.len() as ffi::Py_ssize_t, 1, flags)
+            != 0 {
+            return Err(PyErr::fetch(slf.py()));
+        }
+        Ok(())
+    }
+
+    fn __len__(&self) -> usize {
+        self.owned.bytes().len()
+    }
+}
+
+pub fn buffer(py: Python<'_>, owned: Owned) -> PyResult<Bound<'_, PyAny>> {
+    Ok(Bound::new(py, Buffer { owned })?.into_any())
+}
 
 #[derive(Default)]
 pub struct Bits {

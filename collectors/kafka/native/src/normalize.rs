@@ -3,13 +3,11 @@
 //! sends the record to record_row itself (CloudEvents, delivery-attempt and dead-letter
 //! headers, JSON that only Python reads, escaped strings, odd numbers and times, ...).
 
-use std::collections::HashMap;
-
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict};
+use pyo3::types::PyDict;
 
 use crate::chunk::Chunk;
-use crate::cols::{bytes_of, Bits, PrimCol, StrCol};
+use crate::cols::{buffer, Bits, Owned, PrimCol, StrCol};
 use crate::json::{self, Field, Kind};
 use crate::text::{excerpt_into, hex_into, json_str_into, text_into};
 use crate::time::{self, Time};
@@ -28,10 +26,36 @@ pub struct Normalizer {
     time_slots: Vec<usize>,
     /// header names per string column, as indexes into `relevant`
     header_slots: Vec<Vec<usize>>,
-    relevant: HashMap<Vec<u8>, usize>,
+    relevant: Names,
     n_relevant: usize,
     slow_from: usize,
     max_json_bytes: usize,
+}
+
+/// Header names normalize reads, found by length then bytes (cheaper than hashing each name).
+#[derive(Default)]
+struct Names {
+    by_len: Vec<Vec<(Vec<u8>, usize)>>,
+    count: usize,
+}
+
+impl Names {
+    #[inline]
+    fn get(&self, name: &[u8]) -> Option<usize> {
+        self.by_len.get(name.len())?.iter().find(|(n, _)| n == name).map(|&(_, k)| k)
+    }
+
+    fn add(&mut self, name: &str) -> usize {
+        if let Some(k) = self.get(name.as_bytes()) {
+            return k;
+        }
+        if self.by_len.len() <= name.len() {
+            self.by_len.resize(name.len() + 1, Vec::new());
+        }
+        self.by_len[name.len()].push((name.as_bytes().to_vec(), self.count));
+        self.count += 1;
+        self.count - 1
+    }
 }
 
 struct Out {
@@ -68,7 +92,7 @@ impl Normalizer {
         let mut count = 0;
         for (name, v) in c.headers(i) {
             count += 1;
-            if let Some(&k) = self.relevant.get(name) {
+            if let Some(k) = self.relevant.get(name) {
                 last[k] = Some(v);
                 slow |= k >= self.slow_from;
             }
@@ -84,10 +108,11 @@ impl Normalizer {
                     json_str_into(d, name);
                     d.extend_from_slice(b", ");
                     match v {
+                        Some(v) if std::str::from_utf8(v).is_ok() => json_str_into(d, v),
                         Some(v) => {
-                            let mut t = Vec::new();
-                            text_into(&mut t, v);
-                            json_str_into(d, &t);
+                            d.push(b'"'); // base64 text needs no escaping
+                            text_into(d, v);
+                            d.push(b'"');
                         }
                         None => d.extend_from_slice(b"null"),
                     }
@@ -252,18 +277,17 @@ impl StrCol {
     }
 }
 
-fn py_bits<'py>(py: Python<'py>, b: &Bits) -> Bound<'py, PyAny> {
-    if b.unset == 0 { py.None().into_bound(py) } else { PyBytes::new(py, &b.bytes).into_any() }
+fn py_bits(py: Python<'_>, b: Bits) -> PyResult<Bound<'_, PyAny>> {
+    if b.unset == 0 { Ok(py.None().into_bound(py)) } else { buffer(py, Owned::U8(b.bytes)) }
 }
 
-fn py_str<'py>(py: Python<'py>, c: &StrCol) -> PyResult<Bound<'py, PyAny>> {
-    Ok((c.valid.len, c.valid.unset, py_bits(py, &c.valid), PyBytes::new(py, bytes_of(&c.offsets)),
-        PyBytes::new(py, &c.data)).into_pyobject(py)?.into_any())
+fn py_str(py: Python<'_>, c: StrCol) -> PyResult<Bound<'_, PyAny>> {
+    Ok((c.valid.len, c.valid.unset, py_bits(py, c.valid)?, buffer(py, Owned::I32(c.offsets))?,
+        buffer(py, Owned::U8(c.data))?).into_pyobject(py)?.into_any())
 }
 
-fn py_prim<'py, T: Copy>(py: Python<'py>, c: &PrimCol<T>) -> PyResult<Bound<'py, PyAny>> {
-    Ok((c.valid.len, c.valid.unset, py_bits(py, &c.valid), PyBytes::new(py, bytes_of(&c.values)))
-        .into_pyobject(py)?.into_any())
+fn py_prim<T: Copy>(py: Python<'_>, c: PrimCol<T>, own: fn(Vec<T>) -> Owned) -> PyResult<Bound<'_, PyAny>> {
+    Ok((c.valid.len, c.valid.unset, py_bits(py, c.valid)?, buffer(py, own(c.values))?).into_pyobject(py)?.into_any())
 }
 
 #[pymethods]
@@ -286,22 +310,18 @@ impl Normalizer {
         };
         let mut all: Vec<Vec<usize>> = value_fields.iter().map(|ns| ns.iter().map(&mut slot).collect()).collect();
         let time_slots = all.pop().unwrap_or_default();
-        let mut relevant: HashMap<Vec<u8>, usize> = HashMap::new();
-        fn rel(relevant: &mut HashMap<Vec<u8>, usize>, name: &str) -> usize {
-            let k = relevant.len();
-            *relevant.entry(name.as_bytes().to_vec()).or_insert(k)
-        }
-        rel(&mut relevant, "traceparent");
-        rel(&mut relevant, "content-type");
-        let header_slots = header_fields.iter().map(|ns| ns.iter().map(|n| rel(&mut relevant, n)).collect()).collect();
-        let slow_from = relevant.len();
+        let mut relevant = Names::default();
+        relevant.add("traceparent");
+        relevant.add("content-type");
+        let header_slots = header_fields.iter().map(|ns| ns.iter().map(|n| relevant.add(n)).collect()).collect();
+        let slow_from = relevant.count;
         for h in &slow_headers {
-            if relevant.contains_key(h.as_bytes()) {
+            if relevant.get(h.as_bytes()).is_some() {
                 return Err(pyo3::exceptions::PyValueError::new_err(format!("header {h} is both read and slow")));
             }
-            rel(&mut relevant, h);
+            relevant.add(h);
         }
-        let n_relevant = relevant.len();
+        let n_relevant = relevant.count;
         Ok(Normalizer { value_names, string_slots: all, time_slots, header_slots, relevant, n_relevant, slow_from,
                         max_json_bytes })
     }
@@ -313,23 +333,24 @@ impl Normalizer {
         let refs: Vec<&Chunk> = chunks.iter().map(|c| &**c).collect();
         let o = py.allow_threads(|| self.compute(&refs));
         let d = PyDict::new(py);
-        for (name, col) in [("key", &o.key), ("timestamp_type", &o.timestamp_type), ("headers", &o.headers),
-                            ("value_excerpt", &o.value_excerpt), ("value_hash", &o.value_hash),
-                            ("trace_id", &o.trace_id), ("parent_span_id", &o.parent_span_id),
-                            ("envelope", &o.envelope)] {
+        let n = o.slow.len;
+        for (name, col) in [("key", o.key), ("timestamp_type", o.timestamp_type), ("headers", o.headers),
+                            ("value_excerpt", o.value_excerpt), ("value_hash", o.value_hash),
+                            ("trace_id", o.trace_id), ("parent_span_id", o.parent_span_id),
+                            ("envelope", o.envelope)] {
             d.set_item(name, py_str(py, col)?)?;
         }
-        for (name, col) in STRING_COLUMNS.iter().zip(&o.strings) {
+        for (name, col) in STRING_COLUMNS.iter().zip(o.strings) {
             d.set_item(*name, py_str(py, col)?)?;
         }
-        d.set_item("timestamp", py_prim(py, &o.timestamp)?)?;
-        d.set_item("event_time", py_prim(py, &o.event_time)?)?;
-        d.set_item("value_size", py_prim(py, &o.value_size)?)?;
-        d.set_item("slow", (o.slow.len, 0, py.None(), PyBytes::new(py, &o.slow.bytes)))?;
+        d.set_item("timestamp", py_prim(py, o.timestamp, Owned::I64)?)?;
+        d.set_item("event_time", py_prim(py, o.event_time, Owned::I64)?)?;
+        d.set_item("value_size", py_prim(py, o.value_size, Owned::I32)?)?;
+        d.set_item("slow", (n, 0, py.None(), buffer(py, Owned::U8(o.slow.bytes))?))?;
         // the pass-through columns, concatenated
-        let mut topic = StrCol::with_capacity(o.slow.len, o.slow.len * 8);
-        let mut partition = PrimCol::with_capacity(o.slow.len);
-        let mut offset = PrimCol::with_capacity(o.slow.len);
+        let mut topic = StrCol::with_capacity(n, n * 8);
+        let mut partition = PrimCol::with_capacity(n);
+        let mut offset = PrimCol::with_capacity(n);
         for c in &refs {
             for i in 0..c.len() {
                 topic.push(Some(c.topic(i).as_bytes()));
@@ -337,9 +358,9 @@ impl Normalizer {
                 offset.push(Some(c.offset[i]));
             }
         }
-        d.set_item("topic", py_str(py, &topic)?)?;
-        d.set_item("partition", py_prim(py, &partition)?)?;
-        d.set_item("offset", py_prim(py, &offset)?)?;
+        d.set_item("topic", py_str(py, topic)?)?;
+        d.set_item("partition", py_prim(py, partition, Owned::I32)?)?;
+        d.set_item("offset", py_prim(py, offset, Owned::I64)?)?;
         Ok(d)
     }
 }

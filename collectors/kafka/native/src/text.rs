@@ -47,7 +47,13 @@ pub fn excerpt_into(out: &mut Vec<u8>, value: &[u8]) {
 /// A JSON string as json.dumps(..., ensure_ascii=False) writes it, quotes included.
 pub fn json_str_into(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
-    for &b in s {
+    let mut run = 0; // bytes since the last escape, copied in one go
+    for (i, &b) in s.iter().enumerate() {
+        if b >= 0x20 && b != b'"' && b != b'\\' {
+            continue;
+        }
+        out.extend_from_slice(&s[run..i]);
+        run = i + 1;
         match b {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -56,15 +62,15 @@ pub fn json_str_into(out: &mut Vec<u8>, s: &[u8]) {
             b'\t' => out.extend_from_slice(b"\\t"),
             0x08 => out.extend_from_slice(b"\\b"),
             0x0c => out.extend_from_slice(b"\\f"),
-            0..=0x1f => {
+            _ => {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[(b >> 4) as usize]);
                 out.push(HEX[(b & 15) as usize]);
             }
-            _ => out.push(b),
         }
     }
+    out.extend_from_slice(&s[run..]);
     out.push(b'"');
 }
 
