@@ -239,9 +239,7 @@ class BatchConverter:
         given = {"topic": raw.column("topic"), "partition": raw.column("partition"), "offset": raw.column("offset"),
                  "key": raw.column("key_text"), "headers": raw.column("headers"), "value_size": size,
                  "value_excerpt": vtext, "value_hash": raw.column("value_hash"),
-                 "cluster": pa.repeat(pa.scalar(self.cluster, pa.string()), n),
-                 "tapped_at": pa.repeat(pa.scalar(tapped_at_us, pa.int64()), n).cast(TS),
-                 "source": pa.repeat(pa.scalar(self.source, pa.string()), n)}
+                 **self.constant_columns(n, tapped_at_us)}
         cols = []
         for field in RECORD_SCHEMA:
             if field.name in given:
@@ -252,6 +250,12 @@ class BatchConverter:
                 col = pa.nulls(n, field.type)
             cols.append(col if col.type == field.type else col.cast(field.type))
         return pa.Table.from_arrays(cols, schema=RECORD_SCHEMA)
+
+    def constant_columns(self, n: int, tapped_at_us: int) -> dict[str, pa.Array]:
+        """The columns every record of a batch shares: cluster, tapped_at, source."""
+        return {"cluster": pa.repeat(pa.scalar(self.cluster, pa.string()), n),
+                "tapped_at": pa.repeat(pa.scalar(tapped_at_us, pa.int64()), n).cast(TS),
+                "source": pa.repeat(pa.scalar(self.source, pa.string()), n)}
 
     def _reference(self, slow: list[dict[str, Any]], tapped_at_us: int,
                    fast: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:

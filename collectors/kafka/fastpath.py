@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from collectors.kafka import bulk_sql
 from collectors.kafka.batch import BatchConverter
-from collectors.model import RECORD_SCHEMA, TS
+from collectors.model import RECORD_SCHEMA
 from collectors.normalize import envelope
 
 try:
@@ -116,10 +116,7 @@ class NativeConverter(BatchConverter):
         topic = given["topic"]
         dlt_topics = [t for t in pc.unique(topic).to_pylist() if self._is_dlt(t)]
         is_dlt = pc.is_in(topic, value_set=pa.array(dlt_topics, pa.string()))
-        given |= {"cluster": pa.repeat(pa.scalar(self.cluster, pa.string()), n),
-                  "tapped_at": pa.repeat(pa.scalar(tapped_at_us, pa.int64()), n).cast(TS),
-                  "source": pa.repeat(pa.scalar(self.source, pa.string()), n),
-                  "is_dead_letter": is_dlt,
+        given |= {**self.constant_columns(n, tapped_at_us), "is_dead_letter": is_dlt,
                   "dlt_family": pc.if_else(is_dlt, pa.scalar("topic-pattern"), pa.scalar(None, pa.string()))}
         out = pa.Table.from_arrays([given[f.name] if f.name in given else pa.nulls(n, f.type) for f in RECORD_SCHEMA],
                                    schema=RECORD_SCHEMA)
