@@ -142,6 +142,7 @@ class KafkaTap(ThreadComponent):
             cluster=self.cluster, source=f"kafka:{self.cluster}", dlt_patterns=self.settings.dlt_patterns,
             bulk=self.path != "reference")
         self._native_capture = native
+        log.info("%s: per-record work on the %s path", self.name, self.path)
         stages = Pipeline(self.name, [("normalizer", lambda item: self._normalize(conv, *item)),
                                       ("writer", self._write)])
         self._assigned = {}
