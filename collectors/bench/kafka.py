@@ -189,13 +189,14 @@ def measure_kcat(bootstrap: str, topic: str, messages: int, runs: int = 5) -> di
     kcat = shutil.which("kcat") or shutil.which("kafkacat")
     if not kcat:
         return None
-    best = float("inf")
+    times = []
     for _ in range(runs):
         start = time.perf_counter()
         subprocess.run([kcat, "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
                        stdout=subprocess.DEVNULL, check=True)
-        best = min(best, time.perf_counter() - start)
-    return {"records": messages, "seconds": best, "peak_mb": None}
+        times.append(time.perf_counter() - start)
+    return {"records": messages, "seconds": min(times), "peak_mb": None,
+            "spread": f"runs {messages / max(times):,.0f}–{messages / min(times):,.0f} records/s"}
 
 
 def _child(mode: str, bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
@@ -240,7 +241,7 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
             why = "not built (needs Rust at install)" if name == NATIVE else "not installed (apt-get install kcat)"
             yield f"{name:40s} {why}"
             continue
-        mem = f"  peak RSS {r['peak_mb']:.0f} MB" if r.get("peak_mb") else ""
+        mem = f"  peak RSS {r['peak_mb']:.0f} MB" if r.get("peak_mb") else f"  {r.get('spread', '')}"
         mem += f"  CPU {r['cpu_us_per_record']:.1f} µs/record" if r.get("cpu_us_per_record") else ""
         yield f"{name:40s} {rate[name]:>10,.0f} records/s  ({r['seconds']:.2f}s){mem}"
     bare, kcat = rate["bare confluent-kafka loop"], rate["kcat -C -e (best of 5)"]
