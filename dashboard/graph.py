@@ -81,6 +81,7 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
     ``observed`` has columns src_kind, src, dst_kind, dst, kind (sync|async), volume; None
     or empty when nothing was observed. Without a declared topology the observed graph is
     drawn alone (everything is then "observed, not declared" — but not flagged as such).
+    ``nodes.attrs["hidden"]`` counts, per kind, the undeclared elements left out as idle.
     """
     has_declaration = not topo["services"].empty or not topo["topics"].empty
     edges: dict[tuple[str, str], dict[str, Any]] = {}
@@ -113,6 +114,14 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
         if n and i not in names:
             names[i] = tuple(i.split(":", 1))
     worst = severities(findings)
+    # What the cluster holds but the declaration does not name, idle in this window and with no
+    # finding of its own (old consumer groups, test topics), is counted, not drawn: a live
+    # cluster has dozens of them and they would bury the system being watched.
+    active = {i for e in edges.values() if e["volume"] for i in (e["src"], e["dst"])}
+    idle = {i for i in names if i not in declared_nodes and not vol.get(i) and i not in active and i not in worst}
+    hidden = {k: sum(names[i][0] == k for i in idle) for k in ("service", "topic", "group")}
+    names = {i: v for i, v in names.items() if i not in idle}
+    edges = {k: e for k, e in edges.items() if e["src"] not in idle and e["dst"] not in idle}
     unit = {"service": "spans", "topic": "records", "group": "processed"}
     none = {"service": "no spans", "topic": "no records", "group": "nothing processed"}
     nodes = []
@@ -126,5 +135,6 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
     for e in edges.values():
         key = f"edge:{names[e['src']][1]}|{names[e['dst']][1]}"
         out_edges.append({**e, "severity": worst.get(key)})
-    return (pd.DataFrame(nodes, columns=NODE_COLUMNS),
-            pd.DataFrame(out_edges, columns=EDGE_COLUMNS))
+    out = pd.DataFrame(nodes, columns=NODE_COLUMNS)
+    out.attrs["hidden"] = {k: n for k, n in hidden.items() if n}  # kind → idle, undeclared, not drawn
+    return out, pd.DataFrame(out_edges, columns=EDGE_COLUMNS)

@@ -69,11 +69,16 @@ consume AS (
     GROUP BY ALL
 ),
 polled AS (
-    SELECT 'topic', topic, 'group', group_id, 'async',
-           coalesce(max(committed_offset) - min(committed_offset), 0), min(polled_at), max(polled_at), 'group_offsets'
-    FROM group_offsets
-    WHERE polled_at >= $start AND polled_at < $end
-    GROUP BY ALL
+    -- what the group committed in the window: each partition's advance, summed (partitions
+    -- sit at different offsets, so one max - min over all of them is no volume)
+    SELECT 'topic', topic, 'group', group_id, 'async', coalesce(sum(moved), 0), min(first_poll), max(last_poll),
+           'group_offsets'
+    FROM (SELECT cluster, topic, group_id, "partition", max(committed_offset) - min(committed_offset) AS moved,
+                 min(polled_at) AS first_poll, max(polled_at) AS last_poll
+          FROM group_offsets
+          WHERE polled_at >= $start AND polled_at < $end
+          GROUP BY ALL)
+    GROUP BY topic, group_id
 ),
 members AS (
     SELECT 'group', consumer_group, 'service', service, 'async', count(*), min(start_time), max(start_time), 'spans'

@@ -70,6 +70,13 @@ def render(ctx: Ctx) -> None:
             st.caption("Boxes are services, topics and consumer groups; solid lines are synchronous calls, "
                        "dashed lines events. A coloured border is the worst open finding.")
         st.plotly_chart(topology_figure(nodes, edges), width="stretch", config={"displayModeBar": False})
+    hidden = nodes.attrs.get("hidden") or {}
+    if hidden:
+        plural = {"service": "services", "topic": "topics", "group": "consumer groups"}
+        st.caption("Not drawn: " + ", ".join(f"{n} {plural[k] if n > 1 else k.replace('group', 'consumer group')}"
+                                              for k, n in hidden.items())
+                   + " seen in the cluster but idle in this time range, with no finding of their own"
+                     " (old groups, test topics). Widen the time range or declare them to see them.")
 
     st.subheader("Data freshness")
     fresh = read.freshness(ctx.cur)

@@ -59,3 +59,28 @@ def test_without_a_topology_the_observed_graph_stands_alone(store) -> None:
     nodes, edges = graph.build(read.declared_topology(cur), observed, read.volumes(cur, Window.everything(cur)), [])
     assert list(nodes.name) == ["a", "b"] and bool(nodes.observed.all()) and bool(nodes.declared.all())
     assert list(edges.kind) == ["sync"]
+
+
+def test_idle_undeclared_groups_are_counted_not_drawn(store) -> None:
+    """A live cluster keeps old consumer groups and test topics: idle and undeclared, they would
+    bury the watched system; one with a finding of its own is still drawn."""
+    from dashboard.findings.model import Finding
+
+    load_into_store(store)
+    stale = [dict(src_kind="topic", src="shop.orders", dst_kind="group", dst=f"bench-{i}", kind="async", volume=0)
+             for i in range(30)]
+    observed = pd.DataFrame([dict(src_kind="topic", src="shop.orders", dst_kind="group", dst="fulfillment",
+                                  kind="async", volume=12),
+                             dict(src_kind="topic", src="shop.orders", dst_kind="group", dst="adhoc-reader",
+                                  kind="async", volume=5), *stale])
+    lagging = Finding(rule="CONSUMER_LAG", severity="warning", subject_kind="group", subject="bench-7", count=1,
+                      first_seen=None, last_seen=None, summary="stuck", remedy="look")
+    cur = store.cursor()
+    nodes, edges = graph.build(read.declared_topology(cur), observed, read.volumes(cur, Window.everything(cur)),
+                               [lagging])
+    groups = set(nodes[nodes.kind == "group"].name)
+    assert "adhoc-reader" in groups  # undeclared but active
+    assert "bench-7" in groups  # idle, but it has a finding
+    assert not {f"bench-{i}" for i in range(30) if i != 7} & groups
+    assert nodes.attrs["hidden"] == {"group": 29}
+    assert set(edges.dst) <= set(nodes.id)

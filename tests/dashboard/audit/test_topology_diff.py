@@ -89,3 +89,17 @@ def test_without_a_topology_the_observed_graph_stands_alone(data, store, window)
         ("topic", "shop.orders", "group", "audit"): 0,
         ("group", "mailer", "service", "email"): 1,
     }
+
+
+def test_a_group_idle_on_partitions_at_different_offsets_moved_nothing(data, store, window):
+    """A group's volume is what its partitions advanced, not the spread between partitions."""
+    for at, (p0, p1) in ((0, (62_500, 10)), (5, (62_500, 10)), (10, (62_500, 10))):
+        data.poll("old-bench", "shop.orders", 0, p0, at=at)
+        data.poll("old-bench", "shop.orders", 1, p1, at=at)
+    for at, (p0, p1) in ((0, (100, 200)), (10, (130, 205))):
+        data.poll("billing", "shop.orders", 0, p0, at=at)
+        data.poll("billing", "shop.orders", 1, p1, at=at)
+    data.write()
+    g = td.observed_graph(store.cursor(), window)
+    volume = dict(zip(g.dst, g.volume, strict=True))
+    assert volume == {"old-bench": 0, "billing": 35}
