@@ -54,6 +54,9 @@ class KafkaTap(ThreadComponent):
                  path: str = "auto") -> None:
         if path == "auto":
             path = "native" if fastpath.available() else "bulk"
+            if path == "bulk":
+                log.warning("the tap's native path was not built (no Rust toolchain at install): it reads "
+                            "about half as fast; reinstall with cargo on the PATH for the native path")
         if path not in PATHS:
             raise ValueError(f"unknown tap path {path!r}; one of {', '.join(PATHS)}")
         if path == "native" and not fastpath.available():
