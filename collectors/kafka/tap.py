@@ -174,10 +174,10 @@ class KafkaTap(ThreadComponent):
                         if not buf:
                             batch_started = time.monotonic()
                         t0 = time.perf_counter()
-                        if buf and not self._native_capture and isinstance(buf[0], fastpath.NativeBatch):
-                            stages.put((type(buf[0]).concat(buf), _now_us()))  # one kind per batch
-                            buf, buf_rows, buf_bytes = [], 0, 0
                         chunk = self._capture(good)  # the Message objects go now
+                        if buf and type(chunk) is not type(buf[0]):  # the capture fell back: one kind a batch
+                            stages.put((type(buf[0]).concat(buf), _now_us()))
+                            buf, buf_rows, buf_bytes = [], 0, 0
                         self._add_time("extract_s", time.perf_counter() - t0)
                         buf.append(chunk)
                         buf_rows += chunk.num_rows
