@@ -58,6 +58,7 @@ pub struct Bits {
 
 impl Bits {
     #[inline]
+    #[allow(clippy::manual_is_multiple_of)] // is_multiple_of needs Rust 1.87; older toolchains build this too
     pub fn push(&mut self, on: bool) {
         if self.len % 8 == 0 {
             self.bytes.push(0);

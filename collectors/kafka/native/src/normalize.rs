@@ -218,12 +218,12 @@ impl Normalizer {
             let t = match f.kind {
                 Kind::Str if !f.escaped => time::iso(&v[f.start..f.end]),
                 Kind::Int | Kind::Num => time::epoch(&v[f.start..f.end]),
-                Kind::Bool => Time::NoTime,
+                Kind::Bool => Time::Unreadable,
                 _ => Time::Slow,
             };
             match t {
                 Time::Us(us) => Some(us),
-                Time::NoTime => None,
+                Time::Unreadable => None,
                 Time::Slow => {
                     slow = true;
                     None

@@ -3,7 +3,7 @@
 
 pub enum Time {
     Us(i64),
-    NoTime,
+    Unreadable,
     Slow,
 }
 
@@ -82,7 +82,7 @@ pub fn iso(s: &[u8]) -> Time {
         return Time::Slow; // year 9999 with an offset can pass 9999-12-31 in UTC
     }
     if !(1..=12).contains(&mo) || d < 1 || d > days_in_month(y, mo) {
-        return Time::NoTime; // fromisoformat refuses the date
+        return Time::Unreadable; // fromisoformat refuses the date
     }
     let us = (days_from_civil(y, mo, d) * 86_400 + secs) * 1_000_000 + frac;
     if us.abs() >= EXACT {
@@ -94,7 +94,7 @@ pub fn iso(s: &[u8]) -> Time {
 /// A JSON number as epoch seconds, ms, µs or ns (parse_time's rule), when 0 <= v < 1e18.
 pub fn epoch(text: &[u8]) -> Time {
     let Some(v) = std::str::from_utf8(text).ok().and_then(|t| t.parse::<f64>().ok()) else { return Time::Slow };
-    if !(v >= 0.0 && v < 1e18) {
+    if !(0.0..1e18).contains(&v) {
         return Time::Slow;
     }
     let us = if v > 1e17 {
