@@ -28,6 +28,8 @@ import threading
 import time
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,8 @@ from sample_topology.topology import Topology, load_topology
 log = logging.getLogger(__name__)
 
 ORDERS, PAYMENTS, INVOICES, ORDERS_DLT = "shop.orders", "shop.payments", "shop.invoices", "shop.orders.DLT"
+DEEP_CHAIN = ("web-checkout", "orders-api", "pricing-api", "tax-api", "currency-rates")
+FOREIGN_CURRENCY = 0.25  # share of checkouts priced in another currency: tax-api then asks currency-rates
 COMMIT_EVERY = 5  # processings between synchronous commits: what a crash redelivers
 SLOW_SECONDS = 0.4  # fulfillment's per-message time once it turns slow
 GROUP_CONF = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "auto.offset.reset": "earliest",
@@ -59,6 +63,7 @@ class LiveReport:
     invoiced_events: dict[str, set[tuple[str, int, int]]] = field(default_factory=lambda: defaultdict(set))
     slow_group: str = "fulfillment"
     final_lag: dict[str, int] = field(default_factory=dict)
+    deep_checkouts: int = 0  # checkouts whose synchronous chain reached currency-rates
 
     def redelivered(self, group: str) -> int:
         """Records the group processed more than once."""
@@ -88,6 +93,8 @@ class LiveReport:
         out.append(f"non-idempotent consumer: invoicing issued a second invoice {twice} times "
                    "(redelivered orders, and the order published twice)")
         out.append(f"slow group: {self.slow_group}, offset lag at the end {self.final_lag.get(self.slow_group, '?')}")
+        out.append(f"deep synchronous chain: {self.deep_checkouts} checkouts waited on {' → '.join(DEEP_CHAIN)} "
+                   f"({len(DEEP_CHAIN) - 1} hops)")
         return out
 
 
@@ -309,17 +316,53 @@ class LiveRun:
             duplicated = duplicated or frac >= 0.50
             n += 1
 
-    def _order(self, key: str, *, duplicate: bool) -> None:
+    @contextmanager
+    def _call(self, caller: str, callee: str, method: str, route: str, path: str,
+              work_ms: tuple[float, float] = (1, 4)) -> Iterator[None]:
+        """A synchronous HTTP call, traced on both sides: the caller's CLIENT span, the callee's
+        SERVER span under it (W3C context, as an HTTP instrumentation would pass it), which
+        works for a few milliseconds before its own calls."""
         from opentelemetry import trace
 
-        tracer = self.orders.tracer
+        client = self.telemetry.tracer(caller, f"{caller}-0")
+        server = self.telemetry.tracer(callee, f"{callee}-0")
+        with client.start_as_current_span(method, kind=trace.SpanKind.CLIENT, attributes={
+                "http.request.method": method, "server.address": callee, "url.full": f"http://{callee}{path}",
+                "http.response.status_code": 200}), \
+             server.start_as_current_span(f"{method} {route}", kind=trace.SpanKind.SERVER, attributes={
+                "http.request.method": method, "http.route": route, "url.path": path,
+                "http.response.status_code": 200}):
+            time.sleep(self.rng.uniform(*work_ms) / 1000)
+            yield
+
+    def _order(self, key: str, *, duplicate: bool) -> None:
+        """A checkout: web-checkout calls orders-api, which calls accounts, pricing (which asks
+        tax, which for a foreign currency asks currency-rates: four hops), inventory and
+        payments, commits the order and announces it."""
+        from opentelemetry import trace
+
+        web = self.telemetry.tracer("web-checkout", "web-checkout-0")
         now_us = time.time_ns() // 1000
         event_id = str(uuid.UUID(int=self.rng.getrandbits(128)))
-        with tracer.start_as_current_span("POST /orders", kind=trace.SpanKind.SERVER, attributes={
-                "http.request.method": "POST", "http.route": "/orders", "http.response.status_code": 201}):
+        currency = "EUR" if self.rng.random() >= FOREIGN_CURRENCY else self.rng.choice(["GBP", "USD", "CHF"])
+        with web.start_as_current_span("POST /checkout", kind=trace.SpanKind.SERVER, attributes={
+                "http.request.method": "POST", "http.route": "/checkout", "http.response.status_code": 201}), \
+             self._call("web-checkout", "orders-api", "POST", "/orders", "/orders"):
+            with self._call("orders-api", "accounts-api", "GET", "/accounts/{id}", f"/accounts/acct-{key}"):
+                pass
+            with self._call("orders-api", "pricing-api", "POST", "/quotes", "/quotes"), \
+                 self._call("pricing-api", "tax-api", "GET", "/tax/rates", "/tax/rates"):
+                if currency != "EUR":
+                    with self._call("tax-api", "currency-rates", "GET", "/rates/{currency}", f"/rates/{currency}",
+                                    work_ms=(20, 60)):  # it asks an external provider
+                        self.report.deep_checkouts += 1
+            with self._call("orders-api", "inventory-api", "POST", "/reservations", "/reservations"):
+                pass
+            with self._call("orders-api", "payments-api", "POST", "/payments", "/payments", work_ms=(8, 25)):
+                pass
             ev = Event(type="OrderCreated", envelope="json", source="orders-api", occurred_at=now_us,
                        event_id=event_id, version="1", correlation_id=f"corr-{key}",
-                       data={"orderId": key, "amount": self.rng.randint(500, 50000), "currency": "EUR"})
+                       data={"orderId": key, "amount": self.rng.randint(500, 50000), "currency": currency})
             value, headers = encode_records.event_value(ev, 0)
             orders = self.ns + ORDERS
             first = self.orders.send(orders, key, value, headers, event_id=event_id)

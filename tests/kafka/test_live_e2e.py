@@ -32,7 +32,7 @@ def _caught_up(store, admin, ns: str) -> bool:
 
 def test_live_incidents_are_found_with_the_simulators_counts(store, bootstrap, admin, tmp_path) -> None:
     from collectors.derive import derive_all
-    from dashboard.analyses import dead_letters, idempotency, lag, redeliveries
+    from dashboard.analyses import call_chains, dead_letters, idempotency, lag, redeliveries
     from dashboard.analyses.window import Window
     from sample_topology.live import run_live
     from sample_topology.live_otel import Telemetry
@@ -85,3 +85,10 @@ def test_live_incidents_are_found_with_the_simulators_counts(store, bootstrap, a
     violations = dict(zip(idem["group"], idem["violations"], strict=True))
     assert violations.get(ns + "invoicing") == report.invoiced_twice() > 0
     assert violations.get(ns + "email", 0) == 0
+
+    deep = call_chains.chains_over_limit(con, window, limit_depth=3)
+    assert report.deep_checkouts > 0, "the run should have priced some checkouts in another currency"
+    [chain] = deep.itertuples()
+    assert (chain.entry_service, chain.entry_operation, int(chain.segments), int(chain.max_depth)) == (
+        "web-checkout", "POST /checkout", report.deep_checkouts, 4)
+    assert list(chain.deepest_path) == ["web-checkout", "orders-api", "pricing-api", "tax-api", "currency-rates"]
