@@ -208,26 +208,27 @@ class BatchConverter:
         if not self.bulk:  # every record through normalize's record_row (the reference)
             return self.reference_fields(batch.all_fields(), tapped_at_us=tapped_at_us)
         raw = self.columns(batch)
-        topics = pc.unique(raw.column("topic")).to_pylist()
-        dlt_topics = [t for t in topics if self._is_dlt(t)]
         con = self._connection()
         con.register("raw", raw)
         try:
-            computed = con.sql(bulk_sql.SQL, params={"dlt_topics": dlt_topics}).to_arrow_table()
+            computed = con.sql(bulk_sql.SQL, params={"dlt_topics": self.dlt_topics(raw.column("topic"))}
+                               ).to_arrow_table()
         finally:
             con.unregister("raw")
         order = computed.column("_idx").to_numpy()
         if not np.array_equal(order, np.arange(len(order))):  # DuckDB keeps the order; never rely on it
             computed = computed.take(pa.array(np.argsort(order)))
         out = self._fix_excerpts(self._assemble(raw, computed, tapped_at_us), batch)
-        slow_mask = computed.column("_slow")
+        return self.with_reference(out, computed.column("_slow"), batch, tapped_at_us)
+
+    def with_reference(self, fast: pa.Table, slow_mask: pa.Array | pa.ChunkedArray, batch: Any,
+                       tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        """The fast path's rows less those it marked slow, plus those through record_row."""
+        slow: list[dict[str, Any]] = []
         if pc.any(slow_mask).as_py():  # filter copies every column: only when some rows are slow
-            slow_idx = pc.indices_nonzero(slow_mask).to_pylist()
-            out = out.filter(pc.invert(slow_mask))
-        else:
-            slow_idx = []
-        slow = [batch.fields(i) for i in slow_idx]
-        return self._reference(slow, tapped_at_us, out)
+            slow = [batch.fields(i) for i in pc.indices_nonzero(slow_mask).to_pylist()]
+            fast = fast.filter(pc.invert(slow_mask))
+        return self._reference(slow, tapped_at_us, fast)
 
     def _assemble(self, raw: pa.Table, computed: pa.Table, tapped_at_us: int) -> pa.Table:
         """RECORD_SCHEMA rows from the query's columns and the input's, which pass through
@@ -275,7 +276,7 @@ class BatchConverter:
                 row = record_row(**common, **(fields | {"value": None}))
                 if value is not None:
                     row.update(value_size=len(value), value_excerpt=excerpt(value), value_hash=_blake(value))
-                _drop_out_of_range(row)
+                row.update(dict.fromkeys(_out_of_range(row)))
                 loc = f"{fields['topic']}/{fields['partition']}/{fields['offset']}"
                 errors.append(error_row(self.source, loc, f"record not understood: {exc}", value, tapped_at_us))
             rows.append(row)
@@ -283,11 +284,16 @@ class BatchConverter:
             return fast, errors
         return pa.concat_tables([fast, slow_table(rows)]), errors
 
-    def _is_dlt(self, topic: str) -> bool:
-        hit = self._dlt_cache.get(topic)
-        if hit is None:
-            hit = self._dlt_cache[topic] = deadletter.matches(topic, self.dlt_patterns)
-        return hit
+    def dlt_topics(self, topic: pa.Array | pa.ChunkedArray) -> list[str]:
+        """The batch's topics that the dead-letter patterns name (each topic matched once)."""
+        out = []
+        for t in pc.unique(topic).to_pylist():
+            hit = self._dlt_cache.get(t)
+            if hit is None:
+                hit = self._dlt_cache[t] = deadletter.matches(t, self.dlt_patterns)
+            if hit:
+                out.append(t)
+        return out
 
     @staticmethod
     def _fix_excerpts(rows: pa.Table, batch: RawBatch) -> pa.Table:
@@ -367,19 +373,14 @@ _TS_MIN, _TS_MAX = -62_135_596_800_000_000, 253_402_300_799_999_999  # years 1..
 _TIME_COLUMNS = ("timestamp", "event_time", "dlt_origin_timestamp")
 
 
+def _out_of_range(row: dict[str, Any]) -> list[str]:
+    """The row's timestamps Arrow could not hold (an event time of 1e300, say)."""
+    return [name for name in _TIME_COLUMNS if row.get(name) is not None and not _TS_MIN <= row[name] <= _TS_MAX]
+
+
 def _check_row(row: dict[str, Any]) -> None:
-    """Raise if Arrow could not hold the row's timestamps (an event time of 1e300, say)."""
-    for name in _TIME_COLUMNS:
-        v = row.get(name)
-        if v is not None and not _TS_MIN <= v <= _TS_MAX:
-            raise ValueError(f"{name} out of range")
-
-
-def _drop_out_of_range(row: dict[str, Any]) -> None:
-    for name in _TIME_COLUMNS:
-        v = row.get(name)
-        if v is not None and not _TS_MIN <= v <= _TS_MAX:
-            row[name] = None
+    if bad := _out_of_range(row):
+        raise ValueError(f"{bad[0]} out of range")
 
 
 def _sanitize(row: dict[str, Any]) -> dict[str, Any]:

@@ -106,23 +106,15 @@ class NativeConverter(BatchConverter):
             list(bulk_sql.SLOW_HEADERS), envelope.MAX_JSON_BYTES)
 
     def convert_raw(self, batch: Any, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        if not isinstance(batch, NativeBatch):  # the tap fell back to capturing in Python
+        if not isinstance(batch, NativeBatch) or not self.bulk:  # a Python capture (the tap fell back)
             return super().convert_raw(batch, tapped_at_us=tapped_at_us)
-        if not self.bulk:
-            return self.reference_fields(batch.all_fields(), tapped_at_us=tapped_at_us)
         cols = self._native.run(batch.chunks)
         n = cols["slow"][0]
         given = {name: _array(RECORD_SCHEMA.field(name).type, cols[name]) for name in _COMPUTED}
         topic = given["topic"]
-        dlt_topics = [t for t in pc.unique(topic).to_pylist() if self._is_dlt(t)]
-        is_dlt = pc.is_in(topic, value_set=pa.array(dlt_topics, pa.string()))
+        is_dlt = pc.is_in(topic, value_set=pa.array(self.dlt_topics(topic), pa.string()))
         given |= {**self.constant_columns(n, tapped_at_us), "is_dead_letter": is_dlt,
                   "dlt_family": pc.if_else(is_dlt, pa.scalar("topic-pattern"), pa.scalar(None, pa.string()))}
         out = pa.Table.from_arrays([given[f.name] if f.name in given else pa.nulls(n, f.type) for f in RECORD_SCHEMA],
                                    schema=RECORD_SCHEMA)
-        slow_mask = _array(pa.bool_(), cols["slow"])
-        slow: list[dict[str, Any]] = []
-        if pc.any(slow_mask).as_py():
-            slow = [batch.fields(i) for i in pc.indices_nonzero(slow_mask).to_pylist()]
-            out = out.filter(pc.invert(slow_mask))
-        return self._reference(slow, tapped_at_us, out)
+        return self.with_reference(out, _array(pa.bool_(), cols["slow"]), batch, tapped_at_us)

@@ -71,8 +71,7 @@ class KafkaTap(ThreadComponent):
         super().__init__()
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
-                                        "last_error": None, "last_flush_at": None, "partitions": 0,
-                                        "path": path}
+                                        "last_error": None, "last_flush_at": None, "partitions": 0}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
 
@@ -87,8 +86,10 @@ class KafkaTap(ThreadComponent):
         super().stop(max(timeout, 60.0))
 
     def status(self) -> dict[str, Any]:
+        # the path this session runs: native until a native capture fails, then bulk
+        path = "bulk" if self.path == "native" and not self._native_capture else self.path
         with self._lock:
-            return {**self._status, "settings": self.settings.describe()}
+            return {**self._status, "path": path, "settings": self.settings.describe()}
 
     # -- internals ------------------------------------------------------------------------
     def _set(self, **kw: Any) -> None:
@@ -151,6 +152,13 @@ class KafkaTap(ThreadComponent):
         self._assigned = {}
         buf: list[Any] = []  # this batch's consumed chunks (RawBatch or NativeBatch), already in columns
         buf_rows = buf_bytes = 0
+
+        def hand_over() -> None:
+            """The buffered chunks, as one batch, to the normalizer; waits while the stages are busy."""
+            nonlocal buf, buf_rows, buf_bytes
+            stages.put((type(buf[0]).concat(buf), _now_us()))
+            buf, buf_rows, buf_bytes = [], 0, 0
+
         first = True
         next_refresh = 0.0
         batch_started = time.monotonic()
@@ -176,8 +184,7 @@ class KafkaTap(ThreadComponent):
                         t0 = time.perf_counter()
                         chunk = self._capture(good)  # the Message objects go now
                         if buf and type(chunk) is not type(buf[0]):  # the capture fell back: one kind a batch
-                            stages.put((type(buf[0]).concat(buf), _now_us()))
-                            buf, buf_rows, buf_bytes = [], 0, 0
+                            hand_over()
                         self._add_time("extract_s", time.perf_counter() - t0)
                         buf.append(chunk)
                         buf_rows += chunk.num_rows
@@ -186,11 +193,10 @@ class KafkaTap(ThreadComponent):
                 if buf and (buf_rows >= self.settings.batch_messages or buf_bytes >= MAX_BUFFER_BYTES
                             or time.monotonic() - batch_started >= self.settings.batch_seconds):
                     t0 = time.perf_counter()
-                    stages.put((type(buf[0]).concat(buf), _now_us()))
-                    self._add_time("hand_over_s", time.perf_counter() - t0)  # waiting while the stages are busy
-                    buf, buf_rows, buf_bytes = [], 0, 0
+                    hand_over()
+                    self._add_time("hand_over_s", time.perf_counter() - t0)
             if buf and stages.failure is None:
-                stages.put((type(buf[0]).concat(buf), _now_us()))
+                hand_over()
         finally:
             stages.close()
             self._commit(consumer, final=True)
@@ -210,7 +216,7 @@ class KafkaTap(ThreadComponent):
             except Exception as exc:  # noqa: BLE001
                 log.error("%s: native capture failed (%s); the bulk-query path takes over", self.name, exc)
                 self._native_capture = False
-                self._set(path="bulk", last_error=f"native capture failed: {exc}")
+                self._set(last_error=f"native capture failed: {exc}")
         return RawBatch.from_messages(msgs)
 
     def _commit(self, consumer: Any, *, final: bool = False) -> None:
