@@ -72,6 +72,10 @@ struct Out {
     strings: Vec<StrCol>,
     event_time: PrimCol<i64>,
     slow: Bits,
+    // the chunks' own columns, concatenated
+    topic: StrCol,
+    partition: PrimCol<i32>,
+    offset: PrimCol<i64>,
 }
 
 fn canonical_traceparent(t: &[u8]) -> bool {
@@ -233,6 +237,9 @@ impl Normalizer {
         o.event_time.push(t);
         o.envelope.push(Some(if doc.is_some() && has_id_or_type { b"json".as_slice() } else { b"none" }));
         o.slow.push(slow);
+        o.topic.push(Some(c.topic(i).as_bytes()));
+        o.partition.push(Some(c.partition[i]));
+        o.offset.push(Some(c.offset[i]));
     }
 
     fn compute(&self, chunks: &[&Chunk]) -> Out {
@@ -254,6 +261,9 @@ impl Normalizer {
             strings: (0..STRING_COLUMNS.len()).map(|_| s(n * 16)).collect(),
             event_time: PrimCol::with_capacity(n),
             slow: Bits::default(),
+            topic: s(n * 8),
+            partition: PrimCol::with_capacity(n),
+            offset: PrimCol::with_capacity(n),
         };
         let names: Vec<&[u8]> = self.value_names.iter().map(Vec::as_slice).collect();
         let mut found = vec![None; names.len()];
@@ -333,8 +343,7 @@ impl Normalizer {
         let refs: Vec<&Chunk> = chunks.iter().map(|c| &**c).collect();
         let o = py.allow_threads(|| self.compute(&refs));
         let d = PyDict::new(py);
-        let n = o.slow.len;
-        for (name, col) in [("key", o.key), ("timestamp_type", o.timestamp_type), ("headers", o.headers),
+        for (name, col) in [("topic", o.topic), ("key", o.key), ("timestamp_type", o.timestamp_type), ("headers", o.headers),
                             ("value_excerpt", o.value_excerpt), ("value_hash", o.value_hash),
                             ("trace_id", o.trace_id), ("parent_span_id", o.parent_span_id),
                             ("envelope", o.envelope)] {
@@ -346,21 +355,9 @@ impl Normalizer {
         d.set_item("timestamp", py_prim(py, o.timestamp, Owned::I64)?)?;
         d.set_item("event_time", py_prim(py, o.event_time, Owned::I64)?)?;
         d.set_item("value_size", py_prim(py, o.value_size, Owned::I32)?)?;
-        d.set_item("slow", (n, 0, py.None(), buffer(py, Owned::U8(o.slow.bytes))?))?;
-        // the pass-through columns, concatenated
-        let mut topic = StrCol::with_capacity(n, n * 8);
-        let mut partition = PrimCol::with_capacity(n);
-        let mut offset = PrimCol::with_capacity(n);
-        for c in &refs {
-            for i in 0..c.len() {
-                topic.push(Some(c.topic(i).as_bytes()));
-                partition.push(Some(c.partition[i]));
-                offset.push(Some(c.offset[i]));
-            }
-        }
-        d.set_item("topic", py_str(py, topic)?)?;
-        d.set_item("partition", py_prim(py, partition, Owned::I32)?)?;
-        d.set_item("offset", py_prim(py, offset, Owned::I64)?)?;
+        d.set_item("partition", py_prim(py, o.partition, Owned::I32)?)?;
+        d.set_item("offset", py_prim(py, o.offset, Owned::I64)?)?;
+        d.set_item("slow", (o.slow.len, 0, py.None(), buffer(py, Owned::U8(o.slow.bytes))?))?;
         Ok(d)
     }
 }
