@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import graph, read
 from dashboard.charts.topology import topology_figure
+from dashboard.findings.model import plural
 from dashboard.ui import links, sources, state
 from dashboard.ui.page import Ctx, empty, fmt_age, run
 from dashboard.views_common import RULE_PAGE
@@ -72,9 +73,8 @@ def render(ctx: Ctx) -> None:
         st.plotly_chart(topology_figure(nodes, edges), width="stretch", config={"displayModeBar": False})
     hidden = nodes.attrs.get("hidden") or {}
     if hidden:
-        plural = {"service": "services", "topic": "topics", "group": "consumer groups"}
-        st.caption("Not drawn: " + ", ".join(f"{n} {plural[k] if n > 1 else k.replace('group', 'consumer group')}"
-                                              for k, n in hidden.items())
+        noun = {"service": "service", "topic": "topic", "group": "consumer group"}
+        st.caption("Not drawn: " + ", ".join(plural(n, noun[k]) for k, n in hidden.items())
                    + " seen in the cluster but idle in this time range, with no finding of their own"
                      " (old groups, test topics). Widen the time range or declare them to see them.")
 
