@@ -179,7 +179,7 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str) -> dict[st
     return {"records": done, "stored": stored, "with_event_id": with_id, "seconds": elapsed, "peak_mb": _peak_mb(),
             "rss_by_quarter_mb": rss.marks, "slow_path": status.get("slow_path_records", 0),
             "cpu_us_per_record": cpu * 1e6 / done,
-            "stage_us_per_record": {k: round(status.get(k, 0.0) * 1e6 / status["records"], 1)
+            "stage_us_per_record": {k: round(status["seconds_by_stage"].get(k, 0.0) * 1e6 / status["records"], 1)
                                     for k in ("extract_s", "hand_over_s", "normalize_s", "write_s")},
             "thread_cpu_us_per_record": {k: round(v * 1e6 / status["records"], 1) for k, v in sorted(threads.items())
                                          if v * 1e6 / status["records"] >= 0.1}}

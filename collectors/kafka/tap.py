@@ -71,7 +71,8 @@ class KafkaTap(ThreadComponent):
         super().__init__()
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
-                                        "last_error": None, "last_flush_at": None, "partitions": 0}
+                                        "last_error": None, "last_flush_at": None, "partitions": 0,
+                                        "path": path, "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
 
@@ -89,7 +90,8 @@ class KafkaTap(ThreadComponent):
         # the path this session runs: native until a native capture fails, then bulk
         path = "bulk" if self.path == "native" and not self._native_capture else self.path
         with self._lock:
-            return {**self._status, "path": path, "settings": self.settings.describe()}
+            return {**self._status, "path": path, "seconds_by_stage": dict(self._status["seconds_by_stage"]),
+                    "settings": self.settings.describe()}
 
     # -- internals ------------------------------------------------------------------------
     def _set(self, **kw: Any) -> None:
@@ -229,8 +231,9 @@ class KafkaTap(ThreadComponent):
                 log.debug("%s: commit failed: %s", self.name, exc)
 
     def _add_time(self, stage: str, seconds: float) -> None:
-        with self._lock:  # where the time goes (the benchmark prints these)
-            self._status[stage] = self._status.get(stage, 0.0) + seconds
+        with self._lock:  # where the time goes (the benchmark prints these; the dashboard does not)
+            by_stage = self._status["seconds_by_stage"]
+            by_stage[stage] = by_stage.get(stage, 0.0) + seconds
 
     def _refresh(self, consumer: Any, *, initial: bool) -> None:
         """Assign new wanted partitions (new topics too); drop those of deleted topics."""
