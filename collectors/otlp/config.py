@@ -10,6 +10,9 @@ DEFAULT_HTTP = "127.0.0.1:4318"
 DEFAULT_GRPC = "127.0.0.1:4317"
 # The OTel Collector's confighttp default; measured after decompression.
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
+# An OTLP exporter gives up on a request after 10 s by default; 30 s leaves room for a big body
+# on a slow link, and is how long a slow client can hold a connection.
+DEFAULT_REQUEST_TIMEOUT = 30.0
 
 
 def parse_address(text: str, *, what: str = "address") -> tuple[str, int]:
@@ -45,10 +48,15 @@ class OtlpConfig:
     max_pending_rows: int = 400_000
     flush_rows: int = 100_000
     flush_interval: float = 1.0
-    # HTTP connections served at once; more get 429 at once, without a thread
-    max_connections: int = 64
-    # request bodies held at once (HTTP; a gzip or chunked body counts as max_body_bytes):
-    # past it 429 + Retry-After. With the queue bound this is what bounds memory.
+    # HTTP connections open at once; more get 429 + Retry-After and are closed. A connection costs
+    # buffers (at most ~64 KiB of body it has not been asked for), not a thread; the cap leaves
+    # room for exporters beside slow clients, whom the request deadline sends away.
+    max_connections: int = 256
+    # seconds a client has to send a whole request, headers and body; past it 408 and a close
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
+    # request body bytes held at once (HTTP; reserved as they arrive, and a gzip body's
+    # decompressed bytes count too): past it 429 + Retry-After. With the queue bound this is
+    # what bounds memory.
     max_inflight_bytes: int = 96 * 1024 * 1024
     # gRPC calls held at once (gRPC has each whole message in memory): past it RESOURCE_EXHAUSTED
     grpc_max_concurrent: int = 16
@@ -67,6 +75,8 @@ class OtlpConfig:
             raise ConfigError("max_pending_rows must be at least flush_rows, and both positive")
         if not 0.05 <= self.flush_interval <= 60:
             raise ConfigError(f"flush interval must be 0.05–60 s, not {self.flush_interval}")
+        if not 0.5 <= self.request_timeout <= 3600:
+            raise ConfigError(f"the OTLP request timeout must be 0.5–3600 s, not {self.request_timeout}")
         if min(self.max_connections, self.grpc_workers, self.grpc_max_concurrent, self.max_inflight_bytes) < 1 \
                 or self.decode_workers < 0:
             raise ConfigError("max_connections and grpc_workers must be positive, decode_workers not negative")

@@ -1,252 +1,218 @@
-"""OTLP/HTTP: `POST /v1/traces`, protobuf or JSON, gzip or not, answered in the request's content type.
+"""OTLP/HTTP served by uvicorn (HTTP/1.1 parsed by h11) on its own event loop in a background thread.
 
-The stdlib ThreadingHTTPServer is enough here: at 512 spans per request the receiver needs
-~100 requests/s for 50k spans/s, and decoding, not HTTP, is the cost (see `seamwatch bench otlp`).
-Connections are capped so threads, and the bodies they hold, stay bounded.
+uvicorn does the HTTP: request parsing, framing (h11 refuses conflicting Content-Length values),
+keep-alive, flow control (it stops reading a body the app has not asked for yet). Three things
+it does not do are added to its h11 protocol here, each a few lines:
+
+- a whole-request deadline that covers the headers too (uvicorn times out idle keep-alive
+  connections only, so a client sending its headers one byte at a time would stay forever);
+- a connection cap answered with a well-formed 429 and Retry-After (uvicorn's own answers 503);
+- one debug line for a client that leaves in the middle of a request.
+
+The OTLP semantics are the ASGI app's (collectors.otlp.http_app).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from google.rpc.status_pb2 import Status
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTracePartialSuccess,
-    ExportTraceServiceResponse,
-)
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from collectors.otlp.ingest import BodyTooLarge, Ingest, Outcome, Result, gunzip
+from collectors.otlp.http_app import (
+    DEADLINE_EXCEEDED,
+    JSON,
+    REQUEST_INFO,
+    SOURCE,
+    OtlpHttpApp,
+    RequestInfo,
+    status_body,
+    timeout_message,
+)
+from collectors.otlp.ingest import Ingest, Result
 
 log = logging.getLogger(__name__)
 
-PROTOBUF = "application/x-protobuf"
-JSON = "application/json"
-SOURCE = "otlp-http"
-RETRY_AFTER_SECONDS = 1
-# refused bodies up to this size are read (in small chunks, never held) before answering
-_DRAIN_LIMIT = 256 * 1024 * 1024
+# an idle kept-alive connection is closed after this; exporters send every few seconds (5 s for
+# the SDKs' batch processors), so a shorter one would race their next request
+KEEP_ALIVE_SECONDS = 30
+# threads that decompress and decode, besides decoder processes: decoding holds the GIL, so more
+# threads would not decode faster; a few keep a small request from waiting behind a big one
+DECODE_THREADS = 4
+_BACKLOG = 1024
 
-_HTTP_STATUS = {
-    Result.OK: 200, Result.PARTIAL: 200, Result.BAD_REQUEST: 400, Result.TOO_LARGE: 413,
-    Result.UNSUPPORTED: 415, Result.OVERLOADED: 503, Result.BUSY: 429,
-}
-# google.rpc.Code of the Status body sent with each error
-_RPC_CODE = {Result.BAD_REQUEST: 3, Result.TOO_LARGE: 8, Result.UNSUPPORTED: 3, Result.OVERLOADED: 14,
-             Result.BUSY: 8}
+# uvicorn's protocol logs one context-free warning per malformed request; we log one line with
+# the peer and the reason instead, and keep uvicorn's errors
+_uvicorn_log = logging.getLogger(__name__ + ".uvicorn")
+_uvicorn_log.addFilter(lambda record: record.levelno >= logging.ERROR)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol plus the deadline, the cap and the disconnect line (see the module)."""
+
+    # set on a per-receiver subclass
     ingest: Ingest
     max_connections: int
+    request_timeout: float
 
-    def __init__(self, address: tuple[str, int], ingest: Ingest, max_connections: int) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.ingest = ingest
-        self.max_connections = max_connections
-        self._active = 0
-        self._active_lock = threading.Lock()
-        super().__init__(address, _Handler)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = _uvicorn_log
+        self._timer: Any = None
+        self._deadline = 0.0
+        self._over_cap = False
+        self._partial = False  # bytes of a request not answered yet have arrived
+        self._closing = False  # we close the connection ourselves: not a client leaving
+        self._parse_error = ""
+        next_event = self.conn.next_event
 
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._active_lock:
-            if self._active >= self.max_connections:
-                busy = True
-            else:
-                busy = False
-                self._active += 1
-        if busy:  # answer right here, without a thread: too many clients at once
+        def next_event_noting_errors() -> Any:  # uvicorn drops h11's reason; the 400 answer names it
             try:
-                request.sendall(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n"
-                                b"Connection: close\r\n\r\n")
-            except OSError:
-                pass
-            self.ingest.count(Outcome(Result.BUSY, "too many connections"))
-            self.shutdown_request(request)
+                return next_event()
+            except h11.RemoteProtocolError as exc:
+                self._parse_error = str(exc)
+                raise
+
+        self.conn.next_event = next_event_noting_errors  # type: ignore[method-assign]
+
+    @property
+    def _peer(self) -> str:
+        return f"{self.client[0]}:{self.client[1]}" if self.client else "?"
+
+    # -- the deadline ---------------------------------------------------------------
+    def _arm(self) -> None:
+        self._deadline = self.loop.time() + self.request_timeout
+        self._timer = self.loop.call_at(self._deadline, self._expired)
+
+    def _disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        cycle = self.cycle
+        if self.transport.is_closing() or (cycle is not None and not cycle.response_complete):
+            return  # the app has the request: it watches the same deadline and answers itself
+        if self._partial:  # headers not complete in time
+            message = timeout_message(self.request_timeout)
+            self.ingest.refuse(Result.BAD_REQUEST, message, source=SOURCE, location=self._peer, raw=None)
+            self._write_and_close(408, status_body(DEADLINE_EXCEEDED, message, as_json=True))
+        else:  # connected and said nothing
+            self._closing = True
+            self.transport.close()
+
+    def _write_and_close(self, status: int, body: bytes) -> None:
+        """A whole answer written as is: h11 has no request to answer when the headers never came."""
+        self._closing = True
+        phrase = {400: b"Bad Request", 408: b"Request Timeout"}[status]
+        self.transport.write(b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                             % (status, phrase, JSON.encode(), len(body)) + body)
+        self.transport.close()
+
+    # -- uvicorn's hooks ------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._over_cap = len(self.connections) > self.max_connections
+        self._arm()
+
+    def data_received(self, data: bytes) -> None:
+        if self._timer is None:  # the first bytes of the next request on a kept-alive connection
+            self._arm()
+        self._partial = True
+        super().data_received(data)
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            # A new request's task is created but has not run yet: hand it its deadline and cap
+            extensions = cycle.scope.setdefault("extensions", {})  # type: ignore[typeddict-item]
+            if REQUEST_INFO not in extensions:
+                if self._timer is None:  # a pipelined request: its deadline starts now
+                    self._arm()
+                extensions[REQUEST_INFO] = RequestInfo(self._deadline, self._over_cap)
+
+    def on_response_complete(self) -> None:
+        self._disarm()
+        self._partial = False
+        super().on_response_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        message = f"malformed HTTP framing or headers: {self._parse_error or msg}"
+        self.ingest.refuse(Result.BAD_REQUEST, message, source=SOURCE, location=self._peer, raw=None)
+        self._write_and_close(400, status_body(3, message, as_json=True))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        cycle = self.cycle
+        if not self._closing:
+            if cycle is not None and not cycle.response_complete:
+                log.debug("%s client %s went away before its request was answered", SOURCE, self._peer)
+            elif self._partial:
+                log.debug("%s client %s went away in the middle of a request's headers", SOURCE, self._peer)
+            elif exc is not None:
+                log.debug("%s client %s reset the connection: %s", SOURCE, self._peer, exc)
+        super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and cycle.more_body:
+            self._closing = True  # a body still arriving is not waited for: stopping stays prompt
+            self.transport.close()
             return
-        super().process_request(request, client_address)
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._active_lock:
-                self._active -= 1
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: exporters reuse their connection
-    timeout = 30  # an idle keep-alive connection gives its thread back after this
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
-        log.debug("%s " + format, self.address_string(), *args)
-
-    def do_POST(self) -> None:  # noqa: N802 (stdlib name)
-        ingest = self.server.ingest
-        location = f"{self.client_address[0]}:{self.client_address[1]}"
-        if self.path.split("?", 1)[0] != "/v1/traces":
-            self._discard_body()
-            self._send(404, JSON, b'{"code":5,"message":"only /v1/traces is served"}')
-            return
-        ctype = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
-        fmt = "json" if ctype == JSON else "proto" if ctype == PROTOBUF else None
-        if fmt is None:
-            self._discard_body()
-            outcome = ingest.refuse(Result.UNSUPPORTED, f"content type {ctype or '(none)'!r} is not "
-                                    f"{PROTOBUF} or {JSON}", source=SOURCE, location=location, raw=None)
-            self._answer(outcome, JSON)
-            return
-        reserved = self._body_budget(ingest.max_body_bytes)
-        if not ingest.reserve(reserved):
-            self._discard_body()
-            self._answer(ingest.refuse(Result.BUSY, "too many requests at once; retry later", source=SOURCE,
-                                       location=location, raw=None), ctype)
-            return
-        held = [reserved]
-        try:
-            self._post(ingest, ctype, fmt, location, held)
-        finally:
-            ingest.release(sum(held))
-
-    def _body_budget(self, limit: int) -> int:
-        """Bytes the body holds as received: its Content-Length, or the cap when it comes chunked."""
-        length = (self.headers.get("Content-Length") or "").strip()
-        return min(int(length), limit) if length.isdigit() else limit
-
-    def _post(self, ingest: Ingest, ctype: str, fmt: str, location: str, held: list[int]) -> None:
-        try:
-            body = self._read_body(ingest.max_body_bytes)
-            encoding = (self.headers.get("Content-Encoding") or "identity").strip().lower()
-            if encoding == "gzip":
-                body = gunzip(body, ingest.max_body_bytes)
-                if not ingest.reserve(len(body)):  # the decompressed body is held too
-                    self._answer(ingest.refuse(Result.BUSY, "too many requests at once; retry later",
-                                               source=SOURCE, location=location, raw=None), ctype)
-                    return
-                held.append(len(body))
-            elif encoding != "identity":
-                outcome = ingest.refuse(Result.UNSUPPORTED, f"content encoding {encoding!r} is not gzip",
-                                        source=SOURCE, location=location, raw=None)
-                self._answer(outcome, ctype)
-                return
-        except BodyTooLarge as exc:
-            self._answer(ingest.refuse(Result.TOO_LARGE, str(exc), source=SOURCE, location=location, raw=None), ctype)
-            return
-        except ValueError as exc:
-            self._answer(ingest.refuse(Result.BAD_REQUEST, str(exc), source=SOURCE, location=location,
-                                       raw=None), ctype)
-            return
-        self._answer(ingest.export(body, fmt=fmt, source=SOURCE, location=location), ctype)
-
-    # -- bodies --------------------------------------------------------------------
-    def _read_body(self, limit: int) -> bytes:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            return self._read_chunked(limit)
-        length = self.headers.get("Content-Length")
-        if length is None or not length.strip().isdigit():
-            raise ValueError("request has no Content-Length")
-        n = int(length)
-        if n > limit:
-            self._drain(n)
-            raise BodyTooLarge(f"body of {n} bytes is larger than {limit} bytes")
-        body = self.rfile.read(n)
-        if len(body) < n:
-            self.close_connection = True
-            raise ValueError(f"body ended after {len(body)} of {n} bytes")
-        return body
-
-    def _read_chunked(self, limit: int) -> bytes:
-        parts, total = [], 0
-        while True:
-            line = self.rfile.readline(100)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                self.close_connection = True
-                raise ValueError("malformed chunked body") from None
-            if size == 0:
-                while self.rfile.readline(1000) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts)
-            total += size
-            if total > limit:
-                self.close_connection = True  # the rest of the stream is not read
-                raise BodyTooLarge(f"body is larger than {limit} bytes")
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(3)
-
-    def _discard_body(self) -> None:
-        length = self.headers.get("Content-Length")
-        if length and length.strip().isdigit():
-            self._drain(int(length))
-        else:
-            self.close_connection = True
-
-    def _drain(self, n: int) -> None:
-        """Read and drop a body we refuse, so the client can read our answer (closing early resets it)."""
-        if n > _DRAIN_LIMIT:
-            self.close_connection = True
-            return
-        while n > 0:
-            chunk = self.rfile.read(min(n, 1 << 16))
-            if not chunk:
-                break
-            n -= len(chunk)
-
-    # -- answers -------------------------------------------------------------------
-    def _answer(self, outcome: Outcome, ctype: str) -> None:
-        as_json = ctype == JSON
-        result = outcome.result
-        if result in (Result.OK, Result.PARTIAL):
-            partial = None
-            if result is Result.PARTIAL:
-                partial = ExportTracePartialSuccess(rejected_spans=outcome.rejected, error_message=outcome.message)
-            if as_json:
-                doc = {} if partial is None else {"partialSuccess": {
-                    "rejectedSpans": str(outcome.rejected), "errorMessage": outcome.message}}
-                body = json.dumps(doc).encode()
-            else:
-                body = ExportTraceServiceResponse(partial_success=partial).SerializeToString()
-        else:
-            code = _RPC_CODE[result]
-            if as_json:
-                body = json.dumps({"code": code, "message": outcome.message}).encode()
-            else:
-                body = Status(code=code, message=outcome.message).SerializeToString()
-        extra = {"Retry-After": str(RETRY_AFTER_SECONDS)} if result in (Result.OVERLOADED, Result.BUSY) else {}
-        self._send(_HTTP_STATUS[result], JSON if as_json else PROTOBUF, body, extra)
-
-    def _send(self, status: int, ctype: str, body: bytes, headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in (headers or {}).items():
-            self.send_header(name, value)
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        self.wfile.write(body)
+        super().shutdown()
 
 
 class HttpReceiver:
-    """Serves OTLP/HTTP on a background thread."""
+    """Serves OTLP/HTTP with uvicorn on a background thread (its own event loop)."""
 
-    def __init__(self, address: tuple[str, int], ingest: Ingest, *, max_connections: int) -> None:
-        self._server = _Server(address, ingest, max_connections)  # binds now: a busy port fails at start
-        self.address: tuple[str, int] = self._server.server_address[:2]
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.1,), name="otlp-http", daemon=True)
+    def __init__(self, address: tuple[str, int], ingest: Ingest, *, max_connections: int,
+                 request_timeout: float = 30.0) -> None:
+        self._sock = _listen(address)  # binds now: a busy port fails at start
+        self.address: tuple[str, int] = self._sock.getsockname()[:2]
+        self._executor = ThreadPoolExecutor(DECODE_THREADS + ingest.decoder.workers, thread_name_prefix="otlp-http")
+        protocol = type("OtlpHttpProtocol", (_Protocol,), {
+            "ingest": ingest, "max_connections": max_connections, "request_timeout": request_timeout})
+        config = uvicorn.Config(
+            OtlpHttpApp(ingest, self._executor, request_timeout=request_timeout),
+            http=protocol, ws="none", lifespan="off", interface="asgi3", loop="asyncio",
+            log_config=None, access_log=False, proxy_headers=False, server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS, timeout_graceful_shutdown=5)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._sock]},
+                                        name="otlp-http", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:  # the socket listens already; this only catches a failed start
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the OTLP/HTTP server did not start")
+            time.sleep(0.01)
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._server.should_exit = True
+        if self._thread.ident is not None:
+            self._thread.join(10)
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._sock.close()
+
+
+def _listen(address: tuple[str, int]) -> socket.socket:
+    host, port = address
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # a restart rebinds at once
+        sock.bind((host, port))
+        sock.listen(_BACKLOG)
+    except BaseException:
+        sock.close()
+        raise
+    return sock

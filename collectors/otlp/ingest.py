@@ -102,13 +102,14 @@ class Ingest:
             **{f"requests_{r.value}": 0 for r in Result},
         }
 
-    def reserve(self, nbytes: int) -> bool:
-        """Claim room for a body about to be read; False when too much is held already.
+    def reserve(self, nbytes: int, *, held: int = 0) -> bool:
+        """Claim room for ``nbytes`` more of a body, as they arrive; False when too much is held already.
 
-        A request is always let in when nothing else is held, so one big body cannot starve.
+        ``held`` is what the same request holds already. A request is always let in when nothing
+        else is held, so one big body cannot starve.
         """
         with self._lock:
-            if self._inflight and self._inflight + nbytes > self.max_inflight_bytes:
+            if self._inflight > held and self._inflight + nbytes > self.max_inflight_bytes:
                 return False
             self._inflight += nbytes
             return True

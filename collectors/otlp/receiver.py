@@ -53,7 +53,7 @@ class OtlpReceiver:
             self.decoder.start()
             if cfg.http is not None:
                 self._http = self._bind("HTTP", cfg.http, lambda: HttpReceiver(
-                    cfg.http, self.ingest, max_connections=cfg.max_connections))
+                    cfg.http, self.ingest, max_connections=cfg.max_connections, request_timeout=cfg.request_timeout))
                 self._http.start()
             if cfg.grpc is not None:
                 self._grpc = self._bind("gRPC", cfg.grpc, lambda: GrpcReceiver(

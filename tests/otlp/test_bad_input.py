@@ -182,28 +182,30 @@ def test_decoder_processes_refuse_bad_bodies_and_survive_a_dead_worker(receiver_
 def test_too_many_bodies_at_once_get_429_with_retry_after(receiver_factory, store):
     receiver = receiver_factory(max_body_bytes=64 * 1024, max_inflight_bytes=64 * 1024, grpc=None)
     host, port = receiver.http_address
-    # a client that sends a chunked body slowly holds the whole budget meanwhile
+    # a client that has sent most of a 60 kB chunked body holds those bytes meanwhile (bytes it
+    # has not sent yet hold nothing: tests/hostile/test_http_slow_clients.py)
     slow = socket.create_connection((host, port), timeout=30)
     slow.sendall(b"POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\n"
                  b"Transfer-Encoding: chunked\r\n\r\n")
-    body = request(3).SerializeToString()
-    slow.sendall(b"%x\r\n%s\r\n" % (10, body[:10]))
+    slow_body = request(650).SerializeToString()
+    slow.sendall(b"%x\r\n%s\r\n" % (len(slow_body) - 10, slow_body[:-10]))
     deadline = time.monotonic() + 30
-    while receiver.ingest._inflight == 0:  # the server has read the headers and holds the budget
+    while receiver.ingest._inflight < len(slow_body) - 10:  # the server has read what was sent
         assert time.monotonic() < deadline, "the slow request never started"
         time.sleep(0.02)
+    body = request(100).SerializeToString()  # 9 kB more is over the 64 KiB budget
     status, headers, answer = post(receiver.http_address, body)
     assert status == 429 and headers["retry-after"] == "1"
     assert Status.FromString(answer).code == 8  # RESOURCE_EXHAUSTED
     # the slow client finishes: its request succeeds, and so does the next one
-    slow.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body) - 10, body[10:]))
+    slow.sendall(b"%x\r\n%s\r\n0\r\n\r\n" % (10, slow_body[-10:]))
     assert slow.recv(4096).startswith(b"HTTP/1.1 200")
     slow.close()
     # the server gives the budget back just after it answers: wait for that, not a sleep
     while receiver.ingest._inflight != 0:
         assert time.monotonic() < deadline, "the finished request never released its budget"
         time.sleep(0.02)
-    _good_request_still_served(receiver, store, 3)
+    _good_request_still_served(receiver, store, 650)
     assert receiver.status()["requests_busy"] == 1
 
 
