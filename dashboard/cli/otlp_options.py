@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from collectors.otlp.config import DEFAULT_GRPC, DEFAULT_HTTP, DEFAULT_MAX_BODY, parse_size
+from collectors.otlp.config import DEFAULT_GRPC, DEFAULT_HTTP, DEFAULT_MAX_BODY, DEFAULT_REQUEST_TIMEOUT, parse_size
 from collectors.runtime import Component
 from collectors.store import Store
 
@@ -21,6 +21,11 @@ _OPTIONS = [
     click.option("--otlp-max-body", "otlp_max_body", metavar="SIZE", default=f"{DEFAULT_MAX_BODY // 2**20}MiB",
                  envvar="SEAMWATCH_OTLP_MAX_BODY", show_envvar=True, show_default=True,
                  help="Largest OTLP request accepted, after decompression (bigger ones get 413)."),
+    click.option("--otlp-request-timeout", "otlp_request_timeout", metavar="SECONDS",
+                 type=click.FloatRange(0.5, 3600), default=DEFAULT_REQUEST_TIMEOUT, show_default=True,
+                 envvar="SEAMWATCH_OTLP_REQUEST_TIMEOUT", show_envvar=True,
+                 help="Time an OTLP/HTTP client has to send a whole request, headers and body "
+                 "(later: 408 and the connection is closed)."),
     click.option("--otlp-decoders", "otlp_decoders", type=click.IntRange(0, 32), default=0, show_default=True,
                  envvar="SEAMWATCH_OTLP_DECODERS", show_envvar=True,
                  help="Decoder processes; 0 decodes in the receiving threads (one core at most). "
@@ -47,5 +52,6 @@ def build_otlp(store: Store, options: dict[str, Any]) -> list[Component]:
         grpc=parse_address(grpc or DEFAULT_GRPC, what="--otlp-grpc") if (on or grpc) else None,
         max_body_bytes=parse_size(str(options.get("otlp_max_body") or DEFAULT_MAX_BODY), what="--otlp-max-body"),
         decode_workers=int(options.get("otlp_decoders") or 0),
+        request_timeout=float(options.get("otlp_request_timeout") or DEFAULT_REQUEST_TIMEOUT),
     )
     return [OtlpReceiver(store, config)]

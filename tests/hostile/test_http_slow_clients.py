@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -11,6 +14,7 @@ from google.rpc.status_pb2 import Status
 
 from tests.otlp.conftest import post, wait_for
 from tests.otlp.requests import request
+from tests.support.net import free_port
 from tests.support.otlp_http import (
     JSON,
     PROTOBUF,
@@ -174,3 +178,30 @@ def test_sixty_four_slow_header_senders_do_not_lock_exporters_out(store):
         assert wait_for(store, SPANS, lambda n: n >= 135) == 135
         for sock in slow:
             sock.close()
+
+
+def test_collect_takes_the_request_timeout_option(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "from dashboard.cli import main; main()", "collect",
+                             "--db", str(tmp_path / "c.duckdb"), "--otlp-http", f"127.0.0.1:{port}",
+                             "--otlp-request-timeout", "1.5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.communicate()[1]
+            try:
+                sock = connect(("127.0.0.1", port))
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "collect never listened"
+                time.sleep(0.1)
+        started = time.monotonic()
+        sock.sendall(b"POST /v1/traces HTTP/1.1\r\n")
+        _expect_timeout_answer(sock, started, 1.5, JSON)
+        sock.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
