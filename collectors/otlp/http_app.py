@@ -97,6 +97,13 @@ class OtlpHttpApp:
             pass  # the protocol logs the disconnect, once
         except _Late:
             await request.answer_late(self.request_timeout)
+        except Exception as exc:  # a bug costs one request and one line, never the server or a traceback
+            log.error("%s request from %s failed: %r", SOURCE, request.location, exc)
+            if not request.started:
+                request.close = True
+                as_json = request.ctype != PROTOBUF
+                await request.send_raw(500, JSON if as_json else PROTOBUF,
+                                       status_body(13, "internal error", as_json=as_json))
         finally:
             self.ingest.release(request.held)
 
@@ -205,6 +212,7 @@ class _Request:
         self.held = 0  # bytes reserved against the in-flight budget
         self.close = False  # answer with Connection: close
         self.done = False  # the body has been read to its end
+        self.started = False  # the answer has begun
 
     def header(self, name: bytes) -> str | None:
         value = self.headers.get(name)
@@ -265,5 +273,6 @@ class _Request:
         headers = [(b"content-type", ctype.encode()), (b"content-length", b"%d" % len(body)), *(extra or [])]
         if self.close or not self.done and status != 200:
             headers.append((b"connection", b"close"))
+        self.started = True
         await self._send({"type": "http.response.start", "status": status, "headers": headers})
         await self._send({"type": "http.response.body", "body": body})

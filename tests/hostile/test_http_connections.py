@@ -106,3 +106,25 @@ def test_early_disconnects_are_logged_once_at_debug_without_a_traceback(store, c
         assert records[0].levelno == logging.DEBUG and records[0].exc_info is None, case
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_failure_inside_the_receiver_costs_one_request_and_one_line(store, caplog, capfd, monkeypatch):
+    body = request(3).SerializeToString()
+    with http_receiver(store) as receiver:
+        real_export = receiver.ingest.export
+        calls = []
+
+        def export_failing_once(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("a bug")
+            return real_export(*args, **kwargs)
+
+        monkeypatch.setattr(receiver.ingest, "export", export_failing_once)
+        status, _, answer = _exporter_post(receiver.http_address, body)
+        assert status == 500 and Status.FromString(answer).code == 13  # INTERNAL
+        assert post(receiver.http_address, body)[0] == 200
+        assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 3) == 3
+    (line,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "RuntimeError('a bug')" in line.getMessage() and line.exc_info is None
+    assert "Traceback" not in capfd.readouterr().err
