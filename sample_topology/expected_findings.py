@@ -10,7 +10,7 @@ or min(spans.start_time) floored to the minute.
 Fields
 - seed, minutes, duration_s, max_sync_depth: the scenario the file describes.
 - findings: one entry per finding an analysis should raise, each with
-  - rule: a DESIGN §5.7 rule id; severity: the level we expect (info | warning | error | critical);
+  - rule: a docs/architecture.md#findings-and-rules rule id; severity: the level we expect (info | warning | error | critical);
   - incident: which deliberate incident it comes from (incidents.RULES keys, or "topology_drift");
   - subject_kind (service | endpoint | topic | group | trace | edge) and subject, as the Finding model has them;
   - count: the exact number the rule counts: LONG_SYNC_CHAIN and SYNC_SIDE_EFFECT traces;
@@ -63,7 +63,7 @@ def _finding(rule: str, severity: str, incident: str, kind: str, subject: str, c
 
 
 def _depth(op: Op) -> tuple[int, list[str]]:
-    """Most sync hops below op, and the services along that path (DESIGN §5.1)."""
+    """Most sync hops below op, and the services along that path (docs/architecture.md#synchronous-call-chain-depth)."""
     best: tuple[int, list[str]] = (0, [])
     for c in op.children:
         if c.kind == CONSUME:
@@ -77,7 +77,7 @@ def _depth(op: Op) -> tuple[int, list[str]]:
 
 
 def _effects(op: Op) -> list[str]:
-    """Side effects under a process span (DESIGN §5.5)."""
+    """Side effects under a process span (docs/architecture.md#idempotency-violations)."""
     out = []
     for c in op.walk()[1:]:
         if c.kind == DB and (c.db_operation or "").upper() in WRITES:

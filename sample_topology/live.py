@@ -4,7 +4,7 @@
 producers and the email, fulfillment, reporting and invoicing groups as real consumers
 (confluent-kafka, one instance at a time per group), each processing in a CONSUMER span
 linked to the producer span whose trace context travels in the `traceparent` header. The
-incidents of DESIGN §7 happen for real, at the fractions of the run that
+incidents of docs/architecture.md#the-sample-shop happen for real, at the fractions of the run that
 sample_topology.incidents uses offline:
 
 - email dead-letters a poison order after three failed attempts, with Spring DLT headers;
@@ -70,7 +70,7 @@ class LiveReport:
         return sum(1 for n in self.processings[group].values() if n > 1)
 
     def invoiced_twice(self) -> int:
-        """Invoicing's idempotency violations (DESIGN §5.5): records it invoiced more than once
+        """Invoicing's idempotency violations (docs/architecture.md#idempotency-violations): records it invoiced more than once
         (redeliveries), plus events it invoiced from more than one record (a duplicate publication)."""
         by_record = sum(1 for n in self.invoices.values() if n > 1)
         by_event = sum(1 for recs in self.invoiced_events.values() if len(recs) > 1)

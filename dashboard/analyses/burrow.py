@@ -1,4 +1,4 @@
-"""Consumer status by Burrow's rules (DESIGN §5.2), read from the derived consumer_status table.
+"""Consumer status by Burrow's rules (docs/architecture.md#event-lag), read from the derived consumer_status table.
 
 collectors.derive.consumer judges every offset snapshot once, as it arrives (the rules,
 and how snapshots stand in for Burrow's commits, are described there). Here pages read

@@ -1,4 +1,4 @@
-"""Synchronous call-chain depth (DESIGN §5.1), read from the derived trace_segments table.
+"""Synchronous call-chain depth (docs/architecture.md#synchronous-call-chain-depth), read from the derived trace_segments table.
 
 Every query takes a window on the segment's start time. Per-trace structure is derived once
 (collectors.derive); only :func:`trace_chain` walks spans at page load, for one trace.
@@ -15,7 +15,7 @@ from collectors.derive import sql as derive_sql
 from collectors.model import KIND_NAMES
 from dashboard.analyses.window import Window
 
-DEFAULT_MAX_SYNC_DEPTH = 3  # DESIGN §4, when no topology says otherwise
+DEFAULT_MAX_SYNC_DEPTH = 3  # docs/architecture.md#the-declared-topology, when no topology says otherwise
 
 _FILTERS = """
     start_time >= $start AND start_time < $end

@@ -1,4 +1,4 @@
-"""Dead letters (DESIGN §5.4): by origin topic, group and error, and whether they recovered.
+"""Dead letters (docs/architecture.md#dead-letters): by origin topic, group and error, and whether they recovered.
 
 Normalize already recognised dead letters (topic patterns and the Spring, Spring Cloud
 Stream and Kafka Connect header families) into records.is_dead_letter and the dlt_* columns.

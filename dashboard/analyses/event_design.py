@@ -1,4 +1,4 @@
-"""Event design audit over observed records (DESIGN §5.6).
+"""Event design audit over observed records (docs/architecture.md#event-design-audit).
 
 Rules owned here: EVENT_AS_COMMAND, ENVELOPE_MISSING, MISSING_TRACE_CONTEXT and
 NULL_OR_UNSTABLE_KEY (EVENT_ID_COLLISION comes with duplicate publications, in

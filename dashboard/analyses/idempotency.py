@@ -1,4 +1,4 @@
-"""Idempotency violations (DESIGN §5.5).
+"""Idempotency violations (docs/architecture.md#idempotency-violations).
 
 A group violates idempotency when one message was processed at least twice by it and more
 than one of those processings produced a side effect. A message is one event id on a topic

@@ -1,4 +1,4 @@
-"""Redeliveries and duplicate publications (DESIGN §5.3).
+"""Redeliveries and duplicate publications (docs/architecture.md#redeliveries-and-duplicates).
 
 A redelivery is the same record (topic, partition, offset) processed more than once by one
 consumer group. Its cause, where the data tells it, is one of:

@@ -1,4 +1,4 @@
-"""Where synchronous calls couple what events should decouple (DESIGN §5.6), from derived edges.
+"""Where synchronous calls couple what events should decouple (docs/architecture.md#event-design-audit), from derived edges.
 
 - side-effect calls: a user-facing request (a trace's root SERVER segment) waits on a
   service the topology marks as a side effect, which should react to an event instead;

@@ -1,7 +1,7 @@
-"""Observed topology vs declared (DESIGN §4): UNDECLARED_EDGE and UNOBSERVED_EDGE.
+"""Observed topology vs declared (docs/architecture.md#the-declared-topology): UNDECLARED_EDGE and UNOBSERVED_EDGE.
 
 Observed edges, with the same shapes the declaration has:
-- ``sync`` service → service: the hops collectors.derive found (DESIGN §5.1: a SERVER
+- ``sync`` service → service: the hops collectors.derive found (docs/architecture.md#synchronous-call-chain-depth: a SERVER
   span under a CLIENT span of another service), and leaf calls (CLIENT spans no SERVER
   answered) whose peer.service names a known service; read from segment_edges, so only
   derived traces count. The diff compares calls endpoint by endpoint (the SERVER span's method and
