@@ -25,6 +25,7 @@ RULES = {
     "event_as_command": "EVENT_AS_COMMAND",
     "envelope_missing": "ENVELOPE_MISSING",
     "callback_chatter": "CALLBACK_CHATTER",
+    "passive_aggressive_event": "PASSIVE_AGGRESSIVE_EVENT",
 }
 
 
