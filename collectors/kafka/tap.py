@@ -63,7 +63,7 @@ class KafkaTap(ThreadComponent):
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
                                         "last_error": None, "last_flush_at": None, "partitions": 0,
-                                        "path": path, "seconds_by_stage": {}}
+                                        "path": self.path, "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
 
