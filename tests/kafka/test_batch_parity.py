@@ -57,6 +57,9 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
     (b"k", b'{"id": "a", "x": [1,\n ]}', None, (1, 5)),  # nested trailing comma after a newline
     (b"k", b'{"id": NaN, "type": Infinity}', None, (1, 5)),
     (b"k", b'{"id": "\\ud800"}', None, (1, 5)),  # lone surrogate escape
+    (b"k", b'{"id": "\\ud800x", "occurredAt": 1700000000000}', None, (1, 5)),  # lone surrogate, then a real time
+    (b"k", b'{"id": "b", "occurredAt": Infinity}', None, (1, 5)),
+    (b"k", b'{"id": "e", "occurredAt": "not a time"}', None, (1, 5)),
     (b"k", b'{"id": "a\\u0000b", "type": "T\\u00e9"}', None, (1, 5)),
     (b"k", b'{"id": 123456789012345678901234567890}', None, (1, 5)),  # beyond 64 bits
     (b"k", b'{"id": -0, "type": -12}', None, (1, 5)),
