@@ -1,7 +1,7 @@
 """Seamwatch dashboard entry: `streamlit run dashboard/app.py -- --db FILE`.
 
 A frame around the pages: navigation, the shared time filter, and one clear sentence
-instead of a page when the store cannot be opened. No SQL here (DESIGN §1).
+instead of a page when the store cannot be opened. No SQL here (docs/architecture.md#data-flow).
 """
 
 from __future__ import annotations

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-# Where the evidence of each rule is drawn in full.
-RULE_PAGE = {
-    "LONG_SYNC_CHAIN": "call-chains", "SYNC_SIDE_EFFECT": "call-chains", "CONSUMER_LAG": "lag",
-    "REDELIVERY": "redeliveries", "DUPLICATE_PUBLISH": "redeliveries", "EVENT_ID_COLLISION": "redeliveries",
-    "DEAD_LETTER": "dead-letters", "IDEMPOTENCY_VIOLATION": "idempotency", "EVENT_AS_COMMAND": "event-design",
-    "ENVELOPE_MISSING": "event-design", "MISSING_TRACE_CONTEXT": "event-design",
-    "NULL_OR_UNSTABLE_KEY": "event-design", "CALLBACK_CHATTER": "event-design",
-    "PASSIVE_AGGRESSIVE_EVENT": "event-design", "UNDECLARED_EDGE": "overview", "UNOBSERVED_EDGE": "overview",
-}
+from dashboard.findings import registry
+
+# Where the evidence of each rule is drawn in full: each rule's declaration says.
+RULE_PAGE: dict[str, str] = {r.id: r.page for r in registry.rules()}
 
 
 def key_of(f) -> str:

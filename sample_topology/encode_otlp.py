@@ -1,7 +1,7 @@
 """Plan → OTLP JSON lines (one TracesData object per line, as the Collector's file exporter writes).
 
 Pure: the same plan and start time give the same bytes. Attributes follow the current
-semantic conventions, or the older names for ops marked `semconv="old"` (DESIGN §6).
+semantic conventions, or the older names for ops marked `semconv="old"` (docs/architecture.md#telemetry-conventions).
 """
 
 from __future__ import annotations

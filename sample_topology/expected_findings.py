@@ -10,7 +10,7 @@ or min(spans.start_time) floored to the minute.
 Fields
 - seed, minutes, duration_s, max_sync_depth: the scenario the file describes.
 - findings: one entry per finding an analysis should raise, each with
-  - rule: a DESIGN §5.7 rule id; severity: the level we expect (info | warning | error | critical);
+  - rule: a docs/architecture.md#findings-and-rules rule id; severity: the level we expect (info | warning | error | critical);
   - incident: which deliberate incident it comes from (incidents.RULES keys, or "topology_drift");
   - subject_kind (service | endpoint | topic | group | trace | edge) and subject, as the Finding model has them;
   - count: the exact number the rule counts: LONG_SYNC_CHAIN and SYNC_SIDE_EFFECT traces;
@@ -18,7 +18,8 @@ Fields
     (distinct topic/partition/offset) processed more than once; IDEMPOTENCY_VIOLATION event ids
     with more than one effectful processing; DUPLICATE_PUBLISH records sharing the event id;
     DEAD_LETTER dead-letter records; EVENT_AS_COMMAND and ENVELOPE_MISSING records of the type;
-    CALLBACK_CHATTER processings that called the producer; UNDECLARED_EDGE observations
+    CALLBACK_CHATTER processings that called the producer; PASSIVE_AGGRESSIVE_EVENT requests
+    that waited for their reply; UNDECLARED_EDGE observations
     (calls, publications, commits); UNOBSERVED_EDGE 0;
   - first_seen_s / last_seen_s: seconds from start of the first and last evidence (span start or record time);
   - evidence: the ids to assert on: trace ids, (topic, partition, offset) triples as
@@ -37,7 +38,7 @@ import sys
 from collections import Counter
 from typing import Any
 
-from sample_topology import burrow
+from sample_topology import burrow, quotes
 from sample_topology import incidents as inc
 from sample_topology.encode_records import group_snapshots, snapshot_times
 from sample_topology.plan import CONSUME, DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, Op, Plan, Record, Trace
@@ -63,7 +64,7 @@ def _finding(rule: str, severity: str, incident: str, kind: str, subject: str, c
 
 
 def _depth(op: Op) -> tuple[int, list[str]]:
-    """Most sync hops below op, and the services along that path (DESIGN §5.1)."""
+    """Most sync hops below op, and the services along that path (docs/architecture.md#synchronous-call-chain-depth)."""
     best: tuple[int, list[str]] = (0, [])
     for c in op.children:
         if c.kind == CONSUME:
@@ -77,7 +78,7 @@ def _depth(op: Op) -> tuple[int, list[str]]:
 
 
 def _effects(op: Op) -> list[str]:
-    """Side effects under a process span (DESIGN §5.5)."""
+    """Side effects under a process span (docs/architecture.md#idempotency-violations)."""
     out = []
     for c in op.walk()[1:]:
         if c.kind == DB and (c.db_operation or "").upper() in WRITES:
@@ -291,6 +292,28 @@ def _chatter(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
     return out, flagged
 
 
+def _passive_aggressive(plan: Plan) -> list[dict[str, Any]]:
+    """Quote requests whose reply web-checkout read while the request was still open."""
+    replies: dict[str, Op] = {}  # request event id -> the processing that read its reply
+    for t in plan.traces:
+        op = t.root
+        if op.kind == CONSUME and op.group == quotes.READER and op.record is not None and op.record.event:
+            replies[op.record.event.causation_id] = op
+    waited: list[tuple[int, str]] = []
+    for f in plan.facts:
+        if f["kind"] != "shipping_quote" or (reply := replies.get(f["event_id"])) is None:
+            continue
+        root = next(t.root for t in plan.traces if t.trace_id == f["trace_id"] and t.root.kind == HTTP_SERVER)
+        if root.end >= reply.start:
+            waited.append((reply.start, f["trace_id"]))
+    if not waited:
+        return []
+    waited.sort()
+    return [_finding("PASSIVE_AGGRESSIVE_EVENT", "warning", "passive_aggressive_event", "topic", quotes.REQUEST_TOPIC,
+                     len(waited), waited[0][0], waited[-1][0], consumer_group=quotes.RESPONDER,
+                     reply_topic=quotes.REPLY_TOPIC, trace_ids=[t for _, t in waited])]
+
+
 def _edges(plan: Plan, topo: Topology) -> list[dict[str, Any]]:
     seen: dict[str, list[int]] = {}
     for t in plan.traces:
@@ -323,7 +346,7 @@ def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
     delivery, redelivering, violating = _delivery(plan)
     recs, _ = _records(plan)
     chatter, chatty = _chatter(plan)
-    findings += lag + delivery + recs + chatter + _edges(plan, topo)
+    findings += lag + delivery + recs + chatter + _passive_aggressive(plan) + _edges(plan, topo)
     topics = sorted(plan.partitions)
     healthy = [{"rule": "CONSUMER_LAG", "subject_kind": "group", "subject": g} for g in lag_ok]
     for rule, bad in (("REDELIVERY", redelivering), ("IDEMPOTENCY_VIOLATION", violating),
@@ -332,7 +355,7 @@ def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
     for rule in ("DUPLICATE_PUBLISH", "EVENT_ID_COLLISION", "ENVELOPE_MISSING", "EVENT_AS_COMMAND",
                  "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "DEAD_LETTER", "PASSIVE_AGGRESSIVE_EVENT"):
         flagged = {f["subject"] for f in findings if f["rule"] == rule}
-        if rule in ("EVENT_ID_COLLISION", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "PASSIVE_AGGRESSIVE_EVENT"):
+        if rule in ("EVENT_ID_COLLISION", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY"):
             flagged = set()
         healthy += [{"rule": rule, "subject_kind": "topic", "subject": t} for t in topics if t not in flagged]
     entries = sorted({f"{t.root.service} {t.root.name}" for t in plan.traces} - {"web-checkout POST /checkout"})

@@ -1,4 +1,4 @@
-"""When each deliberate incident of the sample shop happens (DESIGN §7).
+"""When each deliberate incident of the sample shop happens (docs/architecture.md#the-sample-shop).
 
 Times scale with the scenario's length so that a shorter run still shows every incident;
 the fulfillment stall is placed a fixed four minutes before the end (capped), so that the
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sample_topology.ops import SEC
 
-# Rule ids of DESIGN §5.7 each incident should raise.
+# Rule ids of docs/architecture.md#findings-and-rules each incident should raise.
 RULES = {
     "long_sync_chain": "LONG_SYNC_CHAIN",
     "sync_side_effect": "SYNC_SIDE_EFFECT",
@@ -25,6 +25,7 @@ RULES = {
     "event_as_command": "EVENT_AS_COMMAND",
     "envelope_missing": "ENVELOPE_MISSING",
     "callback_chatter": "CALLBACK_CHATTER",
+    "passive_aggressive_event": "PASSIVE_AGGRESSIVE_EVENT",
 }
 
 

@@ -4,7 +4,7 @@
 producers and the email, fulfillment, reporting and invoicing groups as real consumers
 (confluent-kafka, one instance at a time per group), each processing in a CONSUMER span
 linked to the producer span whose trace context travels in the `traceparent` header. The
-incidents of DESIGN §7 happen for real, at the fractions of the run that
+incidents of docs/architecture.md#the-sample-shop happen for real, at the fractions of the run that
 sample_topology.incidents uses offline:
 
 - email dead-letters a poison order after three failed attempts, with Spring DLT headers;
@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sample_topology import encode_records
+from sample_topology import encode_records, quotes
 from sample_topology.incidents import POISON_ATTEMPTS
 from sample_topology.live_otel import Telemetry
 from sample_topology.plan import DeadLetter, Event, Record
@@ -46,6 +46,8 @@ DEEP_CHAIN = ("web-checkout", "orders-api", "pricing-api", "tax-api", "currency-
 FOREIGN_CURRENCY = 0.25  # share of checkouts priced in another currency: tax-api then asks currency-rates
 COMMIT_EVERY = 5  # processings between synchronous commits: what a crash redelivers
 SLOW_SECONDS = 0.4  # fulfillment's per-message time once it turns slow
+QUOTE_EVERY_S = 2.0  # a shopper asks for a shipping quote (by event: the incident) this often
+QUOTE_TIMEOUT_S = 5.0  # how long a quote request waits for its reply before answering without one
 GROUP_CONF = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "auto.offset.reset": "earliest",
               "enable.auto.commit": False, "topic.metadata.refresh.interval.ms": 1000}
 
@@ -64,13 +66,15 @@ class LiveReport:
     slow_group: str = "fulfillment"
     final_lag: dict[str, int] = field(default_factory=dict)
     deep_checkouts: int = 0  # checkouts whose synchronous chain reached currency-rates
+    quotes_waited: int = 0  # quote requests that held the shopper until the reply event was read
+    quotes_unanswered: int = 0
 
     def redelivered(self, group: str) -> int:
         """Records the group processed more than once."""
         return sum(1 for n in self.processings[group].values() if n > 1)
 
     def invoiced_twice(self) -> int:
-        """Invoicing's idempotency violations (DESIGN §5.5): records it invoiced more than once
+        """Invoicing's idempotency violations (docs/architecture.md#idempotency-violations): records it invoiced more than once
         (redeliveries), plus events it invoiced from more than one record (a duplicate publication)."""
         by_record = sum(1 for n in self.invoices.values() if n > 1)
         by_event = sum(1 for recs in self.invoiced_events.values() if len(recs) > 1)
@@ -95,6 +99,8 @@ class LiveReport:
         out.append(f"slow group: {self.slow_group}, offset lag at the end {self.final_lag.get(self.slow_group, '?')}")
         out.append(f"deep synchronous chain: {self.deep_checkouts} checkouts waited on {' → '.join(DEEP_CHAIN)} "
                    f"({len(DEEP_CHAIN) - 1} hops)")
+        out.append(f"passive-aggressive event: {self.quotes_waited} shipping quote requests waited for the "
+                   f"{quotes.REPLY_TOPIC} reply ({self.quotes_unanswered} gave up)")
         return out
 
 
@@ -235,6 +241,10 @@ class _Group(threading.Thread):
             time.sleep(SLOW_SECONDS)
         if self.service == "invoicing-service" and msg.topic().endswith(ORDERS):
             self.run_.issue_invoice(msg, rec)
+        elif self.service == "shipping-service" and msg.topic().endswith(quotes.REQUEST_TOPIC):
+            self.run_.answer_quote(msg)
+        elif self.service == "web-checkout" and msg.topic().endswith(quotes.REPLY_TOPIC):
+            self.run_.quote_answered(msg)
 
 
 class LiveRun:
@@ -248,6 +258,7 @@ class LiveRun:
         self.telemetry = telemetry
         self.duration, self.rate = duration, rate
         self.rng = random.Random(seed)
+        self.quote_rng = random.Random(seed + quotes.SEED_OFFSET)  # the quotes' thread leaves the checkouts' draws alone
         self.topology = topology or load_topology()
         self.report = LiveReport()
         self._t0 = 0.0
@@ -274,6 +285,9 @@ class LiveRun:
         self.payments = _Producer(self.conf, self.telemetry, "payments-api", self.report)
         self.invoicing = _Producer(self.conf, self.telemetry, "invoicing-service", self.report)
         self.email = _Producer(self.conf, self.telemetry, "email-service", self.report)
+        self.web = _Producer(self.conf, self.telemetry, "web-checkout", self.report)
+        self.shipping = _Producer(self.conf, self.telemetry, "shipping-service", self.report)
+        self.waiting: dict[str, threading.Event] = {}  # quote request event id -> set when its reply is read
         ns = self.ns
         groups = [
             _Group(self, ns + "email", "email-service", (ns + ORDERS,)),
@@ -281,13 +295,18 @@ class LiveRun:
             _Group(self, ns + "reporting", "reporting-service", (ns + ORDERS, ns + PAYMENTS),
                    crash_at=(0.55, 0.70, 0.85)),
             _Group(self, ns + "invoicing", "invoicing-service", (ns + ORDERS,), crash_at=(0.35,)),
+            _Group(self, ns + quotes.RESPONDER, "shipping-service", (ns + quotes.REQUEST_TOPIC,)),
+            _Group(self, ns + quotes.READER, "web-checkout", (ns + quotes.REPLY_TOPIC,)),
         ]
         self.report.slow_group = ns + "fulfillment"
         self._t0 = time.monotonic()
         for g in groups:
             g.start()
+        quoting = threading.Thread(target=self._quotes, name="live-quotes", daemon=True)
+        quoting.start()  # beside the checkouts, whose pace the quotes' waits must not slow
         try:
             self._produce()
+            quoting.join(QUOTE_TIMEOUT_S + 5)
             time.sleep(min(5.0, self.duration / 6))  # let the healthy groups catch up
         finally:
             for g in groups:
@@ -375,6 +394,51 @@ class LiveRun:
                         causation_id=event_id, correlation_id=f"corr-{key}", data={"orderId": key})
             value, headers = encode_records.event_value(pay, 0)
             self.payments.send(self.ns + PAYMENTS, key, value, headers, event_id=pay.event_id)
+
+    def _quotes(self) -> None:
+        n = 0
+        while self.fraction() < 1.0:
+            time.sleep(max(0.0, self._t0 + (n + 1) * QUOTE_EVERY_S - time.monotonic()))
+            if self.fraction() < 1.0:
+                self._quote(f"cart-{n}")
+            n += 1
+
+    def _quote(self, cart: str) -> None:
+        """A shipping quote asked for by event: web-checkout publishes the request and holds the
+        shopper's request until its group has read the reply (sample_topology/quotes.py)."""
+        from opentelemetry import trace
+
+        web = self.telemetry.tracer("web-checkout", "web-checkout-0")
+        event_id = str(uuid.UUID(int=self.quote_rng.getrandbits(128)))
+        answered = self.waiting[event_id] = threading.Event()
+        with web.start_as_current_span("POST /shipping-quotes", kind=trace.SpanKind.SERVER, attributes={
+                "http.request.method": "POST", "http.route": "/shipping-quotes", "http.response.status_code": 200}):
+            ev = Event(type="ShippingQuoteRequested", envelope="json", source="web-checkout",
+                       occurred_at=time.time_ns() // 1000, event_id=event_id, version="1", subject=cart,
+                       correlation_id=f"corr-{cart}", data={"cartId": cart, "country": "DE"})
+            value, headers = encode_records.event_value(ev, 0)
+            self.web.send(self.ns + quotes.REQUEST_TOPIC, cart, value, headers, event_id=event_id)
+            if answered.wait(QUOTE_TIMEOUT_S):
+                self.report.quotes_waited += 1
+            else:
+                self.report.quotes_unanswered += 1
+        self.waiting.pop(event_id, None)
+
+    def answer_quote(self, msg: Any) -> None:
+        """The shipping group prices the parcel and publishes the answer, caused by the request."""
+        req = json.loads(msg.value())
+        cart = (msg.key() or b"").decode()
+        ev = Event(type="ShippingQuoted", envelope="json", source="shipping-service",
+                   occurred_at=time.time_ns() // 1000, event_id=str(uuid.UUID(int=self.quote_rng.getrandbits(128))),
+                   version="1", subject=cart, causation_id=req.get("eventId"), correlation_id=f"corr-{cart}",
+                   data={"cartId": cart, "carrier": "dhl", "priceCents": 590})
+        value, headers = encode_records.event_value(ev, 0)
+        self.shipping.send(self.ns + quotes.REPLY_TOPIC, cart, value, headers, event_id=ev.event_id)
+
+    def quote_answered(self, msg: Any) -> None:
+        answered = self.waiting.get(json.loads(msg.value()).get("causationId") or "")
+        if answered is not None:
+            answered.set()
 
     def dead_letter(self, msg: Any, group: str) -> None:
         """Spring's DeadLetterPublishingRecoverer: copy the record with its origin and error."""

@@ -71,7 +71,7 @@ class Op:
     end: int
     span_id: str
     children: list[Op] = field(default_factory=list)
-    semconv: str = "new"  # "old" writes the older attribute names (DESIGN §6)
+    semconv: str = "new"  # "old" writes the older attribute names (docs/architecture.md#telemetry-conventions)
     error: str | None = None
     # http
     method: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sample_topology import incidents as inc
+from sample_topology import quotes
 from sample_topology.consumers import Disruption, GroupSpec, run_group
 from sample_topology.handlers import Handlers
 from sample_topology.ops import SEC, Ids
@@ -22,6 +23,9 @@ GROUPS = (
               commit_every=5 * SEC),
     GroupSpec("invoicing", "invoicing-service", ("shop.orders", "shop.create-invoice"), 2, links=True),
     GroupSpec("connect-warehouse-sink", "warehouse-sink", ("shop.payments",), 1, links=True),
+    # last, so that the groups above draw exactly what they drew before this incident existed
+    GroupSpec(quotes.RESPONDER, "shipping-service", (quotes.REQUEST_TOPIC,), 1, links=False),
+    GroupSpec(quotes.READER, "web-checkout", (quotes.REPLY_TOPIC,), 1, links=False),
 )
 
 
@@ -38,6 +42,8 @@ def build_plan(seed: int = 7, minutes: int = 30, topology: Topology | None = Non
     times = inc.Times.for_duration(plan.duration)
     traffic = Traffic(plan, ids, times)
     traffic.run()
+    shipping_quotes = quotes.ShippingQuotes(plan, seed, traffic.pods["web-checkout"])
+    shipping_quotes.run()
     assign_offsets(plan)
     link_records(plan)
 
@@ -51,8 +57,12 @@ def build_plan(seed: int = 7, minutes: int = 30, topology: Topology | None = Non
                           for at, backoff in zip(times.crash_times(), times.crash_backoffs, strict=False)]},
         "fulfillment": {1: [Disruption(times.fulfillment_stuck_at, None, reason="hang")]},
     }
+    own = {quotes.RESPONDER: shipping_quotes.respond, quotes.READER: shipping_quotes.read_reply}
     for spec in GROUPS:
-        handler = getattr(handlers, spec.name.replace("connect-", "").replace("-", "_"))
+        handler = own.get(spec.name) or getattr(handlers, spec.name.replace("connect-", "").replace("-", "_"))
+        # records an earlier group published (the shipping quotes' replies) get offsets and traces first
+        assign_offsets(plan)
+        link_records(plan)
         run_group(plan, ids, spec, handler, disruptions.get(spec.name))
     assign_offsets(plan)
     link_records(plan)

@@ -1,4 +1,4 @@
-"""The declared topology (DESIGN §4): YAML → validated dataclasses → topology_* tables.
+"""The declared topology (docs/architecture.md#the-declared-topology): YAML → validated dataclasses → topology_* tables.
 
 `load_topology()` reads and validates eagerly: a broken file fails with one sentence that
 names the place. `load_into_store()` replaces the store's declaration in one transaction.

@@ -71,7 +71,7 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=3
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
-# first group assignment without the default 3 s wait (DESIGN §9)
+# first group assignment without the default 3 s wait (docs/architecture.md#testing-notes)
 group.initial.rebalance.delay.ms=0
 group.consumer.min.session.timeout.ms=1000
 group.classic.min.session.timeout.ms=1000

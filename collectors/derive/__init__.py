@@ -1,4 +1,4 @@
-"""Derived facts (DESIGN §3): segments, sync depth, edges, paired message lag, consumer status,
+"""Derived facts (docs/architecture.md#the-derive-model): segments, sync depth, edges, paired message lag, consumer status,
 processings with their side effects.
 
 A trace is derived once it has been quiet for a while (its newest span ended more than

@@ -1,4 +1,4 @@
-"""Consumer status per offset snapshot: Burrow's rules and time lag, derived in SQL (DESIGN §5.2).
+"""Consumer status per offset snapshot: Burrow's rules and time lag, derived in SQL (docs/architecture.md#event-lag).
 
 Burrow (linkedin/Burrow, evaluator "caching") keeps the last ``INTERVALS`` commits of each
 partition (commits closer than ``MIN_DISTANCE`` to the previous one replace it and keep its

@@ -1,4 +1,4 @@
-"""Processings and their side effects (DESIGN §5.3, §5.5), derived with a trace's segments.
+"""Processings and their side effects (docs/architecture.md#redeliveries-and-duplicates and docs/architecture.md#idempotency-violations), derived with a trace's segments.
 
 A processing row is a CONSUMER span (kind 5) that names its record (destination and
 offset) and is a `process` or `receive` (or unnamed) operation. Its side effects are the

@@ -1,4 +1,4 @@
-"""The SQL of the derivation (DESIGN §3, §5.1, §5.2), over the temp tables it builds.
+"""The SQL of the derivation (docs/architecture.md#the-derive-model and docs/architecture.md#synchronous-call-chain-depth and docs/architecture.md#event-lag), over the temp tables it builds.
 
 `_batch(trace_id)` holds the traces being derived; `_bs` their spans (one row per span id);
 `_bx` adds what each span's parent says about it (segment start, hop); `_walk` is the
@@ -29,7 +29,7 @@ QUALIFY row_number() OVER (PARTITION BY s.trace_id, s.span_id ORDER BY s.ingeste
 """  # noqa: S608 (column list is a constant)
 BATCH_SPANS = "CREATE OR REPLACE TEMP TABLE _bs AS " + BATCH_SPANS_Q
 
-# Per span: does it start a segment, is it a hop (DESIGN §5.1)?
+# Per span: does it start a segment, is it a hop (docs/architecture.md#synchronous-call-chain-depth)?
 #   consumer:   CONSUMER kind (or kind missing and a process/receive operation)
 #   after a producer: the parent is a PRODUCER span (or kind missing and a send/create operation)
 #   hop:        SERVER under a non-messaging CLIENT of another service; where kinds are
@@ -227,7 +227,7 @@ WHERE "timestamp" >= ? AND "timestamp" <= ?
 QUALIFY row_number() OVER (PARTITION BY topic, "partition", "offset" ORDER BY cluster, tapped_at) = 1
 """
 
-# Pairing in DESIGN §5.2 order: link, parent, record traceparent, (topic, partition, offset), message id.
+# Pairing in docs/architecture.md#event-lag order: link, parent, record traceparent, (topic, partition, offset), message id.
 INSERT_LAG = """
 INSERT INTO message_lag
 WITH by_offset AS (

@@ -1,13 +1,14 @@
-"""Consumed messages → record rows in bulk, with normalize's semantics.
+"""Consumed messages → record rows: the reference and bulk normalizers, and what all three share.
 
-Per-message Python work is what limits the tap (DESIGN §9), so a batch is turned into Arrow
+Per-message Python work is what limits the tap (docs/architecture.md#the-tap), so a batch is turned into Arrow
 columns with a handful of C-level passes, and the envelope, trace context and header lookups
 run as one vectorised DuckDB query over the whole batch. That query only claims the
 records whose outcome it can reproduce exactly (canonical traceparent, JSON objects that
 Python's json module reads the same way, ISO or epoch event times, no CloudEvents or
 dead-letter headers, ...); every other record is marked and goes through
-:func:`collectors.normalize.records.record_row`, the reference, one by one. A parity test
-(tests/kafka/test_batch_parity.py) holds the two together on tricky inputs.
+:func:`collectors.normalize.records.record_row`, the reference, one by one (ReferenceRows).
+collectors.kafka.normalizers chooses among the three paths; one table of cases
+(tests/kafka/test_batch_parity.py) holds them together.
 """
 
 from __future__ import annotations
@@ -140,16 +141,112 @@ class RawBatch:
         return sorted((r["topic"], r["partition"], r["offset_max"] + 1) for r in reached)
 
 
-class BatchConverter:
-    """Turns lists of confluent-kafka messages into RECORD_SCHEMA tables (one per thread)."""
+class ReferenceRows:
+    """What every normalizer shares: the columns every record of a batch has in common, the
+    dead-letter topics, and the reference path, normalize's record_row one record at a time,
+    for the records a fast path did not claim (and for whole batches on the reference path)."""
 
     def __init__(self, *, cluster: str, source: str = "kafka",
-                 dlt_patterns: Sequence[str] = deadletter.DEFAULT_PATTERNS, bulk: bool = True) -> None:
+                 dlt_patterns: Sequence[str] = deadletter.DEFAULT_PATTERNS) -> None:
         self.cluster, self.source, self.dlt_patterns = cluster, source, tuple(dlt_patterns)
-        self.bulk = bulk  # False: every record through record_row (the benchmark's "before")
-        self._con: duckdb.DuckDBPyConnection | None = None
         self._dlt_cache: dict[str, bool] = {}
         self.slow_rows = 0  # records that took the reference path (for status and the benchmark)
+
+    def constant_columns(self, n: int, tapped_at_us: int) -> dict[str, pa.Array]:
+        """The columns every record of a batch shares: cluster, tapped_at, source."""
+        return {"cluster": pa.repeat(pa.scalar(self.cluster, pa.string()), n),
+                "tapped_at": pa.repeat(pa.scalar(tapped_at_us, pa.int64()), n).cast(TS),
+                "source": pa.repeat(pa.scalar(self.source, pa.string()), n)}
+
+    def dlt_topics(self, topic: pa.Array | pa.ChunkedArray) -> list[str]:
+        """The batch's topics that the dead-letter patterns name (each topic matched once)."""
+        out = []
+        for t in pc.unique(topic).to_pylist():
+            hit = self._dlt_cache.get(t)
+            if hit is None:
+                hit = self._dlt_cache[t] = deadletter.matches(t, self.dlt_patterns)
+            if hit:
+                out.append(t)
+        return out
+
+    def with_reference(self, fast: pa.Table, slow_mask: pa.Array | pa.ChunkedArray, batch: Any,
+                       tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        """The fast path's rows less those it marked slow, plus those through record_row."""
+        slow: list[dict[str, Any]] = []
+        if pc.any(slow_mask).as_py():  # filter copies every column: only when some rows are slow
+            slow = [batch.fields(i) for i in pc.indices_nonzero(slow_mask).to_pylist()]
+            fast = fast.filter(pc.invert(slow_mask))
+        return self.rows(slow, tapped_at_us, fast)
+
+    def rows(self, slow: list[dict[str, Any]], tapped_at_us: int,
+             fast: pa.Table | None = None) -> tuple[pa.Table, list[dict[str, Any]]]:
+        """Records through normalize's record_row one by one, after the `fast` rows."""
+        fast = RECORD_SCHEMA.empty_table() if fast is None else fast
+        self.slow_rows += len(slow)
+        rows, errors = [], []
+        common = {"cluster": self.cluster, "tapped_at_us": tapped_at_us, "source": self.source,
+                  "dlt_patterns": self.dlt_patterns}
+        for fields in slow:
+            try:
+                row = record_row(**common, **fields)
+                _check_row(row)
+            except Exception as exc:  # noqa: BLE001 (one odd record never stops the tap)
+                # keep the record with what can be known: everything but what the value says,
+                # and no time Arrow cannot hold
+                value = fields["value"]
+                row = record_row(**common, **(fields | {"value": None}))
+                if value is not None:
+                    row.update(value_size=len(value), value_excerpt=excerpt(value), value_hash=_blake(value))
+                row.update(dict.fromkeys(_out_of_range(row)))
+                loc = f"{fields['topic']}/{fields['partition']}/{fields['offset']}"
+                errors.append(error_row(self.source, loc, f"record not understood: {exc}", value, tapped_at_us))
+            rows.append(row)
+        if not rows:
+            return fast, errors
+        return pa.concat_tables([fast, slow_table(rows)]), errors
+
+
+class ReferenceNormalizer:
+    """The reference path: every record through normalize's record_row (the benchmark's "before")."""
+
+    path = "reference"
+
+    def __init__(self, rows: ReferenceRows) -> None:
+        self.rows = rows
+
+    capture = staticmethod(RawBatch.from_messages)
+    concat = staticmethod(RawBatch.concat)
+
+    def convert(self, batch: RawBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        return self.reference(batch, tapped_at_us=tapped_at_us)
+
+    def reference(self, batch: Any, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        return self.rows.rows(batch.all_fields(), tapped_at_us)
+
+    def fallback(self) -> None:
+        return None  # the Python capture has nothing to fall back to
+
+    def close(self) -> None:
+        pass
+
+
+class BulkNormalizer:
+    """The bulk path: Arrow columns and one DuckDB query per batch, the reference for the rest."""
+
+    path = "bulk"
+
+    def __init__(self, rows: ReferenceRows) -> None:
+        self.rows = rows
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    capture = staticmethod(RawBatch.from_messages)
+    concat = staticmethod(RawBatch.concat)
+
+    def reference(self, batch: RawBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        return self.rows.rows(batch.all_fields(), tapped_at_us)
+
+    def fallback(self) -> None:
+        return None  # the Python capture has nothing to fall back to
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
@@ -193,25 +290,13 @@ class BatchConverter:
         cols.update(_header_columns(names, htext, parent, n))
         return pa.table(cols)
 
-    def convert(self, msgs: Sequence[Any], *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        """RECORD_SCHEMA table for the batch, and ingest-error rows for records that could not be read."""
-        if not msgs:
-            return RECORD_SCHEMA.empty_table(), []
-        return self.convert_raw(RawBatch.from_messages(msgs), tapped_at_us=tapped_at_us)
-
-    def reference_fields(self, fields: list[dict[str, Any]], *,
-                         tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        return self._reference(fields, tapped_at_us, RECORD_SCHEMA.empty_table())
-
-    def convert_raw(self, batch: RawBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+    def convert(self, batch: RawBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
         """RECORD_SCHEMA table and ingest-error rows for a batch (on the normalizer's thread)."""
-        if not self.bulk:  # every record through normalize's record_row (the reference)
-            return self.reference_fields(batch.all_fields(), tapped_at_us=tapped_at_us)
         raw = self.columns(batch)
         con = self._connection()
         con.register("raw", raw)
         try:
-            computed = con.sql(bulk_sql.SQL, params={"dlt_topics": self.dlt_topics(raw.column("topic"))}
+            computed = con.sql(bulk_sql.SQL, params={"dlt_topics": self.rows.dlt_topics(raw.column("topic"))}
                                ).to_arrow_table()
         finally:
             con.unregister("raw")
@@ -219,16 +304,7 @@ class BatchConverter:
         if not np.array_equal(order, np.arange(len(order))):  # DuckDB keeps the order; never rely on it
             computed = computed.take(pa.array(np.argsort(order)))
         out = self._fix_excerpts(self._assemble(raw, computed, tapped_at_us), batch)
-        return self.with_reference(out, computed.column("_slow"), batch, tapped_at_us)
-
-    def with_reference(self, fast: pa.Table, slow_mask: pa.Array | pa.ChunkedArray, batch: Any,
-                       tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        """The fast path's rows less those it marked slow, plus those through record_row."""
-        slow: list[dict[str, Any]] = []
-        if pc.any(slow_mask).as_py():  # filter copies every column: only when some rows are slow
-            slow = [batch.fields(i) for i in pc.indices_nonzero(slow_mask).to_pylist()]
-            fast = fast.filter(pc.invert(slow_mask))
-        return self._reference(slow, tapped_at_us, fast)
+        return self.rows.with_reference(out, computed.column("_slow"), batch, tapped_at_us)
 
     def _assemble(self, raw: pa.Table, computed: pa.Table, tapped_at_us: int) -> pa.Table:
         """RECORD_SCHEMA rows from the query's columns and the input's, which pass through
@@ -240,7 +316,7 @@ class BatchConverter:
         given = {"topic": raw.column("topic"), "partition": raw.column("partition"), "offset": raw.column("offset"),
                  "key": raw.column("key_text"), "headers": raw.column("headers"), "value_size": size,
                  "value_excerpt": vtext, "value_hash": raw.column("value_hash"),
-                 **self.constant_columns(n, tapped_at_us)}
+                 **self.rows.constant_columns(n, tapped_at_us)}
         cols = []
         for field in RECORD_SCHEMA:
             if field.name in given:
@@ -251,49 +327,6 @@ class BatchConverter:
                 col = pa.nulls(n, field.type)
             cols.append(col if col.type == field.type else col.cast(field.type))
         return pa.Table.from_arrays(cols, schema=RECORD_SCHEMA)
-
-    def constant_columns(self, n: int, tapped_at_us: int) -> dict[str, pa.Array]:
-        """The columns every record of a batch shares: cluster, tapped_at, source."""
-        return {"cluster": pa.repeat(pa.scalar(self.cluster, pa.string()), n),
-                "tapped_at": pa.repeat(pa.scalar(tapped_at_us, pa.int64()), n).cast(TS),
-                "source": pa.repeat(pa.scalar(self.source, pa.string()), n)}
-
-    def _reference(self, slow: list[dict[str, Any]], tapped_at_us: int,
-                   fast: pa.Table) -> tuple[pa.Table, list[dict[str, Any]]]:
-        """Records the bulk query did not claim, through normalize's record_row one by one."""
-        self.slow_rows += len(slow)
-        rows, errors = [], []
-        common = {"cluster": self.cluster, "tapped_at_us": tapped_at_us, "source": self.source,
-                  "dlt_patterns": self.dlt_patterns}
-        for fields in slow:
-            try:
-                row = record_row(**common, **fields)
-                _check_row(row)
-            except Exception as exc:  # noqa: BLE001 (one odd record never stops the tap)
-                # keep the record with what can be known: everything but what the value says,
-                # and no time Arrow cannot hold
-                value = fields["value"]
-                row = record_row(**common, **(fields | {"value": None}))
-                if value is not None:
-                    row.update(value_size=len(value), value_excerpt=excerpt(value), value_hash=_blake(value))
-                row.update(dict.fromkeys(_out_of_range(row)))
-                loc = f"{fields['topic']}/{fields['partition']}/{fields['offset']}"
-                errors.append(error_row(self.source, loc, f"record not understood: {exc}", value, tapped_at_us))
-            rows.append(row)
-        if not rows:
-            return fast, errors
-        return pa.concat_tables([fast, slow_table(rows)]), errors
-
-    def dlt_topics(self, topic: pa.Array | pa.ChunkedArray) -> list[str]:
-        """The batch's topics that the dead-letter patterns name (each topic matched once)."""
-        out = []
-        for t in pc.unique(topic).to_pylist():
-            hit = self._dlt_cache.get(t)
-            if hit is None:
-                hit = self._dlt_cache[t] = deadletter.matches(t, self.dlt_patterns)
-            if hit:
-                out.append(t)
-        return out
 
     @staticmethod
     def _fix_excerpts(rows: pa.Table, batch: RawBatch) -> pa.Table:

@@ -19,7 +19,7 @@ from collectors.normalize import envelope
 SLOW_HEADERS = ("ce_id", "ce_type", "kafka_deliveryAttempt", "delivery_attempt", "retry_topic-attempts",
                 "x-delivery-attempt", "kafka_dlt-original-topic", "kafka_original-topic", "x-original-topic",
                 "__connect.errors.topic")
-HEADER_FIELDS: dict[str, tuple[str, ...]] = dict(envelope._HEADER_FIELDS)  # noqa: SLF001 (the same rules)
+HEADER_FIELDS: dict[str, tuple[str, ...]] = dict(envelope.HEADER_FIELDS)  # the same rules as normalize
 VALUE_FIELDS: dict[str, tuple[str, ...]] = dict(envelope.DEFAULT_FIELDS)
 STRING_COLUMNS = ("event_id", "event_type", "event_version", "event_source", "causation_id", "correlation_id")
 PIVOT_HEADERS = tuple(sorted({"traceparent", "content-type", *(n for ns in HEADER_FIELDS.values() for n in ns)}))

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.kafka import bulk_sql
-from collectors.kafka.batch import BatchConverter
+from collectors.kafka.batch import BulkNormalizer, ReferenceRows
 from collectors.model import RECORD_SCHEMA
 from collectors.normalize import envelope
 
@@ -94,27 +94,47 @@ def _array(typ: pa.DataType, spec: tuple[Any, ...]) -> pa.Array:
                                           *(pa.py_buffer(b) for b in bufs)], null_count=nulls)
 
 
-class NativeConverter(BatchConverter):
-    """BatchConverter for NativeBatch: the native normalizer, then the reference for the rest."""
+class NativeNormalizer:
+    """The native path: native capture and normalizer, then the reference for the records it marks.
 
-    def __init__(self, **kw: Any) -> None:
-        super().__init__(**kw)
+    A message the native capture cannot take (a bug, never data) makes the tap switch to
+    :meth:`fallback`, the bulk path, which shares this one's reference rows and counters."""
+
+    path = "native"
+
+    def __init__(self, rows: ReferenceRows) -> None:
+        self.rows = rows
         fields = envelope.DEFAULT_FIELDS
         self._native = _native.Normalizer(
             [list(fields[c]) for c in bulk_sql.STRING_COLUMNS] + [list(fields["event_time"])],
             [list(bulk_sql.HEADER_FIELDS.get(c, ())) for c in bulk_sql.STRING_COLUMNS],
             list(bulk_sql.SLOW_HEADERS), envelope.MAX_JSON_BYTES)
 
-    def convert_raw(self, batch: Any, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        if not isinstance(batch, NativeBatch) or not self.bulk:  # a Python capture (the tap fell back)
-            return super().convert_raw(batch, tapped_at_us=tapped_at_us)
+    @staticmethod
+    def capture(msgs: Sequence[Any]) -> NativeBatch:
+        return NativeBatch.from_messages(msgs)
+
+    @staticmethod
+    def concat(parts: Sequence[NativeBatch]) -> NativeBatch:
+        return NativeBatch.concat(parts)
+
+    def convert(self, batch: NativeBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
         cols = self._native.run(batch.chunks)
         n = cols["slow"][0]
         given = {name: _array(RECORD_SCHEMA.field(name).type, cols[name]) for name in _COMPUTED}
         topic = given["topic"]
-        is_dlt = pc.is_in(topic, value_set=pa.array(self.dlt_topics(topic), pa.string()))
-        given |= {**self.constant_columns(n, tapped_at_us), "is_dead_letter": is_dlt,
+        is_dlt = pc.is_in(topic, value_set=pa.array(self.rows.dlt_topics(topic), pa.string()))
+        given |= {**self.rows.constant_columns(n, tapped_at_us), "is_dead_letter": is_dlt,
                   "dlt_family": pc.if_else(is_dlt, pa.scalar("topic-pattern"), pa.scalar(None, pa.string()))}
         out = pa.Table.from_arrays([given[f.name] if f.name in given else pa.nulls(n, f.type) for f in RECORD_SCHEMA],
                                    schema=RECORD_SCHEMA)
-        return self.with_reference(out, _array(pa.bool_(), cols["slow"]), batch, tapped_at_us)
+        return self.rows.with_reference(out, _array(pa.bool_(), cols["slow"]), batch, tapped_at_us)
+
+    def reference(self, batch: NativeBatch, *, tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
+        return self.rows.rows(batch.all_fields(), tapped_at_us)
+
+    def fallback(self) -> BulkNormalizer:
+        return BulkNormalizer(self.rows)
+
+    def close(self) -> None:
+        pass

@@ -16,9 +16,9 @@ from collections import deque
 from typing import Any
 
 from collectors.interpreter import throughput_settings
-from collectors.kafka import fastpath
-from collectors.kafka.batch import BatchConverter, RawBatch
+from collectors.kafka import fastpath, normalizers
 from collectors.kafka.config import KafkaSettings
+from collectors.kafka.normalizers import Normalizer
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
 from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
@@ -27,7 +27,6 @@ from collectors.store import Store
 log = logging.getLogger(__name__)
 
 CONSUME_MAX = 10_000  # messages per consume() call
-PATHS = ("native", "bulk", "reference")  # per-record work in Rust; a DuckDB query; record_row each
 MAX_BUFFER_BYTES = 64 << 20  # flush early when values are large: memory stays flat
 _NOISE = {"_PARTITION_EOF", "_NO_OFFSET"}
 
@@ -52,27 +51,19 @@ class KafkaTap(ThreadComponent):
 
     def __init__(self, store: Store, settings: KafkaSettings, *, from_beginning: bool = False,
                  path: str = "auto") -> None:
-        if path == "auto":
-            path = "native" if fastpath.available() else "bulk"
-            if path == "bulk":
-                log.warning("the tap's native path was not built (no Rust toolchain at install): it reads "
-                            "about half as fast; reinstall with cargo on the PATH for the native path")
-        if path not in PATHS:
-            raise ValueError(f"unknown tap path {path!r}; one of {', '.join(PATHS)}")
-        if path == "native" and not fastpath.available():
-            raise ValueError("the native tap path was not built (it needs a Rust toolchain at install)")
-        self.path = path
-        self._native_capture = path == "native"  # until the native capture fails on a message
+        self.path = normalizers.resolve(path)  # one of PATHS
         self.store = store
         self.settings = settings
         self.cluster = settings.cluster_name
+        # the session's normalizer: the chosen path until a native capture fails, then its fallback
+        self._normalizer: Normalizer = self._choose()
         self.name = f"kafka-tap[{self.cluster}]"
         self.from_beginning = from_beginning
         super().__init__()
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
                                         "last_error": None, "last_flush_at": None, "partitions": 0,
-                                        "path": path, "seconds_by_stage": {}}
+                                        "path": self.path, "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
 
@@ -87,10 +78,8 @@ class KafkaTap(ThreadComponent):
         super().stop(max(timeout, 60.0))
 
     def status(self) -> dict[str, Any]:
-        # the path this session runs: native until a native capture fails, then bulk
-        path = "bulk" if self.path == "native" and not self._native_capture else self.path
-        with self._lock:
-            return {**self._status, "path": path, "seconds_by_stage": dict(self._status["seconds_by_stage"]),
+        with self._lock:  # the path this session runs: native until a native capture fails, then bulk
+            return {**self._status, "path": self._normalizer.path, "seconds_by_stage": dict(self._status["seconds_by_stage"]),
                     "settings": self.settings.describe()}
 
     # -- internals ------------------------------------------------------------------------
@@ -132,94 +121,102 @@ class KafkaTap(ThreadComponent):
                 backoff = min(backoff * 2, 60.0)
         self._set(state="stopped")
 
+    def _choose(self) -> Normalizer:
+        return normalizers.choose(self.path, cluster=self.cluster, source=f"kafka:{self.cluster}",
+                                  dlt_patterns=self.settings.dlt_patterns)
+
     def _session(self) -> None:
         """One consumer's life: assign at stored positions, consume, hand batches on.
 
         Three threads share the work, each batch passing through them in order: this one
-        consumes and puts each batch's fields into Arrow columns (Python, holding the GIL);
-        the normalizer runs the vectorised envelope work (Arrow compute and DuckDB, which
-        release the GIL); the writer runs the store transaction. So one batch is written while
-        the next is normalized and a third consumed. If a write fails the session ends and
-        the next one resumes from the store.
+        consumes and puts each batch's fields into columns (the normalizer's capture, holding
+        the GIL); the normalizer thread converts them to record rows (Rust, Arrow compute or
+        DuckDB, which release the GIL); the writer runs the store transaction. So one batch is
+        written while the next is normalized and a third consumed. If a write fails the session
+        ends and the next one resumes from the store.
         """
         consumer = self._consumer()
-        native = self.path == "native"
-        conv = (fastpath.NativeConverter if native else BatchConverter)(
-            cluster=self.cluster, source=f"kafka:{self.cluster}", dlt_patterns=self.settings.dlt_patterns,
-            bulk=self.path != "reference")
-        self._native_capture = native
+        self._normalizer = self._choose()
+        used = [self._normalizer]  # closed when the session ends
         log.info("%s: per-record work on the %s path", self.name, self.path)
-        stages = Pipeline(self.name, [("normalizer", lambda item: self._normalize(conv, *item)),
-                                      ("writer", self._write)])
+        stages = Pipeline(self.name, [("normalizer", self._normalize), ("writer", self._write)])
         self._assigned = {}
-        buf: list[Any] = []  # this batch's consumed chunks (RawBatch or NativeBatch), already in columns
-        buf_rows = buf_bytes = 0
-
-        def hand_over() -> None:
-            """The buffered chunks, as one batch, to the normalizer; waits while the stages are busy."""
-            nonlocal buf, buf_rows, buf_bytes
-            stages.put((type(buf[0]).concat(buf), _now_us()))
-            buf, buf_rows, buf_bytes = [], 0, 0
-
-        first = True
-        next_refresh = 0.0
-        batch_started = time.monotonic()
+        buf = _Buffer()
         try:
-            while not self._stop.is_set() and stages.failure is None:
-                now = time.monotonic()
-                if now >= next_refresh:
-                    self._refresh(consumer, initial=first)
-                    first = False
-                    next_refresh = now + self.settings.topic_refresh
-                if not self._assigned:
-                    self._stop.wait(min(self.settings.topic_refresh, 1.0))
-                    continue
-                self._commit(consumer)
-                msgs = consumer.consume(num_messages=CONSUME_MAX, timeout=0.2)
-                if msgs:
-                    good = [m for m in msgs if m.error() is None]
-                    if len(good) != len(msgs):
-                        self._consume_errors(m for m in msgs if m.error() is not None)
-                    if good:
-                        if not buf:
-                            batch_started = time.monotonic()
-                        t0 = time.perf_counter()
-                        chunk = self._capture(good)  # the Message objects go now
-                        if buf and type(chunk) is not type(buf[0]):  # the capture fell back: one kind a batch
-                            hand_over()
-                        self._add_time("extract_s", time.perf_counter() - t0)
-                        buf.append(chunk)
-                        buf_rows += chunk.num_rows
-                        buf_bytes += chunk.nbytes
-                    del msgs, good
-                if buf and (buf_rows >= self.settings.batch_messages or buf_bytes >= MAX_BUFFER_BYTES
-                            or time.monotonic() - batch_started >= self.settings.batch_seconds):
-                    t0 = time.perf_counter()
-                    hand_over()
-                    self._add_time("hand_over_s", time.perf_counter() - t0)
-            if buf and stages.failure is None:
-                hand_over()
+            self._consume(consumer, stages, buf, used)
+            if buf.chunks and stages.failure is None:
+                self._hand_over(stages, buf)
         finally:
             stages.close()
             self._commit(consumer, final=True)
-            conv.close()
+            for normalizer in used:
+                normalizer.close()
             consumer.close()
             self._set(state="stopped")
         if stages.failure is not None:
             raise stages.failure
 
-    def _capture(self, msgs: list[Any]) -> Any:
-        """A consume() call's messages in columns: natively when built, else in Python. A
-        message the native capture cannot take (a bug, never data) switches this session to
-        Python rather than stopping the tap."""
-        if self._native_capture:
-            try:
-                return fastpath.NativeBatch.from_messages(msgs)
-            except Exception as exc:  # noqa: BLE001
-                log.error("%s: native capture failed (%s); the bulk-query path takes over", self.name, exc)
-                self._native_capture = False
-                self._set(last_error=f"native capture failed: {exc}")
-        return RawBatch.from_messages(msgs)
+    def _consume(self, consumer: Any, stages: Pipeline, buf: _Buffer, used: list[Normalizer]) -> None:
+        """Until stopped or a stage failed: keep the assignment fresh, consume into the buffer,
+        hand the buffer over when it is due."""
+        first = True
+        next_refresh = 0.0
+        while not self._stop.is_set() and stages.failure is None:
+            now = time.monotonic()
+            if now >= next_refresh:
+                self._refresh(consumer, initial=first)
+                first = False
+                next_refresh = now + self.settings.topic_refresh
+            if not self._assigned:
+                self._stop.wait(min(self.settings.topic_refresh, 1.0))
+                continue
+            self._commit(consumer)
+            self._poll(consumer, stages, buf, used)
+            if buf.due(self.settings):
+                t0 = time.perf_counter()
+                self._hand_over(stages, buf)
+                self._add_time("hand_over_s", time.perf_counter() - t0)
+
+    def _poll(self, consumer: Any, stages: Pipeline, buf: _Buffer, used: list[Normalizer]) -> None:
+        """One consume() call's good messages, captured into the buffer (the Messages go with this frame)."""
+        msgs = consumer.consume(num_messages=CONSUME_MAX, timeout=0.2)
+        good = [m for m in msgs if m.error() is None]
+        if len(good) != len(msgs):
+            self._consume_errors(m for m in msgs if m.error() is not None)
+        if not good:
+            return
+        started = time.monotonic()
+        t0 = time.perf_counter()
+        normalizer, chunk = self._capture(good)
+        if normalizer not in used:
+            used.append(normalizer)
+        if buf.chunks and buf.normalizer is not normalizer:  # the capture fell back: one normalizer a batch
+            self._hand_over(stages, buf)
+        self._add_time("extract_s", time.perf_counter() - t0)
+        buf.add(normalizer, chunk, started)
+
+    def _hand_over(self, stages: Pipeline, buf: _Buffer) -> None:
+        """The buffered chunks, as one batch, to the normalizer thread; waits while the stages are busy."""
+        normalizer, batch = buf.take()
+        stages.put((normalizer, batch, _now_us()))
+
+    def _capture(self, msgs: list[Any]) -> tuple[Normalizer, Any]:
+        """A consume() call's messages in columns, by the session's normalizer. A message the
+        native capture cannot take (a bug, never data) switches this session to the fallback
+        rather than stopping the tap."""
+        normalizer = self._normalizer
+        try:
+            return normalizer, normalizer.capture(msgs)
+        except Exception as exc:
+            fallback = normalizer.fallback()
+            if fallback is None:
+                raise
+            log.error("%s: %s capture failed (%s); the %s path takes over", self.name, normalizer.path, exc,
+                      fallback.path)
+            with self._lock:
+                self._normalizer = fallback
+                self._status["last_error"] = f"{normalizer.path} capture failed: {exc}"
+        return fallback, fallback.capture(msgs)
 
     def _commit(self, consumer: Any, *, final: bool = False) -> None:
         """Tell Kafka what the store already holds: only the tap's own lag depends on it."""
@@ -276,17 +273,18 @@ class KafkaTap(ThreadComponent):
             self._set(last_error=f"{err.name()}: {err.str()}")
             log.warning("%s: %s", self.name, err.str())
 
-    def _normalize(self, conv: BatchConverter, raw: Any, tapped: int) -> tuple[Any, ...]:
+    def _normalize(self, item: tuple[Normalizer, Any, int]) -> tuple[Any, ...]:
         """The batch's record rows and ingest errors, and the positions it reaches."""
+        normalizer, batch, tapped = item
         t0 = time.perf_counter()
         try:
-            table, errors = conv.convert_raw(raw, tapped_at_us=tapped)
+            table, errors = normalizer.convert(batch, tapped_at_us=tapped)
         except (Exception, fastpath.PanicException):  # the fast path choked: the reference never does
             log.exception("%s: fast normalize failed, using record_row for this batch", self.name)
-            table, errors = conv.reference_fields(raw.all_fields(), tapped_at_us=tapped)
-        positions = raw.positions()
+            table, errors = normalizer.reference(batch, tapped_at_us=tapped)
+        positions = batch.positions()
         self._add_time("normalize_s", time.perf_counter() - t0)
-        self._set(slow_path_records=conv.slow_rows)
+        self._set(slow_path_records=normalizer.rows.slow_rows)
         return table, errors, positions, tapped
 
     def _write(self, item: tuple[Any, ...]) -> None:
@@ -311,6 +309,37 @@ class KafkaTap(ThreadComponent):
             s["last_flush_at"] = tapped
             if s["state"] == "retrying":
                 s["state"] = "running"
+
+
+class _Buffer:
+    """The chunks consumed since the last hand-over, all captured by one normalizer."""
+
+    def __init__(self) -> None:
+        self._clear()
+
+    def _clear(self) -> None:
+        self.normalizer: Normalizer | None = None
+        self.chunks: list[Any] = []
+        self.rows = self.nbytes = 0
+        self.started = 0.0
+
+    def add(self, normalizer: Normalizer, chunk: Any, started: float) -> None:
+        if not self.chunks:
+            self.normalizer, self.started = normalizer, started
+        self.chunks.append(chunk)
+        self.rows += chunk.num_rows
+        self.nbytes += chunk.nbytes
+
+    def due(self, settings: KafkaSettings) -> bool:
+        """Enough records or bytes, or the batch's time is up."""
+        return bool(self.chunks) and (self.rows >= settings.batch_messages or self.nbytes >= MAX_BUFFER_BYTES
+                                      or time.monotonic() - self.started >= settings.batch_seconds)
+
+    def take(self) -> tuple[Normalizer, Any]:
+        assert self.normalizer is not None
+        normalizer, batch = self.normalizer, self.normalizer.concat(self.chunks)
+        self._clear()
+        return normalizer, batch
 
 
 def _transport_codes() -> set[int]:

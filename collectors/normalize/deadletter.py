@@ -1,4 +1,4 @@
-"""Dead-letter recognition: topic patterns and the four header families of DESIGN §5.4."""
+"""Dead-letter recognition: topic patterns and the four header families of docs/architecture.md#dead-letters."""
 
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "causation_id": ("causationId", "causation_id"),
     "correlation_id": ("correlationId", "correlation_id"),
 }
-# Header names tried for the same columns when the value carries none.
-_HEADER_FIELDS: dict[str, tuple[str, ...]] = {
+# Header names tried for the same columns when the value carries none (the tap's fast paths read them too).
+HEADER_FIELDS: dict[str, tuple[str, ...]] = {
     "event_id": ("event_id", "eventId", "message_id", "id"),
     "event_type": ("event_type", "eventType", "__TypeId__", "type"),
     "event_version": ("event_version", "eventVersion", "version", "schema_version"),
@@ -129,7 +129,7 @@ def extract(headers: Mapping[str, bytes | None], value: bytes | None,
         if out["event_type"] is None and out["event_id"] is None:
             out["envelope"] = "none"
     # headers fill what the value did not say
-    for column, names in _HEADER_FIELDS.items():
+    for column, names in HEADER_FIELDS.items():
         if out[column] is None:
             out[column] = text(_first(headers, names))
     return out

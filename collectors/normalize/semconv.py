@@ -1,7 +1,7 @@
 """Promote OpenTelemetry semantic-convention attributes into store columns.
 
 Both generations of the messaging conventions fold into one set of columns
-(DESIGN §6): old names are accepted wherever the new ones are.
+(docs/architecture.md#telemetry-conventions): old names are accepted wherever the new ones are.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """One Store per database file per process, shared by every thread that reads it.
 
-DuckDB admits one process per file while it is open for writing (DESIGN §2). When this
+DuckDB admits one process per file while it is open for writing (docs/architecture.md#one-writer-process). When this
 process already holds the file for writing (``seamwatch up``: collectors on background
 threads), readers such as the dashboard must reuse that Store and take cursors from it;
 opening the file a second time would fail. Otherwise a reader opens it read-only once.

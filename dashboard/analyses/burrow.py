@@ -1,4 +1,4 @@
-"""Consumer status by Burrow's rules (DESIGN §5.2), read from the derived consumer_status table.
+"""Consumer status by Burrow's rules (docs/architecture.md#event-lag), read from the derived consumer_status table.
 
 collectors.derive.consumer judges every offset snapshot once, as it arrives (the rules,
 and how snapshots stand in for Burrow's commits, are described there). Here pages read
@@ -18,7 +18,6 @@ import pandas as pd
 
 from collectors.derive.consumer import INTERVALS
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding, plural
 
 STATUSES = ("OK", "WARN", "ERR", "STOP", "STALL", "REWIND")
 _RANK = {"OK": 0, "WARN": 1, "ERR": 2, "STOP": 3, "STALL": 4, "REWIND": 5}
@@ -148,34 +147,7 @@ def group_status_over_time(con: duckdb.DuckDBPyConnection, window: Window, *, gr
     return df.drop(columns=["worst"])
 
 
-def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """CONSUMER_LAG: a group whose Burrow status was not OK in the window (WARN → warning, else error)."""
-    out: list[Finding] = []
-    for r in con.execute(_BAD, {"start": window.start, "end": window.end}).fetchall():
-        cluster, grp, first_seen, last_seen, partitions, first_at, final_lag = r
-        status = worst(list(partitions.values()))
-        lag_now = int(sum(final_lag.values())) if final_lag else 0
-        out.append(Finding(
-            rule="CONSUMER_LAG", severity=_SEVERITY[status], subject_kind="group", subject=grp,
-            count=lag_now, first_seen=first_seen, last_seen=last_seen,
-            summary=(f"{grp} was {group_status([status])} by Burrow's rules (worst partition {status}; "
-                     f"{plural(sum(v != 'OK' for v in partitions.values()), 'partition')} not OK); "
-                     f"{plural(lag_now, 'message')} behind at the last bad poll"),
-            remedy=_REMEDY[status],
-            evidence={"cluster": cluster, "status": group_status([status]), "worst_partition_status": status,
-                      "partitions": dict(partitions), "first_at": {s: t.isoformat() for s, t in first_at.items()},
-                      "final_lag": {k: int(v) for k, v in final_lag.items()} if final_lag else {}},
-        ))
-    return out
-
-
-_SEVERITY = {"WARN": "warning", "ERR": "error", "STOP": "error", "STALL": "error", "REWIND": "error"}
-
-
-_REMEDY = {
-    "WARN": "The group falls behind: scale its consumers (up to the partition count) or make processing cheaper.",
-    "STALL": "The group commits but does not move: find the message or call it is stuck on.",
-    "STOP": "The group stopped committing: check that its consumers run and can reach the broker.",
-    "REWIND": "The group's offsets went backwards: find who reset them, and expect reprocessing.",
-    "ERR": "The group is in error: check its partitions' statuses.",
-}
+def bad_groups(con: duckdb.DuckDBPyConnection, window: Window) -> list[tuple[Any, ...]]:
+    """Groups with a partition not OK in the window: (cluster, group, first seen, last seen,
+    worst status per partition, when each status was first seen, lag per partition at the last bad poll)."""
+    return con.execute(_BAD, {"start": window.start, "end": window.end}).fetchall()

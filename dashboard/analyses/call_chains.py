@@ -1,4 +1,4 @@
-"""Synchronous call-chain depth (DESIGN §5.1), read from the derived trace_segments table.
+"""Synchronous call-chain depth (docs/architecture.md#synchronous-call-chain-depth), read from the derived trace_segments table.
 
 Every query takes a window on the segment's start time. Per-trace structure is derived once
 (collectors.derive); only :func:`trace_chain` walks spans at page load, for one trace.
@@ -14,9 +14,8 @@ import pandas as pd
 from collectors.derive import sql as derive_sql
 from collectors.model import KIND_NAMES
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
 
-DEFAULT_MAX_SYNC_DEPTH = 3  # DESIGN §4, when no topology says otherwise
+DEFAULT_MAX_SYNC_DEPTH = 3  # docs/architecture.md#the-declared-topology, when no topology says otherwise
 
 _FILTERS = """
     start_time >= $start AND start_time < $end
@@ -161,23 +160,3 @@ ORDER BY max_depth DESC, segments DESC, entry_service, entry_operation
 def chains_over_limit(con: duckdb.DuckDBPyConnection, window: Window, *, limit_depth: int = 3) -> pd.DataFrame:
     """Entry endpoints whose segments went deeper than the limit, with the traces that did."""
     return con.execute(_OVER_LIMIT, {"start": window.start, "end": window.end, "limit_depth": limit_depth}).df()
-
-
-def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """LONG_SYNC_CHAIN: one per entry endpoint whose synchronous depth exceeded max_sync_depth."""
-    limit = int(topology.max_sync_depth) if topology is not None else DEFAULT_MAX_SYNC_DEPTH
-    out = []
-    for r in chains_over_limit(con, window, limit_depth=limit).itertuples(index=False):
-        path = " → ".join(r.deepest_path)
-        out.append(Finding(
-            rule="LONG_SYNC_CHAIN", severity="warning", subject_kind="endpoint",
-            subject=f"{r.entry_service} {r.entry_operation}", count=int(r.segments),
-            first_seen=r.first_seen, last_seen=r.last_seen,
-            summary=(f"{int(r.segments)} requests to {r.entry_service} {r.entry_operation} waited on "
-                     f"{int(r.max_depth)} synchronous hops (limit {limit}): {path}"),
-            remedy=("Shorten the chain: answer the user after the commit and let the later steps "
-                    "react to an event instead of being called."),
-            evidence={"trace_ids": list(r.trace_ids), "deepest_trace_id": r.deepest_trace_id,
-                      "deepest_path": list(r.deepest_path), "max_depth": int(r.max_depth), "limit": limit},
-        ))
-    return out

@@ -1,4 +1,4 @@
-"""Event design audit over observed records (DESIGN §5.6).
+"""Event design audit over observed records (docs/architecture.md#event-design-audit).
 
 Rules owned here: EVENT_AS_COMMAND, ENVELOPE_MISSING, MISSING_TRACE_CONTEXT and
 NULL_OR_UNSTABLE_KEY (EVENT_ID_COLLISION comes with duplicate publications, in
@@ -15,9 +15,8 @@ import duckdb
 import pandas as pd
 
 from dashboard.analyses import naming
-from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
 
 # A key equal to the event id on this share of at least KEY_MIN_RECORDS records means every
 # event gets its own key: one entity's events spread over partitions and lose their order.
@@ -113,160 +112,17 @@ def names(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Every observed topic name and event type with its classification (naming.classify)."""
     ev = event_types(con, window)
     topics = sorted(set(ev["topic"]) | set(span_topics(con, window)["topic"]))
-    rows = [("topic", t, t, *naming.classify(t)) for t in topics if not _derived(t)]
+    rows = [("topic", t, t, *naming.classify(t)) for t in topics if not derived_topic(t)]
     for (topic, et), _ in ev.dropna(subset=["event_type"]).groupby(["topic", "event_type"], sort=True):
         rows.append(("event_type", et, topic, *naming.classify(et)))
     return pd.DataFrame(rows, columns=["kind", "name", "topic", "verdict", "why"])
 
 
-def _derived(topic: str) -> bool:
+def derived_topic(topic: str) -> bool:
     """Retry and dead-letter topics: their names derive from the origin's."""
     return bool(re.search(RETRY_TOPIC_RE, topic) or _DEAD_LETTER_NAME.search(topic))
 
 
-# -- findings -----------------------------------------------------------------------------
-
-def _when(df: pd.DataFrame) -> tuple[Any, Any]:
+def seen_between(df: pd.DataFrame) -> tuple[Any, Any]:
+    """The first and last time the rows were seen."""
     return as_dt(df["first_seen"].min()), as_dt(df["last_seen"].max())
-
-
-def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    ev = event_types(con, window)
-    spans = span_topics(con, window)
-    out: list[Finding] = []
-    out += _commands(ev, spans)
-    out += _envelopes(ev)
-    out += _trace_context(ev, spans)
-    out += _keys(ev, unstable_keys(con, window))
-    return out
-
-
-def _commands(ev: pd.DataFrame, spans: pd.DataFrame) -> list[Finding]:
-    out = []
-    seen = pd.concat([ev[["topic", "records", "first_seen", "last_seen"]],
-                      spans.rename(columns={"spans": "records"})[["topic", "records", "first_seen", "last_seen"]]])
-    for topic in sorted(set(seen["topic"])):
-        if _derived(topic):
-            continue
-        verdict, why = naming.classify(topic)
-        types = ev[ev["topic"] == topic].dropna(subset=["event_type"])
-        commands = [(t, naming.classify(t)) for t in types["event_type"]]
-        bad_types = {t: w for t, (v, w) in commands if v == "command"}
-        nouns = {t: w for t, (v, w) in commands if v == "noun"}
-        rows = seen[seen["topic"] == topic]
-        tapped = ev[ev["topic"] == topic]
-        first, last = _when(tapped if len(tapped) else rows)  # record times when the tap saw the topic
-        if verdict == "command" or bad_types:
-            n = int(types[types["event_type"].isin(bad_types)]["records"].sum()) if bad_types else 0
-            if verdict == "command":
-                n = int(ev.loc[ev["topic"] == topic, "records"].sum()) or int(rows["records"].max())
-            named = [f"topic {topic} ({why})"] if verdict == "command" else []
-            named += [f"type {t} ({w})" for t, w in bad_types.items()]
-            out.append(Finding(
-                rule="EVENT_AS_COMMAND", severity="warning", subject_kind="topic", subject=topic, count=n,
-                first_seen=first, last_seen=last,
-                summary="a command sent as an event: " + "; ".join(named),
-                remedy="Ask for the work through an API call to its owner, or publish the fact that "
-                       "happened (OrderCreated, not CreateInvoice) and let the owner react.",
-                evidence={"topic_verdict": verdict, "command_types": sorted(bad_types)},
-            ))
-        elif nouns:
-            n = int(types[types["event_type"].isin(nouns)]["records"].sum())
-            out.append(Finding(
-                rule="EVENT_AS_COMMAND", severity="info", subject_kind="topic", subject=topic, count=n,
-                first_seen=first, last_seen=last,
-                summary="event types that name no fact: " + ", ".join(sorted(nouns)),
-                remedy="Name events for what happened, in the past tense (OrderCreated, PaymentCaptured).",
-                evidence={"noun_types": sorted(nouns)},
-            ))
-    return out
-
-
-def _envelopes(ev: pd.DataFrame) -> list[Finding]:
-    out = []
-    checks = ("missing_id", "missing_time", "missing_version", "ce_missing_specversion", "ce_missing_source",
-              "ce_missing_type", "ce_missing_id")
-    for topic, df in ev.groupby("topic", sort=True):
-        bad = df[(df[list(checks)] > 0).any(axis=1)]
-        if bad.empty:
-            continue
-        per_type = {}
-        for r in bad.itertuples(index=False):
-            missing = {c: int(getattr(r, c)) for c in checks if getattr(r, c)}
-            per_type[r.event_type if isinstance(r.event_type, str) else "(no type)"] = {
-                "records": int(r.records), "missing": missing, "sample": as_list(r.sample_incomplete)}
-        lacks = sorted({c.replace("ce_missing_", "CloudEvents ").replace("missing_", "")
-                        for t in per_type.values() for c in t["missing"]})
-        n = int(bad["incomplete"].sum())
-        first, last = _when(bad)
-        out.append(Finding(
-            rule="ENVELOPE_MISSING", severity="warning", subject_kind="topic", subject=str(topic),
-            count=n, first_seen=first, last_seen=last,
-            summary=f"events on {topic} lack: {', '.join(lacks)} ({', '.join(sorted(per_type))})",
-            remedy="Give every event an envelope with a stable id, the time it happened and a schema "
-                   "version (CloudEvents: id, source, specversion, type).",
-            evidence={"event_types": per_type},
-        ))
-    return out
-
-
-def _trace_context(ev: pd.DataFrame, spans: pd.DataFrame) -> list[Finding]:
-    out = []
-    tapped = set(ev["topic"])
-    by_topic = ev.groupby("topic", sort=True).agg(records=("records", "sum"), missing=("no_trace_context", "sum"),
-                                                   first_seen=("first_seen", "min"), last_seen=("last_seen", "max"),
-                                                   sample=("sample_no_trace", "first"))
-    for topic, r in by_topic.iterrows():
-        if r.missing:
-            out.append(Finding(
-                rule="MISSING_TRACE_CONTEXT", severity="warning", subject_kind="topic", subject=str(topic),
-                count=int(r.missing), first_seen=as_dt(r.first_seen), last_seen=as_dt(r.last_seen),
-                summary=f"{int(r.missing)} of {int(r.records)} records on {topic} carry no traceparent header",
-                remedy="Instrument the producer (OpenTelemetry Kafka instrumentation) so every event carries "
-                       "W3C trace context in its headers.",
-                evidence={"source": "records", "sample": as_list(r["sample"])},
-            ))
-    for r in spans.itertuples(index=False):
-        if r.topic not in tapped and r.orphan_consumers:
-            out.append(Finding(
-                rule="MISSING_TRACE_CONTEXT", severity="warning", subject_kind="topic", subject=str(r.topic),
-                count=int(r.orphan_consumers), first_seen=as_dt(r.first_seen), last_seen=as_dt(r.last_seen),
-                summary=f"{int(r.orphan_consumers)} consumer spans on {r.topic} start a new trace: "
-                        "the producer's context was not propagated",
-                remedy="Propagate W3C trace context in the record headers, producer and consumer side.",
-                evidence={"source": "spans"},
-            ))
-    return out
-
-
-def _keys(ev: pd.DataFrame, unstable: pd.DataFrame) -> list[Finding]:
-    out = []
-    unstable = unstable.set_index("topic")
-    for topic, df in ev.groupby("topic", sort=True):
-        records = int(df["records"].sum())
-        null_key = int(df["null_key"].sum())
-        key_is_id = int(df["key_is_event_id"].sum())
-        several = int(unstable.loc[topic, "ids_with_several_keys"]) if topic in unstable.index else 0
-        problems, evidence = [], {}
-        if null_key:
-            problems.append(f"{null_key} of {records} records have no key")
-            evidence["null_key"] = null_key
-            evidence["sample_null_key"] = [x for s in df["sample_null_key"] for x in as_list(s)][:SAMPLE]
-        if records >= KEY_MIN_RECORDS and key_is_id >= KEY_IS_ID_SHARE * records:
-            problems.append("the key is the event id, so one entity's events are not kept in order")
-            evidence["key_is_event_id"] = key_is_id
-        if several:
-            problems.append(f"{several} event ids were published under different keys")
-            evidence["ids_with_several_keys"] = several
-            evidence["sample_ids"] = as_list(unstable.loc[topic, "sample_ids"])
-        if problems:
-            first, last = _when(df)
-            out.append(Finding(
-                rule="NULL_OR_UNSTABLE_KEY", severity="warning", subject_kind="topic", subject=str(topic),
-                count=null_key + several + (key_is_id if "key_is_event_id" in evidence else 0),
-                first_seen=first, last_seen=last, summary=f"{topic}: " + "; ".join(problems),
-                remedy="Key every event by the id of the entity it is about (order id, account id), "
-                       "so its events stay in one partition, in order.",
-                evidence=evidence,
-            ))
-    return out

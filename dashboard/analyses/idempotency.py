@@ -1,4 +1,4 @@
-"""Idempotency violations (DESIGN §5.5).
+"""Idempotency violations (docs/architecture.md#idempotency-violations).
 
 A group violates idempotency when one message was processed at least twice by it and more
 than one of those processings produced a side effect. A message is one event id on a topic
@@ -32,7 +32,6 @@ import pyarrow.compute as pc
 
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, over_processings, params
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding, plural
 
 # Records whose event id sits at more than one position (published twice): their
 # processings are keyed by that id, and looked at closely; every other record's id and
@@ -252,50 +251,3 @@ def summary(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None
                      "causation_duplicates": int((cau["group"] == g).sum()), "claimed_idempotent": claimed.get(g)})
     return pd.DataFrame(rows, columns=["group", "duplicates", "absorbed", "violations", "causation_duplicates",
                                        "claimed_idempotent"])
-
-
-# -- findings -----------------------------------------------------------------------------
-
-SAMPLE = 20
-
-
-def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """IDEMPOTENCY_VIOLATION per group, with every violating message's processings and effects."""
-    dup = duplicates(con, window, evidence="violations")
-    cau = causation_duplicates(con, window)
-    viol = dup[dup["verdict"] == "violation"]
-    out: list[Finding] = []
-    for g in sorted(set(viol["group"]) | set(cau["group"].dropna())):
-        v = viol[viol["group"] == g]
-        c = cau[cau["group"] == g]
-        absorbed = int(((dup["group"] == g) & (dup["verdict"] == "absorbed")).sum())
-        # one message violated through traces and through causation ids counts once
-        ids = {e for e in v["event_id"].dropna()}
-        count = len(v) + sum(1 for cid in c["causation_id"] if cid not in ids)
-        # the processings are the evidence; downstream record times only when no trace shows them
-        spans = (*v["first_processed"], *v["last_processed"])
-        times = [t for t in (spans if len(v) else (*c["first_seen"], *c["last_seen"])) if not pd.isna(t)]
-        declared = topology.groups.get(g) if topology is not None else None
-        claim = " although the topology declares it idempotent" if declared is not None and declared.idempotent else ""
-        out.append(Finding(
-            rule="IDEMPOTENCY_VIOLATION", severity="error", subject_kind="group", subject=str(g), count=count,
-            first_seen=as_dt(min(times)) if times else None, last_seen=as_dt(max(times)) if times else None,
-            summary=(f"{plural(count, 'message')} produced side effects more than once{claim}"
-                     + (f" ({absorbed} other duplicates absorbed)" if absorbed else "")),
-            remedy="Make the consumer idempotent: record processed event ids (or use the id as a unique "
-                   "key) in the same transaction as the side effect.",
-            evidence={
-                "absorbed": absorbed,
-                "messages": [
-                    {"message": r.message, "topic": r.topic, "event_id": r.event_id,
-                     "offsets": [list(o) for o in r.offsets], "processings": r.evidence}
-                    for r in v.head(SAMPLE).itertuples(index=False)
-                ],
-                "causation_duplicates": [
-                    {"causation_id": r.causation_id, "event_type": r.event_type, "topic": r.topic,
-                     "records": [dict(x) for x in r.records]}
-                    for r in c.head(SAMPLE).itertuples(index=False)
-                ],
-            },
-        ))
-    return out

@@ -1,4 +1,4 @@
-"""Event lag (DESIGN §5.2): trace-paired end-to-end lag, offset lag, and time lag.
+"""Event lag (docs/architecture.md#event-lag): trace-paired end-to-end lag, offset lag, and time lag.
 
 - Trace lag reads message_lag (paired once by collectors.derive): signed values, negative
   ones flagged as clock skew, never clamped.

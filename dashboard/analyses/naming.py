@@ -1,4 +1,4 @@
-"""Is a topic or event type named as a fact or as a command? (EVENT_AS_COMMAND, DESIGN §5.6)
+"""Is a topic or event type named as a fact or as a command? (EVENT_AS_COMMAND, docs/architecture.md#event-design-audit)
 
 An event announces something that already happened, so its name carries a past-tense verb:
 `OrderCreated`, `PaymentCaptured`, `ProfileUpdated`, `EnrollmentCompleted`,

@@ -1,4 +1,4 @@
-"""Redeliveries and duplicate publications (DESIGN §5.3).
+"""Redeliveries and duplicate publications (docs/architecture.md#redeliveries-and-duplicates).
 
 A redelivery is the same record (topic, partition, offset) processed more than once by one
 consumer group. Its cause, where the data tells it, is one of:
@@ -26,7 +26,6 @@ import pandas as pd
 
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, bucket_us, over_processings, params
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding, plural
 
 # Same instance, processed again within this many seconds: an in-process (blocking) retry.
 BLOCKING_RETRY_MAX_GAP_S = 60
@@ -202,7 +201,7 @@ def duplicate_publications(con: duckdb.DuckDBPyConnection, window: Window, *,
 SAMPLE = 20  # evidence rows kept per finding
 
 
-def _keys(df: pd.DataFrame) -> list[dict[str, Any]]:
+def record_keys(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {"topic": r.topic, "partition": int(r.partition), "offset": int(r.offset),
          "processings": int(r.processings), "cause": r.cause,
@@ -217,69 +216,16 @@ def restarts(df: pd.DataFrame) -> int:
     return max(0, len({i for ids in moved["instance_ids"] for i in as_list(ids)}) - 1)
 
 
-def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """REDELIVERY per group; DUPLICATE_PUBLISH and EVENT_ID_COLLISION per topic.
-
-    Redelivery is what at-least-once delivery does, so it is info; a group whose records
-    moved to a new instance CRASH_LOOP_RESTARTS times or more is crash-looping: warning.
-    """
-    out: list[Finding] = []
-    red = redeliveries(con, window)
-    for grp, df in red.groupby("group", sort=True):
-        causes = df["cause"].value_counts().to_dict()
-        extra = int((df["processings"] - 1).sum())
-        main = max(causes, key=lambda c: (causes[c], -CAUSES.index(c)))
-        n_restarts = restarts(df)
-        looping = n_restarts >= CRASH_LOOP_RESTARTS
-        out.append(Finding(
-            rule="REDELIVERY", severity="warning" if looping else "info", subject_kind="group", subject=str(grp),
-            count=len(df),
-            first_seen=as_dt(df["first_redelivered"].min()), last_seen=as_dt(df["last_processed"].max()),
-            summary=(f"{plural(len(df), 'record')} processed more than once ({plural(extra, 'extra processing')}), "
-                     + (f"after {n_restarts} restarts: the consumer is crash-looping" if looping
-                        else f"mostly {main.replace('_', ' ')}")),
-            remedy=_REDELIVERY_REMEDY[main],
-            evidence={"causes": {k: int(v) for k, v in causes.items()}, "extra_processings": extra,
-                      "restarts": n_restarts, "topics": sorted(df["topic"].unique().tolist()),
-                      "records": _keys(df)},
-        ))
-    dups = duplicate_publications(con, window)
-    for (topic, kind), df in dups.groupby(["topic", "kind"], sort=True):
+def publication_groups(dups: pd.DataFrame, kind: str) -> list[tuple[str, pd.DataFrame, list[dict[str, Any]], Any, Any]]:
+    """duplicate_publications of one kind ("duplicate" or "collision") per topic: (topic, rows,
+    sampled ids with where each copy sits, first seen, last seen)."""
+    out = []
+    for topic, df in dups[dups["kind"] == kind].groupby("topic", sort=True):
         ids = [
             {"event_id": r.event_id, "locations": [
                 {"partition": int(x["partition"]), "offset": int(x["offset"]), "value_hash": x["value_hash"],
                  "event_type": x["event_type"]} for x in r.locations]}
             for r in df.head(SAMPLE).itertuples(index=False)
         ]
-        first, last = as_dt(df["first_seen"].min()), as_dt(df["last_seen"].max())
-        if kind == "collision":
-            out.append(Finding(
-                rule="EVENT_ID_COLLISION", severity="error", subject_kind="topic", subject=str(topic),
-                count=int(df["copies"].sum()), first_seen=first, last_seen=last,
-                summary=f"{len(df)} event ids used by different payloads on {topic} ({int(df['copies'].sum())} records)",
-                remedy="Give every event a unique, stable id (a UUID at creation, kept on retries); "
-                       "consumers deduplicating on it drop real events.",
-                evidence={"event_ids": ids},
-            ))
-        else:
-            out.append(Finding(
-                rule="DUPLICATE_PUBLISH", severity="warning", subject_kind="topic", subject=str(topic),
-                count=int(df["copies"].sum()), first_seen=first, last_seen=last,
-                summary=f"{plural(len(df), 'event')} published more than once on {topic} "
-                        f"({plural(int(df['copies'].sum()), 'record')}, {int(df['copies'].sum() - len(df))} of them copies)",
-                remedy="Enable the idempotent producer (enable.idempotence) or deduplicate the outbox relay; "
-                       "consumers must stay idempotent on the event id.",
-                evidence={"event_ids": ids},
-            ))
+        out.append((topic, df, ids, as_dt(df["first_seen"].min()), as_dt(df["last_seen"].max())))
     return out
-
-
-_REDELIVERY_REMEDY = {
-    "retry_topic": "Retries through retry topics redeliver by design: make the consumer idempotent on the event id.",
-    "offset_reset": "An offset reset replays events: make consumers idempotent and announce resets before doing them.",
-    "restart_rebalance": "Find why instances restart or rebalance (crashes, max.poll.interval.ms) "
-                         "and commit offsets after each processed event.",
-    "blocking_retry": "Bound in-process retries and send poison events to a dead-letter topic; "
-                      "keep the consumer idempotent.",
-    "unknown": "Redelivery is normal at least once: make the consumer idempotent on the event id.",
-}

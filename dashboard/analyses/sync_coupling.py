@@ -1,4 +1,4 @@
-"""Where synchronous calls couple what events should decouple (DESIGN §5.6), from derived edges.
+"""Where synchronous calls couple what events should decouple (docs/architecture.md#event-design-audit), from derived edges.
 
 - side-effect calls: a user-facing request (a trace's root SERVER segment) waits on a
   service the topology marks as a side effect, which should react to an event instead;
@@ -17,7 +17,6 @@ import duckdb
 import pandas as pd
 
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
 
 CALLBACK_SHARE = 0.5  # "most events": more than half of a group's processings call back
 CALLBACK_MIN_EVENTS = 5  # fewer processings than this say nothing about a habit
@@ -121,49 +120,3 @@ def callbacks(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
 def reply_waits(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Topics with one consumer group whose reply the producer consumed while its request was still open."""
     return con.execute(_REPLY_WAITS, _p(window, margin=MARGIN)).df()
-
-
-def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """SYNC_SIDE_EFFECT, CALLBACK_CHATTER and PASSIVE_AGGRESSIVE_EVENT."""
-    out: list[Finding] = []
-    side_effects = [s.name for s in topology.services.values() if s.side_effect] if topology is not None else []
-    if side_effects:
-        for r in side_effect_calls(con, window, side_effects).itertuples(index=False):
-            out.append(Finding(
-                rule="SYNC_SIDE_EFFECT", severity="warning", subject_kind="edge",
-                subject=f"{r.caller} -> {r.callee} {r.operation}", count=int(r.traces),
-                first_seen=r.first_seen, last_seen=r.last_seen,
-                summary=(f"{int(r.traces)} {r.entry_service} {r.entry_operation} requests waited on "
-                         f"{r.callee} {r.operation}, a side effect (p95 {r.p95_ms:.0f} ms)"),
-                remedy=(f"Commit, publish an event and let {r.callee} react to it; "
-                        "do not make the user wait on a side effect."),
-                evidence={"trace_ids": list(r.trace_ids), "caller": r.caller, "callee": r.callee,
-                          "operation": r.operation, "entry": f"{r.entry_service} {r.entry_operation}",
-                          "calls": int(r.calls)},
-            ))
-    for r in callbacks(con, window).itertuples(index=False):
-        if r.processed < CALLBACK_MIN_EVENTS or r.share <= CALLBACK_SHARE:
-            continue
-        out.append(Finding(
-            rule="CALLBACK_CHATTER", severity="warning", subject_kind="group", subject=r.consumer_group,
-            count=int(r.called_back), first_seen=r.first_seen, last_seen=r.last_seen,
-            summary=(f"{r.consumer_group} called {r.producer} {r.operation} back for {int(r.called_back)} of "
-                     f"{int(r.processed)} {r.topic} events ({r.share:.0%})"),
-            remedy=(f"Carry what {r.consumer_group} needs in the {r.topic} event (event-carried state), "
-                    f"so it stops calling {r.producer} for every event."),
-            evidence={"topic": r.topic, "producer": r.producer, "operation": r.operation,
-                      "processed": int(r.processed), "called_back": int(r.called_back), "calls": int(r.calls),
-                      "trace_ids": list(r.trace_ids)},
-        ))
-    for r in reply_waits(con, window).itertuples(index=False):
-        out.append(Finding(
-            rule="PASSIVE_AGGRESSIVE_EVENT", severity="warning", subject_kind="topic", subject=r.topic,
-            count=int(r.waits), first_seen=r.first_seen, last_seen=r.last_seen,
-            summary=(f"{r.producer_service} published {r.topic}, which only {r.consumer_group} consumes, and "
-                     f"waited for its reply on {r.reply_topic} {int(r.waits)} times"),
-            remedy=(f"This is a request in disguise: call {r.consumer_service} through an API, or publish a fact "
-                    "and stop waiting for an answer."),
-            evidence={"consumer_group": r.consumer_group, "reply_topic": r.reply_topic,
-                      "request": r.request, "trace_ids": list(r.trace_ids)},
-        ))
-    return out

@@ -1,7 +1,7 @@
-"""Observed topology vs declared (DESIGN §4): UNDECLARED_EDGE and UNOBSERVED_EDGE.
+"""Observed topology vs declared (docs/architecture.md#the-declared-topology): UNDECLARED_EDGE and UNOBSERVED_EDGE.
 
 Observed edges, with the same shapes the declaration has:
-- ``sync`` service → service: the hops collectors.derive found (DESIGN §5.1: a SERVER
+- ``sync`` service → service: the hops collectors.derive found (docs/architecture.md#synchronous-call-chain-depth: a SERVER
   span under a CLIENT span of another service), and leaf calls (CLIENT spans no SERVER
   answered) whose peer.service names a known service; read from segment_edges, so only
   derived traces count. The diff compares calls endpoint by endpoint (the SERVER span's method and
@@ -23,9 +23,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dashboard.analyses.processings import as_dt
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
 
 EDGE_COLUMNS = ["src_kind", "src", "dst_kind", "dst", "kind", "volume", "first_seen", "last_seen", "via"]
 
@@ -218,33 +216,7 @@ def edge_subject(r: Any) -> str:
     return f"{r.src} -> {r.dst}" + (f" {endpoint}" if endpoint else "")
 
 
-def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """UNDECLARED_EDGE and UNOBSERVED_EDGE, both info: drift between the file and the system
-    (the harm an undeclared call does is judged by LONG_SYNC_CHAIN and SYNC_SIDE_EFFECT).
-    Nothing without a declaration."""
-    if topology is None:
-        return []
-    out: list[Finding] = []
-    for r in diff(con, window, topology).itertuples(index=False):
-        evidence = {"src_kind": r.src_kind, "src": r.src, "dst_kind": r.dst_kind, "dst": r.dst, "kind": r.kind,
-                    "method": _none(r.method), "route": _none(r.route)}
-        what = "synchronous call" if r.kind == "sync" else "event flow"
-        name = edge_subject(r)
-        if r.status == "undeclared":
-            out.append(Finding(
-                rule="UNDECLARED_EDGE", severity="info", subject_kind="edge", subject=name,
-                count=int(r.volume), first_seen=as_dt(r.first_seen), last_seen=as_dt(r.last_seen),
-                summary=f"{what} {name} seen {int(r.volume)} times but not declared in the topology",
-                remedy=("Declare it, or replace the call with an event the callee reacts to."
-                        if r.kind == "sync" else "Declare the topic, its producer and its consumer groups."),
-                evidence={**evidence, "via": r.via},
-            ))
-        elif r.status == "unobserved":
-            out.append(Finding(
-                rule="UNOBSERVED_EDGE", severity="info", subject_kind="edge", subject=name, count=0,
-                first_seen=None, last_seen=None,
-                summary=f"declared {what} {name} was not seen in this window",
-                remedy="Remove it from the topology if it is gone, or check that its spans are exported.",
-                evidence=evidence,
-            ))
-    return out
+def edge_evidence(r: Any) -> dict[str, Any]:
+    """What a drift finding names of its edge, for drilling in."""
+    return {"src_kind": r.src_kind, "src": r.src, "dst_kind": r.dst_kind, "dst": r.dst, "kind": r.kind,
+            "method": _none(r.method), "route": _none(r.route)}

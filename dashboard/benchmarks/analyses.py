@@ -139,22 +139,23 @@ def generate(store: Store, *, spans: int, template: Path) -> dict[str, int]:
 
 
 def _page_queries() -> dict[str, list[tuple[str, Callable[..., Any]]]]:
-    """Each page's analysis functions that take (con, window); other helpers' modules when present."""
+    """Each page's analysis functions that take (con, window), then its rules' findings; other
+    helpers' modules when present."""
     import importlib
 
     pages: dict[str, list[tuple[str, Callable[..., Any]]]] = {}
     wanted = {
         "call chains": ("dashboard.analyses.call_chains",
-                        ["depth_by_entry", "depth_histogram", "worst_chains", "segments", "findings"]),
+                        ["depth_by_entry", "depth_histogram", "worst_chains", "segments"]),
         "lag": ("dashboard.analyses.lag", ["trace_lag", "trace_lag_summary", "offset_lag_latest", "time_lag_latest"]),
-        "consumer status": ("dashboard.analyses.burrow", ["group_statuses", "findings"]),
-        "sync coupling": ("dashboard.analyses.sync_coupling", ["findings"]),
+        "consumer status": ("dashboard.analyses.burrow", ["group_statuses"]),
+        "sync coupling": ("dashboard.analyses.sync_coupling", []),
         "redeliveries": ("dashboard.analyses.redeliveries",
-                         ["redeliveries", "redelivery_rate", "duplicate_publications", "findings"]),
-        "dead letters": ("dashboard.analyses.dead_letters", ["summary", "over_time", "findings"]),
+                         ["redeliveries", "redelivery_rate", "duplicate_publications"]),
+        "dead letters": ("dashboard.analyses.dead_letters", ["summary", "over_time"]),
         "idempotency": ("dashboard.analyses.idempotency", None),
         "event design": ("dashboard.analyses.event_design", None),
-        "topology": ("dashboard.analyses.topology_diff", ["findings"]),
+        "topology": ("dashboard.analyses.topology_diff", []),
     }
     for page, (module_name, names) in wanted.items():
         try:
@@ -165,7 +166,28 @@ def _page_queries() -> dict[str, list[tuple[str, Callable[..., Any]]]]:
             names = [n for n, f in inspect.getmembers(module, inspect.isfunction)
                      if f.__module__ == module_name and not n.startswith("_") and _takes_window(f)]
         pages[page] = [(n, getattr(module, n)) for n in names if hasattr(module, n)]
+        if rules := _rules_reading(module_name):  # the page's rules, as the engine runs them
+            pages[page].append(("findings", _findings_of(rules)))
     return pages
+
+
+def _rules_reading(module_name: str) -> list[Any]:
+    """The registered rules whose module reads the analysis `module_name` (by what it imports)."""
+    import sys
+
+    from dashboard.findings import registry
+
+    return [r for r in registry.rules()
+            if module_name in {getattr(v, "__module__", None) for v in vars(sys.modules[r.find.__module__]).values()}]
+
+
+def _findings_of(rules: list[Any]) -> Callable[..., Any]:
+    def findings(con: Any, window: Window, topology: Any = None) -> list[Any]:
+        from dashboard.findings import registry
+
+        with registry.one_run():  # shared queries once, as in the engine
+            return [f for r in rules for f in r.findings(con, window, topology)]
+    return findings
 
 
 def _takes_window(fn: Callable[..., Any]) -> bool:

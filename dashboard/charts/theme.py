@@ -11,7 +11,7 @@ SEVERITY_COLOURS = {
 OK_COLOUR = "#2e7d32"
 NEUTRAL = "#78909c"
 KIND_COLOURS = {"service": "#455a64", "topic": "#5d4037", "group": "#00695c"}
-# Burrow statuses (DESIGN §5.2), worst last.
+# Burrow statuses (docs/architecture.md#event-lag), worst last.
 STATUS_COLOURS = {
     "OK": OK_COLOUR, "WARN": "#f57c00", "ERR": "#d32f2f", "STOP": "#8e0000", "STALL": "#8e0000",
     "REWIND": "#6a1b9a", "UNKNOWN": NEUTRAL,

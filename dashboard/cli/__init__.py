@@ -1,7 +1,7 @@
 """The `seamwatch` command.
 
 The CLI is the outermost layer: it composes collectors and dashboard (collectors never
-import dashboard, DESIGN §1), and it is the only place where exceptions become one-line
+import dashboard, docs/architecture.md#data-flow), and it is the only place where exceptions become one-line
 messages.
 """
 

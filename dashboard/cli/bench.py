@@ -15,7 +15,7 @@ def bench() -> None:
               help="Rows per table to ingest.")
 @click.option("--batch", type=click.IntRange(100), default=100_000, show_default=True, help="Rows per Arrow batch.")
 def bench_store(rows: int, batch: int) -> None:
-    """Arrow ingest into records and spans, with and without a primary key (DESIGN §3)."""
+    """Arrow ingest into records and spans, with and without a primary key (docs/architecture.md#exactly-once)."""
     from collectors.bench.store_keys import run
 
     for line in run(rows=rows, batch=batch):

@@ -1,6 +1,6 @@
 """`seamwatch up`: collectors and the dashboard in one process over one DuckDB file.
 
-DuckDB admits one writing process per file (DESIGN §2), so, like Jaeger's all-in-one, the
+DuckDB admits one writing process per file (docs/architecture.md#one-writer-process), so, like Jaeger's all-in-one, the
 collectors run on background threads and the Streamlit server in this same interpreter.
 The store is registered in collectors.store.shared, where the dashboard finds it and reads
 through cursors while the collectors append.

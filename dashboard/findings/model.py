@@ -1,4 +1,4 @@
-"""The Finding row every rule yields (DESIGN §5.6–5.7)."""
+"""The Finding row every rule yields (docs/architecture.md#findings-and-rules)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from datetime import datetime
 from typing import Any
 
 SEVERITIES = ("info", "warning", "error", "critical")
-RULES = (
-    "LONG_SYNC_CHAIN", "SYNC_SIDE_EFFECT", "CONSUMER_LAG", "REDELIVERY", "DUPLICATE_PUBLISH",
-    "EVENT_ID_COLLISION", "DEAD_LETTER", "IDEMPOTENCY_VIOLATION", "EVENT_AS_COMMAND", "ENVELOPE_MISSING",
-    "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "CALLBACK_CHATTER", "PASSIVE_AGGRESSIVE_EVENT",
-    "UNDECLARED_EDGE", "UNOBSERVED_EDGE",
-)
+
+
+def __getattr__(name: str) -> object:
+    """RULES: every registered rule id (dashboard.findings.registry), read when first asked for:
+    the rule modules import this one."""
+    if name == "RULES":
+        from dashboard.findings.registry import ids
+
+        return ids()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def severity_rank(level: str) -> int:

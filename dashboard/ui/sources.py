@@ -26,7 +26,7 @@ def _report(db: str | None, start: Any, end: Any, _cur: duckdb.DuckDBPyConnectio
 
 
 def report(cur: duckdb.DuckDBPyConnection, window: Window) -> engine.Report:
-    """Every finding in the window, worst first, and the rule modules that failed."""
+    """Every finding in the window, worst first, and the rules that failed."""
     return _report(state.app_args().db, window.start, window.end, cur)
 
 

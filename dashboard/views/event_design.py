@@ -8,12 +8,12 @@ import streamlit as st
 from dashboard.analyses import event_design as ed
 from dashboard.analyses import sync_coupling
 from dashboard.charts.findings import findings_timeline
+from dashboard.findings import registry
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.views_common import findings_frame
 
-DESIGN_RULES = ("EVENT_AS_COMMAND", "ENVELOPE_MISSING", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY",
-                "CALLBACK_CHATTER", "PASSIVE_AGGRESSIVE_EVENT", "EVENT_ID_COLLISION")
+DESIGN_RULES = registry.ids(page="event-design")  # the rules that list themselves on this page
 
 
 def render(ctx: Ctx) -> None:

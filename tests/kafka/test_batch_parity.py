@@ -1,5 +1,7 @@
-"""The tap's fast paths (the bulk query, and the native one built from Rust) give exactly
-what normalize's record_row gives, on tricky records."""
+"""The one table of envelope cases every normalizer of the tap must pass: the reference
+(record_row per record), the bulk query and the native path built from Rust give exactly
+what normalize's record_row gives, on tricky records. A new envelope rule gets its case
+here first."""
 
 from __future__ import annotations
 
@@ -10,8 +12,8 @@ import struct
 import pytest
 from confluent_kafka import Message
 
-from collectors.kafka import fastpath
-from collectors.kafka.batch import BatchConverter, RawBatch, slow_table
+from collectors.kafka import fastpath, normalizers
+from collectors.kafka.batch import slow_table
 from collectors.model import EXCERPT_BYTES
 from collectors.normalize.records import record_row
 
@@ -55,6 +57,9 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
     (b"k", b'{"id": "a", "x": [1,\n ]}', None, (1, 5)),  # nested trailing comma after a newline
     (b"k", b'{"id": NaN, "type": Infinity}', None, (1, 5)),
     (b"k", b'{"id": "\\ud800"}', None, (1, 5)),  # lone surrogate escape
+    (b"k", b'{"id": "\\ud800x", "occurredAt": 1700000000000}', None, (1, 5)),  # lone surrogate, then a real time
+    (b"k", b'{"id": "b", "occurredAt": Infinity}', None, (1, 5)),
+    (b"k", b'{"id": "e", "occurredAt": "not a time"}', None, (1, 5)),
     (b"k", b'{"id": "a\\u0000b", "type": "T\\u00e9"}', None, (1, 5)),
     (b"k", b'{"id": 123456789012345678901234567890}', None, (1, 5)),  # beyond 64 bits
     (b"k", b'{"id": -0, "type": -12}', None, (1, 5)),
@@ -91,31 +96,29 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
 ]
 
 
-class _Bulk:
-    batch, converter = RawBatch, BatchConverter
-
-
-class _Native:
-    batch, converter = fastpath.NativeBatch, fastpath.NativeConverter
-
-
-def _native_or_skip() -> type:
-    if not fastpath.available():
+def _chosen(path: str) -> str:
+    if path == "native" and not fastpath.available():
         if os.environ.get("CI") == "true":
             pytest.fail("the native tap path was not built (needs a Rust toolchain at install)")
         pytest.skip("the native tap path was not built (no Rust toolchain at install)")
-    return _Native
+    return path
 
 
-@pytest.fixture(params=["bulk", "native"])
-def path(request: pytest.FixtureRequest) -> type:
-    return _Bulk if request.param == "bulk" else _native_or_skip()
+@pytest.fixture(params=normalizers.PATHS)
+def path(request: pytest.FixtureRequest) -> str:
+    """Every normalizer: the table holds them all to record_row."""
+    return _chosen(request.param)
 
 
-def _convert(path: type, msgs: list[Message], **kw: object) -> tuple[object, list[dict]]:
-    conv = path.converter(cluster="c1", **kw)
-    table, errors = conv.convert_raw(path.batch.from_messages(msgs), tapped_at_us=1_790_000_000_000_000)
-    return conv, table, errors
+@pytest.fixture(params=[p for p in normalizers.PATHS if p != "reference"])
+def fast_path(request: pytest.FixtureRequest) -> str:
+    return _chosen(request.param)
+
+
+def _convert(path: str, msgs: list[Message], **kw: object) -> tuple[object, list[dict]]:
+    normalizer = normalizers.choose(path, cluster="c1", **kw)
+    table, errors = normalizer.convert(normalizer.capture(msgs), tapped_at_us=1_790_000_000_000_000)
+    return normalizer.rows, table, errors
 
 
 def _messages(topic: str = "orders") -> list[Message]:
@@ -138,7 +141,7 @@ def _comparable(row: dict) -> dict:
 
 
 @pytest.mark.parametrize("topic", ["orders", "orders.DLT"])
-def test_fast_path_matches_record_row(path: type, topic: str) -> None:
+def test_every_path_matches_record_row(path: str, topic: str) -> None:
     msgs = _messages(topic)
     conv, table, errors = _convert(path, msgs, source="kafka")
     assert errors == []  # normalize reads every case here (impossible event times are no time)
@@ -147,22 +150,22 @@ def test_fast_path_matches_record_row(path: type, topic: str) -> None:
     assert got.keys() == want.keys()
     for k, expected in want.items():
         assert got[k] == expected, f"case {k[1] - 100}: {CASES[k[1] - 100][1]!r:.80}"
-    # the bulk path must carry the ordinary records, not hand everything to the reference
-    assert conv.slow_rows < len(msgs) * 0.6
+    # a fast path must carry the ordinary records, not hand everything to the reference
+    assert conv.slow_rows < len(msgs) * 0.6 or path == "reference"
 
 
-def test_ordinary_records_take_the_fast_path(path: type) -> None:
+def test_ordinary_records_take_the_fast_path(fast_path: str) -> None:
     msgs = [Message(topic="orders", partition=0, offset=i, key=b"k%d" % i,
                     value=_v({"eventId": f"e{i}", "eventType": "OrderCreated", "occurredAt": ISO, "n": i}),
                     headers=[("traceparent", TP.encode()), ("content-type", b"application/json")],
                     timestamp=(1, 1_780_000_000_000 + i)) for i in range(500)]
-    conv, table, _ = _convert(path, msgs)
+    conv, table, _ = _convert(fast_path, msgs)
     assert conv.slow_rows == 0
     assert table.num_rows == 500
     assert table.column("event_id").to_pylist() == [f"e{i}" for i in range(500)]
 
 
-def test_an_impossible_event_time_is_no_time(path: type) -> None:
+def test_an_impossible_event_time_is_no_time(path: str) -> None:
     msgs = [Message(topic="orders", partition=0, offset=i, key=b"k", value=v,
                     headers=[("traceparent", TP.encode())], timestamp=(1, 5))
             for i, v in enumerate([b'{"id": "n", "time": NaN}', b'{"id": "big", "time": 1e300}',
@@ -175,7 +178,7 @@ def test_an_impossible_event_time_is_no_time(path: type) -> None:
     assert errors == []
 
 
-def test_a_value_normalize_cannot_store_is_kept_and_counted(path: type) -> None:
+def test_a_value_normalize_cannot_store_is_kept_and_counted(path: str) -> None:
     value = b'{"id": "far", "time": "9999-12-31T23:59:59-23:59"}'  # past 9999-12-31 in UTC
     msgs = [Message(topic="orders", partition=0, offset=1, key=b"k", value=value,
                     headers=[("traceparent", TP.encode())], timestamp=(1, 5))]

@@ -92,3 +92,12 @@ def test_live_incidents_are_found_with_the_simulators_counts(store, bootstrap, a
     assert (chain.entry_service, chain.entry_operation, int(chain.segments), int(chain.max_depth)) == (
         "web-checkout", "POST /checkout", report.deep_checkouts, 4)
     assert list(chain.deepest_path) == ["web-checkout", "orders-api", "pricing-api", "tax-api", "currency-rates"]
+
+    # the shipping quote asked for by event: each request that read its reply waited for it
+    from dashboard.findings import registry
+    from sample_topology import quotes
+
+    assert report.quotes_waited > 0, "the run should have answered some shipping quotes"
+    [waits] = registry.rule("PASSIVE_AGGRESSIVE_EVENT").findings(con, window, None)
+    assert (waits.subject, waits.count, waits.evidence["reply_topic"]) == (
+        ns + quotes.REQUEST_TOPIC, report.quotes_waited, ns + quotes.REPLY_TOPIC)

@@ -10,7 +10,7 @@ import random
 import pytest
 from confluent_kafka import Message
 
-from collectors.kafka import bulk_sql, fastpath
+from collectors.kafka import bulk_sql, fastpath, normalizers
 from collectors.kafka.batch import _check_row, slow_table
 from collectors.normalize import envelope
 from collectors.normalize.records import record_row
@@ -113,8 +113,9 @@ def _messages(seed: int, n: int) -> list[Message]:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_native_rows_equal_record_row(seed: int) -> None:
     msgs = _messages(seed, 1500)
-    conv = fastpath.NativeConverter(cluster="c1", source="kafka")
-    table, errors = conv.convert_raw(fastpath.NativeBatch.from_messages(msgs), tapped_at_us=TAPPED)
+    normalizer = normalizers.choose("native", cluster="c1", source="kafka")
+    table, errors = normalizer.convert(normalizer.capture(msgs), tapped_at_us=TAPPED)
+    conv = normalizer.rows
     rows, want_errors = [], 0
     for m in msgs:
         t = m.timestamp()

@@ -8,7 +8,6 @@ import pytest
 from confluent_kafka import Message
 
 from collectors.kafka import fastpath
-from collectors.kafka.batch import RawBatch
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.tap import KafkaTap
 from collectors.store import Store
@@ -38,11 +37,9 @@ def test_a_message_the_native_capture_cannot_take_switches_to_python(tmp_path) -
                    headers=(("content-type", b"application/json"),), timestamp=(1, 5))]
     with pytest.raises(TypeError):
         fastpath.NativeBatch.from_messages(odd)
-    batch = tap._capture(odd)  # noqa: SLF001
-    assert isinstance(batch, RawBatch)
-    assert tap.status()["path"] == "bulk"
+    normalizer, batch = tap._capture(odd)  # noqa: SLF001
+    assert normalizer.path == "bulk" and tap.status()["path"] == "bulk"
     assert "native capture failed" in tap.status()["last_error"]
-    conv = fastpath.NativeConverter(cluster="c1")
-    table, errors = conv.convert_raw(batch, tapped_at_us=1)
+    table, errors = normalizer.convert(batch, tapped_at_us=1)
     assert (table.num_rows, errors) == (1, [])
     assert table.column("event_id").to_pylist() == ["e1"]

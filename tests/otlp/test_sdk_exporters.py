@@ -56,7 +56,7 @@ def test_sdk_traces_land_in_the_store_with_their_structure(receiver_factory, sto
     assert remote_flags & (FLAG_HAS_IS_REMOTE | FLAG_IS_REMOTE) == FLAG_HAS_IS_REMOTE | FLAG_IS_REMOTE
     assert local_flags & (FLAG_HAS_IS_REMOTE | FLAG_IS_REMOTE) == FLAG_HAS_IS_REMOTE
     assert row("checkout_server", "parent_span_id") == (None,)
-    # the call-chain analysis (collectors.derive, DESIGN §5.1) sees the chain and the async segments
+    # the call-chain analysis (collectors.derive, docs/architecture.md#synchronous-call-chain-depth) sees the chain and the async segments
     derive_all(store, quiet_for=timedelta(0))
     assert cur.execute("SELECT max_depth, root_service FROM trace_facts WHERE trace_id = ?",
                        [chain_trace]).fetchone() == (2, "web-checkout")

@@ -1,5 +1,5 @@
 -- Core tables: what the collectors ingest. No primary keys on the hot tables:
--- exactly-once comes from tap positions and imported_files (DESIGN §3).
+-- exactly-once comes from tap positions and imported_files (docs/architecture.md#exactly-once).
 -- JSON text goes in VARCHAR columns: DuckDB's JSON type validates every value on insert
 -- (about 1.6 µs a span, a third of Arrow ingest speed), and its JSON functions and
 -- operators read VARCHAR all the same. Normalize writes only valid JSON there.

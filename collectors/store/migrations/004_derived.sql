@@ -1,9 +1,9 @@
--- Derived per-trace facts (DESIGN §3): written once per trace by collectors/derive when the
+-- Derived per-trace facts (docs/architecture.md#the-derive-model): written once per trace by collectors/derive when the
 -- trace has been quiet for a while, so pages never recompute trace structure at load.
 -- Rows are appended in start-time order batches, which keeps DuckDB's zone maps useful
 -- for the time-window filters every page query carries.
 
--- One row per synchronous segment (DESIGN §5.1): a trace root, a CONSUMER span, a child
+-- One row per synchronous segment (docs/architecture.md#synchronous-call-chain-depth): a trace root, a CONSUMER span, a child
 -- of a PRODUCER span, or a span whose parent never arrived.
 CREATE TABLE trace_segments (
     trace_id VARCHAR NOT NULL,
@@ -61,7 +61,7 @@ CREATE TABLE trace_facts (
 );
 
 -- One row per message a consumer span processed (one per link for batch spans), paired
--- with its producer span (DESIGN §5.2). Lags are signed; negative ones are clock skew.
+-- with its producer span (docs/architecture.md#event-lag). Lags are signed; negative ones are clock skew.
 CREATE TABLE message_lag (
     consumer_group VARCHAR,
     topic VARCHAR,

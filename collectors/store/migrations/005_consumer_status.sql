@@ -1,4 +1,4 @@
--- Consumer status per offset snapshot (DESIGN §5.2), derived once by collectors/derive so that
+-- Consumer status per offset snapshot (docs/architecture.md#event-lag), derived once by collectors/derive so that
 -- status and time lag over days of polls are a scan, not a re-evaluation at page load.
 -- group_offsets learns when each row arrived, so the derivation picks up exactly the new ones
 -- (older snapshots imported late are judged too).

@@ -1,4 +1,4 @@
--- Processings (DESIGN §5.3, §5.5), derived once per trace by collectors/derive so that the
+-- Processings (docs/architecture.md#redeliveries-and-duplicates and docs/architecture.md#idempotency-violations), derived once per trace by collectors/derive so that the
 -- redelivery and idempotency pages read one narrow table instead of every span: one row per
 -- CONSUMER process or receive span of a record, with the side effects found under it.
 -- Rows are appended in start-time order batches (zone maps prune the time window).

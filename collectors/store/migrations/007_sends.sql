@@ -1,5 +1,5 @@
 -- PRODUCER spans with what a causation-id finding needs to name the group that sent them
--- (DESIGN §5.5): derived once per trace by collectors/derive, so that the idempotency page
+-- (docs/architecture.md#idempotency-violations): derived once per trace by collectors/derive, so that the idempotency page
 -- joins the few suspicious records with this table instead of scanning every span.
 CREATE TABLE sends (
     trace_id VARCHAR NOT NULL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboard.analyses import dead_letters as dl
+from tests.support.rules import rule_findings
 
 POISON = {"eventId": "o-9", "type": "OrderCreated", "total": "NaN"}
 
@@ -64,7 +65,7 @@ def test_dead_letter_later_reprocessed_vs_still_open(data, store, window):
     assert (email["dead_letters"], email["recovered"]) == (2, 1)
     assert dl.over_time(store.cursor(), window)["dead_letters"].sum() == 3
 
-    found = {f.subject: f for f in dl.findings(store.cursor(), window)}
+    found = {f.subject: f for f in rule_findings(store.cursor(), window, None, "DEAD_LETTER")}
     orders = found["shop.orders.DLT"]
     assert (orders.severity, orders.count, orders.evidence["unrecovered"]) == ("error", 2, 1)
     assert orders.evidence["groups"] == ["email"]

@@ -6,6 +6,9 @@ import pytest
 
 from dashboard.analyses import event_design as ed
 from dashboard.analyses import naming
+from tests.support.rules import rule_findings
+
+ED_RULES = ("EVENT_AS_COMMAND", "ENVELOPE_MISSING", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY")
 
 
 @pytest.mark.parametrize(("name", "verdict"), [
@@ -51,7 +54,7 @@ def test_each_design_rule_fires_on_its_own_topic_only(data, store, window):
     data.record("shop.orders.DLT", 0, 0, at=8, key=None, value={"broken": True})
     data.write()
 
-    found = {(f.rule, f.subject): f for f in ed.findings(store.cursor(), window) if f.severity != "info"}
+    found = {(f.rule, f.subject): f for f in rule_findings(store.cursor(), window, None, *ED_RULES) if f.severity != "info"}
     assert set(found) == {
         ("EVENT_AS_COMMAND", "shop.create-invoice"),
         ("ENVELOPE_MISSING", "shop.accounts"),
@@ -73,7 +76,7 @@ def test_a_noun_event_type_is_only_info_and_key_equal_to_event_id_is_unstable(da
     for i in range(ed.KEY_MIN_RECORDS):
         data.record("shop.audit", 0, i, at=i, key=f"e-{i}", value=_full(f"e-{i}", "AuditEntry"), trace=_trace(data))
     data.write()
-    found = {f.rule: f for f in ed.findings(store.cursor(), window)}
+    found = {f.rule: f for f in rule_findings(store.cursor(), window, None, *ED_RULES)}
     assert found["EVENT_AS_COMMAND"].severity == "info"
     assert found["NULL_OR_UNSTABLE_KEY"].evidence["key_is_event_id"] == ed.KEY_MIN_RECORDS
 
@@ -81,5 +84,5 @@ def test_a_noun_event_type_is_only_info_and_key_equal_to_event_id_is_unstable(da
 def test_consumers_starting_fresh_traces_show_lost_context_where_nothing_was_tapped(data, store, window):
     data.process(data.trace_id(), "email-service", "email", "shop.untapped", 0, 1, at=1)
     data.write()
-    found = [f for f in ed.findings(store.cursor(), window) if f.rule == "MISSING_TRACE_CONTEXT"]
+    found = [f for f in rule_findings(store.cursor(), window, None, *ED_RULES) if f.rule == "MISSING_TRACE_CONTEXT"]
     assert [(f.subject, f.count, f.evidence["source"]) for f in found] == [("shop.untapped", 1, "spans")]

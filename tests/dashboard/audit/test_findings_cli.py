@@ -77,8 +77,8 @@ def test_a_rule_that_cannot_run_is_reported_not_hidden(data, store, window):
     # a damaged store: the rules that read payload hashes fail, the others do not
     store.con.execute("ALTER TABLE records DROP COLUMN value_hash")
     report = engine.evaluate(store.cursor(), window)
-    assert "dashboard.analyses.dead_letters" in report.errors
-    assert "dashboard.analyses.call_chains" not in report.errors  # the others still ran
+    assert "DEAD_LETTER" in report.errors
+    assert "LONG_SYNC_CHAIN" not in report.errors  # the others still ran
     result = _invoke(store)
     assert result.exit_code == 2 and "some rules could not run" in result.output
 

@@ -16,12 +16,11 @@ import pytest
 from click.testing import CliRunner
 
 from dashboard.cli import cli
+from dashboard.findings import registry
 from dashboard.findings.model import severity_rank
 from tests.support.golden import GOLDEN_START
 
-RULES = ("REDELIVERY", "DUPLICATE_PUBLISH", "EVENT_ID_COLLISION", "DEAD_LETTER", "IDEMPOTENCY_VIOLATION",
-         "EVENT_AS_COMMAND", "ENVELOPE_MISSING", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY",
-         "UNDECLARED_EDGE", "UNOBSERVED_EDGE")
+RULES = registry.ids(family="audit")
 START = GOLDEN_START
 # Kafka record timestamps are milliseconds; the plan keeps microseconds.
 TIME_TOLERANCE_S = 0.002

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dashboard.analyses import idempotency as idem
+from tests.support.rules import rule_findings
 
 
 def _order_published(data, offset, event_id, at):
@@ -50,7 +51,7 @@ def test_absorbed_duplicate_vs_violation_with_evidence(data, store, window):
     effects = [(e["effect"], e["target"]) for p in inv["evidence"] for e in p["effects"]]
     assert effects == [("db_write", "postgresql INSERT"), ("event", "shop.invoices")] * 2
 
-    found = idem.findings(store.cursor(), window)
+    found = rule_findings(store.cursor(), window, None, "IDEMPOTENCY_VIOLATION")
     assert [(f.rule, f.subject, f.count) for f in found] == [("IDEMPOTENCY_VIOLATION", "invoicing", 1)]
     assert found[0].evidence["messages"][0]["processings"][1]["instance"] == "inv-1"
 
@@ -79,5 +80,5 @@ def test_same_causation_id_twice_from_one_group_without_traces(data, store, wind
     data.write()
     cau = idem.causation_duplicates(store.cursor(), window)
     assert cau[["group", "causation_id", "events"]].values.tolist() == [["invoicing-service", "o-1", 2]]
-    found = idem.findings(store.cursor(), window)
+    found = rule_findings(store.cursor(), window, None, "IDEMPOTENCY_VIOLATION")
     assert [(f.subject, f.count) for f in found] == [("invoicing-service", 1)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from dashboard.analyses import redeliveries as rd
+from tests.support.rules import rule_findings
 
 
 def _by_key(df):
@@ -54,7 +55,7 @@ def test_each_redelivery_cause_is_told_apart(data, store, window):
     assert drill["service_instance"].tolist() == ["rep-a", "rep-b"]
     assert drill["status_code"].tolist() == [2, 0]
 
-    found = {f.subject: f for f in rd.findings(store.cursor(), window) if f.rule == "REDELIVERY"}
+    found = {f.subject: f for f in rule_findings(store.cursor(), window, None, "REDELIVERY", "DUPLICATE_PUBLISH", "EVENT_ID_COLLISION") if f.rule == "REDELIVERY"}
     assert found["analytics"].count == 3 and found["analytics"].evidence["causes"] == {"offset_reset": 3}
     assert found["reporting"].evidence["records"][0]["instances"] == ["rep-a", "rep-b"]
     # one restart is at-least-once delivery at work: info, first seen at the redelivery
@@ -68,7 +69,7 @@ def test_a_crash_looping_consumer_is_a_warning(data, store, window):
         for off in range(2):
             data.process(t, "reporting", "reporting", "orders", 0, off, at=60 * n + off, instance=f"rep-{n}")
     data.write()
-    (found,) = [f for f in rd.findings(store.cursor(), window) if f.rule == "REDELIVERY"]
+    (found,) = [f for f in rule_findings(store.cursor(), window, None, "REDELIVERY", "DUPLICATE_PUBLISH", "EVENT_ID_COLLISION") if f.rule == "REDELIVERY"]
     assert (found.severity, found.count, found.evidence["restarts"]) == ("warning", 2, 3)
 
 
@@ -103,7 +104,7 @@ def test_duplicate_publication_and_id_collision(data, store, window):
 
     df = rd.duplicate_publications(store.cursor(), window)
     assert dict(zip(df["event_id"], df["kind"], strict=True)) == {"o-1": "duplicate", "o-2": "collision"}
-    found = {f.rule: f for f in rd.findings(store.cursor(), window)}
+    found = {f.rule: f for f in rule_findings(store.cursor(), window, None, "REDELIVERY", "DUPLICATE_PUBLISH", "EVENT_ID_COLLISION")}
     assert found["DUPLICATE_PUBLISH"].count == 2  # records involved: the event and its copy
     assert [loc["offset"] for loc in found["DUPLICATE_PUBLISH"].evidence["event_ids"][0]["locations"]] == [10, 11]
     assert found["EVENT_ID_COLLISION"].severity == "error"

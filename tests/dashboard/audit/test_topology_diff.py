@@ -5,6 +5,7 @@ from __future__ import annotations
 from dashboard.analyses import topology_diff as td
 from dashboard.analyses.declared import declared_topology
 from sample_topology.topology import load_into_store, parse_topology
+from tests.support.rules import rule_findings
 
 DECLARED = {
     "services": {
@@ -67,7 +68,7 @@ def test_undeclared_and_unobserved_edges(data, store, window, tmp_path):
         "shop.orders -> mailer": "declared",
         "shop.orders -> audit": "undeclared",
     }
-    found = {(f.rule, f.subject): f for f in td.findings(store.cursor(), window, topo)}
+    found = {(f.rule, f.subject): f for f in rule_findings(store.cursor(), window, topo, "UNDECLARED_EDGE", "UNOBSERVED_EDGE")}
     assert set(found) == {("UNDECLARED_EDGE", "web -> email POST /emails"), ("UNDECLARED_EDGE", "web -> orders GET /orders/{id}"),
                           ("UNDECLARED_EDGE", "shop.orders -> audit"),
                           ("UNOBSERVED_EDGE", "orders -> loyalty GET /members")}
@@ -78,7 +79,7 @@ def test_undeclared_and_unobserved_edges(data, store, window, tmp_path):
 def test_without_a_topology_the_observed_graph_stands_alone(data, store, window):
     _traffic(data)
     assert declared_topology(store.cursor()) is None
-    assert td.findings(store.cursor(), window, None) == []
+    assert rule_findings(store.cursor(), window, None, "UNDECLARED_EDGE", "UNOBSERVED_EDGE") == []
     g = td.observed_graph(store.cursor(), window)
     edges = {(r.src_kind, r.src, r.dst_kind, r.dst): r.volume for r in g.itertuples()}
     assert edges == {

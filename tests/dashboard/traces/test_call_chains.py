@@ -1,4 +1,4 @@
-"""Synchronous call-chain depth (DESIGN §5.1) on small hand-built traces, derived for real."""
+"""Synchronous call-chain depth (docs/architecture.md#synchronous-call-chain-depth) on small hand-built traces, derived for real."""
 
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboard.analyses import burrow, call_chains, sync_coupling
 from sample_topology.topology import parse_topology
+from tests.support.rules import rule_findings
 
 TOPOLOGY = parse_topology({
     "limits": {"max_sync_depth": 2},
@@ -30,12 +30,12 @@ def test_long_sync_chain_uses_the_topology_limit(data, store, window):
         for d in range(depth):
             parent = data.call(t, f"s{d}", f"s{d + 1}", f"/r{d}", at=i + 0.1, parent=parent)
     data.write()
-    found = call_chains.findings(store.cursor(), window, TOPOLOGY)
+    found = rule_findings(store.cursor(), window, TOPOLOGY, "LONG_SYNC_CHAIN")
     assert [(f.subject, f.count, f.severity) for f in found] == [("web POST /checkout", 2, "warning")]
     assert found[0].evidence["trace_ids"] == traces[1:]
     assert found[0].first_seen == data.at(1) and found[0].last_seen == data.at(2)
     # the default limit (3) without a topology: nothing exceeds it
-    assert call_chains.findings(store.cursor(), window, None) == []
+    assert rule_findings(store.cursor(), window, None, "LONG_SYNC_CHAIN") == []
 
 
 def test_sync_side_effect_only_for_user_facing_requests(data, store, window):
@@ -47,10 +47,10 @@ def test_sync_side_effect_only_for_user_facing_requests(data, store, window):
     c = data.process(consumer_trace, "ship", "ship", "orders", 0, 1, at=5)
     data.call(consumer_trace, "ship", "mailer", "/emails", at=5.1, parent=c, method="POST")
     data.write()
-    found = _rules(sync_coupling.findings(store.cursor(), window, TOPOLOGY), "SYNC_SIDE_EFFECT")
+    found = rule_findings(store.cursor(), window, TOPOLOGY, "SYNC_SIDE_EFFECT")
     assert [(f.subject, f.count) for f in found] == [("web -> mailer POST /emails", 1)]
     assert found[0].evidence["trace_ids"] == [t]
-    assert _rules(sync_coupling.findings(store.cursor(), window, None), "SYNC_SIDE_EFFECT") == []
+    assert rule_findings(store.cursor(), window, None, "SYNC_SIDE_EFFECT") == []
 
 
 @pytest.mark.parametrize(("calling", "fires"), [(6, True), (4, False)])
@@ -63,7 +63,7 @@ def test_callback_chatter_when_most_events_call_the_producer(data, store, window
         if i < calling:
             data.call(t, "ship", "orders", "/orders/{id}", at=i + 0.1, parent=c)
     data.write()
-    found = _rules(sync_coupling.findings(store.cursor(), window, TOPOLOGY), "CALLBACK_CHATTER")
+    found = rule_findings(store.cursor(), window, TOPOLOGY, "CALLBACK_CHATTER")
     if fires:
         assert [(f.subject, f.count, f.evidence["processed"]) for f in found] == [("ship", 6, 8)]
     else:
@@ -85,7 +85,7 @@ def test_passive_aggressive_event(data, store, window):
     waited = [_quote_round_trip(data, i, wait=True) for i in range(2)]
     _quote_round_trip(data, 10, wait=False)  # the request had answered before the reply came
     data.write()
-    found = _rules(sync_coupling.findings(store.cursor(), window, TOPOLOGY), "PASSIVE_AGGRESSIVE_EVENT")
+    found = rule_findings(store.cursor(), window, TOPOLOGY, "PASSIVE_AGGRESSIVE_EVENT")
     assert [(f.subject, f.count) for f in found] == [("quotes", 2)]
     assert found[0].evidence["trace_ids"] == waited and found[0].evidence["reply_topic"] == "quoted"
 
@@ -94,7 +94,7 @@ def test_no_passive_aggressive_event_when_several_groups_consume(data, store, wi
     t = _quote_round_trip(data, 0, wait=True)
     data.process(data.trace_id(), "audit", "audit", "quotes", 0, 0, at=2, links=[(t, data.spans[2]["span_id"])])
     data.write()
-    assert _rules(sync_coupling.findings(store.cursor(), window, TOPOLOGY), "PASSIVE_AGGRESSIVE_EVENT") == []
+    assert rule_findings(store.cursor(), window, TOPOLOGY, "PASSIVE_AGGRESSIVE_EVENT") == []
 
 
 def test_consumer_lag_severity_follows_burrow_status(data, store, window):
@@ -103,7 +103,7 @@ def test_consumer_lag_severity_follows_burrow_status(data, store, window):
         data.poll("stuck", "orders", 1, 300, at=s, high_watermark=400 + s)
         data.poll("fine", "orders", 2, 10 * s, at=s, high_watermark=10 * s)
     data.write()
-    found = {f.subject: f for f in burrow.findings(store.cursor(), window)}
+    found = {f.subject: f for f in rule_findings(store.cursor(), window, None, "CONSUMER_LAG")}
     assert set(found) == {"slow", "stuck"}
     assert (found["slow"].severity, found["slow"].evidence["status"]) == ("warning", "WARN")
     assert (found["stuck"].severity, found["stuck"].evidence["status"]) == ("error", "ERR")

@@ -13,12 +13,13 @@ from datetime import datetime
 import pytest
 
 from collectors.store import Store
-from dashboard.analyses import burrow, call_chains, sync_coupling
 from dashboard.analyses.window import Window
+from dashboard.findings import registry
 from dashboard.findings.model import severity_rank
 from tests.support.golden import GOLDEN_START
+from tests.support.rules import rule_findings
 
-RULES = ("LONG_SYNC_CHAIN", "SYNC_SIDE_EFFECT", "CONSUMER_LAG", "CALLBACK_CHATTER", "PASSIVE_AGGRESSIVE_EVENT")
+RULES = registry.ids(family="traces")
 START = GOLDEN_START
 
 
@@ -29,8 +30,7 @@ def found(golden_shop):
         cur = store.cursor()
         window = Window.everything(cur)
         depths = dict(cur.execute("SELECT max_depth, count(*) FROM trace_facts GROUP BY ALL").fetchall())
-        return {"findings": [*call_chains.findings(cur, window, topology), *burrow.findings(cur, window, topology),
-                             *sync_coupling.findings(cur, window, topology)],
+        return {"findings": rule_findings(cur, window, topology, *RULES),
                 "depths": depths}
 
 

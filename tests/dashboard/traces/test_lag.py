@@ -1,4 +1,4 @@
-"""Event lag (DESIGN §5.2): trace pairing in order, signed lag, offset lag and time lag."""
+"""Event lag (docs/architecture.md#event-lag): trace pairing in order, signed lag, offset lag and time lag."""
 
 from __future__ import annotations
 

@@ -1,0 +1,47 @@
+"""CONSUMER_LAG: a group whose Burrow status was not OK in the window (WARN → warning, else error)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from dashboard.analyses.burrow import bad_groups, group_status, worst
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding, plural
+from dashboard.findings.registry import Rule, register
+
+_SEVERITY = {"WARN": "warning", "ERR": "error", "STOP": "error", "STALL": "error", "REWIND": "error"}
+_REMEDY = {
+    "WARN": "The group falls behind: scale its consumers (up to the partition count) or make processing cheaper.",
+    "STALL": "The group commits but does not move: find the message or call it is stuck on.",
+    "STOP": "The group stopped committing: check that its consumers run and can reach the broker.",
+    "REWIND": "The group's offsets went backwards: find who reset them, and expect reprocessing.",
+    "ERR": "The group is in error: check its partitions' statuses.",
+}
+
+
+def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
+    out: list[Finding] = []
+    for cluster, grp, first_seen, last_seen, partitions, first_at, final_lag in bad_groups(con, window):
+        status = worst(list(partitions.values()))
+        lag_now = int(sum(final_lag.values())) if final_lag else 0
+        out.append(rule.finding(
+            severity=_SEVERITY[status], subject_kind="group", subject=grp,
+            count=lag_now, first_seen=first_seen, last_seen=last_seen,
+            summary=(f"{grp} was {group_status([status])} by Burrow's rules (worst partition {status}; "
+                     f"{plural(sum(v != 'OK' for v in partitions.values()), 'partition')} not OK); "
+                     f"{plural(lag_now, 'message')} behind at the last bad poll"),
+            remedy=_REMEDY[status],
+            evidence={"cluster": cluster, "status": group_status([status]), "worst_partition_status": status,
+                      "partitions": dict(partitions), "first_at": {s: t.isoformat() for s, t in first_at.items()},
+                      "final_lag": {k: int(v) for k, v in final_lag.items()} if final_lag else {}},
+        ))
+    return out
+
+
+RULE = register(Rule(
+    id="CONSUMER_LAG", severity="error", page="lag", family="traces",
+    remedy="Find why the group falls behind or stopped (its partitions' Burrow statuses say which), then scale "
+           "or unblock its consumers.",
+    find=find))

@@ -1,0 +1,28 @@
+"""DUPLICATE_PUBLISH: the same event (same id, same payload) published more than once on a topic."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from dashboard.analyses.redeliveries import duplicate_publications, publication_groups
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding, plural
+from dashboard.findings.registry import Rule, register, shared
+
+
+def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
+    return [rule.finding(
+        subject_kind="topic", subject=str(topic), count=int(df["copies"].sum()), first_seen=first, last_seen=last,
+        summary=f"{plural(len(df), 'event')} published more than once on {topic} "
+                f"({plural(int(df['copies'].sum()), 'record')}, {int(df['copies'].sum() - len(df))} of them copies)",
+        evidence={"event_ids": ids},
+    ) for topic, df, ids, first, last in publication_groups(shared(duplicate_publications, con, window), "duplicate")]
+
+
+RULE = register(Rule(
+    id="DUPLICATE_PUBLISH", severity="warning", page="redeliveries", family="audit",
+    remedy="Enable the idempotent producer (enable.idempotence) or deduplicate the outbox relay; "
+           "consumers must stay idempotent on the event id.",
+    find=find))

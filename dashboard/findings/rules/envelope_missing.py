@@ -1,0 +1,46 @@
+"""ENVELOPE_MISSING: events without a stable id, a time or a version (or CloudEvents' required attributes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+from dashboard.analyses.event_design import event_types, seen_between
+from dashboard.analyses.processings import as_list
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
+from dashboard.findings.registry import Rule, register, shared
+
+CHECKS = ("missing_id", "missing_time", "missing_version", "ce_missing_specversion", "ce_missing_source",
+          "ce_missing_type", "ce_missing_id")
+
+
+def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
+    """One per topic, with what each event type lacks."""
+    out = []
+    for topic, df in shared(event_types, con, window).groupby("topic", sort=True):
+        bad = df[(df[list(CHECKS)] > 0).any(axis=1)]
+        if bad.empty:
+            continue
+        per_type = {}
+        for r in bad.itertuples(index=False):
+            missing = {c: int(getattr(r, c)) for c in CHECKS if getattr(r, c)}
+            per_type[r.event_type if isinstance(r.event_type, str) else "(no type)"] = {
+                "records": int(r.records), "missing": missing, "sample": as_list(r.sample_incomplete)}
+        lacks = sorted({c.replace("ce_missing_", "CloudEvents ").replace("missing_", "")
+                        for t in per_type.values() for c in t["missing"]})
+        first, last = seen_between(bad)
+        out.append(rule.finding(
+            subject_kind="topic", subject=str(topic), count=int(bad["incomplete"].sum()), first_seen=first,
+            last_seen=last, summary=f"events on {topic} lack: {', '.join(lacks)} ({', '.join(sorted(per_type))})",
+            evidence={"event_types": per_type},
+        ))
+    return out
+
+
+RULE = register(Rule(
+    id="ENVELOPE_MISSING", severity="warning", page="event-design", family="audit",
+    remedy="Give every event an envelope with a stable id, the time it happened and a schema "
+           "version (CloudEvents: id, source, specversion, type).",
+    find=find))
