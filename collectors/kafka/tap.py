@@ -19,6 +19,7 @@ from collectors.interpreter import throughput_settings
 from collectors.kafka import fastpath
 from collectors.kafka.batch import BatchConverter, RawBatch
 from collectors.kafka.config import KafkaSettings
+from collectors.kafka.wire_records import WireRecords
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
 from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
@@ -51,7 +52,7 @@ class KafkaTap(ThreadComponent):
     """A Component (collectors.runtime) that runs one consumer on a background thread."""
 
     def __init__(self, store: Store, settings: KafkaSettings, *, from_beginning: bool = False,
-                 path: str = "auto") -> None:
+                 path: str = "auto", wire: WireRecords | None = None) -> None:
         if path == "auto":
             path = "native" if fastpath.available() else "bulk"
             if path == "bulk":
@@ -62,6 +63,7 @@ class KafkaTap(ThreadComponent):
         if path == "native" and not fastpath.available():
             raise ValueError("the native tap path was not built (it needs a Rust toolchain at install)")
         self.path = path
+        self.wire = wire  # schema-registry decoding of wire-format values (None: stored as bytes)
         self._native_capture = path == "native"  # until the native capture fails on a message
         self.store = store
         self.settings = settings
@@ -89,8 +91,11 @@ class KafkaTap(ThreadComponent):
     def status(self) -> dict[str, Any]:
         # the path this session runs: native until a native capture fails, then bulk
         path = "bulk" if self.path == "native" and not self._native_capture else self.path
+        wire = {} if self.wire is None else {"schema_registry": self.wire.describe(),  # secrets redacted
+                                              "wire_decoded": self.wire.decoder.decoded,
+                                              "wire_kept_raw": self.wire.kept_raw}
         with self._lock:
-            return {**self._status, "path": path, "seconds_by_stage": dict(self._status["seconds_by_stage"]),
+            return {**self._status, **wire, "path": path, "seconds_by_stage": dict(self._status["seconds_by_stage"]),
                     "settings": self.settings.describe()}
 
     # -- internals ------------------------------------------------------------------------
@@ -154,12 +159,13 @@ class KafkaTap(ThreadComponent):
         self._assigned = {}
         buf: list[Any] = []  # this batch's consumed chunks (RawBatch or NativeBatch), already in columns
         buf_rows = buf_bytes = 0
+        picked: list[dict[str, Any]] = []  # the batch's wire-format records, when a registry decodes them
 
         def hand_over() -> None:
             """The buffered chunks, as one batch, to the normalizer; waits while the stages are busy."""
-            nonlocal buf, buf_rows, buf_bytes
-            stages.put((type(buf[0]).concat(buf), _now_us()))
-            buf, buf_rows, buf_bytes = [], 0, 0
+            nonlocal buf, buf_rows, buf_bytes, picked
+            stages.put((type(buf[0]).concat(buf), _now_us(), picked))
+            buf, buf_rows, buf_bytes, picked = [], 0, 0, []
 
         first = True
         next_refresh = 0.0
@@ -184,9 +190,12 @@ class KafkaTap(ThreadComponent):
                         if not buf:
                             batch_started = time.monotonic()
                         t0 = time.perf_counter()
+                        wire_now = self.wire.pick(good) if self.wire is not None else None
                         chunk = self._capture(good)  # the Message objects go now
                         if buf and type(chunk) is not type(buf[0]):  # the capture fell back: one kind a batch
                             hand_over()
+                        if wire_now:
+                            picked.extend(wire_now)
                         self._add_time("extract_s", time.perf_counter() - t0)
                         buf.append(chunk)
                         buf_rows += chunk.num_rows
@@ -276,7 +285,8 @@ class KafkaTap(ThreadComponent):
             self._set(last_error=f"{err.name()}: {err.str()}")
             log.warning("%s: %s", self.name, err.str())
 
-    def _normalize(self, conv: BatchConverter, raw: Any, tapped: int) -> tuple[Any, ...]:
+    def _normalize(self, conv: BatchConverter, raw: Any, tapped: int,
+                   picked: list[dict[str, Any]] | None = None) -> tuple[Any, ...]:
         """The batch's record rows and ingest errors, and the positions it reaches."""
         t0 = time.perf_counter()
         try:
@@ -284,6 +294,10 @@ class KafkaTap(ThreadComponent):
         except (Exception, fastpath.PanicException):  # the fast path choked: the reference never does
             log.exception("%s: fast normalize failed, using record_row for this batch", self.name)
             table, errors = conv.reference_fields(raw.all_fields(), tapped_at_us=tapped)
+        if picked and self.wire is not None:
+            t1 = time.perf_counter()
+            table, errors = self.wire.apply(table, errors, picked, tapped)
+            self._add_time("wire_decode_s", time.perf_counter() - t1)
         positions = raw.positions()
         self._add_time("normalize_s", time.perf_counter() - t0)
         self._set(slow_path_records=conv.slow_rows)
