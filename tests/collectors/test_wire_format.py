@@ -143,3 +143,31 @@ def test_cli_needs_the_url_with_s_and_never_echoes_secrets(tmp_path: Path) -> No
                                        "127.0.0.1:1", "-S", "basic.auth.user.info=alice:s3cret"])
     assert result.exit_code != 0 and "--schema-registry" in result.output
     assert "s3cret" not in result.output
+
+
+def test_import_decodes_with_a_folder_of_schemas_and_keeps_the_rest_raw(tmp_path: Path, client) -> None:
+    import base64
+
+    import duckdb
+
+    from dashboard.cli import cli
+
+    value = wire.avro_order(client, "orders", "o-1")
+    schemas = tmp_path / "schemas"
+    schemas.mkdir()
+    (schemas / f"{int.from_bytes(value[1:5], 'big')}.avsc").write_text(wire.ORDER_V1)
+    unknown = b"\x00\x00\x00\x00\x63" + value[5:]  # schema id 99: not in the folder
+    lines = [{"topic": "orders", "partition": 0, "offset": i, "timestamp": 1_772_359_200_000,
+              "value_b64": base64.b64encode(v).decode()} for i, v in enumerate((value, unknown))]
+    f = tmp_path / "records.jsonl"
+    f.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    db = tmp_path / "s.duckdb"
+    result = CliRunner().invoke(cli, ["import", str(f), "--db", str(db), "--schemas", str(schemas)])
+    assert result.exit_code == 0, result.output
+    assert "2 records, 0 rejected, 1 wire-format values stored undecoded" in result.output
+    con = duckdb.connect(str(db), read_only=True)
+    rows = con.execute('SELECT "offset", envelope, event_id FROM records ORDER BY "offset"').fetchall()
+    errors = con.execute("SELECT location, reason FROM ingest_errors").fetchall()
+    con.close()
+    assert rows == [(0, "avro", "o-1"), (1, "none", None)]
+    assert errors == [("records.jsonl:2", "wire-format value stored undecoded: schema 99 not found in schemas/")]
