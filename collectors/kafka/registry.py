@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,11 +77,14 @@ def _status_of(exc: Exception) -> int | None:
 class RegistrySchemas:
     """SchemaSource over a registry that speaks the Confluent API."""
 
-    def __init__(self, settings: RegistrySettings, *, client: Any = None) -> None:
+    def __init__(self, settings: RegistrySettings, *, client: Any = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         """``client``: a SchemaRegistryClient already made (a ``mock://`` one is per instance)."""
         from confluent_kafka.schema_registry import SchemaRegistryClient
 
         self.settings = settings
+        self._clock = clock
+        self._down_until = 0.0  # while the registry is unreachable, every id fails at once
         if client is not None:
             self.client = client
             return
@@ -91,6 +95,9 @@ class RegistrySchemas:
 
     def _call(self, what: str, fn: Any, *args: Any, **kw: Any) -> Any:
         """One request; its failure as SchemaUnavailable with a one-line reason."""
+        if self._clock() < self._down_until:  # a dead or black-holed registry costs one timeout per interval
+            raise SchemaUnavailable(f"schema registry unreachable (not asked again yet) for {what}",
+                                    retry_after=self._down_until - self._clock())
         try:
             return fn(*args, **kw)
         except Exception as exc:  # noqa: BLE001 (the client raises its own, httpx's and ssl's errors)
@@ -100,6 +107,8 @@ class RegistrySchemas:
             if status is not None:
                 raise SchemaUnavailable(f"schema registry answered {status} for {what}",
                                         retry_after=RETRY_DOWN_S) from None
+            self._down_until = self._clock() + RETRY_DOWN_S
+            # the exception's text may hold the URL and its user:password: only its type is shown
             raise SchemaUnavailable(f"schema registry unreachable ({type(exc).__name__}) for {what}",
                                     retry_after=RETRY_DOWN_S) from None
 
@@ -119,6 +128,7 @@ class RegistrySchemas:
                 return max((v.version for v in versions if v.version is not None), default=None)
             except Exception as exc:  # noqa: BLE001
                 if _status_of(exc) is None:
+                    self._down_until = self._clock() + RETRY_DOWN_S
                     raise SchemaUnavailable(f"schema registry unreachable ({type(exc).__name__}) for the "
                                             f"versions of schema id {schema_id}", retry_after=RETRY_DOWN_S) from None
         # registries without /schemas/ids/{id}/versions (and the in-memory one): look it up by subject
@@ -128,7 +138,7 @@ class RegistrySchemas:
                     if self.client.get_version(subject, v).schema_id == schema_id:
                         return v
         except Exception as exc:  # noqa: BLE001
-            log.debug("no version for schema id %s: %s", schema_id, exc)
+            log.debug("no version for schema id %s: %s", schema_id, type(exc).__name__)
         return None
 
     def named_schemas(self, schema: Schema) -> dict[str, Any]:

@@ -85,8 +85,8 @@ def _closed_port() -> int:
 
 def test_registry_down_keeps_records_raw_counts_the_reason_and_resumes(client) -> None:
     value = wire.avro_order(client, "orders", "o-1")
-    down = RegistrySchemas(RegistrySettings(f"http://127.0.0.1:{_closed_port()}"))
     now = [0.0]
+    down = RegistrySchemas(RegistrySettings(f"http://127.0.0.1:{_closed_port()}"), clock=lambda: now[0])
     decoder = WireDecoder(down, clock=lambda: now[0])
     step = WireRecords(decoder, cluster="c", source="kafka:c")
     fields = {"topic": "orders", "partition": 0, "offset": 7, "key": None, "value": value, "headers": None,
@@ -171,3 +171,18 @@ def test_import_decodes_with_a_folder_of_schemas_and_keeps_the_rest_raw(tmp_path
     con.close()
     assert rows == [(0, "avro", "o-1"), (1, "none", None)]
     assert errors == [("records.jsonl:2", "wire-format value stored undecoded: schema 99 not found in schemas/")]
+
+
+def test_a_registry_that_is_down_is_asked_once_per_interval_whatever_the_ids() -> None:
+    now = [0.0]
+    down = RegistrySchemas(RegistrySettings(f"http://127.0.0.1:{_closed_port()}"), clock=lambda: now[0])
+    calls = []
+    get = down.client.get_schema
+    down.client.get_schema = lambda *a, **kw: calls.append(a) or get(*a, **kw)
+    decoder = WireDecoder(down, clock=lambda: now[0])
+    reasons = {decoder.decode(b"\x00" + sid.to_bytes(4, "big") + b"x") for sid in range(1, 200)}
+    assert len(calls) == 1  # not one request (and one timeout) per schema id
+    assert all(r.startswith("schema registry unreachable") for r in reasons)
+    now[0] = 10.0
+    decoder.decode(b"\x00\x00\x00\x00\x01x")
+    assert len(calls) == 2

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 import uuid
 
 import pytest
 
 from collectors.kafka import fastpath
 from collectors.kafka.config import KafkaSettings
-from collectors.kafka.registry import RegistrySchemas, RegistrySettings
+from collectors.kafka.registry import RETRY_DOWN_S, RegistrySchemas, RegistrySettings
 from collectors.kafka.tap import KafkaTap
 from collectors.kafka.wire_records import WireRecords
 from collectors.normalize.wire_format import WireDecoder
@@ -80,9 +81,10 @@ def test_registry_down_the_tap_stores_raw_and_goes_on(store, bootstrap, topic_fa
         assert errors and all("schema registry unreachable" in r for (r,) in errors)
         assert sum(int(r.split()[0]) for (r,) in errors) == 50  # every record counted once
         assert {r[0] for r in _rows(store, topic).values()} == {"none"}
-        # the registry answers again: later records are decoded without restarting the tap
+        # the registry answers again: once the retry interval is over, later records are decoded
+        # without restarting the tap
         source.client = client
-        tap.wire.decoder._failed.clear()  # noqa: SLF001 (skip the retry interval, not the retry)
+        time.sleep(RETRY_DOWN_S + 0.5)
         produce(topic, [(b"o-late", wire.avro_order(client, topic, "o-late"), None)])
         wait_for(lambda: len(_rows(store, topic)) == 51, what="the record after the outage")
     finally:
