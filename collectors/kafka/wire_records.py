@@ -26,6 +26,8 @@ from collectors.normalize import deadletter
 from collectors.normalize.records import record_row
 from collectors.normalize.wire_format import Decoded, WireDecoder, is_wire_format
 
+_TS_MIN, _TS_MAX = -62_135_596_800_000_000, 253_402_300_799_999_999  # years 1..9999 in µs: what Arrow holds
+
 
 class WireRecords:
     def __init__(self, decoder: WireDecoder, *, cluster: str, source: str,
@@ -60,7 +62,9 @@ class WireRecords:
             if isinstance(got, Decoded):
                 try:
                     row = record_row(**self.common, **fields, tapped_at_us=tapped_at_us, decoded=got)
-                    pa.scalar(row["event_time"], pa.timestamp("us"))  # a time Arrow cannot hold: keep it raw
+                    t = row["event_time"]
+                    if t is not None and not _TS_MIN <= t <= _TS_MAX:
+                        raise ValueError("event time out of range")
                     rows.append(row)
                     continue
                 except Exception as exc:  # noqa: BLE001

@@ -107,7 +107,9 @@ def extract_decoded(headers: Mapping[str, bytes | None], doc: Any, fmt: str, ver
     (specversion, id, type) is a structured CloudEvent whatever its content type, as Avro
     CloudEvents are; and the schema's registry version is the event's version when the
     value names none."""
-    doc = doc if isinstance(doc, dict) else None
+    from collectors.normalize.wire_format import top_level
+
+    doc = top_level(doc) if isinstance(doc, dict) else None
     structured = doc is not None and "specversion" in doc and ("id" in doc or "type" in doc)
     out = _from_doc(headers, doc, structured, fmt, fields)
     if out["event_version"] is None and version is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from collectors.normalize import deadletter, envelope
 from collectors.normalize.binary import excerpt, integer, text
-from collectors.normalize.wire_format import Decoded
+from collectors.normalize.wire_format import Decoded, json_default
 
 TIMESTAMP_TYPES = {0: "unknown", 1: "create", 2: "log_append"}
 _DELIVERY_HEADERS = ("kafka_deliveryAttempt", "delivery_attempt", "retry_topic-attempts", "x-delivery-attempt")
@@ -86,6 +86,7 @@ def record_row(
         row.update(envelope.extract(last, value))
     else:
         row.update(envelope.extract_decoded(last, decoded.doc, decoded.fmt, decoded.version))
-        row["value_excerpt"] = excerpt(json.dumps(decoded.doc, ensure_ascii=False, default=str).encode("utf-8"))
+        row["value_excerpt"] = excerpt(json.dumps(decoded.doc, ensure_ascii=False, default=json_default
+                                                  ).encode("utf-8", "replace"))
     row.update(deadletter.classify(topic, last, dlt_patterns))
     return row

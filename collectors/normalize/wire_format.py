@@ -73,7 +73,8 @@ class SchemaSource(Protocol):
 
 @dataclass(frozen=True)
 class Decoded:
-    """A decoded value: the document, its format and the schema's registry version."""
+    """A decoded value: the document (as the decoder gave it: Avro's bytes, datetimes and
+    decimals included), its format and the schema's registry version."""
 
     doc: Any
     fmt: str
@@ -82,8 +83,27 @@ class Decoded:
 
 
 # -- documents ----------------------------------------------------------------------------
+_NESTED = (str, int, float, bool, type(None), dict, list)
+
+
+def json_default(v: Any) -> Any:
+    """json.dumps' fallback for what Avro decodes beyond JSON (bytes, times, decimals, UUIDs):
+    the C encoder calls it only for those, so a decoded value is never walked in Python."""
+    out = plain(v)
+    if out is v:
+        raise TypeError(f"{type(v).__name__} is not JSON")
+    return out
+
+
+def top_level(doc: Any) -> Any:
+    """The document's top-level fields as JSON-able data: all envelope extraction reads."""
+    if not isinstance(doc, dict):
+        return doc
+    return {k: v if isinstance(v, _NESTED) else plain(v) for k, v in doc.items()}  # nested values: never read
+
+
 def plain(v: Any) -> Any:
-    """A decoded value as JSON-able data: what envelope extraction and the excerpt read."""
+    """A decoded value as JSON-able data (recursively)."""
     if isinstance(v, dict):
         return {str(k): plain(x) for k, x in v.items()}
     if isinstance(v, (list, tuple)):
@@ -213,7 +233,7 @@ class WireDecoder:
         buf.seek(HEADER_BYTES)
         try:
             idx = message_indexes(buf) if fmt == "protobuf" else []
-            doc = plain(reader(buf, idx))
+            doc = reader(buf, idx)  # as decoded: top_level() and json_default() read it
         except Exception as exc:  # noqa: BLE001 (a value that does not match its schema)
             return f"value does not match schema {sid} ({fmt}): {exc}"
         self.decoded += 1
