@@ -23,10 +23,14 @@ import pyarrow.compute as pc
 
 from collectors.model import error_row
 from collectors.normalize import deadletter
-from collectors.normalize.records import record_row
+from collectors.normalize.records import decoded_columns
 from collectors.normalize.wire_format import Decoded, WireDecoder, is_wire_format
 
 _TS_MIN, _TS_MAX = -62_135_596_800_000_000, 253_402_300_799_999_999  # years 1..9999 in µs: what Arrow holds
+
+
+_PATCHED = frozenset(("envelope", "event_id", "event_type", "event_version", "event_time", "event_source",
+                      "causation_id", "correlation_id", "value_excerpt"))
 
 
 class WireRecords:
@@ -54,14 +58,18 @@ class WireRecords:
 
     def rows(self, picked: Sequence[dict[str, Any]], tapped_at_us: int
              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Decoded record rows, and ingest-error rows counting the records kept raw."""
+        """Per decoded record, its position and the columns its decoded value sets (as
+        record_row sets them: every other column does not depend on the value's content);
+        and ingest-error rows counting the records kept raw."""
         rows: list[dict[str, Any]] = []
         failed: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for fields in picked:
             got = self.decoder.decode(fields["value"]) if is_wire_format(fields["value"]) else "not wire format"
             if isinstance(got, Decoded):
                 try:
-                    row = record_row(**self.common, **fields, tapped_at_us=tapped_at_us, decoded=got)
+                    last = {name: raw for name, raw in fields["headers"] or ()}  # the last of a repeated name
+                    row = {"topic": fields["topic"], "partition": fields["partition"], "offset": fields["offset"],
+                           **decoded_columns(last, got)}
                     t = row["event_time"]
                     if t is not None and not _TS_MIN <= t <= _TS_MAX:
                         raise ValueError("event time out of range")
@@ -81,9 +89,8 @@ class WireRecords:
 
     def apply(self, table: pa.Table, errors: list[dict[str, Any]], picked: Sequence[dict[str, Any]],
               tapped_at_us: int) -> tuple[pa.Table, list[dict[str, Any]]]:
-        """The converted batch with its wire-format rows decoded where the schema could be had."""
-        from collectors.kafka.batch import slow_table
-
+        """The converted batch with the decoded columns of its wire-format rows patched in
+        (column-wise: each row is found by its position, whatever order the paths left)."""
         rows, more = self.rows(picked, tapped_at_us)
         errors = errors + more
         if not rows:
@@ -91,5 +98,13 @@ class WireRecords:
         done = pa.array([f"{r['topic']}/{r['partition']}/{r['offset']}" for r in rows], pa.string())
         keys = pc.binary_join_element_wise(table.column("topic"), table.column("partition").cast(pa.string()),
                                            table.column("offset").cast(pa.string()), "/")
-        kept = table.filter(pc.invert(pc.is_in(keys, value_set=done)))
-        return pa.concat_tables([kept, slow_table(rows).cast(table.schema)]), errors
+        idx = pc.index_in(keys, value_set=done)
+        hit = pc.is_valid(idx)
+        cols = []
+        for field in table.schema:
+            col = table.column(field.name)
+            if field.name in _PATCHED:
+                new = pa.array([r[field.name] for r in rows], field.type)
+                col = pc.if_else(hit, pc.take(new, idx), col)
+            cols.append(col)
+        return pa.Table.from_arrays(cols, schema=table.schema), errors

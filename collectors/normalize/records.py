@@ -37,6 +37,14 @@ def parse_traceparent(raw: bytes | None) -> tuple[str | None, str | None]:
     return parts[1], parts[2]
 
 
+def decoded_columns(last: dict[str, bytes | None], decoded: Decoded) -> dict[str, Any]:
+    """The columns a decoded value sets: the envelope's, and the excerpt (the value as JSON)."""
+    out = envelope.extract_decoded(last, decoded.doc, decoded.fmt, decoded.version)
+    out["value_excerpt"] = excerpt(json.dumps(decoded.doc, ensure_ascii=False, default=json_default
+                                              ).encode("utf-8", "replace"))
+    return out
+
+
 def record_row(
     *,
     cluster: str,
@@ -85,8 +93,6 @@ def record_row(
     if decoded is None:
         row.update(envelope.extract(last, value))
     else:
-        row.update(envelope.extract_decoded(last, decoded.doc, decoded.fmt, decoded.version))
-        row["value_excerpt"] = excerpt(json.dumps(decoded.doc, ensure_ascii=False, default=json_default
-                                                  ).encode("utf-8", "replace"))
+        row.update(decoded_columns(last, decoded))
     row.update(deadletter.classify(topic, last, dlt_patterns))
     return row

@@ -186,3 +186,24 @@ def test_a_registry_that_is_down_is_asked_once_per_interval_whatever_the_ids() -
     now[0] = 10.0
     decoder.decode(b"\x00\x00\x00\x00\x01x")
     assert len(calls) == 2
+
+
+def test_the_tap_step_patches_exactly_what_record_row_gives_a_decoded_value(client, decoder) -> None:
+    from collectors.kafka.batch import BatchConverter, slow_table
+
+    values = [wire.avro_order(client, "orders", "o-1"), wire.avro_cloudevent(client, "orders", "ce-1"),
+              wire.protobuf_payment(client, "orders", "p-1"), b'{"eventId": "j-1"}']
+    headers = [[("ce_correlationid", b"c-9"), ("traceparent", b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")],
+               None, [("kafka_dlt-original-topic", b"x")], None]
+    fields = [{"topic": "orders", "partition": 1, "offset": 10 + i, "key": b"k", "value": v, "headers": h,
+               "timestamp_ms": 1_772_359_200_000, "timestamp_type": 1} for i, (v, h) in enumerate(zip(values, headers, strict=True))]
+    conv = BatchConverter(cluster="c", source="kafka:c")
+    raw_table, _ = conv.reference_fields(list(reversed(fields)), tapped_at_us=5)  # any row order
+    step = WireRecords(decoder, cluster="c", source="kafka:c")
+    patched, errors = step.apply(raw_table, [], [f for f in fields if f["value"][0] == 0], 5)
+    expected = slow_table([record_row(cluster="c", source="kafka:c", tapped_at_us=5, **f,
+                                      decoded=d if isinstance(d := decoder.decode(f["value"]), Decoded) else None)
+                           for f in reversed(fields)])
+    assert errors == []
+    assert patched.to_pylist() == expected.to_pylist()
+    assert [r["envelope"] for r in patched.to_pylist()] == ["json", "protobuf", "cloudevents-structured", "avro"]
