@@ -241,13 +241,13 @@ class WireDecoder:
 
 
 # -- a folder of schemas (offline import) -------------------------------------------------
-_SUFFIX_TYPES = {".avsc": "AVRO", ".proto": "PROTOBUF", ".pb": "PROTOBUF", ".json": "JSON"}
+_SUFFIX_TYPES = {".avsc": "AVRO", ".pb": "PROTOBUF", ".json": "JSON"}  # no .proto text: nothing here parses it
 
 
 class FolderSchemas:
     """Schemas from files named by schema id: ``42.avsc`` (Avro), ``42.json`` (JSON Schema),
-    ``42.pb`` / ``42.proto`` (a serialized FileDescriptorProto, binary or base64, as the
-    registry answers with ``format=serialized``). A ``42.json`` that holds the registry's own
+    ``42.pb`` (a serialized FileDescriptorProto, binary or base64, as the registry answers
+    with ``format=serialized``). A ``42.json`` that holds the registry's own
     answer to ``GET /schemas/ids/42`` (``schema``, ``schemaType``, optionally ``version``)
     is read as that, which also gives the event version."""
 
@@ -264,7 +264,7 @@ class FolderSchemas:
         p = self._files.get(sid)
         if p is None:
             raise SchemaUnavailable(f"schema {sid} not found in {self.folder.name}/", retry_after=3600.0)
-        if p.suffix in (".pb", ".proto"):
+        if p.suffix == ".pb":
             raw = p.read_bytes()
             try:
                 text = base64.standard_b64encode(base64.b64decode(raw, validate=True)).decode("ascii")

@@ -118,8 +118,12 @@ def test_a_folder_of_schemas_named_by_id(tmp_path: Path, client) -> None:
     ce = wire.avro_cloudevent(client, "invoices", "ce-1")
     cid = int.from_bytes(ce[1:5], "big")
     (tmp_path / f"{cid}.json").write_text(json.dumps({"schema": wire.CLOUDEVENT, "schemaType": "AVRO", "version": 4}))
+    pb = wire.protobuf_refund(client, "refunds", "r-1")
+    pid = int.from_bytes(pb[1:5], "big")
+    (tmp_path / f"{pid}.pb").write_text(client.get_schema(pid, fmt="serialized").schema_str)  # base64 descriptor
     decoder = WireDecoder(FolderSchemas(tmp_path))
     assert _row(value, decoder)["event_id"] == "o-1"
+    assert _row(pb, decoder)["event_id"] == "r-1"
     assert _row(ce, decoder)["event_version"] == "4"
     assert decoder.decode(b"\x00\x00\x00\x00\x63xx") == f"schema 99 not found in {tmp_path.name}/"
 
