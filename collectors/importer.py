@@ -23,6 +23,7 @@ from collectors.model import SCHEMAS, error_row, to_table
 from collectors.normalize.envelope import parse_time
 from collectors.normalize.otlp_json import spans_from_json
 from collectors.normalize.records import record_row
+from collectors.normalize.wire_format import Decoded, WireDecoder, is_wire_format
 from collectors.store import Store
 
 BATCH_ROWS = 100_000
@@ -38,6 +39,7 @@ class ImportResult:
     rejected: int = 0
     reasons: list[str] = field(default_factory=list)
     skipped: bool = False  # already imported earlier
+    undecoded: int = 0  # wire-format values stored as bytes (their schema could not be had)
 
 
 def _open(path: Path) -> Any:
@@ -126,8 +128,19 @@ def _headers(raw: Any) -> list[tuple[str, bytes | None]]:
     return out
 
 
-def record_from_line(doc: dict[str, Any], *, default_cluster: str, tapped_at_us: int, source: str) -> dict[str, Any]:
-    """One record line of the documented record file format → a record row."""
+def record_from_line(doc: dict[str, Any], *, default_cluster: str, tapped_at_us: int, source: str,
+                     decoder: WireDecoder | None = None, undecoded: list[str] | None = None) -> dict[str, Any]:
+    """One record line of the documented record file format → a record row. With a decoder,
+    a wire-format value is decoded through its schema; when it cannot be, the record keeps
+    its bytes and the reason is appended to ``undecoded``."""
+    value = _bytes(doc, "value")
+    decoded = None
+    if decoder is not None and is_wire_format(value):
+        got = decoder.decode(value)
+        if isinstance(got, Decoded):
+            decoded = got
+        elif undecoded is not None:
+            undecoded.append(got)
     ts = doc.get("timestamp")
     ts_us = parse_time(ts)
     ts_type = doc.get("timestamp_type", "create")
@@ -137,12 +150,13 @@ def record_from_line(doc: dict[str, Any], *, default_cluster: str, tapped_at_us:
         partition=_int(doc, "partition"),
         offset=_int(doc, "offset"),
         key=_bytes(doc, "key"),
-        value=_bytes(doc, "value"),
+        value=value,
         headers=_headers(doc.get("headers")),
         timestamp_ms=ts_us // 1000 if ts_us is not None else None,
         timestamp_type=_TS_TYPES.get(str(ts_type).lower().replace("-", "_"), 0),
         tapped_at_us=parse_time(doc.get("tapped_at")) or tapped_at_us,
         source=source,
+        decoded=decoded,
     )
 
 
@@ -187,8 +201,9 @@ def _lines(path: Path, progress: Callable[[int], None] | None) -> Iterator[tuple
 
 
 def import_file(store: Store, path: str | os.PathLike[str], *, cluster: str = "default",
-                progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Import one file in one transaction; a file imported before is skipped."""
+                progress: Callable[[int], None] | None = None, decoder: WireDecoder | None = None) -> ImportResult:
+    """Import one file in one transaction; a file imported before is skipped. ``decoder``
+    decodes schema-registry values (wire format) of record lines."""
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p} does not exist or is not a file")
@@ -230,9 +245,15 @@ def import_file(store: Store, path: str | os.PathLike[str], *, cluster: str = "d
                             reject(lineno, reason, excerpt)
                         pending += len(rows)
                     elif kind == "records":
-                        buffers["records"].append(
-                            record_from_line(doc, default_cluster=cluster, tapped_at_us=now_us, source=source)
-                        )
+                        why: list[str] = []
+                        buffers["records"].append(record_from_line(
+                            doc, default_cluster=cluster, tapped_at_us=now_us, source=source, decoder=decoder,
+                            undecoded=why))
+                        for reason in why:  # kept, not rejected: the bytes are stored
+                            result.undecoded += 1
+                            buffers["ingest_errors"].append(error_row(
+                                source, f"{p.name}:{lineno}", f"wire-format value stored undecoded: {reason}",
+                                raw, now_us))
                         pending += 1
                     else:
                         table, row = _offset_row(doc, cluster)

@@ -38,8 +38,40 @@ def traceparent(span: tuple[str, str]) -> str:
     return f"00-{span[0]}-{span[1]}-01"
 
 
-def event_value(ev: Event, start_us: int) -> tuple[str, list[Header]]:
-    """The value text and envelope headers of an event, in its envelope style."""
+# Avro events travel in the Confluent wire format under this schema id; the simulator writes
+# the schema beside the files (schemas/<id>.json, as a registry answers), where
+# `seamwatch import --schemas` and the demo read it. No version field: the registry's counts.
+AVRO_SCHEMA_ID = 1001
+AVRO_SCHEMAS: dict[str, dict[str, Any]] = {"ProfileUpdated": {
+    "type": "record", "name": "ProfileUpdated", "namespace": "shop.accounts",
+    "fields": [{"name": "eventId", "type": "string"}, {"name": "eventType", "type": "string"},
+               {"name": "occurredAt", "type": "string"}, {"name": "source", "type": "string"},
+               {"name": "causationId", "type": ["null", "string"], "default": None},
+               {"name": "correlationId", "type": ["null", "string"], "default": None},
+               {"name": "data", "type": {"type": "record", "name": "ProfileChange", "fields": [
+                   {"name": "accountId", "type": "string"},
+                   {"name": "changed", "type": {"type": "array", "items": "string"}}]}}]}}
+
+
+def schema_files() -> dict[str, str]:
+    """File name → text of the schemas the Avro events are written with."""
+    return {f"{AVRO_SCHEMA_ID}.json": _dumps({"schema": _dumps(AVRO_SCHEMAS["ProfileUpdated"]),
+                                               "schemaType": "AVRO", "version": 1})}
+
+
+def _avro(doc: dict[str, Any], event_type: str) -> bytes:
+    import io
+
+    import fastavro
+
+    buf = io.BytesIO()
+    buf.write(b"\x00" + struct.pack(">I", AVRO_SCHEMA_ID))
+    fastavro.schemaless_writer(buf, fastavro.parse_schema(AVRO_SCHEMAS[event_type]), doc)
+    return buf.getvalue()
+
+
+def event_value(ev: Event, start_us: int) -> tuple[str | bytes, list[Header]]:
+    """The value (text, or bytes for Avro) and envelope headers of an event, in its envelope style."""
     if ev.envelope == "cloudevents":
         headers: list[Header] = [
             ("ce_specversion", "1.0"), ("ce_id", ev.event_id), ("ce_source", ev.source), ("ce_type", ev.type),
@@ -48,6 +80,10 @@ def event_value(ev: Event, start_us: int) -> tuple[str, list[Header]]:
             ("ce_dataversion", ev.version), ("ce_causationid", ev.causation_id),
             ("ce_correlationid", ev.correlation_id), ("content-type", "application/json")]
         return _dumps(ev.data), [(k, v) for k, v in headers if v is not None]
+    if ev.envelope == "avro":
+        return _avro({"eventId": ev.event_id, "eventType": ev.type, "occurredAt": iso(start_us + ev.occurred_at),
+                      "source": ev.source, "causationId": ev.causation_id, "correlationId": ev.correlation_id,
+                      "data": ev.data}, ev.type), []
     if ev.envelope == "json":
         doc = {"eventId": ev.event_id, "eventType": ev.type, "version": ev.version,
                "occurredAt": iso(start_us + ev.occurred_at), "source": ev.source, "causationId": ev.causation_id,
@@ -92,9 +128,12 @@ def record_line(rec: Record, start_us: int) -> dict[str, Any]:
         headers.extend(env)
     if rec.dead_letter is not None:
         headers.extend((k, v) for k, v in _dead_letter_headers(rec, start_us) if v is not None)
-    return {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
+    line = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
             "timestamp": (start_us + rec.timestamp) // 1000, "timestamp_type": "create", "key": rec.key,
             "headers": [[k, v] for k, v in headers], "value": value}
+    if isinstance(value, bytes):  # a binary value travels as value_b64
+        line["value_b64"] = base64.b64encode(line.pop("value")).decode("ascii")
+    return line
 
 
 def record_lines(plan: Plan, start_us: int) -> Iterator[str]:

@@ -19,7 +19,7 @@ HTTP_SERVER, HTTP_CLIENT, DB, PRODUCE, CONSUME, INTERNAL = (
 
 @dataclass
 class Event:
-    """An event's envelope and payload; `envelope` says how it travels (json | cloudevents | bare)."""
+    """An event's envelope and payload; `envelope` says how it travels (json | cloudevents | avro | bare)."""
     type: str
     envelope: str
     source: str

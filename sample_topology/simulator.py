@@ -1,7 +1,8 @@
 """The offline simulator: the sample shop's plan, written as files `seamwatch import` reads.
 
 `simulate_to_dir()` writes spans.otlp.jsonl (OTLP JSON lines), records.jsonl (Kafka record
-lines) and offsets.jsonl (group and topic offset snapshots). For a given seed and start the
+lines), offsets.jsonl (group and topic offset snapshots) and schemas/ (the schemas, by id,
+of the events written in the Confluent wire format: import with --schemas DIR/schemas). For a given seed and start the
 bytes are always the same; without a start the scenario ends at the current minute, so the
 demo looks fresh in the dashboard's default time windows.
 """
@@ -19,6 +20,7 @@ from sample_topology.plan import Plan
 from sample_topology.scenario import build_plan
 
 FILES = {"spans": "spans.otlp.jsonl", "records": "records.jsonl", "offsets": "offsets.jsonl"}
+SCHEMAS = "schemas"  # folder of the Avro events' schemas, named by id (seamwatch import --schemas)
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,10 @@ def write_plan(plan: Plan, out_dir: Path, start_us: int) -> Report:
     report.counts["spans"] = sum(len(t.root.walk()) for t in plan.traces)
     report.counts["records"] = _write(report.files["records"], encode_records.record_lines(plan, start_us))
     n = _write(report.files["offsets"], encode_records.offset_lines(plan, start_us))
+    report.files["schemas"] = out_dir / SCHEMAS
+    report.files["schemas"].mkdir(exist_ok=True)
+    for name, text in encode_records.schema_files().items():
+        _write(report.files["schemas"] / name, [text])
     topic_points = len(encode_records.snapshot_times(plan)) * sum(plan.partitions.values())
     report.counts["group_offsets"] = n - topic_points
     report.counts["topic_offsets"] = topic_points

@@ -22,7 +22,7 @@ BUNDLED = Path(__file__).with_name("topology.yaml")
 DEFAULT_LIMITS = {"max_sync_depth": 3}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_ENVELOPES = frozenset({"json", "cloudevents", "none"})
+_ENVELOPES = frozenset({"json", "cloudevents", "avro", "protobuf", "json-schema", "none"})
 
 
 @dataclass(frozen=True)

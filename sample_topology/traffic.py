@@ -136,7 +136,7 @@ class Traffic:
         pod = self.pod("accounts-api")
         dup = not self.duplicate_done and t0 >= self.times.duplicate_at
         self.duplicate_done |= dup
-        ev = Event("ProfileUpdated", "json", "accounts-api", 0, ids.uuid(), "1", ids.uuid(), ids.uuid(), account,
+        ev = Event("ProfileUpdated", "avro", "accounts-api", 0, ids.uuid(), "1", ids.uuid(), ids.uuid(), account,
                    {"accountId": account, "changed": ids.rng.sample(["address", "phone", "name", "marketing"], 2)})
         rec = self.record("shop.accounts", account, ev)
         first = None

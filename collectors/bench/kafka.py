@@ -1,5 +1,8 @@
 """How fast the tap reads a topic into DuckDB, against a bare consume loop and kcat.
 
+Also times the same events in the Confluent wire format (Avro, confluent-kafka's
+AvroSerializer) through the tap with schema decoding, beside JSON over as many records.
+
 Fills a topic with small JSON events (~300 B, a few headers) once, then times, each in a fresh
 subprocess so peak memory is its own: a bare confluent-kafka loop that touches nothing,
 kcat (when installed), the tap with every record through normalize's record_row (over the first
@@ -70,6 +73,60 @@ def ensure_topic(bootstrap: str, messages: int) -> str:
                 p.poll(0.05)
     if p.flush(120):
         raise RuntimeError("the bench topic could not be filled")
+    return topic
+
+
+# The bench events as Avro (the same fields), for the wire-format rate beside JSON's.
+AVRO_SCHEMA = json.dumps({"type": "record", "name": "OrderCreated", "namespace": "bench", "fields": [
+    {"name": "eventId", "type": "string"}, {"name": "eventType", "type": "string"},
+    {"name": "eventVersion", "type": "int"}, {"name": "occurredAt", "type": "string"},
+    {"name": "source", "type": "string"}, {"name": "correlationId", "type": "string"},
+    {"name": "data", "type": {"type": "record", "name": "Order", "fields": [
+        {"name": "orderId", "type": "string"}, {"name": "customerId", "type": "string"},
+        {"name": "amount", "type": "int"}, {"name": "currency", "type": "string"},
+        {"name": "items", "type": {"type": "array", "items": {"type": "record", "name": "Item", "fields": [
+            {"name": "sku", "type": "string"}, {"name": "qty", "type": "int"}]}}}]}}]})
+
+
+def ensure_avro_topic(bootstrap: str, messages: int, schemas: Path) -> str:
+    """A topic of the bench events in the Confluent wire format (Avro), written by
+    confluent-kafka's AvroSerializer; the schema goes into ``schemas`` as ``<id>.json``, where
+    the tap's decoder reads it (a registry would give the same schema once: readers are cached)."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    topic = f"seamwatch-bench-avro-{messages}"
+    client = SchemaRegistryClient.new_client({"url": "mock://seamwatch-bench"})
+    ser = AvroSerializer(client, AVRO_SCHEMA)
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    first = ser(json.loads(_event(0)), ctx)
+    sid = int.from_bytes(first[1:5], "big")
+    (schemas / f"{sid}.json").write_text(json.dumps({"schema": AVRO_SCHEMA, "schemaType": "AVRO", "version": 1}))
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    if topic in admin.list_topics(timeout=10).topics:
+        if _end_offsets(bootstrap, topic) == messages:
+            return topic
+        admin.delete_topics([topic])[topic].result(30)
+        deadline = time.monotonic() + 30  # deletion completes after the call returns
+        while topic in admin.list_topics(timeout=10).topics and time.monotonic() < deadline:
+            time.sleep(0.5)
+    admin.create_topics([NewTopic(topic, num_partitions=PARTITIONS, replication_factor=1)])[topic].result(30)
+    p = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, "batch.size": 1_000_000,
+                  "compression.type": "lz4", "queue.buffering.max.messages": 500_000})
+    headers = [("traceparent", TRACEPARENT.encode()), ("producer", b"orders-api")]
+    for i in range(messages):
+        value = ser(json.loads(_event(i)), ctx)
+        while True:
+            try:
+                p.produce(topic, key=f"order-{i}".encode(), value=value, headers=headers, partition=i % PARTITIONS)
+                break
+            except BufferError:
+                p.poll(0.05)
+    if p.flush(120):
+        raise RuntimeError("the Avro bench topic could not be filled")
     return topic
 
 
@@ -155,15 +212,20 @@ def _thread_cpu_s() -> dict[str, float]:
     return out
 
 
-def measure_tap(bootstrap: str, topic: str, messages: int, path: str) -> dict[str, Any]:
+def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: str | None = None) -> dict[str, Any]:
     from collectors.kafka.config import KafkaSettings
     from collectors.kafka.tap import KafkaTap
+    from collectors.kafka.wire_records import WireRecords
+    from collectors.normalize.wire_format import FolderSchemas, WireDecoder
     from collectors.store import Store
+
+    wire = (WireRecords(WireDecoder(FolderSchemas(schemas)), cluster="bench", source="kafka:bench")
+            if schemas else None)
 
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
         settings = KafkaSettings(bootstrap=[bootstrap], cluster="bench", include=(topic,), lag=False,
                                  group_id=f"bench-{uuid.uuid4().hex[:6]}")
-        tap = KafkaTap(store, settings, from_beginning=True, path=path)
+        tap = KafkaTap(store, settings, from_beginning=True, path=path, wire=wire)
         start, cpu0 = time.perf_counter(), time.process_time()
         with _RssSampler(lambda: tap.status()["records"], messages) as rss:
             tap.start()
@@ -179,8 +241,10 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str) -> dict[st
     return {"records": done, "stored": stored, "with_event_id": with_id, "seconds": elapsed, "peak_mb": _peak_mb(),
             "rss_by_quarter_mb": rss.marks, "slow_path": status.get("slow_path_records", 0),
             "cpu_us_per_record": cpu * 1e6 / done,
+            "decoded": status.get("wire_decoded", 0),
             "stage_us_per_record": {k: round(status["seconds_by_stage"].get(k, 0.0) * 1e6 / status["records"], 1)
-                                    for k in ("extract_s", "hand_over_s", "normalize_s", "write_s")},
+                                    for k in ("extract_s", "hand_over_s", "normalize_s", "wire_decode_s", "write_s")
+                                    if k in status["seconds_by_stage"]},
             "thread_cpu_us_per_record": {k: round(v * 1e6 / status["records"], 1) for k, v in sorted(threads.items())
                                          if v * 1e6 / status["records"] >= 0.1}}
 
@@ -214,8 +278,8 @@ def measure_kcat(bootstrap: str, topic: str, messages: int, runs: int = RUNS) ->
     return _best(runs_)
 
 
-def _child(mode: str, bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "collectors.bench.kafka", mode, bootstrap, topic, str(messages)]
+def _child(mode: str, bootstrap: str, topic: str, messages: int, *extra: str) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "collectors.bench.kafka", mode, bootstrap, topic, str(messages), *extra]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise RuntimeError(f"bench {mode} failed: {out.stderr[-1500:]}")
@@ -228,6 +292,7 @@ KCAT = f"kcat -C -e (best of {RUNS})"
 NATIVE = f"tap, native path (Rust, best of {RUNS})"
 BULK = "tap, bulk query path (pure Python)"
 REFERENCE = "tap, record_row per record"
+AVRO_SAMPLE = 200_000  # decoding is per record in Python: the Avro rate is taken over this many
 
 
 def _load() -> str:
@@ -251,6 +316,11 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
         f"tap, {best} path, first {quarter:,} only": _child(f"tap-{best}", bootstrap, topic, quarter),
         NATIVE: _child_best("tap-native", bootstrap, topic, messages) if best == "native" else None,
     }
+    n_avro = min(messages, AVRO_SAMPLE)
+    with tempfile.TemporaryDirectory() as schemas:
+        avro_topic = ensure_avro_topic(bootstrap, n_avro, Path(schemas))
+        json_same = _child(f"tap-{best}", bootstrap, topic, n_avro)
+        avro = _child(f"tap-{best}", bootstrap, avro_topic, n_avro, schemas)
     yield f"after: {_load()}"
     rate = {k: (v["records"] / v["seconds"] if v else None) for k, v in results.items()}
     for name, r in results.items():
@@ -280,6 +350,11 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
            f"{results[tap]['peak_mb']:.0f} MB after {results[tap]['records']:,} (flat memory: about the same)")
     if tap == NATIVE:
         yield f"{NATIVE} vs {BULK}: {rate[NATIVE] / rate[BULK]:.2f}x"
+    json_rate, avro_rate = json_same["records"] / json_same["seconds"], avro["records"] / avro["seconds"]
+    yield (f"wire-format Avro ({best} path + decode, {n_avro:,} records): {avro_rate:,.0f} records/s "
+           f"({avro['decoded']:,} decoded, {avro['with_event_id']:,} with event id) beside JSON "
+           f"{json_rate:,.0f} records/s over as many records ({avro_rate / json_rate:.0%} of JSON's); "
+           f"wall µs/record per stage {avro['stage_us_per_record']}")
     if kcat:
         after = rate[tap]
         yield f"target: tap ≥ 25% of kcat (aim 40%): {'met' if after >= 0.25 * kcat else 'NOT met'} ({after / kcat:.0%})"
@@ -290,5 +365,5 @@ if __name__ == "__main__":
     if mode == "bare":
         res = measure_bare(bs, tp, n)
     else:
-        res = measure_tap(bs, tp, n, path=mode.removeprefix("tap-"))
+        res = measure_tap(bs, tp, n, path=mode.removeprefix("tap-"), schemas=sys.argv[5] if len(sys.argv) > 5 else None)
     print(json.dumps(res))

@@ -19,6 +19,7 @@ from collectors.interpreter import throughput_settings
 from collectors.kafka import fastpath, normalizers
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.normalizers import Normalizer
+from collectors.kafka.wire_records import WireRecords
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
 from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
@@ -50,8 +51,9 @@ class KafkaTap(ThreadComponent):
     """A Component (collectors.runtime) that runs one consumer on a background thread."""
 
     def __init__(self, store: Store, settings: KafkaSettings, *, from_beginning: bool = False,
-                 path: str = "auto") -> None:
+                 path: str = "auto", wire: WireRecords | None = None) -> None:
         self.path = normalizers.resolve(path)  # one of PATHS
+        self.wire = wire  # schema-registry decoding of wire-format values (None: stored as bytes)
         self.store = store
         self.settings = settings
         self.cluster = settings.cluster_name
@@ -78,8 +80,11 @@ class KafkaTap(ThreadComponent):
         super().stop(max(timeout, 60.0))
 
     def status(self) -> dict[str, Any]:
+        wire = {} if self.wire is None else {"schema_registry": self.wire.describe(),  # secrets redacted
+                                              "wire_decoded": self.wire.decoder.decoded,
+                                              "wire_kept_raw": self.wire.kept_raw}
         with self._lock:  # the path this session runs: native until a native capture fails, then bulk
-            return {**self._status, "path": self._normalizer.path, "seconds_by_stage": dict(self._status["seconds_by_stage"]),
+            return {**self._status, **wire, "path": self._normalizer.path, "seconds_by_stage": dict(self._status["seconds_by_stage"]),
                     "settings": self.settings.describe()}
 
     # -- internals ------------------------------------------------------------------------
@@ -187,18 +192,19 @@ class KafkaTap(ThreadComponent):
             return
         started = time.monotonic()
         t0 = time.perf_counter()
+        picked = self.wire.pick(good) if self.wire is not None else None
         normalizer, chunk = self._capture(good)
         if normalizer not in used:
             used.append(normalizer)
         if buf.chunks and buf.normalizer is not normalizer:  # the capture fell back: one normalizer a batch
             self._hand_over(stages, buf)
         self._add_time("extract_s", time.perf_counter() - t0)
-        buf.add(normalizer, chunk, started)
+        buf.add(normalizer, chunk, started, picked)
 
     def _hand_over(self, stages: Pipeline, buf: _Buffer) -> None:
         """The buffered chunks, as one batch, to the normalizer thread; waits while the stages are busy."""
-        normalizer, batch = buf.take()
-        stages.put((normalizer, batch, _now_us()))
+        normalizer, batch, picked = buf.take()
+        stages.put((normalizer, batch, _now_us(), picked))
 
     def _capture(self, msgs: list[Any]) -> tuple[Normalizer, Any]:
         """A consume() call's messages in columns, by the session's normalizer. A message the
@@ -273,15 +279,19 @@ class KafkaTap(ThreadComponent):
             self._set(last_error=f"{err.name()}: {err.str()}")
             log.warning("%s: %s", self.name, err.str())
 
-    def _normalize(self, item: tuple[Normalizer, Any, int]) -> tuple[Any, ...]:
+    def _normalize(self, item: tuple[Normalizer, Any, int, list[dict[str, Any]]]) -> tuple[Any, ...]:
         """The batch's record rows and ingest errors, and the positions it reaches."""
-        normalizer, batch, tapped = item
+        normalizer, batch, tapped, picked = item
         t0 = time.perf_counter()
         try:
             table, errors = normalizer.convert(batch, tapped_at_us=tapped)
         except (Exception, fastpath.PanicException):  # the fast path choked: the reference never does
             log.exception("%s: fast normalize failed, using record_row for this batch", self.name)
             table, errors = normalizer.reference(batch, tapped_at_us=tapped)
+        if picked and self.wire is not None:
+            t1 = time.perf_counter()
+            table, errors = self.wire.apply(table, errors, picked, tapped)
+            self._add_time("wire_decode_s", time.perf_counter() - t1)
         positions = batch.positions()
         self._add_time("normalize_s", time.perf_counter() - t0)
         self._set(slow_path_records=normalizer.rows.slow_rows)
@@ -320,13 +330,17 @@ class _Buffer:
     def _clear(self) -> None:
         self.normalizer: Normalizer | None = None
         self.chunks: list[Any] = []
+        self.picked: list[dict[str, Any]] = []  # the batch's wire-format records, when a registry decodes them
         self.rows = self.nbytes = 0
         self.started = 0.0
 
-    def add(self, normalizer: Normalizer, chunk: Any, started: float) -> None:
+    def add(self, normalizer: Normalizer, chunk: Any, started: float,
+            picked: list[dict[str, Any]] | None = None) -> None:
         if not self.chunks:
             self.normalizer, self.started = normalizer, started
         self.chunks.append(chunk)
+        if picked:
+            self.picked.extend(picked)
         self.rows += chunk.num_rows
         self.nbytes += chunk.nbytes
 
@@ -335,11 +349,11 @@ class _Buffer:
         return bool(self.chunks) and (self.rows >= settings.batch_messages or self.nbytes >= MAX_BUFFER_BYTES
                                       or time.monotonic() - self.started >= settings.batch_seconds)
 
-    def take(self) -> tuple[Normalizer, Any]:
+    def take(self) -> tuple[Normalizer, Any, list[dict[str, Any]]]:
         assert self.normalizer is not None
-        normalizer, batch = self.normalizer, self.normalizer.concat(self.chunks)
+        normalizer, batch, picked = self.normalizer, self.normalizer.concat(self.chunks), self.picked
         self._clear()
-        return normalizer, batch
+        return normalizer, batch, picked
 
 
 def _transport_codes() -> set[int]:

@@ -87,7 +87,6 @@ def _first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 def extract(headers: Mapping[str, bytes | None], value: bytes | None,
             fields: Mapping[str, Sequence[str]] = DEFAULT_FIELDS) -> dict[str, Any]:
     """Envelope columns for one record (headers: name → last raw value)."""
-    out = dict(NONE)
     content_type = (text(headers.get("content-type")) or "").lower()
     doc: Any = None
     if value and len(value) <= MAX_JSON_BYTES and value[:1] in (b"{", b" ", b"\n", b"\t"):
@@ -97,7 +96,30 @@ def extract(headers: Mapping[str, bytes | None], value: bytes | None,
             doc = None
     if not isinstance(doc, dict):
         doc = None
+    return _from_doc(headers, doc, content_type.startswith("application/cloudevents"), "json", fields)
 
+
+def extract_decoded(headers: Mapping[str, bytes | None], doc: Any, fmt: str, version: int | None,
+                    fields: Mapping[str, Sequence[str]] = DEFAULT_FIELDS) -> dict[str, Any]:
+    """Envelope columns for a value decoded through its schema (collectors.normalize.wire_format).
+
+    The document is read as a JSON value is; a record carrying CloudEvents' own attributes
+    (specversion, id, type) is a structured CloudEvent whatever its content type, as Avro
+    CloudEvents are; and the schema's registry version is the event's version when the
+    value names none."""
+    from collectors.normalize.wire_format import top_level
+
+    doc = top_level(doc) if isinstance(doc, dict) else None
+    structured = doc is not None and "specversion" in doc and ("id" in doc or "type" in doc)
+    out = _from_doc(headers, doc, structured, fmt, fields)
+    if out["event_version"] is None and version is not None:
+        out["event_version"] = str(version)
+    return out
+
+
+def _from_doc(headers: Mapping[str, bytes | None], doc: dict[str, Any] | None, structured: bool, kind: str,
+              fields: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    out = dict(NONE)
     if "ce_id" in headers or "ce_type" in headers:
         out.update(
             envelope="cloudevents-binary",
@@ -110,7 +132,7 @@ def extract(headers: Mapping[str, bytes | None], value: bytes | None,
             causation_id=text(headers.get("ce_causationid")),
             correlation_id=text(headers.get("ce_correlationid")),
         )
-    elif content_type.startswith("application/cloudevents") and doc is not None:
+    elif structured and doc is not None:
         out.update(
             envelope="cloudevents-structured",
             event_id=_str(doc.get("id")),
@@ -122,7 +144,7 @@ def extract(headers: Mapping[str, bytes | None], value: bytes | None,
             correlation_id=_str(doc.get("correlationid")),
         )
     elif doc is not None:
-        out["envelope"] = "json"
+        out["envelope"] = kind
         for column, names in fields.items():
             v = _first(doc, names)
             out[column] = parse_time(v) if column == "event_time" else _str(v)

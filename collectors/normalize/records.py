@@ -14,6 +14,7 @@ from typing import Any
 
 from collectors.normalize import deadletter, envelope
 from collectors.normalize.binary import excerpt, integer, text
+from collectors.normalize.wire_format import Decoded, json_default
 
 TIMESTAMP_TYPES = {0: "unknown", 1: "create", 2: "log_append"}
 _DELIVERY_HEADERS = ("kafka_deliveryAttempt", "delivery_attempt", "retry_topic-attempts", "x-delivery-attempt")
@@ -36,6 +37,14 @@ def parse_traceparent(raw: bytes | None) -> tuple[str | None, str | None]:
     return parts[1], parts[2]
 
 
+def decoded_columns(last: dict[str, bytes | None], decoded: Decoded) -> dict[str, Any]:
+    """The columns a decoded value sets: the envelope's, and the excerpt (the value as JSON)."""
+    out = envelope.extract_decoded(last, decoded.doc, decoded.fmt, decoded.version)
+    out["value_excerpt"] = excerpt(json.dumps(decoded.doc, ensure_ascii=False, default=json_default
+                                              ).encode("utf-8", "replace"))
+    return out
+
+
 def record_row(
     *,
     cluster: str,
@@ -50,8 +59,12 @@ def record_row(
     tapped_at_us: int,
     source: str,
     dlt_patterns: Sequence[str] = deadletter.DEFAULT_PATTERNS,
+    decoded: Decoded | None = None,
 ) -> dict[str, Any]:
-    """One record row. Never raises on odd content: what cannot be known is NULL."""
+    """One record row. Never raises on odd content: what cannot be known is NULL.
+
+    ``decoded``: the value as decoded through its schema (wire-format values): the envelope
+    comes from it, and the excerpt shows it as JSON rather than the framed bytes."""
     headers = headers or []
     last: dict[str, bytes | None] = {}
     for name, raw in headers:
@@ -77,6 +90,9 @@ def record_row(
         "tapped_at": tapped_at_us,
         "source": source,
     }
-    row.update(envelope.extract(last, value))
+    if decoded is None:
+        row.update(envelope.extract(last, value))
+    else:
+        row.update(decoded_columns(last, decoded))
     row.update(deadletter.classify(topic, last, dlt_patterns))
     return row

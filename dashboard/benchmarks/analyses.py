@@ -91,7 +91,8 @@ ORDER BY k, observed_at
 
 def _template(tmp: Path) -> Path:
     """A small store holding TEMPLATE_MINUTES of the sample shop, imported the normal way."""
-    from sample_topology.simulator import simulate_to_dir
+    from collectors.normalize.wire_format import FolderSchemas, WireDecoder
+    from sample_topology.simulator import SCHEMAS, simulate_to_dir
     from sample_topology.topology import load_into_store
 
     files = tmp / "files"
@@ -100,8 +101,9 @@ def _template(tmp: Path) -> Path:
     db = tmp / "template.duckdb"
     with Store(db) as store:
         load_into_store(store)
-        for f in sorted(files.iterdir()):
-            import_file(store, f, cluster="bench")
+        decoder = WireDecoder(FolderSchemas(files / SCHEMAS))  # the Avro topic's schemas
+        for f in sorted(p for p in files.iterdir() if p.is_file()):
+            import_file(store, f, cluster="bench", decoder=decoder)
     return db
 
 

@@ -6,6 +6,7 @@ import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 from tqdm import tqdm
@@ -16,13 +17,13 @@ from collectors.store import Store
 from dashboard.cli.options import db_option, port_option
 
 
-def _import_all(store: Store, files: list[Path], cluster: str) -> list[ImportResult]:
+def _import_all(store: Store, files: list[Path], cluster: str, decoder: Any = None) -> list[ImportResult]:
     total = sum(f.stat().st_size for f in files if f.is_file())
     results = []
     with tqdm(total=total, unit="B", unit_scale=True, desc="importing", leave=False,
               disable=None) as bar:
         for f in files:
-            results.append(import_file(store, f, cluster=cluster, progress=bar.update))
+            results.append(import_file(store, f, cluster=cluster, progress=bar.update, decoder=decoder))
     return results
 
 
@@ -40,7 +41,8 @@ def _report(results: list[ImportResult]) -> None:
             click.echo(f"{r.path}: already imported, skipped")
             continue
         counts = ", ".join(f"{n} {t}" for t, n in sorted(r.rows.items())) or "nothing"
-        click.echo(f"{r.path}: {r.kind}, {counts}, {r.rejected} rejected")
+        undecoded = f", {r.undecoded} wire-format values stored undecoded" if r.undecoded else ""
+        click.echo(f"{r.path}: {r.kind}, {counts}, {r.rejected} rejected{undecoded}")
         for reason in r.reasons:
             click.echo(f"  rejected {reason}")
 
@@ -50,7 +52,18 @@ def _report(results: list[ImportResult]) -> None:
 @db_option
 @click.option("--cluster", default="default", show_default=True, envvar="SEAMWATCH_CLUSTER", show_envvar=True,
               help="Cluster name for record and offset lines that do not name one.")
-def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str) -> None:
+@click.option("--schemas", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR",
+              help="Folder of schemas named by schema id (42.avsc, 42.json, 42.pb) that decode wire-format "
+                   "record values.")
+@click.option("--schema-registry", "schema_registry", metavar="URL", envvar="SEAMWATCH_SCHEMA_REGISTRY",
+              show_envvar=True, help="Schema registry that decodes wire-format record values (instead of --schemas).")
+@click.option("--schema-registry-config", "schema_registry_config", type=click.Path(exists=True, dir_okay=False),
+              envvar="SEAMWATCH_SCHEMA_REGISTRY_CONFIG", show_envvar=True,
+              help="Properties file of schema-registry client settings (-S wins over it).")
+@click.option("-S", "schema_registry_s", multiple=True, metavar="KEY=VALUE",
+              help="Schema-registry client setting, e.g. -S basic.auth.user.info=USER:PASSWORD (repeatable).")
+def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str, schemas: Path | None,
+               **registry: Any) -> None:
     """Import OTLP JSON lines, Kafka record lines and offset snapshot lines into the store.
 
     Each file is imported once: importing it again is a no-op. Bad lines are counted,
@@ -61,10 +74,28 @@ def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str) -> None:
     for f in files:
         if not f.is_file():
             raise InputError(f"{f} does not exist or is not a file")
+    decoder = _decoder(schemas, registry)
     with Store(db) as store:
-        results = _import_all(store, list(files), cluster)
+        results = _import_all(store, list(files), cluster, decoder)
         _derive(store)
         _report(results)
+
+
+def _decoder(schemas: Path | None, registry: dict[str, Any]) -> Any:
+    """The wire-format decoder for --schemas or --schema-registry (one of them), or None."""
+    from collectors.normalize.wire_format import FolderSchemas, WireDecoder
+    from dashboard.cli.kafka_options import registry_settings
+
+    settings = registry_settings(registry)
+    if schemas is not None and settings is not None:
+        raise click.UsageError("give --schemas or --schema-registry, not both")
+    if schemas is not None:
+        return WireDecoder(FolderSchemas(schemas))
+    if settings is not None:
+        from collectors.kafka.registry import RegistrySchemas
+
+        return WireDecoder(RegistrySchemas(settings))
+    return None
 
 
 @click.command("demo")
@@ -88,7 +119,10 @@ def demo_cmd(db: str | None, port: int, load_only: bool, seed: int, minutes: int
         report = simulate_to_dir(Path(tmp), seed=seed, minutes=minutes)
         with Store(db) as store:
             load_into_store(store)
-            results = _import_all(store, sorted(Path(tmp).iterdir()), cluster="sample")
+            from collectors.normalize.wire_format import FolderSchemas, WireDecoder
+
+            results = _import_all(store, sorted(report.files[k] for k in ("spans", "records", "offsets")),
+                                  cluster="sample", decoder=WireDecoder(FolderSchemas(report.files["schemas"])))
             _derive(store)
             counts = store.counts()
     _report(results)

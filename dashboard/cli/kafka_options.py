@@ -34,6 +34,14 @@ _OPTIONS = [
                  show_envvar=True, show_default=True,
                  help="Consumer group the tap commits to, so its own lag shows (its positions live in the store)."),
     click.option("--no-tap", "kafka_no_tap", is_flag=True, help="Poll lag only; do not read topics."),
+    click.option("--schema-registry", "schema_registry", envvar="SEAMWATCH_SCHEMA_REGISTRY", show_envvar=True,
+                 metavar="URL", help="Schema registry (Confluent API) that decodes Avro, Protobuf and JSON Schema "
+                                     "values in the wire format; without it they are stored as bytes."),
+    click.option("--schema-registry-config", "schema_registry_config", type=click.Path(exists=True, dir_okay=False),
+                 envvar="SEAMWATCH_SCHEMA_REGISTRY_CONFIG", show_envvar=True,
+                 help="Properties file of schema-registry client settings (basic auth, TLS; -S wins over it)."),
+    click.option("-S", "schema_registry_s", multiple=True, metavar="KEY=VALUE",
+                 help="Schema-registry client setting, e.g. -S basic.auth.user.info=USER:PASSWORD (repeatable)."),
 ]
 
 
@@ -61,4 +69,18 @@ def build_kafka(store: Store, options: dict[str, Any]) -> list[Component]:
         poll_interval=float(options.get("kafka_poll_interval") or 10.0),
         tap=not options.get("kafka_no_tap"),
     )
-    return build(store, settings, from_beginning=bool(options.get("kafka_from_beginning")))
+    return build(store, settings, from_beginning=bool(options.get("kafka_from_beginning")),
+                 registry=registry_settings(options))
+
+
+def registry_settings(options: dict[str, Any]) -> Any:
+    """--schema-registry and its client settings, or None (then -S alone is a usage error)."""
+    url = options.get("schema_registry")
+    if not url:
+        if options.get("schema_registry_s") or options.get("schema_registry_config"):
+            raise click.UsageError("-S and --schema-registry-config need --schema-registry URL")
+        return None
+    from collectors.kafka.registry import RegistrySettings
+
+    return RegistrySettings.from_options(str(url), options.get("schema_registry_config"),
+                                         options.get("schema_registry_s") or ())

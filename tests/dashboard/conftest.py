@@ -40,8 +40,10 @@ def golden_shop(tmp_path_factory: pytest.TempPathFactory, golden: dict) -> Golde
     db = tmp / "shop.duckdb"
     with Store(db) as store:
         topology = load_into_store(store)
+    # the files, and the schemas of the Avro topic (shop.accounts) beside them
     result = CliRunner().invoke(cli, ["import", "--db", str(db), "--cluster", "sample",
-                                      *map(str, sorted((tmp / "files").iterdir()))])
+                                      "--schemas", str(tmp / "files" / "schemas"),
+                                      *map(str, sorted(p for p in (tmp / "files").iterdir() if p.is_file()))])
     assert result.exit_code == 0, result.output
     return GoldenShop(db, topology)
 

@@ -181,3 +181,20 @@ def test_scenario_start_can_be_read_back_from_the_store(demo: dict[str, Any], co
     assert start == first_span.replace(second=0, microsecond=0)
     last_poll = con.execute("SELECT max(polled_at) FROM group_offsets").fetchone()[0]
     assert (last_poll - start).total_seconds() == demo["golden"]["duration_s"]
+
+
+def test_the_avro_topic_is_decoded_through_its_schema(demo: dict[str, Any], con) -> None:
+    """shop.accounts travels as Avro in the Confluent wire format (schema id 1001): the demo
+    decodes it with the schema the simulator writes, so its envelope is as complete as JSON's,
+    and the registry's version 1 is the event version."""
+    envelopes = con.execute(
+        "SELECT envelope, count(*), count(event_id), count(event_time), min(event_version), max(event_version), "
+        "min(value_excerpt LIKE '{\"eventId\"%') FROM records WHERE topic = 'shop.accounts' GROUP BY envelope"
+    ).fetchall()
+    assert len(envelopes) == 1
+    envelope, n, with_id, with_time, vmin, vmax, shown = envelopes[0]
+    assert envelope == "avro" and n == with_id == with_time and n > 0 and vmin == vmax == "1" and shown
+    raw = con.execute("SELECT min(value_hash IS NOT NULL) FROM records WHERE topic = 'shop.accounts'").fetchone()
+    assert raw == (True,)
+    assert not any(f["rule"] == "ENVELOPE_MISSING" and f["subject"] == "shop.accounts"
+                   for f in demo["golden"]["findings"])

@@ -24,6 +24,7 @@ def build_sample(db: Path, data_dir: Path, *, seed: int = 7, minutes: int = 30) 
     """The demo's sequence: simulate, load the topology, import every file."""
     from collectors.derive import derive_all
     from collectors.importer import import_file
+    from collectors.normalize.wire_format import FolderSchemas, WireDecoder
     from sample_topology.simulator import simulate_to_dir
     from sample_topology.topology import load_into_store
 
@@ -31,8 +32,9 @@ def build_sample(db: Path, data_dir: Path, *, seed: int = 7, minutes: int = 30) 
     simulate_to_dir(data_dir, seed=seed, minutes=minutes)
     with Store(db) as store:
         load_into_store(store)
-        for f in sorted(data_dir.iterdir()):
-            import_file(store, f, cluster="sample")
+        decoder = WireDecoder(FolderSchemas(data_dir / "schemas"))  # the Avro topic's schemas
+        for f in sorted(p for p in data_dir.iterdir() if p.is_file()):
+            import_file(store, f, cluster="sample", decoder=decoder)
         derive_all(store, quiet_for=timedelta(0))
 
 
