@@ -179,5 +179,59 @@ def error_row(source: str, location: str, reason: str, raw: bytes | str | None, 
     if isinstance(raw, bytes):
         raw = raw[:EXCERPT_BYTES].decode("utf-8", "replace")
     elif raw is not None:
-        raw = raw[:EXCERPT_BYTES]
-    return {"source": source, "location": location, "reason": reason, "raw_excerpt": raw, "at": at_us}
+        raw = _text(raw[:EXCERPT_BYTES])
+    return {"source": source, "location": location, "reason": _text(reason), "raw_excerpt": raw, "at": at_us}
+
+
+def _text(value: str) -> str:
+    """``value`` as storable text: a lone surrogate (from a JSON escape) becomes "?"."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+_INT_BOUNDS = {
+    pa.int8(): (-(2**7), 2**7 - 1), pa.int16(): (-(2**15), 2**15 - 1),
+    pa.int32(): (-(2**31), 2**31 - 1), pa.int64(): (-(2**63), 2**63 - 1), TS: (-(2**63), 2**63 - 1),
+}
+
+
+def misfit(row: Mapping[str, Any], schema: pa.Schema) -> str | None:
+    """Why a row cannot be stored in ``schema`` (a column it does not fit), or None.
+
+    Arrow refuses a whole batch for one such value; callers check a row before it joins one,
+    so the row alone is rejected with this reason.
+    """
+    for field in schema:
+        value = row.get(field.name)
+        if value is None:
+            continue
+        bounds = _INT_BOUNDS.get(field.type)
+        if bounds is not None:
+            if type(value) is not int:
+                return f"'{field.name}' must be an integer, not {value!r:.40}"
+            if not bounds[0] <= value <= bounds[1]:
+                return f"'{field.name}' {value} does not fit a {field.type} column"
+        elif pa.types.is_string(field.type):
+            if type(value) is not str:
+                return f"'{field.name}' must be text, not {type(value).__name__}"
+            problem = bad_text(value)
+            if problem:
+                return f"'{field.name}' {problem}"
+        elif pa.types.is_list(field.type):
+            for item in value:
+                for v in item.values() if isinstance(item, Mapping) else (item,):
+                    if isinstance(v, str) and bad_text(v):
+                        return f"'{field.name}' {bad_text(v)}"
+    return None
+
+
+def bad_text(value: str) -> str | None:
+    """Why a str cannot be stored as UTF-8 text (a lone surrogate from a JSON escape), or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"holds a lone surrogate (\\u{ord(value[exc.start]):04x}), which is not Unicode text"
+    return None
