@@ -19,12 +19,14 @@ from collectors.interpreter import throughput_settings
 from collectors.kafka import fastpath
 from collectors.kafka.batch import BatchConverter, RawBatch
 from collectors.kafka.config import KafkaSettings
+from collectors.logrepeat import rate_limit
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
 from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
+rate_limit(log)  # a broker away repeats the same error on every reconnect
 
 CONSUME_MAX = 10_000  # messages per consume() call
 PATHS = ("native", "bulk", "reference")  # per-record work in Rust; a DuckDB query; record_row each
