@@ -196,6 +196,26 @@ _INT_BOUNDS = {
     pa.int8(): (-(2**7), 2**7 - 1), pa.int16(): (-(2**15), 2**15 - 1),
     pa.int32(): (-(2**31), 2**31 - 1), pa.int64(): (-(2**63), 2**63 - 1), TS: (-(2**63), 2**63 - 1),
 }
+_INT, _STR, _LIST, _OTHER = range(4)
+_PLANS: dict[int, tuple[pa.Schema, list[tuple[str, int, int, int]]]] = {}
+
+
+def _plan(schema: pa.Schema) -> list[tuple[str, int, int, int]]:
+    """Per column (name, kind, low, high), worked out once per schema: comparing Arrow types costs."""
+    cached = _PLANS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    plan = []
+    for f in schema:
+        bounds = _INT_BOUNDS.get(f.type)
+        if bounds is not None:
+            plan.append((f.name, _INT, *bounds))
+        elif pa.types.is_string(f.type):
+            plan.append((f.name, _STR, 0, 0))
+        else:
+            plan.append((f.name, _LIST if pa.types.is_list(f.type) else _OTHER, 0, 0))
+    _PLANS[id(schema)] = (schema, plan)
+    return plan
 
 
 def misfit(row: Mapping[str, Any], schema: pa.Schema) -> str | None:
@@ -204,27 +224,25 @@ def misfit(row: Mapping[str, Any], schema: pa.Schema) -> str | None:
     Arrow refuses a whole batch for one such value; callers check a row before it joins one,
     so the row alone is rejected with this reason.
     """
-    for field in schema:
-        value = row.get(field.name)
+    for name, kind, low, high in _plan(schema):
+        value = row.get(name)
         if value is None:
             continue
-        bounds = _INT_BOUNDS.get(field.type)
-        if bounds is not None:
-            if type(value) is not int:
-                return f"'{field.name}' must be an integer, not {value!r:.40}"
-            if not bounds[0] <= value <= bounds[1]:
-                return f"'{field.name}' {value} does not fit a {field.type} column"
-        elif pa.types.is_string(field.type):
+        if kind == _STR:
             if type(value) is not str:
-                return f"'{field.name}' must be text, not {type(value).__name__}"
-            problem = bad_text(value)
-            if problem:
-                return f"'{field.name}' {problem}"
-        elif pa.types.is_list(field.type):
+                return f"'{name}' must be text, not {type(value).__name__}"
+            if not value.isascii() and bad_text(value):
+                return f"'{name}' {bad_text(value)}"
+        elif kind == _INT:
+            if type(value) is not int:
+                return f"'{name}' must be an integer, not {value!r:.40}"
+            if not low <= value <= high:
+                return f"'{name}' {value} does not fit a {high.bit_length() + 1}-bit integer column"
+        elif kind == _LIST:
             for item in value:
                 for v in item.values() if isinstance(item, Mapping) else (item,):
                     if isinstance(v, str) and bad_text(v):
-                        return f"'{field.name}' {bad_text(v)}"
+                        return f"'{name}' {bad_text(v)}"
     return None
 
 

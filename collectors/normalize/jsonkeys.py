@@ -23,6 +23,14 @@ def first_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return obj
 
 
+# one decoder: json.loads(..., object_pairs_hook=...) builds a new one on every call
+_DECODER = json.JSONDecoder(object_pairs_hook=first_wins)
+
+
 def loads(text: str | bytes) -> Any:
-    """json.loads with the first-wins rule for repeated names."""
-    return json.loads(text, object_pairs_hook=first_wins)
+    """json.loads with the first-wins rule for repeated names (bytes decoded as json.loads does)."""
+    if isinstance(text, (bytes, bytearray)):
+        text = text.decode(json.detect_encoding(text), "surrogatepass")
+    if text.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    return _DECODER.decode(text)
