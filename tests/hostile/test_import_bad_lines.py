@@ -116,3 +116,25 @@ def test_a_bad_file_never_stops_the_next_one(tmp_path: Path) -> None:
     assert "b.jsonl: records, 1 records, 1 rejected" in result.output
     with Store(db, read_only=True) as s:
         assert s.counts()["records"] == 3 and s.counts()["ingest_errors"] == 2
+
+
+def test_otlp_values_are_not_coerced(store: Store, tmp_path: Path) -> None:
+    def line(trace_byte: int, **span: object) -> str:
+        doc = json.loads(_otlp(trace_byte=trace_byte))
+        doc["resourceSpans"][0]["scopeSpans"][0]["spans"][0].update(span)
+        return json.dumps(doc)
+
+    path = tmp_path / "spans.jsonl"
+    path.write_text("\n".join([
+        line(1),
+        line(2, flags=2.7),  # once stored as 2
+        line(3, startTimeUnixNano=1.7642304e18),  # a float has no nanosecond precision
+        line(4, name={"a": 1}),  # once stored as "{'a': 1}"
+        line(5, attributes=[{"key": "ok", "value": {"boolValue": "false"}}]),  # once stored as true
+        line(6, attributes=[{"key": "n", "value": {"intValue": 2.7}}]),
+    ]) + "\n")
+    result = import_file(store, path)
+    assert result.rows == {"spans": 1}
+    errors = _errors(store)
+    assert [loc for loc, _ in errors] == [f"spans.jsonl:{n}" for n in range(2, 7)]
+    assert "flags" in errors[0][1] and "startTimeUnixNano" in errors[1][1] and "name" in errors[2][1]
