@@ -175,6 +175,9 @@ def import_file(store: Store, path: str | os.PathLike[str], *, cluster: str = "d
                     parsed = parse_line(kind, line.data, cluster=cluster, now_us=now_us, source=source)
                 except BadLine as exc:
                     reject(lineno, str(exc), line.data)
+                except Exception as exc:  # noqa: BLE001 (a shape no reader foresaw still costs its line only)
+                    reject(lineno, f"line not understood: {type(exc).__name__}: {str(exc)[:200]}".splitlines()[0],
+                           line.data)
                 else:
                     for table, row in parsed.rows:
                         batch.tables[table].append(row)
