@@ -16,13 +16,18 @@ _CHILD = """
 import json, sys, time
 from collectors.importer import import_file
 from collectors.store import Store
-with Store(sys.argv[2]) as store:
-    started = time.perf_counter()
-    result = import_file(store, sys.argv[1])
-    seconds = time.perf_counter() - started
+out = {"rows": 0, "rejected": 0, "error": None}
+started = time.perf_counter()
+try:
+    with Store(sys.argv[2]) as store:
+        result = import_file(store, sys.argv[1])
+        out.update(rows=sum(result.rows.values()), rejected=result.rejected)
+except Exception as exc:  # an importer that fails still has a peak to report
+    out["error"] = (type(exc).__name__ + ": " + str(exc)).splitlines()[0][:200]
+out["seconds"] = time.perf_counter() - started
 hwm = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM:'))
-print(json.dumps({"seconds": seconds, "rows": sum(result.rows.values()), "rejected": result.rejected,
-                  "peak_mb": hwm / 1024}))
+out["peak_mb"] = hwm / 1024
+print(json.dumps(out))
 """
 
 
@@ -75,5 +80,7 @@ def run(*, lines: int, long_line: int) -> Iterator[str]:
         for label, path in cases:
             m = _measure(path, tmp)
             rate = (m["rows"] + m["rejected"]) / m["seconds"] if m["seconds"] else 0
-            yield (f"{label}: {m['rows']:,.0f} stored, {m['rejected']:,.0f} rejected in {m['seconds']:.1f} s "
-                   f"({rate:,.0f} lines/s), peak RSS {m['peak_mb']:,.0f} MB")
+            outcome = f"FAILED ({m['error']})" if m["error"] else (
+                f"{m['rows']:,.0f} stored, {m['rejected']:,.0f} rejected")
+            yield (f"{label}: {outcome} in {m['seconds']:.1f} s ({rate:,.0f} lines/s), "
+                   f"peak RSS {m['peak_mb']:,.0f} MB")
