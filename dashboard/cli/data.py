@@ -85,7 +85,7 @@ def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str, max_line_b
     for reason in refused:
         click.echo(f"seamwatch: {reason}", err=True)
     if refused:
-        raise SystemExit(1)
+        raise SystemExit(2)  # as for any error Seamwatch explains (dashboard.cli)
 
 
 @click.command("demo")

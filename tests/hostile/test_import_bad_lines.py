@@ -138,3 +138,16 @@ def test_otlp_values_are_not_coerced(store: Store, tmp_path: Path) -> None:
     errors = _errors(store)
     assert [loc for loc, _ in errors] == [f"spans.jsonl:{n}" for n in range(2, 7)]
     assert "flags" in errors[0][1] and "startTimeUnixNano" in errors[1][1] and "name" in errors[2][1]
+
+
+def test_a_file_that_cannot_be_used_is_refused_and_the_next_one_imports(tmp_path: Path) -> None:
+    odd = tmp_path / "odd.jsonl"
+    odd.write_text('{"hello": "world"}\n')
+    good = tmp_path / "good.jsonl"
+    good.write_text(_record(1) + "\n")
+    db = str(tmp_path / "s.duckdb")
+    result = CliRunner().invoke(cli, ["import", str(odd), str(good), "--db", db])
+    assert result.exit_code == 2
+    assert "cannot tell what this file holds" in result.output and "good.jsonl: records, 1 records" in result.output
+    with Store(db, read_only=True) as s:
+        assert s.counts()["records"] == 1
