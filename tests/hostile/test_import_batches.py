@@ -102,3 +102,18 @@ def test_importing_the_same_file_again_changes_nothing(store: Store, tmp_path: P
     assert import_file(store, path, batch_rows=64).skipped
     assert store.counts() == counts
 
+
+
+def test_a_truncated_gzip_file_keeps_every_line_before_the_cut(store: Store, tmp_path: Path) -> None:
+    whole = gzip.compress(b"".join(
+        json.dumps({"topic": "orders", "partition": 0, "offset": i, "value": "v" * 50}).encode() + b"\n"
+        for i in range(20_000)))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(whole[: len(whole) // 2])  # a copy that stopped half way
+    result = import_file(store, path)
+    kept = result.rows["records"]
+    assert 1_000 < kept < 20_000 and result.rejected == 1
+    location, reason = store.cursor().execute("SELECT location, reason FROM ingest_errors").fetchone()
+    assert location == f"cut.jsonl.gz:{kept + 1}" and reason.startswith("cannot read on:")
+    offsets = store.cursor().execute('SELECT min("offset"), max("offset"), count(*) FROM records').fetchone()
+    assert offsets == (0, kept - 1, kept)
