@@ -1,34 +1,48 @@
 """File import: OTLP JSON lines, Kafka record lines and offset snapshot lines into the store.
 
-Each file is imported in one transaction and remembered by content hash, so importing
-the same file again is a no-op. A bad line becomes an ingest-error row; it never stops
-the import.
+A file commits in batches of lines. Each batch commits with the file's progress (its content
+hash and the last line the batch covers, table import_progress), so a failure (a full disk)
+costs at most the batch in flight, and a re-run resumes after the last committed line: nothing
+is stored twice and nothing is lost. A complete file is remembered by content hash in
+imported_files, so importing it again changes nothing. A bad line becomes one ingest-error row
+with its reason; it never stops the import.
 """
 
 from __future__ import annotations
 
-import base64
 import gzip
 import hashlib
-import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.errors import InputError
-from collectors.model import SCHEMAS, error_row, to_table
-from collectors.normalize.envelope import parse_time
-from collectors.normalize.otlp_json import spans_from_json
-from collectors.normalize.records import record_row
-from collectors.normalize.wire_format import Decoded, WireDecoder, is_wire_format
-from collectors.store import Store
+import duckdb
+import pyarrow as pa
 
-BATCH_ROWS = 100_000
-KINDS = ("otlp", "records", "offsets")
-_TS_TYPES = {"create": 1, "createtime": 1, "log_append": 2, "logappendtime": 2}
+from collectors.errors import InputError
+from collectors.lines import read_lines
+from collectors.model import SCHEMAS, error_row, to_table
+from collectors.normalize.import_lines import KINDS, BadLine, decode, kind_of, parse_line
+from collectors.normalize.spans import dumps
+from collectors.normalize.wire_format import WireDecoder
+from collectors.store import Store
+from collectors.store.db import write_error
+
+__all__ = ["BATCH_ROWS", "KINDS", "MAX_LINE_BYTES", "ImportResult", "detect_kind", "import_file"]
+
+# Lines per committed batch, and bytes of line text a batch may hold before it commits anyway:
+# whichever comes first bounds both the memory of an import and what one failure can cost.
+BATCH_ROWS = 50_000
+BATCH_BYTES = 64 << 20
+# Longest line imported (an OTLP file exporter line holds a whole batch of spans); longer ones
+# are rejected with their length, read past in chunks, never held whole.
+MAX_LINE_BYTES = 64 << 20
+# Non-blank lines looked at to tell what a file holds (lines before the first telling one are
+# imported or rejected like any other).
+_DETECT_LINES = 1000
 
 
 @dataclass
@@ -39,15 +53,8 @@ class ImportResult:
     rejected: int = 0
     reasons: list[str] = field(default_factory=list)
     skipped: bool = False  # already imported earlier
+    resumed_after: int = 0  # lines an earlier, interrupted import had committed
     undecoded: int = 0  # wire-format values stored as bytes (their schema could not be had)
-
-
-def _open(path: Path) -> Any:
-    with path.open("rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rb")
-    return path.open("rb")
 
 
 def _sha256(path: Path) -> str:
@@ -58,224 +65,156 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def detect_kind(path: Path) -> str:
-    """Which of KINDS a file holds, judged by its first non-empty line."""
+def detect_kind(path: Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> str:
+    """Which of KINDS a file holds, judged by its first line that says."""
+    seen = 0
     try:
-        with _open(path) as fh:
-            for raw in fh:
-                if raw.strip():
-                    doc = json.loads(raw)
-                    break
-            else:
-                raise InputError(f"{path} is empty")
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        for line in read_lines(path, max_line_bytes=max_line_bytes):
+            if line.over_long:
+                continue
+            seen += 1
+            try:
+                kind = kind_of(decode(line.data))
+            except BadLine:
+                kind = None
+            if kind is not None:
+                return kind
+            if seen >= _DETECT_LINES:
+                break
+    except (OSError, EOFError, gzip.BadGzipFile, ValueError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
-    except ValueError:
-        raise InputError(f"{path} is not JSON lines (first line does not parse)") from None
-    if isinstance(doc, dict):
-        if "resourceSpans" in doc:
-            return "otlp"
-        if "topic" in doc and "offset" in doc and "group_id" not in doc:
-            return "records"
-        if "group_id" in doc or "observed_at" in doc or "polled_at" in doc:
-            return "offsets"
+    if seen == 0:
+        raise InputError(f"{path} is empty")
     raise InputError(
         f"{path}: cannot tell what this file holds (expected OTLP JSON, Kafka record or offset lines)"
     )
 
 
-def _int(doc: dict[str, Any], name: str) -> int:
-    v = doc.get(name)
-    if v is None:
-        raise ValueError(f"missing field '{name}'")
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        raise ValueError(f"'{name}' must be an integer, not {v!r}") from None
+class _Batch:
+    """Rows and error rows of the lines since the last commit."""
 
+    def __init__(self) -> None:
+        self.tables: dict[str, list[dict[str, Any]]] = {name: [] for name in SCHEMAS}
+        self.lines = 0
+        self.bytes = 0
 
-def _b64(value: Any, name: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except (TypeError, ValueError):
-        raise ValueError(f"'{name}' is not valid base64") from None
-
-
-def _bytes(doc: dict[str, Any], name: str) -> bytes | None:
-    b64 = doc.get(name + "_b64")
-    if b64 is not None:
-        return _b64(b64, name + "_b64")
-    v = doc.get(name)
-    if v is None:
-        return None
-    if isinstance(v, str):
-        return v.encode("utf-8")
-    return json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def _headers(raw: Any) -> list[tuple[str, bytes | None]]:
-    if raw is None:
-        return []
-    pairs = raw.items() if isinstance(raw, dict) else raw
-    out: list[tuple[str, bytes | None]] = []
-    for name, v in pairs:
-        if v is None:
-            out.append((str(name), None))
-        elif isinstance(v, dict):
-            out.append((str(name), _b64(v.get("b64"), f"header {name}")))
-        else:
-            out.append((str(name), str(v).encode("utf-8")))
-    return out
-
-
-def record_from_line(doc: dict[str, Any], *, default_cluster: str, tapped_at_us: int, source: str,
-                     decoder: WireDecoder | None = None, undecoded: list[str] | None = None) -> dict[str, Any]:
-    """One record line of the documented record file format → a record row. With a decoder,
-    a wire-format value is decoded through its schema; when it cannot be, the record keeps
-    its bytes and the reason is appended to ``undecoded``."""
-    value = _bytes(doc, "value")
-    decoded = None
-    if decoder is not None and is_wire_format(value):
-        got = decoder.decode(value)
-        if isinstance(got, Decoded):
-            decoded = got
-        elif undecoded is not None:
-            undecoded.append(got)
-    ts = doc.get("timestamp")
-    ts_us = parse_time(ts)
-    ts_type = doc.get("timestamp_type", "create")
-    return record_row(
-        cluster=str(doc.get("cluster") or default_cluster),
-        topic=_require_str(doc, "topic"),
-        partition=_int(doc, "partition"),
-        offset=_int(doc, "offset"),
-        key=_bytes(doc, "key"),
-        value=value,
-        headers=_headers(doc.get("headers")),
-        timestamp_ms=ts_us // 1000 if ts_us is not None else None,
-        timestamp_type=_TS_TYPES.get(str(ts_type).lower().replace("-", "_"), 0),
-        tapped_at_us=parse_time(doc.get("tapped_at")) or tapped_at_us,
-        source=source,
-        decoded=decoded,
-    )
-
-
-def _require_str(doc: dict[str, Any], name: str) -> str:
-    v = doc.get(name)
-    if not isinstance(v, str) or not v:
-        raise ValueError(f"'{name}' must be a non-empty string")
-    return v
-
-
-def _offset_row(doc: dict[str, Any], default_cluster: str) -> tuple[str, dict[str, Any]]:
-    cluster = str(doc.get("cluster") or default_cluster)
-    if "group_id" in doc:
-        at = parse_time(doc.get("polled_at"))
-        if at is None:
-            raise ValueError("'polled_at' is missing or not a time")
-        return "group_offsets", {
-            "cluster": cluster, "group_id": _require_str(doc, "group_id"), "topic": _require_str(doc, "topic"),
-            "partition": _int(doc, "partition"),
-            "committed_offset": None if doc.get("committed_offset") is None else int(doc["committed_offset"]),
-            "high_watermark": None if doc.get("high_watermark") is None else int(doc["high_watermark"]),
-            "state": doc.get("state"), "members": doc.get("members"), "client_id": doc.get("client_id"),
-            "polled_at": at,
-        }
-    at = parse_time(doc.get("observed_at"))
-    if at is None:
-        raise ValueError("'observed_at' is missing or not a time")
-    return "topic_offsets", {
-        "cluster": cluster, "topic": _require_str(doc, "topic"), "partition": _int(doc, "partition"),
-        "low_watermark": doc.get("low_watermark"), "high_watermark": int(doc["high_watermark"]),
-        "observed_at": at,
-    }
-
-
-def _lines(path: Path, progress: Callable[[int], None] | None) -> Iterator[tuple[int, bytes]]:
-    with _open(path) as fh:
-        for lineno, raw in enumerate(fh, 1):
-            if progress is not None:
-                progress(len(raw))
-            if raw.strip():
-                yield lineno, raw
+    def clear(self) -> None:
+        for rows in self.tables.values():
+            rows.clear()
+        self.lines = 0
+        self.bytes = 0
 
 
 def import_file(store: Store, path: str | os.PathLike[str], *, cluster: str = "default",
-                progress: Callable[[int], None] | None = None, decoder: WireDecoder | None = None) -> ImportResult:
-    """Import one file in one transaction; a file imported before is skipped. ``decoder``
-    decodes schema-registry values (wire format) of record lines."""
+                progress: Callable[[int], None] | None = None, batch_rows: int = BATCH_ROWS,
+                max_line_bytes: int = MAX_LINE_BYTES, decoder: WireDecoder | None = None) -> ImportResult:
+    """Import one file in batches; a file imported before is skipped, an interrupted one resumed.
+
+    ``decoder`` decodes schema-registry values (wire format) of record lines.
+    Raises InputError when the file cannot be used at all, StoreError when the store cannot be
+    written (what earlier batches committed stays, and a re-run continues from there).
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"{p} does not exist or is not a file")
-    kind = detect_kind(p)
+    kind = detect_kind(p, max_line_bytes=max_line_bytes)
     digest = _sha256(p)
     result = ImportResult(path=str(p), kind=kind)
     if store.was_imported(digest):
         result.skipped = True
         return result
+    done = store.import_progress(digest)
+    result.resumed_after, rows_before, rejected_before = done or (0, 0, 0)
     source = f"file:{p.name}"
     now_us = int(time.time() * 1_000_000)
-    buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in SCHEMAS}
+    batch = _Batch()
 
     def reject(lineno: int, reason: str, raw: bytes | str) -> None:
         result.rejected += 1
         if len(result.reasons) < 5:
             result.reasons.append(f"line {lineno}: {reason}")
-        buffers["ingest_errors"].append(error_row(source, f"{p.name}:{lineno}", reason, raw, now_us))
+        batch.tables["ingest_errors"].append(error_row(source, f"{p.name}:{lineno}", reason, raw, now_us))
 
-    with store.transaction() as tx:
-        def flush() -> None:
-            for name, rows in buffers.items():
-                if rows:
-                    tx.append(name, to_table(rows, SCHEMAS[name]))
-                    result.rows[name] = result.rows.get(name, 0) + len(rows)
-                    rows.clear()
-
-        pending = 0
+    def commit(lineno: int, *, complete: bool) -> None:
+        tables = {}
+        for name, rows in batch.tables.items():
+            if rows and name != "ingest_errors":
+                tables[name] = _table(name, rows, lambda reason, row: reject(lineno, reason, dumps(row)))
+        if batch.tables["ingest_errors"]:  # last: a row _table refused adds one
+            tables["ingest_errors"] = to_table(batch.tables["ingest_errors"], SCHEMAS["ingest_errors"])
+        imported = sum(t.num_rows for n, t in tables.items() if n != "ingest_errors")
         try:
-            for lineno, raw in _lines(p, progress):
+            with store.transaction() as tx:
+                for name, table in tables.items():
+                    tx.append(name, table)
+                total_rows = rows_before + sum(result.rows.values()) + imported
+                total_rejected = rejected_before + result.rejected
+                if complete:
+                    tx.mark_imported(sha256=digest, path=p.name, kind=kind, size_bytes=p.stat().st_size,
+                                     rows_imported=total_rows, rows_rejected=total_rejected)
+                else:
+                    tx.set_import_progress(sha256=digest, path=p.name, kind=kind, lines_done=lineno,
+                                           rows_imported=total_rows, rows_rejected=total_rejected)
+        except duckdb.Error as exc:
+            raise write_error(store.path, exc, doing=f"importing {p.name} (line {lineno})") from None
+        for name, table in tables.items():
+            if name != "ingest_errors":
+                result.rows[name] = result.rows.get(name, 0) + table.num_rows
+        batch.clear()
+
+    lineno = result.resumed_after
+    try:
+        for line in read_lines(p, max_line_bytes=max_line_bytes, progress=progress):
+            if line.number <= result.resumed_after:
+                continue
+            lineno = line.number
+            batch.lines += 1
+            batch.bytes += len(line.data)
+            if line.over_long:
+                reject(lineno, f"line longer than {max_line_bytes} bytes ({line.length} bytes); "
+                               "raise --max-line-bytes to import it", line.data)
+            else:
                 try:
-                    doc = json.loads(raw)
-                    if not isinstance(doc, dict):
-                        raise ValueError("line is not a JSON object")
-                    if kind == "otlp":
-                        rows, bad = spans_from_json(doc, source=source)
-                        buffers["spans"].extend(rows)
-                        for reason, excerpt in bad:
-                            reject(lineno, reason, excerpt)
-                        pending += len(rows)
-                    elif kind == "records":
-                        why: list[str] = []
-                        buffers["records"].append(record_from_line(
-                            doc, default_cluster=cluster, tapped_at_us=now_us, source=source, decoder=decoder,
-                            undecoded=why))
-                        for reason in why:  # kept, not rejected: the bytes are stored
-                            result.undecoded += 1
-                            buffers["ingest_errors"].append(error_row(
-                                source, f"{p.name}:{lineno}", f"wire-format value stored undecoded: {reason}",
-                                raw, now_us))
-                        pending += 1
-                    else:
-                        table, row = _offset_row(doc, cluster)
-                        buffers[table].append(row)
-                        pending += 1
-                except (ValueError, KeyError, TypeError) as exc:
-                    reject(lineno, _reason(exc), raw)
-                if pending >= BATCH_ROWS:
-                    flush()
-                    pending = 0
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputError(f"cannot read {p}: {exc}") from None
-        flush()
-        result.rows.pop("ingest_errors", None)
-        tx.mark_imported(sha256=digest, path=p.name, kind=kind, size_bytes=p.stat().st_size,
-                         rows_imported=sum(result.rows.values()), rows_rejected=result.rejected)
+                    parsed = parse_line(kind, line.data, cluster=cluster, now_us=now_us, source=source,
+                                        decoder=decoder)
+                except BadLine as exc:
+                    reject(lineno, str(exc), line.data)
+                except Exception as exc:  # noqa: BLE001 (a shape no reader foresaw still costs its line only)
+                    reject(lineno, f"line not understood: {type(exc).__name__}: {str(exc)[:200]}".splitlines()[0],
+                           line.data)
+                else:
+                    for table, row in parsed.rows:
+                        batch.tables[table].append(row)
+                    for reason, excerpt in parsed.rejected:
+                        reject(lineno, reason, excerpt)
+                    for reason in parsed.undecoded:  # kept, not rejected: the bytes are stored
+                        result.undecoded += 1
+                        batch.tables["ingest_errors"].append(error_row(
+                            source, f"{p.name}:{lineno}", f"wire-format value stored undecoded: {reason}",
+                            line.data, now_us))
+            if batch.lines >= batch_rows or batch.bytes >= BATCH_BYTES:
+                commit(lineno, complete=False)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        # the file ends early or is corrupt past this point: keep every line read before it
+        reject(lineno + 1, f"cannot read on: {exc}", b"")
+    commit(lineno, complete=True)
     return result
 
 
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not JSON: {exc.msg} at column {exc.colno}"
-    if isinstance(exc, KeyError):
-        return f"missing field {exc.args[0]!r}"
-    return str(exc) or type(exc).__name__
+def _table(name: str, rows: list[dict[str, Any]], reject_row: Callable[[str, dict[str, Any]], None]) -> pa.Table:
+    """Arrow table of a batch's rows. Every row was checked against its schema (misfit); should
+    Arrow still refuse one, that row alone is rejected rather than the batch."""
+    schema = SCHEMAS[name]
+    try:
+        return to_table(rows, schema)
+    except (ValueError, TypeError, OverflowError):  # pyarrow's ArrowInvalid/ArrowTypeError subclass these
+        pass
+    good = []
+    for row in rows:
+        try:
+            to_table([row], schema)
+        except (ValueError, TypeError, OverflowError) as exc:
+            reject_row(f"does not fit the {name} table: {str(exc).splitlines()[0]}", row)
+        else:
+            good.append(row)
+    return to_table(good, schema)

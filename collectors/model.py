@@ -179,5 +179,77 @@ def error_row(source: str, location: str, reason: str, raw: bytes | str | None, 
     if isinstance(raw, bytes):
         raw = raw[:EXCERPT_BYTES].decode("utf-8", "replace")
     elif raw is not None:
-        raw = raw[:EXCERPT_BYTES]
-    return {"source": source, "location": location, "reason": reason, "raw_excerpt": raw, "at": at_us}
+        raw = _text(raw[:EXCERPT_BYTES])
+    return {"source": source, "location": location, "reason": _text(reason), "raw_excerpt": raw, "at": at_us}
+
+
+def _text(value: str) -> str:
+    """``value`` as storable text: a lone surrogate (from a JSON escape) becomes "?"."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+_INT_BOUNDS = {
+    pa.int8(): (-(2**7), 2**7 - 1), pa.int16(): (-(2**15), 2**15 - 1),
+    pa.int32(): (-(2**31), 2**31 - 1), pa.int64(): (-(2**63), 2**63 - 1), TS: (-(2**63), 2**63 - 1),
+}
+_INT, _STR, _LIST, _OTHER = range(4)
+_PLANS: dict[int, tuple[pa.Schema, list[tuple[str, int, int, int]]]] = {}
+
+
+def _plan(schema: pa.Schema) -> list[tuple[str, int, int, int]]:
+    """Per column (name, kind, low, high), worked out once per schema: comparing Arrow types costs."""
+    cached = _PLANS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    plan = []
+    for f in schema:
+        bounds = _INT_BOUNDS.get(f.type)
+        if bounds is not None:
+            plan.append((f.name, _INT, *bounds))
+        elif pa.types.is_string(f.type):
+            plan.append((f.name, _STR, 0, 0))
+        else:
+            plan.append((f.name, _LIST if pa.types.is_list(f.type) else _OTHER, 0, 0))
+    _PLANS[id(schema)] = (schema, plan)
+    return plan
+
+
+def misfit(row: Mapping[str, Any], schema: pa.Schema) -> str | None:
+    """Why a row cannot be stored in ``schema`` (a column it does not fit), or None.
+
+    Arrow refuses a whole batch for one such value; callers check a row before it joins one,
+    so the row alone is rejected with this reason.
+    """
+    for name, kind, low, high in _plan(schema):
+        value = row.get(name)
+        if value is None:
+            continue
+        if kind == _STR:
+            if type(value) is not str:
+                return f"'{name}' must be text, not {type(value).__name__}"
+            if not value.isascii() and bad_text(value):
+                return f"'{name}' {bad_text(value)}"
+        elif kind == _INT:
+            if type(value) is not int:
+                return f"'{name}' must be an integer, not {value!r:.40}"
+            if not low <= value <= high:
+                return f"'{name}' {value} does not fit a {high.bit_length() + 1}-bit integer column"
+        elif kind == _LIST:
+            for item in value:
+                for v in item.values() if isinstance(item, Mapping) else (item,):
+                    if isinstance(v, str) and bad_text(v):
+                        return f"'{name}' {bad_text(v)}"
+    return None
+
+
+def bad_text(value: str) -> str | None:
+    """Why a str cannot be stored as UTF-8 text (a lone surrogate from a JSON escape), or None."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"holds a lone surrogate (\\u{ord(value[exc.start]):04x}), which is not Unicode text"
+    return None

@@ -31,6 +31,7 @@ from collectors.model import EXCERPT_BYTES, RECORD_SCHEMA, TS, error_row, to_tab
 from collectors.normalize import deadletter
 from collectors.normalize.binary import excerpt, text
 from collectors.normalize.records import record_row
+from collectors.store.db import connect_memory
 
 log = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ class BulkNormalizer:
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            con = duckdb.connect()
+            con = connect_memory()  # extension auto-install/auto-load off, as on every connection
             con.execute("SET TimeZone = 'UTC'")  # ISO times without offset are UTC, as in normalize
             con.execute("SET threads = 1")  # the normalizer thread's own; the consumer and writer have theirs
             con.execute("SET memory_limit = '512MB'")

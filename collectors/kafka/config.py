@@ -6,6 +6,7 @@ file), so SASL and SSL work as they do for kcat; secrets never reach a log line 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,12 +16,19 @@ from pathlib import Path
 from typing import Any
 
 from collectors.errors import ConfigError
+from collectors.logrepeat import rate_limit
 from collectors.normalize import deadletter
 
 # Keys whose values are never shown (matched case-insensitively on the key name).
 _SECRET = re.compile(r"password|secret|sasl\.jaas|token|credential|\.key$|key\.pem|private", re.IGNORECASE)
 # Settings the collectors own; a pass-through value would break exactly-once or the tap's speed.
 _RESERVED = frozenset({"enable.auto.commit", "enable.auto.offset.store", "group.id", "auto.offset.reset"})
+
+# librdkafka's own log lines go through Python logging (not straight to stderr), so repeats of a
+# connection failure are rate-limited like ours. Consumers serve them from consume()/poll(),
+# admin clients from poll().
+LIBRDKAFKA_LOG = logging.getLogger("collectors.kafka.librdkafka")
+rate_limit(LIBRDKAFKA_LOG)
 
 DEFAULT_EXCLUDE: tuple[str, ...] = ("__*", "_schemas", "_confluent*", "connect-configs", "connect-offsets",
                                     "connect-status")
@@ -103,6 +111,7 @@ class KafkaSettings:
         conf: dict[str, Any] = {"bootstrap.servers": ",".join(b.strip() for b in self.bootstrap)}
         conf.update(self.extra)
         conf.update(overrides)
+        conf.setdefault("logger", LIBRDKAFKA_LOG)
         return conf
 
     def wants(self, topic: str) -> bool:

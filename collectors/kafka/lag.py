@@ -18,11 +18,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from collectors.kafka.config import KafkaSettings
+from collectors.logrepeat import rate_limit
 from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
 from collectors.runtime import ThreadComponent
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
+rate_limit(log)  # a broker away repeats the same error on every poll
 
 REQUEST_TIMEOUT = 10.0
 
@@ -80,11 +82,20 @@ class LagPoller(ThreadComponent):
                 with self._lock:
                     self._status.update(state="retrying", last_error=str(exc))
                     self._status["failures"] += 1
-                log.warning("%s: poll failed, retrying in %.1fs: %s", self.name, backoff, exc)
+                log.warning("%s: poll failed, retrying in %.1fs: %s", self.name, backoff, str(exc) or repr(exc))
                 self._admin = None  # a fresh client after a failure
                 wait = backoff * (0.8 + 0.4 * random.random())  # noqa: S311 (jitter, not crypto)
                 backoff = min(backoff * 2, max(60.0, self.settings.poll_interval))
+            self._serve_logs()
             self._stop.wait(wait)
+
+    def _serve_logs(self) -> None:
+        """Hand librdkafka's queued log lines to Python logging (an admin client's come from poll())."""
+        if self._admin is not None:
+            try:
+                self._admin.poll(0)
+            except Exception as exc:  # noqa: BLE001 (logs must never stop the poller)
+                log.debug("%s: serving librdkafka logs: %s", self.name, exc)
 
     def _client(self) -> Any:
         if self._admin is None:

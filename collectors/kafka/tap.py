@@ -20,12 +20,14 @@ from collectors.kafka import fastpath, normalizers
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.normalizers import Normalizer
 from collectors.kafka.wire_records import WireRecords
+from collectors.logrepeat import rate_limit
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
 from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
+rate_limit(log)  # a broker away repeats the same error on every reconnect
 
 CONSUME_MAX = 10_000  # messages per consume() call
 MAX_BUFFER_BYTES = 64 << 20  # flush early when values are large: memory stays flat

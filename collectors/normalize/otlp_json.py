@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,6 +14,17 @@ _KINDS = {
     "SPAN_KIND_CLIENT": 3, "SPAN_KIND_PRODUCER": 4, "SPAN_KIND_CONSUMER": 5,
 }
 _STATUS = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
+_INT_TEXT = re.compile(r"^-?[0-9]{1,20}$")
+
+
+def _integer(value: Any, what: str) -> int:
+    """An OTLP/JSON int64: a JSON integer or its decimal text. Anything else is refused, never
+    rounded (a float 2.7 is not 2; True is not 1)."""
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and _INT_TEXT.match(value):
+        return int(value)
+    raise BadSpan(f"{what} must be an integer, not {str(value)[:40]!r}")
 
 
 def any_value(v: Mapping[str, Any]) -> Any:
@@ -20,11 +32,13 @@ def any_value(v: Mapping[str, Any]) -> Any:
     if "stringValue" in v:
         return v["stringValue"]
     if "intValue" in v:
-        return int(v["intValue"])
+        return _integer(v["intValue"], "intValue")
     if "boolValue" in v:
-        return bool(v["boolValue"])
+        if not isinstance(v["boolValue"], bool):
+            raise BadSpan(f"boolValue must be true or false, not {str(v['boolValue'])[:40]!r}")
+        return v["boolValue"]
     if "doubleValue" in v:
-        return float(v["doubleValue"])
+        return float(v["doubleValue"])  # JSON numbers and "NaN"/"Infinity" text, as the mapping allows
     if "arrayValue" in v:
         return [any_value(x) for x in v["arrayValue"].get("values", [])]
     if "kvlistValue" in v:
@@ -59,7 +73,7 @@ def _enum(value: Any, names: Mapping[str, int]) -> int:
         if value not in names:
             raise BadSpan(f"unknown enum value {value!r}")
         return names[value]
-    return int(value)
+    return _integer(value, "an enum")
 
 
 def spans_from_json(doc: Mapping[str, Any], *, source: str) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
@@ -81,10 +95,18 @@ def spans_from_json(doc: Mapping[str, Any], *, source: str) -> tuple[list[dict[s
             for sp in ss.get("spans") or []:
                 try:
                     rows.append(_span(sp, resource, resource_json, scope, source))
-                except (BadSpan, KeyError, TypeError, ValueError, AttributeError) as exc:
+                except (BadSpan, KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
                     reason = str(exc) if isinstance(exc, BadSpan) else f"malformed span: {exc!r}"
                     rejected.append((reason, repr(sp)[:1024]))
     return rows, rejected
+
+
+def _text(value: Any, what: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadSpan(f"{what} must be a string, not {type(value).__name__}")
+    return value
 
 
 def _span(
@@ -95,7 +117,7 @@ def _span(
     parent = check_ids(trace_id, span_id, _hex_id(sp.get("parentSpanId") or ""))
     status = sp.get("status") or {}
     events = [
-        {"name": ev.get("name"), "time_us": int(ev.get("timeUnixNano", 0)) // 1000,
+        {"name": ev.get("name"), "time_us": _integer(ev.get("timeUnixNano", 0), "event timeUnixNano") // 1000,
          "attributes": attributes(ev.get("attributes"))}
         for ev in sp.get("events") or []
     ]
@@ -111,13 +133,13 @@ def _span(
         trace_id=trace_id,
         span_id=span_id,
         parent_span_id=parent,
-        name=str(sp.get("name", "")),
+        name=_text(sp.get("name"), "span name"),
         kind=_enum(sp.get("kind"), _KINDS),
-        flags=int(sp.get("flags") or 0),
-        start_ns=int(sp.get("startTimeUnixNano") or 0),
-        end_ns=int(sp.get("endTimeUnixNano") or 0),
+        flags=_integer(sp.get("flags") or 0, "flags"),
+        start_ns=_integer(sp.get("startTimeUnixNano") or 0, "startTimeUnixNano"),
+        end_ns=_integer(sp.get("endTimeUnixNano") or 0, "endTimeUnixNano"),
         status_code=_enum(status.get("code"), _STATUS),
-        status_message=status.get("message"),
+        status_message=_text(status.get("message"), "status message") or None,
         attributes=attributes(sp.get("attributes")),
         events=events,
         links=links,

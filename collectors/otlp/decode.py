@@ -22,6 +22,7 @@ from typing import Any
 import pyarrow as pa
 
 from collectors.model import SPAN_SCHEMA, table_from_tuples, to_table
+from collectors.normalize import jsonkeys
 from collectors.normalize.otlp_json import spans_from_json
 from collectors.normalize.otlp_proto import span_values_from_proto
 from collectors.normalize.spans import SPAN_COLUMNS
@@ -50,7 +51,7 @@ def decode(body: bytes, fmt: str, source: str) -> Decoded:
 
 def _json_object(body: bytes) -> Any:
     try:
-        doc = json.loads(body)
+        doc = jsonkeys.loads(body)  # a repeated name keeps its first value, as everywhere in Seamwatch
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"body is not JSON: {exc}") from None
     if not isinstance(doc, dict):

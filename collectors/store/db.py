@@ -101,17 +101,66 @@ class Writer:
         self._cur.executemany("INSERT INTO tap_positions VALUES (?, ?, ?, ?, make_timestamp(?))",
                               [(c, t, p, o, now_us) for c, t, p, o in rows])
 
+    def set_import_progress(self, *, sha256: str, path: str, kind: str, lines_done: int,
+                            rows_imported: int, rows_rejected: int) -> None:
+        """Record that a file's lines up to ``lines_done`` are in this transaction (import resumes there)."""
+        self._cur.execute("DELETE FROM import_progress WHERE sha256 = ?", [sha256])
+        self._cur.execute(
+            "INSERT INTO import_progress VALUES (?, ?, ?, ?, ?, ?, make_timestamp(?))",
+            [sha256, path, kind, lines_done, rows_imported, rows_rejected, int(time.time() * 1_000_000)],
+        )
+
     def mark_imported(self, *, sha256: str, path: str, kind: str, size_bytes: int,
                       rows_imported: int, rows_rejected: int) -> None:
+        self._cur.execute("DELETE FROM import_progress WHERE sha256 = ?", [sha256])
         self._cur.execute(
             "INSERT INTO imported_files VALUES (?, ?, ?, ?, ?, ?, make_timestamp(?))",
             [sha256, path, kind, size_bytes, rows_imported, rows_rejected, int(time.time() * 1_000_000)],
         )
 
 
+# Every connection: no extension is ever installed or loaded behind our back. DuckDB would
+# otherwise fetch one from the internet to read a file it recognises (a SQLite file given as
+# --db made it try to download the sqlite extension: issue 10, case 16).
+CONNECTION_CONFIG = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+# A DuckDB database file has these 4 bytes at offset 8 (its main header); SQLite's file begins so.
+_DUCKDB_MAGIC = b"DUCK"
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def connect_memory() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with extension auto-install and auto-load off."""
+    return duckdb.connect(config=dict(CONNECTION_CONFIG))
+
+
+def _file_kind(path: str) -> str | None:
+    """None when ``path`` is absent, empty or a DuckDB file; else what it is, for the refusal."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    if not head or head[8:12] == _DUCKDB_MAGIC:
+        return None
+    if head.startswith(_SQLITE_MAGIC):
+        return "a SQLite database"
+    return "not a DuckDB file"
+
+
+def write_error(path: str, exc: BaseException, *, doing: str) -> StoreError:
+    """One sentence for a failed write: a full disk says so and names the file."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "no space left" in text.lower() or "disk full" in text.lower():
+        return StoreError(f"no space left on the device of {path} while {doing}; what was committed before is "
+                          "kept: free space and run the command again to continue.")
+    return StoreError(f"cannot write to {path} while {doing}: {text}")
+
+
 def _connect(path: str, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     """A connection whose default database is the file, attached with ROW_GROUP_ROWS."""
-    con = duckdb.connect()
+    con = connect_memory()
     try:
         literal = "'" + path.replace("'", "''") + "'"
         mode = "READ_ONLY, " if read_only else ""
@@ -143,6 +192,11 @@ class Store:
         parent = Path(self.path).parent
         if not self.read_only and not parent.is_dir():
             raise StoreError(f"cannot create {self.path}: folder {parent} does not exist.")
+        what = _file_kind(self.path)
+        if what is not None:
+            raise StoreError(f"{self.path} is not a usable Seamwatch database: it is {what}; it was left untouched.")
+        if not self.read_only and Path(self.path).exists():
+            _refuse_foreign(self.path)
         try:
             con = _connect(self.path, read_only=self.read_only)
         except duckdb.IOException as exc:
@@ -159,11 +213,14 @@ class Store:
                 con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
             if self.read_only:
                 if schema_version(con) == 0:
-                    raise StoreError(f"{self.path} is not a Seamwatch database (no schema).")
+                    raise StoreError(f"{self.path} is not a usable Seamwatch database: it has no Seamwatch "
+                                     "schema; it was left untouched.")
             else:
                 migrate(con, self.path)
         except duckdb.Error as exc:
             con.close()
+            if "no space left" in str(exc).lower():
+                raise write_error(self.path, exc, doing="opening it") from None
             raise StoreError(f"{self.path} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
         except StoreError:
             con.close()
@@ -208,7 +265,10 @@ class Store:
                 yield Writer(cur)
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                try:
+                    cur.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed COMMIT (a full disk) has ended the transaction; keep its error, not this one
                 raise
             finally:
                 cur.close()
@@ -238,12 +298,40 @@ class Store:
         row = self.cursor().execute("SELECT 1 FROM imported_files WHERE sha256 = ?", [sha256]).fetchone()
         return row is not None
 
+    def import_progress(self, sha256: str) -> tuple[int, int, int] | None:
+        """(lines done, rows imported, rows rejected) of an interrupted import of a file, if any."""
+        row = self.cursor().execute(
+            "SELECT lines_done, rows_imported, rows_rejected FROM import_progress WHERE sha256 = ?", [sha256]
+        ).fetchone()
+        return (int(row[0]), int(row[1]), int(row[2])) if row else None
+
     def positions(self, cluster: str) -> dict[tuple[str, int], int]:
         """Where the Kafka tap resumes for a cluster: (topic, partition) → next offset."""
         rows = self.cursor().execute(
             'SELECT topic, "partition", next_offset FROM tap_positions WHERE cluster = ?', [cluster]
         ).fetchall()
         return {(t, p): o for t, p, o in rows}
+
+
+def _refuse_foreign(path: str) -> None:
+    """Refuse a DuckDB file that holds another program's tables and no Seamwatch schema.
+
+    Looked at read-only and closed before the file is opened for writing: migrating it would add
+    Seamwatch's tables to someone else's database (issue 10, case 15).
+    """
+    try:
+        con = _connect(path, read_only=True)
+    except duckdb.Error:
+        return  # locked, or unreadable: the writable open reports it in its own words
+    try:
+        if schema_version(con) == 0:
+            tables = con.execute(
+                "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'store'").fetchone()
+            if tables and tables[0]:
+                raise StoreError(f"{path} is not a usable Seamwatch database: it is another program's DuckDB "
+                                 f"database ({tables[0]} tables, no Seamwatch schema); it was left untouched.")
+    finally:
+        con.close()
 
 
 _SIZE = re.compile(r"^\d+(\.\d+)?\s*[KMGT]?i?B$", re.IGNORECASE)

@@ -57,6 +57,20 @@ def bench_otlp(seconds: float, workers: int) -> None:
         click.echo(line)
 
 
+@bench.command("import")
+@click.option("--lines", type=click.IntRange(1000), default=1_000_000, show_default=True,
+              help="Good record lines, and as many rejected ones, to import.")
+@click.option("--long-line", "long_line", metavar="SIZE", default="2GiB", show_default=True,
+              help="Size of the one huge line of the last case (0 leaves it out).")
+def bench_import(lines: int, long_line: str) -> None:
+    """Seconds and peak memory of `seamwatch import`: good lines, rejected lines, one huge line."""
+    from collectors.bench.importer import run
+    from collectors.otlp.config import parse_size
+
+    for line in run(lines=lines, long_line=parse_size(long_line, what="--long-line")):
+        click.echo(line)
+
+
 @bench.command("analyses")
 @click.option("--spans", "sizes", type=click.IntRange(10_000), multiple=True, show_default=True,
               default=(1_000_000,), help="Spans to generate and query (repeat for several sizes, e.g. 10000000).")

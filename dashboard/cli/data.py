@@ -12,19 +12,28 @@ import click
 from tqdm import tqdm
 
 from collectors.errors import InputError
-from collectors.importer import ImportResult, import_file
+from collectors.importer import MAX_LINE_BYTES, ImportResult, import_file
+from collectors.otlp.config import parse_size
 from collectors.store import Store
 from dashboard.cli.options import db_option, port_option
 
 
-def _import_all(store: Store, files: list[Path], cluster: str, decoder: Any = None) -> list[ImportResult]:
+def _import_all(store: Store, files: list[Path], cluster: str,
+                max_line_bytes: int = MAX_LINE_BYTES, decoder: Any = None) -> tuple[list[ImportResult], list[str]]:
+    """Import every file; a file that cannot be used at all is refused in one sentence and the
+    next one still imports. A store that cannot be written (a full disk) stops the command."""
     total = sum(f.stat().st_size for f in files if f.is_file())
-    results = []
+    results: list[ImportResult] = []
+    refused: list[str] = []
     with tqdm(total=total, unit="B", unit_scale=True, desc="importing", leave=False,
               disable=None) as bar:
         for f in files:
-            results.append(import_file(store, f, cluster=cluster, progress=bar.update, decoder=decoder))
-    return results
+            try:
+                results.append(import_file(store, f, cluster=cluster, progress=bar.update,
+                                           max_line_bytes=max_line_bytes, decoder=decoder))
+            except InputError as exc:
+                refused.append(str(exc))
+    return results, refused
 
 
 def _derive(store: Store) -> None:
@@ -41,8 +50,9 @@ def _report(results: list[ImportResult]) -> None:
             click.echo(f"{r.path}: already imported, skipped")
             continue
         counts = ", ".join(f"{n} {t}" for t, n in sorted(r.rows.items())) or "nothing"
+        resumed = f" (resumed after line {r.resumed_after})" if r.resumed_after else ""
         undecoded = f", {r.undecoded} wire-format values stored undecoded" if r.undecoded else ""
-        click.echo(f"{r.path}: {r.kind}, {counts}, {r.rejected} rejected{undecoded}")
+        click.echo(f"{r.path}: {r.kind}, {counts}, {r.rejected} rejected{undecoded}{resumed}")
         for reason in r.reasons:
             click.echo(f"  rejected {reason}")
 
@@ -52,6 +62,9 @@ def _report(results: list[ImportResult]) -> None:
 @db_option
 @click.option("--cluster", default="default", show_default=True, envvar="SEAMWATCH_CLUSTER", show_envvar=True,
               help="Cluster name for record and offset lines that do not name one.")
+@click.option("--max-line-bytes", "max_line_bytes", metavar="SIZE", default=f"{MAX_LINE_BYTES // 2**20}MiB",
+              show_default=True, envvar="SEAMWATCH_MAX_LINE_BYTES", show_envvar=True,
+              help="Longest line imported; a longer one is rejected with its length, never held in memory.")
 @click.option("--schemas", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR",
               help="Folder of schemas named by schema id (42.avsc, 42.json, 42.pb) that decode wire-format "
                    "record values.")
@@ -62,23 +75,31 @@ def _report(results: list[ImportResult]) -> None:
               help="Properties file of schema-registry client settings (-S wins over it).")
 @click.option("-S", "schema_registry_s", multiple=True, metavar="KEY=VALUE",
               help="Schema-registry client setting, e.g. -S basic.auth.user.info=USER:PASSWORD (repeatable).")
-def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str, schemas: Path | None,
+def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str, max_line_bytes: str, schemas: Path | None,
                **registry: Any) -> None:
     """Import OTLP JSON lines, Kafka record lines and offset snapshot lines into the store.
 
-    Each file is imported once: importing it again is a no-op. Bad lines are counted,
-    kept in ingest_errors, and never stop the import.
+    Each file is imported once: importing it again is a no-op. Files commit in batches; after a
+    failure, importing again continues where it stopped. Bad lines are counted, kept in
+    ingest_errors, and never stop the import.
     """
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
+    cap = parse_size(max_line_bytes, what="--max-line-bytes")
+    if cap < 1024:
+        raise click.BadParameter(f"must be at least 1KiB, not {max_line_bytes}", param_hint="--max-line-bytes")
     for f in files:
         if not f.is_file():
             raise InputError(f"{f} does not exist or is not a file")
     decoder = _decoder(schemas, registry)
     with Store(db) as store:
-        results = _import_all(store, list(files), cluster, decoder)
+        results, refused = _import_all(store, list(files), cluster, max_line_bytes=cap, decoder=decoder)
         _derive(store)
         _report(results)
+    for reason in refused:
+        click.echo(f"seamwatch: {reason}", err=True)
+    if refused:
+        raise SystemExit(2)  # as for any error Seamwatch explains (dashboard.cli)
 
 
 def _decoder(schemas: Path | None, registry: dict[str, Any]) -> Any:
@@ -121,8 +142,8 @@ def demo_cmd(db: str | None, port: int, load_only: bool, seed: int, minutes: int
             load_into_store(store)
             from collectors.normalize.wire_format import FolderSchemas, WireDecoder
 
-            results = _import_all(store, sorted(report.files[k] for k in ("spans", "records", "offsets")),
-                                  cluster="sample", decoder=WireDecoder(FolderSchemas(report.files["schemas"])))
+            results, _ = _import_all(store, sorted(report.files[k] for k in ("spans", "records", "offsets")),
+                                     cluster="sample", decoder=WireDecoder(FolderSchemas(report.files["schemas"])))
             _derive(store)
             counts = store.counts()
     _report(results)

@@ -48,7 +48,16 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
     (b"k", _v({"id": "a", "time": True}), None, (1, 5)),
     (b"k", _v({"id": True, "type": 1.5, "version": {"a": 1}}), None, (1, 5)),  # Python str() of odd types
     (b"k", _v({"id": None, "event_id": "second", "type": None}), None, (1, 5)),  # null falls through
-    (b"k", b'{"id": "a", "id": "b"}', None, (1, 5)),  # duplicate keys: last wins in Python
+    # repeated names: the first value wins on every path (README), whatever the values' kinds
+    (b"k", b'{"id": "a", "id": "b"}', None, (1, 5)),
+    (b"k", b'{"id": {"n": 1}, "id": "b", "type": "T"}', None, (1, 5)),
+    (b"k", b'{"id": "a", "id": {"n": 1}, "type": "T"}', None, (1, 5)),
+    (b"k", b'{"type": "X", "id": "a", "type": "Y", "type": ["Z"]}', None, (1, 5)),
+    (b"k", b'{"id": "a", "version": {"v": 1, "v": 2}, "time": 1780000000, "time": "2026-03-01T10:15:30Z"}',
+     None, (1, 5)),
+    (b"k", b'{"id": null, "id": "second", "eventId": "e", "eventId": "f"}', None, (1, 5)),
+    (b"k", b'{"id": "a", "id": NaN}', None, (1, 5)),
+    (b"k", b'{"id": "\\u0069d", "\\u0069d": "escaped name"}', None, (1, 5)),
     (b"k", b'{"id": "a",}', None, (1, 5)),  # trailing comma: Python rejects
     (b"k", b'{"id": "a", "type": [1, 2 ]\n}', None, (1, 5)),  # no trailing comma, blanks before ] and }
     (b"k", b'{"id": "a\x01b", "type": "T"}', None, (1, 5)),  # raw control character in a string

@@ -60,6 +60,9 @@ def _object(rng: random.Random, depth: int = 0) -> str:
     ws = lambda: rng.choice(["", "", " ", "\n", "\t", "\r\n  "])  # noqa: E731
     members = [f"{ws()}{json.dumps(rng.choice(NAMES))}{ws()}:{ws()}{_value_text(rng, depth)}{ws()}"
                for _ in range(rng.randrange(6))]
+    if members and rng.random() < 0.2:  # a repeated name with another value: the first wins everywhere
+        name = members[rng.randrange(len(members))].split(":")[0]
+        members.insert(rng.randrange(len(members) + 1), f"{name}:{_value_text(rng, depth)}")
     return "{" + ",".join(members) + "}"
 
 
