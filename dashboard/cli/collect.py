@@ -6,7 +6,9 @@ collectors.otlp (otlp helper); this module only composes them.
 
 from __future__ import annotations
 
+import select
 import signal
+import socket
 import threading
 
 import click
@@ -19,14 +21,32 @@ from dashboard.cli.otlp_options import build_otlp, otlp_options
 
 
 def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> None:
-    """Start the runtime, wait for Ctrl+C or SIGTERM, then stop (flush, commit) everything."""
+    """Start the runtime, wait for Ctrl+C or SIGTERM, then stop (flush, commit) everything.
+
+    The kernel hands a signal to any thread of the process that can take it, not always the
+    main one. Python then only sets a flag, and a main thread asleep in a lock wait (Event.wait)
+    slept on until its timeout: an hour. The signal module's wakeup fd is written whichever
+    thread took the signal, so the main thread waits on that socket instead, and the Python
+    handler runs as soon as select() returns.
+    """
     stop = threading.Event()
+    wake_r, wake_w = socket.socketpair()
+    wake_r.setblocking(False)
+    wake_w.setblocking(False)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
     try:
         runtime.start()
-        while not stop.wait(status_every or 3600):
-            pass
+        while not stop.is_set():
+            select.select([wake_r], [], [], status_every or 1.0)
+            try:
+                wake_r.recv(4096)
+            except BlockingIOError:
+                pass
     finally:
+        signal.set_wakeup_fd(previous_wakeup)
+        wake_r.close()
+        wake_w.close()
         runtime.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
