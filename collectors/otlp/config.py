@@ -10,6 +10,7 @@ DEFAULT_HTTP = "127.0.0.1:4318"
 DEFAULT_GRPC = "127.0.0.1:4317"
 # The OTel Collector's confighttp default; measured after decompression.
 DEFAULT_MAX_BODY = 20 * 1024 * 1024
+DEFAULT_MAX_QUEUE_BYTES = 256 * 1024 * 1024
 
 
 def parse_address(text: str, *, what: str = "address") -> tuple[str, int]:
@@ -43,6 +44,8 @@ class OtlpConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY
     # rows held in memory (queued and being written); past it requests get 503 / UNAVAILABLE
     max_pending_rows: int = 400_000
+    # Arrow bytes of those rows: a few huge spans must not hold gigabytes under the row bound
+    max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES
     flush_rows: int = 100_000
     flush_interval: float = 1.0
     # HTTP connections served at once; more get 429 at once, without a thread
@@ -63,6 +66,8 @@ class OtlpConfig:
             raise ConfigError("the OTLP receiver needs an HTTP or a gRPC address")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"the OTLP body cap must be at least 1024 bytes, not {self.max_body_bytes}")
+        if self.max_queue_bytes < 1024 * 1024:
+            raise ConfigError(f"the OTLP queue must hold at least 1MiB, not {self.max_queue_bytes} bytes")
         if self.flush_rows < 1 or self.max_pending_rows < self.flush_rows:
             raise ConfigError("max_pending_rows must be at least flush_rows, and both positive")
         if not 0.05 <= self.flush_interval <= 60:

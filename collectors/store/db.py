@@ -208,7 +208,10 @@ class Store:
                 yield Writer(cur)
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                try:
+                    cur.execute("ROLLBACK")
+                except duckdb.Error:
+                    pass  # a failed COMMIT (a full disk) already ended it: keep the error that says why
                 raise
             finally:
                 cur.close()

@@ -20,8 +20,10 @@ from dashboard.cli.options import db_option
 from dashboard.cli.otlp_options import build_otlp, otlp_options
 
 
-def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> None:
+def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> list[str]:
     """Start the runtime, wait for Ctrl+C or SIGTERM, then stop (flush, commit) everything.
+
+    Returns what could not be saved (see :meth:`Runtime.stop`), empty when everything was.
 
     The kernel hands a signal to any thread of the process that can take it, not always the
     main one. Python then only sets a flag, and a main thread asleep in a lock wait (Event.wait)
@@ -35,6 +37,7 @@ def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> Non
     wake_w.setblocking(False)
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     previous_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+    unsaved: list[str] = []
     try:
         runtime.start()
         while not stop.is_set():
@@ -47,9 +50,10 @@ def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> Non
         signal.set_wakeup_fd(previous_wakeup)
         wake_r.close()
         wake_w.close()
-        runtime.stop()
+        unsaved = runtime.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    return unsaved
 
 
 @click.command("collect")
@@ -65,7 +69,9 @@ def collect_cmd(db: str | None, **options: object) -> None:
         components.extend(_build(store, options))
         if not components:
             raise click.UsageError("nothing to collect: give --bootstrap and/or --otlp")
-        run_until_interrupted(Runtime(components))
+        unsaved = run_until_interrupted(Runtime(components))
+    if unsaved:
+        raise click.ClickException("collectors stopped, but not everything was saved: " + "; ".join(unsaved))
     click.echo("collectors stopped; everything flushed and committed")
 
 

@@ -68,8 +68,10 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
                 if exc.code not in (0, None):
                     raise
         finally:
-            runtime.stop()
+            unsaved = runtime.stop()
             shared.unregister(store)
+    if unsaved:
+        raise click.ClickException("stopped, but not everything was saved: " + "; ".join(unsaved))
     click.echo("stopped; everything flushed and committed")
 
 
