@@ -53,8 +53,10 @@ class OtlpConfig:
     # request bodies held at once (HTTP; a gzip or chunked body counts as max_body_bytes):
     # past it 429 + Retry-After. With the queue bound this is what bounds memory.
     max_inflight_bytes: int = 96 * 1024 * 1024
-    # gRPC calls held at once (gRPC has each whole message in memory): past it RESOURCE_EXHAUSTED
+    # gRPC calls at once per connection (HTTP/2 streams; more wait at the client)
     grpc_max_concurrent: int = 16
+    # gRPC calls served at once, each holding its whole message (counted in max_inflight_bytes:
+    # past it UNAVAILABLE with RetryInfo); more wait unread
     grpc_workers: int = 4
     # decoder processes (0: decode on the request threads). Decoding is the GIL-bound part, so
     # processes raise the ceiling when cores are idle; on a busy machine they cost more CPU per
