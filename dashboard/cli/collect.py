@@ -15,6 +15,7 @@ import click
 
 from collectors.runtime import Component, Runtime
 from collectors.store import Store
+from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from dashboard.cli.kafka_options import build_kafka, kafka_options
 from dashboard.cli.options import db_option
 from dashboard.cli.otlp_options import build_otlp, otlp_options
@@ -56,16 +57,23 @@ def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> lis
     return unsaved
 
 
+memory_limit_option = click.option(
+    "--db-memory-limit", "db_memory_limit", metavar="SIZE", default=DEFAULT_MEMORY_LIMIT, show_default=True,
+    envvar="SEAMWATCH_DB_MEMORY_LIMIT", show_envvar=True,
+    help="Memory DuckDB may use (its own default is 80%% of RAM); past it, it spills to disk.")
+
+
 @click.command("collect")
 @db_option
+@memory_limit_option
 @kafka_options
 @otlp_options
-def collect_cmd(db: str | None, **options: object) -> None:
+def collect_cmd(db: str | None, db_memory_limit: str, **options: object) -> None:
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
     components: list[Component] = []
-    with Store(db) as store:
+    with Store(db, memory_limit=db_memory_limit) as store:
         components.extend(_build(store, options))
         if not components:
             raise click.UsageError("nothing to collect: give --bootstrap and/or --otlp")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from collectors.otlp.config import DEFAULT_GRPC, DEFAULT_HTTP, DEFAULT_MAX_BODY, parse_size
+from collectors.otlp.config import DEFAULT_GRPC, DEFAULT_HTTP, DEFAULT_MAX_BODY, DEFAULT_MAX_QUEUE_BYTES, parse_size
 from collectors.runtime import Component
 from collectors.store import Store
 
@@ -21,6 +21,10 @@ _OPTIONS = [
     click.option("--otlp-max-body", "otlp_max_body", metavar="SIZE", default=f"{DEFAULT_MAX_BODY // 2**20}MiB",
                  envvar="SEAMWATCH_OTLP_MAX_BODY", show_envvar=True, show_default=True,
                  help="Largest OTLP request accepted, after decompression (bigger ones get 413)."),
+    click.option("--otlp-queue-bytes", "otlp_queue_bytes", metavar="SIZE",
+                 default=f"{DEFAULT_MAX_QUEUE_BYTES // 2**20}MiB", envvar="SEAMWATCH_OTLP_QUEUE_BYTES",
+                 show_envvar=True, show_default=True,
+                 help="Spans held before they are written (Arrow bytes); past it requests get 503/UNAVAILABLE."),
     click.option("--otlp-decoders", "otlp_decoders", type=click.IntRange(0, 32), default=0, show_default=True,
                  envvar="SEAMWATCH_OTLP_DECODERS", show_envvar=True,
                  help="Decoder processes; 0 decodes in the receiving threads (one core at most). "
@@ -46,6 +50,8 @@ def build_otlp(store: Store, options: dict[str, Any]) -> list[Component]:
         http=parse_address(http or DEFAULT_HTTP, what="--otlp-http") if (on or http) else None,
         grpc=parse_address(grpc or DEFAULT_GRPC, what="--otlp-grpc") if (on or grpc) else None,
         max_body_bytes=parse_size(str(options.get("otlp_max_body") or DEFAULT_MAX_BODY), what="--otlp-max-body"),
+        max_queue_bytes=parse_size(str(options.get("otlp_queue_bytes") or DEFAULT_MAX_QUEUE_BYTES),
+                                   what="--otlp-queue-bytes"),
         decode_workers=int(options.get("otlp_decoders") or 0),
     )
     return [OtlpReceiver(store, config)]
