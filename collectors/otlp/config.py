@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from collectors.errors import ConfigError
+from collectors.normalize.otlp_limits import Limits
 
 DEFAULT_HTTP = "127.0.0.1:4318"
 DEFAULT_GRPC = "127.0.0.1:4317"
@@ -62,6 +63,8 @@ class OtlpConfig:
     # processes raise the ceiling when cores are idle; on a busy machine they cost more CPU per
     # span than they win (measured: `seamwatch bench otlp`), hence off unless asked for.
     decode_workers: int = 0
+    # caps on events, links, attributes and values per span and per request (see otlp_limits)
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if self.http is None and self.grpc is None:

@@ -32,7 +32,7 @@ class OtlpReceiver:
         self.writer = BatchWriter(store, max_pending_rows=self.config.max_pending_rows,
                                   max_pending_bytes=self.config.max_queue_bytes,
                                   flush_rows=self.config.flush_rows, flush_interval=self.config.flush_interval)
-        self.decoder = Decoder(self.config.decode_workers)
+        self.decoder = Decoder(self.config.decode_workers, self.config.limits)
         self.ingest = Ingest(self.writer, max_body_bytes=self.config.max_body_bytes, decoder=self.decoder,
                              max_inflight_bytes=self.config.max_inflight_bytes)
         self._http: HttpReceiver | None = None

@@ -118,10 +118,11 @@ def test_a_million_attribute_span_is_rejected_without_stalling(receiver, store):
     assert status == 200
     partial = ExportTraceServiceResponse.FromString(body).partial_success
     assert partial.rejected_spans == 1
-    assert "1000001 attributes" in partial.error_message
+    # counting stops at the cap: a million attributes are never all walked
+    assert "more attributes than the limit of 4096" in partial.error_message
     assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 1) == 1
     (reason, excerpt), = store.cursor().execute("SELECT reason, raw_excerpt FROM ingest_errors").fetchall()
-    assert "more than the limit" in reason and len(excerpt) < 1024
+    assert "than the limit" in reason and len(excerpt) < 1024
     _good_request_still_served(receiver, store, 1)
 
 
