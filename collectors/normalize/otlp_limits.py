@@ -218,6 +218,7 @@ def screen_proto(body: bytes, lim: Limits) -> tuple[bytes, Rejected]:
     A body that is not valid protobuf comes back as it is: the parser then says what is wrong.
     """
     exact = len(body) // 2 > lim.request_values
+    small = 2 * lim.smallest_span_cap
     total, rejected = 0, []
     # the request as (field, start, end) pieces; scope_spans as (2, [pieces]); rebuilt only when cut
     request: list[tuple[int, Any]] = []
@@ -245,6 +246,9 @@ def screen_proto(body: bytes, lim: Limits) -> tuple[bytes, Rejected]:
                     continue
                 kept: list[tuple[int, tuple[int, int]]] = []
                 for h, hs, he in _fields(body, s, e):
+                    if h == 2 and he - hs <= small and not exact and resource_reason is None:
+                        kept.append((2, (hs, he)))  # the common span: too small to pass a cap
+                        continue
                     if h != 2:
                         kept.append((h, (hs, he)))
                         continue
