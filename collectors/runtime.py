@@ -70,13 +70,26 @@ class Runtime:
             c.start()
             self._started.append(c)
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0) -> list[str]:
+        """Stop every started component; returns one sentence per component that could not save everything.
+
+        A component says so through an optional ``unsaved()`` method (None when all is written), so
+        the command's last line never claims "everything flushed and committed" when it was not.
+        """
+        unsaved: list[str] = []
         while self._started:
             c = self._started.pop()
             try:
                 c.stop(timeout)
             except Exception:  # one component failing to stop must not strand the others
                 log.exception("stopping %s failed", c.name)
+                unsaved.append(f"{c.name} failed to stop (see the log above)")
+                continue
+            check = getattr(c, "unsaved", None)
+            message = check() if callable(check) else None
+            if message:
+                unsaved.append(message)
+        return unsaved
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {c.name: c.status() for c in self.components}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from collectors.errors import ConfigError
+from collectors.normalize.otlp_limits import Limits
 
 DEFAULT_HTTP = "127.0.0.1:4318"
 DEFAULT_GRPC = "127.0.0.1:4317"
@@ -13,6 +14,7 @@ DEFAULT_MAX_BODY = 20 * 1024 * 1024
 # An OTLP exporter gives up on a request after 10 s by default; 30 s leaves room for a big body
 # on a slow link, and is how long a slow client can hold a connection.
 DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_MAX_QUEUE_BYTES = 256 * 1024 * 1024
 
 
 def parse_address(text: str, *, what: str = "address") -> tuple[str, int]:
@@ -46,6 +48,8 @@ class OtlpConfig:
     max_body_bytes: int = DEFAULT_MAX_BODY
     # rows held in memory (queued and being written); past it requests get 503 / UNAVAILABLE
     max_pending_rows: int = 400_000
+    # Arrow bytes of those rows: a few huge spans must not hold gigabytes under the row bound
+    max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES
     flush_rows: int = 100_000
     flush_interval: float = 1.0
     # HTTP connections open at once; more get 429 + Retry-After and are closed. A connection costs
@@ -58,19 +62,25 @@ class OtlpConfig:
     # decompressed bytes count too): past it 429 + Retry-After. With the queue bound this is
     # what bounds memory.
     max_inflight_bytes: int = 96 * 1024 * 1024
-    # gRPC calls held at once (gRPC has each whole message in memory): past it RESOURCE_EXHAUSTED
+    # gRPC calls at once per connection (HTTP/2 streams; more wait at the client)
     grpc_max_concurrent: int = 16
+    # gRPC calls served at once, each holding its whole message (counted in max_inflight_bytes:
+    # past it UNAVAILABLE with RetryInfo); more wait unread
     grpc_workers: int = 4
     # decoder processes (0: decode on the request threads). Decoding is the GIL-bound part, so
     # processes raise the ceiling when cores are idle; on a busy machine they cost more CPU per
     # span than they win (measured: `seamwatch bench otlp`), hence off unless asked for.
     decode_workers: int = 0
+    # caps on events, links, attributes and values per span and per request (see otlp_limits)
+    limits: Limits = field(default_factory=Limits)
 
     def __post_init__(self) -> None:
         if self.http is None and self.grpc is None:
             raise ConfigError("the OTLP receiver needs an HTTP or a gRPC address")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"the OTLP body cap must be at least 1024 bytes, not {self.max_body_bytes}")
+        if self.max_queue_bytes < 1024 * 1024:
+            raise ConfigError(f"the OTLP queue must hold at least 1MiB, not {self.max_queue_bytes} bytes")
         if self.flush_rows < 1 or self.max_pending_rows < self.flush_rows:
             raise ConfigError("max_pending_rows must be at least flush_rows, and both positive")
         if not 0.05 <= self.flush_interval <= 60:

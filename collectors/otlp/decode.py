@@ -24,11 +24,13 @@ import pyarrow as pa
 from collectors.model import SPAN_SCHEMA, table_from_tuples, to_table
 from collectors.normalize import jsonkeys
 from collectors.normalize.otlp_json import spans_from_json
+from collectors.normalize.otlp_limits import Limits, check_json_size, screen_json, screen_proto
 from collectors.normalize.otlp_proto import span_values_from_proto
 from collectors.normalize.spans import SPAN_COLUMNS
 
 log = logging.getLogger(__name__)
 
+DEFAULT_LIMITS = Limits()
 Decoded = tuple[pa.Table, list[tuple[str, str]]]  # spans, and (reason, excerpt) of each rejected span
 
 
@@ -36,12 +38,21 @@ class DecoderUnavailable(RuntimeError):
     """The decoder pool broke (a worker died); the request may be retried."""
 
 
-def decode(body: bytes, fmt: str, source: str) -> Decoded:
-    """Decode a whole request; raises ValueError (or subclasses) when it is not OTLP at all."""
+def decode(body: bytes, fmt: str, source: str, limits: Limits = DEFAULT_LIMITS) -> Decoded:
+    """Decode a whole request; raises ValueError (or subclasses) when it is not OTLP at all.
+
+    Spans over a cap of ``limits`` are rejected (with the reason) before they are decoded.
+    """
     if fmt == "json":
-        rows, rejected = spans_from_json(_json_object(body), source=source)
+        check_json_size(body, limits)
+        doc = _json_object(body)
+        over = screen_json(doc, limits)
+        rows, rejected = spans_from_json(doc, source=source)
+        rejected = over + rejected
         return _table(rows, rejected), rejected
+    body, over = screen_proto(body, limits)
     values, rejected = span_values_from_proto(body, source=source)
+    rejected = over + rejected
     try:
         return table_from_tuples(values, SPAN_SCHEMA), rejected
     except (ValueError, TypeError, OverflowError):  # a row Arrow refuses: find it below
@@ -76,9 +87,9 @@ def _table(rows: list[dict[str, Any]], rejected: list[tuple[str, str]]) -> pa.Ta
     return to_table(good, SPAN_SCHEMA)
 
 
-def _decode_ipc(body: bytes, fmt: str, source: str) -> tuple[bytes, list[tuple[str, str]]]:
+def _decode_ipc(body: bytes, fmt: str, source: str, limits: Limits) -> tuple[bytes, list[tuple[str, str]]]:
     """Worker side: decode and return the table as Arrow IPC stream bytes."""
-    table, rejected = decode(body, fmt, source)
+    table, rejected = decode(body, fmt, source, limits)
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
@@ -92,12 +103,12 @@ def _serve(conn: Connection) -> None:
     conn.send("ready")
     while True:
         try:
-            fmt, source = conn.recv()
+            fmt, source, limits = conn.recv()
             body = conn.recv_bytes()
         except (EOFError, OSError):
             return  # the parent closed the pipe: shut down
         try:
-            ipc, rejected = _decode_ipc(body, fmt, source)
+            ipc, rejected = _decode_ipc(body, fmt, source, limits)
         except ValueError as exc:
             conn.send_bytes(b"")
             conn.send(("bad", str(exc)))
@@ -140,8 +151,9 @@ class Decoder:
     everything in-process.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, limits: Limits = DEFAULT_LIMITS) -> None:
         self.workers = workers
+        self.limits = limits
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
@@ -163,9 +175,9 @@ class Decoder:
         except queue.Empty:
             # every worker is busy (or there are none): decode here rather than wait, so this
             # process's core keeps working too and a slow worker never holds a request up
-            return decode(body, fmt, source)
+            return decode(body, fmt, source, self.limits)
         try:
-            w.conn.send((fmt, source))
+            w.conn.send((fmt, source, self.limits))
             w.conn.send_bytes(body)
             ipc = w.conn.recv_bytes()
             status, detail = w.conn.recv()

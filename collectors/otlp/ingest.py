@@ -140,8 +140,7 @@ class Ingest:
             return self.refuse(Result.TOO_LARGE, f"body is larger than {self.max_body_bytes} bytes",
                                source=source, location=location, raw=body[:256])
         if self.writer.full():
-            return self.refuse(Result.OVERLOADED, "the write queue is full; retry later",
-                               source=source, location=location, raw=None)
+            return self.refuse(Result.OVERLOADED, self._why_full(), source=source, location=location, raw=None)
         try:
             table, rejected = self.decoder.decode(body, fmt, source)
         except DecoderUnavailable as exc:
@@ -153,12 +152,18 @@ class Ingest:
                                source=source, location=location, raw=_excerpt(body, fmt))
         errors = _error_rows(rejected, source, location)
         if not self.writer.offer(table, errors):
-            return self.count(Outcome(Result.OVERLOADED, "the write queue is full; retry later"))
+            return self.count(Outcome(Result.OVERLOADED, self._why_full()))
         n = table.num_rows
         if rejected:
             message = f"{len(rejected)} of {n + len(rejected)} spans rejected; first: {rejected[0][0]}"
             return self.count(Outcome(Result.PARTIAL, message, accepted=n, rejected=len(rejected)))
         return self.count(Outcome(Result.OK, accepted=n))
+
+    def _why_full(self) -> str:
+        # the reason names a path of this machine: it goes to the log, not to the network
+        if self.writer.failing:
+            return "the receiver cannot write to its store right now; retry later"
+        return "the write queue is full; retry later"
 
     def status(self) -> dict[str, Any]:
         with self._lock:

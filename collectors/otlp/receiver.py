@@ -30,8 +30,9 @@ class OtlpReceiver:
         self.store = store
         self.config = config or OtlpConfig()
         self.writer = BatchWriter(store, max_pending_rows=self.config.max_pending_rows,
+                                  max_pending_bytes=self.config.max_queue_bytes,
                                   flush_rows=self.config.flush_rows, flush_interval=self.config.flush_interval)
-        self.decoder = Decoder(self.config.decode_workers)
+        self.decoder = Decoder(self.config.decode_workers, self.config.limits)
         self.ingest = Ingest(self.writer, max_body_bytes=self.config.max_body_bytes, decoder=self.decoder,
                              max_inflight_bytes=self.config.max_inflight_bytes)
         self._http: HttpReceiver | None = None
@@ -81,6 +82,13 @@ class OtlpReceiver:
         self.decoder.stop()
         self.writer.stop(timeout)
 
+    def unsaved(self) -> str | None:
+        """After stop(): one sentence when acknowledged spans could not be written, else None."""
+        w = self.writer
+        if not w.unwritten:
+            return None
+        return f"{w.unwritten} OTLP spans answered 200/OK could not be written: {w.failing or 'the writer did not finish'}"
+
     def status(self) -> dict[str, Any]:
         w = self.writer
         return {
@@ -88,14 +96,18 @@ class OtlpReceiver:
             "http": _addr(self.http_address),
             "grpc": _addr(self.grpc_address),
             "queued_rows": w.pending,
+            "queued_bytes": w.pending_bytes,
+            "write_failing": w.failing,
             "decode_workers": self.decoder.workers,
             "decoder_restarts": self.decoder.pool_restarts,
             "spans_written": w.spans_written,
+            "duplicates_skipped": w.duplicates_skipped,
             "errors_written": w.errors_written,
             "errors_dropped": w.errors_dropped,
             "batches": w.batches,
             "write_failures": w.write_failures,
             "rows_lost": w.rows_lost,
+            "rows_unwritten": w.unwritten,
             "last_flush_at": w.last_flush_at,
             "last_flush_seconds": round(w.last_flush_seconds, 3),
         }

@@ -3,9 +3,15 @@
 Receivers decode on their own threads (or decoder processes) and hand Arrow tables of
 spans over with :meth:`BatchWriter.offer`; one writer thread appends them in one transaction per
 flush (at ``flush_rows`` or every ``flush_interval`` seconds, whichever first). Rows count
-against ``max_pending_rows`` from the moment they are offered until they are committed,
-so memory stays bounded whatever the load: past the bound, offer() says no and the
-receiver answers "retry later".
+against ``max_pending_rows`` and their Arrow bytes against ``max_pending_bytes`` from the moment
+they are offered until they are committed, so memory stays bounded whatever the load: past
+either bound, offer() says no and the receiver answers "retry later".
+
+A request answered 200/OK has its rows in this queue, so a failed write never drops them: the
+batch goes back to the head of the queue and is retried with backoff, and while writes fail
+:attr:`failing` says why in one sentence and offer() refuses (the receiver answers 503 /
+UNAVAILABLE). Retries of one request store its spans once: a span whose (trace_id, span_id,
+start_time) is already stored, or earlier in the same batch, is skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import time
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from collectors.model import INGEST_ERROR_SCHEMA, SPAN_SCHEMA, to_table
 from collectors.store import Store
@@ -24,50 +31,99 @@ log = logging.getLogger(__name__)
 
 # Error rows are small but unbounded input could still make many: keep at most this many queued.
 MAX_PENDING_ERRORS = 10_000
+DEFAULT_MAX_PENDING_BYTES = 256 * 1024 * 1024
+# A write that fails for another reason than I/O (a row DuckDB refuses) is retried this often,
+# then its rows are counted lost: one poisoned batch must not stop the receiver for good.
+MAX_ATTEMPTS_NOT_IO = 5
+BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
+
+_COLUMNS = ", ".join(f'"{c}"' for c in SPAN_SCHEMA.names)
+# A retried export request carries the same spans again. They are skipped here, where the batch
+# meets the store: the first row of each (trace_id, span_id, start_time) in the batch, and none
+# whose key is stored already. The start_time range (bound from the batch) lets DuckDB skip the
+# row groups of other times by their min/max, so the check costs the batch's time window, not
+# the whole table.
+INSERT_NEW_SPANS = f"""
+INSERT INTO spans ({_COLUMNS})
+SELECT {_COLUMNS} FROM (SELECT DISTINCT ON (trace_id, span_id, start_time) * FROM _batch) AS b
+WHERE NOT EXISTS (
+    SELECT 1 FROM spans AS s
+    WHERE s.start_time BETWEEN $1 AND $2
+      AND s.trace_id = b.trace_id AND s.span_id = b.span_id AND s.start_time = b.start_time
+)
+"""  # noqa: S608 (column names are the schema's, never input)
+
+
+def write_failure(path: str, exc: BaseException) -> tuple[str, bool]:
+    """One sentence naming the store's path and why writing failed, and whether it was I/O (worth waiting for)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "No space left on device" in text:
+        return f"the disk holding {path} is full (No space left on device)", True
+    io = isinstance(exc, OSError) or "IO Error" in text or "Could not write" in text or "I/O" in text
+    return f"cannot write to {path}: {text}", io
 
 
 class BatchWriter:
-    def __init__(self, store: Store, *, max_pending_rows: int, flush_rows: int, flush_interval: float) -> None:
+    def __init__(self, store: Store, *, max_pending_rows: int, flush_rows: int, flush_interval: float,
+                 max_pending_bytes: int = DEFAULT_MAX_PENDING_BYTES) -> None:
         self.store = store
         self.max_pending_rows = max_pending_rows
+        self.max_pending_bytes = max_pending_bytes
         self.flush_rows = flush_rows
         self.flush_interval = flush_interval
         self._cond = threading.Condition()
         self._spans: list[pa.Table] = []
         self._queued = 0  # span rows in self._spans
+        self._queued_bytes = 0
         self._errors: list[dict[str, Any]] = []
         self._pending = 0  # rows queued or being written
+        self._pending_bytes = 0
         self._stopping = False
+        self._deadline = float("inf")  # when stop() gives up retrying a failing write
         self._thread: threading.Thread | None = None
+        self.failing: str | None = None  # why writes fail right now (one sentence), None when they work
         self.spans_written = 0
+        self.duplicates_skipped = 0
         self.errors_written = 0
         self.errors_dropped = 0
         self.batches = 0
         self.write_failures = 0
-        self.rows_lost = 0
+        self.rows_lost = 0  # rows of a batch DuckDB refused MAX_ATTEMPTS_NOT_IO times (never for I/O)
+        self.unwritten = 0  # rows still queued when stop() gave up (the store kept failing)
         self.last_flush_at: float | None = None
         self.last_flush_seconds = 0.0
 
     # -- producer side ----------------------------------------------------------------
     def full(self) -> bool:
-        return self._pending >= self.max_pending_rows
+        """True while nothing more is accepted: the queue is at a bound, or writes fail."""
+        return (self.failing is not None or self._pending >= self.max_pending_rows
+                or self._pending_bytes >= self.max_pending_bytes)
 
     @property
     def pending(self) -> int:
         return self._pending
 
+    @property
+    def pending_bytes(self) -> int:
+        return self._pending_bytes
+
     def offer(self, spans: pa.Table, errors: list[dict[str, Any]] = ()) -> bool:  # type: ignore[assignment]
-        """Queue a table of spans (SPAN_SCHEMA) and error rows; False (nothing queued) when that would pass the bound."""
-        n = spans.num_rows
+        """Queue a table of spans (SPAN_SCHEMA) and error rows; False (nothing queued) when that would pass
+        a bound or writes are failing."""
+        n, nbytes = spans.num_rows, spans.nbytes
         with self._cond:
-            if self._stopping:  # a request still in flight at shutdown: the client will retry it
+            if self._stopping or self.failing is not None:  # the client will retry it
                 return False
-            if n and self._pending and self._pending + n > self.max_pending_rows:
+            # one request is always let in when nothing is held, so one big request cannot starve
+            if n and self._pending and (self._pending + n > self.max_pending_rows
+                                        or self._pending_bytes + nbytes > self.max_pending_bytes):
                 return False
             if n:
                 self._spans.append(spans)
                 self._pending += n
+                self._pending_bytes += nbytes
                 self._queued += n
+                self._queued_bytes += nbytes
             self._add_errors(errors)
             if self._queued >= self.flush_rows:
                 self._cond.notify()
@@ -88,22 +144,29 @@ class BatchWriter:
     # -- life cycle ---------------------------------------------------------------------
     def start(self) -> None:
         self._stopping = False
+        self._deadline = float("inf")
         self._thread = threading.Thread(target=self._run, name="otlp-writer", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Write everything still queued, then end the thread."""
+        """Write everything still queued, retrying a failing store until ``timeout``; then end the thread.
+
+        What could not be written by then is counted in :attr:`unwritten` (and logged once).
+        """
         with self._cond:
             self._stopping = True
+            self._deadline = time.monotonic() + timeout
             self._cond.notify()
         if self._thread is not None:
-            self._thread.join(timeout)
+            self._thread.join(timeout + 5)
             if self._thread.is_alive():
                 log.warning("OTLP writer did not finish within %.1f s; %d rows pending", timeout, self._pending)
+                self.unwritten = self._pending
             self._thread = None
 
     def _run(self) -> None:
         next_flush = time.monotonic() + self.flush_interval
+        backoff, attempts = 0.0, 0
         while True:
             with self._cond:
                 while not self._stopping and self._queued < self.flush_rows:
@@ -114,32 +177,82 @@ class BatchWriter:
                 spans, self._spans = self._spans, []
                 errors, self._errors = self._errors, []
                 taken, self._queued = self._queued, 0
+                taken_bytes, self._queued_bytes = self._queued_bytes, 0
                 stopping = self._stopping
-            next_flush = time.monotonic() + self.flush_interval
+            written = True
             if spans or errors:
-                self._write(spans, taken, errors)
+                written, io = self._write(spans, taken, errors)
+                attempts = 0 if written else attempts + 1
+                if not written and not io and attempts >= MAX_ATTEMPTS_NOT_IO:
+                    log.error("%s; %d spans and %d ingest errors given up after %d attempts",
+                              self.failing, taken, len(errors), attempts)
+                    self.rows_lost += taken + len(errors)
+                    written, attempts, self.failing = True, 0, None
                 with self._cond:
-                    self._pending -= taken
+                    if written:
+                        self._pending -= taken
+                        self._pending_bytes -= taken_bytes
+                    else:  # back to the head of the queue, in order: it was acknowledged
+                        self._spans[:0] = spans
+                        self._queued += taken
+                        self._queued_bytes += taken_bytes
+                        self._errors[:0] = errors
+            if not written:
+                backoff = min(max(backoff * 2, BACKOFF_FIRST), BACKOFF_MAX)
+                now = time.monotonic()
+                if stopping and now >= self._deadline:
+                    self.unwritten = self._pending
+                    log.error("%s; %d acknowledged spans could not be written before the receiver stopped",
+                              self.failing, self.unwritten)
+                    return
+                time.sleep(min(backoff, max(self._deadline - now, 0.0)))
+                next_flush = time.monotonic()  # retry at once after the backoff
+                continue
+            backoff = 0.0
+            next_flush = time.monotonic() + self.flush_interval
             if stopping:
                 with self._cond:
                     if not self._spans and not self._errors:
                         return
 
-    def _write(self, spans: list[pa.Table], n: int, errors: list[dict[str, Any]]) -> None:
+    def _write(self, spans: list[pa.Table], n: int, errors: list[dict[str, Any]]) -> tuple[bool, bool]:
+        """One transaction; (written, failed for I/O)."""
         started = time.monotonic()
         try:
             # one contiguous table: DuckDB's Arrow scan takes the GIL per chunk, and with hundreds of
             # request-sized chunks it would queue behind the decoding threads each time
             span_table = pa.concat_tables(spans).combine_chunks() if spans else SPAN_SCHEMA.empty_table()
-            self.store.append({"spans": span_table, "ingest_errors": to_table(errors, INGEST_ERROR_SCHEMA)})
-        except Exception:  # the writer must outlive any one batch: log, count, go on
-            log.exception("writing %d spans and %d ingest errors failed; they are lost", n, len(errors))
+            with self.store.transaction() as tx:
+                stored = _insert_new_spans(tx.cursor, span_table)
+                tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
+        except Exception as exc:  # the writer must outlive any one batch: keep it, say why once, retry
             self.write_failures += 1
-            self.rows_lost += n + len(errors)
-            return
-        self.spans_written += n
+            reason, io = write_failure(self.store.path, exc)
+            if reason != self.failing:
+                log.warning("%s; holding %d spans and retrying (exporters are answered 503/UNAVAILABLE meanwhile)",
+                            reason, self._pending)
+            self.failing = reason
+            return False, io
+        if self.failing is not None:
+            log.warning("writing to %s works again; %d held spans written", self.store.path, stored)
+            self.failing = None
+        self.spans_written += stored
+        self.duplicates_skipped += n - stored
         self.errors_written += len(errors)
         self.batches += 1
         self.last_flush_at = time.time()
         self.last_flush_seconds = time.monotonic() - started
+        return True, False
 
+
+def _insert_new_spans(cur: Any, table: pa.Table) -> int:
+    """Append the spans not stored yet (see INSERT_NEW_SPANS); returns how many were."""
+    if table.num_rows == 0:
+        return 0
+    low, high = pc.min_max(table.column("start_time")).values()
+    cur.register("_batch", table)
+    try:
+        row = cur.execute(INSERT_NEW_SPANS, [low.as_py(), high.as_py()]).fetchone()
+    finally:
+        cur.unregister("_batch")
+    return int(row[0]) if row else 0

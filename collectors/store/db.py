@@ -22,6 +22,7 @@ from collectors.errors import StoreError, StoreLockedError
 from collectors.store.migrate import migrate, schema_version
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
+DEFAULT_MEMORY_LIMIT = "1GiB"
 
 # Rows per DuckDB row group (its default is 122,880). DuckDB writes an append straight to the
 # file, compressed, once it fills a row group; a smaller append goes through the write-ahead
@@ -176,10 +177,12 @@ class Store:
     """One DuckDB database. Construct cheaply; :meth:`open` connects and migrates."""
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
-                 checkpoint_threshold: str | None = None) -> None:
+                 checkpoint_threshold: str | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> None:
         self.path = str(path)
         self.read_only = read_only
         self.checkpoint_threshold = checkpoint_threshold
+        # DuckDB would take 80 % of the machine's RAM; past this it spills to disk or fails a query
+        self.memory_limit = _size(memory_limit, what="memory limit") if memory_limit else None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._write_lock = threading.Lock()
 
@@ -209,6 +212,8 @@ class Store:
         except duckdb.Error as exc:
             raise StoreError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
         try:
+            if self.memory_limit:
+                con.execute(f"SET memory_limit = '{self.memory_limit}'")
             if self.checkpoint_threshold:
                 con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
             if self.read_only:
@@ -337,9 +342,9 @@ def _refuse_foreign(path: str) -> None:
 _SIZE = re.compile(r"^\d+(\.\d+)?\s*[KMGT]?i?B$", re.IGNORECASE)
 
 
-def _size(text: str) -> str:
+def _size(text: str, *, what: str = "checkpoint threshold") -> str:
     if not _SIZE.match(text.strip()):
-        raise StoreError(f"checkpoint threshold must look like '1GB' or '512MiB', not {text!r}")
+        raise StoreError(f"{what} must look like '1GB' or '512MiB', not {text!r}")
     return text.strip()
 
 

@@ -15,6 +15,7 @@ import click
 
 from collectors.runtime import Component, Runtime
 from collectors.store import Store, shared
+from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from collectors.store.retention import Retention, parse_duration
 from dashboard.cli import collect
 from dashboard.cli.options import db_option, port_option
@@ -42,7 +43,8 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
     """
     db = db or DEFAULT_DB
     retention = parse_duration(retain) if retain else None
-    with Store(db) as store:  # fails with one sentence when another process holds the file
+    memory_limit = str(options.pop("db_memory_limit", None) or DEFAULT_MEMORY_LIMIT)
+    with Store(db, memory_limit=memory_limit) as store:  # fails with one sentence when another process holds the file
         if topology:
             from sample_topology.topology import load_into_store
 
@@ -68,8 +70,10 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
                 if exc.code not in (0, None):
                     raise
         finally:
-            runtime.stop()
+            unsaved = runtime.stop()
             shared.unregister(store)
+    if unsaved:
+        raise click.ClickException("stopped, but not everything was saved: " + "; ".join(unsaved))
     click.echo("stopped; everything flushed and committed")
 
 
