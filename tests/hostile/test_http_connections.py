@@ -33,6 +33,7 @@ def test_clients_over_the_connection_cap_get_429_with_retry_after_never_a_reset(
     with http_receiver(store, max_connections=2) as receiver:
         held = [connect(receiver.http_address) for _ in range(2)]
         for sock in held:  # two kept-alive exporter connections fill the cap (each has been served once)
+            body = request(3).SerializeToString()  # new spans each time: a repeated request is stored once
             sock.sendall(head(extra=[("Content-Length", str(len(body)))]) + body)
             assert read_answer(sock).status == 200
 
@@ -60,6 +61,7 @@ def test_clients_over_the_connection_cap_get_429_with_retry_after_never_a_reset(
         for sock in held:
             sock.close()
         # once the kept-alive exporters leave, the next one is served
+        body = request(3).SerializeToString()
         poll(lambda: _exporter_post(receiver.http_address, body)[0] == 200, timeout=30, what="a free slot")
         assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 9) == 9
 
@@ -97,8 +99,8 @@ def test_early_disconnects_are_logged_once_at_debug_without_a_traceback(store, c
 
         poll(lambda: all(lines_about(p) for p in ports.values()), timeout=30, what="every disconnect noticed")
         poll(lambda: receiver.ingest._inflight == 0, timeout=30, what="their budget given back")
-        # the receiver goes on serving
-        assert post(receiver.http_address, body)[0] == 200
+        # the receiver goes on serving (new spans: a repeated request is stored once)
+        assert post(receiver.http_address, request(3).SerializeToString())[0] == 200
         assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 6) >= 6
     for case, port in ports.items():
         records = lines_about(port)

@@ -105,10 +105,10 @@ def test_a_silent_connection_is_closed_after_the_deadline(store):
 
 
 def test_the_deadline_is_per_request_not_per_kept_alive_connection(store):
-    body = request(3).SerializeToString()
     with http_receiver(store, request_timeout=1.0) as receiver:
         sock = connect(receiver.http_address)
         for _ in range(2):  # an exporter reuses its connection after a pause longer than the deadline
+            body = request(3).SerializeToString()  # new spans each time: a repeated request is stored once
             sock.sendall(head(extra=[("Content-Length", str(len(body)))]) + body)
             assert read_answer(sock).status == 200
             time.sleep(1.5)
