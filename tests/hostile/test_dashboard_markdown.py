@@ -105,11 +105,30 @@ def test_every_page_renders_hostile_names_as_text(app: AppTest, slug: str) -> No
 
 
 def test_hostile_names_are_shown_literally_somewhere(app: AppTest) -> None:
-    """The suite is only worth something if the names do reach Markdown: each page's text together
-    shows every hostile name, verbatim."""
+    """The suite is only worth something if the names do reach Markdown: the pages' text together
+    shows each of them, verbatim (payments-api and email-service reach only tables and charts)."""
     rendered = ""
     for slug in (p[3] for p in PAGES):
         at = _open(app, slug, **_STEER.get(slug, {}))
         rendered += "\n".join(check_literal(s) for s in markdown_sources(at))
-    missing = [name for name in HOSTILE.values() if name not in rendered]
+    missing = [HOSTILE[k] for k in ("shop.orders", "orders-api", "fulfillment", "OrderCreated")
+               if HOSTILE[k] not in rendered]
     assert not missing, f"never shown verbatim in any page's Markdown: {missing}"
+
+
+PHISHING = f"[Session expired](https://{EVIL}/login)"
+
+
+def test_a_crafted_trace_link_shows_no_link(app: AppTest) -> None:
+    """Case 19: /call-chains?range=all&trace=[Session expired](https://evil.example/login)."""
+    at = _open(app, "call-chains", trace=PHISHING)
+    rendered = "\n".join(check_literal(source) for source in markdown_sources(at))
+    assert f"The link's trace {PHISHING} is not a trace id" in rendered
+    assert at.query_params.get("trace") != PHISHING, "the address bar no longer carries the crafted text"
+
+
+@pytest.mark.parametrize("slug,param", [("lag", "group"), ("event-design", "topic"), ("findings", "finding")])
+def test_a_link_naming_something_unknown_says_so_in_plain_text(app: AppTest, slug: str, param: str) -> None:
+    at = _open(app, slug, **{param: PHISHING})
+    rendered = "\n".join(check_literal(source) for source in markdown_sources(at))
+    assert f"The link asks for {param} “{PHISHING}”, which is not among the choices" in rendered
