@@ -14,6 +14,7 @@ from collectors.store.db import Store
 from dashboard.analyses.window import Window
 from dashboard.read import data_span, freshness, has_data
 from dashboard.ui import state, timerange
+from dashboard.ui.text import md
 
 
 @dataclass
@@ -75,7 +76,7 @@ def run(render: Callable[[Ctx], None], *, title: str, intro: str | None = None) 
                 _empty_window(cur)
             render(Ctx(store=state.store(), window=window, live=live))
         except (SeamwatchError, duckdb.Error) as exc:
-            st.error(explain(exc))
+            st.error(md(explain(exc)))
 
     if state.live() and args.refresh > 0:
         st.fragment(run_every=args.refresh)(body)()
