@@ -68,10 +68,12 @@ def run(render: Callable[[Ctx], None], *, title: str, intro: str | None = None) 
             st.rerun()  # the time filter changed from inside a page: redraw the sidebar too
         try:
             cur = state.cursor()
-            window = timerange.current(cur)
+            window, narrowed = timerange.resolve(cur)
             live = state.live()
             st.caption(f"{timerange.describe(window)} · {freshness_line(cur)}"
                        + (f" · refreshing every {args.refresh:g} s" if live and args.refresh else ""))
+            if narrowed:
+                st.caption(narrowed)
             if not has_data(cur, window):
                 _empty_window(cur)
             render(Ctx(store=state.store(), window=window, live=live))
