@@ -16,10 +16,15 @@ import string
 
 # CommonMark lets a backslash escape every ASCII punctuation character, and a backslash
 # escape always renders the character itself. Escaping all of them (not a hand-picked
-# list) also covers what Streamlit adds to Markdown: ':red[…]' directives, ':emoji:' and
-# ':material/…:' shortcodes, '$…$' maths, and GFM's bare 'https://…' and 'www.' autolinks,
-# which only start on an unescaped ':' or '.'.
+# list) also covers what Streamlit adds to Markdown at parse time: ':red[…]' directives
+# and '$…$' maths.
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
+# GFM's bare-URL and e-mail autolinks are found in the text after escapes are resolved
+# (remark-gfm searches the parsed text for 'https://', 'www.' and 'a@b.c'), so no escape
+# stops them. An invisible WORD JOINER inside each marker does: the text reads the same,
+# but no longer matches.
+_WJ = "\u2060"
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z0-9]):(?=//)|(?<![a-z0-9])www(?=\.)|@")
 # A line break in a name would start a new block (a heading, a list, a quote): one space.
 _BREAKS = re.compile(r"[\r\n\u2028\u2029\x0b\x0c\x85]+")
 _BACKTICKS = re.compile(r"`+")
@@ -28,6 +33,7 @@ _BACKTICKS = re.compile(r"`+")
 def md(value: object) -> str:
     """``value`` as Markdown that renders exactly as its text, on one line."""
     text = _BREAKS.sub(" ", "" if value is None else str(value))
+    text = _AUTOLINK.sub(lambda m: m.group(0) + _WJ, text)
     return _PUNCTUATION.sub(r"\\\1", text)
 
 
