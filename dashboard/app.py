@@ -12,6 +12,7 @@ from collectors.errors import SeamwatchError
 from dashboard.pages_registry import PAGES
 from dashboard.ui import state, timerange
 from dashboard.ui.page import explain
+from dashboard.ui.text import md
 
 st.set_page_config(page_title="Seamwatch", page_icon=":material/hub:", layout="wide")
 
@@ -32,10 +33,10 @@ timerange.sidebar()
 try:
     state.store()
 except SeamwatchError as exc:
-    st.error(explain(exc))
+    st.error(md(explain(exc)))
     st.stop()
 except Exception as exc:  # noqa: BLE001 - a damaged file must read as a sentence, not a traceback
-    st.error(explain(exc))
+    st.error(md(explain(exc)))
     st.stop()
 
 page.run()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.labels import esc_column
 from dashboard.charts.series import empty_figure
 from dashboard.charts.theme import SEVERITY_COLOURS, base_layout
 
@@ -17,7 +18,7 @@ def findings_timeline(df: pd.DataFrame, *, title: str | None = None) -> go.Figur
     if d.empty:
         return empty_figure("No finding has a time in this range")
     d["last_seen"] = d["last_seen"].fillna(d["first_seen"])
-    d["label"] = d["rule"] + " · " + d["subject"].str.slice(0, 40)
+    d["label"] = esc_column(d["rule"] + " · " + d["subject"].astype(str).str.slice(0, 40))
     d["y"] = [f"{i:02d}" for i in range(len(d))]
     fig = go.Figure()
     for sev, colour in reversed(list(SEVERITY_COLOURS.items())):  # worst first in the legend

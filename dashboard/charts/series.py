@@ -6,6 +6,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from dashboard.charts.labels import esc_column
 from dashboard.charts.theme import base_layout
 
 _QUAL = ["#1976d2", "#f57c00", "#7b1fa2", "#00897b", "#c2185b", "#5d4037", "#455a64", "#afb42b", "#0097a7"]
@@ -30,6 +31,8 @@ def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None
     if df.empty or df[y].fillna(0).sum() == 0:
         return empty_figure(empty)
     df = df[df[y].fillna(0) != 0]  # series that are all zero only clutter the legend
+    if color:  # each value becomes a legend entry and hover text
+        df = df.assign(**{color: esc_column(df[color])})
     fig = px.bar(df, x=x, y=y, color=color, color_discrete_sequence=_QUAL, color_discrete_map=colors or {},
                  labels={x: "", y: y_title, **({color: ""} if color else {})})
     fig.update_layout(barmode="stack", bargap=0.1)
@@ -49,6 +52,8 @@ def lines_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = Non
     """One line per value of ``color``, markers on the points."""
     if df.empty or df[y].isna().all():
         return empty_figure(empty)
+    if color:
+        df = df.assign(**{color: esc_column(df[color])})
     fig = px.line(df, x=x, y=y, color=color, markers=True, color_discrete_sequence=_QUAL,
                   color_discrete_map=colors or {}, labels={x: "", y: y_title, **({color: ""} if color else {})})
     fig.update_traces(hovertemplate=f"%{{x|%H:%M:%S}}<br>%{{y:{y_format}}}<extra>%{{fullData.name}}</extra>",

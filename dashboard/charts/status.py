@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.labels import esc_column
 from dashboard.charts.series import empty_figure
 from dashboard.charts.theme import STATUS_COLOURS, base_layout
 
@@ -16,6 +17,8 @@ def status_strip(df: pd.DataFrame, *, at: str = "at", who: str = "group_id", sta
     """Coloured squares: green OK, orange WARN, red ERR (with the worst partition's status on hover)."""
     if df.empty:
         return empty_figure("No consumer-group offset snapshots in this time range")
+    # Group ids and partition statuses are data: the axis and the hover draw them as HTML.
+    df = df.assign(**{who: esc_column(df[who])}, **({detail: esc_column(df[detail].astype("string"))} if detail else {}))
     fig = go.Figure()
     for s in ORDER:
         part = df[df[status] == s]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dashboard.charts.labels import esc
+
 SEVERITY_COLOURS = {
     "critical": "#8e0000",
     "error": "#d32f2f",
@@ -23,7 +25,7 @@ def base_layout(fig, *, height: int = 320, title: str | None = None):
     """Common margins and fonts: compact, legible, legend on top."""
     fig.update_layout(
         height=height, margin=dict(l=10, r=10, t=44 if title else 10, b=10), font=FONT,
-        title=dict(text=title, x=0, xanchor="left", y=0.98, yanchor="top", font=dict(size=15)) if title else None,
+        title=dict(text=esc(title), x=0, xanchor="left", y=0.98, yanchor="top", font=dict(size=15)) if title else None,
         # Legend at the right, clear of the title, however many series there are.
         legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01, title=None),
         plot_bgcolor="white", hovermode="closest",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.labels import esc_column
 from dashboard.charts.series import empty_figure
 from dashboard.charts.theme import OK_COLOUR, SEVERITY_COLOURS, base_layout
 
@@ -17,6 +18,10 @@ def processings_timeline(df: pd.DataFrame, *, at: str = "start_time", who: str =
         return empty_figure("No processings of this message in the window")
     d = df.sort_values(at).reset_index(drop=True)
     d["nth"] = range(1, len(d) + 1)
+    # Instances and outcomes are data: the axis and the hover draw them as HTML.
+    d[who] = esc_column(d[who])
+    if label:
+        d[label] = esc_column(d[label])
     fig = go.Figure()
     for ok, part in ((True, d[~d[failed]]), (False, d[d[failed]])):
         if part.empty:

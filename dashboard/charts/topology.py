@@ -15,6 +15,7 @@ from collections import defaultdict
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.labels import esc
 from dashboard.charts.theme import FONT, KIND_COLOURS, NEUTRAL, SEVERITY_COLOURS
 
 _MAX_LABEL = 22
@@ -130,7 +131,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor="white")
         return fig
     pos = layout(nodes, edges)
-    names = dict(zip(nodes["id"], nodes["name"], strict=True))
+    names = {i: esc(n) for i, n in zip(nodes["id"], nodes["name"], strict=True)}
     for _, e in edges.iterrows():
         if e["src"] not in pos or e["dst"] not in pos:
             continue
@@ -157,9 +158,10 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         sev = n.get("severity") or None
         border = SEVERITY_COLOURS.get(sev, KIND_COLOURS.get(n["kind"], NEUTRAL))
         ghost = not bool(n.get("observed", True))
-        detail = n.get("detail") or ""
-        label = f"<b>{_short(str(n['name']))}</b>" + (f"<br><span style='font-size:10px'>{detail}</span>" if detail else "")
-        hover = (f"{n['kind']}: {n['name']}" + (f"<br>{detail}" if detail else "")
+        detail = esc(n.get("detail") or "")
+        # Shortened first, escaped after: a cut must not split an entity like '&lt;'.
+        label = f"<b>{esc(_short(str(n['name'])))}</b>" + (f"<br><span style='font-size:10px'>{detail}</span>" if detail else "")
+        hover = (f"{esc(n['kind'])}: {names[n['id']]}" + (f"<br>{detail}" if detail else "")
                  + ("<br>declared, never observed" if ghost else "")
                  + ("<br>observed, not declared" if not n.get("declared", True) else "")
                  + (f"<br>worst open finding: {sev}" if sev else ""))

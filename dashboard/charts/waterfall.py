@@ -12,6 +12,7 @@ from collections import defaultdict
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard.charts.labels import esc
 from dashboard.charts.series import empty_figure
 from dashboard.charts.theme import SEVERITY_COLOURS, base_layout
 
@@ -54,9 +55,10 @@ def waterfall(spans: pd.DataFrame, *, highlight: set[str] | None = None) -> go.F
         kind = str(r.get("kind") or "").lower() + (f", {role}" if role else "")
         name = str(r["name"])
         name = name if len(name) <= 38 else name[:37] + "…"
-        label = f"{NBSP * 3 * depth}{'↳ ' if depth else ''}{r['service']} · {name}"
+        # Service and span names are data: plotly would draw '<a href>' in them as a link.
+        label = f"{NBSP * 3 * depth}{'↳ ' if depth else ''}{esc(r['service'] or '?')} · {esc(name)}"
         rows.append(dict(sid=sid, label=label, start=start_ms, dur=dur_ms, service=r["service"] or "?",
-                         kind=kind, error=bool(r.get("error")),
+                         kind=esc(kind), error=bool(r.get("error")),
                          strong=not highlight or sid in highlight))
     d = pd.DataFrame(rows)
     d["y"] = [f"{i:03d}" for i in range(len(d))]  # unique rows even when labels repeat
@@ -66,7 +68,7 @@ def waterfall(spans: pd.DataFrame, *, highlight: set[str] | None = None) -> go.F
         if part.empty:
             continue
         fig.add_trace(go.Bar(
-            y=part["y"], x=part["dur"], base=part["start"], orientation="h", name=service,
+            y=part["y"], x=part["dur"], base=part["start"], orientation="h", name=esc(service),
             marker=dict(color=colour[service], opacity=[1.0 if s else 0.35 for s in part["strong"]],
                         line=dict(color=[SEVERITY_COLOURS["error"] if e else colour[service] for e in part["error"]],
                                   width=[2.5 if e else 0 for e in part["error"]])),

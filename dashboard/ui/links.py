@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from dashboard.ui.text import md
+
 # The params a page may read; the time filter adds range/from/to (see timerange).
 SELECTORS = ("finding", "trace", "group", "topic", "record", "service")
 
@@ -36,6 +38,10 @@ def choose(label: str, options: list[str], *, param_name: str, key: str,
     if not options:
         return None
     wanted = param(param_name)
+    if wanted is not None and wanted not in options and st.session_state.get(f"_{key}_url") != wanted:
+        # A pasted link naming something this window lacks (or made up): say so, as text.
+        st.caption(f"The link asks for {md(param_name)} “{md(wanted)}”, which is not among the choices "
+                   "in this time range; showing another.")
     if wanted in options and st.session_state.get(f"_{key}_url") != wanted:
         st.session_state[key] = wanted
     elif st.session_state.get(key) not in options:

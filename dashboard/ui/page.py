@@ -14,6 +14,7 @@ from collectors.store.db import Store
 from dashboard.analyses.window import Window
 from dashboard.read import data_span, freshness, has_data
 from dashboard.ui import state, timerange
+from dashboard.ui.text import md
 
 
 @dataclass
@@ -67,15 +68,17 @@ def run(render: Callable[[Ctx], None], *, title: str, intro: str | None = None) 
             st.rerun()  # the time filter changed from inside a page: redraw the sidebar too
         try:
             cur = state.cursor()
-            window = timerange.current(cur)
+            window, narrowed = timerange.resolve(cur)
             live = state.live()
             st.caption(f"{timerange.describe(window)} · {freshness_line(cur)}"
                        + (f" · refreshing every {args.refresh:g} s" if live and args.refresh else ""))
+            if narrowed:
+                st.caption(narrowed)
             if not has_data(cur, window):
                 _empty_window(cur)
             render(Ctx(store=state.store(), window=window, live=live))
         except (SeamwatchError, duckdb.Error) as exc:
-            st.error(explain(exc))
+            st.error(md(explain(exc)))
 
     if state.live() and args.refresh > 0:
         st.fragment(run_every=args.refresh)(body)()

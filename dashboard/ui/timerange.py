@@ -7,7 +7,7 @@ the same window. Presets are resolved against "now" on every run, so a live page
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 import streamlit as st
 
@@ -26,6 +26,10 @@ LABELS = {"15m": "15 min", "1h": "1 hour", "6h": "6 hours", "24h": "24 hours", "
 # The demo's data starts 30 minutes before now: the default window must show all of it.
 DEFAULT = "1h"
 _FMT = "%Y-%m-%dT%H:%M"
+# What the date inputs accept. Outside it Streamlit refuses to draw the widget and the whole
+# page fails, so a pasted range beyond it is moved to the bound (with a note), never passed on.
+MIN_DATE = date(2000, 1, 1)
+MAX_DATE = date(2099, 12, 31)
 
 
 def _parse(text: str | None) -> datetime | None:
@@ -47,9 +51,28 @@ def _adopt_url() -> None:
     if url[0] == "custom":
         start, end = _parse(url[1]), _parse(url[2])
         if start and end and end > start:
+            start, end, notes = _within_widgets(start, end)
             _set_custom(start, end)
+            st.session_state["_range_clamped"] = (notes, (start, end)) if notes else None
         else:
             st.session_state["range"] = DEFAULT
+            st.session_state["_range_unread"] = True
+
+
+def _within_widgets(start: datetime, end: datetime) -> tuple[datetime, datetime, list[str]]:
+    """The range moved inside [MIN_DATE, MAX_DATE], and a sentence per end that moved."""
+    lo, hi = datetime.combine(MIN_DATE, time()), datetime.combine(MAX_DATE, time(23, 55))
+    notes = []
+    if start < lo:
+        notes.append(f"The range started {start:%Y-%m-%d}, before {MIN_DATE}, the earliest the filter takes: "
+                     f"it starts there instead.")
+        start = lo
+    if end > hi:
+        notes.append(f"The range ended {end:%Y-%m-%d}, after {MAX_DATE}, the latest the filter takes: "
+                     f"it ends there instead.")
+        end = hi
+    # Both ends moved to one bound: an empty range, which the sidebar reports as such.
+    return min(start, hi), max(end, lo), notes
 
 
 def _set_custom(start: datetime, end: datetime) -> None:
@@ -92,29 +115,53 @@ def sidebar() -> None:
     choice = st.session_state["range"]
     if choice == "custom":
         c1, c2 = side.columns(2)
-        c1.date_input("From", key="range_from_date", min_value=date(2000, 1, 1))
+        clamped = st.session_state.get("_range_clamped")
+        c1.date_input("From", key="range_from_date", min_value=MIN_DATE, max_value=MAX_DATE)
         c2.time_input("at", key="range_from_time", step=timedelta(minutes=5))
-        c1.date_input("To", key="range_to_date", min_value=date(2000, 1, 1))
+        c1.date_input("To", key="range_to_date", min_value=MIN_DATE, max_value=MAX_DATE)
         c2.time_input("at ", key="range_to_time", step=timedelta(minutes=5))
         start, end = _custom()
+        if clamped and clamped[1] == (start, end):  # shown while the moved range is the one in use
+            for note in clamped[0]:
+                side.caption(note)
         if end <= start:
             side.warning("'To' must be after 'From'; showing the last hour instead.")
+    if st.session_state.pop("_range_unread", False):
+        side.caption("The link's time range could not be read (from and to must be dates like "
+                     "2026-03-02T12:00, to after from); showing the last hour instead.")
     _write_url(choice)
 
 
 def current(con) -> Window:
     """The selected window, resolved now (pages call this on every run and refresh)."""
+    return resolve(con)[0]
+
+
+def resolve(con) -> tuple[Window, str | None]:
+    """The selected window, and a note when a custom range was narrowed to the data."""
     choice = st.session_state.get("range", DEFAULT)
     if choice == "all":
-        return data_span(con) or Window.last(timedelta(hours=1))
+        return data_span(con) or Window.last(timedelta(hours=1)), None
     if choice == "custom" and "range_from_date" in st.session_state:
         start, end = _custom()
         if end > start:
-            return Window(start, end)
+            return _narrowed(Window(start, end), data_span(con))
         choice = DEFAULT
     duration = PRESETS.get(choice) or PRESETS[DEFAULT]
     end = utcnow()
-    return Window(end - duration, end)
+    return Window(end - duration, end), None
+
+
+def _narrowed(window: Window, span: Window | None) -> tuple[Window, str | None]:
+    """A custom window cut to the data it overlaps: a range from 2000 to now over an hour of
+    data would otherwise draw that hour as one bar. A window beside the data stays as chosen,
+    and the page says it is empty."""
+    if span is None or window.end <= span.start or window.start >= span.end:
+        return window, None
+    if window.start >= span.start and window.end <= span.end:
+        return window, None
+    cut = Window(max(window.start, span.start), min(window.end, span.end))
+    return cut, f"The chosen range ({describe(window)}) was narrowed to the data in it."
 
 
 def describe(window: Window) -> str:

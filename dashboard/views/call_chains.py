@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -13,6 +15,9 @@ from dashboard.charts.series import bars_over_time
 from dashboard.charts.waterfall import waterfall
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.text import md, md_code
+
+TRACE_ID = re.compile(r"[0-9a-fA-F]{32}")
 
 
 def render(ctx: Ctx) -> None:
@@ -70,17 +75,22 @@ def _drill(ctx: Ctx, worst: pd.DataFrame) -> None:
     options = list(paths)
     wanted = links.param("trace")
     if wanted and wanted not in paths:  # a pasted link may name any trace, not only the deepest
-        options.insert(0, wanted)
+        if TRACE_ID.fullmatch(wanted):
+            options.insert(0, wanted)
+        else:  # never shown as given: a crafted link must not put its words on the page as ours
+            st.warning(f"The link's trace {md_code(wanted[:80])} is not a trace id (32 hexadecimal digits); "
+                       "showing the deepest traces instead.", icon=":material/link_off:")
+            links.set_param("trace", None)
     trace = links.choose("Trace (deepest first)", options, param_name="trace", key="cc_trace",
                          format_func=lambda t: f"{t[:12]} — {paths.get(t, 'linked trace')}")
     if trace is None:
         return
     spans = cc.trace_chain(ctx.cur, trace)
     if spans.empty:
-        empty(f"Trace {trace} is not in the store.")
+        empty(f"Trace {md_code(trace)} is not in the store.")
         return
     if trace in paths:
-        st.markdown(f"**Deepest path:** {paths[trace]}")
+        st.markdown(f"**Deepest path:** {md(paths[trace])}")
     segments = spans["segment_span_id"].dropna().unique()
     # The deepest segment by default: later consumer segments would squeeze it into a sliver.
     seg = entry.get(trace) or (spans.loc[spans["depth"].idxmax(), "segment_span_id"] if spans["depth"].notna().any()

@@ -11,6 +11,7 @@ from dashboard.charts.series import bars_over_time
 from dashboard.charts.theme import SEVERITY_COLOURS
 from dashboard.ui import links, timerange
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.text import md
 from dashboard.views_common import RULE_PAGE
 
 
@@ -48,8 +49,9 @@ def render(ctx: Ctx) -> None:
         empty("Nothing new in the last 15 minutes: every finding now was already there in the hour before.")
     for f in ch.new_findings[:20]:
         with st.container(border=True):
-            st.markdown(f"**{f.severity.upper()} · {f.rule}** on {f.subject_kind} **{f.subject}** — {f.summary}")
-            st.caption(f.remedy)
+            st.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {md(f.subject_kind)} **{md(f.subject)}** — "
+                        f"{md(f.summary)}")
+            st.caption(md(f.remedy))
             page = RULE_PAGE.get(f.rule)
             if page:
                 links.to(page, f"Open {links.title(page)}", icon=":material/open_in_new:",

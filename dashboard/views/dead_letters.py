@@ -10,6 +10,7 @@ from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.text import md, md_code
 
 FAMILIES = {"spring-dlt": "Spring DeadLetterPublishingRecoverer headers", "spring-retry": "Spring @RetryableTopic headers",
             "spring-cloud-stream": "Spring Cloud Stream headers", "connect": "Kafka Connect error headers",
@@ -66,20 +67,20 @@ def _drill(df: pd.DataFrame) -> None:
     r = rows[key]
     left, right = st.columns([2, 3])
     with left:
-        origin = (f"`{r.origin_topic}` partition {_int(r.origin_partition)} offset {_int(r.origin_offset)}"
+        origin = (f"{md_code(r.origin_topic)} partition {_int(r.origin_partition)} offset {_int(r.origin_offset)}"
                   if r.origin_topic else "unknown")
         st.markdown(
-            f"**Origin:** {origin}  \n**Group:** {r.group or 'unknown'}  \n"
+            f"**Origin:** {origin}  \n**Group:** {md(r.group or 'unknown')}  \n"
             f"**Dead-lettered at:** {pd.Timestamp(r.dead_lettered_at):%Y-%m-%d %H:%M:%S} UTC  \n"
-            f"**Detected by:** {FAMILIES.get(r.family, r.family or 'topic name')}  \n"
-            f"**Event:** {r.event_type or '?'} `{r.event_id or 'no id'}`  \n"
-            f"**Recovered:** " + (f"yes, {r.recovered_by} at {pd.Timestamp(r.recovered_at):%H:%M:%S}"
+            f"**Detected by:** {md(FAMILIES.get(r.family, r.family or 'topic name'))}  \n"
+            f"**Event:** {md(r.event_type or '?')} {md_code(r.event_id or 'no id')}  \n"
+            f"**Recovered:** " + (f"yes, {md(r.recovered_by)} at {pd.Timestamp(r.recovered_at):%H:%M:%S}"
                                   if r.recovered else "**no** — the origin record was never processed successfully"))
         if r.error_class or r.error_message:
             st.markdown("**Error the consumer gave up with**")
             st.code("\n".join(x for x in (r.error_class, r.error_message) if x), language=None, wrap_lines=True)
         if r.group:
-            links.to("redeliveries", f"Redeliveries of group {r.group}", icon=":material/replay:", group=r.group)
+            links.to("redeliveries", f"Redeliveries of group {md(r.group)}", icon=":material/replay:", group=r.group)
     with right:
         st.markdown("**Headers (decoded)**")
         st.dataframe(pd.DataFrame(dl.decode_headers(r.headers), columns=["header", "value"]), hide_index=True,

@@ -11,6 +11,7 @@ from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.text import md, md_code
 from dashboard.views_common import findings_frame
 
 DESIGN_RULES = registry.ids(page="event-design")  # the rules that list themselves on this page
@@ -68,22 +69,22 @@ def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:
     names = ed.names(ctx.cur, ctx.window)
     for r in names[names["topic"] == topic].itertuples():
         verdict = {"command": "reads as a **command**", "fact": "reads as a **fact**"}.get(r.verdict, f"is a {r.verdict}")
-        st.markdown(f"The {str(r.kind).replace('_', ' ')} name `{r.name}` {verdict}: {r.why}.")
+        st.markdown(f"The {md(str(r.kind).replace('_', ' '))} name {md_code(r.name)} {verdict}: {md(r.why)}.")
     for r in types[types["topic"] == topic].itertuples():
         gaps = [w for w, n in (("id", r.missing_id), ("time", r.missing_time), ("version", r.missing_version)) if n]
         if gaps:
             sample = ", ".join(list(r.sample_incomplete)[:5]) if r.sample_incomplete is not None else ""
-            st.markdown(f"`{r.event_type}`: {r.incomplete:,} of {r.records:,} records lack a {', '.join(gaps)}"
-                        + (f" (partition/offset {sample} …)" if sample else "") + ".")
+            st.markdown(f"{md_code(r.event_type)}: {r.incomplete:,} of {r.records:,} records lack a {', '.join(gaps)}"
+                        + (f" (partition/offset {md(sample)} …)" if sample else "") + ".")
         if r.no_trace_context:
-            st.markdown(f"`{r.event_type}`: {r.no_trace_context:,} records carry no traceparent header.")
+            st.markdown(f"{md_code(r.event_type)}: {r.no_trace_context:,} records carry no traceparent header.")
     chat = calls[(calls["topic"] == topic) & (calls["called_back"] > 0)]
     for r in chat.itertuples():
-        st.markdown(f"Group **{r.consumer_group}** called `{r.producer} {r.operation}` while processing "
+        st.markdown(f"Group **{md(r.consumer_group)}** called {md_code(f'{r.producer} {r.operation}')} while processing "
                     f"{r.called_back:,} of {r.processed:,} events ({r.share:.0%}).")
         ids = list(r.trace_ids)[:3] if r.trace_ids is not None else []
         for t in ids:
-            links.to("call-chains", f"Trace {t[:12]}", icon=":material/account_tree:", trace=t)
+            links.to("call-chains", f"Trace {md(t[:12])}", icon=":material/account_tree:", trace=t)
 
 
 run(render, title="Event design",

@@ -10,6 +10,7 @@ from dashboard.charts.findings import findings_timeline
 from dashboard.findings.model import SEVERITIES
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.text import md
 from dashboard.views_common import RULE_PAGE, key_of
 from dashboard.views_common import findings_frame as frame
 
@@ -23,7 +24,7 @@ def render(ctx: Ctx) -> None:
         c[i].metric(sev.capitalize(), counts.get(sev, 0))
     c[4].metric("Rules that failed", len(report.errors), help="A failing rule module does not hide the others.")
     for module, reason in report.errors.items():
-        st.warning(f"The rules of {module.rsplit('.', 1)[-1]} could not run: {reason}")
+        st.warning(f"The rules of {md(module.rsplit('.', 1)[-1])} could not run: {md(reason)}")
     if not found:
         empty("No findings in this time range: every rule passed on the data it saw.")
         return
@@ -52,14 +53,14 @@ def _drill(shown: list) -> None:
     if key is None:
         return
     f = by_key[key]
-    st.markdown(f"**{f.rule}** on {f.subject_kind} **{f.subject}** — {f.severity}, count {f.count:,}")
-    st.markdown(f"{f.summary}.")
-    st.info(f.remedy, icon=":material/build:")
+    st.markdown(f"**{md(f.rule)}** on {md(f.subject_kind)} **{md(f.subject)}** — {md(f.severity)}, count {f.count:,}")
+    st.markdown(f"{md(f.summary)}.")
+    st.info(md(f.remedy), icon=":material/build:")
     page = RULE_PAGE.get(f.rule)
     params = {k: f.subject for k in ("group", "topic") if f.subject_kind == k}
     traces = (f.evidence or {}).get("trace_ids") or []
     if page:
-        links.to(page, f"Open {links.title(page)} on {f.subject}", icon=":material/open_in_new:", **params,
+        links.to(page, f"Open {links.title(page)} on {md(f.subject)}", icon=":material/open_in_new:", **params,
                  trace=traces[0] if traces and page == "call-chains" else None)
     st.json(json.loads(json.dumps(f.evidence, default=str)), expanded=1)
 

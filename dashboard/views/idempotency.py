@@ -13,6 +13,7 @@ from dashboard.charts.theme import OK_COLOUR, SEVERITY_COLOURS
 from dashboard.charts.timeline import processings_timeline
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.text import md, md_code
 
 EFFECT_WORDS = {"event": "published", "db_write": "wrote", "http_call": "called"}
 
@@ -67,7 +68,7 @@ def _drill(dup: pd.DataFrame, groups: list[str]) -> None:
     part = dup[dup["group"] == grp].sort_values(["verdict", "effectful"], ascending=[False, False])
     rows = {r.message: r for r in part.itertuples()}
     if not rows:
-        empty(f"Group {grp} has same-cause events only; see the table above.")
+        empty(f"Group {md(grp)} has same-cause events only; see the table above.")
         return
     with right:
         msg = links.choose("Message", list(rows), param_name="record", key="idem_msg",
@@ -75,7 +76,8 @@ def _drill(dup: pd.DataFrame, groups: list[str]) -> None:
     r = rows[msg]
     verdict = ("**violated**: more than one processing had a side effect" if r.verdict == "violation"
                else "**absorbed**: only one processing had a side effect")
-    st.markdown(f"`{r.topic}` event `{r.event_id or 'no id'}` processed **{r.processings}×** by **{grp}**, {verdict}.")
+    st.markdown(f"{md_code(r.topic)} event {md_code(r.event_id or 'no id')} processed **{r.processings}×** by "
+                f"**{md(grp)}**, {verdict}.")
     ev = pd.DataFrame(r.evidence)
     ev["at"] = pd.to_datetime(ev["at"])
     ev["effect"] = ev["effects"].map(lambda es: "; ".join(f"{EFFECT_WORDS.get(e['effect'], e['effect'])} "

@@ -12,6 +12,7 @@ from dashboard.charts.topology import topology_figure
 from dashboard.findings.model import plural
 from dashboard.ui import links, sources, state
 from dashboard.ui.page import Ctx, empty, fmt_age, run
+from dashboard.ui.text import md
 from dashboard.views_common import RULE_PAGE
 
 
@@ -52,7 +53,8 @@ def render(ctx: Ctx) -> None:
         for f in worst:
             with st.container(border=True):
                 left, right = st.columns([5, 1], vertical_alignment="center")
-                left.markdown(f"**{f.severity.upper()} · {f.rule}** on {f.subject_kind} **{f.subject}** — {f.summary}")
+                left.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {md(f.subject_kind)} "
+                              f"**{md(f.subject)}** — {md(f.summary)}")
                 with right:
                     page = RULE_PAGE.get(f.rule)
                     if page:

@@ -11,6 +11,7 @@ from dashboard.charts.series import bars_over_time
 from dashboard.charts.timeline import processings_timeline
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.text import md, md_code
 
 CAUSE_WORDS = {
     "restart_rebalance": "restart or rebalance", "blocking_retry": "blocking retry", "retry_topic": "retry topic",
@@ -91,7 +92,8 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
     procs = procs.assign(instance=procs["service_instance"].fillna(procs["client_id"]),
                          failed=procs["status_code"] == 2,
                          what=procs["status_message"].fillna("").where(procs["status_code"] == 2, "ok"))
-    st.markdown(f"**{len(procs)} processings** of `{topic}` partition {partition} offset {offset} by **{grp}**, "
+    st.markdown(f"**{len(procs)} processings** of {md_code(topic)} partition {md(partition)} offset {md(offset)} by "
+                f"**{md(grp)}**, "
                 f"on {procs['instance'].nunique()} instance(s).")
     st.plotly_chart(processings_timeline(procs, label="what"), width="stretch", config={"displayModeBar": False})
     procs["trace"] = [links.href("call-chains", trace=t) or t for t in procs["trace_id"]]

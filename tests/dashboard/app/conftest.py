@@ -16,6 +16,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from collectors.store import Store, shared
+from tests.support.markdown import as_read
 
 APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
 
@@ -64,7 +65,7 @@ def page_text(at: AppTest) -> str:
     """Every piece of visible text of a run, for 'the number is shown' assertions."""
     parts: list[str] = []
     for kind in ("title", "header", "subheader", "caption", "markdown", "info", "warning", "error", "success"):
-        parts.extend(str(e.value) for e in getattr(at, kind))
+        parts.extend(as_read(str(e.value)) for e in getattr(at, kind))
     for m in at.metric:
         parts.append(f"{m.label}: {m.value}")
     return "\n".join(parts)

@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 from collectors.store import Store
 from dashboard.pages_registry import PAGES
 from sample_topology.topology import load_topology
+from tests.support.markdown import as_read
 
 
 def _open(at: AppTest, page: str | None = None) -> AppTest:
@@ -54,7 +55,7 @@ def test_missing_database_is_one_sentence(app: AppTest, shown, monkeypatch: pyte
     monkeypatch.setenv("SEAMWATCH_DB", str(tmp_path / "none.duckdb"))
     at = app.run()
     assert not at.exception
-    assert [e.value for e in at.error] == [f"{tmp_path / 'none.duckdb'} does not exist; import data or run 'seamwatch demo' first."]
+    assert [as_read(e.value) for e in at.error] == [f"{tmp_path / 'none.duckdb'} does not exist; import data or run 'seamwatch demo' first."]
 
 
 def test_corrupt_database_is_one_sentence(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -63,7 +64,7 @@ def test_corrupt_database_is_one_sentence(app: AppTest, shown, monkeypatch: pyte
     monkeypatch.setenv("SEAMWATCH_DB", str(bad))
     at = app.run()
     assert not at.exception
-    assert len(at.error) == 1 and str(bad) in at.error[0].value and "\n" not in at.error[0].value
+    assert len(at.error) == 1 and str(bad) in as_read(at.error[0].value) and "\n" not in at.error[0].value
 
 
 def test_empty_store_explains_itself(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -109,7 +110,7 @@ def test_a_database_held_by_another_process_is_one_sentence(app: AppTest, monkey
         at = app.run()
         assert not at.exception
         assert len(at.error) == 1
-        text = at.error[0].value
+        text = as_read(at.error[0].value)
         assert text.startswith(f"{db} is held by process {holder.pid}") and "\n" not in text
     finally:
         holder.kill()
