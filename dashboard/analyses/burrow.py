@@ -25,21 +25,38 @@ _RANK = {"OK": 0, "WARN": 1, "ERR": 2, "STOP": 3, "STALL": 4, "REWIND": 5}
 _RANK_SQL = "CASE status WHEN 'WARN' THEN 1 WHEN 'STOP' THEN 3 WHEN 'STALL' THEN 4 WHEN 'REWIND' THEN 5 ELSE 0 END"
 
 # The newest verdict of each partition; STOP is judged again against "now" (the window's end,
-# capped at the newest poll), since a stopped group sends no snapshot to be judged at.
+# capped at the newest poll), since a stopped group sends no snapshot to be judged at: by
+# Burrow's rule (now - last commit > the time its window of commits spans), or by the
+# stricter one (owing messages and no commit for longer than stop_after_s).
 _LATEST = """
+WITH latest AS (
+    SELECT *,
+           CASE WHEN status NOT IN ('STOP', 'REWIND') AND lag > 0 AND stop_after_s IS NOT NULL
+                     AND $now - stuck_since > to_microseconds(CAST(stop_after_s * 1e6 AS BIGINT)) THEN 'silent'
+                WHEN status NOT IN ('STOP', 'REWIND') AND judged
+                     AND $now - window_last > window_last - window_first THEN 'stopped' END AS later
+    FROM consumer_status
+    WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
+    QUALIFY row_number() OVER (PARTITION BY cluster, group_id, topic, "partition" ORDER BY "at" DESC) = 1
+)
 SELECT cluster, group_id, topic, "partition",
-       CASE WHEN judged AND $now - window_last > window_last - window_first AND status <> 'REWIND'
-            THEN 'STOP' ELSE status END AS status,
+       CASE WHEN later IS NOT NULL THEN 'STOP' ELSE status END AS status,
+       CASE later
+           WHEN 'silent' THEN format('{} messages wait and nothing was committed for {} s, longer than {} s',
+                                     lag, round(epoch($now - stuck_since), 1), round(stop_after_s, 1))
+           WHEN 'stopped' THEN format('stopped committing: {} s since the last commit, more than the {} s its {} '
+                                      'commits spanned; {} messages wait', round(epoch($now - window_last), 1),
+                                      round(epoch(window_last - window_first), 1), commits, lag)
+           ELSE reason END AS reason,
        lag AS current_lag, committed_offset, high_watermark, commits, commits / $intervals AS complete,
-       window_first AS first_commit, window_last AS last_commit, window_offsets, window_lags, "at"
-FROM consumer_status
-WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
-QUALIFY row_number() OVER (PARTITION BY cluster, group_id, topic, "partition" ORDER BY "at" DESC) = 1
+       window_first AS first_commit, window_last AS last_commit, stuck_since, members, window_offsets,
+       window_lags, "at"
+FROM latest
 ORDER BY cluster, group_id, topic, "partition"
 """
 
 _OVER_TIME = """
-SELECT cluster, group_id, topic, "partition", "at", status, lag
+SELECT cluster, group_id, topic, "partition", "at", status, lag, reason, committed_offset, high_watermark, members
 FROM consumer_status
 WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
 ORDER BY cluster, group_id, topic, "partition", "at"
@@ -148,23 +165,84 @@ def group_status_over_time(con: duckdb.DuckDBPyConnection, window: Window, *, gr
     return df.drop(columns=["worst"])
 
 
+# Per poll of a group: its total offset lag and its worst partition's time lag.
+_OVER_LIMITS = """
+WITH polls AS (
+    SELECT cluster, group_id, "at", sum(lag) AS lag, max(time_lag_s) AS time_lag_s
+    FROM consumer_status
+    WHERE "at" >= $start AND "at" < $end AND group_id = $group
+    GROUP BY ALL
+)
+SELECT cluster, min("at"), max("at"), count(*), max(lag), max(time_lag_s), arg_max(lag, "at")
+FROM polls
+WHERE ($max_lag IS NOT NULL AND lag > $max_lag) OR ($max_time IS NOT NULL AND time_lag_s > $max_time)
+GROUP BY cluster
+ORDER BY cluster
+"""
+
+
+def _seconds_text(s: float) -> str:
+    return f"{s:g}s" if s < 60 or s % 60 else f"{s / 60:g}m"
+
+
+def _limit_breaches(con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> dict[str, dict[str, Any]]:
+    """Declared groups whose max_lag_messages or max_time_lag was exceeded in the window."""
+    out: dict[str, dict[str, Any]] = {}
+    for g in (topology.groups.values() if topology is not None else ()):
+        max_lag, max_time = getattr(g, "max_lag_messages", None), getattr(g, "max_time_lag_seconds", None)
+        if max_lag is None and max_time is None:
+            continue
+        for cluster, first, last, polls, lag_seen, time_seen, lag_last in con.execute(
+                _OVER_LIMITS, {"start": window.start, "end": window.end, "group": g.name, "max_lag": max_lag,
+                               "max_time": max_time}).fetchall():
+            over = []
+            if max_lag is not None and lag_seen is not None and lag_seen > max_lag:
+                over.append(f"{plural(int(lag_seen), 'message')} behind (declared max_lag_messages {max_lag})")
+            if max_time is not None and time_seen is not None and time_seen > max_time:
+                over.append(f"{time_seen:.0f} s behind (declared max_time_lag {_seconds_text(max_time)})")
+            out[g.name] = {"cluster": cluster, "first_seen": first, "last_seen": last, "polls": int(polls),
+                           "lag_last": int(lag_last or 0), "text": " and ".join(over),
+                           "evidence": {"max_lag_messages": max_lag, "lag_seen": None if lag_seen is None
+                                        else int(lag_seen), "max_time_lag_s": max_time,
+                                        "time_lag_seen_s": None if time_seen is None else float(time_seen),
+                                        "polls_over": int(polls)}}
+    return out
+
+
 def findings(con: duckdb.DuckDBPyConnection, window: Window, topology: Any = None) -> list[Finding]:
-    """CONSUMER_LAG: a group whose Burrow status was not OK in the window (WARN → warning, else error)."""
+    """CONSUMER_LAG: a group whose status was not OK in the window (WARN → warning, else error), or
+    that exceeded a limit its topology declares (error), whatever its status."""
     out: list[Finding] = []
+    breaches = _limit_breaches(con, window, topology)
     for r in con.execute(_BAD, {"start": window.start, "end": window.end}).fetchall():
         cluster, grp, first_seen, last_seen, partitions, first_at, final_lag = r
         status = worst(list(partitions.values()))
         lag_now = int(sum(final_lag.values())) if final_lag else 0
+        breach = breaches.pop(grp, None)
+        summary = (f"{grp} was {group_status([status])} by Burrow's rules (worst partition {status}; "
+                   f"{plural(sum(v != 'OK' for v in partitions.values()), 'partition')} not OK); "
+                   f"{plural(lag_now, 'message')} behind at the last bad poll")
+        evidence = {"cluster": cluster, "status": group_status([status]), "worst_partition_status": status,
+                    "partitions": dict(partitions), "first_at": {s: t.isoformat() for s, t in first_at.items()},
+                    "final_lag": {k: int(v) for k, v in final_lag.items()} if final_lag else {}}
+        if breach is not None:
+            summary += f"; and it was {breach['text']}"
+            evidence["limits"] = breach["evidence"]
+            first_seen, last_seen = min(first_seen, breach["first_seen"]), max(last_seen, breach["last_seen"])
         out.append(Finding(
-            rule="CONSUMER_LAG", severity=_SEVERITY[status], subject_kind="group", subject=grp,
-            count=lag_now, first_seen=first_seen, last_seen=last_seen,
-            summary=(f"{grp} was {group_status([status])} by Burrow's rules (worst partition {status}; "
-                     f"{plural(sum(v != 'OK' for v in partitions.values()), 'partition')} not OK); "
-                     f"{plural(lag_now, 'message')} behind at the last bad poll"),
-            remedy=_REMEDY[status],
-            evidence={"cluster": cluster, "status": group_status([status]), "worst_partition_status": status,
-                      "partitions": dict(partitions), "first_at": {s: t.isoformat() for s, t in first_at.items()},
-                      "final_lag": {k: int(v) for k, v in final_lag.items()} if final_lag else {}},
+            rule="CONSUMER_LAG", severity="error" if breach is not None else _SEVERITY[status], subject_kind="group",
+            subject=grp, count=lag_now, first_seen=first_seen, last_seen=last_seen, summary=summary,
+            remedy=_REMEDY[status], evidence=evidence,
+        ))
+    for grp, breach in sorted(breaches.items()):  # within Burrow's rules, beyond what its owners declared
+        out.append(Finding(
+            rule="CONSUMER_LAG", severity="error", subject_kind="group", subject=grp, count=breach["lag_last"],
+            first_seen=breach["first_seen"], last_seen=breach["last_seen"],
+            summary=(f"{grp} was OK by Burrow's rules but {breach['text']} at "
+                     f"{plural(breach['polls'], 'poll')}"),
+            remedy=_REMEDY["LIMIT"],
+            evidence={"cluster": breach["cluster"], "status": "OK", "worst_partition_status": "OK", "partitions": {},
+                      "first_at": {}, "final_lag": {}, "limits": breach["evidence"]},
         ))
     return out
 
@@ -178,4 +256,5 @@ _REMEDY = {
     "STOP": "The group stopped committing: check that its consumers run and can reach the broker.",
     "REWIND": "The group's offsets went backwards: find who reset them, and expect reprocessing.",
     "ERR": "The group is in error: check its partitions' statuses.",
+    "LIMIT": "The group is further behind than its owners declared: scale its consumers or make processing cheaper.",
 }
