@@ -13,6 +13,7 @@ import subprocess
 import time
 
 import duckdb
+import pytest
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -24,6 +25,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from tests.otlp.test_collect_cli import SEAMWATCH, _wait_listening
 from tests.support.net import free_port
 
+pytestmark = pytest.mark.slow  # two collect processes, ~20 s each
 PROPAGATOR = TraceContextTextMapPropagator()
 CHAIN = ("gateway", "orders", "pricing", "tax", "rates")  # four sync hops: deeper than the default limit 3
 
