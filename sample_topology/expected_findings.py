@@ -14,7 +14,7 @@ Fields
   - incident: which deliberate incident it comes from (incidents.RULES keys, or "topology_drift");
   - subject_kind (service | endpoint | topic | group | trace | edge) and subject, as the Finding model has them;
   - count: the exact number the rule counts: LONG_SYNC_CHAIN and SYNC_SIDE_EFFECT traces;
-    CONSUMER_LAG the group's total offset lag at the last snapshot; REDELIVERY messages
+    CONSUMER_LAG the group's total offset lag at its last not-OK snapshot; REDELIVERY messages
     (distinct topic/partition/offset) processed more than once; IDEMPOTENCY_VIOLATION event ids
     with more than one effectful processing; DUPLICATE_PUBLISH records sharing the event id;
     DEAD_LETTER dead-letter records; EVENT_AS_COMMAND and ENVELOPE_MISSING records of the type;
@@ -26,8 +26,8 @@ Fields
     {"topic", "partition", "offset"}, event ids, instances, span ids, per-rule details.
 - healthy: [{rule, subject_kind, subject}] that must have NO finding at warning or above.
   Note: dead-letter copies carry their origin's event id; they are not duplicate publications.
-  CONSUMER_LAG statuses come from Burrow's rules over the 15 s offset snapshots (window 10);
-  healthy groups are OK under both readings of "lag increasing" (see burrow.py).
+  CONSUMER_LAG statuses come from Burrow's rules, made stricter (see burrow.py), over the 15 s
+  offset snapshots (window 10); healthy groups are OK under both readings of "lag increasing".
 - totals: rows the simulator writes per store table and the trace-depth histogram.
 """
 
@@ -120,7 +120,14 @@ def _sync(plan: Plan, topo: Topology, times: inc.Times) -> list[dict[str, Any]]:
     return out
 
 
+_RANK = {"OK": 0, "WARN": 1, "STOP": 3, "STALL": 4, "REWIND": 5}
+# The reporting consumer's crash loop leaves its group without members while messages wait:
+# an error of its own under the stricter-than-Burrow rules, beside its redeliveries.
+_LAG_INCIDENT = {"reporting": "crash_loop"}
+
+
 def _lag(plan: Plan, times: inc.Times) -> tuple[list[dict[str, Any]], list[str]]:
+    """CONSUMER_LAG as the analysis reports it: over the partitions' not-OK snapshots, worst first."""
     snaps = list(group_snapshots(plan))
     loose, strict = burrow.evaluate(snaps, strict=False), burrow.evaluate(snaps, strict=True)
     out, healthy = [], []
@@ -129,17 +136,26 @@ def _lag(plan: Plan, times: inc.Times) -> tuple[list[dict[str, Any]], list[str]]
         if worst == {"OK"}:
             healthy.append(group)
             continue
-        first = {lvl: next((t for t, v, _ in loose[group] if v == lvl), None) for lvl in ("WARN", "ERR")}
-        last_t, last_v, parts = loose[group][-1]
-        final = [s for s in snaps if s["group_id"] == group and s["at"] == last_t]
+        bad = [(t, k, v) for t, _, parts in loose[group] for k, v in parts.items() if v != "OK"]
+        first, last = min(t for t, _, _ in bad), max(t for t, _, _ in bad)
+        parts_worst: dict[str, str] = {}
+        first_at: dict[str, int] = {}
+        for t, k, v in bad:
+            if _RANK[v] > _RANK.get(parts_worst.get(k, "OK"), 0):
+                parts_worst[k] = v
+            first_at.setdefault(v, t)
+        status = max(parts_worst.values(), key=_RANK.__getitem__)
+        final = [s for s in snaps if s["group_id"] == group and s["at"] == last]
+        first_err = min((t for v, t in first_at.items() if v != "WARN"), default=None)
         out.append(_finding(
-            "CONSUMER_LAG", "error" if last_v == "ERR" else "warning", "slow_consumer", "group", group,
-            sum(s["high_watermark"] - s["committed_offset"] for s in final), first["WARN"] or first["ERR"] or 0,
-            last_t, status=last_v, first_warn_s=None if first["WARN"] is None else _s(first["WARN"]),
-            first_err_s=None if first["ERR"] is None else _s(first["ERR"]),
+            "CONSUMER_LAG", "warning" if status == "WARN" else "error", _LAG_INCIDENT.get(group, "slow_consumer"),
+            "group", group,
+            sum(s["high_watermark"] - s["committed_offset"] for s in final), first, last,
+            status=burrow.group_level(status), first_warn_s=_s(first_at["WARN"]) if "WARN" in first_at else None,
+            first_err_s=None if first_err is None else _s(first_err),
             warn_under_strict_rule=any(v == "WARN" for _, v, _ in strict[group]),
             slow_from_s=_s(times.fulfillment_slow_from), stuck_from_s=_s(times.fulfillment_stuck_at),
-            partitions={k: v for k, v in sorted(parts.items())},
+            partitions=dict(sorted(parts_worst.items())),
             final_lag={f"{s['topic']}/{s['partition']}": s["high_watermark"] - s["committed_offset"] for s in final}))
     return out, healthy
 

@@ -23,6 +23,8 @@ DEFAULT_LIMITS = {"max_sync_depth": 3}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ENVELOPES = frozenset({"json", "cloudevents", "avro", "protobuf", "json-schema", "none"})
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Group:
     topics: tuple[str, ...]
     idempotent: bool | None = None
     lag_slo_seconds: float | None = None
+    max_lag_messages: int | None = None  # CONSUMER_LAG when the group's offset lag exceeds it, whatever its status
+    max_time_lag_seconds: float | None = None  # the same for its worst partition's time lag
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,16 @@ def _bool(value: Any, where: str) -> bool | None:
     if value is None or isinstance(value, bool):
         return value
     raise _fail(where, f"must be true or false, not {value!r}")
+
+
+def _duration(value: Any, where: str) -> float | None:
+    """'30s', '5m', '1h', '250ms' → seconds."""
+    if value is None:
+        return None
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    if not m or float(m.group(1)) <= 0:
+        raise _fail(where, f"must be a duration like 30s, 5m or 1h, not {value!r}")
+    return float(m.group(1)) * _SECONDS[m.group(2)]
 
 
 def _endpoint(text: str, where: str) -> Endpoint:
@@ -195,7 +209,8 @@ def _topics(raw: dict[str, Any], services: dict[str, Service]) -> dict[str, Topi
 def _groups(raw: dict[str, Any], services: dict[str, Service], topics: dict[str, Topic]) -> dict[str, Group]:
     groups: dict[str, Group] = {}
     for name, body in raw.items():
-        where, body = _entry("group", name, body, {"service", "topics", "idempotent", "lag_slo_seconds"})
+        where, body = _entry("group", name, body, {"service", "topics", "idempotent", "lag_slo_seconds",
+                                                   "max_lag_messages", "max_time_lag"})
         service = body.get("service")
         if service not in services:
             raise _fail(where, f"service {service!r} is not a declared service")
@@ -208,8 +223,12 @@ def _groups(raw: dict[str, Any], services: dict[str, Service], topics: dict[str,
         slo = body.get("lag_slo_seconds")
         if slo is not None and (isinstance(slo, bool) or not isinstance(slo, (int, float)) or slo <= 0):
             raise _fail(where, f"lag_slo_seconds must be a positive number, not {slo!r}")
+        max_lag = body.get("max_lag_messages")
+        if max_lag is not None and (isinstance(max_lag, bool) or not isinstance(max_lag, int) or max_lag < 0):
+            raise _fail(where, f"max_lag_messages must be a non-negative integer, not {max_lag!r}")
         groups[name] = Group(name, service, tuple(names), _bool(body.get("idempotent"), f"{where} idempotent"),
-                             None if slo is None else float(slo))
+                             None if slo is None else float(slo), max_lag,
+                             _duration(body.get("max_time_lag"), f"{where} max_time_lag"))
     return groups
 
 
@@ -281,9 +300,11 @@ def tables(topo: Topology) -> dict[str, pa.Table]:
                        ("dead_letter", pa.bool_()), ("dead_letter_of", pa.string())])),
         "topology_groups": table(
             [{"name": g.name, "service": g.service, "topics": list(g.topics), "idempotent": g.idempotent,
-              "lag_slo_seconds": g.lag_slo_seconds} for g in topo.groups.values()],
+              "lag_slo_seconds": g.lag_slo_seconds, "max_lag_messages": g.max_lag_messages,
+              "max_time_lag_s": g.max_time_lag_seconds} for g in topo.groups.values()],
             pa.schema([("name", pa.string()), ("service", pa.string()), ("topics", pa.list_(pa.string())),
-                       ("idempotent", pa.bool_()), ("lag_slo_seconds", pa.float64())])),
+                       ("idempotent", pa.bool_()), ("lag_slo_seconds", pa.float64()),
+                       ("max_lag_messages", pa.int64()), ("max_time_lag_s", pa.float64())])),
         "topology_sync_edges": table(
             [{"caller": e.caller, "callee": e.callee, "method": e.method, "route": e.route} for e in topo.sync_edges],
             pa.schema([("caller", pa.string()), ("callee", pa.string()), ("method", pa.string()),

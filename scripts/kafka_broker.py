@@ -201,7 +201,7 @@ class Broker:
                                 start_new_session=True,
                                 preexec_fn=_die_with_parent if self.die_with_parent else None)
 
-    def format(self) -> None:
+    def format(self, cluster_id: str | None = None) -> None:
         """Write server.properties and format the storage (only once per data folder)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         props = self.workdir / "server.properties"
@@ -209,8 +209,10 @@ class Broker:
                                             data=self.workdir / "data"))
         if (self.workdir / "data" / "meta.properties").exists():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        res = self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props))
+        cluster_id = cluster_id or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # one argument "--cluster-id=ID": a random id starts with "-" one time in 64, and as a
+        # separate argument the tool would read it as an option and refuse to format
+        res = self._java("kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props))
         if res.returncode != 0:
             raise BrokerError(f"formatting Kafka storage failed: {(res.stdout + res.stderr)[-2000:]}")
 

@@ -99,6 +99,42 @@ def derive_all(store: Store, *, quiet_for: timedelta = timedelta(0), now: dateti
             return total
 
 
+@dataclass(frozen=True)
+class Pending:
+    """Traces collected but not derived yet, and the start of their oldest span."""
+
+    traces: int
+    since: datetime | None
+    offset_snapshots: int = 0  # lag-poller snapshots not judged yet (their Burrow status is missing)
+
+
+def pending(cur) -> Pending:  # type: ignore[no-untyped-def]
+    """What a derive pass would still have to do, read without writing (for read-only stores).
+
+    Pending are the traces noted in derive_pending and those of spans ingested after the
+    last scan, which no pass has noted yet.
+    """
+    row = cur.execute(
+        """
+        WITH scanned AS (SELECT max(scanned_upto) AS upto FROM derive_state WHERE name = 'spans'),
+        unscanned AS (
+            SELECT trace_id, min(start_time) AS first_start FROM spans
+            WHERE ingested_at > coalesce((SELECT upto FROM scanned), '-infinity'::TIMESTAMP) GROUP BY trace_id
+        ), everything AS (
+            SELECT trace_id, first_start FROM derive_pending UNION ALL SELECT trace_id, first_start FROM unscanned
+        )
+        SELECT count(DISTINCT trace_id), min(first_start) FROM everything
+        """
+    ).fetchone()
+    snaps = cur.execute(
+        """
+        SELECT count(*) FROM group_offsets WHERE ingested_at >
+            coalesce((SELECT max(scanned_upto) FROM derive_state WHERE name = 'group_offsets'), '-infinity'::TIMESTAMP)
+        """
+    ).fetchone()
+    return Pending(int(row[0]), row[1], int(snaps[0]))
+
+
 def _scan_new_spans(cur) -> None:  # type: ignore[no-untyped-def]
     """Note the traces of spans ingested since the last scan (ingest time only grows)."""
     scan = new_rows(cur, "spans")

@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from collectors.derive import derive
+from collectors.derive import derive, derive_all
 from collectors.runtime import ThreadComponent
 from collectors.store import Store
 
@@ -31,16 +31,19 @@ class Deriver(ThreadComponent):
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
-        # what is quiet by now is derived before the store closes
-        self.run_once()
+        # Analysis at stop: every pending trace is derived before the store closes, quiet or
+        # not, so `findings` right after Ctrl+C sees everything collected. A span of one of
+        # these traces that arrives later (next run) derives the trace again.
+        self.run_once(quiet_for=timedelta(0), until_done=True)
 
     def status(self) -> dict[str, Any]:
         return dict(self._stats)
 
-    def run_once(self) -> None:
-        """One bounded derive call; a failure is logged and counted, never raised."""
+    def run_once(self, *, quiet_for: timedelta | None = None, until_done: bool = False) -> None:
+        """One bounded derive call (or calls until nothing is left); a failure is logged and counted, never raised."""
+        quiet = self.quiet_for if quiet_for is None else quiet_for
         try:
-            r = derive(self.store, quiet_for=self.quiet_for)
+            r = derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet)
         except Exception as exc:  # a bad trace must not stop the collectors beside us
             self._stats["errors"] += 1
             self._stats["last_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -4,21 +4,33 @@ Burrow (linkedin/Burrow, evaluator "caching") keeps the last ``INTERVALS`` commi
 partition (commits closer than ``MIN_DISTANCE`` to the previous one replace it and keep its
 time), each with the lag at commit time, and judges the window:
 
-1. the current lag is zero, or the lag was zero at any commit in the window → OK;
-2. the committed offset ever went backwards → REWIND;
-3. now − last commit > last commit − first commit (the consumer stopped committing) → STOP;
-4. every commit has the same offset (committing, but not moving) → STALL;
-5. the offsets move but the lag never decreases from one commit to the next → WARN;
-6. otherwise OK. A group is its worst partition, with STOP, STALL and REWIND shown as ERR.
+1. the current lag is zero → OK;
+2. now − last commit > last commit − first commit (the consumer stopped committing), unless
+   the broker's recent end offsets show it caught up after its last commit → STOP;
+3. the lag was zero at any commit in the window → OK;
+4. the committed offset ever went backwards → REWIND;
+5. every commit has the same offset (committing, but not moving) → STALL;
+6. the offsets move but the lag never decreases from one commit to the next → WARN;
+7. otherwise OK. A group is its worst partition, with STOP, STALL and REWIND shown as ERR.
 
 Seamwatch sees commits through the lag poller's snapshots, not the __consumer_offsets
 stream, so a snapshot counts as a commit when the committed offset moved, or when the group
 has members (a live consumer commits on its auto-commit interval even when stuck); a group
-without members whose offset stands still is not committing, and ages into STOP. Burrow
-judges windows that are not full yet (and flags them incomplete, a single commit with lag
-reading as STALL); Seamwatch judges full windows only. Commits closer than the min-distance
-collapse by gaps (each within it of the one before) where Burrow measures from the first of
-them; the poller never polls that fast.
+without members whose offset stands still is not committing, and ages into STOP. Windows that
+are not full yet are judged too, as Burrow does, except that STALL and WARN need half a
+window (MIN_TREND commits): over fewer, a rebalance or one message in flight reads as a
+trend. Commits in one min-distance slot (slots aligned on the epoch) are one entry, where
+Burrow measures the distance from the first of them: at the poller's 0.5 s fastest, every
+second poll or so merges.
+
+Stricter than Burrow (issue 12), checked before its rules: a group that had members and
+now has none (state empty) while messages wait is STOP; and a partition owing messages
+with no commit for longer than STOP_FACTOR times the group's slowest commit interval in its
+windows (STOP_AFTER_DEFAULT while the window holds one commit), counted from the last commit
+or from the first poll after it that found the partition behind, is STOP. Burrow's own STOP
+rule comes next, with its "recently caught up" exception (a poll after the last commit, one
+of the last INTERVALS, found the end offset at the committed one). Every verdict other than
+OK says why (``reason``).
 
 Time lag is Kafka Lag Exporter's estimate, in SQL: points are (end offset, time) from both
 polls, non-monotonic ones dropped; per end offset we keep when the end first reached it and
@@ -38,38 +50,53 @@ import duckdb
 from collectors.derive.watermark import mark_scanned, new_rows
 
 INTERVALS = 10  # Burrow's default storage.intervals
+MIN_TREND = INTERVALS // 2  # commits STALL and WARN need (STOP and REWIND are judged from any window)
 MIN_DISTANCE = timedelta(seconds=1)  # Burrow's default min-distance
+STOP_FACTOR = 2  # no commit for longer than this many times the group's slowest commit interval: STOP
+STOP_AFTER_DEFAULT = timedelta(seconds=30)  # the same limit while the window holds a single commit
 CONTEXT = timedelta(hours=1)  # snapshots before the new ones that a window (and KLE's table) may reach back to
 
 # _scope(cluster, group_id, topic, partition, t_min): the partitions to judge, from t_min on.
 _STATUS = """
 CREATE OR REPLACE TEMP TABLE _cs AS
-WITH snap AS (
-    SELECT g.cluster, g.group_id, g.topic, g."partition", g.committed_offset AS o, g.members, g.polled_at AS ts,
-           c.t_min,
+WITH snap0 AS (
+    SELECT g.cluster, g.group_id, g.topic, g."partition", g.committed_offset AS o, g.members, g.state,
+           g.polled_at AS ts, c.t_min,
            last_value(g.high_watermark IGNORE NULLS) OVER w AS hwm,
-           lag(g.committed_offset) OVER w AS prev_o
+           lag(g.committed_offset) OVER w AS prev_o,
+           coalesce(bool_or(coalesce(g.members, 0) > 0) OVER w, false) AS had_members,
+           row_number() OVER w AS sn,
+           lead(g.polled_at) OVER (PARTITION BY g.cluster, g.group_id, g.topic, g."partition" ORDER BY g.polled_at)
+               AS next_ts
     FROM group_offsets g
     JOIN _scope c ON c.cluster = g.cluster AND c.group_id = g.group_id AND c.topic = g.topic
                  AND c."partition" = g."partition"
     WHERE g.polled_at >= c.t_min - to_microseconds($context_us)
     WINDOW w AS (PARTITION BY g.cluster, g.group_id, g.topic, g."partition" ORDER BY g.polled_at
                  ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+), snap AS (
+    -- the last poll that found the partition caught up (end offset <= committed offset), and
+    -- the poll after it: the first to see messages owed
+    SELECT *, max(CASE WHEN hwm <= o THEN ts END) OVER w AS caught_at,
+              max(CASE WHEN hwm <= o THEN next_ts END) OVER w AS owing_since,
+              max(CASE WHEN hwm <= o THEN sn END) OVER w AS caught_sn
+    FROM snap0
+    WINDOW w AS (PARTITION BY cluster, group_id, topic, "partition" ORDER BY ts
+                 ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
 ), commits AS (
     SELECT *, greatest(coalesce(hwm, o) - o, 0) AS lag_c,
-           coalesce(ts - lag(ts) OVER k >= to_microseconds($min_distance_us), true) AS starts
+           -- commits in one min-distance slot (aligned on the epoch, so every pass cuts alike) are one entry
+           time_bucket(to_microseconds($min_distance_us), ts) AS island
     FROM snap
     WHERE o IS NOT NULL AND (prev_o IS DISTINCT FROM o OR coalesce(members, 0) > 0)
-    WINDOW k AS (PARTITION BY cluster, group_id, topic, "partition" ORDER BY ts)
 ), islands AS (
-    SELECT *, sum(starts::INTEGER) OVER (PARTITION BY cluster, group_id, topic, "partition" ORDER BY ts) AS island
-    FROM commits
+    SELECT * FROM commits
 ), entries AS (
     SELECT cluster, group_id, topic, "partition", min(ts) AS ts, max(ts) AS seen,
            arg_max(o, ts) AS o, arg_max(lag_c, ts) AS lag_c
     FROM islands GROUP BY cluster, group_id, topic, "partition", island
 ), stepped AS (
-    SELECT *, lag(o) OVER k AS prev_o, lag(lag_c) OVER k AS prev_lag
+    SELECT *, lag(o) OVER k AS prev_o, lag(lag_c) OVER k AS prev_lag, ts - lag(ts) OVER k AS gap
     FROM entries
     WINDOW k AS (PARTITION BY cluster, group_id, topic, "partition" ORDER BY ts)
 ), framed AS (
@@ -80,33 +107,83 @@ WITH snap AS (
            min(o) OVER w10 = max(o) OVER w10 AS stalled,
            coalesce(bool_or(o < prev_o) OVER w9, false) AS rewound,
            NOT coalesce(bool_or(lag_c < prev_lag) OVER w9, false) AS not_decreasing,
+           max(gap) OVER w9 AS cadence,
            list(o) OVER w10 AS window_offsets,
            list(lag_c) OVER w10 AS window_lags
     FROM stepped
     WINDOW k AS (PARTITION BY cluster, group_id, topic, "partition" ORDER BY ts),
            w10 AS (k ROWS BETWEEN $intervals - 1 PRECEDING AND CURRENT ROW),
            w9 AS (k ROWS BETWEEN $intervals - 2 PRECEDING AND CURRENT ROW)
+), joined AS (
+    SELECT s.cluster, s.group_id, s.topic, s."partition", s.ts, s.o, s.hwm, s.members, s.state, s.had_members,
+           f.n, f.ts AS last_ts, f.seen, f.first_ts, f.o AS f_o, f.any_zero, f.stalled, f.rewound,
+           f.not_decreasing, f.window_offsets, f.window_lags, f.cadence,
+           greatest(s.hwm - f.o, 0) AS cur_lag,
+           -- the consumer has owed messages since its last commit, or since the first poll after it that
+           -- found it behind, whichever is later
+           greatest(f.seen, s.owing_since) AS stuck_since,
+           -- Burrow's checkIfRecentLagZero: caught up at one of the last polls after the last commit
+           coalesce(s.caught_at > f.seen AND s.sn - s.caught_sn < $intervals, false) AS recent_zero,
+           -- the group's slowest commit rhythm at this poll (its partitions are polled together)
+           max(f.cadence) OVER (PARTITION BY s.cluster, s.group_id, s.ts) AS group_cadence
+    FROM snap s
+    -- the entry whose slot holds this snapshot's commit (judged with what that slot ends up
+    -- holding: at most one min-distance of look-ahead), else the last one before it
+    ASOF LEFT JOIN framed f
+      ON f.cluster = s.cluster AND f.group_id = s.group_id AND f.topic = s.topic
+     AND f."partition" = s."partition" AND s.ts >= f.ts
+    WHERE s.ts >= s.t_min
+), limits AS (
+    SELECT *,
+           coalesce(group_cadence * $stop_factor, to_microseconds($stop_default_us)) AS stop_after,
+           group_cadence IS NOT NULL AS cadence_known
+    FROM joined
+), rules AS (
+    SELECT *,
+           CASE
+               WHEN n IS NULL OR coalesce(cur_lag, 0) <= 0 THEN NULL
+               -- stricter than Burrow: a group whose members all left while messages wait is in error
+               WHEN coalesce(members, 0) = 0 AND had_members AND coalesce(lower(state), 'empty') IN ('empty', 'dead')
+                   THEN 'left'
+               -- stricter than Burrow: owing messages and not committing for longer than the group's rhythm
+               WHEN ts - stuck_since > stop_after THEN 'silent'
+               -- Burrow: now - last commit > last commit - first commit, unless caught up recently (the last
+               -- commit is the newest one merged into the window's last entry)
+               WHEN ts - seen > seen - first_ts AND NOT recent_zero THEN 'stopped'
+               WHEN any_zero THEN NULL
+               WHEN rewound THEN 'rewound'
+               -- a trend needs half a window (as Burrow's incomplete-group test judges one); fewer
+               -- commits, a rebalance or one message in flight, would read as STALL or WARN
+               WHEN n < $min_trend THEN NULL
+               WHEN stalled THEN 'stalled'
+               WHEN not_decreasing THEN 'slow'
+           END AS rule
+    FROM limits
 )
-SELECT s.cluster, s.group_id, s.topic, s."partition", s.ts AS "at", s.o AS committed_offset, s.hwm AS high_watermark,
-       greatest(s.hwm - s.o, 0) AS lag,
-       CASE
-           WHEN f.n IS NULL OR f.n < $intervals THEN 'OK'
-           WHEN coalesce(s.hwm - f.o, 0) <= 0 OR f.any_zero THEN 'OK'
-           WHEN f.rewound THEN 'REWIND'
-           WHEN s.ts - f.ts > f.ts - f.first_ts THEN 'STOP'
-           WHEN f.stalled THEN 'STALL'
-           WHEN f.not_decreasing THEN 'WARN'
-           ELSE 'OK'
-       END AS status,
-       f.n AS commits, f.first_ts AS window_first, f.ts AS window_last,
-       coalesce(f.n >= $intervals AND coalesce(s.hwm - f.o, 0) > 0 AND NOT f.any_zero AND NOT f.rewound, false)
-           AS judged,
-       f.window_offsets, f.window_lags
-FROM snap s
-ASOF LEFT JOIN framed f
-  ON f.cluster = s.cluster AND f.group_id = s.group_id AND f.topic = s.topic
- AND f."partition" = s."partition" AND s.ts >= f.seen
-WHERE s.ts >= s.t_min
+SELECT cluster, group_id, topic, "partition", ts AS "at", o AS committed_offset, hwm AS high_watermark,
+       greatest(hwm - o, 0) AS lag,
+       CASE WHEN rule IS NULL THEN 'OK' WHEN rule = 'rewound' THEN 'REWIND' WHEN rule = 'stalled' THEN 'STALL'
+            WHEN rule = 'slow' THEN 'WARN' ELSE 'STOP' END AS status,
+       n AS commits, first_ts AS window_first, seen AS window_last,
+       -- Burrow's STOP rule may still apply as time passes without a new snapshot
+       coalesce(cur_lag > 0 AND NOT recent_zero AND NOT coalesce(rewound AND NOT any_zero, false), false) AS judged,
+       window_offsets, window_lags,
+       CASE rule
+           WHEN 'left' THEN format('no members: every consumer left the group while {} messages wait', cur_lag)
+           WHEN 'silent' THEN format('{} messages wait and nothing was committed for {} s, longer than {} s ({})',
+                                     cur_lag, round(epoch(ts - stuck_since), 1), round(epoch(stop_after), 1),
+                                     CASE WHEN cadence_known THEN format('{} x the group''s slowest commit interval',
+                                                                        $stop_factor)
+                                          ELSE 'the default for a group with one commit' END)
+           WHEN 'stopped' THEN format('stopped committing: {} s since the last commit, more than the {} s its {} '
+                                      'commits spanned; {} messages wait', round(epoch(ts - seen), 1),
+                                      round(epoch(seen - first_ts), 1), n, cur_lag)
+           WHEN 'rewound' THEN 'the committed offset went backwards within the last commits'
+           WHEN 'stalled' THEN format('committing offset {} over and over while {} messages wait', f_o, cur_lag)
+           WHEN 'slow' THEN format('the offsets move but the lag never fell over the last {} commits', n)
+       END AS reason,
+       stuck_since, epoch(stop_after) AS stop_after_s, members
+FROM rules
 """
 
 _TIME_LAG = """
@@ -182,7 +259,7 @@ _INSERT = """
 INSERT INTO consumer_status
 SELECT s.cluster, s.group_id, s.topic, s."partition", s."at", s.committed_offset, s.high_watermark, s.lag,
        s.status, s.commits, s.window_first, s.window_last, s.judged, s.window_offsets, s.window_lags,
-       t.time_lag_s, t.method
+       t.time_lag_s, t.method, s.reason, s.stuck_since, s.stop_after_s, s.members
 FROM _cs s
 LEFT JOIN _tl t ON t.cluster = s.cluster AND t.group_id = s.group_id AND t.topic = s.topic
                AND t."partition" = s."partition" AND t."at" = s."at"
@@ -213,7 +290,8 @@ def derive_consumer_status(cur: duckdb.DuckDBPyConnection) -> int:
           AND c."partition" = s."partition" AND c."at" >= s.t_min
         """
     )
-    params = {"context_us": _us(CONTEXT), "min_distance_us": _us(MIN_DISTANCE), "intervals": INTERVALS}
+    params = {"context_us": _us(CONTEXT), "min_distance_us": _us(MIN_DISTANCE), "intervals": INTERVALS,
+              "stop_factor": STOP_FACTOR, "stop_default_us": _us(STOP_AFTER_DEFAULT), "min_trend": MIN_TREND}
     cur.execute(_STATUS, params)
     cur.execute(_TIME_LAG, {"context_us": _us(CONTEXT)})
     n = cur.execute(_INSERT).fetchone()

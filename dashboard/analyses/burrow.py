@@ -18,27 +18,45 @@ import pandas as pd
 
 from collectors.derive.consumer import INTERVALS
 from dashboard.analyses.window import Window
+from dashboard.findings.model import plural
 
 STATUSES = ("OK", "WARN", "ERR", "STOP", "STALL", "REWIND")
 _RANK = {"OK": 0, "WARN": 1, "ERR": 2, "STOP": 3, "STALL": 4, "REWIND": 5}
 _RANK_SQL = "CASE status WHEN 'WARN' THEN 1 WHEN 'STOP' THEN 3 WHEN 'STALL' THEN 4 WHEN 'REWIND' THEN 5 ELSE 0 END"
 
 # The newest verdict of each partition; STOP is judged again against "now" (the window's end,
-# capped at the newest poll), since a stopped group sends no snapshot to be judged at.
+# capped at the newest poll), since a stopped group sends no snapshot to be judged at: by
+# Burrow's rule (now - last commit > the time its window of commits spans), or by the
+# stricter one (owing messages and no commit for longer than stop_after_s).
 _LATEST = """
+WITH latest AS (
+    SELECT *,
+           CASE WHEN status NOT IN ('STOP', 'REWIND') AND lag > 0 AND stop_after_s IS NOT NULL
+                     AND $now - stuck_since > to_microseconds(CAST(stop_after_s * 1e6 AS BIGINT)) THEN 'silent'
+                WHEN status NOT IN ('STOP', 'REWIND') AND judged
+                     AND $now - window_last > window_last - window_first THEN 'stopped' END AS later
+    FROM consumer_status
+    WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
+    QUALIFY row_number() OVER (PARTITION BY cluster, group_id, topic, "partition" ORDER BY "at" DESC) = 1
+)
 SELECT cluster, group_id, topic, "partition",
-       CASE WHEN judged AND $now - window_last > window_last - window_first AND status <> 'REWIND'
-            THEN 'STOP' ELSE status END AS status,
+       CASE WHEN later IS NOT NULL THEN 'STOP' ELSE status END AS status,
+       CASE later
+           WHEN 'silent' THEN format('{} messages wait and nothing was committed for {} s, longer than {} s',
+                                     lag, round(epoch($now - stuck_since), 1), round(stop_after_s, 1))
+           WHEN 'stopped' THEN format('stopped committing: {} s since the last commit, more than the {} s its {} '
+                                      'commits spanned; {} messages wait', round(epoch($now - window_last), 1),
+                                      round(epoch(window_last - window_first), 1), commits, lag)
+           ELSE reason END AS reason,
        lag AS current_lag, committed_offset, high_watermark, commits, commits / $intervals AS complete,
-       window_first AS first_commit, window_last AS last_commit, window_offsets, window_lags, "at"
-FROM consumer_status
-WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
-QUALIFY row_number() OVER (PARTITION BY cluster, group_id, topic, "partition" ORDER BY "at" DESC) = 1
+       window_first AS first_commit, window_last AS last_commit, stuck_since, members, window_offsets,
+       window_lags, "at"
+FROM latest
 ORDER BY cluster, group_id, topic, "partition"
 """
 
 _OVER_TIME = """
-SELECT cluster, group_id, topic, "partition", "at", status, lag
+SELECT cluster, group_id, topic, "partition", "at", status, lag, reason, committed_offset, high_watermark, members
 FROM consumer_status
 WHERE "at" >= $start AND "at" < $end AND ($group IS NULL OR group_id = $group)
 ORDER BY cluster, group_id, topic, "partition", "at"
@@ -151,3 +169,47 @@ def bad_groups(con: duckdb.DuckDBPyConnection, window: Window) -> list[tuple[Any
     """Groups with a partition not OK in the window: (cluster, group, first seen, last seen,
     worst status per partition, when each status was first seen, lag per partition at the last bad poll)."""
     return con.execute(_BAD, {"start": window.start, "end": window.end}).fetchall()
+
+
+# Per poll of a group: its total offset lag and its worst partition's time lag.
+_OVER_LIMITS = """
+WITH polls AS (
+    SELECT cluster, group_id, "at", sum(lag) AS lag, max(time_lag_s) AS time_lag_s
+    FROM consumer_status
+    WHERE "at" >= $start AND "at" < $end AND group_id = $group
+    GROUP BY ALL
+)
+SELECT cluster, min("at"), max("at"), count(*), max(lag), max(time_lag_s), arg_max(lag, "at")
+FROM polls
+WHERE ($max_lag IS NOT NULL AND lag > $max_lag) OR ($max_time IS NOT NULL AND time_lag_s > $max_time)
+GROUP BY cluster
+ORDER BY cluster
+"""
+
+
+def _seconds_text(s: float) -> str:
+    return f"{s:g}s" if s < 60 or s % 60 else f"{s / 60:g}m"
+
+
+def limit_breaches(con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> dict[str, dict[str, Any]]:
+    """Declared groups whose max_lag_messages or max_time_lag was exceeded in the window."""
+    out: dict[str, dict[str, Any]] = {}
+    for g in (topology.groups.values() if topology is not None else ()):
+        max_lag, max_time = getattr(g, "max_lag_messages", None), getattr(g, "max_time_lag_seconds", None)
+        if max_lag is None and max_time is None:
+            continue
+        for cluster, first, last, polls, lag_seen, time_seen, lag_last in con.execute(
+                _OVER_LIMITS, {"start": window.start, "end": window.end, "group": g.name, "max_lag": max_lag,
+                               "max_time": max_time}).fetchall():
+            over = []
+            if max_lag is not None and lag_seen is not None and lag_seen > max_lag:
+                over.append(f"{plural(int(lag_seen), 'message')} behind (declared max_lag_messages {max_lag})")
+            if max_time is not None and time_seen is not None and time_seen > max_time:
+                over.append(f"{time_seen:.0f} s behind (declared max_time_lag {_seconds_text(max_time)})")
+            out[g.name] = {"cluster": cluster, "first_seen": first, "last_seen": last, "polls": int(polls),
+                           "lag_last": int(lag_last or 0), "text": " and ".join(over),
+                           "evidence": {"max_lag_messages": max_lag, "lag_seen": None if lag_seen is None
+                                        else int(lag_seen), "max_time_lag_s": max_time,
+                                        "time_lag_seen_s": None if time_seen is None else float(time_seen),
+                                        "polls_over": int(polls)}}
+    return out

@@ -149,3 +149,46 @@ def time_lag_latest(con: duckdb.DuckDBPyConnection, window: Window, *, group: st
     df = con.execute(_TIME_LAG, {"start": window.start, "end": window.end, "group": group, "latest": True,
                                  "bucket_us": 1}).df()
     return df.sort_values("time_lag_s", ascending=False, na_position="last").reset_index(drop=True)
+
+
+_HELD = """
+SELECT "timestamp", event_type FROM records
+WHERE cluster = $cluster AND topic = $topic AND "partition" = $partition AND "offset" = $offset
+LIMIT 1
+"""
+
+_RECORD = """
+SELECT cluster, topic, "partition", "offset", "key", "timestamp", headers, value_size, value_excerpt, trace_id,
+       event_id, event_type, envelope, tapped_at
+FROM records
+WHERE topic = $topic AND "partition" = $partition AND "offset" = $offset AND ($cluster IS NULL OR cluster = $cluster)
+ORDER BY cluster
+LIMIT 1
+"""
+
+
+def stuck_partitions(con: duckdb.DuckDBPyConnection, window: Window, *, group: str | None = None) -> pd.DataFrame:
+    """Each partition that is not OK at the window's end: why, the committed offset it stands at, the
+    record at that offset (the next one the group has to process) when the tap holds it, and the last commit."""
+    from dashboard.analyses.burrow import partition_status
+
+    parts = partition_status(con, window, group=group)
+    parts = parts[parts["status"] != "OK"].reset_index(drop=True)
+    held, stamps, types = [], [], []
+    for r in parts.itertuples(index=False):  # a few partitions at most: one keyed lookup each
+        row = None if pd.isna(r.committed_offset) else con.execute(_HELD, {
+            "cluster": r.cluster, "topic": r.topic, "partition": int(r.partition),
+            "offset": int(r.committed_offset)}).fetchone()
+        held.append(row is not None)
+        stamps.append(row[0] if row else None)
+        types.append(row[1] if row else None)
+    parts = parts.assign(record_held=held, record_timestamp=stamps, record_event_type=types)
+    return parts[["cluster", "group_id", "topic", "partition", "status", "reason", "committed_offset", "current_lag",
+                  "last_commit", "record_timestamp", "record_event_type", "record_held"]]
+
+
+def record_at(con: duckdb.DuckDBPyConnection, topic: str, partition: int, offset: int,
+              cluster: str | None = None) -> dict | None:
+    """The tapped record at (topic, partition, offset), or None when the tap does not hold it."""
+    df = con.execute(_RECORD, {"topic": topic, "partition": partition, "offset": offset, "cluster": cluster}).df()
+    return None if df.empty else df.iloc[0].to_dict()

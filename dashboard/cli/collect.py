@@ -91,7 +91,8 @@ def _build(store: Store, options: dict[str, object]) -> list[Component]:
     if components:  # whatever is collected gets its per-trace facts derived as it goes quiet
         from collectors.derive.component import Deriver
 
-        components.append(Deriver(store))
+        # first, so it stops last: the collectors flush what they hold, then it derives everything pending
+        components.insert(0, Deriver(store))
     return components
 
 

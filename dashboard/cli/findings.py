@@ -12,13 +12,14 @@ from typing import Any
 import click
 import duckdb
 
+from collectors.derive import Pending, derive_all, pending
 from collectors.errors import InputError, SeamwatchError, StoreError
 from collectors.store import Store
 from collectors.store.migrate import LATEST, schema_version
 from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
 from dashboard.findings import engine
-from dashboard.findings.model import SEVERITIES, Finding
+from dashboard.findings.model import SEVERITIES, Finding, plural
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -52,11 +53,15 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def as_json(report: engine.Report) -> str:
+def as_json(report: engine.Report, waiting: Pending | None = None) -> str:
+    waiting = waiting or Pending(0, None)
     doc = {
         "window": {"start": report.window.start.isoformat(), "end": report.window.end.isoformat()},
         "findings": [f.as_dict() for f in report.findings],
         "errors": report.errors,
+        # what is stored but not analysed yet (only when the file could not be opened for writing)
+        "pending": {"traces": waiting.traces, "since": waiting.since.isoformat() if waiting.since else None,
+                    "offset_snapshots": waiting.offset_snapshots},
     }
     return json.dumps(doc, default=_jsonable, indent=2, ensure_ascii=False)
 
@@ -65,12 +70,27 @@ def _when(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"
 
 
-def as_table(report: engine.Report, min_severity: str) -> str:
+def pending_line(waiting: Pending | None) -> str | None:
+    """One sentence on what the store holds but could not be analysed, or None."""
+    if waiting is None or not (waiting.traces or waiting.offset_snapshots):
+        return None
+    parts = []
+    if waiting.traces:
+        parts.append(f"{plural(waiting.traces, 'trace')} not analysed yet (spans since {_when(waiting.since)} UTC)")
+    if waiting.offset_snapshots:
+        parts.append(f"{plural(waiting.offset_snapshots, 'offset snapshot')} not judged yet")
+    return ("incomplete: " + " and ".join(parts) + "; the file could not be opened for writing to analyse them "
+            "(read-only, or another process holds it): their findings are missing below")
+
+
+def as_table(report: engine.Report, min_severity: str, waiting: Pending | None = None) -> str:
     """A fixed-width table, one block per finding: the row, then what was seen and what to do."""
     width = max(80, min(shutil.get_terminal_size((120, 40)).columns, 160))
     found = report.findings
     head = f"{'SEVERITY':<9} {'RULE':<24} {'SUBJECT':<34} {'COUNT':>7}  {'FIRST SEEN':<19}  {'LAST SEEN':<19}"
     lines = [f"window {_when(report.window.start)} → {_when(report.window.end)} UTC"]
+    if (note := pending_line(waiting)) is not None:
+        lines += textwrap.wrap(note, width=width)
     if not found:
         lines.append(f"no findings at or above {min_severity}")
         return "\n".join(lines)
@@ -93,6 +113,33 @@ def worst_at_or_above(found: list[Finding], level: str | None) -> bool:
     return level is not None and bool(engine.at_or_above(found, level))
 
 
+def _pending(db: str) -> Pending | None:
+    """What the file holds but has not analysed; None when it cannot say (an old schema)."""
+    with Store(db, read_only=True) as store:
+        try:
+            return pending(store.cursor())
+        except duckdb.Error:
+            return None
+
+
+def derive_pending(db: str) -> Pending:
+    """Analyse what is pending when the file can be written; returns what is still pending.
+
+    Read-only first, so a store with nothing pending is never written to (nor migrated). A
+    file that cannot be opened for writing (read-only, or a dashboard holds it) is left as
+    it is and what waits is returned, for the output to say so.
+    """
+    waiting = _pending(db)
+    if waiting is not None and not (waiting.traces or waiting.offset_snapshots):
+        return waiting
+    try:
+        with Store(db) as store:
+            derive_all(store, quiet_for=timedelta(0))
+    except StoreError:  # read-only file or folder, or held by another process: report instead
+        return waiting or Pending(0, None)
+    return _pending(db) or Pending(0, None)
+
+
 _LEVEL = click.Choice(SEVERITIES, case_sensitive=False)
 
 
@@ -108,14 +155,18 @@ _LEVEL = click.Choice(SEVERITIES, case_sensitive=False)
 def findings_cmd(db: str | None, as_json_: bool, since: str | None, min_severity: str, fail_on: str | None) -> None:
     """Run every rule over the store and list what it found, worst first.
 
-    Opens the store read-only. Exit status: 0, or 1 when --fail-on is given and a finding at
-    or above that severity exists, or 2 when the store cannot be used or a rule failed.
+    Traces (and offset snapshots) stored but not analysed yet, as a collector stopped
+    without deriving leaves them, are analysed first when the file can be opened for
+    writing; otherwise the output says how many are pending and since when. Exit status: 0,
+    or 1 when --fail-on is given and a finding at or above that severity exists, or 2 when
+    the store cannot be used or a rule failed.
     """
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
     if since is not None:
         parse_duration(since)  # a bad duration fails before the store is opened
     min_severity, fail_on = min_severity.lower(), fail_on.lower() if fail_on else None
+    waiting = derive_pending(db)
     with Store(db, read_only=True) as store:
         cur = store.cursor()
         try:
@@ -126,7 +177,7 @@ def findings_cmd(db: str | None, as_json_: bool, since: str | None, min_severity
         version = schema_version(cur)
     everything = report.findings  # --fail-on judges all of them, whatever is shown
     report.findings = engine.at_or_above(everything, min_severity)
-    click.echo(as_json(report) if as_json_ else as_table(report, min_severity))
+    click.echo(as_json(report, waiting) if as_json_ else as_table(report, min_severity, waiting))
     if report.errors:
         failed = "; ".join(f"{m}: {r}" for m, r in sorted(report.errors.items()))
         hint = ""

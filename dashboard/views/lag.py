@@ -82,6 +82,7 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
         "time_lag_s": st.column_config.NumberColumn("Time lag (s)", format="%.0f"), "method": "Time lag method",
         "window_lags": st.column_config.LineChartColumn("Lag at the last 10 commits"),
         "last_commit": st.column_config.DatetimeColumn("Last commit (UTC)", format="HH:mm:ss")})
+    _stuck(ctx, grp)
     trend = lag.trace_lag(ctx.cur, ctx.window, group=grp)
     if not trend.empty:
         trend = trend.assign(p95_s=trend["p95_ms"] / 1000)
@@ -100,6 +101,50 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
             "producer_start": st.column_config.DatetimeColumn("Produced (UTC)", format="HH:mm:ss"),
             "pairing": "Paired by", "clock_skew": "Clock skew",
             "trace": st.column_config.LinkColumn("Consumer trace", display_text=r"trace=([0-9a-f]{8})")})
+
+
+def _record_key(topic: str, partition: int, offset: int) -> str:
+    return f"{topic}/{int(partition)}/{int(offset)}"
+
+
+def _stuck(ctx: Ctx, grp: str | None) -> None:
+    """Each partition that is not OK: where it stands, the record it has to process next, and why."""
+    stuck = lag.stuck_partitions(ctx.cur, ctx.window, group=grp)
+    if stuck.empty:
+        return
+    st.markdown("**Partitions not OK**: the committed offset they stand at is the next record to process")
+    has_offset = stuck["committed_offset"].notna()
+    stuck["record"] = [
+        links.href("lag", group=grp, record=_record_key(t, p, o)) if ok else None
+        for t, p, o, ok in zip(stuck["topic"], stuck["partition"], stuck["committed_offset"], has_offset, strict=True)]
+    st.dataframe(stuck[["topic", "partition", "status", "committed_offset", "record", "last_commit", "current_lag",
+                        "reason"]], hide_index=True, width="stretch", column_config={
+        "topic": "Topic", "partition": "Partition", "status": "Status",
+        "committed_offset": st.column_config.NumberColumn("Stuck at offset", format="%d"),
+        "record": st.column_config.LinkColumn("Record at that offset", display_text=r"record=([^&]+)"),
+        "last_commit": st.column_config.DatetimeColumn("Last commit (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+        "current_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
+        "reason": st.column_config.TextColumn("Why not OK", width="large")})
+    keys = [_record_key(t, p, o) for t, p, o, ok in zip(stuck["topic"], stuck["partition"], stuck["committed_offset"],
+                                                        has_offset, strict=True) if ok]
+    if not keys:
+        return
+    key = links.choose("Record a partition is stuck at (topic / partition / offset)", keys, param_name="record",
+                       key="lag_record")
+    topic, partition, offset = key.rsplit("/", 2)
+    rec = lag.record_at(ctx.cur, topic, int(partition), int(offset))
+    if rec is None:
+        st.caption(f"The tap holds no record at {key}: it was not tapped (a topic left out, or before the "
+                   "tap started), or no message has been written there yet.")
+        return
+    when = pd.Timestamp(rec["timestamp"]).strftime("%Y-%m-%d %H:%M:%S") if pd.notna(rec["timestamp"]) else "?"
+    st.markdown(f"**Key:** `{rec['key']}`  \n**Produced:** {when} UTC  \n"
+                f"**Event:** {rec['event_type'] or '?'} `{rec['event_id'] or 'no id'}`  \n"
+                f"**Size:** {rec['value_size']} bytes")
+    if rec["trace_id"]:
+        links.to("call-chains", f"Trace {rec['trace_id'][:8]} of this record", icon=":material/account_tree:",
+                 trace=rec["trace_id"])
+    st.code(rec["value_excerpt"] or "(empty)", language="json", wrap_lines=True)
 
 
 run(render, title="Event lag",

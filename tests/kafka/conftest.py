@@ -7,6 +7,7 @@ need it skip with the reason; under CI (CI=true) they fail instead.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -88,11 +89,12 @@ def admin(bootstrap: str) -> Any:
     return AdminClient({"bootstrap.servers": bootstrap})
 
 
-@pytest.fixture
-def topic_factory(admin: Any) -> Iterator[Callable[..., str]]:
+@contextlib.contextmanager
+def topic_maker(bootstrap: str) -> Iterator[Callable[..., str]]:
     """Creates uniquely named topics and waits until they are usable; deletes them after."""
-    from confluent_kafka.admin import NewTopic
+    from confluent_kafka.admin import AdminClient, NewTopic
 
+    admin = AdminClient({"bootstrap.servers": bootstrap})
     created: list[str] = []
 
     def make(prefix: str = "t", *, partitions: int = 1, name: str | None = None) -> str:
@@ -115,6 +117,13 @@ def topic_factory(admin: Any) -> Iterator[Callable[..., str]]:
                 fut.result(15)
             except Exception:  # noqa: BLE001 (a test may have deleted it already)
                 pass
+
+
+@pytest.fixture
+def topic_factory(bootstrap: str) -> Iterator[Callable[..., str]]:
+    """Creates uniquely named topics and waits until they are usable; deletes them after."""
+    with topic_maker(bootstrap) as make:
+        yield make
 
 
 Record = tuple  # (key, value, headers) or (key, value, headers, partition)

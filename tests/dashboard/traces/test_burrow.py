@@ -8,7 +8,8 @@ from dashboard.analyses import burrow
 def _polls(data, group, partition, rows, *, members=1):
     """rows: (seconds, committed, high watermark)."""
     for sec, committed, hwm in rows:
-        data.poll(group, "shop.orders", partition, committed, at=sec, high_watermark=hwm, members=members)
+        data.poll(group, "shop.orders", partition, committed, at=sec, high_watermark=hwm, members=members,
+                  state="Stable" if members else "Empty")
 
 
 def _status(store, window, group):
@@ -49,15 +50,18 @@ def test_stop_when_the_last_commit_is_older_than_the_window_is_long(data, store,
     assert _status(store, window, "stop") == {0: "STOP"}
     group = burrow.group_statuses(store.cursor(), window).iloc[0]
     assert (group["status"], group["worst_partition_status"]) == ("ERR", "STOP")
-    # at 180 s: 90 s since the last commit is not more than the 90 s the window spans
+    # at 180 s, 90 s since the last commit is not more than the 90 s the window spans (Burrow
+    # would still say WARN), but the members are gone while 100 messages wait: stricter, STOP
     early = burrow.partition_status(store.cursor(), type(window)(window.start, data.at(180.5)))
-    assert early["status"].tolist() == ["WARN"]
+    assert early["status"].tolist() == ["STOP"]
+    assert early["reason"].iloc[0] == "no members: every consumer left the group while 100 messages wait"
 
 
-def test_an_incomplete_window_is_not_judged(data, store, window):
+def test_a_partial_window_is_judged_as_burrow_does(data, store, window):
+    # five commits of the same offset by a live member while lag grows: Burrow's STALL, not OK
     _polls(data, "new", 0, [(s, 5, 50 + s) for s in range(0, 50, 10)])
     data.write()
-    assert _status(store, window, "new") == {0: "OK"}
+    assert _status(store, window, "new") == {0: "STALL"}
 
 
 def test_group_is_its_worst_partition(data, store, window):
@@ -92,3 +96,47 @@ def test_sliding_status_over_time(data, store, window):
     assert statuses[-1] == "WARN"
     first_warn = over.loc[over["status"] == "WARN", "at"].min()
     assert first_warn == data.at(60 + 5 * 9)  # ten commits after the last zero lag
+
+
+def test_declared_limits_raise_consumer_lag_whatever_burrow_says(data, store, window):
+    from sample_topology.topology import parse_topology
+
+    topo = parse_topology({
+        "services": {"svc": {}}, "topics": {"shop.orders": {"producer": "svc"}},
+        "groups": {"busy": {"service": "svc", "topics": ["shop.orders"], "max_lag_messages": 80,
+                            "max_time_lag": "5s"},
+                   "relaxed": {"service": "svc", "topics": ["shop.orders"], "max_lag_messages": 500,
+                               "max_time_lag": "1m"}}})
+    # 10 messages a second; the consumer keeps 90-100 messages (9-10 s) behind, catching up now
+    # and then: Burrow's rules say OK (the lag falls between commits)
+    for group in ("busy", "relaxed"):
+        _polls(data, group, 0, [(s, 10 * s - (100 if (s // 10) % 2 else 90), 10 * s) for s in range(10, 200, 10)])
+    data.write()
+    assert _status(store, window, "busy") == {0: "OK"}
+    found = {f.subject: f for f in burrow.findings(store.cursor(), window, topo)}
+    assert set(found) == {"busy"}  # relaxed stays within what it declared
+    f = found["busy"]
+    assert (f.rule, f.severity, f.evidence["status"]) == ("CONSUMER_LAG", "error", "OK")
+    limits = f.evidence["limits"]
+    assert (limits["max_lag_messages"], limits["lag_seen"]) == (80, 100)
+    assert limits["max_time_lag_s"] == 5.0 and 9.0 <= limits["time_lag_seen_s"] <= 10.0
+    assert f.first_seen == data.at(10) and f.last_seen == data.at(190)
+    assert "declared max_lag_messages 80" in f.summary and "max_time_lag 5s" in f.summary
+
+
+def test_topology_limits_are_validated():
+    import pytest
+
+    from collectors.errors import ConfigError
+    from sample_topology.topology import parse_topology
+
+    def group(**limits):
+        return {"services": {"svc": {}}, "topics": {"t": {"producer": "svc"}},
+                "groups": {"g": {"service": "svc", "topics": ["t"], **limits}}}
+
+    assert parse_topology(group(max_time_lag="250ms")).groups["g"].max_time_lag_seconds == 0.25
+    assert parse_topology(group(max_time_lag="2m", max_lag_messages=0)).groups["g"].max_time_lag_seconds == 120
+    with pytest.raises(ConfigError, match=r"group 'g' max_time_lag: must be a duration like 30s, 5m or 1h, not 30"):
+        parse_topology(group(max_time_lag=30))
+    with pytest.raises(ConfigError, match=r"max_lag_messages must be a non-negative integer, not 'many'"):
+        parse_topology(group(max_lag_messages="many"))

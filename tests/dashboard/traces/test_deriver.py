@@ -31,3 +31,30 @@ def test_deriver_derives_in_the_background_and_on_stop(data, store):
     status = deriver.status()
     assert (status["traces"], status["errors"], status["pending"]) == (2, 0, 0)
     assert store.cursor().execute("SELECT count(*) FROM trace_facts").fetchone() == (2,)
+
+
+def test_on_stop_traces_that_are_not_quiet_are_derived_after_the_collectors_flushed(data, store, monkeypatch):
+    from dashboard.cli import collect
+
+    class Collector:  # stands for the OTLP receiver: it hands over what it holds when stopped
+        name = "otlp"
+
+        def start(self) -> None: ...
+
+        def status(self) -> dict:
+            return {}
+
+        def stop(self, timeout: float = 10.0) -> None:
+            t = data.trace_id()
+            data.span(t, "web", "server", "POST /checkout", at=0, dur=1)
+            data.write(derived=False)
+
+    monkeypatch.setattr(collect, "build_otlp", lambda store, options: [Collector()])
+    built = collect._build(store, {})
+    assert [c.name for c in built] == ["derive", "otlp"]  # started first, so stopped last
+    built[0].quiet_for = timedelta(hours=1)  # nothing would be quiet by the clock
+    runtime = Runtime(built)
+    runtime.start()
+    runtime.stop()
+    assert store.cursor().execute("SELECT count(*) FROM trace_facts").fetchone() == (1,)
+    assert store.cursor().execute("SELECT count(*) FROM derive_pending").fetchone() == (0,)
