@@ -23,6 +23,7 @@ from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag import LagPoller
 from dashboard.analyses import burrow
 from dashboard.analyses.window import Window
+from dashboard.findings.registry import rule
 from sample_topology.topology import parse_topology
 from tests.kafka.conftest import FAST_GROUP, wait_for
 
@@ -164,7 +165,7 @@ def played(kafka_broker, tmp_path_factory):  # type: ignore[no-untyped-def]
             "services": {"svc": {}}, "topics": {t: {"producer": "svc"} for t in scenario.topics.values()},
             "groups": {scenario.groups["laggard"]: {"service": "svc", "topics": [scenario.topics["laggard"]],
                                                     "max_time_lag": "1s"}}})
-        found = {f.subject: f for f in burrow.findings(cur, window, topo)}
+        found = {f.subject: f for f in rule("CONSUMER_LAG").findings(cur, window, topo)}
         yield scenario.groups, parts, over, found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dashboard.analyses import burrow
+from dashboard.findings.registry import rule
 
 
 def _polls(data, group, partition, rows, *, members=1):
@@ -113,7 +114,7 @@ def test_declared_limits_raise_consumer_lag_whatever_burrow_says(data, store, wi
         _polls(data, group, 0, [(s, 10 * s - (100 if (s // 10) % 2 else 90), 10 * s) for s in range(10, 200, 10)])
     data.write()
     assert _status(store, window, "busy") == {0: "OK"}
-    found = {f.subject: f for f in burrow.findings(store.cursor(), window, topo)}
+    found = {f.subject: f for f in rule("CONSUMER_LAG").findings(store.cursor(), window, topo)}
     assert set(found) == {"busy"}  # relaxed stays within what it declared
     f = found["busy"]
     assert (f.rule, f.severity, f.evidence["status"]) == ("CONSUMER_LAG", "error", "OK")
