@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from collectors.bench import child
 from collectors.kafka import fastpath
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -279,11 +280,8 @@ def measure_kcat(bootstrap: str, topic: str, messages: int, runs: int = RUNS) ->
 
 
 def _child(mode: str, bootstrap: str, topic: str, messages: int, *extra: str) -> dict[str, Any]:
-    cmd = [sys.executable, "-m", "collectors.bench.kafka", mode, bootstrap, topic, str(messages), *extra]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise RuntimeError(f"bench {mode} failed: {out.stderr[-1500:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    out = child.run("collectors.bench.kafka", mode, bootstrap, topic, str(messages), *extra, what=mode)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 REFERENCE_SAMPLE = 100_000  # the record_row path is slow: its rate is taken over the first records only

@@ -26,6 +26,7 @@ from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
+from collectors.bench import child
 from collectors.normalize.otlp_json import spans_from_json
 from collectors.normalize.otlp_proto import parse_request, spans_from_proto
 from collectors.otlp.decode import decode
@@ -169,7 +170,7 @@ def _end_to_end(seconds: float, decode_workers: int,
         receiver.start()
         host, port = receiver.http_address
         started = time.time()
-        client = subprocess.Popen([sys.executable, "-m", "collectors.bench.otlp", host, str(port), str(seconds)],
+        client = subprocess.Popen(child.command("collectors.bench.otlp", host, str(port), str(seconds)),
                                   stdout=subprocess.PIPE, text=True)
         try:
             while client.poll() is None:
