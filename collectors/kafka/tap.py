@@ -82,7 +82,7 @@ class KafkaTap(ThreadComponent):
         super().stop(max(timeout, 60.0))
 
     def status(self) -> dict[str, Any]:
-        wire = {} if self.wire is None else {"schema_registry": self.wire.describe(),  # secrets redacted
+        wire = {} if self.wire is None else {**self.wire.describe(),  # secrets redacted
                                               "wire_decoded": self.wire.decoder.decoded,
                                               "wire_kept_raw": self.wire.kept_raw}
         with self._lock:  # the path this session runs: native until a native capture fails, then bulk

@@ -41,8 +41,13 @@ class WireRecords:
         self.kept_raw = 0  # records stored undecoded (status)
 
     def describe(self) -> dict[str, Any]:
-        settings = getattr(self.decoder.source, "settings", None)
-        return settings.describe() if settings is not None else {"source": type(self.decoder.source).__name__}
+        """Where schemas come from, for the tap's status (a registry's secrets redacted)."""
+        source = self.decoder.source
+        settings = getattr(source, "settings", None)
+        if settings is not None:
+            return {"schema_registry": settings.describe()}
+        folder = getattr(source, "folder", None)
+        return {"schemas": str(folder)} if folder is not None else {"schemas": type(source).__name__}
 
     @staticmethod
     def pick(msgs: Sequence[Any]) -> list[dict[str, Any]]:

@@ -251,19 +251,40 @@ class FolderSchemas:
     answer to ``GET /schemas/ids/42`` (``schema``, ``schemaType``, optionally ``version``)
     is read as that, which also gives the event version."""
 
+    MISSING_RETRY_S = 30.0  # as for an id a registry does not know: a file may be added while collecting
+
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise ConfigError(f"--schemas: {self.folder} is not a folder")
-        self._files = {}
-        for p in sorted(self.folder.iterdir()):
-            if p.suffix in _SUFFIX_TYPES and p.stem.isdigit():
-                self._files.setdefault(int(p.stem), p)
+        self._files: dict[int, Path] = {}
+        self._list()
+
+    def _list(self) -> None:
+        files: dict[int, Path] = {}
+        try:
+            for p in sorted(self.folder.iterdir()):
+                if p.suffix in _SUFFIX_TYPES and p.stem.isdigit():
+                    files.setdefault(int(p.stem), p)
+        except OSError:
+            return  # the folder went away: keep what was listed
+        self._files = files
 
     def fetch(self, sid: int) -> Schema:
         p = self._files.get(sid)
         if p is None:
-            raise SchemaUnavailable(f"schema {sid} not found in {self.folder.name}/", retry_after=3600.0)
+            self._list()  # once per retry interval per id (WireDecoder), never per record
+            p = self._files.get(sid)
+        if p is None:
+            raise SchemaUnavailable(f"schema {sid} not found in {self.folder.name}/",
+                                    retry_after=self.MISSING_RETRY_S)
+        try:
+            return self._read(p)
+        except (OSError, UnicodeDecodeError) as exc:  # removed or half-written since listed: try again later
+            raise SchemaUnavailable(f"{p.name} cannot be read: {exc}", retry_after=self.MISSING_RETRY_S) from None
+
+    @staticmethod
+    def _read(p: Path) -> Schema:
         if p.suffix == ".pb":
             raw = p.read_bytes()
             try:

@@ -104,19 +104,11 @@ def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str, max_line_b
 
 def _decoder(schemas: Path | None, registry: dict[str, Any]) -> Any:
     """The wire-format decoder for --schemas or --schema-registry (one of them), or None."""
-    from collectors.normalize.wire_format import FolderSchemas, WireDecoder
-    from dashboard.cli.kafka_options import registry_settings
+    from collectors.normalize.wire_format import WireDecoder
+    from dashboard.cli.kafka_options import schema_source
 
-    settings = registry_settings(registry)
-    if schemas is not None and settings is not None:
-        raise click.UsageError("give --schemas or --schema-registry, not both")
-    if schemas is not None:
-        return WireDecoder(FolderSchemas(schemas))
-    if settings is not None:
-        from collectors.kafka.registry import RegistrySchemas
-
-        return WireDecoder(RegistrySchemas(settings))
-    return None
+    source = schema_source({**registry, "schemas": schemas})
+    return None if source is None else WireDecoder(source)
 
 
 @click.command("demo")

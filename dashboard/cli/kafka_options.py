@@ -36,7 +36,10 @@ _OPTIONS = [
     click.option("--no-tap", "kafka_no_tap", is_flag=True, help="Poll lag only; do not read topics."),
     click.option("--schema-registry", "schema_registry", envvar="SEAMWATCH_SCHEMA_REGISTRY", show_envvar=True,
                  metavar="URL", help="Schema registry (Confluent API) that decodes Avro, Protobuf and JSON Schema "
-                                     "values in the wire format; without it they are stored as bytes."),
+                                     "values in the wire format; without it (or --schemas) they are stored as bytes."),
+    click.option("--schemas", "schemas", type=click.Path(file_okay=False, exists=True), metavar="DIR",
+                 help="Folder of schemas named by schema id (42.avsc, 42.json, 42.pb) that decodes wire-format "
+                      "values instead of a registry (one the collector cannot reach, or schemas kept as files)."),
     click.option("--schema-registry-config", "schema_registry_config", type=click.Path(exists=True, dir_okay=False),
                  envvar="SEAMWATCH_SCHEMA_REGISTRY_CONFIG", show_envvar=True,
                  help="Properties file of schema-registry client settings (basic auth, TLS; -S wins over it)."),
@@ -53,6 +56,7 @@ def kafka_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_kafka(store: Store, options: dict[str, Any]) -> list[Component]:
     """Tap and lag poller when --bootstrap is given; nothing otherwise."""
+    schemas = schema_source(options)  # its usage errors stand with or without --bootstrap
     bootstrap = [b for item in options.get("kafka_bootstrap") or () for b in item.split(",") if b.strip()]
     if not bootstrap:
         return []
@@ -69,8 +73,25 @@ def build_kafka(store: Store, options: dict[str, Any]) -> list[Component]:
         poll_interval=float(options.get("kafka_poll_interval") or 10.0),
         tap=not options.get("kafka_no_tap"),
     )
-    return build(store, settings, from_beginning=bool(options.get("kafka_from_beginning")),
-                 registry=registry_settings(options))
+    return build(store, settings, from_beginning=bool(options.get("kafka_from_beginning")), schemas=schemas)
+
+
+def schema_source(options: dict[str, Any]) -> Any:
+    """Where wire-format values find their schemas: --schemas DIR or --schema-registry URL
+    (one of them), or None (they are stored as bytes)."""
+    settings = registry_settings(options)
+    folder = options.get("schemas")
+    if folder and settings is not None:
+        raise click.UsageError("give --schemas or --schema-registry, not both")
+    if folder:
+        from collectors.normalize.wire_format import FolderSchemas
+
+        return FolderSchemas(folder)
+    if settings is not None:
+        from collectors.kafka.registry import RegistrySchemas
+
+        return RegistrySchemas(settings)
+    return None
 
 
 def registry_settings(options: dict[str, Any]) -> Any:

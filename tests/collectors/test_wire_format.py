@@ -128,6 +128,22 @@ def test_a_folder_of_schemas_named_by_id(tmp_path: Path, client) -> None:
     assert decoder.decode(b"\x00\x00\x00\x00\x63xx") == f"schema 99 not found in {tmp_path.name}/"
 
 
+def test_a_schema_added_to_the_folder_while_collecting_is_picked_up(tmp_path: Path, client) -> None:
+    """collect runs for days: a schema file dropped in later decodes that id's records,
+    once the miss's retry interval has passed (the folder is listed again, not per record)."""
+    value = wire.avro_order(client, "orders", "o-1")
+    sid = int.from_bytes(value[1:5], "big")
+    now = [0.0]
+    decoder = WireDecoder(FolderSchemas(tmp_path), clock=lambda: now[0])
+    assert decoder.decode(value) == f"schema {sid} not found in {tmp_path.name}/"
+    (tmp_path / f"{sid}.avsc").write_text(wire.ORDER_V1)
+    now[0] = 10.0
+    assert decoder.decode(value) == f"schema {sid} not found in {tmp_path.name}/"  # not asked again yet
+    now[0] = 31.0
+    got = decoder.decode(value)
+    assert isinstance(got, Decoded) and got.doc["eventId"] == "o-1"
+
+
 def test_secrets_are_never_shown() -> None:
     s = RegistrySettings.from_options("https://bob:hunter2@registry.example:8081", None,
                                       ["basic.auth.user.info=alice:s3cret", "ssl.key.password=pw",
@@ -147,6 +163,17 @@ def test_cli_needs_the_url_with_s_and_never_echoes_secrets(tmp_path: Path) -> No
                                        "127.0.0.1:1", "-S", "basic.auth.user.info=alice:s3cret"])
     assert result.exit_code != 0 and "--schema-registry" in result.output
     assert "s3cret" not in result.output
+
+
+@pytest.mark.parametrize("command", ["collect", "up"])
+def test_collect_takes_a_folder_or_a_registry_not_both(tmp_path: Path, command: str) -> None:
+    from dashboard.cli import cli
+
+    db = tmp_path / "x.duckdb"
+    result = CliRunner().invoke(cli, [command, "--db", str(db), "--bootstrap", "127.0.0.1:1",
+                                      "--schemas", str(tmp_path), "--schema-registry", "http://127.0.0.1:1"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines()[-1] == "Error: give --schemas or --schema-registry, not both"
 
 
 def test_import_decodes_with_a_folder_of_schemas_and_keeps_the_rest_raw(tmp_path: Path, client) -> None:
