@@ -25,11 +25,21 @@ KEY_MIN_RECORDS = 20
 SAMPLE = 10
 _DEAD_LETTER_NAME = re.compile(r"(\.DLT|-dlt|\.DLQ|-dlq)$")
 
+# A schema-registry value kept as bytes (no schema for its id: collect's --schemas folder lacks it,
+# or the registry was down): magic byte 0 then the schema id. Its envelope is unknown, not missing,
+# so ENVELOPE_MISSING leaves it out (ingest_errors says why it was not decoded). The excerpt holds
+# the value's first bytes, as text when they are UTF-8, else base64: a first byte 0 is "A" then
+# one of "A".."P" (the next 6-bit group's top two bits are that byte's last two).
+_UNDECODED = r"""coalesce(envelope = 'none' AND value_size >= 5
+    AND (starts_with(value_excerpt, chr(0))
+         OR (starts_with(value_excerpt, 'base64:A') AND substr(value_excerpt, 9, 1) BETWEEN 'A' AND 'P')), false)"""
+
 _EVENTS = r"""
 SELECT topic, event_type, count(*) AS records,
-       count(*) FILTER (WHERE event_id IS NULL) AS missing_id,
-       count(*) FILTER (WHERE event_time IS NULL) AS missing_time,
-       count(*) FILTER (WHERE event_version IS NULL) AS missing_version,
+       count(*) FILTER (WHERE UNDECODED) AS undecoded,
+       count(*) FILTER (WHERE event_id IS NULL AND NOT UNDECODED) AS missing_id,
+       count(*) FILTER (WHERE event_time IS NULL AND NOT UNDECODED) AS missing_time,
+       count(*) FILTER (WHERE event_version IS NULL AND NOT UNDECODED) AS missing_version,
        count(*) FILTER (WHERE envelope LIKE 'cloudevents%') AS cloudevents,
        count(*) FILTER (WHERE (envelope = 'cloudevents-binary'
                                AND NOT contains(coalesce(headers::VARCHAR, ''), '"ce_specversion"'))
@@ -38,7 +48,7 @@ SELECT topic, event_type, count(*) AS records,
        count(*) FILTER (WHERE envelope LIKE 'cloudevents%' AND event_source IS NULL) AS ce_missing_source,
        count(*) FILTER (WHERE envelope LIKE 'cloudevents%' AND event_type IS NULL) AS ce_missing_type,
        count(*) FILTER (WHERE envelope LIKE 'cloudevents%' AND event_id IS NULL) AS ce_missing_id,
-       count(*) FILTER (WHERE event_id IS NULL OR event_time IS NULL OR event_version IS NULL
+       count(*) FILTER (WHERE ((event_id IS NULL OR event_time IS NULL OR event_version IS NULL) AND NOT UNDECODED)
                            OR (envelope LIKE 'cloudevents%' AND (event_source IS NULL OR event_type IS NULL))
                            OR (envelope = 'cloudevents-binary'
                                AND NOT contains(coalesce(headers::VARCHAR, ''), '"ce_specversion"'))
@@ -50,7 +60,8 @@ SELECT topic, event_type, count(*) AS records,
        min(coalesce("timestamp", tapped_at)) AS first_seen, max(coalesce("timestamp", tapped_at)) AS last_seen,
        -- the first ten positions only (arg_min with n never builds the full list)
        arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
-           FILTER (WHERE event_id IS NULL OR event_time IS NULL OR event_version IS NULL) AS sample_incomplete,
+           FILTER (WHERE (event_id IS NULL OR event_time IS NULL OR event_version IS NULL) AND NOT UNDECODED)
+           AS sample_incomplete,
        arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
            FILTER (WHERE trace_id IS NULL) AS sample_no_trace,
        arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
@@ -60,7 +71,7 @@ WHERE NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_r
   AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
 GROUP BY ALL
 ORDER BY topic, event_type
-"""
+""".replace("UNDECODED", _UNDECODED)
 
 _UNSTABLE = r"""
 SELECT topic, count(*) AS ids_with_several_keys, arg_min(event_id, event_id, 10) AS sample_ids
@@ -92,7 +103,8 @@ def _p(window: Window) -> dict[str, object]:
 
 def event_types(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Per (topic, event type): records and how many lack an id, a time, a version, CloudEvents
-    required attributes, trace context or a key; with sample partition/offset positions."""
+    required attributes, trace context or a key, and how many are schema-registry values kept
+    undecoded (never counted as lacking an envelope); with sample partition/offset positions."""
     df = con.execute(_EVENTS, _p(window)).df()
     df["naming"] = [naming.classify(t)[0] if isinstance(t, str) else None for t in df["event_type"]]
     return df

@@ -41,13 +41,13 @@ def render(ctx: Ctx) -> None:
     t = types.assign(rank=(types["naming"] == "command") * 1_000_000 + types["incomplete"] + types["no_trace_context"]
                      + types["null_key"]).sort_values("rank", ascending=False)
     st.dataframe(t[["topic", "event_type", "naming", "records", "incomplete", "missing_id", "missing_time",
-                    "missing_version", "no_trace_context", "null_key", "cloudevents"]], hide_index=True,
+                    "missing_version", "no_trace_context", "null_key", "cloudevents", "undecoded"]], hide_index=True,
                  width="stretch", column_config={
                      "topic": "Topic", "event_type": "Event type", "naming": "Reads as",
                      "records": st.column_config.NumberColumn("Records", format="localized"),
                      "incomplete": "Envelope gaps", "missing_id": "No id", "missing_time": "No time",
                      "missing_version": "No version", "no_trace_context": "No traceparent", "null_key": "Null key",
-                     "cloudevents": "CloudEvents"})
+                     "cloudevents": "CloudEvents", "undecoded": "Undecoded (no schema)"})
     st.subheader("Consumers calling the producer back")
     back = calls[calls["called_back"] > 0] if len(calls) else calls
     if back.empty:
@@ -78,6 +78,9 @@ def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:
                         + (f" (partition/offset {md(sample)} …)" if sample else "") + ".")
         if r.no_trace_context:
             st.markdown(f"{md_code(r.event_type)}: {r.no_trace_context:,} records carry no traceparent header.")
+        if r.undecoded:
+            st.markdown(f"{r.undecoded:,} of {r.records:,} records are schema-registry values stored undecoded "
+                        "(their schema could not be had: see the ingest errors); their envelope is not judged.")
     chat = calls[(calls["topic"] == topic) & (calls["called_back"] > 0)]
     for r in chat.itertuples():
         st.markdown(f"Group **{md(r.consumer_group)}** called {md_code(f'{r.producer} {r.operation}')} while processing "

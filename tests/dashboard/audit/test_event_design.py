@@ -72,6 +72,24 @@ def test_each_design_rule_fires_on_its_own_topic_only(data, store, window):
     assert keys.evidence["null_key"] == 1 and keys.evidence["sample_ids"] == ["i-2"]
 
 
+def test_wire_format_values_kept_undecoded_are_not_judged_for_their_envelope(data, store, window):
+    """A schema-registry value whose schema could not be had (no --schemas file, registry down)
+    is stored as bytes: its envelope is unknown, not missing (ingest_errors says why)."""
+    avro = b"\x00\x00\x00\x00\x02\x12refund-1\x18RefundIssued\x021\xe4\xa0\xa1\xd8\xc7h"  # not UTF-8
+    ascii_avro = b"\x00\x00\x00\x00\x03\x10refund-2"  # valid UTF-8: its excerpt is text, not base64
+    data.record("shop.refunds", 0, 0, at=1, key="o-1", value=avro, trace=_trace(data))
+    data.record("shop.refunds", 0, 1, at=2, key="o-2", value=ascii_avro, trace=_trace(data))
+    # bytes that are no wire format (a first byte other than 0) stay judged
+    data.record("shop.blobs", 0, 0, at=3, key="b-1", value=b"\x01\x00\x00\x00\x02\xff\xfe", trace=_trace(data))
+    data.write()
+    found = {(f.rule, f.subject) for f in rule_findings(store.cursor(), window, None, *ED_RULES)}
+    assert ("ENVELOPE_MISSING", "shop.refunds") not in found
+    assert ("ENVELOPE_MISSING", "shop.blobs") in found
+    types = ed.event_types(store.cursor(), window).set_index("topic")
+    assert int(types.loc["shop.refunds", "undecoded"]) == 2 and int(types.loc["shop.refunds", "incomplete"]) == 0
+    assert int(types.loc["shop.blobs", "undecoded"]) == 0
+
+
 def test_a_noun_event_type_is_only_info_and_key_equal_to_event_id_is_unstable(data, store, window):
     for i in range(ed.KEY_MIN_RECORDS):
         data.record("shop.audit", 0, i, at=i, key=f"e-{i}", value=_full(f"e-{i}", "AuditEntry"), trace=_trace(data))
