@@ -286,7 +286,10 @@ def test_collect_traffic_ctrl_c_findings(kafka_broker, topic_factory, tmp_path) 
     doc = json.loads(res.stdout)
     assert doc["pending"]["traces"] == 0 and doc["errors"] == {}
     found = {(f["rule"], f["subject"]): f for f in doc["findings"]}
-    loud = {k for k, f in found.items() if f["severity"] in ("warning", "error", "critical")}
+    # the lag poller sees every group on the broker, and the suite's other tests leave groups behind
+    # (their lag findings are true, but not this scenario's): judge this run's groups only
+    loud = {k for k, f in found.items() if f["severity"] in ("warning", "error", "critical")
+            and (f["subject_kind"] != "group" or run in f["subject"])}
     expected = {("LONG_SYNC_CHAIN", "gateway POST /checkout"), ("IDEMPOTENCY_VIOLATION", f"billing-{run}"),
                 ("CONSUMER_LAG", f"audit-{run}")}
     assert loud == expected, json.dumps([found[k] for k in sorted(loud ^ expected) if k in found], indent=1,
