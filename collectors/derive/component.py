@@ -44,10 +44,12 @@ class Deriver(ThreadComponent):
         quiet = self.quiet_for if quiet_for is None else quiet_for
         try:
             r = derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet)
-        except Exception as exc:  # a bad trace must not stop the collectors beside us
+        except Exception as exc:  # a bad trace, or a full disk, must not stop the collectors beside us
             self._stats["errors"] += 1
-            self._stats["last_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log.exception("derivation failed")
+            self._stats["last_error"] = reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            # one line (the spans are stored; `findings` derives what is still pending later)
+            log.error("derivation failed, %s traces left pending: %s", "its" if until_done else "the", reason)
+            log.debug("derivation failure", exc_info=True)
             return
         for k in ("traces", "segments", "messages", "snapshots"):
             self._stats[k] += getattr(r, k)

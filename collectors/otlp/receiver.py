@@ -85,9 +85,14 @@ class OtlpReceiver:
     def unsaved(self) -> str | None:
         """After stop(): one sentence when acknowledged spans could not be written, else None."""
         w = self.writer
-        if not w.unwritten:
-            return None
-        return f"{w.unwritten} OTLP spans answered 200/OK could not be written: {w.failing or 'the writer did not finish'}"
+        said = []
+        if w.unwritten:
+            said.append(f"{w.unwritten} OTLP spans answered 200/OK could not be written: "
+                        f"{w.failing or 'the writer did not finish'}")
+        if w.lost_spans:
+            said.append(f"{w.lost_spans} OTLP spans answered 200/OK were refused by the store and given up: "
+                        f"{w.lost_reason}")
+        return "; ".join(said) or None
 
     def status(self) -> dict[str, Any]:
         w = self.writer

@@ -17,6 +17,8 @@ start_time) is already stored, or earlier in the same batch, is skipped.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import threading
 import time
 from typing import Any
@@ -54,12 +56,29 @@ WHERE NOT EXISTS (
 """  # noqa: S608 (column names are the schema's, never input)
 
 
+_AFTERMATH = re.compile(r"transaction is aborted|has been invalidated")
+
+
+def _nearly_full(path: str) -> bool:
+    try:
+        st = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < (1 << 20)
+
+
 def write_failure(path: str, exc: BaseException) -> tuple[str, bool]:
     """One sentence naming the store's path and why writing failed, and whether it was I/O (worth waiting for)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if "No space left on device" in text:
+    if "No space left on device" in text or (_AFTERMATH.search(text) and _nearly_full(path)):
+        # another writer (the deriver) may have met the full disk first and left this transaction
+        # aborted: the cause is still the disk, and that is what the user must hear
         return f"the disk holding {path} is full (No space left on device)", True
-    io = isinstance(exc, OSError) or "IO Error" in text or "Could not write" in text or "I/O" in text
+    # an I/O failure can leave DuckDB's transaction aborted or the database invalidated: what
+    # follows is the same outage, so it is waited out too, never counted against the batch
+    aftermath = _AFTERMATH.search(text) is not None
+    io = (isinstance(exc, OSError) or "IO Error" in text or "Could not write" in text or "I/O" in text
+          or aftermath)
     return f"cannot write to {path}: {text}", io
 
 
@@ -89,6 +108,8 @@ class BatchWriter:
         self.batches = 0
         self.write_failures = 0
         self.rows_lost = 0  # rows of a batch DuckDB refused MAX_ATTEMPTS_NOT_IO times (never for I/O)
+        self.lost_spans = 0  # spans among rows_lost: acknowledged, so the command must say so at exit
+        self.lost_reason: str | None = None
         self.unwritten = 0  # rows still queued when stop() gave up (the store kept failing)
         self.last_flush_at: float | None = None
         self.last_flush_seconds = 0.0
@@ -187,6 +208,8 @@ class BatchWriter:
                     log.error("%s; %d spans and %d ingest errors given up after %d attempts",
                               self.failing, taken, len(errors), attempts)
                     self.rows_lost += taken + len(errors)
+                    self.lost_spans += taken
+                    self.lost_reason = self.failing
                     written, attempts, self.failing = True, 0, None
                 with self._cond:
                     if written:
@@ -228,6 +251,8 @@ class BatchWriter:
         except Exception as exc:  # the writer must outlive any one batch: keep it, say why once, retry
             self.write_failures += 1
             reason, io = write_failure(self.store.path, exc)
+            if io and self.failing is not None and _AFTERMATH.search(reason):
+                reason = self.failing  # the outage that aborted the transaction is still the news
             if reason != self.failing:
                 log.warning("%s; holding %d spans and retrying (exporters are answered 503/UNAVAILABLE meanwhile)",
                             reason, self._pending)
