@@ -34,7 +34,7 @@ def _short_status(info: dict) -> str:
 
 def render(ctx: Ctx) -> None:
     counts = read.window_counts(ctx.cur, ctx.window)
-    topo = read.declared_topology(ctx.cur)
+    topo = read.declared_tables(ctx.cur)
     findings = sources.findings(ctx.cur, ctx.window)
     open_by_sev = sources.count_by_severity(findings)
     c = st.columns(6)
