@@ -47,16 +47,19 @@ def build_hostile_sample(db: Path, data_dir: Path, *, seed: int = 7, minutes: in
     (no declared topology: its YAML could not carry these names as they are)."""
     from collectors.derive import derive_all
     from collectors.importer import import_file
+    from collectors.normalize.wire_format import FolderSchemas, WireDecoder
     from collectors.store import Store
-    from sample_topology.simulator import simulate_to_dir
+    from sample_topology.simulator import SCHEMAS, simulate_to_dir
 
     raw, out = data_dir / "raw", data_dir / "hostile"
     out.mkdir(parents=True, exist_ok=True)
     simulate_to_dir(raw, seed=seed, minutes=minutes)
-    for f in sorted(raw.iterdir()):
+    files = sorted(p for p in raw.iterdir() if p.is_file())  # beside them, the Avro topic's schemas folder
+    for f in files:
         lines = [json.dumps(_walk(json.loads(line))) for line in f.read_text().splitlines() if line.strip()]
         (out / f.name).write_text("\n".join(lines) + "\n")
+    decoder = WireDecoder(FolderSchemas(raw / SCHEMAS))
     with Store(db) as store:
         for f in sorted(out.iterdir()):
-            import_file(store, f, cluster="sample")
+            import_file(store, f, cluster="sample", decoder=decoder)
         derive_all(store, quiet_for=timedelta(0))
