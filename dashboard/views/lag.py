@@ -10,6 +10,7 @@ from dashboard.charts.series import lines_over_time
 from dashboard.charts.status import status_strip
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, fmt_age, run
+from dashboard.ui.text import md, md_code
 
 _RANK = {s: i for i, s in enumerate(("OK", "WARN", "ERR"))}
 METHOD_WORDS = {"exact": "exact (record at the committed offset)", "interpolated": "interpolated",
@@ -138,8 +139,8 @@ def _stuck(ctx: Ctx, grp: str | None) -> None:
                    "tap started), or no message has been written there yet.")
         return
     when = pd.Timestamp(rec["timestamp"]).strftime("%Y-%m-%d %H:%M:%S") if pd.notna(rec["timestamp"]) else "?"
-    st.markdown(f"**Key:** `{rec['key']}`  \n**Produced:** {when} UTC  \n"
-                f"**Event:** {rec['event_type'] or '?'} `{rec['event_id'] or 'no id'}`  \n"
+    st.markdown(f"**Key:** {md_code(rec['key'])}  \n**Produced:** {when} UTC  \n"  # the data's names, as text
+                f"**Event:** {md(rec['event_type'] or '?')} {md_code(rec['event_id'] or 'no id')}  \n"
                 f"**Size:** {rec['value_size']} bytes")
     if rec["trace_id"]:
         links.to("call-chains", f"Trace {rec['trace_id'][:8]} of this record", icon=":material/account_tree:",
