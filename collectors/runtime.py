@@ -2,7 +2,8 @@
 
 Every component has the same small life cycle, so `seamwatch collect` and `seamwatch up`
 start and stop them alike: start() returns once its threads run, stop() flushes what it
-holds and returns once they ended, status() says how it is doing for the dashboard.
+holds and returns once they ended, status() says how it is doing for the dashboard (one typed
+status per kind of component, collectors.status, every time in seconds).
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
+
+from collectors.status import Status
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +25,7 @@ class Component(Protocol):
 
     def stop(self, timeout: float = 10.0) -> None: ...
 
-    def status(self) -> dict[str, Any]: ...
+    def status(self) -> Status: ...
 
 
 class ThreadComponent:
@@ -91,5 +94,5 @@ class Runtime:
                 unsaved.append(message)
         return unsaved
 
-    def status(self) -> dict[str, dict[str, Any]]:
+    def status(self) -> dict[str, Status]:
         return {c.name: c.status() for c in self.components}

@@ -99,7 +99,7 @@ def has_data(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
     return bool(row and row[0])
 
 
-def declared_topology(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
+def declared_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """The declared topology tables (empty frames when no topology was loaded)."""
     return {
         "services": con.execute("SELECT name, description, side_effect FROM topology_services ORDER BY name").df(),

@@ -38,11 +38,11 @@ import sys
 from collections import Counter
 from typing import Any
 
-from sample_topology import burrow, quotes
+from collectors.topology import Topology, load_topology
+from sample_topology import TOPOLOGY_FILE, burrow, quotes
 from sample_topology import incidents as inc
 from sample_topology.encode_records import group_snapshots, snapshot_times
 from sample_topology.plan import CONSUME, DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, Op, Plan, Record, Trace
-from sample_topology.topology import Topology, load_topology
 
 WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "UPSERT", "MERGE"})
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -355,7 +355,7 @@ def _edges(plan: Plan, topo: Topology) -> list[dict[str, Any]]:
 
 def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
     """Every expected finding and healthy subject of a plan."""
-    topo = topo or load_topology()
+    topo = topo or load_topology(TOPOLOGY_FILE)
     times = next(f["times"] for f in plan.facts if f["kind"] == "times")
     findings = _sync(plan, topo, times)
     lag, lag_ok = _lag(plan, times)

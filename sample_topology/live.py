@@ -33,11 +33,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sample_topology import encode_records, quotes
+from collectors.topology import Topology, load_topology
+from sample_topology import TOPOLOGY_FILE, encode_records, quotes
 from sample_topology.incidents import POISON_ATTEMPTS
 from sample_topology.live_otel import Telemetry
 from sample_topology.plan import DeadLetter, Event, Record
-from sample_topology.topology import Topology, load_topology
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +259,7 @@ class LiveRun:
         self.duration, self.rate = duration, rate
         self.rng = random.Random(seed)
         self.quote_rng = random.Random(seed + quotes.SEED_OFFSET)  # the quotes' thread leaves the checkouts' draws alone
-        self.topology = topology or load_topology()
+        self.topology = topology or load_topology(TOPOLOGY_FILE)
         self.report = LiveReport()
         self._t0 = 0.0
 

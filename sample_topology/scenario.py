@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from collectors.topology import Topology, load_topology
+from sample_topology import TOPOLOGY_FILE, quotes
 from sample_topology import incidents as inc
-from sample_topology import quotes
 from sample_topology.consumers import Disruption, GroupSpec, run_group
 from sample_topology.handlers import Handlers
 from sample_topology.ops import SEC, Ids
 from sample_topology.plan import PRODUCE, Op, Plan
-from sample_topology.topology import Topology, load_topology
 from sample_topology.traffic import Traffic
 
 # Topics that exist on the cluster but not in the declared topology.
@@ -35,7 +35,7 @@ def _writes(ops: list[Op]) -> bool:
 
 def build_plan(seed: int = 7, minutes: int = 30, topology: Topology | None = None) -> Plan:
     """Everything that happens in `minutes` of the sample shop, decided by `seed` alone."""
-    topo = topology or load_topology()
+    topo = topology or load_topology(TOPOLOGY_FILE)
     plan = Plan(seed=seed, minutes=minutes, duration=minutes * 60 * SEC)
     plan.partitions = {t.name: t.partitions for t in topo.topics.values()} | UNDECLARED_TOPICS
     ids = Ids(seed)

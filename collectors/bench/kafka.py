@@ -228,9 +228,9 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: s
                                  group_id=f"bench-{uuid.uuid4().hex[:6]}")
         tap = KafkaTap(store, settings, from_beginning=True, path=path, wire=wire)
         start, cpu0 = time.perf_counter(), time.process_time()
-        with _RssSampler(lambda: tap.status()["records"], messages) as rss:
+        with _RssSampler(lambda: tap.status().records, messages) as rss:
             tap.start()
-            while (done := tap.status()["records"]) < messages:
+            while (done := tap.status().records) < messages:
                 time.sleep(0.02)
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu0
         status = tap.status()
@@ -240,14 +240,14 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: s
             "SELECT count(*), count(event_id) FROM records").fetchone()
     # the rate counts what was written when the clock stopped (the last batch may overshoot)
     return {"records": done, "stored": stored, "with_event_id": with_id, "seconds": elapsed, "peak_mb": _peak_mb(),
-            "rss_by_quarter_mb": rss.marks, "slow_path": status.get("slow_path_records", 0),
+            "rss_by_quarter_mb": rss.marks, "slow_path": status.slow_path_records,
             "cpu_us_per_record": cpu * 1e6 / done,
-            "decoded": status.get("wire_decoded", 0),
-            "stage_us_per_record": {k: round(status["seconds_by_stage"].get(k, 0.0) * 1e6 / status["records"], 1)
+            "decoded": status.wire_decoded,
+            "stage_us_per_record": {k: round(status.seconds_by_stage.get(k, 0.0) * 1e6 / status.records, 1)
                                     for k in ("extract_s", "hand_over_s", "normalize_s", "wire_decode_s", "write_s")
-                                    if k in status["seconds_by_stage"]},
-            "thread_cpu_us_per_record": {k: round(v * 1e6 / status["records"], 1) for k, v in sorted(threads.items())
-                                         if v * 1e6 / status["records"] >= 0.1}}
+                                    if k in status.seconds_by_stage},
+            "thread_cpu_us_per_record": {k: round(v * 1e6 / status.records, 1) for k, v in sorted(threads.items())
+                                         if v * 1e6 / status.records >= 0.1}}
 
 
 RUNS = 3  # the bare loop, kcat and the native tap each run this often; the best run counts

@@ -30,6 +30,7 @@ from collectors.bench import child
 from collectors.normalize.otlp_json import spans_from_json
 from collectors.normalize.otlp_proto import parse_request, spans_from_proto
 from collectors.otlp.decode import decode
+from collectors.status import OtlpStatus
 
 BATCH = 512
 TARGET = 50_000  # spans/s stored on a 2-core machine (the OTLP receiver issue)
@@ -130,7 +131,7 @@ def run(*, seconds: float = 10.0, workers: int = 2,
         cpus.append(cpu / max(stored, 1))
         yield (f"{label:<30} {rate:>10,.0f} spans/s  ({stored:,} spans in {elapsed:.1f} s to the last commit; "
                f"receiver CPU {cpu / max(stored, 1) * 1e6:.1f} µs/span; {sent.get('requests', 0):,} requests, "
-               f"{sent.get('retries', 0):,} answered 503/429; {status['batches']} store batches)")
+               f"{sent.get('retries', 0):,} answered 503/429; {status.batches} store batches)")
     # the target is judged on the better of the two settings, named: in-process is the receiver's default
     best = max(rates)
     best_label = "in-process" if rates[0] >= rates[1] else f"{workers} decoder processes"
@@ -147,7 +148,7 @@ def run(*, seconds: float = 10.0, workers: int = 2,
 
 
 def _end_to_end(seconds: float, decode_workers: int,
-                progress: Callable[[float], None] | None) -> tuple[int, float, float, dict[str, Any], dict[str, Any]]:
+                progress: Callable[[float], None] | None) -> tuple[int, float, float, dict[str, Any], OtlpStatus]:
     """Receiver over a fresh store, fed by a client process for ``seconds``.
 
     Returns spans stored, seconds from the first request to the last commit, CPU seconds of the
@@ -183,7 +184,7 @@ def _end_to_end(seconds: float, decode_workers: int,
                 client.kill()
             receiver.stop(60)  # flushes: stored means committed
         status = receiver.status()
-        elapsed = (status["last_flush_at"] or time.time()) - started
+        elapsed = (status.last_flush_at or time.time()) - started
         cpu = _cpu() - cpu_before - sent.get("cpu_seconds", 0.0) - startup_cpu
         stored = store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0]
         return stored, elapsed, cpu, sent, status

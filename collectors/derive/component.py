@@ -9,6 +9,7 @@ from typing import Any
 
 from collectors.derive import derive, derive_all
 from collectors.runtime import ThreadComponent
+from collectors.status import DeriveStatus
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -36,8 +37,12 @@ class Deriver(ThreadComponent):
         # these traces that arrives later (next run) derives the trace again.
         self.run_once(quiet_for=timedelta(0), until_done=True)
 
-    def status(self) -> dict[str, Any]:
-        return dict(self._stats)
+    def status(self) -> DeriveStatus:
+        s = self._stats
+        return DeriveStatus(traces=s["traces"], segments=s["segments"], messages=s["messages"],
+                            snapshots=s["snapshots"], pending=s["pending"],
+                            quiet_for_s=self.quiet_for.total_seconds(), errors=s["errors"],
+                            last_run_at=s["last_run"], last_error=s["last_error"])
 
     def run_once(self, *, quiet_for: timedelta | None = None, until_done: bool = False) -> None:
         """One bounded derive call (or calls until nothing is left); a failure is logged and counted, never raised."""

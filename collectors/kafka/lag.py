@@ -21,6 +21,7 @@ from collectors.kafka.config import KafkaSettings
 from collectors.logrepeat import rate_limit
 from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
 from collectors.runtime import ThreadComponent
+from collectors.status import LagStatus, us_to_s
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -61,9 +62,13 @@ class LagPoller(ThreadComponent):
         super().stop(timeout)
         self._set(state="stopped")
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> LagStatus:
         with self._lock:
-            return {**self._status, "interval_s": self.settings.poll_interval}
+            s = self._status
+            return LagStatus(state=s["state"], interval_s=float(self.settings.poll_interval), polls=s["polls"],
+                             groups=s["groups"], partitions=s["partitions"], failures=s["failures"],
+                             last_poll_at=us_to_s(s["last_poll_at"]),  # kept in µs like the rows' times
+                             last_error=s["last_error"])
 
     # -- internals ------------------------------------------------------------------------
     def _set(self, **kw: Any) -> None:

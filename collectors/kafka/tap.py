@@ -24,6 +24,7 @@ from collectors.logrepeat import rate_limit
 from collectors.model import INGEST_ERROR_SCHEMA, to_table
 from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
+from collectors.status import TapStatus, us_to_s
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -81,13 +82,19 @@ class KafkaTap(ThreadComponent):
         # the last batch is being written: let it finish rather than cut a transaction short
         super().stop(max(timeout, 60.0))
 
-    def status(self) -> dict[str, Any]:
-        wire = {} if self.wire is None else {**self.wire.describe(),  # secrets redacted
-                                              "wire_decoded": self.wire.decoder.decoded,
-                                              "wire_kept_raw": self.wire.kept_raw}
+    def status(self) -> TapStatus:
+        wire = self.wire
         with self._lock:  # the path this session runs: native until a native capture fails, then bulk
-            return {**self._status, **wire, "path": self._normalizer.path, "seconds_by_stage": dict(self._status["seconds_by_stage"]),
-                    "settings": self.settings.describe()}
+            s = self._status
+            return TapStatus(state=s["state"], path=self._normalizer.path, records=s["records"], batches=s["batches"],
+                             errors=s["errors"], partitions=s["partitions"], topics=tuple(s.get("topics", ())),
+                             slow_path_records=s.get("slow_path_records", 0),
+                             last_flush_at=us_to_s(s["last_flush_at"]),  # kept in µs like the rows' times
+                             last_error=s["last_error"],
+                             schema_registry=None if wire is None else wire.describe(),  # secrets redacted
+                             wire_decoded=0 if wire is None else wire.decoder.decoded,
+                             wire_kept_raw=0 if wire is None else wire.kept_raw,
+                             seconds_by_stage=dict(s["seconds_by_stage"]), settings=self.settings.describe())
 
     # -- internals ------------------------------------------------------------------------
     def _set(self, **kw: Any) -> None:

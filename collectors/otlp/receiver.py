@@ -12,6 +12,7 @@ from collectors.otlp.grpc_server import GrpcReceiver
 from collectors.otlp.http_server import HttpReceiver
 from collectors.otlp.ingest import Ingest
 from collectors.otlp.writer import BatchWriter
+from collectors.status import OtlpStatus
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
@@ -94,28 +95,33 @@ class OtlpReceiver:
                         f"{w.lost_reason}")
         return "; ".join(said) or None
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> OtlpStatus:
         w = self.writer
-        return {
-            **self.ingest.status(),
-            "http": _addr(self.http_address),
-            "grpc": _addr(self.grpc_address),
-            "queued_rows": w.pending,
-            "queued_bytes": w.pending_bytes,
-            "write_failing": w.failing,
-            "decode_workers": self.decoder.workers,
-            "decoder_restarts": self.decoder.pool_restarts,
-            "spans_written": w.spans_written,
-            "duplicates_skipped": w.duplicates_skipped,
-            "errors_written": w.errors_written,
-            "errors_dropped": w.errors_dropped,
-            "batches": w.batches,
-            "write_failures": w.write_failures,
-            "rows_lost": w.rows_lost,
-            "rows_unwritten": w.unwritten,
-            "last_flush_at": w.last_flush_at,
-            "last_flush_seconds": round(w.last_flush_seconds, 3),
-        }
+        counters = self.ingest.status()
+        return OtlpStatus(
+            http=_addr(self.http_address),
+            grpc=_addr(self.grpc_address),
+            requests=counters["requests"],
+            requests_by_result={k.removeprefix("requests_"): n for k, n in counters.items()
+                                if k.startswith("requests_")},
+            spans_accepted=counters["spans_accepted"],
+            spans_rejected=counters["spans_rejected"],
+            spans_written=w.spans_written,
+            batches=w.batches,
+            queued_rows=w.pending,
+            queued_bytes=w.pending_bytes,
+            write_failing=w.failing,
+            decode_workers=self.decoder.workers,
+            decoder_restarts=self.decoder.pool_restarts,
+            duplicates_skipped=w.duplicates_skipped,
+            errors_written=w.errors_written,
+            errors_dropped=w.errors_dropped,
+            write_failures=w.write_failures,
+            rows_lost=w.rows_lost,
+            rows_unwritten=w.unwritten,
+            last_flush_at=w.last_flush_at,
+            last_flush_s=w.last_flush_seconds,
+        )
 
 
 def _addr(address: tuple[str, int] | None) -> str | None:

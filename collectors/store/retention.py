@@ -12,10 +12,10 @@ import logging
 import re
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from collectors.errors import ConfigError
 from collectors.runtime import ThreadComponent
+from collectors.status import RetentionStatus
 from collectors.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,9 @@ class Retention(ThreadComponent):
         self._last: float | None = None
         self._error: str | None = None
 
-    def status(self) -> dict[str, Any]:
-        return {"retain_s": self.retain.total_seconds(), "runs": self._runs, "deleted": self._deleted,
-                "last_run": self._last, "error": self._error}
+    def status(self) -> RetentionStatus:
+        return RetentionStatus(retain_s=self.retain.total_seconds(), runs=self._runs, deleted=self._deleted,
+                               last_run_at=self._last, error=self._error)
 
     def run_once(self, now: datetime | None = None) -> dict[str, int]:
         now = now or datetime.now(UTC).replace(tzinfo=None)

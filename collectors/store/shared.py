@@ -12,14 +12,14 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
+from collectors.status import Status, Unreported
 from collectors.store.db import Store
 
 _lock = threading.Lock()
 _stores: dict[str, Store] = {}
 # What the process's collectors say about themselves (Runtime.status), per database file.
-_status: dict[str, Callable[[], dict[str, dict[str, Any]]]] = {}
+_status: dict[str, Callable[[], dict[str, Status]]] = {}
 
 
 def _key(path: str | os.PathLike[str]) -> str:
@@ -40,13 +40,13 @@ def unregister(store: Store) -> None:
             _status.pop(_key(store.path), None)
 
 
-def set_status(store: Store, provider: Callable[[], dict[str, dict[str, Any]]]) -> None:
+def set_status(store: Store, provider: Callable[[], dict[str, Status]]) -> None:
     """Let readers ask the collectors writing ``store`` how they are doing (Runtime.status)."""
     with _lock:
         _status[_key(store.path)] = provider
 
 
-def status(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
+def status(path: str | os.PathLike[str]) -> dict[str, Status] | None:
     """Each collector's status for the file, or None when no collector of this process writes it."""
     with _lock:
         provider = _status.get(_key(path))
@@ -55,7 +55,7 @@ def status(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]] | None:
     try:
         return provider()
     except Exception as exc:  # noqa: BLE001 - a status that fails to report must not break a page
-        return {"status": {"error": str(exc).splitlines()[0] if str(exc) else type(exc).__name__}}
+        return {"status": Unreported(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}
 
 
 def held(path: str | os.PathLike[str]) -> Store | None:

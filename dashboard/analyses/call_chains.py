@@ -13,9 +13,10 @@ import pandas as pd
 
 from collectors.derive import sql as derive_sql
 from collectors.model import KIND_NAMES
+from collectors.topology import DEFAULT_LIMITS
 from dashboard.analyses.window import Window
 
-DEFAULT_MAX_SYNC_DEPTH = 3  # docs/architecture.md#the-declared-topology, when no topology says otherwise
+DEFAULT_MAX_SYNC_DEPTH = int(DEFAULT_LIMITS["max_sync_depth"])  # docs/architecture.md#the-declared-topology, when no topology says otherwise
 
 _FILTERS = """
     start_time >= $start AND start_time < $end

@@ -1,6 +1,6 @@
 """The declared topology as the store holds it (topology_* tables, migration 002).
 
-Rules take a `sample_topology.topology.Topology`; `seamwatch findings --db` and the
+Rules take a `collectors.topology.Topology`; `seamwatch findings --db` and the
 dashboard have no YAML file at hand, only the store, so this rebuilds one from the tables.
 A store that never loaded a topology gives None, and rules then judge the data alone.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from sample_topology.topology import DEFAULT_LIMITS, Endpoint, Group, Service, SyncEdge, Topic, Topology
+from collectors.topology import DEFAULT_LIMITS, Endpoint, Group, Service, SyncEdge, Topic, Topology
 
 
 def declared_topology(con: duckdb.DuckDBPyConnection) -> Topology | None:

@@ -92,15 +92,16 @@ ORDER BY k, observed_at
 def _template(tmp: Path) -> Path:
     """A small store holding TEMPLATE_MINUTES of the sample shop, imported the normal way."""
     from collectors.normalize.wire_format import FolderSchemas, WireDecoder
+    from collectors.topology import load_into_store
+    from sample_topology import TOPOLOGY_FILE
     from sample_topology.simulator import SCHEMAS, simulate_to_dir
-    from sample_topology.topology import load_into_store
 
     files = tmp / "files"
     files.mkdir()
     simulate_to_dir(files, seed=7, minutes=TEMPLATE_MINUTES, start_us=1_700_000_000_000_000)
     db = tmp / "template.duckdb"
     with Store(db) as store:
-        load_into_store(store)
+        load_into_store(store, TOPOLOGY_FILE)
         decoder = WireDecoder(FolderSchemas(files / SCHEMAS))  # the Avro topic's schemas
         for f in sorted(p for p in files.iterdir() if p.is_file()):
             import_file(store, f, cluster="bench", decoder=decoder)

@@ -120,8 +120,9 @@ def _decoder(schemas: Path | None, registry: dict[str, Any]) -> Any:
               help="Minutes of simulated activity.")
 def demo_cmd(db: str | None, port: int, load_only: bool, seed: int, minutes: int) -> None:
     """Generate the sample topology's data, import it and serve the dashboard over it."""
+    from collectors.topology import load_into_store
+    from sample_topology import TOPOLOGY_FILE
     from sample_topology.simulator import simulate_to_dir
-    from sample_topology.topology import load_into_store
 
     if db is None:
         db = os.path.join(tempfile.mkdtemp(prefix="seamwatch-demo-"), "demo.duckdb")
@@ -131,7 +132,7 @@ def demo_cmd(db: str | None, port: int, load_only: bool, seed: int, minutes: int
         click.echo(f"simulating {minutes} minutes of the sample shop (seed {seed}) …")
         report = simulate_to_dir(Path(tmp), seed=seed, minutes=minutes)
         with Store(db) as store:
-            load_into_store(store)
+            load_into_store(store, TOPOLOGY_FILE)
             from collectors.normalize.wire_format import FolderSchemas, WireDecoder
 
             results, _ = _import_all(store, sorted(report.files[k] for k in ("spans", "records", "offsets")),

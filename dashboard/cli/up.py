@@ -46,7 +46,7 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
     memory_limit = str(options.pop("db_memory_limit", None) or DEFAULT_MEMORY_LIMIT)
     with Store(db, memory_limit=memory_limit) as store:  # fails with one sentence when another process holds the file
         if topology:
-            from sample_topology.topology import load_into_store
+            from collectors.topology import load_into_store
 
             load_into_store(store, topology)
         components: list[Component] = list(collect._build(store, options))

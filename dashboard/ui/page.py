@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.errors import SeamwatchError
+from collectors.status import fmt_age as fmt_duration
 from collectors.store.db import Store
 from dashboard.analyses.window import Window
 from dashboard.read import data_span, freshness, has_data
@@ -33,10 +34,7 @@ def fmt_age(seconds: float | None) -> str:
     """'4 s', '12 min', '3 h', '2 d' — how long ago, in plain words."""
     if seconds is None or pd.isna(seconds):
         return "never"
-    s = abs(float(seconds))
-    text = (f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min" if s < 5400
-            else f"{s / 3600:.0f} h" if s < 172800 else f"{s / 86400:.0f} d")
-    return text if seconds >= 0 else f"in {text} (clock skew?)"
+    return fmt_duration(seconds)  # the collectors' status lines say ages the same way
 
 
 def freshness_line(cur: duckdb.DuckDBPyConnection) -> str:

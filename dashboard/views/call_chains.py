@@ -32,7 +32,8 @@ def render(ctx: Ctx) -> None:
     c = st.columns(4)
     c[0].metric("Deepest chain", f"{int(by_entry['max_depth'].max())} hops", help="Synchronous call-chain depth: "
                 "the most service-to-service hops on one request path; an event starts a new chain.")
-    c[1].metric("Depth limit", limit, help="max_sync_depth of the declared topology (3 when none is declared).")
+    c[1].metric("Depth limit", limit, help="max_sync_depth of the declared topology "
+                f"({cc.DEFAULT_MAX_SYNC_DEPTH} when none is declared).")
     c[2].metric("Requests over the limit", f"{over:,}")
     c[3].metric("Entry points over the limit", int((by_entry["over_limit"] > 0).sum()))
 

@@ -20,7 +20,7 @@ EFFECT_WORDS = {"event": "published", "db_write": "wrote", "http_call": "called"
 
 def _summary(ctx: Ctx) -> pd.DataFrame:
     summ = idem.summary(ctx.cur, ctx.window)
-    claimed = read.declared_topology(ctx.cur)["groups"][["name", "idempotent"]]
+    claimed = read.declared_tables(ctx.cur)["groups"][["name", "idempotent"]]
     summ = summ.drop(columns=["claimed_idempotent"]).merge(claimed.rename(columns={"name": "group"}), how="left")
     return summ.sort_values(["violations", "causation_duplicates", "duplicates"], ascending=False)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pandas as pd
 import streamlit as st
 
@@ -16,25 +14,9 @@ from dashboard.ui.text import md
 from dashboard.views_common import RULE_PAGE
 
 
-def _short_status(info: dict) -> str:
-    """A component's status dict as one line: 'key value · key value'; epoch times read as ages."""
-    now = time.time()
-
-    def value(k: str, v: object) -> str:
-        if isinstance(v, float | int) and not isinstance(v, bool) and any(w in k for w in ("last", "_at", "time")):
-            if 1e9 < v < 1e10:  # epoch seconds
-                return f"{fmt_age(now - v)} ago"
-            if 1e15 < v < 1e16:  # epoch microseconds, as the Kafka collectors keep them
-                return f"{fmt_age(now - v / 1e6)} ago"
-        return f"{v:,}" if isinstance(v, int) and not isinstance(v, bool) else str(v)
-
-    return " · ".join(f"{k.replace('_', ' ')} {value(k, v)}" for k, v in info.items()
-                      if not isinstance(v, dict | list) and v is not None) or "running"
-
-
 def render(ctx: Ctx) -> None:
     counts = read.window_counts(ctx.cur, ctx.window)
-    topo = read.declared_topology(ctx.cur)
+    topo = read.declared_tables(ctx.cur)
     findings = sources.findings(ctx.cur, ctx.window)
     open_by_sev = sources.count_by_severity(findings)
     c = st.columns(6)
@@ -99,9 +81,11 @@ def render(ctx: Ctx) -> None:
         if not running:
             empty("No collector runs: start 'seamwatch up' with --otlp and/or --bootstrap to collect live data.")
         else:
-            st.dataframe(pd.DataFrame([{"collector": name, "status": _short_status(info)}
+            st.dataframe(pd.DataFrame([{"collector": name, "status": info.describe()}
                                        for name, info in running.items()]),
-                         hide_index=True, width="stretch", column_config={"collector": "Collector", "status": "Status"})
+                         hide_index=True, width="stretch", column_config={
+                             "collector": st.column_config.TextColumn("Collector", width=200),
+                             "status": st.column_config.TextColumn("Status", width=760)})
     counts_all = read.table_counts(ctx.cur)
     st.caption("Store, all time: " + " · ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in
                                                 zip(counts_all["table"], counts_all["rows"], strict=True)))

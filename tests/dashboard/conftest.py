@@ -11,10 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from collectors.store import Store
+from collectors.topology import load_into_store
 from dashboard.analyses.window import Window
 from dashboard.cli import cli
+from sample_topology import TOPOLOGY_FILE
 from sample_topology.simulator import simulate_to_dir
-from sample_topology.topology import load_into_store
 from tests.support.builders import T0
 from tests.support.golden import GOLDEN_START_US, load_golden
 
@@ -39,7 +40,7 @@ def golden_shop(tmp_path_factory: pytest.TempPathFactory, golden: dict) -> Golde
     simulate_to_dir(tmp / "files", seed=golden["seed"], minutes=golden["minutes"], start_us=GOLDEN_START_US)
     db = tmp / "shop.duckdb"
     with Store(db) as store:
-        topology = load_into_store(store)
+        topology = load_into_store(store, TOPOLOGY_FILE)
     # the files, and the schemas of the Avro topic (shop.accounts) beside them
     result = CliRunner().invoke(cli, ["import", "--db", str(db), "--cluster", "sample",
                                       "--schemas", str(tmp / "files" / "schemas"),

@@ -56,7 +56,7 @@ def test_clients_over_the_connection_cap_get_429_with_retry_after_never_a_reset(
         for status, retry_after, answer in results:  # type: ignore[misc]
             assert (status, retry_after) == (429, "1")
             assert Status.FromString(answer).code == 8  # RESOURCE_EXHAUSTED, in the request's encoding
-        assert receiver.status()["requests_busy"] == 10
+        assert receiver.status().requests_by_result["busy"] == 10
 
         for sock in held:
             sock.close()

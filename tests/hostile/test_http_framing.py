@@ -54,7 +54,7 @@ def test_conflicting_framing_gets_400_and_the_connection_closes(store, case, raw
         # nothing of it was stored, and the next exporter is served
         assert post(receiver.http_address, request(2).SerializeToString())[0] == 200
         assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 2) == 2
-        assert receiver.status()["requests_bad_request"] == 1
+        assert receiver.status().requests_by_result["bad_request"] == 1
 
 
 def test_the_same_content_length_twice_is_one_header(store):

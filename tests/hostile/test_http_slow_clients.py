@@ -156,7 +156,7 @@ def test_five_slow_body_senders_do_not_lock_exporters_out(store, framing):
             trickle.stop()
         assert statuses == [200] * 45
         assert wait_for(store, SPANS, lambda n: n >= 135) == 135
-        assert receiver.status()["requests_busy"] == 0
+        assert receiver.status().requests_by_result["busy"] == 0
         for sock in slow:
             sock.close()
 

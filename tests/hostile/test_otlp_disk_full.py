@@ -42,7 +42,7 @@ def test_disk_full_answers_503_keeps_what_was_acknowledged_and_recovers(small_di
                     time.sleep(0.2)
             assert refused, "the disk never filled up"
             assert set(refused) == {(503, "1")}, refused
-            assert receiver.status()["write_failing"]
+            assert receiver.status().write_failing
             with grpc.insecure_channel("{}:{}".format(*receiver.grpc_address)) as channel:
                 with pytest.raises(grpc.RpcError) as err:
                     channel.unary_unary(EXPORT)(request(SPANS).SerializeToString(), timeout=10)
@@ -50,9 +50,9 @@ def test_disk_full_answers_503_keeps_what_was_acknowledged_and_recovers(small_di
 
             filler.unlink()  # the operator frees space: what was held is written, requests are taken again
             deadline = time.monotonic() + 30
-            while receiver.status()["write_failing"] and time.monotonic() < deadline:
+            while receiver.status().write_failing and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert not receiver.status()["write_failing"]
+            assert not receiver.status().write_failing
             assert post(receiver.http_address, request(SPANS).SerializeToString())[0] == 200
             acknowledged += 1
         finally:
@@ -60,7 +60,7 @@ def test_disk_full_answers_503_keeps_what_was_acknowledged_and_recovers(small_di
         stored = store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0]
     assert stored == acknowledged * SPANS
     status = receiver.status()
-    assert status["rows_lost"] == 0 and status["rows_unwritten"] == 0 and receiver.unsaved() is None
+    assert status.rows_lost == 0 and status.rows_unwritten == 0 and receiver.unsaved() is None
     # said once, in one sentence naming the file, without a traceback
     full = [r for r in caplog.records if "is full" in r.getMessage()]
     assert full and all(r.exc_info is None for r in caplog.records)
@@ -83,7 +83,7 @@ def test_stopping_while_the_disk_is_full_says_what_was_not_written(small_disk):
             acknowledged += 1
         receiver.stop(timeout=1.0)
         stored = store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0]
-    unwritten = receiver.status()["rows_unwritten"]
+    unwritten = receiver.status().rows_unwritten
     assert unwritten > 0 and stored + unwritten == acknowledged * SPANS
     assert receiver.unsaved() == (f"{unwritten} OTLP spans answered 200/OK could not be written: "
                                   f"the disk holding {small_disk / 'store.duckdb'} is full (No space left on device)")

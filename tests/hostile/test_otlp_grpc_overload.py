@@ -85,5 +85,5 @@ def test_the_sdk_grpc_exporter_retries_overload_and_delivers(receiver_factory, s
         pass  # SimpleSpanProcessor exports now, on this thread, retrying until accepted
     holder.join()
     provider.shutdown()
-    assert receiver.status()["requests_overloaded"] >= 1
+    assert receiver.status().requests_by_result["overloaded"] >= 1
     assert wait_for(store, "SELECT count(*) FROM spans WHERE service = 'retrying'", lambda n: n >= 1) == 1

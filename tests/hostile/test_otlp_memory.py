@@ -22,7 +22,7 @@ def test_the_write_queue_is_bounded_in_bytes(receiver_factory, store):
     statuses = [post(receiver.http_address, request(100).SerializeToString() if i % 2 else req.SerializeToString())[0]
                 for i in range(4)]
     assert statuses[0] == 200 and 503 in statuses  # 2 MB queued at most: the next big one waits
-    assert receiver.status()["queued_bytes"] <= 3 * 1024 * 1024
+    assert receiver.status().queued_bytes <= 3 * 1024 * 1024
 
 
 def test_duckdb_memory_limit_is_set_from_the_option(tmp_path):

@@ -26,7 +26,7 @@ def test_a_retried_request_stores_its_spans_once(receiver, store):
     assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 10) == 10
     receiver.stop()
     assert _count(store) == 10
-    assert receiver.status()["duplicates_skipped"] == 10
+    assert receiver.status().duplicates_skipped == 10
 
 
 def test_retries_inside_one_batch_store_once(receiver_factory, store):

@@ -60,7 +60,7 @@ def test_secrets_never_reach_logs_or_status(store, bootstrap, caplog) -> None:
     with caplog.at_level(logging.DEBUG):
         tap.start()
         try:
-            wait_for(lambda: tap.status()["last_error"], timeout=30, what="an authentication error")
+            wait_for(lambda: tap.status().last_error, timeout=30, what="an authentication error")
         finally:
             tap.stop()
     assert "hunter2-secret" not in caplog.text

@@ -21,10 +21,10 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from collectors.derive import derive_all
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag import LagPoller
+from collectors.topology import parse_topology
 from dashboard.analyses import burrow
 from dashboard.analyses.window import Window
 from dashboard.findings.registry import rule
-from sample_topology.topology import parse_topology
 from tests.kafka.conftest import FAST_GROUP, wait_for
 
 pytestmark = pytest.mark.kafka

@@ -101,20 +101,20 @@ def test_broker_restart(store, kafka_broker, topic_factory, produce) -> None:
         produce(topic, [(b"k", b"{}", None, i % 2) for i in range(1000)])
         wait_for(lambda: _rows(store, topic) == 1000, what="first records")
         kafka_broker.stop()
-        wait_for(lambda: poller.status()["state"] == "retrying", timeout=30, what="poller notices")
-        wait_for(lambda: tap.status()["state"] == "retrying", timeout=30, what="tap notices")
+        wait_for(lambda: poller.status().state == "retrying", timeout=30, what="poller notices")
+        wait_for(lambda: tap.status().state == "retrying", timeout=30, what="tap notices")
         kafka_broker.start()
         produce(topic, [(b"k", b"{}", None, i % 2) for i in range(1000)])
         wait_for(lambda: _rows(store, topic) == 2000, timeout=60, what="records after the restart")
-        wait_for(lambda: poller.status()["state"] == "running", timeout=60, what="poller recovers")
+        wait_for(lambda: poller.status().state == "running", timeout=60, what="poller recovers")
     finally:
         tap.stop()
         poller.stop()
     rows, distinct = store.cursor().execute(
         'SELECT count(*), count(DISTINCT ("partition", "offset")) FROM records WHERE topic = ?', [topic]).fetchone()
     assert (rows, distinct) == (2000, 2000)
-    assert tap.status()["last_error"]  # what happened is reported, not hidden
-    assert poller.status()["failures"] >= 1
+    assert tap.status().last_error  # what happened is reported, not hidden
+    assert poller.status().failures >= 1
 
 
 def _rows(store, topic: str) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 import uuid
 
 import pytest
@@ -58,7 +59,9 @@ def test_odd_records_are_stored_with_what_can_be_known(store, bootstrap, topic_f
     assert rows[5][2] is None
     errors = store.cursor().execute("SELECT location FROM ingest_errors").fetchall()
     assert errors == [(f"{topic}/0/5",)]
-    assert tap.status()["records"] == 6
+    status = tap.status()
+    assert status.records == 6
+    assert abs(time.time() - status.last_flush_at) < 300  # epoch seconds, like every status time
 
 
 def test_new_topics_are_picked_up_and_patterns_respected(store, bootstrap, topic_factory, produce) -> None:
@@ -96,7 +99,7 @@ def test_stop_and_restart_store_each_record_once(store, bootstrap, topic_factory
         tap.start()
         wait_for(lambda n=round_: _count(store, topic)[0] >= 3000 * (n + 1), what="records")
         tap.stop()
-        assert tap.status()["state"] == "stopped"
+        assert tap.status().state == "stopped"
         produce(topic, [(b"k", b"{}", None, i % 3) for i in range(3000)])
     tap = KafkaTap(store, settings, from_beginning=True)
     tap.start()
@@ -143,4 +146,4 @@ def test_a_failing_native_capture_hands_over_without_losing_a_record(store, boot
     assert _count(store, topic) == (2000, 2000)
     assert store.cursor().execute("SELECT count(DISTINCT event_id) FROM records WHERE topic = ?",
                                   [topic]).fetchone() == (2000,)
-    assert tap.status()["path"] == "bulk"
+    assert tap.status().path == "bulk"

@@ -23,8 +23,8 @@ def _tap(tmp_path, **kw) -> KafkaTap:
 
 @native_only
 def test_the_tap_takes_the_native_path_when_built(tmp_path) -> None:
-    assert _tap(tmp_path).status()["path"] == "native"
-    assert _tap(tmp_path, path="bulk").status()["path"] == "bulk"
+    assert _tap(tmp_path).status().path == "native"
+    assert _tap(tmp_path, path="bulk").status().path == "bulk"
     with pytest.raises(ValueError, match="unknown tap path"):
         _tap(tmp_path, path="fast")
 
@@ -38,8 +38,8 @@ def test_a_message_the_native_capture_cannot_take_switches_to_python(tmp_path) -
     with pytest.raises(TypeError):
         fastpath.NativeBatch.from_messages(odd)
     normalizer, batch = tap._capture(odd)  # noqa: SLF001
-    assert normalizer.path == "bulk" and tap.status()["path"] == "bulk"
-    assert "native capture failed" in tap.status()["last_error"]
+    assert normalizer.path == "bulk" and tap.status().path == "bulk"
+    assert "native capture failed" in tap.status().last_error
     table, errors = normalizer.convert(batch, tapped_at_us=1)
     assert (table.num_rows, errors) == (1, [])
     assert table.column("event_id").to_pylist() == ["e1"]

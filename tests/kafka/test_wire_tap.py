@@ -62,7 +62,9 @@ def test_wire_format_values_are_decoded_beside_json(store, bootstrap, topic_fact
     assert rows[4][:3] == ("cloudevents-structured", "ce-1", "shop.InvoiceIssued")
     assert rows[5][0] == "none" and rows[5][4] == 4
     assert store.cursor().execute("SELECT count(*) FROM records").fetchone()[0] == 6  # replaced, not added
-    assert tap.status()["wire_decoded"] == 4
+    status = tap.status()
+    assert status.wire_decoded == 4 and status.schema_registry is not None
+    assert "schema registry: 4 decoded" in status.describe()  # the Overview's line
 
 
 def test_registry_down_the_tap_stores_raw_and_goes_on(store, bootstrap, topic_factory, produce) -> None:
@@ -90,4 +92,5 @@ def test_registry_down_the_tap_stores_raw_and_goes_on(store, bootstrap, topic_fa
     finally:
         tap.stop()
     assert _rows(store, topic)[50][:2] == ("avro", "o-late")
-    assert tap.status()["state"] == "stopped" and tap.status()["wire_kept_raw"] == 50
+    assert tap.status().state == "stopped" and tap.status().wire_kept_raw == 50
+    assert "schema registry: 1 decoded, 50 kept raw" in tap.status().describe()

@@ -81,7 +81,7 @@ def test_bad_body_is_refused_recorded_and_the_receiver_goes_on(receiver_factory,
         excerpt = store.cursor().execute("SELECT raw_excerpt FROM ingest_errors").fetchone()[0]
         assert excerpt.startswith("hex:0a") and bytes.fromhex(excerpt[4:])  # field 1, resource_spans
     _good_request_still_served(receiver, store, 0)
-    assert receiver.status()["requests_" + {400: "bad_request", 413: "too_large", 415: "unsupported"}[status]] == 1
+    assert receiver.status().requests_by_result[{400: "bad_request", 413: "too_large", 415: "unsupported"}[status]] == 1
 
 
 def test_wrong_length_ids_reject_only_those_spans(receiver, store):
@@ -142,7 +142,7 @@ def test_full_queue_answers_retry_later_then_recovers(receiver_factory, store):
     # new spans: the same body again would be a retry, stored once (tests/hostile/test_otlp_retries.py)
     assert post(receiver.http_address, request(10).SerializeToString())[0] == 200
     assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= 20) == 20
-    assert receiver.status()["requests_overloaded"] == 2
+    assert receiver.status().requests_by_result["overloaded"] == 2
 
 
 def test_grpc_bad_input_gets_grpc_codes_and_error_rows(receiver, store):
@@ -176,7 +176,7 @@ def test_decoder_processes_refuse_bad_bodies_and_survive_a_dead_worker(receiver_
     status, headers, _ = post(receiver.http_address, request(3).SerializeToString())
     assert status == 503 and headers["retry-after"] == "1"
     _good_request_still_served(receiver, store, 0)
-    assert receiver.status()["decoder_restarts"] == 1
+    assert receiver.status().decoder_restarts == 1
     (reason,) = [r for _, r in _errors(store)]
     assert reason.startswith("not an OTLP ExportTraceServiceRequest")
 
@@ -208,7 +208,7 @@ def test_too_many_bodies_at_once_get_429_with_retry_after(receiver_factory, stor
         assert time.monotonic() < deadline, "the finished request never released its budget"
         time.sleep(0.02)
     _good_request_still_served(receiver, store, 650)
-    assert receiver.status()["requests_busy"] == 1
+    assert receiver.status().requests_by_result["busy"] == 1
 
 
 def test_grpc_cap_applies_after_decompression(receiver_factory, store):

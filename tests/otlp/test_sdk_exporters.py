@@ -100,5 +100,5 @@ def test_sdk_traces_land_in_the_store_with_their_structure(receiver_factory, sto
     assert sorted((ln["trace_id"], ln["span_id"]) for ln in links) == sorted(ids[f"producer_{i}"] for i in range(3))
 
     status = receiver.status()
-    assert status["spans_accepted"] == len(ids) and status["spans_written"] == len(ids)
-    assert status["requests_bad_request"] == 0
+    assert status.spans_accepted == len(ids) and status.spans_written == len(ids)
+    assert status.requests_by_result["bad_request"] == 0

@@ -11,10 +11,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from collectors.topology import load_topology
 from dashboard.cli import cli
+from sample_topology import TOPOLOGY_FILE
 from sample_topology.expected_findings import expected_findings
 from sample_topology.simulator import simulate_to_dir
-from sample_topology.topology import load_topology
 
 SEED, MINUTES = 7, 8
 
@@ -46,7 +47,7 @@ def test_printed_counts_match_the_simulator_report(demo: dict[str, Any]) -> None
     for table, n in demo["report"].counts.items():
         assert printed[table] == n, table
     assert printed["ingest_errors"] == 0
-    topology = load_topology()
+    topology = load_topology(TOPOLOGY_FILE)
     assert (printed["topology_services"], printed["topology_groups"]) == (len(topology.services), len(topology.groups))
     assert f"simulator: {demo['report'].summary()}" in demo["output"]
 

@@ -10,11 +10,12 @@ from click.testing import CliRunner
 
 from collectors.errors import ConfigError, InputError
 from collectors.store import Store
-from sample_topology.topology import BUNDLED, load_into_store, load_topology
+from collectors.topology import load_into_store, load_topology
+from sample_topology import TOPOLOGY_FILE
 
 
 def test_bundled_topology_declares_the_shop() -> None:
-    topo = load_topology()
+    topo = load_topology(TOPOLOGY_FILE)
     assert topo.max_sync_depth == 3
     assert {"web-checkout", "orders-api", "email-service", "currency-rates"} <= set(topo.services)
     assert topo.services["email-service"].side_effect and not topo.services["orders-api"].side_effect
@@ -29,7 +30,7 @@ def test_bundled_topology_declares_the_shop() -> None:
 
 
 def _broken(tmp_path: Path, mutate) -> Path:
-    doc = yaml.safe_load(BUNDLED.read_text())
+    doc = yaml.safe_load(TOPOLOGY_FILE.read_text())
     mutate(doc)
     p = tmp_path / "topology.yaml"
     p.write_text(yaml.safe_dump(doc))
@@ -76,10 +77,10 @@ def _counts(store: Store) -> dict[str, int]:
 
 def test_load_into_store_replaces_the_declaration(store: Store, tmp_path: Path) -> None:
     assert set(_counts(store).values()) == {0}  # no topology file: the tables exist and are empty
-    load_into_store(store)
+    load_into_store(store, TOPOLOGY_FILE)
     first = _counts(store)
-    assert first["topology_services"] == len(load_topology().services)
-    load_into_store(store)
+    assert first["topology_services"] == len(load_topology(TOPOLOGY_FILE).services)
+    load_into_store(store, TOPOLOGY_FILE)
     assert _counts(store) == first  # loading again replaces, never appends
     smaller = _broken(tmp_path, lambda d: [d["groups"].pop(g) for g in list(d["groups"])[1:]])
     load_into_store(store, smaller)
@@ -94,7 +95,7 @@ def test_load_into_store_replaces_the_declaration(store: Store, tmp_path: Path) 
 
 
 def test_failed_load_keeps_the_previous_declaration(store: Store, tmp_path: Path) -> None:
-    load_into_store(store)
+    load_into_store(store, TOPOLOGY_FILE)
     before = _counts(store)
     with pytest.raises(ConfigError):
         load_into_store(store, _broken(tmp_path, lambda d: d["groups"]["email"].update(service="ghost")))
@@ -105,7 +106,7 @@ def test_cli_prints_a_broken_topology_as_one_sentence(tmp_path: Path, monkeypatc
     from dashboard.cli import cli
 
     broken = _broken(tmp_path, lambda d: d["topics"]["shop.orders"].update(producer="nobody"))
-    monkeypatch.setattr("sample_topology.topology.BUNDLED", broken)
+    monkeypatch.setattr("sample_topology.TOPOLOGY_FILE", broken)
     result = CliRunner().invoke(cli, ["demo", "--load-only", "--minutes", "1", "--db", str(tmp_path / "d.duckdb")])
     assert result.exit_code == 2
     assert "producer 'nobody' is not a declared service" in result.output

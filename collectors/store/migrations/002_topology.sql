@@ -1,4 +1,4 @@
--- The declared topology (docs/architecture.md#the-declared-topology), loaded from YAML by sample_topology.topology.load_into_store.
+-- The declared topology (docs/architecture.md#the-declared-topology), loaded from YAML by collectors.topology.load_into_store.
 -- Loading replaces the whole declaration in one transaction; a live cluster without a
 -- topology file leaves these tables empty and the dashboard draws the observed graph alone.
 CREATE TABLE topology_services (

@@ -26,13 +26,14 @@ def build_sample(db: Path, data_dir: Path, *, seed: int = 7, minutes: int = 30) 
     from collectors.derive import derive_all
     from collectors.importer import import_file
     from collectors.normalize.wire_format import FolderSchemas, WireDecoder
+    from collectors.topology import load_into_store
+    from sample_topology import TOPOLOGY_FILE
     from sample_topology.simulator import simulate_to_dir
-    from sample_topology.topology import load_into_store
 
     data_dir.mkdir(parents=True, exist_ok=True)
     simulate_to_dir(data_dir, seed=seed, minutes=minutes)
     with Store(db) as store:
-        load_into_store(store)
+        load_into_store(store, TOPOLOGY_FILE)
         decoder = WireDecoder(FolderSchemas(data_dir / "schemas"))  # the Avro topic's schemas
         for f in sorted(p for p in data_dir.iterdir() if p.is_file()):
             import_file(store, f, cluster="sample", decoder=decoder)

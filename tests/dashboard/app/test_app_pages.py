@@ -6,8 +6,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collectors.store import Store
+from collectors.topology import load_topology
 from dashboard.pages_registry import PAGES
-from sample_topology.topology import load_topology
+from sample_topology import TOPOLOGY_FILE
 from tests.support.markdown import as_read
 
 
@@ -29,7 +30,7 @@ def test_every_page_renders_without_error(app: AppTest, shown, page: str) -> Non
 
 def test_overview_shows_the_declared_topology(app: AppTest, shown) -> None:
     at = _open(app)
-    services = len(load_topology().services)
+    services = len(load_topology(TOPOLOGY_FILE).services)
     assert shown.metrics(at)["Services"] == str(services)
     # The default window (the last hour) holds the demo's 30 minutes: no empty-window note.
     assert "Nothing happened in this time range" not in shown.text(at)

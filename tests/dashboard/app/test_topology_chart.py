@@ -6,21 +6,22 @@ import itertools
 
 import pandas as pd
 
+from collectors.topology import load_into_store, load_topology
 from dashboard import graph, read
 from dashboard.analyses.window import Window
 from dashboard.charts.topology import layout, topology_figure
-from sample_topology.topology import load_into_store, load_topology
+from sample_topology import TOPOLOGY_FILE
 
 
 def _declared(store):
-    load_into_store(store)
+    load_into_store(store, TOPOLOGY_FILE)
     cur = store.cursor()
     w = Window.everything(cur)
-    return graph.build(read.declared_topology(cur), None, read.volumes(cur, w), [])
+    return graph.build(read.declared_tables(cur), None, read.volumes(cur, w), [])
 
 
 def test_every_declared_element_is_a_node_and_no_two_overlap(store) -> None:
-    topo = load_topology()
+    topo = load_topology(TOPOLOGY_FILE)
     nodes, edges = _declared(store)
     assert len(nodes[nodes.kind == "service"]) == len(topo.services)
     assert len(nodes[nodes.kind == "topic"]) == len(topo.topics)
@@ -64,7 +65,7 @@ def test_sync_edges_are_solid_async_dashed_unobserved_dotted(store) -> None:
                              dict(src_kind="service", src="orders-api", dst_kind="topic", dst="shop.orders",
                                   kind="async", volume=10)])
     cur = store.cursor()
-    nodes, edges = graph.build(read.declared_topology(cur), observed, read.volumes(cur, Window.everything(cur)), [])
+    nodes, edges = graph.build(read.declared_tables(cur), observed, read.volumes(cur, Window.everything(cur)), [])
     styles = {t.hovertext.split("<br>")[0]: t.line.dash for t in topology_figure(nodes, edges).data if t.hovertext}
     assert styles["web-checkout → orders-api"] == "solid"
     assert styles["orders-api → shop.orders"] == "dash"
@@ -73,7 +74,7 @@ def test_sync_edges_are_solid_async_dashed_unobserved_dotted(store) -> None:
 def test_without_a_topology_the_observed_graph_stands_alone(store) -> None:
     observed = pd.DataFrame([dict(src_kind="service", src="a", dst_kind="service", dst="b", kind="sync", volume=3)])
     cur = store.cursor()
-    nodes, edges = graph.build(read.declared_topology(cur), observed, read.volumes(cur, Window.everything(cur)), [])
+    nodes, edges = graph.build(read.declared_tables(cur), observed, read.volumes(cur, Window.everything(cur)), [])
     assert list(nodes.name) == ["a", "b"] and bool(nodes.observed.all()) and bool(nodes.declared.all())
     assert list(edges.kind) == ["sync"]
 
@@ -83,7 +84,7 @@ def test_idle_undeclared_groups_are_counted_not_drawn(store) -> None:
     bury the watched system; one with a finding of its own is still drawn."""
     from dashboard.findings.model import Finding
 
-    load_into_store(store)
+    load_into_store(store, TOPOLOGY_FILE)
     stale = [dict(src_kind="topic", src="shop.orders", dst_kind="group", dst=f"bench-{i}", kind="async", volume=0)
              for i in range(30)]
     observed = pd.DataFrame([dict(src_kind="topic", src="shop.orders", dst_kind="group", dst="fulfillment",
@@ -93,7 +94,7 @@ def test_idle_undeclared_groups_are_counted_not_drawn(store) -> None:
     lagging = Finding(rule="CONSUMER_LAG", severity="warning", subject_kind="group", subject="bench-7", count=1,
                       first_seen=None, last_seen=None, summary="stuck", remedy="look")
     cur = store.cursor()
-    nodes, edges = graph.build(read.declared_topology(cur), observed, read.volumes(cur, Window.everything(cur)),
+    nodes, edges = graph.build(read.declared_tables(cur), observed, read.volumes(cur, Window.everything(cur)),
                                [lagging])
     groups = set(nodes[nodes.kind == "group"].name)
     assert "adhoc-reader" in groups  # undeclared but active

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collectors.topology import load_into_store, parse_topology
 from dashboard.analyses import topology_diff as td
 from dashboard.analyses.declared import declared_topology
-from sample_topology.topology import load_into_store, parse_topology
 from tests.support.rules import rule_findings
 
 DECLARED = {

@@ -100,7 +100,7 @@ def test_sliding_status_over_time(data, store, window):
 
 
 def test_declared_limits_raise_consumer_lag_whatever_burrow_says(data, store, window):
-    from sample_topology.topology import parse_topology
+    from collectors.topology import parse_topology
 
     topo = parse_topology({
         "services": {"svc": {}}, "topics": {"shop.orders": {"producer": "svc"}},
@@ -129,7 +129,7 @@ def test_topology_limits_are_validated():
     import pytest
 
     from collectors.errors import ConfigError
-    from sample_topology.topology import parse_topology
+    from collectors.topology import parse_topology
 
     def group(**limits):
         return {"services": {"svc": {}}, "topics": {"t": {"producer": "svc"}},

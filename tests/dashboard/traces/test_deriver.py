@@ -19,9 +19,9 @@ def test_deriver_derives_in_the_background_and_on_stop(data, store):
     runtime.start()
     try:
         deadline = time.monotonic() + 10
-        while deriver.status()["traces"] < 1 and time.monotonic() < deadline:
+        while deriver.status().traces < 1 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert deriver.status()["traces"] == 1
+        assert deriver.status().traces == 1
         # spans arriving now are derived at the latest when the runtime stops
         t2 = data.trace_id()
         data.span(t2, "web", "server", "GET /", at=5)
@@ -29,7 +29,7 @@ def test_deriver_derives_in_the_background_and_on_stop(data, store):
     finally:
         runtime.stop()
     status = deriver.status()
-    assert (status["traces"], status["errors"], status["pending"]) == (2, 0, 0)
+    assert (status.traces, status.errors, status.pending) == (2, 0, 0)
     assert store.cursor().execute("SELECT count(*) FROM trace_facts").fetchone() == (2,)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sample_topology.topology import parse_topology
+from collectors.topology import parse_topology
 from tests.support.rules import rule_findings
 
 TOPOLOGY = parse_topology({

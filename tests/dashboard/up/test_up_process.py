@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from collectors.store import Store
-from sample_topology.topology import BUNDLED
+from sample_topology import TOPOLOGY_FILE
 from tests.support.net import free_port
 
 
@@ -41,7 +41,7 @@ def _wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 60) -> Non
 def up(tmp_path: Path):
     db = tmp_path / "live.duckdb"
     port = free_port()
-    proc = subprocess.Popen(_seamwatch("up", "--db", str(db), "--port", str(port), "--topology", str(BUNDLED),
+    proc = subprocess.Popen(_seamwatch("up", "--db", str(db), "--port", str(port), "--topology", str(TOPOLOGY_FILE),
                                        "--retain", "7d", "--refresh", "1"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     try:

@@ -1,5 +1,7 @@
 """The declared topology (docs/architecture.md#the-declared-topology): YAML → validated dataclasses → topology_* tables.
 
+The model belongs to the core, not to the demo: analyses, the CLI and migration 002 use it for
+any shop's file (the sample shop's is `sample_topology.TOPOLOGY_FILE`).
 `load_topology()` reads and validates eagerly: a broken file fails with one sentence that
 names the place. `load_into_store()` replaces the store's declaration in one transaction.
 A store that never loaded a topology simply has empty topology_* tables.
@@ -18,7 +20,6 @@ import yaml
 
 from collectors.errors import ConfigError, InputError
 
-BUNDLED = Path(__file__).with_name("topology.yaml")
 DEFAULT_LIMITS = {"max_sync_depth": 3}
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -258,9 +259,9 @@ def parse_topology(doc: Any, *, source: str = "topology") -> Topology:
     )
 
 
-def load_topology(path: str | os.PathLike[str] | None = None) -> Topology:
-    """Read and validate a topology file (default: the bundled sample shop)."""
-    p = Path(path) if path is not None else BUNDLED
+def load_topology(path: str | os.PathLike[str]) -> Topology:
+    """Read and validate a topology file."""
+    p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
@@ -315,8 +316,8 @@ def tables(topo: Topology) -> dict[str, pa.Table]:
     }
 
 
-def load_into_store(store: Any, path: str | os.PathLike[str] | None = None) -> Topology:
-    """Replace the store's declared topology with the file's (default: the bundled one), atomically."""
+def load_into_store(store: Any, path: str | os.PathLike[str]) -> Topology:
+    """Replace the store's declared topology with the file's, atomically."""
     topo = load_topology(path)
     with store.transaction() as tx:
         for name, table in tables(topo).items():
