@@ -38,3 +38,14 @@ def fill(disk: Path, leave: int) -> Path:
     with open(filler, "wb") as f:
         f.write(b"\0" * max(free - leave, 0))
     return filler
+
+
+@pytest.fixture(scope="session")
+def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo's store with hostile names (tests.support.hostile_store), built once for the pages' tests."""
+    from tests.support.hostile_store import build_hostile_sample
+
+    root = tmp_path_factory.mktemp("hostile")
+    db = root / "hostile.duckdb"
+    build_hostile_sample(db, root / "data")
+    return db

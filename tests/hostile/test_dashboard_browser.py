@@ -11,16 +11,15 @@ from urllib.parse import quote
 import pytest
 
 from tests.browser.conftest import browser  # noqa: F401 - the shared headless Chromium fixture
-from tests.support.hostile_store import EVIL, HOSTILE, build_hostile_sample
+from tests.support.hostile_store import EVIL, HOSTILE
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def hostile_url(tmp_path_factory: pytest.TempPathFactory, kit):
+def hostile_url(tmp_path_factory: pytest.TempPathFactory, hostile_db, kit):
     root = tmp_path_factory.mktemp("hostile-browser")
-    db = root / "hostile.duckdb"
-    build_hostile_sample(db, root / "data")
+    db = hostile_db
     port = kit.free_port()
     log = root / "dashboard.log"
     with log.open("w") as out:

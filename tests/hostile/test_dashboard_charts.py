@@ -16,10 +16,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-import streamlit as st
-from streamlit.testing.v1 import AppTest
 
-from collectors.store import shared
 from dashboard.charts.findings import findings_timeline
 from dashboard.charts.series import bars_over_time, lines_over_time
 from dashboard.charts.status import status_strip
@@ -27,7 +24,8 @@ from dashboard.charts.timeline import processings_timeline
 from dashboard.charts.topology import topology_figure
 from dashboard.charts.waterfall import waterfall
 from dashboard.pages_registry import PAGES
-from tests.support.hostile_store import EVIL, build_hostile_sample
+from tests.support.apptest import app_over
+from tests.support.hostile_store import EVIL
 
 LINK = f'<a href="https://{EVIL}/x">click</a>'
 BIG = '<span style="font-size:80px">BIG</span>'
@@ -98,24 +96,10 @@ def test_status_strip_and_timelines_escape_their_categories() -> None:
     assert_inert(findings_timeline(found), shows="svc&lt;a href")
 
 
-@pytest.fixture(scope="module")
-def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hostile-charts")
-    db = root / "hostile.duckdb"
-    build_hostile_sample(db, root / "data")
-    return db
-
-
 @pytest.mark.parametrize("slug", [p[3] for p in PAGES])
 def test_every_chart_of_every_page_is_inert(hostile_db: Path, monkeypatch: pytest.MonkeyPatch, slug: str) -> None:
     """The figures the pages really draw over the hostile store (payments-api carries <a> and <span style>)."""
-    monkeypatch.setenv("SEAMWATCH_DB", str(hostile_db))
-    monkeypatch.setenv("SEAMWATCH_REFRESH", "0")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    shared.close_all()
-    try:
-        at = AppTest.from_file(str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py"), default_timeout=90)
+    with app_over(hostile_db, monkeypatch, timeout=90) as at:
         at.query_params["range"] = "all"
         at.run()
         if slug != PAGES[0][3]:
@@ -127,7 +111,3 @@ def test_every_chart_of_every_page_is_inert(hostile_db: Path, monkeypatch: pytes
             assert_inert(json.loads(chart.proto.spec), shows=None)
         if slug == "overview":  # the topology draws every observed service
             assert any("payments-api&lt;a href" in s for c in charts for s in strings(json.loads(c.proto.spec)))
-    finally:
-        st.cache_data.clear()
-        st.cache_resource.clear()
-        shared.close_all()

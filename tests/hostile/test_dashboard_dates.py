@@ -12,14 +12,12 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from collectors.store import Store, shared
+from collectors.store import Store
 from dashboard.pages_registry import PAGES
+from tests.support.apptest import app_over
 from tests.support.builders import Data
-
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
 
 @pytest.fixture(scope="module")
@@ -40,15 +38,8 @@ def small_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def app(small_db: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SEAMWATCH_DB", str(small_db))
-    monkeypatch.setenv("SEAMWATCH_REFRESH", "0")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    shared.close_all()
-    yield AppTest.from_file(str(APP), default_timeout=60)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    shared.close_all()
+    with app_over(small_db, monkeypatch) as at:
+        yield at
 
 
 def _text(at: AppTest) -> str:

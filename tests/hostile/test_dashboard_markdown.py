@@ -13,15 +13,13 @@ import re
 from pathlib import Path
 
 import pytest
-import streamlit as st
 from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
-from collectors.store import shared
 from dashboard.pages_registry import PAGES
-from tests.support.hostile_store import EVIL, HOSTILE, build_hostile_sample
+from tests.support.apptest import app_over
+from tests.support.hostile_store import EVIL, HOSTILE
 
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 _MD = MarkdownIt("commonmark").enable("table").enable("strikethrough")
 # remark-gfm's autolink literals (mdast-util-gfm-autolink-literal): a scheme, 'www.', or an address.
 BARE_LINK = re.compile(r"(?i)(https?://|(?<![\w.])www\.[\w-]|[\w.+-]@[\w-]+\.[\w-])")
@@ -36,25 +34,10 @@ _STEER = {
 }
 
 
-@pytest.fixture(scope="module")
-def hostile_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("hostile")
-    db = root / "hostile.duckdb"
-    build_hostile_sample(db, root / "data")
-    return db
-
-
 @pytest.fixture
 def app(hostile_db: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("SEAMWATCH_DB", str(hostile_db))
-    monkeypatch.setenv("SEAMWATCH_REFRESH", "0")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    shared.close_all()
-    yield AppTest.from_file(str(APP), default_timeout=90)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    shared.close_all()
+    with app_over(hostile_db, monkeypatch, timeout=90) as at:
+        yield at
 
 
 def markdown_sources(at: AppTest) -> list[str]:

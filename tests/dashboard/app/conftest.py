@@ -12,13 +12,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from collectors.store import Store, shared
+from collectors.store import Store
+from tests.support.apptest import app_over
 from tests.support.markdown import as_read
-
-APP = Path(__file__).resolve().parents[3] / "dashboard" / "app.py"
 
 
 def build_sample(db: Path, data_dir: Path, *, seed: int = 7, minutes: int = 30) -> None:
@@ -51,15 +49,8 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def app(sample_db: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh AppTest over the sample store, with every Streamlit cache cleared."""
-    monkeypatch.setenv("SEAMWATCH_DB", str(sample_db))
-    monkeypatch.setenv("SEAMWATCH_REFRESH", "0")
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    shared.close_all()
-    yield AppTest.from_file(str(APP), default_timeout=60)
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    shared.close_all()
+    with app_over(sample_db, monkeypatch) as at:
+        yield at
 
 
 def page_text(at: AppTest) -> str:

@@ -1,0 +1,33 @@
+"""Streamlit's AppTest over a store: the dashboard's entry, with every cache and shared store cleared around it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from collectors.store import shared
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+
+
+def _clear() -> None:
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    shared.close_all()
+
+
+@contextmanager
+def app_over(db: Path, monkeypatch: pytest.MonkeyPatch, *, timeout: float = 60) -> Iterator[AppTest]:
+    """A fresh AppTest of the dashboard over ``db`` (no refresh timer), caches cleared before and after."""
+    monkeypatch.setenv("SEAMWATCH_DB", str(db))
+    monkeypatch.setenv("SEAMWATCH_REFRESH", "0")
+    _clear()
+    try:
+        yield AppTest.from_file(str(APP), default_timeout=timeout)
+    finally:
+        _clear()
