@@ -24,7 +24,7 @@ import pyarrow as pa
 
 from collectors.errors import InputError
 from collectors.lines import read_lines
-from collectors.model import SCHEMAS, error_row, to_table
+from collectors.model import SCHEMAS, error_row, to_table, to_table_or_reject
 from collectors.normalize.import_lines import KINDS, BadLine, decode, kind_of, parse_line
 from collectors.normalize.spans import dumps
 from collectors.normalize.wire_format import WireDecoder
@@ -204,17 +204,5 @@ def import_file(store: Store, path: str | os.PathLike[str], *, cluster: str = "d
 def _table(name: str, rows: list[dict[str, Any]], reject_row: Callable[[str, dict[str, Any]], None]) -> pa.Table:
     """Arrow table of a batch's rows. Every row was checked against its schema (misfit); should
     Arrow still refuse one, that row alone is rejected rather than the batch."""
-    schema = SCHEMAS[name]
-    try:
-        return to_table(rows, schema)
-    except (ValueError, TypeError, OverflowError):  # pyarrow's ArrowInvalid/ArrowTypeError subclass these
-        pass
-    good = []
-    for row in rows:
-        try:
-            to_table([row], schema)
-        except (ValueError, TypeError, OverflowError) as exc:
-            reject_row(f"does not fit the {name} table: {str(exc).splitlines()[0]}", row)
-        else:
-            good.append(row)
-    return to_table(good, schema)
+    return to_table_or_reject(rows, SCHEMAS[name], lambda row, exc: reject_row(
+        f"does not fit the {name} table: {str(exc).splitlines()[0]}", row))

@@ -7,7 +7,7 @@ rows into an Arrow table column by column, which is what the store ingests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pyarrow as pa
@@ -161,6 +161,25 @@ def to_table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
     rows = rows if isinstance(rows, list) else list(rows)
     columns = [pa.array([r.get(name) for r in rows], type=schema.field(name).type) for name in schema.names]
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def to_table_or_reject(rows: list[dict[str, Any]], schema: pa.Schema,
+                       reject: Callable[[dict[str, Any], Exception], None]) -> pa.Table:
+    """to_table, except that a row Arrow refuses goes to ``reject(row, exc)`` instead of sinking the
+    whole batch (the rows are built again one by one only when the batch as a whole fails)."""
+    try:
+        return to_table(rows, schema)
+    except (ValueError, TypeError, OverflowError):  # pyarrow's ArrowInvalid/ArrowTypeError subclass these
+        pass
+    good = []
+    for row in rows:
+        try:
+            to_table([row], schema)
+        except (ValueError, TypeError, OverflowError) as exc:
+            reject(row, exc)
+        else:
+            good.append(row)
+    return to_table(good, schema)
 
 
 def table_from_tuples(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:

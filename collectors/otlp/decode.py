@@ -21,7 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from collectors.model import SPAN_SCHEMA, table_from_tuples, to_table
+from collectors.model import SPAN_SCHEMA, table_from_tuples, to_table_or_reject
 from collectors.normalize import jsonkeys
 from collectors.normalize.otlp_json import spans_from_json
 from collectors.normalize.otlp_limits import Limits, check_json_size, screen_json, screen_proto
@@ -72,19 +72,8 @@ def _json_object(body: bytes) -> Any:
 
 def _table(rows: list[dict[str, Any]], rejected: list[tuple[str, str]]) -> pa.Table:
     """Arrow table of the rows; a row Arrow refuses joins ``rejected`` instead of sinking the request."""
-    try:
-        return to_table(rows, SPAN_SCHEMA)
-    except (ValueError, TypeError, OverflowError):  # pyarrow's ArrowInvalid/ArrowTypeError subclass these
-        pass
-    good = []
-    for row in rows:
-        try:
-            to_table([row], SPAN_SCHEMA)
-        except (ValueError, TypeError, OverflowError) as exc:
-            rejected.append((f"span does not fit the store: {exc}", repr(row)[:1024]))
-        else:
-            good.append(row)
-    return to_table(good, SPAN_SCHEMA)
+    return to_table_or_reject(rows, SPAN_SCHEMA, lambda row, exc: rejected.append(
+        (f"span does not fit the store: {exc}", repr(row)[:1024])))
 
 
 def _decode_ipc(body: bytes, fmt: str, source: str, limits: Limits) -> tuple[bytes, list[tuple[str, str]]]:
