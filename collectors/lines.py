@@ -70,20 +70,22 @@ def read_lines(path: Path, *, max_line_bytes: int,
                 if end < 0:
                     break
                 number += 1
-                data = b"".join(parts)
-                if length > max_line_bytes:
-                    yield Line(number, data[:EXCERPT_BYTES], length)
-                elif data.strip():
-                    yield Line(number, data, length)
+                if (line := _finished(number, parts, length, max_line_bytes)) is not None:
+                    yield line
                 parts, held, length = [], 0, 0
                 start = end + 1
         if length or parts:  # a last line without a newline
             number += 1
-            data = b"".join(parts)
-            if length > max_line_bytes:
-                yield Line(number, data[:EXCERPT_BYTES], length)
-            elif data.strip():
-                yield Line(number, data, length)
+            if (line := _finished(number, parts, length, max_line_bytes)) is not None:
+                yield line
+
+
+def _finished(number: int, parts: list[bytes], length: int, max_line_bytes: int) -> Line | None:
+    """Line ``number`` as read: an over-long one as its excerpt and length; a blank one is None."""
+    data = b"".join(parts)
+    if length > max_line_bytes:
+        return Line(number, data[:EXCERPT_BYTES], length)
+    return Line(number, data, length) if data.strip() else None
 
 
 def _raw_position(fh: IO[bytes]) -> int:
