@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -12,12 +13,12 @@ import pytest
 from tests.otlp.conftest import receiver, receiver_factory  # noqa: F401 (fixtures shared with tests/otlp)
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A real 24 MiB tmpfs, so "No space left on device" comes from the kernel. Needs root (mount)."""
-    path = tmp_path / "disk"
+@contextmanager
+def tmpfs(path: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` mounted at ``path``, so "No space left on device" comes from the
+    kernel. Needs root (mount); under CI a failed mount fails the test instead of skipping it."""
     path.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(path)],
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
                           capture_output=True, text=True, check=False)
     if done.returncode:
         reason = f"cannot mount a tmpfs (root needed): {done.stderr.strip()}"
@@ -28,6 +29,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 24 MiB tmpfs."""
+    with tmpfs(tmp_path / "disk", "24m") as path:
+        yield path
 
 
 def fill(disk: Path, leave: int) -> Path:

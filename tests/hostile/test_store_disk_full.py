@@ -5,7 +5,6 @@ duplicates what the failed one committed. On a real, small tmpfs (needs root to 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from collectors.store import Store
+from tests.hostile.conftest import tmpfs
 
 pytestmark = pytest.mark.slow
 LINES = 120_000
@@ -21,19 +21,8 @@ LINES = 120_000
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        message = f"cannot mount a small tmpfs (needs root): {done.stderr.strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
+    with tmpfs(tmp_path / "mnt", "8m") as path:
+        yield path
 
 
 def _import(data: Path, db: Path) -> subprocess.CompletedProcess[str]:
