@@ -9,7 +9,7 @@ under Java 17 with a small heap. Usage::
     python scripts/kafka_broker.py start [--port 9092] # start in the background, print bootstrap
     python scripts/kafka_broker.py status | stop
 
-The test harness (tests/kafka/conftest.py) imports :class:`Broker` from this file.
+The test harness (tests/collectors/kafka/conftest.py) imports :class:`Broker` from this file.
 Environment: SEAMWATCH_KAFKA_VERSION (default below), SEAMWATCH_KAFKA_CACHE (default
 ``~/.cache/seamwatch``), JAVA_HOME.
 """

@@ -8,7 +8,7 @@ Python's json module reads the same way, ISO or epoch event times, no CloudEvent
 dead-letter headers, ...); every other record is marked and goes through
 :func:`collectors.normalize.records.record_row`, the reference, one by one (ReferenceRows).
 collectors.kafka.normalizers chooses among the three paths; one table of cases
-(tests/kafka/test_batch_parity.py) holds them together.
+(tests/collectors/kafka/test_batch_parity.py) holds them together.
 """
 
 from __future__ import annotations

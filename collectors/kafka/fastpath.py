@@ -5,7 +5,7 @@ objects per field), and the normalizer thread computes record_row's columns for 
 chunks without the GIL, straight into Arrow buffers. The native code claims only records
 whose outcome it can reproduce exactly and marks the rest, which go through
 :func:`collectors.normalize.records.record_row` one by one, as on the bulk-query path
-(collectors.kafka.batch). tests/kafka/test_batch_parity.py holds all three paths together.
+(collectors.kafka.batch). tests/collectors/kafka/test_batch_parity.py holds all three paths together.
 
 Without a Rust toolchain at install the module is absent and the tap uses the bulk query.
 """

@@ -8,7 +8,7 @@ Each captures a consume() call's messages into its own kind of batch, concatenat
 into one batch per hand-over and converts that to RECORD_SCHEMA rows plus ingest errors;
 the records a fast path cannot reproduce exactly go through the reference, which every
 normalizer also offers for a whole batch when its fast work fails. One table of envelope
-cases, tests/kafka/test_batch_parity.py, holds all three to the same results.
+cases, tests/collectors/kafka/test_batch_parity.py, holds all three to the same results.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fixtures of the hostile-input suite: the OTLP receiver's (tests/otlp) and a small real disk."""
+"""Fixtures of the hostile-input suite: the OTLP receiver's (tests/collectors/otlp) and a small real disk."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.otlp.conftest import receiver, receiver_factory  # noqa: F401 (fixtures shared with tests/otlp)
+from tests.collectors.otlp.conftest import receiver, receiver_factory  # noqa: F401 (fixtures shared with tests/collectors/otlp)
 
 
 @contextmanager

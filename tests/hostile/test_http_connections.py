@@ -11,8 +11,8 @@ import threading
 
 from google.rpc.status_pb2 import Status
 
-from tests.otlp.conftest import post, wait_for
-from tests.otlp.requests import request
+from tests.collectors.otlp.conftest import post, wait_for
+from tests.collectors.otlp.requests import request
 from tests.support.otlp_http import PROTOBUF, connect, head, http_receiver, poll, read_answer
 
 

@@ -7,8 +7,8 @@ import json
 import pytest
 from google.rpc.status_pb2 import Status
 
-from tests.otlp.conftest import post, wait_for
-from tests.otlp.requests import request
+from tests.collectors.otlp.conftest import post, wait_for
+from tests.collectors.otlp.requests import request
 from tests.support.otlp_http import JSON, PROTOBUF, Answer, closed_by_server, connect, head, http_receiver, read_answer
 
 

@@ -6,8 +6,8 @@ import gzip
 
 from google.rpc.status_pb2 import Status
 
-from tests.otlp.conftest import post, wait_for
-from tests.otlp.requests import request
+from tests.collectors.otlp.conftest import post, wait_for
+from tests.collectors.otlp.requests import request
 from tests.support.otlp_http import http_receiver
 
 SPANS = "SELECT count(*) FROM spans"

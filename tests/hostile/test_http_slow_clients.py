@@ -12,8 +12,8 @@ import time
 import pytest
 from google.rpc.status_pb2 import Status
 
-from tests.otlp.conftest import post, wait_for
-from tests.otlp.requests import request
+from tests.collectors.otlp.conftest import post, wait_for
+from tests.collectors.otlp.requests import request
 from tests.support.net import free_port
 from tests.support.otlp_http import (
     JSON,

@@ -1,6 +1,6 @@
 """One rule for repeated JSON names, on every path that reads JSON: the first value wins (README).
 
-The Kafka tap's paths (reference, bulk query, native) are held to it by tests/kafka's parity tests.
+The Kafka tap's paths (reference, bulk query, native) are held to it by tests/collectors/kafka's parity tests.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from collectors.normalize.otlp_limits import Limits
-from tests.otlp.conftest import post, wait_for
-from tests.otlp.requests import _varint, request, spans_of
+from tests.collectors.otlp.conftest import post, wait_for
+from tests.collectors.otlp.requests import _varint, request, spans_of
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 JSON = "application/json"

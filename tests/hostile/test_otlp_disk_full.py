@@ -14,9 +14,9 @@ import pytest
 
 from collectors.otlp import OtlpReceiver
 from collectors.store import Store
+from tests.collectors.otlp.conftest import FAST, post
+from tests.collectors.otlp.requests import request
 from tests.hostile.conftest import fill
-from tests.otlp.conftest import FAST, post
-from tests.otlp.requests import request
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 SPANS = 500  # per request
@@ -94,8 +94,8 @@ def test_collect_exits_1_and_says_so_when_acknowledged_spans_stay_unwritten(smal
     import signal
     import subprocess
 
+    from tests.collectors.otlp.test_collect_cli import _wait_listening
     from tests.hostile.test_otlp_signals import SEAMWATCH
-    from tests.otlp.test_collect_cli import _wait_listening
     from tests.support.net import free_port
 
     db, port = small_disk / "store.duckdb", free_port()

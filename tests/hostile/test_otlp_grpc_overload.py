@@ -15,8 +15,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from tests.otlp.conftest import wait_for
-from tests.otlp.requests import request
+from tests.collectors.otlp.conftest import wait_for
+from tests.collectors.otlp.requests import request
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 

@@ -9,8 +9,8 @@ import pytest
 
 from collectors.errors import StoreError
 from collectors.store import Store
-from tests.otlp.conftest import post
-from tests.otlp.requests import request
+from tests.collectors.otlp.conftest import post
+from tests.collectors.otlp.requests import request
 
 
 def test_the_write_queue_is_bounded_in_bytes(receiver_factory, store):

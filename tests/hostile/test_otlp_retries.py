@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import grpc
 
-from tests.otlp.conftest import post, wait_for
-from tests.otlp.requests import request
+from tests.collectors.otlp.conftest import post, wait_for
+from tests.collectors.otlp.requests import request
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 

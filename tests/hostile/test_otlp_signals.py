@@ -21,8 +21,8 @@ import duckdb
 import grpc
 import pytest
 
-from tests.otlp.requests import request
-from tests.otlp.test_collect_cli import _wait_listening
+from tests.collectors.otlp.requests import request
+from tests.collectors.otlp.test_collect_cli import _wait_listening
 from tests.support.net import free_port
 
 SEAMWATCH = [sys.executable, "-c", "from dashboard.cli import main; main()"]

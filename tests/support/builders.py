@@ -51,7 +51,7 @@ class Data:
 
     T0 = T0
     REMOTE = REMOTE
-    default_value: bytes | None = None  # a record's value when a test gives none
+    default_value: bytes | None = b"{}"  # a record's value when a test gives none: an empty JSON object
 
     @staticmethod
     def at(seconds: float) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.kafka.conftest import _harness, _unavailable
+from tests.collectors.kafka.conftest import _harness, _unavailable
 
 pytestmark = pytest.mark.kafka
 

@@ -44,8 +44,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import Link, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from tests.kafka.conftest import FAST_GROUP, wait_for
-from tests.otlp.test_collect_cli import SEAMWATCH, _wait_listening
+from tests.collectors.kafka.conftest import FAST_GROUP, wait_for
+from tests.collectors.otlp.test_collect_cli import SEAMWATCH, _wait_listening
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.kafka

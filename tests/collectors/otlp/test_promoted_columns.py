@@ -6,8 +6,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from collectors.otlp import OtlpReceiver
 from collectors.store import Store
-from tests.otlp.conftest import post
-from tests.otlp.requests import request, spans_of
+from tests.collectors.otlp.conftest import post
+from tests.collectors.otlp.requests import request, spans_of
 
 
 def _value(v: object) -> AnyValue:

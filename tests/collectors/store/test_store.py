@@ -16,7 +16,7 @@ from collectors.normalize.records import record_row
 from collectors.store import Store, schema_version
 from collectors.store.migrate import LATEST, MIGRATIONS
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[1] / "normalize" / "golden"
 
 
 def _record(offset: int) -> dict:

@@ -51,7 +51,7 @@ def test_cli_reports_bad_x_without_traceback(tmp_path) -> None:
 @pytest.mark.kafka
 def test_secrets_never_reach_logs_or_status(store, bootstrap, caplog) -> None:
     from collectors.kafka.tap import KafkaTap
-    from tests.kafka.conftest import wait_for
+    from tests.collectors.kafka.conftest import wait_for
 
     settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=("nothing-*",),
                              extra=parse_x(["security.protocol=SASL_PLAINTEXT", "sasl.mechanism=PLAIN",

@@ -10,7 +10,7 @@ from confluent_kafka import TopicPartition
 
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag import LagPoller
-from tests.kafka.conftest import wait_for
+from tests.collectors.kafka.conftest import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -11,7 +11,7 @@ import pytest
 
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.tap import KafkaTap
-from tests.kafka.conftest import wait_for
+from tests.collectors.kafka.conftest import wait_for
 
 pytestmark = pytest.mark.kafka
 

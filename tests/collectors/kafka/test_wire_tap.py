@@ -15,7 +15,7 @@ from collectors.kafka.registry import RETRY_DOWN_S, RegistrySchemas, RegistrySet
 from collectors.kafka.tap import KafkaTap
 from collectors.kafka.wire_records import WireRecords
 from collectors.normalize.wire_format import WireDecoder
-from tests.kafka.conftest import wait_for
+from tests.collectors.kafka.conftest import wait_for
 from tests.support import wire
 
 pytestmark = pytest.mark.kafka

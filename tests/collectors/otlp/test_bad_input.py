@@ -12,8 +12,8 @@ import pytest
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from tests.otlp.conftest import post, wait_for
-from tests.otlp.requests import request, spans_of, with_many_attributes
+from tests.collectors.otlp.conftest import post, wait_for
+from tests.collectors.otlp.requests import request, spans_of, with_many_attributes
 
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"

@@ -15,7 +15,7 @@ from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag import LagPoller
 from collectors.kafka.tap import KafkaTap
 from collectors.store import Store
-from tests.kafka.conftest import wait_for
+from tests.collectors.kafka.conftest import wait_for
 
 pytestmark = pytest.mark.kafka
 

@@ -14,8 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from collectors.otlp import OtlpReceiver
 from collectors.store import Store
-from tests.otlp.conftest import FAST, post
-from tests.otlp.scenario import emit_shop_traces
+from tests.collectors.otlp.conftest import FAST, post
+from tests.collectors.otlp.scenario import emit_shop_traces
 
 _ID_FIELDS = {"traceId", "spanId", "parentSpanId"}
 

@@ -13,8 +13,8 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 
 from collectors.derive import derive_all
 from collectors.model import FLAG_HAS_IS_REMOTE, FLAG_IS_REMOTE, KIND_CLIENT, KIND_SERVER
-from tests.otlp.conftest import wait_for
-from tests.otlp.scenario import emit_shop_traces
+from tests.collectors.otlp.conftest import wait_for
+from tests.collectors.otlp.scenario import emit_shop_traces
 
 
 def _http(receiver):

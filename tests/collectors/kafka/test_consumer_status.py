@@ -25,7 +25,7 @@ from collectors.topology import parse_topology
 from dashboard.analyses import burrow
 from dashboard.analyses.window import Window
 from dashboard.findings.registry import rule
-from tests.kafka.conftest import FAST_GROUP, wait_for
+from tests.collectors.kafka.conftest import FAST_GROUP, wait_for
 
 pytestmark = pytest.mark.kafka
 RUN_FOR = 10.0  # seconds of traffic after every group is in place
@@ -153,7 +153,7 @@ class Scenario:
 @pytest.fixture(scope="module")
 def played(kafka_broker, tmp_path_factory):  # type: ignore[no-untyped-def]
     from collectors.store import Store
-    from tests.kafka.conftest import topic_maker
+    from tests.collectors.kafka.conftest import topic_maker
 
     with Store(tmp_path_factory.mktemp("status") / "s.duckdb") as store, topic_maker(kafka_broker.bootstrap) as make:
         scenario = Scenario(kafka_broker.bootstrap, make, store)

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from dashboard.cli import cli
 
-GOLDEN = Path(__file__).parent / "collectors" / "golden"
+GOLDEN = Path(__file__).parents[2] / "collectors" / "normalize" / "golden"
 
 
 def _run(*args: str):

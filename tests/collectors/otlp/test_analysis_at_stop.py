@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from tests.otlp.test_collect_cli import SEAMWATCH, _wait_listening
+from tests.collectors.otlp.test_collect_cli import SEAMWATCH, _wait_listening
 from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow  # two collect processes, ~20 s each

@@ -12,7 +12,7 @@ import time
 import duckdb
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-from tests.otlp.scenario import emit_shop_traces
+from tests.collectors.otlp.scenario import emit_shop_traces
 from tests.support.net import free_port
 
 SEAMWATCH = [sys.executable, "-c", "from dashboard.cli import main; main()"]
