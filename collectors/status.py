@@ -206,6 +206,59 @@ class RetentionStatus:
 
 
 @dataclass(frozen=True)
+class FindingsWatchStatus:
+    """The findings watch (dashboard.alerts.watch): the rules run every few seconds for metrics and notifications."""
+
+    window_s: float  # findings are judged over the last window_s seconds
+    runs: int
+    open: int  # findings in the last run
+    failed_rules: int = 0  # rules that failed in the last run
+    errors: int = 0  # runs that failed as a whole
+    last_run_at: float | None = None
+    last_error: str | None = None
+
+    def describe(self, now: float | None = None) -> str:
+        return _line(f"{_n(self.open, 'open finding')} over the last {fmt_age(self.window_s)}",
+                     _n(self.runs, "run"), _ago(self.last_run_at, now, "run"),
+                     _n(self.failed_rules, "rule") + " failed" if self.failed_rules else None,
+                     _n(self.errors, "failed run") if self.errors else None, _error(self.last_error))
+
+
+@dataclass(frozen=True)
+class MetricsStatus:
+    """The Prometheus endpoint (dashboard.alerts.metrics)."""
+
+    address: str  # host:port serving /metrics
+    scrapes: int
+    read_errors: int = 0  # parts of a scrape the store could not answer (the rest was served)
+    last_scrape_at: float | None = None
+    last_error: str | None = None
+
+    def describe(self, now: float | None = None) -> str:
+        return _line(f"/metrics on {self.address}", _n(self.scrapes, "scrape"), _ago(self.last_scrape_at, now, "scrape"),
+                     _n(self.read_errors, "failed read") if self.read_errors else None, _error(self.last_error))
+
+
+@dataclass(frozen=True)
+class NotifyStatus:
+    """Finding notifications (dashboard.alerts.notify): one sender per receiver."""
+
+    receivers: int
+    sent: int
+    pending: int  # notifications recorded in the store and not delivered yet (all receivers)
+    failures: int = 0  # failed attempts, each retried with backoff
+    refused: int = 0  # notifications a receiver refused for good (4xx other than 408/429), not retried
+    last_sent_at: float | None = None
+    last_error: str | None = None
+
+    def describe(self, now: float | None = None) -> str:
+        return _line(f"{_n(self.receivers, 'receiver')}", f"{self.sent:,} sent", f"{self.pending:,} pending",
+                     _ago(self.last_sent_at, now, "delivery"),
+                     _n(self.failures, "failed attempt") if self.failures else None,
+                     f"{self.refused:,} refused" if self.refused else None, _error(self.last_error))
+
+
+@dataclass(frozen=True)
 class Unreported:
     """What a reader shows when the collectors' status could not be read."""
 

@@ -192,3 +192,17 @@ def record_at(con: duckdb.DuckDBPyConnection, topic: str, partition: int, offset
     """The tapped record at (topic, partition, offset), or None when the tap does not hold it."""
     df = con.execute(_RECORD, {"topic": topic, "partition": partition, "offset": offset, "cluster": cluster}).df()
     return None if df.empty else df.iloc[0].to_dict()
+
+
+_PARTITION_ENDS_LATEST = """
+SELECT cluster, topic, "partition", low_watermark, high_watermark, observed_at AS at
+FROM topic_offsets
+WHERE observed_at >= $start AND observed_at < $end
+QUALIFY row_number() OVER (PARTITION BY cluster, topic, "partition" ORDER BY observed_at DESC) = 1
+ORDER BY cluster, topic, "partition"
+"""
+
+
+def partition_ends_latest(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+    """Each partition's newest first and end offsets (low and high watermark) in the window."""
+    return con.execute(_PARTITION_ENDS_LATEST, {"start": window.start, "end": window.end}).df()

@@ -16,6 +16,7 @@ import click
 from collectors.runtime import Component, Runtime
 from collectors.store import Store
 from collectors.store.db import DEFAULT_MEMORY_LIMIT
+from dashboard.cli.alert_options import alert_options, build_alerts
 from dashboard.cli.kafka_options import build_kafka, kafka_options
 from dashboard.cli.options import db_option
 from dashboard.cli.otlp_options import build_otlp, otlp_options
@@ -68,6 +69,7 @@ memory_limit_option = click.option(
 @memory_limit_option
 @kafka_options
 @otlp_options
+@alert_options
 def collect_cmd(db: str | None, db_memory_limit: str, **options: object) -> None:
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
@@ -93,6 +95,8 @@ def _build(store: Store, options: dict[str, object]) -> list[Component]:
 
         # first, so it stops last: the collectors flush what they hold, then it derives everything pending
         components.insert(0, Deriver(store))
+        # last: they start once the collectors run, and stop first (what is queued to notify stays in the store)
+        components.extend(build_alerts(store, options, components))
     return components
 
 

@@ -1,0 +1,7 @@
+"""Alerts and actions: what `collect` and `up` tell the outside world while they run.
+
+- `watch`: runs the finding rules over the last few minutes on a background thread;
+- `metrics`: the Prometheus `/metrics` endpoint, read from the store and the components at scrape time.
+
+See docs/architecture.md#alerts-and-notifications.
+"""
