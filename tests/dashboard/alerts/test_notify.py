@@ -1,0 +1,191 @@
+"""Finding notifications against real HTTP receivers: new, worse and resolved once each, per-URL severity,
+retry after a 500, a receiver that never answers holds nothing else up, a restart does not re-send."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from collectors.errors import ConfigError
+from dashboard.alerts.notify import Notifier, parse_receiver
+from dashboard.analyses.window import Window
+from dashboard.findings.engine import Report
+from dashboard.findings.model import Finding
+from tests.support.net import free_port
+from tests.support.webhook import webhook
+
+T = datetime(2026, 3, 2, 12, 0)
+
+
+def _finding(severity: str, *, rule: str = "CONSUMER_LAG", subject: str = "billing") -> Finding:
+    return Finding(rule=rule, severity=severity, subject_kind="group", subject=subject, count=3, first_seen=T,
+                   last_seen=T, summary=f"{subject} stopped committing.", remedy="Restart the consumer.")
+
+
+def _report(*findings: Finding, errors: dict[str, str] | None = None) -> Report:
+    return Report(Window(T, T.replace(hour=13)), list(findings), dict(errors or {}))
+
+
+def _events(bodies: list[dict]) -> list[tuple[str, str, str]]:
+    return [(b["seamwatch"]["event"], b["seamwatch"]["subject"], b["seamwatch"]["severity"]) for b in bodies]
+
+
+def test_new_worse_and_resolved_are_posted_once_each_per_receivers_severity(store) -> None:
+    with webhook() as everyone, webhook() as pager:
+        notifier = Notifier(store, [parse_receiver(everyone.url), parse_receiver(pager.url + "#severity=error")],
+                            backoff_s=0.05)
+        notifier.start()
+        try:
+            notifier.on_report(_report(_finding("warning"), _finding("info", subject="audit")))
+            notifier.on_report(_report(_finding("warning"), _finding("info", subject="audit")))  # nothing new
+            everyone.wait_for(1)
+            notifier.on_report(_report(_finding("error")))  # worse; audit's info was never sent, so no resolve
+            notifier.on_report(_report(_finding("warning")))  # better again: not news
+            notifier.on_report(_report())  # cleared
+            notifier.on_report(_report())
+            assert _events(everyone.wait_for(3)) == [("new", "billing", "warning"), ("worse", "billing", "error"),
+                                                    ("resolved", "billing", "error")]
+            assert _events(pager.wait_for(2)) == [("new", "billing", "error"), ("resolved", "billing", "error")]
+            time.sleep(0.5)  # nothing more arrives
+            assert len(everyone.received) == 3 and len(pager.received) == 2
+        finally:
+            notifier.stop()
+    first = everyone.accepted[0]
+    assert first["text"].startswith(":warning: WARNING CONSUMER_LAG on group billing: billing stopped committing.")
+    assert "Remedy: Restart the consumer." in first["text"]
+    assert everyone.accepted[1]["text"].startswith(":rotating_light: ERROR CONSUMER_LAG on group billing (worse: was warning)")
+    assert everyone.accepted[2]["text"].startswith(":white_check_mark: RESOLVED CONSUMER_LAG on group billing")
+    assert everyone.headers[0]["Idempotency-Key"] == first["seamwatch"]["id"]
+    assert first["seamwatch"]["summary"] == "billing stopped committing." and "evidence" not in first["seamwatch"]
+    assert notifier.status().sent == 5 and notifier.status().pending == 0
+    # the store keeps a digest of each URL, never the URL (a webhook's secret is in its path)
+    dump = json.dumps(store.cursor().execute("SELECT * FROM notify_outbox").fetchall(), default=str)
+    assert "secret" not in dump and "/services/" not in dump
+
+
+def test_a_failed_rule_resolves_nothing(store) -> None:
+    with webhook() as hook:
+        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
+        notifier.start()
+        try:
+            notifier.on_report(_report(_finding("error")))
+            notifier.on_report(_report(errors={"CONSUMER_LAG": "Binder Error: boom"}))
+            notifier.on_report(_report(_finding("error")))
+            hook.wait_for(1)
+            time.sleep(0.3)
+        finally:
+            notifier.stop()
+    assert _events(hook.received) == [("new", "billing", "error")]
+
+
+def test_a_receiver_answering_500_gets_the_notice_once_it_recovers(store) -> None:
+    with webhook(statuses=[500, 503]) as hook:
+        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
+        notifier.start()
+        try:
+            notifier.on_report(_report(_finding("error")))
+            hook.wait_for(1)
+        finally:
+            notifier.stop()
+    assert len(hook.received) == 3 and len(hook.accepted) == 1  # two refusals, then taken
+    assert len({b["seamwatch"]["id"] for b in hook.received}) == 1  # the same notice each time
+    s = notifier.status()
+    assert (s.sent, s.failures, s.pending) == (1, 2, 0) and s.last_error == "HTTP 503"
+
+
+def test_a_4xx_is_a_refusal_not_retried(store) -> None:
+    with webhook(statuses=[404]) as hook:
+        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
+        notifier.start()
+        try:
+            notifier.on_report(_report(_finding("error")))
+            notifier.on_report(_report(_finding("error"), _finding("error", subject="other")))
+            hook.wait_for(1)  # the second notice goes through; the first was refused and stays so
+            time.sleep(0.3)
+        finally:
+            notifier.stop()
+    assert [b["seamwatch"]["subject"] for b in hook.received] == ["billing", "other"]
+    assert notifier.status().refused == 1
+
+
+def test_a_receiver_that_never_answers_holds_up_nobody_else(store) -> None:
+    black_hole = socket.socket()  # accepts connections (the kernel's backlog), never reads or answers
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(8)
+    try:
+        with webhook() as hook:
+            stuck = parse_receiver(f"http://127.0.0.1:{black_hole.getsockname()[1]}/hook")
+            notifier = Notifier(store, [stuck, parse_receiver(hook.url)], backoff_s=0.05, timeout_s=30)
+            notifier.start()
+            notifier.on_report(_report(_finding("error")))  # queues for both and returns: no posting here
+            notifier.on_report(_report(_finding("error"), _finding("error", subject="other")))
+            assert _events(hook.wait_for(2)) == [("new", "billing", "error"), ("new", "other", "error")]
+            assert notifier.status().pending == 2  # the stuck receiver's, kept for later
+            notifier.stop(timeout=1)
+    finally:
+        black_hole.close()
+
+
+@pytest.mark.parametrize("text", ["ftp://example.com/x", "hooks.slack.com/x", "http://h/x#severity=loud",
+                                  "http://h/x#level=error"])
+def test_a_bad_notify_url_is_one_sentence_without_its_path(text: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse_receiver(text)
+    assert "\n" not in str(err.value) and "/x" not in str(err.value)
+
+
+def _seamwatch(*args: str) -> list[str]:
+    script = Path(sys.executable).with_name("seamwatch")
+    return [str(script), *args] if script.is_file() else [sys.executable, "-c",
+                                                         "from dashboard.cli import main; main()", *args]
+
+
+def _collect(db: Path, url: str) -> subprocess.Popen:
+    return subprocess.Popen(_seamwatch("collect", "--db", str(db), "--otlp-http", f"127.0.0.1:{free_port()}",
+                                       "--notify", url, "--alert-interval", "0.5"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _stop(proc: subprocess.Popen) -> str:
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_collect_notifies_a_dead_letter_once_and_a_restart_does_not_resend(tmp_path: Path) -> None:
+    now_ms = int(time.time() * 1000)
+    records = tmp_path / "records.jsonl"
+    records.write_text("".join(json.dumps({
+        "topic": "orders.DLT", "partition": 0, "offset": i, "timestamp": now_ms - 1000 * i, "key": f"order-{i}",
+        "headers": [["kafka_dlt-original-topic", "orders"], ["kafka_dlt-exception-fqcn", "java.lang.IllegalStateException"]],
+        "value": {"orderId": f"order-{i}"}}) + "\n" for i in range(3)))
+    db = tmp_path / "live.duckdb"
+    imported = subprocess.run(_seamwatch("import", str(records), "--db", str(db)), capture_output=True, text=True,
+                              timeout=120)
+    assert imported.returncode == 0, imported.stderr
+    with webhook(statuses=[500]) as hook:
+        first = _collect(db, hook.url)
+        try:
+            got = hook.wait_for(1, timeout=60)
+            time.sleep(2)  # four more runs of the rules: nothing new to say
+        finally:
+            _stop(first)
+        assert _events(got) == [("new", "orders.DLT", "error")]
+        assert "DEAD_LETTER on topic orders.DLT" in got[0]["text"]
+        assert len(hook.received) == 2  # the 500, then the retry that was taken
+
+        second = _collect(db, hook.url)
+        try:
+            time.sleep(4)  # eight runs of the rules over the same open finding
+        finally:
+            _stop(second)
+        assert len(hook.received) == 2, hook.received[2:]
