@@ -245,14 +245,15 @@ class NotifyStatus:
 
     receivers: int
     sent: int
-    pending: int  # notifications recorded in the store and not delivered yet (all receivers)
+    pending: int | None  # notifications recorded in the store and not delivered yet (all receivers); None: unknown
     failures: int = 0  # failed attempts, each retried with backoff
     refused: int = 0  # notifications a receiver refused for good (4xx other than 408/429), not retried
     last_sent_at: float | None = None
     last_error: str | None = None
 
     def describe(self, now: float | None = None) -> str:
-        return _line(f"{_n(self.receivers, 'receiver')}", f"{self.sent:,} sent", f"{self.pending:,} pending",
+        return _line(f"{_n(self.receivers, 'receiver')}", f"{self.sent:,} sent",
+                     "pending unknown" if self.pending is None else f"{self.pending:,} pending",
                      _ago(self.last_sent_at, now, "delivery"),
                      _n(self.failures, "failed attempt") if self.failures else None,
                      f"{self.refused:,} refused" if self.refused else None, _error(self.last_error))

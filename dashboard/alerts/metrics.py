@@ -279,8 +279,9 @@ class SeamwatchCollector(Collector):
                     [], max(0.0, now - s.last_run_at) if s.last_run_at is not None else float("nan"))
             elif isinstance(s, NotifyStatus):
                 counter("seamwatch_notifications_sent", "Notifications delivered.").add_metric([], s.sent)
-                gauge("seamwatch_notifications_pending", "Notifications recorded and not delivered yet.").add_metric(
-                    [], s.pending)
+                if s.pending is not None:
+                    gauge("seamwatch_notifications_pending", "Notifications recorded and not delivered yet."
+                          ).add_metric([], s.pending)
                 counter("seamwatch_notification_failures", "Failed delivery attempts (each retried).").add_metric(
                     [], s.failures)
             elif isinstance(s, MetricsStatus):

@@ -178,7 +178,7 @@ class Notifier:
                 cur.close()
             pending = int(row[0]) if row else 0
         except Exception:  # the status line must not fail the page that shows it
-            pending = -1
+            pending = None
         return NotifyStatus(receivers=len(self.receivers), sent=s["sent"], pending=pending, failures=s["failures"],
                             refused=s["refused"], last_sent_at=s["last_sent"], last_error=s["last_error"])
 

@@ -68,8 +68,9 @@ class FindingsWatch(ThreadComponent):
         for listener in self._listeners:
             try:
                 listener(report)
-            except Exception:  # one listener failing must not starve the others
-                log.exception("a findings listener failed")
+            except Exception as exc:  # one listener failing (a full disk) must not starve the others
+                log.error("after the findings run: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                log.debug("findings listener failure", exc_info=True)
         return report
 
     def _run(self) -> None:

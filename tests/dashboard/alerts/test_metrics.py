@@ -112,6 +112,7 @@ def test_a_failing_read_costs_its_families_not_the_scrape(lagging) -> None:
         server.stop()
     assert _value(m, "kafka_consumergroup_group_lag", group="billing", partition="0") == 50
     assert collector.read_errors == 1 and server.status().read_errors == 1
+    assert "1 failed read" in server.status().describe() and "last error: status unavailable" in server.status().describe()
 
 
 @pytest.mark.parametrize(("text", "want"), [("9464", ("127.0.0.1", 9464)), (":9000", ("127.0.0.1", 9000)),

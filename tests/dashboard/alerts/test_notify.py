@@ -99,6 +99,7 @@ def test_a_receiver_answering_500_gets_the_notice_once_it_recovers(store) -> Non
     assert len({b["seamwatch"]["id"] for b in hook.received}) == 1  # the same notice each time
     s = notifier.status()
     assert (s.sent, s.failures, s.pending) == (1, 2, 0) and s.last_error == "HTTP 503"
+    assert s.describe(now=s.last_sent_at) == "1 receiver · 1 sent · 0 pending · last delivery 0 s ago · 2 failed attempts · last error: HTTP 503"
 
 
 def test_a_4xx_is_a_refusal_not_retried(store) -> None:

@@ -84,6 +84,11 @@ def test_prometheus_scrapes_lag_from_a_running_collect_and_fires_the_readme_rule
             assert float(seconds[0]["value"][1]) > 300  # stuck at offset 10 for ten minutes
             status = prom.query('seamwatch_consumergroup_status{group="billing",status="ERR"}')
             assert float(status[0]["value"][1]) == 1
+            findings = _until("the findings", lambda: prom.query(
+                'seamwatch_findings_open{rule="CONSUMER_LAG",severity="error"} > 0'))
+            assert float(findings[0]["value"][1]) == 1  # billing; audit keeps up
+            spans = prom.query("seamwatch_spans_ingested_total")
+            assert float(spans[0]["value"][1]) == 0  # the receiver runs and got nothing
 
             # the README's rules loaded, healthy, and both alerts on for billing only (pending: their 'for' runs)
             groups = prom.get("/api/v1/rules")["groups"]
