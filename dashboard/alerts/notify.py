@@ -7,8 +7,8 @@ itself (docs/architecture.md#alerts-and-notifications):
    (at or above the receiver's minimum severity) with what the receiver was told
    (``notify_state``, migration 011) and, in one store transaction, queues the notices in
    ``notify_outbox`` together with the new state. New: not open for this receiver; worse: its
-   severity rose above the gravest announced; resolved: open and no longer seen. A rule that
-   failed in the run resolves nothing (its findings are unknown, not gone).
+   severity rose above the gravest announced; resolved: announced and no longer seen at any
+   severity. A rule that failed in the run resolves nothing (its findings are unknown, not gone).
 2. One sender thread per receiver posts its queued notices in order, marks each delivered on a
    2xx answer, and retries a failure (no connection, a timeout, 408, 429, 5xx) with exponential
    backoff; another 4xx is a refusal: logged, marked, not retried.
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MIN_SEVERITY = "warning"
 TIMEOUT_S = 5.0  # one POST; a receiver slower than this is retried later
 MAX_BACKOFF_S = 60.0
+MAX_TEXT = 3000  # characters of `text`: Slack shows a message's first 4,000; the rest is in `seamwatch`
 _RETRY_STATUSES = frozenset({408, 425, 429})
 _ICON = {"info": ":information_source:", "warning": ":warning:", "error": ":rotating_light:",
          "critical": ":fire:", "resolved": ":white_check_mark:"}
@@ -102,16 +103,25 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+def slack_escape(text: str) -> str:
+    """Names come from the data: a topic called '<!channel>' must read as text, not page a whole channel.
+    Slack's rule: escape &, < and > (and nothing else) in `text`."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def notice_text(event: str, rule: str, severity: str, subject_kind: str, subject: str,
                 finding: Finding | None, previous: str | None = None) -> str:
-    """The Slack-compatible `text`: one line a person reads on a phone."""
+    """The Slack-compatible `text`: one line a person reads on a phone (at most MAX_TEXT characters)."""
+    where = f"{rule} on {subject_kind} {slack_escape(subject)}"
     if event == "resolved":
-        return f"{_ICON['resolved']} RESOLVED {rule} on {subject_kind} {subject}: no longer seen (was {severity})."
-    assert finding is not None
-    head = f"{_ICON.get(severity, '')} {severity.upper()} {rule} on {subject_kind} {subject}"
-    if event == "worse":
-        head += f" (worse: was {previous})"
-    return f"{head}: {finding.summary} Remedy: {finding.remedy}".strip()
+        text = f"{_ICON['resolved']} RESOLVED {where}: no longer seen (was {severity})."
+    else:
+        assert finding is not None
+        head = f"{_ICON.get(severity, '')} {severity.upper()} {where}"
+        if event == "worse":
+            head += f" (worse: was {previous})"
+        text = f"{head}: {slack_escape(finding.summary)} Remedy: {slack_escape(finding.remedy)}".strip()
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
 
 
 def notice_body(notice_id: str, event: str, rule: str, severity: str, subject_kind: str, subject: str,
@@ -136,6 +146,9 @@ class Notifier:
                  timeout_s: float = TIMEOUT_S) -> None:
         if not receivers:
             raise ValueError("no receivers to notify")
+        if len({r.key for r in receivers}) != len(receivers):
+            # two senders over one queue would post each notice twice
+            raise ConfigError("--notify names the same URL twice; give it once (URL#severity=LEVEL sets its severity)")
         self.store = store
         self.receivers = list(receivers)
         self.backoff_s = backoff_s
@@ -197,6 +210,7 @@ class Notifier:
                         k = _key(f)
                         if k not in seen or severity_rank(f.severity) > severity_rank(seen[k].severity):
                             seen[k] = f
+                present = {_key(f) for f in report.findings}  # at any severity: below the floor is not cleared
                 told = {(rule, kind, subject): sev for rule, kind, subject, sev in cur.execute(
                     "SELECT rule, subject_kind, subject, severity FROM notify_state WHERE receiver = ?",
                     [r.key]).fetchall()}
@@ -211,7 +225,7 @@ class Notifier:
                     cur.execute("INSERT INTO notify_state VALUES (?, ?, ?, ?, ?, ?)", [r.key, *k, f.severity, now])
                     queued += 1
                 for k, sev in sorted(told.items()):
-                    if k in seen or k[0] in report.errors:
+                    if k in present or k[0] in report.errors:
                         continue
                     self._queue(cur, r, "resolved", k, sev, None, None, now)
                     cur.execute("DELETE FROM notify_state WHERE receiver = ? AND rule = ? AND subject_kind = ? "

@@ -48,7 +48,7 @@ def test_new_worse_and_resolved_are_posted_once_each_per_receivers_severity(stor
             notifier.on_report(_report(_finding("warning"), _finding("info", subject="audit")))  # nothing new
             everyone.wait_for(1)
             notifier.on_report(_report(_finding("error")))  # worse; audit's info was never sent, so no resolve
-            notifier.on_report(_report(_finding("warning")))  # better again: not news
+            notifier.on_report(_report(_finding("warning")))  # better again: not news, nor cleared for the pager
             notifier.on_report(_report())  # cleared
             notifier.on_report(_report())
             assert _events(everyone.wait_for(3)) == [("new", "billing", "warning"), ("worse", "billing", "error"),
@@ -190,3 +190,24 @@ def test_collect_notifies_a_dead_letter_once_and_a_restart_does_not_resend(tmp_p
         finally:
             _stop(second)
         assert len(hook.received) == 2, hook.received[2:]
+
+
+def test_names_from_the_data_cannot_ping_a_channel_and_text_is_bounded(store) -> None:
+    loud = Finding(rule="DEAD_LETTER", severity="error", subject_kind="topic", subject="<!channel> & <@U123>",
+                   count=1, first_seen=T, last_seen=T, summary="x" * 10_000, remedy="Look.")
+    with webhook() as hook:
+        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
+        notifier.start()
+        try:
+            notifier.on_report(_report(loud))
+            body = hook.wait_for(1)[0]
+        finally:
+            notifier.stop()
+    assert "on topic &lt;!channel&gt; &amp; &lt;@U123&gt;:" in body["text"]
+    assert "<" not in body["text"] and len(body["text"]) <= 3000
+    assert body["seamwatch"]["subject"] == "<!channel> & <@U123>"  # the structured part keeps the name
+
+
+def test_the_same_url_twice_is_refused(store) -> None:
+    with pytest.raises(ConfigError, match="same URL twice"):
+        Notifier(store, [parse_receiver("http://h/x"), parse_receiver("http://h/x#severity=error")])
