@@ -70,3 +70,28 @@ def test_a_status_that_fails_is_one_line_not_a_broken_page(app: AppTest, live_co
         shared.unregister(store)
         store.close()
     assert rows == {"status": "status unavailable: the tap's lock is poisoned"}
+
+
+def test_the_alert_components_say_how_they_are_doing(app: AppTest, live_copy: Path) -> None:
+    from dashboard.cli.alert_options import build_alerts
+
+    store = Store(live_copy).open()
+    deriver = Deriver(store, every=60, quiet_for=timedelta(days=365))
+    alerts = build_alerts(store, {"metrics": "127.0.0.1:0", "notify": ["http://127.0.0.1:9/hook/secret"],
+                                  "notify_min_severity": "error", "alert_window": "15m", "alert_interval": 600},
+                          [deriver])
+    runtime = Runtime([deriver, *alerts])
+    shared.register(store)
+    shared.set_status(store, runtime.status)
+    runtime.start()
+    try:
+        rows = _collectors_table(app)
+    finally:
+        runtime.stop()
+        shared.unregister(store)
+        store.close()
+    assert [c.name for c in alerts] == ["findings", "notify", "metrics"]
+    assert " open finding" in rows["findings"] and "over the last 15 min · 1 run" in rows["findings"]
+    assert rows["notify"].startswith("1 receiver · 0 sent · ")
+    assert "secret" not in rows["notify"]
+    assert rows["metrics"].startswith("/metrics on 127.0.0.1:")
