@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,14 @@ def test_prometheus_scrapes_lag_from_a_running_collect_and_fires_the_readme_rule
 
             assert _until("both alerts", alerting) == {"KafkaConsumerGroupError": {"billing"},
                                                        "KafkaConsumerGroupTimeLag": {"billing"}}
+
+        # the exposition itself passes Prometheus' own linter (names, units, _total on counters)
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as answer:
+            exposition = answer.read()
+        assert b"kafka_consumergroup_group_lag{" in exposition
+        linted = subprocess.run([binary("promtool"), "check", "metrics"], input=exposition, capture_output=True,
+                                timeout=60)
+        assert linted.returncode == 0 and not linted.stdout.strip() and not linted.stderr.strip(), linted
     finally:
         collect.send_signal(signal.SIGINT)
         try:
