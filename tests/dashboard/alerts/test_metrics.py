@@ -126,3 +126,44 @@ def test_a_bad_metrics_address_is_one_sentence() -> None:
 
     with pytest.raises(ConfigError, match="--metrics must look like HOST:PORT"):
         parse_metrics_address("localhost")
+
+
+def test_collect_refuses_a_taken_metrics_port_in_one_sentence(tmp_path) -> None:
+    import socket
+
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+    from tests.support.net import free_port
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    try:
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["collect", "--db", str(tmp_path / "x.duckdb"), "--otlp-http",
+                                          f"127.0.0.1:{free_port()}", "--metrics", f"127.0.0.1:{port}"])
+    finally:
+        taken.close()
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        f"seamwatch: cannot serve metrics on 127.0.0.1:{port} (Address already in use); "
+        "choose another address with --metrics"]
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--metrics", "localhost"], "--metrics must look like HOST:PORT"),
+    (["--notify", "ftp://example.com/hook"], "--notify needs an http:// or https:// URL"),
+    (["--notify", "http://example.com/hook#severity=loud"], "--notify takes URL#severity=LEVEL"),
+    (["--metrics", "9464", "--alert-window", "soon"], "--alert-window must be a positive duration"),
+])
+def test_collect_refuses_bad_alert_options_in_one_sentence(tmp_path, args: list[str], said: str) -> None:
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    result = CliRunner().invoke(cli, ["collect", "--db", str(tmp_path / "x.duckdb"), "--otlp-http", "127.0.0.1:0",
+                                      *args])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("seamwatch: ") and said in lines[0], lines
