@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.support.net import free_port
 from tests.support.prometheus import binary, prometheus, readme_rules
@@ -139,3 +140,36 @@ def test_promtool_refuses_a_broken_rule(tmp_path: Path) -> None:
     checked = subprocess.run([binary("promtool"), "check", "rules", str(rules)], capture_output=True, text=True,
                              timeout=60)
     assert checked.returncode != 0
+
+
+def test_the_readme_rules_fire_after_their_for_with_readable_annotations(tmp_path: Path) -> None:
+    """promtool's rule unit tests: synthetic series in, the alerts and their texts out."""
+    (tmp_path / "seamwatch.rules.yml").write_text(readme_rules())
+    lag = {"cluster_name": "prod", "group": "billing"}
+    series = [
+        {"series": 'seamwatch_consumergroup_status{cluster_name="prod",group="billing",status="ERR"}',
+         "values": "0 0 1x10"},  # ERR from minute 2
+        {"series": 'seamwatch_consumergroup_status{cluster_name="prod",group="audit",status="ERR"}',
+         "values": "0x12"},
+        {"series": 'kafka_consumergroup_group_max_lag_seconds{cluster_name="prod",group="billing"}',
+         "values": "100 200 400x10"},  # over 300 s from minute 2
+    ]
+    tests = {"rule_files": ["seamwatch.rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series,
+        "alert_rule_test": [
+            {"eval_time": "3m", "alertname": "KafkaConsumerGroupError", "exp_alerts": []},  # 'for: 2m' not over
+            {"eval_time": "4m", "alertname": "KafkaConsumerGroupError", "exp_alerts": [{
+                "exp_labels": {**lag, "status": "ERR", "severity": "critical"},
+                "exp_annotations": {
+                    "summary": "Consumer group billing on prod is ERR by Burrow's rules",
+                    "description": "A partition stopped, stalled or rewound; see the Event lag page for which one "
+                                   "and why."}}]},
+            {"eval_time": "6m", "alertname": "KafkaConsumerGroupTimeLag", "exp_alerts": []},
+            {"eval_time": "7m", "alertname": "KafkaConsumerGroupTimeLag", "exp_alerts": [{
+                "exp_labels": {**lag, "severity": "warning"},
+                "exp_annotations": {"summary": "Consumer group billing on prod is 6m 40s behind"}}]},
+        ]}]}
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    tested = subprocess.run([binary("promtool"), "test", "rules", "tests.yml"], capture_output=True, text=True,
+                            timeout=60, cwd=tmp_path)
+    assert tested.returncode == 0, tested.stdout + tested.stderr
