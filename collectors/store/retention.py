@@ -27,6 +27,8 @@ AGED = (
     ("topic_offsets", "observed_at"), ("ingest_errors", "at"),
     ("trace_segments", "start_time"), ("segment_edges", "start_time"), ("trace_facts", "start_time"),
     ("message_lag", "process_start"), ("consumer_status", "at"), ("processings", "start_time"),
+    # notices sent (or refused) long ago; notify_state is not aged: it holds what is still open
+    ("notify_outbox", "created_at"),
 )
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -211,3 +211,25 @@ def test_names_from_the_data_cannot_ping_a_channel_and_text_is_bounded(store) ->
 def test_the_same_url_twice_is_refused(store) -> None:
     with pytest.raises(ConfigError, match="same URL twice"):
         Notifier(store, [parse_receiver("http://h/x"), parse_receiver("http://h/x#severity=error")])
+
+
+def test_retention_ages_old_notices_but_keeps_what_is_open(store) -> None:
+    from datetime import timedelta
+
+    from collectors.store.retention import Retention
+
+    with webhook() as hook:
+        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
+        notifier.start()
+        try:
+            notifier.on_report(_report(_finding("error")))
+            hook.wait_for(1)
+        finally:
+            notifier.stop()
+    later = datetime.now() + timedelta(days=30)
+    deleted = Retention(store, timedelta(days=7)).run_once(now=later)
+    assert deleted["notify_outbox"] == 1
+    cur = store.cursor()
+    assert cur.execute("SELECT count(*) FROM notify_state").fetchone()[0] == 1
+    # still open: the next run says nothing new about it
+    assert notifier.on_report(_report(_finding("error"))) == 0
