@@ -149,8 +149,8 @@ def _seamwatch(*args: str) -> list[str]:
                                                          "from dashboard.cli import main; main()", *args]
 
 
-def _collect(db: Path, url: str) -> subprocess.Popen:
-    return subprocess.Popen(_seamwatch("collect", "--db", str(db), "--otlp-http", f"127.0.0.1:{free_port()}",
+def _collect(db: Path, url: str, *, otlp_port: int | None = None) -> subprocess.Popen:
+    return subprocess.Popen(_seamwatch("collect", "--db", str(db), "--otlp-http", f"127.0.0.1:{otlp_port or free_port()}",
                                        "--notify", url, "--alert-interval", "0.5"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
@@ -162,7 +162,8 @@ def _stop(proc: subprocess.Popen) -> str:
     return out
 
 
-def test_collect_notifies_a_dead_letter_once_and_a_restart_does_not_resend(tmp_path: Path) -> None:
+def _dead_letters(tmp_path: Path) -> Path:
+    """A store holding three fresh dead letters: DEAD_LETTER (error) is open."""
     now_ms = int(time.time() * 1000)
     records = tmp_path / "records.jsonl"
     records.write_text("".join(json.dumps({
@@ -173,6 +174,11 @@ def test_collect_notifies_a_dead_letter_once_and_a_restart_does_not_resend(tmp_p
     imported = subprocess.run(_seamwatch("import", str(records), "--db", str(db)), capture_output=True, text=True,
                               timeout=120)
     assert imported.returncode == 0, imported.stderr
+    return db
+
+
+def test_collect_notifies_a_dead_letter_once_and_a_restart_does_not_resend(tmp_path: Path) -> None:
+    db = _dead_letters(tmp_path)
     with webhook(statuses=[500]) as hook:
         first = _collect(db, hook.url)
         try:
@@ -233,3 +239,46 @@ def test_retention_ages_old_notices_but_keeps_what_is_open(store) -> None:
     assert cur.execute("SELECT count(*) FROM notify_state").fetchone()[0] == 1
     # still open: the next run says nothing new about it
     assert notifier.on_report(_report(_finding("error"))) == 0
+
+
+def test_a_receiver_that_hangs_does_not_hold_up_collect(tmp_path: Path) -> None:
+    """The notice's POST hangs on a receiver that accepts and never answers; spans are still taken and stored."""
+    import urllib.request
+
+    from collectors.store import Store
+
+    db = _dead_letters(tmp_path)
+    black_hole = socket.socket()
+    black_hole.bind(("127.0.0.1", 0))
+    black_hole.listen(8)
+    black_hole.settimeout(60)
+    otlp_port = free_port()
+    proc = _collect(db, f"http://127.0.0.1:{black_hole.getsockname()[1]}/hook", otlp_port=otlp_port)
+    held = []
+    try:
+        held.append(black_hole.accept()[0])  # the notifier is now waiting for an answer that never comes
+        span = {"traceId": "5b8efff798038103d269b633813fc60c", "spanId": "eee19b7ec3c1b174", "name": "GET /orders",
+                "kind": 2, "startTimeUnixNano": str(time.time_ns()), "endTimeUnixNano": str(time.time_ns() + 10**6)}
+        body = json.dumps({"resourceSpans": [{"resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "shop"}}]}, "scopeSpans": [{"spans": [span]}]}]}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{otlp_port}/v1/traces", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    assert answer.status == 200
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the OTLP receiver never answered"
+                time.sleep(0.2)
+    finally:
+        out = _stop(proc)
+        for conn in held:
+            conn.close()
+        black_hole.close()
+    assert "everything flushed and committed" in out
+    with Store(db, read_only=True) as store:
+        cur = store.cursor()
+        assert cur.execute("SELECT count(*) FROM spans").fetchone()[0] == 1
+        assert cur.execute("SELECT event, delivered_at FROM notify_outbox").fetchall() == [("new", None)]
