@@ -177,6 +177,7 @@ def _dead_letters(tmp_path: Path) -> Path:
     return db
 
 
+@pytest.mark.slow  # `seamwatch collect` processes, run twice
 def test_collect_notifies_a_dead_letter_once_and_a_restart_does_not_resend(tmp_path: Path) -> None:
     db = _dead_letters(tmp_path)
     with webhook(statuses=[500]) as hook:
@@ -241,6 +242,7 @@ def test_retention_ages_old_notices_but_keeps_what_is_open(store) -> None:
     assert notifier.on_report(_report(_finding("error"))) == 0
 
 
+@pytest.mark.slow  # a `seamwatch collect` process and a notice's POST timing out at stop
 def test_a_receiver_that_hangs_does_not_hold_up_collect(tmp_path: Path) -> None:
     """The notice's POST hangs on a receiver that accepts and never answers; spans are still taken and stored."""
     import urllib.request
