@@ -9,7 +9,6 @@ between files. Either way each file goes through ``import_file``: in committed b
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from collectors.importer import MAX_LINE_BYTES, ImportResult, import_file
 from collectors.kafka.source import schema_source
 from collectors.normalize.wire_format import WireDecoder
 from collectors.otlp.config import parse_size
-from collectors.runtime import Component
+from collectors.runtime import Component, ThreadComponent
 from collectors.sources import Kind, Option, UsageError, register
 from collectors.status import ImportStatus
 from collectors.store import Store
@@ -46,18 +45,20 @@ OPTIONS = (
 )
 
 
-class FileImport:
+class FileImport(ThreadComponent):
     """Imports the given files one after the other, each to its end.
 
     A file that cannot be used at all (unreadable, empty, of no known kind) is refused in one
     sentence and the next one still imports; a store that cannot be written (a full disk)
-    ends the import with its StoreError, after what was committed so far.
+    ends the import with its StoreError, after what was committed so far. Started as a
+    component, it imports on its thread and, asked to stop, stops between files.
     """
 
     name = "import"
 
     def __init__(self, store: Store, files: Sequence[Path], *, cluster: str = "default",
                  max_line_bytes: int = MAX_LINE_BYTES, decoder: WireDecoder | None = None) -> None:
+        super().__init__()
         self.store = store
         self.files = list(files)
         self.cluster = cluster
@@ -68,8 +69,6 @@ class FileImport:
         self._state = "ready"
         self._bytes = 0
         self._error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run(self, progress: Callable[[int], None] | None = None) -> FileImport:
         """Import every file in this thread; returns itself (results, refused)."""
@@ -96,25 +95,11 @@ class FileImport:
         self._state = "done"
         return self
 
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run_quietly, name="seamwatch-import", daemon=True)
-        self._thread.start()
-
-    def _run_quietly(self) -> None:
+    def _run(self) -> None:
         try:
             self.run()
         except Exception:  # kept in the status and in unsaved(); the thread must not die loudly
             log.exception("import failed")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(timeout)
-            if thread.is_alive():
-                log.warning("%s did not stop within %.0fs", self.name, timeout)
 
     def unsaved(self) -> str | None:
         return f"the import failed: {self._error}" if self._state == "failed" else None

@@ -65,3 +65,12 @@ def test_a_failed_import_is_reported_as_unsaved(store, tmp_path: Path) -> None:
     component.stop()
     assert component.status().state == "failed"
     assert component.unsaved().startswith("the import failed: ")
+
+
+def test_asked_to_stop_it_finishes_the_file_in_hand_and_imports_no_other(store) -> None:
+    (component,) = _build(store, files=(GOLDEN / "otlp_rich.jsonl", GOLDEN / "records_rich.jsonl"))
+    component.run(progress=lambda n: component.stop())  # asked while the first file is read
+    status = component.status()
+    assert (status.state, status.files_done, status.rows) == ("stopped", 1, 7)
+    assert store.counts()["spans"] == 7 and store.counts()["records"] == 0
+    assert component.unsaved() is None  # what it imported is committed; a re-run imports the rest
