@@ -1,7 +1,7 @@
 """Background components (Kafka tap, lag poller, OTLP receiver, derivation) run side by side.
 
-Every component has the same small life cycle, so `seamwatch collect` and `seamwatch up`
-start and stop them alike: start() returns once its threads run, stop() flushes what it
+The sources (collectors.sources) build them; every component has the same small life
+cycle, so `seamwatch collect` and `seamwatch up` start and stop them alike: start() returns once its threads run, stop() flushes what it
 holds and returns once they ended, status() says how it is doing for the dashboard (one typed
 status per kind of component, collectors.status, every time in seconds).
 """

@@ -260,6 +260,25 @@ class NotifyStatus:
 
 
 @dataclass(frozen=True)
+class ImportStatus:
+    """The file import (collectors.import_source): the files it was given, read to their end."""
+
+    state: str  # ready, importing, done, stopped (asked to stop before its last file), failed
+    files: int
+    files_done: int  # imported, skipped as imported before, or refused
+    bytes_read: int
+    rows: int
+    rejected: int  # lines (or rows) that became ingest errors
+    refused: int = 0  # files that could not be used at all
+    last_error: str | None = None
+
+    def describe(self, now: float | None = None) -> str:
+        return _line(self.state, f"{self.files_done:,} of {_n(self.files, 'file')}", f"{fmt_bytes(self.bytes_read)} read",
+                     _n(self.rows, "row"), f"{self.rejected:,} rejected" if self.rejected else None,
+                     _n(self.refused, "file") + " refused" if self.refused else None, _error(self.last_error))
+
+
+@dataclass(frozen=True)
 class Unreported:
     """What a reader shows when the collectors' status could not be read."""
 

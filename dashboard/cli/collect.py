@@ -1,7 +1,8 @@
 """`seamwatch collect`: run collectors headless into a store (capture now, browse later).
 
-Kafka options are declared in collectors.kafka (kafka helper), OTLP options in
-collectors.otlp (otlp helper); this module only composes them.
+The options beyond the store's are the registered stream sources' (collectors.sources: the
+Kafka source declares its options in collectors/kafka/source.py, the OTLP source in
+collectors/otlp/source.py); this module only runs what they build, until Ctrl+C.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import threading
 
 import click
 
-from collectors.runtime import Component, Runtime
+from collectors.runtime import Runtime
+from collectors.sources import switches
 from collectors.store import Store
 from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from dashboard.cli.alert_options import alert_options, build_alerts
-from dashboard.cli.kafka_options import build_kafka, kafka_options
 from dashboard.cli.options import db_option
-from dashboard.cli.otlp_options import build_otlp, otlp_options
+from dashboard.cli.source_options import collectors, source_options
 
 
 def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> list[str]:
@@ -64,40 +65,26 @@ memory_limit_option = click.option(
     help="Memory DuckDB may use (its own default is 80%% of RAM); past it, it spills to disk.")
 
 
+@source_options("stream")
 @click.command("collect")
 @db_option
 @memory_limit_option
-@kafka_options
-@otlp_options
 @alert_options
 def collect_cmd(db: str | None, db_memory_limit: str, **options: object) -> None:
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
-    components: list[Component] = []
-    with Store(db, memory_limit=db_memory_limit) as store:
-        components.extend(_build(store, options))
-        if not components:
-            raise click.UsageError("nothing to collect: give --bootstrap and/or --otlp")
+    store = Store(db, memory_limit=db_memory_limit)
+    components = collectors(store, options)  # checks every option before the file is opened
+    if not components:
+        raise click.UsageError(f"nothing to collect: give {switches()}")
+    # last: they start once the collectors run, and stop first (what is queued to notify stays in the store)
+    components.extend(build_alerts(store, options, components))
+    with store:
         unsaved = run_until_interrupted(Runtime(components))
     if unsaved:
         raise click.ClickException("collectors stopped, but not everything was saved: " + "; ".join(unsaved))
     click.echo("collectors stopped; everything flushed and committed")
-
-
-def _build(store: Store, options: dict[str, object]) -> list[Component]:
-    """Components for the given options; each collector package adds its own."""
-    components: list[Component] = []
-    components.extend(build_kafka(store, options))
-    components.extend(build_otlp(store, options))
-    if components:  # whatever is collected gets its per-trace facts derived as it goes quiet
-        from collectors.derive.component import Deriver
-
-        # first, so it stops last: the collectors flush what they hold, then it derives everything pending
-        components.insert(0, Deriver(store))
-        # last: they start once the collectors run, and stop first (what is queued to notify stays in the store)
-        components.extend(build_alerts(store, options, components))
-    return components
 
 
 COMMANDS = [collect_cmd]

@@ -6,34 +6,36 @@ import os
 import tempfile
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import click
 from tqdm import tqdm
 
+from collectors import sources
 from collectors.errors import InputError
-from collectors.importer import MAX_LINE_BYTES, ImportResult, import_file
-from collectors.otlp.config import parse_size
+from collectors.import_source import FileImport
+from collectors.importer import ImportResult
 from collectors.store import Store
 from dashboard.cli.options import db_option, port_option
+from dashboard.cli.serve import DashboardSettings, serve_dashboard
+from dashboard.cli.source_options import source_options, usage_errors
 
 
-def _import_all(store: Store, files: list[Path], cluster: str,
-                max_line_bytes: int = MAX_LINE_BYTES, decoder: Any = None) -> tuple[list[ImportResult], list[str]]:
-    """Import every file; a file that cannot be used at all is refused in one sentence and the
-    next one still imports. A store that cannot be written (a full disk) stops the command."""
-    total = sum(f.stat().st_size for f in files if f.is_file())
-    results: list[ImportResult] = []
-    refused: list[str] = []
+def _imports(store: Store, options: dict[str, Any]) -> list[FileImport]:
+    """The imports the file sources build for the options given (checked before anything is read)."""
+    with usage_errors():  # a files source builds components that run to their end (FileImport)
+        return cast(list[FileImport], sources.build(store, options, "files"))
+
+
+def _import_all(imports: list[FileImport]) -> tuple[list[ImportResult], list[str]]:
+    """Run every import in turn, with one progress bar over all their files. A file that cannot
+    be used at all is refused in one sentence and the next one still imports; a store that
+    cannot be written (a full disk) stops the command."""
+    total = sum(f.stat().st_size for i in imports for f in i.files if f.is_file())
     with tqdm(total=total, unit="B", unit_scale=True, desc="importing", leave=False,
               disable=None) as bar:
-        for f in files:
-            try:
-                results.append(import_file(store, f, cluster=cluster, progress=bar.update,
-                                           max_line_bytes=max_line_bytes, decoder=decoder))
-            except InputError as exc:
-                refused.append(str(exc))
-    return results, refused
+        done = [i.run(progress=bar.update) for i in imports]
+    return [r for i in done for r in i.results], [reason for i in done for reason in i.refused]
 
 
 def _derive(store: Store) -> None:
@@ -57,26 +59,10 @@ def _report(results: list[ImportResult]) -> None:
             click.echo(f"  rejected {reason}")
 
 
+@source_options("files")
 @click.command("import")
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @db_option
-@click.option("--cluster", default="default", show_default=True, envvar="SEAMWATCH_CLUSTER", show_envvar=True,
-              help="Cluster name for record and offset lines that do not name one.")
-@click.option("--max-line-bytes", "max_line_bytes", metavar="SIZE", default=f"{MAX_LINE_BYTES // 2**20}MiB",
-              show_default=True, envvar="SEAMWATCH_MAX_LINE_BYTES", show_envvar=True,
-              help="Longest line imported; a longer one is rejected with its length, never held in memory.")
-@click.option("--schemas", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR",
-              help="Folder of schemas named by schema id (42.avsc, 42.json, 42.pb) that decode wire-format "
-                   "record values.")
-@click.option("--schema-registry", "schema_registry", metavar="URL", envvar="SEAMWATCH_SCHEMA_REGISTRY",
-              show_envvar=True, help="Schema registry that decodes wire-format record values (instead of --schemas).")
-@click.option("--schema-registry-config", "schema_registry_config", type=click.Path(exists=True, dir_okay=False),
-              envvar="SEAMWATCH_SCHEMA_REGISTRY_CONFIG", show_envvar=True,
-              help="Properties file of schema-registry client settings (-S wins over it).")
-@click.option("-S", "schema_registry_s", multiple=True, metavar="KEY=VALUE",
-              help="Schema-registry client setting, e.g. -S basic.auth.user.info=USER:PASSWORD (repeatable).")
-def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str, max_line_bytes: str, schemas: Path | None,
-               **registry: Any) -> None:
+def import_cmd(db: str | None, **options: Any) -> None:
     """Import OTLP JSON lines, Kafka record lines and offset snapshot lines into the store.
 
     Each file is imported once: importing it again is a no-op. Files commit in batches; after a
@@ -85,30 +71,16 @@ def import_cmd(files: tuple[Path, ...], db: str | None, cluster: str, max_line_b
     """
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
-    cap = parse_size(max_line_bytes, what="--max-line-bytes")
-    if cap < 1024:
-        raise click.BadParameter(f"must be at least 1KiB, not {max_line_bytes}", param_hint="--max-line-bytes")
-    for f in files:
-        if not f.is_file():
-            raise InputError(f"{f} does not exist or is not a file")
-    decoder = _decoder(schemas, registry)
-    with Store(db) as store:
-        results, refused = _import_all(store, list(files), cluster, max_line_bytes=cap, decoder=decoder)
+    store = Store(db)
+    imports = _imports(store, options)
+    with store:
+        results, refused = _import_all(imports)
         _derive(store)
         _report(results)
     for reason in refused:
         click.echo(f"seamwatch: {reason}", err=True)
     if refused:
         raise SystemExit(2)  # as for any error Seamwatch explains (dashboard.cli)
-
-
-def _decoder(schemas: Path | None, registry: dict[str, Any]) -> Any:
-    """The wire-format decoder for --schemas or --schema-registry (one of them), or None."""
-    from collectors.normalize.wire_format import WireDecoder
-    from dashboard.cli.kafka_options import schema_source
-
-    source = schema_source({**registry, "schemas": schemas})
-    return None if source is None else WireDecoder(source)
 
 
 @click.command("demo")
@@ -131,12 +103,12 @@ def demo_cmd(db: str | None, port: int, load_only: bool, seed: int, minutes: int
     with tempfile.TemporaryDirectory(prefix="seamwatch-sample-") as tmp:
         click.echo(f"simulating {minutes} minutes of the sample shop (seed {seed}) …")
         report = simulate_to_dir(Path(tmp), seed=seed, minutes=minutes)
-        with Store(db) as store:
+        store = Store(db)
+        imports = _imports(store, {"files": sorted(report.files[k] for k in ("spans", "records", "offsets")),
+                                   "cluster": "sample", "schemas": report.files["schemas"]})
+        with store:
             load_into_store(store, TOPOLOGY_FILE)
-            from collectors.normalize.wire_format import FolderSchemas, WireDecoder
-
-            results, _ = _import_all(store, sorted(report.files[k] for k in ("spans", "records", "offsets")),
-                                     cluster="sample", decoder=WireDecoder(FolderSchemas(report.files["schemas"])))
+            results, _ = _import_all(imports)
             _derive(store)
             counts = store.counts()
     _report(results)
@@ -146,9 +118,7 @@ def demo_cmd(db: str | None, port: int, load_only: bool, seed: int, minutes: int
         click.echo(f"  {table:<24}{n:>10}")
     if load_only:
         return
-    from dashboard.cli.serve import serve_dashboard
-
-    serve_dashboard(db, port=port)
+    serve_dashboard(DashboardSettings(db=db, port=port))
 
 
 COMMANDS = [import_cmd, demo_cmd]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -13,18 +14,40 @@ from dashboard.cli.options import db_option, port_option
 APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
-def serve_dashboard(db: str, *, port: int, address: str = "127.0.0.1") -> None:
+@dataclass(frozen=True)
+class DashboardSettings:
+    """What the dashboard is served with. The app gets ``db`` and ``refresh`` as its own
+    arguments (after ``--``, read by dashboard.ui.state.app_args), Streamlit the rest as its
+    flags: nothing travels through the process environment."""
+
+    db: str
+    port: int = 8501
+    address: str = "127.0.0.1"
+    refresh: float | None = None  # seconds between refreshes of live pages; None: the app's default
+    watch_files: bool = True  # Streamlit reruns on source edits; off in a long-lived process (up)
+
+    def argv(self) -> list[str]:
+        """The `streamlit run` command line for these settings."""
+        argv = [
+            "streamlit", "run", str(APP),
+            "--server.port", str(self.port), "--server.address", self.address, "--server.headless", "true",
+            "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
+            "--client.toolbarMode", "viewer",  # no "Deploy" button: this dashboard is not a Streamlit Cloud app
+        ]
+        if not self.watch_files:
+            argv += ["--server.fileWatcherType", "none"]
+        argv += ["--", "--db", self.db]
+        if self.refresh is not None:
+            argv += ["--refresh", str(self.refresh)]
+        return argv
+
+
+def serve_dashboard(settings: DashboardSettings) -> None:
     """Run the Streamlit server in this process until interrupted."""
     from streamlit.web import cli as stcli
 
-    click.echo(f"dashboard on http://{address}:{port}/ over {db} (Ctrl+C stops)")
-    sys.argv = [
-        "streamlit", "run", str(APP),
-        "--server.port", str(port), "--server.address", address, "--server.headless", "true",
-        "--browser.gatherUsageStats", "false", "--global.developmentMode", "false",
-        "--client.toolbarMode", "viewer",  # no "Deploy" button: this dashboard is not a Streamlit Cloud app
-        "--", "--db", db,
-    ]
+    click.echo(f"dashboard on http://{settings.address}:{settings.port}/ over {settings.db} (Ctrl+C stops)")
+    sys.argv = settings.argv()
     stcli.main(prog_name="streamlit")
 
 
@@ -39,7 +62,7 @@ def dashboard_cmd(db: str | None, port: int, address: str) -> None:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
     # Fail here, with one sentence, if the file is missing, held or not ours.
     Store(db, read_only=True).open().close()
-    serve_dashboard(db, port=port, address=address)
+    serve_dashboard(DashboardSettings(db=db, port=port, address=address))
 
 
 COMMANDS = [dashboard_cmd]

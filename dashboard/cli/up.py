@@ -2,23 +2,28 @@
 
 DuckDB admits one writing process per file (docs/architecture.md#one-writer-process), so, like Jaeger's all-in-one, the
 collectors run on background threads and the Streamlit server in this same interpreter.
-The store is registered in collectors.store.shared, where the dashboard finds it and reads
-through cursors while the collectors append.
+It runs what `collect` runs (the registered stream sources, collectors.sources). The store
+is registered in collectors.store.shared, where the dashboard finds it and reads through
+cursors while the collectors append; the app's own settings (file, refresh) go on its
+command line (serve.DashboardSettings).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 
 import click
 
 from collectors.runtime import Component, Runtime
+from collectors.sources import switches
 from collectors.store import Store, shared
 from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from collectors.store.retention import Retention, parse_duration
 from dashboard.cli import collect
+from dashboard.cli.alert_options import build_alerts
 from dashboard.cli.options import db_option, port_option
+from dashboard.cli.serve import DashboardSettings, serve_dashboard
+from dashboard.cli.source_options import collectors
 
 log = logging.getLogger(__name__)
 DEFAULT_DB = "seamwatch.duckdb"
@@ -44,28 +49,30 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
     db = db or DEFAULT_DB
     retention = parse_duration(retain) if retain else None
     memory_limit = str(options.pop("db_memory_limit", None) or DEFAULT_MEMORY_LIMIT)
-    with Store(db, memory_limit=memory_limit) as store:  # fails with one sentence when another process holds the file
+    store = Store(db, memory_limit=memory_limit)
+    components: list[Component] = collectors(store, options)  # checks every option before the file is opened
+    if retention is not None:
+        components.append(Retention(store, retention))
+    if components:  # last: they start once the collectors run, and stop first
+        components.extend(build_alerts(store, options, components))
+    # the app is told where to look and how often to refresh on its own command line, and
+    # finds the store it reads through shared (the one the collectors write)
+    settings = DashboardSettings(db=db, port=port, address=address, refresh=refresh,
+                                 watch_files=False)  # Streamlit must not watch files in a long-lived process
+    with store:  # fails with one sentence when another process holds the file
         if topology:
             from collectors.topology import load_into_store
 
             load_into_store(store, topology)
-        components: list[Component] = list(collect._build(store, options))
-        if retention is not None:
-            components.append(Retention(store, retention))
         runtime = Runtime(components)
         shared.register(store)
         shared.set_status(store, runtime.status)
         try:
             runtime.start()
-            collecting = ", ".join(c.name for c in components) or "nothing (give --bootstrap and/or --otlp)"
+            collecting = ", ".join(c.name for c in components) or f"nothing (give {switches()})"
             click.echo(f"collecting: {collecting}")
-            os.environ["SEAMWATCH_REFRESH"] = str(refresh)
-            # The app finds the registered store; Streamlit must not watch files in a long-lived process.
-            os.environ.setdefault("STREAMLIT_SERVER_FILE_WATCHER_TYPE", "none")
-            from dashboard.cli.serve import serve_dashboard
-
             try:
-                serve_dashboard(db, port=port, address=address)
+                serve_dashboard(settings)
             except SystemExit as exc:  # Streamlit's CLI exits when its server stops (Ctrl+C)
                 if exc.code not in (0, None):
                     raise

@@ -33,11 +33,11 @@ def test_deriver_derives_in_the_background_and_on_stop(data, store):
     assert store.cursor().execute("SELECT count(*) FROM trace_facts").fetchone() == (2,)
 
 
-def test_on_stop_traces_that_are_not_quiet_are_derived_after_the_collectors_flushed(data, store, monkeypatch):
-    from dashboard.cli import collect
+def test_on_stop_traces_that_are_not_quiet_are_derived_after_the_collectors_flushed(data, store):
+    from collectors import sources
 
     class Collector:  # stands for the OTLP receiver: it hands over what it holds when stopped
-        name = "otlp"
+        name = "holder"
 
         def start(self) -> None: ...
 
@@ -49,9 +49,19 @@ def test_on_stop_traces_that_are_not_quiet_are_derived_after_the_collectors_flus
             data.span(t, "web", "server", "POST /checkout", at=0, dur=1)
             data.write(derived=False)
 
-    monkeypatch.setattr(collect, "build_otlp", lambda store, options: [Collector()])
-    built = collect._build(store, {})
-    assert [c.name for c in built] == ["derive", "otlp"]  # started first, so stopped last
+    class Holder:  # a stream source turned on by --hold
+        name, kind, switch = "holder", "stream", "--hold"
+        options = (sources.Option("--hold", "hold", kind="flag"),)
+
+        def build(self, store, settings):
+            return [Collector()] if settings["hold"] else []
+
+    source = sources.register(Holder())
+    try:
+        built = sources.collectors(store, {"hold": True})
+    finally:
+        sources.unregister(source)
+    assert [c.name for c in built] == ["derive", "holder"]  # started first, so stopped last
     built[0].quiet_for = timedelta(hours=1)  # nothing would be quiet by the clock
     runtime = Runtime(built)
     runtime.start()
