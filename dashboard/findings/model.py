@@ -48,5 +48,5 @@ class Finding:
 
 
 def plural(n: int, noun: str) -> str:
-    """'1 record', '3 records': summaries are read by people."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """'1 record', '3 records', '12,500 records': summaries are read by people."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
