@@ -57,7 +57,7 @@ def choose(label: str, options: list[str], *, param_name: str, key: str,
         st.session_state[key] = wanted
         if param_name in PERSIST:
             st.session_state[f"_chosen_{param_name}"] = wanted
-    elif carried in options and st.session_state.get(f"_{key}_carried") != carried:
+    elif carried in options and st.session_state.get(key) != carried:
         st.session_state[key] = carried
     elif st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
@@ -65,7 +65,6 @@ def choose(label: str, options: list[str], *, param_name: str, key: str,
                           on_change=_remember if param_name in PERSIST else None,
                           args=(param_name, key) if param_name in PERSIST else None)
     st.session_state[f"_{key}_url"] = choice
-    st.session_state[f"_{key}_carried"] = carried
     set_param(param_name, choice)
     return choice
 
