@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pandas as pd
 import pytest
 from click.testing import CliRunner
 from streamlit.testing.v1 import AppTest
@@ -238,3 +237,58 @@ def test_info_findings_never_crowd_out_warnings() -> None:
     assert [x.severity for x in shown] == ["warning"] * 9 + ["info"]
     assert is_folded(shown[-1]) and shown[-1].subject == "111 edges" and shown[-1].count == 111
     assert len(shown[-1].evidence["findings"]) == 111
+
+
+# Several Kafka clusters --------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_clusters(sample_db, tmp_path, monkeypatch):
+    """The sample (cluster "sample") plus its payments topic tapped again from a "staging" cluster."""
+    import shutil
+
+    from tests.support.apptest import app_over
+
+    db = tmp_path / "two.duckdb"
+    shutil.copy(sample_db, db)
+    with Store(db) as store:
+        store.con.execute("INSERT INTO records SELECT * REPLACE ('staging' AS cluster) FROM records "
+                          "WHERE topic = 'shop.payments'")
+        staging = store.con.execute("SELECT count(*) FROM records WHERE cluster = 'staging'").fetchone()[0]
+        sample = store.con.execute("SELECT count(*) FROM records WHERE cluster = 'sample'").fetchone()[0]
+    with app_over(db, monkeypatch) as at:
+        yield at, {"sample": sample, "staging": staging}
+
+
+def test_the_sidebar_offers_the_clusters_and_every_page_shows_the_chosen_one(two_clusters) -> None:
+    at, counts = two_clusters
+    at.query_params["range"] = "all"
+    at.run()
+    assert not at.exception
+    choice = at.sidebar.selectbox(key="cluster")
+    assert choice.options == ["sample", "staging"] and choice.value == "sample"
+    assert {m.label: m.value for m in at.metric}["Kafka records"] == f"{counts['sample']:,}"
+    choice.set_value("staging").run()
+    assert {m.label: m.value for m in at.metric}["Kafka records"] == f"{counts['staging']:,}"
+    assert at.query_params.get("cluster") in ("staging", ["staging"])
+    _nav(at, "views/dead_letters.py")
+    assert at.metric[0].value == "0", "staging holds no dead letters"
+    _nav(at, "views/overview.py")
+    assert at.sidebar.selectbox(key="cluster").value == "staging", "the choice holds across pages"
+
+
+def test_a_link_naming_an_unknown_cluster_says_so(two_clusters) -> None:
+    at, _ = two_clusters
+    at.query_params["cluster"] = "prod"
+    at.run()
+    assert not at.exception
+    assert "Kafka cluster “prod”, which this store does not hold" in _warnings(at)
+    assert at.sidebar.selectbox(key="cluster").value == "sample"
+
+
+def test_a_cluster_link_selects_it(two_clusters) -> None:
+    at, counts = two_clusters
+    at.query_params.update({"cluster": "staging", "range": "all"})
+    at.run()
+    assert at.sidebar.selectbox(key="cluster").value == "staging"
+    assert {m.label: m.value for m in at.metric}["Kafka records"] == f"{counts['staging']:,}"
