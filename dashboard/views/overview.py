@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import graph, read
 from dashboard.charts.topology import topology_figure
+from dashboard.findings import noise
 from dashboard.findings.model import plural
 from dashboard.ui import links, sources, state
 from dashboard.ui.page import Ctx, empty, fmt_age, run
@@ -26,8 +27,14 @@ def render(ctx: Ctx) -> None:
     c[2].metric("Traces", f"{counts['traces']:,}")
     c[3].metric("Kafka records", f"{counts['records']:,}")
     c[4].metric("Dead letters", f"{counts['dead_letters']:,}")
-    c[5].metric("Open findings", len(findings),
-                help=", ".join(f"{n} {s}" for s, n in open_by_sev.items()) or "none")
+    serious, info = noise.counts(findings)
+    c[5].metric("Open findings", f"{serious:,}",
+                help="Warnings and worse: " + (", ".join(f"{n:,} {s}" for s, n in open_by_sev.items() if s != "info")
+                                               or "none"))
+    if info:
+        rules = len({f.rule for f in findings if f.severity == "info"})
+        st.caption(f"Also {plural(info, 'info finding')} from {plural(rules, 'rule')} (drift between the "
+                   "declaration and the data), listed one row per rule on the Findings page.")
 
     worst = [f for f in findings if f.severity in ("critical", "error")][:3]
     if worst:

@@ -292,3 +292,14 @@ def test_a_cluster_link_selects_it(two_clusters) -> None:
     at.run()
     assert at.sidebar.selectbox(key="cluster").value == "staging"
     assert {m.label: m.value for m in at.metric}["Kafka records"] == f"{counts['staging']:,}"
+
+
+def test_overview_counts_warnings_and_worse_and_puts_info_aside(app: AppTest, everything) -> None:
+    cur, span = everything
+    found = engine.run(cur, span)
+    serious = sum(f.severity != "info" for f in found)
+    info = len(found) - serious
+    assert info and serious, "the sample has both"
+    at = _page(app, "views/overview.py")
+    assert {m.label: m.value for m in at.metric}["Open findings"] == f"{serious:,}"
+    assert any(f"Also {info:,} info finding" in str(c.value) for c in at.caption)
