@@ -60,6 +60,23 @@ def _lag(con: duckdb.DuckDBPyConnection, before: Window, recent: Window) -> pd.D
     return both.rename(columns={"group_id": "group", "total_lag_before": "lag_before", "total_lag_now": "lag_now"})
 
 
+# Rules whose last_seen is the end of the condition itself: a lagging group's last bad poll.
+_ENDS_AT_LAST_SEEN = frozenset({"CONSUMER_LAG"})
+
+
+def _open(f: Any, recent: Window) -> bool:
+    """Whether a finding over both periods is still open at their end, so never "gone quiet".
+
+    Seen into the recent period, it is open (even when the recent period alone does not raise
+    it, for a rule that needs more history). An error or worse stays open until the data shows
+    it resolved: a dead letter not recovered, a consumer that is not idempotent do not heal by
+    going quiet. Only a lagging group's finding ends with what it measures (its status back to
+    OK before the recent period)."""
+    if f.last_seen is None or f.last_seen >= recent.start:
+        return True
+    return severity_rank(f.severity) >= severity_rank("error") and f.rule not in _ENDS_AT_LAST_SEEN
+
+
 def anchor(con: duckdb.DuckDBPyConnection, end: datetime) -> datetime:
     """The end of the compared periods: ``end``, or the newest data when that is earlier."""
     span = Window.extent(con)
@@ -81,10 +98,7 @@ def what_changed(con: duckdb.DuckDBPyConnection, end: datetime, *, recent: timed
     seen_now = {(f.rule, f.subject) for f in now_found}
     resolved = []
     if data[1]:  # without data in the recent period nothing can be said to have gone quiet
-        # A finding still open over both periods (seen into the recent one) has not gone quiet,
-        # even when the recent period alone does not raise it (a rule that needs more history).
-        still_open = {(f.rule, f.subject) for f in engine.run(con, Window(b.start, r.end))
-                      if f.last_seen is None or f.last_seen >= r.start}
+        still_open = {(f.rule, f.subject) for f in engine.run(con, Window(b.start, r.end)) if _open(f, r)}
         resolved = [f for k, f in then_found.items() if k not in seen_now and k not in still_open]
     minutes = (recent.total_seconds() / 60, before.total_seconds() / 60)
     return Changes(

@@ -123,18 +123,21 @@ def on_topic(df: pd.DataFrame, topic: str | None) -> pd.DataFrame:
 
 
 _OVER_TIME = r"""
-SELECT time_bucket(to_microseconds($bucket_us), coalesce("timestamp", tapped_at)) AS bucket,
-       coalesce(dlt_origin_topic, nullif(regexp_replace(topic, '(\.DLT|-dlt|\.DLQ|-dlq)$', ''), topic), topic)
-           AS origin_topic,
-       count(*) AS dead_letters
-FROM records
-WHERE is_dead_letter AND NOT regexp_matches(topic, $retry_re)
-  AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+SELECT bucket, origin_topic, count(*) AS dead_letters FROM (
+    SELECT time_bucket(to_microseconds($bucket_us), coalesce("timestamp", tapped_at)) AS bucket, topic,
+           coalesce(dlt_origin_topic, nullif(regexp_replace(topic, '(\.DLT|-dlt|\.DLQ|-dlq)$', ''), topic), topic)
+               AS origin_topic
+    FROM records
+    WHERE is_dead_letter AND NOT regexp_matches(topic, $retry_re)
+      AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+)
+WHERE $topic IS NULL OR topic = $topic OR origin_topic = $topic
 GROUP BY ALL ORDER BY bucket, origin_topic
 """
 
 
-def over_time(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: timedelta | None = None) -> pd.DataFrame:
-    """Dead letters per time bucket and origin topic."""
+def over_time(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: timedelta | None = None,
+              topic: str | None = None) -> pd.DataFrame:
+    """Dead letters per time bucket and origin topic; ``topic`` keeps those on or from it (as ``on_topic``)."""
     return con.execute(_OVER_TIME, {"start": window.start, "end": window.end, "retry_re": RETRY_TOPIC_RE,
-                                    "bucket_us": bucket_us(bucket, window)}).df()
+                                    "bucket_us": bucket_us(bucket, window), "topic": topic}).df()

@@ -60,6 +60,8 @@ def test_what_changed_ends_at_the_newest_data_and_keeps_open_findings_open(every
     assert not {(f.rule, f.subject) for f in ch.resolved} & open_now
     assert {("CONSUMER_LAG", g) for g in lagging} <= open_now
     assert not [f for f in ch.resolved if f.rule == "CONSUMER_LAG" and f.subject in lagging]
+    # errors the data does not show resolved stay open: the non-idempotent consumer, an unrecovered dead letter
+    assert not [f for f in ch.resolved if f.rule in ("IDEMPOTENCY_VIOLATION", "DEAD_LETTER")]
 
 
 def test_what_changed_without_data_says_so_and_shows_no_deltas(app: AppTest) -> None:
@@ -108,6 +110,8 @@ def test_dead_letters_honour_topic_over_a_stale_record(app: AppTest) -> None:
     assert "record “warehouse-sink-dlq/0/0”, which is not among the choices" in _warnings(at)
     golden = next(f for f in GOLDEN["findings"] if f["rule"] == "DEAD_LETTER" and f["subject"] == "shop.orders.DLT")
     assert at.metric[0].value == f"{golden['count']:,}", "the counts are the topic's"
+    chart = at.get("plotly_chart")[0].proto.spec
+    assert "shop.orders" in chart and "shop.payments" not in chart, "the chart is the topic's too"
 
 
 def test_dead_letter_headers_are_decoded(app: AppTest) -> None:
