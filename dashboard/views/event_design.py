@@ -9,6 +9,7 @@ from dashboard.analyses import event_design as ed
 from dashboard.analyses import sync_coupling
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
+from dashboard.findings.model import either, plural
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -74,10 +75,11 @@ def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:
         gaps = [w for w, n in (("id", r.missing_id), ("time", r.missing_time), ("version", r.missing_version)) if n]
         if gaps:
             sample = ", ".join(list(r.sample_incomplete)[:5]) if r.sample_incomplete is not None else ""
-            st.markdown(f"{md_code(r.event_type)}: {r.incomplete:,} of {r.records:,} records lack a {', '.join(gaps)}"
+            st.markdown(f"{md_code(r.event_type)}: {r.incomplete:,} of {plural(int(r.records), 'record')} lack {either(gaps)}"
                         + (f" (partition/offset {md(sample)} …)" if sample else "") + ".")
         if r.no_trace_context:
-            st.markdown(f"{md_code(r.event_type)}: {r.no_trace_context:,} records carry no traceparent header.")
+            st.markdown(f"{md_code(r.event_type)}: {plural(int(r.no_trace_context), 'record')} carry no traceparent header."
+                        .replace("1 record carry", "1 record carries"))
         if r.undecoded:
             st.markdown(f"{r.undecoded:,} of {r.records:,} records are schema-registry values stored undecoded "
                         "(their schema could not be had: see the ingest errors); their envelope is not judged.")

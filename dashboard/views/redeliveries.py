@@ -9,6 +9,7 @@ from dashboard.analyses import redeliveries as red
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
 from dashboard.charts.timeline import processings_timeline
+from dashboard.findings.model import plural
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -92,9 +93,9 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
     procs = procs.assign(instance=procs["service_instance"].fillna(procs["client_id"]),
                          failed=procs["status_code"] == 2,
                          what=procs["status_message"].fillna("").where(procs["status_code"] == 2, "ok"))
-    st.markdown(f"**{len(procs)} processings** of {md_code(topic)} partition {md(partition)} offset {md(offset)} by "
+    st.markdown(f"**{plural(len(procs), 'processing')}** of {md_code(topic)} partition {md(partition)} offset {md(offset)} by "
                 f"**{md(grp)}**, "
-                f"on {procs['instance'].nunique()} instance(s).")
+                f"on {plural(procs['instance'].nunique(), 'instance')}.")
     st.plotly_chart(processings_timeline(procs, label="what"), width="stretch", config={"displayModeBar": False})
     procs["trace"] = [links.href("call-chains", trace=t) or t for t in procs["trace_id"]]
     cols = ["start_time", "instance", "failed", "what", "delivery_attempt", "via_topic", "duration_us", "trace"]

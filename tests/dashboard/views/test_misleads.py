@@ -221,10 +221,19 @@ def test_the_chosen_topic_follows_to_other_pages(app: AppTest) -> None:
 
 
 def test_plurals_and_thousands() -> None:
-    from dashboard.findings.model import plural
+    from dashboard.findings.model import either, plural, times
 
     assert plural(1, "record") == "1 record"
     assert plural(12_500, "record") == "12,500 records"
+    assert either(["id"]) == "an id"
+    assert either(["id", "time", "version"]) == "an id, a time or a version"
+    assert (times(1), times(2), times(1200)) == ("once", "twice", "1,200 times")
+
+
+def test_the_event_design_page_says_an_id(app: AppTest) -> None:
+    at = _page(app, "views/event_design.py", topic="shop.loyalty")
+    said = "\n".join(as_read(str(m.value)) for m in at.markdown)
+    assert " lack a id" not in said and "lack an id" in said, said
 
 
 def test_info_findings_never_crowd_out_warnings() -> None:
