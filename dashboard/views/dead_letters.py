@@ -10,7 +10,7 @@ from dashboard.analyses import dead_letters as dl
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
 from dashboard.findings.model import plural
-from dashboard.ui import links
+from dashboard.ui import links, numbers
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
 
@@ -59,6 +59,8 @@ def render(ctx: Ctx) -> None:
     summ["open"] = summ["dead_letters"] - summ["recovered"]
     summ = summ.sort_values(["open", "dead_letters"], ascending=False)
     summ["dlt_topics"] = summ["dlt_topics"].map(", ".join)
+    for column in ("origin_topic", "group", "error_class"):  # a missing header reads "–", never "None"
+        summ[column] = summ[column].map(numbers.text)
     st.dataframe(summ[["origin_topic", "group", "error_class", "dead_letters", "open", "dlt_topics", "last_seen"]],
                  hide_index=True, width="stretch", column_config={
                      "origin_topic": "Origin topic", "group": "Group", "error_class": "Error",

@@ -28,13 +28,13 @@ def render(ctx: Ctx) -> None:
     chatty = calls[calls["share"].fillna(0) >= 0.5]
     design = [f for f in sources.findings(ctx.cur, ctx.window) if f.rule in DESIGN_RULES]
     c = st.columns(5)
-    c[0].metric("Event types", len(types))
-    c[1].metric("Named like commands", int((types["naming"] == "command").sum()),
+    c[0].metric("Event types", f"{len(types):,}")
+    c[1].metric("Named like commands", f"{int((types['naming'] == 'command').sum()):,}",
                 help="An event announces a fact that happened (OrderCreated), never a request (CreateInvoice).")
-    c[2].metric("Types with envelope gaps", int((types["incomplete"] > 0).sum()),
+    c[2].metric("Types with envelope gaps", f"{int((types['incomplete'] > 0).sum()):,}",
                 help="Records without a stable id, a timestamp or a version (or CloudEvents' required attributes).")
-    c[3].metric("Types without trace context", int((types["no_trace_context"] > 0).sum()))
-    c[4].metric("Consumers calling back", len(chatty),
+    c[3].metric("Types without trace context", f"{int((types['no_trace_context'] > 0).sum()):,}")
+    c[4].metric("Consumers calling back", f"{len(chatty):,}",
                 help="Groups whose processing calls the producer's API for most events: the event lacks context.")
     st.plotly_chart(findings_timeline(findings_frame(design), title="Event-design findings, first to last seen"), width="stretch", config={"displayModeBar": False})
 

@@ -32,7 +32,7 @@ def render(ctx: Ctx) -> None:
     c = st.columns(5)
     for i, sev in enumerate(reversed(SEVERITIES)):
         c[i].metric(sev.capitalize(), f"{counts.get(sev, 0):,}")
-    c[4].metric("Rules that failed", len(report.errors), help="A failing rule module does not hide the others.")
+    c[4].metric("Rules that failed", f"{len(report.errors):,}", help="A failing rule module does not hide the others.")
     for module, reason in report.errors.items():
         st.warning(f"The rules of {md(module.rsplit('.', 1)[-1])} could not run: {md(reason)}")
     if not found:

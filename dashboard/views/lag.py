@@ -51,7 +51,7 @@ def render(ctx: Ctx) -> None:
         return
     bad = groups[groups["status"] != "OK"]
     c = st.columns(4)
-    c[0].metric("Groups not OK", f"{len(bad)} of {len(groups)}", help="Burrow's rules over the last 10 commits.")
+    c[0].metric("Groups not OK", f"{len(bad):,} of {len(groups):,}", help="Burrow's rules over the last 10 commits.")
     c[1].metric("Messages behind", f"{int(groups['total_lag'].sum()):,}", help="Offset lag summed over all groups.")
     worst_t = groups["time_lag_s"].max()
     c[2].metric("Longest time lag", fmt_age(worst_t) if pd.notna(worst_t) else "–",

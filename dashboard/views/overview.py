@@ -21,9 +21,9 @@ def render(ctx: Ctx) -> None:
     findings = sources.findings(ctx.cur, ctx.window)
     open_by_sev = sources.count_by_severity(findings)
     c = st.columns(6)
-    c[0].metric("Services", len(topo["services"]) or counts["services"],
+    c[0].metric("Services", f"{len(topo['services']) or counts['services']:,}",
                 help="Declared in the topology (observed in the window when none is declared).")
-    c[1].metric("Services seen", counts["services"])
+    c[1].metric("Services seen", f"{counts['services']:,}")
     c[2].metric("Traces", f"{counts['traces']:,}")
     c[3].metric("Kafka records", f"{counts['records']:,}")
     c[4].metric("Dead letters", f"{counts['dead_letters']:,}")

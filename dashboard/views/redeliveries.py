@@ -41,8 +41,8 @@ def render(ctx: Ctx) -> None:
     c[1].metric("Extra processings", f"{int((df['processings'] - 1).sum()) if len(df) else 0:,}")
     c[2].metric("Redelivery rate", f"{again / processed:.1%}" if processed else "–",
                 help="Processings that were a second (or later) delivery, of all processings.")
-    c[3].metric("Groups affected", df["group"].nunique() if len(df) else 0)
-    c[4].metric("Duplicate publications", len(dups), help="One event id at more than one offset of a topic.")
+    c[3].metric("Groups affected", f"{df['group'].nunique() if len(df) else 0:,}")
+    c[4].metric("Duplicate publications", f"{len(dups):,}", help="One event id at more than one offset of a topic.")
 
     st.plotly_chart(bars_over_time(rate, x="bucket", y="redeliveries", color="group", y_title="redeliveries",
                                    title="Redeliveries over time, by consumer group",
