@@ -51,8 +51,8 @@ def render(ctx: Ctx) -> None:
                     width="stretch", config={"displayModeBar": False})
     if df.empty:
         empty(f"No dead letter on or from {md_code(topic)} in this time range." if topic and len(every) else
-              "No record landed in a dead-letter topic in this time range "
-              "(topics *.DLT, *-dlt, *.DLQ, *-dlq, error.*.*, or Spring / Kafka Connect error headers).")
+              md("No record landed in a dead-letter topic in this time range "
+                 "(topics *.DLT, *-dlt, *.DLQ, *-dlq, error.*.*, or Spring / Kafka Connect error headers)."))
         return
     st.subheader("By origin, group and error")
     summ = dl.summarise(df)

@@ -177,3 +177,12 @@ def test_two_clusters_offer_a_choice_every_page_honours(browser, kit, two_cluste
     kit.shoot(browser, "cluster-staging-dead-letters")
     text = _open(browser, kit, f"{url}/?range=all&cluster=prod")
     assert "Kafka cluster “prod”, which this store does not hold" in text
+
+
+def test_an_unknown_page_path_says_so(browser, kit, demo_url: str) -> None:
+    """/no-such-page (a path, not ?page=): the page shown instead says the link named none."""
+    browser.get(f"{demo_url}/no-such-page?range=all")
+    kit.settle(browser)
+    text = kit.body_text(browser)
+    print(text[:1500])
+    assert "no-such-page" in text and ("not found" in text.lower() or "does not exist" in text), text[:1500]
