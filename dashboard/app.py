@@ -10,7 +10,7 @@ import streamlit as st
 
 from collectors.errors import SeamwatchError
 from dashboard.pages_registry import PAGES
-from dashboard.ui import state, timerange
+from dashboard.ui import cluster, links, state, timerange
 from dashboard.ui.page import explain
 from dashboard.ui.text import md
 
@@ -20,6 +20,12 @@ st.set_page_config(page_title="Seamwatch", page_icon=":material/hub:", layout="w
 _requested = st.query_params.get("page")
 _slugs = [slug for _, _, _, slug, _ in PAGES]
 _default = _requested if _requested in _slugs else _slugs[0]
+if _requested and _requested not in _slugs and st.session_state.get("_page_unknown") != _requested:
+    # An unknown page in a link: say so on the page shown instead (once per link).
+    links.note(f"The link asks for page “{md(_requested)}”, which does not exist; showing "
+               f"{md(next(t for _, t, _, slug, _ in PAGES if slug == _default))} instead. "
+               f"The pages: {md(', '.join(_slugs))}.")
+    st.session_state["_page_unknown"] = _requested
 _sections: dict[str, list[st.Page]] = {}
 for path, title, icon, slug, section in PAGES:
     _sections.setdefault(section, []).append(
@@ -32,6 +38,7 @@ timerange.sidebar()
 
 try:
     state.store()
+    cluster.sidebar()
 except SeamwatchError as exc:
     st.error(md(explain(exc)))
     st.stop()

@@ -13,7 +13,6 @@ the origin topic (``republished``). Only what the window holds is searched.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import duckdb
@@ -99,7 +98,11 @@ def dead_letters(con: duckdb.DuckDBPyConnection, window: Window, *, origin_topic
 
 def summary(con: duckdb.DuckDBPyConnection, window: Window, **filters: str | None) -> pd.DataFrame:
     """Dead letters per (origin topic, group, error class): count, recovered, first and last."""
-    df = dead_letters(con, window, **filters)
+    return summarise(dead_letters(con, window, **filters))
+
+
+def summarise(df: pd.DataFrame) -> pd.DataFrame:
+    """``dead_letters`` rows per (origin topic, group, error class): count, recovered, first and last."""
     keys = ["origin_topic", "group", "error_class"]
     if df.empty:
         return pd.DataFrame(columns=[*keys, "dead_letters", "recovered", "first_seen", "last_seen", "dlt_topics"])
@@ -112,26 +115,29 @@ def summary(con: duckdb.DuckDBPyConnection, window: Window, **filters: str | Non
     )
 
 
+def on_topic(df: pd.DataFrame, topic: str | None) -> pd.DataFrame:
+    """The dead letters a topic names: those on it (a dead-letter topic) or from it (an origin topic)."""
+    if not topic or df.empty:
+        return df
+    return df[(df["dlt_topic"] == topic) | (df["origin_topic"] == topic)]
+
+
 _OVER_TIME = r"""
-SELECT time_bucket(to_microseconds($bucket_us), coalesce("timestamp", tapped_at)) AS bucket,
-       coalesce(dlt_origin_topic, nullif(regexp_replace(topic, '(\.DLT|-dlt|\.DLQ|-dlq)$', ''), topic), topic)
-           AS origin_topic,
-       count(*) AS dead_letters
-FROM records
-WHERE is_dead_letter AND NOT regexp_matches(topic, $retry_re)
-  AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+SELECT bucket, origin_topic, count(*) AS dead_letters FROM (
+    SELECT time_bucket(to_microseconds($bucket_us), coalesce("timestamp", tapped_at)) AS bucket, topic,
+           coalesce(dlt_origin_topic, nullif(regexp_replace(topic, '(\.DLT|-dlt|\.DLQ|-dlq)$', ''), topic), topic)
+               AS origin_topic
+    FROM records
+    WHERE is_dead_letter AND NOT regexp_matches(topic, $retry_re)
+      AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
+)
+WHERE $topic IS NULL OR topic = $topic OR origin_topic = $topic
 GROUP BY ALL ORDER BY bucket, origin_topic
 """
 
 
-def over_time(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: timedelta | None = None) -> pd.DataFrame:
-    """Dead letters per time bucket and origin topic."""
+def over_time(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: timedelta | None = None,
+              topic: str | None = None) -> pd.DataFrame:
+    """Dead letters per time bucket and origin topic; ``topic`` keeps those on or from it (as ``on_topic``)."""
     return con.execute(_OVER_TIME, {"start": window.start, "end": window.end, "retry_re": RETRY_TOPIC_RE,
-                                    "bucket_us": bucket_us(bucket, window)}).df()
-
-
-def decode_headers(headers: str | None) -> list[tuple[str, str | None]]:
-    """The stored headers (a JSON list of [name, text]) as (name, value) pairs."""
-    if not headers:
-        return []
-    return [(str(n), v) for n, v in json.loads(headers)]
+                                    "bucket_us": bucket_us(bucket, window), "topic": topic}).df()

@@ -7,7 +7,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from dashboard.charts.labels import esc_column
-from dashboard.charts.theme import base_layout
+from dashboard.charts.theme import MUTED, TRANSPARENT, base_layout, integer_axis
 
 _QUAL = ["#1976d2", "#f57c00", "#7b1fa2", "#00897b", "#c2185b", "#5d4037", "#455a64", "#afb42b", "#0097a7"]
 
@@ -15,10 +15,10 @@ _QUAL = ["#1976d2", "#f57c00", "#7b1fa2", "#00897b", "#c2185b", "#5d4037", "#455
 def empty_figure(text: str, *, height: int = 220) -> go.Figure:
     """A figure that says why it is empty, instead of blank axes."""
     fig = go.Figure()
-    fig.add_annotation(text=text, showarrow=False, font=dict(size=14, color="#607d8b"), x=0.5, y=0.5,
+    fig.add_annotation(text=text, showarrow=False, font=dict(size=14, color=MUTED), x=0.5, y=0.5,
                        xref="paper", yref="paper")
-    fig.update_layout(height=height, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor="white",
-                      margin=dict(l=10, r=10, t=10, b=10))
+    fig.update_layout(height=height, xaxis=dict(visible=False), yaxis=dict(visible=False),
+                      plot_bgcolor=TRANSPARENT, paper_bgcolor=TRANSPARENT, margin=dict(l=10, r=10, t=10, b=10))
     return fig
 
 
@@ -40,16 +40,20 @@ def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None
     if x_range is not None:  # the whole period compared, even where nothing happened
         fig.update_xaxes(range=list(x_range))
     if mark is not None:
-        fig.add_vline(x=mark[0], line_dash="dash", line_color="#455a64")
+        fig.add_vline(x=mark[0], line_dash="dash", line_color=MUTED)
         fig.add_annotation(x=mark[0], y=1, yref="paper", text=mark[1], showarrow=False, xanchor="left",
-                           yanchor="top", font=dict(size=11, color="#455a64"))
-    return base_layout(fig, height=height, title=title)
+                           yanchor="top", font=dict(size=11, color=MUTED))
+    fig = base_layout(fig, height=height, title=title)
+    # bars count things: whole numbers on the axis (the tallest stack decides the ticks)
+    top = df.groupby(x)[y].sum().max() if len(df) else 0
+    return integer_axis(fig, float(top))
 
 
 def lines_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None, y_title: str,
                     title: str | None = None, empty: str = "Nothing in this time range",
-                    colors: dict[str, str] | None = None, height: int = 300, y_format: str = ",") -> go.Figure:
-    """One line per value of ``color``, markers on the points."""
+                    colors: dict[str, str] | None = None, height: int = 300, y_format: str = ",",
+                    integer: bool = False) -> go.Figure:
+    """One line per value of ``color``, markers on the points; ``integer`` for counts."""
     if df.empty or df[y].isna().all():
         return empty_figure(empty)
     if color:
@@ -59,4 +63,5 @@ def lines_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = Non
     fig.update_traces(hovertemplate=f"%{{x|%H:%M:%S}}<br>%{{y:{y_format}}}<extra>%{{fullData.name}}</extra>",
                       marker=dict(size=5))
     fig.update_yaxes(tickformat=y_format)
-    return base_layout(fig, height=height, title=title)
+    fig = base_layout(fig, height=height, title=title)
+    return integer_axis(fig, float(df[y].max())) if integer else fig

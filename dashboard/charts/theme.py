@@ -19,6 +19,12 @@ STATUS_COLOURS = {
     "REWIND": "#6a1b9a", "UNKNOWN": NEUTRAL,
 }
 FONT = dict(family="Inter, Segoe UI, Helvetica, Arial, sans-serif", size=13)
+# Charts follow the dashboard's theme, light or dark: transparent backgrounds (Streamlit's own
+# background shows through, and st.plotly_chart's theme colours the text), and greys that read
+# on both instead of white and near-white.
+TRANSPARENT = "rgba(0,0,0,0)"
+GRID = "rgba(128,128,128,0.22)"
+MUTED = "#8a9aa5"
 
 
 def base_layout(fig, *, height: int = 320, title: str | None = None):
@@ -28,10 +34,17 @@ def base_layout(fig, *, height: int = 320, title: str | None = None):
         title=dict(text=esc(title), x=0, xanchor="left", y=0.98, yanchor="top", font=dict(size=15)) if title else None,
         # Legend at the right, clear of the title, however many series there are.
         legend=dict(orientation="v", yanchor="top", y=1, xanchor="left", x=1.01, title=None),
-        plot_bgcolor="white", hovermode="closest",
+        plot_bgcolor=TRANSPARENT, paper_bgcolor=TRANSPARENT, hovermode="closest",
     )
-    fig.update_xaxes(showgrid=True, gridcolor="#eceff1", zeroline=False)
-    fig.update_yaxes(showgrid=True, gridcolor="#eceff1", zeroline=False)
+    fig.update_xaxes(showgrid=True, gridcolor=GRID, zeroline=False)
+    fig.update_yaxes(showgrid=True, gridcolor=GRID, zeroline=False)
+    return fig
+
+
+def integer_axis(fig, top: float, *, axis: str = "y"):
+    """An axis of counts: whole numbers with thousands separators, never '0.5 dead letters'."""
+    update = fig.update_yaxes if axis == "y" else fig.update_xaxes
+    update(tickformat=",d", rangemode="tozero", **({"dtick": 1} if top <= 6 else {}))
     return fig
 
 

@@ -6,7 +6,7 @@ import json
 import re
 import shutil
 import textwrap
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import click
@@ -33,8 +33,22 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
 
 
-def _window(cur: Any, since: str | None) -> Window:
+def parse_time(text: str, option: str) -> datetime:
+    """An ISO time in UTC ('2026-03-02T12:00', seconds and fractions optional), naive as the store keeps it."""
+    try:
+        t = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(f"{option} must be a UTC time like 2026-03-02T12:00:00, not {text!r}") from None
+    if t.tzinfo is not None:
+        t = t.astimezone(UTC).replace(tzinfo=None)
+    return t
+
+
+def _window(cur: Any, since: str | None, start: datetime | None = None, end: datetime | None = None) -> Window:
     whole = Window.everything(cur)
+    if start is not None or end is not None:
+        # The dashboard's Findings page names its window this way, so both list the same findings.
+        return Window(start or whole.start, end or whole.end)
     if since is None:
         return whole
     # A store no collector holds is a capture: "the last hour" means of its data, not of the clock.
@@ -148,11 +162,16 @@ _LEVEL = click.Choice(SEVERITIES, case_sensitive=False)
 @click.option("--json", "as_json_", is_flag=True, help="Print JSON (window, findings, errors) instead of a table.")
 @click.option("--since", metavar="DURATION",
               help="Only the last DURATION of the stored data (15m, 1h, 2d); default all history.")
+@click.option("--from", "start", metavar="TIME",
+              help="Start of the window, a UTC time like 2026-03-02T12:00:00 (default: the oldest data).")
+@click.option("--to", "end", metavar="TIME",
+              help="End of the window, exclusive (default: just after the newest data).")
 @click.option("--min-severity", type=_LEVEL, default="info", show_default=True,
               help="Leave out findings below this severity.")
 @click.option("--fail-on", type=_LEVEL, default=None,
               help="Exit with status 1 when a finding at or above this severity exists (default: never).")
-def findings_cmd(db: str | None, as_json_: bool, since: str | None, min_severity: str, fail_on: str | None) -> None:
+def findings_cmd(db: str | None, as_json_: bool, since: str | None, start: str | None, end: str | None,
+                 min_severity: str, fail_on: str | None) -> None:
     """Run every rule over the store and list what it found, worst first.
 
     Traces (and offset snapshots) stored but not analysed yet, as a collector stopped
@@ -165,12 +184,20 @@ def findings_cmd(db: str | None, as_json_: bool, since: str | None, min_severity
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
     if since is not None:
         parse_duration(since)  # a bad duration fails before the store is opened
+    if since is not None and (start or end):
+        raise InputError("give --since, or --from/--to, not both")
+    t0 = parse_time(start, "--from") if start else None
+    t1 = parse_time(end, "--to") if end else None
+    if t0 is not None and t1 is not None and t1 <= t0:
+        raise InputError("--to must be after --from")
     min_severity, fail_on = min_severity.lower(), fail_on.lower() if fail_on else None
     waiting = derive_pending(db)
     with Store(db, read_only=True) as store:
         cur = store.cursor()
         try:
-            window = _window(cur, since)
+            window = _window(cur, since, t0, t1)
+        except ValueError as exc:  # --from after the newest data, or --to before the oldest
+            raise InputError(f"the window is empty: {exc}") from None
         except duckdb.Error as exc:
             raise StoreError(f"{db} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
         report = engine.evaluate(cur, window)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import click
+
+
+def fresh_seed() -> int:
+    """A new seed per run: two runs against one broker must not publish the same event ids
+    (which the rules rightly call EVENT_ID_COLLISION). --seed reproduces a run."""
+    return secrets.randbelow(2**31)
 
 
 @click.command("simulate")
@@ -18,9 +25,10 @@ import click
               help="Seconds of traffic; the incidents happen at fixed fractions of it.")
 @click.option("--rate", type=click.FloatRange(min=0.5, max=200), default=4.0, show_default=True,
               help="Orders per second.")
-@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the event ids and amounts.")
+@click.option("--seed", type=int, default=None,
+              help="Seed of the event ids and amounts (default: a fresh one per run, printed; give it to repeat a run).")
 @click.option("-X", "extra", multiple=True, metavar="KEY=VALUE", help="librdkafka setting for every client (repeatable).")
-def simulate_cmd(bootstrap: str, otlp: str | None, spans_dir: Path | None, duration: float, rate: float, seed: int,
+def simulate_cmd(bootstrap: str, otlp: str | None, spans_dir: Path | None, duration: float, rate: float, seed: int | None,
                  extra: tuple[str, ...]) -> None:
     """Run the sample shop live on a broker, with its incidents, and print what was injected."""
     from collectors.kafka.config import parse_x
@@ -30,9 +38,13 @@ def simulate_cmd(bootstrap: str, otlp: str | None, spans_dir: Path | None, durat
     if (otlp is None) == (spans_dir is None):
         raise click.UsageError("give exactly one of --otlp ENDPOINT or --spans-dir DIR")
     telemetry = Telemetry.to_otlp(otlp) if otlp else Telemetry.to_dir(spans_dir)
-    click.echo(f"running the sample shop on {bootstrap} for {duration:.0f}s ...", err=True)
+    if seed is None:
+        seed = fresh_seed()
+    click.echo(f"running the sample shop on {bootstrap} for {duration:.0f}s with seed {seed} "
+               f"(--seed {seed} repeats this run) ...", err=True)
     report = run_live(bootstrap=bootstrap, telemetry=telemetry, duration=duration, rate=rate, seed=seed,
                       conf=parse_x(extra))
+    click.echo(f"seed {seed}")
     for line in report.lines():
         click.echo(line)
 

@@ -48,5 +48,21 @@ class Finding:
 
 
 def plural(n: int, noun: str) -> str:
-    """'1 record', '3 records': summaries are read by people."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    """'1 record', '3 records', '12,500 records': summaries are read by people."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def times(n: int) -> str:
+    """'once', 'twice', '3 times', '1,200 times'."""
+    return {1: "once", 2: "twice"}.get(n, f"{n:,} times")
+
+
+def with_article(noun: str) -> str:
+    """'an id', 'a time', 'an event': the article the word's first sound takes."""
+    return f"{'an' if noun[:1].lower() in 'aeio' else 'a'} {noun}"
+
+
+def either(nouns: list[str]) -> str:
+    """'an id', 'an id or a time', 'an id, a time or a version'."""
+    words = [with_article(n) for n in nouns]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]

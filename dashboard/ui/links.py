@@ -28,28 +28,60 @@ def set_param(name: str, value: str | None) -> None:
         del st.query_params[name]
 
 
+# Choices that follow the user from page to page: a group picked on Event lag is the group
+# Redeliveries and Idempotency open on (when they list it), and likewise a topic.
+PERSIST = ("group", "topic")
+
+
+def _remember(param_name: str, key: str) -> None:
+    st.session_state[f"_chosen_{param_name}"] = st.session_state.get(key)
+
+
 def choose(label: str, options: list[str], *, param_name: str, key: str,
            format_func=str, help: str | None = None) -> str | None:
     """A selectbox whose choice follows and sets a deep-link param.
 
-    The URL wins when it names an option (a pasted link); otherwise the previous choice,
-    else the first (worst) option.
+    The URL wins when it names an option (a pasted link); then the group or topic last
+    chosen on any page (``PERSIST``), when this page lists it; otherwise the previous
+    choice, else the first (worst) option.
     """
     if not options:
         return None
     wanted = param(param_name)
     if wanted is not None and wanted not in options and st.session_state.get(f"_{key}_url") != wanted:
-        # A pasted link naming something this window lacks (or made up): say so, as text.
-        st.caption(f"The link asks for {md(param_name)} “{md(wanted)}”, which is not among the choices "
-                   "in this time range; showing another.")
+        # A pasted link naming something this window lacks (or made up): say so, as text, where it is seen.
+        st.warning(f"The link asks for {md(param_name)} “{md(wanted)}”, which is not among the choices "
+                   "in this time range; showing another.", icon=":material/link_off:")
+    carried = st.session_state.get(f"_chosen_{param_name}") if param_name in PERSIST else None
     if wanted in options and st.session_state.get(f"_{key}_url") != wanted:
         st.session_state[key] = wanted
+        if param_name in PERSIST:
+            st.session_state[f"_chosen_{param_name}"] = wanted
+    elif carried in options and st.session_state.get(key) != carried:
+        st.session_state[key] = carried
     elif st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
-    choice = st.selectbox(label, options, key=key, format_func=format_func, help=help)
+    choice = st.selectbox(label, options, key=key, format_func=format_func, help=help,
+                          on_change=_remember if param_name in PERSIST else None,
+                          args=(param_name, key) if param_name in PERSIST else None)
     st.session_state[f"_{key}_url"] = choice
     set_param(param_name, choice)
     return choice
+
+
+NOTES = "_link_notes"
+
+
+def note(text: str) -> None:
+    """A sentence about the link itself (an unknown page or range), shown atop the page drawn instead.
+    ``text`` is Markdown already escaped."""
+    st.session_state.setdefault(NOTES, []).append(text)
+
+
+def show_notes() -> None:
+    """Draw and forget the notes about the link (once, on the page it opened)."""
+    for text in st.session_state.pop(NOTES, []):
+        st.warning(text, icon=":material/link_off:")
 
 
 def _registered(slug: str) -> str | None:

@@ -14,7 +14,7 @@ from collectors.status import fmt_age as fmt_duration
 from collectors.store.db import Store
 from dashboard.analyses.window import Window
 from dashboard.read import data_span, freshness, has_data
-from dashboard.ui import state, timerange
+from dashboard.ui import links, state, timerange
 from dashboard.ui.text import md
 
 
@@ -26,8 +26,9 @@ class Ctx:
 
     @property
     def cur(self) -> duckdb.DuckDBPyConnection:
-        """A fresh cursor per use: one analysis leaving a result unread cannot break the next."""
-        return self.store.cursor()
+        """A fresh cursor per use (one analysis leaving a result unread cannot break the next),
+        narrowed to the cluster chosen in the sidebar."""
+        return state.cursor()
 
 
 def fmt_age(seconds: float | None) -> str:
@@ -59,6 +60,7 @@ def run(render: Callable[[Ctx], None], *, title: str, intro: str | None = None) 
     st.title(title)
     if intro:
         st.caption(intro)
+    links.show_notes()
     args = state.app_args()
 
     def body() -> None:

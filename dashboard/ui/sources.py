@@ -21,13 +21,14 @@ from dashboard.ui import state
 
 
 @st.cache_data(ttl=30, max_entries=16, show_spinner="Running the rules …")
-def _report(db: str | None, start: Any, end: Any, _cur: duckdb.DuckDBPyConnection) -> engine.Report:
+def _report(db: str | None, cluster: str | None, start: Any, end: Any,
+            _cur: duckdb.DuckDBPyConnection) -> engine.Report:
     return engine.evaluate(_cur, Window(start, end))
 
 
 def report(cur: duckdb.DuckDBPyConnection, window: Window) -> engine.Report:
     """Every finding in the window, worst first, and the rules that failed."""
-    return _report(state.app_args().db, window.start, window.end, cur)
+    return _report(state.app_args().db, state.cluster(), window.start, window.end, cur)
 
 
 def findings(cur: duckdb.DuckDBPyConnection, window: Window) -> list[Any]:

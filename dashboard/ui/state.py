@@ -60,9 +60,17 @@ def store() -> Store:
     return _store(args.db)
 
 
+def cluster() -> str | None:
+    """The Kafka cluster the pages show (the sidebar's choice), or None for the only one."""
+    return st.session_state.get("_cluster_scope")
+
+
 def cursor() -> duckdb.DuckDBPyConnection:
-    """A fresh cursor for this run: readers see a consistent snapshot per query."""
-    return store().cursor()
+    """A fresh cursor for this run, narrowed to the chosen cluster: readers see a consistent
+    snapshot per query."""
+    from dashboard.scope import scoped
+
+    return scoped(store().cursor(), cluster())
 
 
 def live() -> bool:

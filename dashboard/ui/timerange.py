@@ -45,7 +45,11 @@ def _adopt_url() -> None:
     """Take the range from the URL when it changed since we last wrote it (a pasted link)."""
     qp = st.query_params
     url = (qp.get("range"), qp.get("from"), qp.get("to"))
-    if url == st.session_state.get("_range_url") or url[0] not in PRESETS:
+    if url == st.session_state.get("_range_url"):
+        return
+    if url[0] not in PRESETS:
+        if url[0] is not None:  # a link naming a range that does not exist: say so, keep the current one
+            st.session_state["_range_unknown"] = url[0]
         return
     st.session_state["range"] = url[0]
     if url[0] == "custom":
@@ -126,6 +130,13 @@ def sidebar() -> None:
                 side.caption(note)
         if end <= start:
             side.warning("'To' must be after 'From'; showing the last hour instead.")
+    unknown = st.session_state.pop("_range_unknown", None)
+    if unknown is not None:
+        from dashboard.ui import links
+        from dashboard.ui.text import md
+
+        links.note(f"The link asks for time range “{md(unknown)}”, which does not exist (one of "
+                   f"{', '.join(PRESETS)}); showing {LABELS[choice]} instead.")
     if st.session_state.pop("_range_unread", False):
         side.caption("The link's time range could not be read (from and to must be dates like "
                      "2026-03-02T12:00, to after from); showing the last hour instead.")

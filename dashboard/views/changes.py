@@ -9,7 +9,8 @@ from dashboard.analyses.window import Window
 from dashboard.changes import per_minute, what_changed
 from dashboard.charts.series import bars_over_time
 from dashboard.charts.theme import SEVERITY_COLOURS
-from dashboard.ui import links, timerange
+from dashboard.findings.noise import fold
+from dashboard.ui import links, numbers, timerange
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md
 from dashboard.views_common import RULE_PAGE
@@ -22,18 +23,31 @@ def _pct(v: float | None) -> str:
 def render(ctx: Ctx) -> None:
     ch = what_changed(ctx.cur, ctx.window.end)
     st.markdown(f"Comparing **{timerange.describe(ch.recent)}** with the hour before "
-                f"({timerange.describe(ch.before)}). The end is the end of the selected time range.")
+                f"({timerange.describe(ch.before)}).")
+    if ch.moved_from is not None:
+        st.caption(f"The newest data is from {ch.recent.end:%Y-%m-%d %H:%M:%S} UTC, before the end of the selected "
+                   "range: both periods end there, as 'seamwatch findings --since' does.")
+    if not ch.has_data[1]:
+        st.warning(f"No data in the last 15 minutes ({timerange.describe(ch.recent)}): nothing to compare, "
+                   "so no changes are shown.", icon=":material/schedule:")
+    elif not ch.has_data[0]:
+        st.warning(f"The hour before ({timerange.describe(ch.before)}) holds no data: there is nothing to compare "
+                   "the last 15 minutes with, so no changes are shown.", icon=":material/schedule:")
     c = st.columns(4)
-    c[0].metric("New or worse findings", len(ch.new_findings), help="Not seen in the hour before, or more severe now.")
+    shown_new = fold(ch.new_findings)
+    c[0].metric("New or worse findings", f"{len(ch.new_findings):,}",
+                help="Not seen in the hour before, or more severe now.")
     lag_now, lag_then = ch.lag["lag_now"].fillna(0).sum(), ch.lag["lag_before"].fillna(0).sum()
-    c[1].metric("Messages behind", f"{int(lag_now):,}", delta=f"{int(lag_now - lag_then):+,}", delta_color="inverse",
+    d, colour = numbers.delta(lag_now - lag_then if ch.comparable else None)
+    c[1].metric("Messages behind", f"{int(lag_now):,}", delta=d, delta_color=colour,
                 help="All consumer groups' offset lag at the end of each period.")
     (dl_then, dl_now) = ch.dead_letters_per_min
-    c[2].metric("Dead letters per minute", f"{dl_now:.2f}", delta=f"{dl_now - dl_then:+.2f}", delta_color="inverse")
+    d, colour = numbers.delta(dl_now - dl_then if ch.comparable else None, "{:+.2f}")
+    c[2].metric("Dead letters per minute", f"{dl_now:.2f}", delta=d, delta_color=colour)
     (rd_then, rd_now) = ch.redelivery_rate
-    c[3].metric("Redelivery rate", _pct(rd_now),
-                delta=None if rd_now is None or rd_then is None else f"{(rd_now - rd_then) * 100:+.1f} pts",
-                delta_color="inverse")
+    d, colour = numbers.delta(None if rd_now is None or rd_then is None or not ch.comparable
+                              else (rd_now - rd_then) * 100, "{:+.1f} pts")
+    c[3].metric("Redelivery rate", _pct(rd_now), delta=d, delta_color=colour)
 
     series = per_minute(ctx.cur, Window(ch.before.start, ch.recent.end))
     st.plotly_chart(bars_over_time(series, x="bucket", y="count", color="series", y_title="per minute",
@@ -45,9 +59,11 @@ def render(ctx: Ctx) -> None:
                     width="stretch", config={"displayModeBar": False})
 
     st.subheader("New or worse findings")
-    if not ch.new_findings:
+    if not ch.has_data[1]:
+        empty("No data in the last 15 minutes, so no finding can be new.")
+    elif not ch.new_findings:
         empty("Nothing new in the last 15 minutes: every finding now was already there in the hour before.")
-    for f in ch.new_findings[:20]:
+    for f in shown_new[:20]:
         with st.container(border=True):
             st.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {md(f.subject_kind)} **{md(f.subject)}** — "
                         f"{md(f.summary)}")
@@ -62,19 +78,29 @@ def render(ctx: Ctx) -> None:
     if lag.empty:
         empty("No consumer-group offsets in these periods.")
     else:
-        st.dataframe(lag[["group", "status_before", "status_now", "lag_before", "lag_now", "delta"]],
-                     hide_index=True, width="stretch", column_config={
-                         "group": "Consumer group", "status_before": "Status before", "status_now": "Status now",
-                         "lag_before": st.column_config.NumberColumn("Behind before", format="localized"),
-                         "lag_now": st.column_config.NumberColumn("Behind now", format="localized"),
-                         "delta": st.column_config.NumberColumn("Change", format="%+d")})
+        table = pd.DataFrame({
+            "group": lag["group"],
+            "status_before": lag["status_before"].map(numbers.text),
+            "status_now": lag["status_now"].map(numbers.text),
+            "lag_before": lag["lag_before"].map(numbers.count),
+            "lag_now": lag["lag_now"].map(numbers.count),
+            # a change needs both ends: a group absent from one period has none
+            "delta": [numbers.signed(d) if not (numbers.missing(a) or numbers.missing(b)) else numbers.MISSING
+                      for d, a, b in zip(lag["delta"], lag["lag_before"], lag["lag_now"], strict=True)],
+        })
+        st.dataframe(table, hide_index=True, width="stretch", column_config={
+            "group": "Consumer group", "status_before": "Status before", "status_now": "Status now",
+            "lag_before": st.column_config.TextColumn("Behind before (messages)"),
+            "lag_now": st.column_config.TextColumn("Behind now (messages)"),
+            "delta": st.column_config.TextColumn("Change (messages)")})
     if ch.resolved:
         st.subheader("Gone quiet")
-        st.caption("Findings of the hour before that did not recur in the last 15 minutes.")
+        st.caption("Findings of the hour before that did not recur in the last 15 minutes and are no longer open.")
         st.dataframe(pd.DataFrame([{"severity": f.severity, "rule": f.rule, "subject": f.subject}
-                                   for f in ch.resolved]), hide_index=True, width="stretch",
+                                   for f in fold(ch.resolved)]), hide_index=True, width="stretch",
                      column_config={"severity": "Severity", "rule": "Rule", "subject": "Subject"})
 
 
 run(render, title="What changed",
-    intro="The last 15 minutes against the hour before: new findings, lag trend, dead-letter and redelivery rates.")
+    intro="The last 15 minutes of data against the hour before: new findings, lag trend, dead-letter and "
+          "redelivery rates.")

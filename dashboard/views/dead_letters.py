@@ -5,10 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from collectors.normalize.header_values import readable_headers
 from dashboard.analyses import dead_letters as dl
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
-from dashboard.ui import links
+from dashboard.findings.model import plural
+from dashboard.ui import links, numbers
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
 
@@ -21,36 +23,49 @@ def _key(r) -> str:
     return f"{r.dlt_topic}/{r.dlt_partition}/{r.dlt_offset}"
 
 
+def _topic(df: pd.DataFrame) -> str | None:
+    """The topic a link names (``topic=``), dead-letter or origin; '' is every topic."""
+    topics = sorted({t for t in (*df["dlt_topic"], *df["origin_topic"]) if isinstance(t, str)}) if len(df) else []
+    chosen = links.choose("Topic (dead-letter or origin)", ["", *topics], param_name="topic", key="dl_topic",
+                          format_func=lambda t: t or "every topic")
+    return chosen or None
+
+
 def render(ctx: Ctx) -> None:
-    df = dl.dead_letters(ctx.cur, ctx.window)
+    every = dl.dead_letters(ctx.cur, ctx.window)
+    topic = _topic(every)
+    df = dl.on_topic(every, topic)
     unrecovered = int((~df["recovered"].astype(bool)).sum()) if len(df) else 0
     c = st.columns(5)
     c[0].metric("Dead letters", f"{len(df):,}")
     c[1].metric("Not recovered", f"{unrecovered:,}",
                 help="Neither reprocessed by the origin group nor republished on the origin topic since.")
-    c[2].metric("Origin topics", df["origin_topic"].nunique() if len(df) else 0)
-    c[3].metric("Groups", df["group"].nunique() if len(df) else 0)
-    c[4].metric("Error kinds", df["error_class"].nunique() if len(df) else 0)
+    c[2].metric("Origin topics", f"{df['origin_topic'].nunique():,}" if len(df) else "0")
+    c[3].metric("Groups", f"{df['group'].nunique():,}" if len(df) else "0")
+    c[4].metric("Error kinds", f"{df['error_class'].nunique():,}" if len(df) else "0")
 
-    st.plotly_chart(bars_over_time(dl.over_time(ctx.cur, ctx.window, bucket=auto_bucket(ctx.window, 40)),
+    st.plotly_chart(bars_over_time(dl.over_time(ctx.cur, ctx.window, bucket=auto_bucket(ctx.window, 40), topic=topic),
                                    x="bucket", y="dead_letters", color="origin_topic", y_title="dead letters",
                                    title="Dead letters over time, by origin topic",
                                    empty="No dead letters in this time range"),
                     width="stretch", config={"displayModeBar": False})
     if df.empty:
-        empty("No record landed in a dead-letter topic in this time range "
-              "(topics *.DLT, *-dlt, *.DLQ, *-dlq, error.*.*, or Spring / Kafka Connect error headers).")
+        empty(f"No dead letter on or from {md_code(topic)} in this time range." if topic and len(every) else
+              md("No record landed in a dead-letter topic in this time range "
+                 "(topics *.DLT, *-dlt, *.DLQ, *-dlq, error.*.*, or Spring / Kafka Connect error headers)."))
         return
     st.subheader("By origin, group and error")
-    summ = dl.summary(ctx.cur, ctx.window)
+    summ = dl.summarise(df)
     summ["open"] = summ["dead_letters"] - summ["recovered"]
     summ = summ.sort_values(["open", "dead_letters"], ascending=False)
     summ["dlt_topics"] = summ["dlt_topics"].map(", ".join)
+    for column in ("origin_topic", "group", "error_class"):  # a missing header reads "–", never "None"
+        summ[column] = summ[column].map(numbers.text)
     st.dataframe(summ[["origin_topic", "group", "error_class", "dead_letters", "open", "dlt_topics", "last_seen"]],
                  hide_index=True, width="stretch", column_config={
                      "origin_topic": "Origin topic", "group": "Group", "error_class": "Error",
-                     "dead_letters": st.column_config.NumberColumn("Dead letters", format="%d"),
-                     "open": st.column_config.NumberColumn("Not recovered", format="%d"),
+                     "dead_letters": st.column_config.NumberColumn("Dead letters", format="localized"),
+                     "open": st.column_config.NumberColumn("Not recovered", format="localized"),
                      "dlt_topics": "Dead-letter topic", "last_seen": st.column_config.DatetimeColumn(
                          "Last (UTC)", format="HH:mm:ss")})
     _drill(df)
@@ -83,14 +98,17 @@ def _drill(df: pd.DataFrame) -> None:
             links.to("redeliveries", f"Redeliveries of group {md(r.group)}", icon=":material/replay:", group=r.group)
     with right:
         st.markdown("**Headers (decoded)**")
-        st.dataframe(pd.DataFrame(dl.decode_headers(r.headers), columns=["header", "value"]), hide_index=True,
-                     width="stretch", height=min(400, 36 + 35 * max(1, len(dl.decode_headers(r.headers)))))
-        st.markdown(f"**Payload** ({_int(r.value_size)} bytes, excerpt)")
+        headers = readable_headers(r.headers)
+        st.dataframe(pd.DataFrame(headers, columns=["header", "value"]), hide_index=True,
+                     width="stretch", height=min(400, 36 + 35 * max(1, len(headers))))
+        size = None if r.value_size is None or pd.isna(r.value_size) else int(r.value_size)
+        st.markdown(f"**Payload** ({'size unknown' if size is None else 'no value' if size < 0 else plural(size, 'byte')}"
+                    ", excerpt)")
         st.code(r.value_excerpt or "(empty)", language="json", wrap_lines=True)
 
 
 def _int(v) -> str:
-    return "?" if v is None or pd.isna(v) else str(int(v))
+    return "?" if v is None or pd.isna(v) else f"{int(v):,}"
 
 
 run(render, title="Dead letters",

@@ -9,6 +9,7 @@ from dashboard.analyses import event_design as ed
 from dashboard.analyses import sync_coupling
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
+from dashboard.findings.model import either, plural
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -27,13 +28,13 @@ def render(ctx: Ctx) -> None:
     chatty = calls[calls["share"].fillna(0) >= 0.5]
     design = [f for f in sources.findings(ctx.cur, ctx.window) if f.rule in DESIGN_RULES]
     c = st.columns(5)
-    c[0].metric("Event types", len(types))
-    c[1].metric("Named like commands", int((types["naming"] == "command").sum()),
+    c[0].metric("Event types", f"{len(types):,}")
+    c[1].metric("Named like commands", f"{int((types['naming'] == 'command').sum()):,}",
                 help="An event announces a fact that happened (OrderCreated), never a request (CreateInvoice).")
-    c[2].metric("Types with envelope gaps", int((types["incomplete"] > 0).sum()),
+    c[2].metric("Types with envelope gaps", f"{int((types['incomplete'] > 0).sum()):,}",
                 help="Records without a stable id, a timestamp or a version (or CloudEvents' required attributes).")
-    c[3].metric("Types without trace context", int((types["no_trace_context"] > 0).sum()))
-    c[4].metric("Consumers calling back", len(chatty),
+    c[3].metric("Types without trace context", f"{int((types['no_trace_context'] > 0).sum()):,}")
+    c[4].metric("Consumers calling back", f"{len(chatty):,}",
                 help="Groups whose processing calls the producer's API for most events: the event lacks context.")
     st.plotly_chart(findings_timeline(findings_frame(design), title="Event-design findings, first to last seen"), width="stretch", config={"displayModeBar": False})
 
@@ -74,10 +75,11 @@ def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:
         gaps = [w for w, n in (("id", r.missing_id), ("time", r.missing_time), ("version", r.missing_version)) if n]
         if gaps:
             sample = ", ".join(list(r.sample_incomplete)[:5]) if r.sample_incomplete is not None else ""
-            st.markdown(f"{md_code(r.event_type)}: {r.incomplete:,} of {r.records:,} records lack a {', '.join(gaps)}"
+            st.markdown(f"{md_code(r.event_type)}: {r.incomplete:,} of {plural(int(r.records), 'record')} lack {either(gaps)}"
                         + (f" (partition/offset {md(sample)} …)" if sample else "") + ".")
         if r.no_trace_context:
-            st.markdown(f"{md_code(r.event_type)}: {r.no_trace_context:,} records carry no traceparent header.")
+            st.markdown(f"{md_code(r.event_type)}: {plural(int(r.no_trace_context), 'record')} carry no traceparent header."
+                        .replace("1 record carry", "1 record carries"))
         if r.undecoded:
             st.markdown(f"{r.undecoded:,} of {r.records:,} records are schema-registry values stored undecoded "
                         "(their schema could not be had: see the ingest errors); their envelope is not judged.")

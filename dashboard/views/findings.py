@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings.model import SEVERITIES
-from dashboard.ui import links, sources
+from dashboard.findings.noise import fold
+from dashboard.ui import evidence, links, sources, state
 from dashboard.ui.page import Ctx, empty, run
-from dashboard.ui.text import md
+from dashboard.ui.text import md, md_code
 from dashboard.views_common import RULE_PAGE, key_of
 from dashboard.views_common import findings_frame as frame
+
+TABLE_KEY = "find_table"
+
+
+def same_in_a_terminal(ctx: Ctx) -> str:
+    """The `seamwatch findings` command that lists exactly this window's findings."""
+    db = state.app_args().db or "FILE"
+    return (f"seamwatch findings --db {db} --from {ctx.window.start.isoformat()} "
+            f"--to {ctx.window.end.isoformat()}")
 
 
 def render(ctx: Ctx) -> None:
     report = sources.report(ctx.cur, ctx.window)
     found = report.findings
+    st.markdown(f"The rules ran over **{ctx.window.start:%Y-%m-%d %H:%M:%S} – {ctx.window.end:%Y-%m-%d %H:%M:%S} "
+                f"UTC**. The same list in a terminal: {md_code(same_in_a_terminal(ctx))}")
     counts = sources.count_by_severity(found)
     c = st.columns(5)
     for i, sev in enumerate(reversed(SEVERITIES)):
-        c[i].metric(sev.capitalize(), counts.get(sev, 0))
-    c[4].metric("Rules that failed", len(report.errors), help="A failing rule module does not hide the others.")
+        c[i].metric(sev.capitalize(), f"{counts.get(sev, 0):,}")
+    c[4].metric("Rules that failed", f"{len(report.errors):,}", help="A failing rule module does not hide the others.")
     for module, reason in report.errors.items():
         st.warning(f"The rules of {md(module.rsplit('.', 1)[-1])} could not run: {md(reason)}")
     if not found:
@@ -33,27 +43,44 @@ def render(ctx: Ctx) -> None:
                            format_func=str.capitalize)
     rules = sorted({f.rule for f in found})
     chosen = right.multiselect("Rules", rules, key="find_rules", placeholder="all rules")
-    shown = [f for f in found if SEVERITIES.index(f.severity) >= SEVERITIES.index(floor)
-             and (not chosen or f.rule in chosen)]
+    picked = [f for f in found if SEVERITIES.index(f.severity) >= SEVERITIES.index(floor)
+              and (not chosen or f.rule in chosen)]
+    shown = fold(picked)  # info findings one row per rule, after every warning and error
     df = frame(shown)
-    st.plotly_chart(findings_timeline(df, title="When each finding was seen (first to last)"), width="stretch", config={"displayModeBar": False})
-    st.dataframe(df[["severity", "rule", "subject", "count", "summary", "last_seen"]],
-                 hide_index=True, width="stretch", column_config={
-                     "severity": "Severity", "rule": "Rule", "subject": "Subject",
-                     "count": st.column_config.NumberColumn("Count", format="localized"), "summary": "What was seen",
-                     "last_seen": st.column_config.DatetimeColumn("Last seen (UTC)", format="HH:mm:ss")})
-    _drill(shown)
+    st.plotly_chart(findings_timeline(df, title="When each finding was seen (first to last)"), width="stretch",
+                    config={"displayModeBar": False})
+    st.caption("Click a row to open its evidence below. Info findings are one row per rule.")
+    table = df[["severity", "rule", "subject", "count", "summary", "last_seen"]]
+    event = st.dataframe(table, hide_index=True, width="stretch", key=TABLE_KEY, on_select="rerun",
+                         selection_mode="single-row", column_config={
+                             "severity": "Severity", "rule": "Rule", "subject": "Subject",
+                             "count": st.column_config.NumberColumn("Count", format="localized"),
+                             "summary": "What was seen",
+                             "last_seen": st.column_config.DatetimeColumn("Last seen (UTC)", format="HH:mm:ss")})
+    rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
+    clicked = df["key"].iloc[rows[0]] if rows and rows[0] < len(df) else None
+    _drill(shown, picked, clicked)
 
 
-def _drill(shown: list) -> None:
+def _drill(shown: list, every: list, clicked: str | None) -> None:
     st.subheader("Evidence")
     by_key = {key_of(f): f for f in shown}
+    wanted = links.param("finding")
+    if wanted and wanted not in by_key:  # a link to one info finding folded into its rule's row
+        one = next((f for f in every if key_of(f) == wanted), None)
+        if one is not None:
+            by_key[wanted] = one
+    if clicked is not None and st.session_state.get("_find_clicked") != clicked:
+        # A row click wins once, like a link: the URL and the selectbox follow it.
+        links.set_param("finding", clicked)
+    st.session_state["_find_clicked"] = clicked
     key = links.choose("Finding", list(by_key), param_name="finding", key="find_key",
                        format_func=lambda k: f"{by_key[k].severity} · {by_key[k].rule} · {by_key[k].subject}")
     if key is None:
         return
     f = by_key[key]
-    st.markdown(f"**{md(f.rule)}** on {md(f.subject_kind)} **{md(f.subject)}** — {md(f.severity)}, count {f.count:,}")
+    st.markdown(f"**{md(f.rule)}** on {md(f.subject_kind)} **{md(f.subject)}** — {md(f.severity)}, "
+                f"count {f.count:,}")
     st.markdown(f"{md(f.summary)}.")
     st.info(md(f.remedy), icon=":material/build:")
     page = RULE_PAGE.get(f.rule)
@@ -62,7 +89,9 @@ def _drill(shown: list) -> None:
     if page:
         links.to(page, f"Open {links.title(page)} on {md(f.subject)}", icon=":material/open_in_new:", **params,
                  trace=traces[0] if traces and page == "call-chains" else None)
-    st.json(json.loads(json.dumps(f.evidence, default=str)), expanded=1)
+    for title, table in evidence.tables(f.evidence):
+        st.markdown(f"**{md(title)}**")
+        st.dataframe(table, hide_index=True, width="stretch", height=min(400, 36 + 35 * max(1, len(table))))
 
 
 run(render, title="Findings",

@@ -34,8 +34,9 @@ def render(ctx: Ctx) -> None:
                 "than one processing had a side effect (an event, a DB write, an unsafe HTTP call).")
     c[1].metric("Duplicates absorbed", f"{int((dup['verdict'] == 'absorbed').sum()):,}",
                 help="Processed again without a second side effect: an idempotent consumer doing its job.")
-    c[2].metric("Groups violating", viol["group"].nunique() + len(set(cau["group"].dropna()) - set(viol["group"])))
-    c[3].metric("Same-cause events", len(cau), help="Two downstream events of one type with the same causation id.")
+    c[2].metric("Groups violating",
+                f"{viol['group'].nunique() + len(set(cau['group'].dropna()) - set(viol['group'])):,}")
+    c[3].metric("Same-cause events", f"{len(cau):,}", help="Two downstream events of one type with the same causation id.")
 
     bucket = auto_bucket(ctx.window, 40)
     over = (dup.assign(bucket=pd.to_datetime(dup["first_processed"]).dt.floor(bucket))

@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard.analyses import burrow, lag
 from dashboard.charts.series import lines_over_time
 from dashboard.charts.status import status_strip
-from dashboard.ui import links
+from dashboard.ui import links, numbers
 from dashboard.ui.page import Ctx, empty, fmt_age, run
 from dashboard.ui.text import md, md_code
 
@@ -35,6 +35,14 @@ def _groups(ctx: Ctx) -> pd.DataFrame:
     return gs.sort_values(["rank", "total_lag"], ascending=False).drop(columns=["rank"])
 
 
+def _duration_column(df: pd.DataFrame, column: str, title: str) -> dict:
+    """Seconds shown in one unit for the whole column (s, min or h, named in the header), in place;
+    '–' where there is no value, never 'None'."""
+    unit = numbers.unit_for(df[column])
+    df[column] = [numbers.MISSING if (v := numbers.in_unit(s, unit)) is None else f"{v:,.1f}" for s in df[column]]
+    return {column: st.column_config.TextColumn(f"{title} ({unit})")}
+
+
 def render(ctx: Ctx) -> None:
     groups = _groups(ctx)
     if groups.empty:
@@ -43,7 +51,7 @@ def render(ctx: Ctx) -> None:
         return
     bad = groups[groups["status"] != "OK"]
     c = st.columns(4)
-    c[0].metric("Groups not OK", f"{len(bad)} of {len(groups)}", help="Burrow's rules over the last 10 commits.")
+    c[0].metric("Groups not OK", f"{len(bad):,} of {len(groups):,}", help="Burrow's rules over the last 10 commits.")
     c[1].metric("Messages behind", f"{int(groups['total_lag'].sum()):,}", help="Offset lag summed over all groups.")
     worst_t = groups["time_lag_s"].max()
     c[2].metric("Longest time lag", fmt_age(worst_t) if pd.notna(worst_t) else "–",
@@ -55,15 +63,15 @@ def render(ctx: Ctx) -> None:
     over = burrow.group_status_over_time(ctx.cur, ctx.window)
     st.plotly_chart(status_strip(over, title="Burrow status per consumer group"), width="stretch", config={"displayModeBar": False})
     st.plotly_chart(lines_over_time(over, x="at", y="lag", color="group_id", y_title="messages behind",
-                                    title="Offset lag per consumer group"),
+                                    title="Offset lag per consumer group", integer=True),
                     width="stretch", config={"displayModeBar": False})
     st.subheader("Consumer groups, worst first")
     st.dataframe(groups[["group_id", "status", "worst_partition_status", "total_lag", "time_lag_s", "p95_e2e_s",
                          "non_ok_partitions", "partitions"]], hide_index=True, width="stretch", column_config={
         "group_id": "Consumer group", "status": "Status", "worst_partition_status": "Worst partition",
         "total_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
-        "time_lag_s": st.column_config.NumberColumn("Time lag (s)", format="%.0f"),
-        "p95_e2e_s": st.column_config.NumberColumn("p95 end-to-end (s)", format="%.1f"),
+        **_duration_column(groups, "time_lag_s", "Time lag"),
+        **_duration_column(groups, "p95_e2e_s", "p95 end-to-end"),
         "non_ok_partitions": "Partitions not OK", "partitions": "Partitions"})
     _drill(ctx, list(groups["group_id"]))
 
@@ -76,11 +84,13 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
     parts = parts.merge(tl, on=["topic", "partition"], how="left")
     parts["method"] = parts["method"].map(lambda m: METHOD_WORDS.get(m, m))
     parts["window_lags"] = parts["window_lags"].map(lambda v: list(v) if v is not None else [])
+    parts["method"] = parts["method"].map(numbers.text)
+    time_lag = _duration_column(parts, "time_lag_s", "Time lag")
     st.dataframe(parts[["topic", "partition", "status", "current_lag", "time_lag_s", "method", "window_lags",
                         "last_commit"]], hide_index=True, width="stretch", column_config={
         "topic": "Topic", "partition": "Partition", "status": "Status",
         "current_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
-        "time_lag_s": st.column_config.NumberColumn("Time lag (s)", format="%.0f"), "method": "Time lag method",
+        **time_lag, "method": "Time lag method",
         "window_lags": st.column_config.LineChartColumn("Lag at the last 10 commits"),
         "last_commit": st.column_config.DatetimeColumn("Last commit (UTC)", format="HH:mm:ss")})
     _stuck(ctx, grp)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import graph, read
 from dashboard.charts.topology import topology_figure
+from dashboard.findings import noise
 from dashboard.findings.model import plural
 from dashboard.ui import links, sources, state
 from dashboard.ui.page import Ctx, empty, fmt_age, run
@@ -20,14 +21,20 @@ def render(ctx: Ctx) -> None:
     findings = sources.findings(ctx.cur, ctx.window)
     open_by_sev = sources.count_by_severity(findings)
     c = st.columns(6)
-    c[0].metric("Services", len(topo["services"]) or counts["services"],
+    c[0].metric("Services", f"{len(topo['services']) or counts['services']:,}",
                 help="Declared in the topology (observed in the window when none is declared).")
-    c[1].metric("Services seen", counts["services"])
+    c[1].metric("Services seen", f"{counts['services']:,}")
     c[2].metric("Traces", f"{counts['traces']:,}")
     c[3].metric("Kafka records", f"{counts['records']:,}")
     c[4].metric("Dead letters", f"{counts['dead_letters']:,}")
-    c[5].metric("Open findings", len(findings),
-                help=", ".join(f"{n} {s}" for s, n in open_by_sev.items()) or "none")
+    serious, info = noise.counts(findings)
+    c[5].metric("Open findings", f"{serious:,}",
+                help="Warnings and worse: " + (", ".join(f"{n:,} {s}" for s, n in open_by_sev.items() if s != "info")
+                                               or "none"))
+    if info:
+        rules = len({f.rule for f in findings if f.severity == "info"})
+        st.caption(f"Also {plural(info, 'info finding')} from {plural(rules, 'rule')} (drift between the "
+                   "declaration and the data), listed one row per rule on the Findings page.")
 
     worst = [f for f in findings if f.severity in ("critical", "error")][:3]
     if worst:

@@ -9,6 +9,7 @@ from dashboard.analyses import redeliveries as red
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
 from dashboard.charts.timeline import processings_timeline
+from dashboard.findings.model import plural
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -40,8 +41,8 @@ def render(ctx: Ctx) -> None:
     c[1].metric("Extra processings", f"{int((df['processings'] - 1).sum()) if len(df) else 0:,}")
     c[2].metric("Redelivery rate", f"{again / processed:.1%}" if processed else "–",
                 help="Processings that were a second (or later) delivery, of all processings.")
-    c[3].metric("Groups affected", df["group"].nunique() if len(df) else 0)
-    c[4].metric("Duplicate publications", len(dups), help="One event id at more than one offset of a topic.")
+    c[3].metric("Groups affected", f"{df['group'].nunique() if len(df) else 0:,}")
+    c[4].metric("Duplicate publications", f"{len(dups):,}", help="One event id at more than one offset of a topic.")
 
     st.plotly_chart(bars_over_time(rate, x="bucket", y="redeliveries", color="group", y_title="redeliveries",
                                    title="Redeliveries over time, by consumer group",
@@ -92,9 +93,9 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
     procs = procs.assign(instance=procs["service_instance"].fillna(procs["client_id"]),
                          failed=procs["status_code"] == 2,
                          what=procs["status_message"].fillna("").where(procs["status_code"] == 2, "ok"))
-    st.markdown(f"**{len(procs)} processings** of {md_code(topic)} partition {md(partition)} offset {md(offset)} by "
+    st.markdown(f"**{plural(len(procs), 'processing')}** of {md_code(topic)} partition {md(partition)} offset {md(offset)} by "
                 f"**{md(grp)}**, "
-                f"on {procs['instance'].nunique()} instance(s).")
+                f"on {plural(procs['instance'].nunique(), 'instance')}.")
     st.plotly_chart(processings_timeline(procs, label="what"), width="stretch", config={"displayModeBar": False})
     procs["trace"] = [links.href("call-chains", trace=t) or t for t in procs["trace_id"]]
     cols = ["start_time", "instance", "failed", "what", "delivery_attempt", "via_topic", "duration_us", "trace"]

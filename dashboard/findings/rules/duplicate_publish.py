@@ -12,11 +12,15 @@ from dashboard.findings.model import Finding, plural
 from dashboard.findings.registry import Rule, register, shared
 
 
+def _copies(n: int) -> str:
+    return "1 of them a copy" if n == 1 else f"{n:,} of them copies"
+
+
 def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
     return [rule.finding(
         subject_kind="topic", subject=str(topic), count=int(df["copies"].sum()), first_seen=first, last_seen=last,
         summary=f"{plural(len(df), 'event')} published more than once on {topic} "
-                f"({plural(int(df['copies'].sum()), 'record')}, {int(df['copies'].sum() - len(df))} of them copies)",
+                f"({plural(int(df['copies'].sum()), 'record')}, {_copies(int(df['copies'].sum() - len(df)))})",
         evidence={"event_ids": ids},
     ) for topic, df, ids, first, last in publication_groups(shared(duplicate_publications, con, window), "duplicate")]
 

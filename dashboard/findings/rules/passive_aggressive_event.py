@@ -8,7 +8,7 @@ import duckdb
 
 from dashboard.analyses.sync_coupling import reply_waits
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
+from dashboard.findings.model import Finding, times
 from dashboard.findings.registry import Rule, register
 
 
@@ -16,7 +16,7 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
     return [rule.finding(
         subject_kind="topic", subject=r.topic, count=int(r.waits), first_seen=r.first_seen, last_seen=r.last_seen,
         summary=(f"{r.producer_service} published {r.topic}, which only {r.consumer_group} consumes, and "
-                 f"waited for its reply on {r.reply_topic} {int(r.waits)} times"),
+                 f"waited for its reply on {r.reply_topic} {times(int(r.waits))}"),
         remedy=(f"This is a request in disguise: call {r.consumer_service} through an API, or publish a fact "
                 "and stop waiting for an answer."),
         evidence={"consumer_group": r.consumer_group, "reply_topic": r.reply_topic,

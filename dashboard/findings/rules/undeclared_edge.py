@@ -9,7 +9,7 @@ import duckdb
 from dashboard.analyses.processings import as_dt
 from dashboard.analyses.topology_diff import diff, edge_evidence, edge_subject
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
+from dashboard.findings.model import Finding, times
 from dashboard.findings.registry import Rule, register, shared
 
 
@@ -26,7 +26,7 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
         name = edge_subject(r)
         out.append(rule.finding(
             subject_kind="edge", subject=name, count=int(r.volume), first_seen=as_dt(r.first_seen),
-            last_seen=as_dt(r.last_seen), summary=f"{what} {name} seen {int(r.volume)} times but not declared in the topology",
+            last_seen=as_dt(r.last_seen), summary=f"{what} {name} seen {times(int(r.volume))} but not declared in the topology",
             remedy=(None if r.kind == "sync" else "Declare the topic, its producer and its consumer groups."),
             evidence={**edge_evidence(r), "via": r.via},
         ))

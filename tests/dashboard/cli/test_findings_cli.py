@@ -88,3 +88,27 @@ def test_every_finding_uses_a_known_rule_id(data, store, window):
 
     _incidents(data)
     assert {f.rule for f in engine.run(store.cursor(), window)} <= set(RULES)
+
+
+def test_from_and_to_select_the_window_the_dashboard_names(data, store):
+    """The Findings page prints its window as --from/--to: the CLI lists that window's findings."""
+    from datetime import timedelta
+
+    from tests.support.builders import T0
+
+    _incidents(data)
+    late = json.loads(_invoke(store, "--json", "--from", (T0 + timedelta(seconds=300)).isoformat(),
+                              "--to", (T0 + timedelta(seconds=900)).isoformat()).output)
+    assert [f["rule"] for f in late["findings"]] == ["DUPLICATE_PUBLISH"]
+    assert late["window"]["start"] == (T0 + timedelta(seconds=300)).isoformat()
+    early = json.loads(_invoke(store, "--json", "--to", (T0 + timedelta(seconds=300)).isoformat()).output)
+    assert "IDEMPOTENCY_VIOLATION" in [f["rule"] for f in early["findings"]]
+    assert "DUPLICATE_PUBLISH" not in [f["rule"] for f in early["findings"]]
+
+
+def test_bad_from_or_to_is_one_clear_sentence(data, store):
+    _incidents(data)
+    result = _invoke(store, "--from", "yesterday")
+    assert result.exit_code == 2 and "--from must be a UTC time like 2026-03-02T12:00:00" in result.output
+    both = _invoke(store, "--since", "1h", "--from", "2026-03-02T12:00:00")
+    assert both.exit_code == 2 and "not both" in both.output

@@ -1,0 +1,31 @@
+"""Charts follow the dashboard's theme (no white boxes on a dark page) and count in whole numbers."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from dashboard.charts.series import bars_over_time, empty_figure, lines_over_time
+
+
+def _counts(top: int) -> pd.DataFrame:
+    t = datetime(2026, 3, 2, 12)
+    return pd.DataFrame({"bucket": [t, t + timedelta(minutes=1)], "n": [1, top], "kind": ["a", "a"]})
+
+
+def test_count_axes_are_whole_numbers() -> None:
+    small = bars_over_time(_counts(2), x="bucket", y="n", color="kind", y_title="dead letters")
+    assert small.layout.yaxis.tickformat == ",d" and small.layout.yaxis.dtick == 1
+    big = bars_over_time(_counts(12_000), x="bucket", y="n", color="kind", y_title="dead letters")
+    assert big.layout.yaxis.tickformat == ",d" and big.layout.yaxis.dtick is None
+    line = lines_over_time(_counts(3), x="bucket", y="n", color="kind", y_title="messages behind", integer=True)
+    assert line.layout.yaxis.tickformat == ",d"
+
+
+def test_charts_have_no_white_background() -> None:
+    for fig in (bars_over_time(_counts(3), x="bucket", y="n", y_title="n"), empty_figure("nothing"),
+                lines_over_time(_counts(3), x="bucket", y="n", y_title="n")):
+        for colour in (fig.layout.plot_bgcolor, fig.layout.paper_bgcolor):
+            assert colour not in (None, "white", "#fff", "#ffffff"), colour
+        assert fig.layout.yaxis.gridcolor in (None, "rgba(128,128,128,0.22)")
