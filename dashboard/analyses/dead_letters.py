@@ -13,12 +13,12 @@ the origin topic (``republished``). Only what the window holds is searched.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import duckdb
 import pandas as pd
 
+from dashboard.analyses.headers import decode_all
 from dashboard.analyses.processings import RETRY_TOPIC_RE, bucket_us
 from dashboard.analyses.window import Window
 
@@ -131,7 +131,6 @@ def over_time(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: timedel
 
 
 def decode_headers(headers: str | None) -> list[tuple[str, str | None]]:
-    """The stored headers (a JSON list of [name, text]) as (name, value) pairs."""
-    if not headers:
-        return []
-    return [(str(n), v) for n, v in json.loads(headers)]
+    """The stored headers (a JSON list of [name, text]) as (name, value) pairs, decoded: Spring's
+    binary ints as numbers and its original timestamps as times (dashboard.analyses.headers)."""
+    return [(h.name, h.value) for h in decode_all(headers)]
