@@ -4,7 +4,8 @@ A search takes the page's time window and any mix of filters (RecordQuery). The 
 from constant fragments, one per filter given, and binds every value; leaving out the filters
 not given (rather than `? IS NULL OR ...`) keeps DuckDB's zone-map pruning on the time,
 partition and offset columns. The time filter reads the broker timestamp as stored, so that
-row groups outside the window are skipped (records are appended in time order).
+row groups outside the window are skipped (records are appended in time order); a record
+without one (a pre-0.10 message format) is found by its position only.
 
 Value filters read the stored excerpt (the first KiB of the value, or the schema-decoded value
 as JSON), so content past it is not searched.
@@ -28,6 +29,9 @@ from dashboard.analyses.window import Window
 PAGE_SIZE = 50
 # Processings of a record are looked for from this long before its timestamp (producer clocks skew).
 CLOCK_SLACK = timedelta(hours=1)
+# Duplicate publications of a record are looked for this long before and after it: a producer
+# retry or an outbox relay publishes again within seconds or minutes.
+REPUBLISH_SPAN = timedelta(hours=1)
 
 
 class SearchError(SeamwatchError, ValueError):
@@ -174,10 +178,12 @@ def _where(window: Window | None, q: RecordQuery) -> tuple[str, list[Any]]:
         clauses.append('"offset" <= ?')
         args.append(q.offset_to)
     if q.header is not None or q.header_value is not None:
-        for text in (q.header, q.header_value):
-            if text is not None and _literal_safe(text):
-                clauses.append("contains(headers, ?)")  # pre-filter; the exact test follows
-                args.append(text)
+        if all(t is None or _literal_safe(t) for t in (q.header, q.header_value)):
+            # the stored text is json.dumps of [[name, value], ...]: for text JSON writes as is,
+            # one regular expression over it is exact, and far cheaper than parsing every row's JSON
+            clauses.append("headers IS NOT NULL AND regexp_matches(headers, ?)")
+            args.append(_header_pattern(q.header, q.header_value))
+            return _rest(clauses, args, q)
         test = []
         if q.header is not None:
             test.append("h[1] = ?")
@@ -187,6 +193,28 @@ def _where(window: Window | None, q: RecordQuery) -> tuple[str, list[Any]]:
             args.append(q.header_value)
         clauses.append("headers IS NOT NULL AND len(list_filter(from_json(headers, '[[\"VARCHAR\"]]'), "
                        f"lambda h: {' AND '.join(test)})) > 0")
+    return _rest(clauses, args, q)
+
+
+_RE2_SPECIAL = set(r"\.+*?()|[]{}^$-#&~")
+# inside a JSON string: any character but a quote or backslash, or an escape pair
+_JSON_CHARS = r'(?:[^"\\]|\\.)*'
+
+
+def _re2(text: str) -> str:
+    return "".join("\\" + c if c in _RE2_SPECIAL else c for c in text)
+
+
+def _header_pattern(name: str | None, value: str | None) -> str:
+    """A pattern over the stored headers text matching a header with this name (exactly) whose
+    value contains `value` (both safe literals: no quote, backslash or control character)."""
+    head = r'\["' + (_re2(name) if name is not None else _JSON_CHARS) + '", '
+    if value is None:
+        return head
+    return head + '"' + _JSON_CHARS + _re2(value)
+
+
+def _rest(clauses: list[str], args: list[Any], q: RecordQuery) -> tuple[str, list[Any]]:
     if q.value is not None:
         if is_json_path(q.value):
             eq = parse_json_path(q.value)
@@ -241,6 +269,15 @@ def count(con: duckdb.DuckDBPyConnection, window: Window, q: RecordQuery) -> int
     """How many records match `q` in the window."""
     where, args = _where(window, q)
     return int(con.execute(f"SELECT count(*) FROM records WHERE {where}", args).fetchone()[0])  # noqa: S608
+
+
+def over_time(con: duckdb.DuckDBPyConnection, window: Window, q: RecordQuery, *, bucket: timedelta) -> pd.DataFrame:
+    """Matches per time bucket and topic (bucket, topic, records): the chart over the results,
+    and their count (its sum) in the same scan."""
+    where, args = _where(window, q)
+    sql = ('SELECT time_bucket(to_microseconds(?), "timestamp") AS bucket, topic, count(*) AS records '  # noqa: S608
+           f"FROM records WHERE {where} GROUP BY ALL ORDER BY bucket, topic")
+    return con.execute(sql, [int(bucket / timedelta(microseconds=1)), *args]).df()
 
 
 def topics(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -336,18 +373,20 @@ def dead_letter_copies(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> p
 _REPUBLISHED = """
 SELECT topic, "partition", "offset", "timestamp", "key", value_hash = ? AS same_payload
 FROM records
-WHERE topic = ? AND event_id = ? AND NOT ("partition" = ? AND "offset" = ?)
+WHERE "timestamp" >= ? AND "timestamp" < ? AND topic = ? AND event_id = ? AND NOT ("partition" = ? AND "offset" = ?)
 ORDER BY "timestamp", "partition", "offset"
 """
 
 
 def duplicate_publications(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> pd.DataFrame:
-    """Other records of the same event id on the same topic (the same payload: a duplicate
-    publication; another payload: an id collision)."""
+    """Other records of the same event id on the same topic within REPUBLISH_SPAN of it (the
+    same payload: a duplicate publication; another payload: an id collision). Event ids are
+    random, so no zone map narrows an unbounded look-up: the span keeps it to a slice."""
     if not rec.get("event_id"):
         return pd.DataFrame(columns=["topic", "partition", "offset", "timestamp", "key", "same_payload"])
-    return con.execute(_REPUBLISHED, [rec.get("value_hash"), rec["topic"], rec["event_id"], int(rec["partition"]),
-                                      int(rec["offset"])]).df()
+    at = _since(rec) + CLOCK_SLACK
+    return con.execute(_REPUBLISHED, [rec.get("value_hash"), at - REPUBLISH_SPAN, at + REPUBLISH_SPAN, rec["topic"],
+                                      rec["event_id"], int(rec["partition"]), int(rec["offset"])]).df()
 
 
 _PRODUCED = """

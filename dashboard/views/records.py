@@ -12,6 +12,8 @@ from collectors.model import EXCERPT_BYTES
 from dashboard.analyses import records as recs
 from dashboard.analyses.headers import decode_all
 from dashboard.analyses.identity import identity
+from dashboard.analyses.processings import auto_bucket
+from dashboard.charts.series import bars_over_time
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.record_evidence import identity_markdown, published_table
@@ -85,7 +87,12 @@ def _page_number() -> int:
 
 def _results(ctx: Ctx, q: recs.RecordQuery) -> None:
     page = _page_number()
-    total = recs.count(ctx.cur, ctx.window, q)
+    over = recs.over_time(ctx.cur, ctx.window, q, bucket=auto_bucket(ctx.window, 60))
+    total = int(over["records"].sum())
+    st.plotly_chart(bars_over_time(over, x="bucket", y="records", color="topic", y_title="records",
+                                   title="Matching records over time, by topic", height=220,
+                                   empty="No matching record in this time range"),
+                    width="stretch", config={"displayModeBar": False})
     if total == 0:
         empty("No stored record matches in this time range." + (" Widen the time range in the sidebar, or loosen a "
                                                                "filter." if not q.empty else ""))

@@ -57,6 +57,18 @@ def test_header_name_value_and_both_on_the_same_header(shop):
     assert _find(shop, header_value="o-1") == ["shop.payments/0/0"]
     # name and value must hold on one header: 'content-type' never has the value 'us'
     assert _find(shop, header="content-type", header_value="us") == []
+    assert _find(shop, header="content.type") == [], "a name is exact, not a pattern"
+    assert _find(shop, header="tenant", header_value="u.") == []
+
+
+def test_header_text_json_escapes_is_matched_exactly(data, store):
+    data.record("t", 0, 0, at=0, headers=[("note", 'say "hi"\now'), ("x[", "a\nb")])
+    data.record("t", 0, 1, at=1, headers=[("note", "say hi")])
+    data.write()
+    assert _find(store, header="note", header_value='"hi"') == ["t/0/0"]
+    assert _find(store, header_value="nb") == [], "an escape pair is not the letters of its text"
+    assert _find(store, header="x[") == ["t/0/0"]
+    assert _find(store, header="note", header_value="say") == ["t/0/1", "t/0/0"]
 
 
 def test_value_substring(shop):
@@ -111,6 +123,9 @@ def test_paging_walks_every_match_once(shop):
     assert [len(p) for p in pages] == [4, 2, 0]
     assert sorted(pages[0] + pages[1]) == sorted(f"shop.orders/{i % 2}/{i}" for i in range(6))
     assert rec.count(shop.cursor(), WINDOW, rec.RecordQuery(topic="shop.orders")) == 6
+    per_minute = rec.over_time(shop.cursor(), WINDOW, rec.RecordQuery(topic="shop.orders", partition=1),
+                               bucket=timedelta(minutes=1))
+    assert list(per_minute["records"]) == [1, 1, 1] and set(per_minute["topic"]) == {"shop.orders"}
 
 
 def test_spring_binary_headers_read_as_numbers_and_times():
