@@ -418,3 +418,33 @@ def effect_spans(effects: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """(trace id, span id) of the events among side effects."""
     return [(e["trace_id"], e["span_id"]) for e in effects
             if e.get("effect") == "event" and e.get("trace_id") and e.get("span_id")]
+
+
+_AT_POSITIONS = """
+SELECT r.topic, r."partition", r."offset", r."key", r.headers, r.value_excerpt
+FROM records r SEMI JOIN _positions p
+  ON p.topic = r.topic AND p."partition" = r."partition" AND p."offset" = r."offset"
+WHERE r."timestamp" >= ? AND r."timestamp" < ?
+"""
+
+
+def identities(con: duckdb.DuckDBPyConnection, positions: list[tuple[str, int, int]], *, window: Window
+               ) -> dict[tuple[str, int, int], dict[str, Any]]:
+    """Who the records at these positions are about: {position: {key, subject, ids}}, for
+    evidence. Records produced up to a day before the window are looked at (a redelivery
+    comes after its record), so zone maps keep the look-up to that slice."""
+    from dashboard.analyses.identity import identity
+
+    if not positions:
+        return {}
+    frame = pd.DataFrame(list(dict.fromkeys(positions)), columns=["topic", "partition", "offset"])
+    con.register("_positions", frame)
+    try:
+        rows = con.execute(_AT_POSITIONS, [window.start - timedelta(days=1), window.end]).fetchall()
+    finally:
+        con.unregister("_positions")
+    out = {}
+    for topic, partition, offset, key, headers, excerpt in rows:
+        who = identity(key, headers, excerpt)
+        out[(topic, int(partition), int(offset))] = {"key": who.key, "subject": who.subject, "ids": who.ids}
+    return out

@@ -118,10 +118,11 @@ def _results(ctx: Ctx, q: recs.RecordQuery) -> None:
             "value_preview": st.column_config.TextColumn("Value", width="large"),
             "record": st.column_config.LinkColumn("Open", display_text="open")})
     rows = event.selection.rows if event is not None else []
-    if rows:
-        r = df.iloc[rows[0]]
-        links.set_param("record", recs.record_id(r["topic"], r["partition"], r["offset"]))
-        st.session_state["_rerun_app"] = True
+    picked = recs.record_id(*df.iloc[rows[0]][["topic", "partition", "offset"]]) if rows else None
+    # act on a new selection only: the selection outlives the rerun it causes
+    if picked is not None and picked != st.session_state.get("_rec_picked"):
+        st.session_state["_rec_picked"] = picked
+        links.set_param("record", picked)
         st.rerun()
     nav = st.columns([1, 1, 6])
     if page > 0 and nav[0].button("Newer", icon=":material/chevron_left:", key="rec_newer"):
@@ -172,7 +173,9 @@ def _detail(ctx: Ctx, rid: str) -> None:
                    "the tap started), was removed by retention, or no message was written there.",
                    icon=":material/search_off:")
         return
-    st.subheader(f"{md(topic)} · partition {partition} · offset {offset:,}")
+    head, back = st.columns([5, 1], vertical_alignment="center")
+    head.subheader(f"{md(topic)} · partition {partition} · offset {offset:,}")
+    back.button("Back to the search", icon=":material/arrow_back:", on_click=_back, key="rec_back")
     who = identity(r["key"], r["headers"], r["value_excerpt"])
     facts = [identity_markdown(who), f"**Produced:** {_when(r['timestamp'])}",
               f"**Event:** {md(r['event_type'] or '?')} {md_code(r['event_id'] or 'no id')}"
@@ -212,8 +215,13 @@ def _detail(ctx: Ctx, rid: str) -> None:
         st.code(text, language=lang, wrap_lines=True, height=min(420, 40 + 21 * (text.count("\n") + 1)))
     _processings(ctx, r)
     _copies(ctx, r)
-    st.button("Back to the search", icon=":material/arrow_back:", on_click=links.set_param, args=("record", None),
-              key="rec_back")
+
+
+def _back() -> None:
+    links.set_param("record", None)
+    for key in [k for k in st.session_state if str(k).startswith("rec_rows_")]:
+        del st.session_state[key]  # unselect the row, so that it can be opened again
+    st.session_state.pop("_rec_picked", None)
 
 
 def _effects_text(effects: list[dict[str, Any]]) -> str:

@@ -11,6 +11,7 @@ from dashboard.analyses.headers import decode_all
 from dashboard.analyses.identity import identity
 from dashboard.analyses.window import Window
 from tests.support.builders import T0
+from tests.support.rules import rule_findings
 
 WINDOW = Window(T0 - timedelta(minutes=1), T0 + timedelta(hours=2))
 
@@ -183,3 +184,9 @@ def test_record_story_processings_copies_and_published_effects(data, store):
     again = rec.duplicate_publications(cur, r)
     assert list(again["offset"]) == [8] and bool(again["same_payload"].iloc[0])
     assert rec.record(cur, "shop.orders", 0, 99) is None
+    # the findings say which order and customer, for `seamwatch findings --json` too
+    [violation] = rule_findings(cur, WINDOW, None, "IDEMPOTENCY_VIOLATION")
+    assert violation.evidence["messages"][0]["about"] == {"key": "o-1", "subject": None,
+                                                         "ids": {"orderId": "o-1", "customerId": "c-9"}}
+    [redelivery] = [f for f in rule_findings(cur, WINDOW, None, "REDELIVERY") if f.subject == "invoicing"]
+    assert redelivery.evidence["records"][0]["about"]["key"] == "o-1"
