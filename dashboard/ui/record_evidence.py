@@ -28,7 +28,7 @@ def published_table(published: pd.DataFrame) -> None:
         record=[links.record_href(t, p, o) for t, p, o in
                 zip(published["topic"], published["partition"], published["offset"], strict=True)],
         event_type=published["event_type"].fillna(""))
-    st.dataframe(published[["timestamp", "topic", "partition", "offset", "event_type", "who", "record"]],
+    st.dataframe(published[["timestamp", "topic", "partition", "offset", "event_type", "record", "who"]],
                  hide_index=True, width="stretch", column_config={
                      "timestamp": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"),
                      "topic": "Topic", "partition": st.column_config.NumberColumn("Partition", format="%d"),

@@ -90,8 +90,9 @@ def _results(ctx: Ctx, q: recs.RecordQuery) -> None:
     over = recs.over_time(ctx.cur, ctx.window, q, bucket=auto_bucket(ctx.window, 60))
     total = int(over["records"].sum())
     st.plotly_chart(bars_over_time(over, x="bucket", y="records", color="topic", y_title="records",
-                                   title="Matching records over time, by topic", height=220,
-                                   empty="No matching record in this time range"),
+                                   title="Matching records over time, by topic", height=280,
+                                   empty="No matching record in this time range",
+                                   x_range=(ctx.window.start, ctx.window.end)),
                     width="stretch", config={"displayModeBar": False})
     if total == 0:
         empty("No stored record matches in this time range." + (" Widen the time range in the sidebar, or loosen a "
@@ -109,7 +110,7 @@ def _results(ctx: Ctx, q: recs.RecordQuery) -> None:
     df["event_type"] = df["event_type"].fillna("")
     df["key"] = df["key"].fillna("")
     event = st.dataframe(
-        df[["timestamp", "topic", "partition", "offset", "key", "event_type", "value_preview", "record"]],
+        df[["timestamp", "topic", "partition", "offset", "key", "event_type", "record", "value_preview"]],
         hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key=f"rec_rows_{page}",
         column_config={
             "timestamp": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"),
@@ -173,9 +174,9 @@ def _detail(ctx: Ctx, rid: str) -> None:
                    "the tap started), was removed by retention, or no message was written there.",
                    icon=":material/search_off:")
         return
-    head, back = st.columns([5, 1], vertical_alignment="center")
+    head, back = st.columns([4, 1], vertical_alignment="center")
     head.subheader(f"{md(topic)} · partition {partition} · offset {offset:,}")
-    back.button("Back to the search", icon=":material/arrow_back:", on_click=_back, key="rec_back")
+    back.button("Back to search", icon=":material/arrow_back:", on_click=_back, key="rec_back", width="stretch")
     who = identity(r["key"], r["headers"], r["value_excerpt"])
     facts = [identity_markdown(who), f"**Produced:** {_when(r['timestamp'])}",
               f"**Event:** {md(r['event_type'] or '?')} {md_code(r['event_id'] or 'no id')}"
@@ -194,17 +195,19 @@ def _detail(ctx: Ctx, rid: str) -> None:
     else:
         facts.append("**Trace:** none (the record carries no traceparent header)")
     st.markdown("  \n".join(facts))
-    left, right = st.columns([2, 3])
+    left, right = st.columns(2)
     with left:
         st.markdown("**Headers** (decoded)")
         hs = decode_all(r["headers"])
         if hs:
             hdf = pd.DataFrame([{"header": h.name, "value": "null" if h.value is None else h.value,
-                                 "as": h.decoded, "trace": _trace_link(h.trace_id)} for h in hs])
-            cfg = {"header": "Header", "value": st.column_config.TextColumn("Value", width="large"), "as": "Read as",
-                   "trace": st.column_config.LinkColumn("Trace", display_text="open trace")}
-            if hdf["trace"].isna().all():
+                                 "trace": _trace_link(h.trace_id) or "", "as": h.decoded} for h in hs])
+            cfg = {"header": "Header", "value": st.column_config.TextColumn("Value", width="medium"),
+                   "as": "Read as", "trace": st.column_config.LinkColumn("Trace", display_text="open trace")}
+            if not hdf["trace"].astype(bool).any():
                 hdf = hdf.drop(columns=["trace"])
+            if (hdf["as"] == "text").all():  # nothing decoded: the column would only say "text"
+                hdf = hdf.drop(columns=["as"])
             st.dataframe(hdf, hide_index=True, width="stretch", column_config=cfg,
                          height=min(420, 38 + 35 * len(hdf)))
         else:
@@ -242,12 +245,15 @@ def _processings(ctx: Ctx, r: dict[str, Any]) -> None:
     procs["side_effects"] = procs["effects"].map(_effects_text)
     procs["trace"] = [_trace_link(t) for t in procs["trace_id"]]
     procs["read_from"] = [t if t != r["topic"] else "" for t in procs["read_from"]]
-    st.dataframe(procs[["group", "start_time", "instance", "outcome", "side_effects", "read_from", "trace"]],
+    cols = ["group", "start_time", "instance", "outcome", "trace", "side_effects", "read_from"]
+    if not procs["read_from"].astype(bool).any():  # no copy was read: a column of blanks says nothing
+        cols.remove("read_from")
+    st.dataframe(procs[cols],
                  hide_index=True, width="stretch", column_config={
                      "group": "Consumer group", "start_time": st.column_config.DatetimeColumn(
                          "At (UTC)", format="YYYY-MM-DD HH:mm:ss.SSS"),
                      "instance": "Instance", "outcome": "Outcome",
-                     "side_effects": st.column_config.TextColumn("Side effects", width="large"),
+                     "side_effects": st.column_config.TextColumn("Side effects", width="medium"),
                      "read_from": "Read from (a copy)",
                      "trace": st.column_config.LinkColumn("Trace", display_text=r"trace=([0-9a-f]{8})")})
     published = recs.produced_by(ctx.cur, [s for e in procs["effects"] for s in recs.effect_spans(e)],

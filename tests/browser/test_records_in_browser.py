@@ -22,9 +22,7 @@ def test_idempotency_row_opens_the_record_with_its_customer_and_invoices(browser
     assert "The side effects: 2 records these processings published" in text
     kit.shoot(browser, "idempotency-invoicing-identity")
 
-    link = next(a for a in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stPageLink"] a')
-                if a.text.startswith("Open the record shop.orders"))
-    link.click()
+    browser.find_element(By.XPATH, "//a[contains(., 'Open the record shop.orders')]").click()
     kit.settle(browser)
     assert "/records" in browser.current_url and "record=shop.orders" in browser.current_url.replace("%2F", "/")
     text = kit.body_text(browser)
@@ -48,3 +46,19 @@ def test_idempotency_row_opens_the_record_with_its_customer_and_invoices(browser
     assert found and int(found.group(1).replace(",", "")) >= 3, "the order and its two invoices share its key"
     assert kit.charts_drawn(browser) >= 1
     kit.shoot(browser, "records-search-by-key")
+
+    # a click on a result row opens its detail; "Back to search" returns to the same results
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    grid = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')[-1]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", grid)
+    size = grid.size
+    ActionChains(browser).move_to_element_with_offset(
+        grid, -size["width"] // 2 + 18, -size["height"] // 2 + 35 + 17).click().perform()
+    assert kit.shows(browser, "Back to search"), "a selected row opens its record"
+    kit.settle(browser)
+    assert "record=" in browser.current_url and f"key={key.group(1)}" in browser.current_url
+    next(b for b in browser.find_elements(By.CSS_SELECTOR, "button") if "Back to search" in b.text).click()
+    kit.settle(browser)
+    assert "record=" not in browser.current_url and "Back to search" not in kit.body_text(browser)
+    assert "records match, newest first" in kit.body_text(browser)
