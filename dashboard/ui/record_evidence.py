@@ -45,7 +45,7 @@ def about(cur, topic: str, positions: list[tuple[int, int]]) -> dict | None:
         return None
     st.markdown(identity_markdown(identity(rec["key"], rec["headers"], rec["value_excerpt"])))
     for p, o in positions:
-        links.to("records", f"Open the record {topic} partition {p} offset {o:,}", icon=":material/manage_search:",
+        links.to("records", f"Open the record {md(topic)} partition {p} offset {o:,}", icon=":material/manage_search:",
                  record=records.record_id(topic, p, o))
     return rec
 

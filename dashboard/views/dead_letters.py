@@ -82,7 +82,7 @@ def _drill(df: pd.DataFrame) -> None:
         links.to("records", "Open this dead letter", icon=":material/manage_search:",
                  record=f"{r.dlt_topic}/{int(r.dlt_partition)}/{int(r.dlt_offset)}")
         if r.origin_topic and pd.notna(r.origin_partition) and pd.notna(r.origin_offset):
-            links.to("records", f"Open the origin record {r.origin_topic} @{int(r.origin_offset)}",
+            links.to("records", f"Open the origin record {md(r.origin_topic)} @{int(r.origin_offset)}",
                      icon=":material/manage_search:",
                      record=f"{r.origin_topic}/{int(r.origin_partition)}/{int(r.origin_offset)}")
         if r.group:

@@ -145,7 +145,7 @@ def _stuck(ctx: Ctx, grp: str | None) -> None:
     st.markdown(f"**Key:** {md_code(rec['key'])}  \n**Produced:** {when} UTC  \n"
                 f"**Event:** {md(rec['event_type'] or '?')} {md_code(rec['event_id'] or 'no id')}  \n"
                 + (f"**Size:** {rec['value_size']:,} bytes" if pd.notna(rec["value_size"]) else "**Value:** null"))
-    links.to("records", f"Open the record {key}: its headers, processings and copies",
+    links.to("records", f"Open the record {md(key)}: its headers, processings and copies",
              icon=":material/manage_search:", record=key)
     if rec["trace_id"]:
         links.to("call-chains", f"Trace {rec['trace_id'][:8]} of this record", icon=":material/account_tree:",

@@ -183,18 +183,21 @@ def _detail(ctx: Ctx, rid: str) -> None:
               + (f" (envelope: {md(r['envelope'])})" if r.get("envelope") else ""),
               f"**Size:** {int(r['value_size']):,} bytes" if r.get("value_size") is not None
               and r["value_size"] >= 0 else "**Value:** null"]
+    origin = (recs.record_id(r["dlt_origin_topic"], r["dlt_origin_partition"], r["dlt_origin_offset"])
+              if r.get("dlt_origin_topic") and r.get("dlt_origin_partition") is not None
+              and r.get("dlt_origin_offset") is not None else None)
     if r.get("is_dead_letter"):
-        origin = (recs.record_id(r["dlt_origin_topic"], r["dlt_origin_partition"], r["dlt_origin_offset"])
-                  if r.get("dlt_origin_topic") and r.get("dlt_origin_partition") is not None
-                  and r.get("dlt_origin_offset") is not None else None)
-        facts.append("**Dead letter** of " + (f"[{md(origin)}]({links.href('records', record=origin)})"
-                                             if origin else "an unknown record")
+        facts.append("**Dead letter** of " + (md_code(origin) if origin else "an unknown record")
                      + (f": {md(r['dlt_exception_class'])}" if r.get("dlt_exception_class") else ""))
-    if r.get("trace_id"):
-        facts.append(f"**Trace:** [{r['trace_id'][:8]}…]({_trace_link(r['trace_id'])}) (the trace that produced it)")
-    else:
+    if not r.get("trace_id"):
         facts.append("**Trace:** none (the record carries no traceparent header)")
     st.markdown("  \n".join(facts))
+    # links as page links, never Markdown links: no text from the data becomes a link target
+    if r.get("trace_id"):
+        links.to("call-chains", f"The trace that produced it: {r['trace_id'][:8]}…", icon=":material/account_tree:",
+                 trace=r["trace_id"])
+    if origin:
+        links.to("records", f"Its origin record {md(origin)}", icon=":material/manage_search:", record=origin)
     left, right = st.columns(2)
     with left:
         st.markdown("**Headers** (decoded)")
