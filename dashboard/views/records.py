@@ -146,7 +146,10 @@ def _trace_link(trace_id: str | None) -> str | None:
     return links.href("call-chains", trace=trace_id) if trace_id else None
 
 
-def _pretty(excerpt: str | None, size: int | None) -> tuple[str, str, str]:
+SCHEMA_FORMATS = {"avro": "Avro", "protobuf": "Protobuf", "json-schema": "JSON Schema"}
+
+
+def _pretty(excerpt: str | None, size: int | None, envelope: str | None = None) -> tuple[str, str, str]:
     """(text, language, note) to show a value."""
     if size is not None and size < 0:
         return "(null: a tombstone)", "text", ""
@@ -155,8 +158,10 @@ def _pretty(excerpt: str | None, size: int | None) -> tuple[str, str, str]:
     cut = size is not None and size > EXCERPT_BYTES
     if excerpt.startswith("base64:"):
         return excerpt, "text", "binary value, shown as base64"
+    decoded = (f"{SCHEMA_FORMATS[envelope]} decoded through its registered schema"
+               if envelope in SCHEMA_FORMATS else "")
     try:
-        return json.dumps(json.loads(excerpt), indent=2, ensure_ascii=False), "json", ""
+        return json.dumps(json.loads(excerpt), indent=2, ensure_ascii=False), "json", decoded
     except ValueError:
         note = f"the first {EXCERPT_BYTES:,} bytes of {size:,}" if cut else ""
         return excerpt, "json" if excerpt[:1] in "{[" else "text", note
@@ -216,7 +221,7 @@ def _detail(ctx: Ctx, rid: str) -> None:
         else:
             st.caption("No headers.")
     with right:
-        text, lang, note = _pretty(r["value_excerpt"], r.get("value_size"))
+        text, lang, note = _pretty(r["value_excerpt"], r.get("value_size"), r.get("envelope"))
         st.markdown("**Value**" + (f" ({md(note)})" if note else ""))
         st.code(text, language=lang, wrap_lines=True, height=min(420, 40 + 21 * (text.count("\n") + 1)))
     _processings(ctx, r)

@@ -111,3 +111,11 @@ def test_idempotency_evidence_names_the_order_the_customer_and_both_invoices(app
     assert all(f"record={d['topic']}" in link.replace("%2F", "/") for link in evidence["record"])
     published = next(f for f in _frames(at) if "who" in f)
     assert list(published["topic"]).count("shop.invoices") == 2
+
+
+def test_a_schema_registry_value_reads_as_its_decoded_json(app, shown):
+    at = _open(app, "records", topic="shop.accounts")
+    first = _frames(at)[-1].iloc[0]
+    at = _open(app, "records", record=f"{first['topic']}/{first['partition']}/{first['offset']}")
+    assert "Avro decoded through its registered schema" in shown.text(at)
+    assert '"eventType": "ProfileUpdated"' in at.code[0].value, "pretty-printed JSON, not the framed bytes"
