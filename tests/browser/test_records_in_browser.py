@@ -58,7 +58,9 @@ def test_idempotency_row_opens_the_record_with_its_customer_and_invoices(browser
     assert kit.shows(browser, "Back to search"), "a selected row opens its record"
     kit.settle(browser)
     assert "record=" in browser.current_url and f"key={key.group(1)}" in browser.current_url
-    next(b for b in browser.find_elements(By.CSS_SELECTOR, "button") if "Back to search" in b.text).click()
+    back = next(b for b in browser.find_elements(By.CSS_SELECTOR, "button") if "Back to search" in b.text)
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", back)
+    back.click()
     kit.settle(browser)
     assert "record=" not in browser.current_url and "Back to search" not in kit.body_text(browser)
     assert "records match, newest first" in kit.body_text(browser)
