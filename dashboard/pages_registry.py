@@ -17,4 +17,5 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("views/redeliveries.py", "Redeliveries", ":material/replay:", "redeliveries", "Delivery"),
     ("views/dead_letters.py", "Dead letters", ":material/report:", "dead-letters", "Delivery"),
     ("views/idempotency.py", "Idempotency", ":material/content_copy:", "idempotency", "Delivery"),
+    ("views/records.py", "Records", ":material/manage_search:", "records", "Delivery"),
 ]

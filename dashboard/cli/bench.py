@@ -75,15 +75,27 @@ def bench_import(lines: int, long_line: str) -> None:
 @click.option("--spans", "sizes", type=click.IntRange(10_000), multiple=True, show_default=True,
               default=(1_000_000,), help="Spans to generate and query (repeat for several sizes, e.g. 10000000).")
 @click.option("--page", "pages", multiple=True, help="Only this page's queries (repeatable), e.g. 'call chains'.")
-def bench_analyses(sizes: tuple[int, ...], pages: tuple[str, ...]) -> None:
+@click.option("--records", "record_sizes", type=click.IntRange(10_000), multiple=True,
+              help="Also time the Records page's searches over a store of this many records, spread over a day "
+                   "(repeatable, e.g. 10000000); given alone, only these run.")
+@click.pass_context
+def bench_analyses(ctx: click.Context, sizes: tuple[int, ...], pages: tuple[str, ...],
+                   record_sizes: tuple[int, ...]) -> None:
     """Every page's queries over 1 h and all history, derived tables included (target: < 1 s each)."""
     from dashboard.benchmarks.analyses import PAGES, run
 
     unknown = sorted(set(pages) - set(PAGES))
     if unknown:
         raise click.BadParameter(f"unknown page {unknown[0]!r}; pages: {', '.join(PAGES)}", param_hint="--page")
-    for line in run(sizes=list(sizes), pages=list(pages) or None):
-        click.echo(line)
+    default_spans = ctx.get_parameter_source("sizes") is click.core.ParameterSource.DEFAULT
+    if not (record_sizes and default_spans and not pages):
+        for line in run(sizes=list(sizes), pages=list(pages) or None):
+            click.echo(line)
+    if record_sizes:
+        from dashboard.benchmarks import records
+
+        for line in records.run(sizes=list(record_sizes)):
+            click.echo(line)
 
 
 COMMANDS = [bench]

@@ -108,6 +108,15 @@ def href(slug: str, **params: object) -> str | None:
     return f"{path}?{urlencode(query)}"
 
 
+def record_href(topic: str, partition: object, offset: object, **params: object) -> str | None:
+    """A link to one record's detail on the Records page (`record=topic/partition/offset`)."""
+    try:
+        rid = f"{topic}/{int(partition)}/{int(offset)}"  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None  # no position (a NULL offset): nothing to open
+    return href("records", record=rid, **params)
+
+
 def to(slug: str, label: str, *, icon: str | None = None, **params: object) -> None:
     """A link to another page that opens it on the named item (nothing when the page is absent)."""
     path = _registered(slug)

@@ -94,6 +94,12 @@ def _drill(df: pd.DataFrame) -> None:
         if r.error_class or r.error_message:
             st.markdown("**Error the consumer gave up with**")
             st.code("\n".join(x for x in (r.error_class, r.error_message) if x), language=None, wrap_lines=True)
+        links.to("records", "Open this dead letter", icon=":material/manage_search:",
+                 record=f"{r.dlt_topic}/{int(r.dlt_partition)}/{int(r.dlt_offset)}")
+        if r.origin_topic and pd.notna(r.origin_partition) and pd.notna(r.origin_offset):
+            links.to("records", f"Open the origin record {md(r.origin_topic)} @{int(r.origin_offset)}",
+                     icon=":material/manage_search:",
+                     record=f"{r.origin_topic}/{int(r.origin_partition)}/{int(r.origin_offset)}")
         if r.group:
             links.to("redeliveries", f"Redeliveries of group {md(r.group)}", icon=":material/replay:", group=r.group)
     with right:

@@ -7,12 +7,14 @@ import streamlit as st
 
 from dashboard import read
 from dashboard.analyses import idempotency as idem
+from dashboard.analyses import records
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
 from dashboard.charts.theme import OK_COLOUR, SEVERITY_COLOURS
 from dashboard.charts.timeline import processings_timeline
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.record_evidence import about, published_table
 from dashboard.ui.text import md, md_code
 
 EFFECT_WORDS = {"event": "published", "db_write": "wrote", "http_call": "called"}
@@ -58,10 +60,10 @@ def render(ctx: Ctx) -> None:
         "violations": st.column_config.NumberColumn("Violations", format="%d"),
         "causation_duplicates": st.column_config.NumberColumn("Same-cause events", format="%d"),
         "idempotent": st.column_config.CheckboxColumn("Declared idempotent")})
-    _drill(dup, list(summ["group"]))
+    _drill(ctx, dup, list(summ["group"]))
 
 
-def _drill(dup: pd.DataFrame, groups: list[str]) -> None:
+def _drill(ctx: Ctx, dup: pd.DataFrame, groups: list[str]) -> None:
     st.subheader("Evidence")
     left, right = st.columns(2)
     with left:
@@ -79,6 +81,7 @@ def _drill(dup: pd.DataFrame, groups: list[str]) -> None:
                else "**absorbed**: only one processing had a side effect")
     st.markdown(f"{md_code(r.topic)} event {md_code(r.event_id or 'no id')} processed **{r.processings}×** by "
                 f"**{md(grp)}**, {verdict}.")
+    about(ctx.cur, r.topic, list(r.offsets))
     ev = pd.DataFrame(r.evidence)
     ev["at"] = pd.to_datetime(ev["at"])
     ev["effect"] = ev["effects"].map(lambda es: "; ".join(f"{EFFECT_WORDS.get(e['effect'], e['effect'])} "
@@ -88,12 +91,20 @@ def _drill(dup: pd.DataFrame, groups: list[str]) -> None:
                                          names=("no side effect", "side effect")),
                     width="stretch", config={"displayModeBar": False})
     ev["trace"] = [links.href("call-chains", trace=t) or t for t in ev["trace_id"]]
-    st.dataframe(ev[["at", "instance", "partition", "offset", "error", "effect", "trace"]], hide_index=True,
+    ev["record"] = [links.record_href(r.topic, p, o) for p, o in zip(ev["partition"], ev["offset"], strict=True)]
+    st.dataframe(ev[["at", "instance", "partition", "offset", "error", "effect", "record", "trace"]], hide_index=True,
                  width="stretch", column_config={
                      "at": st.column_config.DatetimeColumn("At (UTC)", format="HH:mm:ss.SSS"),
                      "instance": "Instance", "partition": "Partition", "offset": "Offset", "error": "Failed",
                      "effect": "Side effects",
+                     "record": st.column_config.LinkColumn("Record", display_text=r"record=([^&]+)"),
                      "trace": st.column_config.LinkColumn("Trace", display_text=r"trace=([0-9a-f]{8})")})
+    published = records.produced_by(ctx.cur, [s for p in r.evidence for s in records.effect_spans(p["effects"])],
+                                    since=pd.Timestamp(r.first_processed).to_pydatetime())
+    if not published.empty:
+        st.markdown(f"**The side effects: {len(published)} record{'s' if len(published) != 1 else ''} these "
+                    "processings published**")
+        published_table(published)
 
 
 run(render, title="Idempotency",

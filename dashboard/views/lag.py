@@ -104,9 +104,12 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
     if not slow.empty:
         st.markdown("**Slowest messages** (producer start → consumer start)")
         slow = slow.assign(lag_s=slow["lag_e2e_us"] / 1e6,
-                           trace=[links.href("call-chains", trace=t) or t for t in slow["consumer_trace_id"]])
-        st.dataframe(slow[["topic", "partition", "offset", "lag_s", "producer_service", "producer_start",
+                           trace=[links.href("call-chains", trace=t) or t for t in slow["consumer_trace_id"]],
+                           record=[links.record_href(t, p, o) for t, p, o in
+                                   zip(slow["topic"], slow["partition"], slow["offset"], strict=True)])
+        st.dataframe(slow[["topic", "partition", "offset", "record", "lag_s", "producer_service", "producer_start",
                            "pairing", "clock_skew", "trace"]], hide_index=True, width="stretch", column_config={
+            "record": st.column_config.LinkColumn("Record", display_text=r"record=([^&]+)"),
             "topic": "Topic", "partition": "Partition", "offset": "Offset", "producer_service": "Producer",
             "lag_s": st.column_config.NumberColumn("Lag (s)", format="%.1f"),
             "producer_start": st.column_config.DatetimeColumn("Produced (UTC)", format="HH:mm:ss"),
@@ -126,7 +129,7 @@ def _stuck(ctx: Ctx, grp: str | None) -> None:
     st.markdown("**Partitions not OK**: the committed offset they stand at is the next record to process")
     has_offset = stuck["committed_offset"].notna()
     stuck["record"] = [
-        links.href("lag", group=grp, record=_record_key(t, p, o)) if ok else None
+        links.record_href(t, p, o) if ok else None
         for t, p, o, ok in zip(stuck["topic"], stuck["partition"], stuck["committed_offset"], has_offset, strict=True)]
     st.dataframe(stuck[["topic", "partition", "status", "committed_offset", "record", "last_commit", "current_lag",
                         "reason"]], hide_index=True, width="stretch", column_config={
@@ -152,6 +155,8 @@ def _stuck(ctx: Ctx, grp: str | None) -> None:
     st.markdown(f"**Key:** {md_code(rec['key'])}  \n**Produced:** {when} UTC  \n"
                 f"**Event:** {md(rec['event_type'] or '?')} {md_code(rec['event_id'] or 'no id')}  \n"
                 + (f"**Size:** {rec['value_size']:,} bytes" if pd.notna(rec["value_size"]) else "**Value:** null"))
+    links.to("records", f"Open the record {md(key)}: its headers, processings and copies",
+             icon=":material/manage_search:", record=key)
     if rec["trace_id"]:
         links.to("call-chains", f"Trace {rec['trace_id'][:8]} of this record", icon=":material/account_tree:",
                  trace=rec["trace_id"])

@@ -12,6 +12,7 @@ from dashboard.charts.timeline import processings_timeline
 from dashboard.findings.model import plural
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
+from dashboard.ui.record_evidence import about, published_by
 from dashboard.ui.text import md, md_code
 
 CAUSE_WORDS = {
@@ -62,10 +63,14 @@ def render(ctx: Ctx) -> None:
         st.subheader("Events published more than once")
         st.caption("The same event id at several offsets: a producer retry without idempotence, or an outbox "
                    "relay publishing twice. A different payload under one id is an id collision.")
-        st.dataframe(dups[["kind", "topic", "event_id", "copies", "payloads", "first_seen"]], hide_index=True,
-                     width="stretch", column_config={
+        dups["record"] = [links.record_href(t, locs[0]["partition"], locs[0]["offset"]) if len(locs) else None
+                          for t, locs in zip(dups["topic"], dups["locations"], strict=True)]
+        st.dataframe(dups[["kind", "topic", "event_id", "copies", "payloads", "first_seen", "record"]],
+                     hide_index=True, width="stretch", column_config={
                          "kind": "Kind", "topic": "Topic", "event_id": "Event id", "copies": "Copies",
                          "payloads": "Distinct payloads",
+                         "record": st.column_config.LinkColumn("First copy (its detail lists the others)",
+                                                               display_text=r"record=([^&]+)"),
                          "first_seen": st.column_config.DatetimeColumn("First seen (UTC)", format="HH:mm:ss")})
 
 
@@ -96,6 +101,7 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
     st.markdown(f"**{plural(len(procs), 'processing')}** of {md_code(topic)} partition {md(partition)} offset {md(offset)} by "
                 f"**{md(grp)}**, "
                 f"on {plural(procs['instance'].nunique(), 'instance')}.")
+    rec = about(ctx.cur, topic, [(int(partition), int(offset))])
     st.plotly_chart(processings_timeline(procs, label="what"), width="stretch", config={"displayModeBar": False})
     procs["trace"] = [links.href("call-chains", trace=t) or t for t in procs["trace_id"]]
     cols = ["start_time", "instance", "failed", "what", "delivery_attempt", "via_topic", "duration_us", "trace"]
@@ -107,6 +113,8 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
         "via_topic": "Read from", "duration_us": st.column_config.NumberColumn("Duration (µs)", format="%d"),
         "trace": st.column_config.LinkColumn("Trace", display_text=r"trace=([0-9a-f]{8})"),
     })
+    if rec is not None:
+        published_by(ctx.cur, rec, grp)
 
 
 run(render, title="Redeliveries",

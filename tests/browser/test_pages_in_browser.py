@@ -20,6 +20,7 @@ KEY_TEXT = {
     "redeliveries": ["Redelivered records", "Worst groups"],
     "dead-letters": ["Dead letters", "Headers (decoded)"],
     "idempotency": ["Violations", "Duplicates absorbed"],
+    "records": ["Matching records over time", "records match, newest first"],
 }
 
 

@@ -31,6 +31,7 @@ _STEER = {
     "event-design": {"topic": HOSTILE["shop.orders"]},
     "lag": {"group": HOSTILE["fulfillment"]},
     "redeliveries": {"group": HOSTILE["fulfillment"]},
+    "records": {"record": f"{HOSTILE['shop.orders']}/0/0"},
 }
 
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from dashboard.analyses.idempotency import causation_duplicates, duplicates
 from dashboard.analyses.processings import as_dt
+from dashboard.analyses.records import identities
 from dashboard.analyses.window import Window
 from dashboard.findings.model import Finding, plural
 from dashboard.findings.registry import Rule, register
@@ -21,6 +22,10 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
     dup = duplicates(con, window, evidence="violations")
     cau = causation_duplicates(con, window)
     viol = dup[dup["verdict"] == "violation"]
+    # which business entity each sampled message is about: key, subject, entity ids
+    about = identities(con, [(t, int(o[0][0]), int(o[0][1])) for g, t, o in
+                             viol.groupby("group", sort=False).head(SAMPLE)[["group", "topic", "offsets"]]
+                             .itertuples(index=False) if len(o)], window=window)
     out: list[Finding] = []
     for g in sorted(set(viol["group"]) | set(cau["group"].dropna())):
         v = viol[viol["group"] == g]
@@ -43,7 +48,8 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
                 "absorbed": absorbed,
                 "messages": [
                     {"message": r.message, "topic": r.topic, "event_id": r.event_id,
-                     "offsets": [list(o) for o in r.offsets], "processings": r.evidence}
+                     "offsets": [list(o) for o in r.offsets], "processings": r.evidence,
+                     **_about(about, r.topic, r.offsets)}
                     for r in v.head(SAMPLE).itertuples(index=False)
                 ],
                 "causation_duplicates": [
@@ -54,6 +60,11 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             },
         ))
     return out
+
+
+def _about(about: dict, topic: str, offsets: list) -> dict[str, Any]:
+    found = about.get((topic, int(offsets[0][0]), int(offsets[0][1]))) if len(offsets) else None
+    return {"about": found} if found else {}
 
 
 RULE = register(Rule(

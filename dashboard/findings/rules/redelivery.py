@@ -7,6 +7,7 @@ from typing import Any
 import duckdb
 
 from dashboard.analyses.processings import as_dt
+from dashboard.analyses.records import identities
 from dashboard.analyses.redeliveries import CAUSES, CRASH_LOOP_RESTARTS, record_keys, redeliveries, restarts
 from dashboard.analyses.window import Window
 from dashboard.findings.model import Finding, plural
@@ -42,9 +43,16 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             remedy=_REMEDY[main],
             evidence={"causes": {k: int(v) for k, v in causes.items()}, "extra_processings": extra,
                       "restarts": n_restarts, "topics": sorted(df["topic"].unique().tolist()),
-                      "records": record_keys(df)},
+                      "records": _with_identity(con, window, record_keys(df))},
         ))
     return out
+
+
+def _with_identity(con: duckdb.DuckDBPyConnection, window: Window, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each sampled record with who it is about (key, subject, entity ids) when the tap holds it."""
+    about = identities(con, [(r["topic"], r["partition"], r["offset"]) for r in rows], window=window)
+    return [{**r, "about": found} if (found := about.get((r["topic"], r["partition"], r["offset"]))) else r
+            for r in rows]
 
 
 RULE = register(Rule(

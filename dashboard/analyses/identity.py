@@ -1,0 +1,80 @@
+"""Business identity of a record: which order, customer or cart it is about.
+
+Findings name records by topic, partition and offset; a person asks "which order, which
+customer". A record says so in its key, in its envelope's subject (CloudEvents `ce_subject`
+or a structured event's `subject`), and in the entity ids of its value (`orderId`,
+`customer_id`, ...), at the top level or under the envelope's `data`/`payload`. Envelope
+bookkeeping ids (event, causation, correlation, message ids) name no business entity and are
+left out. Read from the stored excerpt, so an id past its first KiB is not seen.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from dashboard.analyses.headers import decode_all
+
+_ID_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(Id|_id|ID)$")
+_BOOKKEEPING = frozenset(s.lower() for s in (
+    "eventId", "event_id", "messageId", "message_id", "causationId", "causation_id", "correlationId",
+    "correlation_id", "traceId", "trace_id", "spanId", "span_id", "requestId", "request_id", "schemaId",
+    "schema_id"))
+_NESTED = ("data", "payload", "body")
+MAX_IDS = 6
+
+
+@dataclass(frozen=True)
+class Identity:
+    key: str | None
+    subject: str | None = None
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """'key o-1 · subject o-1 · orderId o-1 · accountId acc-7' (plain text)."""
+        parts = []
+        if self.key is not None:
+            parts.append(f"key {self.key}")
+        if self.subject is not None and self.subject != self.key:
+            parts.append(f"subject {self.subject}")
+        parts += [f"{name} {value}" for name, value in self.ids.items()]
+        return " · ".join(parts) or "no key, subject or entity id"
+
+
+def _scalar(v: Any) -> str | None:
+    if isinstance(v, bool) or v is None:
+        return None
+    if isinstance(v, (str, int, float)):
+        return str(v)[:200]
+    return None
+
+
+def _ids(doc: dict[str, Any], out: dict[str, str]) -> None:
+    for name, v in doc.items():
+        if len(out) >= MAX_IDS:
+            return
+        if isinstance(name, str) and _ID_NAME.match(name) and name.lower() not in _BOOKKEEPING:
+            if (s := _scalar(v)) is not None:
+                out.setdefault(name, s)
+
+
+def identity(key: str | None, headers: str | None, value_excerpt: str | None) -> Identity:
+    """The record's key, subject and entity ids (first found wins, at most MAX_IDS)."""
+    subject = next((h.value for h in decode_all(headers) if h.name in ("ce_subject", "subject") and h.value), None)
+    ids: dict[str, str] = {}
+    doc: Any = None
+    if value_excerpt and value_excerpt[:1] in "{[":
+        try:
+            doc = json.loads(value_excerpt)
+        except ValueError:
+            doc = None  # cut by the excerpt's bound, or not JSON: no ids from it
+    if isinstance(doc, dict):
+        if subject is None:
+            subject = _scalar(doc.get("subject"))
+        _ids(doc, ids)
+        for name in _NESTED:
+            if isinstance(doc.get(name), dict):
+                _ids(doc[name], ids)
+    return Identity(key=key, subject=subject, ids=ids)

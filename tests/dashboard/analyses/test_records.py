@@ -1,0 +1,192 @@
+"""The Records search: each filter kind, JSON-path equality, paging, bad input; one record's story."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from dashboard.analyses import records as rec
+from dashboard.analyses.headers import decode_all
+from dashboard.analyses.identity import identity
+from dashboard.analyses.window import Window
+from tests.support.builders import T0
+from tests.support.rules import rule_findings
+
+WINDOW = Window(T0 - timedelta(minutes=1), T0 + timedelta(hours=2))
+
+
+@pytest.fixture
+def shop(data, store):
+    """Orders on two partitions, payments, one binary value, a cut excerpt."""
+    for i in range(6):
+        data.record("shop.orders", i % 2, i, at=60 * i, key=f"o-{i}",
+                    value={"eventId": f"e-{i}", "type": "OrderCreated",
+                           "data": {"orderId": f"o-{i}", "customerId": f"c-{i % 3}", "total": 10 * i,
+                                    "vip": i == 4, "note": None if i == 5 else "x"}},
+                    headers=[("content-type", "application/json"), ("tenant", "eu" if i < 3 else "us")])
+    data.record("shop.payments", 0, 0, at=30, key="o-1", value={"orderId": "o-1", "customerId": "c-42"},
+                headers=[("ce_subject", "o-1")])
+    data.record("shop.blobs", 0, 0, at=31, key=None, value=b"\xff\xfe binary")
+    data.record("shop.blobs", 0, 1, at=32, key="big", value=b'{"customerId": "c-42", "pad": "' + b"x" * 2000 + b'"}')
+    data.write()
+    return store
+
+
+def _find(store, window=WINDOW, page=0, page_size=50, **q):
+    df = rec.search(store.cursor(), window, rec.RecordQuery.from_strings(**q), page=page, page_size=page_size)
+    return [rec.record_id(t, p, o) for t, p, o in zip(df["topic"], df["partition"], df["offset"], strict=True)]
+
+
+def test_newest_first_and_every_simple_filter(shop):
+    assert _find(shop)[:3] == ["shop.orders/1/5", "shop.orders/0/4", "shop.orders/1/3"]
+    assert _find(shop, topic="shop.orders", partition="1") == ["shop.orders/1/5", "shop.orders/1/3", "shop.orders/1/1"]
+    assert _find(shop, topic="shop.orders", offset_from="2", offset_to="3") == ["shop.orders/1/3", "shop.orders/0/2"]
+    assert _find(shop, key="o-1") == ["shop.orders/1/1", "shop.payments/0/0"]
+    assert _find(shop, cluster="elsewhere") == []
+
+
+def test_time_window_keeps_only_its_records(shop):
+    five_minutes = Window(T0 + timedelta(seconds=100), T0 + timedelta(seconds=200))
+    assert _find(shop, window=five_minutes) == ["shop.orders/1/3", "shop.orders/0/2"]
+
+
+def test_header_name_value_and_both_on_the_same_header(shop):
+    assert _find(shop, header="ce_subject") == ["shop.payments/0/0"]
+    assert _find(shop, header="tenant", header_value="us") == ["shop.orders/1/5", "shop.orders/0/4",
+                                                              "shop.orders/1/3"]
+    assert _find(shop, header_value="o-1") == ["shop.payments/0/0"]
+    # name and value must hold on one header: 'content-type' never has the value 'us'
+    assert _find(shop, header="content-type", header_value="us") == []
+    assert _find(shop, header="content.type") == [], "a name is exact, not a pattern"
+    assert _find(shop, header="tenant", header_value="u.") == []
+
+
+def test_header_text_json_escapes_is_matched_exactly(data, store):
+    data.record("t", 0, 0, at=0, headers=[("note", 'say "hi"\now'), ("x[", "a\nb")])
+    data.record("t", 0, 1, at=1, headers=[("note", "say hi")])
+    data.write()
+    assert _find(store, header="note", header_value='"hi"') == ["t/0/0"]
+    assert _find(store, header_value="nb") == [], "an escape pair is not the letters of its text"
+    assert _find(store, header="x[") == ["t/0/0"]
+    assert _find(store, header="note", header_value="say") == ["t/0/1", "t/0/0"]
+
+
+def test_value_substring(shop):
+    assert _find(shop, value='"customerId": "c-42"') == ["shop.blobs/0/1", "shop.payments/0/0"]
+    assert _find(shop, value="binary") == [], "a binary value is kept as base64: its text is not searched"
+
+
+def test_json_path_equality_by_type(shop):
+    assert _find(shop, value='$.data.customerId == "c-1"') == ["shop.orders/0/4", "shop.orders/1/1"]
+    assert _find(shop, value="$.customerId == 'c-42'") == ["shop.payments/0/0"], \
+        "single quotes work; the cut excerpt of shop.blobs/0/1 is no JSON and is skipped, not an error"
+    assert _find(shop, value="$.data.total == 30") == ["shop.orders/1/3"]
+    assert _find(shop, value="$.data.total == 30.0") == ["shop.orders/1/3"]
+    assert _find(shop, value='$.data.total == "30"') == [], "a string is not a number"
+    assert _find(shop, value="$.data.vip == true") == ["shop.orders/0/4"]
+    assert _find(shop, value="$.data.note == null") == ["shop.orders/1/5"]
+    assert _find(shop, value='$["data"]["orderId"] == "o-2"') == ["shop.orders/0/2"]
+
+
+@pytest.mark.parametrize(("field", "text", "says"), [
+    ("value", "$.customerId = 'c-42'", "expected '=='"),
+    ("value", "$. == 1", "a field name must follow '.'"),
+    ("value", "$.a == c-42", "must be a JSON string, number"),
+    ("value", "$[x] == 1", "expected [index]"),
+    ("partition", "one", "partition must be a whole number"),
+    ("offset_from", "-3", "must not be negative"),
+    ("offset_from", "9", "offset from (9) is after offset to (2)"),
+])
+def test_bad_input_is_one_clear_line(field, text, says):
+    raw = {field: text}
+    if field == "offset_from":
+        raw["offset_to"] = "2" if text == "9" else None
+    with pytest.raises(rec.SearchError) as exc:
+        rec.RecordQuery.from_strings(**raw)
+    assert says in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_a_value_that_merely_mentions_a_dollar_is_a_substring():
+    assert rec.RecordQuery.from_strings(value="costs $5").value == "costs $5"
+    assert not rec.is_json_path("costs $5")
+
+
+def test_hostile_text_is_bound_not_spliced(shop):
+    assert _find(shop, key="' OR 1=1 --") == []
+    assert _find(shop, value="'); DROP TABLE records; --") == []
+    assert _find(shop, value='$.data.customerId == "\\"); DROP TABLE records; --"') == []
+    assert rec.count(shop.cursor(), WINDOW, rec.RecordQuery()) == 9
+
+
+def test_paging_walks_every_match_once(shop):
+    pages = [_find(shop, topic="shop.orders", page=n, page_size=4) for n in range(3)]
+    assert [len(p) for p in pages] == [4, 2, 0]
+    assert sorted(pages[0] + pages[1]) == sorted(f"shop.orders/{i % 2}/{i}" for i in range(6))
+    assert rec.count(shop.cursor(), WINDOW, rec.RecordQuery(topic="shop.orders")) == 6
+    per_minute = rec.over_time(shop.cursor(), WINDOW, rec.RecordQuery(topic="shop.orders", partition=1),
+                               bucket=timedelta(minutes=1))
+    assert list(per_minute["records"]) == [1, 1, 1] and set(per_minute["topic"]) == {"shop.orders"}
+
+
+def test_spring_binary_headers_read_as_numbers_and_times():
+    stored = ('[["kafka_dlt-original-partition", "\\u0000\\u0000\\u0000\\u0002"],'
+              ' ["kafka_dlt-original-offset", "base64:AAAAAAAAAfQ="],'
+              ' ["kafka_dlt-original-timestamp", "base64:AAABjgAAAAA="],'
+              ' ["traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"],'
+              ' ["kafka_dlt-original-topic", "shop.orders"]]')
+    got = {h.name: h for h in decode_all(stored)}
+    assert got["kafka_dlt-original-partition"].value == "2"
+    assert got["kafka_dlt-original-offset"].value == "500"
+    assert got["kafka_dlt-original-timestamp"].value.startswith("2024-03-")
+    assert got["kafka_dlt-original-timestamp"].decoded == "time"
+    assert got["traceparent"].trace_id == "0af7651916cd43dd8448eb211c80319c"
+    assert got["kafka_dlt-original-topic"].value == "shop.orders"
+
+
+def test_business_identity_from_key_subject_and_value():
+    who = identity("o-7", '[["ce_subject", "o-7"]]',
+                   '{"eventId": "e1", "correlationId": "x", "data": {"orderId": "o-7", "accountId": "acc-3"}}')
+    assert who.subject == "o-7"
+    assert who.ids == {"orderId": "o-7", "accountId": "acc-3"}, "envelope bookkeeping ids are no business ids"
+    assert who.describe() == "key o-7 · orderId o-7 · accountId acc-3"
+
+
+def test_record_story_processings_copies_and_published_effects(data, store):
+    """A record processed twice by invoicing, each time publishing an invoice; a DLT copy; a republish."""
+    order = {"eventId": "e-1", "data": {"orderId": "o-1", "customerId": "c-9"}}
+    t0 = data.trace_id()
+    prod = data.produce(t0, "orders-api", "shop.orders", at=0)
+    data.record("shop.orders", 0, 7, at=0, key="o-1", value=order, trace=(t0, prod))
+    data.record("shop.orders", 0, 8, at=1, key="o-1", value=order)  # the same event published again
+    invoices = []
+    for n, at in enumerate((2, 40)):
+        t = data.trace_id()
+        p = data.process(t, "invoicing", "invoicing", "shop.orders", 0, 7, at=at, instance=f"inv-{n}")
+        s = data.produce(t, "invoicing", "shop.invoices", at=at + 0.001, parent=p)
+        data.record("shop.invoices", 0, n, at=at + 0.002, key="o-1", trace=(t, s),
+                    value={"invoiceId": f"inv-{n}", "orderId": "o-1"})
+        invoices.append(f"shop.invoices/0/{n}")
+    data.record("shop.orders.DLT", 0, 0, at=50, key="o-1", value=order, headers=[
+        ("kafka_dlt-original-topic", "shop.orders"), ("kafka_dlt-original-partition", b"\0\0\0\0"),
+        ("kafka_dlt-original-offset", (7).to_bytes(8, "big"))])
+    data.write()
+    cur = store.cursor()
+    r = rec.record(cur, "shop.orders", 0, 7)
+    assert r is not None and r["key"] == "o-1" and r["trace_id"] == t0
+    procs = rec.processings(cur, r)
+    assert list(procs["instance"]) == ["inv-0", "inv-1"]
+    spans = [s for effects in procs["effects"] for s in rec.effect_spans(effects)]
+    made = rec.produced_by(cur, spans, since=r["timestamp"])
+    assert [rec.record_id(t, p, o) for t, p, o in zip(made["topic"], made["partition"], made["offset"],
+                                                      strict=True)] == invoices
+    assert list(rec.dead_letter_copies(cur, r)["topic"]) == ["shop.orders.DLT"]
+    again = rec.duplicate_publications(cur, r)
+    assert list(again["offset"]) == [8] and bool(again["same_payload"].iloc[0])
+    assert rec.record(cur, "shop.orders", 0, 99) is None
+    # the findings say which order and customer, for `seamwatch findings --json` too
+    [violation] = rule_findings(cur, WINDOW, None, "IDEMPOTENCY_VIOLATION")
+    assert violation.evidence["messages"][0]["about"] == {"key": "o-1", "subject": None,
+                                                         "ids": {"orderId": "o-1", "customerId": "c-9"}}
+    [redelivery] = [f for f in rule_findings(cur, WINDOW, None, "REDELIVERY") if f.subject == "invoicing"]
+    assert redelivery.evidence["records"][0]["about"]["key"] == "o-1"
