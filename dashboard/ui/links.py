@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard.ui.text import md
 
 # The params a page may read; the time filter adds range/from/to (see timerange).
-SELECTORS = ("finding", "trace", "group", "topic", "record", "service")
+SELECTORS = ("finding", "trace", "span", "group", "topic", "record", "service")
 
 
 def param(name: str) -> str | None:

@@ -94,7 +94,9 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
     if not slow.empty:
         st.markdown("**Slowest messages** (producer start → consumer start)")
         slow = slow.assign(lag_s=slow["lag_e2e_us"] / 1e6,
-                           trace=[links.href("call-chains", trace=t) or t for t in slow["consumer_trace_id"]])
+                           # the consumer's span: the trace opens at the consumer's segment, not the request's
+                           trace=[links.href("trace", trace=t, span=s) or t
+                                  for t, s in zip(slow["consumer_trace_id"], slow["consumer_span_id"], strict=True)])
         st.dataframe(slow[["topic", "partition", "offset", "lag_s", "producer_service", "producer_start",
                            "pairing", "clock_skew", "trace"]], hide_index=True, width="stretch", column_config={
             "topic": "Topic", "partition": "Partition", "offset": "Offset", "producer_service": "Producer",
@@ -143,7 +145,7 @@ def _stuck(ctx: Ctx, grp: str | None) -> None:
                 f"**Event:** {md(rec['event_type'] or '?')} {md_code(rec['event_id'] or 'no id')}  \n"
                 + (f"**Size:** {rec['value_size']:,} bytes" if pd.notna(rec["value_size"]) else "**Value:** null"))
     if rec["trace_id"]:
-        links.to("call-chains", f"Trace {rec['trace_id'][:8]} of this record", icon=":material/account_tree:",
+        links.to("trace", f"Trace {rec['trace_id'][:8]} of this record", icon=":material/timeline:",
                  trace=rec["trace_id"])
     st.code(rec["value_excerpt"] or "(empty)", language="json", wrap_lines=True)
 
