@@ -61,8 +61,11 @@ def render(ctx: Ctx) -> None:
 def _choose_trace(ctx: Ctx) -> str | None:
     """The linked trace, or one of the window's slowest requests."""
     slow = latency.slowest(ctx.cur, ctx.window, limit=30)
-    label = {r.trace_id: f"{fmt_ms(r.duration_ms)} · {r.entry_service} {r.entry_operation}"
-             for r in slow.itertuples()}
+    label: dict[str, str] = {}
+    seg_for: dict[str, str] = {}
+    for r in slow.itertuples():  # slowest first: a trace is listed for its slowest segment
+        label.setdefault(r.trace_id, f"{fmt_ms(r.duration_ms)} · {r.entry_service} {r.entry_operation}")
+        seg_for.setdefault(r.trace_id, r.segment_span_id)
     options = list(dict.fromkeys(label))
     wanted = links.param("trace")
     if wanted and wanted not in label:
@@ -76,8 +79,13 @@ def _choose_trace(ctx: Ctx) -> str | None:
     if not options:
         empty("No traces in this time range: widen it, or open a trace from a link on another page.")
         return None
-    return links.choose("Trace (the slowest requests of the time range first)", options, param_name="trace",
-                        key="trace_id", format_func=lambda t: f"{t[:12]} — {label.get(t, 'linked trace')}")
+    linked = links.param("trace")
+    trace = links.choose("Trace (the slowest requests of the time range first)", options, param_name="trace",
+                         key="trace_id", format_func=lambda t: f"{t[:12]} — {label.get(t, 'linked trace')}")
+    if trace != linked or (links.param("span") is None and trace in seg_for):
+        # Chosen from the list, not linked: open at the segment that made it slow.
+        links.set_param("span", seg_for.get(trace))
+    return trace
 
 
 def _summary(spans: pd.DataFrame) -> None:
@@ -144,7 +152,7 @@ def _detail(ctx: Ctx, trace: str, span: str, spans: pd.DataFrame) -> None:
                  icon=":material/error:")
     parent = d.get("parent_span_id")
     if parent and parent in set(spans["span_id"]):
-        links.to("trace", "Its parent span", icon=":material/north_west:", trace=trace, span=parent)
+        links.jump("Its parent span", key="trace_parent", icon=":material/north_west:", trace=trace, span=parent)
     _hops(ctx, trace, span)
     left, right = st.columns(2)
     with left:
@@ -177,18 +185,19 @@ def _hops(ctx: Ctx, trace: str, span: str) -> None:
     """Producer ↔ consumer from this very span: the message it processed, or the ones it sent."""
     up = traces.producers(ctx.cur, trace)
     up = up[up["span_id"] == span] if not up.empty else up
-    for r in up.itertuples():
+    for i, r in enumerate(up.itertuples()):
         where = "in this trace" if r.other_trace_id == trace else f"in trace {r.other_trace_id[:12]}"
-        links.to("trace", f"Producer: {r.other_service or '?'} sent {r.topic} [{r.partition}] @ {r.offset} "
-                          f"({where}, paired by {r.pairing})", icon=":material/arrow_upward:",
-                 trace=r.other_trace_id, span=r.other_span_id)
+        # a button label is Markdown: names from the data are escaped
+        links.jump(f"Producer: {md(r.other_service or '?')} sent {md(r.topic)} {md(f'[{r.partition}] @ {r.offset}')} "
+                   f"({where}, paired by {md(r.pairing)})", key=f"trace_up_{i}", icon=":material/arrow_upward:",
+                   trace=r.other_trace_id, span=r.other_span_id)
     down = traces.consumers(ctx.cur, trace)
     down = down[down["span_id"] == span] if not down.empty else down
-    for r in down.head(10).itertuples():
+    for i, r in enumerate(down.head(10).itertuples()):
         where = "in this trace" if r.other_trace_id == trace else f"in trace {r.other_trace_id[:12]}"
-        links.to("trace", f"Consumer: {r.consumer_group or r.other_service or '?'} processed it after "
-                          f"{fmt_ms(r.lag_ms)} ({where})", icon=":material/arrow_downward:",
-                 trace=r.other_trace_id, span=r.other_span_id)
+        links.jump(f"Consumer: {md(r.consumer_group or r.other_service or '?')} processed it after "
+                   f"{fmt_ms(r.lag_ms)} ({where})", key=f"trace_down_{i}", icon=":material/arrow_downward:",
+                   trace=r.other_trace_id, span=r.other_span_id)
     if len(down) > 10:
         st.caption(f"and {len(down) - 10:,} more consumers, listed below.")
 
@@ -205,16 +214,18 @@ def _messages(ctx: Ctx, trace: str, spans: pd.DataFrame) -> None:
     rows = [{"direction": "consumed here, produced by", "here": names.get(r.span_id, "?"), "topic": r.topic,
              "partition": r.partition, "offset": r.offset, "other": r.other_service,
              "open": links.href("trace", trace=r.other_trace_id, span=r.other_span_id), "pairing": r.pairing,
-             "lag_ms": r.lag_ms} for r in up.itertuples()]
+             "lag_s": r.lag_ms / 1000} for r in up.itertuples()]
     rows += [{"direction": "produced here, consumed by", "here": names.get(r.span_id, "?"), "topic": r.topic,
               "partition": r.partition, "offset": r.offset, "other": r.consumer_group or r.other_service,
               "open": links.href("trace", trace=r.other_trace_id, span=r.other_span_id), "pairing": r.pairing,
-              "lag_ms": r.lag_ms} for r in down.itertuples()]
+              "lag_s": r.lag_ms / 1000} for r in down.itertuples()]
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", column_config={
         "direction": "Message", "here": "Span here", "topic": "Topic", "partition": "Partition",
         "offset": st.column_config.NumberColumn("Offset", format="%d"), "other": "Other side",
         "open": st.column_config.LinkColumn("Open", display_text=r"trace=([0-9a-f]{12})"),
-        "pairing": "Paired by", "lag_ms": st.column_config.NumberColumn("Lag (ms)", format="localized")})
+        "pairing": "Paired by",
+        "lag_s": st.column_config.NumberColumn("Lag (s)", format="%.3f",
+                                               help="Consumer start minus producer start; negative is clock skew.")})
 
 
 def _kv(values: dict, none: str) -> None:

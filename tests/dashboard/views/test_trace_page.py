@@ -36,10 +36,18 @@ def _open(at: AppTest, **params: str) -> AppTest:
     return at
 
 
-def _links(at: AppTest) -> list[tuple[str, dict]]:
-    return [(p.proto.label, dict(p.proto.query_string and
-                                 [kv.split("=", 1) for kv in p.proto.query_string.split("&")]))
-            for p in at.get("page_link")]
+def _labels(at: AppTest) -> list[str]:
+    return [as_read(b.label) for b in at.button if b.key and b.key.startswith("trace_")]
+
+
+def _click(at: AppTest, *words: str) -> dict[str, str]:
+    """Click the producer/consumer/parent button whose label holds all ``words``; the params it opened."""
+    button = next((b for b in at.button if b.key and b.key.startswith("trace_")
+                   and all(w in as_read(b.label) for w in words)), None)
+    assert button is not None, (words, _labels(at))
+    button.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return dict(at.query_params.items())
 
 
 def test_a_consumer_span_link_opens_its_segment_and_reaches_the_producer(app: AppTest, shown, linked_pair) -> None:
@@ -50,9 +58,13 @@ def test_a_consumer_span_link_opens_its_segment_and_reaches_the_producer(app: Ap
     text = shown.text(at)
     assert "email-service · process shop.orders" in text or "process shop.orders" in text
     assert "Attributes" in text and "Events" in text
-    ups = [(label, q) for label, q in _links(at) if label.startswith("Producer:")]
-    assert ups and ups[0][1]["trace"] == pt and ups[0][1]["span"] == ps, _links(at)
-    assert "paired by link" in ups[0][0]
+    assert any(label.startswith("Producer:") and "paired by link" in label for label in _labels(at)), _labels(at)
+    opened = _click(at, "Producer:")
+    assert (opened["trace"], opened["span"]) == (pt, ps)
+    assert at.selectbox(key=f"trace_segment_{pt}").value not in (None, cs)
+    # … and from the producer span back to this consumer
+    back = _click(at, "Consumer:", f"in trace {ct[:12]}")
+    assert (back["trace"], back["span"]) == (ct, cs)
 
 
 def test_a_consumer_in_the_requests_own_trace_opens_at_its_segment(app: AppTest, sample_db) -> None:
@@ -68,17 +80,19 @@ def test_a_consumer_in_the_requests_own_trace_opens_at_its_segment(app: AppTest,
     at = _open(app, trace=trace, span=span)
     assert root != span
     assert at.selectbox(key=f"trace_segment_{trace}").value == span
-    assert [q["span"] for label, q in _links(at) if label.startswith("Producer:")] == [producer]
-    assert any("in this trace" in label for label, _ in _links(at))
+    assert any(label.startswith("Producer:") and "in this trace" in label for label in _labels(at)), _labels(at)
+    opened = _click(at, "Producer:")
+    assert (opened["trace"], opened["span"]) == (trace, producer)
+    assert at.selectbox(key=f"trace_segment_{trace}").value == root, "the producer's segment: the request"
 
 
 def test_the_producer_span_leads_back_to_its_consumers(app: AppTest, shown, linked_pair) -> None:
     ct, cs, pt, ps = linked_pair
     at = _open(app, trace=pt, span=ps)
     assert at.query_params["span"] == ps
-    downs = [q for label, q in _links(at) if label.startswith("Consumer:")]
-    assert {"trace": ct, "span": cs} in [{"trace": q["trace"], "span": q["span"]} for q in downs], _links(at)
     assert "Messages in and out" in shown.text(at)
+    opened = _click(at, "Consumer:", f"in trace {ct[:12]}")
+    assert (opened["trace"], opened["span"]) == (ct, cs)
 
 
 def test_a_span_shows_its_status_and_attributes(app: AppTest, shown, linked_pair) -> None:
