@@ -69,3 +69,17 @@ def test_latency_chart_draws_p50_p95_p99_in_the_services_colour() -> None:
     assert fig.data[1].customdata[1][0] == "900 ms"
     empty = percentiles_over_time(series.iloc[0:0], service="x")
     assert empty.layout.annotations[0].text == "No requests in this time range"
+
+
+def test_declared_services_each_get_their_own_colour() -> None:
+    from dashboard.charts import colours
+
+    shop = [f"svc-{i:02d}" for i in range(14)]
+    try:
+        colours.declare(shop)
+        assert len({service_colour(s) for s in shop}) == len(shop)
+        assert service_colour("svc-03") == PALETTE[3]
+        assert service_colour("not-declared") in PALETTE  # by its name's hash, still stable
+    finally:
+        colours.declare([])
+    assert service_colour("svc-03") == service_colours(["svc-03"])["svc-03"]
