@@ -1,7 +1,9 @@
 """The topology graph: services, topics and consumer groups in layers, left to right.
 
-Input: ``nodes`` (id, kind, name, detail, severity, declared, observed) and ``edges``
-(src, dst, kind "sync"|"async", volume, severity, declared, observed). Sync edges are
+Input: ``nodes`` (id, kind, name, detail, severity, declared, observed, and optionally near:
+the node an orphan sits beside) and ``edges`` (src, dst, kind "sync"|"async", volume, severity,
+declared, observed, and optionally per_min and p95_ms, written on sync edges as Tempo's
+service graph does). Sync edges are
 solid, async edges dashed; what is declared but never observed is dotted grey; nodes and
 edges take the colour of their worst open finding. The layout is deterministic: layers by
 longest path from the sources, order within a layer by the barycentre of the neighbours.
@@ -17,8 +19,9 @@ import plotly.graph_objects as go
 
 from dashboard.charts.labels import esc
 from dashboard.charts.theme import FONT, KIND_COLOURS, NEUTRAL, SEVERITY_COLOURS
+from dashboard.charts.units import fmt_ms
 
-_MAX_LABEL = 22
+_MAX_LABEL = 26
 _ROW_PX = 88  # vertical room per node: two half-rows, each taller than a two-line box
 _FILL = {"service": "#ffffff", "topic": "#fbe9e7", "group": "#e0f2f1"}
 
@@ -68,34 +71,69 @@ def _layers(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
 
 def layout(nodes: pd.DataFrame, edges: pd.DataFrame) -> dict[str, tuple[float, float]]:
     """Node id → (x, y): x is the layer, y the slot within it (0 at the top, negative down)."""
+    return routed_layout(nodes, edges)[0]
+
+
+def routed_layout(nodes: pd.DataFrame, edges: pd.DataFrame
+                  ) -> tuple[dict[str, tuple[float, float]], dict[tuple[str, str], list[tuple[float, float]]]]:
+    """Node positions, and for each edge spanning more than one layer the points it passes through.
+
+    A long edge gets a placeholder in every layer it crosses (Sugiyama's dummy nodes): the
+    placeholders are ordered with the nodes, so the edge runs in a lane of its own instead of
+    cutting across the boxes between its ends. A node with no edge that names a ``near`` node
+    (a dead-letter topic and the topic it serves) sits right below that node.
+    """
     ids = sorted(nodes["id"])
+    known = set(ids)
     pairs = [(s, d) for s, d in zip(edges.get("src", []), edges.get("dst", []), strict=False)
-             if s in set(ids) and d in set(ids)]
+             if s in known and d in known]
     layer = _layers(ids, pairs)
+    touched = {n for p in pairs for n in p}
+    near = {n: m for n, m in zip(nodes["id"], nodes.get("near", pd.Series([None] * len(nodes))), strict=True)
+            if isinstance(m, str) and m in known and n not in touched}
+    for n, m in near.items():
+        layer[n] = layer[m]
+    # Placeholders for long forward edges, one per layer crossed.
+    chains: dict[tuple[str, str], list[str]] = {}
+    links: list[tuple[str, str]] = []
+    for s, d in pairs:
+        if layer[d] - layer[s] > 1:
+            chain = [f"~{s}|{d}|{li}" for li in range(layer[s] + 1, layer[d])]
+            for i, dummy in enumerate(chain):
+                layer[dummy] = layer[s] + 1 + i
+            chains[(s, d)] = chain
+            points = [s, *chain, d]
+            links.extend(zip(points, points[1:], strict=False))
+        else:
+            links.append((s, d))
     by_layer: dict[int, list[str]] = defaultdict(list)
-    for n in ids:
-        by_layer[layer[n]].append(n)
+    for n in sorted(layer):
+        if n not in near:  # placed beside its neighbour at the end
+            by_layer[layer[n]].append(n)
     kind_rank = {"service": 0, "topic": 1, "group": 2}
     kinds = dict(zip(nodes["id"], nodes["kind"], strict=True))
     for lst in by_layer.values():
-        lst.sort(key=lambda n: (kind_rank.get(kinds[n], 3), n))
+        lst.sort(key=lambda n: (kind_rank.get(kinds.get(n, ""), 3), n))
     nbrs: dict[str, list[str]] = defaultdict(list)
-    for s, d in pairs:
+    for s, d in links:
         nbrs[s].append(d)
         nbrs[d].append(s)
     pos_in = {n: i for lst in by_layer.values() for i, n in enumerate(lst)}
     # A few barycentre sweeps reduce crossings; ties keep the sorted order (deterministic).
-    for _ in range(4):
+    for _ in range(6):
         for li in sorted(by_layer):
             lst = by_layer[li]
 
             def bary(n: str, lst=lst) -> float:
-                near = [pos_in[m] - (len(by_layer[layer[m]]) - 1) / 2 for m in nbrs[n] if layer[m] != layer[n]]
-                return sum(near) / len(near) if near else pos_in[n] - (len(lst) - 1) / 2
+                near_ = [pos_in[m] - (len(by_layer[layer[m]]) - 1) / 2 for m in nbrs[n] if layer[m] != layer[n]]
+                return sum(near_) / len(near_) if near_ else pos_in[n] - (len(lst) - 1) / 2
 
             lst.sort(key=lambda n: (bary(n), n))
             for i, n in enumerate(lst):
                 pos_in[n] = i
+    for n, m in sorted(near.items()):
+        lst = by_layer[layer[m]]
+        lst.insert(lst.index(m) + 1, n)
     tallest = max((len(v) for v in by_layer.values()), default=1)
     pos = {}
     for li, lst in by_layer.items():
@@ -104,11 +142,17 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame) -> dict[str, tuple[float, f
         offset = (tallest - len(lst)) // 2 + (0.5 if li % 2 else 0.0)
         for i, n in enumerate(lst):
             pos[n] = (float(li), -(i + offset))
-    return pos
+    routes = {k: [pos[c] for c in chain] for k, chain in chains.items()}
+    return {n: p for n, p in pos.items() if not n.startswith("~")}, routes
 
 
 def _short(text: str) -> str:
-    return text if len(text) <= _MAX_LABEL else text[: _MAX_LABEL - 1] + "…"
+    """The whole name, or its start and end around an ellipsis (the whole one is on hover):
+    names of one shop share their prefix and differ at the end (shop.orders, shop.orders.DLT)."""
+    if len(text) <= _MAX_LABEL:
+        return text
+    head = (_MAX_LABEL - 1) // 2
+    return text[:head] + "…" + text[-(_MAX_LABEL - 1 - head):]
 
 
 def _edge_style(row) -> tuple[str, str, float]:
@@ -123,6 +167,15 @@ def _edge_style(row) -> tuple[str, str, float]:
     return ("solid" if row.get("kind") == "sync" else "dash"), colour, width
 
 
+def _rate_text(e) -> str:
+    """'12/min · p95 45 ms' for an edge with a measured rate (sync calls); '' otherwise."""
+    per_min, p95 = e.get("per_min"), e.get("p95_ms")
+    if per_min is None or pd.isna(per_min):
+        return ""
+    rate = f"{per_min:,.1f}/min" if per_min < 10 else f"{per_min:,.0f}/min"
+    return rate + (f" · p95 {fmt_ms(float(p95))}" if p95 is not None and not pd.isna(p95) else "")
+
+
 def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | None = None) -> go.Figure:
     """Draw the graph. Empty input gives an empty figure with a note."""
     fig = go.Figure()
@@ -130,7 +183,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         fig.add_annotation(text="No services, topics or groups yet", showarrow=False, font=dict(size=14))
         fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor="white")
         return fig
-    pos = layout(nodes, edges)
+    pos, routes = routed_layout(nodes, edges)
     names = {i: esc(n) for i, n in zip(nodes["id"], nodes["name"], strict=True)}
     for _, e in edges.iterrows():
         if e["src"] not in pos or e["dst"] not in pos:
@@ -141,18 +194,30 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         state = ("declared, never observed" if not e.get("observed", True)
                  else "observed, not declared" if not e.get("declared", True) else "declared and observed")
         vol = e.get("volume")
+        rate = _rate_text(e)
         hover = (f"{names[e['src']]} → {names[e['dst']]}<br>{how}, {state}"
                  + (f"<br>{int(vol):,} observed" if vol and not pd.isna(vol) else "")
+                 + (f"<br>{rate}" if rate else "")
                  + (f"<br>worst finding: {e['severity']}" if e.get("severity") else ""))
-        mx, my = (x0 + x1) / 2, (y0 + y1) / 2
+        points = [(x0, y0), *routes.get((e["src"], e["dst"]), []), (x1, y1)]
         if x1 <= x0:  # a back edge (cycle, or same layer): bow it so it does not hide others
-            my += 0.35 if y1 >= y0 else -0.35
+            points = [(x0, y0), ((x0 + x1) / 2, (y0 + y1) / 2 + (0.35 if y1 >= y0 else -0.35)), (x1, y1)]
+        # The arrowhead sits on the last stretch, just past its middle, pointing at the target.
+        (ax, ay), (bx, by) = points[-2], points[-1]
+        tip = (ax + (bx - ax) * 0.6, ay + (by - ay) * 0.6)
+        xs = [p[0] for p in points[:-1]] + [tip[0], bx]
+        ys = [p[1] for p in points[:-1]] + [tip[1], by]
         fig.add_trace(go.Scatter(
-            x=[x0, mx, x1], y=[y0, my, y1], mode="lines+markers", hoverinfo="text", hovertext=hover,
-            line=dict(color=colour, width=width, dash=dash, shape="spline"),
-            marker=dict(symbol="arrow", size=[0, 11, 0], angleref="previous", color=colour),
+            x=xs, y=ys, mode="lines+markers", hoverinfo="text", hovertext=hover,
+            line=dict(color=colour, width=width, dash=dash, shape="spline" if len(points) > 2 else "linear"),
+            marker=dict(symbol="arrow", size=[0] * (len(xs) - 2) + [15, 0], angleref="previous", color=colour,
+                        line=dict(width=0)),
             showlegend=False,
         ))
+        if rate and e.get("kind") == "sync":
+            (lx0, ly0), (lx1, ly1) = points[0], points[1]
+            fig.add_annotation(x=(lx0 + lx1) / 2, y=(ly0 + ly1) / 2, text=rate, showarrow=False, yshift=8,
+                               font=dict(size=9, color=colour), bgcolor="rgba(255,255,255,0.75)")
     for _, n in nodes.iterrows():
         x, y = pos[n["id"]]
         sev = n.get("severity") or None
@@ -171,10 +236,14 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
             bgcolor="#fafafa" if ghost else _FILL.get(n["kind"], "white"),
             bordercolor=border, borderwidth=2.5 if sev else 1.5, borderpad=5,
         )
-    # Invisible markers at the nodes keep hover working where the box does not catch it.
+    # Invisible markers over the boxes: a click on a node selects its marker, whose customdata
+    # is the node's row in ``nodes`` (an index, not the name: no text from the data rides along).
     fig.add_trace(go.Scatter(
         x=[pos[i][0] for i in nodes["id"]], y=[pos[i][1] for i in nodes["id"]], mode="markers",
-        marker=dict(size=18, opacity=0), hoverinfo="skip", showlegend=False,
+        marker=dict(size=34, opacity=0, symbol="square"), customdata=list(range(len(nodes))), name="nodes",
+        text=[f"{esc(k)} {names[i]}: click for its findings and pages" for i, k in
+              zip(nodes["id"], nodes["kind"], strict=True)],
+        hovertemplate="%{text}<extra></extra>", showlegend=False,
     ))
     _legend(fig)
     layers = max(p[0] for p in pos.values()) + 1
@@ -196,7 +265,7 @@ def _legend(fig: go.Figure) -> None:
         ("sync call", dict(color="#607d8b", dash="solid")),
         ("event flow", dict(color="#607d8b", dash="dash")),
         ("declared, never seen", dict(color="#b0bec5", dash="dot")),
-    ] + [(f"worst finding: {s}", dict(color=c, dash="solid")) for s, c in SEVERITY_COLOURS.items() if s != "info"]
+    ] + [(f"worst finding: {s}", dict(color=c, dash="solid")) for s, c in SEVERITY_COLOURS.items()]
     for kind, fill in _FILL.items():
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=kind if kind != "group" else "consumer group",
                                  marker=dict(symbol="square", size=13, color=fill, line=dict(color=KIND_COLOURS[kind], width=1.5)),
