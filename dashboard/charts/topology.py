@@ -23,6 +23,7 @@ from dashboard.charts.units import fmt_ms
 
 _MAX_LABEL = 26
 _ROW_PX = 88  # vertical room per node: two half-rows, each taller than a two-line box
+_BOX_ROWS = 0.3  # half a box's height, in rows: a line nearer than this to a box's centre crosses it
 _FILL = {"service": "#ffffff", "topic": "#fbe9e7", "group": "#e0f2f1"}
 
 
@@ -78,10 +79,10 @@ def routed_layout(nodes: pd.DataFrame, edges: pd.DataFrame
                   ) -> tuple[dict[str, tuple[float, float]], dict[tuple[str, str], list[tuple[float, float]]]]:
     """Node positions, and for each edge spanning more than one layer the points it passes through.
 
-    A long edge gets a placeholder in every layer it crosses (Sugiyama's dummy nodes): the
-    placeholders are ordered with the nodes, so the edge runs in a lane of its own instead of
-    cutting across the boxes between its ends. A node with no edge that names a ``near`` node
-    (a dead-letter topic and the topic it serves) sits right below that node.
+    In every layer a long edge crosses, it passes where its straight line would, unless a box
+    stands there: then through the nearest gap between boxes, so it never runs across one. A
+    node with no edge that names a ``near`` node (a dead-letter topic and the topic it serves)
+    sits right below that node.
     """
     ids = sorted(nodes["id"])
     known = set(ids)
@@ -93,40 +94,27 @@ def routed_layout(nodes: pd.DataFrame, edges: pd.DataFrame
             if isinstance(m, str) and m in known and n not in touched}
     for n, m in near.items():
         layer[n] = layer[m]
-    # Placeholders for long forward edges, one per layer crossed.
-    chains: dict[tuple[str, str], list[str]] = {}
-    links: list[tuple[str, str]] = []
-    for s, d in pairs:
-        if layer[d] - layer[s] > 1:
-            chain = [f"~{s}|{d}|{li}" for li in range(layer[s] + 1, layer[d])]
-            for i, dummy in enumerate(chain):
-                layer[dummy] = layer[s] + 1 + i
-            chains[(s, d)] = chain
-            points = [s, *chain, d]
-            links.extend(zip(points, points[1:], strict=False))
-        else:
-            links.append((s, d))
     by_layer: dict[int, list[str]] = defaultdict(list)
-    for n in sorted(layer):
+    for n in ids:
         if n not in near:  # placed beside its neighbour at the end
             by_layer[layer[n]].append(n)
     kind_rank = {"service": 0, "topic": 1, "group": 2}
     kinds = dict(zip(nodes["id"], nodes["kind"], strict=True))
     for lst in by_layer.values():
-        lst.sort(key=lambda n: (kind_rank.get(kinds.get(n, ""), 3), n))
+        lst.sort(key=lambda n: (kind_rank.get(kinds[n], 3), n))
     nbrs: dict[str, list[str]] = defaultdict(list)
-    for s, d in links:
+    for s, d in pairs:
         nbrs[s].append(d)
         nbrs[d].append(s)
     pos_in = {n: i for lst in by_layer.values() for i, n in enumerate(lst)}
     # A few barycentre sweeps reduce crossings; ties keep the sorted order (deterministic).
-    for _ in range(6):
+    for _ in range(4):
         for li in sorted(by_layer):
             lst = by_layer[li]
 
             def bary(n: str, lst=lst) -> float:
-                near_ = [pos_in[m] - (len(by_layer[layer[m]]) - 1) / 2 for m in nbrs[n] if layer[m] != layer[n]]
-                return sum(near_) / len(near_) if near_ else pos_in[n] - (len(lst) - 1) / 2
+                close = [pos_in[m] - (len(by_layer[layer[m]]) - 1) / 2 for m in nbrs[n] if layer[m] != layer[n]]
+                return sum(close) / len(close) if close else pos_in[n] - (len(lst) - 1) / 2
 
             lst.sort(key=lambda n: (bary(n), n))
             for i, n in enumerate(lst):
@@ -142,8 +130,23 @@ def routed_layout(nodes: pd.DataFrame, edges: pd.DataFrame
         offset = (tallest - len(lst)) // 2 + (0.5 if li % 2 else 0.0)
         for i, n in enumerate(lst):
             pos[n] = (float(li), -(i + offset))
-    routes = {k: [pos[c] for c in chain] for k, chain in chains.items()}
-    return {n: p for n, p in pos.items() if not n.startswith("~")}, routes
+    rows = {li: sorted(pos[n][1] for n in lst) for li, lst in by_layer.items()}
+    routes: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for s, d in pairs:
+        (x0, y0), (x1, y1) = pos[s], pos[d]
+        if x1 - x0 <= 1:
+            continue
+        points = []
+        for li in range(int(x0) + 1, int(x1)):
+            y = y0 + (y1 - y0) * (li - x0) / (x1 - x0)
+            boxes = rows.get(li, [])
+            if any(abs(y - b) < _BOX_ROWS for b in boxes):
+                gaps = [(a + b) / 2 for a, b in zip(boxes, boxes[1:], strict=False)] + [boxes[0] - 0.5,
+                                                                                          boxes[-1] + 0.5]
+                y = min(gaps, key=lambda g: (abs(g - y), g))
+            points.append((float(li), y))
+        routes[(s, d)] = points
+    return pos, routes
 
 
 def _short(text: str) -> str:
@@ -184,6 +187,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor="white")
         return fig
     pos, routes = routed_layout(nodes, edges)
+    rates: list[dict] = []
     names = {i: esc(n) for i, n in zip(nodes["id"], nodes["name"], strict=True)}
     for _, e in edges.iterrows():
         if e["src"] not in pos or e["dst"] not in pos:
@@ -209,15 +213,15 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         ys = [p[1] for p in points[:-1]] + [tip[1], by]
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="lines+markers", hoverinfo="text", hovertext=hover,
-            line=dict(color=colour, width=width, dash=dash, shape="spline" if len(points) > 2 else "linear"),
+            # straight stretches through the lanes: a spline through them would swing wide
+            line=dict(color=colour, width=width, dash=dash, shape="spline" if x1 <= x0 else "linear"),
             marker=dict(symbol="arrow", size=[0] * (len(xs) - 2) + [15, 0], angleref="previous", color=colour,
                         line=dict(width=0)),
             showlegend=False,
         ))
         if rate and e.get("kind") == "sync":
             (lx0, ly0), (lx1, ly1) = points[0], points[1]
-            fig.add_annotation(x=(lx0 + lx1) / 2, y=(ly0 + ly1) / 2, text=rate, showarrow=False, yshift=8,
-                               font=dict(size=9, color=colour), bgcolor="rgba(255,255,255,0.75)")
+            rates.append(dict(x=(lx0 + lx1) / 2, y=(ly0 + ly1) / 2, text=rate, colour=colour))
     for _, n in nodes.iterrows():
         x, y = pos[n["id"]]
         sev = n.get("severity") or None
@@ -236,6 +240,9 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
             bgcolor="#fafafa" if ghost else _FILL.get(n["kind"], "white"),
             bordercolor=border, borderwidth=2.5 if sev else 1.5, borderpad=5,
         )
+    for r in rates:  # after the boxes, so that a box never hides an edge's rate
+        fig.add_annotation(x=r["x"], y=r["y"], text=r["text"], showarrow=False, yshift=9,
+                           font=dict(size=9, color=r["colour"]), bgcolor="rgba(255,255,255,0.8)")
     # Invisible markers over the boxes: a click on a node selects its marker, whose customdata
     # is the node's row in ``nodes`` (an index, not the name: no text from the data rides along).
     fig.add_trace(go.Scatter(
@@ -247,7 +254,8 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
     ))
     _legend(fig)
     layers = max(p[0] for p in pos.values()) + 1
-    tallest = max(-p[1] for p in pos.values()) + 1  # rows, half rows included
+    lanes = [p for points in routes.values() for p in points]
+    tallest = max(-p[1] for p in [*pos.values(), *lanes]) + 1  # rows, half rows and lanes included
     fig.update_layout(
         height=int(max(360, tallest * _ROW_PX + 90)), margin=dict(l=10, r=10, t=40 if title else 30, b=10),
         title=dict(text=title, x=0) if title else None, font=FONT, plot_bgcolor="white",
