@@ -25,6 +25,9 @@ _MAX_LABEL = 26
 _ROW_PX = 88  # vertical room per node: two half-rows, each taller than a two-line box
 _BOX_ROWS = 0.3  # half a box's height, in rows: a line nearer than this to a box's centre crosses it
 _FILL = {"service": "#ffffff", "topic": "#fbe9e7", "group": "#e0f2f1"}
+# The page shows through (light or dark theme); the boxes keep light fills and dark text, which
+# read on either.
+_CLEAR = "rgba(0,0,0,0)"
 
 
 def _layers(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
@@ -184,7 +187,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
     fig = go.Figure()
     if nodes.empty:
         fig.add_annotation(text="No services, topics or groups yet", showarrow=False, font=dict(size=14))
-        fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor="white")
+        fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor=_CLEAR, paper_bgcolor=_CLEAR)
         return fig
     pos, routes = routed_layout(nodes, edges)
     rates: list[dict] = []
@@ -258,7 +261,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
     tallest = max(-p[1] for p in [*pos.values(), *lanes]) + 1  # rows, half rows and lanes included
     fig.update_layout(
         height=int(max(360, tallest * _ROW_PX + 90)), margin=dict(l=10, r=10, t=40 if title else 30, b=10),
-        title=dict(text=title, x=0) if title else None, font=FONT, plot_bgcolor="white",
+        title=dict(text=title, x=0) if title else None, font=FONT, plot_bgcolor=_CLEAR, paper_bgcolor=_CLEAR,
         xaxis=dict(visible=False, range=[-0.6, layers - 0.4], fixedrange=True),
         yaxis=dict(visible=False, range=[-tallest + 0.4, 0.6], fixedrange=True),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=11)),
