@@ -30,16 +30,41 @@ _FILL = {"service": "#ffffff", "topic": "#fbe9e7", "group": "#e0f2f1"}
 _CLEAR = "rgba(0,0,0,0)"
 
 
+def _reaches(dag: dict[str, list[str]], start: str, goal: str) -> bool:
+    seen, todo = {start}, [start]
+    while todo:
+        node = todo.pop()
+        if node == goal:
+            return True
+        for nxt in dag.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return False
+
+
 def _layers(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
-    """Longest-path layering over the graph with back edges (cycles) ignored."""
+    """Longest-path layering over the graph with back edges (cycles) ignored.
+
+    Where a cycle is cut decides the picture. A consumer group's edge to the service that runs
+    it is membership, not flow, and it is what closes most cycles (fulfillment-service reads
+    shop.orders and calls orders-api, which wrote it): such edges are laid out last and only
+    where they close no cycle, so flow reads left to right and the group sits beside its service.
+    """
     out: dict[str, list[str]] = defaultdict(list)
+    membership: list[tuple[str, str]] = []
     for s, d in edges:
-        if s != d:
+        if s == d:
+            continue
+        if s.startswith("group:") and d.startswith("service:"):
+            membership.append((s, d))
+        else:
             out[s].append(d)
-    # Drop back edges with an iterative DFS in a fixed order, so cycles cannot loop.
+    into = {d for s, d in edges if s != d}
+    # Drop back edges with an iterative DFS in a fixed order (sources first), so cycles cannot loop.
     colour: dict[str, int] = {}
     dag: dict[str, list[str]] = defaultdict(list)
-    for root in ids:
+    for root in sorted(ids, key=lambda n: (n in into, n)):
         if root in colour:
             continue
         stack = [(root, iter(sorted(out[root])))]
@@ -57,6 +82,9 @@ def _layers(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, int]:
                 if nxt not in colour:
                     colour[nxt] = 1
                     stack.append((nxt, iter(sorted(out[nxt]))))
+    for s, d in sorted(membership):
+        if not _reaches(dag, d, s):
+            dag[s].append(d)
     layer = dict.fromkeys(ids, 0)
     indeg = defaultdict(int)
     for s in ids:

@@ -47,11 +47,10 @@ def render(ctx: Ctx) -> None:
     span = links.choose("Span", order, param_name="span", key=f"trace_span_{trace}_{seg}",
                         format_func=lambda s: f"{names.get(s, s)} ({fmt_ms(took.get(s))})",
                         help="Click a bar of the waterfall, or pick a span here.")
-    hops = set(shown.loc[shown["role"].isin(["hop"]) | shown["starts_segment"].fillna(False), "span_id"])
     since = "the trace started" if seg == WHOLE else "the segment started"
-    st.caption(f"{len(shown)} of {len(spans)} spans. Strong bars are synchronous hops and segment entries; "
-               "a red outline is an error. Click a bar for its attributes, status and events.")
-    st.plotly_chart(waterfall(shown, highlight=hops, selected=span, since=since), width="stretch",
+    st.caption(f"{len(shown)} of {len(spans)} spans, one colour per service; a red outline is an error. "
+               "Click a bar for its attributes, status and events.")
+    st.plotly_chart(waterfall(shown, selected=span, since=since), width="stretch",
                     config={"displayModeBar": False}, on_select="rerun", selection_mode="points", key=chart_key)
     if span:
         _detail(ctx, trace, span, spans)
@@ -239,6 +238,8 @@ def _kv(values: dict, none: str) -> None:
 
 
 def _text(value: object) -> str:
+    if value in ({}, [], None, ""):
+        return "–"
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
