@@ -14,8 +14,8 @@ import pandas as pd
 
 from dashboard.findings.model import severity_rank
 
-NODE_COLUMNS = ["id", "kind", "name", "detail", "severity", "declared", "observed"]
-EDGE_COLUMNS = ["src", "dst", "kind", "volume", "severity", "declared", "observed"]
+NODE_COLUMNS = ["id", "kind", "name", "detail", "severity", "declared", "observed", "near"]
+EDGE_COLUMNS = ["src", "dst", "kind", "volume", "severity", "declared", "observed", "per_min", "p95_ms"]
 _ARROW = re.compile(r"\s*(?:→|->|=>)\s*")
 
 
@@ -65,6 +65,11 @@ def _subject_ids(f: Any) -> list[str]:
     return found
 
 
+def findings_of(findings: Iterable[Any], node_id: str) -> list[Any]:
+    """The findings about one node of the graph, in the order given (worst first)."""
+    return [f for f in findings if node_id in _subject_ids(f)]
+
+
 def severities(findings: Iterable[Any]) -> dict[str, str]:
     """Worst severity per node id, and per edge as 'edge:<src name>|<dst name>'."""
     worst: dict[str, str] = {}
@@ -75,13 +80,15 @@ def severities(findings: Iterable[Any]) -> dict[str, str]:
 
 
 def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes: dict[str, pd.DataFrame],
-          findings: Iterable[Any] = ()) -> tuple[pd.DataFrame, pd.DataFrame]:
+          findings: Iterable[Any] = (), sync_stats: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Nodes and edges for charts.topology.topology_figure.
 
     ``observed`` has columns src_kind, src, dst_kind, dst, kind (sync|async), volume; None
     or empty when nothing was observed. Without a declared topology the observed graph is
     drawn alone (everything is then "observed, not declared" — but not flagged as such).
     ``nodes.attrs["hidden"]`` counts, per kind, the undeclared elements left out as idle.
+    ``sync_stats`` (caller, callee, per_min, p95_ms; analyses.service_graph) puts a rate and a
+    p95 on the sync edges; a dead-letter topic's ``near`` is the topic it serves.
     """
     has_declaration = not topo["services"].empty or not topo["topics"].empty
     edges: dict[tuple[str, str], dict[str, Any]] = {}
@@ -124,17 +131,27 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
     edges = {k: e for k, e in edges.items() if e["src"] not in idle and e["dst"] not in idle}
     unit = {"service": "spans", "topic": "records", "group": "processed"}
     none = {"service": "no spans", "topic": "no records", "group": "nothing processed"}
+    serves = {}
+    if "dead_letter_of" in topo["topics"].columns:
+        serves = {nid("topic", r.name): nid("topic", r.dead_letter_of) for r in topo["topics"].itertuples()
+                  if isinstance(r.dead_letter_of, str) and r.dead_letter_of}
     nodes = []
     for i, (kind, name) in sorted(names.items()):
         n = vol.get(i, 0)
         seen = n > 0 or any(e["observed"] and i in (e["src"], e["dst"]) for e in edges.values())
         detail = f"{n:,} {unit[kind]}" if n else (none[kind] if has_declaration else "")
         nodes.append(dict(id=i, kind=kind, name=name, detail=detail, severity=worst.get(i),
-                          declared=(i in declared_nodes) or not has_declaration, observed=seen or not has_declaration))
+                          declared=(i in declared_nodes) or not has_declaration, observed=seen or not has_declaration,
+                          near=serves.get(i) if serves.get(i) in names else None))
+    stats = {}
+    if sync_stats is not None:
+        stats = {(nid("service", r.caller), nid("service", r.callee)): (float(r.per_min), r.p95_ms)
+                 for r in sync_stats.itertuples()}
     out_edges = []
     for e in edges.values():
         key = f"edge:{names[e['src']][1]}|{names[e['dst']][1]}"
-        out_edges.append({**e, "severity": worst.get(key)})
+        per_min, p95 = stats.get((e["src"], e["dst"]), (None, None)) if e["kind"] == "sync" else (None, None)
+        out_edges.append({**e, "severity": worst.get(key), "per_min": per_min, "p95_ms": p95})
     out = pd.DataFrame(nodes, columns=NODE_COLUMNS)
     out.attrs["hidden"] = {k: n for k, n in hidden.items() if n}  # kind → idle, undeclared, not drawn
     return out, pd.DataFrame(out_edges, columns=EDGE_COLUMNS)

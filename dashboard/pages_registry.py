@@ -12,6 +12,7 @@ PAGES: list[tuple[str, str, str, str, str]] = [
     ("views/changes.py", "What changed", ":material/difference:", "what-changed", "Now"),
     ("views/findings.py", "Findings", ":material/flag:", "findings", "Now"),
     ("views/call_chains.py", "Call chains", ":material/account_tree:", "call-chains", "Design"),
+    ("views/trace.py", "Trace", ":material/timeline:", "trace", "Design"),
     ("views/event_design.py", "Event design", ":material/draw:", "event-design", "Design"),
     ("views/lag.py", "Event lag", ":material/hourglass_bottom:", "lag", "Delivery"),
     ("views/redeliveries.py", "Redeliveries", ":material/replay:", "redeliveries", "Delivery"),

@@ -99,6 +99,11 @@ def has_data(con: duckdb.DuckDBPyConnection, window: Window) -> bool:
     return bool(row and row[0])
 
 
+def declared_services(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The declared services' names, sorted (none when no topology was loaded)."""
+    return [r[0] for r in con.execute("SELECT name FROM topology_services ORDER BY name").fetchall()]
+
+
 def declared_tables(con: duckdb.DuckDBPyConnection) -> dict[str, pd.DataFrame]:
     """The declared topology tables (empty frames when no topology was loaded)."""
     return {

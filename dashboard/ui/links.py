@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard.ui.text import md
 
 # The params a page may read; the time filter adds range/from/to (see timerange).
-SELECTORS = ("finding", "trace", "group", "topic", "record", "service")
+SELECTORS = ("finding", "trace", "span", "group", "topic", "record", "service")
 
 
 def param(name: str) -> str | None:
@@ -123,6 +123,20 @@ def to(slug: str, label: str, *, icon: str | None = None, **params: object) -> N
     if path:
         st.page_link(path, label=label, icon=icon,
                      query_params={**_range_params(), **{k: str(v) for k, v in params.items() if v is not None}})
+
+
+def jump(label: str, *, key: str, icon: str | None = None, **params: object) -> None:
+    """A button that reopens the current page on other params, keeping the time range.
+
+    For links within one page (one trace to another): st.page_link to the page already shown
+    does not move, so the params are replaced in a callback and the page runs again on them.
+    """
+    def go() -> None:
+        keep = _range_params()
+        st.query_params.clear()
+        st.query_params.update({**keep, **{k: str(v) for k, v in params.items() if v is not None}})
+
+    st.button(label, key=key, icon=icon, on_click=go)
 
 
 def title(slug: str) -> str:

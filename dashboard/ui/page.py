@@ -13,7 +13,8 @@ from collectors.errors import SeamwatchError
 from collectors.status import fmt_age as fmt_duration
 from collectors.store.db import Store
 from dashboard.analyses.window import Window
-from dashboard.read import data_span, freshness, has_data
+from dashboard.charts import colours
+from dashboard.read import data_span, declared_services, freshness, has_data
 from dashboard.ui import links, state, timerange
 from dashboard.ui.text import md
 
@@ -69,6 +70,7 @@ def run(render: Callable[[Ctx], None], *, title: str, intro: str | None = None) 
         try:
             cur = state.cursor()
             window, narrowed = timerange.resolve(cur)
+            colours.declare(declared_services(cur))  # each declared service its own colour, on every page
             live = state.live()
             st.caption(f"{timerange.describe(window)} · {freshness_line(cur)}"
                        + (f" · refreshing every {args.refresh:g} s" if live and args.refresh else ""))

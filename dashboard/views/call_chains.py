@@ -8,10 +8,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.analyses import call_chains as cc
-from dashboard.analyses import sync_coupling
+from dashboard.analyses import latency, sync_coupling
 from dashboard.analyses.declared import declared_topology
 from dashboard.analyses.processings import auto_bucket
+from dashboard.charts.colours import service_colour
+from dashboard.charts.labels import esc
+from dashboard.charts.latency import percentiles_over_time
 from dashboard.charts.series import bars_over_time
+from dashboard.charts.units import fmt_ms
 from dashboard.charts.waterfall import waterfall
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
@@ -43,8 +47,10 @@ def render(ctx: Ctx) -> None:
                           entry=deep["entry_service"] + " " + deep["entry_operation"])
               .groupby(["bucket", "entry"]).size().reset_index(name="requests")) if len(deep) else \
         pd.DataFrame(columns=["bucket", "entry", "requests"])
+    colours = {esc(f"{s} {o}"): service_colour(s) for s, o in zip(deep["entry_service"], deep["entry_operation"],
+                                                                      strict=True)}
     st.plotly_chart(bars_over_time(series, x="bucket", y="requests", color="entry", y_title="requests",
-                                   title=f"Requests deeper than {limit} hops, by entry point",
+                                   title=f"Requests deeper than {limit} hops, by entry point", colors=colours,
                                    empty=f"No request went deeper than {limit} hops in this time range"),
                     width="stretch", config={"displayModeBar": False})
     st.subheader("Entry points, deepest first")
@@ -66,7 +72,53 @@ def render(ctx: Ctx) -> None:
                 "entry_service": "Entry service", "entry_operation": "Entry", "caller": "Caller",
                 "callee": "Waits on", "operation": "Call", "calls": "Calls",
                 "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.0f")})
+    _latency(ctx)
     _drill(ctx, cc.worst_chains(ctx.cur, ctx.window, limit=20))
+
+
+def _latency(ctx: Ctx) -> None:
+    """p50/p95/p99 of one entry point over time, and its slowest requests, each opening its trace."""
+    st.subheader("Latency over time")
+    entries = latency.entry_points(ctx.cur, ctx.window)
+    if entries.empty:
+        return
+    key_of = {f"{r.entry_service} {r.entry_operation}": r for r in entries.itertuples()}
+    options = list(key_of)
+    service = links.param("service")
+    if service and service in set(entries["entry_service"]):  # a node of the graph names a service
+        options = [k for k in options if key_of[k].entry_service == service] + \
+                  [k for k in options if key_of[k].entry_service != service]
+    entry = links.choose("Entry point (user requests first, slowest p95 first)", options, param_name="entry",
+                         key="cc_entry", format_func=lambda k: f"{k} — p95 {fmt_ms(key_of[k].p95_ms)}, "
+                                                               f"{key_of[k].requests:,} requests")
+    e = key_of[entry]
+    series = latency.latency_series(ctx.cur, ctx.window, service=e.entry_service, operation=e.entry_operation)
+    st.plotly_chart(percentiles_over_time(series, service=e.entry_service,
+                                          title=f"Latency of {entry}: p50, p95 and p99 per "
+                                                f"{_bucket_words(ctx)}"),
+                    width="stretch", config={"displayModeBar": False}, key="cc_latency")
+    st.caption("Latency is the entry span's duration: how long the caller waited. A consumer of an event "
+               "is an entry point of its own and does not add to the request's latency.")
+    slow = latency.slowest(ctx.cur, ctx.window, service=e.entry_service, operation=e.entry_operation, limit=20)
+    st.markdown(f"**Slowest requests of {md(entry)}** in this time range")
+    slow = slow.assign(services=slow["services"].map(lambda v: ", ".join(v) if v is not None else ""),
+                       took=slow["duration_ms"].map(fmt_ms),
+                       trace=[links.href("trace", trace=t, span=s) or t
+                              for t, s in zip(slow["trace_id"], slow["segment_span_id"], strict=True)])
+    st.dataframe(slow[["start_time", "took", "depth", "span_count", "services", "trace"]], hide_index=True,
+                 width="stretch", column_config={
+                     "start_time": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                     "took": "Duration", "depth": st.column_config.NumberColumn("Depth (hops)", format="%d"),
+                     "span_count": st.column_config.NumberColumn("Spans", format="localized"),
+                     "services": st.column_config.TextColumn("Services", width="large"),
+                     "trace": st.column_config.LinkColumn("Trace", display_text=r"trace=([0-9a-f]{12})")})
+
+
+def _bucket_words(ctx: Ctx) -> str:
+    """'1-min bucket', '10-s bucket': the width each point of the latency chart covers."""
+    sec = int(auto_bucket(ctx.window).total_seconds())
+    width = f"{sec} s" if sec < 60 else f"{sec // 60} min" if sec < 3600 else f"{sec // 3600} h"
+    return f"{width} bucket".replace(" ", "-", 1)
 
 
 def _drill(ctx: Ctx, worst: pd.DataFrame) -> None:
@@ -102,7 +154,10 @@ def _drill(ctx: Ctx, worst: pd.DataFrame) -> None:
     hops = set(shown.loc[shown["role"].isin(["hop"]) | shown["starts_segment"].fillna(False), "span_id"])
     st.caption(f"{len(shown)} of {len(spans)} spans, {shown['service'].nunique()} services. Strong bars are the "
                "synchronous hops and segment entries; an event (a consumer span) starts a new segment.")
-    st.plotly_chart(waterfall(shown, highlight=hops), width="stretch", config={"displayModeBar": False})
+    st.plotly_chart(waterfall(shown, highlight=hops, since="the trace started" if whole else "the segment started"),
+                    width="stretch", config={"displayModeBar": False})
+    links.to("trace", "Open this trace in the Trace view (span attributes, events, producers and consumers)",
+             icon=":material/timeline:", trace=trace, span=seg if not whole and seg else None)
 
 
 run(render, title="Call chains",

@@ -89,7 +89,7 @@ def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:
                     f"{r.called_back:,} of {r.processed:,} events ({r.share:.0%}).")
         ids = list(r.trace_ids)[:3] if r.trace_ids is not None else []
         for t in ids:
-            links.to("call-chains", f"Trace {md(t[:12])}", icon=":material/account_tree:", trace=t)
+            links.to("trace", f"Trace {md(t[:12])}", icon=":material/timeline:", trace=t)
 
 
 run(render, title="Event design",

@@ -90,7 +90,7 @@ def _drill(ctx: Ctx, dup: pd.DataFrame, groups: list[str]) -> None:
     st.plotly_chart(processings_timeline(ev, at="at", failed="had_effect", label="effect",
                                          names=("no side effect", "side effect")),
                     width="stretch", config={"displayModeBar": False})
-    ev["trace"] = [links.href("call-chains", trace=t) or t for t in ev["trace_id"]]
+    ev["trace"] = [links.href("trace", trace=t, span=s) or t for t, s in zip(ev["trace_id"], ev["span_id"], strict=True)]
     ev["record"] = [links.record_href(r.topic, p, o) for p, o in zip(ev["partition"], ev["offset"], strict=True)]
     st.dataframe(ev[["at", "instance", "partition", "offset", "error", "effect", "record", "trace"]], hide_index=True,
                  width="stretch", column_config={

@@ -104,7 +104,9 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
     if not slow.empty:
         st.markdown("**Slowest messages** (producer start → consumer start)")
         slow = slow.assign(lag_s=slow["lag_e2e_us"] / 1e6,
-                           trace=[links.href("call-chains", trace=t) or t for t in slow["consumer_trace_id"]],
+                           # the consumer's span: the trace opens at the consumer's segment, not the request's
+                           trace=[links.href("trace", trace=t, span=s) or t
+                                  for t, s in zip(slow["consumer_trace_id"], slow["consumer_span_id"], strict=True)],
                            record=[links.record_href(t, p, o) for t, p, o in
                                    zip(slow["topic"], slow["partition"], slow["offset"], strict=True)])
         st.dataframe(slow[["topic", "partition", "offset", "record", "lag_s", "producer_service", "producer_start",
@@ -158,7 +160,7 @@ def _stuck(ctx: Ctx, grp: str | None) -> None:
     links.to("records", f"Open the record {md(key)}: its headers, processings and copies",
              icon=":material/manage_search:", record=key)
     if rec["trace_id"]:
-        links.to("call-chains", f"Trace {rec['trace_id'][:8]} of this record", icon=":material/account_tree:",
+        links.to("trace", f"Trace {rec['trace_id'][:8]} of this record", icon=":material/timeline:",
                  trace=rec["trace_id"])
     st.code(rec["value_excerpt"] or "(empty)", language="json", wrap_lines=True)
 

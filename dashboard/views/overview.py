@@ -6,13 +6,56 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import graph, read
+from dashboard.analyses import service_graph
 from dashboard.charts.topology import topology_figure
 from dashboard.findings import noise
 from dashboard.findings.model import plural
 from dashboard.ui import links, sources, state
 from dashboard.ui.page import Ctx, empty, fmt_age, run
 from dashboard.ui.text import md
-from dashboard.views_common import RULE_PAGE
+from dashboard.views_common import RULE_PAGE, key_of
+
+# Where each kind of node is looked at, with the param that filters the page to it.
+NODE_PAGES = {
+    "service": [("call-chains", "Call chains", "service"), ("findings", "All findings", None)],
+    "topic": [("records", "Records", "topic"), ("dead-letters", "Dead letters", "topic"),
+              ("event-design", "Event design", "topic"), ("findings", "All findings", None)],
+    "group": [("lag", "Event lag", "group"), ("redeliveries", "Redeliveries", "group"),
+              ("idempotency", "Idempotency", "group"), ("findings", "All findings", None)],
+}
+KIND_WORDS = {"service": "Service", "topic": "Topic", "group": "Consumer group"}
+
+
+def _node(ctx: Ctx, nodes: pd.DataFrame, findings: list, event) -> None:
+    """The clicked node (or the one chosen in the list): its open findings and its pages, filtered to it."""
+    ids = list(nodes["id"])
+    points = ((event or {}).get("selection") or {}).get("points") or []
+    clicked = next((p["customdata"] for p in points if isinstance(p.get("customdata"), int)), None)
+    if clicked is not None and 0 <= clicked < len(ids) and st.session_state.get("_ov_clicked") != clicked:
+        st.session_state["_ov_clicked"] = clicked
+        st.session_state["ov_node"] = ids[clicked]
+    kind_of = dict(zip(nodes["id"], nodes["kind"], strict=True))
+    name_of = dict(zip(nodes["id"], nodes["name"], strict=True))
+    node = st.selectbox("Open a service, topic or consumer group", ids, index=None, key="ov_node",
+                        placeholder="click a box in the graph, or choose here",
+                        format_func=lambda i: f"{KIND_WORDS[kind_of[i]]} {name_of[i]}")
+    if node is None:
+        return
+    kind, name = kind_of[node], name_of[node]
+    about = graph.findings_of(findings, node)
+    with st.container(border=True):
+        st.markdown(f"**{KIND_WORDS[kind]} {md(name)}** · "
+                    + (plural(len(about), "open finding") if about else "no open finding in this time range"))
+        for f in about[:8]:
+            links.to("findings", md(f"{f.severity.upper()} · {f.rule}: {f.summary}"[:160]),
+                     icon=":material/flag:", finding=key_of(f))
+        if len(about) > 8:
+            st.caption(f"and {len(about) - 8} more on the Findings page.")
+        pages = [p for p in NODE_PAGES[kind] if links.href(p[0])]  # pages this build has
+        for col, (slug, label, param) in zip(st.columns(len(pages)), pages, strict=True):
+            with col:
+                links.to(slug, f"{label} of {md(name)}" if param else label, icon=":material/open_in_new:",
+                         **({param: name} if param else {}))
 
 
 def render(ctx: Ctx) -> None:
@@ -51,7 +94,8 @@ def render(ctx: Ctx) -> None:
                                  **{k: f.subject for k in ("group", "topic") if f.subject_kind == k})
     st.subheader("Topology")
     observed = sources.observed_graph(ctx.cur, ctx.window)
-    nodes, edges = graph.build(topo, observed, read.volumes(ctx.cur, ctx.window), findings)
+    nodes, edges = graph.build(topo, observed, read.volumes(ctx.cur, ctx.window), findings,
+                               sync_stats=service_graph.sync_edges(ctx.cur, ctx.window))
     if nodes.empty:
         empty("No topology declared and nothing observed in this time range yet: load one with "
               "'--topology FILE', send traces or tap Kafka, or widen the time range.")
@@ -60,8 +104,12 @@ def render(ctx: Ctx) -> None:
             st.caption("No topology file loaded: this is the graph observed from spans and offsets.")
         else:
             st.caption("Boxes are services, topics and consumer groups; solid lines are synchronous calls, "
-                       "dashed lines events. A coloured border is the worst open finding.")
-        st.plotly_chart(topology_figure(nodes, edges), width="stretch", config={"displayModeBar": False})
+                       "dashed lines events. A coloured border is the worst open finding. Sync calls carry "
+                       "their rate in calls per minute over the time range and their p95 latency. "
+                       "Click a box for its findings and pages.")
+        event = st.plotly_chart(topology_figure(nodes, edges), width="stretch", config={"displayModeBar": False},
+                                on_select="rerun", selection_mode="points", key="ov_graph")
+        _node(ctx, nodes, findings, event)
     hidden = nodes.attrs.get("hidden") or {}
     if hidden:
         noun = {"service": "service", "topic": "topic", "group": "consumer group"}

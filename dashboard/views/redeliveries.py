@@ -103,7 +103,8 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
                 f"on {plural(procs['instance'].nunique(), 'instance')}.")
     rec = about(ctx.cur, topic, [(int(partition), int(offset))])
     st.plotly_chart(processings_timeline(procs, label="what"), width="stretch", config={"displayModeBar": False})
-    procs["trace"] = [links.href("call-chains", trace=t) or t for t in procs["trace_id"]]
+    procs["trace"] = [links.href("trace", trace=t, span=s) or t
+                      for t, s in zip(procs["trace_id"], procs["span_id"], strict=True)]
     cols = ["start_time", "instance", "failed", "what", "delivery_attempt", "via_topic", "duration_us", "trace"]
     if procs["delivery_attempt"].isna().all():  # no delivery-attempt header: a column of blanks says nothing
         cols.remove("delivery_attempt")

@@ -71,7 +71,9 @@ class Data:
     def span(self, trace: str, service: str, kind: str | None, name: str, *, at: float, dur: float = 0.01,
              parent: str | None = None, attrs: dict[str, Any] | None = None, instance: str | None = None,
              flags: int = 0, error: bool = False,
-             links: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = ()) -> str:
+             links: list[tuple[str, str] | tuple[str, str, dict[str, Any]]] = (),
+             events: list[tuple[str, float, dict[str, Any]]] = ()) -> str:
+        """One span; ``events`` are (name, seconds after T0, attributes)."""
         span_id = f"{next(self._ids):016x}"
         resource = {"service.name": service}
         if instance:
@@ -80,7 +82,8 @@ class Data:
             resource=resource, scope="test", trace_id=trace, span_id=span_id, parent_span_id=parent,
             name=name, kind=KINDS[kind], flags=flags, start_ns=us(at) * 1000,
             end_ns=(us(at) + int(dur * 1e6)) * 1000, status_code=2 if error else 0,
-            status_message="boom" if error else None, attributes=attrs or {}, events=[],
+            status_message="boom" if error else None, attributes=attrs or {},
+            events=[{"name": n, "time_us": us(t), "attributes": a} for n, t, a in events],
             links=[{"trace_id": ln[0], "span_id": ln[1], "attributes": ln[2] if len(ln) > 2 else {}}
                    for ln in links],
             source="test",

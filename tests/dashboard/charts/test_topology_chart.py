@@ -102,3 +102,51 @@ def test_idle_undeclared_groups_are_counted_not_drawn(store) -> None:
     assert not {f"bench-{i}" for i in range(30) if i != 7} & groups
     assert nodes.attrs["hidden"] == {"group": 29}
     assert set(edges.dst) <= set(nodes.id)
+
+
+def test_sync_edges_carry_rate_and_p95_and_the_legend_names_every_colour(store) -> None:
+    from dashboard.charts.theme import SEVERITY_COLOURS
+
+    observed = pd.DataFrame([dict(src_kind="service", src="web-checkout", dst_kind="service", dst="orders-api",
+                                  kind="sync", volume=10)])
+    stats = pd.DataFrame([dict(caller="web-checkout", callee="orders-api", calls=10, per_min=42.0, p95_ms=2500.0)])
+    load_into_store(store, TOPOLOGY_FILE)
+    cur = store.cursor()
+    nodes, edges = graph.build(read.declared_tables(cur), observed, read.volumes(cur, Window.everything(cur)), [],
+                               sync_stats=stats)
+    fig = topology_figure(nodes, edges)
+    texts = [a.text for a in fig.layout.annotations]
+    assert "42/min · p95 2.50 s" in texts
+    edge = next(t for t in fig.data if t.hovertext and t.hovertext.startswith("web-checkout → orders-api"))
+    assert "42/min · p95 2.50 s" in edge.hovertext
+    assert max(edge.marker.size) >= 14, "an arrowhead big enough to see"
+    legend = {t.name: t for t in fig.data if t.name and t.showlegend is not False}
+    assert "worst finding: info" in legend
+    drawn = {t.line.color for t in fig.data if t.hovertext} | {SEVERITY_COLOURS[s] for s in SEVERITY_COLOURS}
+    legend_colours = {t.line.color for t in legend.values() if t.line.color}
+    assert drawn <= legend_colours | {"#b0bec5", "#607d8b"}
+
+
+def test_a_dead_letter_topic_sits_below_the_topic_it_serves_and_long_edges_pass_between_boxes(store) -> None:
+    nodes, edges = _declared(store)
+    pos = layout(nodes, edges)
+    dlq, served = pos["topic:warehouse-sink-dlq"], pos["topic:shop.payments"]
+    assert dlq[0] == served[0] and served[1] - dlq[1] == 1, (dlq, served)
+    from dashboard.charts.topology import routed_layout
+
+    pos, routes = routed_layout(nodes, edges)
+    assert routes, "the sample has edges across several layers (web-checkout → email-service)"
+    for (s, d), points in routes.items():
+        assert len(points) == pos[d][0] - pos[s][0] - 1  # one point per layer crossed
+        for x, y in points:  # through a gap, never across a box of that layer
+            assert all(abs(y - by) >= 0.3 for bx, by in pos.values() if bx == x), ((s, d), (x, y))
+
+
+def test_long_names_are_shortened_in_the_middle_with_the_whole_name_on_hover() -> None:
+    name = "shop.fulfillment.shipment-requested.v2.DLT"
+    nodes = pd.DataFrame([dict(id=f"topic:{name}", kind="topic", name=name, detail="", severity=None,
+                               declared=True, observed=True)])
+    fig = topology_figure(nodes, pd.DataFrame(columns=graph.EDGE_COLUMNS))
+    label = fig.layout.annotations[0].text
+    assert label.startswith("<b>shop.fulfil") and label.endswith("v2.DLT</b>") and "…" in label
+    assert name in fig.layout.annotations[0].hovertext

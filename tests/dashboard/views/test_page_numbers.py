@@ -83,7 +83,7 @@ def test_call_chains_numbers_and_a_linked_trace(app, shown) -> None:
     assert m["Requests over the limit"] == f"{count:,}"
     assert m["Depth limit"] == str(GOLDEN["max_sync_depth"])
     assert at.selectbox(key="cc_trace").value == trace
-    assert len(at.get("plotly_chart")) == 2, "the over-the-limit series and the trace's waterfall"
+    assert len(at.get("plotly_chart")) == 3, "the over-the-limit series, the latency over time and the trace's waterfall"
 
 
 def test_event_lag_numbers(app, shown, everything) -> None:
