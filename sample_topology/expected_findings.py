@@ -19,7 +19,10 @@ Fields
     with more than one effectful processing; DUPLICATE_PUBLISH records sharing the event id;
     DEAD_LETTER dead-letter records; EVENT_AS_COMMAND and ENVELOPE_MISSING records of the type;
     CALLBACK_CHATTER processings that called the producer; PASSIVE_AGGRESSIVE_EVENT requests
-    that waited for their reply; UNDECLARED_EDGE observations
+    that waited for their reply; PUBLISH_BEFORE_COMMIT publications (PRODUCER spans) before
+    their service's write or commit ended, PHANTOM_EVENT publications whose transaction or
+    request then failed; REQUEST_REPLY_OVER_EVENTS requests whose handler waited for the
+    correlated reply; UNDECLARED_EDGE observations
     (calls, publications, commits); UNOBSERVED_EDGE 0;
   - first_seen_s / last_seen_s: seconds from start of the first and last evidence (span start or record time);
   - evidence: the ids to assert on: trace ids, (topic, partition, offset) triples as
@@ -42,7 +45,7 @@ from collectors.topology import Topology, load_topology
 from sample_topology import TOPOLOGY_FILE, burrow, quotes
 from sample_topology import incidents as inc
 from sample_topology.encode_records import group_snapshots, snapshot_times
-from sample_topology.plan import CONSUME, DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, Op, Plan, Record, Trace
+from sample_topology.plan import CONSUME, DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, RECEIVE, Op, Plan, Record, Trace
 
 WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "UPSERT", "MERGE"})
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -330,6 +333,110 @@ def _passive_aggressive(plan: Plan) -> list[dict[str, Any]]:
                      reply_topic=quotes.REPLY_TOPIC, trace_ids=[t for _, t in waited])]
 
 
+def _segments(op: Op) -> list[list[Op]]:
+    """The synchronous segments under op, op's own first: a consumer or a producer's child starts a new one."""
+    own: list[Op] = []
+    rest: list[list[Op]] = []
+    stack = [op]
+    while stack:
+        o = stack.pop()
+        own.append(o)
+        for c in o.children:
+            if c.kind == CONSUME or o.kind == PRODUCE:
+                rest += _segments(c)
+            else:
+                stack.append(c)
+    return [own, *rest]
+
+
+def _commit_publish(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
+    """Publications before their service's write or COMMIT ended, and those whose transaction
+    (a ROLLBACK, a failed write or COMMIT) or SERVER span then failed (docs/architecture.md#commit-then-publish)."""
+    commits = WRITES | {"COMMIT", "REPLACE"}
+    early: dict[str, list[tuple[int, str]]] = {}
+    phantom: dict[str, list[tuple[int, str]]] = {}
+    publishing: set[str] = set()
+    for t in plan.traces:
+        for seg in _segments(t.root):
+            for p in (o for o in seg if o.kind == PRODUCE and o.record is not None):
+                edge = f"{p.service} -> {p.record.topic}"
+                publishing.add(edge)
+                mine = [o for o in seg if o.service == p.service]
+                dbs = [o for o in mine if o.kind == DB]
+                if any((o.db_operation or "") in commits and o.end > p.start for o in dbs):
+                    early.setdefault(edge, []).append((p.start, t.trace_id))
+                failed_tx = any(o.end >= p.start and (o.db_operation == "ROLLBACK" or (
+                    o.error and (o.db_operation or "") in commits)) for o in dbs)
+                committed = any(o.db_operation == "COMMIT" and not o.error and o.end <= p.start for o in dbs)
+                failed_server = any(o.kind == HTTP_SERVER and o.start <= p.start <= o.end and (
+                    o.error or (o.status or 0) >= 500) for o in mine)
+                if failed_tx or (failed_server and not committed):
+                    phantom.setdefault(edge, []).append((p.start, t.trace_id))
+    out = []
+    for rule, severity, found in (("PUBLISH_BEFORE_COMMIT", "warning", early), ("PHANTOM_EVENT", "error", phantom)):
+        for edge, hits in sorted(found.items()):
+            hits.sort()
+            out.append(_finding(rule, severity, rule.lower(), "edge", edge, len(hits), hits[0][0], hits[-1][0],
+                                trace_ids=sorted(tid for _, tid in hits)))
+    return out, publishing
+
+
+def _handled(server: Op) -> list[Op]:
+    """The spans a SERVER span's handler reaches without crossing a PRODUCER, CONSUMER or another SERVER span."""
+    out, stack = [], list(server.children)
+    while stack:
+        o = stack.pop()
+        if o.kind == HTTP_SERVER:
+            continue
+        out.append(o)
+        if o.kind not in (PRODUCE, CONSUME, RECEIVE):
+            stack.extend(o.children)
+    return out
+
+
+_REPLY_TO = ("kafka_replytopic", "reply-to", "reply_to", "replyto")
+
+
+def _request_reply(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
+    """Handlers that published and then read a correlated reply on another topic before answering
+    (docs/architecture.md#request-reply-over-events)."""
+    sent_in: dict[str, set[str]] = {}  # trace id -> topics published in it
+    for t in plan.traces:
+        for op in t.root.walk():
+            if op.kind == PRODUCE and op.record is not None:
+                sent_in.setdefault(t.trace_id, set()).add(op.record.topic)
+    found: dict[str, list[tuple[int, str, float]]] = {}
+    publishing: set[str] = set()
+    for t in plan.traces:
+        for s in (o for o in t.root.walk() if o.kind == HTTP_SERVER):
+            mine = [o for o in _handled(s) if o.service == s.service]
+            for p in (o for o in mine if o.kind == PRODUCE and o.record is not None):
+                publishing.add(f"{s.service} {s.name}")
+                req = p.record
+                replies = sorted((o for o in mine if o.kind in (RECEIVE, CONSUME) and o.record is not None
+                                  and o.record.topic != req.topic and o.start >= p.start and s.end >= o.end),
+                                 key=lambda o: o.end)
+                for r in replies:
+                    rep = r.record
+                    by_header = any(k.lower() in _REPLY_TO and v == rep.topic for k, v in req.headers)
+                    by_ids = bool(req.event and rep.event and (
+                        (req.event.correlation_id and req.event.correlation_id == rep.event.correlation_id)
+                        or (req.event.event_id and rep.event.causation_id == req.event.event_id)))
+                    if by_header or by_ids or rep.topic in sent_in.get(t.trace_id, set()):
+                        key = f"{s.service} {s.name}\t{req.topic}\t{rep.topic}"
+                        found.setdefault(key, []).append((p.start, t.trace_id, (r.end - p.start) / 1e3))
+                        break
+    out = []
+    for key, hits in sorted(found.items()):
+        subject, request_topic, reply_topic = key.split("\t")
+        hits.sort()
+        waits = sorted(w for _, _, w in hits)
+        out.append(_finding("REQUEST_REPLY_OVER_EVENTS", "warning", "request_reply_over_events", "endpoint", subject,
+                            len(hits), hits[0][0], hits[-1][0], request_topic=request_topic, reply_topic=reply_topic,
+                            max_wait_ms=round(waits[-1], 3), trace_ids=sorted(tid for _, tid, _ in hits)))
+    return out, publishing
+
+
 def _edges(plan: Plan, topo: Topology) -> list[dict[str, Any]]:
     seen: dict[str, list[int]] = {}
     for t in plan.traces:
@@ -362,7 +469,10 @@ def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
     delivery, redelivering, violating = _delivery(plan)
     recs, _ = _records(plan)
     chatter, chatty = _chatter(plan)
-    findings += lag + delivery + recs + chatter + _passive_aggressive(plan) + _edges(plan, topo)
+    committed, publishing = _commit_publish(plan)
+    replies, handlers = _request_reply(plan)
+    findings += (lag + delivery + recs + chatter + _passive_aggressive(plan) + committed + replies
+                 + _edges(plan, topo))
     topics = sorted(plan.partitions)
     healthy = [{"rule": "CONSUMER_LAG", "subject_kind": "group", "subject": g} for g in lag_ok]
     for rule, bad in (("REDELIVERY", redelivering), ("IDEMPOTENCY_VIOLATION", violating),
@@ -374,6 +484,12 @@ def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
         if rule in ("EVENT_ID_COLLISION", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY"):
             flagged = set()
         healthy += [{"rule": rule, "subject_kind": "topic", "subject": t} for t in topics if t not in flagged]
+    for rule in ("PUBLISH_BEFORE_COMMIT", "PHANTOM_EVENT"):
+        flagged = {f["subject"] for f in findings if f["rule"] == rule}
+        healthy += [{"rule": rule, "subject_kind": "edge", "subject": e} for e in sorted(publishing - flagged)]
+    flagged = {f["subject"] for f in findings if f["rule"] == "REQUEST_REPLY_OVER_EVENTS"}
+    healthy += [{"rule": "REQUEST_REPLY_OVER_EVENTS", "subject_kind": "endpoint", "subject": h}
+                for h in sorted(handlers - flagged)]
     entries = sorted({f"{t.root.service} {t.root.name}" for t in plan.traces} - {"web-checkout POST /checkout"})
     healthy += [{"rule": "LONG_SYNC_CHAIN", "subject_kind": "endpoint", "subject": e} for e in entries]
     depth_hist = Counter()

@@ -12,7 +12,7 @@ from dashboard.findings import registry
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
-from dashboard.views_common import findings_frame
+from dashboard.views_common import findings_frame, key_of
 
 DESIGN_RULES = registry.ids(page="event-design")  # the rules that list themselves on this page
 
@@ -60,6 +60,45 @@ def render(ctx: Ctx) -> None:
                 "processed": "Processed", "called_back": "Called back",
                 "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1)})
     _drill(ctx, t, calls)
+    _finding_evidence(design)
+
+
+def _finding_evidence(design: list) -> None:
+    """Each design finding with what it rests on: its evidence as the rule gathered it, and its traces."""
+    st.subheader("Design findings and their evidence")
+    by_key = {key_of(f): f for f in design}
+    if not by_key:
+        empty("No design finding in this time range.")
+        return
+    key = links.choose("Finding", list(by_key), param_name="finding", key="ed_finding",
+                       format_func=lambda k: f"{by_key[k].severity} · {k}")
+    f = by_key[key]
+    st.markdown(f"**{md(f.rule)}** on {md_code(f.subject)}: {md(f.summary)}.")
+    st.markdown(f"Remedy: {md(f.remedy)}")
+    ev = {k: v for k, v in f.evidence.items() if k not in ("trace_ids", "span_ids")}
+    scalars = {k: v for k, v in ev.items() if not isinstance(v, (list, dict))}
+    if scalars:
+        st.dataframe(pd.DataFrame({"evidence": list(scalars), "value": [str(v) for v in scalars.values()]}),
+                     hide_index=True, width="stretch")
+    for name, value in ev.items():
+        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            st.markdown(f"{md(name.replace('_', ' ').capitalize())}:")
+            st.dataframe(pd.DataFrame([{k: _cell(v) for k, v in x.items()} for x in value]), hide_index=True,
+                         width="stretch")
+        elif isinstance(value, (list, dict)) and value:
+            shown = value if isinstance(value, dict) else {"": ", ".join(map(str, value[:20]))}
+            st.markdown(f"{md(name.replace('_', ' ').capitalize())}: "
+                        + "; ".join(f"{md(k)} {md(_cell(v))}".strip() for k, v in shown.items()))
+    for t in list(f.evidence.get("trace_ids") or [])[:3]:
+        links.to("call-chains", f"Trace {md(str(t)[:12])}", icon=":material/account_tree:", trace=t)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:

@@ -101,3 +101,21 @@ def test_live_incidents_are_found_with_the_simulators_counts(store, bootstrap, a
     [waits] = registry.rule("PASSIVE_AGGRESSIVE_EVENT").findings(con, window, None)
     assert (waits.subject, waits.count, waits.evidence["reply_topic"]) == (
         ns + quotes.REQUEST_TOPIC, report.quotes_waited, ns + quotes.REPLY_TOPIC)
+
+    # commit, then publish: redemptions publish first (some then roll back), refunds commit first
+    from sample_topology import transactions
+
+    assert report.redemptions > 0 and report.redemptions_rolled_back > 0 and report.refunds > 0
+    early = {f.subject: f.count for f in registry.rule("PUBLISH_BEFORE_COMMIT").findings(con, window, None)}
+    assert early == {f"loyalty-api -> {ns}{transactions.POINTS_TOPIC}": report.redemptions}
+    phantom = {f.subject: f.count for f in registry.rule("PHANTOM_EVENT").findings(con, window, None)}
+    assert phantom == {f"loyalty-api -> {ns}{transactions.POINTS_TOPIC}": report.redemptions_rolled_back}
+
+    # request-reply over topics: each address change that got its answer waited for it in its handler
+    from sample_topology import address_checks
+
+    assert report.address_checks_waited > 0, "the run should have answered some address checks"
+    [rr] = registry.rule("REQUEST_REPLY_OVER_EVENTS").findings(con, window, None)
+    assert (rr.subject, rr.count, rr.evidence["reply_topic"]) == (
+        "accounts-api PUT /accounts/{id}/address", report.address_checks_waited, ns + address_checks.REPLY_TOPIC)
+    assert "reply-to header" in rr.evidence["correlated_by"] and rr.evidence["added_latency_ms"]["p50"] > 0
