@@ -22,7 +22,8 @@ Fields
     that waited for their reply; PUBLISH_BEFORE_COMMIT publications (PRODUCER spans) before
     their service's write or commit ended, PHANTOM_EVENT publications whose transaction or
     request then failed; REQUEST_REPLY_OVER_EVENTS requests whose handler waited for the
-    correlated reply; UNDECLARED_EDGE observations
+    correlated reply; OUT_OF_ORDER_PROCESSING events that overtook an earlier event of their
+    entity; UNDECLARED_EDGE observations
     (calls, publications, commits); UNOBSERVED_EDGE 0;
   - first_seen_s / last_seen_s: seconds from start of the first and last evidence (span start or record time);
   - evidence: the ids to assert on: trace ids, (topic, partition, offset) triples as
@@ -437,6 +438,37 @@ def _request_reply(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
     return out, publishing
 
 
+def _out_of_order(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
+    """Per group and topic, events of one entity (the CloudEvents subject, else the key) processed in an
+    order other than the one they were produced in (docs/architecture.md#out-of-order-processing)."""
+    done: dict[tuple[str, str, int, int], list[Op]] = _processings(plan)
+    rows: dict[tuple[str, str, str], list[tuple[Record, int, list[Op]]]] = {}
+    for (group, topic, _p, _o), ops in done.items():
+        rec = ops[0].record
+        ok = [o.start for o in ops if not o.error]
+        processed = max(ok) if ok else max(o.start for o in ops)
+        subject = rec.event.subject if rec.event is not None and rec.event.envelope == "cloudevents" else None
+        entity = subject or rec.key
+        if entity is not None:
+            rows.setdefault((group, topic, entity), []).append((rec, processed, ops))
+    found: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+    for (group, topic, _entity), evs in sorted(rows.items()):
+        for a, pa, ops_a in evs:
+            for b, pb, _ in evs:
+                before = a.offset < b.offset if a.partition == b.partition else a.timestamp < b.timestamp
+                if before and pb < pa:
+                    cause = ("key changed" if a.key != b.key else "different partition") if a.partition != b.partition \
+                        else "retry" if any(o.error for o in ops_a) else "redelivery" if len(ops_a) > 1 else "unknown"
+                    found.setdefault((group, topic), []).append((pb, f"{b.partition}/{b.offset}", cause))
+    out = []
+    for (group, topic), hits in sorted(found.items()):
+        overtaking = sorted({(at, pos) for at, pos, _ in hits})
+        out.append(_finding("OUT_OF_ORDER_PROCESSING", "warning", "out_of_order_processing", "group", group,
+                            len(overtaking), overtaking[0][0], overtaking[-1][0], topic=topic,
+                            causes=dict(sorted(Counter(c for _, _, c in hits).items()))))
+    return out, {g for g, *_ in done}
+
+
 def _edges(plan: Plan, topo: Topology) -> list[dict[str, Any]]:
     seen: dict[str, list[int]] = {}
     for t in plan.traces:
@@ -471,12 +503,14 @@ def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
     chatter, chatty = _chatter(plan)
     committed, publishing = _commit_publish(plan)
     replies, handlers = _request_reply(plan)
-    findings += (lag + delivery + recs + chatter + _passive_aggressive(plan) + committed + replies
+    disorder, _ = _out_of_order(plan)
+    findings += (lag + delivery + recs + chatter + _passive_aggressive(plan) + committed + replies + disorder
                  + _edges(plan, topo))
     topics = sorted(plan.partitions)
     healthy = [{"rule": "CONSUMER_LAG", "subject_kind": "group", "subject": g} for g in lag_ok]
+    disordered = {f["subject"] for f in findings if f["rule"] == "OUT_OF_ORDER_PROCESSING"}
     for rule, bad in (("REDELIVERY", redelivering), ("IDEMPOTENCY_VIOLATION", violating),
-                      ("CALLBACK_CHATTER", chatty)):
+                      ("CALLBACK_CHATTER", chatty), ("OUT_OF_ORDER_PROCESSING", disordered)):
         healthy += [{"rule": rule, "subject_kind": "group", "subject": g} for g in sorted(plan.groups) if g not in bad]
     for rule in ("DUPLICATE_PUBLISH", "EVENT_ID_COLLISION", "ENVELOPE_MISSING", "EVENT_AS_COMMAND",
                  "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "DEAD_LETTER", "PASSIVE_AGGRESSIVE_EVENT"):

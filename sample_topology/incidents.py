@@ -29,6 +29,8 @@ RULES = {
     "publish_before_commit": "PUBLISH_BEFORE_COMMIT",
     "phantom_event": "PHANTOM_EVENT",
     "request_reply_over_events": "REQUEST_REPLY_OVER_EVENTS",
+    "out_of_order_processing": "OUT_OF_ORDER_PROCESSING",
+    "unversioned_schema_change": "UNVERSIONED_SCHEMA_CHANGE",
 }
 
 
