@@ -23,7 +23,8 @@ Fields
     their service's write or commit ended, PHANTOM_EVENT publications whose transaction or
     request then failed; REQUEST_REPLY_OVER_EVENTS requests whose handler waited for the
     correlated reply; OUT_OF_ORDER_PROCESSING events that overtook an earlier event of their
-    entity; UNDECLARED_EDGE observations
+    entity; UNVERSIONED_SCHEMA_CHANGE records in a shape that removed a field or changed a
+    type under an unchanged version; UNDECLARED_EDGE observations
     (calls, publications, commits); UNOBSERVED_EDGE 0;
   - first_seen_s / last_seen_s: seconds from start of the first and last evidence (span start or record time);
   - evidence: the ids to assert on: trace ids, (topic, partition, offset) triples as
@@ -469,6 +470,57 @@ def _out_of_order(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
     return out, {g for g, *_ in done}
 
 
+def _json_shape(value: Any, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        path = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            out[path] = "object"
+            out.update(_json_shape(v, path))
+        else:
+            out[path] = ("array" if isinstance(v, list) else "boolean" if isinstance(v, bool)
+                         else "number" if isinstance(v, (int, float)) else "null" if v is None else "string")
+    return out
+
+
+def _schema_changes(plan: Plan) -> list[dict[str, Any]]:
+    """Versions whose shape lost a field every earlier record had, or changed a field's type
+    (docs/architecture.md#unversioned-schema-changes); fields added later are fine."""
+    from sample_topology.encode_records import event_value
+
+    per: dict[tuple[str, str, str], dict[str, list[Any]]] = {}
+    for r in sorted(plan.records, key=lambda r: (r.timestamp, r.partition, r.offset)):
+        ev = r.event
+        # bare events carry no version; the Avro ones decode through their one registry schema: one shape
+        if r.dead_letter is not None or ev is None or ev.version is None or ev.envelope in ("bare", "avro"):
+            continue
+        value = ev.data if ev.envelope == "cloudevents" else json.loads(event_value(ev, 0)[0])
+        shape = json.dumps(_json_shape(value), sort_keys=True)
+        s = per.setdefault((r.topic, ev.type, ev.version), {}).setdefault(shape, [0, r.timestamp, r.timestamp, r])
+        s[0] += 1
+        s[2] = r.timestamp
+    out = []
+    for (topic, etype, version), shapes in sorted(per.items()):
+        seen = [(json.loads(k), *v) for k, v in sorted(shapes.items(), key=lambda kv: kv[1][1])]
+        changed: list[int] = []
+        for f in sorted({f for s in seen for f in s[0]}):
+            having = [i for i, s in enumerate(seen) if f in s[0]]
+            last = max(seen[i][3] for i in having)
+            without = [i for i, s in enumerate(seen) if f not in s[0]]
+            if without and 0 in having and all(seen[i][2] > last for i in without):
+                changed += without
+            typed = [(i, seen[i][0][f]) for i in having if seen[i][0][f] != "null"]
+            changed += [i for i, t in typed if t != typed[0][1]]
+        if changed:
+            first = min(changed, key=lambda i: seen[i][2])
+            out.append(_finding("UNVERSIONED_SCHEMA_CHANGE", "warning", "unversioned_schema_change", "topic", topic,
+                                sum(seen[i][1] for i in set(changed)), seen[first][2],
+                                max(seen[i][3] for i in set(changed)), event_type=etype, version=version,
+                                first_record_before=f"{seen[0][4].partition}/{seen[0][4].offset}",
+                                first_record_after=f"{seen[first][4].partition}/{seen[first][4].offset}"))
+    return out
+
+
 def _edges(plan: Plan, topo: Topology) -> list[dict[str, Any]]:
     seen: dict[str, list[int]] = {}
     for t in plan.traces:
@@ -505,7 +557,7 @@ def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
     replies, handlers = _request_reply(plan)
     disorder, _ = _out_of_order(plan)
     findings += (lag + delivery + recs + chatter + _passive_aggressive(plan) + committed + replies + disorder
-                 + _edges(plan, topo))
+                 + _schema_changes(plan) + _edges(plan, topo))
     topics = sorted(plan.partitions)
     healthy = [{"rule": "CONSUMER_LAG", "subject_kind": "group", "subject": g} for g in lag_ok]
     disordered = {f["subject"] for f in findings if f["rule"] == "OUT_OF_ORDER_PROCESSING"}
@@ -513,7 +565,8 @@ def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
                       ("CALLBACK_CHATTER", chatty), ("OUT_OF_ORDER_PROCESSING", disordered)):
         healthy += [{"rule": rule, "subject_kind": "group", "subject": g} for g in sorted(plan.groups) if g not in bad]
     for rule in ("DUPLICATE_PUBLISH", "EVENT_ID_COLLISION", "ENVELOPE_MISSING", "EVENT_AS_COMMAND",
-                 "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "DEAD_LETTER", "PASSIVE_AGGRESSIVE_EVENT"):
+                 "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "DEAD_LETTER", "PASSIVE_AGGRESSIVE_EVENT",
+                 "UNVERSIONED_SCHEMA_CHANGE"):
         flagged = {f["subject"] for f in findings if f["rule"] == rule}
         if rule in ("EVENT_ID_COLLISION", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY"):
             flagged = set()

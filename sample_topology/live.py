@@ -15,6 +15,10 @@ sample_topology.incidents uses offline:
 - orders-api publishes one OrderCreated twice (a producer retry without idempotence);
 - accounts-api's address change publishes a check request and waits in its handler for the
   reply on another topic (request-reply over topics);
+- warehouse-api's parcel scans: from half-way ParcelDispatched is keyed by tracking number, so
+  the tracking group may handle it before ParcelPacked; later ParcelPacked changes shape
+  under the same version (a field retyped, one removed) while ParcelDispatched adds an
+  optional field;
 - loyalty-api publishes PointsRedeemed before its commit, and every fourth redemption then
   rolls back (a phantom event), while payments-api's refunds commit first (the healthy look-alike).
 
@@ -38,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.topology import Topology, load_topology
-from sample_topology import TOPOLOGY_FILE, address_checks, encode_records, quotes, transactions
+from sample_topology import TOPOLOGY_FILE, address_checks, encode_records, parcels, quotes, transactions
 from sample_topology.incidents import POISON_ATTEMPTS
 from sample_topology.live_otel import Telemetry
 from sample_topology.plan import DeadLetter, Event, Record
@@ -53,6 +57,11 @@ SLOW_SECONDS = 0.4  # fulfillment's per-message time once it turns slow
 QUOTE_EVERY_S = 2.0  # a shopper asks for a shipping quote (by event: the incident) this often
 QUOTE_TIMEOUT_S = 5.0  # how long a quote request waits for its reply before answering without one
 TX_EVERY_S = 1.5  # a points redemption and a refund (sample_topology/transactions.py) this often
+PARCEL_EVERY_S = 0.5  # a parcel is packed and dispatched (sample_topology/parcels.py) this often
+TRACK_SECONDS = 0.02  # tracking's time per scan
+# tracking is tuned for throughput: fetches wait for a second's worth of records, which come back
+# partition by partition, so two events of one parcel on different partitions lose their order
+TRACK_CONF = {"fetch.min.bytes": 1_000_000, "fetch.wait.max.ms": 1000}
 GROUP_CONF = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "auto.offset.reset": "earliest",
               "enable.auto.commit": False, "topic.metadata.refresh.interval.ms": 1000}
 
@@ -79,6 +88,14 @@ class LiveReport:
     refunds_failed: int = 0  # refunds rolled back before publishing anything
     address_checks_waited: int = 0  # address changes whose handler waited for the reply on the reply topic
     address_checks_unanswered: int = 0
+    parcels_processed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # parcel → types
+    parcels_reshaped: int = 0  # ParcelPacked sent in the changed shape (weight as text, no dimensions)
+
+    def parcels_out_of_order(self) -> int:
+        """Parcels whose ParcelDispatched tracking handled before their ParcelPacked."""
+        return sum(1 for types in self.parcels_processed.values()
+                   if "ParcelDispatched" in types and "ParcelPacked" in types
+                   and types.index("ParcelDispatched") < types.index("ParcelPacked"))
 
     def redelivered(self, group: str) -> int:
         """Records the group processed more than once."""
@@ -114,6 +131,9 @@ class LiveReport:
                    f"{quotes.REPLY_TOPIC} reply ({self.quotes_unanswered} gave up)")
         out.append(f"request-reply over topics: {self.address_checks_waited} address changes waited in their handler "
                    f"for {address_checks.REPLY_TOPIC} ({self.address_checks_unanswered} gave up)")
+        out.append(f"out-of-order processing: tracking handled {self.parcels_out_of_order()} parcels' "
+                   f"ParcelDispatched before their ParcelPacked; {self.parcels_reshaped} ParcelPacked changed shape "
+                   "under version 1")
         out.append(f"publish before commit: {self.redemptions} points redemptions published before their commit, "
                    f"{self.redemptions_rolled_back} of them then rolled back (phantom events); {self.refunds} "
                    f"refunds published after it ({self.refunds_failed} failed and published nothing)")
@@ -178,8 +198,10 @@ class _Group(threading.Thread):
     """One consumer group, one instance at a time; `crash_at` are run fractions where it dies."""
 
     def __init__(self, run: LiveRun, group: str, service: str, topics: tuple[str, ...], *,
-                 crash_at: tuple[float, ...] = (), slow_from: float | None = None) -> None:
+                 crash_at: tuple[float, ...] = (), slow_from: float | None = None,
+                 conf: dict[str, Any] | None = None) -> None:
         super().__init__(name=f"live-{group}", daemon=True)
+        self.conf = conf or {}
         self.run_, self.group, self.service, self.topics = run, group, service, topics
         self.crash_at = list(crash_at)
         self.slow_from = slow_from
@@ -200,7 +222,7 @@ class _Group(threading.Thread):
 
         name = f"{self.service}-{self.instance}"
         tracer = self.run_.telemetry.tracer(self.service, name)
-        c = Consumer({**self.run_.conf, **GROUP_CONF, "group.id": self.group, "client.id": name})
+        c = Consumer({**self.run_.conf, **GROUP_CONF, **self.conf, "group.id": self.group, "client.id": name})
         c.subscribe(list(self.topics))
         pending: dict[tuple[str, int], int] = {}
         since_commit = 0
@@ -263,6 +285,10 @@ class _Group(threading.Thread):
             self.run_.quote_answered(msg)
         elif self.service == "address-service" and msg.topic().endswith(address_checks.REQUEST_TOPIC):
             self.run_.answer_address_check(msg)
+        elif self.service == "tracking-service" and msg.topic().endswith(parcels.TOPIC):
+            time.sleep(TRACK_SECONDS)
+            headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
+            self.run_.report.parcels_processed[headers.get("ce_subject", "")].append(headers.get("ce_type", ""))
 
 
 class LiveRun:
@@ -279,6 +305,7 @@ class LiveRun:
         self.quote_rng = random.Random(seed + quotes.SEED_OFFSET)  # the quotes' thread leaves the checkouts' draws alone
         self.tx_rng = random.Random(seed + transactions.SEED_OFFSET)
         self.check_rng = random.Random(seed + address_checks.SEED_OFFSET)  # used under the GIL by two threads
+        self.parcel_rng = random.Random(seed + parcels.SEED_OFFSET)
         self.topology = topology or load_topology(TOPOLOGY_FILE)
         self.report = LiveReport()
         self._t0 = 0.0
@@ -310,6 +337,7 @@ class LiveRun:
         self.loyalty = _Producer(self.conf, self.telemetry, "loyalty-api", self.report)
         self.accounts = _Producer(self.conf, self.telemetry, "accounts-api", self.report)
         self.address = _Producer(self.conf, self.telemetry, "address-service", self.report)
+        self.warehouse = _Producer(self.conf, self.telemetry, "warehouse-api", self.report)
         # correlation id -> (set when the reply is read, the reply's (topic, partition, offset, event id))
         self.replies: dict[str, tuple[threading.Event, list[tuple[str, int, int, str | None]]]] = {}
         self.refunds = _Producer(self.conf, self.telemetry, "payments-api", self.report)
@@ -324,6 +352,7 @@ class LiveRun:
             _Group(self, ns + quotes.RESPONDER, "shipping-service", (ns + quotes.REQUEST_TOPIC,)),
             _Group(self, ns + quotes.READER, "web-checkout", (ns + quotes.REPLY_TOPIC,)),
             _Group(self, ns + address_checks.RESPONDER, "address-service", (ns + address_checks.REQUEST_TOPIC,)),
+            _Group(self, ns + parcels.GROUP, "tracking-service", (ns + parcels.TOPIC,), conf=TRACK_CONF),
         ]
         self.report.slow_group = ns + "fulfillment"
         self._t0 = time.monotonic()
@@ -338,11 +367,14 @@ class LiveRun:
         reply_reader.start()
         checking = threading.Thread(target=self._address_checks, name="live-address-checks", daemon=True)
         checking.start()
+        scanning = threading.Thread(target=self._parcels, name="live-parcels", daemon=True)
+        scanning.start()
         try:
             self._produce()
             quoting.join(QUOTE_TIMEOUT_S + 5)
             committing.join(10)
             checking.join(QUOTE_TIMEOUT_S + 5)
+            scanning.join(10)
             time.sleep(min(5.0, self.duration / 6))  # let the healthy groups catch up
         finally:
             self._replies_stop.set()
@@ -532,6 +564,42 @@ class LiveRun:
             value, headers = encode_records.event_value(ev, 0)
             self.refunds.send(self.ns + transactions.REFUNDS_TOPIC, payment, value, headers, event_id=ev.event_id)
             self.report.refunds += 1
+
+    def _parcels(self) -> None:
+        n = 0
+        while self.fraction() < 1.0:
+            time.sleep(max(0.0, self._t0 + (n + 1) * PARCEL_EVERY_S - time.monotonic()))
+            if self.fraction() < 1.0:
+                self._parcel(f"parcel-{n}")
+            n += 1
+
+    def _parcel(self, parcel: str) -> None:
+        """warehouse-api's two scans of one parcel (sample_topology/parcels.py): from KEY_CHANGE_AT the
+        dispatch is keyed by tracking number, from SHAPE_CHANGE_AT the packing scan changes shape."""
+        from opentelemetry import trace
+
+        api = self.telemetry.tracer("warehouse-api", "warehouse-api-0")
+        tracking = f"TRK{self.parcel_rng.randrange(10**9, 10**10)}"
+        reshaped = self.fraction() >= parcels.SHAPE_CHANGE_AT
+        packed: dict[str, Any] = {"parcelId": parcel, "weight": "1250 g"} if reshaped else {
+            "parcelId": parcel, "weight": 1250, "dimensions": {"l": 30, "w": 20, "h": 10}}
+        dispatched: dict[str, Any] = {"parcelId": parcel, "trackingNumber": tracking, "carrier": "dhl"}
+        if self.fraction() >= parcels.OPTIONAL_FIELD_AT:
+            dispatched["carrierRef"] = f"cr-{parcel}"
+        key_changed = self.fraction() >= parcels.KEY_CHANGE_AT
+        for etype, key, data in (("ParcelPacked", parcel, packed),
+                                 ("ParcelDispatched", tracking if key_changed else parcel, dispatched)):
+            with api.start_as_current_span("POST /parcels/{id}/scans", kind=trace.SpanKind.SERVER, attributes={
+                    "http.request.method": "POST", "http.route": "/parcels/{id}/scans",
+                    "http.response.status_code": 202}):
+                ev = Event(type=etype, envelope="cloudevents", source="/warehouse-api",
+                           occurred_at=time.time_ns() // 1000,
+                           event_id=str(uuid.UUID(int=self.parcel_rng.getrandbits(128))), version="1", subject=parcel,
+                           data=data)
+                value, headers = encode_records.event_value(ev, 0)
+                self.warehouse.send(self.ns + parcels.TOPIC, key, value, headers, event_id=ev.event_id)
+            time.sleep(0.03)  # the dispatch scan follows the packing scan
+        self.report.parcels_reshaped += reshaped
 
     def _address_checks(self) -> None:
         n = 0

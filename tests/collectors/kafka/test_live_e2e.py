@@ -119,3 +119,17 @@ def test_live_incidents_are_found_with_the_simulators_counts(store, bootstrap, a
     assert (rr.subject, rr.count, rr.evidence["reply_topic"]) == (
         "accounts-api PUT /accounts/{id}/address", report.address_checks_waited, ns + address_checks.REPLY_TOPIC)
     assert "reply-to header" in rr.evidence["correlated_by"] and rr.evidence["added_latency_ms"]["p50"] > 0
+
+    # parcels: events of one parcel handled out of order, and a shape changed under version 1
+    from sample_topology import parcels
+
+    assert report.parcels_out_of_order() > 0, "tracking should have handled some dispatches first"
+    [ooo] = registry.rule("OUT_OF_ORDER_PROCESSING").findings(con, window, None)
+    assert (ooo.subject, ooo.count, ooo.evidence["topic"]) == (
+        ns + parcels.GROUP, report.parcels_out_of_order(), ns + parcels.TOPIC)
+    assert set(ooo.evidence["causes"]) == {"key changed"}
+    [shape] = registry.rule("UNVERSIONED_SCHEMA_CHANGE").findings(con, window, None)
+    [change] = shape.evidence["changes"]
+    assert (shape.subject, shape.count, change["event_type"]) == (
+        ns + parcels.TOPIC, report.parcels_reshaped, "ParcelPacked")
+    assert change["retyped"] == {"weight": ["number", "string"]} and "dimensions" in change["removed"]

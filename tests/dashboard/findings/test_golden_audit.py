@@ -144,3 +144,17 @@ def test_duplicate_publication_and_design_evidence(report, golden):
         types = _one(report, "ENVELOPE_MISSING", exp["subject"])["evidence"]["event_types"]
         missing = types[exp["evidence"]["event_type"]]["missing"]
         assert sorted(k.replace("missing_", "event_") for k in missing) == sorted(exp["evidence"]["missing"])
+
+
+def test_unversioned_schema_change_shows_both_shapes_and_their_first_records(report, golden):
+    expected = _expected(golden, "UNVERSIONED_SCHEMA_CHANGE")
+    assert expected, "the sample shop changes a shape under one version"
+    for exp in expected:
+        [change] = _one(report, "UNVERSIONED_SCHEMA_CHANGE", exp["subject"])["evidence"]["changes"]
+        ev = exp["evidence"]
+        assert (change["event_type"], change["version"]) == (ev["event_type"], ev["version"])
+        assert (change["before"]["first_record"], change["after"]["first_record"]) == (
+            ev["first_record_before"], ev["first_record_after"])
+        assert change["retyped"] == {"weight": ["number", "string"]}
+        assert change["removed"] == ["dimensions", "dimensions.h", "dimensions.l", "dimensions.w"]
+
