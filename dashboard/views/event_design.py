@@ -9,6 +9,7 @@ from dashboard.analyses import event_design as ed
 from dashboard.analyses import sync_coupling
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
+from dashboard.findings.scorecard import scorecard
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -18,6 +19,7 @@ DESIGN_RULES = registry.ids(page="event-design")  # the rules that list themselv
 
 
 def render(ctx: Ctx) -> None:
+    _scorecard(ctx)
     types = ed.event_types(ctx.cur, ctx.window)
     if types.empty:
         empty("No events with a type in this time range: the Kafka tap ('seamwatch up --bootstrap …') or record "
@@ -63,6 +65,25 @@ def render(ctx: Ctx) -> None:
     _finding_evidence(design)
 
 
+def _scorecard(ctx: Ctx) -> None:
+    """Where the design stands, line by line of the guidance: first thing on the page."""
+    st.subheader("Design scorecard")
+    rows = scorecard(ctx.cur, ctx.window, sources.findings(ctx.cur, ctx.window))
+    # eleven short rows: an HTML table shows every line whole, with no scrolling
+    st.table(pd.DataFrame([{
+        "Status": r["status"].upper(), "Guidance": r["guidance"], "Judges": f"{r['observed']} {r['kind']}s",
+        "Pass": r["pass"], "Fail": r["fail"], "Rules": ", ".join(r["rules"]),
+    } for r in rows]).set_index("Status"))
+    for r in (r for r in rows if r["failing"]):
+        parts = []
+        for x in r["failing"]:
+            f = x["findings"][0]
+            href = links.href("findings", finding=f["finding"])
+            label = md(x["subject"])
+            parts.append(f"[{label}]({href})" if href else label)
+        st.markdown(f"**{md(r['guidance'])}** fails on " + ", ".join(parts))
+
+
 def _finding_evidence(design: list) -> None:
     """Each design finding with what it rests on: its evidence as the rule gathered it, and its traces."""
     st.subheader("Design findings and their evidence")
@@ -78,13 +99,12 @@ def _finding_evidence(design: list) -> None:
     ev = {k: v for k, v in f.evidence.items() if k not in ("trace_ids", "span_ids")}
     scalars = {k: v for k, v in ev.items() if not isinstance(v, (list, dict))}
     if scalars:
-        st.dataframe(pd.DataFrame({"evidence": list(scalars), "value": [str(v) for v in scalars.values()]}),
-                     hide_index=True, width="stretch")
+        # small tables as HTML (st.table), so their text is on the page, selectable and findable
+        st.table(pd.DataFrame({"evidence": list(scalars), "value": [str(v) for v in scalars.values()]}))
     for name, value in ev.items():
         if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
             st.markdown(f"{md(name.replace('_', ' ').capitalize())}:")
-            st.dataframe(pd.DataFrame([{k: _cell(v) for k, v in x.items()} for x in value]), hide_index=True,
-                         width="stretch")
+            st.table(pd.DataFrame([{k: _cell(v) for k, v in x.items()} for x in value[:10]]))
         elif isinstance(value, (list, dict)) and value:
             shown = value if isinstance(value, dict) else {"": ", ".join(map(str, value[:20]))}
             st.markdown(f"{md(name.replace('_', ' ').capitalize())}: "
