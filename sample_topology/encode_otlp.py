@@ -10,10 +10,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from sample_topology.plan import CONSUME, DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, Op, Plan
+from sample_topology.plan import CONSUME, DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, RECEIVE, Op, Plan
 
 SPANS_PER_LINE = 300
-KIND = {HTTP_SERVER: 2, HTTP_CLIENT: 3, DB: 3, PRODUCE: 4, CONSUME: 5}
+KIND = {HTTP_SERVER: 2, HTTP_CLIENT: 3, DB: 3, PRODUCE: 4, CONSUME: 5, RECEIVE: 3}  # receive: CLIENT (semconv 1.27+)
 FLAG_LOCAL, FLAG_REMOTE = 0x101, 0x301  # sampled; remote-parent bit known (0x100) and set (0x200)
 JAVA = frozenset({"email-service"})
 PARENTING = frozenset({"fulfillment-service", "reporting-service"})
@@ -80,6 +80,16 @@ def attributes(op: Op) -> dict[str, Any]:
                 "messaging.destination.name": rec.topic, "messaging.destination.partition.id": str(rec.partition),
                 "messaging.kafka.offset": rec.offset, "messaging.message.id": event_id,
                 "messaging.kafka.message.key": rec.key}
+    if op.kind == RECEIVE and old:
+        return {"messaging.system": "kafka", "messaging.operation": "receive", "messaging.destination": rec.topic,
+                "messaging.kafka.consumer_group": op.group, "messaging.kafka.partition": rec.partition,
+                "messaging.kafka.message.offset": rec.offset, "messaging.message.id": event_id,
+                "messaging.kafka.message.key": rec.key}
+    if op.kind == RECEIVE:
+        return {"messaging.system": "kafka", "messaging.operation.type": "receive", "messaging.operation.name": "poll",
+                "messaging.destination.name": rec.topic, "messaging.consumer.group.name": op.group,
+                "messaging.destination.partition.id": str(rec.partition), "messaging.kafka.offset": rec.offset,
+                "messaging.message.id": event_id, "messaging.kafka.message.key": rec.key}
     if old:
         return {"messaging.system": "kafka", "messaging.operation": "process", "messaging.destination": rec.topic,
                 "messaging.kafka.consumer_group": op.group, "messaging.kafka.partition": rec.partition,
@@ -93,7 +103,7 @@ def attributes(op: Op) -> dict[str, Any]:
 
 def _name(op: Op) -> str:
     if op.semconv == "old" and op.record is not None:
-        return f"{op.record.topic} {'publish' if op.kind == PRODUCE else 'process'}"
+        return f"{op.record.topic} {'publish' if op.kind == PRODUCE else 'receive' if op.kind == RECEIVE else 'process'}"
     if op.kind == HTTP_CLIENT and op.semconv == "old":
         return f"HTTP {op.method}"
     return op.name

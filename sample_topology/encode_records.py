@@ -128,6 +128,7 @@ def record_line(rec: Record, start_us: int) -> dict[str, Any]:
         headers.extend(env)
     if rec.dead_letter is not None:
         headers.extend((k, v) for k, v in _dead_letter_headers(rec, start_us) if v is not None)
+    headers.extend(rec.headers)
     line = {"topic": rec.topic, "partition": rec.partition, "offset": rec.offset,
             "timestamp": (start_us + rec.timestamp) // 1000, "timestamp_type": "create", "key": rec.key,
             "headers": [[k, v] for k, v in headers], "value": value}

@@ -19,7 +19,12 @@ Fields
     with more than one effectful processing; DUPLICATE_PUBLISH records sharing the event id;
     DEAD_LETTER dead-letter records; EVENT_AS_COMMAND and ENVELOPE_MISSING records of the type;
     CALLBACK_CHATTER processings that called the producer; PASSIVE_AGGRESSIVE_EVENT requests
-    that waited for their reply; UNDECLARED_EDGE observations
+    that waited for their reply; PUBLISH_BEFORE_COMMIT publications (PRODUCER spans) before
+    their service's write or commit ended, PHANTOM_EVENT publications whose transaction or
+    request then failed; REQUEST_REPLY_OVER_EVENTS requests whose handler waited for the
+    correlated reply; OUT_OF_ORDER_PROCESSING events that overtook an earlier event of their
+    entity; UNVERSIONED_SCHEMA_CHANGE records in a shape that removed a field or changed a
+    type under an unchanged version; UNDECLARED_EDGE observations
     (calls, publications, commits); UNOBSERVED_EDGE 0;
   - first_seen_s / last_seen_s: seconds from start of the first and last evidence (span start or record time);
   - evidence: the ids to assert on: trace ids, (topic, partition, offset) triples as
@@ -42,7 +47,7 @@ from collectors.topology import Topology, load_topology
 from sample_topology import TOPOLOGY_FILE, burrow, quotes
 from sample_topology import incidents as inc
 from sample_topology.encode_records import group_snapshots, snapshot_times
-from sample_topology.plan import CONSUME, DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, Op, Plan, Record, Trace
+from sample_topology.plan import CONSUME, DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, RECEIVE, Op, Plan, Record, Trace
 
 WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "UPSERT", "MERGE"})
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -330,6 +335,192 @@ def _passive_aggressive(plan: Plan) -> list[dict[str, Any]]:
                      reply_topic=quotes.REPLY_TOPIC, trace_ids=[t for _, t in waited])]
 
 
+def _segments(op: Op) -> list[list[Op]]:
+    """The synchronous segments under op, op's own first: a consumer or a producer's child starts a new one."""
+    own: list[Op] = []
+    rest: list[list[Op]] = []
+    stack = [op]
+    while stack:
+        o = stack.pop()
+        own.append(o)
+        for c in o.children:
+            if c.kind == CONSUME or o.kind == PRODUCE:
+                rest += _segments(c)
+            else:
+                stack.append(c)
+    return [own, *rest]
+
+
+def _commit_publish(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
+    """Publications before their service's write or COMMIT ended, and those whose transaction
+    (a ROLLBACK, a failed write or COMMIT) or SERVER span then failed (docs/architecture.md#commit-then-publish)."""
+    commits = WRITES | {"COMMIT", "REPLACE"}
+    early: dict[str, list[tuple[int, str]]] = {}
+    phantom: dict[str, list[tuple[int, str]]] = {}
+    publishing: set[str] = set()
+    for t in plan.traces:
+        for seg in _segments(t.root):
+            for p in (o for o in seg if o.kind == PRODUCE and o.record is not None):
+                edge = f"{p.service} -> {p.record.topic}"
+                publishing.add(edge)
+                mine = [o for o in seg if o.service == p.service]
+                dbs = [o for o in mine if o.kind == DB]
+                if any((o.db_operation or "") in commits and o.end > p.start for o in dbs):
+                    early.setdefault(edge, []).append((p.start, t.trace_id))
+                failed_tx = any(o.end >= p.start and (o.db_operation == "ROLLBACK" or (
+                    o.error and (o.db_operation or "") in commits)) for o in dbs)
+                committed = any(o.db_operation == "COMMIT" and not o.error and o.end <= p.start for o in dbs)
+                failed_server = any(o.kind == HTTP_SERVER and o.start <= p.start <= o.end and (
+                    o.error or (o.status or 0) >= 500) for o in mine)
+                if failed_tx or (failed_server and not committed):
+                    phantom.setdefault(edge, []).append((p.start, t.trace_id))
+    out = []
+    for rule, severity, found in (("PUBLISH_BEFORE_COMMIT", "warning", early), ("PHANTOM_EVENT", "error", phantom)):
+        for edge, hits in sorted(found.items()):
+            hits.sort()
+            out.append(_finding(rule, severity, rule.lower(), "edge", edge, len(hits), hits[0][0], hits[-1][0],
+                                trace_ids=sorted(tid for _, tid in hits)))
+    return out, publishing
+
+
+def _handled(server: Op) -> list[Op]:
+    """The spans a SERVER span's handler reaches without crossing a PRODUCER, CONSUMER or another SERVER span."""
+    out, stack = [], list(server.children)
+    while stack:
+        o = stack.pop()
+        if o.kind == HTTP_SERVER:
+            continue
+        out.append(o)
+        if o.kind not in (PRODUCE, CONSUME, RECEIVE):
+            stack.extend(o.children)
+    return out
+
+
+_REPLY_TO = ("kafka_replytopic", "reply-to", "reply_to", "replyto")
+
+
+def _request_reply(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
+    """Handlers that published and then read a correlated reply on another topic before answering
+    (docs/architecture.md#request-reply-over-events)."""
+    sent_in: dict[str, set[str]] = {}  # trace id -> topics published in it
+    for t in plan.traces:
+        for op in t.root.walk():
+            if op.kind == PRODUCE and op.record is not None:
+                sent_in.setdefault(t.trace_id, set()).add(op.record.topic)
+    found: dict[str, list[tuple[int, str, float]]] = {}
+    publishing: set[str] = set()
+    for t in plan.traces:
+        for s in (o for o in t.root.walk() if o.kind == HTTP_SERVER):
+            mine = [o for o in _handled(s) if o.service == s.service]
+            for p in (o for o in mine if o.kind == PRODUCE and o.record is not None):
+                publishing.add(f"{s.service} {s.name}")
+                req = p.record
+                replies = sorted((o for o in mine if o.kind in (RECEIVE, CONSUME) and o.record is not None
+                                  and o.record.topic != req.topic and o.start >= p.start and s.end >= o.end),
+                                 key=lambda o: o.end)
+                for r in replies:
+                    rep = r.record
+                    by_header = any(k.lower() in _REPLY_TO and v == rep.topic for k, v in req.headers)
+                    by_ids = bool(req.event and rep.event and (
+                        (req.event.correlation_id and req.event.correlation_id == rep.event.correlation_id)
+                        or (req.event.event_id and rep.event.causation_id == req.event.event_id)))
+                    if by_header or by_ids or rep.topic in sent_in.get(t.trace_id, set()):
+                        key = f"{s.service} {s.name}\t{req.topic}\t{rep.topic}"
+                        found.setdefault(key, []).append((p.start, t.trace_id, (r.end - p.start) / 1e3))
+                        break
+    out = []
+    for key, hits in sorted(found.items()):
+        subject, request_topic, reply_topic = key.split("\t")
+        hits.sort()
+        waits = sorted(w for _, _, w in hits)
+        out.append(_finding("REQUEST_REPLY_OVER_EVENTS", "warning", "request_reply_over_events", "endpoint", subject,
+                            len(hits), hits[0][0], hits[-1][0], request_topic=request_topic, reply_topic=reply_topic,
+                            max_wait_ms=round(waits[-1], 3), trace_ids=sorted(tid for _, tid, _ in hits)))
+    return out, publishing
+
+
+def _out_of_order(plan: Plan) -> tuple[list[dict[str, Any]], set[str]]:
+    """Per group and topic, events of one entity (the CloudEvents subject, else the key) processed in an
+    order other than the one they were produced in (docs/architecture.md#out-of-order-processing)."""
+    done: dict[tuple[str, str, int, int], list[Op]] = _processings(plan)
+    rows: dict[tuple[str, str, str], list[tuple[Record, int, list[Op]]]] = {}
+    for (group, topic, _p, _o), ops in done.items():
+        rec = ops[0].record
+        ok = [o.start for o in ops if not o.error]
+        processed = max(ok) if ok else max(o.start for o in ops)
+        subject = rec.event.subject if rec.event is not None and rec.event.envelope == "cloudevents" else None
+        entity = subject or rec.key
+        if entity is not None:
+            rows.setdefault((group, topic, entity), []).append((rec, processed, ops))
+    found: dict[tuple[str, str], list[tuple[int, str, str]]] = {}
+    for (group, topic, _entity), evs in sorted(rows.items()):
+        for a, pa, ops_a in evs:
+            for b, pb, _ in evs:
+                before = a.offset < b.offset if a.partition == b.partition else a.timestamp < b.timestamp
+                if before and pb < pa:
+                    cause = ("key changed" if a.key != b.key else "different partition") if a.partition != b.partition \
+                        else "retry" if any(o.error for o in ops_a) else "redelivery" if len(ops_a) > 1 else "unknown"
+                    found.setdefault((group, topic), []).append((pb, f"{b.partition}/{b.offset}", cause))
+    out = []
+    for (group, topic), hits in sorted(found.items()):
+        overtaking = sorted({(at, pos) for at, pos, _ in hits})
+        out.append(_finding("OUT_OF_ORDER_PROCESSING", "warning", "out_of_order_processing", "group", group,
+                            len(overtaking), overtaking[0][0], overtaking[-1][0], topic=topic,
+                            causes=dict(sorted(Counter(c for _, _, c in hits).items()))))
+    return out, {g for g, *_ in done}
+
+
+def _json_shape(value: Any, prefix: str = "") -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in value.items():
+        path = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict):
+            out[path] = "object"
+            out.update(_json_shape(v, path))
+        else:
+            out[path] = ("array" if isinstance(v, list) else "boolean" if isinstance(v, bool)
+                         else "number" if isinstance(v, (int, float)) else "null" if v is None else "string")
+    return out
+
+
+def _schema_changes(plan: Plan) -> list[dict[str, Any]]:
+    """Versions whose shape lost a field every earlier record had, or changed a field's type
+    (docs/architecture.md#unversioned-schema-changes); fields added later are fine."""
+    from sample_topology.encode_records import event_value
+
+    per: dict[tuple[str, str, str], dict[str, list[Any]]] = {}
+    for r in sorted(plan.records, key=lambda r: (r.timestamp, r.partition, r.offset)):
+        ev = r.event
+        # bare events carry no version; the Avro ones decode through their one registry schema: one shape
+        if r.dead_letter is not None or ev is None or ev.version is None or ev.envelope in ("bare", "avro"):
+            continue
+        value = ev.data if ev.envelope == "cloudevents" else json.loads(event_value(ev, 0)[0])
+        shape = json.dumps(_json_shape(value), sort_keys=True)
+        s = per.setdefault((r.topic, ev.type, ev.version), {}).setdefault(shape, [0, r.timestamp, r.timestamp, r])
+        s[0] += 1
+        s[2] = r.timestamp
+    out = []
+    for (topic, etype, version), shapes in sorted(per.items()):
+        seen = [(json.loads(k), *v) for k, v in sorted(shapes.items(), key=lambda kv: kv[1][1])]
+        changed: list[int] = []
+        for f in sorted({f for s in seen for f in s[0]}):
+            having = [i for i, s in enumerate(seen) if f in s[0]]
+            last = max(seen[i][3] for i in having)
+            without = [i for i, s in enumerate(seen) if f not in s[0]]
+            if without and 0 in having and all(seen[i][2] > last for i in without):
+                changed += without
+            typed = [(i, seen[i][0][f]) for i in having if seen[i][0][f] != "null"]
+            changed += [i for i, t in typed if t != typed[0][1]]
+        if changed:
+            first = min(changed, key=lambda i: seen[i][2])
+            out.append(_finding("UNVERSIONED_SCHEMA_CHANGE", "warning", "unversioned_schema_change", "topic", topic,
+                                sum(seen[i][1] for i in set(changed)), seen[first][2],
+                                max(seen[i][3] for i in set(changed)), event_type=etype, version=version,
+                                first_record_before=f"{seen[0][4].partition}/{seen[0][4].offset}",
+                                first_record_after=f"{seen[first][4].partition}/{seen[first][4].offset}"))
+    return out
+
+
 def _edges(plan: Plan, topo: Topology) -> list[dict[str, Any]]:
     seen: dict[str, list[int]] = {}
     for t in plan.traces:
@@ -362,18 +553,30 @@ def from_plan(plan: Plan, topo: Topology | None = None) -> dict[str, Any]:
     delivery, redelivering, violating = _delivery(plan)
     recs, _ = _records(plan)
     chatter, chatty = _chatter(plan)
-    findings += lag + delivery + recs + chatter + _passive_aggressive(plan) + _edges(plan, topo)
+    committed, publishing = _commit_publish(plan)
+    replies, handlers = _request_reply(plan)
+    disorder, _ = _out_of_order(plan)
+    findings += (lag + delivery + recs + chatter + _passive_aggressive(plan) + committed + replies + disorder
+                 + _schema_changes(plan) + _edges(plan, topo))
     topics = sorted(plan.partitions)
     healthy = [{"rule": "CONSUMER_LAG", "subject_kind": "group", "subject": g} for g in lag_ok]
+    disordered = {f["subject"] for f in findings if f["rule"] == "OUT_OF_ORDER_PROCESSING"}
     for rule, bad in (("REDELIVERY", redelivering), ("IDEMPOTENCY_VIOLATION", violating),
-                      ("CALLBACK_CHATTER", chatty)):
+                      ("CALLBACK_CHATTER", chatty), ("OUT_OF_ORDER_PROCESSING", disordered)):
         healthy += [{"rule": rule, "subject_kind": "group", "subject": g} for g in sorted(plan.groups) if g not in bad]
     for rule in ("DUPLICATE_PUBLISH", "EVENT_ID_COLLISION", "ENVELOPE_MISSING", "EVENT_AS_COMMAND",
-                 "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "DEAD_LETTER", "PASSIVE_AGGRESSIVE_EVENT"):
+                 "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY", "DEAD_LETTER", "PASSIVE_AGGRESSIVE_EVENT",
+                 "UNVERSIONED_SCHEMA_CHANGE"):
         flagged = {f["subject"] for f in findings if f["rule"] == rule}
         if rule in ("EVENT_ID_COLLISION", "MISSING_TRACE_CONTEXT", "NULL_OR_UNSTABLE_KEY"):
             flagged = set()
         healthy += [{"rule": rule, "subject_kind": "topic", "subject": t} for t in topics if t not in flagged]
+    for rule in ("PUBLISH_BEFORE_COMMIT", "PHANTOM_EVENT"):
+        flagged = {f["subject"] for f in findings if f["rule"] == rule}
+        healthy += [{"rule": rule, "subject_kind": "edge", "subject": e} for e in sorted(publishing - flagged)]
+    flagged = {f["subject"] for f in findings if f["rule"] == "REQUEST_REPLY_OVER_EVENTS"}
+    healthy += [{"rule": "REQUEST_REPLY_OVER_EVENTS", "subject_kind": "endpoint", "subject": h}
+                for h in sorted(handlers - flagged)]
     entries = sorted({f"{t.root.service} {t.root.name}" for t in plan.traces} - {"web-checkout POST /checkout"})
     healthy += [{"rule": "LONG_SYNC_CHAIN", "subject_kind": "endpoint", "subject": e} for e in entries]
     depth_hist = Counter()

@@ -26,6 +26,11 @@ RULES = {
     "envelope_missing": "ENVELOPE_MISSING",
     "callback_chatter": "CALLBACK_CHATTER",
     "passive_aggressive_event": "PASSIVE_AGGRESSIVE_EVENT",
+    "publish_before_commit": "PUBLISH_BEFORE_COMMIT",
+    "phantom_event": "PHANTOM_EVENT",
+    "request_reply_over_events": "REQUEST_REPLY_OVER_EVENTS",
+    "out_of_order_processing": "OUT_OF_ORDER_PROCESSING",
+    "unversioned_schema_change": "UNVERSIONED_SCHEMA_CHANGE",
 }
 
 

@@ -12,7 +12,15 @@ sample_topology.incidents uses offline:
 - reporting crash-loops: it dies before committing, and its next instance redelivers;
 - invoicing dies once before committing and issues a second invoice for the redelivered
   orders (not idempotent);
-- orders-api publishes one OrderCreated twice (a producer retry without idempotence).
+- orders-api publishes one OrderCreated twice (a producer retry without idempotence);
+- accounts-api's address change publishes a check request and waits in its handler for the
+  reply on another topic (request-reply over topics);
+- warehouse-api's parcel scans: from half-way ParcelDispatched is keyed by tracking number, so
+  the tracking group may handle it before ParcelPacked; later ParcelPacked changes shape
+  under the same version (a field retyped, one removed) while ParcelDispatched adds an
+  optional field;
+- loyalty-api publishes PointsRedeemed before its commit, and every fourth redemption then
+  rolls back (a phantom event), while payments-api's refunds commit first (the healthy look-alike).
 
 The returned LiveReport counts what was injected from the simulator's own bookkeeping
 (every processing it did, every offset the broker gave), so tests compare the analyses'
@@ -34,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.topology import Topology, load_topology
-from sample_topology import TOPOLOGY_FILE, encode_records, quotes
+from sample_topology import TOPOLOGY_FILE, address_checks, encode_records, parcels, quotes, transactions
 from sample_topology.incidents import POISON_ATTEMPTS
 from sample_topology.live_otel import Telemetry
 from sample_topology.plan import DeadLetter, Event, Record
@@ -48,6 +56,12 @@ COMMIT_EVERY = 5  # processings between synchronous commits: what a crash redeli
 SLOW_SECONDS = 0.4  # fulfillment's per-message time once it turns slow
 QUOTE_EVERY_S = 2.0  # a shopper asks for a shipping quote (by event: the incident) this often
 QUOTE_TIMEOUT_S = 5.0  # how long a quote request waits for its reply before answering without one
+TX_EVERY_S = 1.5  # a points redemption and a refund (sample_topology/transactions.py) this often
+PARCEL_EVERY_S = 0.5  # a parcel is packed and dispatched (sample_topology/parcels.py) this often
+TRACK_SECONDS = 0.02  # tracking's time per scan
+# tracking is tuned for throughput: fetches wait for a second's worth of records, which come back
+# partition by partition, so two events of one parcel on different partitions lose their order
+TRACK_CONF = {"fetch.min.bytes": 1_000_000, "fetch.wait.max.ms": 1000}
 GROUP_CONF = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "auto.offset.reset": "earliest",
               "enable.auto.commit": False, "topic.metadata.refresh.interval.ms": 1000}
 
@@ -68,6 +82,20 @@ class LiveReport:
     deep_checkouts: int = 0  # checkouts whose synchronous chain reached currency-rates
     quotes_waited: int = 0  # quote requests that held the shopper until the reply event was read
     quotes_unanswered: int = 0
+    redemptions: int = 0  # PointsRedeemed published before the balance update committed
+    redemptions_rolled_back: int = 0  # ... whose update then failed and rolled back: phantom events
+    refunds: int = 0  # RefundIssued published after the commit (the healthy look-alike)
+    refunds_failed: int = 0  # refunds rolled back before publishing anything
+    address_checks_waited: int = 0  # address changes whose handler waited for the reply on the reply topic
+    address_checks_unanswered: int = 0
+    parcels_processed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))  # parcel → types
+    parcels_reshaped: int = 0  # ParcelPacked sent in the changed shape (weight as text, no dimensions)
+
+    def parcels_out_of_order(self) -> int:
+        """Parcels whose ParcelDispatched tracking handled before their ParcelPacked."""
+        return sum(1 for types in self.parcels_processed.values()
+                   if "ParcelDispatched" in types and "ParcelPacked" in types
+                   and types.index("ParcelDispatched") < types.index("ParcelPacked"))
 
     def redelivered(self, group: str) -> int:
         """Records the group processed more than once."""
@@ -101,6 +129,14 @@ class LiveReport:
                    f"({len(DEEP_CHAIN) - 1} hops)")
         out.append(f"passive-aggressive event: {self.quotes_waited} shipping quote requests waited for the "
                    f"{quotes.REPLY_TOPIC} reply ({self.quotes_unanswered} gave up)")
+        out.append(f"request-reply over topics: {self.address_checks_waited} address changes waited in their handler "
+                   f"for {address_checks.REPLY_TOPIC} ({self.address_checks_unanswered} gave up)")
+        out.append(f"out-of-order processing: tracking handled {self.parcels_out_of_order()} parcels' "
+                   f"ParcelDispatched before their ParcelPacked; {self.parcels_reshaped} ParcelPacked changed shape "
+                   "under version 1")
+        out.append(f"publish before commit: {self.redemptions} points redemptions published before their commit, "
+                   f"{self.redemptions_rolled_back} of them then rolled back (phantom events); {self.refunds} "
+                   f"refunds published after it ({self.refunds_failed} failed and published nothing)")
         return out
 
 
@@ -162,8 +198,10 @@ class _Group(threading.Thread):
     """One consumer group, one instance at a time; `crash_at` are run fractions where it dies."""
 
     def __init__(self, run: LiveRun, group: str, service: str, topics: tuple[str, ...], *,
-                 crash_at: tuple[float, ...] = (), slow_from: float | None = None) -> None:
+                 crash_at: tuple[float, ...] = (), slow_from: float | None = None,
+                 conf: dict[str, Any] | None = None) -> None:
         super().__init__(name=f"live-{group}", daemon=True)
+        self.conf = conf or {}
         self.run_, self.group, self.service, self.topics = run, group, service, topics
         self.crash_at = list(crash_at)
         self.slow_from = slow_from
@@ -184,7 +222,7 @@ class _Group(threading.Thread):
 
         name = f"{self.service}-{self.instance}"
         tracer = self.run_.telemetry.tracer(self.service, name)
-        c = Consumer({**self.run_.conf, **GROUP_CONF, "group.id": self.group, "client.id": name})
+        c = Consumer({**self.run_.conf, **GROUP_CONF, **self.conf, "group.id": self.group, "client.id": name})
         c.subscribe(list(self.topics))
         pending: dict[tuple[str, int], int] = {}
         since_commit = 0
@@ -245,6 +283,12 @@ class _Group(threading.Thread):
             self.run_.answer_quote(msg)
         elif self.service == "web-checkout" and msg.topic().endswith(quotes.REPLY_TOPIC):
             self.run_.quote_answered(msg)
+        elif self.service == "address-service" and msg.topic().endswith(address_checks.REQUEST_TOPIC):
+            self.run_.answer_address_check(msg)
+        elif self.service == "tracking-service" and msg.topic().endswith(parcels.TOPIC):
+            time.sleep(TRACK_SECONDS)
+            headers = {k: (v or b"").decode() for k, v in (msg.headers() or [])}
+            self.run_.report.parcels_processed[headers.get("ce_subject", "")].append(headers.get("ce_type", ""))
 
 
 class LiveRun:
@@ -259,6 +303,9 @@ class LiveRun:
         self.duration, self.rate = duration, rate
         self.rng = random.Random(seed)
         self.quote_rng = random.Random(seed + quotes.SEED_OFFSET)  # the quotes' thread leaves the checkouts' draws alone
+        self.tx_rng = random.Random(seed + transactions.SEED_OFFSET)
+        self.check_rng = random.Random(seed + address_checks.SEED_OFFSET)  # used under the GIL by two threads
+        self.parcel_rng = random.Random(seed + parcels.SEED_OFFSET)
         self.topology = topology or load_topology(TOPOLOGY_FILE)
         self.report = LiveReport()
         self._t0 = 0.0
@@ -287,6 +334,13 @@ class LiveRun:
         self.email = _Producer(self.conf, self.telemetry, "email-service", self.report)
         self.web = _Producer(self.conf, self.telemetry, "web-checkout", self.report)
         self.shipping = _Producer(self.conf, self.telemetry, "shipping-service", self.report)
+        self.loyalty = _Producer(self.conf, self.telemetry, "loyalty-api", self.report)
+        self.accounts = _Producer(self.conf, self.telemetry, "accounts-api", self.report)
+        self.address = _Producer(self.conf, self.telemetry, "address-service", self.report)
+        self.warehouse = _Producer(self.conf, self.telemetry, "warehouse-api", self.report)
+        # correlation id -> (set when the reply is read, the reply's (topic, partition, offset, event id))
+        self.replies: dict[str, tuple[threading.Event, list[tuple[str, int, int, str | None]]]] = {}
+        self.refunds = _Producer(self.conf, self.telemetry, "payments-api", self.report)
         self.waiting: dict[str, threading.Event] = {}  # quote request event id -> set when its reply is read
         ns = self.ns
         groups = [
@@ -297,6 +351,8 @@ class LiveRun:
             _Group(self, ns + "invoicing", "invoicing-service", (ns + ORDERS,), crash_at=(0.35,)),
             _Group(self, ns + quotes.RESPONDER, "shipping-service", (ns + quotes.REQUEST_TOPIC,)),
             _Group(self, ns + quotes.READER, "web-checkout", (ns + quotes.REPLY_TOPIC,)),
+            _Group(self, ns + address_checks.RESPONDER, "address-service", (ns + address_checks.REQUEST_TOPIC,)),
+            _Group(self, ns + parcels.GROUP, "tracking-service", (ns + parcels.TOPIC,), conf=TRACK_CONF),
         ]
         self.report.slow_group = ns + "fulfillment"
         self._t0 = time.monotonic()
@@ -304,11 +360,25 @@ class LiveRun:
             g.start()
         quoting = threading.Thread(target=self._quotes, name="live-quotes", daemon=True)
         quoting.start()  # beside the checkouts, whose pace the quotes' waits must not slow
+        committing = threading.Thread(target=self._transactions, name="live-transactions", daemon=True)
+        committing.start()
+        self._replies_stop = threading.Event()
+        reply_reader = threading.Thread(target=self._read_replies, name="live-replies", daemon=True)
+        reply_reader.start()
+        checking = threading.Thread(target=self._address_checks, name="live-address-checks", daemon=True)
+        checking.start()
+        scanning = threading.Thread(target=self._parcels, name="live-parcels", daemon=True)
+        scanning.start()
         try:
             self._produce()
             quoting.join(QUOTE_TIMEOUT_S + 5)
+            committing.join(10)
+            checking.join(QUOTE_TIMEOUT_S + 5)
+            scanning.join(10)
             time.sleep(min(5.0, self.duration / 6))  # let the healthy groups catch up
         finally:
+            self._replies_stop.set()
+            reply_reader.join(30)
             for g in groups:
                 g.stop_flag.set()
             for g in groups:
@@ -423,6 +493,186 @@ class LiveRun:
             else:
                 self.report.quotes_unanswered += 1
         self.waiting.pop(event_id, None)
+
+    def _transactions(self) -> None:
+        n = 0
+        while self.fraction() < 1.0:
+            time.sleep(max(0.0, self._t0 + (n + 1) * TX_EVERY_S - time.monotonic()))
+            if self.fraction() < 1.0:
+                self._redeem(f"mem-{n}", fails=n % 4 == 3)
+                self._refund(f"pay-{n}", fails=n % 5 == 4)
+            n += 1
+
+    @contextmanager
+    def _db(self, tracer: Any, statement: str, *, error: str | None = None) -> Iterator[None]:
+        """A database call as a DB client span (the statement is recorded, never executed)."""
+        from opentelemetry import trace
+
+        with tracer.start_as_current_span(statement.split()[0], kind=trace.SpanKind.CLIENT, attributes={
+                "db.system.name": "postgresql", "db.namespace": "shop", "db.query.text": statement}) as span:
+            time.sleep(self.tx_rng.uniform(0.5, 3.0) / 1000)
+            yield
+            if error:
+                span.set_status(trace.Status(trace.StatusCode.ERROR, error))
+
+    def _redeem(self, member: str, *, fails: bool) -> None:
+        """loyalty-api publishes PointsRedeemed, then updates the balance and commits (or rolls back):
+        sample_topology/transactions.py."""
+        from opentelemetry import trace
+
+        api = self.telemetry.tracer("loyalty-api", "loyalty-api-0")
+        with api.start_as_current_span("POST /loyalty/redemptions", kind=trace.SpanKind.SERVER, attributes={
+                "http.request.method": "POST", "http.route": "/loyalty/redemptions",
+                "http.response.status_code": 409 if fails else 201}):
+            with self._db(api, "SELECT * FROM members WHERE id = $1"):
+                pass
+            ev = Event(type="PointsRedeemed", envelope="json", source="loyalty-api", occurred_at=time.time_ns() // 1000,
+                       event_id=str(uuid.UUID(int=self.tx_rng.getrandbits(128))), version="1", subject=member,
+                       correlation_id=f"corr-{member}", data={"memberId": member, "points": 500})
+            value, headers = encode_records.event_value(ev, 0)
+            self.loyalty.send(self.ns + transactions.POINTS_TOPIC, member, value, headers, event_id=ev.event_id)
+            self.report.redemptions += 1
+            with self._db(api, "UPDATE members SET points = points - $1 WHERE id = $2",
+                          error=transactions.POINTS_SHORT if fails else None):
+                pass
+            with self._db(api, "ROLLBACK" if fails else "COMMIT"):
+                pass
+            self.report.redemptions_rolled_back += fails
+
+    def _refund(self, payment: str, *, fails: bool) -> None:
+        """payments-api writes the refund, commits, then publishes RefundIssued: the healthy look-alike."""
+        from opentelemetry import trace
+
+        api = self.telemetry.tracer("payments-api", "payments-api-0")
+        with api.start_as_current_span("POST /refunds", kind=trace.SpanKind.SERVER, attributes={
+                "http.request.method": "POST", "http.route": "/refunds",
+                "http.response.status_code": 500 if fails else 201}) as span:
+            with self._db(api, "INSERT INTO refunds VALUES ($1, $2)",
+                          error=transactions.REFUND_DUPLICATE if fails else None):
+                pass
+            if fails:
+                with self._db(api, "ROLLBACK"):
+                    pass
+                span.set_status(trace.Status(trace.StatusCode.ERROR, transactions.REFUND_DUPLICATE))
+                self.report.refunds_failed += 1
+                return
+            with self._db(api, "COMMIT"):
+                pass
+            ev = Event(type="RefundIssued", envelope="json", source="payments-api", occurred_at=time.time_ns() // 1000,
+                       event_id=str(uuid.UUID(int=self.tx_rng.getrandbits(128))), version="1", subject=payment,
+                       correlation_id=f"corr-{payment}", data={"paymentId": payment, "amount": 12.5})
+            value, headers = encode_records.event_value(ev, 0)
+            self.refunds.send(self.ns + transactions.REFUNDS_TOPIC, payment, value, headers, event_id=ev.event_id)
+            self.report.refunds += 1
+
+    def _parcels(self) -> None:
+        n = 0
+        while self.fraction() < 1.0:
+            time.sleep(max(0.0, self._t0 + (n + 1) * PARCEL_EVERY_S - time.monotonic()))
+            if self.fraction() < 1.0:
+                self._parcel(f"parcel-{n}")
+            n += 1
+
+    def _parcel(self, parcel: str) -> None:
+        """warehouse-api's two scans of one parcel (sample_topology/parcels.py): from KEY_CHANGE_AT the
+        dispatch is keyed by tracking number, from SHAPE_CHANGE_AT the packing scan changes shape."""
+        from opentelemetry import trace
+
+        api = self.telemetry.tracer("warehouse-api", "warehouse-api-0")
+        tracking = f"TRK{self.parcel_rng.randrange(10**9, 10**10)}"
+        reshaped = self.fraction() >= parcels.SHAPE_CHANGE_AT
+        packed: dict[str, Any] = {"parcelId": parcel, "weight": "1250 g"} if reshaped else {
+            "parcelId": parcel, "weight": 1250, "dimensions": {"l": 30, "w": 20, "h": 10}}
+        dispatched: dict[str, Any] = {"parcelId": parcel, "trackingNumber": tracking, "carrier": "dhl"}
+        if self.fraction() >= parcels.OPTIONAL_FIELD_AT:
+            dispatched["carrierRef"] = f"cr-{parcel}"
+        key_changed = self.fraction() >= parcels.KEY_CHANGE_AT
+        for etype, key, data in (("ParcelPacked", parcel, packed),
+                                 ("ParcelDispatched", tracking if key_changed else parcel, dispatched)):
+            with api.start_as_current_span("POST /parcels/{id}/scans", kind=trace.SpanKind.SERVER, attributes={
+                    "http.request.method": "POST", "http.route": "/parcels/{id}/scans",
+                    "http.response.status_code": 202}):
+                ev = Event(type=etype, envelope="cloudevents", source="/warehouse-api",
+                           occurred_at=time.time_ns() // 1000,
+                           event_id=str(uuid.UUID(int=self.parcel_rng.getrandbits(128))), version="1", subject=parcel,
+                           data=data)
+                value, headers = encode_records.event_value(ev, 0)
+                self.warehouse.send(self.ns + parcels.TOPIC, key, value, headers, event_id=ev.event_id)
+            time.sleep(0.03)  # the dispatch scan follows the packing scan
+        self.report.parcels_reshaped += reshaped
+
+    def _address_checks(self) -> None:
+        n = 0
+        while self.fraction() < 1.0:
+            time.sleep(max(0.0, self._t0 + (n + 1) * QUOTE_EVERY_S - time.monotonic()))
+            if self.fraction() < 1.0:
+                self._address_check(f"acct-{n}")
+            n += 1
+
+    def _address_check(self, account: str) -> None:
+        """accounts-api publishes AddressCheckRequested with a reply-to header and its handler waits
+        for address-service's answer on the reply topic (sample_topology/address_checks.py)."""
+        from opentelemetry import trace
+
+        api = self.telemetry.tracer("accounts-api", "accounts-api-0")
+        correlation = str(uuid.UUID(int=self.check_rng.getrandbits(128)))
+        answered = threading.Event()
+        got: list[tuple[str, int, int, str | None]] = []
+        self.replies[correlation] = (answered, got)
+        reply_topic = self.ns + address_checks.REPLY_TOPIC
+        with api.start_as_current_span("PUT /accounts/{id}/address", kind=trace.SpanKind.SERVER, attributes={
+                "http.request.method": "PUT", "http.route": "/accounts/{id}/address",
+                "http.response.status_code": 200}):
+            ev = Event(type="AddressCheckRequested", envelope="json", source="accounts-api",
+                       occurred_at=time.time_ns() // 1000, event_id=str(uuid.UUID(int=self.check_rng.getrandbits(128))),
+                       version="1", subject=account, correlation_id=correlation,
+                       data={"accountId": account, "country": "DE", "postcode": "10115"})
+            value, headers = encode_records.event_value(ev, 0)
+            headers += [("kafka_replyTopic", reply_topic), ("kafka_correlationId", correlation)]
+            self.accounts.send(self.ns + address_checks.REQUEST_TOPIC, account, value, headers, event_id=ev.event_id)
+            if not answered.wait(QUOTE_TIMEOUT_S):
+                self.report.address_checks_unanswered += 1
+            else:
+                topic, partition, offset, event_id = got[0]
+                with api.start_as_current_span(f"poll {topic}", kind=trace.SpanKind.CLIENT, attributes=_attrs(
+                        topic, "receive", **{"messaging.destination.partition.id": str(partition),
+                                             "messaging.kafka.offset": offset, "messaging.message.id": event_id,
+                                             "messaging.consumer.group.name": self.ns + address_checks.REPLY_GROUP})):
+                    pass
+                self.report.address_checks_waited += 1
+        self.replies.pop(correlation, None)
+
+    def _read_replies(self) -> None:
+        """The reply container: hands each AddressChecked to the handler waiting on its correlation id."""
+        from confluent_kafka import Consumer
+
+        c = Consumer({**self.conf, **GROUP_CONF, "group.id": self.ns + address_checks.REPLY_GROUP,
+                      "enable.auto.commit": True})
+        c.subscribe([self.ns + address_checks.REPLY_TOPIC])
+        try:
+            while not self._replies_stop.is_set():
+                msg = c.poll(0.2)
+                if msg is None or msg.error() is not None:
+                    continue
+                doc = json.loads(msg.value())
+                waiting = self.replies.get(doc.get("correlationId") or "")
+                if waiting is not None:
+                    waiting[1].append((msg.topic(), msg.partition(), msg.offset(), doc.get("eventId")))
+                    waiting[0].set()
+        finally:
+            c.close()
+
+    def answer_address_check(self, msg: Any) -> None:
+        """address-service answers on the reply topic, with the request's correlation id."""
+        req = json.loads(msg.value())
+        account = (msg.key() or b"").decode()
+        ev = Event(type="AddressChecked", envelope="json", source="address-service",
+                   occurred_at=time.time_ns() // 1000, event_id=str(uuid.UUID(int=self.check_rng.getrandbits(128))),
+                   version="1", subject=account, causation_id=req.get("eventId"),
+                   correlation_id=req.get("correlationId"), data={"accountId": account, "valid": True})
+        value, headers = encode_records.event_value(ev, 0)
+        headers.append(("kafka_correlationId", req.get("correlationId")))
+        self.address.send(self.ns + address_checks.REPLY_TOPIC, account, value, headers, event_id=ev.event_id)
 
     def answer_quote(self, msg: Any) -> None:
         """The shipping group prices the parcel and publishes the answer, caused by the request."""

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Op kinds
-HTTP_SERVER, HTTP_CLIENT, DB, PRODUCE, CONSUME, INTERNAL = (
-    "http_server", "http_client", "db", "produce", "consume", "internal")
+HTTP_SERVER, HTTP_CLIENT, DB, PRODUCE, CONSUME, INTERNAL, RECEIVE = (
+    "http_server", "http_client", "db", "produce", "consume", "internal", "receive")  # receive: a pull in a handler
 
 
 @dataclass
@@ -58,6 +58,7 @@ class Record:
     producer_span: tuple[str, str] | None = None  # (trace id, span id) carried in traceparent
     dead_letter: DeadLetter | None = None
     offset: int = -1
+    headers: list[tuple[str, str]] = field(default_factory=list)  # beside the envelope's (a reply-to, say)
 
 
 @dataclass(eq=False)

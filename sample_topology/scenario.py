@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collectors.topology import Topology, load_topology
-from sample_topology import TOPOLOGY_FILE, quotes
+from sample_topology import TOPOLOGY_FILE, address_checks, parcels, quotes, transactions
 from sample_topology import incidents as inc
 from sample_topology.consumers import Disruption, GroupSpec, run_group
 from sample_topology.handlers import Handlers
@@ -26,6 +26,8 @@ GROUPS = (
     # last, so that the groups above draw exactly what they drew before this incident existed
     GroupSpec(quotes.RESPONDER, "shipping-service", (quotes.REQUEST_TOPIC,), 1, links=False),
     GroupSpec(quotes.READER, "web-checkout", (quotes.REPLY_TOPIC,), 1, links=False),
+    GroupSpec(address_checks.RESPONDER, "address-service", (address_checks.REQUEST_TOPIC,), 1, links=True),
+    GroupSpec(parcels.GROUP, "tracking-service", (parcels.TOPIC,), 3, links=True),
 )
 
 
@@ -44,6 +46,11 @@ def build_plan(seed: int = 7, minutes: int = 30, topology: Topology | None = Non
     traffic.run()
     shipping_quotes = quotes.ShippingQuotes(plan, seed, traffic.pods["web-checkout"])
     shipping_quotes.run()
+    transactions.Transactions(plan, seed, traffic.pods).run()
+    checks = address_checks.AddressChecks(plan, seed, traffic.pods["accounts-api"])
+    checks.run()
+    scans = parcels.Parcels(plan, seed)
+    scans.run()
     assign_offsets(plan)
     link_records(plan)
 
@@ -57,7 +64,8 @@ def build_plan(seed: int = 7, minutes: int = 30, topology: Topology | None = Non
                           for at, backoff in zip(times.crash_times(), times.crash_backoffs, strict=False)]},
         "fulfillment": {1: [Disruption(times.fulfillment_stuck_at, None, reason="hang")]},
     }
-    own = {quotes.RESPONDER: shipping_quotes.respond, quotes.READER: shipping_quotes.read_reply}
+    own = {quotes.RESPONDER: shipping_quotes.respond, quotes.READER: shipping_quotes.read_reply,
+           address_checks.RESPONDER: checks.respond, parcels.GROUP: scans.track}
     for spec in GROUPS:
         handler = own.get(spec.name) or getattr(handlers, spec.name.replace("connect-", "").replace("-", "_"))
         # records an earlier group published (the shipping quotes' replies) get offsets and traces first

@@ -20,6 +20,7 @@ from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
 from dashboard.findings import engine
 from dashboard.findings.model import SEVERITIES, Finding, plural
+from dashboard.findings.scorecard import scorecard
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -67,12 +68,14 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-def as_json(report: engine.Report, waiting: Pending | None = None) -> str:
+def as_json(report: engine.Report, waiting: Pending | None = None, card: list[dict[str, Any]] | None = None) -> str:
     waiting = waiting or Pending(0, None)
     doc = {
         "window": {"start": report.window.start.isoformat(), "end": report.window.end.isoformat()},
         "findings": [f.as_dict() for f in report.findings],
         "errors": report.errors,
+        # the design scorecard: one row per line of the guidance, judged on every finding (dashboard.findings.scorecard)
+        "scorecard": card or [],
         # what is stored but not analysed yet (only when the file could not be opened for writing)
         "pending": {"traces": waiting.traces, "since": waiting.since.isoformat() if waiting.since else None,
                     "offset_snapshots": waiting.offset_snapshots},
@@ -159,7 +162,8 @@ _LEVEL = click.Choice(SEVERITIES, case_sensitive=False)
 
 @click.command("findings")
 @db_option
-@click.option("--json", "as_json_", is_flag=True, help="Print JSON (window, findings, errors) instead of a table.")
+@click.option("--json", "as_json_", is_flag=True,
+              help="Print JSON (window, findings, errors, scorecard, pending) instead of a table.")
 @click.option("--since", metavar="DURATION",
               help="Only the last DURATION of the stored data (15m, 1h, 2d); default all history.")
 @click.option("--from", "start", metavar="TIME",
@@ -201,10 +205,11 @@ def findings_cmd(db: str | None, as_json_: bool, since: str | None, start: str |
         except duckdb.Error as exc:
             raise StoreError(f"{db} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
         report = engine.evaluate(cur, window)
+        card = scorecard(cur, window, report.findings) if as_json_ else None
         version = schema_version(cur)
     everything = report.findings  # --fail-on judges all of them, whatever is shown
     report.findings = engine.at_or_above(everything, min_severity)
-    click.echo(as_json(report, waiting) if as_json_ else as_table(report, min_severity, waiting))
+    click.echo(as_json(report, waiting, card) if as_json_ else as_table(report, min_severity, waiting))
     if report.errors:
         failed = "; ".join(f"{m}: {r}" for m, r in sorted(report.errors.items()))
         hint = ""

@@ -10,15 +10,17 @@ from dashboard.analyses import sync_coupling
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
 from dashboard.findings.model import either, plural
+from dashboard.findings.scorecard import scorecard
 from dashboard.ui import links, sources
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
-from dashboard.views_common import findings_frame
+from dashboard.views_common import findings_frame, key_of
 
 DESIGN_RULES = registry.ids(page="event-design")  # the rules that list themselves on this page
 
 
 def render(ctx: Ctx) -> None:
+    _scorecard(ctx)
     types = ed.event_types(ctx.cur, ctx.window)
     if types.empty:
         empty("No events with a type in this time range: the Kafka tap ('seamwatch up --bootstrap …') or record "
@@ -61,6 +63,63 @@ def render(ctx: Ctx) -> None:
                 "processed": "Processed", "called_back": "Called back",
                 "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1)})
     _drill(ctx, t, calls)
+    _finding_evidence(design)
+
+
+def _scorecard(ctx: Ctx) -> None:
+    """Where the design stands, line by line of the guidance: first thing on the page."""
+    st.subheader("Design scorecard")
+    rows = scorecard(ctx.cur, ctx.window, sources.findings(ctx.cur, ctx.window))
+    # eleven short rows: an HTML table shows every line whole, with no scrolling
+    st.table(pd.DataFrame([{
+        "Status": r["status"].upper(), "Guidance": r["guidance"], "Judges": f"{r['observed']} {r['kind']}s",
+        "Pass": r["pass"], "Fail": r["fail"], "Rules": ", ".join(r["rules"]),
+    } for r in rows]).set_index("Status"))
+    # links are page links, never Markdown: a name from the data must not make a link of its own
+    for r in (r for r in rows if r["failing"]):
+        st.markdown(f"**{md(r['guidance'])}** fails on:")
+        cols = st.columns(4)
+        for i, x in enumerate(r["failing"]):
+            f = x["findings"][0]
+            with cols[i % 4]:
+                links.to("findings", md(x["subject"]), icon=":material/flag:", finding=f["finding"])
+
+
+def _finding_evidence(design: list) -> None:
+    """Each design finding with what it rests on: its evidence as the rule gathered it, and its traces."""
+    st.subheader("Design findings and their evidence")
+    by_key = {key_of(f): f for f in design}
+    if not by_key:
+        empty("No design finding in this time range.")
+        return
+    key = links.choose("Finding", list(by_key), param_name="finding", key="ed_finding",
+                       format_func=lambda k: f"{by_key[k].severity} · {k}")
+    f = by_key[key]
+    st.markdown(f"**{md(f.rule)}** on {md_code(f.subject)}: {md(f.summary)}.")
+    st.markdown(f"Remedy: {md(f.remedy)}")
+    ev = {k: v for k, v in f.evidence.items() if k not in ("trace_ids", "span_ids")}
+    scalars = {k: v for k, v in ev.items() if not isinstance(v, (list, dict))}
+    if scalars:
+        # small tables as HTML (st.table), so their text is on the page, selectable and findable
+        st.table(pd.DataFrame({"evidence": list(scalars), "value": [str(v) for v in scalars.values()]}))
+    for name, value in ev.items():
+        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+            st.markdown(f"{md(name.replace('_', ' ').capitalize())}:")
+            st.table(pd.DataFrame([{k: _cell(v) for k, v in x.items()} for x in value[:10]]))
+        elif isinstance(value, (list, dict)) and value:
+            shown = value if isinstance(value, dict) else {"": ", ".join(map(str, value[:20]))}
+            st.markdown(f"{md(name.replace('_', ' ').capitalize())}: "
+                        + "; ".join(f"{md(k)} {md(_cell(v))}".strip() for k, v in shown.items()))
+    for t in list(f.evidence.get("trace_ids") or [])[:3]:
+        links.to("call-chains", f"Trace {md(str(t)[:12])}", icon=":material/account_tree:", trace=t)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
 
 
 def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:

@@ -16,7 +16,8 @@ KEY_TEXT = {
     "what-changed": ["New or worse findings", "Consumer lag, then and now"],
     "call-chains": ["Deepest chain", "Entry points, deepest first", "Deepest path", "Latency over time"],
     "trace": ["Duration", "Segment", "Attributes", "Resource"],
-    "event-design": ["Named like commands", "CreateInvoice"],
+    "event-design": ["Design scorecard", "Commit the state change, then publish", "Named like commands",
+                     "CreateInvoice", "Design findings and their evidence"],
     "lag": ["Groups not OK", "Consumer groups, worst first", "fulfillment"],
     "redeliveries": ["Redelivered records", "Worst groups"],
     "dead-letters": ["Dead letters", "Headers (decoded)"],
@@ -66,3 +67,22 @@ def test_deep_link_opens_a_group_on_its_page(browser, kit, demo_url: str) -> Non
     assert "group=email" in browser.current_url
     assert kit.charts_drawn(browser) >= 2, "the rate chart and the record's processings"
     kit.shoot(browser, "deep-link-redeliveries-email")
+
+
+def test_scorecard_links_a_failing_subject_to_its_finding_and_the_evidence_opens_by_link(
+        browser, kit, demo_url: str) -> None:
+    """The scorecard's failing subject links to its finding; a finding link opens its evidence here."""
+    from urllib.parse import quote
+
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{demo_url}/event-design?range=all")
+    kit.settle(browser)
+    hrefs = [a.get_attribute("href") or "" for a in browser.find_elements(By.CSS_SELECTOR, '[data-testid="stMain"] a')]
+    assert any("/findings?" in h and "finding=PHANTOM_EVENT" in h for h in hrefs), hrefs[:20]
+    browser.get(f"{demo_url}/event-design?range=all&finding={quote('OUT_OF_ORDER_PROCESSING:tracking')}")
+    kit.settle(browser)
+    assert kit.shows(browser, "OUT_OF_ORDER_PROCESSING on tracking")
+    text = kit.body_text(browser)
+    assert "key changed" in text and "ParcelDispatched" in text
+    kit.shoot(browser, "event-design-out-of-order")

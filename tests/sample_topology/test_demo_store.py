@@ -141,7 +141,8 @@ def test_both_consumer_styles_and_semconv_generations(con) -> None:
         "SELECT c.service, bool_and(len(c.links) = 1 AND p.kind = 4) FROM spans c "
         "LEFT JOIN spans p ON p.span_id = c.links[1].span_id WHERE c.kind = 5 GROUP BY 1").fetchall())
     assert styles == {"email-service": True, "analytics-service": True, "invoicing-service": True,
-                      "fulfillment-service": False, "reporting-service": False,
+                      "address-service": True, "tracking-service": True, "fulfillment-service": False,
+                      "reporting-service": False,
                       "shipping-service": False, "web-checkout": False}  # the shipping quote's round trip: parents
     parented = dict(con.execute(
         "SELECT c.service, bool_and(p.kind = 4) FROM spans c JOIN spans p ON p.span_id = c.parent_span_id "

@@ -101,3 +101,35 @@ def test_live_incidents_are_found_with_the_simulators_counts(store, bootstrap, a
     [waits] = registry.rule("PASSIVE_AGGRESSIVE_EVENT").findings(con, window, None)
     assert (waits.subject, waits.count, waits.evidence["reply_topic"]) == (
         ns + quotes.REQUEST_TOPIC, report.quotes_waited, ns + quotes.REPLY_TOPIC)
+
+    # commit, then publish: redemptions publish first (some then roll back), refunds commit first
+    from sample_topology import transactions
+
+    assert report.redemptions > 0 and report.redemptions_rolled_back > 0 and report.refunds > 0
+    early = {f.subject: f.count for f in registry.rule("PUBLISH_BEFORE_COMMIT").findings(con, window, None)}
+    assert early == {f"loyalty-api -> {ns}{transactions.POINTS_TOPIC}": report.redemptions}
+    phantom = {f.subject: f.count for f in registry.rule("PHANTOM_EVENT").findings(con, window, None)}
+    assert phantom == {f"loyalty-api -> {ns}{transactions.POINTS_TOPIC}": report.redemptions_rolled_back}
+
+    # request-reply over topics: each address change that got its answer waited for it in its handler
+    from sample_topology import address_checks
+
+    assert report.address_checks_waited > 0, "the run should have answered some address checks"
+    [rr] = registry.rule("REQUEST_REPLY_OVER_EVENTS").findings(con, window, None)
+    assert (rr.subject, rr.count, rr.evidence["reply_topic"]) == (
+        "accounts-api PUT /accounts/{id}/address", report.address_checks_waited, ns + address_checks.REPLY_TOPIC)
+    assert "reply-to header" in rr.evidence["correlated_by"] and rr.evidence["added_latency_ms"]["p50"] > 0
+
+    # parcels: events of one parcel handled out of order, and a shape changed under version 1
+    from sample_topology import parcels
+
+    assert report.parcels_out_of_order() > 0, "tracking should have handled some dispatches first"
+    [ooo] = registry.rule("OUT_OF_ORDER_PROCESSING").findings(con, window, None)
+    assert (ooo.subject, ooo.count, ooo.evidence["topic"]) == (
+        ns + parcels.GROUP, report.parcels_out_of_order(), ns + parcels.TOPIC)
+    assert set(ooo.evidence["causes"]) == {"key changed"}
+    [shape] = registry.rule("UNVERSIONED_SCHEMA_CHANGE").findings(con, window, None)
+    [change] = shape.evidence["changes"]
+    assert (shape.subject, shape.count, change["event_type"]) == (
+        ns + parcels.TOPIC, report.parcels_reshaped, "ParcelPacked")
+    assert change["retyped"] == {"weight": ["number", "string"]} and "dimensions" in change["removed"]

@@ -144,3 +144,49 @@ def test_duplicate_publication_and_design_evidence(report, golden):
         types = _one(report, "ENVELOPE_MISSING", exp["subject"])["evidence"]["event_types"]
         missing = types[exp["evidence"]["event_type"]]["missing"]
         assert sorted(k.replace("missing_", "event_") for k in missing) == sorted(exp["evidence"]["missing"])
+
+
+def test_unversioned_schema_change_shows_both_shapes_and_their_first_records(report, golden):
+    expected = _expected(golden, "UNVERSIONED_SCHEMA_CHANGE")
+    assert expected, "the sample shop changes a shape under one version"
+    for exp in expected:
+        [change] = _one(report, "UNVERSIONED_SCHEMA_CHANGE", exp["subject"])["evidence"]["changes"]
+        ev = exp["evidence"]
+        assert (change["event_type"], change["version"]) == (ev["event_type"], ev["version"])
+        assert (change["before"]["first_record"], change["after"]["first_record"]) == (
+            ev["first_record_before"], ev["first_record_after"])
+        assert change["retyped"] == {"weight": ["number", "string"]}
+        assert change["removed"] == ["dimensions", "dimensions.h", "dimensions.l", "dimensions.w"]
+
+
+def test_the_scorecard_judges_each_line_of_the_guidance_on_the_sample_shop(report, golden):
+    card = {row["line"]: row for row in report["scorecard"]}
+    assert list(card) == ["facts", "ids", "timestamps", "versions", "context", "idempotent", "sync_chains",
+                          "commit_then_publish", "no_rpc", "ordering", "dead_letters"]
+    for row in card.values():
+        assert row["rules"] and row["pass"] + row["fail"] == row["observed"] > 0, row["line"]
+        assert row["status"] == ("fail" if row["fail"] else "pass")
+        for x in row["failing"]:
+            assert all(f["rule"] in row["rules"] and f["finding"].startswith(f["rule"] + ":") for f in x["findings"])
+
+    def failing(line):
+        return {x["subject"] for x in card[line]["failing"]}
+
+    def subjects(rule, key=None):
+        return {f["evidence"][key] if key else f["subject"] for f in golden["findings"]
+                if f["rule"] == rule and f["severity"] != "info"}
+
+    assert failing("commit_then_publish") == {s.split(" -> ")[0] for s in subjects("PUBLISH_BEFORE_COMMIT")} \
+        == {"loyalty-api"}
+    assert failing("no_rpc") == subjects("PASSIVE_AGGRESSIVE_EVENT") | subjects("REQUEST_REPLY_OVER_EVENTS",
+                                                                               "request_topic")
+    assert failing("ordering") == subjects("OUT_OF_ORDER_PROCESSING", "topic") == {"shop.parcels"}
+    assert failing("versions") == subjects("UNVERSIONED_SCHEMA_CHANGE") | {
+        f["subject"] for f in golden["findings"]
+        if f["rule"] == "ENVELOPE_MISSING" and "event_version" in f["evidence"]["missing"]}
+    assert failing("idempotent") == subjects("IDEMPOTENCY_VIOLATION")
+    assert failing("facts") == subjects("EVENT_AS_COMMAND")
+    groups = {f["subject"] for f in golden["findings"] + golden["healthy"] if f["rule"] == "REDELIVERY"}
+    assert card["idempotent"]["observed"] == len(groups)
+    # the healthy look-alikes pass: the refunds' service, the fire-and-forget topics, the stable-key topics
+    assert "payments-api" not in failing("commit_then_publish") and "shop.refunds" not in failing("no_rpc")

@@ -74,6 +74,14 @@ def test_evidence_details(found, golden):
             if ev["first_err_s"] is not None:
                 first_bad = min(v for k, v in f.evidence["first_at"].items() if k != "WARN")
                 assert _seconds(datetime.fromisoformat(first_bad)) == ev["first_err_s"]
+        elif e["rule"] == "OUT_OF_ORDER_PROCESSING":
+            assert (f.evidence["topic"], f.evidence["causes"]) == (ev["topic"], ev["causes"])
+            assert all(x["processed"][0].split(" at ")[0] == x["produced"][1].split()[0]
+                       for x in f.evidence["examples"])  # the later-produced event was handled first
+        elif e["rule"] == "REQUEST_REPLY_OVER_EVENTS":
+            assert (f.evidence["request_topic"], f.evidence["reply_topic"]) == (ev["request_topic"], ev["reply_topic"])
+            assert f.evidence["added_latency_ms"]["max"] == pytest.approx(ev["max_wait_ms"], abs=0.002)
+            assert "reply-to header" in f.evidence["correlated_by"]
         elif e["rule"] == "CALLBACK_CHATTER":
             assert (f.evidence["topic"], f.evidence["producer"], f.evidence["processed"]) == (
                 ev["topic"], ev["producer"], ev["processings"])
