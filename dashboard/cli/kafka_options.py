@@ -54,6 +54,35 @@ def kafka_options(f: Callable[..., Any]) -> Callable[..., Any]:
     return f
 
 
+# What a client needs to reach the cluster (redrive, and the dashboard when it may redrive).
+_CONNECTION = ("kafka_bootstrap", "kafka_cluster", "kafka_x", "kafka_config")
+
+
+def connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """--bootstrap, --cluster, -X and --kafka-config, the same options as collect's."""
+    chosen = [o for o in _OPTIONS if _dest(o) in _CONNECTION]
+    for option in reversed(chosen):
+        f = option(f)
+    return f
+
+
+def _dest(decorator: Callable[..., Any]) -> str | None:
+    probe = decorator(lambda: None)
+    params = getattr(probe, "__click_params__", [])
+    return params[-1].name if params else None
+
+
+def connection_settings(options: dict[str, Any]) -> Any:
+    """KafkaSettings from the connection options, or None without --bootstrap."""
+    bootstrap = [b for item in options.get("kafka_bootstrap") or () for b in item.split(",") if b.strip()]
+    if not bootstrap:
+        return None
+    from collectors.kafka.config import KafkaSettings, merge_extra
+
+    return KafkaSettings(bootstrap=bootstrap, cluster=options.get("kafka_cluster"),
+                         extra=merge_extra(options.get("kafka_config"), options.get("kafka_x") or ()))
+
+
 def build_kafka(store: Store, options: dict[str, Any]) -> list[Component]:
     """Tap and lag poller when --bootstrap is given; nothing otherwise."""
     schemas = schema_source(options)  # its usage errors stand with or without --bootstrap
