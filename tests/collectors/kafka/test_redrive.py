@@ -170,6 +170,36 @@ def test_poison_fix_redrive_then_the_group_processes_it(shop: Billing, produce, 
     assert f"already replayed {shop.dlt}/0/0 → {shop.topic}/1/1" in again.stdout
     assert len(_messages(bootstrap, shop.topic)) == 4
 
+    # Seamwatch's tap and lag poller see the group past the replay: findings say it was processed
+    _collect(db, bootstrap, shop, lambda cur: cur.execute(
+        'SELECT max(committed_offset) FROM group_offsets WHERE group_id = ? AND topic = ? AND "partition" = 1',
+        [shop.group, shop.topic]).fetchone()[0] == 2)
+    found = subprocess.run([*SEAMWATCH, "findings", "--db", str(db), "--json"], capture_output=True, text=True,
+                           timeout=120)
+    assert found.returncode == 0, found.stderr
+    outcome = [f for f in json.loads(found.stdout)["findings"] if f["rule"] == "REDRIVE_OUTCOME"]
+    assert [(f["subject"], f["severity"]) for f in outcome] == [(f"{shop.dlt} (processed)", "info")]
+    assert outcome[0]["evidence"]["records"][0] == {
+        "dead_letter": f"{shop.dlt}/0/0", "replay": f"{shop.topic}/1/1", "group": shop.group, "replay_count": 1,
+        "outcome": "processed", "new_dead_letter": None, "reason": None}
+
+
+def _collect(db: Path, bootstrap: str, shop: Billing, until: Callable[[Any], bool]) -> None:
+    """Seamwatch's tap and lag poller over the test's topics until the store shows what until() wants."""
+    from collectors.kafka.components import build
+    from collectors.kafka.config import KafkaSettings
+    from collectors.runtime import Runtime
+
+    settings = KafkaSettings(bootstrap=[bootstrap], cluster="c1", include=(shop.topic.rsplit(".", 1)[0] + ".*",),
+                             poll_interval=0.5, group_id="tap-" + shop.group)
+    with Store(db) as store:
+        runtime = Runtime(build(store, settings, from_beginning=True))
+        runtime.start()
+        try:
+            wait_for(lambda: until(store.cursor()), timeout=60, what="the tap and the lag poller")
+        finally:
+            assert runtime.stop() == []
+
 
 def test_a_record_failing_again_is_quarantined_after_max_replays(shop: Billing, produce, bootstrap,
                                                                  tmp_path) -> None:
