@@ -19,6 +19,7 @@ from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from collectors.store.retention import Retention, parse_duration
 from dashboard.cli import collect
 from dashboard.cli.options import db_option, port_option
+from dashboard.cli.serve import allow_redrive_option, redrive_settings
 
 log = logging.getLogger(__name__)
 DEFAULT_DB = "seamwatch.duckdb"
@@ -35,13 +36,15 @@ DEFAULT_DB = "seamwatch.duckdb"
               help="Delete data older than this (e.g. 24h, 7d) in the background.")
 @click.option("--refresh", type=click.FloatRange(0, 3600), default=5.0, show_default=True,
               envvar="SEAMWATCH_REFRESH", show_envvar=True, help="Seconds between page refreshes (0: never).")
+@allow_redrive_option
 def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain: str | None, refresh: float,
-           **options: object) -> None:
+           allow_redrive: bool, **options: object) -> None:
     """Collect and browse at once: collectors on background threads, the dashboard in this process.
 
     Ctrl+C stops everything: collectors flush and commit, then the command exits 0.
     """
     db = db or DEFAULT_DB
+    redrive_with = redrive_settings(allow_redrive, options)
     retention = parse_duration(retain) if retain else None
     memory_limit = str(options.pop("db_memory_limit", None) or DEFAULT_MEMORY_LIMIT)
     with Store(db, memory_limit=memory_limit) as store:  # fails with one sentence when another process holds the file
@@ -55,6 +58,10 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
         runtime = Runtime(components)
         shared.register(store)
         shared.set_status(store, runtime.status)
+        if redrive_with is not None:
+            from dashboard.ui import redrive
+
+            redrive.allow(store, redrive_with)
         try:
             runtime.start()
             collecting = ", ".join(c.name for c in components) or "nothing (give --bootstrap and/or --otlp)"
@@ -71,6 +78,8 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
                     raise
         finally:
             unsaved = runtime.stop()
+            if redrive_with is not None:
+                redrive.disallow(store)
             shared.unregister(store)
     if unsaved:
         raise click.ClickException("stopped, but not everything was saved: " + "; ".join(unsaved))

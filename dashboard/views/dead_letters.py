@@ -8,7 +8,7 @@ import streamlit as st
 from dashboard.analyses import dead_letters as dl
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
-from dashboard.ui import links
+from dashboard.ui import links, redrive
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
 
@@ -53,6 +53,7 @@ def render(ctx: Ctx) -> None:
                      "open": st.column_config.NumberColumn("Not recovered", format="%d"),
                      "dlt_topics": "Dead-letter topic", "last_seen": st.column_config.DatetimeColumn(
                          "Last (UTC)", format="HH:mm:ss")})
+    redrive.panel(ctx.store, ctx.window, df)
     _drill(df)
 
 
