@@ -111,7 +111,7 @@ def _button(store: Store, settings: Any, dead: pd.DataFrame, done: pd.DataFrame)
     st.warning(md(f"Replay {n} dead letter{'s' if n != 1 else ''} ({topics}) to their origin topics? Each is "
                   "sent once, with a provenance header; one replayed too often already is quarantined instead."),
                icon=":material/warning:")
-    c = st.columns([1, 1, 6])
+    c = st.columns([3, 2, 7])
     if c[0].button(f"Confirm: redrive {n}", key="redrive_go", type="primary"):
         st.session_state.pop("redrive_confirm", None)
         st.session_state["redrive_result"] = _run(store, settings, todo)
