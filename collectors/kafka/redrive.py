@@ -16,6 +16,7 @@ header, or the ledger's count for the replay it came from) is quarantined, never
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -37,6 +38,9 @@ REPLAY_COUNT = "seamwatch-replay-count"  # value: decimal, 1 on the first replay
 DEFAULT_MAX_REPLAYS = 3
 _BATCH = 500  # replays per intent/flush/done round without --rate
 _WAIT = 30.0  # seconds a read or a flush may take before the run stops with an error
+# One run at a time in a process: two Redrive buttons clicked at once would both find a dead
+# letter unrecorded and both send it (a second process cannot open the store at all).
+_ONE_RUN = threading.Lock()
 
 
 class RedriveError(SeamwatchError):
@@ -145,6 +149,14 @@ class Redrive:
 
     # -- the run -----------------------------------------------------------------
     def run(self) -> Report:
+        if not _ONE_RUN.acquire(timeout=1.0):
+            raise RedriveError("another redrive is running in this process; try again when it has finished")
+        try:
+            return self._run()
+        finally:
+            _ONE_RUN.release()
+
+    def _run(self) -> Report:
         from confluent_kafka import Consumer
 
         self._consumer = Consumer(self.settings.client_conf(**{

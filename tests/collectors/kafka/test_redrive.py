@@ -149,6 +149,7 @@ def test_poison_fix_redrive_then_the_group_processes_it(shop: Billing, produce, 
     assert dry.returncode == 0, dry.stderr
     assert f"would replay {shop.dlt}/0/0 → {shop.topic} (replay 1)" in dry.stdout
     assert len(_messages(bootstrap, shop.topic)) == 3  # the dry run sent nothing
+    assert not db.exists()  # and created no store
 
     done = _redrive(db, bootstrap, "--dlt", shop.dlt, "--since", "1h")
     assert done.returncode == 0, done.stderr
