@@ -78,3 +78,17 @@ def test_no_redrives_no_findings(data, store, window) -> None:
     data.write()
     assert redrives(store.cursor(), window).empty
     assert rule_findings(store.cursor(), window, None, "REDRIVE_OUTCOME") == []
+
+
+def test_a_replay_is_not_a_duplicate_publication(data, store, window) -> None:
+    """The replay repeats the event on purpose: DUPLICATE_PUBLISH must not count it, a real copy it must."""
+    from dashboard.analyses.redeliveries import duplicate_publications
+
+    event = {"eventId": "e-1", "eventType": "OrderPlaced"}
+    data.record("shop.orders", 1, 3, at=0, value=event)
+    data.record("shop.orders", 1, 10, at=60, value=event, headers=[(PROVENANCE, f"{DLT}/0/0"), (REPLAY_COUNT, "1")])
+    data.write()
+    assert duplicate_publications(store.cursor(), window).empty
+    data.record("shop.orders", 1, 11, at=61, value=event)  # a producer retry without idempotence
+    data.write()
+    assert duplicate_publications(store.cursor(), window)["copies"].tolist() == [2]
