@@ -95,7 +95,7 @@ def _candidates(dead: pd.DataFrame, done: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def _button(store: Store, settings: Any, dead: pd.DataFrame, done: pd.DataFrame) -> None:
-    result = st.session_state.pop("redrive_result", None)
+    result = st.session_state.get("redrive_result")  # kept: a live page redraws itself every few seconds
     if result is not None:
         (st.error if result[0] else st.success)(md(result[1]))
     todo = _candidates(dead, done)
@@ -105,7 +105,7 @@ def _button(store: Store, settings: Any, dead: pd.DataFrame, done: pd.DataFrame)
         return
     if not st.session_state.get("redrive_confirm"):
         st.button(f"Redrive {n} dead letter{'s' if n != 1 else ''}…", key="redrive_ask", icon=":material/replay:",
-                  on_click=lambda: st.session_state.update(redrive_confirm=n))
+                  on_click=lambda: st.session_state.update(redrive_confirm=n, redrive_result=None))
         return
     topics = ", ".join(f"{len(v)} from {t}" for t, v in sorted(todo.items()))
     st.warning(md(f"Replay {n} dead letter{'s' if n != 1 else ''} ({topics}) to their origin topics? Each is "

@@ -59,8 +59,9 @@ def _provenance(bootstrap: str, topic: str) -> list[str]:  # noqa: F811
         c.close()
 
 
-def test_redrive_button_confirms_the_count_and_replays_once(browser, kit, bootstrap, topic_factory, produce,  # noqa: F811
-                                                            tmp_path) -> None:
+@pytest.mark.parametrize("command", ["dashboard", "up"])
+def test_redrive_button_confirms_the_count_and_replays_once(command, browser, kit, bootstrap, topic_factory,  # noqa: F811
+                                                            produce, tmp_path) -> None:  # noqa: F811
     from selenium.webdriver.common.by import By
 
     prefix = f"bd-{uuid.uuid4().hex[:6]}"
@@ -74,15 +75,18 @@ def test_redrive_button_confirms_the_count_and_replays_once(browser, kit, bootst
     port = kit.free_port()
     log = tmp_path / "dashboard.log"
     with log.open("w") as out:
+        # up: the tap and the lag poller write the same store while the button replays (live pages)
+        collecting = ["--topic", prefix + ".*", "--tap-group", "tap-" + prefix] if command == "up" else []
         proc = subprocess.Popen(
-            kit.seamwatch("dashboard", "--db", str(db), "--port", str(port), "--allow-redrive",
-                          "--bootstrap", bootstrap, "--cluster", "c1"), stdout=out, stderr=out, cwd=tmp_path)
+            kit.seamwatch(command, "--db", str(db), "--port", str(port), "--allow-redrive",
+                          "--bootstrap", bootstrap, "--cluster", "c1", *collecting),
+            stdout=out, stderr=out, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
     try:
         kit.wait_healthy(url, proc, log)
         browser.get(f"{url}/dead-letters?range=all")
         kit.settle(browser)
-        kit.shoot(browser, "redrive-page")
+        kit.shoot(browser, f"redrive-{command}-page")
 
         def button(label: str):
             found = [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if label in b.text]
@@ -95,13 +99,13 @@ def test_redrive_button_confirms_the_count_and_replays_once(browser, kit, bootst
         confirm = wait_for(lambda: button("Confirm: redrive 2"), what="the Confirm button")  # the count, in full
         kit.settle(browser)
         browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", confirm)
-        kit.shoot(browser, "redrive-confirm")
+        kit.shoot(browser, f"redrive-{command}-confirm")
         assert _provenance(bootstrap, orders) == []  # asking sent nothing
         confirm.click()
         assert kit.shows(browser, f"Redrive: {dlt}: 2 replayed", timeout=60), kit.body_text(browser)[:3000]
         kit.settle(browser)
         time.sleep(0.5)
-        kit.shoot(browser, "redrive-done")
+        kit.shoot(browser, f"redrive-{command}-done")
         assert sorted(_provenance(bootstrap, orders)) == [f"{dlt}/0/0", f"{dlt}/0/1"]
         # replayed, so nothing is left to offer
         assert kit.shows(browser, "Every dead letter shown is recovered or already redriven.")
