@@ -342,17 +342,24 @@ class Redrive:
         size = max(1, min(_BATCH, int(rate))) if rate else _BATCH
         pace = 1.0 / rate if rate else 0.0
         started, sent = time.monotonic(), 0
-        ends: dict[str, dict[int, int]] = {}
+        partitions: dict[str, list[int]] = {}
         for i in range(0, len(letters), size):
             batch = letters[i:i + size]
+            # the targets' end offsets before this batch is sent: where a later run looks for it
+            ends: dict[str, dict[int, int]] = {}
+            for letter in batch:
+                assert letter.target is not None
+                if letter.target not in partitions:
+                    partitions[letter.target] = self._partitions(letter.target)
+                if letter.target not in ends:
+                    ends[letter.target] = {p: self._end(letter.target, p) for p in partitions[letter.target]}
             intents = []
             for letter in batch:
                 assert letter.target is not None
-                if letter.target not in ends:
-                    ends[letter.target] = {p: 0 for p in self._partitions(letter.target)}
-                parts = [letter.target_partition] if letter.target_partition is not None else list(ends[letter.target])
-                intents.append((letter.record, letter.target, letter.grp, letter.carried + 1,
-                                {p: self._end(letter.target, p) for p in parts}))
+                at = ends[letter.target]
+                if letter.target_partition is not None and letter.target_partition in at:
+                    at = {letter.target_partition: at[letter.target_partition]}
+                intents.append((letter.record, letter.target, letter.grp, letter.carried + 1, at))
             self.ledger.record_intents(intents, self.run_id)
             delivered: dict[int, tuple[int, int] | str] = {}
             for n, letter in enumerate(batch):
@@ -363,7 +370,7 @@ class Redrive:
                 kw: dict[str, Any] = {"key": letter.key, "value": letter.value,
                                       "headers": replay_headers(letter.headers, letter.record, letter.carried + 1),
                                       "on_delivery": _delivery(delivered, n)}
-                if letter.target_partition is not None:
+                if letter.target_partition is not None and letter.target_partition in ends[letter.target]:
                     kw["partition"] = letter.target_partition
                 while True:
                     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from collectors.errors import ConfigError
+from collectors.errors import ConfigError, StoreError, StoreLockedError
 from collectors.kafka.redrive import DEFAULT_MAX_REPLAYS, Outcome, Redrive, Request
 from collectors.kafka.redrive_ledger import RecordId
 from collectors.store import Store
@@ -91,7 +91,15 @@ def redrive_cmd(db: str | None, dlt: str | None, records: list[RecordId], since:
     if dry_run and not Path(db).exists():  # nothing was replayed yet, and a dry run creates nothing
         report = Redrive(None, settings, request, on_outcome=show).run()
     else:  # a dry run reads the ledger and writes nothing, so it opens the store read-only
-        with Store(db, read_only=dry_run) as store:
+        try:
+            store = Store(db, read_only=dry_run).open()
+        except StoreLockedError as exc:
+            who = f"process {exc.pid}" if exc.pid else "another process"
+            raise StoreError(
+                f"{db} is held by {who}{f' ({exc.holder})' if exc.holder else ''}; a redrive records its "
+                "replays there: stop that process first, or redrive from the Dead letters page of "
+                "'seamwatch up --allow-redrive'.") from None
+        with store:
             report = Redrive(store, settings, request, on_outcome=show).run()
     click.echo(("dry run: " if dry_run else "") + report.summary())
     if report.count("failed"):

@@ -39,3 +39,24 @@ def test_usage_errors(tmp_path, monkeypatch, args, says) -> None:
     assert result.exit_code == 2, result.output
     assert says in result.output
     assert not (tmp_path / "x.duckdb").exists()  # refused before any store was created
+
+
+def test_a_held_store_says_how_to_redrive_instead(tmp_path) -> None:
+    """collect (or up) holds the file: the redrive says to stop it or use up's Redrive button."""
+    import subprocess
+    import sys
+
+    db = tmp_path / "held.duckdb"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from collectors.store import Store; "
+                               f"s = Store({str(db)!r}).open(); print('open', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "open"
+        result = CliRunner().invoke(cli, ["redrive", "--db", str(db), "--bootstrap", "127.0.0.1:9",
+                                          "--dlt", "a.DLT", "--since", "1h"])
+    finally:
+        holder.kill()
+        holder.wait(10)
+    assert result.exit_code == 2, result.output
+    assert f"is held by process {holder.pid}" in result.output
+    assert "seamwatch up --allow-redrive" in result.output and "Traceback" not in result.output
