@@ -213,9 +213,15 @@ class Redrive:
         try:
             while left:
                 batch = self._consumer.consume(500, 1.0)
-                if not batch and time.monotonic() > deadline:
-                    raise RedriveError("no progress reading " + ", ".join(f"{t}/{p}" for t, p in sorted(left))
-                                       + f" for {_WAIT:.0f} s")
+                if not batch:
+                    # the last offsets may hold no message (transaction markers, compaction): the
+                    # consumer's position past the end says the partition is read
+                    for tp in self._consumer.position([TopicPartition(t, p) for t, p in left]):
+                        if tp.offset >= left[(tp.topic, tp.partition)]:
+                            del left[(tp.topic, tp.partition)]
+                    if left and time.monotonic() > deadline:
+                        raise RedriveError("no progress reading " + ", ".join(f"{t}/{p}" for t, p in sorted(left))
+                                           + f" for {_WAIT:.0f} s")
                 for msg in batch:
                     if msg.error():
                         continue  # partition EOF and transient errors; the deadline bounds the wait
@@ -242,7 +248,7 @@ class Redrive:
             got = {RecordId(m.topic(), m.partition(), m.offset()): m for m in msgs}
             for r in sorted(wanted - set(got), key=str):
                 self._emit(Outcome(r, "failed", reason="no such record on the topic (deleted, or never written)"))
-            msgs = [got[r] for r in req.records if r in got]
+            msgs = [got[r] for r in dict.fromkeys(req.records) if r in got]  # a record named twice goes once
         else:
             from confluent_kafka import TopicPartition
 

@@ -213,7 +213,7 @@ def test_a_record_failing_again_is_quarantined_after_max_replays(shop: Billing, 
         dead = _messages(bootstrap, shop.dlt)
         assert len(dead) == n
         last = f"{shop.dlt}/0/{n - 1}"
-        run = _redrive(db, bootstrap, "--record", last, "--max-replays", "2")
+        run = _redrive(db, bootstrap, "--record", last, "--record", last, "--max-replays", "2")  # named twice
         assert run.returncode == 0, run.stderr
         assert f"replayed {last} → {shop.topic}/0/{n} (replay {n})" in run.stdout
     shop.drain()
@@ -311,3 +311,24 @@ def test_bad_input_is_one_line(bootstrap, tmp_path) -> None:
         r = _redrive(db, bootstrap, *args)
         assert r.returncode == 2, (args, r.stdout, r.stderr)
         assert says in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_in_doubt_lookup_reads_past_a_transaction_marker(shop: Billing, produce, bootstrap, tmp_path) -> None:
+    """A target written transactionally ends in a commit marker, no message: the lookup still finishes."""
+    produce(shop.dlt, [(b"k0", b'{"i": 0}', [("kafka_dlt-original-topic", shop.topic.encode())])])
+    db = tmp_path / "s.duckdb"
+    landed = RecordId(shop.dlt, 0, 0)
+    with Store(db) as store:
+        Ledger(store, "c1").record_intents([(landed, shop.topic, None, 1, {0: 0})], "killed")
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": "tx-" + shop.group})
+    p.init_transactions(15)
+    p.begin_transaction()
+    p.produce(shop.topic, key=b"k0", value=b'{"i": 0}', partition=0,
+              headers=[(PROVENANCE, str(landed).encode()), (REPLAY_COUNT, b"1")])
+    p.commit_transaction(15)
+
+    started = time.monotonic()
+    run = _redrive(db, bootstrap, "--dlt", shop.dlt, "--since", "1h")
+    assert run.returncode == 0, run.stderr
+    assert f"found replayed {landed} → {shop.topic}/0/0" in run.stdout
+    assert time.monotonic() - started < 25  # not the 30 s no-progress deadline
