@@ -278,7 +278,7 @@ class Redrive:
                                                      dl["dlt_origin_offset"])
         partition = dl["dlt_origin_partition"] if target == dl["dlt_origin_topic"] else None
         return _Letter(record, msg.key(), msg.value(), headers, target, partition, dl["dlt_origin_group"],
-                       carried or 0)
+                       max(0, carried or 0))  # a nonsense count (negative) counts as none
 
     # -- deciding ----------------------------------------------------------------
     def _decide(self, letter: _Letter) -> _Letter | None:
