@@ -62,6 +62,7 @@ def _provenance(bootstrap: str, topic: str) -> list[str]:  # noqa: F811
 @pytest.mark.parametrize("command", ["dashboard", "up"])
 def test_redrive_button_confirms_the_count_and_replays_once(command, browser, kit, bootstrap, topic_factory,  # noqa: F811
                                                             produce, tmp_path) -> None:  # noqa: F811
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     prefix = f"bd-{uuid.uuid4().hex[:6]}"
@@ -89,19 +90,33 @@ def test_redrive_button_confirms_the_count_and_replays_once(command, browser, ki
         kit.shoot(browser, f"redrive-{command}-page")
 
         def button(label: str):
-            found = [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if label in b.text]
+            try:
+                found = [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if label in b.text]
+            except StaleElementReferenceException:  # a live page redrew itself meanwhile
+                return None
             return found[0] if found else None
 
-        ask = wait_for(lambda: button("Redrive 2 dead letters"), what="the Redrive button")
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", ask)
-        ask.click()
+        def press(label: str) -> None:
+            """Click the button, looking it up again when a live page redrew it under the click."""
+            def clicked() -> bool:
+                b = button(label)
+                if b is None:
+                    return False
+                try:
+                    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", b)
+                    b.click()
+                except StaleElementReferenceException:
+                    return False
+                return True
+            wait_for(clicked, what=f"the button {label!r}")
+
+        press("Redrive 2 dead letters")
         assert kit.shows(browser, f"Replay 2 dead letters (2 from {dlt}) to their origin topics?")
-        confirm = wait_for(lambda: button("Confirm: redrive 2"), what="the Confirm button")  # the count, in full
+        wait_for(lambda: button("Confirm: redrive 2"), what="the Confirm button")  # the count, in full
         kit.settle(browser)
-        browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", confirm)
         kit.shoot(browser, f"redrive-{command}-confirm")
         assert _provenance(bootstrap, orders) == []  # asking sent nothing
-        confirm.click()
+        press("Confirm: redrive 2")
         assert kit.shows(browser, f"Redrive: {dlt}: 2 replayed", timeout=60), kit.body_text(browser)[:3000]
         kit.settle(browser)
         time.sleep(0.5)
