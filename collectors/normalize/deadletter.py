@@ -34,6 +34,18 @@ EMPTY: dict[str, Any] = {
 }
 
 
+# Header names the dead-letter families write (origin, exception, retry bookkeeping): a replay
+# drops them, so that the consumer sees the record as its producer sent it.
+HEADER_PREFIXES: tuple[str, ...] = (
+    "kafka_dlt-", "kafka_original-", "kafka_exception-", "retry_topic-", "x-original-", "x-exception-", _CONNECT,
+)
+
+
+def is_dead_letter_header(name: str) -> bool:
+    """True for a header one of the dead-letter families adds (not the producer's own)."""
+    return name.startswith(HEADER_PREFIXES)
+
+
 def matches(topic: str, patterns: Sequence[str] = DEFAULT_PATTERNS) -> bool:
     return any(fnmatchcase(topic, p) for p in patterns)
 

@@ -18,12 +18,14 @@ differ, two different events share an id: an id collision.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from collectors.kafka.redrive import PROVENANCE
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, bucket_us, over_processings, params
 from dashboard.analyses.window import Window
 
@@ -165,6 +167,8 @@ WITH recs AS (
       AND NOT regexp_matches(topic, $retry_re)
       AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
       AND ($topic IS NULL OR topic = $topic)
+      -- a redrive's replay is a deliberate second publication (REDRIVE_OUTCOME follows it up)
+      AND NOT contains(coalesce(headers, ''), $redriven)
 ),
 -- a position holds one record (the store ingests each once), so a plain count finds the
 -- candidates cheaply; only their records are aggregated in detail
@@ -192,7 +196,8 @@ def duplicate_publications(con: duckdb.DuckDBPyConnection, window: Window, *,
     """Event ids seen at more than one offset of a topic; kind is 'duplicate' or 'collision'."""
     return con.execute(
         _DUPLICATE_PUBLICATIONS,
-        {"start": window.start, "end": window.end, "topic": topic, "retry_re": RETRY_TOPIC_RE},
+        {"start": window.start, "end": window.end, "topic": topic, "retry_re": RETRY_TOPIC_RE,
+         "redriven": json.dumps([PROVENANCE, ""])[:-3]},  # '["seamwatch-redriven-from", ' as stored
     ).df()
 
 

@@ -9,9 +9,25 @@ from pathlib import Path
 import click
 
 from collectors.store import Store
+from dashboard.cli.kafka_connection import connection_options, connection_settings
 from dashboard.cli.options import db_option, port_option
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
+
+allow_redrive_option = click.option(
+    "--allow-redrive", is_flag=True,
+    help="Show a Redrive button on the Dead letters page that replays dead letters to their origin topic "
+         "(needs --bootstrap; asks for confirmation).")
+
+
+def redrive_settings(allow_redrive: bool, options: dict[str, object]) -> object:
+    """The cluster settings the Redrive button replays with, or None when it is not allowed."""
+    if not allow_redrive:
+        return None
+    settings = connection_settings(options)
+    if settings is None:
+        raise click.UsageError("--allow-redrive needs --bootstrap: the cluster to replay on")
+    return settings
 
 
 @dataclass(frozen=True)
@@ -56,13 +72,29 @@ def serve_dashboard(settings: DashboardSettings) -> None:
 @port_option
 @click.option("--address", default="127.0.0.1", show_default=True, envvar="SEAMWATCH_ADDRESS", show_envvar=True,
               help="Address the dashboard binds to.")
-def dashboard_cmd(db: str | None, port: int, address: str) -> None:
+@allow_redrive_option
+@connection_options
+def dashboard_cmd(db: str | None, port: int, address: str, allow_redrive: bool, **options: object) -> None:
     """Serve the dashboard over an existing store file that no collector holds."""
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
-    # Fail here, with one sentence, if the file is missing, held or not ours.
-    Store(db, read_only=True).open().close()
-    serve_dashboard(DashboardSettings(db=db, port=port, address=address))
+    redrive_with = redrive_settings(allow_redrive, options)
+    if redrive_with is None:
+        # Fail here, with one sentence, if the file is missing, held or not ours.
+        Store(db, read_only=True).open().close()
+        serve_dashboard(DashboardSettings(db=db, port=port, address=address))
+        return
+    if not Path(db).exists():
+        raise click.UsageError(f"{db} does not exist; import data or run collectors first")
+    # Replays are recorded in the store, so a dashboard that may redrive holds the file for writing.
+    with Store(db) as store:
+        from dashboard.ui import redrive
+
+        redrive.allow(store, redrive_with)
+        try:  # no collectors here: nothing to refresh for
+            serve_dashboard(DashboardSettings(db=db, port=port, address=address, refresh=0))
+        finally:
+            redrive.disallow(store)
 
 
 COMMANDS = [dashboard_cmd]

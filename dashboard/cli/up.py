@@ -22,7 +22,7 @@ from collectors.store.retention import Retention, parse_duration
 from dashboard.cli import collect
 from dashboard.cli.alert_options import build_alerts
 from dashboard.cli.options import db_option, port_option
-from dashboard.cli.serve import DashboardSettings, serve_dashboard
+from dashboard.cli.serve import DashboardSettings, allow_redrive_option, redrive_settings, serve_dashboard
 from dashboard.cli.source_options import collectors
 
 log = logging.getLogger(__name__)
@@ -40,13 +40,15 @@ DEFAULT_DB = "seamwatch.duckdb"
               help="Delete data older than this (e.g. 24h, 7d) in the background.")
 @click.option("--refresh", type=click.FloatRange(0, 3600), default=5.0, show_default=True,
               envvar="SEAMWATCH_REFRESH", show_envvar=True, help="Seconds between page refreshes (0: never).")
+@allow_redrive_option
 def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain: str | None, refresh: float,
-           **options: object) -> None:
+           allow_redrive: bool, **options: object) -> None:
     """Collect and browse at once: collectors on background threads, the dashboard in this process.
 
     Ctrl+C stops everything: collectors flush and commit, then the command exits 0.
     """
     db = db or DEFAULT_DB
+    redrive_with = redrive_settings(allow_redrive, options)
     retention = parse_duration(retain) if retain else None
     memory_limit = str(options.pop("db_memory_limit", None) or DEFAULT_MEMORY_LIMIT)
     store = Store(db, memory_limit=memory_limit)
@@ -67,6 +69,10 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
         runtime = Runtime(components)
         shared.register(store)
         shared.set_status(store, runtime.status)
+        if redrive_with is not None:
+            from dashboard.ui import redrive
+
+            redrive.allow(store, redrive_with)
         try:
             runtime.start()
             collecting = ", ".join(c.name for c in components) or f"nothing (give {switches()})"
@@ -78,6 +84,8 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
                     raise
         finally:
             unsaved = runtime.stop()
+            if redrive_with is not None:
+                redrive.disallow(store)
             shared.unregister(store)
     if unsaved:
         raise click.ClickException("stopped, but not everything was saved: " + "; ".join(unsaved))

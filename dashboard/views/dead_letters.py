@@ -10,7 +10,7 @@ from dashboard.analyses import dead_letters as dl
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
 from dashboard.findings.model import plural
-from dashboard.ui import links, numbers
+from dashboard.ui import links, numbers, redrive
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
 
@@ -68,6 +68,7 @@ def render(ctx: Ctx) -> None:
                      "open": st.column_config.NumberColumn("Not recovered", format="localized"),
                      "dlt_topics": "Dead-letter topic", "last_seen": st.column_config.DatetimeColumn(
                          "Last (UTC)", format="HH:mm:ss")})
+    redrive.panel(ctx.store, ctx.window, df)
     _drill(df)
 
 
