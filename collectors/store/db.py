@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from collectors.errors import StoreError, StoreLockedError
+from collectors.store.lake import attach, is_lake
 from collectors.store.migrate import migrate, schema_version
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
@@ -187,9 +188,50 @@ class Store:
         self._write_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------
+    @property
+    def lake(self) -> bool:
+        """True when the store is a DuckLake (collectors/store/lake.py), not a DuckDB file."""
+        return is_lake(self.path)
+
+    def _open_lake(self) -> duckdb.DuckDBPyConnection:
+        con = connect_memory()
+        try:
+            attach(con, self.path, read_only=self.read_only)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
     def open(self) -> Store:
         if self._con is not None:
             return self
+        if self.lake:
+            con = self._open_lake()
+        else:
+            con = self._open_file()
+        try:
+            if self.memory_limit:
+                con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            if self.checkpoint_threshold and not self.lake:
+                con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
+            if self.read_only:
+                if schema_version(con) == 0:
+                    raise StoreError(f"{self.path} is not a usable Seamwatch database: it has no Seamwatch "
+                                     "schema; it was left untouched.")
+            else:
+                migrate(con, self.path)
+        except duckdb.Error as exc:
+            con.close()
+            if "no space left" in str(exc).lower():
+                raise write_error(self.path, exc, doing="opening it") from None
+            raise StoreError(f"{self.path} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
+        except StoreError:
+            con.close()
+            raise
+        self._con = con
+        return self
+
+    def _open_file(self) -> duckdb.DuckDBPyConnection:
         if self.read_only and not Path(self.path).exists():
             raise StoreError(f"{self.path} does not exist; import data or run 'seamwatch demo' first.")
         parent = Path(self.path).parent
@@ -211,27 +253,7 @@ class Store:
             raise StoreError(f"cannot open {self.path}: {text.splitlines()[0]}") from None
         except duckdb.Error as exc:
             raise StoreError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
-        try:
-            if self.memory_limit:
-                con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            if self.checkpoint_threshold:
-                con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
-            if self.read_only:
-                if schema_version(con) == 0:
-                    raise StoreError(f"{self.path} is not a usable Seamwatch database: it has no Seamwatch "
-                                     "schema; it was left untouched.")
-            else:
-                migrate(con, self.path)
-        except duckdb.Error as exc:
-            con.close()
-            if "no space left" in str(exc).lower():
-                raise write_error(self.path, exc, doing="opening it") from None
-            raise StoreError(f"{self.path} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
-        except StoreError:
-            con.close()
-            raise
-        self._con = con
-        return self
+        return con
 
     def close(self) -> None:
         if self._con is not None:
