@@ -119,6 +119,9 @@ def attach(con: duckdb.DuckDBPyConnection, location: str, *, read_only: bool,
                              f"'seamwatch lake create --db \"{location}\" --data-path DIR'.") from None
         raise StoreError(f"cannot open the lake {location!r}: {text}") from None
     con.execute(f"USE {NAME}")
+    # Concurrent appends by several collectors each commit after DuckLake re-reads the catalog;
+    # its default of 10 tries ran out with two writers committing ~20 times a second each
+    con.execute("SET ducklake_max_retry_count = 100")
 
 
 def create(location: str, data_path: str | os.PathLike[str]) -> None:

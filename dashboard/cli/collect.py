@@ -93,6 +93,10 @@ def _build(store: Store, options: dict[str, object]) -> list[Component]:
 
         # first, so it stops last: the collectors flush what they hold, then it derives everything pending
         components.insert(0, Deriver(store))
+        if store.lake:  # small files merged, old snapshots and their files deleted (one collector at a time)
+            from collectors.store.lake_maintenance import LakeMaintenance
+
+            components.append(LakeMaintenance(store))
     return components
 
 

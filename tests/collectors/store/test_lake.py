@@ -166,3 +166,65 @@ def test_the_cli_creates_a_lake_once_then_imports_and_audits_it(postgres, tmp_pa
     with Store(location, read_only=True) as s:
         assert s.counts()["spans"] == 7 and s.counts()["records"] == 12
     assert list((tmp_path / "files").rglob("*.parquet")), "the rows went to Parquet files under the data path"
+
+
+@lake
+def test_two_writer_processes_append_batches_with_their_positions_at_once(new_lake) -> None:
+    """Two collectors on one lake: every batch commits, with its positions, while the other writes."""
+    location = new_lake()
+    writer = textwrap.dedent("""
+        import sys
+        from collectors.model import RECORD_SCHEMA, to_table
+        from collectors.normalize.records import record_row
+        from collectors.store import Store
+        location, partition = sys.argv[1], int(sys.argv[2])
+        with Store(location) as s:
+            for batch in range(30):
+                rows = [record_row(cluster="c", topic="t", partition=partition, offset=o, key=b"k", value=b"{}",
+                                   headers=[], timestamp_ms=1_700_000_000_000 + o, timestamp_type=1,
+                                   tapped_at_us=0, source="test") for o in range(batch * 50, batch * 50 + 50)]
+                s.append({"records": to_table(rows, RECORD_SCHEMA)}, positions=[("c", "t", partition, batch * 50 + 50)])
+        print("done", flush=True)
+    """)
+    procs = [subprocess.Popen([sys.executable, "-c", writer, location, str(p)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, cwd=ROOT) for p in (0, 1)]
+    for proc in procs:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0 and out.strip() == "done", err[-2000:]
+    with Store(location, read_only=True) as s:
+        got = s.cursor().execute(
+            'SELECT "partition", count(*), count(DISTINCT "offset"), max("offset") FROM records GROUP BY 1 ORDER BY 1'
+        ).fetchall()
+        assert got == [(0, 1500, 1500, 1499), (1, 1500, 1500, 1499)]
+        assert s.positions("c") == {("t", 0): 1500, ("t", 1): 1500}
+
+
+@lake
+def test_maintenance_merges_small_files_and_deletes_what_retention_and_merging_left(new_lake, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from collectors.store.lake_maintenance import LakeMaintenance
+    from collectors.store.retention import delete_older_than
+
+    location = new_lake()
+    with Store(location) as s:
+        for batch in range(20):  # one snapshot and one small file per batch, as a collector writes them
+            s.append({"records": to_table([_record(o) for o in range(batch * 200, batch * 200 + 200)], RECORD_SCHEMA)},
+                     positions=[("c", "t", 0, batch * 200 + 200)])
+        cur = s.cursor()
+        files = lambda: cur.execute("SELECT count(*) FROM ducklake_list_files('store', 'records')").fetchone()[0]  # noqa: E731
+        on_disk = lambda: len(list(tmp_path.rglob("*.parquet")))  # noqa: E731
+        assert files() >= 20
+        before = on_disk()
+        # retention deletes the first half of the rows (records of 1970 + offset ms)
+        cutoff = cur.execute("SELECT min(\"timestamp\") + INTERVAL 2 SECOND FROM records").fetchone()[0]
+        delete_older_than(s, cutoff)
+        kept = cur.execute("SELECT count(*), min(\"offset\"), max(\"offset\") FROM records").fetchone()
+        maintenance = LakeMaintenance(s, keep=timedelta(0))
+        done = maintenance.run_once()
+        # the first 10 files hold only deleted rows: they go; the other 10 are merged into one
+        assert done["merged_files"] == 10 and done["expired_snapshots"] >= 20 and done["removed_files"] >= 20, done
+        assert files() <= 2 and on_disk() < before
+        assert cur.execute("SELECT count(*), min(\"offset\"), max(\"offset\") FROM records").fetchone() == kept
+        assert s.positions("c") == {("t", 0): 4000}
+        assert "merged" in maintenance.status().describe()
