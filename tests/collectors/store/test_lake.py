@@ -228,3 +228,30 @@ def test_maintenance_merges_small_files_and_deletes_what_retention_and_merging_l
         assert cur.execute("SELECT count(*), min(\"offset\"), max(\"offset\") FROM records").fetchone() == kept
         assert s.positions("c") == {("t", 0): 4000}
         assert "merged" in maintenance.status().describe()
+
+
+@lake
+def test_a_catalog_restart_or_outage_loses_and_repeats_no_batch(new_lake, postgres) -> None:
+    """PostgreSQL restarted: the next batch commits on a new connection. PostgreSQL down: the
+    batch fails whole (a collector keeps it and retries), and commits once PostgreSQL is back."""
+    import duckdb
+
+    location = new_lake()
+
+    def batch(first: int) -> dict:
+        return {"records": to_table([_record(o) for o in range(first, first + 5)], RECORD_SCHEMA)}
+
+    with Store(location) as s:
+        s.append(batch(0), positions=[("c", "t", 0, 5)])
+        postgres.restart()
+        s.append(batch(5), positions=[("c", "t", 0, 10)])
+        postgres.stop()
+        try:
+            with pytest.raises(duckdb.Error):
+                s.append(batch(10), positions=[("c", "t", 0, 15)])
+        finally:
+            postgres.start()
+        s.append(batch(10), positions=[("c", "t", 0, 15)])
+        offsets = [r[0] for r in s.cursor().execute('SELECT "offset" FROM records ORDER BY 1').fetchall()]
+        assert offsets == list(range(15))
+        assert s.positions("c") == {("t", 0): 15}
