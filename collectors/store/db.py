@@ -1,4 +1,5 @@
-"""The Store object: opens the DuckDB file, migrates it, appends Arrow batches atomically.
+"""The Store object: opens the DuckDB file (or a lake: collectors/store/lake.py), migrates it,
+appends Arrow batches atomically.
 
 DuckDB admits one writing process per file, so one Store is shared by every thread of
 a process: writers append through :meth:`Store.append`, readers take a :meth:`cursor`

@@ -7,7 +7,7 @@ from importlib import resources
 
 import duckdb
 
-from collectors.errors import SchemaTooNewError
+from collectors.errors import SchemaTooNewError, StoreError
 from collectors.store.lake import is_lake
 
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
@@ -97,6 +97,10 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
             raise
 
     if current == 0:
+        tables = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()").fetchone()
+        if tables and tables[0]:  # as for a file (db._refuse_foreign): never add our tables to another's lake
+            raise StoreError(f"{location} is not a usable Seamwatch lake: it holds {tables[0]} tables and no "
+                             "Seamwatch schema; it was left untouched.")
         run([ddl for _, ddl in model_tables()], [(n, name) for n, name, _ in MIGRATIONS])
     else:
         for number, name, sql in MIGRATIONS:

@@ -255,3 +255,22 @@ def test_a_catalog_restart_or_outage_loses_and_repeats_no_batch(new_lake, postgr
         offsets = [r[0] for r in s.cursor().execute('SELECT "offset" FROM records ORDER BY 1').fetchall()]
         assert offsets == list(range(15))
         assert s.positions("c") == {("t", 0): 15}
+
+
+@lake
+def test_a_lake_with_other_tables_and_no_seamwatch_schema_is_left_untouched(new_lake, tmp_path: Path) -> None:
+    from collectors.store.db import connect_memory
+    from collectors.store.lake import attach
+
+    location = new_lake(create_it=False)
+    con = connect_memory()
+    attach(con, location, read_only=False, data_path=tmp_path / "theirs")
+    con.execute("CREATE TABLE invoices (id INTEGER)")
+    con.close()
+    with pytest.raises(StoreError, match="not a usable Seamwatch lake"):
+        Store(location).open()
+    con = connect_memory()
+    attach(con, location, read_only=True)
+    assert con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'store'").fetchall() == [
+        ("invoices",)]
+    con.close()
