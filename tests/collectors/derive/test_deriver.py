@@ -53,7 +53,8 @@ def test_on_stop_traces_that_are_not_quiet_are_derived_after_the_collectors_flus
 
     monkeypatch.setattr(collect, "build_otlp", lambda store, options: [Collector()])
     built = collect._build(store, {})
-    assert [c.name for c in built] == ["derive", "otlp"]  # started first, so stopped last
+    # derive started first, so stopped last; a lake is maintained too
+    assert [c.name for c in built] == ["derive", "otlp"] + (["lake-maintenance"] if store.lake else [])
     built[0].quiet_for = timedelta(hours=1)  # nothing would be quiet by the clock
     runtime = Runtime(built)
     runtime.start()
