@@ -174,4 +174,8 @@ def collectors(store: Store, given: Mapping[str, Any]) -> list[Component]:
         from collectors.derive.component import Deriver
 
         components.insert(0, Deriver(store))
+        if store.lake:  # small files merged, old snapshots and their files deleted (one collector at a time)
+            from collectors.store.lake_maintenance import LakeMaintenance
+
+            components.append(LakeMaintenance(store))
     return components

@@ -103,7 +103,7 @@ class TapStatus:
 class LagStatus:
     """The lag poller (collectors.kafka.lag)."""
 
-    state: str  # starting, running, retrying, stopped
+    state: str  # starting, running, retrying, standby (another collector polls: a lake), stopped
     interval_s: float
     polls: int
     groups: int
@@ -276,6 +276,26 @@ class ImportStatus:
         return _line(self.state, f"{self.files_done:,} of {_n(self.files, 'file')}", f"{fmt_bytes(self.bytes_read)} read",
                      _n(self.rows, "row"), f"{self.rejected:,} rejected" if self.rejected else None,
                      _n(self.refused, "file") + " refused" if self.refused else None, _error(self.last_error))
+
+
+@dataclass(frozen=True)
+class LakeMaintenanceStatus:
+    """Lake maintenance (collectors.store.lake_maintenance): merges small files, expires snapshots."""
+
+    runs: int
+    merged_files: int  # Parquet files merged into bigger ones, all runs
+    expired_snapshots: int
+    removed_files: int  # files deleted from the data path
+    standby: bool = False  # another collector holds the maintenance lease
+    last_run_at: float | None = None
+    error: str | None = None
+
+    def describe(self, now: float | None = None) -> str:
+        if self.standby:
+            return "standby: another collector maintains the lake"
+        return _line(_n(self.runs, "run"), f"{_n(self.merged_files, 'file')} merged",
+                     f"{_n(self.expired_snapshots, 'snapshot')} expired", f"{_n(self.removed_files, 'file')} removed",
+                     _ago(self.last_run_at, now, "run"), _error(self.error, "error"))
 
 
 @dataclass(frozen=True)

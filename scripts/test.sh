@@ -3,6 +3,10 @@
 # Tests that need Kafka start a real broker themselves (jars from Maven Central, Java 17);
 # browser tests use Debian's chromium + chromium-driver, Prometheus tests Debian's prometheus, each
 # installed here when missing and root.
+# The lake tests (a DuckLake store on PostgreSQL) run in a second environment, .venv-lake, with the
+# lake extra (duckdb 1.5.5 and its extension wheels) against a PostgreSQL cluster they start from
+# Debian's postgresql package, installed here when missing and root.
+# With arguments, they go to pytest in .venv only (SEAMWATCH_TEST_STORES=lake: in .venv-lake only).
 # Under CI=true, a missing service fails the run instead of skipping tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,12 +47,50 @@ fi
 
 .venv/bin/ruff check collectors dashboard sample_topology tests scripts
 
-set +e
-.venv/bin/python -m pytest "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-  echo "pytest collected no tests: that is a failure" >&2
-  exit 1
+lake_env() {
+  if [ ! -x /usr/lib/postgresql/15/bin/initdb ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing Debian's postgresql-15 for the lake tests"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+    else
+      echo "PostgreSQL 15 missing and not root: lake tests will skip (fail under CI)"
+    fi
+  fi
+  if [ ! -x .venv-lake/bin/python ]; then
+    "$PY" -m venv .venv-lake
+  fi
+  .venv-lake/bin/python -m pip install --quiet --upgrade pip
+  .venv-lake/bin/python -m pip install --quiet -e '.[test,lake]'
+}
+
+run_pytest() {  # run_pytest PYTHON ARGS...: pytest's status, "no tests" counted as a failure
+  local py=$1
+  shift
+  set +e
+  "$py" -m pytest "$@"
+  local status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: that is a failure" >&2
+    return 1
+  fi
+  return "$status"
+}
+
+if [ "$#" -gt 0 ]; then
+  if [ "${SEAMWATCH_TEST_STORES:-file}" = lake ]; then
+    lake_env
+    run_pytest .venv-lake/bin/python "$@"
+  else
+    run_pytest .venv/bin/python "$@"
+  fi
+  exit $?
 fi
+
+status=0
+run_pytest .venv/bin/python || status=$?
+echo "the same tests on a lake store, and the lake's own tests (.venv-lake: duckdb 1.5.5 + extensions)"
+lake_env
+SEAMWATCH_TEST_STORES=lake run_pytest .venv-lake/bin/python || status=$?
 exit "$status"

@@ -1,18 +1,140 @@
-"""Fixtures shared by every test package."""
+"""Fixtures shared by every test package.
+
+The ``store`` fixture is parametrized over the kinds of store (docs/architecture.md#the-lake):
+``file``, a DuckDB file, and ``lake``, a DuckLake on a throwaway PostgreSQL cluster
+(scripts/postgres_server.py). SEAMWATCH_TEST_STORES chooses the kinds, ``file`` by default;
+the lake needs the ``lake`` extra (duckdb 1.5.5 and its extension wheels), so scripts/test.sh
+runs ``SEAMWATCH_TEST_STORES=lake`` in a second environment, where only the tests that take a
+store, or are marked ``lake``, are collected. A test that only makes sense on a file is marked
+``file_only``.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from collectors.store import Store
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def store_kinds() -> list[str]:
+    kinds = [k.strip() for k in os.environ.get("SEAMWATCH_TEST_STORES", "file").split(",") if k.strip()]
+    unknown = set(kinds) - {"file", "lake"}
+    if unknown or not kinds:
+        raise pytest.UsageError(f"SEAMWATCH_TEST_STORES takes file and/or lake, not {sorted(unknown) or kinds}")
+    return kinds
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", store_kinds(), scope="function")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without the lake kind, leave out the ``lake`` tests (they run in the lake environment);
+    in a lake-only run, keep only the tests that run on a lake store and the ``lake`` tests."""
+    kinds = store_kinds()
+    if "lake" not in kinds:
+        drop = [item for item in items if item.get_closest_marker("lake")]
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+            items[:] = [item for item in items if not item.get_closest_marker("lake")]
+        return
+    if "file" in kinds:
+        return
+    keep, drop = [], []
+    for item in items:
+        on_lake = getattr(item, "callspec", None) is not None and item.callspec.params.get("store_kind") == "lake"
+        wanted = (on_lake and item.get_closest_marker("file_only") is None) or item.get_closest_marker("lake")
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _harness() -> Any:
+    spec = importlib.util.spec_from_file_location("postgres_server", ROOT / "scripts" / "postgres_server.py")
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["postgres_server"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"lake tests cannot run under CI: {reason}", pytrace=False)
+    pytest.skip(f"no lake: {reason}")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A PostgreSQL 15 cluster for the session (the lake's catalog); skips, or fails under CI, without one."""
+    harness = _harness()
+    why = harness.missing_requirement()
+    if why:
+        _unavailable(why)
+    from collectors.errors import StoreError
+    from collectors.store.lake import extension_file
+
+    try:
+        extension_file("ducklake")
+        extension_file("postgres")
+    except StoreError as exc:
+        _unavailable(str(exc))
+    # not under pytest's tmp folders: they are private to root, and as root the server runs as 'postgres'
+    workdir = Path(tempfile.mkdtemp(prefix="seamwatch-pg-"))
+    pg = harness.Postgres(workdir)
+    try:
+        try:
+            pg.start()
+        except harness.PostgresError as exc:
+            _unavailable(str(exc).splitlines()[0])
+        yield pg
+    finally:
+        try:
+            pg.stop(mode="immediate")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
 
 @pytest.fixture
-def store(tmp_path: Path):
-    """A fresh, migrated store in a temporary DuckDB file."""
-    with Store(tmp_path / "test.duckdb") as s:
+def new_lake(postgres: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Makes empty lakes: a new catalog database each call, data under the test's tmp_path."""
+    from collectors.store.lake import create
+
+    def make(*, create_it: bool = True) -> str:
+        name = f"lake_{uuid.uuid4().hex[:12]}"
+        location = "ducklake:postgres:" + postgres.createdb(name)
+        if create_it:
+            create(location, tmp_path / name)
+        return location
+
+    return make
+
+
+@pytest.fixture
+def store_location(store_kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """Where a test's store lives: a DuckDB file path, or a new lake's location."""
+    if store_kind == "file":
+        return str(tmp_path / "test.duckdb")
+    return request.getfixturevalue("new_lake")()
+
+
+@pytest.fixture
+def store(store_location: str):
+    """A fresh, migrated store: a temporary DuckDB file, or a new lake (see the module's doc)."""
+    with Store(store_location) as s:
         yield s
 
 

@@ -18,6 +18,7 @@ from collectors.derive import processings, sql
 from collectors.derive.consumer import derive_consumer_status
 from collectors.derive.watermark import mark_scanned, new_rows
 from collectors.store import Store
+from collectors.store.lake import is_lake_connection
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,23 @@ def _scan_new_spans(cur) -> None:  # type: ignore[no-untyped-def]
     if scan is None:
         return
     since, upto = scan
+    if is_lake_connection(cur):
+        # a lake has no key for ON CONFLICT (collectors/store/lake.py); MERGE matches on the trace id
+        cur.execute(
+            """
+            MERGE INTO derive_pending USING (
+                SELECT trace_id, min(start_time) AS first_start, max(end_time) AS last_end FROM spans
+                WHERE (?::TIMESTAMP IS NULL OR ingested_at > ?::TIMESTAMP) AND ingested_at <= ?
+                GROUP BY trace_id
+            ) AS n ON derive_pending.trace_id = n.trace_id
+            WHEN MATCHED THEN UPDATE SET first_start = least(derive_pending.first_start, n.first_start),
+                                         last_end = greatest(derive_pending.last_end, n.last_end)
+            WHEN NOT MATCHED THEN INSERT VALUES (n.trace_id, n.first_start, n.last_end)
+            """,
+            [since, since, upto],
+        )
+        mark_scanned(cur, "spans", upto)
+        return
     cur.execute(
         """
         INSERT INTO derive_pending

@@ -11,6 +11,7 @@ from collectors.derive import derive, derive_all
 from collectors.runtime import ThreadComponent
 from collectors.status import DeriveStatus
 from collectors.store import Store
+from collectors.store.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,11 @@ class Deriver(ThreadComponent):
         super().__init__()
         self._stats: dict[str, Any] = {"traces": 0, "segments": 0, "messages": 0, "snapshots": 0, "pending": 0,
                                        "errors": 0, "last_run": None, "last_error": None}
+        # On a lake every receiver's spans land in one store, so whole traces are there; one
+        # collector at a time derives them (docs/architecture.md#many-collectors). A pass that
+        # outlives the lease meets the next holder's in DuckLake's conflict check: one commit fails
+        # and its traces stay pending for the next pass.
+        self._lease = Lease(store, "derive", ttl=max(60.0, every * 6))
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
@@ -36,6 +42,7 @@ class Deriver(ThreadComponent):
         # not, so `findings` right after Ctrl+C sees everything collected. A span of one of
         # these traces that arrives later (next run) derives the trace again.
         self.run_once(quiet_for=timedelta(0), until_done=True)
+        self._lease.release()
 
     def status(self) -> DeriveStatus:
         s = self._stats
@@ -47,6 +54,8 @@ class Deriver(ThreadComponent):
     def run_once(self, *, quiet_for: timedelta | None = None, until_done: bool = False) -> None:
         """One bounded derive call (or calls until nothing is left); a failure is logged and counted, never raised."""
         quiet = self.quiet_for if quiet_for is None else quiet_for
+        if not self._lease.hold():
+            return  # another collector on this lake derives
         try:
             r = derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet)
         except Exception as exc:  # a bad trace, or a full disk, must not stop the collectors beside us

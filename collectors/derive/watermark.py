@@ -28,4 +28,6 @@ def new_rows(cur: Any, table: str) -> tuple[datetime | None, datetime] | None:
 
 def mark_scanned(cur: Any, table: str, upto: datetime) -> None:
     """Record that the rows of ``table`` ingested up to ``upto`` are handled."""
-    cur.execute("INSERT OR REPLACE INTO derive_state VALUES (?, ?)", [table, upto])
+    # DELETE + INSERT, not INSERT OR REPLACE: a lake has no key to replace on (collectors/store/lake.py)
+    cur.execute("DELETE FROM derive_state WHERE name = ?", [table])
+    cur.execute("INSERT INTO derive_state VALUES (?, ?)", [table, upto])

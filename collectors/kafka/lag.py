@@ -23,6 +23,7 @@ from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
 from collectors.runtime import ThreadComponent
 from collectors.status import LagStatus, us_to_s
 from collectors.store import Store
+from collectors.store.lease import Lease
 
 log = logging.getLogger(__name__)
 rate_limit(log)  # a broker away repeats the same error on every poll
@@ -51,6 +52,11 @@ class LagPoller(ThreadComponent):
         self._admin: Any = None
         self._status: dict[str, Any] = {"state": "stopped", "polls": 0, "groups": 0, "partitions": 0,
                                         "last_poll_at": None, "last_error": None, "failures": 0}
+        # on a lake, one collector's poller polls a cluster; the others stand by and take over
+        # when its lease runs out, at most half an interval after a poll that did not come
+        interval = float(settings.poll_interval)
+        self._lease = Lease(store, f"lag:{self.cluster}", ttl=interval * 1.5)
+        self._standby_check = max(0.2, interval / 4)
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
@@ -60,6 +66,7 @@ class LagPoller(ThreadComponent):
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
+        self._lease.release()
         self._set(state="stopped")
 
     def status(self) -> LagStatus:
@@ -79,6 +86,10 @@ class LagPoller(ThreadComponent):
         backoff = 1.0
         while not self._stop.is_set():
             started = time.monotonic()
+            if not self._lease.hold():
+                self._set(state="standby")
+                self._stop.wait(self._standby_check)
+                continue
             try:
                 self.poll_once()
                 backoff = 1.0

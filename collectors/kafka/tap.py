@@ -5,6 +5,11 @@ positions it reaches (topic, partition → next offset), and the tap assigns its
 at those stored positions when it starts. Kafka consumer-group commits happen after the
 store commit and only make the tap's own lag visible to the lag poller; they are never
 read back. A stop, a kill -9 or a broker restart therefore neither loses nor repeats a record.
+
+On a lake (collectors/store/lake.py) several collectors share the store, so the tap joins its
+consumer group instead (``--tap-group``) and Kafka's group protocol splits the partitions among
+them (docs/architecture.md#many-collectors): each partition it is given starts at the position
+stored in the lake, and before one is taken away the tap writes what it has read of it.
 """
 
 from __future__ import annotations
@@ -71,6 +76,12 @@ class KafkaTap(ThreadComponent):
                                         "path": self.path, "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
+        # group mode (a lake): batches handed to the pipeline and not yet written, and what the
+        # rebalance callbacks need of the session under way
+        self._in_flight = 0
+        self._flushed = threading.Condition(self._lock)
+        self._session_parts: tuple[Pipeline, _Buffer] | None = None
+        self._subscribed: tuple[str, ...] | None = None
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
@@ -119,7 +130,15 @@ class KafkaTap(ThreadComponent):
             "error_cb": self._error_cb,
         })}
         conf.setdefault("client.id", "seamwatch-tap")
+        if self._grouped:
+            # incremental rebalances: a collector joining or leaving moves only the partitions it must
+            conf["partition.assignment.strategy"] = "cooperative-sticky"
         return Consumer(conf)
+
+    @property
+    def _grouped(self) -> bool:
+        """True when partitions come from the consumer group (a lake, shared by several collectors)."""
+        return bool(getattr(self.store, "lake", False))
 
     def _run(self) -> None:
         backoff = 1.0
@@ -155,7 +174,10 @@ class KafkaTap(ThreadComponent):
         log.info("%s: per-record work on the %s path", self.name, self.path)
         stages = Pipeline(self.name, [("normalizer", self._normalize), ("writer", self._write)])
         self._assigned = {}
+        self._subscribed = None
+        self._in_flight = 0  # a failed session's skipped batches are not in flight
         buf = _Buffer()
+        self._session_parts = (stages, buf)
         try:
             self._consume(consumer, stages, buf, used)
             if buf.chunks and stages.failure is None:
@@ -178,10 +200,13 @@ class KafkaTap(ThreadComponent):
         while not self._stop.is_set() and stages.failure is None:
             now = time.monotonic()
             if now >= next_refresh:
-                self._refresh(consumer, initial=first)
+                if self._grouped:
+                    self._subscribe(consumer)
+                else:
+                    self._refresh(consumer, initial=first)
                 first = False
                 next_refresh = now + self.settings.topic_refresh
-            if not self._assigned:
+            if not self._assigned and not (self._grouped and self._subscribed):
                 self._stop.wait(min(self.settings.topic_refresh, 1.0))
                 continue
             self._commit(consumer)
@@ -213,6 +238,8 @@ class KafkaTap(ThreadComponent):
     def _hand_over(self, stages: Pipeline, buf: _Buffer) -> None:
         """The buffered chunks, as one batch, to the normalizer thread; waits while the stages are busy."""
         normalizer, batch, picked = buf.take()
+        with self._lock:
+            self._in_flight += 1
         stages.put((normalizer, batch, _now_us(), picked))
 
     def _capture(self, msgs: list[Any]) -> tuple[Normalizer, Any]:
@@ -280,6 +307,64 @@ class KafkaTap(ThreadComponent):
         topics = sorted({t for t, _ in self._assigned})
         self._set(state="running", partitions=len(self._assigned), topics=topics)
 
+    # -- group mode (a lake) ----------------------------------------------------------------
+    def _subscribe(self, consumer: Any) -> None:
+        """Subscribe to the wanted topics, again when that set changes; the group assigns partitions."""
+        from confluent_kafka import KafkaException
+
+        try:
+            md = consumer.list_topics(timeout=10)
+        except KafkaException as exc:  # broker away: keep the subscription, librdkafka reconnects
+            self._set(state="retrying", last_error=str(exc))
+            return
+        wanted = tuple(sorted(t for t, tm in md.topics.items() if tm.error is None and self.settings.wants(t)))
+        if wanted and wanted != self._subscribed:
+            consumer.subscribe(list(wanted), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                               on_lost=self._on_lost)
+            self._subscribed = wanted
+            log.info("%s: in group %s for %d topics", self.name, self.settings.group_id, len(wanted))
+        self._set(state="running", partitions=len(self._assigned), topics=sorted({t for t, _ in self._assigned}))
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        """Partitions the group gives this collector start where the lake says they stopped."""
+        from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
+
+        stored = self.store.positions(self.cluster)
+        start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
+        given = [TopicPartition(tp.topic, tp.partition, stored.get((tp.topic, tp.partition), start))
+                 for tp in partitions]
+        consumer.incremental_assign(given)
+        for tp in given:
+            self._assigned[(tp.topic, tp.partition)] = tp.offset
+        log.info("%s: the group gave %d partitions", self.name, len(given))
+        self._set(partitions=len(self._assigned), topics=sorted({t for t, _ in self._assigned}))
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        """Before a partition moves to another collector: write everything read so far, then let go."""
+        self._write_all()
+        self._commit(consumer, final=True)
+        consumer.incremental_unassign(partitions)
+        for tp in partitions:
+            self._assigned.pop((tp.topic, tp.partition), None)
+        self._set(partitions=len(self._assigned), topics=sorted({t for t, _ in self._assigned}))
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        # the group gave them away already (this collector missed its session timeout): what it
+        # still writes of them may repeat what the new owner reads (README, "Outgrowing one machine")
+        log.warning("%s: lost %d partitions to the group", self.name, len(partitions))
+        self._on_revoke(consumer, partitions)
+
+    def _write_all(self) -> None:
+        """Hand over the buffer and wait until every batch handed over is written (or the writer failed)."""
+        if self._session_parts is None:
+            return
+        stages, buf = self._session_parts
+        if buf.chunks and stages.failure is None:
+            self._hand_over(stages, buf)
+        with self._flushed:
+            while self._in_flight > 0 and stages.failure is None:
+                self._flushed.wait(0.5)
+
     def _consume_errors(self, errs: Any) -> None:
         for m in errs:
             err = m.error()
@@ -312,11 +397,16 @@ class KafkaTap(ThreadComponent):
 
         table, errors, positions, tapped = item
         t0 = time.perf_counter()
-        with self.store.transaction() as tx:
-            tx.append("records", table)
-            if errors:
-                tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
-            tx.set_positions((self.cluster, t, p, o) for t, p, o in positions)
+        try:
+            with self.store.transaction() as tx:
+                tx.append("records", table)
+                if errors:
+                    tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
+                tx.set_positions((self.cluster, t, p, o) for t, p, o in positions)
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+                self._flushed.notify_all()
         # the consumer thread commits to Kafka (the client blocks a commit from another thread)
         self._to_commit.append([TopicPartition(t, p, o) for t, p, o in positions])
         self._add_time("write_s", time.perf_counter() - t0)

@@ -1,4 +1,5 @@
-"""The Store object: opens the DuckDB file, migrates it, appends Arrow batches atomically.
+"""The Store object: opens the DuckDB file (or a lake: collectors/store/lake.py), migrates it,
+appends Arrow batches atomically.
 
 DuckDB admits one writing process per file, so one Store is shared by every thread of
 a process: writers append through :meth:`Store.append`, readers take a :meth:`cursor`
@@ -19,6 +20,7 @@ import duckdb
 import pyarrow as pa
 
 from collectors.errors import StoreError, StoreLockedError
+from collectors.store.lake import attach, is_lake
 from collectors.store.migrate import migrate, schema_version
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
@@ -59,8 +61,9 @@ def _holder(pid: int | None) -> str | None:
 class Writer:
     """Writes inside one open transaction (see :meth:`Store.transaction`)."""
 
-    def __init__(self, cur: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, cur: duckdb.DuckDBPyConnection, *, lake: bool = False) -> None:
         self._cur = cur
+        self._lake = lake
 
     @property
     def cursor(self) -> duckdb.DuckDBPyConnection:
@@ -94,6 +97,13 @@ class Writer:
         if not rows:
             return
         now_us = time.time_ns() // 1000
+        if self._lake:
+            # Appended only: on a lake, deleting a row conflicts with every other collector's
+            # append to the table (DuckLake 1.5.5: "another transaction has deleted inlined data"),
+            # while appends never do. Store.positions reads the furthest row per partition.
+            self._cur.executemany("INSERT INTO tap_positions VALUES (?, ?, ?, ?, make_timestamp(?))",
+                                  [(c, t, p, o, now_us) for c, t, p, o in rows])
+            return
         # DELETE + INSERT rather than INSERT OR REPLACE: after an in-place replace DuckDB reports
         # a write transaction still active, skips every automatic checkpoint and keeps all
         # written rows in memory (the tap's bench: RSS grew ~0.75 GB per million records)
@@ -187,9 +197,50 @@ class Store:
         self._write_lock = threading.Lock()
 
     # -- lifecycle -------------------------------------------------------------
+    @property
+    def lake(self) -> bool:
+        """True when the store is a DuckLake (collectors/store/lake.py), not a DuckDB file."""
+        return is_lake(self.path)
+
+    def _open_lake(self) -> duckdb.DuckDBPyConnection:
+        con = connect_memory()
+        try:
+            attach(con, self.path, read_only=self.read_only)
+        except BaseException:
+            con.close()
+            raise
+        return con
+
     def open(self) -> Store:
         if self._con is not None:
             return self
+        if self.lake:
+            con = self._open_lake()
+        else:
+            con = self._open_file()
+        try:
+            if self.memory_limit:
+                con.execute(f"SET memory_limit = '{self.memory_limit}'")
+            if self.checkpoint_threshold and not self.lake:
+                con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
+            if self.read_only:
+                if schema_version(con) == 0:
+                    raise StoreError(f"{self.path} is not a usable Seamwatch database: it has no Seamwatch "
+                                     "schema; it was left untouched.")
+            else:
+                migrate(con, self.path)
+        except duckdb.Error as exc:
+            con.close()
+            if "no space left" in str(exc).lower():
+                raise write_error(self.path, exc, doing="opening it") from None
+            raise StoreError(f"{self.path} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
+        except StoreError:
+            con.close()
+            raise
+        self._con = con
+        return self
+
+    def _open_file(self) -> duckdb.DuckDBPyConnection:
         if self.read_only and not Path(self.path).exists():
             raise StoreError(f"{self.path} does not exist; import data or run 'seamwatch demo' first.")
         parent = Path(self.path).parent
@@ -211,27 +262,7 @@ class Store:
             raise StoreError(f"cannot open {self.path}: {text.splitlines()[0]}") from None
         except duckdb.Error as exc:
             raise StoreError(f"cannot open {self.path}: {str(exc).splitlines()[0]}") from None
-        try:
-            if self.memory_limit:
-                con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            if self.checkpoint_threshold:
-                con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
-            if self.read_only:
-                if schema_version(con) == 0:
-                    raise StoreError(f"{self.path} is not a usable Seamwatch database: it has no Seamwatch "
-                                     "schema; it was left untouched.")
-            else:
-                migrate(con, self.path)
-        except duckdb.Error as exc:
-            con.close()
-            if "no space left" in str(exc).lower():
-                raise write_error(self.path, exc, doing="opening it") from None
-            raise StoreError(f"{self.path} is not a usable Seamwatch database: {str(exc).splitlines()[0]}") from None
-        except StoreError:
-            con.close()
-            raise
-        self._con = con
-        return self
+        return con
 
     def close(self) -> None:
         if self._con is not None:
@@ -267,7 +298,7 @@ class Store:
             cur = self.cursor()
             try:
                 cur.execute("BEGIN TRANSACTION")
-                yield Writer(cur)
+                yield Writer(cur, lake=self.lake)
                 cur.execute("COMMIT")
             except BaseException:
                 try:
@@ -312,8 +343,9 @@ class Store:
 
     def positions(self, cluster: str) -> dict[tuple[str, int], int]:
         """Where the Kafka tap resumes for a cluster: (topic, partition) → next offset."""
+        # max: a lake appends a row per batch (Writer.set_positions); a file keeps one per partition
         rows = self.cursor().execute(
-            'SELECT topic, "partition", next_offset FROM tap_positions WHERE cluster = ?', [cluster]
+            'SELECT topic, "partition", max(next_offset) FROM tap_positions WHERE cluster = ? GROUP BY ALL', [cluster]
         ).fetchall()
         return {(t, p): o for t, p, o in rows}
 

@@ -7,7 +7,8 @@ from importlib import resources
 
 import duckdb
 
-from collectors.errors import SchemaTooNewError
+from collectors.errors import SchemaTooNewError, StoreError
+from collectors.store.lake import is_lake
 
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -42,6 +43,8 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
 
 def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
     """Apply every migration newer than the file's version, each in its own transaction."""
+    if is_lake(path):
+        return _migrate_lake(con, path)
     con.execute(
         "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name VARCHAR, applied_at TIMESTAMP)"
     )
@@ -63,4 +66,45 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
         except Exception:
             con.execute("ROLLBACK")
             raise
+    return schema_version(con)
+
+
+def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
+    """Bring a lake to LATEST: a new one gets the migrated schema at once, an older one each step.
+
+    See collectors/store/lake.py for what DuckLake lacks and how the file's migrations map to it.
+    """
+    from collectors.store.lake import lake_statement, model_tables, statements
+
+    current = schema_version(con)
+    if current > LATEST:
+        raise SchemaTooNewError(
+            f"{location} has schema version {current}, newer than this Seamwatch knows ({LATEST}); upgrade Seamwatch."
+        )
+    if current == LATEST:
+        return current
+
+    def run(steps: list[str], rows: list[tuple[int, str]]) -> None:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for sql in steps:
+                con.execute(sql)
+            for number, name in rows:
+                con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+
+    if current == 0:
+        tables = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()").fetchone()
+        if tables and tables[0]:  # as for a file (db._refuse_foreign): never add our tables to another's lake
+            raise StoreError(f"{location} is not a usable Seamwatch lake: it holds {tables[0]} tables and no "
+                             "Seamwatch schema; it was left untouched.")
+        run([ddl for _, ddl in model_tables()], [(n, name) for n, name, _ in MIGRATIONS])
+    else:
+        for number, name, sql in MIGRATIONS:
+            if number > current:
+                steps = [s for s in (lake_statement(q, migration=name) for q in statements(sql)) if s]
+                run(steps, [(number, name)])
     return schema_version(con)

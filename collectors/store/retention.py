@@ -17,6 +17,7 @@ from collectors.errors import ConfigError
 from collectors.runtime import ThreadComponent
 from collectors.status import RetentionStatus
 from collectors.store.db import Store
+from collectors.store.lease import Lease
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,8 @@ class Retention(ThreadComponent):
         self._deleted = 0
         self._last: float | None = None
         self._error: str | None = None
+        # on a lake, one collector at a time deletes (docs/architecture.md#many-collectors)
+        self._lease = Lease(store, "retention", ttl=max(120.0, every * 3))
 
     def status(self) -> RetentionStatus:
         return RetentionStatus(retain_s=self.retain.total_seconds(), runs=self._runs, deleted=self._deleted,
@@ -80,6 +83,8 @@ class Retention(ThreadComponent):
 
     def run_once(self, now: datetime | None = None) -> dict[str, int]:
         now = now or datetime.now(UTC).replace(tzinfo=None)
+        if not self._lease.hold():
+            return {}
         deleted = delete_older_than(self.store, now - self.retain)
         self._runs += 1
         self._deleted += sum(deleted.values())

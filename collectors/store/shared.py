@@ -15,6 +15,7 @@ from pathlib import Path
 
 from collectors.status import Status, Unreported
 from collectors.store.db import Store
+from collectors.store.lake import is_lake
 
 _lock = threading.Lock()
 _stores: dict[str, Store] = {}
@@ -23,6 +24,8 @@ _status: dict[str, Callable[[], dict[str, Status]]] = {}
 
 
 def _key(path: str | os.PathLike[str]) -> str:
+    if is_lake(path):
+        return str(path)  # a catalog's connection string, not a file
     return str(Path(path).expanduser().resolve())
 
 

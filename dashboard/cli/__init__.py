@@ -38,9 +38,9 @@ def cli(verbose: int) -> None:
 
 
 def _register() -> None:
-    from dashboard.cli import bench, collect, data, findings, redrive, serve, simulate, up
+    from dashboard.cli import bench, collect, data, findings, lake, redrive, serve, simulate, up
 
-    for module in (bench, collect, data, findings, redrive, serve, simulate, up):
+    for module in (bench, collect, data, findings, lake, redrive, serve, simulate, up):
         for command in module.COMMANDS:
             cli.add_command(command)
 

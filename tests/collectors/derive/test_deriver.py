@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+import pytest
+
 from collectors.derive.component import Deriver
 from collectors.runtime import Runtime
 
@@ -61,10 +63,39 @@ def test_on_stop_traces_that_are_not_quiet_are_derived_after_the_collectors_flus
         built = sources.collectors(store, {"hold": True})
     finally:
         sources.unregister(source)
-    assert [c.name for c in built] == ["derive", "holder"]  # started first, so stopped last
+    # derive started first, so stopped last; a lake is maintained too
+    assert [c.name for c in built] == ["derive", "holder"] + (["lake-maintenance"] if store.lake else [])
     built[0].quiet_for = timedelta(hours=1)  # nothing would be quiet by the clock
     runtime = Runtime(built)
     runtime.start()
     runtime.stop()
     assert store.cursor().execute("SELECT count(*) FROM trace_facts").fetchone() == (1,)
     assert store.cursor().execute("SELECT count(*) FROM derive_pending").fetchone() == (0,)
+
+
+@pytest.mark.lake
+def test_on_a_lake_one_deriver_derives_and_another_takes_over_when_its_lease_runs_out(new_lake):
+    """Two collectors on one lake: the derive lease gives every trace to one of them, once."""
+    from collectors.store import Store
+    from tests.support.builders import Data
+
+    location = new_lake()
+    with Store(location) as one, Store(location) as two:
+        first, second = Deriver(one, quiet_for=timedelta(0)), Deriver(two, quiet_for=timedelta(0))
+        data = Data(one)
+        for at in (0, 10):
+            t = data.trace_id()
+            data.span(t, "web", "server", "POST /checkout", at=at, dur=1)
+            data.write(derived=False)
+            first.run_once()
+            second.run_once()  # stands by: the first holds the lease
+        assert (first.status().traces, second.status().traces) == (2, 0)
+        first._lease.ttl = 0.5  # the first process dies: it renews no more, its lease runs out
+        first.run_once()
+        time.sleep(1)
+        t = data.trace_id()
+        data.span(t, "web", "server", "GET /", at=20)
+        data.write(derived=False)
+        second.run_once()
+        assert (first.status().traces, second.status().traces) == (2, 1)
+        assert two.cursor().execute("SELECT count(*), count(DISTINCT trace_id) FROM trace_facts").fetchone() == (3, 3)

@@ -32,8 +32,8 @@ def test_round_trip_keeps_every_column(store: Store) -> None:
     assert got == [(0, "k", "e", 11), (1, "k", "e", 11), (2, "k", "e", 11)]
 
 
-def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
-    path = tmp_path / "s.duckdb"
+def test_migrations_are_recorded_and_idempotent(store_location: str) -> None:
+    path = store_location
     with Store(path) as s:
         assert schema_version(s.con) == LATEST
     with Store(path) as s:  # opening again applies nothing twice

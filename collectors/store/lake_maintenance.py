@@ -1,0 +1,100 @@
+"""Files and history of a lake: small Parquet files merged, old snapshots expired, their files deleted.
+
+Every batch a collector commits is a snapshot with its own small files (or rows inlined in the
+catalog). A runtime component, under the ``maintenance`` lease (one collector of a lake at a
+time), runs DuckLake's own maintenance functions every few minutes:
+``ducklake_flush_inlined_data`` (inlined rows to Parquet), ``ducklake_merge_adjacent_files``,
+``ducklake_expire_snapshots`` and ``ducklake_cleanup_old_files`` for what is older than
+``keep``. Seamwatch never reads an old snapshot; ``keep`` only lets a query already running
+finish on the files it started with. Deleted rows (retention) leave the data path here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collectors.runtime import ThreadComponent
+from collectors.status import LakeMaintenanceStatus
+from collectors.store.db import Store
+from collectors.store.lease import Lease
+
+log = logging.getLogger(__name__)
+
+
+def _call(cur: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """A maintenance CALL's result, as Arrow (its snapshot times are TIMESTAMPTZ, which Python rows
+    would need pytz for). CALL, not SELECT … FROM: wrapped in a SELECT, DuckLake 1.5.5 did the
+    work and committed nothing."""
+    result = cur.execute(sql)
+    to_arrow = getattr(result, "to_arrow_table", None) or result.fetch_arrow_table
+    return to_arrow()
+
+
+def _sum(table: pa.Table, column: str) -> int:
+    return int(pc.sum(table[column]).as_py() or 0) if table.num_rows else 0
+
+
+def maintain(store: Store, *, keep: timedelta) -> dict[str, int]:
+    """One pass; counts of what it did. The caller holds the maintenance lease."""
+    cur = store.cursor()
+    seconds = max(0, int(keep.total_seconds()))
+    older = f"now() - INTERVAL {seconds} SECOND"  # an int, formatted: a constant, never input
+    flushed = _call(cur, "CALL ducklake_flush_inlined_data('store')")
+    merged = _call(cur, "CALL ducklake_merge_adjacent_files('store')")
+    expired = _call(cur, f"CALL ducklake_expire_snapshots('store', older_than => {older})")
+    removed = _call(cur, f"CALL ducklake_cleanup_old_files('store', older_than => {older})")
+    return {"flushed_rows": _sum(flushed, "rows_flushed"), "merged_files": _sum(merged, "files_processed"),
+            "expired_snapshots": expired.num_rows, "removed_files": removed.num_rows}
+
+
+class LakeMaintenance(ThreadComponent):
+    """Runtime component: :func:`maintain` every ``every`` seconds, on one collector of the lake."""
+
+    name = "lake-maintenance"
+
+    def __init__(self, store: Store, *, every: float = 300.0, keep: timedelta = timedelta(minutes=10)) -> None:
+        self.store, self.every, self.keep = store, every, keep
+        super().__init__()
+        self._lease = Lease(store, "maintenance", ttl=max(600.0, every * 3))
+        self._totals = {"merged_files": 0, "expired_snapshots": 0, "removed_files": 0}
+        self._runs = 0
+        self._last: float | None = None
+        self._error: str | None = None
+        self._standby = False
+
+    def status(self) -> LakeMaintenanceStatus:
+        return LakeMaintenanceStatus(runs=self._runs, standby=self._standby, last_run_at=self._last,
+                                     error=self._error, **self._totals)
+
+    def run_once(self) -> dict[str, int]:
+        if not self._lease.hold():
+            self._standby = True
+            return {}
+        self._standby = False
+        done = maintain(self.store, keep=self.keep)
+        for k in self._totals:
+            self._totals[k] += done[k]
+        self._runs += 1
+        self._last = time.time()
+        return done
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                done = self.run_once()
+                self._error = None
+                if any(done.values()):
+                    log.info("lake maintenance: %s", done)
+            except Exception as exc:  # noqa: BLE001 - maintenance must never take the collectors down
+                self._error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                log.warning("lake maintenance failed: %s", self._error)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        super().stop(timeout)
+        self._lease.release()
