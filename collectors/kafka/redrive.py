@@ -29,12 +29,11 @@ from collectors.kafka.config import KafkaSettings
 from collectors.kafka.redrive_ledger import Entry, Ledger, RecordId
 from collectors.normalize import deadletter
 from collectors.normalize.binary import integer
+from collectors.normalize.deadletter import PROVENANCE, REPLAY_COUNT
 from collectors.store import Store
 
 log = logging.getLogger(__name__)
 
-PROVENANCE = "seamwatch-redriven-from"  # value: the dead-letter record, TOPIC/PARTITION/OFFSET
-REPLAY_COUNT = "seamwatch-replay-count"  # value: decimal, 1 on the first replay
 DEFAULT_MAX_REPLAYS = 3
 _BATCH = 500  # replays per intent/flush/done round without --rate
 _WAIT = 30.0  # seconds a read or a flush may take before the run stops with an error

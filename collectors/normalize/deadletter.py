@@ -17,6 +17,10 @@ _SPRING_FAMILIES: tuple[tuple[str, str, str, bool], ...] = (
     ("spring-retry", "kafka_original-", "kafka_exception-", True),
     ("spring-cloud-stream", "x-original-", "x-exception-", True),
 )
+# Headers a Seamwatch redrive adds to a replayed dead letter (collectors.kafka.redrive): the
+# analyses read them to tell a replay from a duplicate publication.
+PROVENANCE = "seamwatch-redriven-from"  # value: the dead-letter record, TOPIC/PARTITION/OFFSET
+REPLAY_COUNT = "seamwatch-replay-count"  # value: decimal, 1 on the first replay
 _CONNECT = "__connect.errors."
 # Spring @RetryableTopic copies a failed record to `<topic>-retry[-N]` before the DLT: a retry, not a dead letter.
 RETRY_TOPIC = re.compile(r"-retry(-\d+)?$")

@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from collectors.kafka.redrive import PROVENANCE
+from collectors.normalize.deadletter import PROVENANCE
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, bucket_us, over_processings, params
 from dashboard.analyses.window import Window
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-from collectors.kafka.redrive import PROVENANCE
+from collectors.normalize.deadletter import PROVENANCE
 from dashboard.analyses.window import Window
 
 OUTCOMES = ("failed again", "in doubt", "quarantined", "not reached", "processed")
