@@ -241,8 +241,9 @@ class Notifier:
                previous: str | None, now: datetime) -> None:
         notice_id = str(uuid.uuid4())
         body = notice_body(notice_id, event, k[0], severity, k[1], k[2], finding, previous)
-        cur.execute("INSERT INTO notify_outbox (notice_id, receiver, event, rule, subject_kind, subject, severity, "
-                    "body, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        # the next place in the queue, in this transaction (a lake store has no sequences)
+        cur.execute("INSERT INTO notify_outbox (id, notice_id, receiver, event, rule, subject_kind, subject, severity, "
+                    "body, created_at) SELECT coalesce(max(id), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM notify_outbox",
                     [notice_id, r.key, event, *k, severity, body, now])
 
     # -- step 2: saying it -----------------------------------------------------------------------

@@ -17,9 +17,10 @@ CREATE TABLE notify_state (
 
 -- Every notice, queued in the same transaction as the state change it announces, and marked
 -- when the receiver took it (2xx) or refused it for good (4xx other than 408 and 429).
-CREATE SEQUENCE notify_outbox_seq;
+-- The queue order, id, is given by the one thread that queues (max + 1 in its transaction): a
+-- DuckLake store has no sequences.
 CREATE TABLE notify_outbox (
-    id BIGINT NOT NULL DEFAULT nextval('notify_outbox_seq'),
+    id BIGINT NOT NULL,
     notice_id VARCHAR NOT NULL,            -- sent with the notice (Idempotency-Key) so a receiver can dedupe
     receiver VARCHAR NOT NULL,
     event VARCHAR NOT NULL,                -- new | worse | resolved
