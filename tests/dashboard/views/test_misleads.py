@@ -102,7 +102,7 @@ def test_dead_letter_headers_are_decoded(app: AppTest) -> None:
     headers = next(d.value for d in at.dataframe if "header" in d.value.columns).set_index("header")["value"]
     assert re.fullmatch(r"\d+", headers["kafka_dlt-original-partition"])
     assert re.fullmatch(r"\d+", headers["kafka_dlt-original-offset"])
-    assert re.fullmatch(r"\d+ \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC\)", headers["kafka_dlt-original-timestamp"])
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} UTC \(\d+ ms\)", headers["kafka_dlt-original-timestamp"])
 
 
 # Findings ----------------------------------------------------------------------------------
