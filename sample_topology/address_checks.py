@@ -14,7 +14,7 @@ exactly what they were.
 from __future__ import annotations
 
 from sample_topology.handlers import process
-from sample_topology.ops import SEC, Ids, db, partition_for, produce, server
+from sample_topology.ops import Ids, arrivals, db, partition_for, produce, server
 from sample_topology.plan import RECEIVE, Event, Op, Plan, Record, Trace
 
 REQUEST_TOPIC = "shop.address-checks"
@@ -31,12 +31,8 @@ class AddressChecks:
         self.waiting: dict[str, Op] = {}  # request event id -> the handler waiting for its reply
 
     def run(self) -> None:
-        ids, t = self.ids, 0.0
-        while True:
-            t += ids.rng.expovariate(RATE)
-            if t * SEC >= self.plan.duration - 5 * SEC:
-                break
-            self._request(int(t * SEC))
+        for t0 in arrivals(self.ids, RATE, self.plan.duration):
+            self._request(t0)
 
     def _request(self, t0: int) -> None:
         ids, svc = self.ids, "accounts-api"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from sample_topology.plan import DB, HTTP_CLIENT, HTTP_SERVER, PRODUCE, Op, Record
 
@@ -40,6 +40,19 @@ class Ids:
 
 
 Maker = Callable[[int], Op]
+
+
+def arrivals(ids: Ids, rate: float, duration: int) -> Iterator[int]:
+    """Arrival times (µs) of a Poisson stream of ``rate`` a second, until 5 s before ``duration``.
+
+    Lazy on purpose: each gap is drawn just before its arrival is handled, so a caller that
+    draws from the same generator between arrivals sees the same random sequence it always did."""
+    t = 0.0
+    while True:
+        t += ids.rng.expovariate(rate)
+        if t * SEC >= duration - 5 * SEC:
+            return
+        yield int(t * SEC)
 
 
 def partition_for(key: str, partitions: int) -> int:

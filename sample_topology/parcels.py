@@ -21,7 +21,7 @@ exactly what they were.
 from __future__ import annotations
 
 from sample_topology.handlers import process
-from sample_topology.ops import SEC, Ids, db, external, partition_for, produce, server
+from sample_topology.ops import Ids, arrivals, db, external, partition_for, produce, server
 from sample_topology.plan import Event, Op, Plan, Record, Trace
 
 TOPIC = "shop.parcels"
@@ -40,13 +40,8 @@ class Parcels:
         self.pods = [self.ids.instance("warehouse-api") for _ in range(2)]
 
     def run(self) -> None:
-        ids, t, n = self.ids, 0.0, 0
-        while True:
-            t += ids.rng.expovariate(RATE)
-            if t * SEC >= self.plan.duration - 5 * SEC:
-                break
-            n += 1
-            self._parcel(int(t * SEC), f"parcel-{n:06d}")
+        for n, t0 in enumerate(arrivals(self.ids, RATE, self.plan.duration), start=1):
+            self._parcel(t0, f"parcel-{n:06d}")
 
     def _scan(self, t0: int, key: str, ev: Event, fact: dict[str, object]) -> Record:
         ids = self.ids

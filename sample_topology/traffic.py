@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sample_topology import incidents as inc
-from sample_topology.ops import SEC, Ids, Maker, call, db, external, partition_for, produce, server
+from sample_topology.ops import Ids, Maker, arrivals, call, db, external, partition_for, produce, server
 from sample_topology.plan import Event, Op, Plan, Record, Trace
 
 RATES = {"checkout": 0.8, "profile": 0.08, "signup": 0.05, "enrollment": 0.04}  # requests per second
@@ -43,16 +43,9 @@ class Traffic:
         return t
 
     def run(self) -> None:
-        arrivals: list[tuple[int, str]] = []
-        for kind, rate in RATES.items():
-            t = 0.0
-            while True:
-                t += self.ids.rng.expovariate(rate)
-                if t * SEC >= self.plan.duration - 5 * SEC:
-                    break
-                arrivals.append((int(t * SEC), kind))
-        arrivals.sort()
-        for at, kind in arrivals:
+        starts = sorted((at, kind) for kind, rate in RATES.items()
+                        for at in arrivals(self.ids, rate, self.plan.duration))
+        for at, kind in starts:
             getattr(self, kind)(at)
 
     # -- requests ---------------------------------------------------------------------------

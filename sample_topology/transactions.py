@@ -14,7 +14,7 @@ exactly what they were.
 
 from __future__ import annotations
 
-from sample_topology.ops import SEC, Ids, Maker, db, partition_for, produce, server
+from sample_topology.ops import Ids, Maker, arrivals, db, partition_for, produce, server
 from sample_topology.plan import Event, Op, Plan, Record, Trace
 
 POINTS_TOPIC = "shop.points"
@@ -50,12 +50,8 @@ class Transactions:
 
     def run(self) -> None:
         for rate, request in ((REDEEM_RATE, self._redeem), (REFUND_RATE, self._refund)):
-            t = 0.0
-            while True:
-                t += self.ids.rng.expovariate(rate)
-                if t * SEC >= self.plan.duration - 5 * SEC:
-                    break
-                request(int(t * SEC))
+            for t0 in arrivals(self.ids, rate, self.plan.duration):
+                request(t0)
 
     def _record(self, topic: str, key: str, event: Event) -> Record:
         rec = Record(topic, partition_for(key, self.plan.partitions[topic]), key, 0, event)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.analyses.headers import decode_all
+from collectors.normalize.header_values import decode_all
 
 _ID_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(Id|_id|ID)$")
 _BOOKKEEPING = frozenset(s.lower() for s in (

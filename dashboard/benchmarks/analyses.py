@@ -193,6 +193,25 @@ def _findings_of(rules: list[Any]) -> Callable[..., Any]:
     return findings
 
 
+def fresh_store(folder: Path, name: str) -> Store:
+    """A new store file ``name`` in ``folder`` (one left by an earlier run is removed), for bulk loading."""
+    db = folder / name
+    if db.exists():
+        db.unlink()
+    return Store(db, checkpoint_threshold="1GB")
+
+
+def verdict(seconds: float) -> str:
+    """One measurement against the target."""
+    return "ok" if seconds < TARGET_S else "SLOW"
+
+
+def slowest(worst: float, what: str) -> str:
+    """The report's last line: the slowest of the measurements (each a ``what``) against the target."""
+    return (f"slowest {what} {worst:.3f} s: {f'every {what} under' if worst < TARGET_S else 'OVER'} "
+            f"the {TARGET_S:.0f} s target ({worst / TARGET_S:.2f} of it)")
+
+
 def _takes_window(fn: Callable[..., Any]) -> bool:
     params = list(inspect.signature(fn).parameters.values())
     return (len(params) >= 2 and params[1].name == "window"
@@ -243,10 +262,7 @@ def run(*, sizes: list[int], pages: list[str] | None = None, keep: Path | None =
         tmp = Path(tmp_name)
         template = _template(tmp)
         for size in sizes:
-            db = (keep or tmp) / f"bench-{size}.duckdb"
-            if db.exists():
-                db.unlink()
-            with Store(db, checkpoint_threshold="1GB") as store:
+            with fresh_store(keep or tmp, f"bench-{size}.duckdb") as store:
                 t = time.perf_counter()
                 counts = generate(store, spans=size, template=template)
                 gen_s = time.perf_counter() - t
@@ -262,8 +278,6 @@ def run(*, sizes: list[int], pages: list[str] | None = None, keep: Path | None =
                 worst = 0.0
                 for page, query, label, seconds in measure(store, pages):
                     worst = max(worst, seconds)
-                    verdict = "ok" if seconds < TARGET_S else "SLOW"
-                    yield f"{page:<16}{query:<28}{label:>7}{seconds:>10.3f}{verdict:>9}"
-                yield (f"slowest query {worst:.3f} s: {'every query under' if worst < TARGET_S else 'OVER'} "
-                       f"the {TARGET_S:.0f} s target ({worst / TARGET_S:.2f} of it)")
+                    yield f"{page:<16}{query:<28}{label:>7}{seconds:>10.3f}{verdict(seconds):>9}"
+                yield slowest(worst, "query")
 

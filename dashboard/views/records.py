@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from collectors.model import EXCERPT_BYTES
+from collectors.normalize.header_values import decode_all
 from dashboard.analyses import records as recs
-from dashboard.analyses.headers import decode_all
 from dashboard.analyses.identity import identity
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
@@ -208,7 +208,7 @@ def _detail(ctx: Ctx, rid: str) -> None:
         st.markdown("**Headers** (decoded)")
         hs = decode_all(r["headers"])
         if hs:
-            hdf = pd.DataFrame([{"header": h.name, "value": "null" if h.value is None else h.value,
+            hdf = pd.DataFrame([{"header": h.name, "value": h.shown,
                                  "trace": _trace_link(h.trace_id) or "", "as": h.decoded} for h in hs])
             cfg = {"header": "Header", "value": st.column_config.TextColumn("Value", width="medium"),
                    "as": "Read as", "trace": st.column_config.LinkColumn("Trace", display_text="open trace")}

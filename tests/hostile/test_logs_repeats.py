@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from collectors.logrepeat import RepeatFilter
+from tests.support.processes import interrupt
 
 
 def _closed_port() -> int:
@@ -33,12 +33,7 @@ def test_collect_against_a_closed_port_logs_each_connection_error_once_per_inter
     try:
         time.sleep(12)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, _ = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, _ = proc.communicate()
+        out = interrupt(proc, timeout=30)
     refused = [line for line in out.splitlines() if "Connection refused" in line]
     # today: ~400 such lines in 12 s (tap consumer, its error callback and the lag poller's client)
     assert 1 <= len(refused) <= 6, "\n".join(refused[:20])

@@ -31,3 +31,15 @@ def app_over(db: Path, monkeypatch: pytest.MonkeyPatch, *, timeout: float = 60) 
         yield AppTest.from_file(str(APP), default_timeout=timeout)
     finally:
         _clear()
+
+
+def open_page(app: AppTest, path: str, **params: str) -> AppTest:
+    """``path`` opened as a link opens it (its query parameters; the 'all data' range unless one is
+    given), run without an exception."""
+    params.setdefault("range", "all")
+    for k, v in params.items():
+        app.query_params[k] = v
+    app.run()
+    app.switch_page(path).run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 
@@ -15,15 +12,11 @@ import pytest
 
 from collectors.store import Store
 from tests.collectors.kafka.conftest import wait_for
+from tests.support.kafka_stream import Feeder, collect_process
 
 pytestmark = [pytest.mark.kafka, pytest.mark.lake]
-
-
-def _collect(db: str, bootstrap: str, topic: str, group: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", "from dashboard.cli import main; main()", "collect", "--db", db,
-           "--bootstrap", bootstrap, "--cluster", "test", "--topic", topic, "--from-beginning",
-           "--tap-group", group, "-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+# the survivor takes the killed collector's partitions within seconds
+_QUICK_REBALANCE = ("-X", "session.timeout.ms=6000", "-X", "heartbeat.interval.ms=500")
 
 
 def _members_with_partitions(admin, group: str) -> int:
@@ -56,34 +49,21 @@ def test_two_collectors_split_partitions_and_a_kill_9_loses_and_repeats_nothing(
     topic = topic_factory("many", partitions=4)
     group = f"tap-{uuid.uuid4().hex[:6]}"
     lake = new_lake()
-    produced = [0]
-    feeding = threading.Event()
-    feeding.set()
-
-    def feed() -> None:  # keeps producing until told to stop: the kill lands mid-stream
-        while feeding.is_set() and produced[0] < 100_000:
-            base = produced[0]
-            produced[0] += produce(topic, [(b"k", b'{"eventId": "%d"}' % (base + j), None, j % 4)
-                                           for j in range(200)])
-            time.sleep(0.05)
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
-    first, second = _collect(lake, bootstrap, topic, group), _collect(lake, bootstrap, topic, group)
+    feeder = Feeder(produce, topic, partitions=4, batch=200, limit=100_000)  # the kill lands mid-stream
+    first, second = (collect_process(lake, bootstrap, topic, group, *_QUICK_REBALANCE),
+                     collect_process(lake, bootstrap, topic, group, *_QUICK_REBALANCE))
     try:
         wait_for(lambda: _members_with_partitions(admin, group) == 2, timeout=90, what="both collectors in the group")
         wait_for(lambda: len({p for p, _, _ in _stored(lake, topic)}) == 4, timeout=60,
                  what="batches of every partition in the lake")
         first.send_signal(signal.SIGKILL)
         first.wait(10)
-        assert feeder.is_alive(), "the kill should land while records still arrive"
+        assert feeder.alive(), "the kill should land while records still arrive"
         time.sleep(2)
     finally:
-        feeding.clear()
-        feeder.join()
+        total = feeder.stop()
         if first.poll() is None:
             first.kill()
-    total = produced[0]
     try:
         wait_for(lambda: len(_stored(lake, topic)) >= total, timeout=120, what="the survivor to take every record")
         time.sleep(2)  # anything repeated would arrive now

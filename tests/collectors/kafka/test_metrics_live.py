@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import uuid
@@ -13,6 +12,7 @@ from confluent_kafka import TopicPartition
 
 from tests.collectors.kafka.conftest import wait_for
 from tests.support.net import free_port
+from tests.support.processes import interrupt
 from tests.support.prometheus import prometheus
 
 pytestmark = [pytest.mark.kafka, pytest.mark.prometheus]
@@ -52,10 +52,5 @@ def test_prometheus_reads_a_live_groups_lag_from_collect(bootstrap, topic_factor
             polls = prom.query("seamwatch_lag_polls_total")
             assert float(polls[0]["value"][1]) >= 1
     finally:
-        collect.send_signal(signal.SIGINT)
-        try:
-            out, _ = collect.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            collect.kill()
-            out, _ = collect.communicate()
+        out = interrupt(collect, timeout=60)
     assert collect.returncode == 0, out

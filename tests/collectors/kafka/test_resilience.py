@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
-import threading
 import time
 import uuid
 
@@ -16,6 +13,7 @@ from collectors.kafka.lag import LagPoller
 from collectors.kafka.tap import KafkaTap
 from collectors.store import Store
 from tests.collectors.kafka.conftest import wait_for
+from tests.support.kafka_stream import Feeder, collect_process
 
 pytestmark = pytest.mark.kafka
 
@@ -30,44 +28,23 @@ def _committed(admin, group: str, topic: str) -> int:
     return sum(tp.offset for tp in res.topic_partitions if tp.topic == topic and tp.offset > 0)
 
 
-def _collect(db, bootstrap: str, topic: str, group: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-c", "from dashboard.cli import main; main()", "collect", "--db", str(db),
-           "--bootstrap", bootstrap, "--cluster", "test", "--topic", topic, "--from-beginning",
-           "--tap-group", group, "--poll-interval", "1"]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-
-
 def test_kill_9_mid_stream_then_restart(tmp_path, bootstrap, admin, topic_factory, produce) -> None:
     topic = topic_factory("kill", partitions=3)
     group = f"tap-{uuid.uuid4().hex[:6]}"
     db = tmp_path / "kill.duckdb"
-    produced = [0]
-    feeding = threading.Event()
-    feeding.set()
-
-    def feed() -> None:  # keeps producing until told to stop: the kill lands mid-stream
-        while feeding.is_set() and produced[0] < 200_000:
-            base = produced[0]
-            produced[0] += produce(topic, [(b"k", b'{"eventId": "%d"}' % (base + j), None, j % 3)
-                                           for j in range(500)])
-            time.sleep(0.05)
-
-    feeder = threading.Thread(target=feed)
-    feeder.start()
-    proc = _collect(db, bootstrap, topic, group)
+    feeder = Feeder(produce, topic, partitions=3, batch=500, limit=200_000)  # the kill lands mid-stream
+    proc = collect_process(str(db), bootstrap, topic, group, "--poll-interval", "1")
     try:
         wait_for(lambda: _committed(admin, group, topic) > 0, timeout=60, what="a first committed batch")
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
-        assert feeder.is_alive(), "the kill should land while records still arrive"
+        assert feeder.alive(), "the kill should land while records still arrive"
         time.sleep(0.5)
     finally:
         if proc.poll() is None:
             proc.kill()
-        feeding.clear()
-        feeder.join()
-    total = produced[0]
-    proc = _collect(db, bootstrap, topic, group)
+        total = feeder.stop()
+    proc = collect_process(str(db), bootstrap, topic, group, "--poll-interval", "1")
     try:
         wait_for(lambda: _committed(admin, group, topic) == total, timeout=60, what="all records tapped")
     finally:

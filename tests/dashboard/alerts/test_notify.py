@@ -4,11 +4,12 @@ retry after a 500, a receiver that never answers holds nothing else up, a restar
 from __future__ import annotations
 
 import json
-import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from dashboard.analyses.window import Window
 from dashboard.findings.engine import Report
 from dashboard.findings.model import Finding
 from tests.support.net import free_port
+from tests.support.processes import interrupt
 from tests.support.webhook import webhook
 
 T = datetime(2026, 3, 2, 12, 0)
@@ -34,16 +36,24 @@ def _report(*findings: Finding, errors: dict[str, str] | None = None) -> Report:
     return Report(Window(T, T.replace(hour=13)), list(findings), dict(errors or {}))
 
 
+@contextmanager
+def _notifier(store, *urls: str) -> Iterator[Notifier]:
+    """A started Notifier posting to ``urls`` (retrying quickly), stopped on the way out."""
+    notifier = Notifier(store, [parse_receiver(u) for u in urls], backoff_s=0.05)
+    notifier.start()
+    try:
+        yield notifier
+    finally:
+        notifier.stop()
+
+
 def _events(bodies: list[dict]) -> list[tuple[str, str, str]]:
     return [(b["seamwatch"]["event"], b["seamwatch"]["subject"], b["seamwatch"]["severity"]) for b in bodies]
 
 
 def test_new_worse_and_resolved_are_posted_once_each_per_receivers_severity(store) -> None:
     with webhook() as everyone, webhook() as pager:
-        notifier = Notifier(store, [parse_receiver(everyone.url), parse_receiver(pager.url + "#severity=error")],
-                            backoff_s=0.05)
-        notifier.start()
-        try:
+        with _notifier(store, everyone.url, pager.url + "#severity=error") as notifier:
             notifier.on_report(_report(_finding("warning"), _finding("info", subject="audit")))
             notifier.on_report(_report(_finding("warning"), _finding("info", subject="audit")))  # nothing new
             everyone.wait_for(1)
@@ -56,8 +66,6 @@ def test_new_worse_and_resolved_are_posted_once_each_per_receivers_severity(stor
             assert _events(pager.wait_for(2)) == [("new", "billing", "error"), ("resolved", "billing", "error")]
             time.sleep(0.5)  # nothing more arrives
             assert len(everyone.received) == 3 and len(pager.received) == 2
-        finally:
-            notifier.stop()
     first = everyone.accepted[0]
     assert first["text"].startswith(":warning: WARNING CONSUMER_LAG on group billing: billing stopped committing.")
     assert "Remedy: Restart the consumer." in first["text"]
@@ -73,28 +81,20 @@ def test_new_worse_and_resolved_are_posted_once_each_per_receivers_severity(stor
 
 def test_a_failed_rule_resolves_nothing(store) -> None:
     with webhook() as hook:
-        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
-        notifier.start()
-        try:
+        with _notifier(store, hook.url) as notifier:
             notifier.on_report(_report(_finding("error")))
             notifier.on_report(_report(errors={"CONSUMER_LAG": "Binder Error: boom"}))
             notifier.on_report(_report(_finding("error")))
             hook.wait_for(1)
             time.sleep(0.3)
-        finally:
-            notifier.stop()
     assert _events(hook.received) == [("new", "billing", "error")]
 
 
 def test_a_receiver_answering_500_gets_the_notice_once_it_recovers(store) -> None:
     with webhook(statuses=[500, 503]) as hook:
-        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
-        notifier.start()
-        try:
+        with _notifier(store, hook.url) as notifier:
             notifier.on_report(_report(_finding("error")))
             hook.wait_for(1)
-        finally:
-            notifier.stop()
     assert len(hook.received) == 3 and len(hook.accepted) == 1  # two refusals, then taken
     assert len({b["seamwatch"]["id"] for b in hook.received}) == 1  # the same notice each time
     s = notifier.status()
@@ -104,15 +104,11 @@ def test_a_receiver_answering_500_gets_the_notice_once_it_recovers(store) -> Non
 
 def test_a_4xx_is_a_refusal_not_retried(store) -> None:
     with webhook(statuses=[404]) as hook:
-        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
-        notifier.start()
-        try:
+        with _notifier(store, hook.url) as notifier:
             notifier.on_report(_report(_finding("error")))
             notifier.on_report(_report(_finding("error"), _finding("error", subject="other")))
             hook.wait_for(1)  # the second notice goes through; the first was refused and stays so
             time.sleep(0.3)
-        finally:
-            notifier.stop()
     assert [b["seamwatch"]["subject"] for b in hook.received] == ["billing", "other"]
     assert notifier.status().refused == 1
 
@@ -156,8 +152,7 @@ def _collect(db: Path, url: str, *, otlp_port: int | None = None) -> subprocess.
 
 
 def _stop(proc: subprocess.Popen) -> str:
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    out = interrupt(proc, timeout=60)
     assert proc.returncode == 0, out
     return out
 
@@ -203,13 +198,9 @@ def test_names_from_the_data_cannot_ping_a_channel_and_text_is_bounded(store) ->
     loud = Finding(rule="DEAD_LETTER", severity="error", subject_kind="topic", subject="<!channel> & <@U123>",
                    count=1, first_seen=T, last_seen=T, summary="x" * 10_000, remedy="Look.")
     with webhook() as hook:
-        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
-        notifier.start()
-        try:
+        with _notifier(store, hook.url) as notifier:
             notifier.on_report(_report(loud))
             body = hook.wait_for(1)[0]
-        finally:
-            notifier.stop()
     assert "on topic &lt;!channel&gt; &amp; &lt;@U123&gt;:" in body["text"]
     assert "<" not in body["text"] and len(body["text"]) <= 3000
     assert body["seamwatch"]["subject"] == "<!channel> & <@U123>"  # the structured part keeps the name
@@ -226,13 +217,9 @@ def test_retention_ages_old_notices_but_keeps_what_is_open(store) -> None:
     from collectors.store.retention import Retention
 
     with webhook() as hook:
-        notifier = Notifier(store, [parse_receiver(hook.url)], backoff_s=0.05)
-        notifier.start()
-        try:
+        with _notifier(store, hook.url) as notifier:
             notifier.on_report(_report(_finding("error")))
             hook.wait_for(1)
-        finally:
-            notifier.stop()
     later = datetime.now() + timedelta(days=30)
     deleted = Retention(store, timedelta(days=7)).run_once(now=later)
     assert deleted["notify_outbox"] == 1

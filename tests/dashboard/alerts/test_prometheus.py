@@ -7,7 +7,6 @@ temporary config and data dir on a free port.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import pytest
 import yaml
 
 from tests.support.net import free_port
+from tests.support.processes import interrupt
 from tests.support.prometheus import binary, prometheus, readme_rules
 
 pytestmark = pytest.mark.prometheus
@@ -115,12 +115,7 @@ def test_prometheus_scrapes_lag_from_a_running_collect_and_fires_the_readme_rule
                                 timeout=60)
         assert linted.returncode == 0 and not linted.stdout.strip() and not linted.stderr.strip(), linted
     finally:
-        collect.send_signal(signal.SIGINT)
-        try:
-            out, _ = collect.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            collect.kill()
-            out, _ = collect.communicate()
+        out = interrupt(collect, timeout=60)
     assert collect.returncode == 0, out
 
 

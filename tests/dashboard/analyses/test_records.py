@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from collectors.normalize.header_values import decode_all
 from dashboard.analyses import records as rec
-from dashboard.analyses.headers import decode_all
 from dashboard.analyses.identity import identity
 from dashboard.analyses.window import Window
 from tests.support.builders import T0

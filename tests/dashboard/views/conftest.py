@@ -15,6 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from collectors.store import Store
+from dashboard.read import data_span
 from tests.support.apptest import app_over
 from tests.support.markdown import as_read
 
@@ -51,6 +52,14 @@ def app(sample_db: Path, monkeypatch: pytest.MonkeyPatch):
     """A fresh AppTest over the sample store, with every Streamlit cache cleared."""
     with app_over(sample_db, monkeypatch) as at:
         yield at
+
+
+@pytest.fixture
+def everything(sample_db: Path):
+    """The whole sample as one window, as the 'all data' preset resolves it, and a cursor."""
+    with Store(sample_db, read_only=True) as store:
+        cur = store.cursor()
+        yield cur, data_span(cur)
 
 
 def page_text(at: AppTest) -> str:

@@ -24,6 +24,22 @@ def _collectors_table(at: AppTest) -> dict[str, str]:
     return dict(zip(table["collector"], table["status"], strict=True))
 
 
+def _rows_while_serving(at: AppTest, store: Store, status, runtime: Runtime | None = None) -> dict[str, str]:
+    """The collectors table while ``store`` is shared with ``status`` (and ``runtime`` runs), as
+    `seamwatch up` does; afterwards the runtime stops and the store is unshared and closed."""
+    shared.register(store)
+    shared.set_status(store, status)
+    if runtime is not None:
+        runtime.start()
+    try:
+        return _collectors_table(at)
+    finally:
+        if runtime is not None:
+            runtime.stop()
+        shared.unregister(store)
+        store.close()
+
+
 @pytest.fixture
 def live_copy(sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A writable copy of the sample store (the session's stays untouched), shown by the app."""
@@ -38,15 +54,7 @@ def test_each_collector_says_how_it_is_doing_in_its_own_words(app: AppTest, live
     receiver = OtlpReceiver(store, OtlpConfig(http=("127.0.0.1", 0), grpc=None))
     runtime = Runtime([receiver, Deriver(store, every=60, quiet_for=timedelta(days=365)),
                        Retention(store, timedelta(days=3650), every=3600)])
-    shared.register(store)
-    shared.set_status(store, runtime.status)  # what `seamwatch up` does
-    runtime.start()
-    try:
-        rows = _collectors_table(app)
-    finally:
-        runtime.stop()
-        shared.unregister(store)
-        store.close()
+    rows = _rows_while_serving(app, store, runtime.status, runtime)
     host, port = receiver.http_address
     assert set(rows) == {"otlp", "derive", "retention"}
     assert rows["otlp"].startswith(f"HTTP {host}:{port} · 0 requests, 0 spans accepted")
@@ -62,13 +70,7 @@ def test_a_status_that_fails_is_one_line_not_a_broken_page(app: AppTest, live_co
     def broken() -> dict:
         raise RuntimeError("the tap's lock is poisoned\nand more")
 
-    shared.register(store)
-    shared.set_status(store, broken)
-    try:
-        rows = _collectors_table(app)
-    finally:
-        shared.unregister(store)
-        store.close()
+    rows = _rows_while_serving(app, store, broken)
     assert rows == {"status": "status unavailable: the tap's lock is poisoned"}
 
 
@@ -81,15 +83,7 @@ def test_the_alert_components_say_how_they_are_doing(app: AppTest, live_copy: Pa
                                   "notify_min_severity": "error", "alert_window": "15m", "alert_interval": 600},
                           [deriver])
     runtime = Runtime([deriver, *alerts])
-    shared.register(store)
-    shared.set_status(store, runtime.status)
-    runtime.start()
-    try:
-        rows = _collectors_table(app)
-    finally:
-        runtime.stop()
-        shared.unregister(store)
-        store.close()
+    rows = _rows_while_serving(app, store, runtime.status, runtime)
     assert [c.name for c in alerts] == ["findings", "notify", "metrics"]
     assert " open finding" in rows["findings"] and "over the last 15 min · 1 run" in rows["findings"]
     assert rows["notify"].startswith("1 receiver · 0 sent · ")

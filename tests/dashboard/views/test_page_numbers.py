@@ -6,14 +6,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 import pandas as pd
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from collectors.store import Store
 from dashboard.analyses import burrow
 from dashboard.findings import engine
 from dashboard.findings.noise import fold, is_folded
-from dashboard.read import data_span
+from tests.support.apptest import open_page
 from tests.support.golden import load_golden
 
 GOLDEN = load_golden()
@@ -27,23 +25,10 @@ def _counts(rule: str) -> dict[str, int]:
     return out
 
 
-@pytest.fixture
-def everything(sample_db):
-    """The whole sample as one window, as the 'all data' preset resolves it, and a cursor."""
-    with Store(sample_db, read_only=True) as store:
-        cur = store.cursor()
-        yield cur, data_span(cur)
-
-
 def _page(app: AppTest, path: str, **params: str) -> AppTest:
-    app.query_params["range"] = "all"
-    for k, v in params.items():
-        app.query_params[k] = v
-    app.run()
-    app.switch_page(path).run()
-    assert not app.exception, [e.value for e in app.exception]
-    assert not app.error, [e.value for e in app.error]
-    return app
+    at = open_page(app, path, **params)
+    assert not at.error, [e.value for e in at.error]  # every page here has data to show
+    return at
 
 
 def test_overview_numbers(app, shown) -> None:
