@@ -114,7 +114,8 @@ def _latency(ctx: Ctx) -> None:
                      "trace": st.column_config.LinkColumn("Trace", display_text=r"trace=([0-9a-f]{12})")})
     if not slow.empty:  # the usual next step, as a link that opens in place (a table's link opens a new tab)
         top = slow.iloc[0]
-        links.to("trace", f"Open the slowest request's trace ({md(top['took'])}: {md(top['services'] or 'no spans')})",
+        hops = f", {int(top['depth'])} hops deep" if pd.notna(top["depth"]) else ""
+        links.to("trace", f"Open the slowest request's trace ({md(top['took'])}{hops})",
                  icon=":material/timeline:", trace=top["trace_id"], span=top["segment_span_id"])
 
 
