@@ -139,7 +139,9 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
     for i, (kind, name) in sorted(names.items()):
         n = vol.get(i, 0)
         seen = n > 0 or any(e["observed"] and i in (e["src"], e["dst"]) for e in edges.values())
-        detail = f"{n:,} {unit[kind]}" if n else (none[kind] if has_declaration else "")
+        # '1 record', '1 span': the unit is a noun for services and topics ('processed' is not)
+        words = unit[kind][:-1] if n == 1 and kind != "group" else unit[kind]
+        detail = f"{n:,} {words}" if n else (none[kind] if has_declaration else "")
         nodes.append(dict(id=i, kind=kind, name=name, detail=detail, severity=worst.get(i),
                           declared=(i in declared_nodes) or not has_declaration, observed=seen or not has_declaration,
                           near=serves.get(i) if serves.get(i) in names else None))

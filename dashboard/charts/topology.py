@@ -253,6 +253,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         if rate and e.get("kind") == "sync":
             (lx0, ly0), (lx1, ly1) = points[0], points[1]
             rates.append(dict(x=(lx0 + lx1) / 2, y=(ly0 + ly1) / 2, text=rate, colour=colour))
+    hovers: dict[str, str] = {}
     for _, n in nodes.iterrows():
         x, y = pos[n["id"]]
         sev = n.get("severity") or None
@@ -265,8 +266,11 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
                  + ("<br>declared, never observed" if ghost else "")
                  + ("<br>observed, not declared" if not n.get("declared", True) else "")
                  + (f"<br>worst open finding: {sev}" if sev else ""))
+        hovers[n["id"]] = hover
+        # The box lets clicks and hovers through to the node's marker below it: a box that
+        # captured them (plotly's default when it has a hover text) would make it unclickable.
         fig.add_annotation(
-            x=x, y=y, text=label, showarrow=False, hovertext=hover, align="center",
+            x=x, y=y, text=label, showarrow=False, captureevents=False, align="center",
             font=dict(size=11, color="#90a4ae" if ghost else "#263238"),
             bgcolor="#fafafa" if ghost else _FILL.get(n["kind"], "white"),
             bordercolor=border, borderwidth=2.5 if sev else 1.5, borderpad=5,
@@ -279,8 +283,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
     fig.add_trace(go.Scatter(
         x=[pos[i][0] for i in nodes["id"]], y=[pos[i][1] for i in nodes["id"]], mode="markers",
         marker=dict(size=34, opacity=0, symbol="square"), customdata=list(range(len(nodes))), name="nodes",
-        text=[f"{esc(k)} {names[i]}: click for its findings and pages" for i, k in
-              zip(nodes["id"], nodes["kind"], strict=True)],
+        text=[f"{hovers[i]}<br>click for its findings and pages" for i in nodes["id"]],
         hovertemplate="%{text}<extra></extra>", showlegend=False,
     ))
     _legend(fig)

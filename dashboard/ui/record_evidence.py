@@ -10,6 +10,8 @@ from dashboard.analyses.identity import Identity, identity
 from dashboard.ui import links
 from dashboard.ui.text import md, md_code
 
+MAX_RECORD_LINKS = 6  # more than this many published records: the table's links only
+
 
 def identity_markdown(who: Identity) -> str:
     """'**Key** `o-1` · **orderId** `o-1` · **accountId** `acc-7`', every value escaped."""
@@ -35,6 +37,12 @@ def published_table(published: pd.DataFrame) -> None:
                      "offset": st.column_config.NumberColumn("Offset", format="%d"), "event_type": "Event type",
                      "who": st.column_config.TextColumn("About", width="large"),
                      "record": st.column_config.LinkColumn("Record", display_text=r"record=([^&]+)")})
+    # A table's link cell opens a new tab; a few side effects (the usual case: two invoices) also
+    # get links of their own that open in place, keeping the time range and the choices made.
+    if len(published) <= MAX_RECORD_LINKS:
+        for r in published.itertuples():
+            links.to("records", f"Open the record {md(r.topic)} partition {int(r.partition)} offset {int(r.offset):,}",
+                     icon=":material/manage_search:", record=records.record_id(r.topic, int(r.partition), int(r.offset)))
 
 
 def about(cur, topic: str, positions: list[tuple[int, int]]) -> dict | None:

@@ -112,6 +112,11 @@ def _latency(ctx: Ctx) -> None:
                      "span_count": st.column_config.NumberColumn("Spans", format="localized"),
                      "services": st.column_config.TextColumn("Services", width="large"),
                      "trace": st.column_config.LinkColumn("Trace", display_text=r"trace=([0-9a-f]{12})")})
+    if not slow.empty:  # the usual next step, as a link that opens in place (a table's link opens a new tab)
+        top = slow.iloc[0]
+        hops = f", {int(top['depth'])} hops deep" if pd.notna(top["depth"]) else ""
+        links.to("trace", f"Open the slowest request's trace ({md(top['took'])}{hops})",
+                 icon=":material/timeline:", trace=top["trace_id"], span=top["segment_span_id"])
 
 
 def _bucket_words(ctx: Ctx) -> str:

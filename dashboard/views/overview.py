@@ -92,6 +92,8 @@ def render(ctx: Ctx) -> None:
                     if page:
                         links.to(page, "Evidence", icon=":material/open_in_new:",
                                  **{k: f.subject for k in ("group", "topic") if f.subject_kind == k})
+        if serious > len(worst):  # the cards show three: the rest are one click away
+            links.to("findings", f"All {plural(serious, 'open finding')}, worst first", icon=":material/flag:")
     st.subheader("Topology")
     observed = sources.observed_graph(ctx.cur, ctx.window)
     nodes, edges = graph.build(topo, observed, read.volumes(ctx.cur, ctx.window), findings,

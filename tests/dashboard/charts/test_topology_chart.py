@@ -149,4 +149,17 @@ def test_long_names_are_shortened_in_the_middle_with_the_whole_name_on_hover() -
     fig = topology_figure(nodes, pd.DataFrame(columns=graph.EDGE_COLUMNS))
     label = fig.layout.annotations[0].text
     assert label.startswith("<b>shop.fulfil") and label.endswith("v2.DLT</b>") and "…" in label
-    assert name in fig.layout.annotations[0].hovertext
+    marker = next(t for t in fig.data if t.name == "nodes")  # the box lets hovers through to it
+    assert name in marker.text[0]
+
+
+def test_a_box_counts_one_record_in_the_singular(store) -> None:
+    load_into_store(store, TOPOLOGY_FILE)
+    cur = store.cursor()
+    seen = {"services": pd.DataFrame([dict(name="web-checkout", n=1), dict(name="orders-api", n=2)]),
+            "topics": pd.DataFrame([dict(name="shop.orders", n=1)]),
+            "groups": pd.DataFrame([dict(name="invoicing", n=1)])}
+    nodes, _ = graph.build(read.declared_tables(cur), None, seen, [])
+    detail = dict(zip(nodes["name"], nodes["detail"], strict=True))
+    assert (detail["web-checkout"], detail["orders-api"]) == ("1 span", "2 spans")
+    assert (detail["shop.orders"], detail["invoicing"]) == ("1 record", "1 processed")
