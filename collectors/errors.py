@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def first_line(exc: BaseException) -> str:
+    """An exception as one line for a log or a status: its message's first line, or its type
+    when the message is empty (a bare ``raise OSError()`` must not fail the handler itself)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class SeamwatchError(Exception):
     """Base of every error Seamwatch explains to its user."""
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from collectors.errors import InputError
+from collectors.errors import InputError, first_line
 from collectors.importer import MAX_LINE_BYTES, ImportResult, import_file
 from collectors.kafka.source import schema_source
 from collectors.normalize.wire_format import WireDecoder
@@ -90,7 +90,7 @@ class FileImport(ThreadComponent):
                 except InputError as exc:
                     self.refused.append(str(exc))
         except Exception as exc:
-            self._state, self._error = "failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._state, self._error = "failed", first_line(exc)
             raise
         self._state = "done"
         return self

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import duckdb
 
-from collectors.errors import StoreError
+from collectors.errors import StoreError, first_line
 
 PREFIX = "ducklake:"
 _CATALOG = "postgres:"
@@ -92,7 +92,7 @@ def _quote(text: str) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = first_line(exc)
     # DuckDB's postgres errors repeat the whole attach path; keep what PostgreSQL said
     m = re.search(r"(Unable to connect to Postgres.*)", text)
     return m.group(1) if m else text

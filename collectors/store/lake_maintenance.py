@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectors.errors import first_line
 from collectors.runtime import ThreadComponent
 from collectors.status import LakeMaintenanceStatus
 from collectors.store.db import Store
@@ -92,7 +93,7 @@ class LakeMaintenance(ThreadComponent):
                 if any(done.values()):
                     log.info("lake maintenance: %s", done)
             except Exception as exc:  # noqa: BLE001 - maintenance must never take the collectors down
-                self._error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                self._error = first_line(exc)
                 log.warning("lake maintenance failed: %s", self._error)
 
     def stop(self, timeout: float = 10.0) -> None:

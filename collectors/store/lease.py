@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from collectors.errors import first_line
 from collectors.store.db import Store
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Lease:
                 tx.cursor.execute("INSERT INTO leases VALUES ('serial', NULL, NULL), (?, ?, ?)",
                                   [self.name, self.holder, now + timedelta(seconds=self.ttl)])
         except duckdb.Error as exc:  # another process took or renewed a lease at the same moment
-            log.debug("lease %s not taken: %s", self.name, str(exc).splitlines()[0])
+            log.debug("lease %s not taken: %s", self.name, first_line(exc))
             self.held = False
             return False
         if not self.held:
@@ -60,5 +61,5 @@ class Lease:
                                   "(name = 'serial' OR holder = ?)", [self.name, self.holder])
                 tx.cursor.execute("INSERT INTO leases VALUES ('serial', NULL, NULL)")
         except duckdb.Error as exc:
-            log.debug("lease %s not released: %s", self.name, str(exc).splitlines()[0])
+            log.debug("lease %s not released: %s", self.name, first_line(exc))
         self.held = False

@@ -13,7 +13,7 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 
-from collectors.errors import ConfigError
+from collectors.errors import ConfigError, first_line
 from collectors.runtime import ThreadComponent
 from collectors.status import RetentionStatus
 from collectors.store.db import Store
@@ -99,6 +99,6 @@ class Retention(ThreadComponent):
                 if any(deleted.values()):
                     log.info("retention deleted %s", deleted)
             except Exception as exc:  # noqa: BLE001 - retention must never take the process down
-                self._error = str(exc).splitlines()[0]
+                self._error = first_line(exc)
                 log.warning("retention failed: %s", self._error)
             self._stop.wait(self.every)

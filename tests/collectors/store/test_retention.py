@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -45,3 +46,25 @@ def test_old_rows_go_recent_rows_stay_and_readers_keep_their_snapshot(store) -> 
     assert reader.execute("SELECT count(*) FROM spans").fetchone()[0] == 70
     reader.execute("COMMIT")
     assert store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0] == 20
+
+
+def test_a_failure_without_a_message_is_reported_and_retention_keeps_running(store, monkeypatch) -> None:
+    """An exception with an empty message (a bare OSError()) used to fail the handler itself
+    (IndexError) and end the retention thread; it is reported by its type and the next run happens."""
+    retention = Retention(store, timedelta(days=7), every=0.05)
+    runs: list[int] = []
+
+    def failing(now=None):
+        runs.append(1)
+        raise OSError()
+
+    monkeypatch.setattr(retention, "run_once", failing)
+    retention.start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(runs) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        retention.stop()
+    assert len(runs) >= 3
+    assert retention.status().error == "OSError"
