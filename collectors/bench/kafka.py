@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from collectors.bench import child
+from collectors.bench import child, load_average
 from collectors.kafka import fastpath
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -293,17 +293,11 @@ REFERENCE = "tap, record_row per record"
 AVRO_SAMPLE = 200_000  # decoding is per record in Python: the Avro rate is taken over this many
 
 
-def _load() -> str:
-    import os
-
-    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
-
-
 def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     t0 = time.perf_counter()
     topic = ensure_topic(bootstrap, messages)
     yield f"topic {topic}: {messages:,} events of ~{len(_event(0))} B + 3 headers (ready in {time.perf_counter() - t0:.1f}s)"
-    yield f"before: {_load()}"
+    yield f"before: {load_average()}"
     quarter = max(messages // 4, 1000)
     best = "native" if fastpath.available() else "bulk"
     results: dict[str, dict[str, Any] | None] = {
@@ -319,7 +313,7 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
         avro_topic = ensure_avro_topic(bootstrap, n_avro, Path(schemas))
         json_same = _child(f"tap-{best}", bootstrap, topic, n_avro)
         avro = _child(f"tap-{best}", bootstrap, avro_topic, n_avro, schemas)
-    yield f"after: {_load()}"
+    yield f"after: {load_average()}"
     rate = {k: (v["records"] / v["seconds"] if v else None) for k, v in results.items()}
     for name, r in results.items():
         if r is None:

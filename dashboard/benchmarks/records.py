@@ -14,7 +14,6 @@ minute and topic (the chart, whose sum is the count).
 from __future__ import annotations
 
 import math
-import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from collectors.bench import load_average
 from collectors.store import Store
 from dashboard.analyses import records as recs
 from dashboard.analyses.processings import auto_bucket
@@ -137,10 +137,6 @@ def _story(cur: Any, position: tuple[str, int, int]) -> None:
     recs.duplicate_publications(cur, rec)
 
 
-def _load() -> str:
-    return "load average " + " ".join(f"{v:.2f}" for v in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
-
-
 def run(*, sizes: list[int], keep: Path | None = None) -> Iterator[str]:
     """Generate each size and time the searches; yields the lines of the report."""
     with tempfile.TemporaryDirectory(prefix="seamwatch-bench-records-") as tmp_name:
@@ -153,10 +149,10 @@ def run(*, sizes: list[int], keep: Path | None = None) -> Iterator[str]:
                 gen_s = time.perf_counter() - t
                 per_hour = n * timedelta(hours=1) / SPREAD
                 yield (f"== records search: {n:,} records over {SPREAD.days} day(s) (~{per_hour:,.0f} an hour), "
-                       f"generated in {gen_s:.1f} s from {TEMPLATE_MINUTES} minutes of the sample shop; {_load()}")
+                       f"generated in {gen_s:.1f} s from {TEMPLATE_MINUTES} minutes of the sample shop; {load_average()}")
                 yield f"{'search':<30}{'window':>7}{'matches':>10}{'seconds':>10}{'target':>9}"
                 worst = 0.0
                 for name, label, seconds, matches in measure(store):
                     worst = max(worst, seconds)
                     yield f"{name:<30}{label:>7}{matches:>10,}{seconds:>10.3f}{verdict(seconds):>9}"
-                yield f"{slowest(worst, 'search')}; {_load()}"
+                yield f"{slowest(worst, 'search')}; {load_average()}"
