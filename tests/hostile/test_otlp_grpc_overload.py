@@ -22,7 +22,10 @@ EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
 def _export(address: tuple[str, int], body: bytes) -> grpc.RpcError | None:
-    with grpc.insecure_channel("{}:{}".format(*address)) as channel:
+    # Its own connection, as each exporter has: grpcio's channels to one address otherwise share
+    # one, and streams a client opens on it before the server's HTTP/2 SETTINGS arrive are refused
+    # by the transport (RST_STREAM REFUSED_STREAM) without ever reaching the receiver.
+    with grpc.insecure_channel("{}:{}".format(*address), options=[("grpc.use_local_subchannel_pool", 1)]) as channel:
         try:
             channel.unary_unary(EXPORT)(body, timeout=30)
         except grpc.RpcError as exc:
