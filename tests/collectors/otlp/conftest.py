@@ -40,7 +40,8 @@ def receiver(receiver_factory: Callable[..., OtlpReceiver]) -> OtlpReceiver:
 
 
 def post(address: tuple[str, int], body: bytes, *, content_type: str = "application/x-protobuf",
-         gzip: bool = False, encoding: str | None = None, path: str = "/v1/traces") -> tuple[int, dict[str, str], bytes]:
+         gzip: bool = False, encoding: str | None = None, path: str = "/v1/traces",
+         timeout: float = 30.0) -> tuple[int, dict[str, str], bytes]:
     """POST one body the way an OTLP/HTTP exporter does; returns (status, headers, body)."""
     headers = {"Content-Type": content_type}
     if gzip:
@@ -48,7 +49,7 @@ def post(address: tuple[str, int], body: bytes, *, content_type: str = "applicat
         headers["Content-Encoding"] = "gzip"
     if encoding:
         headers["Content-Encoding"] = encoding
-    conn = http.client.HTTPConnection(*address, timeout=30)
+    conn = http.client.HTTPConnection(*address, timeout=timeout)
     try:
         conn.request("POST", path, body=body, headers=headers)
         resp = conn.getresponse()
