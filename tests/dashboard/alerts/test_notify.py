@@ -21,6 +21,7 @@ from dashboard.analyses.window import Window
 from dashboard.findings.engine import Report
 from dashboard.findings.model import Finding
 from tests.support.net import free_port
+from tests.support.otlp_http import poll
 from tests.support.processes import interrupt
 from tests.support.webhook import webhook
 
@@ -45,16 +46,6 @@ def _notifier(store, *urls: str) -> Iterator[Notifier]:
         yield notifier
     finally:
         notifier.stop()
-
-
-def _eventually(check, timeout_s: float = 10.0) -> bool:
-    """Whether ``check()`` holds within ``timeout_s`` (a store write follows each delivery)."""
-    deadline = time.monotonic() + timeout_s
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 def _events(bodies: list[dict]) -> list[tuple[str, str, str]]:
@@ -136,7 +127,7 @@ def test_a_receiver_that_never_answers_holds_up_nobody_else(store) -> None:
             notifier.on_report(_report(_finding("error"), _finding("error", subject="other")))
             assert _events(hook.wait_for(2)) == [("new", "billing", "error"), ("new", "other", "error")]
             # the stuck receiver's two stay queued; the other's are marked sent just after the hook got them
-            assert _eventually(lambda: notifier.status().pending == 2)
+            poll(lambda: notifier.status().pending == 2, timeout=10, what="the stuck receiver's 2 notices pending")
             notifier.stop(timeout=1)
     finally:
         black_hole.close()
