@@ -286,6 +286,7 @@ class LakeMaintenanceStatus:
     merged_files: int  # Parquet files merged into bigger ones, all runs
     expired_snapshots: int
     removed_files: int  # files deleted from the data path
+    rewritten_files: int = 0  # files rewritten without the rows retention deleted from them
     standby: bool = False  # another collector holds the maintenance lease
     last_run_at: float | None = None
     error: str | None = None
@@ -294,7 +295,7 @@ class LakeMaintenanceStatus:
         if self.standby:
             return "standby: another collector maintains the lake"
         return _line(_n(self.runs, "run"), f"{_n(self.merged_files, 'file')} merged",
-                     f"{_n(self.expired_snapshots, 'snapshot')} expired", f"{_n(self.removed_files, 'file')} removed",
+                     f"{_n(self.rewritten_files, 'file')} rewritten", f"{_n(self.expired_snapshots, 'snapshot')} expired", f"{_n(self.removed_files, 'file')} removed",
                      _ago(self.last_run_at, now, "run"), _error(self.error, "error"))
 
 

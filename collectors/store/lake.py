@@ -170,7 +170,8 @@ def model_tables(upto: int | None = None) -> tuple[tuple[str, str], ...]:
         con.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, name VARCHAR, applied_at TIMESTAMP)")
         for number, _name, sql in MIGRATIONS:
             if upto is None or number <= upto:
-                con.execute(sql)
+                for query in file_statements(sql):
+                    con.execute(query)
         tables = [r[0] for r in con.execute(
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'memory' ORDER BY table_oid").fetchall()]
         out = []
@@ -200,6 +201,12 @@ _ON_CONFLICT_NOTHING = re.compile(
     re.IGNORECASE | re.DOTALL)
 _ADD_COLUMN_DEFAULT = re.compile(r"^\s*ALTER\s+TABLE\s+.*\bADD\s+COLUMN\b.*\bDEFAULT\s*\(", re.IGNORECASE | re.DOTALL)
 _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\b", re.IGNORECASE)
+_PARTITIONED_BY = re.compile(r"^(\s*--[^\n]*\n)*\s*ALTER\s+TABLE\s+.*\bSET\s+PARTITIONED\s+BY\b", re.IGNORECASE | re.DOTALL)
+
+
+def is_lake_only(sql: str) -> bool:
+    """True for a statement that only a lake has a meaning for (a table's partition keys)."""
+    return bool(_PARTITIONED_BY.match(sql))
 
 
 def lake_statement(sql: str, *, migration: str) -> str | None:
@@ -225,6 +232,21 @@ def lake_statement(sql: str, *, migration: str) -> str | None:
     return _COMPRESSION.sub("", sql)
 
 
+def lake_only_statements(upto: int | None = None) -> list[str]:
+    """The lake-only statements of every migration up to ``upto`` (a new lake runs them after its tables)."""
+    from collectors.store.migrate import MIGRATIONS
+
+    return [q for number, _name, sql in MIGRATIONS if upto is None or number <= upto
+            for q in statements(sql) if is_lake_only(q)]
+
+
+def file_statements(sql: str) -> list[str]:
+    """A migration as a DuckDB file runs it: whole, or less its lake-only statements when it has some."""
+    if "PARTITIONED" not in sql.upper():
+        return [sql]
+    return [q for q in statements(sql) if not is_lake_only(q)]
+
+
 def statements(sql: str) -> list[str]:
     """The statements of a migration file, split by DuckDB's own parser."""
     from collectors.store.db import connect_memory
@@ -240,3 +262,34 @@ def is_lake_connection(cur: duckdb.DuckDBPyConnection) -> bool:
     """True when the cursor's current database is a DuckLake (SQL that needs a key differs there)."""
     row = cur.execute("SELECT type FROM duckdb_databases() WHERE database_name = current_database()").fetchone()
     return bool(row) and row[0] == "ducklake"
+
+
+# -- files -----------------------------------------------------------------------------------
+
+def data_files(cur: duckdb.DuckDBPyConnection, table: str | None = None) -> int:
+    """The Parquet data files of the lake's current snapshot, of one table or of all (the
+    catalog's own tables, which DuckLake attaches as ``__ducklake_metadata_<NAME>``)."""
+    sql = ("SELECT count(*) FROM __ducklake_metadata_store.ducklake_data_file AS f "
+           "JOIN __ducklake_metadata_store.ducklake_table AS t ON t.table_id = f.table_id "
+           "WHERE f.end_snapshot IS NULL AND t.end_snapshot IS NULL AND (? IS NULL OR t.table_name = ?)")
+    row = cur.execute(sql, [table, table]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def files_read(cur: duckdb.DuckDBPyConnection, sql: str, params: object = None) -> int:
+    """How many data files the query reads: the sum of its lake scans' "Total Files Read", as
+    EXPLAIN ANALYZE reports them (the query runs once). Partition keys and Parquet statistics
+    let a scan skip the files outside its filter."""
+    import json
+
+    rows = cur.execute(f"EXPLAIN (ANALYZE, FORMAT json) {sql}", params).fetchall()
+
+    def total(node: object) -> int:
+        if isinstance(node, list):
+            return sum(total(n) for n in node)
+        if not isinstance(node, dict):
+            return 0
+        read = node.get("extra_info", {}).get("Total Files Read")
+        return int(read or 0) + total(node.get("children", []))
+
+    return total(json.loads(rows[0][1]))

@@ -3,10 +3,14 @@
 Every batch a collector commits is a snapshot with its own small files (or rows inlined in the
 catalog). A runtime component, under the ``maintenance`` lease (one collector of a lake at a
 time), runs DuckLake's own maintenance functions every few minutes:
-``ducklake_flush_inlined_data`` (inlined rows to Parquet), ``ducklake_merge_adjacent_files``,
-``ducklake_expire_snapshots`` and ``ducklake_cleanup_old_files`` for what is older than
-``keep``. Seamwatch never reads an old snapshot; ``keep`` only lets a query already running
-finish on the files it started with. Deleted rows (retention) leave the data path here.
+``ducklake_flush_inlined_data`` (inlined rows to Parquet), ``ducklake_rewrite_data_files``
+(a file that retention left mostly deleted is rewritten without those rows, so an hour that
+is half expired does not keep its whole file), ``ducklake_merge_adjacent_files`` (small files
+of one partition, an hour of one table, become one), then ``ducklake_expire_snapshots`` and
+``ducklake_cleanup_old_files`` for what is older than ``keep``. Seamwatch never reads an old
+snapshot; ``keep`` only lets a query already running finish on the files it started with.
+Deleted rows (retention) leave the data path here, and the file count stays flat under
+``--retain``: about one file per table and hour kept (``seamwatch bench scale`` measures it).
 """
 
 from __future__ import annotations
@@ -26,6 +30,10 @@ from collectors.store.db import Store
 from collectors.store.lease import Lease
 
 log = logging.getLogger(__name__)
+
+# A file is rewritten once this share of its rows is deleted (DuckLake's own default is 0.95:
+# a file of an hour that retention has half expired would be kept whole until nearly all of it is)
+REWRITE_DELETED_SHARE = 0.5
 
 
 def _call(cur: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
@@ -47,10 +55,12 @@ def maintain(store: Store, *, keep: timedelta) -> dict[str, int]:
     seconds = max(0, int(keep.total_seconds()))
     older = f"now() - INTERVAL {seconds} SECOND"  # an int, formatted: a constant, never input
     flushed = _call(cur, "CALL ducklake_flush_inlined_data('store')")
+    rewritten = _call(cur, f"CALL ducklake_rewrite_data_files('store', delete_threshold => {REWRITE_DELETED_SHARE})")
     merged = _call(cur, "CALL ducklake_merge_adjacent_files('store')")
     expired = _call(cur, f"CALL ducklake_expire_snapshots('store', older_than => {older})")
     removed = _call(cur, f"CALL ducklake_cleanup_old_files('store', older_than => {older})")
-    return {"flushed_rows": _sum(flushed, "rows_flushed"), "merged_files": _sum(merged, "files_processed"),
+    return {"flushed_rows": _sum(flushed, "rows_flushed"), "rewritten_files": _sum(rewritten, "files_processed"),
+            "merged_files": _sum(merged, "files_processed"),
             "expired_snapshots": expired.num_rows, "removed_files": removed.num_rows}
 
 
@@ -63,7 +73,7 @@ class LakeMaintenance(ThreadComponent):
         self.store, self.every, self.keep = store, every, keep
         super().__init__()
         self._lease = Lease(store, "maintenance", ttl=max(600.0, every * 3))
-        self._totals = {"merged_files": 0, "expired_snapshots": 0, "removed_files": 0}
+        self._totals = {"merged_files": 0, "rewritten_files": 0, "expired_snapshots": 0, "removed_files": 0}
         self._runs = 0
         self._last: float | None = None
         self._error: str | None = None

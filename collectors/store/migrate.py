@@ -41,8 +41,16 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0) if row else 0
 
 
+def _applied(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The migrations recorded in the store. Numbers are handed out to parallel work, so a lower
+    one can arrive after a higher one was applied: each is applied once, whatever its number."""
+    if not schema_version(con):
+        return set()
+    return {int(r[0]) for r in con.execute("SELECT DISTINCT version FROM schema_version").fetchall()}
+
+
 def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
-    """Apply every migration newer than the file's version, each in its own transaction."""
+    """Apply every migration the store lacks, in order, each in its own transaction."""
     if is_lake(path):
         return _migrate_lake(con, path)
     con.execute(
@@ -53,12 +61,16 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
         raise SchemaTooNewError(
             f"{path} has schema version {current}, newer than this Seamwatch knows ({LATEST}); upgrade Seamwatch."
         )
+    from collectors.store.lake import file_statements
+
+    applied = _applied(con)
     for number, name, sql in MIGRATIONS:
-        if number <= current:
+        if number in applied:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(sql)
+            for query in file_statements(sql):
+                con.execute(query)
             con.execute(
                 "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name]
             )
@@ -74,14 +86,15 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
 
     See collectors/store/lake.py for what DuckLake lacks and how the file's migrations map to it.
     """
-    from collectors.store.lake import lake_statement, model_tables, statements
+    from collectors.store.lake import lake_only_statements, lake_statement, model_tables, statements
 
     current = schema_version(con)
     if current > LATEST:
         raise SchemaTooNewError(
             f"{location} has schema version {current}, newer than this Seamwatch knows ({LATEST}); upgrade Seamwatch."
         )
-    if current == LATEST:
+    applied = _applied(con)
+    if all(number in applied for number, _, _ in MIGRATIONS):
         return current
 
     def run(steps: list[str], rows: list[tuple[int, str]]) -> None:
@@ -101,10 +114,10 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
         if tables and tables[0]:  # as for a file (db._refuse_foreign): never add our tables to another's lake
             raise StoreError(f"{location} is not a usable Seamwatch lake: it holds {tables[0]} tables and no "
                              "Seamwatch schema; it was left untouched.")
-        run([ddl for _, ddl in model_tables()], [(n, name) for n, name, _ in MIGRATIONS])
+        run([ddl for _, ddl in model_tables()] + lake_only_statements(), [(n, name) for n, name, _ in MIGRATIONS])
     else:
         for number, name, sql in MIGRATIONS:
-            if number > current:
+            if number not in applied:
                 steps = [s for s in (lake_statement(q, migration=name) for q in statements(sql)) if s]
                 run(steps, [(number, name)])
     return schema_version(con)
