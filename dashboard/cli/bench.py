@@ -98,4 +98,28 @@ def bench_analyses(ctx: click.Context, sizes: tuple[int, ...], pages: tuple[str,
             click.echo(line)
 
 
+@bench.command("scale")
+@click.option("--bootstrap", envvar="SEAMWATCH_KAFKA_BOOTSTRAP", show_envvar=True, metavar="HOST:PORT",
+              help="Broker to fill and tap (default: one started for the run from scripts/kafka_broker.py).")
+@click.option("--postgres", metavar="CONNINFO",
+              help="libpq string of a PostgreSQL server where the bench may create its lakes' catalog databases "
+                   "(default: a cluster started for the run from scripts/postgres_server.py).")
+@click.option("--messages", type=click.IntRange(1000), default=500_000, show_default=True,
+              help="Events on the topic the collectors tap.")
+@click.option("--spans", "sizes", type=click.IntRange(10_000), multiple=True, default=(1_000_000,), show_default=True,
+              help="Spans to load into a lake and a file for the page queries (repeat, e.g. 10000000).")
+@click.option("--retain", default="3h", show_default=True, help="Retention of the size-over-rounds measurement.")
+@click.option("--rounds", type=click.IntRange(1, 48), default=6, show_default=True,
+              help="Hours of new spans, each followed by retention and maintenance.")
+def bench_scale(bootstrap: str | None, postgres: str | None, messages: int, sizes: tuple[int, ...],
+                retain: str, rounds: int) -> None:
+    """Tap records/s with 1 and 2 collectors on a lake beside a file, page queries, files and size under --retain."""
+    from collectors.store.retention import parse_duration
+    from dashboard.benchmarks.scale import run
+
+    for line in run(bootstrap=bootstrap, postgres=postgres, messages=messages, sizes=list(sizes),
+                    retain=parse_duration(retain), rounds=rounds):
+        click.echo(line)
+
+
 COMMANDS = [bench]
