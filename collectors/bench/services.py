@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -62,16 +63,17 @@ def postgres(conninfo: str | None) -> Iterator[object]:
     import uuid
 
     if conninfo:
-        import duckdb
-
-        from collectors.store.lake import load_extensions
+        createdb = shutil.which("createdb") or next(
+            (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/createdb"))), None)
+        if createdb is None:
+            raise BenchError("--postgres needs PostgreSQL's createdb client (apt-get install postgresql-client).")
 
         def create_on_server(name: str) -> str:
-            con = duckdb.connect()
-            load_extensions(con)
-            con.execute(f"ATTACH '{conninfo.replace(chr(39), chr(39) * 2)}' AS pg (TYPE postgres)")
-            con.execute(f"CALL postgres_execute('pg', 'CREATE DATABASE {name}')")
-            con.close()
+            # CREATE DATABASE runs outside a transaction, which DuckDB's postgres_execute never is
+            out = subprocess.run([createdb, f"--maintenance-db={conninfo}", name], capture_output=True, text=True,
+                                 check=False, timeout=60)
+            if out.returncode != 0:
+                raise BenchError(f"cannot create a catalog database on --postgres: {out.stderr.strip()}")
             return f"{conninfo} dbname={name}"
 
         yield lambda: create_on_server(f"seamwatch_bench_{uuid.uuid4().hex[:10]}")
