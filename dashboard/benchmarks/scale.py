@@ -101,6 +101,7 @@ def queries(lakes: _Lakes, folder: Path, template: Path, size: int) -> Iterator[
         maintain_s = time.perf_counter() - t
         after_files, after_size = data_files(cur), _size(data)
         on_lake_after = _query_times(lake)
+    file_size = _size(folder / f"scale-{size}.duckdb")
     yield (f"== {counts['spans']:,} spans, {counts['records']:,} records, {counts['group_offsets']:,} offset polls "
            f"(lake loaded in {load_s:.1f} s)")
     yield f"{'page':<16}{'query':<28}{'window':>7}{'file s':>9}{'lake s':>9}{'compacted':>10}{'lake/file':>10}"
@@ -115,7 +116,7 @@ def queries(lakes: _Lakes, folder: Path, template: Path, size: int) -> Iterator[
            f"({maintain_s:.1f} s: {done['merged_files']} merged, {done['rewritten_files']} rewritten, "
            f"{done['removed_files']} removed): {_mb(after_size)} in {after_files} files "
            f"(files {after_files / max(before_files, 1):.2f}x, size {after_size / max(before_size, 1):.2f}x); "
-           f"file store {_mb(_size(folder / f'scale-{size}.duckdb'))}")
+           f"file store {_mb(file_size)} (lake / file {after_size / file_size:.2f}x)")
 
 
 def _hour_of_spans(store: Store, start: datetime, rows: int) -> None:
