@@ -115,6 +115,7 @@ class BatchWriter:
         self.write_failures = 0
         self.conflicts = 0  # lake commits that met another writer's and were made again
         self._conflicting = False
+        self._fault_kind: str | None = None  # the lake fault writes fail with now (collectors/store/faults.py)
         self.rows_lost = 0  # rows of a batch DuckDB refused MAX_ATTEMPTS_NOT_IO times (never for I/O)
         self.lost_spans = 0  # spans among rows_lost: acknowledged, so the command must say so at exit
         self.lost_reason: str | None = None
@@ -270,13 +271,17 @@ class BatchWriter:
             reason, io = write_failure(self.store.path, exc)
             if io and self.failing is not None and _AFTERMATH.search(reason):
                 reason = self.failing  # the outage that aborted the transaction is still the news
-            if reason != self.failing:
+            kind = faults.classify(exc, self.store.path).kind if self.store.lake else None
+            # one line per outage: a lake's catalog going from refused to "starting up" is the same one
+            news = reason != self.failing and (kind is None or kind != self._fault_kind or self.failing is None)
+            self._fault_kind = kind
+            if news:
                 log.warning("%s; holding %d spans and retrying (exporters are answered 503/UNAVAILABLE meanwhile)",
                             reason, self._pending)
             self.failing = reason
             return False, io
         if self.failing is not None:
-            log.warning("writing to %s works again; %d held spans written", self.store.path, stored)
+            log.warning("writing to %s works again; %d held spans written", faults.name(self.store.path), stored)
             self.failing = None
         self._conflicting = False
         self.spans_written += stored

@@ -50,8 +50,6 @@ _FILE = re.compile(r'(?:Could not write|Cannot open|Could not open|Cannot create
                    r'(?: file| directory)? "([^"]+)"', re.IGNORECASE)
 _FULL = re.compile(r"No space left on device|disk full|Disk quota exceeded", re.IGNORECASE)
 _UNWRITABLE = re.compile(r"Read-only file system|Permission denied", re.IGNORECASE)
-# what PostgreSQL (libpq) said, after the extension's own wrapping
-_PG_REASON = re.compile(r'failed: (.+?)(?:\s*Is the server running.*)?$', re.IGNORECASE | re.DOTALL)
 _CONNINFO_KEYS = ("host", "port", "dbname")
 
 T = TypeVar("T")
@@ -79,9 +77,11 @@ def catalog_name(location: str) -> str:
 
 
 def _pg_reason(text: str) -> str:
-    m = _PG_REASON.search(text)
+    """What PostgreSQL or libpq said, on one line, without the extension's wrapping."""
+    m = re.search(r'Unable to connect to Postgres at "[^"]*":\s*(.*)', text, re.DOTALL)
     if m:
-        return " ".join(m.group(1).split()) or "the connection broke"
+        said = m.group(1).rsplit("failed: ", 1)[-1]
+        return said.strip().splitlines()[0].strip() if said.strip() else "the connection failed"
     if "Failed to execute query" in text:
         return "the connection broke during a commit"
     return "the connection broke"
@@ -108,15 +108,18 @@ def classify(exc: BaseException, location: str) -> Fault:
 
 def _conflict_detail(text: str) -> str:
     m = re.search(r"Transaction conflict\s*-\s*([^\n]+)", text)
-    return " ".join(m.group(1).split()) if m else first_line_of(text)
-
-
-def first_line_of(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else "conflict"
+    if m:
+        return " ".join(m.group(1).split())
+    return text.strip().splitlines()[0] if text.strip() else "a conflict"
 
 
 def is_conflict(exc: BaseException) -> bool:
     return _CONFLICT.search(str(exc)) is not None
+
+
+def name(location: str) -> str:
+    """How a log line names a store: a file by its path, a lake by its catalog (never its user)."""
+    return f"the lake on {catalog_name(location)}" if location.startswith("ducklake:") else location
 
 
 def describe(exc: BaseException, location: str) -> str:
