@@ -10,7 +10,7 @@ from typing import Any
 from collectors.derive import derive, derive_all
 from collectors.runtime import ThreadComponent
 from collectors.status import DeriveStatus
-from collectors.store import Store
+from collectors.store import Store, faults
 from collectors.store.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -57,10 +57,12 @@ class Deriver(ThreadComponent):
         if not self._lease.hold():
             return  # another collector on this lake derives
         try:
-            r = derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet)
+            r = faults.retry_conflicts(
+                lambda: derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet),
+                what="derivation")
         except Exception as exc:  # a bad trace, or a full disk, must not stop the collectors beside us
             self._stats["errors"] += 1
-            self._stats["last_error"] = reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self._stats["last_error"] = reason = faults.describe(exc, self.store.path)
             # one line (the spans are stored; `findings` derives what is still pending later)
             log.error("derivation failed, %s traces left pending: %s", "its" if until_done else "the", reason)
             log.debug("derivation failure", exc_info=True)
