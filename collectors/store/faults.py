@@ -46,8 +46,8 @@ _CATALOG = re.compile(r"Unable to connect to Postgres|Failed to execute query|se
                       r"terminating connection|no connection to the server|could not connect to server|"
                       r"connection to server at|SSL SYSCALL error|Failed to query most recent snapshot",
                       re.IGNORECASE)
-_FILE = re.compile(r'(?:Could not write|Cannot open|Could not open|Cannot create|Could not create)'
-                   r'(?: file| directory)? "([^"]+)"', re.IGNORECASE)
+_FILE = re.compile(r'(?:Could not write|Cannot open|Could not open|Cannot create|Could not create|Failed to create)'
+                   r'( file| directory)? "([^"]+)"', re.IGNORECASE)
 _FULL = re.compile(r"No space left on device|disk full|Disk quota exceeded", re.IGNORECASE)
 _UNWRITABLE = re.compile(r"Read-only file system|Permission denied", re.IGNORECASE)
 _CONNINFO_KEYS = ("host", "port", "dbname")
@@ -94,7 +94,9 @@ def classify(exc: BaseException, location: str) -> Fault:
         return Fault(CONFLICT, "the commit conflicted with another writer's on the lake "
                                f"({_conflict_detail(text)})")
     m = _FILE.search(text)
-    folder = m.group(1).rsplit("/", 1)[0] if m else None
+    folder = None
+    if m:  # the folder the file was to go to
+        folder = m.group(2) if (m.group(1) or "").strip().lower() == "directory" else m.group(2).rsplit("/", 1)[0]
     if _FULL.search(text):
         where = f" ({folder})" if folder else ""
         return Fault(DATA_PATH_FULL, f"the lake's data path is full{where}: No space left on device")

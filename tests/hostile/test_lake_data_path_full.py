@@ -66,3 +66,31 @@ def test_a_full_data_path_under_collect_is_one_line_then_everything_acknowledged
             stored = s.cursor().execute("SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM spans").fetchone()
         acknowledged = statuses.count(200) * SPANS
         assert set(statuses) == {200, 503} and stored == (acknowledged, acknowledged)
+
+
+def test_a_read_only_data_path_is_one_sentence_and_the_batch_commits_once_it_is_writable(
+        postgres, tmp_path: Path) -> None:
+    import duckdb
+
+    from collectors.model import RECORD_SCHEMA, to_table
+    from collectors.normalize.records import record_row
+    from collectors.store import faults
+
+    rows = to_table([record_row(cluster="c", topic="t", partition=0, offset=o, key=b"k", value=b'{"a": 1}' * 20,
+                                headers=[], timestamp_ms=1_700_000_000_000 + o, timestamp_type=1, tapped_at_us=0,
+                                source="test") for o in range(500)], RECORD_SCHEMA)  # past inlining: a Parquet file
+    with tmpfs(tmp_path / "disk", "8m") as disk:
+        lake = lake_on(postgres, disk / "lake")
+        with Store(lake) as s:
+            subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+            try:
+                with pytest.raises(duckdb.Error) as err:
+                    s.append({"records": rows}, positions=[("c", "t", 0, 500)])
+            finally:
+                subprocess.run(["mount", "-o", "remount,rw", str(disk)], check=True)
+            fault = faults.classify(err.value, lake)
+            assert fault.kind == faults.DATA_PATH_UNWRITABLE and fault.transient
+            assert fault.reason.startswith(f"cannot write to the lake's data path ({disk / 'lake'}")
+            assert fault.reason.endswith(": Read-only file system") and "\n" not in fault.reason
+            s.append({"records": rows}, positions=[("c", "t", 0, 500)])
+            assert s.counts()["records"] == 500 and s.positions("c") == {("t", 0): 500}

@@ -181,3 +181,34 @@ def test_two_processes_upgrading_one_older_lake_at_once_both_carry_on(new_lake, 
         assert schema_version(s.con) == LATEST
         versions = s.cursor().execute("SELECT version, count(*) FROM schema_version GROUP BY 1 ORDER BY 1").fetchall()
     assert versions == [(n, 1) for n, _, _ in MIGRATIONS], "each migration applied once"
+
+
+def test_retention_deletes_through_conflicts_with_another_writer(new_lake, caplog) -> None:
+    from datetime import datetime
+
+    from collectors.model import RECORD_SCHEMA, to_table
+    from collectors.normalize.records import record_row
+    from collectors.store.retention import delete_older_than
+
+    caplog.set_level(logging.INFO, logger="collectors.store.faults")
+    location = new_lake()
+
+    def batch(first: int) -> dict:
+        return {"records": to_table([record_row(
+            cluster="c", topic="t", partition=0, offset=o, key=b"k", value=b"{}", headers=[],
+            timestamp_ms=1_700_000_000_000 + o * 1000, timestamp_type=1, tapped_at_us=0, source="test")
+            for o in range(first, first + 20)], RECORD_SCHEMA)}
+
+    with Store(location) as store:
+        for first in range(0, 200, 20):
+            store.append(batch(first))
+        deleter = Deleter(location, "records", "key", seconds=4.0)
+        try:
+            deleted = 0
+            for first in range(0, 200, 20):  # retention catching up, one step at a time
+                cutoff = datetime.fromtimestamp(1_700_000_000 + first + 20)  # naive, as retention's cutoffs
+                deleted += delete_older_than(store, cutoff)["records"]
+        finally:
+            deleter.join()
+        assert store.counts()["records"] == 0 and deleted == 200
+    assert _one_line(caplog.records, "retention of records: the commit conflicted")
