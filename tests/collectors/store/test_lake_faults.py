@@ -10,6 +10,7 @@ import sys
 import textwrap
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -102,8 +103,9 @@ def test_catalog_stopped_under_a_receiver_answers_503_then_stores_every_acknowle
     caplog.set_level(logging.WARNING)
     location = lake_on(own_postgres, tmp_path / "lake")
     acknowledged, refused = 0, []
+    config = replace(FAST, max_pending_rows=1000, flush_rows=100)
     with Store(location) as store:
-        receiver = OtlpReceiver(store, FAST)
+        receiver = OtlpReceiver(store, config)
         receiver.start()
         try:
             for _ in range(3):
@@ -122,7 +124,7 @@ def test_catalog_stopped_under_a_receiver_answers_503_then_stores_every_acknowle
                     time.sleep(0.1)
                 assert set(refused) == {(503, "1")}, refused
                 assert receiver.status().write_failing
-                assert receiver.writer.pending <= FAST.max_pending_rows
+                assert receiver.writer.pending <= config.max_pending_rows
             finally:
                 own_postgres.start()
             deadline = time.monotonic() + 60
@@ -212,3 +214,10 @@ def test_retention_deletes_through_conflicts_with_another_writer(new_lake, caplo
             deleter.join()
         assert store.counts()["records"] == 0 and deleted == 200
     assert _one_line(caplog.records, "retention of records: the commit conflicted")
+
+
+def test_a_catalog_is_named_without_its_user_or_password() -> None:
+    from collectors.store.faults import catalog_name
+
+    assert catalog_name("ducklake:postgres:dbname=lake host=db1 port=5433 user=sw password=secret") == (
+        "PostgreSQL host=db1 port=5433 dbname=lake")
