@@ -177,7 +177,8 @@ def test_two_processes_upgrading_one_older_lake_at_once_both_carry_on(new_lake, 
                               stderr=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(2)]
     for proc in procs:
         out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0 and out.strip() == str(LATEST), err[-2000:]
+        # the last line: DuckDB may draw its progress bar above it on a slow machine
+        assert proc.returncode == 0 and out.strip().splitlines()[-1].strip() == str(LATEST), err[-2000:]
         assert "Traceback" not in err
     with Store(location, read_only=True) as s:
         assert schema_version(s.con) == LATEST
@@ -212,7 +213,8 @@ def test_retention_deletes_through_conflicts_with_another_writer(new_lake, caplo
                 deleted += delete_older_than(store, cutoff)["records"]
         finally:
             deleter.join()
-        assert store.counts()["records"] == 0 and deleted == 200
+        # every row went, and retention may also have deleted the other writer's copies of old rows
+        assert store.counts()["records"] == 0 and deleted >= 200
     assert _one_line(caplog.records, "retention of records: the commit conflicted")
 
 
