@@ -187,7 +187,7 @@ def test_two_processes_upgrading_one_older_lake_at_once_both_carry_on(new_lake, 
 
 
 def test_retention_deletes_through_conflicts_with_another_writer(new_lake, caplog) -> None:
-    from datetime import datetime
+    from datetime import UTC, datetime
 
     from collectors.model import RECORD_SCHEMA, to_table
     from collectors.normalize.records import record_row
@@ -208,8 +208,8 @@ def test_retention_deletes_through_conflicts_with_another_writer(new_lake, caplo
         deleter = Deleter(location, "records", "key", seconds=4.0)
         try:
             deleted = 0
-            for first in range(0, 200, 20):  # retention catching up, one step at a time
-                cutoff = datetime.fromtimestamp(1_700_000_000 + first + 20)  # naive, as retention's cutoffs
+            for upto in (70, 140, 200):  # retention catching up, a step at a time (each deletes from every table)
+                cutoff = datetime.fromtimestamp(1_700_000_000 + upto, UTC).replace(tzinfo=None)  # naive UTC
                 deleted += delete_older_than(store, cutoff)["records"]
         finally:
             deleter.join()
