@@ -97,10 +97,14 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
         commit (a conflict, or a table that exists already): that process reads the version
         again and carries on from there.
         """
+        def made() -> bool:  # by number, not by the highest version: a lake may lack one in the middle
+            have = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+            return all(number in have for number, _ in rows)
+
         for attempt in range(1, faults.CONFLICT_TRIES + 1):
             con.execute("BEGIN TRANSACTION")
             try:
-                if schema_version(con) >= rows[-1][0]:  # made by another process meanwhile
+                if made():  # by another process meanwhile
                     con.execute("ROLLBACK")
                     return
                 for sql in steps:
@@ -112,7 +116,7 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
             except duckdb.Error as exc:
                 with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended the transaction already
                     con.execute("ROLLBACK")
-                if schema_version(con) >= rows[-1][0]:
+                if made():
                     log.info("%s: migration %s was applied by another process at the same moment", location,
                              rows[-1][1])
                     return
