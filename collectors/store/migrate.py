@@ -98,6 +98,8 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
         again and carries on from there.
         """
         def made() -> bool:  # by number, not by the highest version: a lake may lack one in the middle
+            if schema_version(con) == 0:  # a new lake: no schema_version table yet
+                return False
             have = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
             return all(number in have for number, _ in rows)
 
