@@ -109,6 +109,31 @@ def postgres() -> Iterator[Any]:
 
 
 @pytest.fixture
+def own_postgres(postgres: Any) -> Iterator[Any]:
+    """A PostgreSQL cluster of the test's own, for tests that stop and start it under a running collector."""
+    harness = sys.modules["postgres_server"]
+    workdir = Path(tempfile.mkdtemp(prefix="seamwatch-pg-"))
+    pg = harness.Postgres(workdir)
+    try:
+        pg.start()
+        yield pg
+    finally:
+        try:
+            pg.stop(mode="immediate")
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def lake_on(pg: Any, data_path: Path) -> str:
+    """A new lake whose catalog is a new database of ``pg``, its files under ``data_path``."""
+    from collectors.store.lake import create
+
+    location = "ducklake:postgres:" + pg.createdb(f"lake_{uuid.uuid4().hex[:12]}")
+    create(location, data_path)
+    return location
+
+
+@pytest.fixture
 def new_lake(postgres: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Makes empty lakes: a new catalog database each call, data under the test's tmp_path."""
     from collectors.store.lake import create

@@ -10,7 +10,7 @@ from typing import Any
 from collectors.derive import derive, derive_all
 from collectors.runtime import ThreadComponent
 from collectors.status import DeriveStatus
-from collectors.store import Store
+from collectors.store import Store, faults
 from collectors.store.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class Deriver(ThreadComponent):
         # outlives the lease meets the next holder's in DuckLake's conflict check: one commit fails
         # and its traces stay pending for the next pass.
         self._lease = Lease(store, "derive", ttl=max(60.0, every * 6))
+        self._fault: str | None = None  # the lake fault the last pass failed on (collectors/store/faults.py)
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
@@ -57,14 +58,21 @@ class Deriver(ThreadComponent):
         if not self._lease.hold():
             return  # another collector on this lake derives
         try:
-            r = derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet)
+            r = faults.retry_conflicts(
+                lambda: derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet),
+                what="derivation")
         except Exception as exc:  # a bad trace, or a full disk, must not stop the collectors beside us
             self._stats["errors"] += 1
-            self._stats["last_error"] = reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            # one line (the spans are stored; `findings` derives what is still pending later)
-            log.error("derivation failed, %s traces left pending: %s", "its" if until_done else "the", reason)
+            self._stats["last_error"] = reason = faults.describe(exc, self.store.path)
+            # one line (the spans are stored; `findings` derives what is still pending later), and one
+            # per outage of a lake: the passes that meet the same fault again only at debug level
+            kind = faults.classify(exc, self.store.path).kind if self.store.lake else None
+            level = logging.DEBUG if kind is not None and kind == self._fault else logging.ERROR
+            self._fault = kind
+            log.log(level, "derivation failed, %s traces left pending: %s", "its" if until_done else "the", reason)
             log.debug("derivation failure", exc_info=True)
             return
+        self._fault = None
         for k in ("traces", "segments", "messages", "snapshots"):
             self._stats[k] += getattr(r, k)
         self._stats["pending"] = r.pending

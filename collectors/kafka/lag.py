@@ -22,7 +22,7 @@ from collectors.logrepeat import rate_limit
 from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
 from collectors.runtime import ThreadComponent
 from collectors.status import LagStatus, us_to_s
-from collectors.store import Store
+from collectors.store import Store, faults
 from collectors.store.lease import Lease
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,10 @@ class LagPoller(ThreadComponent):
                 wait = max(0.0, self.settings.poll_interval - (time.monotonic() - started))
             except Exception as exc:  # noqa: BLE001 (a broker away must not end the poller)
                 with self._lock:
-                    self._status.update(state="retrying", last_error=str(exc))
+                    self._status.update(state="retrying", last_error=faults.describe(exc, self.store.path))
                     self._status["failures"] += 1
-                log.warning("%s: poll failed, retrying in %.1fs: %s", self.name, backoff, str(exc) or repr(exc))
+                log.warning("%s: poll failed, retrying in %.1fs: %s", self.name, backoff,
+                            faults.describe(exc, self.store.path))
                 self._admin = None  # a fresh client after a failure
                 wait = backoff * (0.8 + 0.4 * random.random())  # noqa: S311 (jitter, not crypto)
                 backoff = min(backoff * 2, max(60.0, self.settings.poll_interval))
@@ -185,8 +186,9 @@ class LagPoller(ThreadComponent):
 
     def poll_once(self) -> None:
         group_rows, topic_rows = self.snapshot()
-        self.store.append({"group_offsets": to_table(group_rows, GROUP_OFFSET_SCHEMA),
-                           "topic_offsets": to_table(topic_rows, TOPIC_OFFSET_SCHEMA)})
+        tables = {"group_offsets": to_table(group_rows, GROUP_OFFSET_SCHEMA),
+                  "topic_offsets": to_table(topic_rows, TOPIC_OFFSET_SCHEMA)}
+        faults.retry_conflicts(lambda: self.store.append(tables), what=self.name)
         with self._lock:
             self._status.update(state="running", groups=len({r["group_id"] for r in group_rows}),
                                 partitions=len(topic_rows), last_poll_at=_now_us())

@@ -30,7 +30,7 @@ from collectors.model import INGEST_ERROR_SCHEMA, to_table
 from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
 from collectors.status import TapStatus, us_to_s
-from collectors.store import Store
+from collectors.store import Store, faults
 
 log = logging.getLogger(__name__)
 rate_limit(log)  # a broker away repeats the same error on every reconnect
@@ -82,6 +82,8 @@ class KafkaTap(ThreadComponent):
         self._flushed = threading.Condition(self._lock)
         self._session_parts: tuple[Pipeline, _Buffer] | None = None
         self._subscribed: tuple[str, ...] | None = None
+        self._fault: str | None = None  # the lake fault the last session ended on (collectors/store/faults.py)
+        self._assign_failure: BaseException | None = None  # the stored positions could not be read
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
@@ -148,8 +150,14 @@ class KafkaTap(ThreadComponent):
                     self._session()
                 return
             except Exception as exc:  # noqa: BLE001 (the tap retries whatever went wrong)
-                log.warning("%s failed, retrying in %.0fs: %s", self.name, backoff, exc)
-                self._set(state="retrying", last_error=str(exc))
+                reason = faults.describe(exc, self.store.path)  # one line, a lake's fault in its words
+                kind = faults.classify(exc, self.store.path).kind if self.store.lake else None
+                # one line per outage of the lake: its later retries only at debug level
+                level = logging.DEBUG if kind is not None and kind == self._fault else logging.WARNING
+                log.log(level, "%s failed, resuming from the store's positions in %.0fs: %s", self.name, backoff,
+                        reason)
+                self._fault = kind
+                self._set(state="retrying", last_error=reason)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, 60.0)
         self._set(state="stopped")
@@ -168,6 +176,8 @@ class KafkaTap(ThreadComponent):
         written while the next is normalized and a third consumed. If a write fails the session
         ends and the next one resumes from the store.
         """
+        self.store.positions(self.cluster)  # the store answers (a lake's catalog is up) before joining the group
+        self._assign_failure = None
         consumer = self._consumer()
         self._normalizer = self._choose()
         used = [self._normalizer]  # closed when the session ends
@@ -198,6 +208,9 @@ class KafkaTap(ThreadComponent):
         first = True
         next_refresh = 0.0
         while not self._stop.is_set() and stages.failure is None:
+            if self._assign_failure is not None:
+                failure, self._assign_failure = self._assign_failure, None
+                raise failure
             now = time.monotonic()
             if now >= next_refresh:
                 if self._grouped:
@@ -329,7 +342,11 @@ class KafkaTap(ThreadComponent):
         """Partitions the group gives this collector start where the lake says they stopped."""
         from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 
-        stored = self.store.positions(self.cluster)
+        try:
+            stored = self.store.positions(self.cluster)
+        except Exception as exc:  # noqa: BLE001 (raised in librdkafka's callback it would lose its words)
+            self._assign_failure = exc  # the session ends on it, and the next one starts over
+            return
         start = OFFSET_BEGINNING if self.from_beginning else OFFSET_END
         given = [TopicPartition(tp.topic, tp.partition, stored.get((tp.topic, tp.partition), start))
                  for tp in partitions]
@@ -397,12 +414,18 @@ class KafkaTap(ThreadComponent):
 
         table, errors, positions, tapped = item
         t0 = time.perf_counter()
-        try:
+
+        def commit() -> None:
             with self.store.transaction() as tx:
                 tx.append("records", table)
                 if errors:
                     tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
                 tx.set_positions((self.cluster, t, p, o) for t, p, o in positions)
+
+        try:
+            # on a lake, a batch whose commit meets another writer's (retention's delete) is committed
+            # again here, with its positions, rather than ending the session
+            faults.retry_conflicts(commit, what=self.name)
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -418,6 +441,9 @@ class KafkaTap(ThreadComponent):
             s["last_flush_at"] = tapped
             if s["state"] == "retrying":
                 s["state"] = "running"
+        if self._fault is not None:
+            log.warning("%s: writing to %s works again", self.name, faults.name(self.store.path))
+            self._fault = None
 
 
 class _Buffer:

@@ -10,8 +10,10 @@ either bound, offer() says no and the receiver answers "retry later".
 A request answered 200/OK has its rows in this queue, so a failed write never drops them: the
 batch goes back to the head of the queue and is retried with backoff, and while writes fail
 :attr:`failing` says why in one sentence and offer() refuses (the receiver answers 503 /
-UNAVAILABLE). Retries of one request store its spans once: a span whose (trace_id, span_id,
-start_time) is already stored, or earlier in the same batch, is skipped.
+UNAVAILABLE). On a lake a commit that conflicts with another writer's is made again until it
+goes through, without refusing anything (collectors/store/faults.py). Retries of one request
+store its spans once: a span whose (trace_id, span_id, start_time) is already stored, or
+earlier in the same batch, is skipped.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.model import INGEST_ERROR_SCHEMA, SPAN_SCHEMA, to_table
-from collectors.store import Store
+from collectors.store import Store, faults
+from collectors.store.lake import is_lake
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +72,9 @@ def _nearly_full(path: str) -> bool:
 
 def write_failure(path: str, exc: BaseException) -> tuple[str, bool]:
     """One sentence naming the store's path and why writing failed, and whether it was I/O (worth waiting for)."""
+    if is_lake(path):  # the catalog, the data path or a conflict (collectors/store/faults.py)
+        fault = faults.classify(exc, path)
+        return fault.reason, fault.transient
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "No space left on device" in text or (_AFTERMATH.search(text) and _nearly_full(path)):
         # another writer (the deriver) may have met the full disk first and left this transaction
@@ -107,6 +113,9 @@ class BatchWriter:
         self.errors_dropped = 0
         self.batches = 0
         self.write_failures = 0
+        self.conflicts = 0  # lake commits that met another writer's and were made again
+        self._conflicting = False
+        self._fault_kind: str | None = None  # the lake fault writes fail with now (collectors/store/faults.py)
         self.rows_lost = 0  # rows of a batch DuckDB refused MAX_ATTEMPTS_NOT_IO times (never for I/O)
         self.lost_spans = 0  # spans among rows_lost: acknowledged, so the command must say so at exit
         self.lost_reason: str | None = None
@@ -226,7 +235,7 @@ class BatchWriter:
                 if stopping and now >= self._deadline:
                     self.unwritten = self._pending
                     log.error("%s; %d acknowledged spans could not be written before the receiver stopped",
-                              self.failing, self.unwritten)
+                              self.failing or "its commits kept conflicting with other writers'", self.unwritten)
                     return
                 time.sleep(min(backoff, max(self._deadline - now, 0.0)))
                 next_flush = time.monotonic()  # retry at once after the backoff
@@ -250,17 +259,31 @@ class BatchWriter:
                 tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
         except Exception as exc:  # the writer must outlive any one batch: keep it, say why once, retry
             self.write_failures += 1
+            if self.store.lake and faults.is_conflict(exc):
+                # another writer of the lake committed to the table first: nothing is wrong, the
+                # batch is committed again (never given up: its spans were acknowledged)
+                if not self._conflicting:
+                    log.info("%s; committing the batch of %d spans again", faults.classify(exc, self.store.path).reason,
+                             n)
+                self._conflicting = True
+                self.conflicts += 1
+                return False, True
             reason, io = write_failure(self.store.path, exc)
             if io and self.failing is not None and _AFTERMATH.search(reason):
                 reason = self.failing  # the outage that aborted the transaction is still the news
-            if reason != self.failing:
+            kind = faults.classify(exc, self.store.path).kind if self.store.lake else None
+            # one line per outage: a lake's catalog going from refused to "starting up" is the same one
+            news = reason != self.failing and (kind is None or kind != self._fault_kind or self.failing is None)
+            self._fault_kind = kind
+            if news:
                 log.warning("%s; holding %d spans and retrying (exporters are answered 503/UNAVAILABLE meanwhile)",
                             reason, self._pending)
             self.failing = reason
             return False, io
         if self.failing is not None:
-            log.warning("writing to %s works again; %d held spans written", self.store.path, stored)
+            log.warning("writing to %s works again; %d held spans written", faults.name(self.store.path), stored)
             self.failing = None
+        self._conflicting = False
         self.spans_written += stored
         self.duplicates_skipped += n - stored
         self.errors_written += len(errors)

@@ -200,6 +200,7 @@ _ON_CONFLICT_NOTHING = re.compile(
     r"^\s*INSERT\s+INTO\s+(\w+)\s+(SELECT\b.*?)\s+ON\s+CONFLICT\s*\(([^)]*)\)\s*DO\s+NOTHING\s*;?\s*$",
     re.IGNORECASE | re.DOTALL)
 _ADD_COLUMN_DEFAULT = re.compile(r"^\s*ALTER\s+TABLE\s+.*\bADD\s+COLUMN\b.*\bDEFAULT\s*\(", re.IGNORECASE | re.DOTALL)
+_LEADING_COMMENTS = re.compile(r"\A(\s*--[^\n]*\n)*\s*")
 _CREATE_INDEX = re.compile(r"^\s*CREATE\s+(UNIQUE\s+)?INDEX\b", re.IGNORECASE)
 _PARTITIONED_BY = re.compile(r"^(\s*--[^\n]*\n)*\s*ALTER\s+TABLE\s+.*\bSET\s+PARTITIONED\s+BY\b", re.IGNORECASE | re.DOTALL)
 
@@ -215,6 +216,7 @@ def lake_statement(sql: str, *, migration: str) -> str | None:
     Raises StoreError for a statement the lake cannot express; such a migration needs its
     own lake statements (see docs/architecture.md#the-lake).
     """
+    sql = _LEADING_COMMENTS.sub("", sql)  # DuckDB's parser keeps the comments above a statement
     if _CREATE_INDEX.match(sql):
         return None  # DuckLake has no indexes; Parquet statistics prune instead
     if _ADD_COLUMN_DEFAULT.match(sql):

@@ -23,9 +23,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.errors import first_line
 from collectors.runtime import ThreadComponent
 from collectors.status import LakeMaintenanceStatus
+from collectors.store import faults
 from collectors.store.db import Store
 from collectors.store.lease import Lease
 
@@ -88,7 +88,7 @@ class LakeMaintenance(ThreadComponent):
             self._standby = True
             return {}
         self._standby = False
-        done = maintain(self.store, keep=self.keep)
+        done = faults.retry_conflicts(lambda: maintain(self.store, keep=self.keep), what="lake maintenance")
         for k in self._totals:
             self._totals[k] += done[k]
         self._runs += 1
@@ -103,8 +103,8 @@ class LakeMaintenance(ThreadComponent):
                 if any(done.values()):
                     log.info("lake maintenance: %s", done)
             except Exception as exc:  # noqa: BLE001 - maintenance must never take the collectors down
-                self._error = first_line(exc)
-                log.warning("lake maintenance failed: %s", self._error)
+                self._error = faults.describe(exc, self.store.path)
+                log.warning("lake maintenance failed, trying again in %.0f s: %s", self.every, self._error)
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)

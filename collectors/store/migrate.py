@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+import time
 from importlib import resources
 
 import duckdb
 
 from collectors.errors import SchemaTooNewError, StoreError
+from collectors.store import faults
 from collectors.store.lake import is_lake
+
+log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^(\d{3})_[a-z0-9_]+\.sql$")
 
@@ -98,16 +104,40 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
         return current
 
     def run(steps: list[str], rows: list[tuple[int, str]]) -> None:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for sql in steps:
-                con.execute(sql)
-            for number, name in rows:
-                con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+        """One step in one transaction, unless another process has made it already.
+
+        Two processes upgrading one lake at once both run the step; DuckLake fails the second
+        commit (a conflict, or a table that exists already): that process reads the version
+        again and carries on from there.
+        """
+        def made() -> bool:  # by number, not by the highest version: a lake may lack one in the middle
+            if schema_version(con) == 0:  # a new lake: no schema_version table yet
+                return False
+            have = {r[0] for r in con.execute("SELECT version FROM schema_version").fetchall()}
+            return all(number in have for number, _ in rows)
+
+        for attempt in range(1, faults.CONFLICT_TRIES + 1):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if made():  # by another process meanwhile
+                    con.execute("ROLLBACK")
+                    return
+                for sql in steps:
+                    con.execute(sql)
+                for number, name in rows:
+                    con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+                con.execute("COMMIT")
+                return
+            except duckdb.Error as exc:
+                with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended the transaction already
+                    con.execute("ROLLBACK")
+                if made():
+                    log.info("%s: migration %s was applied by another process at the same moment", location,
+                             rows[-1][1])
+                    return
+                if not faults.is_conflict(exc) or attempt == faults.CONFLICT_TRIES:
+                    raise
+                time.sleep(faults.BACKOFF_FIRST * attempt)
 
     if current == 0:
         tables = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database()").fetchone()

@@ -13,9 +13,10 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 
-from collectors.errors import ConfigError, first_line
+from collectors.errors import ConfigError
 from collectors.runtime import ThreadComponent
 from collectors.status import RetentionStatus
+from collectors.store import faults
 from collectors.store.db import Store
 from collectors.store.lease import Lease
 
@@ -52,11 +53,17 @@ def delete_older_than(store: Store, cutoff: datetime) -> dict[str, int]:
     for table, column in AGED:
         if table not in present:
             continue
-        with store.transaction() as tx:
-            n = tx.cursor.execute(
-                f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff]  # noqa: S608 (constant identifiers)
-            ).fetchone()
-            deleted[table] = int(n[0]) if n else 0
+
+        def delete(table: str = table, column: str = column) -> int:
+            with store.transaction() as tx:
+                n = tx.cursor.execute(
+                    f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff]  # noqa: S608 (constant identifiers)
+                ).fetchone()
+                return int(n[0]) if n else 0
+
+        # on a lake the delete meets every collector's appends to the table: more tries than theirs
+        deleted[table] = faults.retry_conflicts(delete, what=f"retention of {table}",
+                                                tries=faults.RETENTION_CONFLICT_TRIES)
     return deleted
 
 
@@ -99,6 +106,6 @@ class Retention(ThreadComponent):
                 if any(deleted.values()):
                     log.info("retention deleted %s", deleted)
             except Exception as exc:  # noqa: BLE001 - retention must never take the process down
-                self._error = first_line(exc)
-                log.warning("retention failed: %s", self._error)
+                self._error = faults.describe(exc, self.store.path)
+                log.warning("retention failed, trying again in %.0f s: %s", self.every, self._error)
             self._stop.wait(self.every)
