@@ -28,6 +28,15 @@ def _wait_traces(driver, want: str, timeout: float) -> float | None:
     return None
 
 
+def _between_refreshes(driver, timeout: float = 30.0) -> None:
+    """Wait (a while at most) for a moment when no refresh runs, so a screenshot shows no stale part."""
+    from selenium.webdriver.common.by import By
+
+    deadline = time.monotonic() + timeout
+    while driver.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]') and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 def test_two_dashboards_and_findings_read_a_lake_while_collect_writes_it(browser, kit, new_lake, tmp_path) -> None:
     lake = new_lake()
     otlp, ports = kit.free_port(), [kit.free_port(), kit.free_port()]
@@ -66,6 +75,7 @@ def test_two_dashboards_and_findings_read_a_lake_while_collect_writes_it(browser
         for i, tab in enumerate(tabs, 1):
             browser.switch_to.window(tab)
             assert kit.shows(browser, "live-probe-api", timeout=10) or kit.charts_drawn(browser) >= 1
+            _between_refreshes(browser)
             kit.shoot(browser, f"lake-dashboard-{i}")
 
         # a third process: findings reads the lake the collector is writing
