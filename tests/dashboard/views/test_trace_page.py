@@ -23,10 +23,7 @@ def linked_pair(sample_db) -> tuple[str, str, str, str]:
 
 
 def _open(at: AppTest, **params: str) -> AppTest:
-    at.query_params.update({"range": "all", **params})
-    at.run()
-    at.switch_page("views/trace.py")
-    at.query_params.update({"range": "all", **params})
+    at.query_params.update({"page": "trace", "range": "all", **params})  # as a link opens it: one run
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
