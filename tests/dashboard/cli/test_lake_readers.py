@@ -125,3 +125,24 @@ def test_dashboard_serves_a_lake_read_only_with_its_refresh(lake_with_pending, m
         argv = served[-1].argv()
         assert argv[argv.index("--refresh") + 1] == str(refresh)
     assert snapshot_id(lake_with_pending) == before
+
+
+def test_a_failing_rule_inside_a_page_runs_read_transaction_leaves_the_other_rules_running(
+        lake_with_pending, monkeypatch) -> None:
+    import dataclasses
+
+    from dashboard.analyses.window import Window
+    from dashboard.findings import engine, registry
+
+    first = registry.rules()[0]
+
+    def boom(rule, con, window, topology):  # noqa: ARG001 - a rule's signature
+        con.execute("SELECT error('this rule broke')").fetchall()
+
+    monkeypatch.setitem(registry._REGISTRY, first.id, dataclasses.replace(first, find=boom))
+    with Store(lake_with_pending, read_only=True) as store:
+        cur = store.cursor()
+        cur.execute("BEGIN TRANSACTION")  # as dashboard.ui.state.reads holds one for a page run on a lake
+        report = engine.evaluate(cur, Window.everything(cur))
+        assert report.errors == {first.id: "Invalid Input Error: this rule broke"}, "the next rules ran"
+        cur.execute("ROLLBACK")
