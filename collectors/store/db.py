@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from collectors.errors import StoreError, StoreLockedError
 from collectors.store.lake import attach, is_lake
-from collectors.store.migrate import migrate, schema_version
+from collectors.store.migrate import LATEST, migrate, schema_version
 
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
 DEFAULT_MEMORY_LIMIT = "1GiB"
@@ -224,9 +224,12 @@ class Store:
             if self.checkpoint_threshold and not self.lake:
                 con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
             if self.read_only:
-                if schema_version(con) == 0:
+                version = schema_version(con)
+                if version == 0:
                     raise StoreError(f"{self.path} is not a usable Seamwatch database: it has no Seamwatch "
                                      "schema; it was left untouched.")
+                if self.lake and version != LATEST:
+                    raise _lake_version_error(self.path, version)
             else:
                 migrate(con, self.path)
         except duckdb.Error as exc:
@@ -348,6 +351,19 @@ class Store:
             'SELECT topic, "partition", max(next_offset) FROM tap_positions WHERE cluster = ? GROUP BY ALL', [cluster]
         ).fetchall()
         return {(t, p): o for t, p, o in rows}
+
+
+def _lake_version_error(location: str, version: int) -> StoreError:
+    """A reader never migrates a lake: it reads the version it was written for, or says what to do.
+
+    (A file's reader reads an older schema and says what is missing; a lake is shared, and one
+    migrating collector brings every reader's tables up at once.)"""
+    if version > LATEST:
+        return StoreError(f"the lake {location!r} has schema version {version}, newer than this Seamwatch "
+                          f"knows ({LATEST}); upgrade Seamwatch to read it.")
+    return StoreError(f"the lake {location!r} has schema version {version}, older than this Seamwatch's "
+                      f"({LATEST}); run this Seamwatch's 'seamwatch collect --db ...' on it once to migrate it, "
+                      "then read it.")
 
 
 def _refuse_foreign(path: str) -> None:

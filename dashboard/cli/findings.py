@@ -15,6 +15,7 @@ import duckdb
 from collectors.derive import Pending, derive_all, pending
 from collectors.errors import InputError, SeamwatchError, StoreError
 from collectors.store import Store
+from collectors.store.lake import is_lake
 from collectors.store.migrate import LATEST, schema_version
 from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
@@ -87,7 +88,7 @@ def _when(t: datetime | None) -> str:
     return t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"
 
 
-def pending_line(waiting: Pending | None) -> str | None:
+def pending_line(waiting: Pending | None, *, lake: bool = False) -> str | None:
     """One sentence on what the store holds but could not be analysed, or None."""
     if waiting is None or not (waiting.traces or waiting.offset_snapshots):
         return None
@@ -96,17 +97,18 @@ def pending_line(waiting: Pending | None) -> str | None:
         parts.append(f"{plural(waiting.traces, 'trace')} not analysed yet (spans since {_when(waiting.since)} UTC)")
     if waiting.offset_snapshots:
         parts.append(f"{plural(waiting.offset_snapshots, 'offset snapshot')} not judged yet")
-    return ("incomplete: " + " and ".join(parts) + "; the file could not be opened for writing to analyse them "
-            "(read-only, or another process holds it): their findings are missing below")
+    why = ("the lake's collectors analyse them (one at a time, as they go)" if lake else
+           "the file could not be opened for writing to analyse them (read-only, or another process holds it)")
+    return "incomplete: " + " and ".join(parts) + f"; {why}: their findings are missing below"
 
 
-def as_table(report: engine.Report, min_severity: str, waiting: Pending | None = None) -> str:
+def as_table(report: engine.Report, min_severity: str, waiting: Pending | None = None, *, lake: bool = False) -> str:
     """A fixed-width table, one block per finding: the row, then what was seen and what to do."""
     width = max(80, min(shutil.get_terminal_size((120, 40)).columns, 160))
     found = report.findings
     head = f"{'SEVERITY':<9} {'RULE':<24} {'SUBJECT':<34} {'COUNT':>7}  {'FIRST SEEN':<19}  {'LAST SEEN':<19}"
     lines = [f"window {_when(report.window.start)} → {_when(report.window.end)} UTC"]
-    if (note := pending_line(waiting)) is not None:
+    if (note := pending_line(waiting, lake=lake)) is not None:
         lines += textwrap.wrap(note, width=width)
     if not found:
         lines.append(f"no findings at or above {min_severity}")
@@ -144,9 +146,12 @@ def derive_pending(db: str) -> Pending:
 
     Read-only first, so a store with nothing pending is never written to (nor migrated). A
     file that cannot be opened for writing (read-only, or a dashboard holds it) is left as
-    it is and what waits is returned, for the output to say so.
+    it is and what waits is returned, for the output to say so. A lake is only read: its
+    collectors derive it.
     """
     waiting = _pending(db)
+    if is_lake(db):  # a lake's collectors derive it (one at a time, through a lease); a reader never writes
+        return waiting or Pending(0, None)
     if waiting is not None and not (waiting.traces or waiting.offset_snapshots):
         return waiting
     try:
@@ -209,7 +214,7 @@ def findings_cmd(db: str | None, as_json_: bool, since: str | None, start: str |
         version = schema_version(cur)
     everything = report.findings  # --fail-on judges all of them, whatever is shown
     report.findings = engine.at_or_above(everything, min_severity)
-    click.echo(as_json(report, waiting, card) if as_json_ else as_table(report, min_severity, waiting))
+    click.echo(as_json(report, waiting, card) if as_json_ else as_table(report, min_severity, waiting, lake=is_lake(db)))
     if report.errors:
         failed = "; ".join(f"{m}: {r}" for m, r in sorted(report.errors.items()))
         hint = ""

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from collectors.store import Store
+from collectors.store.lake import is_lake
 from dashboard.cli.kafka_connection import connection_options, connection_settings
 from dashboard.cli.options import db_option, port_option
 
@@ -72,27 +73,33 @@ def serve_dashboard(settings: DashboardSettings) -> None:
 @port_option
 @click.option("--address", default="127.0.0.1", show_default=True, envvar="SEAMWATCH_ADDRESS", show_envvar=True,
               help="Address the dashboard binds to.")
+@click.option("--refresh", type=click.FloatRange(0, 3600), default=15.0, show_default=True,
+              envvar="SEAMWATCH_REFRESH", show_envvar=True,
+              help="Seconds between page refreshes over a lake, which collectors write meanwhile (0: never).")
 @allow_redrive_option
 @connection_options
-def dashboard_cmd(db: str | None, port: int, address: str, allow_redrive: bool, **options: object) -> None:
-    """Serve the dashboard over an existing store file that no collector holds."""
+def dashboard_cmd(db: str | None, port: int, address: str, refresh: float, allow_redrive: bool,
+                  **options: object) -> None:
+    """Serve the dashboard over an existing store: a file no collector holds, or a lake that
+    collectors write meanwhile (read-only: it never migrates or writes the lake)."""
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
     redrive_with = redrive_settings(allow_redrive, options)
     if redrive_with is None:
-        # Fail here, with one sentence, if the file is missing, held or not ours.
+        # Fail here, with one sentence, if the file is missing, held or not ours (a lake: absent, or
+        # at another schema version).
         Store(db, read_only=True).open().close()
-        serve_dashboard(DashboardSettings(db=db, port=port, address=address))
+        serve_dashboard(DashboardSettings(db=db, port=port, address=address, refresh=refresh))
         return
-    if not Path(db).exists():
+    if not is_lake(db) and not Path(db).exists():
         raise click.UsageError(f"{db} does not exist; import data or run collectors first")
     # Replays are recorded in the store, so a dashboard that may redrive holds the file for writing.
     with Store(db) as store:
         from dashboard.ui import redrive
 
         redrive.allow(store, redrive_with)
-        try:  # no collectors here: nothing to refresh for
-            serve_dashboard(DashboardSettings(db=db, port=port, address=address, refresh=0))
+        try:  # a file: no collectors here, nothing to refresh for
+            serve_dashboard(DashboardSettings(db=db, port=port, address=address, refresh=refresh if store.lake else 0))
         finally:
             redrive.disallow(store)
 

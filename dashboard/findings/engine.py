@@ -70,8 +70,19 @@ def evaluate(con: duckdb.DuckDBPyConnection, window: Window, *, topology: Any = 
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 log.warning("rule %s failed: %s", rule.id, reason, exc_info=log.isEnabledFor(logging.DEBUG))
                 report.errors[rule.id] = reason
+                _rearm(con)
     report.findings = sorted(at_or_above(found, min_severity), key=sort_key)
     return report
+
+
+def _rearm(con: duckdb.DuckDBPyConnection) -> None:
+    """A failed rule aborts the read transaction a page run holds on a lake (state.reads): begin
+    another, so the next rules still run."""
+    try:
+        con.execute("SELECT 1").fetchall()
+    except duckdb.TransactionException:
+        con.execute("ROLLBACK")
+        con.execute("BEGIN TRANSACTION")
 
 
 def run(con: duckdb.DuckDBPyConnection, window: Window, *, topology: Any = _NOT_LOADED,

@@ -24,12 +24,14 @@ class Ctx:
     store: Store
     window: Window
     live: bool
+    reads: Callable[[], duckdb.DuckDBPyConnection] = state.cursor
 
     @property
     def cur(self) -> duckdb.DuckDBPyConnection:
-        """A fresh cursor per use (one analysis leaving a result unread cannot break the next),
-        narrowed to the cluster chosen in the sidebar."""
-        return state.cursor()
+        """A cursor narrowed to the cluster chosen in the sidebar: on a file a fresh one per use
+        (one analysis leaving a result unread cannot break the next), on a lake the run's one
+        read transaction (state.reads)."""
+        return self.reads()
 
 
 def fmt_age(seconds: float | None) -> str:
@@ -68,17 +70,18 @@ def run(render: Callable[[Ctx], None], *, title: str, intro: str | None = None) 
         if st.session_state.pop("_rerun_app", False):
             st.rerun()  # the time filter changed from inside a page: redraw the sidebar too
         try:
-            cur = state.cursor()
-            window, narrowed = timerange.resolve(cur)
-            colours.declare(declared_services(cur))  # each declared service its own colour, on every page
-            live = state.live()
-            st.caption(f"{timerange.describe(window)} · {freshness_line(cur)}"
-                       + (f" · refreshing every {args.refresh:g} s" if live and args.refresh else ""))
-            if narrowed:
-                st.caption(narrowed)
-            if not has_data(cur, window):
-                _empty_window(cur)
-            render(Ctx(store=state.store(), window=window, live=live))
+            with state.reads() as reads:
+                cur = reads()
+                window, narrowed = timerange.resolve(cur)
+                colours.declare(declared_services(cur))  # each declared service its own colour, on every page
+                live = state.live()
+                st.caption(f"{timerange.describe(window)} · {freshness_line(cur)}"
+                           + (f" · refreshing every {args.refresh:g} s" if live and args.refresh else ""))
+                if narrowed:
+                    st.caption(narrowed)
+                if not has_data(cur, window):
+                    _empty_window(cur)
+                render(Ctx(store=state.store(), window=window, live=live, reads=reads))
         except (SeamwatchError, duckdb.Error) as exc:
             st.error(md(explain(exc)))
 

@@ -1,6 +1,7 @@
 """Which store the app shows, and how it is reached from a page run.
 
-The app receives ``--db FILE`` (and ``--refresh SECONDS``) after ``--`` on the
+The app receives ``--db FILE`` (and ``--refresh SECONDS``: how often a live page, one whose
+store is written while it is read, reads it again) after ``--`` on the
 ``streamlit run`` command line; SEAMWATCH_DB / SEAMWATCH_REFRESH stand in when it is run
 another way (tests). Nothing connects at import time: the store opens on first use and is
 kept for the process with st.cache_resource, through collectors.store.shared, so that a
@@ -12,6 +13,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -73,10 +76,37 @@ def cursor() -> duckdb.DuckDBPyConnection:
     return scoped(store().cursor(), cluster())
 
 
-def live() -> bool:
-    """True when collectors in this process write to the store while pages read it."""
+@contextmanager
+def reads() -> Iterator[Callable[[], duckdb.DuckDBPyConnection]]:
+    """Where one page run takes its cursors: a function returning one, valid inside the block.
+
+    On a file, a fresh cursor per use (a query costs nothing to start). On a lake every
+    autocommitted query would first read the catalog's newest snapshot and the tables' file
+    lists from PostgreSQL; so a page run reads through one cursor in one read transaction:
+    the catalog is read once, and every number of the run comes from the same snapshot.
+    """
+    s = store()
+    if not s.lake:
+        yield cursor
+        return
+    cur = cursor()  # the cluster's views are made before the transaction: a rollback keeps them
+    cur.execute("BEGIN TRANSACTION")
     try:
-        return shared.writable(store())
+        yield lambda: cur
+    finally:
+        try:
+            cur.execute("ROLLBACK")  # nothing was written: the snapshot is simply let go
+        except duckdb.Error:
+            pass
+        cur.close()
+
+
+def live() -> bool:
+    """True when the store is written to while pages read it: by collectors in this process, or,
+    on a lake, by collectors anywhere."""
+    try:
+        s = store()
+        return shared.writable(s) or s.lake
     except Exception:  # noqa: BLE001 - an unopenable store is simply not live
         return False
 

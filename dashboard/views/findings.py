@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 import streamlit as st
 
 from dashboard.charts.findings import findings_timeline
@@ -19,8 +21,9 @@ TABLE_KEY = "find_table"
 def same_in_a_terminal(ctx: Ctx) -> str:
     """The `seamwatch findings` command that lists exactly this window's findings."""
     db = state.app_args().db or "FILE"
-    return (f"seamwatch findings --db {db} --from {ctx.window.start.isoformat()} "
-            f"--to {ctx.window.end.isoformat()}")
+    # quoted for a POSIX shell: a lake's connection string has spaces, a file name may
+    return shlex.join(["seamwatch", "findings", "--db", db, "--from", ctx.window.start.isoformat(),
+                       "--to", ctx.window.end.isoformat()])
 
 
 def render(ctx: Ctx) -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from collectors.store import shared
+from dashboard.pages_registry import PAGES
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -34,12 +35,12 @@ def app_over(db: Path, monkeypatch: pytest.MonkeyPatch, *, timeout: float = 60) 
 
 
 def open_page(app: AppTest, path: str, **params: str) -> AppTest:
-    """``path`` opened as a link opens it (its query parameters; the 'all data' range unless one is
-    given), run without an exception."""
+    """``path`` opened as a link opens it (``?page=`` and its query parameters; the 'all data'
+    range unless one is given), run once without an exception."""
     params.setdefault("range", "all")
+    app.query_params["page"] = next(slug for file, _, _, slug, _ in PAGES if file == path)
     for k, v in params.items():
         app.query_params[k] = v
     app.run()
-    app.switch_page(path).run()
     assert not app.exception, [e.value for e in app.exception]
     return app

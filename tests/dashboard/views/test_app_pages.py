@@ -13,10 +13,9 @@ from tests.support.markdown import as_read
 
 
 def _open(at: AppTest, page: str | None = None) -> AppTest:
+    if page:  # as a link opens it: one run of that page (the Overview is the default)
+        at.query_params["page"] = next(slug for file, _, _, slug, _ in PAGES if file == page)
     at.run()
-    if page:
-        at.switch_page(page)
-        at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
 
@@ -52,6 +51,7 @@ def test_a_pasted_range_link_selects_the_window(app: AppTest, shown) -> None:
     assert at.sidebar.radio(key="range").value == "all"
 
 
+@pytest.mark.file_only  # a file's own failure
 def test_missing_database_is_one_sentence(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     monkeypatch.setenv("SEAMWATCH_DB", str(tmp_path / "none.duckdb"))
     at = app.run()
@@ -59,6 +59,7 @@ def test_missing_database_is_one_sentence(app: AppTest, shown, monkeypatch: pyte
     assert [as_read(e.value) for e in at.error] == [f"{tmp_path / 'none.duckdb'} does not exist; import data or run 'seamwatch demo' first."]
 
 
+@pytest.mark.file_only  # a file's own failure
 def test_corrupt_database_is_one_sentence(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     bad = tmp_path / "bad.duckdb"
     bad.write_bytes(b"\x00garbage" * 1000)
@@ -68,6 +69,7 @@ def test_corrupt_database_is_one_sentence(app: AppTest, shown, monkeypatch: pyte
     assert len(at.error) == 1 and str(bad) in as_read(at.error[0].value) and "\n" not in at.error[0].value
 
 
+@pytest.mark.file_only  # an empty file made here; an empty lake: test_lake_readers
 def test_empty_store_explains_itself(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
     db = tmp_path / "empty.duckdb"
     Store(db).open().close()
@@ -95,6 +97,7 @@ def test_a_custom_range_link_is_honoured_and_rewritten(app: AppTest, shown) -> N
     assert at.sidebar.radio(key="range").value == "all"
 
 
+@pytest.mark.file_only  # a file's own failure
 def test_a_database_held_by_another_process_is_one_sentence(app: AppTest, monkeypatch: pytest.MonkeyPatch,
                                                              tmp_path) -> None:
     import subprocess

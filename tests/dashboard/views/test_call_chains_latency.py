@@ -8,10 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 
 def _open(at: AppTest, **params: str) -> AppTest:
-    at.query_params.update({"range": "all", **params})
-    at.run()
-    at.switch_page("views/call_chains.py")
-    at.query_params.update({"range": "all", **params})
+    at.query_params.update({"page": "call-chains", "range": "all", **params})  # as a link opens it: one run
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]

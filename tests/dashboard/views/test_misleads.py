@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from datetime import timedelta
 
 import pytest
@@ -132,8 +133,8 @@ def test_evidence_reads_as_tables_not_json(app: AppTest) -> None:
 def test_findings_page_names_its_window_and_the_cli_lists_the_same(app: AppTest, sample_db) -> None:
     at = open_page(app, "views/findings.py")
     said = next(str(m.value) for m in at.markdown if "seamwatch findings" in str(m.value))
-    command = re.search(r"`(seamwatch findings [^`]+)`", said).group(1).split()
-    assert command[command.index("--db") + 1] == str(sample_db)
+    command = shlex.split(re.search(r"`(seamwatch findings [^`]+)`", said).group(1))
+    assert command[command.index("--db") + 1] == str(sample_db)  # a lake's spaces quoted
     result = CliRunner().invoke(cli, ["findings", "--json", *command[2:]], catch_exceptions=False)
     import json
 
@@ -256,6 +257,7 @@ def two_clusters(sample_db, tmp_path, monkeypatch):
         yield at, {"sample": sample, "staging": staging}
 
 
+@pytest.mark.file_only  # a writable copy of the sample: a file copied
 def test_the_sidebar_offers_the_clusters_and_every_page_shows_the_chosen_one(two_clusters) -> None:
     at, counts = two_clusters
     at.query_params["range"] = "all"
@@ -273,6 +275,7 @@ def test_the_sidebar_offers_the_clusters_and_every_page_shows_the_chosen_one(two
     assert at.sidebar.selectbox(key="cluster").value == "staging", "the choice holds across pages"
 
 
+@pytest.mark.file_only  # a writable copy of the sample: a file copied
 def test_a_link_naming_an_unknown_cluster_says_so(two_clusters) -> None:
     at, _ = two_clusters
     at.query_params["cluster"] = "prod"
@@ -282,6 +285,7 @@ def test_a_link_naming_an_unknown_cluster_says_so(two_clusters) -> None:
     assert at.sidebar.selectbox(key="cluster").value == "sample"
 
 
+@pytest.mark.file_only  # a writable copy of the sample: a file copied
 def test_a_cluster_link_selects_it(two_clusters) -> None:
     at, counts = two_clusters
     at.query_params.update({"cluster": "staging", "range": "all"})

@@ -15,6 +15,9 @@ from collectors.runtime import Runtime
 from collectors.store import Store, shared
 from collectors.store.retention import Retention
 
+# collectors in the dashboard's own process (seamwatch up) over a writable copy of the sample file
+pytestmark = pytest.mark.file_only
+
 
 def _collectors_table(at: AppTest) -> dict[str, str]:
     at.run()

@@ -2,29 +2,26 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from collectors.store import Store
 from dashboard.analyses import idempotency as idem
 from dashboard.analyses import records as recs
 from dashboard.analyses.window import Window
 from tests.support.markdown import as_read
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def double_invoice(sample_db):
     """The sample's non-idempotent invoicing: the order record it processed twice."""
-    con = duckdb.connect(str(sample_db), read_only=True)
-    try:
-        dup = idem.duplicates(con.cursor(), Window.everything(con.cursor()))
+    with Store(sample_db, read_only=True) as store:
+        dup = idem.duplicates(store.cursor(), Window.everything(store.cursor()))
         viol = dup[(dup["verdict"] == "violation") & (dup["group"] == "invoicing")].iloc[0]
         partition, offset = viol["offsets"][0]
-        rec = recs.record(con.cursor(), viol["topic"], partition, offset)
+        rec = recs.record(store.cursor(), viol["topic"], partition, offset)
         return {"topic": viol["topic"], "partition": partition, "offset": offset, "key": rec["key"],
                 "message": viol["message"], "account": rec["value_excerpt"].split('"accountId":"')[1].split('"')[0]}
-    finally:
-        con.close()
 
 
 def _open(app: AppTest, page: str, **params: str) -> AppTest:

@@ -3,33 +3,27 @@ shows that span in full, and leads to the producer's trace and back."""
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from collectors.store import Store
 from tests.support.markdown import as_read
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def linked_pair(sample_db) -> tuple[str, str, str, str]:
     """(consumer trace, consumer span, producer trace, producer span) of a message whose consumer
     runs in its own trace, linked to the producer span."""
-    con = duckdb.connect(str(sample_db), read_only=True)
-    try:
-        row = con.execute("""SELECT consumer_trace_id, consumer_span_id, producer_trace_id, producer_span_id
+    with Store(sample_db, read_only=True) as store:
+        row = store.cursor().execute("""SELECT consumer_trace_id, consumer_span_id, producer_trace_id, producer_span_id
                              FROM message_lag WHERE pairing = 'link' AND consumer_group = 'email'
                              ORDER BY process_start DESC LIMIT 1""").fetchone()
-    finally:
-        con.close()
     assert row is not None
     return row
 
 
 def _open(at: AppTest, **params: str) -> AppTest:
-    at.query_params.update({"range": "all", **params})
-    at.run()
-    at.switch_page("views/trace.py")
-    at.query_params.update({"range": "all", **params})
+    at.query_params.update({"page": "trace", "range": "all", **params})  # as a link opens it: one run
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
@@ -69,14 +63,12 @@ def test_a_consumer_span_link_opens_its_segment_and_reaches_the_producer(app: Ap
 
 def test_a_consumer_in_the_requests_own_trace_opens_at_its_segment(app: AppTest, sample_db) -> None:
     """Event lag's trace links name the consumer span: the view opens there, not at the request."""
-    con = duckdb.connect(str(sample_db), read_only=True)
-    try:
+    with Store(sample_db, read_only=True) as store:
+        con = store.cursor()
         trace, span, producer = con.execute(
             """SELECT consumer_trace_id, consumer_span_id, producer_span_id FROM message_lag
                WHERE pairing = 'parent' ORDER BY process_start DESC LIMIT 1""").fetchone()
         root = con.execute("SELECT root_span_id FROM trace_facts WHERE trace_id = ?", [trace]).fetchone()[0]
-    finally:
-        con.close()
     at = _open(app, trace=trace, span=span)
     assert root != span
     assert at.selectbox(key=f"trace_segment_{trace}").value == span
