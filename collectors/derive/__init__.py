@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 MAX_TRACES = 20_000  # per call: keeps the write lock (and so ingest) waiting well under a second
 PAIR_HORIZON = timedelta(days=1)  # how far back a consumer span's producer span is looked for
 SKEW_MARGIN = timedelta(hours=1)  # a producer clock may run this far ahead of the consumer's
-DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts", "processings", "sends")
+DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts", "processings", "duplicated_processings", "sends")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.LEAVES)
             cur.execute(processings.INSERT_PROCESSINGS)
             cur.execute(processings.INSERT_DUPLICATE_DELIVERIES, [now])
+            cur.execute(processings.INSERT_DUPLICATED_PROCESSINGS)
             cur.execute(processings.INSERT_SENDS)
             segments = _count(cur, sql.INSERT_SEGMENTS)
             cur.execute(sql.INSERT_EDGES)

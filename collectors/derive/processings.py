@@ -12,7 +12,8 @@ downstream consumers do is never charged to it):
 Which processing counts (receive spans only without a process span; `-retry-N` copies
 folded onto their origin record) is decided at query time, where the window and the
 records are known (dashboard.analyses.processings); `duplicate_deliveries` names the
-deliveries with more than one row, the only ones that decision has to look at closely.
+deliveries with more than one row, the only ones that decision has to look at closely, and
+`duplicated_processings` keeps their rows, side effects included, for the idempotency page.
 """
 
 from __future__ import annotations
@@ -89,6 +90,25 @@ SELECT n.*, ? FROM (
 WHERE NOT EXISTS (SELECT 1 FROM duplicate_deliveries d
                   WHERE d.grp IS NOT DISTINCT FROM n.grp AND d.topic = n.topic
                     AND d."partition" IS NOT DISTINCT FROM n."partition" AND d."offset" = n."offset")
+"""
+
+# The processing rows of every duplicated delivery the batch touches (its own rows, and the
+# earlier rows of a delivery it makes duplicated) not copied yet: delivery keys by hash, as
+# the pages' candidates are (a collision copies a few extra rows, never misses one).
+INSERT_DUPLICATED_PROCESSINGS = """
+INSERT INTO duplicated_processings
+WITH keys AS (
+    SELECT DISTINCT hash(coalesce(consumer_group, service), destination, "partition", "offset") AS h
+    FROM _bx
+    WHERE kind = 5 AND destination IS NOT NULL AND "offset" IS NOT NULL
+      AND coalesce(operation_type, 'process') IN ('process', 'receive')
+), dup AS (
+    SELECT h FROM keys WHERE h IN (SELECT hash(grp, topic, "partition", "offset") FROM duplicate_deliveries)
+)
+SELECT p.* FROM processings p
+WHERE hash(p.grp, p.topic, p."partition", p."offset") IN (SELECT h FROM dup)
+  AND NOT EXISTS (SELECT 1 FROM duplicated_processings d WHERE d.trace_id = p.trace_id AND d.span_id = p.span_id)
+ORDER BY p.start_time
 """
 
 # PRODUCER spans, with their parent's group when the parent is a CONSUMER span.

@@ -41,8 +41,16 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     return int(row[0] or 0) if row else 0
 
 
+def _applied(con: duckdb.DuckDBPyConnection) -> set[int]:
+    """The migrations recorded in the store. Numbers are handed out to parallel work, so a lower
+    one can arrive after a higher one was applied: each is applied once, whatever its number."""
+    if not schema_version(con):
+        return set()
+    return {int(r[0]) for r in con.execute("SELECT DISTINCT version FROM schema_version").fetchall()}
+
+
 def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
-    """Apply every migration newer than the file's version, each in its own transaction."""
+    """Apply every migration the store lacks, in order, each in its own transaction."""
     if is_lake(path):
         return _migrate_lake(con, path)
     con.execute(
@@ -53,8 +61,9 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
         raise SchemaTooNewError(
             f"{path} has schema version {current}, newer than this Seamwatch knows ({LATEST}); upgrade Seamwatch."
         )
+    applied = _applied(con)
     for number, name, sql in MIGRATIONS:
-        if number <= current:
+        if number in applied:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
@@ -81,7 +90,8 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
         raise SchemaTooNewError(
             f"{location} has schema version {current}, newer than this Seamwatch knows ({LATEST}); upgrade Seamwatch."
         )
-    if current == LATEST:
+    applied = _applied(con)
+    if all(number in applied for number, _, _ in MIGRATIONS):
         return current
 
     def run(steps: list[str], rows: list[tuple[int, str]]) -> None:
@@ -104,7 +114,7 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
         run([ddl for _, ddl in model_tables()], [(n, name) for n, name, _ in MIGRATIONS])
     else:
         for number, name, sql in MIGRATIONS:
-            if number > current:
+            if number not in applied:
                 steps = [s for s in (lake_statement(q, migration=name) for q in statements(sql)) if s]
                 run(steps, [(number, name)])
     return schema_version(con)
