@@ -88,11 +88,11 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
 
 
 def derive_all(store: Store, *, quiet_for: timedelta = timedelta(0), now: datetime | None = None,
-               progress: object = None) -> DeriveResult:
+               progress: object = None, max_traces: int = MAX_TRACES) -> DeriveResult:
     """Derive every trace that is quiet now, call after call (for imports and the demo)."""
     total = DeriveResult(0, 0, 0, 0)
     while True:
-        r = derive(store, quiet_for=quiet_for, now=now)
+        r = derive(store, quiet_for=quiet_for, now=now, max_traces=max_traces)
         total = DeriveResult(total.traces + r.traces, total.segments + r.segments,
                              total.messages + r.messages, r.pending, total.snapshots + r.snapshots)
         if progress is not None:
