@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 
 from collectors.derive import pending
@@ -42,3 +43,15 @@ def test_a_short_derivation_prints_nothing(store) -> None:
     out = io.StringIO()
     assert derive_showing_progress(store, out=out).traces == 1
     assert out.getvalue() == ""
+
+
+def test_the_collectors_deriver_says_a_backlog_once_a_minute_with_the_time_left(store, caplog) -> None:
+    from collectors.derive.component import Deriver
+
+    deriver = Deriver(store, every=5.0)  # not started: its passes are played by hand
+    with caplog.at_level(logging.WARNING, logger="collectors.derive.component"):
+        deriver._say_backlog(20_000, 50_000, 5.0)  # a pass of 5 s, then a wait of 5 s
+        deriver._say_backlog(20_000, 30_000, 5.0)  # within the minute: not repeated
+        deriver._say_backlog(300, 100, 0.1)  # no backlog
+    assert [r.getMessage() for r in caplog.records] == [
+        "50,000 traces wait to be derived (4,000/s while deriving; about 25 s left)"]
