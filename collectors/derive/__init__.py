@@ -69,7 +69,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.LEAVES)
             cur.execute(processings.INSERT_PROCESSINGS)
             cur.execute(processings.INSERT_DUPLICATE_DELIVERIES, [now])
-            cur.execute(processings.INSERT_DUPLICATED_PROCESSINGS)
+            _copy_duplicated_processings(cur)
             cur.execute(processings.INSERT_SENDS)
             segments = _count(cur, sql.INSERT_SEGMENTS)
             cur.execute(sql.INSERT_EDGES)
@@ -79,7 +79,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.RECORDS, [t0 - PAIR_HORIZON, t1 + SKEW_MARGIN])
             messages = _count(cur, sql.INSERT_LAG)
             cur.execute("DELETE FROM derive_pending WHERE trace_id IN (SELECT trace_id FROM _batch)")
-        for name in ("_batch", "_bs", "_bx", "_walk", "_leaf", "_msg", "_prod", "_rec", "_redo"):
+        for name in ("_batch", "_bs", "_bx", "_walk", "_leaf", "_msg", "_prod", "_rec", "_redo", "_dupk"):
             cur.execute(f"DROP TABLE IF EXISTS {name}")
         pending = cur.execute("SELECT count(*) FROM derive_pending").fetchone()[0]
     if n:
@@ -193,6 +193,17 @@ def _forget_rederived(cur, t0: datetime) -> datetime:  # type: ignore[no-untyped
         cur.execute(f'DELETE FROM "{table}" WHERE trace_id IN (SELECT trace_id FROM _redo)')  # noqa: S608
     cur.execute("DELETE FROM message_lag WHERE consumer_trace_id IN (SELECT trace_id FROM _redo)")
     return min(t0, first)
+
+
+def _copy_duplicated_processings(cur) -> None:  # type: ignore[no-untyped-def]
+    """Copy the processings of the deliveries the batch made (or kept) duplicated into duplicated_processings."""
+    cur.execute(processings.DUPLICATED_PROCESSINGS)
+    n, untimed, first, last = cur.execute(
+        "SELECT count(*), count(*) FILTER (WHERE start_time IS NULL), min(start_time), max(start_time) FROM _dupk"
+    ).fetchone()
+    if n:  # a row without a start time (never seen from real exporters) is looked for everywhere
+        cur.execute(processings.INSERT_DUPLICATED_PROCESSINGS.format(
+            within="true" if untimed else "p.start_time >= ? AND p.start_time <= ?"), [] if untimed else [first, last])
 
 
 def _count(cur, statement: str) -> int:  # type: ignore[no-untyped-def]

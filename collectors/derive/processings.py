@@ -94,9 +94,10 @@ WHERE NOT EXISTS (SELECT 1 FROM duplicate_deliveries d
 
 # The processing rows of every duplicated delivery the batch touches (its own rows, and the
 # earlier rows of a delivery it makes duplicated) not copied yet: delivery keys by hash, as
-# the pages' candidates are (a collision copies a few extra rows, never misses one).
-INSERT_DUPLICATED_PROCESSINGS = """
-INSERT INTO duplicated_processings
+# the pages' candidates are (a collision copies a few extra rows, never misses one). Found on
+# narrow columns, then copied from the time range they span (zone maps skip the rest).
+DUPLICATED_PROCESSINGS = """
+CREATE OR REPLACE TEMP TABLE _dupk AS
 WITH keys AS (
     SELECT DISTINCT hash(coalesce(consumer_group, service), destination, "partition", "offset") AS h
     FROM _bx
@@ -105,11 +106,16 @@ WITH keys AS (
 ), dup AS (
     SELECT h FROM keys WHERE h IN (SELECT hash(grp, topic, "partition", "offset") FROM duplicate_deliveries)
 )
-SELECT p.* FROM processings p
+SELECT p.trace_id, p.span_id, p.start_time FROM processings p
 WHERE hash(p.grp, p.topic, p."partition", p."offset") IN (SELECT h FROM dup)
   AND NOT EXISTS (SELECT 1 FROM duplicated_processings d WHERE d.trace_id = p.trace_id AND d.span_id = p.span_id)
-ORDER BY p.start_time
 """
+INSERT_DUPLICATED_PROCESSINGS = """
+INSERT INTO duplicated_processings
+SELECT p.* FROM processings p SEMI JOIN _dupk k ON k.trace_id = p.trace_id AND k.span_id = p.span_id
+WHERE {within}
+ORDER BY p.start_time
+"""  # {within}: a constant of collectors.derive
 
 # PRODUCER spans, with their parent's group when the parent is a CONSUMER span.
 INSERT_SENDS = """
