@@ -44,24 +44,17 @@ _ALL = "SELECT * FROM proc_all WHERE NOT candidate UNION ALL SELECT * FROM cand_
 _CANDIDATES_ONLY = "SELECT * FROM cand_pref"
 
 
-# The candidates without a scan of every processing's effects: the rows of the duplicate
-# deliveries are copied at derive time (duplicated_processings holds exactly the processings
-# rows whose delivery hash is in duplicate_deliveries), so only the other close-look positions
-# (retry copies, their origins, the caller's) are looked up in `processings`, narrow first.
+# The candidates: the rows of the duplicate deliveries are copied at derive time
+# (duplicated_processings holds exactly the processings rows whose delivery hash is in
+# duplicate_deliveries), so only the other close-look positions (retry copies, their origins,
+# the caller's) are looked up in `processings`.
 _CAND_DERIVED = f"""SELECT {_PROC_COLUMNS}, true AS candidate FROM duplicated_processings
     WHERE start_time >= $start AND start_time < $end
     UNION ALL
     SELECT {_PROC_COLUMNS}, true AS candidate FROM processings
-    WHERE rowid IN (SELECT r FROM cand_others)"""  # noqa: S608 (constant SQL; values are bound)
-
-# the rows at the other close-look positions, found on narrow columns (their effects are then
-# read for these rows only)
-_CAND_OTHERS = """cand_others AS MATERIALIZED (
-    SELECT rowid AS r FROM processings
     WHERE start_time >= $start AND start_time < $end
       AND hash(topic, "partition", "offset") IN (SELECT hp FROM close_look WHERE hp IS NOT NULL)
-      AND hash(grp, topic, "partition", "offset") NOT IN (SELECT h FROM close_look WHERE h IS NOT NULL)
-),"""
+      AND hash(grp, topic, "partition", "offset") NOT IN (SELECT h FROM close_look WHERE h IS NOT NULL)"""  # noqa: S608
 
 
 def _cte(also: str = NO_POSITIONS, candidates_only: bool = False) -> str:
@@ -94,7 +87,6 @@ proc_all AS NOT MATERIALIZED (  -- every processing row of the window, flagged: 
     FROM processings
     WHERE start_time >= $start AND start_time < $end
 ),
-{_CAND_OTHERS if candidates_only else ""}
 cand AS MATERIALIZED (  -- few rows
     {_CAND_DERIVED if candidates_only else "SELECT * FROM proc_all WHERE candidate"}
 ),
