@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 MAX_TRACES = 20_000  # per call: keeps the write lock (and so ingest) waiting well under a second
 PAIR_HORIZON = timedelta(days=1)  # how far back a consumer span's producer span is looked for
 SKEW_MARGIN = timedelta(hours=1)  # a producer clock may run this far ahead of the consumer's
-DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts", "processings", "sends")
+DERIVED_TABLES = ("trace_segments", "segment_edges", "trace_facts", "processings", "duplicated_processings", "sends")
 
 
 @dataclass(frozen=True)
@@ -69,6 +69,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.LEAVES)
             cur.execute(processings.INSERT_PROCESSINGS)
             cur.execute(processings.INSERT_DUPLICATE_DELIVERIES, [now])
+            _copy_duplicated_processings(cur)
             cur.execute(processings.INSERT_SENDS)
             segments = _count(cur, sql.INSERT_SEGMENTS)
             cur.execute(sql.INSERT_EDGES)
@@ -78,7 +79,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.RECORDS, [t0 - PAIR_HORIZON, t1 + SKEW_MARGIN])
             messages = _count(cur, sql.INSERT_LAG)
             cur.execute("DELETE FROM derive_pending WHERE trace_id IN (SELECT trace_id FROM _batch)")
-        for name in ("_batch", "_bs", "_bx", "_walk", "_leaf", "_msg", "_prod", "_rec", "_redo"):
+        for name in ("_batch", "_bs", "_bx", "_walk", "_leaf", "_msg", "_prod", "_rec", "_redo", "_dupk"):
             cur.execute(f"DROP TABLE IF EXISTS {name}")
         pending = cur.execute("SELECT count(*) FROM derive_pending").fetchone()[0]
     if n:
@@ -87,11 +88,11 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
 
 
 def derive_all(store: Store, *, quiet_for: timedelta = timedelta(0), now: datetime | None = None,
-               progress: object = None) -> DeriveResult:
+               progress: object = None, max_traces: int = MAX_TRACES) -> DeriveResult:
     """Derive every trace that is quiet now, call after call (for imports and the demo)."""
     total = DeriveResult(0, 0, 0, 0)
     while True:
-        r = derive(store, quiet_for=quiet_for, now=now)
+        r = derive(store, quiet_for=quiet_for, now=now, max_traces=max_traces)
         total = DeriveResult(total.traces + r.traces, total.segments + r.segments,
                              total.messages + r.messages, r.pending, total.snapshots + r.snapshots)
         if progress is not None:
@@ -192,6 +193,17 @@ def _forget_rederived(cur, t0: datetime) -> datetime:  # type: ignore[no-untyped
         cur.execute(f'DELETE FROM "{table}" WHERE trace_id IN (SELECT trace_id FROM _redo)')  # noqa: S608
     cur.execute("DELETE FROM message_lag WHERE consumer_trace_id IN (SELECT trace_id FROM _redo)")
     return min(t0, first)
+
+
+def _copy_duplicated_processings(cur) -> None:  # type: ignore[no-untyped-def]
+    """Copy the processings of the deliveries the batch made (or kept) duplicated into duplicated_processings."""
+    cur.execute(processings.DUPLICATED_PROCESSINGS)
+    n, untimed, first, last = cur.execute(
+        "SELECT count(*), count(*) FILTER (WHERE start_time IS NULL), min(start_time), max(start_time) FROM _dupk"
+    ).fetchone()
+    if n:  # a row without a start time (never seen from real exporters) is looked for everywhere
+        cur.execute(processings.INSERT_DUPLICATED_PROCESSINGS.format(
+            within="true" if untimed else "p.start_time >= ? AND p.start_time <= ?"), [] if untimed else [first, last])
 
 
 def _count(cur, statement: str) -> int:  # type: ignore[no-untyped-def]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from datetime import timedelta
 from typing import Any
 
-from collectors.derive import derive, derive_all
+from collectors.derive import MAX_TRACES, derive, derive_all
+from collectors.progress import eta
 from collectors.runtime import ThreadComponent
 from collectors.status import DeriveStatus
 from collectors.store import Store, faults
@@ -36,6 +38,7 @@ class Deriver(ThreadComponent):
         # and its traces stay pending for the next pass.
         self._lease = Lease(store, "derive", ttl=max(60.0, every * 6))
         self._fault: str | None = None  # the lake fault the last pass failed on (collectors/store/faults.py)
+        self._backlog_said = -math.inf
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
@@ -57,6 +60,7 @@ class Deriver(ThreadComponent):
         quiet = self.quiet_for if quiet_for is None else quiet_for
         if not self._lease.hold():
             return  # another collector on this lake derives
+        started = time.monotonic()
         try:
             r = faults.retry_conflicts(
                 lambda: derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet),
@@ -73,10 +77,24 @@ class Deriver(ThreadComponent):
             log.debug("derivation failure", exc_info=True)
             return
         self._fault = None
+        self._say_backlog(r.traces, r.pending, time.monotonic() - started)
         for k in ("traces", "segments", "messages", "snapshots"):
             self._stats[k] += getattr(r, k)
         self._stats["pending"] = r.pending
         self._stats["last_run"] = time.time()
+
+    def _say_backlog(self, done: int, waiting: int, seconds: float) -> None:
+        """A backlog (an upgraded store derives every trace again once; a long outage) is said, with
+        the time left at this pass's rate, once a minute: the collectors run on meanwhile."""
+        if waiting <= MAX_TRACES or done == 0:
+            return
+        now = time.monotonic()
+        if now - self._backlog_said < 60.0:
+            return
+        self._backlog_said = now
+        rate = done / max(seconds, 1e-9)
+        left = eta(done, done + waiting, seconds + self.every)  # a pass, then a wait
+        log.warning("%s traces wait to be derived (%s/s while deriving; %s)", f"{waiting:,}", f"{rate:,.0f}", left)
 
     def _run(self) -> None:
         while not self._stop.wait(self.every):

@@ -12,7 +12,8 @@ downstream consumers do is never charged to it):
 Which processing counts (receive spans only without a process span; `-retry-N` copies
 folded onto their origin record) is decided at query time, where the window and the
 records are known (dashboard.analyses.processings); `duplicate_deliveries` names the
-deliveries with more than one row, the only ones that decision has to look at closely.
+deliveries with more than one row, the only ones that decision has to look at closely, and
+`duplicated_processings` keeps their rows, side effects included, for the idempotency page.
 """
 
 from __future__ import annotations
@@ -90,6 +91,31 @@ WHERE NOT EXISTS (SELECT 1 FROM duplicate_deliveries d
                   WHERE d.grp IS NOT DISTINCT FROM n.grp AND d.topic = n.topic
                     AND d."partition" IS NOT DISTINCT FROM n."partition" AND d."offset" = n."offset")
 """
+
+# The processing rows of every duplicated delivery the batch touches (its own rows, and the
+# earlier rows of a delivery it makes duplicated) not copied yet: delivery keys by hash, as
+# the pages' candidates are (a collision copies a few extra rows, never misses one). Found on
+# narrow columns, then copied from the time range they span (zone maps skip the rest).
+DUPLICATED_PROCESSINGS = """
+CREATE OR REPLACE TEMP TABLE _dupk AS
+WITH keys AS (
+    SELECT DISTINCT hash(coalesce(consumer_group, service), destination, "partition", "offset") AS h
+    FROM _bx
+    WHERE kind = 5 AND destination IS NOT NULL AND "offset" IS NOT NULL
+      AND coalesce(operation_type, 'process') IN ('process', 'receive')
+), dup AS (
+    SELECT h FROM keys WHERE h IN (SELECT hash(grp, topic, "partition", "offset") FROM duplicate_deliveries)
+)
+SELECT p.trace_id, p.span_id, p.start_time FROM processings p
+WHERE hash(p.grp, p.topic, p."partition", p."offset") IN (SELECT h FROM dup)
+  AND NOT EXISTS (SELECT 1 FROM duplicated_processings d WHERE d.trace_id = p.trace_id AND d.span_id = p.span_id)
+"""
+INSERT_DUPLICATED_PROCESSINGS = """
+INSERT INTO duplicated_processings
+SELECT p.* FROM processings p SEMI JOIN _dupk k ON k.trace_id = p.trace_id AND k.span_id = p.span_id
+WHERE {within}
+ORDER BY p.start_time
+"""  # {within}: a constant of collectors.derive
 
 # PRODUCER spans, with their parent's group when the parent is a CONSUMER span.
 INSERT_SENDS = """

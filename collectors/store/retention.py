@@ -29,6 +29,7 @@ AGED = (
     ("topic_offsets", "observed_at"), ("ingest_errors", "at"),
     ("trace_segments", "start_time"), ("segment_edges", "start_time"), ("trace_facts", "start_time"),
     ("message_lag", "process_start"), ("consumer_status", "at"), ("processings", "start_time"),
+    ("duplicated_processings", "start_time"),
     # notices sent (or refused) long ago; notify_state is not aged: it holds what is still open
     ("notify_outbox", "created_at"),
 )

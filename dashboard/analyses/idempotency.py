@@ -50,7 +50,7 @@ WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
 
 # Every processing of a message the group processed more than once, with the side effects
 # derived under it (collectors.derive.processings); only candidates can be such processings.
-_DUPS = over_processings(r"""
+_DUPS_BODY = r"""
 republished AS (SELECT * FROM also_positions),
 keyed AS NOT MATERIALIZED (
     SELECT p.grp, p.topic, p."partition", p."offset", p.trace_id, p.span_id, p.start_time, p.status_code,
@@ -68,7 +68,8 @@ SELECT k.* EXCLUDE (mkey),
        CASE WHEN k.key_id IS NOT NULL THEN k.topic || ' id ' || k.key_id
             ELSE k.topic || '/' || k."partition" || '/' || k."offset" END AS msg
 FROM keyed k SEMI JOIN dup_keys d USING (mkey)
-""", also=_REPUBLISHED, candidates_only=True)
+"""
+_DUPS = over_processings(_DUPS_BODY, also=_REPUBLISHED, candidates_only=True)
 
 
 # Step two, over the duplicated processings registered as `_dup_procs` (an Arrow table of

@@ -44,6 +44,19 @@ _ALL = "SELECT * FROM proc_all WHERE NOT candidate UNION ALL SELECT * FROM cand_
 _CANDIDATES_ONLY = "SELECT * FROM cand_pref"
 
 
+# The candidates: the rows of the duplicate deliveries are copied at derive time
+# (duplicated_processings holds exactly the processings rows whose delivery hash is in
+# duplicate_deliveries), so only the other close-look positions (retry copies, their origins,
+# the caller's) are looked up in `processings`.
+_CAND_DERIVED = f"""SELECT {_PROC_COLUMNS}, true AS candidate FROM duplicated_processings
+    WHERE start_time >= $start AND start_time < $end
+    UNION ALL
+    SELECT {_PROC_COLUMNS}, true AS candidate FROM processings
+    WHERE start_time >= $start AND start_time < $end
+      AND hash(topic, "partition", "offset") IN (SELECT hp FROM close_look WHERE hp IS NOT NULL)
+      AND hash(grp, topic, "partition", "offset") NOT IN (SELECT h FROM close_look WHERE h IS NOT NULL)"""  # noqa: S608
+
+
 def _cte(also: str = NO_POSITIONS, candidates_only: bool = False) -> str:
     # The derived processings (collectors.derive) hold every span that may count. Almost every
     # delivery has one row, and a delivery with one row is one processing whatever the window
@@ -75,7 +88,7 @@ proc_all AS NOT MATERIALIZED (  -- every processing row of the window, flagged: 
     WHERE start_time >= $start AND start_time < $end
 ),
 cand AS MATERIALIZED (  -- few rows
-    SELECT * FROM proc_all WHERE candidate
+    {_CAND_DERIVED if candidates_only else "SELECT * FROM proc_all WHERE candidate"}
 ),
 recv_keys AS (
     SELECT DISTINCT grp, topic, "partition", "offset" FROM cand WHERE operation_type = 'receive'

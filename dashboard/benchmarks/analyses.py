@@ -1,4 +1,5 @@
-"""Query cost of every page's analyses at 1M and 10M spans (target: each query under 1 s).
+"""Query cost of every page's analyses at 1M and 10M spans (targets: each query under 300 ms
+over the last hour, under 1 s over all history).
 
 The data has the sample shop's shapes: a few minutes of the simulator are imported through
 the real import path once, then copied in bulk with DuckDB SQL (no Python per row): each
@@ -24,12 +25,14 @@ from typing import Any
 
 from tqdm import tqdm
 
+from collectors.bench import load_average
 from collectors.derive import derive_all
 from collectors.importer import import_file
 from collectors.store import Store
 from dashboard.analyses.window import Window
 
-TARGET_S = 1.0
+TARGET_S = 1.0  # all history (and the Records page's searches)
+TARGETS_S = {"1 h": 0.3, "all": TARGET_S, "-": TARGET_S}  # by window; "-": one trace
 TEMPLATE_MINUTES = 5
 COPIES_PER_STATEMENT = 40
 ID_COPY_SEPARATOR = "~"  # event id "e1" becomes "e1~k" in copy k
@@ -206,6 +209,12 @@ def verdict(seconds: float) -> str:
     return "ok" if seconds < TARGET_S else "SLOW"
 
 
+def against(seconds: float, window: str) -> str:
+    """One page query against its window's target: the target, the ratio and the verdict."""
+    target = TARGETS_S[window]
+    return f"{target * 1000:>7.0f} ms{seconds / target:>7.2f}{'ok' if seconds < target else 'SLOW':>6}"
+
+
 def slowest(worst: float, what: str) -> str:
     """The report's last line: the slowest of the measurements (each a ``what``) against the target."""
     return (f"slowest {what} {worst:.3f} s: {f'every {what} under' if worst < TARGET_S else 'OVER'} "
@@ -274,10 +283,16 @@ def run(*, sizes: list[int], pages: list[str] | None = None, keep: Path | None =
                        f"{counts['group_offsets']:,} offset polls: generated in {gen_s:.1f} s; derived "
                        f"{derived.traces:,} traces ({derived.segments:,} segments, {derived.messages:,} messages) "
                        f"in {derive_s:.1f} s ({derived.traces / max(derive_s, 1e-9):,.0f} traces/s)")
-                yield f"{'page':<16}{'query':<28}{'window':>7}{'seconds':>10}{'target':>9}"
-                worst = 0.0
+                yield f"{'page':<16}{'query':<28}{'window':>7}{'seconds':>10}{'target':>11}{'ratio':>7}{'':>6}"
+                worst: dict[str, tuple[float, str]] = {}
                 for page, query, label, seconds in measure(store, pages):
-                    worst = max(worst, seconds)
-                    yield f"{page:<16}{query:<28}{label:>7}{seconds:>10.3f}{verdict(seconds):>9}"
-                yield slowest(worst, "query")
+                    window = "all" if label == "-" else label
+                    if seconds / TARGETS_S[label] > worst.get(window, (0.0, ""))[0]:
+                        worst[window] = (seconds / TARGETS_S[label], f"{page}: {query}")
+                    yield f"{page:<16}{query:<28}{label:>7}{seconds:>10.3f}{against(seconds, label)}"
+                for window, (ratio, what) in sorted(worst.items()):
+                    verdict_ = "every query under" if ratio < 1 else "OVER"
+                    yield (f"{window:>3} window: worst {what} at {ratio:.2f} of its "
+                           f"{TARGETS_S[window] * 1000:.0f} ms target ({verdict_} the target)")
+                yield load_average()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -40,10 +39,9 @@ def _import_all(imports: list[FileImport]) -> tuple[list[ImportResult], list[str
 
 def _derive(store: Store) -> None:
     """Derive every imported trace now: files are complete, nothing is waiting to arrive."""
-    from collectors.derive import derive_all
+    from collectors.progress import derive_showing_progress
 
-    with tqdm(unit=" traces", desc="deriving", leave=False, disable=None) as bar:
-        derive_all(store, quiet_for=timedelta(0), progress=bar.update)
+    derive_showing_progress(store)
 
 
 def _report(results: list[ImportResult]) -> None:

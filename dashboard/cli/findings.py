@@ -12,8 +12,9 @@ from typing import Any
 import click
 import duckdb
 
-from collectors.derive import Pending, derive_all, pending
+from collectors.derive import Pending, pending
 from collectors.errors import InputError, SeamwatchError, StoreError
+from collectors.progress import derive_showing_progress
 from collectors.store import Store
 from collectors.store.lake import is_lake
 from collectors.store.migrate import LATEST, schema_version
@@ -156,7 +157,8 @@ def derive_pending(db: str) -> Pending:
         return waiting
     try:
         with Store(db) as store:
-            derive_all(store, quiet_for=timedelta(0))
+            # an upgraded store derives every trace again once (migrations 006, 007): say so, with the time left
+            derive_showing_progress(store, what="deriving pending traces")
     except StoreError:  # read-only file or folder, or held by another process: report instead
         return waiting or Pending(0, None)
     return _pending(db) or Pending(0, None)
