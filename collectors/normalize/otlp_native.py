@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from collectors.model import LINK_TYPE, SPAN_SCHEMA
 from collectors.normalize import semconv
+from collectors.normalize.otlp_limits import Limits
 from collectors.normalize.otlp_proto import MAX_ATTRIBUTES
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ except ImportError:  # built without a Rust toolchain
     _native = None
 
 ENV = "SEAMWATCH_OTLP_DECODER"
+DEFAULT_LIMITS = Limits()
 
 
 def _decoder() -> Any:
@@ -93,11 +95,17 @@ def _links(spec: tuple[Any, ...]) -> pa.Array:
                                  null_count=0, children=[structs])
 
 
-def span_table(body: bytes, source: str) -> pa.Table | None:
-    """The request's spans as a SPAN_SCHEMA table, or None: decode it with the Python decoder instead."""
+def span_table(body: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> pa.Table | None:
+    """The request's spans as a SPAN_SCHEMA table, or None: decode it with the Python decoder instead.
+
+    A request with a span over one of ``limits`` is left to Python too (otlp_limits.screen_proto
+    rejects such spans with the reason); so is one with a span Python rejects: the table holds
+    every span of the request.
+    """
     if _DECODER is None:
         return None
-    out = _DECODER.decode(body, source)
+    out = _DECODER.decode(body, source, [limits.resource_attributes, limits.span_attributes, limits.span_events,
+                                         limits.span_links, limits.item_attributes, limits.request_values])
     if isinstance(out, str):
         Counters.fallbacks += 1
         if out != "fallback":

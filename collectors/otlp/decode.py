@@ -51,11 +51,11 @@ def decode(body: bytes, fmt: str, source: str, limits: Limits = DEFAULT_LIMITS) 
         rows, rejected = spans_from_json(doc, source=source)
         rejected = over + rejected
         return _table(rows, rejected), rejected
-    body, over = screen_proto(body, limits)
     if otlp_native.chosen() == "native":
-        table = otlp_native.span_table(body, source)
-        if table is not None:
-            return table, over
+        table = otlp_native.span_table(body, source, limits)
+        if table is not None:  # every span decoded, none over a cap: nothing rejected
+            return table, []
+    body, over = screen_proto(body, limits)
     values, rejected = span_values_from_proto(body, source=source)
     rejected = over + rejected
     try:

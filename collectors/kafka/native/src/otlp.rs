@@ -40,6 +40,17 @@ pub struct SpanDecoder {
     max_attributes: usize,
 }
 
+/// otlp_limits.Limits: a request that passes one of them goes to Python, which screens it.
+#[derive(Clone, Copy)]
+struct Limits {
+    resource_attributes: usize,
+    span_attributes: usize,
+    span_events: usize,
+    span_links: usize,
+    item_attributes: usize,
+    request_values: usize,
+}
+
 struct Span<'a> {
     trace_id: &'a [u8],
     span_id: &'a [u8],
@@ -79,6 +90,8 @@ struct Out {
     link_attrs: StrCol,
     promoted: Vec<Promoted>,
     source: StrCol,
+    /// values counted as otlp_limits counts them (AnyValues, nested ones too, events and links)
+    values: usize,
 }
 
 enum Promoted {
@@ -233,7 +246,7 @@ impl SpanDecoder {
         Ok(out)
     }
 
-    fn columns(&self, body: &[u8], source: &str) -> R<Out> {
+    fn columns(&self, body: &[u8], source: &str, lim: Limits) -> R<Out> {
         let mut o = Out {
             trace_id: s(), span_id: s(), parent: s(), service: s(), instance: s(), scope: s(), name: s(), kind: p(),
             flags: p(), start: p(), end: p(), duration: p(), status_code: p(), status_message: s(), attributes: s(),
@@ -244,14 +257,18 @@ impl SpanDecoder {
                 Slot::Int(_) => Promoted::I32(p()),
             }).collect(),
             source: s(),
+            values: 0,
         };
         let mut f = fields(body);
         while let Some((n, w)) = f.next_field()? {
             match (n, w) {
-                (1, Wire::Bytes(b)) => self.resource_spans(b, source, &mut o)?,
+                (1, Wire::Bytes(b)) => self.resource_spans(b, source, lim, &mut o)?,
                 (1, _) => return Err(Fallback),
                 _ => {}
             }
+        }
+        if o.values > lim.request_values {
+            return Err(Fallback);
         }
         // Arrow's 32-bit offsets (a big resource repeated on every span could pass them)
         let promoted = o.promoted.iter().filter_map(|c| if let Promoted::Text(c) = c { Some(c) } else { None });
@@ -263,7 +280,7 @@ impl SpanDecoder {
         Ok(o)
     }
 
-    fn resource_spans(&self, b: &[u8], source: &str, o: &mut Out) -> R<()> {
+    fn resource_spans(&self, b: &[u8], source: &str, lim: Limits, o: &mut Out) -> R<()> {
         let (mut resource, mut scopes) = (None, Vec::new());
         let mut f = fields(b);
         while let Some((n, w)) = f.next_field()? {
@@ -287,7 +304,11 @@ impl SpanDecoder {
                 _ => {}
             }
         }
+        if raw.len() > lim.resource_attributes {
+            return Err(Fallback);
+        }
         let res = attributes(&raw, 0)?;
+        o.values += count_values(&res);
         let mut res_json = Vec::new();
         json_object(&mut res_json, &res);
         let service: &[u8] = match get(&res, "service.name") {
@@ -326,7 +347,7 @@ impl SpanDecoder {
                 source: source.as_bytes(),
             };
             for sp in spans {
-                self.span(sp, &ctx, o)?;
+                self.span(sp, &ctx, lim, o)?;
             }
         }
         Ok(())
@@ -355,8 +376,13 @@ impl SpanDecoder {
     }
 
     /// One span's row; Err(Fallback) wherever Python would reject the span or write it otherwise.
-    fn span(&self, b: &[u8], ctx: &Ctx<'_>, o: &mut Out) -> R<()> {
+    fn span(&self, b: &[u8], ctx: &Ctx<'_>, lim: Limits, o: &mut Out) -> R<()> {
         let sp = read_span(b)?;
+        if sp.attrs.len() > lim.span_attributes || sp.events.len() > lim.span_events
+            || sp.links.len() > lim.span_links {
+            return Err(Fallback);
+        }
+        o.values += sp.events.len() + sp.links.len();
         // the checks of otlp_proto._span and spans.span_values: a span they reject goes to Python
         if sp.trace_id.len() != 16 || sp.span_id.len() != 8 || sp.trace_id.iter().all(|&x| x == 0)
             || sp.span_id.iter().all(|&x| x == 0) || !(sp.parent.is_empty() || sp.parent.len() == 8)
@@ -380,6 +406,7 @@ impl SpanDecoder {
             return Err(Fallback);
         }
         let attrs = attributes(&sp.attrs, 0)?;
+        o.values += count_values(&attrs);
         let buf = &mut o.trace_id;
         buf.push_with(|d| hex_into(d, sp.trace_id));
         o.span_id.push_with(|d| hex_into(d, sp.span_id));
@@ -419,7 +446,11 @@ impl SpanDecoder {
                         _ => {}
                     }
                 }
+                if raw.len() > lim.item_attributes {
+                    return Err(Fallback);
+                }
                 let ev_attrs = attributes(&raw, 0)?;
+                o.values += count_values(&ev_attrs);
                 if i > 0 {
                     text.push(b',');
                 }
@@ -453,7 +484,11 @@ impl SpanDecoder {
             if trace.len() != 16 || span.len() != 8 || trace.iter().all(|&x| x == 0) || span.iter().all(|&x| x == 0) {
                 return Err(Fallback);
             }
+            if raw.len() > lim.item_attributes {
+                return Err(Fallback);
+            }
             let ln_attrs = attributes(&raw, 0)?;
+            o.values += count_values(&ln_attrs);
             o.link_trace.push_with(|d| hex_into(d, trace));
             o.link_span.push_with(|d| hex_into(d, span));
             if ln_attrs.is_empty() {
@@ -475,6 +510,18 @@ impl SpanDecoder {
         o.source.push(Some(ctx.source));
         Ok(())
     }
+}
+
+/// Values under key-values, as otlp_limits._kv_values counts them (one at least per key-value).
+fn count_values(kvs: &[(&str, Val<'_>)]) -> usize {
+    fn one(v: &Val<'_>) -> usize {
+        match v {
+            Val::Array(items) => 1 + items.iter().map(one).sum::<usize>(),
+            Val::Kv(kvs) => 1 + count_values(kvs),
+            _ => 1,
+        }
+    }
+    kvs.iter().map(|(_, v)| one(v)).sum()
 }
 
 struct Ctx<'a> {
@@ -544,13 +591,18 @@ impl SpanDecoder {
                          client_id, operations, db_text, max_attributes })
     }
 
+    /// limits: otlp_limits.Limits's caps (resource, span attributes, events, links, item attributes,
+    /// request values): a request that passes one goes to Python, which screens it.
     /// The request's span columns in SPAN_SCHEMA order (each (length, null count, validity or
     /// None, buffers...); links as (length, offsets, (trace_id, span_id, attributes))), or a
     /// string saying why Python must decode this request instead ("fallback", or a panic).
     /// The work runs without the GIL.
-    fn decode<'py>(&self, py: Python<'py>, body: &[u8], source: &str) -> PyResult<PyObject> {
+    fn decode<'py>(&self, py: Python<'py>, body: &[u8], source: &str, limits: [usize; 6]) -> PyResult<PyObject> {
+        let [resource_attributes, span_attributes, span_events, span_links, item_attributes, request_values] = limits;
+        let lim = Limits { resource_attributes, span_attributes, span_events, span_links, item_attributes,
+                           request_values };
         let result = py.allow_threads(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.columns(body, source)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.columns(body, source, lim)))
         });
         let mut o = match result {
             Ok(Ok(o)) => o,
