@@ -135,7 +135,8 @@ fn py_int(text: &str) -> R<Option<i128>> {
     if !text.is_ascii() {
         return Err(Fallback);
     }
-    let t = text.trim_matches(is_py_space).as_bytes();
+    // int() strips ASCII whitespace but, unlike str.split(), not \x1c-\x1f
+    let t = text.trim_matches(|c| matches!(c, ' ' | '\t'..='\r')).as_bytes();
     let (neg, digits) = match t.first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
@@ -230,7 +231,11 @@ impl SpanDecoder {
                 // attrs.get("db.query.text") or attrs.get("db.statement"), then its first word
                 let text = self.db_text.iter().map(|n| get(attrs, n)).find(|v| v.is_some_and(Val::truthy))
                     .flatten();
-                if let Some(Val::Str(t)) = text {
+                // text only (a bytes value is text too: "base64:...")
+                if let Some(v @ (Val::Str(_) | Val::Bytes(_))) = text {
+                    let mut b = Vec::new();
+                    py_str_of(&mut b, v)?;
+                    let t = utf8(&b)?;
                     if let Some(word) = t.split(is_py_space).find(|w| !w.is_empty()) {
                         let mut w = word.as_bytes().to_vec();
                         ascii_case(&mut w, true)?;
