@@ -33,7 +33,7 @@ from tests.collectors.otlp.scenario import emit_shop_traces
 pytestmark = pytest.mark.skipif(not otlp_native.available() and os.environ.get("CI") != "true",
                                 reason="the native module was not built (no Rust toolchain)")
 
-SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SMALL = Limits(resource_attributes=6, span_attributes=8, span_events=4, span_links=4, item_attributes=4,
                request_values=120)
 DEFAULT = Limits()
