@@ -8,6 +8,7 @@ Run the client alone with ``python -m collectors.bench.otlp HOST PORT SECONDS``.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -27,6 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 from collectors.bench import child
+from collectors.normalize import otlp_native
 from collectors.normalize.otlp_json import spans_from_json
 from collectors.normalize.otlp_proto import parse_request, spans_from_proto
 from collectors.otlp.decode import decode
@@ -102,6 +104,19 @@ def _rate(fn: Callable[[bytes], Any], bodies: list[bytes], seconds: float, round
     return best
 
 
+@contextlib.contextmanager
+def _python_decoder() -> Iterator[None]:
+    before = os.environ.get(otlp_native.ENV)
+    os.environ[otlp_native.ENV] = "python"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[otlp_native.ENV]
+        else:
+            os.environ[otlp_native.ENV] = before
+
+
 def _via_json(body: bytes) -> Any:
     doc = MessageToDict(parse_request(body), use_integers_for_enums=True)
     return spans_from_json(doc, source="bench")
@@ -114,12 +129,17 @@ def run(*, seconds: float = 10.0, workers: int = 2,
     parse = _rate(parse_request, bodies, 1.0)
     detour = _rate(_via_json, bodies[:4], 1.0)
     direct = _rate(lambda b: spans_from_proto(b, source="bench"), bodies, 1.0)
-    arrow = _rate(lambda b: decode(b, "proto", "bench"), bodies, 1.0)
+    with _python_decoder():
+        arrow = _rate(lambda b: decode(b, "proto", "bench"), bodies, 1.0)
+    native = _rate(lambda b: otlp_native.span_table(b, "bench"), bodies, 1.0) if otlp_native.available() else 0.0
     yield f"protobuf parse only            {parse:>10,.0f} spans/s"
     yield f"parse → rows via JSON          {detour:>10,.0f} spans/s  (MessageToDict + JSON decoder: the detour)"
     yield f"parse → rows direct            {direct:>10,.0f} spans/s  ({direct / detour:.1f}× the detour)"
-    yield (f"parse → Arrow table            {arrow:>10,.0f} spans/s  ({1e6 / arrow:.1f} µs/span: what the receiver "
+    yield (f"parse → Arrow table, Python   {arrow:>10,.0f} spans/s  ({1e6 / arrow:.1f} µs/span: what the receiver "
            f"does per request, row tuples transposed per batch)")
+    if native:
+        yield (f"parse → Arrow table, native   {native:>10,.0f} spans/s  ({1e6 / native:.2f} µs/span; "
+               f"native / Python decoder {native / arrow:.1f}×; receiver decoder: {otlp_native.chosen()})")
     rates, cpus = [], []
     for n, (decode_workers, label) in enumerate([(0, "stored, decoding in-process"),
                                                  (workers, f"stored, {workers} decoder processes")]):

@@ -1,7 +1,8 @@
 """Body → Arrow table of spans, in this process or in a pool of decoder processes.
 
-Decoding is Python work and holds the GIL: one process tops out near one core (about
-30k spans/s stored on the reference machine). A small pool of spawned processes decodes
+Protobuf bodies are decoded in Rust without the GIL (collectors.normalize.otlp_native) when the
+native module is built; a request it cannot reproduce exactly goes to the Python decoder, the
+reference, as do JSON bodies. Python decoding holds the GIL: one process tops out near one core. A small pool of spawned processes decodes
 in parallel and sends back Arrow IPC, which the parent only maps; the store's append runs
 outside the GIL anyway. That raises the ceiling when cores are idle, but costs a few µs of
 CPU per span more and depends on the workers being scheduled: on a busy machine in-process
@@ -22,7 +23,7 @@ from typing import Any
 import pyarrow as pa
 
 from collectors.model import SPAN_SCHEMA, table_from_tuples, to_table_or_reject
-from collectors.normalize import jsonkeys
+from collectors.normalize import jsonkeys, otlp_native
 from collectors.normalize.otlp_json import spans_from_json
 from collectors.normalize.otlp_limits import Limits, check_json_size, screen_json, screen_proto
 from collectors.normalize.otlp_proto import span_values_from_proto
@@ -50,6 +51,10 @@ def decode(body: bytes, fmt: str, source: str, limits: Limits = DEFAULT_LIMITS) 
         rows, rejected = spans_from_json(doc, source=source)
         rejected = over + rejected
         return _table(rows, rejected), rejected
+    if otlp_native.chosen() == "native":
+        table = otlp_native.span_table(body, source, limits)
+        if table is not None:  # every span decoded, none over a cap: nothing rejected
+            return table, []
     body, over = screen_proto(body, limits)
     values, rejected = span_values_from_proto(body, source=source)
     rejected = over + rejected

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.collectors.otlp.conftest import receiver, receiver_factory  # noqa: F401 (fixtures shared with tests/collectors/otlp)
+from tests.collectors.otlp.conftest import (  # noqa: F401 (fixtures and decoder choice shared with tests/collectors/otlp)
+    otlp_decoder,
+    pytest_generate_tests,
+    receiver,
+    receiver_factory,
+)
 
 
 @contextmanager

@@ -11,11 +11,33 @@ from typing import Any
 
 import pytest
 
+from collectors.normalize import otlp_native
 from collectors.otlp import OtlpConfig, OtlpReceiver
 from collectors.store import Store
 
 # decoding in-process keeps each receiver quick to start; test_decoder_pool covers the process pool
 FAST = OtlpConfig(http=("127.0.0.1", 0), grpc=("127.0.0.1", 0), flush_interval=0.1, decode_workers=0)
+
+
+# Protobuf bodies are decoded in Rust when the native module is built, else in Python: every OTLP
+# test runs on the default decoder, and the decode-focused ones on both (the differential test,
+# test_native_parity.py, compares them byte for byte). The rest would only repeat the same decode.
+DECODERS = ["native", "python"] if otlp_native.available() else ["python"]
+BOTH_DECODERS = {"test_bad_input.py", "test_parity.py", "test_promoted_columns.py", "test_sdk_exporters.py",
+                 "test_otlp_fuzz.py", "test_otlp_amplification.py"}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "otlp_decoder" in metafunc.fixturenames and metafunc.definition.path.name in BOTH_DECODERS:
+        metafunc.parametrize("otlp_decoder", DECODERS, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def otlp_decoder(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """SEAMWATCH_OTLP_DECODER for the test (decoder processes inherit it)."""
+    name = getattr(request, "param", DECODERS[0])
+    monkeypatch.setenv(otlp_native.ENV, name)
+    return name
 
 
 @pytest.fixture

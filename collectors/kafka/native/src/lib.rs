@@ -1,4 +1,5 @@
-//! collectors.kafka._native: the Kafka tap's per-record work in Rust (see normalize.rs).
+//! collectors.kafka._native: the Kafka tap's per-record work (see normalize.rs) and the OTLP
+//! receiver's protobuf decoding (otlp.rs) in Rust.
 
 use pyo3::prelude::*;
 
@@ -6,6 +7,8 @@ mod chunk;
 mod cols;
 mod json;
 mod normalize;
+mod otlp;
+mod otlp_wire;
 mod text;
 mod time;
 
@@ -15,6 +18,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<chunk::Chunk>()?;
     m.add_class::<normalize::Normalizer>()?;
     m.add_class::<cols::Buffer>()?;
+    m.add_class::<otlp::SpanDecoder>()?;
     // a bug here raises this BaseException; the tap catches it and uses record_row instead
     m.add("PanicException", m.py().get_type::<pyo3::panic::PanicException>())?;
     Ok(())

@@ -287,16 +287,16 @@ impl StrCol {
     }
 }
 
-fn py_bits(py: Python<'_>, b: Bits) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn py_bits(py: Python<'_>, b: Bits) -> PyResult<Bound<'_, PyAny>> {
     if b.unset == 0 { Ok(py.None().into_bound(py)) } else { buffer(py, Owned::U8(b.bytes)) }
 }
 
-fn py_str(py: Python<'_>, c: StrCol) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn py_str(py: Python<'_>, c: StrCol) -> PyResult<Bound<'_, PyAny>> {
     Ok((c.valid.len, c.valid.unset, py_bits(py, c.valid)?, buffer(py, Owned::I32(c.offsets))?,
         buffer(py, Owned::U8(c.data))?).into_pyobject(py)?.into_any())
 }
 
-fn py_prim<T: Copy>(py: Python<'_>, c: PrimCol<T>, own: fn(Vec<T>) -> Owned) -> PyResult<Bound<'_, PyAny>> {
+pub(crate) fn py_prim<T: Copy>(py: Python<'_>, c: PrimCol<T>, own: fn(Vec<T>) -> Owned) -> PyResult<Bound<'_, PyAny>> {
     Ok((c.valid.len, c.valid.unset, py_bits(py, c.valid)?, buffer(py, own(c.values))?).into_pyobject(py)?.into_any())
 }
 

@@ -1,0 +1,120 @@
+"""OTLP protobuf → Arrow table of spans in Rust (collectors/kafka/native/src/otlp.rs), without the GIL.
+
+The twin of :func:`collectors.normalize.otlp_proto.span_values_from_proto` followed by
+``table_from_tuples``: the same table, byte for byte, for every request it takes. It takes only
+what it reproduces exactly; for anything else (a span Python would reject, a repeated attribute
+key, a value whose Python text it does not write, non-ASCII case mapping, protobuf it does not
+read as protobuf does) and on a panic, :func:`span_table` returns None and the caller decodes the
+whole request with the Python decoder, the reference. ``SEAMWATCH_OTLP_DECODER=python`` turns it off.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import pyarrow as pa
+
+from collectors.model import LINK_TYPE, SPAN_SCHEMA
+from collectors.normalize import semconv
+from collectors.normalize.otlp_limits import Limits
+from collectors.normalize.otlp_proto import MAX_ATTRIBUTES
+
+log = logging.getLogger(__name__)
+
+try:
+    from collectors.kafka import _native
+except ImportError:  # built without a Rust toolchain
+    _native = None
+
+ENV = "SEAMWATCH_OTLP_DECODER"
+DEFAULT_LIMITS = Limits()
+
+
+def _decoder() -> Any:
+    if _native is None or not hasattr(_native, "SpanDecoder"):
+        return None
+    cols = semconv.COLUMNS
+    promoted = [(list(semconv._PROMOTED[c]), semconv._INT_LIMITS.get(c, 0)) for c in cols]
+    return _native.SpanDecoder(
+        promoted, cols.index("operation_type"), cols.index("http_method"), cols.index("db_operation"),
+        cols.index("client_id"), sorted(semconv._OPERATIONS.items()), list(semconv._DB_TEXT), MAX_ATTRIBUTES)
+
+
+_DECODER = _decoder()
+
+
+class Counters:
+    """Requests taken natively and left to Python (a panic is also logged once)."""
+
+    native = 0
+    fallbacks = 0
+    panics = 0
+
+
+def available() -> bool:
+    return _DECODER is not None
+
+
+_warned: set[str] = set()
+
+
+def chosen() -> str:
+    """The decoder ``SEAMWATCH_OTLP_DECODER`` asks for: "native" (the default when built) or "python".
+
+    Read on every request (a dictionary look-up), so that decoder processes and tests follow it.
+    A value it cannot honour is said once and Python decodes.
+    """
+    wanted = os.environ.get(ENV, "").strip().lower()
+    if not wanted or wanted == "native":
+        if _DECODER is not None:
+            return "native"
+        if wanted and "unbuilt" not in _warned:
+            _warned.add("unbuilt")
+            log.warning("%s=native, but the native module was not built (it needs a Rust toolchain): "
+                        "decoding OTLP in Python", ENV)
+        return "python"
+    if wanted != "python" and wanted not in _warned:
+        _warned.add(wanted)
+        log.warning("%s=%s is neither python nor native: decoding OTLP in Python", ENV, wanted[:40])
+    return "python"
+
+
+def _array(typ: pa.DataType, spec: tuple[Any, ...]) -> pa.Array:
+    n, nulls, valid, *bufs = spec
+    return pa.Array.from_buffers(typ, n, [None if valid is None else pa.py_buffer(valid),
+                                          *(pa.py_buffer(b) for b in bufs)], null_count=nulls)
+
+
+def _links(spec: tuple[Any, ...]) -> pa.Array:
+    n, offsets, (trace, span, attributes) = spec
+    children = [_array(pa.string(), c) for c in (trace, span, attributes)]
+    structs = pa.StructArray.from_arrays(children, fields=list(LINK_TYPE))
+    return pa.Array.from_buffers(SPAN_SCHEMA.field("links").type, n, [None, pa.py_buffer(offsets)],
+                                 null_count=0, children=[structs])
+
+
+def span_table(body: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> pa.Table | None:
+    """The request's spans as a SPAN_SCHEMA table, or None: decode it with the Python decoder instead.
+
+    A request with a span over one of ``limits`` is left to Python too (otlp_limits.screen_proto
+    rejects such spans with the reason); so is one with a span Python rejects: the table holds
+    every span of the request.
+    """
+    if _DECODER is None:
+        return None
+    out = _DECODER.decode(body, source, [limits.resource_attributes, limits.span_attributes, limits.span_events,
+                                         limits.span_links, limits.item_attributes, limits.request_values])
+    if isinstance(out, str):
+        Counters.fallbacks += 1
+        if out != "fallback":
+            Counters.panics += 1
+            if Counters.panics == 1:
+                log.warning("the native OTLP decoder failed (%s); this request and any like it are decoded in "
+                            "Python", out[:200])
+        return None
+    Counters.native += 1
+    arrays = [_links(spec) if field.name == "links" else _array(field.type, spec)
+              for field, spec in zip(SPAN_SCHEMA, out, strict=True)]
+    return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA)
