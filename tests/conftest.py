@@ -11,13 +11,14 @@ store, or are marked ``lake``, are collected. A test that only makes sense on a 
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,20 @@ def postgres() -> Iterator[Any]:
         extension_file("postgres")
     except StoreError as exc:
         _unavailable(str(exc))
+    with _cluster(harness, on_failure=lambda exc: _unavailable(str(exc).splitlines()[0])) as pg:
+        yield pg
+
+
+@pytest.fixture
+def own_postgres(postgres: Any) -> Iterator[Any]:
+    """A PostgreSQL cluster of the test's own, for tests that stop and start it under a running collector."""
+    with _cluster(sys.modules["postgres_server"]) as pg:
+        yield pg
+
+
+@contextlib.contextmanager
+def _cluster(harness: Any, on_failure: Callable[[Exception], None] | None = None) -> Iterator[Any]:
+    """A started PostgreSQL cluster in a new folder, stopped and removed afterwards."""
     # not under pytest's tmp folders: they are private to root, and as root the server runs as 'postgres'
     workdir = Path(tempfile.mkdtemp(prefix="seamwatch-pg-"))
     pg = harness.Postgres(workdir)
@@ -99,23 +114,9 @@ def postgres() -> Iterator[Any]:
         try:
             pg.start()
         except harness.PostgresError as exc:
-            _unavailable(str(exc).splitlines()[0])
-        yield pg
-    finally:
-        try:
-            pg.stop(mode="immediate")
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-@pytest.fixture
-def own_postgres(postgres: Any) -> Iterator[Any]:
-    """A PostgreSQL cluster of the test's own, for tests that stop and start it under a running collector."""
-    harness = sys.modules["postgres_server"]
-    workdir = Path(tempfile.mkdtemp(prefix="seamwatch-pg-"))
-    pg = harness.Postgres(workdir)
-    try:
-        pg.start()
+            if on_failure is None:
+                raise
+            on_failure(exc)
         yield pg
     finally:
         try:

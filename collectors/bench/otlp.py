@@ -8,7 +8,6 @@ Run the client alone with ``python -m collectors.bench.otlp HOST PORT SECONDS``.
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -104,19 +103,6 @@ def _rate(fn: Callable[[bytes], Any], bodies: list[bytes], seconds: float, round
     return best
 
 
-@contextlib.contextmanager
-def _python_decoder() -> Iterator[None]:
-    before = os.environ.get(otlp_native.ENV)
-    os.environ[otlp_native.ENV] = "python"
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[otlp_native.ENV]
-        else:
-            os.environ[otlp_native.ENV] = before
-
-
 def _via_json(body: bytes) -> Any:
     doc = MessageToDict(parse_request(body), use_integers_for_enums=True)
     return spans_from_json(doc, source="bench")
@@ -129,7 +115,7 @@ def run(*, seconds: float = 10.0, workers: int = 2,
     parse = _rate(parse_request, bodies, 1.0)
     detour = _rate(_via_json, bodies[:4], 1.0)
     direct = _rate(lambda b: spans_from_proto(b, source="bench"), bodies, 1.0)
-    with _python_decoder():
+    with otlp_native.using("python"):
         arrow = _rate(lambda b: decode(b, "proto", "bench"), bodies, 1.0)
     native = _rate(lambda b: otlp_native.span_table(b, "bench"), bodies, 1.0) if otlp_native.available() else 0.0
     yield f"protobuf parse only            {parse:>10,.0f} spans/s"

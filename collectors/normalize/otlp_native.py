@@ -10,8 +10,10 @@ whole request with the Python decoder, the reference. ``SEAMWATCH_OTLP_DECODER=p
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -79,6 +81,20 @@ def chosen() -> str:
         _warned.add(wanted)
         log.warning("%s=%s is neither python nor native: decoding OTLP in Python", ENV, wanted[:40])
     return "python"
+
+
+@contextlib.contextmanager
+def using(name: str) -> Iterator[None]:
+    """Decode with ``name`` ("python" or "native") inside the block, as ``SEAMWATCH_OTLP_DECODER`` says."""
+    before = os.environ.get(ENV)
+    os.environ[ENV] = name
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[ENV]
+        else:
+            os.environ[ENV] = before
 
 
 def _array(typ: pa.DataType, spec: tuple[Any, ...]) -> pa.Array:

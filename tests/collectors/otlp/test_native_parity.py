@@ -13,8 +13,6 @@ from __future__ import annotations
 import http.server
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -40,19 +38,6 @@ DEFAULT = Limits()
 MARK = "\u00a7ZZ"  # replaced in the wire bytes by invalid UTF-8 of the same length
 
 
-@contextmanager
-def _decoder(name: str) -> Iterator[None]:
-    before = os.environ.get(otlp_native.ENV)
-    os.environ[otlp_native.ENV] = name
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[otlp_native.ENV]
-        else:
-            os.environ[otlp_native.ENV] = before
-
-
 def _outcome(body: bytes, limits: Limits) -> tuple[Any, ...]:
     try:
         table, rejected = decode(body, "proto", "parity", limits)
@@ -64,10 +49,10 @@ def _outcome(body: bytes, limits: Limits) -> tuple[Any, ...]:
 
 def assert_same(body: bytes, limits: Limits = DEFAULT) -> bool:
     """Both decoders' outcomes for ``body`` are identical; True when the native one took it itself."""
-    with _decoder("python"):
+    with otlp_native.using("python"):
         python = _outcome(body, limits)
     taken = otlp_native.Counters.native
-    with _decoder("native"):
+    with otlp_native.using("native"):
         native = _outcome(body, limits)
     if python[0] == "ok" and native[0] == "ok":
         assert native[1].schema == python[1].schema
@@ -216,7 +201,7 @@ def test_many_attributes_under_the_cap_are_decoded_natively_and_over_it_fall_bac
     assert assert_same(with_many_attributes(request(2), 4000).SerializeToString())
     over = with_many_attributes(request(2), 5000).SerializeToString()
     assert not assert_same(over)  # the cap's rejection is Python's to word
-    with _decoder("native"):
+    with otlp_native.using("native"):
         table, rejected = decode(over, "proto", "parity", Limits())
     assert table.num_rows == 1 and len(rejected) == 1  # no span lost: one stored, one rejected with its reason
 
@@ -225,7 +210,7 @@ def test_a_request_python_rejects_a_span_of_falls_back_whole():
     req = request(3)
     req.resource_spans[0].scope_spans[0].spans[1].span_id = b"\x01" * 7
     assert not assert_same(req.SerializeToString())
-    with _decoder("native"):
+    with otlp_native.using("native"):
         table, rejected = decode(req.SerializeToString(), "proto", "parity", Limits())
     assert table.num_rows == 2 and len(rejected) == 1
 
