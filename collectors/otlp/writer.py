@@ -260,7 +260,7 @@ class BatchWriter:
             span_table = pa.concat_tables(spans).combine_chunks() if spans else SPAN_SCHEMA.empty_table()
             with self.store.transaction() as tx:
                 stored = _insert_new_spans(tx.cursor, span_table)
-                if errors:  # (building an empty table costs pyarrow its first import of pandas)
+                if errors:  # (an empty one would cost pyarrow its first import of pandas, a second)
                     tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
         except Exception as exc:  # the writer must outlive any one batch: keep it, say why once, retry
             self.write_failures += 1
@@ -302,7 +302,8 @@ def _insert_new_spans(cur: Any, table: pa.Table) -> int:
     """Append the spans not stored yet (see STORED_KEYS); returns how many were."""
     if table.num_rows == 0:
         return 0
-    rows = pa.array(np.arange(table.num_rows, dtype=np.int64))
+    # row numbers, from numpy's buffer as is (pa.array() would look for pandas first: a second's import)
+    rows = pa.Array.from_buffers(pa.int64(), table.num_rows, [None, pa.py_buffer(np.arange(table.num_rows, dtype=np.int64))])
     keys = table.select(_KEY).append_column("i", rows)
     first = keys.group_by(_KEY, use_threads=False).aggregate([("i", "min")]).column("i_min")
     low, high = pc.min_max(table.column("start_time")).values()
