@@ -25,6 +25,7 @@ import threading
 import time
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -43,20 +44,23 @@ MAX_ATTEMPTS_NOT_IO = 5
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
 
 _COLUMNS = ", ".join(f'"{c}"' for c in SPAN_SCHEMA.names)
+_KEY = ["trace_id", "span_id", "start_time"]
 # A retried export request carries the same spans again. They are skipped here, where the batch
 # meets the store: the first row of each (trace_id, span_id, start_time) in the batch, and none
-# whose key is stored already. The start_time range (bound from the batch) lets DuckDB skip the
-# row groups of other times by their min/max, so the check costs the batch's time window, not
-# the whole table.
-INSERT_NEW_SPANS = f"""
-INSERT INTO spans ({_COLUMNS})
-SELECT {_COLUMNS} FROM (SELECT DISTINCT ON (trace_id, span_id, start_time) * FROM _batch) AS b
-WHERE NOT EXISTS (
+# whose key is stored already. Only the key columns are compared (Arrow groups the batch's keys;
+# DuckDB looks them up in the store), and the rows to skip are filtered out in Arrow: the
+# insert itself is a plain append, without DuckDB carrying every column through a DISTINCT and an
+# anti-join. The start_time range (bound from the batch) lets DuckDB skip the row groups of other
+# times by their min/max, so the look-up costs the batch's time window, not the whole table.
+STORED_KEYS = """
+SELECT k.i FROM _keys AS k
+WHERE EXISTS (
     SELECT 1 FROM spans AS s
     WHERE s.start_time BETWEEN $1 AND $2
-      AND s.trace_id = b.trace_id AND s.span_id = b.span_id AND s.start_time = b.start_time
+      AND s.trace_id = k.trace_id AND s.span_id = k.span_id AND s.start_time = k.start_time
 )
-"""  # noqa: S608 (column names are the schema's, never input)
+"""
+INSERT_SPANS = f"INSERT INTO spans ({_COLUMNS}) SELECT {_COLUMNS} FROM _batch"  # noqa: S608 (the schema's names)
 
 
 _AFTERMATH = re.compile(r"transaction is aborted|has been invalidated")
@@ -256,7 +260,8 @@ class BatchWriter:
             span_table = pa.concat_tables(spans).combine_chunks() if spans else SPAN_SCHEMA.empty_table()
             with self.store.transaction() as tx:
                 stored = _insert_new_spans(tx.cursor, span_table)
-                tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
+                if errors:  # (an empty one would cost pyarrow its first import of pandas, a second)
+                    tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
         except Exception as exc:  # the writer must outlive any one batch: keep it, say why once, retry
             self.write_failures += 1
             if self.store.lake and faults.is_conflict(exc):
@@ -294,13 +299,29 @@ class BatchWriter:
 
 
 def _insert_new_spans(cur: Any, table: pa.Table) -> int:
-    """Append the spans not stored yet (see INSERT_NEW_SPANS); returns how many were."""
+    """Append the spans not stored yet (see STORED_KEYS); returns how many were."""
     if table.num_rows == 0:
         return 0
+    # row numbers, from numpy's buffer as is (pa.array() would look for pandas first: a second's import)
+    rows = pa.Array.from_buffers(pa.int64(), table.num_rows, [None, pa.py_buffer(np.arange(table.num_rows, dtype=np.int64))])
+    keys = table.select(_KEY).append_column("i", rows)
+    first = keys.group_by(_KEY, use_threads=False).aggregate([("i", "min")]).column("i_min")
     low, high = pc.min_max(table.column("start_time")).values()
+    cur.register("_keys", keys)
+    try:
+        stored = [i for (i,) in cur.execute(STORED_KEYS, [low.as_py(), high.as_py()]).fetchall()]
+    finally:
+        cur.unregister("_keys")
+    if len(first) < table.num_rows or stored:  # copies in the batch, or spans stored already
+        keep = pc.is_in(rows, first)
+        if stored:
+            keep = pc.and_(keep, pc.invert(pc.is_in(rows, pa.array(stored, pa.int64()))))
+        table = table.filter(keep)
+        if table.num_rows == 0:
+            return 0
     cur.register("_batch", table)
     try:
-        row = cur.execute(INSERT_NEW_SPANS, [low.as_py(), high.as_py()]).fetchone()
+        cur.execute(INSERT_SPANS)
     finally:
         cur.unregister("_batch")
-    return int(row[0]) if row else 0
+    return table.num_rows
