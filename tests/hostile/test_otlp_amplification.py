@@ -20,8 +20,9 @@ from tests.collectors.otlp.requests import _varint, request, spans_of
 
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 JSON = "application/json"
-# the reported attack took 47 s of CPU; a request within the caps costs a few at most
-CPU_SECONDS = 8.0
+# the reported attack took 47 s of CPU; a request within the caps costs 6-7 s at most on an idle
+# machine, and CPU seconds stretch on a loaded one (9.0 s measured at load average 10)
+CPU_SECONDS = 12.0
 ANSWERED_WITHIN = 20.0  # wall clock, on a busy shared machine
 
 
