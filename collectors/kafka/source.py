@@ -73,6 +73,10 @@ class KafkaSource:
             tap=not settings["kafka_no_tap"],
             **budget_settings(settings.get("memory")),
         )
+        from collectors.kafka import login
+
+        if login.needs_check(kafka):  # a refused login is one sentence, not a metadata timeout
+            login.check(kafka)
         return build(store, kafka, from_beginning=bool(settings["kafka_from_beginning"]), schemas=schemas)
 
 
