@@ -230,12 +230,15 @@ class KafkaTap(ThreadComponent):
 
     def _poll(self, consumer: Any, stages: Pipeline, buf: _Buffer, used: list[Normalizer]) -> None:
         """One consume() call's good messages, captured into the buffer (the Messages go with this frame)."""
+        t0 = time.perf_counter()
         msgs = consumer.consume(num_messages=min(CONSUME_MAX, self.settings.batch_messages), timeout=0.2)
         good = [m for m in msgs if m.error() is None]
         if len(good) != len(msgs):
             self._consume_errors(m for m in msgs if m.error() is not None)
         if not good:
             return
+        # librdkafka's fetch queue to Python Message objects (waiting included when the topic is idle)
+        self._add_time("consume_s", time.perf_counter() - t0)
         started = time.monotonic()
         t0 = time.perf_counter()
         picked = self.wire.pick(good) if self.wire is not None else None
