@@ -55,10 +55,14 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 _PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port}
+listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
+# a second client listener that asks for a SASL/PLAIN login (Broker.SASL_USER), for the -X tests
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
+  required username="{sasl_user}" password="{sasl_password}" user_{sasl_user}="{sasl_password}";
 inter.broker.listener.name=PLAINTEXT
 controller.quorum.voters=1@127.0.0.1:{controller_port}
 log.dirs={data}
@@ -163,21 +167,32 @@ def _port_open(port: int) -> bool:
 
 
 class Broker:
-    """One broker process over one data folder; restartable on the same ports and data."""
+    """One broker process over one data folder; restartable on the same ports and data.
+
+    Clients connect without authentication on :attr:`bootstrap`, and with SASL/PLAIN as
+    ``SASL_USER`` / ``SASL_PASSWORD`` on :attr:`sasl_bootstrap`."""
+
+    SASL_USER = "seamwatch"
+    SASL_PASSWORD = "tap-secret"  # a test broker's only account, on loopback
 
     def __init__(self, workdir: str | os.PathLike[str], *, port: int | None = None,
-                 controller_port: int | None = None, version: str = KAFKA_VERSION,
+                 controller_port: int | None = None, sasl_port: int | None = None, version: str = KAFKA_VERSION,
                  die_with_parent: bool = False) -> None:
         self.die_with_parent = die_with_parent  # tests: a killed pytest must not leave a broker behind
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
+        self.sasl_port = sasl_port or free_port()
         self.version = version
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.sasl_port}"
 
     @property
     def log_path(self) -> Path:
@@ -206,7 +221,8 @@ class Broker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         props = self.workdir / "server.properties"
         props.write_text(_PROPERTIES.format(port=self.port, controller_port=self.controller_port,
-                                            data=self.workdir / "data"))
+                                            sasl_port=self.sasl_port, sasl_user=self.SASL_USER,
+                                            sasl_password=self.SASL_PASSWORD, data=self.workdir / "data"))
         if (self.workdir / "data" / "meta.properties").exists():
             return
         cluster_id = cluster_id or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -322,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(args.dir, ignore_errors=True)
             b = Broker(args.dir, port=args.port, controller_port=_controller_port(args.dir))
             b.start()
-            print(f"Kafka {KAFKA_VERSION} running: bootstrap {b.bootstrap}, pid {b.proc.pid}, "
+            print(f"Kafka {KAFKA_VERSION} running: bootstrap {b.bootstrap} (SASL/PLAIN {Broker.SASL_USER}:"
+                  f"{Broker.SASL_PASSWORD} on {b.sasl_bootstrap}), pid {b.proc.pid}, "
                   f"log {b.log_path}. Stop it with: python scripts/kafka_broker.py stop")
             return 0
         pid = _running_pid(args.dir)

@@ -18,6 +18,7 @@ record by thread (consumer, normalizer, writer, DuckDB workers, librdkafka).
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -144,6 +145,13 @@ def _end_offsets(bootstrap: str, topic: str) -> int:
 
 # -- measurements, each in its own process -----------------------------------------------------
 def _peak_mb() -> float:
+    """This process's peak RSS in MiB. Linux keeps ru_maxrss across exec, so a child started from
+    the bench (a fork of it) would report at least the bench's own RSS; VmHWM starts afresh."""
+    status = Path("/proc/self/status")
+    if status.is_file():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -213,19 +221,24 @@ def _thread_cpu_s() -> dict[str, float]:
     return out
 
 
-def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: str | None = None) -> dict[str, Any]:
+def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: str | None = None,
+                memory: str | None = None) -> dict[str, Any]:
     from collectors.kafka.config import KafkaSettings
+    from collectors.kafka.source import budget_settings
     from collectors.kafka.tap import KafkaTap
     from collectors.kafka.wire_records import WireRecords
+    from collectors.memory_budget import MemoryBudget
     from collectors.normalize.wire_format import FolderSchemas, WireDecoder
     from collectors.store import Store
 
     wire = (WireRecords(WireDecoder(FolderSchemas(schemas)), cluster="bench", source="kafka:bench")
             if schemas else None)
 
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
+    # under a --memory budget, as `collect --memory` sizes the store and the tap
+    limit = {"memory_limit": MemoryBudget.parse(memory).duckdb_limit} if memory else {}
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb", **limit) as store:
         settings = KafkaSettings(bootstrap=[bootstrap], cluster="bench", include=(topic,), lag=False,
-                                 group_id=f"bench-{uuid.uuid4().hex[:6]}")
+                                 group_id=f"bench-{uuid.uuid4().hex[:6]}", **budget_settings(memory))
         tap = KafkaTap(store, settings, from_beginning=True, path=path, wire=wire)
         start, cpu0 = time.perf_counter(), time.process_time()
         with _RssSampler(lambda: tap.status().records, messages) as rss:
@@ -244,7 +257,7 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: s
             "cpu_us_per_record": cpu * 1e6 / done,
             "decoded": status.wire_decoded,
             "stage_us_per_record": {k: round(status.seconds_by_stage.get(k, 0.0) * 1e6 / status.records, 1)
-                                    for k in ("extract_s", "hand_over_s", "normalize_s", "wire_decode_s", "write_s")
+                                    for k in ("consume_s", "extract_s", "hand_over_s", "normalize_s", "wire_decode_s", "write_s")
                                     if k in status.seconds_by_stage},
             "thread_cpu_us_per_record": {k: round(v * 1e6 / status.records, 1) for k, v in sorted(threads.items())
                                          if v * 1e6 / status.records >= 0.1}}
@@ -265,18 +278,32 @@ def _child_best(mode: str, bootstrap: str, topic: str, messages: int) -> dict[st
     return _best([_child(mode, bootstrap, topic, messages) for _ in range(RUNS)])
 
 
-def measure_kcat(bootstrap: str, topic: str, messages: int, runs: int = RUNS) -> dict[str, Any] | None:
-    """kcat's best of a few runs (it takes a second or two): the ratio's denominator errs high."""
-    kcat = shutil.which("kcat") or shutil.which("kafkacat")
-    if not kcat:
-        return None
-    runs_ = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run([kcat, "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
-                       stdout=subprocess.DEVNULL, check=True)
-        runs_.append({"records": messages, "seconds": time.perf_counter() - start, "peak_mb": None})
-    return _best(runs_)
+def kcat_path() -> str | None:
+    """kcat on the PATH (Debian's package installs /usr/bin/kcat; older ones call it kafkacat)."""
+    return shutil.which("kcat") or shutil.which("kafkacat")
+
+
+def measure_kcat(bootstrap: str, topic: str, messages: int) -> dict[str, Any]:
+    """One kcat read of the whole topic (it takes a second or two). Its peak RSS is not taken:
+    ru_maxrss survives exec, so it would be the bench's own."""
+    kcat = kcat_path()
+    assert kcat is not None
+    start = time.perf_counter()
+    done = subprocess.run([kcat, "-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
+    if done.returncode != 0:
+        raise child.BenchError(f"kcat failed: {(done.stderr.strip().splitlines() or ['exit status'])[-1]}")
+    return {"records": messages, "seconds": time.perf_counter() - start, "peak_mb": None}
+
+
+def paired(bootstrap: str, topic: str, messages: int, tap_mode: str) -> list[dict[str, Any]]:
+    """kcat and the tap back to back, RUNS times: each pair under the same load, printed with it."""
+    rounds = []
+    for _ in range(RUNS):
+        load = os.getloadavg()[0]
+        rounds.append({"load": load, "kcat": measure_kcat(bootstrap, topic, messages),
+                       "tap": _child(tap_mode, bootstrap, topic, messages)})
+    return rounds
 
 
 def _child(mode: str, bootstrap: str, topic: str, messages: int, *extra: str) -> dict[str, Any]:
@@ -290,6 +317,8 @@ KCAT = f"kcat -C -e (best of {RUNS})"
 NATIVE = f"tap, native path (Rust, best of {RUNS})"
 BULK = "tap, bulk query path (pure Python)"
 REFERENCE = "tap, record_row per record"
+BUDGET_SIZE = "400MB"
+BUDGET = f"tap, best path, --memory {BUDGET_SIZE}"
 AVRO_SAMPLE = 200_000  # decoding is per record in Python: the Avro rate is taken over this many
 
 
@@ -300,13 +329,16 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     yield f"before: {load_average()}"
     quarter = max(messages // 4, 1000)
     best = "native" if fastpath.available() else "bulk"
+    rounds = paired(bootstrap, topic, messages, f"tap-{best}") if kcat_path() else []
     results: dict[str, dict[str, Any] | None] = {
         BARE: _child_best("bare", bootstrap, topic, messages),
-        KCAT: measure_kcat(bootstrap, topic, messages),
+        KCAT: _best([r["kcat"] for r in rounds]) if rounds else None,
         REFERENCE: _child("tap-reference", bootstrap, topic, min(messages, REFERENCE_SAMPLE)),
         BULK: _child("tap-bulk", bootstrap, topic, messages),
         f"tap, {best} path, first {quarter:,} only": _child(f"tap-{best}", bootstrap, topic, quarter),
-        NATIVE: _child_best("tap-native", bootstrap, topic, messages) if best == "native" else None,
+        NATIVE: (_best([r["tap"] for r in rounds]) if rounds else _child_best("tap-native", bootstrap, topic, messages))
+        if best == "native" else None,
+        BUDGET: _child(f"tap-{best}@{BUDGET_SIZE}", bootstrap, topic, messages),
     }
     n_avro = min(messages, AVRO_SAMPLE)
     with tempfile.TemporaryDirectory() as schemas:
@@ -317,7 +349,8 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     rate = {k: (v["records"] / v["seconds"] if v else None) for k, v in results.items()}
     for name, r in results.items():
         if r is None:
-            why = "not built (needs Rust at install)" if name == NATIVE else "not installed (apt-get install kcat)"
+            why = ("not built (needs Rust at install)" if name == NATIVE else
+                   "not installed: no ratio to kcat (Debian: apt-get install kcat)")
             yield f"{name:40s} {why}"
             continue
         mem = f"  peak RSS {r['peak_mb']:.0f} MB" if r.get("peak_mb") else ""
@@ -325,7 +358,13 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
         mem += f"  CPU {r['cpu_us_per_record']:.1f} µs/record" if r.get("cpu_us_per_record") else ""
         yield f"{name:40s} {rate[name]:>10,.0f} records/s  ({r['seconds']:.2f}s){mem}"
     bare, kcat = rate[BARE], rate[KCAT]
-    for name in (REFERENCE, BULK, NATIVE):
+    for i, r in enumerate(rounds, 1):
+        k, t = r["kcat"], r["tap"]
+        k_rate, t_rate = k["records"] / k["seconds"], t["records"] / t["seconds"]
+        yield (f"round {i}, load average (1 min) {r['load']:.2f} on {os.cpu_count()} CPUs: kcat {k_rate:,.0f} "
+               f"records/s, then the tap ({best}) {t_rate:,.0f} records/s "
+               f"(peak RSS {t['peak_mb']:.0f} MiB): {t_rate / k_rate:.0%} of kcat")
+    for name in (REFERENCE, BULK, NATIVE, BUDGET):
         r = results[name]
         if r is None:
             continue
@@ -336,6 +375,10 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
                f"{r['slow_path']:,} via record_row); RSS by quarter {r['rss_by_quarter_mb']} MB; "
                f"CPU {r['cpu_us_per_record']:.1f} µs/record (all threads); wall µs/record per stage "
                f"{r['stage_us_per_record']}; CPU µs/record by thread {r['thread_cpu_us_per_record']}")
+    budget = results[BUDGET]
+    yield (f"peak RSS under --memory {BUDGET_SIZE}: {budget['peak_mb']:.0f} MiB ({budget['peak_mb'] * 2**20 / 1e6:.0f} MB), "
+           f"at {rate[BUDGET]:,.0f} records/s ({rate[BUDGET] / kcat:.0%} of kcat)" if kcat else
+           f"peak RSS under --memory {BUDGET_SIZE}: {budget['peak_mb']:.0f} MiB at {rate[BUDGET]:,.0f} records/s")
     tap = NATIVE if results[NATIVE] else BULK
     small = results[f"tap, {best} path, first {quarter:,} only"]
     yield (f"tap peak RSS: {small['peak_mb']:.0f} MB after {small['records']:,} records, "
@@ -356,6 +399,8 @@ if __name__ == "__main__":
     mode, bs, tp, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     if mode == "bare":
         res = measure_bare(bs, tp, n)
-    else:
-        res = measure_tap(bs, tp, n, path=mode.removeprefix("tap-"), schemas=sys.argv[5] if len(sys.argv) > 5 else None)
+    else:  # tap-<path>[@<memory budget>]
+        path, _, memory = mode.removeprefix("tap-").partition("@")
+        res = measure_tap(bs, tp, n, path=path, schemas=sys.argv[5] if len(sys.argv) > 5 else None,
+                          memory=memory or None)
     print(json.dumps(res))

@@ -88,6 +88,8 @@ class KafkaSettings:
     topic_refresh: float = 5.0  # how often the tap looks for new topics
     batch_messages: int = 50_000  # flush after this many records...
     batch_seconds: float = 1.0  # ...or this long, whichever comes first
+    batch_bytes: int = 64 << 20  # ...or when its values take this much: memory stays flat with large values
+    fetch: Mapping[str, Any] = field(default_factory=dict)  # over the tap's fetch tuning (a memory budget's)
     dlt_patterns: Sequence[str] = deadletter.DEFAULT_PATTERNS
     tap: bool = True
     lag: bool = True
@@ -98,7 +100,7 @@ class KafkaSettings:
         bad = sorted(k for k in self.extra if k in _RESERVED)
         if bad:
             raise ConfigError(f"{', '.join(bad)} is managed by the tap and cannot be set with -X")
-        if self.poll_interval <= 0 or self.batch_seconds <= 0 or self.batch_messages <= 0:
+        if self.poll_interval <= 0 or self.batch_seconds <= 0 or self.batch_messages <= 0 or self.batch_bytes <= 0:
             raise ConfigError("poll interval, batch size and batch time must be positive")
 
     @property

@@ -22,6 +22,9 @@ OPTIONS = (
            help="Any librdkafka setting, e.g. -X security.protocol=SASL_SSL (repeatable)."),
     Option("--kafka-config", "kafka_config", kind="file", env="SEAMWATCH_KAFKA_CONFIG",
            help="Properties file of librdkafka settings (-X wins over it)."),
+    Option("--memory", "memory", env="SEAMWATCH_MEMORY", metavar="SIZE",
+           help="Memory budget of the collector process, e.g. 400MB: sizes DuckDB's memory limit (over "
+                "--db-memory-limit) and the tap's fetch buffers and batches so that its RSS stays under it."),
     Option("--poll-interval", "kafka_poll_interval", kind="float", low=0.5, default=10.0,
            env="SEAMWATCH_KAFKA_POLL_INTERVAL", show_default=True,
            help="Seconds between consumer-lag snapshots."),
@@ -68,8 +71,23 @@ class KafkaSource:
             group_id=settings["kafka_group"] or "seamwatch-tap",
             poll_interval=float(settings["kafka_poll_interval"]),
             tap=not settings["kafka_no_tap"],
+            **budget_settings(settings.get("memory")),
         )
+        from collectors.kafka import login
+
+        if login.needs_check(kafka):  # a refused login is one sentence, not a metadata timeout
+            login.check(kafka)
         return build(store, kafka, from_beginning=bool(settings["kafka_from_beginning"]), schemas=schemas)
+
+
+def budget_settings(memory: str | None) -> dict[str, Any]:
+    """The tap's batch and fetch sizes under a --memory budget (collectors/memory_budget.py); none without."""
+    if not memory:
+        return {}
+    from collectors.memory_budget import MemoryBudget
+
+    budget = MemoryBudget.parse(memory)
+    return {"batch_messages": budget.batch_messages, "batch_bytes": budget.batch_bytes, "fetch": budget.fetch()}
 
 
 def schema_source(settings: Mapping[str, Any]) -> Any:

@@ -35,8 +35,7 @@ from collectors.store import Store, faults
 log = logging.getLogger(__name__)
 rate_limit(log)  # a broker away repeats the same error on every reconnect
 
-CONSUME_MAX = 10_000  # messages per consume() call
-MAX_BUFFER_BYTES = 64 << 20  # flush early when values are large: memory stays flat
+CONSUME_MAX = 10_000  # messages per consume() call (fewer when a memory budget makes batches smaller)
 _NOISE = {"_PARTITION_EOF", "_NO_OFFSET"}
 
 # How the tap's consumer fetches; -X settings override these. Measured with the bench's bare
@@ -123,7 +122,7 @@ class KafkaTap(ThreadComponent):
     def _consumer(self) -> Any:
         from confluent_kafka import Consumer
 
-        conf = {**FETCH_TUNING, **self.settings.client_conf(**{
+        conf = {**FETCH_TUNING, **self.settings.fetch, **self.settings.client_conf(**{
             "group.id": self.settings.group_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
@@ -231,12 +230,15 @@ class KafkaTap(ThreadComponent):
 
     def _poll(self, consumer: Any, stages: Pipeline, buf: _Buffer, used: list[Normalizer]) -> None:
         """One consume() call's good messages, captured into the buffer (the Messages go with this frame)."""
-        msgs = consumer.consume(num_messages=CONSUME_MAX, timeout=0.2)
+        t0 = time.perf_counter()
+        msgs = consumer.consume(num_messages=min(CONSUME_MAX, self.settings.batch_messages), timeout=0.2)
         good = [m for m in msgs if m.error() is None]
         if len(good) != len(msgs):
             self._consume_errors(m for m in msgs if m.error() is not None)
         if not good:
             return
+        # librdkafka's fetch queue to Python Message objects (waiting included when the topic is idle)
+        self._add_time("consume_s", time.perf_counter() - t0)
         started = time.monotonic()
         t0 = time.perf_counter()
         picked = self.wire.pick(good) if self.wire is not None else None
@@ -471,7 +473,7 @@ class _Buffer:
 
     def due(self, settings: KafkaSettings) -> bool:
         """Enough records or bytes, or the batch's time is up."""
-        return bool(self.chunks) and (self.rows >= settings.batch_messages or self.nbytes >= MAX_BUFFER_BYTES
+        return bool(self.chunks) and (self.rows >= settings.batch_messages or self.nbytes >= settings.batch_bytes
                                       or time.monotonic() - self.started >= settings.batch_seconds)
 
     def take(self) -> tuple[Normalizer, Any, list[dict[str, Any]]]:

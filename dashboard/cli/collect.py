@@ -11,6 +11,7 @@ import select
 import signal
 import socket
 import threading
+from collections.abc import Mapping
 
 import click
 
@@ -65,6 +66,15 @@ memory_limit_option = click.option(
     help="Memory DuckDB may use (its own default is 80%% of RAM); past it, it spills to disk.")
 
 
+def store_memory_limit(options: Mapping[str, object], given: str | None) -> str:
+    """DuckDB's memory limit: its share of a --memory budget when one is given, else --db-memory-limit."""
+    if options.get("memory"):
+        from collectors.memory_budget import MemoryBudget
+
+        return MemoryBudget.parse(str(options["memory"])).duckdb_limit
+    return given or DEFAULT_MEMORY_LIMIT
+
+
 @source_options("stream")
 @click.command("collect")
 @db_option
@@ -74,7 +84,7 @@ def collect_cmd(db: str | None, db_memory_limit: str, **options: object) -> None
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
-    store = Store(db, memory_limit=db_memory_limit)
+    store = Store(db, memory_limit=store_memory_limit(options, db_memory_limit))
     components = collectors(store, options)  # checks every option before the file is opened
     if not components:
         raise click.UsageError(f"nothing to collect: give {switches()}")

@@ -17,7 +17,6 @@ import click
 from collectors.runtime import Component, Runtime
 from collectors.sources import switches
 from collectors.store import Store, shared
-from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from collectors.store.retention import Retention, parse_duration
 from dashboard.cli import collect
 from dashboard.cli.alert_options import build_alerts
@@ -50,8 +49,8 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
     db = db or DEFAULT_DB
     redrive_with = redrive_settings(allow_redrive, options)
     retention = parse_duration(retain) if retain else None
-    memory_limit = str(options.pop("db_memory_limit", None) or DEFAULT_MEMORY_LIMIT)
-    store = Store(db, memory_limit=memory_limit)
+    given_limit = options.pop("db_memory_limit", None)
+    store = Store(db, memory_limit=collect.store_memory_limit(options, str(given_limit) if given_limit else None))
     components: list[Component] = collectors(store, options)  # checks every option before the file is opened
     if retention is not None:
         components.append(Retention(store, retention))

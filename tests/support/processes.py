@@ -1,9 +1,12 @@
-"""Stopping a Seamwatch process a test started, the way a person does: Ctrl+C."""
+"""Seamwatch processes a test starts: their command line, their peak memory, and stopping them
+the way a person does (Ctrl+C)."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
+import sys
+from pathlib import Path
 
 
 def interrupt(proc: subprocess.Popen, timeout: float) -> str:
@@ -17,3 +20,18 @@ def interrupt(proc: subprocess.Popen, timeout: float) -> str:
         proc.kill()
         out, _ = proc.communicate()
     return out
+
+
+def seamwatch(*args: str) -> list[str]:
+    """The command line of the installed `seamwatch` beside this interpreter (or its module)."""
+    script = Path(sys.executable).with_name("seamwatch")
+    return [str(script), *args] if script.is_file() else [sys.executable, "-c",
+                                                         "from dashboard.cli import main; main()", *args]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The highest resident set size the process has reached so far (Linux: VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise LookupError(f"no VmHWM for process {pid}")

@@ -38,6 +38,8 @@ class BrokerHandle:
     def __init__(self, bootstrap: str, owned: Any = None) -> None:
         self.bootstrap = bootstrap
         self._owned = owned
+        # the harness's SASL/PLAIN listener and its account (None: a broker the harness does not own)
+        self.sasl = (owned.sasl_bootstrap, owned.SASL_USER, owned.SASL_PASSWORD) if owned is not None else None
 
     @property
     def restartable(self) -> bool:

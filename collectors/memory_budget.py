@@ -1,0 +1,73 @@
+"""A collector process's memory budget (``--memory 400MB``): what DuckDB and the Kafka tap may hold.
+
+The budget is split, not enforced: the parts that grow with load are sized so that their sum
+stays under it at full speed (`seamwatch bench kafka` and tests/collectors/kafka/test_memory_budget.py
+measure the peak RSS). What is left after the fixed part goes to
+
+- DuckDB's ``memory_limit`` (past it, DuckDB spills to disk or fails a query);
+- the tap's librdkafka prefetch (``queued.max.messages.kbytes``, ``fetch.max.bytes``,
+  ``max.partition.fetch.bytes``): librdkafka holds the fetch responses its queued messages
+  point into, a few times the queue's nominal size;
+- the tap's batches: up to five are in memory at once (being consumed, queued, normalized,
+  queued, written), each record costing its Message, its captured columns, its Arrow row and
+  DuckDB's copy of it.
+
+Measured on the bench's ~300 B JSON records (docs/architecture.md#memory-budget): the fixed
+part, an interpreter with DuckDB, Arrow (which imports pandas when it converts a Python list),
+confluent-kafka and an open store, is about 220 MB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from collectors.errors import ConfigError
+from collectors.otlp.config import parse_size
+
+MB = 1 << 20  # MiB; a budget of "400MB" is 400,000,000 bytes (collectors/otlp/config.py parse_size)
+FIXED = 264 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, pandas, librdkafka, an open store (measured)
+MINIMUM = 320 * MB  # below this the batches get too small to keep up with a busy topic
+RECORD_COST = 28 << 10  # budget bytes per record of a batch (five batches in flight, and what malloc keeps)
+
+
+@dataclass(frozen=True)
+class MemoryBudget:
+    total: int  # bytes
+
+    @classmethod
+    def parse(cls, text: str) -> MemoryBudget:
+        budget = cls(parse_size(text, what="--memory"))
+        if budget.total < MINIMUM:
+            raise ConfigError(f"--memory must be at least {MINIMUM // MB}MB (the collector itself takes about "
+                              f"{FIXED // MB}MB), not {text!r}")
+        return budget
+
+    @property
+    def _spare(self) -> int:
+        return self.total - FIXED
+
+    @property
+    def duckdb_limit(self) -> str:
+        """DuckDB's memory_limit: a quarter of what the fixed part leaves."""
+        return f"{max(32, self._spare // 4 // MB)}MiB"
+
+    def fetch(self) -> dict[str, Any]:
+        """librdkafka settings of the tap's consumer (-X settings still win over them)."""
+        queue = min(max(self._spare // 48, 1 * MB), 16 * MB)
+        return {"queued.max.messages.kbytes": queue >> 10, "fetch.max.bytes": queue,
+                "max.partition.fetch.bytes": min(queue, 1 * MB)}
+
+    @property
+    def batch_messages(self) -> int:
+        """Records a tap batch holds at most."""
+        return min(max(self._spare // RECORD_COST, 2_000), 50_000)
+
+    @property
+    def batch_bytes(self) -> int:
+        """Bytes of captured records a tap batch holds at most (large values)."""
+        return min(max(self._spare // 24, 4 * MB), 64 * MB)
+
+    def describe(self) -> dict[str, Any]:
+        return {"memory": f"{self.total / 1e6:.0f}MB", "duckdb_memory_limit": self.duckdb_limit,
+                "batch_messages": self.batch_messages, **self.fetch()}
