@@ -63,6 +63,7 @@ WHERE EXISTS (
 INSERT_SPANS = f"INSERT INTO spans ({_COLUMNS}) SELECT {_COLUMNS} FROM _batch"  # noqa: S608 (the schema's names)
 
 
+_IO = "io"  # the kind of a file store's I/O failure (a lake's are collectors/store/faults.py's)
 _AFTERMATH = re.compile(r"transaction is aborted|has been invalidated")
 
 
@@ -74,22 +75,22 @@ def _nearly_full(path: str) -> bool:
     return st.f_bavail * st.f_frsize < (1 << 20)
 
 
-def write_failure(path: str, exc: BaseException) -> tuple[str, bool]:
-    """One sentence naming the store's path and why writing failed, and whether it was I/O (worth waiting for)."""
+def write_failure(path: str, exc: BaseException) -> faults.Fault:
+    """Why writing to the store at ``path`` failed, as a :class:`faults.Fault`: one sentence naming
+    the store, and a kind when the failure is worth waiting for (I/O, a lake's outage or conflict)."""
     if is_lake(path):  # the catalog, the data path or a conflict (collectors/store/faults.py)
-        fault = faults.classify(exc, path)
-        return fault.reason, fault.transient
+        return faults.classify(exc, path)
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if "No space left on device" in text or (_AFTERMATH.search(text) and _nearly_full(path)):
         # another writer (the deriver) may have met the full disk first and left this transaction
         # aborted: the cause is still the disk, and that is what the user must hear
-        return f"the disk holding {path} is full (No space left on device)", True
+        return faults.Fault(_IO, f"the disk holding {path} is full (No space left on device)")
     # an I/O failure can leave DuckDB's transaction aborted or the database invalidated: what
     # follows is the same outage, so it is waited out too, never counted against the batch
     aftermath = _AFTERMATH.search(text) is not None
     io = (isinstance(exc, OSError) or "IO Error" in text or "Could not write" in text or "I/O" in text
           or aftermath)
-    return f"cannot write to {path}: {text}", io
+    return faults.Fault(_IO if io else None, f"cannot write to {path}: {text}")
 
 
 class BatchWriter:
@@ -264,22 +265,22 @@ class BatchWriter:
                     tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
         except Exception as exc:  # the writer must outlive any one batch: keep it, say why once, retry
             self.write_failures += 1
-            if self.store.lake and faults.is_conflict(exc):
+            fault = write_failure(self.store.path, exc)
+            if fault.kind == faults.CONFLICT:
                 # another writer of the lake committed to the table first: nothing is wrong, the
                 # batch is committed again (never given up: its spans were acknowledged)
                 if not self._conflicting:
-                    log.info("%s; committing the batch of %d spans again", faults.classify(exc, self.store.path).reason,
-                             n)
+                    log.info("%s; committing the batch of %d spans again", fault.reason, n)
                 self._conflicting = True
                 self.conflicts += 1
                 return False, True
-            reason, io = write_failure(self.store.path, exc)
+            reason, io = fault.reason, fault.transient
             if io and self.failing is not None and _AFTERMATH.search(reason):
                 reason = self.failing  # the outage that aborted the transaction is still the news
-            kind = faults.classify(exc, self.store.path).kind if self.store.lake else None
             # one line per outage: a lake's catalog going from refused to "starting up" is the same one
-            news = reason != self.failing and (kind is None or kind != self._fault_kind or self.failing is None)
-            self._fault_kind = kind
+            news = reason != self.failing and (not self.store.lake or fault.kind != self._fault_kind
+                                               or self.failing is None)
+            self._fault_kind = fault.kind
             if news:
                 log.warning("%s; holding %d spans and retrying (exporters are answered 503/UNAVAILABLE meanwhile)",
                             reason, self._pending)
