@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from google.protobuf.json_format import MessageToDict
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
@@ -34,7 +36,8 @@ from collectors.otlp.decode import decode
 from collectors.status import OtlpStatus
 
 BATCH = 512
-TARGET = 50_000  # spans/s stored on a 2-core machine (the OTLP receiver issue)
+FLOOR = 150_000  # spans/s stored in-process on a 2-core machine (issue 17)
+SHARE_OF_PARSE = 0.25  # stored in-process against bare protobuf parsing, measured in the same run (issue 17)
 CLIENT_CONNECTIONS = 4
 
 
@@ -138,18 +141,20 @@ def run(*, seconds: float = 10.0, workers: int = 2,
         yield (f"{label:<30} {rate:>10,.0f} spans/s  ({stored:,} spans in {elapsed:.1f} s to the last commit; "
                f"receiver CPU {cpu / max(stored, 1) * 1e6:.1f} µs/span; {sent.get('requests', 0):,} requests, "
                f"{sent.get('retries', 0):,} answered 503/429; {status.batches} store batches)")
-    # the target is judged on the better of the two settings, named: in-process is the receiver's default
-    best = max(rates)
-    best_label = "in-process" if rates[0] >= rates[1] else f"{workers} decoder processes"
-    yield f"stored / parse only            {best / parse:>10.1%}"
-    yield f"stored / direct decode         {best / direct:>10.1%}"
-    yield f"stored / Arrow decode          {best / arrow:>10.1%}"
+    yield f"stored / parse only            {rates[0] / parse:>10.1%}  (in-process)"
+    yield f"stored / direct decode         {rates[0] / direct:>10.1%}"
+    yield f"stored / Arrow decode          {rates[0] / arrow:>10.1%}"
     yield f"decoder processes / in-process {rates[1] / rates[0]:>10.2f}×"
     cores = os.cpu_count() or 1
-    # what the CPU cost allows when nothing else runs: one core at most in-process (the GIL)
-    yield (f"ceiling if the machine were idle: in-process {1 / cpus[0]:,.0f} spans/s (one core: the GIL), "
-           f"{workers} decoder processes {min(cores, workers + 1) / cpus[1]:,.0f} spans/s ({cores} cores)")
-    yield f"target ≥ {TARGET:,} spans/s stored: {'met' if best >= TARGET else 'NOT met'} ({best:,.0f}, {best_label})"
+    # what the receiver's CPU a span allows when nothing else runs: decoding (native) and DuckDB's
+    # insert run outside the GIL, so in-process can use every core too
+    yield (f"ceiling if the machine were idle: in-process {cores / cpus[0]:,.0f} spans/s, "
+           f"{workers} decoder processes {cores / cpus[1]:,.0f} spans/s ({cores} cores)")
+    yield (f"target stored ≥ {SHARE_OF_PARSE:.0%} of parse only, in-process: "
+           f"{'met' if rates[0] >= SHARE_OF_PARSE * parse else 'NOT met'} ({rates[0] / parse:.1%}, "
+           f"{rates[0] / (SHARE_OF_PARSE * parse):.2f} of it)")
+    yield (f"floor ≥ {FLOOR:,} spans/s stored, in-process: {'met' if rates[0] >= FLOOR else 'NOT met'} "
+           f"({rates[0]:,.0f}, {rates[0] / FLOOR:.2f} of it)")
     yield f"load average while measuring: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} cores"
 
 
@@ -205,9 +210,11 @@ def _cpu() -> float:
 def _client(host: str, port: int, seconds: float) -> dict[str, Any]:
     """Post the payloads round robin on CLIENT_CONNECTIONS keep-alive connections until time is up."""
     bodies = payloads()
+    made_at = time.time_ns()
     # the receiver stores a repeated span once (a retry): every request gets spans of its own, by
-    # stamping a request number over the first half of each trace id
-    offsets = [_trace_id_offsets(body) for body in bodies]
+    # stamping a request number over the first half of each trace id; and spans of now, as an
+    # exporter sends them, by moving every start and end time to the moment the request is sent
+    plans = [_stamp_plan(body) for body in bodies]
     counts: dict[str, Any] = {"requests": 0, "spans": 0, "retries": 0, "failures": 0}
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -216,12 +223,9 @@ def _client(host: str, port: int, seconds: float) -> dict[str, Any]:
         conn = http.client.HTTPConnection(host, port, timeout=30)
         i = offset
         while time.monotonic() < deadline:
-            body = bytearray(bodies[i % len(bodies)])
-            stamp = (((offset + 1) << 40) + i).to_bytes(8, "big")
-            for at in offsets[i % len(bodies)]:
-                body[at:at + 8] = stamp
-            conn.request("POST", "/v1/traces", body=bytes(body),
-                         headers={"Content-Type": "application/x-protobuf"})
+            body = _stamped(bodies[i % len(bodies)], plans[i % len(bodies)], ((offset + 1) << 40) + i,
+                            time.time_ns() - made_at)
+            conn.request("POST", "/v1/traces", body=body, headers={"Content-Type": "application/x-protobuf"})
             resp = conn.getresponse()
             resp.read()
             with lock:
@@ -249,10 +253,29 @@ def _client(host: str, port: int, seconds: float) -> dict[str, Any]:
     return counts
 
 
-def _trace_id_offsets(body: bytes) -> list[int]:
-    """Where each span's trace id starts in a serialized request."""
+def _stamp_plan(body: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where a request's trace ids and span times lie: the byte positions of the first half of
+    each trace id, of each start and end time (fixed64, little-endian), and those times."""
     req = parse_request(body)
-    return [body.index(sp.trace_id) for rs in req.resource_spans for ss in rs.scope_spans for sp in ss.spans]
+    spans = [sp for rs in req.resource_spans for ss in rs.scope_spans for sp in ss.spans]
+    ids = [body.index(sp.trace_id) for sp in spans]
+    at, times = [], []
+    for sp, begins in zip(spans, ids, strict=True):  # a span's times follow its trace id (fields 7, 8 after 1)
+        for tag, value in ((b"\x39", sp.start_time_unix_nano), (b"\x41", sp.end_time_unix_nano)):
+            at.append(body.index(tag + value.to_bytes(8, "little"), begins) + 1)
+            times.append(value)
+    eight = np.arange(8)
+    return (np.add.outer(np.array(ids), eight).ravel(), np.add.outer(np.array(at), eight).ravel(),
+            np.array(times, dtype="<u8"))
+
+
+def _stamped(body: bytes, plan: tuple[np.ndarray, np.ndarray, np.ndarray], stamp: int, shift_ns: int) -> bytes:
+    """The body with ``stamp`` over the first half of every trace id and every time moved by ``shift_ns``."""
+    ids, at, times = plan
+    out = np.frombuffer(body, dtype=np.uint8).copy()
+    out[ids] = np.tile(np.frombuffer(stamp.to_bytes(8, "big"), dtype=np.uint8), len(ids) // 8)
+    out[at] = (times + np.uint64(shift_ns)).view(np.uint8)
+    return out.tobytes()
 
 
 if __name__ == "__main__":
