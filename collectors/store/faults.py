@@ -40,8 +40,11 @@ CONFLICT_TRIES = 20
 RETENTION_CONFLICT_TRIES = 50
 BACKOFF_FIRST, BACKOFF_MAX = 0.05, 2.0
 
+# the last: PostgreSQL refusing a catalog write that raced another's (SQLSTATE 40001), e.g. a
+# flush of inlined rows deleting rows another transaction has just renewed
 _CONFLICT = re.compile(r"Transaction conflict|conflict.*another transaction|"
-                       r"another transaction has (deleted|altered|dropped|created)", re.IGNORECASE)
+                       r"another transaction has (deleted|altered|dropped|created)|"
+                       r"could not serialize access due to concurrent update", re.IGNORECASE)
 _CATALOG = re.compile(r"Unable to connect to Postgres|Failed to execute query|server closed the connection|"
                       r"terminating connection|no connection to the server|could not connect to server|"
                       r"connection to server at|SSL SYSCALL error|Failed to query most recent snapshot",
@@ -109,6 +112,8 @@ def classify(exc: BaseException, location: str) -> Fault:
 
 
 def _conflict_detail(text: str) -> str:
+    if "could not serialize access" in text:  # the catalog's words, not the statement it refused
+        return "PostgreSQL: could not serialize access due to concurrent update"
     m = re.search(r"Transaction conflict\s*-\s*([^\n]+)", text)
     if m:
         return " ".join(m.group(1).split())

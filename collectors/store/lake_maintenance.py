@@ -23,11 +23,11 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.runtime import ThreadComponent
 from collectors.status import LakeMaintenanceStatus
 from collectors.store import faults
 from collectors.store.db import Store
 from collectors.store.lease import Lease
+from collectors.store.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -49,39 +49,55 @@ def _sum(table: pa.Table, column: str) -> int:
     return int(pc.sum(table[column]).as_py() or 0) if table.num_rows else 0
 
 
+def flushed_tables(cur: duckdb.DuckDBPyConnection) -> list[str]:
+    """The lake's tables whose inlined rows are flushed to Parquet: all but the leases, a handful of
+    rows every collector renews every few seconds. Flushing those races the renewals (PostgreSQL
+    refuses the flush's delete: "could not serialize access due to concurrent update"), and a
+    Parquet file of them would be out of date at once."""
+    rows = cur.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = 'store' "
+                       "AND table_name <> 'leases' ORDER BY table_name").fetchall()
+    return [r[0] for r in rows]
+
+
 def maintain(store: Store, *, keep: timedelta) -> dict[str, int]:
     """One pass; counts of what it did. The caller holds the maintenance lease."""
     cur = store.cursor()
     seconds = max(0, int(keep.total_seconds()))
     older = f"now() - INTERVAL {seconds} SECOND"  # an int, formatted: a constant, never input
-    flushed = _call(cur, "CALL ducklake_flush_inlined_data('store')")
+    flushed_rows = 0
+    for table in flushed_tables(cur):  # one call per table, each retried on its own when it conflicts
+        flushed = faults.retry_conflicts(
+            lambda table=table: _call(cur, f"CALL ducklake_flush_inlined_data('store', table_name => '{table}')"),
+            what=f"flushing {table}'s inlined rows")
+        flushed_rows += _sum(flushed, "rows_flushed")
     rewritten = _call(cur, f"CALL ducklake_rewrite_data_files('store', delete_threshold => {REWRITE_DELETED_SHARE})")
     merged = _call(cur, "CALL ducklake_merge_adjacent_files('store')")
     expired = _call(cur, f"CALL ducklake_expire_snapshots('store', older_than => {older})")
     removed = _call(cur, f"CALL ducklake_cleanup_old_files('store', older_than => {older})")
-    return {"flushed_rows": _sum(flushed, "rows_flushed"), "rewritten_files": _sum(rewritten, "files_processed"),
+    return {"flushed_rows": flushed_rows, "rewritten_files": _sum(rewritten, "files_processed"),
             "merged_files": _sum(merged, "files_processed"),
             "expired_snapshots": expired.num_rows, "removed_files": removed.num_rows}
 
 
-class LakeMaintenance(ThreadComponent):
+class LakeMaintenance(Periodic):
     """Runtime component: :func:`maintain` every ``every`` seconds, on one collector of the lake."""
 
     name = "lake-maintenance"
+    what = "lake maintenance"
+    wait_first = True
 
     def __init__(self, store: Store, *, every: float = 300.0, keep: timedelta = timedelta(minutes=10)) -> None:
-        self.store, self.every, self.keep = store, every, keep
-        super().__init__()
+        self.keep = keep
+        super().__init__(store, every)
         self._lease = Lease(store, "maintenance", ttl=max(600.0, every * 3))
         self._totals = {"merged_files": 0, "rewritten_files": 0, "expired_snapshots": 0, "removed_files": 0}
         self._runs = 0
         self._last: float | None = None
-        self._error: str | None = None
         self._standby = False
 
     def status(self) -> LakeMaintenanceStatus:
         return LakeMaintenanceStatus(runs=self._runs, standby=self._standby, last_run_at=self._last,
-                                     error=self._error, **self._totals)
+                                     error=self.error, **self._totals)
 
     def run_once(self) -> dict[str, int]:
         if not self._lease.hold():
@@ -94,17 +110,6 @@ class LakeMaintenance(ThreadComponent):
         self._runs += 1
         self._last = time.time()
         return done
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            try:
-                done = self.run_once()
-                self._error = None
-                if any(done.values()):
-                    log.info("lake maintenance: %s", done)
-            except Exception as exc:  # noqa: BLE001 - maintenance must never take the collectors down
-                self._error = faults.describe(exc, self.store.path)
-                log.warning("lake maintenance failed, trying again in %.0f s: %s", self.every, self._error)
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
