@@ -14,11 +14,11 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from collectors.errors import ConfigError
-from collectors.runtime import ThreadComponent
 from collectors.status import RetentionStatus
 from collectors.store import faults
 from collectors.store.db import Store
 from collectors.store.lease import Lease
+from collectors.store.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -68,26 +68,26 @@ def delete_older_than(store: Store, cutoff: datetime) -> dict[str, int]:
     return deleted
 
 
-class Retention(ThreadComponent):
+class Retention(Periodic):
     """Runtime component: deletes what is older than ``retain`` every ``every`` seconds."""
 
     name = "retention"
+    what = "retention"
 
     def __init__(self, store: Store, retain: timedelta, *, every: float = 60.0) -> None:
         if retain <= timedelta(0):
             raise ConfigError("retention must be a positive duration")
-        self.store, self.retain, self.every = store, retain, every
-        super().__init__()
+        self.retain = retain
+        super().__init__(store, every)
         self._runs = 0
         self._deleted = 0
         self._last: float | None = None
-        self._error: str | None = None
         # on a lake, one collector at a time deletes (docs/architecture.md#many-collectors)
         self._lease = Lease(store, "retention", ttl=max(120.0, every * 3))
 
     def status(self) -> RetentionStatus:
         return RetentionStatus(retain_s=self.retain.total_seconds(), runs=self._runs, deleted=self._deleted,
-                               last_run_at=self._last, error=self._error)
+                               last_run_at=self._last, error=self.error)
 
     def run_once(self, now: datetime | None = None) -> dict[str, int]:
         now = now or datetime.now(UTC).replace(tzinfo=None)
@@ -98,15 +98,3 @@ class Retention(ThreadComponent):
         self._deleted += sum(deleted.values())
         self._last = time.time()
         return deleted
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                deleted = self.run_once()
-                self._error = None
-                if any(deleted.values()):
-                    log.info("retention deleted %s", deleted)
-            except Exception as exc:  # noqa: BLE001 - retention must never take the process down
-                self._error = faults.describe(exc, self.store.path)
-                log.warning("retention failed, trying again in %.0f s: %s", self.every, self._error)
-            self._stop.wait(self.every)
