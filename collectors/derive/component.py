@@ -58,10 +58,10 @@ class Deriver(ThreadComponent):
     def run_once(self, *, quiet_for: timedelta | None = None, until_done: bool = False) -> None:
         """One bounded derive call (or calls until nothing is left); a failure is logged and counted, never raised."""
         quiet = self.quiet_for if quiet_for is None else quiet_for
-        if not self._lease.hold():
-            return  # another collector on this lake derives
         started = time.monotonic()
         try:
+            if not self._lease.hold():  # raises when the lake is away: a failed pass, said below
+                return  # another collector on this lake derives
             r = faults.retry_conflicts(
                 lambda: derive_all(self.store, quiet_for=quiet) if until_done else derive(self.store, quiet_for=quiet),
                 what="derivation")

@@ -86,11 +86,11 @@ class LagPoller(ThreadComponent):
         backoff = 1.0
         while not self._stop.is_set():
             started = time.monotonic()
-            if not self._lease.hold():
-                self._set(state="standby")
-                self._stop.wait(self._standby_check)
-                continue
             try:
+                if not self._lease.hold():  # raises when the lake is away: a failed poll, said below
+                    self._set(state="standby")
+                    self._stop.wait(self._standby_check)
+                    continue
                 self.poll_once()
                 backoff = 1.0
                 wait = max(0.0, self.settings.poll_interval - (time.monotonic() - started))

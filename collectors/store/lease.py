@@ -15,13 +15,18 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from collectors.errors import first_line
+from collectors.store import faults
 from collectors.store.db import Store
 
 log = logging.getLogger(__name__)
 
 
 class Lease:
-    """``hold()`` takes or renews the named lease for ``ttl`` seconds; False while another holds it."""
+    """``hold()`` takes or renews the named lease for ``ttl`` seconds; False while another holds it.
+
+    A lake that cannot be reached (its catalog or data path) raises: that is an outage for the
+    caller to say, not another process holding the lease.
+    """
 
     def __init__(self, store: Store, name: str, *, ttl: float) -> None:
         self.store, self.name, self.ttl = store, name, ttl
@@ -42,9 +47,12 @@ class Lease:
                 tx.cursor.execute("DELETE FROM leases WHERE name IN ('serial', ?)", [self.name])
                 tx.cursor.execute("INSERT INTO leases VALUES ('serial', NULL, NULL), (?, ?, ?)",
                                   [self.name, self.holder, now + timedelta(seconds=self.ttl)])
-        except duckdb.Error as exc:  # another process took or renewed a lease at the same moment
-            log.debug("lease %s not taken: %s", self.name, first_line(exc))
+        except duckdb.Error as exc:
             self.held = False
+            if faults.classify(exc, self.store.path).kind not in (None, faults.CONFLICT):
+                raise  # the lake is away: nobody can hold the lease, and the caller must say why
+            # another process took or renewed a lease at the same moment
+            log.debug("lease %s not taken: %s", self.name, first_line(exc))
             return False
         if not self.held:
             log.info("lease %s taken by %s", self.name, self.holder)
