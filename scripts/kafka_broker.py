@@ -9,6 +9,10 @@ under Java 17 with a small heap. Usage::
     python scripts/kafka_broker.py start [--port 9092] # start in the background, print bootstrap
     python scripts/kafka_broker.py status | stop
 
+Besides plain TCP it listens with SASL/PLAIN, TLS (``SSL``) and SASL/PLAIN over TLS (``SASL_SSL``):
+the first start makes a throwaway CA and the broker's certificate with the JDK's ``keytool`` (no
+OpenSSL needed) in the data folder's ``tls/``; clients trust ``tls/ca.pem``.
+
 The test harness (tests/collectors/kafka/conftest.py) imports :class:`Broker` from this file.
 Environment: SEAMWATCH_KAFKA_VERSION (default below), SEAMWATCH_KAFKA_CACHE (default
 ``~/.cache/seamwatch``), JAVA_HOME.
@@ -27,6 +31,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 KAFKA_VERSION = os.environ.get("SEAMWATCH_KAFKA_VERSION", "4.1.0")
 HEAP = os.environ.get("SEAMWATCH_KAFKA_HEAP", "384m")
@@ -55,14 +60,24 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
 _PROPERTIES = """\
 process.roles=broker,controller
 node.id=1
-listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},CONTROLLER://127.0.0.1:{controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port}
+listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},SSL://127.0.0.1:{ssl_port},\
+  SASL_SSL://127.0.0.1:{sasl_ssl_port},CONTROLLER://127.0.0.1:{controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{port},SASL_PLAINTEXT://127.0.0.1:{sasl_port},\
+  SSL://127.0.0.1:{ssl_port},SASL_SSL://127.0.0.1:{sasl_ssl_port}
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
-# a second client listener that asks for a SASL/PLAIN login (Broker.SASL_USER), for the -X tests
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,\
+  CONTROLLER:PLAINTEXT
+# client listeners for the -X tests: a SASL/PLAIN login (Broker.SASL_USER), TLS with the
+# certificate the first start made (see make_tls), and both
 sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
   required username="{sasl_user}" password="{sasl_password}" user_{sasl_user}="{sasl_password}";
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
+  required username="{sasl_user}" password="{sasl_password}" user_{sasl_user}="{sasl_password}";
+ssl.keystore.type=PKCS12
+ssl.keystore.location={tls}/broker.p12
+ssl.keystore.password={store_password}
+ssl.key.password={store_password}
 inter.broker.listener.name=PLAINTEXT
 controller.quorum.voters=1@127.0.0.1:{controller_port}
 log.dirs={data}
@@ -113,6 +128,16 @@ def java_major(java: str) -> int:
     return int(parts[1]) if parts[0] == "1" else int(parts[0].split("-")[0])
 
 
+def keytool_bin() -> str | None:
+    """The JDK's keytool beside the java that runs the broker (it comes with every Java 17 runtime)."""
+    java = java_bin()
+    if java:
+        beside = Path(os.path.realpath(java)).with_name("keytool")
+        if beside.exists():
+            return str(beside)
+    return shutil.which("keytool")
+
+
 def missing_requirement() -> str | None:
     """Why a broker cannot be run here, or None when it can."""
     java = java_bin()
@@ -120,6 +145,8 @@ def missing_requirement() -> str | None:
         return "no Java found (install Java 17+ or set JAVA_HOME)"
     if java_major(java) < 17:
         return f"Java 17+ is needed to run Kafka {KAFKA_VERSION}, found {java}"
+    if not keytool_bin():
+        return f"no keytool beside {java} to make the broker's TLS certificate (install a full Java 17 runtime)"
     if not libs_dir().is_dir() and not shutil.which("mvn"):
         return "the Kafka jars are not cached and Maven (mvn) is not installed to fetch them"
     return None
@@ -160,6 +187,71 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# -- TLS: a throwaway CA and the broker's certificate, made with keytool ----------------------
+STORE_PASSWORD = "seamwatch-test"  # of the keystores under tls/, which only a test broker reads
+_KEYTOOL_JVM = ("-J-XX:TieredStopAtLevel=1", "-J-XX:+UseSerialGC")  # each call is a short JVM: start it fast
+
+
+def _keytool(*args: str, stdout: Any = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
+    tool = keytool_bin()
+    if not tool:
+        raise BrokerError("no keytool found (it comes with Java 17)")
+    return subprocess.Popen([tool, *_KEYTOOL_JVM, *args, "-storepass", STORE_PASSWORD, "-noprompt"],
+                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE)
+
+
+def _finish(*procs: subprocess.Popen[bytes]) -> None:
+    for proc in procs:
+        _, err = proc.communicate(timeout=60)
+        if proc.returncode != 0:
+            raise BrokerError(f"keytool failed: {err.decode(errors='replace').strip()[-500:]}")
+
+
+def _new_key(store: Path, alias: str, cn: str, *ext: str) -> subprocess.Popen[bytes]:
+    return _keytool("-genkeypair", "-alias", alias, "-dname", f"CN={cn}", "-keyalg", "EC", "-groupname", "secp256r1",
+                    "-validity", "3650", *ext, "-keystore", str(store), "-storetype", "PKCS12")
+
+
+def self_signed_ca(folder: Path, name: str) -> Path:
+    """A new CA in ``folder`` (its key in ``name``.p12); returns its certificate, ``name``.pem."""
+    folder.mkdir(parents=True, exist_ok=True)
+    store, pem = folder / f"{name}.p12", folder / f"{name}.pem"
+    _finish(_new_key(store, "ca", f"Seamwatch test CA {name}", "-ext", "bc:c"))
+    with open(pem, "wb") as out:
+        _finish(_keytool("-exportcert", "-rfc", "-alias", "ca", "-keystore", str(store), stdout=out))
+    return pem
+
+
+def make_tls(folder: Path) -> Path:
+    """The broker's TLS files in ``folder``, made once: a CA (ca.p12, its certificate ca.pem) and
+    the broker's key with its CA-signed certificate for 127.0.0.1 (broker.p12). Returns ca.pem."""
+    ca_pem, keystore = folder / "ca.pem", folder / "broker.p12"
+    if keystore.exists() and ca_pem.exists():
+        return ca_pem
+    shutil.rmtree(folder, ignore_errors=True)  # a start stopped halfway: make all of it again
+    folder.mkdir(parents=True)
+    partial = folder / "broker.p12.partial"
+    ca_store = folder / "ca.p12"
+    _finish(_new_key(ca_store, "ca", "Seamwatch test CA", "-ext", "bc:c"),
+            _new_key(partial, "broker", "127.0.0.1"))
+    # the broker's certificate request, signed by the CA for the address clients connect to
+    request, ca_partial = folder / "broker.csr", ca_pem.with_suffix(".partial")
+    with open(ca_partial, "wb") as out:
+        _finish(_keytool("-certreq", "-alias", "broker", "-keystore", str(partial), "-file", str(request)),
+                _keytool("-exportcert", "-rfc", "-alias", "ca", "-keystore", str(ca_store), stdout=out))
+    _finish(_keytool("-gencert", "-rfc", "-alias", "ca", "-keystore", str(ca_store), "-validity", "3650",
+                     "-ext", "san=ip:127.0.0.1,dns:localhost", "-ext", "eku=serverAuth",
+                     "-infile", str(request), "-outfile", str(folder / "chain.pem")))
+    with open(folder / "chain.pem", "ab") as chain:
+        chain.write(ca_partial.read_bytes())
+    # the signed certificate and its CA replace the self-signed one beside the broker's key
+    _finish(_keytool("-importcert", "-alias", "broker", "-file", str(folder / "chain.pem"),
+                     "-keystore", str(partial)))
+    partial.rename(keystore)
+    ca_partial.rename(ca_pem)
+    return ca_pem
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as s:
         s.settimeout(0.5)
@@ -169,20 +261,24 @@ def _port_open(port: int) -> bool:
 class Broker:
     """One broker process over one data folder; restartable on the same ports and data.
 
-    Clients connect without authentication on :attr:`bootstrap`, and with SASL/PLAIN as
-    ``SASL_USER`` / ``SASL_PASSWORD`` on :attr:`sasl_bootstrap`."""
+    Clients connect without authentication on :attr:`bootstrap`, with SASL/PLAIN as
+    ``SASL_USER`` / ``SASL_PASSWORD`` on :attr:`sasl_bootstrap`, with TLS on :attr:`ssl_bootstrap`
+    and with both on :attr:`sasl_ssl_bootstrap`; over TLS they trust :attr:`ca_path`."""
 
     SASL_USER = "seamwatch"
     SASL_PASSWORD = "tap-secret"  # a test broker's only account, on loopback
 
     def __init__(self, workdir: str | os.PathLike[str], *, port: int | None = None,
-                 controller_port: int | None = None, sasl_port: int | None = None, version: str = KAFKA_VERSION,
+                 controller_port: int | None = None, sasl_port: int | None = None, ssl_port: int | None = None,
+                 sasl_ssl_port: int | None = None, version: str = KAFKA_VERSION,
                  die_with_parent: bool = False) -> None:
         self.die_with_parent = die_with_parent  # tests: a killed pytest must not leave a broker behind
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.controller_port = controller_port or free_port()
         self.sasl_port = sasl_port or free_port()
+        self.ssl_port = ssl_port or free_port()
+        self.sasl_ssl_port = sasl_ssl_port or free_port()
         self.version = version
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -193,6 +289,19 @@ class Broker:
     @property
     def sasl_bootstrap(self) -> str:
         return f"127.0.0.1:{self.sasl_port}"
+
+    @property
+    def ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.ssl_port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def ca_path(self) -> Path:
+        """The CA certificate (PEM) that signed the broker's: what TLS clients give as ssl.ca.location."""
+        return self.workdir / "tls" / "ca.pem"
 
     @property
     def log_path(self) -> Path:
@@ -217,12 +326,15 @@ class Broker:
                                 preexec_fn=_die_with_parent if self.die_with_parent else None)
 
     def format(self, cluster_id: str | None = None) -> None:
-        """Write server.properties and format the storage (only once per data folder)."""
+        """Write server.properties, make the TLS files and format the storage (once per data folder)."""
         self.workdir.mkdir(parents=True, exist_ok=True)
+        make_tls(self.ca_path.parent)
         props = self.workdir / "server.properties"
         props.write_text(_PROPERTIES.format(port=self.port, controller_port=self.controller_port,
-                                            sasl_port=self.sasl_port, sasl_user=self.SASL_USER,
-                                            sasl_password=self.SASL_PASSWORD, data=self.workdir / "data"))
+                                            sasl_port=self.sasl_port, ssl_port=self.ssl_port,
+                                            sasl_ssl_port=self.sasl_ssl_port, sasl_user=self.SASL_USER,
+                                            sasl_password=self.SASL_PASSWORD, tls=self.ca_path.parent,
+                                            store_password=STORE_PASSWORD, data=self.workdir / "data"))
         if (self.workdir / "data" / "meta.properties").exists():
             return
         cluster_id = cluster_id or base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
@@ -339,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
             b = Broker(args.dir, port=args.port, controller_port=_controller_port(args.dir))
             b.start()
             print(f"Kafka {KAFKA_VERSION} running: bootstrap {b.bootstrap} (SASL/PLAIN {Broker.SASL_USER}:"
-                  f"{Broker.SASL_PASSWORD} on {b.sasl_bootstrap}), pid {b.proc.pid}, "
+                  f"{Broker.SASL_PASSWORD} on {b.sasl_bootstrap}; TLS on {b.ssl_bootstrap}, SASL over TLS on "
+                  f"{b.sasl_ssl_bootstrap}, CA {b.ca_path}), pid {b.proc.pid}, "
                   f"log {b.log_path}. Stop it with: python scripts/kafka_broker.py stop")
             return 0
         pid = _running_pid(args.dir)

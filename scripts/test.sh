@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install Seamwatch with its test extras into .venv and run ruff and the whole test suite.
-# Tests that need Kafka start a real broker themselves (jars from Maven Central, Java 17);
+# Tests that need Kafka start a real broker themselves (jars from Maven Central, Java 17, whose
+# keytool makes the broker's TLS certificate);
 # browser tests use Debian's chromium + chromium-driver, Prometheus tests Debian's prometheus, each
 # installed here when missing and root.
 # The lake tests (a DuckLake store on PostgreSQL) run in a second environment, .venv-lake, with the

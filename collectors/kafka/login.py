@@ -1,15 +1,18 @@
 """A login check before the Kafka collectors start: refused credentials are one sentence.
 
-librdkafka retries a refused SASL login like a broker that is away, so a wrong password would
-show as a metadata timeout followed by a warning on every reconnect. When the settings ask for
-SASL or TLS, `collect` and `up` first ask the cluster for its metadata with the same settings:
-an authentication or TLS failure stops the command with one line; a broker that does not answer
-is left to the collectors, which wait for it as they always do.
+librdkafka retries a refused SASL login or a failed TLS handshake like a broker that is away, so
+a wrong password or a CA that did not sign the broker's certificate would show as a metadata
+timeout followed by a warning on every reconnect. When the settings ask for SASL or TLS,
+`collect` and `up` first ask the cluster for its metadata with the same settings: an
+authentication or TLS failure (the broker's certificate not trusted, TLS spoken to a plain
+listener) stops the command with one line; a broker that does not answer is left to the
+collectors, which wait for it as they always do.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -34,10 +37,13 @@ def check(settings: KafkaSettings, *, timeout: float = 5.0) -> None:
 
     refused: list[Any] = []
     fatal = {KafkaError._AUTHENTICATION, KafkaError._SSL}  # noqa: SLF001
+    plain_listener: list[Any] = []  # TLS to a port that does not speak it: the peer hangs up mid-handshake
 
     def on_error(err: Any) -> None:
         if err.code() in fatal:
             refused.append(err)
+        elif err.code() == KafkaError._TRANSPORT and "PLAINTEXT broker listener?" in err.str():  # noqa: SLF001
+            plain_listener.append(err)
 
     conf = settings.client_conf(error_cb=on_error, logger=_QUIET)
     try:
@@ -51,9 +57,21 @@ def check(settings: KafkaSettings, *, timeout: float = 5.0) -> None:
             return
         except KafkaException:
             admin.poll(0)  # serves error_cb
-        if refused:
-            what = "login" if refused[0].code() == KafkaError._AUTHENTICATION else "TLS handshake"  # noqa: SLF001
+        where = ",".join(settings.bootstrap)
+        if refused and refused[0].code() == KafkaError._AUTHENTICATION:  # noqa: SLF001
             user = settings.extra.get("sasl.username")
-            who = f" as {user!r}" if user and what == "login" else ""
-            raise ConfigError(f"Kafka at {','.join(settings.bootstrap)} refused the {what}{who}: "
-                              f"{refused[0].str().split(': ', 1)[-1]}")
+            who = f" as {user!r}" if user else ""
+            raise ConfigError(f"Kafka at {where} refused the login{who}: {_reason(refused[0])}")
+        if refused:
+            raise ConfigError(f"the TLS handshake with Kafka at {where} failed: {_reason(refused[0])}")
+        if len(plain_listener) > 1:  # more than once: not a broker going down mid-handshake
+            raise ConfigError(f"Kafka at {where} hung up on the TLS handshake: that port is no TLS listener "
+                              f"(security.protocol={settings.extra.get('security.protocol')} against a "
+                              "PLAINTEXT or SASL_PLAINTEXT listener?)")
+
+
+def _reason(err: Any) -> str:
+    """librdkafka's error text without its broker prefix, OpenSSL's error code and the state timing."""
+    text = err.str().split(": ", 1)[-1].removeprefix("SSL handshake failed: ")
+    text = re.sub(r"error:[0-9A-Fa-f]+:SSL routines::", "", text)
+    return re.sub(r" \(after \d+ms in state \w+\)$", "", text)

@@ -40,6 +40,8 @@ class BrokerHandle:
         self._owned = owned
         # the harness's SASL/PLAIN listener and its account (None: a broker the harness does not own)
         self.sasl = (owned.sasl_bootstrap, owned.SASL_USER, owned.SASL_PASSWORD) if owned is not None else None
+        # its TLS listeners (SSL, SASL_SSL) and the CA certificate that signed theirs (None: not owned)
+        self.tls = (owned.ssl_bootstrap, owned.sasl_ssl_bootstrap, owned.ca_path) if owned is not None else None
 
     @property
     def restartable(self) -> bool:
