@@ -243,9 +243,8 @@ def lake_only_statements(upto: int | None = None) -> list[str]:
 
 
 def file_statements(sql: str) -> list[str]:
-    """A migration as a DuckDB file runs it: whole, or less its lake-only statements when it has some."""
-    if "PARTITIONED" not in sql.upper():
-        return [sql]
+    """A migration as a DuckDB file runs it, statement by statement (for their progress), less its
+    lake-only statements."""
     return [q for q in statements(sql) if not is_lake_only(q)]
 
 
