@@ -114,7 +114,8 @@ class Upgrade:
                  + (f"; {', '.join(sizes)}" if sizes else "")
                  + f" (a line every {self.every:g} s while a step runs longer)")
         # DuckDB tracks a statement's progress only with its progress bar on; it must not draw it
-        for setting in ("SET enable_progress_bar = true", "SET enable_progress_bar_print = false"):
+        for setting in ("SET enable_progress_bar = true", "SET enable_progress_bar_print = false",
+                        "SET progress_bar_time = 0"):
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(setting)
 
@@ -158,7 +159,7 @@ class Upgrade:
             self.say(f"upgrading {self.where}: {migration.removesuffix('.sql')} took {duration(seconds)}")
 
     def end(self) -> None:
-        for setting in ("RESET enable_progress_bar", "RESET enable_progress_bar_print"):
+        for setting in ("RESET enable_progress_bar", "RESET enable_progress_bar_print", "RESET progress_bar_time"):
             with contextlib.suppress(duckdb.Error):
                 self.con.execute(setting)
         line = f"upgraded {self.where} to schema {self.latest} in {duration(time.monotonic() - self.started)}"
