@@ -43,7 +43,6 @@ def noted_and_scanned(con: duckdb.DuckDBPyConnection) -> None:
                    SELECT trace_id, count(*), min(start_time), max(end_time), now()::TIMESTAMP FROM spans
                    GROUP BY trace_id""")
     con.execute("INSERT INTO derive_state SELECT 'spans', max(ingested_at) FROM spans")
-    con.execute("INSERT INTO derive_state SELECT 'group_offsets', max(ingested_at) FROM group_offsets")
 
 
 def _older_copy(current: Path, old: Path, upto: int) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from collectors.store import Store, schema_version
 from collectors.store.db import connect_memory
+from collectors.store.faults import name as store_name
 from collectors.store.lake import attach, model_tables
 from collectors.store.migrate import LATEST, MIGRATIONS
 from dashboard.benchmarks.upgrade import noted_and_scanned, older_schema
@@ -134,7 +135,7 @@ def test_collect_on_an_older_lake_says_the_upgrade_s_progress_and_keeps_every_ro
     finally:
         interrupt(proc, timeout=30)
         reader.join(10)
-    _lines_said("".join(said), name(location))
+    _lines_said("".join(said), store_name(location))
 
     with Store(location, read_only=True) as s:
         cur = s.cursor()
