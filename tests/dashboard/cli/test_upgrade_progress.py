@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from click.testing import CliRunner
 
 from collectors.store import Store, schema_version
 from collectors.store.db import connect_memory
@@ -27,6 +28,8 @@ from collectors.store.faults import name as store_name
 from collectors.store.lake import attach, model_tables
 from collectors.store.migrate import LATEST, MIGRATIONS
 from dashboard.benchmarks.upgrade import noted_and_scanned, older_schema
+from dashboard.cli import cli
+from dashboard.cli import serve as serve_module
 from tests.support.net import free_port
 from tests.support.processes import interrupt, seamwatch
 
@@ -141,3 +144,21 @@ def test_collect_on_an_older_lake_says_the_upgrade_s_progress_and_keeps_every_ro
         cur = s.cursor()
         assert schema_version(cur) == LATEST
         assert _fingerprint(cur) == before
+
+
+@pytest.mark.file_only
+def test_the_dashboard_on_an_older_file_says_how_to_upgrade_it_and_leaves_it_as_it_is(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    db = tmp_path / "old.duckdb"
+    with duckdb.connect(str(db)) as con:
+        older_schema(con, OLD)
+    served: list = []
+    monkeypatch.setattr(serve_module, "serve_dashboard", served.append)  # not the app itself: its start only
+    result = CliRunner().invoke(cli, ["dashboard", "--db", str(db)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert served and served[0].db == str(db)
+    assert (f"{db} has schema version {OLD}, this Seamwatch {LATEST}: the dashboard reads it as it is and never "
+            f"upgrades it") in result.stderr
+    assert f"Upgrade it once with 'seamwatch findings --db {db}'" in result.stderr
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert schema_version(con) == OLD
