@@ -27,6 +27,7 @@ from collectors.store.db import connect_memory
 from collectors.store.faults import name as store_name
 from collectors.store.lake import attach, model_tables
 from collectors.store.migrate import LATEST, MIGRATIONS
+from collectors.store.upgrade_progress import EVERY, EVERY_VARIABLE, every
 from dashboard.benchmarks.upgrade import noted_and_scanned, older_schema
 from dashboard.cli import cli
 from dashboard.cli import serve as serve_module
@@ -162,3 +163,15 @@ def test_the_dashboard_on_an_older_file_says_how_to_upgrade_it_and_leaves_it_as_
     assert f"Upgrade it once with 'seamwatch findings --db {db}'" in result.stderr
     with duckdb.connect(str(db), read_only=True) as con:
         assert schema_version(con) == OLD
+
+
+@pytest.mark.file_only
+@pytest.mark.parametrize("given", ["soon", "0", "-3"])
+def test_a_progress_interval_that_is_not_seconds_is_one_line_and_the_default(given: str, monkeypatch,
+                                                                             caplog) -> None:
+    monkeypatch.setenv(EVERY_VARIABLE, given)
+    assert every() == EVERY
+    said = [r.getMessage() for r in caplog.records if r.name == "collectors.store.upgrade_progress"]
+    assert said == [f"{EVERY_VARIABLE}={given!r} is not a number of seconds; progress is said every {EVERY:g} s"]
+    monkeypatch.setenv(EVERY_VARIABLE, "0.5")
+    assert every() == 0.5
