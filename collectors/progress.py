@@ -56,8 +56,8 @@ def derive_showing_progress(store: Store, *, what: str = "deriving", quiet_for: 
     if out.isatty():
         with tqdm(total=total, unit=" traces", desc=what, leave=False, file=out, mininterval=1.0) as bar:
             return derive_all(store, quiet_for=quiet_for, progress=_growing(bar), max_traces=max_traces)
-    return derive_all(store, quiet_for=quiet_for, progress=_Lines(total, what, out, upgrade_progress.every() if every is None else every).update,
-                      max_traces=max_traces)
+    lines = _Lines(total, what, out, upgrade_progress.every() if every is None else every)
+    return derive_all(store, quiet_for=quiet_for, progress=lines.update, max_traces=max_traces)
 
 
 def _growing(bar: tqdm) -> Callable[[int], None]:
