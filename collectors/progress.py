@@ -4,7 +4,8 @@ An old store's first open queues every trace it holds for derivation again (migr
 007 add derived tables, and the traces are derived anew to fill them), and an import derives
 what it brought. Both run the derivation to the end before the command goes on: on a terminal
 a bar counts the traces with their rate and the time left; elsewhere (a log, a pipe) a line every
-``every`` seconds says how far it got and how long is left.
+``every`` seconds (``SEAMWATCH_PROGRESS_EVERY``, 10 by default) says how far it got and how long
+is left. The upgrade before it says its own progress (collectors/store/upgrade_progress.py).
 """
 
 from __future__ import annotations
@@ -18,16 +19,10 @@ from typing import TextIO
 from tqdm import tqdm
 
 from collectors.derive import MAX_TRACES, DeriveResult, derive_all, pending
-from collectors.store import Store
+from collectors.store import Store, upgrade_progress
+from collectors.store.upgrade_progress import eta
 
-
-def eta(done: int, total: int, seconds: float) -> str:
-    """'about 1 min 20 s left' from the rate so far; '' before anything was done."""
-    if done <= 0 or seconds <= 0:
-        return ""
-    left = max(0.0, (total - done) * seconds / done)
-    minutes, secs = divmod(round(left), 60)
-    return f"about {minutes} min {secs} s left" if minutes else f"about {secs} s left"
+__all__ = ["derive_showing_progress", "eta"]
 
 
 class _Lines:
@@ -51,7 +46,7 @@ class _Lines:
 
 
 def derive_showing_progress(store: Store, *, what: str = "deriving", quiet_for: timedelta = timedelta(0),
-                            out: TextIO | None = None, every: float = 10.0,
+                            out: TextIO | None = None, every: float | None = None,
                             max_traces: int = MAX_TRACES) -> DeriveResult:
     """derive_all with its progress on ``out`` (stderr): silent when nothing waits."""
     out = out or sys.stderr
@@ -61,8 +56,8 @@ def derive_showing_progress(store: Store, *, what: str = "deriving", quiet_for: 
     if out.isatty():
         with tqdm(total=total, unit=" traces", desc=what, leave=False, file=out, mininterval=1.0) as bar:
             return derive_all(store, quiet_for=quiet_for, progress=_growing(bar), max_traces=max_traces)
-    return derive_all(store, quiet_for=quiet_for, progress=_Lines(total, what, out, every).update,
-                      max_traces=max_traces)
+    lines = _Lines(total, what, out, upgrade_progress.every() if every is None else every)
+    return derive_all(store, quiet_for=quiet_for, progress=lines.update, max_traces=max_traces)
 
 
 def _growing(bar: tqdm) -> Callable[[int], None]:

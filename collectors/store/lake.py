@@ -243,10 +243,14 @@ def lake_only_statements(upto: int | None = None) -> list[str]:
 
 
 def file_statements(sql: str) -> list[str]:
-    """A migration as a DuckDB file runs it: whole, or less its lake-only statements when it has some."""
-    if "PARTITIONED" not in sql.upper():
+    """A migration as a DuckDB file runs it: statement by statement (each one's progress is said,
+    collectors/store/upgrade_progress.py), less its lake-only statements; whole when DuckDB's
+    parser cannot split it (duckdb 1.5.5 splits migration 005 into statements of which some have
+    no text)."""
+    parts = statements(sql)
+    if "PARTITIONED" not in sql.upper() and any(not q.strip() for q in parts):
         return [sql]
-    return [q for q in statements(sql) if not is_lake_only(q)]
+    return [q for q in parts if not is_lake_only(q)]
 
 
 def statements(sql: str) -> list[str]:

@@ -13,6 +13,7 @@ import duckdb
 from collectors.errors import SchemaTooNewError, StoreError
 from collectors.store import faults
 from collectors.store.lake import is_lake
+from collectors.store.upgrade_progress import Upgrade
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,33 @@ def _applied(con: duckdb.DuckDBPyConnection) -> set[int]:
     return {int(r[0]) for r in con.execute("SELECT DISTINCT version FROM schema_version").fetchall()}
 
 
+def _upgrade(con: duckdb.DuckDBPyConnection, location: str, current: int, applied: set[int]) -> Upgrade | None:
+    """The progress lines of an older store's upgrade (upgrade_progress.py); None for a new store."""
+    todo = [name for number, name, _ in MIGRATIONS if number not in applied]
+    if not current or not todo:
+        return None
+    upgrade = Upgrade(con, location, current, LATEST, todo)
+    upgrade.begin()
+    return upgrade
+
+
+def _step(upgrade: Upgrade | None, migration: str, what: str) -> contextlib.AbstractContextManager[None]:
+    return upgrade.step(migration, what) if upgrade else contextlib.nullcontext()
+
+
+def _what(query: str) -> str:
+    """'INSERT INTO records_zstd': what a statement does, for a progress line."""
+    return " ".join(_COMMENTS.sub("", query).split()[:3])
+
+
+_COMMENTS = re.compile(r"--[^\n]*")
+
+
 def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
-    """Apply every migration the store lacks, in order, each in its own transaction."""
+    """Apply every migration the store lacks, in order, each in its own transaction.
+
+    An older store's upgrade says on stderr what it runs and, for a long step, how far it got.
+    """
     if is_lake(path):
         return _migrate_lake(con, path)
     con.execute(
@@ -70,20 +96,29 @@ def migrate(con: duckdb.DuckDBPyConnection, path: str) -> int:
     from collectors.store.lake import file_statements
 
     applied = _applied(con)
+    upgrade = _upgrade(con, path, current, applied)
     for number, name, sql in MIGRATIONS:
         if number in applied:
             continue
+        started = time.monotonic()
         con.execute("BEGIN TRANSACTION")
         try:
-            for query in file_statements(sql):
-                con.execute(query)
+            queries = file_statements(sql)
+            for i, query in enumerate(queries, 1):
+                with _step(upgrade, name, f"statement {i} of {len(queries)} ({_what(query)})"):
+                    con.execute(query)
             con.execute(
                 "INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name]
             )
-            con.execute("COMMIT")
+            with _step(upgrade, name, "committing"):
+                con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")
             raise
+        if upgrade:
+            upgrade.done(name, time.monotonic() - started)
+    if upgrade:
+        upgrade.end()
     return schema_version(con)
 
 
@@ -102,6 +137,8 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
     applied = _applied(con)
     if all(number in applied for number, _, _ in MIGRATIONS):
         return current
+
+    upgrade = _upgrade(con, location, current, applied)
 
     def run(steps: list[str], rows: list[tuple[int, str]]) -> None:
         """One step in one transaction, unless another process has made it already.
@@ -122,11 +159,14 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
                 if made():  # by another process meanwhile
                     con.execute("ROLLBACK")
                     return
-                for sql in steps:
-                    con.execute(sql)
+                migration = rows[-1][1]
+                for i, sql in enumerate(steps, 1):
+                    with _step(upgrade, migration, f"statement {i} of {len(steps)} ({_what(sql)})"):
+                        con.execute(sql)
                 for number, name in rows:
                     con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
-                con.execute("COMMIT")
+                with _step(upgrade, migration, "committing"):
+                    con.execute("COMMIT")
                 return
             except duckdb.Error as exc:
                 with contextlib.suppress(duckdb.Error):  # a failed COMMIT has ended the transaction already
@@ -149,5 +189,10 @@ def _migrate_lake(con: duckdb.DuckDBPyConnection, location: str) -> int:
         for number, name, sql in MIGRATIONS:
             if number not in applied:
                 steps = [s for s in (lake_statement(q, migration=name) for q in statements(sql)) if s]
+                started = time.monotonic()
                 run(steps, [(number, name)])
+                if upgrade:
+                    upgrade.done(name, time.monotonic() - started)
+        if upgrade:
+            upgrade.end()
     return schema_version(con)

@@ -71,6 +71,23 @@ def bench_import(lines: int, long_line: str) -> None:
         click.echo(line)
 
 
+@bench.command("upgrade")
+@click.option("--spans", type=click.IntRange(10_000), default=1_000_000, show_default=True,
+              help="Spans of the sample shop in the older store (some records come with them).")
+@click.option("--records", type=click.IntRange(0), default=1_000_000, show_default=True,
+              help="Records in the older store (copied from the shop's until there are as many).")
+@click.option("--from", "upto", type=click.IntRange(5, 7), default=5, show_default=True,
+              help="The older store's schema version.")
+@click.option("--every", type=click.FloatRange(0.1, 60), default=2.0, show_default=True,
+              help="Seconds between progress lines (SEAMWATCH_PROGRESS_EVERY).")
+def bench_upgrade(spans: int, records: int, upto: int, every: float) -> None:
+    """Seconds of each migration of an older store's upgrade, and how close its time left came."""
+    from dashboard.benchmarks.upgrade import run
+
+    for line in run(spans=spans, records=records, upto=upto, every=every):
+        click.echo(line)
+
+
 @bench.command("analyses")
 @click.option("--spans", "sizes", type=click.IntRange(10_000), multiple=True, show_default=True,
               default=(1_000_000,), help="Spans to generate and query (repeat for several sizes, e.g. 10000000).")

@@ -133,27 +133,29 @@ def worst_at_or_above(found: list[Finding], level: str | None) -> bool:
     return level is not None and bool(engine.at_or_above(found, level))
 
 
-def _pending(db: str) -> Pending | None:
-    """What the file holds but has not analysed; None when it cannot say (an old schema)."""
+def _pending(db: str) -> tuple[Pending | None, int]:
+    """What the file holds but has not analysed (None when it cannot say), and its schema version."""
     with Store(db, read_only=True) as store:
+        version = schema_version(store.con)
         try:
-            return pending(store.cursor())
+            return pending(store.cursor()), version
         except duckdb.Error:
-            return None
+            return None, version
 
 
 def derive_pending(db: str) -> Pending:
-    """Analyse what is pending when the file can be written; returns what is still pending.
+    """Upgrade and analyse when the file can be written and needs it; returns what is still pending.
 
-    Read-only first, so a store with nothing pending is never written to (nor migrated). A
-    file that cannot be opened for writing (read-only, or a dashboard holds it) is left as
-    it is and what waits is returned, for the output to say so. A lake is only read: its
-    collectors derive it.
+    Read-only first, so a store at this schema with nothing pending is never written to. An
+    older file is upgraded (its progress on stderr) and the traces it then queues are derived,
+    with their time left. A file that cannot be opened for writing (read-only, or a dashboard
+    holds it) is left as it is and what waits is returned, for the output to say so. A lake is
+    only read: its collectors upgrade and derive it.
     """
-    waiting = _pending(db)
+    waiting, version = _pending(db)
     if is_lake(db):  # a lake's collectors derive it (one at a time, through a lease); a reader never writes
         return waiting or Pending(0, None)
-    if waiting is not None and not (waiting.traces or waiting.offset_snapshots):
+    if waiting is not None and not (waiting.traces or waiting.offset_snapshots) and version >= LATEST:
         return waiting
     try:
         with Store(db) as store:
@@ -161,7 +163,7 @@ def derive_pending(db: str) -> Pending:
             derive_showing_progress(store, what="deriving pending traces")
     except StoreError:  # read-only file or folder, or held by another process: report instead
         return waiting or Pending(0, None)
-    return _pending(db) or Pending(0, None)
+    return _pending(db)[0] or Pending(0, None)
 
 
 _LEVEL = click.Choice(SEVERITIES, case_sensitive=False)

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from collectors.store import Store
+from collectors.store import Store, schema_version
 from collectors.store.lake import is_lake
+from collectors.store.migrate import LATEST
 from dashboard.cli.kafka_connection import connection_options, connection_settings
 from dashboard.cli.options import db_option, port_option
 
@@ -88,7 +89,13 @@ def dashboard_cmd(db: str | None, port: int, address: str, refresh: float, allow
     if redrive_with is None:
         # Fail here, with one sentence, if the file is missing, held or not ours (a lake: absent, or
         # at another schema version).
-        Store(db, read_only=True).open().close()
+        with Store(db, read_only=True) as store:
+            version = schema_version(store.con)
+        if version < LATEST:  # a file (a lake at another version was refused): read as it is
+            click.echo(f"{db} has schema version {version}, this Seamwatch {LATEST}: the dashboard reads it as it "
+                       "is and never upgrades it, so pages that need newer tables say what is missing. Upgrade "
+                       f"it once with 'seamwatch findings --db {db}': it shows the upgrade's progress and the "
+                       "time left, then derives the traces the upgrade queued.", err=True)
         serve_dashboard(DashboardSettings(db=db, port=port, address=address, refresh=refresh))
         return
     if not is_lake(db) and not Path(db).exists():
