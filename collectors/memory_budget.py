@@ -19,16 +19,18 @@ confluent-kafka and an open store, is about 220 MB.
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from typing import Any
 
 from collectors.errors import ConfigError
 from collectors.otlp.config import parse_size
+from collectors.store.db import ROW_GROUP_ROWS  # a batch of whole row groups skips DuckDB's write-ahead log
 
 MB = 1 << 20  # MiB; a budget of "400MB" is 400,000,000 bytes (collectors/otlp/config.py parse_size)
 FIXED = 264 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, pandas, librdkafka, an open store (measured)
 MINIMUM = 320 * MB  # below this the batches get too small to keep up with a busy topic
-RECORD_COST = 28 << 10  # budget bytes per record of a batch (five batches in flight, and what malloc keeps)
+RECORD_COST = 3584  # budget bytes per record of a batch (three batches in flight: captured, normalized, written)
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,9 @@ class MemoryBudget:
 
     @property
     def duckdb_limit(self) -> str:
-        """DuckDB's memory_limit: a quarter of what the fixed part leaves."""
-        return f"{max(32, self._spare // 4 // MB)}MiB"
+        """DuckDB's memory_limit: half of what the fixed part leaves, room for a batch's rows until its
+        commit (with less, DuckDB evicts them to disk and back: at 32 MiB the tap ran at half speed)."""
+        return f"{max(32, self._spare // 2 // MB)}MiB"
 
     def fetch(self) -> dict[str, Any]:
         """librdkafka settings of the tap's consumer (-X settings still win over them)."""
@@ -60,8 +63,9 @@ class MemoryBudget:
 
     @property
     def batch_messages(self) -> int:
-        """Records a tap batch holds at most."""
-        return min(max(self._spare // RECORD_COST, 2_000), 50_000)
+        """Records a tap batch holds at most: whole row groups when the budget allows one."""
+        n = min(max(self._spare // RECORD_COST, 2_000), 50_000)
+        return n - n % ROW_GROUP_ROWS if n >= ROW_GROUP_ROWS else n
 
     @property
     def batch_bytes(self) -> int:
@@ -71,3 +75,31 @@ class MemoryBudget:
     def describe(self) -> dict[str, Any]:
         return {"memory": f"{self.total / 1e6:.0f}MB", "duckdb_memory_limit": self.duckdb_limit,
                 "batch_messages": self.batch_messages, **self.fetch()}
+
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+_GIVE_BACK = 128 << 10  # freed blocks this large go back to the system at once
+
+
+def lean_process() -> None:
+    """Process-wide allocator settings under a budget, before the collectors start.
+
+    Each batch's buffers are allocated on one thread and freed on another. By default glibc
+    raises its mmap threshold up to 32 MB as large blocks are freed, so batch-sized buffers land in
+    per-thread arenas that keep what they free; with a fixed threshold and two arenas they go
+    back at once. Arrow's own allocator (jemalloc) likewise holds freed pages for a while: the
+    system allocator does not. Measured with `seamwatch bench kafka` (docs/architecture.md#memory-budget).
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc; elsewhere the allocator stays as it is
+    except (OSError, AttributeError):
+        mallopt = None
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, 2)
+        mallopt(_M_MMAP_THRESHOLD, _GIVE_BACK)
+        mallopt(_M_TRIM_THRESHOLD, _GIVE_BACK)
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())
