@@ -53,7 +53,7 @@ class MemoryBudget:
     def duckdb_limit(self) -> str:
         """DuckDB's memory_limit: half of what the fixed part leaves, room for a batch's rows until its
         commit (with less, DuckDB evicts them to disk and back: at 32 MiB the tap ran at half speed)."""
-        return f"{max(32, self._spare // 2 // MB)}MiB"
+        return f"{max(32, self._spare // 3 // MB)}MiB"
 
     def fetch(self) -> dict[str, Any]:
         """librdkafka settings of the tap's consumer (-X settings still win over them)."""

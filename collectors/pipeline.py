@@ -42,8 +42,11 @@ class Pipeline:
                     if self.failure is None:
                         self.failure = exc
                     continue
+                finally:
+                    item = None  # not kept alive while waiting for the next stage or the next item
                 if outbox is not None:
                     self._put(outbox, result)
+                result = None
             elif item is None:
                 if outbox is not None:
                     self._put(outbox, None)
