@@ -30,7 +30,7 @@ from collectors.store.db import ROW_GROUP_ROWS  # a batch of whole row groups sk
 MB = 1 << 20  # MiB; a budget of "400MB" is 400,000,000 bytes (collectors/otlp/config.py parse_size)
 FIXED = 264 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, pandas, librdkafka, an open store (measured)
 MINIMUM = 320 * MB  # below this the batches get too small to keep up with a busy topic
-RECORD_COST = 3584  # budget bytes per record of a batch (three batches in flight: captured, normalized, written)
+RECORD_COST = 7 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class MemoryBudget:
 
     def fetch(self) -> dict[str, Any]:
         """librdkafka settings of the tap's consumer (-X settings still win over them)."""
-        queue = min(max(self._spare // 48, 1 * MB), 16 * MB)
+        queue = min(max(self._spare // 96, 1 * MB), 16 * MB)
         return {"queued.max.messages.kbytes": queue >> 10, "fetch.max.bytes": queue,
                 "max.partition.fetch.bytes": min(queue, 1 * MB)}
 
@@ -70,7 +70,7 @@ class MemoryBudget:
     @property
     def batch_bytes(self) -> int:
         """Bytes of captured records a tap batch holds at most (large values)."""
-        return min(max(self._spare // 24, 4 * MB), 64 * MB)
+        return min(max(self._spare // 8, 4 * MB), 64 * MB)
 
     def describe(self) -> dict[str, Any]:
         return {"memory": f"{self.total / 1e6:.0f}MB", "duckdb_memory_limit": self.duckdb_limit,
