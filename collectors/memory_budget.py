@@ -4,17 +4,23 @@ The budget is split, not enforced: the parts that grow with load are sized so th
 stays under it at full speed (`seamwatch bench kafka` and tests/collectors/kafka/test_memory_budget.py
 measure the peak RSS). What is left after the fixed part goes to
 
-- DuckDB's ``memory_limit`` (past it, DuckDB spills to disk or fails a query);
+- DuckDB's ``memory_limit`` (past it, DuckDB spills to disk or fails a query): a third, room
+  for a batch's rows until its commit (at a quarter, 32 MiB at 400MB, its writes took about
+  twice the CPU a record);
 - the tap's librdkafka prefetch (``queued.max.messages.kbytes``, ``fetch.max.bytes``,
-  ``max.partition.fetch.bytes``): librdkafka holds the fetch responses its queued messages
-  point into, a few times the queue's nominal size;
-- the tap's batches: up to five are in memory at once (being consumed, queued, normalized,
-  queued, written), each record costing its Message, its captured columns, its Arrow row and
-  DuckDB's copy of it.
+  ``max.partition.fetch.bytes``): a 96th; librdkafka holds the fetch responses its queued
+  messages point into, several times the queue's nominal size (at a 48th they were ~30 MiB
+  of the peak);
+- the tap's batches: three are in memory at once, each handed over when the next stage takes
+  it (being consumed, normalized, written), each record costing its Message, its captured
+  columns, its Arrow row and DuckDB's copy of it.
 
-Measured on the bench's ~300 B JSON records (docs/architecture.md#memory-budget): the fixed
-part, an interpreter with DuckDB, Arrow (which imports pandas when it converts a Python list),
-confluent-kafka and an open store, is about 220 MB.
+Batches of whole row groups (32,768 rows, collectors/store/db.py) skip DuckDB's write-ahead
+log; at 400MB a batch is about half of one (17,184 records): whole row groups peaked at
+384–388 MiB in test_memory_budget. Measured on the bench's ~300 B JSON records
+(docs/architecture.md#memory-budget): the fixed part, an interpreter with DuckDB, Arrow (which
+imports pandas when it converts a Python list), confluent-kafka and an open store, is about
+264 MiB.
 """
 
 from __future__ import annotations
@@ -51,8 +57,8 @@ class MemoryBudget:
 
     @property
     def duckdb_limit(self) -> str:
-        """DuckDB's memory_limit: half of what the fixed part leaves, room for a batch's rows until its
-        commit (with less, DuckDB evicts them to disk and back: at 32 MiB the tap ran at half speed)."""
+        """DuckDB's memory_limit: a third of what the fixed part leaves, room for a batch's rows until
+        its commit (at 32 MiB its writes took about twice the CPU a record)."""
         return f"{max(32, self._spare // 3 // MB)}MiB"
 
     def fetch(self) -> dict[str, Any]:
