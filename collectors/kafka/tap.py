@@ -232,8 +232,8 @@ class KafkaTap(ThreadComponent):
     def _poll(self, consumer: Any, stages: Pipeline, buf: _Buffer, used: list[Normalizer]) -> None:
         """One consume() call's good messages, captured into the buffer (the Messages go with this frame)."""
         t0 = time.perf_counter()
-        # no more than the batch still takes: a batch is then exactly batch_messages long (a budget's
-        # row group) instead of overshooting it by most of a consume() call
+        # no more than the batch still takes: a batch is then exactly batch_messages long (what a
+        # memory budget sized) instead of overshooting it by most of a consume() call
         want = min(CONSUME_MAX, max(self.settings.batch_messages - buf.rows, 1))
         msgs = consumer.consume(num_messages=want, timeout=0.2)
         good = [m for m in msgs if m.error() is None]
