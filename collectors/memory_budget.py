@@ -4,31 +4,39 @@ The budget is split, not enforced: the parts that grow with load are sized so th
 stays under it at full speed (`seamwatch bench kafka` and tests/collectors/kafka/test_memory_budget.py
 measure the peak RSS). What is left after the fixed part goes to
 
-- DuckDB's ``memory_limit`` (past it, DuckDB spills to disk or fails a query);
+- DuckDB's ``memory_limit`` (past it, DuckDB spills to disk or fails a query): a third, room
+  for a batch's rows until its commit (at a quarter, 32 MiB at 400MB, its writes took about
+  twice the CPU a record);
 - the tap's librdkafka prefetch (``queued.max.messages.kbytes``, ``fetch.max.bytes``,
-  ``max.partition.fetch.bytes``): librdkafka holds the fetch responses its queued messages
-  point into, a few times the queue's nominal size;
-- the tap's batches: up to five are in memory at once (being consumed, queued, normalized,
-  queued, written), each record costing its Message, its captured columns, its Arrow row and
-  DuckDB's copy of it.
+  ``max.partition.fetch.bytes``): a 96th; librdkafka holds the fetch responses its queued
+  messages point into, several times the queue's nominal size (at a 48th they were ~30 MiB
+  of the peak);
+- the tap's batches: three are in memory at once, each handed over when the next stage takes
+  it (being consumed, normalized, written), each record costing its Message, its captured
+  columns, its Arrow row and DuckDB's copy of it.
 
-Measured on the bench's ~300 B JSON records (docs/architecture.md#memory-budget): the fixed
-part, an interpreter with DuckDB, Arrow (which imports pandas when it converts a Python list),
-confluent-kafka and an open store, is about 220 MB.
+Batches of whole row groups (32,768 rows, collectors/store/db.py) skip DuckDB's write-ahead
+log; at 400MB a batch is about half of one (17,184 records): whole row groups peaked at
+384–388 MiB in test_memory_budget. Measured on the bench's ~300 B JSON records
+(docs/architecture.md#memory-budget): the fixed part, an interpreter with DuckDB, Arrow (which
+imports pandas when it converts a Python list), confluent-kafka and an open store, is about
+264 MiB.
 """
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 from typing import Any
 
 from collectors.errors import ConfigError
 from collectors.otlp.config import parse_size
+from collectors.store.db import ROW_GROUP_ROWS  # a batch of whole row groups skips DuckDB's write-ahead log
 
 MB = 1 << 20  # MiB; a budget of "400MB" is 400,000,000 bytes (collectors/otlp/config.py parse_size)
 FIXED = 264 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, pandas, librdkafka, an open store (measured)
 MINIMUM = 320 * MB  # below this the batches get too small to keep up with a busy topic
-RECORD_COST = 28 << 10  # budget bytes per record of a batch (five batches in flight, and what malloc keeps)
+RECORD_COST = 7 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
 
 
 @dataclass(frozen=True)
@@ -49,25 +57,55 @@ class MemoryBudget:
 
     @property
     def duckdb_limit(self) -> str:
-        """DuckDB's memory_limit: a quarter of what the fixed part leaves."""
-        return f"{max(32, self._spare // 4 // MB)}MiB"
+        """DuckDB's memory_limit: a third of what the fixed part leaves, room for a batch's rows until
+        its commit (at 32 MiB its writes took about twice the CPU a record)."""
+        return f"{max(32, self._spare // 3 // MB)}MiB"
 
     def fetch(self) -> dict[str, Any]:
         """librdkafka settings of the tap's consumer (-X settings still win over them)."""
-        queue = min(max(self._spare // 48, 1 * MB), 16 * MB)
+        queue = min(max(self._spare // 96, 1 * MB), 16 * MB)
         return {"queued.max.messages.kbytes": queue >> 10, "fetch.max.bytes": queue,
                 "max.partition.fetch.bytes": min(queue, 1 * MB)}
 
     @property
     def batch_messages(self) -> int:
-        """Records a tap batch holds at most."""
-        return min(max(self._spare // RECORD_COST, 2_000), 50_000)
+        """Records a tap batch holds at most: whole row groups when the budget allows one."""
+        n = min(max(self._spare // RECORD_COST, 2_000), 50_000)
+        return n - n % ROW_GROUP_ROWS if n >= ROW_GROUP_ROWS else n
 
     @property
     def batch_bytes(self) -> int:
         """Bytes of captured records a tap batch holds at most (large values)."""
-        return min(max(self._spare // 24, 4 * MB), 64 * MB)
+        return min(max(self._spare // 8, 4 * MB), 64 * MB)
 
     def describe(self) -> dict[str, Any]:
         return {"memory": f"{self.total / 1e6:.0f}MB", "duckdb_memory_limit": self.duckdb_limit,
                 "batch_messages": self.batch_messages, **self.fetch()}
+
+
+
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+_GIVE_BACK = 128 << 10  # freed blocks this large go back to the system at once
+
+
+def lean_process() -> None:
+    """Process-wide allocator settings under a budget, before the collectors start.
+
+    Each batch's buffers are allocated on one thread and freed on another. By default glibc
+    raises its mmap threshold up to 32 MB as large blocks are freed, so batch-sized buffers land in
+    per-thread arenas that keep what they free; with a fixed threshold and two arenas they go
+    back at once. Arrow's own allocator (jemalloc) likewise holds freed pages for a while: the
+    system allocator does not. Measured with `seamwatch bench kafka` (docs/architecture.md#memory-budget).
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # glibc; elsewhere the allocator stays as it is
+    except (OSError, AttributeError):
+        mallopt = None
+    if mallopt is not None:
+        mallopt(_M_ARENA_MAX, 2)
+        mallopt(_M_MMAP_THRESHOLD, _GIVE_BACK)
+        mallopt(_M_TRIM_THRESHOLD, _GIVE_BACK)
+    import pyarrow as pa
+
+    pa.set_memory_pool(pa.system_memory_pool())

@@ -227,7 +227,7 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: s
     from collectors.kafka.source import budget_settings
     from collectors.kafka.tap import KafkaTap
     from collectors.kafka.wire_records import WireRecords
-    from collectors.memory_budget import MemoryBudget
+    from collectors.memory_budget import MemoryBudget, lean_process
     from collectors.normalize.wire_format import FolderSchemas, WireDecoder
     from collectors.store import Store
 
@@ -236,6 +236,8 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: s
 
     # under a --memory budget, as `collect --memory` sizes the store and the tap
     limit = {"memory_limit": MemoryBudget.parse(memory).duckdb_limit} if memory else {}
+    if memory:
+        lean_process()
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb", **limit) as store:
         settings = KafkaSettings(bootstrap=[bootstrap], cluster="bench", include=(topic,), lag=False,
                                  group_id=f"bench-{uuid.uuid4().hex[:6]}", **budget_settings(memory))

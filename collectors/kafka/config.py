@@ -90,6 +90,7 @@ class KafkaSettings:
     batch_seconds: float = 1.0  # ...or this long, whichever comes first
     batch_bytes: int = 64 << 20  # ...or when its values take this much: memory stays flat with large values
     fetch: Mapping[str, Any] = field(default_factory=dict)  # over the tap's fetch tuning (a memory budget's)
+    queued_batches: int = 1  # batches waiting between the tap's stages (0 under a memory budget: handed over)
     dlt_patterns: Sequence[str] = deadletter.DEFAULT_PATTERNS
     tap: bool = True
     lag: bool = True

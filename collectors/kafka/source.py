@@ -87,7 +87,8 @@ def budget_settings(memory: str | None) -> dict[str, Any]:
     from collectors.memory_budget import MemoryBudget
 
     budget = MemoryBudget.parse(memory)
-    return {"batch_messages": budget.batch_messages, "batch_bytes": budget.batch_bytes, "fetch": budget.fetch()}
+    return {"batch_messages": budget.batch_messages, "batch_bytes": budget.batch_bytes, "fetch": budget.fetch(),
+            "queued_batches": 0}
 
 
 def schema_source(settings: Mapping[str, Any]) -> Any:

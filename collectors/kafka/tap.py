@@ -181,7 +181,8 @@ class KafkaTap(ThreadComponent):
         self._normalizer = self._choose()
         used = [self._normalizer]  # closed when the session ends
         log.info("%s: per-record work on the %s path", self.name, self.path)
-        stages = Pipeline(self.name, [("normalizer", self._normalize), ("writer", self._write)])
+        stages = Pipeline(self.name, [("normalizer", self._normalize), ("writer", self._write)],
+                          depth=self.settings.queued_batches)
         self._assigned = {}
         self._subscribed = None
         self._in_flight = 0  # a failed session's skipped batches are not in flight
@@ -231,7 +232,10 @@ class KafkaTap(ThreadComponent):
     def _poll(self, consumer: Any, stages: Pipeline, buf: _Buffer, used: list[Normalizer]) -> None:
         """One consume() call's good messages, captured into the buffer (the Messages go with this frame)."""
         t0 = time.perf_counter()
-        msgs = consumer.consume(num_messages=min(CONSUME_MAX, self.settings.batch_messages), timeout=0.2)
+        # no more than the batch still takes: a batch is then exactly batch_messages long (what a
+        # memory budget sized) instead of overshooting it by most of a consume() call
+        want = min(CONSUME_MAX, max(self.settings.batch_messages - buf.rows, 1))
+        msgs = consumer.consume(num_messages=want, timeout=0.2)
         good = [m for m in msgs if m.error() is None]
         if len(good) != len(msgs):
             self._consume_errors(m for m in msgs if m.error() is not None)

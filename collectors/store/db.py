@@ -19,7 +19,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from collectors.errors import StoreError, StoreLockedError
+from collectors.errors import ConfigError, StoreError, StoreLockedError
+from collectors.otlp.config import parse_size
 from collectors.store.lake import attach, is_lake
 from collectors.store.migrate import LATEST, migrate, schema_version
 
@@ -221,6 +222,10 @@ class Store:
         try:
             if self.memory_limit:
                 con.execute(f"SET memory_limit = '{self.memory_limit}'")
+                # DuckDB's allocator keeps up to 128 MiB it freed before flushing it to the system: no
+                # more than a quarter of the limit (a --memory budget's small limit, docs/architecture.md)
+                if (flush := _flush_threshold(self.memory_limit)) is not None:
+                    con.execute(f"SET allocator_flush_threshold = '{flush}B'")
             if self.checkpoint_threshold and not self.lake:
                 con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
             if self.read_only:
@@ -394,6 +399,15 @@ def _size(text: str, *, what: str = "checkpoint threshold") -> str:
     if not _SIZE.match(text.strip()):
         raise StoreError(f"{what} must look like '1GB' or '512MiB', not {text!r}")
     return text.strip()
+
+
+def _flush_threshold(memory_limit: str) -> int | None:
+    """A quarter of the memory limit, at most DuckDB's default (128 MiB); None for a size in a form
+    this does not read ("1.5GB"): DuckDB's default then."""
+    try:
+        return min(parse_size(memory_limit, what="memory limit") // 4, 128 << 20)
+    except ConfigError:
+        return None
 
 
 def open_store(path: str | os.PathLike[str], *, read_only: bool = False) -> Store:

@@ -75,6 +75,14 @@ def store_memory_limit(options: Mapping[str, object], given: str | None) -> str:
     return given or DEFAULT_MEMORY_LIMIT
 
 
+def lean_under_budget(options: Mapping[str, object]) -> None:
+    """With --memory, the process's allocators give memory back at once (collectors/memory_budget.py)."""
+    if options.get("memory"):
+        from collectors.memory_budget import lean_process
+
+        lean_process()
+
+
 @source_options("stream")
 @click.command("collect")
 @db_option
@@ -85,6 +93,7 @@ def collect_cmd(db: str | None, db_memory_limit: str, **options: object) -> None
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
     store = Store(db, memory_limit=store_memory_limit(options, db_memory_limit))
+    lean_under_budget(options)
     components = collectors(store, options)  # checks every option before the file is opened
     if not components:
         raise click.UsageError(f"nothing to collect: give {switches()}")

@@ -51,6 +51,7 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
     retention = parse_duration(retain) if retain else None
     given_limit = options.pop("db_memory_limit", None)
     store = Store(db, memory_limit=collect.store_memory_limit(options, str(given_limit) if given_limit else None))
+    collect.lean_under_budget(options)
     components: list[Component] = collectors(store, options)  # checks every option before the file is opened
     if retention is not None:
         components.append(Retention(store, retention))

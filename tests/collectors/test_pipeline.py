@@ -68,3 +68,43 @@ def test_queues_are_bounded(depth: int) -> None:
     release.set()
     stuck.join(5)
     p.close()
+
+
+def test_at_depth_zero_nothing_waits_between_stages() -> None:
+    """A hand-over: put() returns once the stage has taken the item, so a busy stage holds the
+    producer back with no item queued (a memory budget's pipeline)."""
+    release = threading.Event()
+    taken: list[int] = []
+    p = Pipeline("t", [("blocked", lambda x: (taken.append(x), release.wait()))], depth=0)
+    p.put(0)
+    assert taken == [0]  # returned only after the stage took it
+    stuck = threading.Thread(target=p.put, args=(1,), daemon=True)
+    stuck.start()
+    stuck.join(0.2)
+    assert stuck.is_alive()  # the stage is busy: the next item waits in the producer, not in a queue
+    release.set()
+    stuck.join(5)
+    assert not stuck.is_alive()
+    p.close()
+    assert taken == [0, 1]
+    assert p.failure is None
+
+
+def test_a_stage_lets_go_of_an_item_before_waiting_for_the_next() -> None:
+    """Under a memory budget a batch must not stay alive in a stage that waits for more."""
+    import gc
+    import weakref
+
+    class Batch:
+        pass
+
+    refs: list[weakref.ref[Batch]] = []
+    done = threading.Event()
+    p = Pipeline("t", [("pass", lambda b: (refs.append(weakref.ref(b)), 1)[1]), ("write", lambda _: done.set())],
+                 depth=0)
+    p.put(Batch())
+    assert done.wait(5)
+    time.sleep(0.05)  # both stages are back waiting for their next item
+    gc.collect()
+    assert refs[0]() is None
+    p.close()

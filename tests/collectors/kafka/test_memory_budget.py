@@ -8,7 +8,7 @@ import uuid
 
 import duckdb
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from collectors.bench.kafka import TRACEPARENT, _event
 from tests.collectors.kafka.conftest import wait_for
@@ -38,6 +38,10 @@ def _committed(bootstrap: str, group: str, topic: str) -> int:
     try:
         return sum(max(tp.offset, 0) for tp in c.committed([TopicPartition(topic, p) for p in range(PARTITIONS)],
                                                             timeout=10))
+    except KafkaException as exc:  # a fresh broker's group coordinator may not be ready yet: asked again
+        if exc.args[0].code() != KafkaError.NOT_COORDINATOR:
+            raise
+        return 0
     finally:
         c.close()
 
