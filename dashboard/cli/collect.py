@@ -20,7 +20,7 @@ from collectors.sources import switches
 from collectors.store import Store
 from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from dashboard.cli.alert_options import alert_options, build_alerts
-from dashboard.cli.options import db_option
+from dashboard.cli.options import db_option, retain_option, retention
 from dashboard.cli.source_options import collectors, source_options
 
 
@@ -87,8 +87,9 @@ def lean_under_budget(options: Mapping[str, object]) -> None:
 @click.command("collect")
 @db_option
 @memory_limit_option
+@retain_option
 @alert_options
-def collect_cmd(db: str | None, db_memory_limit: str, **options: object) -> None:
+def collect_cmd(db: str | None, db_memory_limit: str, retain: str | None, **options: object) -> None:
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
@@ -97,6 +98,7 @@ def collect_cmd(db: str | None, db_memory_limit: str, **options: object) -> None
     components = collectors(store, options)  # checks every option before the file is opened
     if not components:
         raise click.UsageError(f"nothing to collect: give {switches()}")
+    components.extend(retention(store, retain))
     # last: they start once the collectors run, and stop first (what is queued to notify stays in the store)
     components.extend(build_alerts(store, options, components))
     with store:

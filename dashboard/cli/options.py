@@ -12,3 +12,16 @@ port_option = click.option(
     "--port", type=click.IntRange(1, 65535), default=8501, envvar="SEAMWATCH_PORT", show_default=True,
     show_envvar=True, help="Port of the dashboard.",
 )
+retain_option = click.option(
+    "--retain", metavar="DURATION", envvar="SEAMWATCH_RETAIN", show_envvar=True,
+    help="Delete data older than this (e.g. 24h, 7d) in the background; on a lake one collector at a time does.",
+)
+
+
+def retention(store: object, retain: str | None) -> list:
+    """The retention component ``--retain`` asks for (none without it); a bad duration is a usage error."""
+    if not retain:
+        return []
+    from collectors.store.retention import Retention, parse_duration
+
+    return [Retention(store, parse_duration(retain))]  # type: ignore[arg-type]

@@ -17,10 +17,9 @@ import click
 from collectors.runtime import Component, Runtime
 from collectors.sources import switches
 from collectors.store import Store, shared
-from collectors.store.retention import Retention, parse_duration
 from dashboard.cli import collect
 from dashboard.cli.alert_options import build_alerts
-from dashboard.cli.options import db_option, port_option
+from dashboard.cli.options import db_option, port_option, retention
 from dashboard.cli.serve import DashboardSettings, allow_redrive_option, redrive_settings, serve_dashboard
 from dashboard.cli.source_options import collectors
 
@@ -35,8 +34,6 @@ DEFAULT_DB = "seamwatch.duckdb"
               help="Address the dashboard binds to.")
 @click.option("--topology", type=click.Path(dir_okay=False, exists=True), envvar="SEAMWATCH_TOPOLOGY",
               show_envvar=True, help="Topology YAML to load into the store (without it, the observed graph is drawn).")
-@click.option("--retain", metavar="DURATION", envvar="SEAMWATCH_RETAIN", show_envvar=True,
-              help="Delete data older than this (e.g. 24h, 7d) in the background.")
 @click.option("--refresh", type=click.FloatRange(0, 3600), default=5.0, show_default=True,
               envvar="SEAMWATCH_REFRESH", show_envvar=True, help="Seconds between page refreshes (0: never).")
 @allow_redrive_option
@@ -48,13 +45,11 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
     """
     db = db or DEFAULT_DB
     redrive_with = redrive_settings(allow_redrive, options)
-    retention = parse_duration(retain) if retain else None
     given_limit = options.pop("db_memory_limit", None)
     store = Store(db, memory_limit=collect.store_memory_limit(options, str(given_limit) if given_limit else None))
     collect.lean_under_budget(options)
     components: list[Component] = collectors(store, options)  # checks every option before the file is opened
-    if retention is not None:
-        components.append(Retention(store, retention))
+    components.extend(retention(store, retain))
     if components:  # last: they start once the collectors run, and stop first
         components.extend(build_alerts(store, options, components))
     # the app is told where to look and how often to refresh on its own command line, and

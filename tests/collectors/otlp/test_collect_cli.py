@@ -67,3 +67,46 @@ def test_collect_rejects_a_malformed_address(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "--otlp-grpc must look like HOST:PORT" in proc.stderr
+
+
+def test_collect_retain_deletes_old_rows_while_collecting(tmp_path):
+    """A collector alone (no dashboard beside it, as on a lake's collector machines) applies --retain."""
+    from datetime import datetime, timedelta
+
+    from collectors.model import SPAN_SCHEMA, to_table
+    from collectors.normalize.spans import span_row
+    from collectors.store import Store
+
+    def span(i: int, age: timedelta) -> dict:
+        ns = int((datetime.now() - age).timestamp() * 1e9)  # noqa: DTZ005 (epoch ns: the zone does not matter)
+        return span_row(trace_id=f"{i + 1:032x}", span_id=f"{i + 1:016x}", parent_span_id=None,
+                        resource={"service.name": "a"}, scope=None, name="GET /x", kind=2, flags=0, start_ns=ns,
+                        end_ns=ns + 1_000_000, status_code=0, status_message=None, attributes={}, events=[],
+                        links=[], source="test")
+
+    db = tmp_path / "c.duckdb"
+    with Store(db) as store:
+        store.append({"spans": to_table([span(i, timedelta(days=3)) for i in range(30)]
+                                        + [span(100 + i, timedelta(minutes=5)) for i in range(7)], SPAN_SCHEMA)})
+    http_port = free_port()
+    proc = subprocess.Popen([*SEAMWATCH, "collect", "--db", str(db), "--otlp-http", f"127.0.0.1:{http_port}",
+                             "--otlp-decoders", "0", "--retain", "2d"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "SEAMWATCH_OTLP": ""})
+    try:
+        _wait_listening(http_port, proc)  # every component starts, then stops: retention passes once at its start
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert "everything flushed and committed" in out, err
+    assert proc.returncode == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM spans").fetchone()[0] == 7
+
+
+def test_collect_refuses_a_bad_retain_in_one_line(tmp_path):
+    proc = subprocess.run([*SEAMWATCH, "collect", "--db", str(tmp_path / "c.duckdb"), "--otlp-http", "127.0.0.1:0",
+                           "--retain", "a week"], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "seamwatch: --retain must be a positive duration like 30m, 24h or 7d, not 'a week'"]
+    assert not (tmp_path / "c.duckdb").exists()
