@@ -191,3 +191,13 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, interval: floa
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+def client_args(given: str, settings: dict[str, str], folder: Path) -> list[str]:
+    """librdkafka settings as a user gives them to `seamwatch collect`: ``-X k=v`` each, or a
+    ``--kafka-config`` properties file (``given``)."""
+    if given == "-X":
+        return [a for k, v in settings.items() for a in ("-X", f"{k}={v}")]
+    props = folder / "client.properties"
+    props.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
+    return ["--kafka-config", str(props)]

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.collectors.kafka.conftest import _unavailable, wait_for
+from tests.collectors.kafka.conftest import _unavailable, client_args, wait_for
 from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
@@ -40,12 +40,7 @@ def test_collect_taps_through_a_sasl_plain_login(given, sasl, bootstrap, topic_f
     produce(topic, [(f"k{i}".encode(), b'{"orderId": "o-%d"}' % i, [("traceparent", b"x")]) for i in range(5)])
     settings = {"security.protocol": "SASL_PLAINTEXT", "sasl.mechanism": "PLAIN", "sasl.username": user,
                 "sasl.password": password}
-    if given == "-X":
-        args = [a for k, v in settings.items() for a in ("-X", f"{k}={v}")]
-    else:
-        props = tmp_path / "client.properties"
-        props.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-        args = ["--kafka-config", str(props)]
+    args = client_args(given, settings, tmp_path)
     group = f"sasl-{uuid.uuid4().hex[:6]}"
     db = tmp_path / "sasl.duckdb"
     proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", address, "--cluster", "sasl",

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.collectors.kafka.conftest import _harness, _unavailable, wait_for
+from tests.collectors.kafka.conftest import _harness, _unavailable, client_args, wait_for
 from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
@@ -54,12 +54,7 @@ def test_collect_taps_and_polls_lag_over_tls(protocol, given, kafka_broker, tls,
     if protocol == "SASL_SSL":
         address, (_, user, password) = sasl_ssl_address, kafka_broker.sasl
         settings |= {"sasl.mechanism": "PLAIN", "sasl.username": user, "sasl.password": password}
-    if given == "-X":
-        args = [a for k, v in settings.items() for a in ("-X", f"{k}={v}")]
-    else:
-        props = tmp_path / "client.properties"
-        props.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
-        args = ["--kafka-config", str(props)]
+    args = client_args(given, settings, tmp_path)
     tap_group = f"tap-{run}"
     db = tmp_path / "tls.duckdb"
     proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", address, "--cluster", "tls",
