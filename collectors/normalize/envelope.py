@@ -15,7 +15,7 @@ DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "event_id": ("eventId", "event_id", "id", "messageId"),
     "event_type": ("eventType", "event_type", "type"),
     "event_version": ("eventVersion", "event_version", "version", "schemaVersion"),
-    "event_time": ("occurredAt", "eventTime", "event_time", "timestamp", "time"),
+    "event_time": ("occurredAt", "occurred_at", "occurredOn", "eventTime", "event_time", "timestamp", "time"),
     "event_source": ("source", "producer"),
     "causation_id": ("causationId", "causation_id"),
     "correlation_id": ("correlationId", "correlation_id"),

@@ -14,7 +14,8 @@ The classifier is deliberately small and explainable:
 2. ``fact`` when the last word is a past-tense verb (regular `-ed`, or a listed irregular
    form such as `sent`, `paid`, `built`);
 3. ``command`` when the first word is a listed imperative verb (words that are as often
-   nouns, such as *order*, *invoice*, *email*, are not on the list);
+   nouns, such as *order*, *invoice*, *email*, are not on the list), or one of them again
+   (`reissue`, `resubmit`, `reprocess`: `re` and a listed verb);
 4. ``fact`` when any other word is past tense (`OrderShippedToCustomer`);
 5. otherwise ``noun``: no verb at all (`orders`, `PaymentEvent`). A topic named for the
    entity it carries is normal; an event *type* naming no fact is reported at info.
@@ -68,6 +69,11 @@ def is_past(word: str) -> bool:
     return len(word) > 3 and word.endswith("ed") and word not in _NOT_PAST
 
 
+def is_imperative(word: str) -> bool:
+    """A listed imperative verb, or one done again: `reissue`, `reprocess` (not `report`, `record`)."""
+    return word in IMPERATIVE or (word.startswith("re") and word[2:] in IMPERATIVE)
+
+
 def classify(name: str) -> tuple[str, str]:
     """('fact' | 'command' | 'noun', why) for a topic name or event type."""
     ws = words(name)
@@ -75,7 +81,7 @@ def classify(name: str) -> tuple[str, str]:
         return "noun", "no words"
     if is_past(ws[-1]):
         return "fact", f"ends with the past-tense verb '{ws[-1]}'"
-    if ws[0] in IMPERATIVE:
+    if is_imperative(ws[0]):
         return "command", f"starts with the imperative verb '{ws[0]}'"
     past = [w for w in ws if is_past(w)]
     if past:

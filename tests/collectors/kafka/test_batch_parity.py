@@ -46,6 +46,8 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
     (b"k", _v({"id": "a", "time": "9999-12-31T23:59:59+05:00"}), None, (1, 5)),
     (b"k", _v({"id": "a", "time": "2026-03-01 10:15:30.5"}), None, (1, 5)),  # space separator
     (b"k", _v({"id": "a", "time": True}), None, (1, 5)),
+    (b"k", _v({"id": "a", "occurred_at": ISO, "time": "later"}), None, (1, 5)),  # snake case, before "time"
+    (b"k", _v({"id": "a", "occurredOn": "2026-03-01T10:15:30Z"}), None, (1, 5)),
     (b"k", _v({"id": True, "type": 1.5, "version": {"a": 1}}), None, (1, 5)),  # Python str() of odd types
     (b"k", _v({"id": None, "event_id": "second", "type": None}), None, (1, 5)),  # null falls through
     # repeated names: the first value wins on every path (README), whatever the values' kinds

@@ -22,6 +22,8 @@ def _row(value: bytes) -> dict:
         (b'{"id": "c", "occurredAt": 1e300}', "c", None),
         (b'{"id": "d", "occurredAt": -5}', "d", None),
         (b'{"id": "e", "occurredAt": "not a time"}', "e", None),
+        (b'{"id": "f", "occurred_at": "2026-03-01T10:15:30Z", "time": "x"}', "f", "2026-03-01T10:15:30"),
+        (b'{"id": "g", "occurredOn": 1700000000000}', "g", "2023-11-14T22:13:20"),
     ],
 )
 def test_odd_envelope_values_store(value: bytes, event_id: str, event_time: str | None) -> None:

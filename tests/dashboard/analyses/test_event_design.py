@@ -17,6 +17,8 @@ ED_RULES = ("EVENT_AS_COMMAND", "ENVELOPE_MISSING", "MISSING_TRACE_CONTEXT", "NU
     ("PaymentCaptured", "fact"), ("OrderCreated", "fact"), ("ProfileUpdated", "fact"),
     ("EnrollmentCompleted", "fact"), ("InvoiceIssued", "fact"), ("EmailSent", "fact"), ("OrderPaid", "fact"),
     ("com.shop.payment.captured", "fact"), ("shop.orders", "noun"), ("payments.v2", "noun"), ("FeedItem", "noun"),
+    ("payouts.reissue-payment", "command"), ("ReprocessOrder", "command"), ("resubmit_claim", "command"),
+    ("report-requests", "noun"), ("records", "noun"), ("research.papers", "noun"), ("returns", "noun"),
 ])
 def test_names_are_classified_as_facts_commands_or_nouns(name, verdict):
     assert naming.classify(name)[0] == verdict
