@@ -17,14 +17,14 @@ import click
 
 from collectors.runtime import Runtime
 from collectors.sources import switches
-from collectors.store import Store
+from collectors.store import Store, faults
 from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from dashboard.cli.alert_options import alert_options, build_alerts
 from dashboard.cli.options import db_option, retain_option, retention
 from dashboard.cli.source_options import collectors, source_options
 
 
-def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> list[str]:
+def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0, started: str = "") -> list[str]:
     """Start the runtime, wait for Ctrl+C or SIGTERM, then stop (flush, commit) everything.
 
     Returns what could not be saved (see :meth:`Runtime.stop`), empty when everything was.
@@ -44,6 +44,8 @@ def run_until_interrupted(runtime: Runtime, *, status_every: float = 0.0) -> lis
     unsaved: list[str] = []
     try:
         runtime.start()
+        if started:
+            click.echo(started)
         while not stop.is_set():
             select.select([wake_r], [], [], status_every or 1.0)
             try:
@@ -102,7 +104,9 @@ def collect_cmd(db: str | None, db_memory_limit: str, retain: str | None, **opti
     # last: they start once the collectors run, and stop first (what is queued to notify stays in the store)
     components.extend(build_alerts(store, options, components))
     with store:
-        unsaved = run_until_interrupted(Runtime(components))
+        names = ", ".join(c.name for c in components)
+        unsaved = run_until_interrupted(Runtime(components), started=(
+            f"collecting into {faults.name(db)}: {names}; Ctrl+C stops, flushes and commits"))
     if unsaved:
         raise click.ClickException("collectors stopped, but not everything was saved: " + "; ".join(unsaved))
     click.echo("collectors stopped; everything flushed and committed")

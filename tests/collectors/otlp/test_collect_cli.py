@@ -43,6 +43,7 @@ def test_collect_receives_otlp_until_sigterm_and_commits(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
+    assert out.splitlines()[0] == f"collecting into {db}: derive, otlp; Ctrl+C stops, flushes and commits"
     assert "everything flushed and committed" in out
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM spans WHERE source = 'otlp-http'").fetchone()[0] == len(ids)
