@@ -25,14 +25,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-MAX_LINE = 15  # characters on one line of a box's name: longer names wrap at a separator
+MAX_LINE = 13  # characters on one line of a box's name: longer names wrap at a separator
 MAX_NAME = 30  # characters of a name in all: longer ones are cut in the middle (whole on hover)
 _NAME_PX, _DETAIL_PX, _RATE_PX = 6.8, 5.8, 5.2  # generous widths of a character: bold 11 px, 10 px, 9 px
 _PAD_X, _PAD_Y = 16.0, 12.0  # a box's padding and border, both sides together
 _LINE_H = 15.0
-_GAP = {"LR": (50.0, 16.0), "TB": (18.0, 56.0)}  # (x, y) between boxes: wide across layers
+_GAP = {"LR": (42.0, 16.0), "TB": (18.0, 56.0)}  # (x, y) between boxes: wide across layers
 _DUMMY = 10.0  # the room a passing edge takes in a layer
 MARGIN = 8.0
+_SWEEPS = 8  # rounds of barycentre sweeps down and up
 _SATELLITE = re.compile(r"^(?P<base>.+?)(?:[.\-_](?:dlt|dlq|dead-letter|deadletter)|[.\-_]retry(?:[.\-_]?\d+)?)$",
                         re.IGNORECASE)
 
@@ -287,15 +288,29 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame, direction: str | None = Non
                     else:
                         lst[i], lst[i + 1] = lst[i + 1], lst[i]
 
-    order = {k: list(v) for k, v in by_layer.items()}
-    best, best_n = {k: list(v) for k, v in order.items()}, crossings(order)
-    for _ in range(8):
-        sweep(order, nums[1:], up)
-        sweep(order, nums[-2::-1], down)
-        transpose(order)
-        n = crossings(order)
-        if n < best_n:
-            best, best_n = {k: list(v) for k, v in order.items()}, n
+    def minimise(order: dict[int, list[str]]) -> tuple[int, dict[int, list[str]]]:
+        best, best_n = {k: list(v) for k, v in order.items()}, crossings(order)
+        for _ in range(_SWEEPS):
+            sweep(order, nums[1:], up)
+            sweep(order, nums[-2::-1], down)
+            transpose(order)
+            n = crossings(order)
+            if n < best_n:
+                best, best_n = {k: list(v) for k, v in order.items()}, n
+        return best_n, best
+
+    # Two starts, the better kept: kinds then names, and the order a walk from the sources meets them.
+    met: dict[str, int] = {}
+    for root in [n for k in nums for n in by_layer[k]]:
+        todo = [root]
+        while todo:
+            n = todo.pop()
+            if n not in met:
+                met[n] = len(met)
+                todo += sorted(down[n], reverse=True)
+    starts = [{k: list(v) for k, v in by_layer.items()},
+              {k: sorted(v, key=lambda n: met[n]) for k, v in by_layer.items()}]
+    best = min((minimise(o) for o in starts), key=lambda r: r[0])[1]
     order = place_satellites(best)
     return _coordinates(direction, order, nums, sizes, links, chains, same_layer, pairs)
 
