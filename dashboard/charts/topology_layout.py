@@ -27,7 +27,7 @@ import pandas as pd
 
 MAX_LINE = 13  # characters on one line of a box's name: longer names wrap at a separator
 MAX_NAME = 30  # characters of a name in all: longer ones are cut in the middle (whole on hover)
-_NAME_PX, _DETAIL_PX, _RATE_PX = 6.8, 5.8, 5.2  # generous widths of a character: bold 11 px, 10 px, 9 px
+_NAME_PX, _DETAIL_PX, _RATE_PX = 6.8, 5.5, 5.2  # generous widths of a character: bold 11 px, 10 px, 9 px
 _PAD_X, _PAD_Y = 16.0, 12.0  # a box's padding and border, both sides together
 _LINE_H = 15.0
 _GAP = {"LR": (42.0, 16.0), "TB": (18.0, 56.0)}  # (x, y) between boxes: wide across layers
