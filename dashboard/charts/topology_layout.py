@@ -19,6 +19,7 @@ are estimated from the label's characters (the font is the browser's); the estim
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -30,9 +31,10 @@ MAX_NAME = 30  # characters of a name in all: longer ones are cut in the middle 
 _NAME_PX, _DETAIL_PX, _RATE_PX = 6.8, 5.5, 5.2  # generous widths of a character: bold 11 px, 10 px, 9 px
 _PAD_X, _PAD_Y = 16.0, 12.0  # a box's padding and border, both sides together
 _LINE_H = 15.0
-_GAP = {"LR": (42.0, 16.0), "TB": (18.0, 56.0)}  # (x, y) between boxes: wide across layers
+_GAP = {"LR": (38.0, 16.0), "TB": (18.0, 56.0)}  # (x, y) between boxes: wide across layers
 _DUMMY = 10.0  # the room a passing edge takes in a layer
 MARGIN = 8.0
+_WIDE = 1020.0  # a drawing this wide fits the main column of a 1500 px page: left to right, without trying top down
 _SWEEPS = 8  # rounds of barycentre sweeps down and up
 _SATELLITE = re.compile(r"^(?P<base>.+?)(?:[.\-_](?:dlt|dlq|dead-letter|deadletter)|[.\-_]retry(?:[.\-_]?\d+)?)$",
                         re.IGNORECASE)
@@ -198,20 +200,34 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame, direction: str | None = Non
     """Lay the graph out. ``direction`` "LR" or "TB"; None takes the narrower of the two (the page's
     width is what a graph runs short of; its height scrolls)."""
     if direction is None:
-        lr, tb = layout(nodes, edges, "LR"), layout(nodes, edges, "TB")
-        return lr if lr.width <= max(tb.width, 1000.0) else tb
+        lr = layout(nodes, edges, "LR")
+        if lr.width <= _WIDE:
+            return lr
+        tb = layout(nodes, edges, "TB")
+        return lr if lr.width <= tb.width else tb
     ids = sorted(nodes["id"])
     known = set(ids)
-    pairs = sorted({(s, d) for s, d in zip(edges.get("src", []), edges.get("dst", []), strict=False)
-                    if s in known and d in known and s != d})
-    sat = satellites(nodes)
-    layer = layers(ids, pairs)
-    for n, m in sat.items():
-        layer[n] = layer[m]
+    pairs = tuple(sorted({(s, d) for s, d in zip(edges.get("src", []), edges.get("dst", []), strict=False)
+                          if s in known and d in known and s != d}))
     sizes = {}
     for i, name, detail in zip(nodes["id"], nodes["name"], nodes.get("detail", [""] * len(nodes)), strict=True):
         w, h = box_size(str(name), detail if isinstance(detail, str) else "")
         sizes[i] = (w, h)
+    kinds = tuple(sorted(zip(nodes["id"], nodes["kind"], strict=True)))
+    order, nums, links, chains, same_layer = _ordering(kinds, tuple(sorted(satellites(nodes).items())), pairs)
+    return _coordinates(direction, order, nums, sizes, links, chains, same_layer, list(pairs))
+
+
+@functools.lru_cache(maxsize=16)
+def _ordering(kinds: tuple[tuple[str, str], ...], sat_items: tuple[tuple[str, str], ...],
+              pairs: tuple[tuple[str, str], ...]):
+    """Layers and the order within them: they depend on the graph's shape only, not on the counts
+    in the boxes, so a page that redraws every few seconds computes them once."""
+    ids = [i for i, _ in kinds]
+    sat = dict(sat_items)
+    layer = layers(ids, list(pairs))
+    for n, m in sat.items():
+        layer[n] = layer[m]
 
     # Links between neighbouring layers, through one dummy per layer an edge crosses.
     chains: dict[tuple[str, str], list[str]] = {}
@@ -229,31 +245,33 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame, direction: str | None = Non
         chains[(s, d)] = chain if a == s else chain[::-1]
     by_layer: dict[int, list[str]] = defaultdict(list)
     kind_rank = {"service": 0, "topic": 1, "group": 2}
-    kinds = dict(zip(nodes["id"], nodes["kind"], strict=True))
-    for n in sorted(layer, key=lambda n: (kind_rank.get(kinds.get(n, ""), 3), n)):
+    kind_of = dict(kinds)
+    for n in sorted(layer, key=lambda n: (kind_rank.get(kind_of.get(n, ""), 3), n)):
         if n not in sat:
             by_layer[layer[n]].append(n)
     up: dict[str, list[str]] = defaultdict(list)
     down: dict[str, list[str]] = defaultdict(list)
+    between: dict[int, list[tuple[str, str]]] = defaultdict(list)  # the links from layer k to k + 1
+    for a, b in links:
+        between[layer[a]].append((a, b))
     for a, b in links:
         down[a].append(b)
         up[b].append(a)
     # A satellite's links count as its topic's: they sort the topic, and the satellite follows it.
     nums = sorted(by_layer)
 
+    kids: dict[str, list[str]] = defaultdict(list)  # a topic → its satellites, in their order
+    for n in sorted(sat, key=_satellite_rank):
+        kids[sat[n]].append(n)
+
     def place_satellites(order: dict[int, list[str]]) -> dict[int, list[str]]:
-        full = {}
-        for k, lst in order.items():
-            out = []
-            for n in lst:
-                out.append(n)
-                out += sorted((s for s, m in sat.items() if m == n), key=_satellite_rank)
-            full[k] = out
-        return full
+        if not sat:
+            return order
+        return {k: [x for n in lst for x in (n, *kids.get(n, ()))] for k, lst in order.items()}
 
     def crossings(order: dict[int, list[str]]) -> int:
         full = place_satellites(order)
-        return sum(_crossings_between(full[k], full[k + 1], links) for k in nums if k + 1 in full)
+        return sum(_crossings_between(full[k], full[k + 1], between[k]) for k in nums if k + 1 in full)
 
     def sweep(order: dict[int, list[str]], ks: list[int], nbrs: dict[str, list[str]]) -> None:
         for k in ks:
@@ -263,7 +281,7 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame, direction: str | None = Non
             here = {n: i for i, n in enumerate(lst)}
 
             def bary(n: str, here=here, at=at) -> float:
-                mine = [n] + [s for s, m in sat.items() if m == n]
+                mine = [n, *kids.get(n, ())]
                 near = [at[m] for x in mine for m in nbrs[x] if m in at]
                 return sum(near) / len(near) if near else float(here[n])
 
@@ -271,7 +289,8 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame, direction: str | None = Non
 
     def local(order: dict[int, list[str]], k: int) -> int:
         full = {j: place_satellites({j: order[j]})[j] for j in (k - 1, k, k + 1) if j in order}
-        return sum(_crossings_between(full[j], full[j + 1], links) for j in (k - 1, k) if j in full and j + 1 in full)
+        return sum(_crossings_between(full[j], full[j + 1], between[j]) for j in (k - 1, k)
+                   if j in full and j + 1 in full)
 
     def transpose(order: dict[int, list[str]]) -> None:
         """Swap neighbours in a layer while that removes crossings (ties keep the order)."""
@@ -311,8 +330,7 @@ def layout(nodes: pd.DataFrame, edges: pd.DataFrame, direction: str | None = Non
     starts = [{k: list(v) for k, v in by_layer.items()},
               {k: sorted(v, key=lambda n: met[n]) for k, v in by_layer.items()}]
     best = min((minimise(o) for o in starts), key=lambda r: r[0])[1]
-    order = place_satellites(best)
-    return _coordinates(direction, order, nums, sizes, links, chains, same_layer, pairs)
+    return place_satellites(best), nums, links, chains, same_layer
 
 
 def _satellite_rank(n: str) -> tuple[int, str]:
