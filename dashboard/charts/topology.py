@@ -55,8 +55,10 @@ def _rate_text(e) -> str:
 
 
 def rate_texts(edges: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """(src, dst) → the rate written on the edge: sync edges with a measured rate."""
-    return {(e["src"], e["dst"]): t for _, e in edges.iterrows() if e.get("kind") == "sync" and (t := _rate_text(e))}
+    """(src, dst) → the rate written on the edge, on two lines (narrow enough for the gap between
+    two layers): sync edges with a measured rate."""
+    return {(e["src"], e["dst"]): t.replace(" · ", "<br>") for _, e in edges.iterrows()
+            if e.get("kind") == "sync" and (t := _rate_text(e))}
 
 
 def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | None = None) -> go.Figure:
@@ -67,7 +69,8 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         fig.update_layout(height=200, xaxis=dict(visible=False), yaxis=dict(visible=False), plot_bgcolor=_CLEAR, paper_bgcolor=_CLEAR)
         return fig
     lay = topology_layout.layout(nodes, edges)
-    topology_layout.place_labels(lay, rate_texts(edges))
+    texts = rate_texts(edges)
+    topology_layout.place_labels(lay, texts)
     boxes = lay.boxes
     names = {i: esc(n) for i, n in zip(nodes["id"], nodes["name"], strict=True)}
     for _, e in edges.iterrows():
@@ -118,11 +121,10 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
             bgcolor="#fafafa" if ghost else _FILL.get(n["kind"], "white"),
             bordercolor=border, borderwidth=line, borderpad=_BORDERPAD,
         )
-    for (s, d), spot in lay.labels.items():  # after the boxes; placed where they cover none
-        colour = _edge_style(edges[(edges.src == s) & (edges.dst == d)].iloc[0])[1]
-        fig.add_annotation(x=spot.x, y=spot.y, text=rate_texts(edges[(edges.src == s) & (edges.dst == d)])[(s, d)],
-                           showarrow=False, font=dict(size=9, color=colour), bgcolor="rgba(255,255,255,0.85)",
-                           borderpad=1)
+    colours = {(e["src"], e["dst"]): _edge_style(e)[1] for _, e in edges.iterrows()}
+    for edge, spot in lay.labels.items():  # after the boxes; placed where they cover none
+        fig.add_annotation(x=spot.x, y=spot.y, text=texts[edge], showarrow=False, borderpad=1,
+                           font=dict(size=9, color=colours[edge]), bgcolor="rgba(255,255,255,0.85)")
     # Invisible markers over the boxes: a click on a node selects its marker, whose customdata
     # is the node's row in ``nodes`` (an index, not the name: no text from the data rides along).
     fig.add_trace(go.Scatter(

@@ -85,7 +85,9 @@ def box_size(name: str, detail: str) -> tuple[float, float]:
 
 
 def rate_size(text: str) -> tuple[float, float]:
-    return len(text) * _RATE_PX + 6, 14.0
+    """An edge label's size; its lines are separated by '<br>'."""
+    lines = text.split("<br>")
+    return max(len(s) for s in lines) * _RATE_PX + 6, 13.0 * len(lines) + 2
 
 
 def satellites(nodes: pd.DataFrame) -> dict[str, str]:
@@ -441,9 +443,13 @@ def _tidy(pts: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+_ALONG = (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8)  # where along a stretch a label may sit, best first
+
+
 def place_labels(lay: Layout, texts: dict[tuple[str, str], str]) -> None:
-    """Each edge's label at the middle of the edge's longest stretch, else further along it, where it
-    covers no box and no other label; an edge with no such place keeps its label on hover only."""
+    """Each edge's label at the middle of the edge's longest stretch, else further along it or just
+    above or below it, where it covers no box and no other label; an edge with no such place keeps
+    its label on hover only."""
     taken = list(lay.boxes.values())
     for edge in sorted(texts, key=lambda e: lay.routes.get(e, [(0, 0)])[0]):
         text, pts = texts[edge], lay.routes.get(edge)
@@ -453,8 +459,8 @@ def place_labels(lay: Layout, texts: dict[tuple[str, str], str]) -> None:
         stretches = sorted(zip(pts, pts[1:], strict=False),
                            key=lambda ab: -((ab[1][0] - ab[0][0]) ** 2 + (ab[1][1] - ab[0][1]) ** 2))
         for (ax, ay), (bx, by) in stretches:
-            spot = next((b for t in (0.5, 0.35, 0.65, 0.2, 0.8)
-                         if not any((b := Box(ax + (bx - ax) * t, ay + (by - ay) * t, w, h)).overlaps(o, 2.0)
+            spot = next((b for t in _ALONG for lift in (0.0, -h / 2 - 1, h / 2 + 1)
+                         if not any((b := Box(ax + (bx - ax) * t, ay + (by - ay) * t + lift, w, h)).overlaps(o, 2.0)
                                     for o in taken)
                          and w / 2 <= b.x <= lay.width - w / 2 and h / 2 <= b.y <= lay.height - h / 2), None)
             if spot is not None:

@@ -116,7 +116,7 @@ def test_sync_edges_carry_rate_and_p95_and_the_legend_names_every_colour(store) 
                                sync_stats=stats)
     fig = topology_figure(nodes, edges)
     texts = [a.text for a in fig.layout.annotations]
-    assert "42/min · p95 2.50 s" in texts
+    assert "42/min<br>p95 2.50 s" in texts  # on two lines, to fit between two layers
     edge = next(t for t in fig.data if t.hovertext and t.hovertext.startswith("web-checkout → orders-api"))
     assert "42/min · p95 2.50 s" in edge.hovertext
     assert max(edge.marker.size) >= 14, "an arrowhead big enough to see"
