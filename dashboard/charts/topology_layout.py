@@ -7,7 +7,8 @@ Sugiyama's scheme, deterministic for the same graph:
    callees, producers before their topics, topics before their groups, groups before their services;
 2. an edge that spans several layers passes through a reserved slot in each layer it crosses
    (a "dummy"), so it never runs across a box;
-3. order within a layer: barycentre sweeps down and up, keeping the order with fewest crossings;
+3. order within a layer: barycentre sweeps down and up, neighbour swaps and sifting (each node
+   tried at every place in its layer), keeping the order with fewest crossings;
 4. a dead-letter or retry topic is a satellite: it stands right after the topic it serves;
 5. coordinates: layers are columns (left to right) or rows (top down), each box as wide as its
    label; within a layer boxes are pulled toward their neighbours and never closer than a gap.
@@ -19,6 +20,7 @@ are estimated from the label's characters (the font is the browser's); the estim
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from collections import defaultdict
@@ -36,6 +38,7 @@ _DUMMY = 10.0  # the room a passing edge takes in a layer
 MARGIN = 8.0
 _WIDE = 1020.0  # a drawing this wide fits the main column of a 1500 px page: left to right, without trying top down
 _SWEEPS = 8  # rounds of barycentre sweeps down and up
+_SIFT_UP_TO = 300  # boxes and passing edges in all: up to this many, every node is also sifted
 _SATELLITE = re.compile(r"^(?P<base>.+?)(?:[.\-_](?:dlt|dlq|dead-letter|deadletter)|[.\-_]retry(?:[.\-_]?\d+)?)$",
                         re.IGNORECASE)
 
@@ -195,7 +198,13 @@ def _crossings_between(upper: list[str], lower: list[str], links: list[tuple[str
     """Crossings between two neighbouring layers: pairs of links whose ends swap order."""
     iu, il = {n: i for i, n in enumerate(upper)}, {n: i for i, n in enumerate(lower)}
     ends = sorted((iu[a], il[b]) for a, b in links if a in iu and b in il)
-    return sum(1 for k, (a1, b1) in enumerate(ends) for a2, b2 in ends[k + 1:] if a2 > a1 and b2 < b1)
+    # In upper order (lower order among equals), each link crosses the earlier ones ending further down.
+    seen: list[int] = []
+    count = 0
+    for _, b in ends:
+        count += len(seen) - bisect.bisect_right(seen, b)
+        bisect.insort(seen, b)
+    return count
 
 
 def layout(nodes: pd.DataFrame, edges: pd.DataFrame, direction: str | None = None) -> Layout:
@@ -295,10 +304,10 @@ def _ordering(kinds: tuple[tuple[str, str], ...], sat_items: tuple[tuple[str, st
                    if j in full and j + 1 in full)
 
     def transpose(order: dict[int, list[str]]) -> None:
-        """Swap neighbours in a layer while that removes crossings (ties keep the order)."""
-        improved = True
-        while improved:
-            improved = False
+        """Swap neighbours in a layer while that removes crossings (ties keep the order), three passes at most."""
+        improved, passes = True, 0
+        while improved and passes < 3:
+            improved, passes = False, passes + 1
             for k in nums:
                 lst = order[k]
                 for i in range(len(lst) - 1):
@@ -309,12 +318,31 @@ def _ordering(kinds: tuple[tuple[str, str], ...], sat_items: tuple[tuple[str, st
                     else:
                         lst[i], lst[i + 1] = lst[i + 1], lst[i]
 
+    def sift(order: dict[int, list[str]]) -> None:
+        """Each node tried at every place in its layer, kept where it crosses least (first such place)."""
+        for k in nums:
+            for n in list(order[k]):
+                lst = [m for m in order[k] if m != n]
+                tries = []
+                for i in range(len(lst) + 1):
+                    order[k] = lst[:i] + [n] + lst[i:]
+                    tries.append((local(order, k), i))
+                i = min(tries)[1]
+                order[k] = lst[:i] + [n] + lst[i:]
+
+    # Sifting costs the square of a layer's size per node: a very large graph gets sweeps and
+    # swaps only, fewer of them, from one start.
+    sifting = len(layer) <= _SIFT_UP_TO
+    rounds = _SWEEPS if sifting else _SWEEPS // 2
+
     def minimise(order: dict[int, list[str]]) -> tuple[int, dict[int, list[str]]]:
         best, best_n = {k: list(v) for k, v in order.items()}, crossings(order)
-        for _ in range(_SWEEPS):
+        for _ in range(rounds):
             sweep(order, nums[1:], up)
             sweep(order, nums[-2::-1], down)
             transpose(order)
+            if sifting:
+                sift(order)
             n = crossings(order)
             if n < best_n:
                 best, best_n = {k: list(v) for k, v in order.items()}, n
@@ -331,7 +359,7 @@ def _ordering(kinds: tuple[tuple[str, str], ...], sat_items: tuple[tuple[str, st
                 todo += sorted(down[n], reverse=True)
     starts = [{k: list(v) for k, v in by_layer.items()},
               {k: sorted(v, key=lambda n: met[n]) for k, v in by_layer.items()}]
-    best = min((minimise(o) for o in starts), key=lambda r: r[0])[1]
+    best = min((minimise(o) for o in starts[:2 if sifting else 1]), key=lambda r: r[0])[1]
     return place_satellites(best), nums, links, chains, same_layer
 
 
