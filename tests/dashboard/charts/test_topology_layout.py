@@ -79,9 +79,16 @@ def test_the_sample_shop_reads_cleanly(store) -> None:
     got = topology_layout.measure(lay)
     assert got["overlaps"] == got["cut_boxes"] == got["labels_on_boxes"] == got["edges_on_boxes"] == 0, got
     assert lay.labels, "the measured sync rates are written on their edges"
-    # The figure draws what the layout placed: every box inside the plotted range.
+    # The figure draws what the layout placed, at the layout's size, inside the plotted range.
     fig = topology_figure(nodes, edges)
     assert tuple(fig.layout.xaxis.range) == (0, lay.width) and tuple(fig.layout.yaxis.range) == (lay.height, 0)
+    drawn = {(a.x, a.y): a for a in fig.layout.annotations if a.width}
+    assert len(drawn) == len(lay.boxes)
+    for box in lay.boxes.values():
+        a = drawn[(box.x, box.y)]
+        assert a.width + 2 * (a.borderpad + a.borderwidth) == pytest.approx(box.w)
+        assert a.height + 2 * (a.borderpad + a.borderwidth) == pytest.approx(box.h)
+    assert fig.layout.meta["min_width"] >= lay.width, "a narrower page scrolls the drawing rather than squeezing it"
 
 
 def test_layers_run_callers_before_callees_and_topics_between_producers_and_groups() -> None:
