@@ -1,12 +1,11 @@
-"""The topology graph: services, topics and consumer groups in layers, left to right.
+"""The topology graph: services, topics and consumer groups in layers (charts/topology_layout.py).
 
 Input: ``nodes`` (id, kind, name, detail, severity, declared, observed, and optionally near:
-the node an orphan sits beside) and ``edges`` (src, dst, kind "sync"|"async", volume, severity,
-declared, observed, and optionally per_min and p95_ms, written on sync edges as Tempo's
-service graph does). Sync edges are
-solid, async edges dashed; what is declared but never observed is dotted grey; nodes and
-edges take the colour of their worst open finding. The layout is deterministic: layers by
-longest path from the sources, order within a layer by the barycentre of the neighbours.
+the topic a dead-letter topic serves) and ``edges`` (src, dst, kind "sync"|"async", volume,
+severity, declared, observed, and optionally per_min and p95_ms, written on sync edges as
+Tempo's service graph does). Sync edges are solid, async edges dashed; what is declared but
+never observed is dotted grey; nodes and edges take the colour of their worst open finding.
+Boxes are drawn at the size the layout gave them, on axes in the layout's pixels.
 """
 
 from __future__ import annotations
@@ -26,11 +25,6 @@ _FILL = {"service": "#ffffff", "topic": "#fbe9e7", "group": "#e0f2f1"}
 # read on either.
 _CLEAR = "rgba(0,0,0,0)"
 _BORDERPAD = 5
-
-
-def layout(nodes: pd.DataFrame, edges: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Node id → the centre of its box (x, y), in pixels from the drawing's top left."""
-    return {n: (b.x, b.y) for n, b in topology_layout.layout(nodes, edges).boxes.items()}
 
 
 def _edge_style(row) -> tuple[str, str, float]:

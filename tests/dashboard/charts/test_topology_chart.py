@@ -7,7 +7,7 @@ import pandas as pd
 from collectors.topology import load_into_store, load_topology
 from dashboard import graph, read
 from dashboard.analyses.window import Window
-from dashboard.charts import topology_layout
+from dashboard.charts import topology_layout, topology_measure
 from dashboard.charts.topology import topology_figure
 from sample_topology import TOPOLOGY_FILE
 
@@ -26,7 +26,7 @@ def test_every_declared_element_is_a_node_and_no_two_overlap(store) -> None:
     assert len(nodes[nodes.kind == "topic"]) == len(topo.topics)
     assert len(nodes[nodes.kind == "group"]) == len(topo.groups)
     lay = topology_layout.layout(nodes, edges)
-    assert topology_layout.measure(lay)["overlaps"] == 0
+    assert topology_measure.measure(lay)["overlaps"] == 0
     # the coordinate along which layers follow each other: x left to right, or y top down
     pos = {n: ((b.x, b.y) if lay.direction == "LR" else (b.y, b.x)) for n, b in lay.boxes.items()}
     # Edges point left to right except where a cycle forces a back edge (the shipping quote's
@@ -139,7 +139,7 @@ def test_a_dead_letter_topic_sits_right_after_the_topic_it_serves_and_no_edge_cr
             assert a.y == b.y and a.x > b.x, (dlt, a, b)
             between = [n for n, o in lay.boxes.items() if o.y == a.y and b.x < o.x < a.x]
         assert not between, (dlt, between)
-    assert topology_layout.measure(lay)["edges_on_boxes"] == 0
+    assert topology_measure.measure(lay)["edges_on_boxes"] == 0
 
 
 def test_long_names_are_shortened_in_the_middle_with_the_whole_name_on_hover() -> None:

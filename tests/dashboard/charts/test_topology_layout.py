@@ -8,7 +8,7 @@ import pytest
 from collectors.topology import load_into_store
 from dashboard import graph, read
 from dashboard.analyses.window import Window
-from dashboard.charts import topology_layout
+from dashboard.charts import topology_layout, topology_measure
 from dashboard.charts.topology import rate_texts, topology_figure
 from sample_topology import TOPOLOGY_FILE
 
@@ -67,7 +67,7 @@ def test_no_box_overlaps_another_is_cut_or_is_crossed_on_graphs_it_was_not_tuned
     nodes, edges = {"fan_out": _fan_out, "chain_and_cycle": _chain_and_cycle}[shape]()
     lay = topology_layout.layout(nodes, edges, direction)
     topology_layout.place_labels(lay, rate_texts(edges))
-    got = topology_layout.measure(lay)
+    got = topology_measure.measure(lay)
     assert got["overlaps"] == got["cut_boxes"] == got["labels_on_boxes"] == got["edges_on_boxes"] == 0, got
     assert set(lay.boxes) == set(nodes.id) and set(lay.routes) == set(zip(edges.src, edges.dst, strict=True))
 
@@ -76,7 +76,7 @@ def test_the_sample_shop_reads_cleanly(store) -> None:
     nodes, edges = _sample(store)
     lay = topology_layout.layout(nodes, edges)
     topology_layout.place_labels(lay, rate_texts(edges))
-    got = topology_layout.measure(lay)
+    got = topology_measure.measure(lay)
     assert got["overlaps"] == got["cut_boxes"] == got["labels_on_boxes"] == got["edges_on_boxes"] == 0, got
     assert lay.labels, "the measured sync rates are written on their edges"
     # The figure draws what the layout placed, at the layout's size, inside the plotted range.
@@ -127,5 +127,5 @@ def test_measure_counts_what_it_claims() -> None:
         "LR", {"a": box(50, 50, 60, 30), "b": box(60, 55, 60, 30), "c": box(300, 20, 60, 30), "d": box(300, 90, 60, 30)},
         {("a", "d"): [(80, 50), (270, 90)], ("b", "c"): [(90, 55), (270, 20)], ("c", "d"): [(300, 35), (300, 75)]},
         340, 100, {("a", "d"): box(55, 50, 20, 10)})
-    got = topology_layout.measure(lay)
+    got = topology_measure.measure(lay)
     assert got == dict(crossings=1, overlaps=1, labels_on_boxes=2, edges_on_boxes=1, cut_boxes=1), got
