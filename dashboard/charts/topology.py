@@ -130,12 +130,12 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
     _legend(fig)
     top = 40 if title else 30
     fig.update_layout(
-        # The plot is exactly as tall as the drawing (pixels are pixels vertically); a page wider than
-        # the drawing spreads it sideways, which only widens the gaps.
+        # The plot is exactly as tall as the drawing and a pixel of the layout is a pixel on both axes:
+        # on a page wider than the drawing plotly widens the x range, so the drawing stands centred.
         height=int(lay.height + top + 10), margin=dict(l=0, r=0, t=top, b=10),
         title=dict(text=title, x=0) if title else None, font=FONT, plot_bgcolor=_CLEAR, paper_bgcolor=_CLEAR,
-        xaxis=dict(visible=False, range=[0, lay.width], fixedrange=True),
-        yaxis=dict(visible=False, range=[lay.height, 0], fixedrange=True),
+        xaxis=dict(visible=False, range=[0, lay.width], fixedrange=True, constrain="range"),
+        yaxis=dict(visible=False, range=[lay.height, 0], fixedrange=True, scaleanchor="x", scaleratio=1),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=11)),
         hoverlabel=dict(font_size=12),
         meta=dict(min_width=math.ceil(lay.width), direction=lay.direction),
