@@ -109,8 +109,14 @@ def render(ctx: Ctx) -> None:
                        "dashed lines events. A coloured border is the worst open finding. Sync calls carry "
                        "their rate in calls per minute over the time range and their p95 latency. "
                        "Click a box for its findings and pages.")
-        event = st.plotly_chart(topology_figure(nodes, edges), width="stretch", config={"displayModeBar": False},
-                                on_select="rerun", selection_mode="points", key="ov_graph")
+        fig = topology_figure(nodes, edges)
+        with st.container(key="ov_topology"):
+            # Boxes keep their size in pixels: a page narrower than the drawing scrolls it sideways
+            # rather than squeezing boxes onto each other.
+            st.html(f"<style>.st-key-ov_topology {{overflow-x: auto}} .st-key-ov_topology > div "
+                    f"{{min-width: {int(fig.layout.meta['min_width'])}px}}</style>")
+            event = st.plotly_chart(fig, width="stretch", config={"displayModeBar": False},
+                                    on_select="rerun", selection_mode="points", key="ov_graph")
         _node(ctx, nodes, findings, event)
     hidden = nodes.attrs.get("hidden") or {}
     if hidden:

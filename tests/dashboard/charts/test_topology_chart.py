@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pandas as pd
 
 from collectors.topology import load_into_store, load_topology
 from dashboard import graph, read
 from dashboard.analyses.window import Window
-from dashboard.charts.topology import layout, topology_figure
+from dashboard.charts import topology_layout, topology_measure
+from dashboard.charts.topology import topology_figure
 from sample_topology import TOPOLOGY_FILE
 
 
@@ -26,15 +25,16 @@ def test_every_declared_element_is_a_node_and_no_two_overlap(store) -> None:
     assert len(nodes[nodes.kind == "service"]) == len(topo.services)
     assert len(nodes[nodes.kind == "topic"]) == len(topo.topics)
     assert len(nodes[nodes.kind == "group"]) == len(topo.groups)
-    pos = layout(nodes, edges)
-    for a, b in itertools.combinations(pos.values(), 2):
-        assert a != b
-        if a[0] == b[0]:  # same layer: a full row apart, so two-line boxes do not touch
-            assert abs(a[1] - b[1]) >= 1
+    lay = topology_layout.layout(nodes, edges)
+    assert topology_measure.measure(lay)["overlaps"] == 0
+    # the coordinate along which layers follow each other: x left to right, or y top down
+    pos = {n: ((b.x, b.y) if lay.direction == "LR" else (b.y, b.x)) for n, b in lay.boxes.items()}
     # Edges point left to right except where a cycle forces a back edge (the shipping quote's
-    # request and reply: web-checkout → requests → shipping → replies → web-checkout's group).
+    # request and reply: web-checkout → requests → shipping → replies → web-checkout's group),
+    # and into a dead-letter topic, which stands beside the topic it serves, not after its writer.
     pairs = list(zip(edges.src, edges.dst, strict=True))
-    back = [(s, d) for s, d in pairs if pos[s][0] >= pos[d][0]]
+    beside = topology_layout.satellites(nodes)
+    back = [(s, d) for s, d in pairs if pos[s][0] >= pos[d][0] and d not in beside]
     assert all(_reaches(pairs, d, s) for s, d in back), back
     assert len(back) <= 1
 
@@ -116,7 +116,7 @@ def test_sync_edges_carry_rate_and_p95_and_the_legend_names_every_colour(store) 
                                sync_stats=stats)
     fig = topology_figure(nodes, edges)
     texts = [a.text for a in fig.layout.annotations]
-    assert "42/min · p95 2.50 s" in texts
+    assert "42/min<br>p95 2.50 s" in texts  # on two lines, to fit between two layers
     edge = next(t for t in fig.data if t.hovertext and t.hovertext.startswith("web-checkout → orders-api"))
     assert "42/min · p95 2.50 s" in edge.hovertext
     assert max(edge.marker.size) >= 14, "an arrowhead big enough to see"
@@ -127,19 +127,19 @@ def test_sync_edges_carry_rate_and_p95_and_the_legend_names_every_colour(store) 
     assert drawn <= legend_colours | {"#b0bec5", "#607d8b"}
 
 
-def test_a_dead_letter_topic_sits_below_the_topic_it_serves_and_long_edges_pass_between_boxes(store) -> None:
+def test_a_dead_letter_topic_sits_right_after_the_topic_it_serves_and_no_edge_crosses_a_box(store) -> None:
     nodes, edges = _declared(store)
-    pos = layout(nodes, edges)
-    dlq, served = pos["topic:warehouse-sink-dlq"], pos["topic:shop.payments"]
-    assert dlq[0] == served[0] and served[1] - dlq[1] == 1, (dlq, served)
-    from dashboard.charts.topology import routed_layout
-
-    pos, routes = routed_layout(nodes, edges)
-    assert routes, "the sample has edges across several layers (web-checkout → email-service)"
-    for (s, d), points in routes.items():
-        assert len(points) == pos[d][0] - pos[s][0] - 1  # one point per layer crossed
-        for x, y in points:  # through a gap, never across a box of that layer
-            assert all(abs(y - by) >= 0.3 for bx, by in pos.values() if bx == x), ((s, d), (x, y))
+    lay = topology_layout.layout(nodes, edges)
+    for dlt, served in (("topic:warehouse-sink-dlq", "topic:shop.payments"), ("topic:shop.orders.DLT", "topic:shop.orders")):
+        a, b = lay.boxes[dlt], lay.boxes[served]
+        if lay.direction == "LR":  # same column, the next box down
+            assert a.x == b.x and a.y > b.y, (dlt, a, b)
+            between = [n for n, o in lay.boxes.items() if o.x == a.x and b.y < o.y < a.y]
+        else:  # same row, the next box to the right
+            assert a.y == b.y and a.x > b.x, (dlt, a, b)
+            between = [n for n, o in lay.boxes.items() if o.y == a.y and b.x < o.x < a.x]
+        assert not between, (dlt, between)
+    assert topology_measure.measure(lay)["edges_on_boxes"] == 0
 
 
 def test_long_names_are_shortened_in_the_middle_with_the_whole_name_on_hover() -> None:
