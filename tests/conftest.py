@@ -134,6 +134,23 @@ def lake_on(pg: Any, data_path: Path) -> str:
     return location
 
 
+def older_lake(location: str, data_path: Path, upto: int) -> Any:
+    """A lake as a Seamwatch at schema ``upto`` made it: its tables and versions, on an open
+    connection the caller fills (or not) and closes."""
+    from collectors.store.db import connect_memory
+    from collectors.store.lake import attach, model_tables
+    from collectors.store.migrate import MIGRATIONS
+
+    con = connect_memory()
+    attach(con, location, read_only=False, data_path=data_path)
+    for _table, ddl in model_tables(upto=upto):
+        con.execute(ddl)
+    for number, name, _ in MIGRATIONS:
+        if number <= upto:
+            con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
+    return con
+
+
 @pytest.fixture
 def new_lake(postgres: Any, tmp_path: Path):  # type: ignore[no-untyped-def]
     """Makes empty lakes: a new catalog database each call, data under the test's tmp_path."""

@@ -201,3 +201,14 @@ def client_args(given: str, settings: dict[str, str], folder: Path) -> list[str]
     props = folder / "client.properties"
     props.write_text("".join(f"{k}={v}\n" for k, v in settings.items()))
     return ["--kafka-config", str(props)]
+
+
+def committed(bootstrap: str, group: str, topic: str) -> int:
+    """The offset ``group`` has committed on ``topic``'s partition 0 (0 for none)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        return sum(max(tp.offset, 0) for tp in c.committed([TopicPartition(topic, 0)], timeout=10))
+    finally:
+        c.close()

@@ -9,9 +9,8 @@ import uuid
 
 import duckdb
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 
-from tests.collectors.kafka.conftest import _unavailable, client_args, wait_for
+from tests.collectors.kafka.conftest import _unavailable, client_args, committed, wait_for
 from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
@@ -23,14 +22,6 @@ def sasl(kafka_broker) -> tuple[str, str, str]:
     if kafka_broker.sasl is None:
         _unavailable("the broker SEAMWATCH_TEST_BOOTSTRAP names has no SASL listener the tests know")
     return kafka_broker.sasl
-
-
-def _committed(bootstrap: str, group: str, topic: str) -> int:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        return sum(max(tp.offset, 0) for tp in c.committed([TopicPartition(topic, 0)], timeout=10))
-    finally:
-        c.close()
 
 
 @pytest.mark.parametrize("given", ["-X", "--kafka-config"])
@@ -47,7 +38,7 @@ def test_collect_taps_through_a_sasl_plain_login(given, sasl, bootstrap, topic_f
                                       "--topic", topic, "--from-beginning", "--tap-group", group, *args),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:  # the group's offsets are read on the plain listener: the tap commits them after the store
-        wait_for(lambda: proc.poll() is not None or _committed(bootstrap, group, topic) >= 5, timeout=60,
+        wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) >= 5, timeout=60,
                  interval=0.3, what="the tap's commit over SASL")
     finally:
         out = interrupt(proc, timeout=60)

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from tests.collectors.kafka.conftest import _harness, _unavailable, client_args, wait_for
+from tests.collectors.kafka.conftest import _harness, _unavailable, client_args, committed, wait_for
 from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
@@ -28,14 +28,6 @@ def tls(kafka_broker) -> tuple[str, str, str]:
         _unavailable("the broker SEAMWATCH_TEST_BOOTSTRAP names has no TLS listener the tests know")
     ssl, sasl_ssl, ca = kafka_broker.tls
     return ssl, sasl_ssl, str(ca)
-
-
-def _committed(bootstrap: str, group: str, topic: str) -> int:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
-    try:
-        return sum(max(tp.offset, 0) for tp in c.committed([TopicPartition(topic, 0)], timeout=10))
-    finally:
-        c.close()
 
 
 @pytest.mark.parametrize("protocol, given", [("SSL", "-X"), ("SASL_SSL", "--kafka-config")])
@@ -62,7 +54,7 @@ def test_collect_taps_and_polls_lag_over_tls(protocol, given, kafka_broker, tls,
                                       "--poll-interval", "0.5", *args),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:  # the tap's offsets are read on the plain listener: it commits them after the store
-        wait_for(lambda: proc.poll() is not None or _committed(bootstrap, tap_group, topic) >= 5, timeout=60,
+        wait_for(lambda: proc.poll() is not None or committed(bootstrap, tap_group, topic) >= 5, timeout=60,
                  interval=0.3, what=f"the tap's commit over {protocol}")
         time.sleep(1.5)  # a few more of the lag poller's polls (every 0.5 s) after the tap's
     finally:

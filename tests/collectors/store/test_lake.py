@@ -20,6 +20,7 @@ from collectors.normalize.records import record_row
 from collectors.store import Store, schema_version
 from collectors.store.lake import create, model_tables
 from collectors.store.migrate import LATEST, MIGRATIONS
+from tests.conftest import older_lake
 
 lake = pytest.mark.lake
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,17 +82,7 @@ def test_an_older_lake_is_migrated_step_by_step(new_lake, tmp_path: Path) -> Non
     """A lake made by an older Seamwatch gets the newer migrations, keys and all stripped to what DuckLake has."""
     location = new_lake(create_it=False)
     older = MIGRATIONS[-2][0]
-    from collectors.store.db import connect_memory
-    from collectors.store.lake import attach
-
-    con = connect_memory()
-    attach(con, location, read_only=False, data_path=tmp_path / "older")
-    for _table, ddl in model_tables(upto=older):
-        con.execute(ddl)
-    for number, name, _ in MIGRATIONS:
-        if number <= older:
-            con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
-    con.close()
+    older_lake(location, tmp_path / "older", older).close()
     with Store(location) as s:
         assert schema_version(s.con) == LATEST
         names = {r[0] for r in s.cursor().execute(

@@ -20,7 +20,7 @@ from collectors.store import Store, schema_version
 from collectors.store.migrate import LATEST, MIGRATIONS
 from tests.collectors.otlp.conftest import FAST, post
 from tests.collectors.otlp.requests import request
-from tests.conftest import lake_on
+from tests.conftest import lake_on, older_lake
 
 pytestmark = pytest.mark.lake
 ROOT = Path(__file__).resolve().parents[3]
@@ -145,25 +145,11 @@ def test_catalog_stopped_under_a_receiver_answers_503_then_stores_every_acknowle
     assert "the lake's catalog (PostgreSQL host=127.0.0.1 port=" in down[0] and "user=" not in down[0]
 
 
-def _older_lake(location: str, data_path: Path, upto: int) -> None:
-    from collectors.store.db import connect_memory
-    from collectors.store.lake import attach, model_tables
-
-    con = connect_memory()
-    attach(con, location, read_only=False, data_path=data_path)
-    for _table, ddl in model_tables(upto=upto):
-        con.execute(ddl)
-    for number, name, _ in MIGRATIONS:
-        if number <= upto:
-            con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
-    con.close()
-
-
 @pytest.mark.parametrize("steps_behind", [8])  # from 005: every later step, ON CONFLICT statements too
 def test_two_processes_upgrading_one_older_lake_at_once_both_carry_on(new_lake, tmp_path: Path,
                                                                       steps_behind: int) -> None:
     location = new_lake(create_it=False)
-    _older_lake(location, tmp_path / "older", MIGRATIONS[-1 - steps_behind][0])
+    older_lake(location, tmp_path / "older", MIGRATIONS[-1 - steps_behind][0]).close()
     opener = textwrap.dedent("""
         import sys, time
         from collectors.store import Store, schema_version

@@ -23,14 +23,13 @@ import pytest
 from click.testing import CliRunner
 
 from collectors.store import Store, schema_version
-from collectors.store.db import connect_memory
 from collectors.store.faults import name as store_name
-from collectors.store.lake import attach, model_tables
 from collectors.store.migrate import LATEST, MIGRATIONS
 from collectors.store.upgrade_progress import EVERY, EVERY_VARIABLE, every
 from dashboard.benchmarks.upgrade import noted_and_scanned, older_schema
 from dashboard.cli import cli
 from dashboard.cli import serve as serve_module
+from tests.conftest import older_lake
 from tests.support.net import free_port
 from tests.support.processes import interrupt, seamwatch
 
@@ -106,14 +105,8 @@ def test_findings_on_an_older_file_says_the_upgrade_s_progress_and_keeps_every_r
 @pytest.mark.lake
 def test_collect_on_an_older_lake_says_the_upgrade_s_progress_and_keeps_every_row(new_lake, tmp_path: Path) -> None:
     location = new_lake(create_it=False)
-    con = connect_memory()
+    con = older_lake(location, tmp_path / "lake", OLD)
     try:
-        attach(con, location, read_only=False, data_path=tmp_path / "lake")
-        for _table, ddl in model_tables(upto=OLD):
-            con.execute(ddl)
-        for number, name, _ in MIGRATIONS:
-            if number <= OLD:
-                con.execute("INSERT INTO schema_version VALUES (?, ?, now()::TIMESTAMP)", [number, name])
         _fill(con)
         noted_and_scanned(con)
         before = _fingerprint(con)
