@@ -56,7 +56,9 @@ def test_collect_taps_and_polls_lag_over_tls(protocol, given, kafka_broker, tls,
     try:  # the tap's offsets are read on the plain listener: it commits them after the store
         wait_for(lambda: proc.poll() is not None or committed(bootstrap, tap_group, topic) >= 5, timeout=60,
                  interval=0.3, what=f"the tap's commit over {protocol}")
-        time.sleep(1.5)  # a few more of the lag poller's polls (every 0.5 s) after the tap's
+        # more of the lag poller's polls (every 0.5 s) after the tap's: generous, as a loaded CI
+        # machine stretches each poll (the file cannot be read while collect writes it)
+        time.sleep(6)
     finally:
         out = interrupt(proc, timeout=60)
     assert proc.returncode == 0, out
