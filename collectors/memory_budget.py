@@ -8,21 +8,20 @@ measure the peak RSS). What is left after the fixed part goes to
   for a batch's rows until its commit (at a quarter, 32 MiB at 400MB, its writes took about
   twice the CPU a record);
 - the tap's librdkafka prefetch (``queued.max.messages.kbytes``, ``fetch.max.bytes``,
-  ``max.partition.fetch.bytes``): a 96th; librdkafka holds the fetch responses its queued
-  messages point into, several times the queue's nominal size (at a 48th they were ~30 MiB
-  of the peak);
+  ``max.partition.fetch.bytes``): a 160th; librdkafka holds the fetch responses its queued
+  messages point into, several times the queue's nominal size (at a 48th of the old split they
+  were ~30 MiB of the peak);
 - the tap's batches: three are in memory at once, each handed over when the next stage takes
   it (being consumed, normalized, written), each record costing its Message, its captured
   columns, its Arrow row and DuckDB's copy of it.
 
-Batches of whole row groups (32,768 rows, collectors/store/db.py) skip DuckDB's write-ahead
-log; at 400MB a batch is about half of one (17,184 records): whole row groups peaked at
-384–388 MiB in test_memory_budget. Measured on the bench's ~300 B JSON records
-(docs/architecture.md#memory-budget): the fixed part, an interpreter with DuckDB, Arrow (which
-imports pandas when it converts a Python list), confluent-kafka and an open store, is about
-264 MiB.
+At 400MB a batch is a whole row group (32,768 rows, collectors/store/db.py), which skips
+DuckDB's write-ahead log, and DuckDB gets 65 MiB to write it: smaller batches (half a row
+group, with 39 MiB) halved the tap's rate. Measured on the bench's ~300 B JSON records
+(docs/architecture.md#memory-budget): the fixed part, `seamwatch collect` idle (an interpreter
+with DuckDB, Arrow, confluent-kafka and an open store, without pandas: arrow_without_pandas),
+is 173–181 MiB.
 """
-
 from __future__ import annotations
 
 import ctypes
@@ -36,9 +35,9 @@ from collectors.otlp.config import parse_size
 from collectors.store.db import ROW_GROUP_ROWS  # a batch of whole row groups skips DuckDB's write-ahead log
 
 MB = 1 << 20  # MiB; a budget of "400MB" is 400,000,000 bytes (collectors/otlp/config.py parse_size)
-FIXED = 264 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, pandas, librdkafka, an open store (measured)
-MINIMUM = 320 * MB  # below this the batches get too small to keep up with a busy topic
-RECORD_COST = 7 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
+FIXED = 184 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, librdkafka, an open store (measured)
+MINIMUM = 320_000_000  # "320MB"; below this the batches get too small to keep up with a busy topic
+RECORD_COST = 6 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
 
 
 @dataclass(frozen=True)
@@ -65,7 +64,7 @@ class MemoryBudget:
 
     def fetch(self) -> dict[str, Any]:
         """librdkafka settings of the tap's consumer (-X settings still win over them)."""
-        queue = min(max(self._spare // 96, 1 * MB), 16 * MB)
+        queue = min(max(self._spare // 160, 1 * MB), 16 * MB)
         return {"queued.max.messages.kbytes": queue >> 10, "fetch.max.bytes": queue,
                 "max.partition.fetch.bytes": min(queue, 1 * MB)}
 
