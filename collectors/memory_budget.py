@@ -16,8 +16,8 @@ measure the peak RSS). What is left after the fixed part goes to
   columns, its Arrow row and DuckDB's copy of it.
 
 At 400MB a batch is a whole row group (32,768 rows, collectors/store/db.py), which skips
-DuckDB's write-ahead log, and DuckDB gets 65 MiB to write it: smaller batches (half a row
-group, with 39 MiB) halved the tap's rate. Measured on the bench's ~300 B JSON records
+DuckDB's write-ahead log, and DuckDB gets 65 MiB to write it: with half a row group and 39 MiB
+DuckDB's threads took 5 µs of CPU a record, now 0.2. Measured on the bench's ~300 B JSON records
 (docs/architecture.md#memory-budget): the fixed part, `seamwatch collect` idle (an interpreter
 with DuckDB, Arrow, confluent-kafka and an open store, without pandas: arrow_without_pandas),
 is 173–181 MiB.
