@@ -48,8 +48,8 @@ class MemoryBudget:
     def parse(cls, text: str) -> MemoryBudget:
         budget = cls(parse_size(text, what="--memory"))
         if budget.total < MINIMUM:
-            raise ConfigError(f"--memory must be at least {MINIMUM // MB}MB (the collector itself takes about "
-                              f"{FIXED // MB}MB), not {text!r}")
+            raise ConfigError(f"--memory must be at least {MINIMUM // 10**6}MB (the collector itself takes about "
+                              f"{FIXED // MB} MiB), not {text!r}")
         return budget
 
     @property
