@@ -22,6 +22,7 @@ DuckDB's threads took 5 µs of CPU a record, now 0.2. Measured on the bench's ~3
 with DuckDB, Arrow, confluent-kafka and an open store, without pandas: arrow_without_pandas),
 is 173–181 MiB.
 """
+
 from __future__ import annotations
 
 import ctypes
