@@ -8,24 +8,26 @@ measure the peak RSS). What is left after the fixed part goes to
   for a batch's rows until its commit (at a quarter, 32 MiB at 400MB, its writes took about
   twice the CPU a record);
 - the tap's librdkafka prefetch (``queued.max.messages.kbytes``, ``fetch.max.bytes``,
-  ``max.partition.fetch.bytes``): a 96th; librdkafka holds the fetch responses its queued
-  messages point into, several times the queue's nominal size (at a 48th they were ~30 MiB
-  of the peak);
+  ``max.partition.fetch.bytes``): a 160th; librdkafka holds the fetch responses its queued
+  messages point into, several times the queue's nominal size (at a 48th of the old split they
+  were ~30 MiB of the peak);
 - the tap's batches: three are in memory at once, each handed over when the next stage takes
   it (being consumed, normalized, written), each record costing its Message, its captured
   columns, its Arrow row and DuckDB's copy of it.
 
-Batches of whole row groups (32,768 rows, collectors/store/db.py) skip DuckDB's write-ahead
-log; at 400MB a batch is about half of one (17,184 records): whole row groups peaked at
-384–388 MiB in test_memory_budget. Measured on the bench's ~300 B JSON records
-(docs/architecture.md#memory-budget): the fixed part, an interpreter with DuckDB, Arrow (which
-imports pandas when it converts a Python list), confluent-kafka and an open store, is about
-264 MiB.
+At 400MB a batch is a whole row group (32,768 rows, collectors/store/db.py), which skips
+DuckDB's write-ahead log, and DuckDB gets 65 MiB to write it: with half a row group and 39 MiB
+DuckDB's threads took 5 µs of CPU a record, now 0.2. Measured on the bench's ~300 B JSON records
+(docs/architecture.md#memory-budget): the fixed part, `seamwatch collect` idle (an interpreter
+with DuckDB, Arrow, confluent-kafka and an open store, without pandas: arrow_without_pandas),
+is 173–181 MiB.
 """
 
 from __future__ import annotations
 
 import ctypes
+import importlib.abc
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,9 +36,9 @@ from collectors.otlp.config import parse_size
 from collectors.store.db import ROW_GROUP_ROWS  # a batch of whole row groups skips DuckDB's write-ahead log
 
 MB = 1 << 20  # MiB; a budget of "400MB" is 400,000,000 bytes (collectors/otlp/config.py parse_size)
-FIXED = 264 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, pandas, librdkafka, an open store (measured)
-MINIMUM = 320 * MB  # below this the batches get too small to keep up with a busy topic
-RECORD_COST = 7 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
+FIXED = 184 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, librdkafka, an open store (measured)
+MINIMUM = 320_000_000  # "320MB"; below this the batches get too small to keep up with a busy topic
+RECORD_COST = 6 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
 
 
 @dataclass(frozen=True)
@@ -47,8 +49,8 @@ class MemoryBudget:
     def parse(cls, text: str) -> MemoryBudget:
         budget = cls(parse_size(text, what="--memory"))
         if budget.total < MINIMUM:
-            raise ConfigError(f"--memory must be at least {MINIMUM // MB}MB (the collector itself takes about "
-                              f"{FIXED // MB}MB), not {text!r}")
+            raise ConfigError(f"--memory must be at least {MINIMUM // 10**6}MB (the collector itself takes about "
+                              f"{FIXED // MB} MiB), not {text!r}")
         return budget
 
     @property
@@ -63,7 +65,7 @@ class MemoryBudget:
 
     def fetch(self) -> dict[str, Any]:
         """librdkafka settings of the tap's consumer (-X settings still win over them)."""
-        queue = min(max(self._spare // 96, 1 * MB), 16 * MB)
+        queue = min(max(self._spare // 160, 1 * MB), 16 * MB)
         return {"queued.max.messages.kbytes": queue >> 10, "fetch.max.bytes": queue,
                 "max.partition.fetch.bytes": min(queue, 1 * MB)}
 
@@ -109,3 +111,32 @@ def lean_process() -> None:
     import pyarrow as pa
 
     pa.set_memory_pool(pa.system_memory_pool())
+
+
+def arrow_without_pandas() -> None:
+    """Keep pandas (~35 MiB resident, a second to import) out of a process that never uses it.
+
+    Arrow asks once per process whether pandas is installed, importing it to find out, the first
+    time it converts Python objects (pa.array of a list, pa.scalar): the collectors do that on every
+    batch. Asked while the import is refused, Arrow takes pandas as absent for its conversions
+    and would still import it for a call that needs it (to_pandas). To be called before anything
+    converts; a process that already imported pandas keeps it.
+    """
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    sys.meta_path.insert(0, _refuse_pandas)
+    try:
+        pa.scalar(0)  # Arrow's one look for pandas
+    finally:
+        sys.meta_path.remove(_refuse_pandas)
+
+
+class _RefusePandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pandas":
+            raise ImportError("pandas is not used here", name=name)
+
+
+_refuse_pandas = _RefusePandas()

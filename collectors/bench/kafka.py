@@ -32,7 +32,6 @@ from pathlib import Path
 from typing import Any
 
 from collectors.bench import child, load_average
-from collectors.kafka import fastpath
 
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 PARTITIONS = 4
@@ -330,6 +329,8 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     yield f"topic {topic}: {messages:,} events of ~{len(_event(0))} B + 3 headers (ready in {time.perf_counter() - t0:.1f}s)"
     yield f"before: {load_average()}"
     quarter = max(messages // 4, 1000)
+    from collectors.kafka import fastpath
+
     best = "native" if fastpath.available() else "bulk"
     rounds = paired(bootstrap, topic, messages, f"tap-{best}") if kcat_path() else []
     results: dict[str, dict[str, Any] | None] = {
@@ -401,7 +402,10 @@ if __name__ == "__main__":
     mode, bs, tp, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     if mode == "bare":
         res = measure_bare(bs, tp, n)
-    else:  # tap-<path>[@<memory budget>]
+    else:  # tap-<path>[@<memory budget>], without pandas as `seamwatch collect` taps (collectors/memory_budget.py)
+        from collectors.memory_budget import arrow_without_pandas
+
+        arrow_without_pandas()
         path, _, memory = mode.removeprefix("tap-").partition("@")
         res = measure_tap(bs, tp, n, path=path, schemas=sys.argv[5] if len(sys.argv) > 5 else None,
                           memory=memory or None)

@@ -95,6 +95,10 @@ def collect_cmd(db: str | None, db_memory_limit: str, retain: str | None, **opti
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
+    if not options.get("metrics") and not options.get("notify"):
+        from collectors.memory_budget import arrow_without_pandas
+
+        arrow_without_pandas()  # only the rules behind the alerts use pandas
     store = Store(db, memory_limit=store_memory_limit(options, db_memory_limit))
     lean_under_budget(options)
     components = collectors(store, options)  # checks every option before the file is opened

@@ -1,4 +1,8 @@
-"""`seamwatch findings`: every rule over a store, as a table for people or JSON for scripts."""
+"""`seamwatch findings`: every rule over a store, as a table for people or JSON for scripts.
+
+The rules (dashboard.findings.engine, and the analyses under them, pandas among them) are
+imported when the command runs: `seamwatch collect` loads this module too and never needs them.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import re
 import shutil
 import textwrap
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import duckdb
@@ -20,9 +24,10 @@ from collectors.store.lake import is_lake
 from collectors.store.migrate import LATEST, schema_version
 from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
-from dashboard.findings import engine
 from dashboard.findings.model import SEVERITIES, Finding, plural
-from dashboard.findings.scorecard import scorecard
+
+if TYPE_CHECKING:
+    from dashboard.findings import engine
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -130,6 +135,8 @@ def as_table(report: engine.Report, min_severity: str, waiting: Pending | None =
 
 
 def worst_at_or_above(found: list[Finding], level: str | None) -> bool:
+    from dashboard.findings import engine
+
     return level is not None and bool(engine.at_or_above(found, level))
 
 
@@ -204,6 +211,9 @@ def findings_cmd(db: str | None, as_json_: bool, since: str | None, start: str |
     if t0 is not None and t1 is not None and t1 <= t0:
         raise InputError("--to must be after --from")
     min_severity, fail_on = min_severity.lower(), fail_on.lower() if fail_on else None
+    from dashboard.findings import engine
+    from dashboard.findings.scorecard import scorecard
+
     waiting = derive_pending(db)
     with Store(db, read_only=True) as store:
         cur = store.cursor()
