@@ -61,7 +61,11 @@ def missing_requirement() -> str | None:
     return f"SeaweedFS is not built yet ({binary()} is missing): run python scripts/s3_server.py build"
 
 
-def build(*, log: object = print) -> Path:
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def build(*, log: object = _say) -> Path:
     """Build ``weed`` into the cache unless it is there (or SEAMWATCH_WEED names one)."""
     target = binary()
     if target.is_file():
@@ -99,7 +103,7 @@ def free_port() -> int:
 
 
 _PORTS = ("master.port", "master.port.grpc", "volume.port", "volume.port.grpc", "filer.port", "filer.port.grpc",
-          "s3.port", "s3.port.grpc", "s3.port.iceberg", "metricsPort")
+          "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "metricsPort")
 
 
 class S3Server:
@@ -131,6 +135,8 @@ class S3Server:
         data.mkdir(parents=True, exist_ok=True)
         args = [str(binary()), "server", f"-dir={data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-filer", "-s3",
                 f"-s3.config={self._config()}", "-volume.max=0", "-master.volumeSizeLimitMB=64",
+                # a restart elects its one master in a second (10 s by default); a stop is at once
+                "-master.electionTimeout=1s", "-volume.preStopSeconds=0",
                 *(f"-{name}={port}" for name, port in self.ports.items())]
         log = (self.workdir / "log").open("ab")
         self._proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
@@ -186,7 +192,7 @@ class S3Server:
         if self._proc is not None and self._proc.poll() is None:
             os.killpg(self._proc.pid, signal.SIGTERM)
             try:
-                self._proc.wait(timeout=20)
+                self._proc.wait(timeout=5)  # a throwaway server: its graceful end is not waited for long
             except subprocess.TimeoutExpired:
                 self.kill()
         self._proc = None

@@ -92,14 +92,21 @@ def catalog_name(location: str) -> str:
 def object_folder(url: str) -> str:
     """The data path an object's URL is under, as a person wrote it: ``s3://bucket/folder/``
     (an S3-compatible server's URLs name the bucket first; AWS's, in the host)."""
-    if url.startswith("s3://"):
-        return url.rsplit("/", 1)[0] + "/"
+    if not url.startswith("s3://"):
+        url = _s3_url(url)
+    # a table's folder, not its partition's (year=2026/month=12/…, '=' written %3D in a URL)
+    parts = url.rsplit("/", 1)[0].split("/")
+    keep = next((i for i, p in enumerate(parts) if "=" in p or "%3D" in p.upper()), len(parts))
+    return "/".join(parts[:keep]) + "/"
+
+
+def _s3_url(url: str) -> str:
+    """An S3-compatible server's object URL as s3://bucket/key."""
     host, _, path = url.split("://", 1)[1].partition("/")
     name = host.split(":")[0]
     if name.endswith(".amazonaws.com") and ".s3" in name and not name.startswith("s3"):
         path = name.split(".s3", 1)[0] + "/" + path  # virtual-hosted: bucket.s3.<region>.amazonaws.com
-    folder = path.split("?", 1)[0].rsplit("/", 1)[0]
-    return f"s3://{folder}/"
+    return f"s3://{path.split('?', 1)[0]}"
 
 
 def _object_storage(text: str) -> Fault | None:

@@ -171,6 +171,7 @@ def test_s3_stopped_under_a_receiver_answers_503_then_stores_every_acknowledged_
     down = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
     assert all(r.exc_info is None for r in caplog.records), "a traceback was logged"
     assert len(down) == 1 and "\n" not in down[0], down
-    assert down[0].startswith(f"the lake's data path ({prefix}"), down[0]
+    # the table's folder under the data path, not its partition's, and why
+    assert down[0].startswith(f"the lake's data path ({prefix}main/spans/) cannot be reached: Could not connect"), down[0]
     secret = own_s3_server.environment()["AWS_SECRET_ACCESS_KEY"]
     assert all(secret not in r.getMessage() for r in caplog.records)
