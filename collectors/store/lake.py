@@ -110,7 +110,8 @@ def s3_secret(con: duckdb.DuckDBPyConnection, environ: os._Environ[str] | dict[s
     env = os.environ if environ is None else environ
     key, secret = env.get("AWS_ACCESS_KEY_ID", ""), env.get("AWS_SECRET_ACCESS_KEY", "")
     region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or ""
+    variable = "AWS_ENDPOINT_URL_S3" if env.get("AWS_ENDPOINT_URL_S3") else "AWS_ENDPOINT_URL"
+    endpoint = env.get(variable) or ""
     if not (key or secret or region or endpoint):
         return False
     options = ["TYPE s3"]
@@ -123,7 +124,7 @@ def s3_secret(con: duckdb.DuckDBPyConnection, environ: os._Environ[str] | dict[s
     if endpoint:
         url = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
         if url.scheme not in ("http", "https") or not url.netloc:
-            raise StoreError(f"the S3 endpoint {endpoint!r} (AWS_ENDPOINT_URL) is not a URL: write e.g. "
+            raise StoreError(f"the S3 endpoint {endpoint!r} ({variable}) is not a URL: write e.g. "
                              "'https://s3.example.com' or 'http://127.0.0.1:8333'.")
         options += [f"ENDPOINT '{_quote(url.netloc)}'", "URL_STYLE 'path'",
                     f"USE_SSL {'true' if url.scheme == 'https' else 'false'}"]

@@ -50,6 +50,29 @@ def _wait_stored(store: Store, n: int, seconds: float = 30) -> None:
         time.sleep(0.05)
 
 
+def test_the_secret_is_made_from_the_aws_environment_and_never_shown() -> None:
+    from collectors.errors import StoreError
+
+    con = duckdb.connect()
+    try:
+        load_extensions(con)
+        assert not s3_secret(con, {})  # no variable: no secret (public buckets only)
+        assert s3_secret(con, {"AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "it's-secret",
+                               "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:9000"})
+        said = con.execute("SELECT secret_string FROM duckdb_secrets() WHERE name = 'seamwatch_s3'").fetchone()[0]
+        assert "it's-secret" not in said and "secret=redacted" in said
+        for part in ("key_id=AKIDEXAMPLE", "region=eu-west-1", "endpoint=127.0.0.1:9000", "url_style=path",
+                     "use_ssl=false"):
+            assert part in said.split(";"), (part, said)
+        assert s3_secret(con, {"AWS_ENDPOINT_URL": "http://ignored:1", "AWS_ENDPOINT_URL_S3": "https://s3.example.com"})
+        said = con.execute("SELECT secret_string FROM duckdb_secrets() WHERE name = 'seamwatch_s3'").fetchone()[0]
+        assert "endpoint=s3.example.com" in said.split(";") and "use_ssl=true" in said.split(";")
+        with pytest.raises(StoreError, match=r"'ftp://x' \(AWS_ENDPOINT_URL\) is not a URL"):
+            s3_secret(con, {"AWS_ENDPOINT_URL": "ftp://x"})
+    finally:
+        con.close()
+
+
 def test_the_cli_creates_a_lake_on_s3_a_receiver_writes_it_and_another_process_reads_it(
         postgres, s3_server, monkeypatch) -> None:
     from click.testing import CliRunner
