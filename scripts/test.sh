@@ -68,7 +68,8 @@ lake_env() {
   if [ -n "${SEAMWATCH_WEED:-}" ]; then
     :  # a weed built already
   elif command -v go >/dev/null 2>&1; then
-    GOFLAGS=${GOFLAGS:--p=1} "$PY" scripts/s3_server.py build >/dev/null
+    GOFLAGS=${GOFLAGS:--p=1} "$PY" scripts/s3_server.py build >/dev/null ||
+      echo "building SeaweedFS failed: the lake's S3 tests will skip (fail under CI)"
   else
     echo "Go missing: SeaweedFS cannot be built and the lake's S3 tests will skip (fail under CI)"
   fi
