@@ -6,7 +6,9 @@
 # installed here when missing and root.
 # The lake tests (a DuckLake store on PostgreSQL) run in a second environment, .venv-lake, with the
 # lake extra (duckdb 1.5.5 and its extension wheels) against a PostgreSQL cluster they start from
-# Debian's postgresql package, installed here when missing and root.
+# Debian's postgresql package, installed here when missing and root; those of a data path on object
+# storage also start SeaweedFS, an S3-compatible server built from source with the Go toolchain
+# once (scripts/s3_server.py build: minutes the first time, then cached under ~/.cache/seamwatch).
 # With arguments, they go to pytest in .venv only (SEAMWATCH_TEST_STORES=lake: in .venv-lake only).
 # Under CI=true, a missing service fails the run instead of skipping tests.
 set -euo pipefail
@@ -63,6 +65,14 @@ lake_env() {
   fi
   .venv-lake/bin/python -m pip install --quiet --upgrade pip
   .venv-lake/bin/python -m pip install --quiet -e '.[test,lake]'
+  if [ -n "${SEAMWATCH_WEED:-}" ]; then
+    :  # a weed built already
+  elif command -v go >/dev/null 2>&1; then
+    GOFLAGS=${GOFLAGS:--p=1} "$PY" scripts/s3_server.py build >/dev/null ||
+      echo "building SeaweedFS failed: the lake's S3 tests will skip (fail under CI)"
+  else
+    echo "Go missing: SeaweedFS cannot be built and the lake's S3 tests will skip (fail under CI)"
+  fi
 }
 
 run_pytest() {  # run_pytest PYTHON ARGS...: pytest's status, "no tests" counted as a failure

@@ -64,10 +64,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-def _harness() -> Any:
-    spec = importlib.util.spec_from_file_location("postgres_server", ROOT / "scripts" / "postgres_server.py")
+def _harness(name: str = "postgres_server") -> Any:
+    """A service's script (scripts/<name>.py) as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["postgres_server"] = mod
+    sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
 
@@ -91,6 +92,7 @@ def postgres() -> Iterator[Any]:
     try:
         extension_file("ducklake")
         extension_file("postgres")
+        extension_file("httpfs")
     except StoreError as exc:
         _unavailable(str(exc))
     with _cluster(harness, on_failure=lambda exc: _unavailable(str(exc).splitlines()[0])) as pg:
@@ -125,7 +127,59 @@ def _cluster(harness: Any, on_failure: Callable[[Exception], None] | None = None
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def lake_on(pg: Any, data_path: Path) -> str:
+BUCKET = "seamwatch"  # the bucket each S3 server of the tests starts with
+
+
+@pytest.fixture(scope="session")
+def s3_server(postgres: Any) -> Iterator[Any]:
+    """An S3-compatible server (SeaweedFS, scripts/s3_server.py) for the session, with the bucket
+    BUCKET; skips, or fails under CI, without one. A lake on it needs its environment (``s3_env``)."""
+    harness = _harness("s3_server")
+    why = harness.missing_requirement()
+    if why:
+        _unavailable(why)
+    with _s3(harness, on_failure=lambda exc: _unavailable(str(exc).splitlines()[0])) as server:
+        yield server
+
+
+@pytest.fixture
+def own_s3_server(s3_server: Any) -> Iterator[Any]:
+    """An S3 server of the test's own, for tests that stop and start it under a running collector."""
+    with _s3(sys.modules["s3_server"]) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _s3(harness: Any, on_failure: Callable[[Exception], None] | None = None) -> Iterator[Any]:
+    workdir = Path(tempfile.mkdtemp(prefix="seamwatch-s3-"))
+    server = harness.S3Server(workdir)
+    try:
+        try:
+            server.start()
+            server.create_bucket(BUCKET)
+        except harness.S3ServerError as exc:
+            if on_failure is None:
+                raise
+            on_failure(exc)
+        yield server
+    finally:
+        try:
+            server.kill()  # thrown away: its graceful stop would only cost seconds
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def s3_env(monkeypatch: pytest.MonkeyPatch, server: Any) -> str:
+    """Point this process (and the processes it starts) at ``server``, as a deployment's
+    environment does; returns a new, empty prefix of its bucket, s3://BUCKET/<name>/."""
+    for name in ("AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in server.environment().items():
+        monkeypatch.setenv(name, value)
+    return f"s3://{BUCKET}/lake_{uuid.uuid4().hex[:12]}/"
+
+
+def lake_on(pg: Any, data_path: Path | str) -> str:
     """A new lake whose catalog is a new database of ``pg``, its files under ``data_path``."""
     from collectors.store.lake import create
 

@@ -9,8 +9,11 @@ one into a :class:`Fault`: its kind and one sentence for the log and the status.
 - ``conflict``: another writer's commit touched the same table (retention's delete against an
   append, maintenance's merge against a delete, two processes upgrading one lake). Nothing is
   wrong: the transaction is run again (:func:`retry_conflicts`), never counted as a lost batch.
-- ``data-path-full`` and ``data-path-unwritable``: the Parquet files cannot be written. Waited
-  out like the catalog.
+- ``data-path-full`` and ``data-path-unwritable``: the Parquet files cannot be written (a full
+  disk; a folder not writable, or object storage refusing the key). Waited out like the catalog.
+- ``data-path-unreachable``: the object storage of an ``s3://`` data path does not answer (the
+  server down, the network, a 5xx). Waited out like the catalog. Its sentence names the data
+  path as ``s3://bucket/folder/``, never the key.
 
 Every other error is not the lake's: callers treat it as before (a bad row, a bug).
 A commit that fails when the connection breaks may have reached PostgreSQL anyway; the
@@ -32,8 +35,8 @@ from collectors.errors import first_line
 
 log = logging.getLogger(__name__)
 
-CATALOG, CONFLICT, DATA_PATH_FULL, DATA_PATH_UNWRITABLE = (
-    "catalog", "conflict", "data-path-full", "data-path-unwritable")
+CATALOG, CONFLICT, DATA_PATH_FULL, DATA_PATH_UNWRITABLE, DATA_PATH_UNREACHABLE = (
+    "catalog", "conflict", "data-path-full", "data-path-unwritable", "data-path-unreachable")
 # tries of one transaction against conflicts: the tap's and the deriver's, and retention's,
 # whose deletes meet every collector's appends (its backoff reaches 2 s: ~30 s and ~90 s in all)
 CONFLICT_TRIES = 20
@@ -53,6 +56,13 @@ _FILE = re.compile(r'(?:Could not write|Cannot open|Could not open|Cannot create
                    r'( file| directory)? "([^"]+)"', re.IGNORECASE)
 _FULL = re.compile(r"No space left on device|disk full|Disk quota exceeded", re.IGNORECASE)
 _UNWRITABLE = re.compile(r"Read-only file system|Permission denied", re.IGNORECASE)
+# object storage (httpfs): an object's URL in DuckDB's error, and what went wrong reaching it
+_OBJECT_URL = re.compile(r"'((?:s3|https?)://[^'\s]+)'")
+_UNREACHABLE = re.compile(r"Could not connect to server|Connection refused|Timeout was reached|"
+                          r"Could(?:n't| not) resolve host|Connection reset|Failure when receiving data|"
+                          r"Server returned nothing|Send failure|Service Unavailable|Bad Gateway|Gateway Timeout|"
+                          r"Internal Server Error|SlowDown", re.IGNORECASE)
+_FORBIDDEN = re.compile(r"\b403\b|Forbidden|AccessDenied|InvalidAccessKeyId|SignatureDoesNotMatch", re.IGNORECASE)
 _CONNINFO_KEYS = ("host", "port", "dbname")
 
 T = TypeVar("T")
@@ -77,6 +87,40 @@ def catalog_name(location: str) -> str:
     parts = dict(p.split("=", 1) for p in text.split() if "=" in p)
     named = " ".join(f"{k}={parts[k]}" for k in _CONNINFO_KEYS if k in parts)
     return f"PostgreSQL {named}" if named else "PostgreSQL"
+
+
+def object_folder(url: str) -> str:
+    """The data path an object's URL is under, as a person wrote it: ``s3://bucket/folder/``
+    (an S3-compatible server's URLs name the bucket first; AWS's, in the host)."""
+    if not url.startswith("s3://"):
+        url = _s3_url(url)
+    # a table's folder, not its partition's (year=2026/month=12/…, '=' written %3D in a URL)
+    parts = url.rsplit("/", 1)[0].split("/")
+    keep = next((i for i, p in enumerate(parts) if "=" in p or "%3D" in p.upper()), len(parts))
+    return "/".join(parts[:keep]) + "/"
+
+
+def _s3_url(url: str) -> str:
+    """An S3-compatible server's object URL as s3://bucket/key."""
+    host, _, path = url.split("://", 1)[1].partition("/")
+    name = host.split(":")[0]
+    if name.endswith(".amazonaws.com") and ".s3" in name and not name.startswith("s3"):
+        path = name.split(".s3", 1)[0] + "/" + path  # virtual-hosted: bucket.s3.<region>.amazonaws.com
+    return f"s3://{path.split('?', 1)[0]}"
+
+
+def _object_storage(text: str) -> Fault | None:
+    m = _OBJECT_URL.search(text)
+    if not m:
+        return None
+    where = object_folder(m.group(1))
+    if _UNREACHABLE.search(text):
+        why = _UNREACHABLE.search(text).group(0)  # type: ignore[union-attr]
+        return Fault(DATA_PATH_UNREACHABLE, f"the lake's data path ({where}) cannot be reached: {why}")
+    if _FORBIDDEN.search(text):
+        return Fault(DATA_PATH_UNWRITABLE, f"the lake's data path ({where}) refused the request: 403 Forbidden "
+                                           "(check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
+    return None
 
 
 def _pg_reason(text: str) -> str:
@@ -106,6 +150,9 @@ def classify(exc: BaseException, location: str) -> Fault:
     if m and _UNWRITABLE.search(text):
         why = _UNWRITABLE.search(text).group(0)  # type: ignore[union-attr]
         return Fault(DATA_PATH_UNWRITABLE, f"cannot write to the lake's data path ({folder}): {why}")
+    stored = _object_storage(text)
+    if stored is not None:
+        return stored
     if _CATALOG.search(text):
         return Fault(CATALOG, f"the lake's catalog ({catalog_name(location)}) cannot be reached: {_pg_reason(text)}")
     return Fault(None, first_line(exc))

@@ -5,10 +5,13 @@ catalog in PostgreSQL and its rows in Parquet files under a data path, so many c
 dashboard processes, on many machines, share one store (docs/architecture.md#the-lake). Seamwatch
 names a lake ``ducklake:postgres:<libpq connection string>`` wherever it takes ``--db``; the
 data path is given once, when the lake is created (``seamwatch lake create``), and the catalog
-remembers it.
+remembers it. The data path is a folder every machine mounts, or a prefix on S3-compatible
+object storage (``s3://bucket/prefix/``), reached with the credentials and endpoint of the
+standard AWS environment variables (:func:`s3_secret`).
 
-DuckDB runs the lake through two extensions, loaded from the PyPI wheels of the ``lake`` extra
-(``pip install 'seamwatch[lake]'``): nothing is downloaded at run time.
+DuckDB runs the lake through three extensions (ducklake, postgres, and httpfs for object
+storage), loaded from the PyPI wheels of the ``lake`` extra (``pip install 'seamwatch[lake]'``):
+nothing is downloaded at run time.
 
 DuckLake has no PRIMARY KEY, UNIQUE, index or per-column compression, and ADD COLUMN takes
 only a literal default. The file's migrations stay the one description of the schema: a new
@@ -25,6 +28,7 @@ import importlib.util
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -34,7 +38,9 @@ PREFIX = "ducklake:"
 _CATALOG = "postgres:"
 # The lake catalog of a Store is attached under this name, as the file is (collectors.store.db)
 NAME = "store"
-_EXTENSIONS = (("ducklake", "ducklake"), ("postgres", "postgres_scanner"))
+_EXTENSIONS = (("ducklake", "ducklake"), ("postgres", "postgres_scanner"), ("httpfs", "httpfs"))
+# The DuckDB secret the lake's object storage is reached with, made from the environment
+_S3_SECRET = "seamwatch_s3"
 
 
 def is_lake(location: str | os.PathLike[str]) -> bool:
@@ -54,7 +60,7 @@ def extension_file(name: str) -> Path:
     """The .duckdb_extension file of the installed wheel duckdb-extension-<name>, for this duckdb."""
     spec = importlib.util.find_spec(f"duckdb_extension_{name}")
     hint = ("a DuckLake store needs the lake extra: pip install 'seamwatch[lake]' (duckdb 1.5.5 with the "
-            f"ducklake and postgres extension wheels); this install has duckdb {duckdb.__version__}")
+            f"ducklake, postgres and httpfs extension wheels); this install has duckdb {duckdb.__version__}")
     if spec is None or not spec.submodule_search_locations:
         raise StoreError(f"{hint} and no duckdb-extension-{name}.")
     folder = Path(list(spec.submodule_search_locations)[0]) / "extensions" / f"v{duckdb.__version__}"
@@ -71,7 +77,7 @@ def _extension_directory() -> Path:
 
 
 def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
-    """INSTALL the ducklake and postgres extensions from their wheels, then LOAD them."""
+    """INSTALL the ducklake, postgres and httpfs extensions from their wheels, then LOAD them."""
     directory = _extension_directory()
     directory.mkdir(parents=True, exist_ok=True)
     con.execute(f"SET extension_directory = '{_quote(str(directory))}'")
@@ -85,6 +91,51 @@ def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
         if not installed:  # the folder is per DuckDB version, and the extra pins the wheels to it
             con.execute(f"INSTALL '{_quote(str(path))}'")
         con.execute(f"LOAD {name}")
+
+
+def is_url(data_path: str | os.PathLike[str]) -> bool:
+    """True when a data path is object storage (``s3://bucket/prefix/``) rather than a folder."""
+    return "://" in str(data_path)
+
+
+def s3_secret(con: duckdb.DuckDBPyConnection, environ: os._Environ[str] | dict[str, str] | None = None) -> bool:
+    """Make the DuckDB secret the lake's S3 data path is reached with, from the environment
+    AWS's own tools read: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (AWS_SESSION_TOKEN),
+    AWS_REGION (or AWS_DEFAULT_REGION) and, for S3-compatible storage that is not AWS,
+    AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (``http://`` for a server without TLS; its
+    buckets are addressed by path). False, and no secret, when none of them is set (DuckDB
+    then reaches public buckets only). The secret lives in this connection's memory, never on
+    disk, and is never logged.
+    """
+    env = os.environ if environ is None else environ
+    key, secret = env.get("AWS_ACCESS_KEY_ID", ""), env.get("AWS_SECRET_ACCESS_KEY", "")
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or ""
+    variable = "AWS_ENDPOINT_URL_S3" if env.get("AWS_ENDPOINT_URL_S3") else "AWS_ENDPOINT_URL"
+    endpoint = env.get(variable) or ""
+    if not (key or secret or region or endpoint):
+        return False
+    options = ["TYPE s3"]
+    if key or secret:
+        options += [f"KEY_ID '{_quote(key)}'", f"SECRET '{_quote(secret)}'"]
+    if env.get("AWS_SESSION_TOKEN"):
+        options.append(f"SESSION_TOKEN '{_quote(env['AWS_SESSION_TOKEN'])}'")
+    if region:
+        options.append(f"REGION '{_quote(region)}'")
+    if endpoint:
+        url = urlsplit(endpoint if "://" in endpoint else "https://" + endpoint)
+        if url.scheme not in ("http", "https") or not url.netloc:
+            raise StoreError(f"the S3 endpoint {endpoint!r} ({variable}) is not a URL: write e.g. "
+                             "'https://s3.example.com' or 'http://127.0.0.1:8333'.")
+        options += [f"ENDPOINT '{_quote(url.netloc)}'", "URL_STYLE 'path'",
+                    f"USE_SSL {'true' if url.scheme == 'https' else 'false'}"]
+    con.execute(f"CREATE OR REPLACE SECRET {_S3_SECRET} ({', '.join(options)})")
+    return True
+
+
+def _data_path(data_path: str | os.PathLike[str]) -> str:
+    """The DATA_PATH of a new lake: an object storage prefix as given, a folder made absolute; a '/' last."""
+    text = str(data_path) if is_url(data_path) else str(Path(data_path).resolve())
+    return text if text.endswith("/") else text + "/"
 
 
 def _quote(text: str) -> str:
@@ -103,11 +154,13 @@ def attach(con: duckdb.DuckDBPyConnection, location: str, *, read_only: bool,
     """ATTACH the lake as ``store`` and USE it; a lake is created only when ``data_path`` is given."""
     catalog = _catalog(location)
     load_extensions(con)
+    # before ATTACH: whether the catalog names object storage is known only once it is attached
+    s3_secret(con)
     options = []
     if read_only:
         options.append("READ_ONLY")
     if data_path is not None:
-        options.append(f"DATA_PATH '{_quote(str(Path(data_path).resolve()))}/'")
+        options.append(f"DATA_PATH '{_quote(_data_path(data_path))}'")
     else:
         options.append("CREATE_IF_NOT_EXISTS false")
     try:
@@ -125,7 +178,8 @@ def attach(con: duckdb.DuckDBPyConnection, location: str, *, read_only: bool,
 
 
 def create(location: str, data_path: str | os.PathLike[str]) -> None:
-    """Create the lake (catalog and schema), its Parquet files going under ``data_path``.
+    """Create the lake (catalog and schema), its Parquet files going under ``data_path``: a
+    folder, or a prefix of a bucket that exists (``s3://bucket/prefix/``).
 
     Two processes creating one lake at the same moment collide in the catalog, so this is a
     separate step, run once (``seamwatch lake create``).
@@ -133,8 +187,14 @@ def create(location: str, data_path: str | os.PathLike[str]) -> None:
     from collectors.store.db import connect_memory
     from collectors.store.migrate import migrate
 
-    folder = Path(data_path)
-    if "://" not in str(data_path):
+    folder: str | Path = Path(data_path)
+    if is_url(data_path):
+        folder = str(data_path)
+        if not folder.startswith("s3://") or not folder[len("s3://"):].split("/", 1)[0]:
+            raise StoreError(f"cannot create the lake's data path {folder}: object storage is written "
+                             "s3://bucket/prefix/ (S3 or an S3-compatible server, see AWS_ENDPOINT_URL).")
+    else:
+        folder = Path(data_path)
         if not folder.parent.is_dir():
             raise StoreError(f"cannot create the lake's data path {folder}: folder {folder.parent} does not exist.")
         folder.mkdir(exist_ok=True)
@@ -147,10 +207,21 @@ def create(location: str, data_path: str | os.PathLike[str]) -> None:
                 raise
         else:
             raise StoreError(f"a lake exists already at {location!r}; collect into it with --db.")
+        if is_url(folder):
+            _check_reachable(con, str(folder))
         attach(con, location, read_only=False, data_path=folder)
         migrate(con, location)
     finally:
         con.close()
+
+
+def _check_reachable(con: duckdb.DuckDBPyConnection, prefix: str) -> None:
+    """List the object storage prefix once, so that a missing bucket, a wrong endpoint or a refused
+    key fails ``lake create`` in one sentence rather than the first collector's write."""
+    try:
+        con.execute("SELECT count(*) FROM glob(?)", [_data_path(prefix) + "*"]).fetchone()
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot reach the lake's data path {prefix}: {first_line(exc)}") from None
 
 
 # -- schema --------------------------------------------------------------------------------

@@ -16,8 +16,10 @@ def lake_group() -> None:
 
 @lake_group.command("create")
 @db_option
-@click.option("--data-path", "data_path", required=True, metavar="DIR",
-              help="Folder the lake's Parquet files go to (every machine that writes must see it at this path).")
+@click.option("--data-path", "data_path", required=True, metavar="DIR|s3://BUCKET/PREFIX/",
+              help="Where the lake's Parquet files go: a folder every machine that writes sees at this path, or "
+                   "S3-compatible object storage (credentials and endpoint from AWS_ACCESS_KEY_ID, "
+                   "AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL).")
 def create_cmd(db: str | None, data_path: str) -> None:
     """Create a lake once; then give its --db to collect, up, import, dashboard and findings."""
     if not db:
