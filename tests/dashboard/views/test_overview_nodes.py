@@ -32,4 +32,4 @@ def test_a_service_node_opens_call_chains_for_it_and_sync_edges_carry_rate_and_p
     assert any(page == "call-chains" and "service=web-checkout" in q for _, page, q in _links(at))
     graph = json.loads(at.get("plotly_chart")[0].proto.spec)
     labels = [a["text"] for a in graph["layout"]["annotations"]]
-    assert any("/min · p95 " in text for text in labels), labels
+    assert any("/min<br>p95 " in text for text in labels), labels  # rate over p95, two lines between layers
