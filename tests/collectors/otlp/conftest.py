@@ -88,3 +88,66 @@ def wait_for(store: Store, sql: str, expected: Callable[[Any], bool], timeout: f
         if expected(value) or time.monotonic() > deadline:
             return value
         time.sleep(0.05)
+
+
+def stored_spans(store: Store) -> int:
+    return store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0]
+
+
+def wait_stored(store: Store, n: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while stored_spans(store) < n:
+        assert time.monotonic() < deadline, "the receiver never stored the spans"
+        time.sleep(0.05)
+
+
+def through_an_outage(location: str, stop: Callable[[], Any], start: Callable[[], Any], *, what: str,
+                      settle_first: bool = False, noticed_within: float = 30, back_within: float = 60) -> Any:
+    """A receiver on the store at ``location`` through an outage of one of its parts: three requests
+    answered 200, then ``stop()``; while it lasts every request is answered 503 with Retry-After: 1
+    and the queue stays within its bound; after ``start()`` writing comes back, and in the end
+    every acknowledged span is stored exactly once, none lost. Returns the receiver's status.
+    ``settle_first``: the three requests are stored before the outage, not held."""
+    from tests.collectors.otlp.requests import request
+
+    spans, acknowledged, refused = 50, 0, []
+    config = replace(FAST, max_pending_rows=1000, flush_rows=100)
+    with Store(location) as store:
+        receiver = OtlpReceiver(store, config)
+        receiver.start()
+        try:
+            for _ in range(3):
+                assert post(receiver.http_address, request(spans).SerializeToString())[0] == 200
+                acknowledged += 1
+            if settle_first:
+                wait_stored(store, acknowledged * spans)
+            stop()
+            try:
+                deadline = time.monotonic() + noticed_within
+                while len(refused) < 3:
+                    assert time.monotonic() < deadline, f"the receiver never noticed {what} was gone"
+                    status, headers, _ = post(receiver.http_address, request(spans).SerializeToString())
+                    if status == 200:
+                        acknowledged += 1
+                    else:
+                        refused.append((status, headers.get("retry-after")))
+                    time.sleep(0.1)
+                assert set(refused) == {(503, "1")}, refused
+                assert receiver.status().write_failing
+                assert receiver.writer.pending <= config.max_pending_rows
+            finally:
+                start()
+            deadline = time.monotonic() + back_within
+            while receiver.status().write_failing:
+                assert time.monotonic() < deadline, f"writing never came back after {what} did"
+                time.sleep(0.1)
+            assert post(receiver.http_address, request(spans).SerializeToString())[0] == 200
+            acknowledged += 1
+        finally:
+            receiver.stop()
+        stored = store.cursor().execute(
+            "SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM spans").fetchone()
+    assert stored == (acknowledged * spans, acknowledged * spans)
+    status = receiver.status()
+    assert status.rows_lost == 0 and status.rows_unwritten == 0
+    return status

@@ -10,7 +10,6 @@ import sys
 import textwrap
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from collectors.otlp import OtlpReceiver
 from collectors.store import Store, schema_version
 from collectors.store.migrate import LATEST, MIGRATIONS
-from tests.collectors.otlp.conftest import FAST, post
+from tests.collectors.otlp.conftest import FAST, post, through_an_outage
 from tests.collectors.otlp.requests import request
 from tests.conftest import lake_on, older_lake
 
@@ -101,45 +100,8 @@ def test_otlp_writer_commits_again_through_conflicts_and_loses_no_acknowledged_s
 def test_catalog_stopped_under_a_receiver_answers_503_then_stores_every_acknowledged_span_once(
         own_postgres, tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.WARNING)
-    location = lake_on(own_postgres, tmp_path / "lake")
-    acknowledged, refused = 0, []
-    config = replace(FAST, max_pending_rows=1000, flush_rows=100)
-    with Store(location) as store:
-        receiver = OtlpReceiver(store, config)
-        receiver.start()
-        try:
-            for _ in range(3):
-                assert post(receiver.http_address, request(SPANS).SerializeToString())[0] == 200
-                acknowledged += 1
-            own_postgres.stop(mode="immediate")
-            try:
-                deadline = time.monotonic() + 30
-                while len(refused) < 3:
-                    assert time.monotonic() < deadline, "the receiver never noticed PostgreSQL was gone"
-                    status, headers, _ = post(receiver.http_address, request(SPANS).SerializeToString())
-                    if status == 200:
-                        acknowledged += 1
-                    else:
-                        refused.append((status, headers.get("retry-after")))
-                    time.sleep(0.1)
-                assert set(refused) == {(503, "1")}, refused
-                assert receiver.status().write_failing
-                assert receiver.writer.pending <= config.max_pending_rows
-            finally:
-                own_postgres.start()
-            deadline = time.monotonic() + 60
-            while receiver.status().write_failing:
-                assert time.monotonic() < deadline, "writing never came back after PostgreSQL did"
-                time.sleep(0.1)
-            assert post(receiver.http_address, request(SPANS).SerializeToString())[0] == 200
-            acknowledged += 1
-        finally:
-            receiver.stop()
-        stored = store.cursor().execute(
-            "SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM spans").fetchone()
-    assert stored == (acknowledged * SPANS, acknowledged * SPANS)
-    status = receiver.status()
-    assert status.rows_lost == 0 and status.rows_unwritten == 0
+    through_an_outage(lake_on(own_postgres, tmp_path / "lake"), lambda: own_postgres.stop(mode="immediate"),
+                      own_postgres.start, what="PostgreSQL")
     down = _one_line(caplog.records, "cannot be reached")
     assert len(down) == 1, down
     assert "the lake's catalog (PostgreSQL host=127.0.0.1 port=" in down[0] and "user=" not in down[0]

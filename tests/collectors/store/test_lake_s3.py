@@ -10,8 +10,6 @@ import logging
 import subprocess
 import sys
 import textwrap
-import time
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from collectors.otlp import OtlpReceiver
 from collectors.store import Store
 from collectors.store.lake import load_extensions, s3_secret
 from collectors.store.lake_maintenance import maintain
-from tests.collectors.otlp.conftest import FAST, post
+from tests.collectors.otlp.conftest import FAST, post, through_an_outage, wait_stored
 from tests.collectors.otlp.requests import request
 from tests.conftest import lake_on, s3_env
 
@@ -41,13 +39,6 @@ def _objects(prefix: str) -> list[str]:
         return sorted(r[0] for r in con.execute("SELECT file FROM glob(?)", [prefix + "**"]).fetchall())
     finally:
         con.close()
-
-
-def _wait_stored(store: Store, n: int, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0] < n:
-        assert time.monotonic() < deadline, "the receiver never stored the spans"
-        time.sleep(0.05)
 
 
 def test_the_secret_is_made_from_the_aws_environment_and_never_shown() -> None:
@@ -90,7 +81,7 @@ def test_the_cli_creates_a_lake_on_s3_a_receiver_writes_it_and_another_process_r
         try:
             for _ in range(3):
                 assert post(receiver.http_address, request(SPANS).SerializeToString())[0] == 200
-            _wait_stored(store, 3 * SPANS)
+            wait_stored(store, 3 * SPANS)
         finally:
             receiver.stop()
     parquet = [o for o in _objects(prefix) if o.endswith(".parquet")]
@@ -150,47 +141,8 @@ def test_s3_stopped_under_a_receiver_answers_503_then_stores_every_acknowledged_
         postgres, own_s3_server, monkeypatch, caplog) -> None:
     caplog.set_level(logging.WARNING)
     prefix = s3_env(monkeypatch, own_s3_server)
-    location = lake_on(postgres, prefix)
-    acknowledged, refused = 0, []
-    config = replace(FAST, max_pending_rows=1000, flush_rows=100)
-    with Store(location) as store:
-        receiver = OtlpReceiver(store, config)
-        receiver.start()
-        try:
-            for _ in range(3):
-                assert post(receiver.http_address, request(SPANS).SerializeToString())[0] == 200
-                acknowledged += 1
-            _wait_stored(store, acknowledged * SPANS)
-            own_s3_server.kill()
-            try:
-                deadline = time.monotonic() + 60
-                while len(refused) < 3:
-                    assert time.monotonic() < deadline, "the receiver never noticed the S3 server was gone"
-                    status, headers, _ = post(receiver.http_address, request(SPANS).SerializeToString())
-                    if status == 200:
-                        acknowledged += 1
-                    else:
-                        refused.append((status, headers.get("retry-after")))
-                    time.sleep(0.1)
-                assert set(refused) == {(503, "1")}, refused
-                assert receiver.status().write_failing
-                assert receiver.writer.pending <= config.max_pending_rows
-            finally:
-                own_s3_server.start()
-            deadline = time.monotonic() + 90
-            while receiver.status().write_failing:
-                assert time.monotonic() < deadline, "writing never came back after the S3 server did"
-                time.sleep(0.1)
-            assert post(receiver.http_address, request(SPANS).SerializeToString())[0] == 200
-            acknowledged += 1
-            _wait_stored(store, acknowledged * SPANS)
-        finally:
-            receiver.stop()
-        stored = store.cursor().execute(
-            "SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM spans").fetchone()
-    assert stored == (acknowledged * SPANS, acknowledged * SPANS)
-    status = receiver.status()
-    assert status.rows_lost == 0 and status.rows_unwritten == 0
+    through_an_outage(lake_on(postgres, prefix), own_s3_server.kill, own_s3_server.start, what="the S3 server",
+                      settle_first=True, noticed_within=60, back_within=90)
     down = [r.getMessage() for r in caplog.records if "cannot be reached" in r.getMessage()]
     assert all(r.exc_info is None for r in caplog.records), "a traceback was logged"
     assert len(down) == 1 and "\n" not in down[0], down
