@@ -67,10 +67,11 @@ class Deriver(ThreadComponent):
                 what="derivation")
         except Exception as exc:  # a bad trace, or a full disk, must not stop the collectors beside us
             self._stats["errors"] += 1
-            self._stats["last_error"] = reason = faults.describe(exc, self.store.path)
+            what = faults.fault(exc, self.store.path)
+            self._stats["last_error"] = reason = what.reason
             # one line (the spans are stored; `findings` derives what is still pending later), and one
             # per outage of a lake: the passes that meet the same fault again only at debug level
-            kind = faults.classify(exc, self.store.path).kind if self.store.lake else None
+            kind = what.kind
             level = logging.DEBUG if kind is not None and kind == self._fault else logging.ERROR
             self._fault = kind
             log.log(level, "derivation failed, %s traces left pending: %s", "its" if until_done else "the", reason)

@@ -176,11 +176,16 @@ def name(location: str) -> str:
     return f"the lake on {catalog_name(location)}" if location.startswith("ducklake:") else location
 
 
+def fault(exc: BaseException, location: str) -> Fault:
+    """The lake's fault when the store is a lake; on a file, no kind and the error's first line."""
+    if not location.startswith("ducklake:"):
+        return Fault(None, first_line(exc))
+    return classify(exc, location)
+
+
 def describe(exc: BaseException, location: str) -> str:
     """One line for the log: the lake's fault when it is one, else the error's first line."""
-    if not location.startswith("ducklake:"):
-        return first_line(exc)
-    return classify(exc, location).reason
+    return fault(exc, location).reason
 
 
 def retry_conflicts(work: Callable[[], T], *, what: str, tries: int = CONFLICT_TRIES,

@@ -45,8 +45,9 @@ class Periodic(ThreadComponent):
         try:
             done = self.run_once()
         except Exception as exc:  # noqa: BLE001 - this work must never take the collectors down
-            self.error = faults.describe(exc, self.store.path)
-            outage = (faults.classify(exc, self.store.path).kind if self.store.lake else None) or self.error
+            what = faults.fault(exc, self.store.path)
+            self.error = what.reason
+            outage = what.kind or self.error
             level = logging.DEBUG if outage == self._outage else logging.WARNING
             log.log(level, "%s failed, trying again every %g s: %s", self.what, self.every, self.error)
             self._outage = outage
