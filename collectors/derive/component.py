@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from collectors.derive import MAX_TRACES, derive, derive_all
+from collectors.outage import Outage
 from collectors.progress import eta
 from collectors.runtime import ThreadComponent
 from collectors.status import DeriveStatus
@@ -37,7 +38,8 @@ class Deriver(ThreadComponent):
         # outlives the lease meets the next holder's in DuckLake's conflict check: one commit fails
         # and its traces stay pending for the next pass.
         self._lease = Lease(store, "derive", ttl=max(60.0, every * 6))
-        self._fault: str | None = None  # the lake fault the last pass failed on (collectors/store/faults.py)
+        # one line per outage (the spans are stored; `findings` derives what is still pending later)
+        self._outage = Outage(log, "derivation", level=logging.ERROR)
         self._backlog_said = -math.inf
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -67,17 +69,13 @@ class Deriver(ThreadComponent):
                 what="derivation")
         except Exception as exc:  # a bad trace, or a full disk, must not stop the collectors beside us
             self._stats["errors"] += 1
-            what = faults.fault(exc, self.store.path)
-            self._stats["last_error"] = reason = what.reason
-            # one line (the spans are stored; `findings` derives what is still pending later), and one
-            # per outage of a lake: the passes that meet the same fault again only at debug level
-            kind = what.kind
-            level = logging.DEBUG if kind is not None and kind == self._fault else logging.ERROR
-            self._fault = kind
-            log.log(level, "derivation failed, %s traces left pending: %s", "its" if until_done else "the", reason)
+            fault = faults.fault(exc, self.store.path)
+            self._stats["last_error"] = fault.reason
+            self._outage.failed(fault.kind or fault.reason, f"derivation failed, {'its' if until_done else 'the'} "
+                                                            f"traces left pending: {fault.reason}")
             log.debug("derivation failure", exc_info=True)
             return
-        self._fault = None
+        self._outage.worked()
         self._say_backlog(r.traces, r.pending, time.monotonic() - started)
         for k in ("traces", "segments", "messages", "snapshots"):
             self._stats[k] += getattr(r, k)

@@ -20,6 +20,7 @@ from typing import Any
 from collectors.kafka.config import KafkaSettings
 from collectors.logrepeat import rate_limit
 from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
+from collectors.outage import Outage
 from collectors.runtime import ThreadComponent
 from collectors.status import LagStatus, us_to_s
 from collectors.store import Store, faults
@@ -57,6 +58,7 @@ class LagPoller(ThreadComponent):
         interval = float(settings.poll_interval)
         self._lease = Lease(store, f"lag:{self.cluster}", ttl=interval * 1.5)
         self._standby_check = max(0.2, interval / 4)
+        self._outage = Outage(log, f"{self.name}: polling")
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
@@ -92,14 +94,18 @@ class LagPoller(ThreadComponent):
                     self._stop.wait(self._standby_check)
                     continue
                 self.poll_once()
+                self._outage.worked()
                 backoff = 1.0
                 wait = max(0.0, self.settings.poll_interval - (time.monotonic() - started))
             except Exception as exc:  # noqa: BLE001 (a broker away must not end the poller)
+                fault = faults.fault(exc, self.store.path)
                 with self._lock:
-                    self._status.update(state="retrying", last_error=faults.describe(exc, self.store.path))
+                    self._status.update(state="retrying", last_error=fault.reason)
                     self._status["failures"] += 1
-                log.warning("%s: poll failed, retrying in %.1fs: %s", self.name, backoff,
-                            faults.describe(exc, self.store.path))
+                # one line per outage: a broker away fails every poll the same way
+                self._outage.failed(fault.kind or fault.reason, f"{self.name}: poll failed, retrying with backoff "
+                                                                f"up to {max(60.0, self.settings.poll_interval):g} s: "
+                                                                f"{fault.reason}")
                 self._admin = None  # a fresh client after a failure
                 wait = backoff * (0.8 + 0.4 * random.random())  # noqa: S311 (jitter, not crypto)
                 backoff = min(backoff * 2, max(60.0, self.settings.poll_interval))

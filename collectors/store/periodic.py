@@ -1,15 +1,15 @@
 """Store work done every few minutes beside the collectors (retention, lake maintenance).
 
 A pass runs under its own lease (one collector of a lake at a time) and must never take the
-collectors down. A failing pass is said once per outage: the first failure as a warning, the
-same fault again only at debug level (a catalog away for an hour is one line, not sixty), and
-the pass that works again says so.
+collectors down. A failing pass is said once per outage (collectors/outage.py): a catalog away
+for an hour is one line, not sixty, and the pass that works again says so.
 """
 
 from __future__ import annotations
 
 import logging
 
+from collectors.outage import Outage
 from collectors.runtime import ThreadComponent
 from collectors.store import faults
 from collectors.store.db import Store
@@ -28,7 +28,7 @@ class Periodic(ThreadComponent):
         self.store, self.every = store, every
         super().__init__()
         self.error: str | None = None
-        self._outage: str | None = None  # the fault's kind on a lake (its wording changes as PostgreSQL restarts)
+        self._outage = Outage(log, self.what)
 
     def run_once(self) -> dict[str, int]:
         raise NotImplementedError
@@ -45,15 +45,13 @@ class Periodic(ThreadComponent):
         try:
             done = self.run_once()
         except Exception as exc:  # noqa: BLE001 - this work must never take the collectors down
-            what = faults.fault(exc, self.store.path)
-            self.error = what.reason
-            outage = what.kind or self.error
-            level = logging.DEBUG if outage == self._outage else logging.WARNING
-            log.log(level, "%s failed, trying again every %g s: %s", self.what, self.every, self.error)
-            self._outage = outage
+            fault = faults.fault(exc, self.store.path)
+            self.error = fault.reason
+            # a lake's fault by its kind: its wording changes as PostgreSQL restarts
+            self._outage.failed(fault.kind or fault.reason,
+                                f"{self.what} failed, trying again every {self.every:g} s: {fault.reason}")
             return
-        if self._outage is not None:
-            log.warning("%s works again", self.what)
-        self.error = self._outage = None
+        self._outage.worked()
+        self.error = None
         if any(done.values()):
             log.info("%s: %s", self.what, done)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import time
 import uuid
@@ -64,9 +65,10 @@ def test_kill_9_mid_stream_then_restart(tmp_path, bootstrap, admin, topic_factor
     assert points >= 1 and polls == 0  # the poller ran, and left the tap's own group out of the store
 
 
-def test_broker_restart(store, kafka_broker, topic_factory, produce) -> None:
+def test_broker_restart(store, kafka_broker, topic_factory, produce, caplog) -> None:
     if not kafka_broker.restartable:
         pytest.skip("SEAMWATCH_TEST_BOOTSTRAP points at a broker this suite cannot restart")
+    caplog.set_level(logging.DEBUG, logger="collectors.kafka.lag")
     topic = topic_factory("restart", partitions=2)
     settings = KafkaSettings(bootstrap=[kafka_broker.bootstrap], cluster="test", include=(topic,),
                              batch_seconds=0.3, topic_refresh=0.5, poll_interval=0.5,
@@ -92,6 +94,10 @@ def test_broker_restart(store, kafka_broker, topic_factory, produce) -> None:
     assert (rows, distinct) == (2000, 2000)
     assert tap.status().last_error  # what happened is reported, not hidden
     assert poller.status().failures >= 1
+    # the poller says the outage once, however many polls failed, and says when polling works again
+    said = [r.getMessage() for r in caplog.records if r.name == "collectors.kafka.lag" and r.levelno >= logging.WARNING]
+    assert len([m for m in said if "poll failed" in m]) == 1, said
+    assert said[-1] == "kafka-lag[test]: polling works again", said
 
 
 def _rows(store, topic: str) -> int:
