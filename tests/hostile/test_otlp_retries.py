@@ -47,3 +47,17 @@ def test_same_ids_at_another_time_are_another_span(receiver, store):
     assert post(receiver.http_address, req.SerializeToString())[0] == 200
     receiver.stop()
     assert _count(store) == 2
+
+
+def test_same_ids_at_another_time_inside_one_batch_are_two_spans(receiver_factory, store):
+    """A batch with a repeated (trace id, span id) is grouped by its whole key: both spans are kept,
+    and a true copy beside them is still skipped."""
+    receiver = receiver_factory(flush_interval=5.0)  # all three wait in the same batch
+    req = request(1)
+    first = req.SerializeToString()
+    req.resource_spans[0].scope_spans[0].spans[0].start_time_unix_nano += 1_000_000_000
+    for body in (first, req.SerializeToString(), first):
+        assert post(receiver.http_address, body)[0] == 200
+    receiver.stop()
+    assert _count(store) == 2
+    assert receiver.status().duplicates_skipped == 1
