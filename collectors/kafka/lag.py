@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from collectors.kafka.config import KafkaSettings
+from collectors.kafka.readable_end import PROBE_SPAN, ReadableEnd
 from collectors.logrepeat import rate_limit
 from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
 from collectors.outage import Outage
@@ -59,6 +60,7 @@ class LagPoller(ThreadComponent):
         self._lease = Lease(store, f"lag:{self.cluster}", ttl=interval * 1.5)
         self._standby_check = max(0.2, interval / 4)
         self._outage = Outage(log, f"{self.name}: polling")
+        self._readable: ReadableEnd | None = None
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
@@ -68,6 +70,8 @@ class LagPoller(ThreadComponent):
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
+        if self._readable is not None:
+            self._readable.close()
         self._lease.release()
         self._set(state="stopped")
 
@@ -165,6 +169,7 @@ class LagPoller(ThreadComponent):
         high = _watermarks(admin, wanted, OffsetSpec.latest(), TopicPartition)
         low = _watermarks(admin, wanted, OffsetSpec.earliest(), TopicPartition)
 
+        caught = self._caught_up(committed, high)
         now = _now_us()
         topic_rows = [{"cluster": self.cluster, "topic": t, "partition": p, "low_watermark": low.get((t, p)),
                        "high_watermark": high.get((t, p)), "observed_at": now} for t, p in sorted(wanted)]
@@ -184,11 +189,33 @@ class LagPoller(ThreadComponent):
                 group_rows.append({
                     "cluster": self.cluster, "group_id": gid, "topic": t, "partition": p,
                     "committed_offset": off,
-                    # NULL when the topic is gone: the group's offsets outlive it
-                    "high_watermark": high.get((t, p)),
+                    # where the group's lag ends: the high watermark, or its committed offset when
+                    # only transaction markers lie past it; NULL when the topic is gone
+                    "high_watermark": off if (t, p, off) in caught else high.get((t, p)),
                     "state": state, "members": len(members), "client_id": owner.get((t, p)), "polled_at": now,
                 })
         return group_rows, topic_rows
+
+    def _caught_up(self, committed: dict[str, dict[tuple[str, int], int | None]],
+                   high: dict[tuple[str, int], int]) -> set[tuple[str, int, int]]:
+        """The (topic, partition, committed offset) a little behind the high watermark with no record
+        in between (collectors/kafka/readable_end.py): a group committed there has read every record."""
+        behind: dict[tuple[str, int], tuple[set[int], int]] = {}
+        for offsets in committed.values():
+            for tp, off in offsets.items():
+                h = high.get(tp)
+                if off is not None and h is not None and 0 < h - off <= PROBE_SPAN:
+                    behind.setdefault(tp, (set(), h))[0].add(off)
+        if not behind:
+            return set()
+        if self._readable is None:
+            self._readable = ReadableEnd(self.settings.client_conf())
+        try:
+            return self._readable.caught_up(behind)
+        except Exception as exc:  # noqa: BLE001 (the lag as the broker states it, then)
+            log.debug("%s: reading partitions for their readable end: %s", self.name, exc)
+            self._readable.close()
+            return set()
 
     def poll_once(self) -> None:
         group_rows, topic_rows = self.snapshot()
