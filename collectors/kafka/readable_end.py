@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 # one marker per partition, so a caught-up group is a few offsets behind, not thousands.
 PROBE_SPAN = 64
 PROBE_SECONDS = 2.0  # time the partition reads of one poll may take together
-_UNKNOWN = object()
 
 Key = tuple[str, int]  # (topic, partition)
 
@@ -43,38 +42,28 @@ class ReadableEnd:
                      "isolation.level": "read_committed", "fetch.wait.max.ms": 100}
         self.conf.setdefault("client.id", "seamwatch-lag-readable-end")
         self._consumer: Any = None
-        # (partition, high watermark) → what reads from an offset found: (offset, the first record's
-        # offset from there, or None when the partition ended first)
-        self._answers: dict[tuple[Key, int], list[tuple[int, int | None]]] = {}
+        # (partition, high watermark) → (the offset read from, the last record's offset before the
+        # high watermark, or None when no record lies there)
+        self._read_from: dict[tuple[Key, int], tuple[int, int | None]] = {}
 
     def caught_up(self, behind: dict[Key, tuple[set[int], int]]) -> set[tuple[str, int, int]]:
         """Of partitions given as (the groups' committed offsets, high watermark), the (topic,
         partition, committed offset) with no record between the offset and the high watermark: a
         group committed there has read every record."""
         todo = {(tp, h): {c for c in cs if 0 < h - c <= PROBE_SPAN} for tp, (cs, h) in behind.items()}
-        self._answers = {k: v for k, v in self._answers.items() if k in todo}  # partitions that moved on
-        deadline = time.monotonic() + PROBE_SECONDS
-        while time.monotonic() < deadline:
-            # from the lowest offset not answered yet: a record found at f answers every offset up
-            # to f (it lies past them), the end found answers every offset past it
-            ask = {tp: (min(unknown), h) for (tp, h), cs in todo.items()
-                   if (unknown := [c for c in cs if self._known(tp, h, c) is _UNKNOWN])}
-            found = self._read(ask, deadline) if ask else {}
-            if not found:
-                break
-            for tp, first in found.items():
-                self._answers.setdefault((tp, ask[tp][1]), []).append((ask[tp][0], first))
-        return {(*tp, c) for (tp, h), cs in todo.items() for c in cs if self._known(tp, h, c) is None}
-
-    def _known(self, tp: Key, h: int, c: int) -> Any:
-        """What the reads say of offset c: the first record's offset past it, None when no record
-        lies past it, or _UNKNOWN."""
-        for start, first in self._answers.get((tp, h), ()):
-            if first is None and start <= c:
-                return None
-            if first is not None and start <= c <= first:
-                return first
-        return _UNKNOWN
+        todo = {k: cs for k, cs in todo.items() if cs}
+        self._read_from = {k: v for k, v in self._read_from.items() if k in todo}  # partitions that moved on
+        ask = {tp: (min(cs), h) for (tp, h), cs in todo.items()
+               if (tp, h) not in self._read_from or self._read_from[(tp, h)][0] > min(cs)}
+        if ask:
+            for tp, last in self._read(ask).items():
+                self._read_from[(tp, ask[tp][1])] = (ask[tp][0], last)
+        caught = set()
+        for (tp, h), cs in todo.items():
+            if (tp, h) in self._read_from:
+                start, last = self._read_from[(tp, h)]
+                caught |= {(*tp, c) for c in cs if c >= start and (last is None or c > last)}
+        return caught
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -84,32 +73,36 @@ class ReadableEnd:
                 log.debug("closing the readable-end consumer: %s", exc)
             self._consumer = None
 
-    def _read(self, todo: dict[Key, tuple[int, int]], deadline: float) -> dict[Key, int | None]:
-        """The first record's offset below the high watermark from each offset, or None when the
-        partition ends first; a partition not answered by ``deadline`` is left out."""
+    def _read(self, todo: dict[Key, tuple[int, int]]) -> dict[Key, int | None]:
+        """Each partition read from an offset to its end: the last record's offset before the high
+        watermark, or None when there is none; a partition not read to its end within
+        PROBE_SECONDS is left out."""
         from confluent_kafka import Consumer, KafkaError, TopicPartition
 
         if self._consumer is None:
             self._consumer = Consumer(self.conf)
         consumer = self._consumer
         consumer.assign([TopicPartition(t, p, c) for (t, p), (c, _) in todo.items()])
-        found: dict[Key, int | None] = {}
+        last: dict[Key, int | None] = dict.fromkeys(todo)
+        ended: set[Key] = set()
+        deadline = time.monotonic() + PROBE_SECONDS
         try:
-            while len(found) < len(todo) and time.monotonic() < deadline:
-                for msg in consumer.consume(num_messages=len(todo) * 4, timeout=0.1):
+            while len(ended) < len(todo) and time.monotonic() < deadline:
+                for msg in consumer.consume(num_messages=PROBE_SPAN * len(todo), timeout=0.1):
                     tp = (msg.topic(), msg.partition())
-                    if tp not in todo or tp in found:
+                    if tp not in todo or tp in ended:
                         continue
                     err = msg.error()
-                    if err is None and msg.offset() < todo[tp][0]:
-                        continue  # fetched for an earlier read of this partition
                     if err is None:
-                        # a record below the high watermark is one the group still has to read
-                        found[tp] = msg.offset() if msg.offset() < todo[tp][1] else None
+                        start, high = todo[tp]
+                        if msg.offset() >= high:  # written since the poll: past where the lag ends
+                            ended.add(tp)
+                        elif msg.offset() >= start:  # (not one fetched for an earlier read)
+                            last[tp] = msg.offset()
                     elif err.code() == KafkaError._PARTITION_EOF:
-                        found[tp] = None
+                        ended.add(tp)
                     else:
                         log.debug("reading %s/%s for its readable end: %s", *tp, err)
         finally:
             consumer.unassign()
-        return found
+        return {tp: last[tp] for tp in ended}
