@@ -31,6 +31,7 @@ PROBE_SPAN = 64
 PROBE_SECONDS = 2.0  # time the partition reads of one poll may take together
 
 Key = tuple[str, int]  # (topic, partition)
+UNREADABLE = -1  # a read refused (no READ permission on the topic): asked again once the end moves
 
 
 class ReadableEnd:
@@ -43,8 +44,9 @@ class ReadableEnd:
         self.conf.setdefault("client.id", "seamwatch-lag-readable-end")
         self._consumer: Any = None
         # (partition, high watermark) → (the offset read from, the last record's offset before the
-        # high watermark, or None when no record lies there)
+        # high watermark, None when no record lies there, or UNREADABLE)
         self._read_from: dict[tuple[Key, int], tuple[int, int | None]] = {}
+        self._refused: set[Key] = set()
 
     def caught_up(self, behind: dict[Key, tuple[set[int], int]]) -> set[tuple[str, int, int]]:
         """Of partitions given as (the groups' committed offsets, high watermark), the (topic,
@@ -62,7 +64,8 @@ class ReadableEnd:
         for (tp, h), cs in todo.items():
             if (tp, h) in self._read_from:
                 start, last = self._read_from[(tp, h)]
-                caught |= {(*tp, c) for c in cs if c >= start and (last is None or c > last)}
+                if last != UNREADABLE:
+                    caught |= {(*tp, c) for c in cs if c >= start and (last is None or c > last)}
         return caught
 
     def close(self) -> None:
@@ -75,8 +78,8 @@ class ReadableEnd:
 
     def _read(self, todo: dict[Key, tuple[int, int]]) -> dict[Key, int | None]:
         """Each partition read from an offset to its end: the last record's offset before the high
-        watermark, or None when there is none; a partition not read to its end within
-        PROBE_SECONDS is left out."""
+        watermark, None when there is none, or UNREADABLE when the broker refused the read; a
+        partition not read to its end within PROBE_SECONDS is left out."""
         from confluent_kafka import Consumer, KafkaError, TopicPartition
 
         if self._consumer is None:
@@ -101,8 +104,13 @@ class ReadableEnd:
                             last[tp] = msg.offset()
                     elif err.code() == KafkaError._PARTITION_EOF:
                         ended.add(tp)
-                    else:
-                        log.debug("reading %s/%s for its readable end: %s", *tp, err)
+                    else:  # the lag stays as the broker states it; the log says why once a partition
+                        if tp not in self._refused:
+                            self._refused.add(tp)
+                            log.info("cannot read %s/%s to tell transaction markers from records (%s): its "
+                                     "groups' lag counts every offset up to the high watermark", *tp, err.str())
+                        last[tp] = UNREADABLE
+                        ended.add(tp)
         finally:
             consumer.unassign()
         return {tp: last[tp] for tp in ended}
