@@ -8,13 +8,13 @@ stays one offset behind the high watermark for good: the lag reads 1 and Burrow'
 group stopped (kafka-consumer-groups.sh and Burrow show the same lag of 1). Aborted records are
 likewise never delivered to a ``read_committed`` consumer.
 
-So where a group's committed offset is a little behind the high watermark, the lag poller asks the
-partition itself: a consumer without a group reads from the committed offset, as a
-``read_committed`` consumer would. When it reaches the end without a record below the high
-watermark, nothing the group could still read lies there, and the group's lag is measured to its
-committed offset. Answers are kept per (partition, committed offset, high watermark), so a quiet
-partition is read once, not at every poll; a partition that cannot be read in time keeps the
-high watermark (the lag as the broker states it).
+So where a group's committed offset is a little behind the high watermark of a quiet partition
+(its end where the previous poll found it), the lag poller asks the partition itself: a consumer
+without a group reads from the committed offset, as a ``read_committed`` consumer would. When it
+reaches the end without a record below the high watermark, nothing the group could still read
+lies there, and the group's lag is measured to its committed offset. One read per partition and
+end answers every group on it, so a quiet partition is read once, not at every poll; a partition
+that cannot be read in time keeps the high watermark (the lag as the broker states it).
 """
 
 from __future__ import annotations
@@ -38,21 +38,29 @@ class ReadableEnd:
     """Answers "does any record lie in [committed, high watermark)?" by reading the partitions."""
 
     def __init__(self, conf: dict[str, Any]) -> None:
+        # a read takes a few records: small fetches (a record larger than them still comes whole)
         self.conf = {**conf, "group.id": "seamwatch-lag-readable-end", "enable.auto.commit": False,
                      "enable.auto.offset.store": False, "enable.partition.eof": True,
-                     "isolation.level": "read_committed", "fetch.wait.max.ms": 100}
+                     "isolation.level": "read_committed", "fetch.wait.max.ms": 100,
+                     "max.partition.fetch.bytes": 64 << 10, "fetch.max.bytes": 1 << 20,
+                     "queued.max.messages.kbytes": 1 << 10}
         self.conf.setdefault("client.id", "seamwatch-lag-readable-end")
         self._consumer: Any = None
         # (partition, high watermark) → (the offset read from, the last record's offset before the
         # high watermark, None when no record lies there, or UNREADABLE)
         self._read_from: dict[tuple[Key, int], tuple[int, int | None]] = {}
         self._refused: set[Key] = set()
+        self._high: dict[Key, int] = {}  # each partition's high watermark at the previous poll
 
     def caught_up(self, behind: dict[Key, tuple[set[int], int]]) -> set[tuple[str, int, int]]:
         """Of partitions given as (the groups' committed offsets, high watermark), the (topic,
         partition, committed offset) with no record between the offset and the high watermark: a
         group committed there has read every record."""
-        todo = {(tp, h): {c for c in cs if 0 < h - c <= PROBE_SPAN} for tp, (cs, h) in behind.items()}
+        # only a quiet partition (its end where the previous poll found it) is read: on a busy one a
+        # group passes the markers as it reads on, and reading it at every poll would cost a fetch
+        quiet = {tp for tp, (_, h) in behind.items() if self._high.get(tp) == h}
+        self._high = {tp: h for tp, (_, h) in behind.items()}
+        todo = {(tp, h): {c for c in cs if 0 < h - c <= PROBE_SPAN} for tp, (cs, h) in behind.items() if tp in quiet}
         todo = {k: cs for k, cs in todo.items() if cs}
         self._read_from = {k: v for k, v in self._read_from.items() if k in todo}  # partitions that moved on
         ask = {tp: (min(cs), h) for (tp, h), cs in todo.items()

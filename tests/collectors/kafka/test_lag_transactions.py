@@ -79,11 +79,11 @@ def test_transaction_markers_are_not_lag(bootstrap, topic_factory, tmp_path) -> 
     with duckdb.connect(str(db), read_only=True) as con:
         polls = con.execute("SELECT count(DISTINCT polled_at) FROM group_offsets WHERE group_id = ?",
                             [behind]).fetchone()[0]
-        lag = dict(con.execute("SELECT group_id || '/' || \"partition\", max(high_watermark - committed_offset) "
-                               "FROM group_offsets WHERE topic = ? GROUP BY ALL", [topic]).fetchall())
+        lag = dict(con.execute("SELECT group_id || '/' || \"partition\", arg_max(high_watermark - committed_offset, "
+                               "polled_at) FROM group_offsets WHERE topic = ? GROUP BY ALL", [topic]).fetchall())
         ends = dict(con.execute("SELECT \"partition\", max(high_watermark) FROM topic_offsets WHERE topic = ? "
                                 "GROUP BY ALL", [topic]).fetchall())
-    assert polls >= 4, (polls, out)
+    assert polls >= 4, (polls, out)  # (the first poll finds the partitions quiet only at the second)
     # the broker's high watermarks stay as they are, one past the last marker
     assert ends == {0: records[0][-1] + 2, 1: records[1][-1] + 2}, ends
     assert lag == {f"{done}/0": 0, f"{done}/1": 0, f"{behind}/0": 2, f"{behind}/1": 0}, lag
