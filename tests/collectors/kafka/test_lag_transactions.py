@@ -81,11 +81,14 @@ def test_transaction_markers_are_not_lag(bootstrap, topic_factory, tmp_path) -> 
                             [behind]).fetchone()[0]
         lag = dict(con.execute("SELECT group_id || '/' || \"partition\", arg_max(high_watermark - committed_offset, "
                                "polled_at) FROM group_offsets WHERE topic = ? GROUP BY ALL", [topic]).fetchall())
+        waited = dict(con.execute("SELECT \"partition\", arg_max(time_lag_s, \"at\") FROM consumer_status "
+                                  "WHERE group_id = ? GROUP BY ALL", [done]).fetchall())
         ends = dict(con.execute("SELECT \"partition\", max(high_watermark) FROM topic_offsets WHERE topic = ? "
                                 "GROUP BY ALL", [topic]).fetchall())
     assert polls >= 4, (polls, out)  # (the first poll finds the partitions quiet only at the second)
     # the broker's high watermarks stay as they are, one past the last marker
     assert ends == {0: records[0][-1] + 2, 1: records[1][-1] + 2}, ends
+    assert waited == {0: 0.0, 1: 0.0}, waited  # and it waits for nothing: its time lag is 0 s, not growing
     assert lag == {f"{done}/0": 0, f"{done}/1": 0, f"{behind}/0": 2, f"{behind}/1": 0}, lag
 
     res = subprocess.run(seamwatch("findings", "--db", str(db), "--json"), capture_output=True, text=True,
