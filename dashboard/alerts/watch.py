@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from collectors.outage import Outage
 from collectors.runtime import ThreadComponent
 from collectors.status import FindingsWatchStatus
-from collectors.store import Store
+from collectors.store import Store, faults
 from dashboard.analyses.window import Window
 from dashboard.findings import engine
 
@@ -43,6 +44,7 @@ class FindingsWatch(ThreadComponent):
         self._lock = threading.Lock()
         self.latest: engine.Report | None = None
         self._stats = {"runs": 0, "errors": 0, "last_run": None, "last_error": None}
+        self._outage = Outage(log, "the findings watch")  # a lake away: one line, not one per rule and run
 
     def subscribe(self, listener: Callable[[engine.Report], None]) -> None:
         """Call ``listener(report)`` after each run (on the watch's thread)."""
@@ -52,15 +54,32 @@ class FindingsWatch(ThreadComponent):
         """One evaluation; a failure is logged and counted, never raised (the collectors go on)."""
         end = self._clock()
         cur = self.store.cursor()
+        lake: list[faults.Fault] = []  # the lake's faults the rules met
+
+        def failed(rule: str, exc: Exception) -> None:
+            fault = faults.fault(exc, self.store.path)
+            if fault.kind is None:
+                log.warning("rule %s failed: %s", rule, fault.reason, exc_info=log.isEnabledFor(logging.DEBUG))
+            else:
+                lake.append(fault)
+
         try:
-            report = engine.evaluate(cur, Window(end - self.window, end))
+            report = engine.evaluate(cur, Window(end - self.window, end), on_failure=failed)
         except Exception as exc:  # a broken store read must not stop the thread
+            fault = faults.fault(exc, self.store.path)
             self._stats["errors"] += 1
-            self._stats["last_error"] = reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            log.error("findings could not be evaluated: %s", reason)
+            self._stats["last_error"] = fault.reason
+            if fault.kind is None:
+                log.error("findings could not be evaluated: %s", fault.reason)
+            else:
+                self._outage_met(fault)
             return None
         finally:
             cur.close()
+        if lake:
+            self._outage_met(lake[0])
+        else:
+            self._outage.worked()
         with self._lock:
             self.latest = report
         self._stats["runs"] += 1
@@ -72,6 +91,11 @@ class FindingsWatch(ThreadComponent):
                 log.error("after the findings run: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                 log.debug("findings listener failure", exc_info=True)
         return report
+
+    def _outage_met(self, fault: faults.Fault) -> None:
+        """A lake away fails every rule on every run until it is back: said once, by its kind."""
+        self._outage.failed(fault.kind or fault.reason,
+                            f"the findings watch failed, trying again every {self.every:g} s: {fault.reason}")
 
     def _run(self) -> None:
         self.run_once()

@@ -13,7 +13,7 @@ CLI can refuse to call a partial result clean.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -54,9 +54,11 @@ def at_or_above(found: Iterable[Finding], level: str) -> list[Finding]:
 
 
 def evaluate(con: duckdb.DuckDBPyConnection, window: Window, *, topology: Any = _NOT_LOADED,
-             min_severity: str = "info", rules: Sequence[str] | None = None) -> Report:
+             min_severity: str = "info", rules: Sequence[str] | None = None,
+             on_failure: Callable[[str, Exception], None] | None = None) -> Report:
     """Run the rules over `window`. `topology` defaults to the store's declaration; `rules`
-    runs only those rule ids."""
+    runs only those rule ids. A rule that fails is logged, or handed to ``on_failure(rule id,
+    error)`` instead (the findings watch says a store's outage once, not once per rule and run)."""
     if topology is _NOT_LOADED:
         topology = declared_topology(con)
     wanted = [r for r in registry.rules() if rules is None or r.id in set(rules)]
@@ -68,7 +70,10 @@ def evaluate(con: duckdb.DuckDBPyConnection, window: Window, *, topology: Any = 
                 found.extend(rule.findings(con, window, topology))
             except Exception as exc:  # noqa: BLE001 (one broken rule must not hide the others' findings)
                 reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                log.warning("rule %s failed: %s", rule.id, reason, exc_info=log.isEnabledFor(logging.DEBUG))
+                if on_failure is None:
+                    log.warning("rule %s failed: %s", rule.id, reason, exc_info=log.isEnabledFor(logging.DEBUG))
+                else:
+                    on_failure(rule.id, exc)
                 report.errors[rule.id] = reason
                 _rearm(con)
     report.findings = sorted(at_or_above(found, min_severity), key=sort_key)
