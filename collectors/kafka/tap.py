@@ -444,7 +444,7 @@ class KafkaTap(ThreadComponent):
             s["records"] += table.num_rows
             s["batches"] += 1
             s["errors"] += len(errors)
-            s["last_flush_at"] = tapped
+            s["last_flush_at"] = _now_us()  # the commit, not the read: a slow write is no fresher
             if s["state"] == "retrying":
                 s["state"] = "running"
         if self._fault is not None:

@@ -147,3 +147,28 @@ def test_a_failing_native_capture_hands_over_without_losing_a_record(store, boot
     assert store.cursor().execute("SELECT count(DISTINCT event_id) FROM records WHERE topic = ?",
                                   [topic]).fetchone() == (2000,)
     assert tap.status().path == "bulk"
+
+
+def test_last_write_is_when_the_batch_committed(store, bootstrap, topic_factory, produce, monkeypatch) -> None:
+    """A write that takes long (a lake's object store coming back) is as old as its commit, not as
+    old as the read of its batch: the status's last write and the commit-age metric read from it."""
+    import contextlib
+
+    topic = topic_factory("slow-write")
+    produce(topic, [(b"k", b'{"eventId": "e1"}', None)])
+    transaction = store.transaction
+
+    @contextlib.contextmanager
+    def slow_transaction():
+        with transaction() as tx:
+            yield tx
+            time.sleep(3)  # the commit takes 3 s
+    monkeypatch.setattr(store, "transaction", slow_transaction)
+    tap = KafkaTap(store, _settings(bootstrap, topic), from_beginning=True)
+    tap.start()
+    try:
+        wait_for(lambda: tap.status().records == 1, what="the slow batch")
+        age = time.time() - tap.status().last_flush_at
+    finally:
+        tap.stop()
+    assert 0 <= age < 2, age
