@@ -28,6 +28,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from collectors.errors import ConfigError
+from collectors.outage import Outage
 from collectors.status import (
     DeriveStatus,
     FindingsWatchStatus,
@@ -38,7 +39,7 @@ from collectors.status import (
     Status,
     TapStatus,
 )
-from collectors.store import Store
+from collectors.store import Store, faults
 from dashboard.analyses import burrow, lag
 from dashboard.analyses.window import Window
 from dashboard.findings import registry
@@ -85,6 +86,8 @@ class SeamwatchCollector(Collector):
         self.last_scrape_at: float | None = None
         self.last_error: str | None = None
         self._lock = threading.Lock()
+        # a store away fails every scrape (Prometheus asks every 15 s): said once per outage and part
+        self._outages: dict[str, Outage] = {}
 
     def describe(self) -> list[Metric]:
         return []  # built at scrape time: nothing to check at registration
@@ -97,12 +100,17 @@ class SeamwatchCollector(Collector):
             window = Window(end - self.window, end)
             out: list[Metric] = []
             for part in (self._lag, self._end_to_end, self._findings, self._health):
+                name = part.__name__.strip("_")
+                outage = self._outages.setdefault(name, Outage(log, f"metrics: {name}"))
                 try:
                     out.extend(part(window))
                 except Exception as exc:  # a read that fails costs its families, never the scrape
                     self.read_errors += 1
-                    self.last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    log.warning("metrics: %s failed: %s", part.__name__.strip("_"), self.last_error)
+                    fault = faults.fault(exc, self.store.path)
+                    self.last_error = fault.reason
+                    outage.failed(fault.kind or fault.reason, f"metrics: {name} failed: {fault.reason}")
+                else:
+                    outage.worked()
             yield from out
 
     # -- consumer lag --------------------------------------------------------------------------

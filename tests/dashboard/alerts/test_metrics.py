@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 from datetime import timedelta
 
@@ -113,6 +114,26 @@ def test_a_failing_read_costs_its_families_not_the_scrape(lagging) -> None:
     assert _value(m, "kafka_consumergroup_group_lag", group="billing", partition="0") == 50
     assert collector.read_errors == 1 and server.status().read_errors == 1
     assert "1 failed read" in server.status().describe() and "last error: status unavailable" in server.status().describe()
+
+
+def test_a_read_failing_at_every_scrape_is_said_once_and_its_return_once(lagging, caplog) -> None:
+    """Prometheus scrapes every 15 s: a store away for an hour is one line, not 240."""
+    away = [True]
+
+    def statuses() -> dict:
+        if away[0]:
+            raise RuntimeError("status unavailable")
+        return {}
+
+    collector = SeamwatchCollector(lagging.store, statuses=statuses, window=timedelta(minutes=15), clock=lambda: END)
+    caplog.set_level(logging.DEBUG, logger="dashboard.alerts.metrics")
+    for _ in range(5):
+        list(collector.collect())
+    away[0] = False
+    list(collector.collect())
+    said = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert said == ["metrics: health failed: status unavailable", "metrics: health works again"], said
+    assert collector.read_errors == 5
 
 
 @pytest.mark.parametrize(("text", "want"), [("9464", ("127.0.0.1", 9464)), (":9000", ("127.0.0.1", 9000)),
