@@ -55,11 +55,12 @@ def render(ctx: Ctx) -> None:
                     width="stretch", config={"displayModeBar": False})
     st.subheader("Entry points, deepest first")
     st.dataframe(by_entry[["entry_service", "entry_operation", "max_depth", "p95_depth", "over_limit", "segments",
-                           "max_fan_out", "p95_path_latency_ms"]], hide_index=True, width="stretch", column_config={
+                           "max_fan_out", "p95_latency_ms"]], hide_index=True, width="stretch", column_config={
         "entry_service": "Service", "entry_operation": "Entry", "max_depth": "Max depth", "p95_depth": "p95 depth",
         "over_limit": st.column_config.NumberColumn("Over the limit", format="localized"),
         "segments": st.column_config.NumberColumn("Requests", format="localized"), "max_fan_out": "Max fan-out",
-        "p95_path_latency_ms": st.column_config.NumberColumn("p95 latency along the path (ms)", format="%.0f")})
+        "p95_latency_ms": st.column_config.NumberColumn(
+            "p95 latency (ms)", format="%.0f", help="How long the caller waited: the entry span's duration.")})
     if topo is not None:
         side = sync_coupling.side_effect_calls(ctx.cur, ctx.window,
                                                [n for n, s in topo.services.items() if s.side_effect])
