@@ -220,6 +220,17 @@ def test_the_event_design_page_says_an_id(app: AppTest) -> None:
     assert " lack a id" not in said and "lack an id" in said, said
 
 
+def test_the_event_design_page_shows_a_findings_evidence_as_tables_not_python(app: AppTest) -> None:
+    """ENVELOPE_MISSING's evidence nests maps (per event type, what is missing): it read as
+    "missing: {'missing_id': 4, …}" under the design findings."""
+    at = open_page(app, "views/event_design.py", finding="ENVELOPE_MISSING:shop.loyalty")
+    said = "\n".join([*(as_read(str(m.value)) for m in at.markdown),
+                      *(t.value.to_string() for t in at.table)])
+    assert "{'" not in said and "['" not in said, said
+    shown = [t.value for t in at.table if t.value.index.name == "Event type"]
+    assert len(shown) == 1 and list(shown[0].columns) == ["Records", "Missing", "Sample"], [t.value for t in at.table]
+
+
 def test_info_findings_never_crowd_out_warnings() -> None:
     """111 info UNDECLARED_EDGE of stale groups beside 9 warnings: 10 rows, warnings first."""
     from dashboard.findings.model import Finding
