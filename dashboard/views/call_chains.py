@@ -49,7 +49,8 @@ def render(ctx: Ctx) -> None:
         pd.DataFrame(columns=["bucket", "entry", "requests"])
     colours = {esc(f"{s} {o}"): service_colour(s) for s, o in zip(deep["entry_service"], deep["entry_operation"],
                                                                       strict=True)}
-    st.plotly_chart(bars_over_time(series, x="bucket", y="requests", color="entry", y_title="requests",
+    st.plotly_chart(bars_over_time(series, x="bucket", bucket=bucket, x_range=(ctx.window.start, ctx.window.end),
+                                   y="requests", color="entry", y_title="requests",
                                    title=f"Requests deeper than {limit} hops, by entry point", colors=colours,
                                    empty=f"No request went deeper than {limit} hops in this time range"),
                     width="stretch", config={"displayModeBar": False})
