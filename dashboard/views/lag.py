@@ -66,12 +66,14 @@ def render(ctx: Ctx) -> None:
                                     title="Offset lag per consumer group", integer=True),
                     width="stretch", config={"displayModeBar": False})
     st.subheader("Consumer groups, worst first")
+    # formatted in place before the columns are taken: a copy taken first kept raw seconds (and
+    # None) under a header naming the unit, min or h
+    durations = {**_duration_column(groups, "time_lag_s", "Time lag"),
+                 **_duration_column(groups, "p95_e2e_s", "p95 end-to-end")}
     st.dataframe(groups[["group_id", "status", "worst_partition_status", "total_lag", "time_lag_s", "p95_e2e_s",
                          "non_ok_partitions", "partitions"]], hide_index=True, width="stretch", column_config={
         "group_id": "Consumer group", "status": "Status", "worst_partition_status": "Worst partition",
-        "total_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
-        **_duration_column(groups, "time_lag_s", "Time lag"),
-        **_duration_column(groups, "p95_e2e_s", "p95 end-to-end"),
+        "total_lag": st.column_config.NumberColumn("Messages behind", format="localized"), **durations,
         "non_ok_partitions": "Partitions not OK", "partitions": "Partitions"})
     _drill(ctx, list(groups["group_id"]))
 
