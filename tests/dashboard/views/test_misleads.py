@@ -64,6 +64,9 @@ def test_what_changed_without_an_hour_before_shows_no_deltas(app: AppTest, every
                                                            "to": end.strftime("%Y-%m-%dT%H:%M")})
     assert "holds no data: there is nothing to compare" in _warnings(at)
     assert all(m.proto.delta == "" for m in at.metric)
+    # nothing was seen in an hour without data, so nothing went quiet (every declared edge was
+    # "unobserved" there, and listed as gone quiet)
+    assert "Gone quiet" not in [s.value for s in at.subheader]
 
 
 def test_a_change_of_zero_is_neither_red_nor_green() -> None:
