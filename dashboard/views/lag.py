@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.analyses import burrow, lag
 from dashboard.charts.series import lines_over_time
 from dashboard.charts.status import status_strip
+from dashboard.charts.units import fmt_ms
 from dashboard.ui import links, numbers
 from dashboard.ui.page import Ctx, empty, fmt_age, run
 from dashboard.ui.text import md, md_code
@@ -57,7 +58,8 @@ def render(ctx: Ctx) -> None:
     c[2].metric("Longest time lag", fmt_age(worst_t) if pd.notna(worst_t) else "–",
                 help="How old the oldest unprocessed message is, for the worst partition.")
     p95 = groups["p95_e2e_s"].max()
-    c[3].metric("Worst p95 end-to-end", fmt_age(p95) if pd.notna(p95) else "–",
+    # ms below two seconds: end-to-end lag is often under a second, which an age in whole seconds read as "0 s"
+    c[3].metric("Worst p95 end-to-end", fmt_ms(p95 * 1000) if pd.notna(p95) else "–",
                 help="Producer start to consumer start, from traces.")
 
     over = burrow.group_status_over_time(ctx.cur, ctx.window)
