@@ -80,6 +80,21 @@ def test_undeclared_and_unobserved_edges(data, store, window, tmp_path):
                              "(nothing consumed in this window) but not declared in the topology")
 
 
+def test_a_window_without_data_has_no_unobserved_edges(data, store, window, tmp_path):
+    """`findings --from … --to …` over an hour nothing was collected in listed every declared edge."""
+    from datetime import timedelta
+
+    from dashboard.analyses.window import Window
+
+    _load(store, tmp_path)
+    _traffic(data)
+    topo = declared_topology(store.cursor())
+    empty = Window(window.start - timedelta(days=2), window.start - timedelta(days=1))
+    assert rule_findings(store.cursor(), empty, topo, "UNDECLARED_EDGE", "UNOBSERVED_EDGE") == []
+    assert [f.subject for f in rule_findings(store.cursor(), window, topo, "UNOBSERVED_EDGE")] == [
+        "orders -> loyalty GET /members"]
+
+
 def test_without_a_topology_the_observed_graph_stands_alone(data, store, window):
     _traffic(data)
     assert declared_topology(store.cursor()) is None
