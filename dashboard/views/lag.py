@@ -55,8 +55,12 @@ def render(ctx: Ctx) -> None:
     c[0].metric("Groups not OK", f"{len(bad):,} of {len(groups):,}", help="Burrow's rules over the last 10 commits.")
     c[1].metric("Messages behind", f"{int(groups['total_lag'].sum()):,}", help="Offset lag summed over all groups.")
     worst_t = groups["time_lag_s"].max()
-    c[2].metric("Longest time lag", fmt_age(worst_t) if pd.notna(worst_t) else "–",
-                help="How old the oldest unprocessed message is, for the worst partition.")
+    # a group behind whose time lag cannot be told yet may be the longest: no "0 s" beside it
+    untold = int((groups["total_lag"].fillna(0).gt(0) & groups["time_lag_s"].isna()).sum())
+    c[2].metric("Longest time lag", "unknown" if untold else fmt_age(worst_t) if pd.notna(worst_t) else "–",
+                help="How old the oldest unprocessed message is, for the worst partition."
+                     + (f" Unknown: {untold:,} group{'s' if untold != 1 else ''} behind without enough "
+                        "end-offset points to tell how old their oldest message is." if untold else ""))
     p95 = groups["p95_e2e_s"].max()
     # ms below two seconds: end-to-end lag is often under a second, which an age in whole seconds read as "0 s"
     c[3].metric("Worst p95 end-to-end", fmt_ms(p95 * 1000) if pd.notna(p95) else "–",
