@@ -97,7 +97,9 @@ def what_changed(con: duckdb.DuckDBPyConnection, end: datetime, *, recent: timed
            or severity_rank(f.severity) > severity_rank(then_found[(f.rule, f.subject)].severity)]
     seen_now = {(f.rule, f.subject) for f in now_found}
     resolved = []
-    if data[1]:  # without data in the recent period nothing can be said to have gone quiet
+    # without data in the recent period nothing can be said to have gone quiet, and without data
+    # before nothing was seen to go quiet (a rule of absence, UNOBSERVED_EDGE, still fires there)
+    if all(data):
         still_open = {(f.rule, f.subject) for f in engine.run(con, Window(b.start, r.end)) if _open(f, r)}
         resolved = [f for k, f in then_found.items() if k not in seen_now and k not in still_open]
     minutes = (recent.total_seconds() / 60, before.total_seconds() / 60)

@@ -43,6 +43,7 @@ SELECT entry_service, entry_operation, cause,
        max(depth) AS max_depth,
        max(fan_out) AS max_fan_out,
        quantile_cont(path_latency_us, 0.95) / 1000.0 AS p95_path_latency_ms,
+       quantile_cont(duration_us, 0.95) / 1000.0 AS p95_latency_ms,
        arg_max(trace_id, depth * 1e12 + path_latency_us) AS deepest_trace_id,
        count(*) FILTER (WHERE depth > $limit_depth) AS over_limit
 FROM trace_segments
@@ -116,7 +117,9 @@ def segments(con: duckdb.DuckDBPyConnection, window: Window, *, service: str | N
 
 def depth_by_entry(con: duckdb.DuckDBPyConnection, window: Window, *, service: str | None = None,
                    cause: str | None = None, limit_depth: int = 3) -> pd.DataFrame:
-    """Depth distribution per entry endpoint: count, p50/p95/max depth, fan-out, segments over the limit."""
+    """Depth distribution per entry endpoint: count, p50/p95/max depth, fan-out, segments over the limit,
+    and the p95 latency (the entry span's duration: how long the caller waited; the summed
+    durations along the path count nested spans again and are no latency anyone waited)."""
     return con.execute(_BY_ENTRY, _params(window, service=service, cause=cause, limit_depth=limit_depth)).df()
 
 

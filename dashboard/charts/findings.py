@@ -10,6 +10,7 @@ from dashboard.charts.series import empty_figure
 from dashboard.charts.theme import SEVERITY_COLOURS, base_layout
 
 MAX_ROWS = 40
+MIN_SLIVER_MS = 1000.0  # the sliver when every finding was seen at one instant
 
 
 def findings_timeline(df: pd.DataFrame, *, title: str | None = None) -> go.Figure:
@@ -20,14 +21,17 @@ def findings_timeline(df: pd.DataFrame, *, title: str | None = None) -> go.Figur
     d["last_seen"] = d["last_seen"].fillna(d["first_seen"])
     d["label"] = esc_column(d["rule"] + " · " + d["subject"].astype(str).str.slice(0, 40))
     d["y"] = [f"{i:02d}" for i in range(len(d))]
+    # A finding seen once still gets a visible sliver: a hundredth of the time drawn (a fixed
+    # width would stretch a short capture's findings past its end, and past what was seen).
+    drawn = (pd.to_datetime(d["last_seen"]).max() - pd.to_datetime(d["first_seen"]).min()).total_seconds()
+    sliver_ms = max(drawn * 10, MIN_SLIVER_MS)
     fig = go.Figure()
     for sev, colour in reversed(list(SEVERITY_COLOURS.items())):  # worst first in the legend
         part = d[d["severity"] == sev]
         if part.empty:
             continue
         start = pd.to_datetime(part["first_seen"])
-        # A finding seen once still gets a visible sliver.
-        width = (pd.to_datetime(part["last_seen"]) - start).dt.total_seconds().clip(lower=15) * 1000
+        width = ((pd.to_datetime(part["last_seen"]) - start).dt.total_seconds() * 1000).clip(lower=sliver_ms)
         fig.add_trace(go.Bar(
             y=part["y"], x=width, base=start, orientation="h", name=sev, marker_color=colour,
             customdata=part[["label", "count"]],

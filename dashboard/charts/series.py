@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -25,9 +27,13 @@ def empty_figure(text: str, *, height: int = 220) -> go.Figure:
 def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None, y_title: str,
                    title: str | None = None, empty: str = "Nothing in this time range",
                    colors: dict[str, str] | None = None, height: int = 300, mark: tuple | None = None,
-                   x_range: tuple | None = None) -> go.Figure:
+                   x_range: tuple | None = None, bucket: timedelta | None = None) -> go.Figure:
     """Stacked bars of ``y`` per time bucket ``x``, one colour per value of ``color``;
-    ``mark`` = (time, label) draws a dashed vertical line there."""
+    ``mark`` = (time, label) draws a dashed vertical line there.
+
+    ``bucket``, the width of the buckets ``x`` starts, draws each bar over its bucket. Without
+    it Plotly guesses the width from the gaps between bars, and a lone bar (one dead letter)
+    got a millisecond, on an axis zoomed to it."""
     if df.empty or df[y].fillna(0).sum() == 0:
         return empty_figure(empty)
     df = df[df[y].fillna(0) != 0]  # series that are all zero only clutter the legend
@@ -36,7 +42,10 @@ def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None
     fig = px.bar(df, x=x, y=y, color=color, color_discrete_sequence=_QUAL, color_discrete_map=colors or {},
                  labels={x: "", y: y_title, **({color: ""} if color else {})})
     fig.update_layout(barmode="stack", bargap=0.1)
-    fig.update_traces(hovertemplate="%{x|%H:%M}<br>%{y:,}<extra>%{fullData.name}</extra>")
+    clock = "%H:%M:%S" if bucket is not None and bucket < timedelta(minutes=1) else "%H:%M"
+    fig.update_traces(hovertemplate=f"%{{x|{clock}}}<br>%{{y:,}}<extra>%{{fullData.name}}</extra>")
+    if bucket is not None:  # from the bucket's start to its end
+        fig.update_traces(width=bucket / timedelta(milliseconds=1), offset=0)
     if x_range is not None:  # the whole period compared, even where nothing happened
         fig.update_xaxes(range=list(x_range))
     if mark is not None:

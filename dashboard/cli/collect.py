@@ -20,7 +20,7 @@ from collectors.sources import switches
 from collectors.store import Store, faults
 from collectors.store.db import DEFAULT_MEMORY_LIMIT
 from dashboard.cli.alert_options import alert_options, build_alerts
-from dashboard.cli.options import db_option, retain_option, retention
+from dashboard.cli.options import db_option, load_topology, retain_option, retention, topology_option
 from dashboard.cli.source_options import collectors, source_options
 
 
@@ -88,10 +88,12 @@ def lean_under_budget(options: Mapping[str, object]) -> None:
 @source_options("stream")
 @click.command("collect")
 @db_option
+@topology_option
 @memory_limit_option
 @retain_option
 @alert_options
-def collect_cmd(db: str | None, db_memory_limit: str, retain: str | None, **options: object) -> None:
+def collect_cmd(db: str | None, topology: str | None, db_memory_limit: str, retain: str | None,
+                **options: object) -> None:
     """Run the collectors headless into a store file until Ctrl+C."""
     if not db:
         raise click.UsageError("--db is required (or set SEAMWATCH_DB)")
@@ -108,6 +110,7 @@ def collect_cmd(db: str | None, db_memory_limit: str, retain: str | None, **opti
     # last: they start once the collectors run, and stop first (what is queued to notify stays in the store)
     components.extend(build_alerts(store, options, components))
     with store:
+        load_topology(store, topology)
         names = ", ".join(c.name for c in components)
         unsaved = run_until_interrupted(Runtime(components), started=(
             f"collecting into {faults.name(db)}: {names}; Ctrl+C stops, flushes and commits"))

@@ -16,6 +16,22 @@ retain_option = click.option(
     "--retain", metavar="DURATION", envvar="SEAMWATCH_RETAIN", show_envvar=True,
     help="Delete data older than this (e.g. 24h, 7d) in the background; on a lake one collector at a time does.",
 )
+topology_option = click.option(
+    "--topology", type=click.Path(dir_okay=False, exists=True), envvar="SEAMWATCH_TOPOLOGY", show_envvar=True,
+    help="Topology YAML to load into the store (without it, the observed graph is drawn).",
+)
+
+
+def load_topology(store: object, topology: str | None) -> None:
+    """Replace the store's declared topology with the file's, when one is given.
+
+    `collect` takes it as `up` does: findings read the declaration from the store, so a
+    capture browsed or judged later holds its limits, claims and declared edges.
+    """
+    if topology:
+        from collectors.topology import load_into_store
+
+        load_into_store(store, topology)
 
 
 def retention(store: object, retain: str | None) -> list:

@@ -19,7 +19,7 @@ from collectors.sources import switches
 from collectors.store import Store, shared
 from dashboard.cli import collect
 from dashboard.cli.alert_options import build_alerts
-from dashboard.cli.options import db_option, port_option, retention
+from dashboard.cli.options import db_option, load_topology, port_option, retention, topology_option
 from dashboard.cli.serve import DashboardSettings, allow_redrive_option, redrive_settings, serve_dashboard
 from dashboard.cli.source_options import collectors
 
@@ -32,8 +32,7 @@ DEFAULT_DB = "seamwatch.duckdb"
 @port_option
 @click.option("--address", default="127.0.0.1", show_default=True, envvar="SEAMWATCH_ADDRESS", show_envvar=True,
               help="Address the dashboard binds to.")
-@click.option("--topology", type=click.Path(dir_okay=False, exists=True), envvar="SEAMWATCH_TOPOLOGY",
-              show_envvar=True, help="Topology YAML to load into the store (without it, the observed graph is drawn).")
+@topology_option
 @click.option("--refresh", type=click.FloatRange(0, 3600), default=5.0, show_default=True,
               envvar="SEAMWATCH_REFRESH", show_envvar=True, help="Seconds between page refreshes (0: never).")
 @allow_redrive_option
@@ -57,10 +56,7 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
     settings = DashboardSettings(db=db, port=port, address=address, refresh=refresh,
                                  watch_files=False)  # Streamlit must not watch files in a long-lived process
     with store:  # fails with one sentence when another process holds the file
-        if topology:
-            from collectors.topology import load_into_store
-
-            load_into_store(store, topology)
+        load_topology(store, topology)
         runtime = Runtime(components)
         shared.register(store)
         shared.set_status(store, runtime.status)
@@ -88,6 +84,6 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
 
 
 # Every option `collect` takes (Kafka, OTLP, …) applies to `up` too, whoever adds them.
-up_cmd.params.extend(p for p in collect.collect_cmd.params if p.name != "db")
+up_cmd.params.extend(p for p in collect.collect_cmd.params if p.name not in ("db", "topology"))
 
 COMMANDS = [up_cmd]

@@ -49,17 +49,19 @@ def render(ctx: Ctx) -> None:
         pd.DataFrame(columns=["bucket", "entry", "requests"])
     colours = {esc(f"{s} {o}"): service_colour(s) for s, o in zip(deep["entry_service"], deep["entry_operation"],
                                                                       strict=True)}
-    st.plotly_chart(bars_over_time(series, x="bucket", y="requests", color="entry", y_title="requests",
+    st.plotly_chart(bars_over_time(series, x="bucket", bucket=bucket, x_range=(ctx.window.start, ctx.window.end),
+                                   y="requests", color="entry", y_title="requests",
                                    title=f"Requests deeper than {limit} hops, by entry point", colors=colours,
                                    empty=f"No request went deeper than {limit} hops in this time range"),
                     width="stretch", config={"displayModeBar": False})
     st.subheader("Entry points, deepest first")
     st.dataframe(by_entry[["entry_service", "entry_operation", "max_depth", "p95_depth", "over_limit", "segments",
-                           "max_fan_out", "p95_path_latency_ms"]], hide_index=True, width="stretch", column_config={
+                           "max_fan_out", "p95_latency_ms"]], hide_index=True, width="stretch", column_config={
         "entry_service": "Service", "entry_operation": "Entry", "max_depth": "Max depth", "p95_depth": "p95 depth",
         "over_limit": st.column_config.NumberColumn("Over the limit", format="localized"),
         "segments": st.column_config.NumberColumn("Requests", format="localized"), "max_fan_out": "Max fan-out",
-        "p95_path_latency_ms": st.column_config.NumberColumn("p95 latency along the path (ms)", format="%.0f")})
+        "p95_latency_ms": st.column_config.NumberColumn(
+            "p95 latency (ms)", format="%.0f", help="How long the caller waited: the entry span's duration.")})
     if topo is not None:
         side = sync_coupling.side_effect_calls(ctx.cur, ctx.window,
                                                [n for n, s in topo.services.items() if s.side_effect])

@@ -44,7 +44,9 @@ def render(ctx: Ctx) -> None:
     c[3].metric("Groups", f"{df['group'].nunique():,}" if len(df) else "0")
     c[4].metric("Error kinds", f"{df['error_class'].nunique():,}" if len(df) else "0")
 
-    st.plotly_chart(bars_over_time(dl.over_time(ctx.cur, ctx.window, bucket=auto_bucket(ctx.window, 40), topic=topic),
+    bucket = auto_bucket(ctx.window, 40)
+    st.plotly_chart(bars_over_time(dl.over_time(ctx.cur, ctx.window, bucket=bucket, topic=topic), bucket=bucket,
+                                   x_range=(ctx.window.start, ctx.window.end),
                                    x="bucket", y="dead_letters", color="origin_topic", y_title="dead letters",
                                    title="Dead letters over time, by origin topic",
                                    empty="No dead letters in this time range"),

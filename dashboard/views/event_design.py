@@ -11,7 +11,7 @@ from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
 from dashboard.findings.model import either, plural
 from dashboard.findings.scorecard import scorecard
-from dashboard.ui import links, sources
+from dashboard.ui import evidence, links, sources
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
 from dashboard.views_common import findings_frame, key_of
@@ -98,28 +98,13 @@ def _finding_evidence(design: list) -> None:
     st.markdown(f"**{md(f.rule)}** on {md_code(f.subject)}: {md(f.summary)}.")
     st.markdown(f"Remedy: {md(f.remedy)}")
     ev = {k: v for k, v in f.evidence.items() if k not in ("trace_ids", "span_ids")}
-    scalars = {k: v for k, v in ev.items() if not isinstance(v, (list, dict))}
-    if scalars:
-        # small tables as HTML (st.table), so their text is on the page, selectable and findable
-        st.table(pd.DataFrame({"evidence": list(scalars), "value": [str(v) for v in scalars.values()]}))
-    for name, value in ev.items():
-        if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
-            st.markdown(f"{md(name.replace('_', ' ').capitalize())}:")
-            st.table(pd.DataFrame([{k: _cell(v) for k, v in x.items()} for x in value[:10]]))
-        elif isinstance(value, (list, dict)) and value:
-            shown = value if isinstance(value, dict) else {"": ", ".join(map(str, value[:20]))}
-            st.markdown(f"{md(name.replace('_', ' ').capitalize())}: "
-                        + "; ".join(f"{md(k)} {md(_cell(v))}".strip() for k, v in shown.items()))
+    # the Findings page's tables (nested maps as columns, numbers formatted), as HTML (st.table)
+    # so their text is on the page, selectable and findable
+    for title, table in evidence.tables(ev):
+        st.markdown(f"**{md(title)}**")
+        st.table(table.set_index(table.columns[0]))
     for t in list(f.evidence.get("trace_ids") or [])[:3]:
         links.to("call-chains", f"Trace {md(str(t)[:12])}", icon=":material/account_tree:", trace=t)
-
-
-def _cell(value: object) -> str:
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {v}" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(map(str, value))
-    return str(value)
 
 
 def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:

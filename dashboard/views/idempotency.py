@@ -44,7 +44,8 @@ def render(ctx: Ctx) -> None:
     over = (dup.assign(bucket=pd.to_datetime(dup["first_processed"]).dt.floor(bucket))
             .groupby(["bucket", "verdict"]).size().reset_index(name="messages")) if len(dup) else \
         pd.DataFrame(columns=["bucket", "verdict", "messages"])
-    st.plotly_chart(bars_over_time(over, x="bucket", y="messages", color="verdict", y_title="duplicated messages",
+    st.plotly_chart(bars_over_time(over, x="bucket", bucket=bucket, x_range=(ctx.window.start, ctx.window.end),
+                                   y="messages", color="verdict", y_title="duplicated messages",
                                    title="Duplicated messages over time: absorbed or violated",
                                    colors={"violation": SEVERITY_COLOURS["error"], "absorbed": OK_COLOUR},
                                    empty="No message was processed twice in this time range"),

@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard.analyses import burrow, lag
 from dashboard.charts.series import lines_over_time
 from dashboard.charts.status import status_strip
+from dashboard.charts.units import fmt_ms
 from dashboard.ui import links, numbers
 from dashboard.ui.page import Ctx, empty, fmt_age, run
 from dashboard.ui.text import md, md_code
@@ -54,10 +55,15 @@ def render(ctx: Ctx) -> None:
     c[0].metric("Groups not OK", f"{len(bad):,} of {len(groups):,}", help="Burrow's rules over the last 10 commits.")
     c[1].metric("Messages behind", f"{int(groups['total_lag'].sum()):,}", help="Offset lag summed over all groups.")
     worst_t = groups["time_lag_s"].max()
-    c[2].metric("Longest time lag", fmt_age(worst_t) if pd.notna(worst_t) else "–",
-                help="How old the oldest unprocessed message is, for the worst partition.")
+    # a group behind whose time lag cannot be told yet may be the longest: no "0 s" beside it
+    untold = int((groups["total_lag"].fillna(0).gt(0) & groups["time_lag_s"].isna()).sum())
+    c[2].metric("Longest time lag", "unknown" if untold else fmt_age(worst_t) if pd.notna(worst_t) else "–",
+                help="How old the oldest unprocessed message is, for the worst partition."
+                     + (f" Unknown: {untold:,} group{'s' if untold != 1 else ''} behind without enough "
+                        "end-offset points to tell how old their oldest message is." if untold else ""))
     p95 = groups["p95_e2e_s"].max()
-    c[3].metric("Worst p95 end-to-end", fmt_age(p95) if pd.notna(p95) else "–",
+    # ms below two seconds: end-to-end lag is often under a second, which an age in whole seconds read as "0 s"
+    c[3].metric("Worst p95 end-to-end", fmt_ms(p95 * 1000) if pd.notna(p95) else "–",
                 help="Producer start to consumer start, from traces.")
 
     over = burrow.group_status_over_time(ctx.cur, ctx.window)
@@ -66,12 +72,14 @@ def render(ctx: Ctx) -> None:
                                     title="Offset lag per consumer group", integer=True),
                     width="stretch", config={"displayModeBar": False})
     st.subheader("Consumer groups, worst first")
+    # formatted in place before the columns are taken: a copy taken first kept raw seconds (and
+    # None) under a header naming the unit, min or h
+    durations = {**_duration_column(groups, "time_lag_s", "Time lag"),
+                 **_duration_column(groups, "p95_e2e_s", "p95 end-to-end")}
     st.dataframe(groups[["group_id", "status", "worst_partition_status", "total_lag", "time_lag_s", "p95_e2e_s",
                          "non_ok_partitions", "partitions"]], hide_index=True, width="stretch", column_config={
         "group_id": "Consumer group", "status": "Status", "worst_partition_status": "Worst partition",
-        "total_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
-        **_duration_column(groups, "time_lag_s", "Time lag"),
-        **_duration_column(groups, "p95_e2e_s", "p95 end-to-end"),
+        "total_lag": st.column_config.NumberColumn("Messages behind", format="localized"), **durations,
         "non_ok_partitions": "Partitions not OK", "partitions": "Partitions"})
     _drill(ctx, list(groups["group_id"]))
 

@@ -87,9 +87,10 @@ def _page_number() -> int:
 
 def _results(ctx: Ctx, q: recs.RecordQuery) -> None:
     page = _page_number()
-    over = recs.over_time(ctx.cur, ctx.window, q, bucket=auto_bucket(ctx.window, 60))
+    bucket = auto_bucket(ctx.window, 60)
+    over = recs.over_time(ctx.cur, ctx.window, q, bucket=bucket)
     total = int(over["records"].sum())
-    st.plotly_chart(bars_over_time(over, x="bucket", y="records", color="topic", y_title="records",
+    st.plotly_chart(bars_over_time(over, x="bucket", bucket=bucket, y="records", color="topic", y_title="records",
                                    title="Matching records over time, by topic", height=280,
                                    empty="No matching record in this time range",
                                    x_range=(ctx.window.start, ctx.window.end)),

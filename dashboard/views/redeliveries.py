@@ -34,7 +34,8 @@ def _by_group(df: pd.DataFrame) -> pd.DataFrame:
 
 def render(ctx: Ctx) -> None:
     df = red.redeliveries(ctx.cur, ctx.window)
-    rate = red.redelivery_rate(ctx.cur, ctx.window, bucket=auto_bucket(ctx.window, 40))
+    bucket = auto_bucket(ctx.window, 40)
+    rate = red.redelivery_rate(ctx.cur, ctx.window, bucket=bucket)
     dups = red.duplicate_publications(ctx.cur, ctx.window)
     processed, again = int(rate["processings"].sum()), int(rate["redeliveries"].sum())
     c = st.columns(5)
@@ -45,7 +46,9 @@ def render(ctx: Ctx) -> None:
     c[3].metric("Groups affected", f"{df['group'].nunique() if len(df) else 0:,}")
     c[4].metric("Duplicate publications", f"{len(dups):,}", help="One event id at more than one offset of a topic.")
 
-    st.plotly_chart(bars_over_time(rate, x="bucket", y="redeliveries", color="group", y_title="redeliveries",
+    st.plotly_chart(bars_over_time(rate, x="bucket", bucket=bucket, x_range=(ctx.window.start, ctx.window.end),
+
+                                   y="redeliveries", color="group", y_title="redeliveries",
                                    title="Redeliveries over time, by consumer group",
                                    empty="No redeliveries in this time range"),
                     width="stretch", config={"displayModeBar": False})

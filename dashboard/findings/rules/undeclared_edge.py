@@ -24,9 +24,12 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             continue
         what = "synchronous call" if r.kind == "sync" else "event flow"
         name = edge_subject(r)
+        # a group known only from its committed offsets, which did not move: nothing was seen flowing
+        seen = (f"seen {times(int(r.volume))}" if r.volume else
+                "known from the group's committed offsets (nothing consumed in this window)")
         out.append(rule.finding(
             subject_kind="edge", subject=name, count=int(r.volume), first_seen=as_dt(r.first_seen),
-            last_seen=as_dt(r.last_seen), summary=f"{what} {name} seen {times(int(r.volume))} but not declared in the topology",
+            last_seen=as_dt(r.last_seen), summary=f"{what} {name} {seen} but not declared in the topology",
             remedy=(None if r.kind == "sync" else "Declare the topic, its producer and its consumer groups."),
             evidence={**edge_evidence(r), "via": r.via},
         ))

@@ -10,11 +10,13 @@ from dashboard.analyses.topology_diff import diff, edge_evidence, edge_subject
 from dashboard.analyses.window import Window
 from dashboard.findings.model import Finding
 from dashboard.findings.registry import Rule, register, shared
+from dashboard.read import has_data
 
 
 def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
-    """info, like UNDECLARED_EDGE. Nothing without a declaration."""
-    if topology is None:
+    """info, like UNDECLARED_EDGE. Nothing without a declaration, and nothing over a window that
+    holds no data at all: there every declared edge is unseen, which says nothing about it."""
+    if topology is None or not has_data(con, window):
         return []
     out = []
     for r in shared(diff, con, window, topology).itertuples(index=False):

@@ -30,6 +30,9 @@ def test_chain_depth_path_fan_out_and_leaf_calls(data, store, window):
     assert seg["fan_out"] == 2  # orders called accounts and pricing
     assert seg["leaf_calls"] == 2  # the DB call and the call to a service with no SERVER span
     assert seg["path_latency_ms"] == 1000 + 500 + 200 + 100
+    # the entry point's latency is what the caller waited, not the nested spans summed again
+    entry = call_chains.depth_by_entry(store.cursor(), window).set_index("entry_service").loc["web"]
+    assert entry["p95_latency_ms"] == 1000
     facts = store.cursor().execute("SELECT max_depth, root_service FROM trace_facts").fetchall()
     assert facts == [(3, "web")]
 

@@ -73,7 +73,26 @@ def test_undeclared_and_unobserved_edges(data, store, window, tmp_path):
                           ("UNDECLARED_EDGE", "shop.orders -> audit"),
                           ("UNOBSERVED_EDGE", "orders -> loyalty GET /members")}
     assert found[("UNDECLARED_EDGE", "web -> email POST /emails")].count == 1
-    assert found[("UNDECLARED_EDGE", "shop.orders -> audit")].evidence["via"] == "group_offsets"
+    audit = found[("UNDECLARED_EDGE", "shop.orders -> audit")]
+    assert audit.evidence["via"] == "group_offsets"
+    # its offsets never moved: the flow was not "seen 0 times", it is known from the offsets
+    assert audit.summary == ("event flow shop.orders -> audit known from the group's committed offsets "
+                             "(nothing consumed in this window) but not declared in the topology")
+
+
+def test_a_window_without_data_has_no_unobserved_edges(data, store, window, tmp_path):
+    """`findings --from … --to …` over an hour nothing was collected in listed every declared edge."""
+    from datetime import timedelta
+
+    from dashboard.analyses.window import Window
+
+    _load(store, tmp_path)
+    _traffic(data)
+    topo = declared_topology(store.cursor())
+    empty = Window(window.start - timedelta(days=2), window.start - timedelta(days=1))
+    assert rule_findings(store.cursor(), empty, topo, "UNDECLARED_EDGE", "UNOBSERVED_EDGE") == []
+    assert [f.subject for f in rule_findings(store.cursor(), window, topo, "UNOBSERVED_EDGE")] == [
+        "orders -> loyalty GET /members"]
 
 
 def test_without_a_topology_the_observed_graph_stands_alone(data, store, window):

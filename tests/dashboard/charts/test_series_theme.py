@@ -29,3 +29,12 @@ def test_charts_have_no_white_background() -> None:
         for colour in (fig.layout.plot_bgcolor, fig.layout.paper_bgcolor):
             assert colour not in (None, "white", "#fff", "#ffffff"), colour
         assert fig.layout.yaxis.gridcolor in (None, "rgba(128,128,128,0.22)")
+
+
+def test_a_lone_bar_covers_its_bucket() -> None:
+    """One dead letter in a short capture: the bar spans its 1-s bucket from the bucket's start
+    (Plotly alone gave it a millisecond and zoomed the axis to 18:29:20.9996–18:29:21.0004)."""
+    one = pd.DataFrame({"bucket": [datetime(2026, 3, 2, 12, 0, 21)], "n": [1], "kind": ["shop.orders"]})
+    fig = bars_over_time(one, x="bucket", y="n", color="kind", y_title="dead letters", bucket=timedelta(seconds=1))
+    assert [(t.width, t.offset) for t in fig.data] == [(1000, 0)]
+    assert "%H:%M:%S" in fig.data[0].hovertemplate  # a 1-s bucket is told to the second

@@ -79,7 +79,7 @@ def test_collect_up_and_import_offer_exactly_the_sources_options() -> None:
         return [o.name for s in sources.sources(kind) for o in s.options]
 
     alerts = ["metrics", "notify", "notify_min_severity", "alert_window", "alert_interval"]  # dashboard/alerts
-    assert [p.name for p in cli.commands["collect"].params] == ["db", "db_memory_limit", "retain", *alerts,
+    assert [p.name for p in cli.commands["collect"].params] == ["db", "topology", "db_memory_limit", "retain", *alerts,
                                                                  *option_names("stream")]
     up = [p.name for p in cli.commands["up"].params]
     assert up[-len(option_names("stream")):] == option_names("stream")

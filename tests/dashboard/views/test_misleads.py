@@ -64,6 +64,9 @@ def test_what_changed_without_an_hour_before_shows_no_deltas(app: AppTest, every
                                                            "to": end.strftime("%Y-%m-%dT%H:%M")})
     assert "holds no data: there is nothing to compare" in _warnings(at)
     assert all(m.proto.delta == "" for m in at.metric)
+    # nothing was seen in an hour without data, so nothing went quiet (every declared edge was
+    # "unobserved" there, and listed as gone quiet)
+    assert "Gone quiet" not in [s.value for s in at.subheader]
 
 
 def test_a_change_of_zero_is_neither_red_nor_green() -> None:
@@ -218,6 +221,17 @@ def test_the_event_design_page_says_an_id(app: AppTest) -> None:
     at = open_page(app, "views/event_design.py", topic="shop.loyalty")
     said = "\n".join(as_read(str(m.value)) for m in at.markdown)
     assert " lack a id" not in said and "lack an id" in said, said
+
+
+def test_the_event_design_page_shows_a_findings_evidence_as_tables_not_python(app: AppTest) -> None:
+    """ENVELOPE_MISSING's evidence nests maps (per event type, what is missing): it read as
+    "missing: {'missing_id': 4, …}" under the design findings."""
+    at = open_page(app, "views/event_design.py", finding="ENVELOPE_MISSING:shop.loyalty")
+    said = "\n".join([*(as_read(str(m.value)) for m in at.markdown),
+                      *(t.value.to_string() for t in at.table)])
+    assert "{'" not in said and "['" not in said, said
+    shown = [t.value for t in at.table if t.value.index.name == "Event type"]
+    assert len(shown) == 1 and list(shown[0].columns) == ["Records", "Missing", "Sample"], [t.value for t in at.table]
 
 
 def test_info_findings_never_crowd_out_warnings() -> None:

@@ -92,6 +92,24 @@ def test_event_lag_numbers(app, shown, everything) -> None:
     assert "**Key:**" in shown.text(at) or any("Key:" in str(m.value) for m in at.markdown)
 
 
+def test_event_lag_group_table_reads_in_the_unit_its_header_names(app, everything) -> None:
+    """The groups table's time lag and p95 end-to-end are text in one unit per column, '–' when
+    unknown: they were shown raw (seconds, 'None') under a header that could say min or h."""
+    from dashboard.analyses import lag
+    from dashboard.ui import numbers
+
+    cur, window = everything
+    worst = lag.time_lag_latest(cur, window).groupby("group_id")["time_lag_s"].max()
+    at = _page(app, "views/lag.py")
+    table = next(d.value for d in at.dataframe if "p95_e2e_s" in d.value.columns)
+    for column in ("time_lag_s", "p95_e2e_s"):
+        assert all(isinstance(v, str) for v in table[column]), table[column].tolist()
+    unit = numbers.unit_for(worst)
+    shown = table.set_index("group_id")["time_lag_s"]
+    for group, seconds in worst.dropna().items():
+        assert shown[group] == f"{numbers.in_unit(seconds, unit):,.1f}", (group, seconds, unit)
+
+
 def test_redeliveries_numbers_and_group_link(app, shown) -> None:
     by_group = _counts("REDELIVERY")
     worst = max(by_group, key=by_group.get)

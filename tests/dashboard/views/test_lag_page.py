@@ -1,0 +1,50 @@
+"""The Event lag page over a small hand-built capture (the sample's lags are minutes long)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from collectors.store import Store
+from tests.support.apptest import app_over, open_page
+from tests.support.builders import Data
+
+
+@pytest.mark.file_only  # a store written, closed, then browsed
+def test_an_end_to_end_lag_under_a_second_is_told_in_ms(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Consumers 0.3 s behind their producers: the headline read '0 s'."""
+    db = tmp_path / "quick.duckdb"
+    with Store(db) as store:
+        data = Data(store)
+        for i in range(4):
+            t = data.trace_id()
+            send = data.produce(t, "trips-api", "rhx.trips", at=i, partition=0, offset=i)
+            data.process(t, "billing-service", "billing", "rhx.trips", 0, i, at=i + 0.3, parent=send)
+            data.poll("billing", "rhx.trips", 0, i + 1, at=i + 0.5)
+        data.write()
+    with app_over(db, monkeypatch) as app:
+        at = open_page(app, "views/lag.py")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Worst p95 end-to-end"] == "300 ms", shown
+
+
+@pytest.mark.file_only  # a store written, closed, then browsed
+def test_the_longest_time_lag_is_unknown_while_a_group_behind_cannot_be_timed(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stopped group 250,000 messages behind on a topic whose end never moved has no time lag
+    yet; beside a caught-up group the headline read '0 s'."""
+    db = tmp_path / "stale.duckdb"
+    with Store(db) as store:
+        data = Data(store)
+        for i in range(5):
+            data.poll("old-bench", "bench", 0, 0, high_watermark=250_000, members=0, state="Empty", at=i * 10)
+            data.end_offset("bench", 0, 250_000, at=i * 10)
+            data.poll("billing", "rhx.trips", 0, 12, at=i * 10)
+            data.end_offset("rhx.trips", 0, 12, at=i * 10)
+        data.write()
+    with app_over(db, monkeypatch) as app:
+        at = open_page(app, "views/lag.py")
+    shown = {m.label: m.value for m in at.metric}
+    assert shown["Messages behind"] == "250,000"
+    assert shown["Longest time lag"] == "unknown", shown
