@@ -6,6 +6,7 @@ import http.client
 import socket
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -71,6 +72,23 @@ def poll(condition: Callable[[], bool], *, timeout: float, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting: {what}"
         time.sleep(0.02)
+
+
+def export_when_listening(port: int, body: bytes, *, timeout: float, process: Any = None) -> None:
+    """POST an OTLP/JSON body to a collector starting up on ``port`` until it answers 200; fail after
+    ``timeout`` seconds, or at once (with its output) when ``process`` has ended."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/v1/traces", data=body, method="POST",
+                                     headers={"Content-Type": JSON})
+    deadline = time.monotonic() + timeout
+    while True:
+        assert process is None or process.poll() is None, process.communicate()[0]
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                assert answer.status == 200
+                return
+        except OSError:
+            assert time.monotonic() < deadline, "the OTLP receiver never answered"
+            time.sleep(0.2)
 
 
 class Trickler:

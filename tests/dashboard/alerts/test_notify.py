@@ -21,7 +21,7 @@ from dashboard.analyses.window import Window
 from dashboard.findings.engine import Report
 from dashboard.findings.model import Finding
 from tests.support.net import free_port
-from tests.support.otlp_http import poll
+from tests.support.otlp_http import export_when_listening, poll
 from tests.support.processes import interrupt
 from tests.support.webhook import webhook
 
@@ -234,7 +234,6 @@ def test_retention_ages_old_notices_but_keeps_what_is_open(store) -> None:
 @pytest.mark.slow  # a `seamwatch collect` process and a notice's POST timing out at stop
 def test_a_receiver_that_hangs_does_not_hold_up_collect(tmp_path: Path) -> None:
     """The notice's POST hangs on a receiver that accepts and never answers; spans are still taken and stored."""
-    import urllib.request
 
     from collectors.store import Store
 
@@ -252,17 +251,7 @@ def test_a_receiver_that_hangs_does_not_hold_up_collect(tmp_path: Path) -> None:
                 "kind": 2, "startTimeUnixNano": str(time.time_ns()), "endTimeUnixNano": str(time.time_ns() + 10**6)}
         body = json.dumps({"resourceSpans": [{"resource": {"attributes": [
             {"key": "service.name", "value": {"stringValue": "shop"}}]}, "scopeSpans": [{"spans": [span]}]}]}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{otlp_port}/v1/traces", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(request, timeout=10) as answer:
-                    assert answer.status == 200
-                    break
-            except OSError:
-                assert time.monotonic() < deadline, "the OTLP receiver never answered"
-                time.sleep(0.2)
+        export_when_listening(otlp_port, body, timeout=30)
     finally:
         out = _stop(proc)
         for conn in held:

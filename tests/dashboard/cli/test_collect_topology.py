@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-import urllib.request
 from pathlib import Path
 
 from tests.support.net import free_port
+from tests.support.otlp_http import export_when_listening
 from tests.support.processes import interrupt, seamwatch
 
 TOPOLOGY = """\
@@ -62,18 +61,7 @@ def test_collect_judges_the_capture_against_the_topology_it_was_given(tmp_path: 
                                       "--otlp-http", f"127.0.0.1:{port}"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, proc.communicate()[0]
-            try:
-                req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/traces", data=_chain(),
-                                             headers={"Content-Type": "application/json"})
-                with urllib.request.urlopen(req, timeout=5) as answer:
-                    assert answer.status == 200
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the OTLP receiver never answered"
-                time.sleep(0.2)
+        export_when_listening(port, _chain(), timeout=60, process=proc)
     finally:
         out = interrupt(proc, 60)
     assert proc.returncode == 0, out
