@@ -59,7 +59,7 @@ class FindingsWatch(ThreadComponent):
         def failed(rule: str, exc: Exception) -> None:
             fault = faults.fault(exc, self.store.path)
             if fault.kind is None:
-                log.warning("rule %s failed: %s", rule, fault.reason, exc_info=log.isEnabledFor(logging.DEBUG))
+                engine.log_failure(rule, exc)
             else:
                 lake.append(fault)
 

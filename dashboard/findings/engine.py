@@ -20,6 +20,7 @@ from typing import Any
 
 import duckdb
 
+from collectors.errors import first_line
 from dashboard.analyses.declared import declared_topology
 from dashboard.analyses.window import Window
 from dashboard.findings import registry
@@ -53,6 +54,11 @@ def at_or_above(found: Iterable[Finding], level: str) -> list[Finding]:
     return [f for f in found if severity_rank(f.severity) >= floor]
 
 
+def log_failure(rule_id: str, exc: BaseException) -> None:
+    """A rule that failed, in one line (its traceback at debug level)."""
+    log.warning("rule %s failed: %s", rule_id, first_line(exc), exc_info=log.isEnabledFor(logging.DEBUG))
+
+
 def evaluate(con: duckdb.DuckDBPyConnection, window: Window, *, topology: Any = _NOT_LOADED,
              min_severity: str = "info", rules: Sequence[str] | None = None,
              on_failure: Callable[[str, Exception], None] | None = None) -> Report:
@@ -69,12 +75,8 @@ def evaluate(con: duckdb.DuckDBPyConnection, window: Window, *, topology: Any = 
             try:
                 found.extend(rule.findings(con, window, topology))
             except Exception as exc:  # noqa: BLE001 (one broken rule must not hide the others' findings)
-                reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                if on_failure is None:
-                    log.warning("rule %s failed: %s", rule.id, reason, exc_info=log.isEnabledFor(logging.DEBUG))
-                else:
-                    on_failure(rule.id, exc)
-                report.errors[rule.id] = reason
+                (on_failure or log_failure)(rule.id, exc)
+                report.errors[rule.id] = first_line(exc)
                 _rearm(con)
     report.findings = sorted(at_or_above(found, min_severity), key=sort_key)
     return report
