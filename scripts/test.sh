@@ -75,13 +75,34 @@ lake_env() {
   fi
 }
 
+native_stacks() {  # native_stacks PYTHON MARK SIGNAL: after pytest died of a signal, its threads' native stacks
+  local core
+  core=$(find . -maxdepth 1 -type f -name 'core*' -newer "$2" | head -n 1)
+  if [ -z "$core" ] || ! command -v gdb >/dev/null 2>&1; then
+    echo "pytest died of signal $3 (no core file here, or no gdb, for its native stacks)" >&2
+    return
+  fi
+  echo "pytest died of signal $3: every thread's native stack from its core file, the crashing thread last" >&2
+  gdb -q -batch -ex "set print frame-arguments none" -ex "thread apply all bt 12" \
+    -ex "echo \n--- the thread that died ---\n" -ex "bt 12" \
+    "$(readlink -f "$1")" "$core" 2>&1 | grep -v '^\[New LWP' >&2 || true
+  rm -f "$core"
+}
+
 run_pytest() {  # run_pytest PYTHON ARGS...: pytest's status, "no tests" counted as a failure
   local py=$1
   shift
+  local mark
+  mark=$(mktemp)
   set +e
-  "$py" -m pytest "$@"
+  # a crash in native code (librdkafka, DuckDB, ours) leaves a core file for native_stacks
+  (ulimit -c unlimited 2>/dev/null; exec "$py" -m pytest "$@")
   local status=$?
   set -e
+  if [ "$status" -gt 128 ]; then
+    native_stacks "$py" "$mark" "$((status - 128))"
+  fi
+  rm -f "$mark"
   if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests: that is a failure" >&2
     return 1
