@@ -70,8 +70,6 @@ class LagPoller(ThreadComponent):
 
     def stop(self, timeout: float = 10.0) -> None:
         super().stop(timeout)
-        if self._readable is not None:
-            self._readable.close()
         self._lease.release()
         self._set(state="stopped")
 
@@ -214,7 +212,6 @@ class LagPoller(ThreadComponent):
             return self._readable.caught_up(behind)
         except Exception as exc:  # noqa: BLE001 (the lag as the broker states it, then)
             log.debug("%s: reading partitions for their readable end: %s", self.name, exc)
-            self._readable.close()
             return set()
 
     def poll_once(self) -> None:

@@ -45,7 +45,6 @@ class ReadableEnd:
                      "max.partition.fetch.bytes": 64 << 10, "fetch.max.bytes": 1 << 20,
                      "queued.max.messages.kbytes": 1 << 10}
         self.conf.setdefault("client.id", "seamwatch-lag-readable-end")
-        self._consumer: Any = None
         # (partition, high watermark) → (the offset read from, the last record's offset before the
         # high watermark, None when no record lies there, or UNREADABLE)
         self._read_from: dict[tuple[Key, int], tuple[int, int | None]] = {}
@@ -76,23 +75,17 @@ class ReadableEnd:
                     caught |= {(*tp, c) for c in cs if c >= start and (last is None or c > last)}
         return caught
 
-    def close(self) -> None:
-        if self._consumer is not None:
-            try:
-                self._consumer.close()
-            except Exception as exc:  # noqa: BLE001 (closing a client whose broker is gone)
-                log.debug("closing the readable-end consumer: %s", exc)
-            self._consumer = None
-
     def _read(self, todo: dict[Key, tuple[int, int]]) -> dict[Key, int | None]:
         """Each partition read from an offset to its end: the last record's offset before the high
         watermark, None when there is none, or UNREADABLE when the broker refused the read; a
-        partition not read to its end within PROBE_SECONDS is left out."""
+        partition not read to its end within PROBE_SECONDS is left out.
+
+        The consumer lives for one read and is closed by the thread that used it: reads are rare
+        (a partition is read once per end), and a librdkafka consumer left to the garbage collector
+        is destroyed on whichever thread collects it, which can crash the process."""
         from confluent_kafka import Consumer, KafkaError, TopicPartition
 
-        if self._consumer is None:
-            self._consumer = Consumer(self.conf)
-        consumer = self._consumer
+        consumer = Consumer(self.conf)
         consumer.assign([TopicPartition(t, p, c) for (t, p), (c, _) in todo.items()])
         last: dict[Key, int | None] = dict.fromkeys(todo)
         ended: set[Key] = set()
@@ -120,5 +113,8 @@ class ReadableEnd:
                         last[tp] = UNREADABLE
                         ended.add(tp)
         finally:
-            consumer.unassign()
+            try:
+                consumer.close()
+            except Exception as exc:  # noqa: BLE001 (closing a client whose broker is gone)
+                log.debug("closing the readable-end consumer: %s", exc)
         return {tp: last[tp] for tp in ended}
