@@ -53,6 +53,11 @@ PARTITION_STATUSES = ("OK", "WARN", "STOP", "STALL", "REWIND")  # per partition,
 GROUP_STATUSES = ("OK", "WARN", "ERR")  # a group is its worst partition, STOP/STALL/REWIND read as ERR
 
 
+# the states of the tap and the lag poller: each is served, 0 or 1, so an alert on "retrying" never
+# meets "no data" while the component runs
+COMPONENT_STATES = ("starting", "running", "retrying", "standby", "stopped")
+
+
 def parse_metrics_address(text: str) -> tuple[str, int]:
     """'HOST:PORT', ':PORT' or 'PORT' (both loopback) → (host, port)."""
     raw = text.strip()
@@ -254,8 +259,15 @@ class SeamwatchCollector(Collector):
             if at is not None:
                 g.add_metric([component], max(0.0, now - at))
 
+        def state(component: str, current: str) -> None:
+            g = gauge("seamwatch_component_state", "1 for the state the component is in (retrying: its broker "
+                      "or store is away), 0 for the others.", ["component", "state"])
+            for name in (*COMPONENT_STATES, *({current} - set(COMPONENT_STATES))):
+                g.add_metric([component, name], 1.0 if name == current else 0.0)
+
         for s in self.statuses().values():
             if isinstance(s, TapStatus):
+                state("tap", s.state)
                 counter("seamwatch_records_ingested", "Kafka records the tap stored.").add_metric([], s.records)
                 counter("seamwatch_records_rejected", "Kafka records the tap could not read (ingest errors)."
                         ).add_metric([], s.errors)
@@ -275,6 +287,7 @@ class SeamwatchCollector(Collector):
                       ["component"]).add_metric(["otlp"], s.queued_bytes)
                 commit_age("otlp", s.last_flush_at)
             elif isinstance(s, LagStatus):
+                state("lag", s.state)
                 counter("seamwatch_lag_polls", "Consumer-lag polls of the cluster.").add_metric([], s.polls)
                 counter("seamwatch_lag_poll_failures", "Consumer-lag polls that failed.").add_metric([], s.failures)
                 commit_age("lag", s.last_poll_at)

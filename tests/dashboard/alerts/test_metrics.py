@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from collectors.status import DeriveStatus, OtlpStatus, TapStatus
+from collectors.status import DeriveStatus, LagStatus, OtlpStatus, TapStatus
 from dashboard.alerts.metrics import MetricsServer, SeamwatchCollector, parse_metrics_address
 from dashboard.alerts.watch import FindingsWatch
 from tests.support.builders import T0
@@ -60,6 +60,8 @@ def test_metrics_serve_lag_status_p95_findings_and_health(lagging) -> None:
                            spans_accepted=500, spans_rejected=2, spans_written=480, batches=2, queued_rows=20,
                            queued_bytes=4096),
         "derive": DeriveStatus(traces=10, segments=10, messages=10, snapshots=10, pending=3),
+        "lag": LagStatus(state="retrying", interval_s=30.0, polls=9, groups=2, partitions=4, failures=3,
+                         last_poll_at=1.0, last_error="broker away"),
     }
     collector = SeamwatchCollector(lagging.store, statuses=lambda: statuses, findings=lambda: watch.latest,
                                    window=timedelta(minutes=15), clock=lambda: END)
@@ -95,9 +97,15 @@ def test_metrics_serve_lag_status_p95_findings_and_health(lagging) -> None:
     assert _value(m, "seamwatch_tap_path_info", path="native") == 1
     assert _value(m, "seamwatch_derive_backlog_traces") == 3
     assert _value(m, "seamwatch_last_commit_age_seconds", component="tap") > 0
+    # the tap's state, one-hot: an alert on retrying has a 0 to read while it runs
+    tap_state = {lab["state"]: v for lab, v in m["seamwatch_component_state"] if lab["component"] == "tap"}
+    assert tap_state["running"] == 1 and tap_state["retrying"] == 0 and sum(tap_state.values()) == 1
+    assert _value(m, "seamwatch_component_state", component="lag", state="retrying") == 1
+    assert _value(m, "seamwatch_lag_poll_failures_total") == 3
     # bounded labels: nothing names a record, trace or offset
     labels = {k for samples in m.values() for lab, _ in samples for k in lab}
-    assert labels <= {"cluster_name", "group", "topic", "partition", "status", "rule", "severity", "component", "path"}
+    assert labels <= {"cluster_name", "group", "topic", "partition", "status", "rule", "severity", "component", "path",
+                      "state"}
 
 
 def test_a_failing_read_costs_its_families_not_the_scrape(lagging) -> None:
