@@ -74,6 +74,12 @@ listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.secu
   required username="{sasl_user}" password="{sasl_password}" user_{sasl_user}="{sasl_password}";
 listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule \
   required username="{sasl_user}" password="{sasl_password}" user_{sasl_user}="{sasl_password}";
+# ACLs, for the tests of a collector denied some topics: the PLAINTEXT and SSL listeners (no client
+# certificate) and the controller are User:ANONYMOUS, a super user; the SASL login is authorized, and a
+# resource without any ACL is open to it
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
+allow.everyone.if.no.acl.found=true
 ssl.keystore.type=PKCS12
 ssl.keystore.location={tls}/broker.p12
 ssl.keystore.password={store_password}

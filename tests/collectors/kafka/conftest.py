@@ -87,6 +87,14 @@ def bootstrap(kafka_broker: BrokerHandle) -> str:
 
 
 @pytest.fixture
+def sasl(kafka_broker: BrokerHandle) -> tuple[str, str, str]:
+    """(bootstrap, user, password) of the broker's SASL/PLAIN listener."""
+    if kafka_broker.sasl is None:
+        _unavailable("the broker SEAMWATCH_TEST_BOOTSTRAP names has no SASL listener the tests know")
+    return kafka_broker.sasl
+
+
+@pytest.fixture
 def admin(bootstrap: str) -> Any:
     from confluent_kafka.admin import AdminClient
 

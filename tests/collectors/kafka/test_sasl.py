@@ -10,18 +10,10 @@ import uuid
 import duckdb
 import pytest
 
-from tests.collectors.kafka.conftest import _unavailable, client_args, committed, wait_for
+from tests.collectors.kafka.conftest import client_args, committed, wait_for
 from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
-
-
-@pytest.fixture
-def sasl(kafka_broker) -> tuple[str, str, str]:
-    """(bootstrap, user, password) of the broker's SASL/PLAIN listener."""
-    if kafka_broker.sasl is None:
-        _unavailable("the broker SEAMWATCH_TEST_BOOTSTRAP names has no SASL listener the tests know")
-    return kafka_broker.sasl
 
 
 @pytest.mark.parametrize("given", ["-X", "--kafka-config"])
