@@ -37,6 +37,8 @@ rate_limit(log)  # a broker away repeats the same error on every reconnect
 
 CONSUME_MAX = 10_000  # messages per consume() call (fewer when a memory budget makes batches smaller)
 _NOISE = {"_PARTITION_EOF", "_NO_OFFSET"}
+_HINTS = {"TOPIC_AUTHORIZATION_FAILED": " (an ACL denies the collector's login READ on this topic: its other topics "
+                                        "are tapped meanwhile, and this one once READ is granted)"}
 
 # How the tap's consumer fetches; -X settings override these. Measured with the bench's bare
 # consume loop (1M records of ~300 B, 4 partitions): librdkafka's defaults read ~190k records/s,
@@ -389,12 +391,18 @@ class KafkaTap(ThreadComponent):
                 self._flushed.wait(0.5)
 
     def _consume_errors(self, errs: Any) -> None:
+        """librdkafka's errors from consume(), each once as it reports them, naming the partition it
+        names. A partition the login may not read fails alone: the others are read meanwhile, and
+        librdkafka fetches it again by itself, so an ACL granted later is tapped without a restart."""
         for m in errs:
             err = m.error()
             if err.name() in _NOISE:
                 continue
-            self._set(last_error=f"{err.name()}: {err.str()}")
-            log.warning("%s: %s", self.name, err.str())
+            topic, partition = m.topic(), m.partition()
+            where = f"{topic}/{partition}: " if topic and partition is not None and partition >= 0 else ""
+            hint = _HINTS.get(err.name(), "")
+            self._set(last_error=f"{err.name()}: {where}{err.str()}")
+            log.warning("%s: %s%s%s", self.name, where, err.str(), hint)
 
     def _normalize(self, item: tuple[Normalizer, Any, int, list[dict[str, Any]]]) -> tuple[Any, ...]:
         """The batch's record rows and ingest errors, and the positions it reaches."""
