@@ -60,6 +60,15 @@ def test_group_patterns() -> None:
     assert [g for g in ("any", "seamwatch-tap") if everything.wants_group(g)] == ["any"]  # never the tap's own
 
 
+@pytest.mark.parametrize("option", ["--group", "--exclude-group"])
+def test_cli_reports_empty_group_pattern_in_one_line(tmp_path, option) -> None:
+    res = CliRunner().invoke(cli, ["collect", "--db", str(tmp_path / "s.duckdb"), "--bootstrap", "127.0.0.1:1",
+                                   option, " "])
+    assert res.exit_code == 2
+    assert "--group and --exclude-group need a glob PATTERN" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "s.duckdb").exists()
+
+
 def test_cli_reports_bad_x_without_traceback(tmp_path) -> None:
     res = CliRunner().invoke(cli, ["collect", "--db", str(tmp_path / "s.duckdb"), "--bootstrap", "127.0.0.1:1",
                                    "-X", "sasl.password"])

@@ -3,15 +3,20 @@ denylist, and the collector's topic patterns); without patterns, every group on 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
 import uuid
 from typing import Any
 
+import duckdb
 import pytest
 from confluent_kafka import TopicPartition
 
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag import LagPoller
 from tests.collectors.kafka.conftest import wait_for
+from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
 
@@ -93,3 +98,39 @@ def test_without_patterns_every_group_counts_internal_topics_too(store, bootstra
     finally:
         poller.stop()
     assert _stored(store, run) == {(f"control-center-{run}", monitoring, 2), (f"old-test-{run}", orders, 1)}
+
+
+def test_collect_exclude_group_keeps_stale_groups_out_of_findings(bootstrap, topic_factory, produce,
+                                                                   consumer_factory, tmp_path) -> None:
+    run = uuid.uuid4().hex[:6]
+    topic, other = topic_factory(f"payments-{run}"), topic_factory(f"audit-{run}")
+    produce(topic, [(b"k", b"{}", None)] * 5)
+    produce(other, [(b"k", b"{}", None)] * 5)
+    live, stale, elsewhere = f"ledger-{run}", f"bench-ledger-{run}", f"auditor-{run}"
+    for group in (live, stale):  # both 3 messages behind
+        _commit(consumer_factory, group, {topic: 2})
+    _commit(consumer_factory, elsewhere, {other: 2})  # behind too, on a topic --topic leaves out
+
+    db = tmp_path / "groups.duckdb"
+    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--no-tap",
+                                      "--topic", topic, "--group", f"*-{run}", "--exclude-group", "bench-*",
+                                      "--poll-interval", "0.5"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        started = proc.stdout.readline()
+        assert started.startswith("collecting into"), started
+        time.sleep(5)  # polls every 0.5 s
+    finally:
+        out = interrupt(proc, timeout=60)
+    assert proc.returncode == 0, out
+
+    with duckdb.connect(str(db), read_only=True) as con:
+        stored = {g for (g,) in con.execute("SELECT DISTINCT group_id FROM group_offsets").fetchall()}
+    assert {g for g in stored if g.endswith(run)} == {live}, stored
+
+    res = subprocess.run(seamwatch("findings", "--db", str(db), "--json"), capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    subjects = {f["subject"] for f in json.loads(res.stdout)["findings"] if f["subject"].endswith(run)}
+    assert subjects == {live}, subjects
