@@ -1,4 +1,4 @@
-"""Kafka collector settings: bootstrap, cluster name, topic patterns, librdkafka pass-through.
+"""Kafka collector settings: bootstrap, cluster name, topic and group patterns, librdkafka pass-through.
 
 Any librdkafka setting passes through unchanged (``-X key=value`` or a Java-style properties
 file), so SASL and SSL work as they do for kcat; secrets never reach a log line or status().
@@ -30,6 +30,8 @@ _RESERVED = frozenset({"enable.auto.commit", "enable.auto.offset.store", "group.
 LIBRDKAFKA_LOG = logging.getLogger("collectors.kafka.librdkafka")
 rate_limit(LIBRDKAFKA_LOG)
 
+# Topics the tap never reads, whatever the patterns say (Kafka's and its tools' own). A consumer
+# group that commits on one still has its lag polled: they are no user's --exclude.
 DEFAULT_EXCLUDE: tuple[str, ...] = ("__*", "_schemas", "_confluent*", "connect-configs", "connect-offsets",
                                     "connect-status")
 
@@ -81,7 +83,10 @@ class KafkaSettings:
     bootstrap: Sequence[str]
     cluster: str | None = None
     include: Sequence[str] = ("*",)
-    exclude: Sequence[str] = DEFAULT_EXCLUDE
+    exclude: Sequence[str] = ()  # the user's --exclude
+    internal: Sequence[str] = DEFAULT_EXCLUDE  # never tapped, still polled for lag
+    groups: Sequence[str] = ("*",)  # consumer groups the lag poller keeps (--group)...
+    exclude_groups: Sequence[str] = ()  # ...minus these (--exclude-group)
     extra: Mapping[str, str] = field(default_factory=dict)
     group_id: str = "seamwatch-tap"
     poll_interval: float = 10.0  # lag snapshots
@@ -103,6 +108,8 @@ class KafkaSettings:
             raise ConfigError(f"{', '.join(bad)} is managed by the tap and cannot be set with -X")
         if self.poll_interval <= 0 or self.batch_seconds <= 0 or self.batch_messages <= 0 or self.batch_bytes <= 0:
             raise ConfigError("poll interval, batch size and batch time must be positive")
+        if not all(p.strip() for p in (*self.groups, *self.exclude_groups)):
+            raise ConfigError("--group and --exclude-group need a glob PATTERN, not an empty one")
 
     @property
     def cluster_name(self) -> str:
@@ -118,15 +125,29 @@ class KafkaSettings:
         return conf
 
     def wants(self, topic: str) -> bool:
-        """Whether the tap reads this topic (include patterns, minus exclude patterns)."""
-        return any(fnmatchcase(topic, p) for p in self.include) and not any(
-            fnmatchcase(topic, p) for p in self.exclude
-        )
+        """Whether the tap reads this topic (include patterns, minus exclude and internal patterns)."""
+        return self.lag_wants(topic) and not _matches(topic, self.internal)
+
+    def lag_wants(self, topic: str) -> bool:
+        """Whether the lag poller keeps a group's offsets on this topic (include patterns, minus
+        exclude patterns). Internal topics count: a group reading one has lag like any other."""
+        return _matches(topic, self.include) and not _matches(topic, self.exclude)
+
+    def wants_group(self, group_id: str) -> bool:
+        """Whether the lag poller describes and stores this consumer group (group patterns, minus
+        exclude-group patterns); never the tap's own group, which is Seamwatch reading."""
+        return (group_id != self.group_id and _matches(group_id, self.groups)
+                and not _matches(group_id, self.exclude_groups))
 
     def describe(self) -> dict[str, Any]:
         """Settings for status() and logs, secrets redacted."""
         return {"cluster": self.cluster_name, "bootstrap": list(self.bootstrap), "include": list(self.include),
-                "exclude": list(self.exclude), "extra": redact(self.extra)}
+                "exclude": [*self.internal, *self.exclude], "groups": list(self.groups),
+                "exclude_groups": list(self.exclude_groups), "extra": redact(self.extra)}
+
+
+def _matches(name: str, patterns: Iterable[str]) -> bool:
+    return any(fnmatchcase(name, p) for p in patterns)
 
 
 def merge_extra(properties_file: str | None, x_items: Iterable[str]) -> dict[str, str]:

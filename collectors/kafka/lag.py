@@ -1,8 +1,10 @@
 """The lag poller: every N seconds, a snapshot of consumer groups and topic watermarks.
 
-Per poll it lists the groups (any state, any protocol), describes their members, reads each
-group's committed offsets (one request per group, as the Admin API requires), and the low
-and high watermarks of every partition those groups or the topic patterns touch. It writes
+Per poll it lists the groups (any state, any protocol) and keeps those the group patterns
+want (KafkaSettings.wants_group), describes their members, reads each group's committed
+offsets (one request per group, as the Admin API requires) on the topics the topic patterns
+want (KafkaSettings.lag_wants: a group with none is left out), and the low and high
+watermarks of every partition those groups or the topic patterns touch. It writes
 `group_offsets` rows (committed offset NULL where a member holds a partition it never
 committed) and `topic_offsets` rows — the (end offset, time) points that time-lag
 interpolation and Burrow's status rules read — in one transaction per snapshot.
@@ -138,9 +140,10 @@ class LagPoller(ThreadComponent):
 
         admin = self._client()
         listing = _result(admin.list_consumer_groups(request_timeout=REQUEST_TIMEOUT))
-        # the tap's own group is Seamwatch reading, not part of the system it watches: leave it out
-        # of the store (its lag still shows in the cluster's own tools and in the tap's status)
-        groups = {g.group_id: g for g in listing.valid if g.group_id != self.settings.group_id}
+        # only the groups --group/--exclude-group keep are described and read; never the tap's own,
+        # which is Seamwatch reading, not part of the system it watches (its lag still shows in the
+        # cluster's own tools and in the tap's status)
+        groups = {g.group_id: g for g in listing.valid if self.settings.wants_group(g.group_id)}
         described: dict[str, Any] = {}
         if groups:
             for gid, fut in admin.describe_consumer_groups(list(groups), request_timeout=REQUEST_TIMEOUT).items():
@@ -157,13 +160,14 @@ class LagPoller(ThreadComponent):
                 log.debug("offsets of %s: %s", gid, exc)
                 continue
             committed[gid] = {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None)
-                              for tp in res.topic_partitions or [] if tp.error is None}
+                              for tp in res.topic_partitions or []
+                              if tp.error is None and self.settings.lag_wants(tp.topic)}
 
         md = admin.list_topics(timeout=REQUEST_TIMEOUT)
         partitions = {(t, p) for t, tm in md.topics.items() if tm.error is None for p in tm.partitions}
         wanted = {tp for tp in partitions if self.settings.wants(tp[0])}
         for offsets in committed.values():
-            wanted |= offsets.keys() & partitions  # a group's topics count even if excluded from the tap
+            wanted |= offsets.keys() & partitions  # a group's topics count even if internal (never tapped)
         high = _watermarks(admin, wanted, OffsetSpec.latest(), TopicPartition)
         low = _watermarks(admin, wanted, OffsetSpec.earliest(), TopicPartition)
 
@@ -179,7 +183,8 @@ class LagPoller(ThreadComponent):
             owner: dict[tuple[str, int], str] = {}
             for m in members:
                 for tp in (m.assignment.topic_partitions if m.assignment else []) or []:
-                    owner[(tp.topic, tp.partition)] = m.client_id
+                    if self.settings.lag_wants(tp.topic):
+                        owner[(tp.topic, tp.partition)] = m.client_id
             offsets = dict(committed.get(gid, {}))
             for tp in owner:  # held but never committed: lag is unknown, not zero
                 offsets.setdefault(tp, None)

@@ -15,9 +15,14 @@ OPTIONS = (
     Option("--cluster", "kafka_cluster", env="SEAMWATCH_KAFKA_CLUSTER",
            help="Name stored with the rows of this cluster (default: the bootstrap address)."),
     Option("--topic", "kafka_topics", multiple=True, metavar="PATTERN",
-           help="Tap only topics matching this glob (repeatable; default: all)."),
+           help="Tap only topics matching this glob, and keep consumer lag only on them (repeatable; default: all)."),
     Option("--exclude", "kafka_exclude", multiple=True, metavar="PATTERN",
-           help="Never tap topics matching this glob (repeatable; internal topics always excluded)."),
+           help="Never tap topics matching this glob, nor keep consumer lag on them (repeatable; internal topics "
+                "are never tapped)."),
+    Option("--group", "kafka_groups", multiple=True, metavar="PATTERN",
+           help="Poll the lag of only consumer groups matching this glob (repeatable; default: all)."),
+    Option("--exclude-group", "kafka_exclude_groups", multiple=True, metavar="PATTERN",
+           help="Never describe nor store consumer groups matching this glob (repeatable)."),
     Option("-X", "kafka_x", multiple=True, metavar="KEY=VALUE",
            help="Any librdkafka setting, e.g. -X security.protocol=SASL_SSL (repeatable)."),
     Option("--kafka-config", "kafka_config", kind="file", env="SEAMWATCH_KAFKA_CONFIG",
@@ -60,13 +65,15 @@ class KafkaSource:
         if not bootstrap:
             return []
         from collectors.kafka.components import build
-        from collectors.kafka.config import DEFAULT_EXCLUDE, KafkaSettings, merge_extra
+        from collectors.kafka.config import KafkaSettings, merge_extra
 
         kafka = KafkaSettings(
             bootstrap=bootstrap,
             cluster=settings["kafka_cluster"],
             include=tuple(settings["kafka_topics"]) or ("*",),
-            exclude=DEFAULT_EXCLUDE + tuple(settings["kafka_exclude"]),
+            exclude=tuple(settings["kafka_exclude"]),
+            groups=tuple(settings["kafka_groups"]) or ("*",),
+            exclude_groups=tuple(settings["kafka_exclude_groups"]),
             extra=merge_extra(settings["kafka_config"], settings["kafka_x"]),
             group_id=settings["kafka_group"] or "seamwatch-tap",
             poll_interval=float(settings["kafka_poll_interval"]),

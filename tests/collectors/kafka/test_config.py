@@ -41,6 +41,34 @@ def test_topic_patterns() -> None:
         "shop.orders", "audit"]
 
 
+def test_lag_topic_patterns_count_internal_topics() -> None:
+    # by default the lag poller keeps every topic, internal ones too: a group reading one has lag
+    s = KafkaSettings(bootstrap=["b:9092"])
+    assert [t for t in ("orders", "_confluent-monitoring", "__amazon_msk_canary") if s.lag_wants(t)] == [
+        "orders", "_confluent-monitoring", "__amazon_msk_canary"]
+    assert not s.wants("_confluent-monitoring")  # which the tap never reads
+    s = KafkaSettings(bootstrap=["b:9092"], include=("shop.*",), exclude=("*.bench",))
+    assert [t for t in ("shop.orders", "shop.bench", "other") if s.lag_wants(t)] == ["shop.orders"]
+
+
+def test_group_patterns() -> None:
+    s = KafkaSettings(bootstrap=["b:9092"], group_id="seamwatch-tap", groups=("shop-*", "billing"),
+                      exclude_groups=("*-test", "*-bench*"))
+    names = ("shop-fulfillment", "shop-load-test", "shop-bench-7", "billing", "billing-old", "seamwatch-tap")
+    assert [g for g in names if s.wants_group(g)] == ["shop-fulfillment", "billing"]
+    everything = KafkaSettings(bootstrap=["b:9092"])
+    assert [g for g in ("any", "seamwatch-tap") if everything.wants_group(g)] == ["any"]  # never the tap's own
+
+
+@pytest.mark.parametrize("option", ["--group", "--exclude-group"])
+def test_cli_reports_empty_group_pattern_in_one_line(tmp_path, option) -> None:
+    res = CliRunner().invoke(cli, ["collect", "--db", str(tmp_path / "s.duckdb"), "--bootstrap", "127.0.0.1:1",
+                                   option, " "])
+    assert res.exit_code == 2
+    assert "--group and --exclude-group need a glob PATTERN" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "s.duckdb").exists()
+
+
 def test_cli_reports_bad_x_without_traceback(tmp_path) -> None:
     res = CliRunner().invoke(cli, ["collect", "--db", str(tmp_path / "s.duckdb"), "--bootstrap", "127.0.0.1:1",
                                    "-X", "sasl.password"])
