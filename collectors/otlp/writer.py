@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectors.errors import first_line
 from collectors.model import INGEST_ERROR_SCHEMA, SPAN_SCHEMA, to_table
 from collectors.store import Store, faults
 from collectors.store.lake import is_lake
@@ -80,7 +81,7 @@ def write_failure(path: str, exc: BaseException) -> faults.Fault:
     the store, and a kind when the failure is worth waiting for (I/O, a lake's outage or conflict)."""
     if is_lake(path):  # the catalog, the data path or a conflict (collectors/store/faults.py)
         return faults.classify(exc, path)
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = first_line(exc)
     if "No space left on device" in text or (_AFTERMATH.search(text) and _nearly_full(path)):
         # another writer (the deriver) may have met the full disk first and left this transaction
         # aborted: the cause is still the disk, and that is what the user must hear

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from collectors.errors import ConfigError, StoreError, StoreLockedError
+from collectors.errors import ConfigError, StoreError, StoreLockedError, first_line
 from collectors.otlp.config import parse_size
 from collectors.store.lake import attach, is_lake
 from collectors.store.migrate import LATEST, migrate, schema_version
@@ -163,7 +163,7 @@ def _file_kind(path: str) -> str | None:
 
 def write_error(path: str, exc: BaseException, *, doing: str) -> StoreError:
     """One sentence for a failed write: a full disk says so and names the file."""
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    text = first_line(exc)
     if "no space left" in text.lower() or "disk full" in text.lower():
         return StoreError(f"no space left on the device of {path} while {doing}; what was committed before is "
                           "kept: free space and run the command again to continue.")

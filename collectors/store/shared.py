@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from collectors.errors import first_line
 from collectors.status import Status, Unreported
 from collectors.store.db import Store
 from collectors.store.lake import is_lake
@@ -58,7 +59,7 @@ def status(path: str | os.PathLike[str]) -> dict[str, Status] | None:
     try:
         return provider()
     except Exception as exc:  # noqa: BLE001 - a status that fails to report must not break a page
-        return {"status": Unreported(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}
+        return {"status": Unreported(first_line(exc))}
 
 
 def held(path: str | os.PathLike[str]) -> Store | None:

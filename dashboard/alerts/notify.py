@@ -35,7 +35,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from collectors.errors import ConfigError
+from collectors.errors import ConfigError, first_line
 from collectors.status import NotifyStatus
 from collectors.store import Store
 from dashboard.findings.engine import Report
@@ -282,7 +282,7 @@ class Notifier:
                         tx.cursor.execute("UPDATE notify_outbox SET attempts = attempts + 1 WHERE id = ?",
                                           [outbox_id])
             except Exception as exc:  # noqa: BLE001 (the notice stays queued; the next pass retries it)
-                log.warning("notify: cannot record a delivery: %s", str(exc).splitlines()[0] if str(exc) else exc)
+                log.warning("notify: cannot record a delivery: %s", first_line(exc))
                 self._stop.wait(self.backoff_s)
                 continue
             with self._lock:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from collectors.errors import first_line
 from collectors.outage import Outage
 from collectors.runtime import ThreadComponent
 from collectors.status import FindingsWatchStatus
@@ -88,7 +89,7 @@ class FindingsWatch(ThreadComponent):
             try:
                 listener(report)
             except Exception as exc:  # one listener failing (a full disk) must not starve the others
-                log.error("after the findings run: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                log.error("after the findings run: %s", first_line(exc))
                 log.debug("findings listener failure", exc_info=True)
         return report
 

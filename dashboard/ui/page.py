@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 import streamlit as st
 
-from collectors.errors import SeamwatchError
+from collectors.errors import SeamwatchError, first_line
 from collectors.status import fmt_age as fmt_duration
 from collectors.store.db import Store
 from dashboard.analyses.window import Window
@@ -54,7 +54,7 @@ def freshness_line(cur: duckdb.DuckDBPyConnection) -> str:
 def explain(exc: BaseException) -> str:
     if isinstance(exc, SeamwatchError):
         return str(exc)
-    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    first = first_line(exc)
     return f"The store could not be read ({first}); it may be from another Seamwatch version or damaged."
 
 
