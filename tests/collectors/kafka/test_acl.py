@@ -13,8 +13,14 @@ import uuid
 import duckdb
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import (AclBinding, AclBindingFilter, AclOperation, AclPermissionType,
-                                   ResourcePatternType, ResourceType)
+from confluent_kafka.admin import (
+    AclBinding,
+    AclBindingFilter,
+    AclOperation,
+    AclPermissionType,
+    ResourcePatternType,
+    ResourceType,
+)
 
 from collectors.kafka.readable_end import ReadableEnd
 from tests.collectors.kafka.conftest import committed, wait_for
