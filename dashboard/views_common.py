@@ -18,7 +18,7 @@ def key_of(f) -> str:
 
 def findings_frame(found: list) -> pd.DataFrame:
     return pd.DataFrame([{"severity": f.severity, "rule": f.rule, "subject": str(f.subject),
-                          "kind": f.subject_kind, "count": f.count, "counted": plural_noun(f.count_unit) if f.count_unit else "",
+                          "kind": f.subject_kind, "count": f.count, "counted": f.count_unit if f.count == 1 else plural_noun(f.count_unit),
                           "first_seen": f.first_seen,
                           "last_seen": f.last_seen, "summary": f.summary, "remedy": f.remedy, "key": key_of(f)}
                          for f in found],

@@ -42,3 +42,13 @@ def test_trace_ids_in_the_evidence_open_the_trace_page(app: AppTest) -> None:
     assert {parse_qs(urlparse(h).query)["trace"][0] for h in hrefs} >= set(golden["evidence"]["trace_ids"][:1])
     config = json.loads(traces.proto.columns)["Trace"]
     assert config["type_config"]["type"] == "link", config
+
+
+def test_the_findings_list_says_what_each_count_counts(app: AppTest) -> None:
+    at = open_page(app, "views/findings.py")
+    table = at.dataframe[0].value
+    of = dict(zip(table["rule"] + ":" + table["subject"], zip(table["count"], table["counted"], strict=True),
+                  strict=True))
+    lag = next(f for f in GOLDEN["findings"] if f["rule"] == "CONSUMER_LAG")
+    assert of[f"CONSUMER_LAG:{lag['subject']}"] == (lag["count"], "messages")
+    assert all(unit == ("record" if n == 1 else "records") for k, (n, unit) in of.items() if k.startswith("DEAD_LETTER:"))
