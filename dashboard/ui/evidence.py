@@ -128,31 +128,33 @@ def tables(evidence: dict[str, Any] | None, *, units: Mapping[str, str] | None =
     more: list[tuple[str, pd.DataFrame]] = []
     for name, value in evidence.items():
         unit = units.get(name)
+        # 'max_before_commit_ms' reads "Max before commit" once its values say "9.57 ms"
+        shown = name.removesuffix(f"_{unit}") if unit in ("ms", "s") else name
         if trace_href is not None and is_trace_field(name) and value \
                 and all(isinstance(v, str) for v in (value if isinstance(value, list) else [value])):
             ids = value if isinstance(value, list) else [value]
-            title = f"{label(name)} ({len(ids):,})" if isinstance(value, list) else label(name)
+            title = f"{label(shown)} ({len(ids):,})" if isinstance(value, list) else label(shown)
             more.append((title, pd.DataFrame({TRACE_COLUMN: [trace_href(t, None) or t for t in ids]})))
         elif _plain(value):
-            facts.append((label(name), _fmt(value, unit)))
+            facts.append((label(shown), _fmt(value, unit)))
         elif isinstance(value, list) and all(_plain(v) for v in value):
             if len(value) <= SHORT_LIST:
-                facts.append((label(name), ", ".join(_fmt(v, unit) for v in value) or numbers.MISSING))
+                facts.append((label(shown), ", ".join(_fmt(v, unit) for v in value) or numbers.MISSING))
             else:
-                more.append((f"{label(name)} ({len(value):,})",
-                             pd.DataFrame({label(name).rstrip("s") or "Value": [_fmt(v, unit) for v in value]})))
+                more.append((f"{label(shown)} ({len(value):,})",
+                             pd.DataFrame({label(shown).rstrip("s") or "Value": [_fmt(v, unit) for v in value]})))
         elif isinstance(value, list):
             rows = [v if isinstance(v, dict) else {"value": v} for v in value]
-            more.append((f"{label(name)} ({len(rows):,})", _records_table(rows, units, trace_href)))
+            more.append((f"{label(shown)} ({len(rows):,})", _records_table(rows, units, trace_href)))
         elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             rows = [{"key": k, **v} for k, v in value.items()]
-            table = _records_table(rows, units, trace_href).rename(columns={"Key": label(name).rstrip("s")})
-            more.append((f"{label(name)} ({len(rows):,})", table))
+            table = _records_table(rows, units, trace_href).rename(columns={"Key": label(shown).rstrip("s")})
+            more.append((f"{label(shown)} ({len(rows):,})", table))
         elif isinstance(value, dict):
             if not value:
-                facts.append((label(name), numbers.MISSING))
+                facts.append((label(shown), numbers.MISSING))
             else:
-                more.append((label(name), pd.DataFrame([(str(k), _fmt(v, units.get(str(k), unit))) for k, v in value.items()],
+                more.append((label(shown), pd.DataFrame([(str(k), _fmt(v, units.get(str(k), unit))) for k, v in value.items()],
                                                        columns=["Name", "Value"])))
     out = [("Facts", pd.DataFrame(facts, columns=["Field", "Value"]))] if facts else []
     return out + more

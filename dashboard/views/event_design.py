@@ -100,7 +100,7 @@ def _finding_evidence(design: list) -> None:
     ev = {k: v for k, v in f.evidence.items() if k not in ("trace_ids", "span_ids")}
     # the Findings page's tables (nested maps as columns, numbers formatted), as HTML (st.table)
     # so their text is on the page, selectable and findable
-    for title, table in evidence.tables(ev):
+    for title, table in evidence.tables(ev, units=registry.rule(f.rule).units):
         st.markdown(f"**{md(title)}**")
         st.table(table.set_index(table.columns[0]))
     for t in list(f.evidence.get("trace_ids") or [])[:3]:

@@ -59,3 +59,17 @@ def test_trace_ids_are_links_to_the_trace_page() -> None:
 def test_plural_nouns_read_as_english() -> None:
     assert plural(14, "entity") == "14 entities" and plural(2, "key") == "2 keys"
     assert plural(3, "record or event id") == "3 records or event ids" and plural(1, "dead letter") == "1 dead letter"
+
+
+def test_other_rules_numbers_carry_their_units_too() -> None:
+    def facts(rule, ev):
+        return dict(evidence.tables(ev, units=registry.rule(rule).units)[0][1].itertuples(index=False, name=None))
+
+    assert facts("PUBLISH_BEFORE_COMMIT", {"max_before_commit_ms": 9.572}) == {"Max before commit": "9.57 ms"}
+    assert facts("REDELIVERY", {"extra_processings": 10, "restarts": 1}) == \
+        {"Extra processings": "10 processings", "Restarts": "1 restart"}
+    assert facts("LONG_SYNC_CHAIN", {"max_depth": 4, "limit": 3}) == {"Max depth": "4 hops", "Limit": "3 hops"}
+    assert facts("OUT_OF_ORDER_PROCESSING", {"entities": 14}) == {"Entities": "14 entities"}
+    (title, table), = evidence.tables({"added_latency_ms": {"p50": 26.849, "max": 38.693}},
+                                      units=registry.rule("REQUEST_REPLY_OVER_EVENTS").units)
+    assert title == "Added latency" and table["Value"].tolist() == ["26.8 ms", "38.7 ms"]
