@@ -16,7 +16,7 @@ UNION
 SELECT 'topic', destination FROM spans
 WHERE start_time >= $start AND start_time < $end AND kind IN (4, 5) AND destination IS NOT NULL
 UNION
-SELECT 'group', grp FROM processings WHERE start_time >= $start AND start_time < $end AND grp IS NOT NULL
+SELECT 'processed_group', grp FROM processings WHERE start_time >= $start AND start_time < $end AND grp IS NOT NULL
 UNION
 SELECT 'group', group_id FROM group_offsets WHERE polled_at >= $start AND polled_at < $end
 UNION
@@ -26,12 +26,15 @@ WHERE start_time >= $start AND start_time < $end AND kind IN (2, 4) AND service 
 
 
 def observed(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, set[str]]:
-    """kind → the names seen in the window: topics, groups, services (with SERVER or PRODUCER spans)
-    and publishers (services with PRODUCER spans); dead-letter and retry topics, whose design is
-    their origin's, are left out."""
-    out: dict[str, set[str]] = {"topic": set(), "group": set(), "service": set(), "publisher": set()}
+    """kind → the names seen in the window: topics, groups (by their processings or their committed
+    offsets), processed groups (those whose processing was seen: consumer spans), services (with
+    SERVER or PRODUCER spans) and publishers (services with PRODUCER spans); dead-letter and retry
+    topics, whose design is their origin's, are left out."""
+    out: dict[str, set[str]] = {"topic": set(), "group": set(), "processed_group": set(), "service": set(),
+                                "publisher": set()}
     for kind, name in con.execute(_OBSERVED, {"start": window.start, "end": window.end}).fetchall():
         if name is not None and not (kind == "topic" and derived_topic(name)):
             out[kind].add(name)
     out["service"] |= out["publisher"]
+    out["group"] |= out["processed_group"]
     return out

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts.labels import esc_column
 from dashboard.charts.series import empty_figure
-from dashboard.charts.theme import SEVERITY_COLOURS, base_layout
+from dashboard.charts.theme import SEVERITY_COLOURS, TIME_TITLE, base_layout
 
 MAX_ROWS = 40
 MIN_SLIVER_MS = 1000.0  # the sliver when every finding was seen at one instant
@@ -37,9 +37,9 @@ def findings_timeline(df: pd.DataFrame, *, title: str | None = None) -> go.Figur
             customdata=part[["label", "count"]],
             hovertemplate="%{customdata[0]}<br>%{base|%H:%M:%S} → count %{customdata[1]}<extra>" + sev + "</extra>",
         ))
-    fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=d["y"], ticktext=d["label"], title=None,
-                     tickfont=dict(size=11))
-    fig.update_xaxes(type="date")
+    fig.update_yaxes(autorange="reversed", tickmode="array", tickvals=d["y"], ticktext=d["label"],
+                     title="finding (rule · subject)", tickfont=dict(size=11))
+    fig.update_xaxes(type="date", title=f"first to last seen, {TIME_TITLE}")
     fig.update_layout(barmode="overlay")
     fig = base_layout(fig, height=max(220, 22 * len(d) + 90), title=title)
     fig.update_layout(legend_traceorder="normal")  # bars reverse the legend by default: keep worst first

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts.colours import service_colour
 from dashboard.charts.series import empty_figure
-from dashboard.charts.theme import base_layout
+from dashboard.charts.theme import TIME_TITLE, base_layout
 from dashboard.charts.units import axis_unit, fmt_ms
 
 LINES = (("p99_ms", "p99", "dot", 1.5), ("p95_ms", "p95", "solid", 2.8), ("p50_ms", "p50", "dash", 1.5))
@@ -35,7 +35,7 @@ def percentiles_over_time(series: pd.DataFrame, *, service: str, title: str | No
                           "<extra></extra>",
         ))
     fig.update_yaxes(title=f"latency ({unit})", tickformat=tickformat, rangemode="tozero")
-    fig.update_xaxes(title=None)
+    fig.update_xaxes(title=TIME_TITLE)
     base_layout(fig, height=height, title=title)
     fig.update_layout(hovermode="x unified")  # the three percentiles of one moment in one box
     return fig

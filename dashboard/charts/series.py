@@ -9,7 +9,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from dashboard.charts.labels import esc_column
-from dashboard.charts.theme import MUTED, TRANSPARENT, base_layout, integer_axis
+from dashboard.charts.theme import MUTED, TIME_TITLE, TRANSPARENT, base_layout, integer_axis, per_bucket
 
 _QUAL = ["#1976d2", "#f57c00", "#7b1fa2", "#00897b", "#c2185b", "#5d4037", "#455a64", "#afb42b", "#0097a7"]
 
@@ -39,8 +39,10 @@ def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None
     df = df[df[y].fillna(0) != 0]  # series that are all zero only clutter the legend
     if color:  # each value becomes a legend entry and hover text
         df = df.assign(**{color: esc_column(df[color])})
+    # a bar counts one bucket: the axis says how long ("requests per minute")
+    y_title = per_bucket(y_title, bucket) if bucket is not None else y_title
     fig = px.bar(df, x=x, y=y, color=color, color_discrete_sequence=_QUAL, color_discrete_map=colors or {},
-                 labels={x: "", y: y_title, **({color: ""} if color else {})})
+                 labels={x: TIME_TITLE, y: y_title, **({color: ""} if color else {})})
     fig.update_layout(barmode="stack", bargap=0.1)
     clock = "%H:%M:%S" if bucket is not None and bucket < timedelta(minutes=1) else "%H:%M"
     fig.update_traces(hovertemplate=f"%{{x|{clock}}}<br>%{{y:,}}<extra>%{{fullData.name}}</extra>")
@@ -68,7 +70,7 @@ def lines_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = Non
     if color:
         df = df.assign(**{color: esc_column(df[color])})
     fig = px.line(df, x=x, y=y, color=color, markers=True, color_discrete_sequence=_QUAL,
-                  color_discrete_map=colors or {}, labels={x: "", y: y_title, **({color: ""} if color else {})})
+                  color_discrete_map=colors or {}, labels={x: TIME_TITLE, y: y_title, **({color: ""} if color else {})})
     fig.update_traces(hovertemplate=f"%{{x|%H:%M:%S}}<br>%{{y:{y_format}}}<extra>%{{fullData.name}}</extra>",
                       marker=dict(size=5))
     fig.update_yaxes(tickformat=y_format)

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from dashboard.charts.labels import esc_column
 from dashboard.charts.series import empty_figure
-from dashboard.charts.theme import STATUS_COLOURS, base_layout
+from dashboard.charts.theme import STATUS_COLOURS, TIME_TITLE, base_layout
 
 ORDER = ("OK", "WARN", "ERR", "STOP", "STALL", "REWIND")
 
@@ -32,5 +32,6 @@ def status_strip(df: pd.DataFrame, *, at: str = "at", who: str = "group_id", sta
                           + "<extra></extra>",
         ))
     groups = df[who].nunique()
-    fig.update_yaxes(type="category", categoryorder="category descending", title=None, showgrid=False)
+    fig.update_yaxes(type="category", categoryorder="category descending", title="consumer group", showgrid=False)
+    fig.update_xaxes(title=f"polled at, {TIME_TITLE}")
     return base_layout(fig, height=max(180, 34 * groups + 90), title=title)

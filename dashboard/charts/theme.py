@@ -41,6 +41,23 @@ def base_layout(fig, *, height: int = 320, title: str | None = None):
     return fig
 
 
+TIME_TITLE = "time (UTC)"  # every time axis: the store and the pages keep UTC
+
+
+def per_bucket(noun: str, bucket) -> str:
+    """'requests per minute', 'records per 5 min', 'dead letters per 10 s': what a bar of one bucket counts."""
+    from datetime import timedelta
+
+    s = int(bucket / timedelta(seconds=1))
+    if s <= 0:
+        return noun
+    every = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(s)
+    if every is None:
+        every = f"{s // 86400:,} days" if s % 86400 == 0 else f"{s // 3600:,} h" if s % 3600 == 0 \
+            else f"{s // 60:,} min" if s % 60 == 0 else f"{s:,} s"
+    return f"{noun} per {every}"
+
+
 def integer_axis(fig, top: float, *, axis: str = "y"):
     """An axis of counts: whole numbers with thousands separators, never '0.5 dead letters'."""
     update = fig.update_yaxes if axis == "y" else fig.update_xaxes

@@ -7,12 +7,13 @@ import plotly.graph_objects as go
 
 from dashboard.charts.labels import esc_column
 from dashboard.charts.series import empty_figure
-from dashboard.charts.theme import OK_COLOUR, SEVERITY_COLOURS, base_layout
+from dashboard.charts.theme import OK_COLOUR, SEVERITY_COLOURS, TIME_TITLE, base_layout
 
 
 def processings_timeline(df: pd.DataFrame, *, at: str = "start_time", who: str = "instance",
                          failed: str = "failed", label: str | None = None,
-                         names: tuple[str, str] = ("succeeded", "failed")) -> go.Figure:
+                         names: tuple[str, str] = ("succeeded", "failed"),
+                         who_title: str = "consumer instance") -> go.Figure:
     """Points at each processing, numbered in order: red crosses where ``failed`` holds, else green."""
     if df.empty:
         return empty_figure("No processings of this message in the window")
@@ -36,7 +37,7 @@ def processings_timeline(df: pd.DataFrame, *, at: str = "start_time", who: str =
         ))
     rows = d[who].nunique()
     # Room above the top row for its numbers, and beside the ends for the markers.
-    fig.update_yaxes(title=None, type="category", range=[-0.6, rows - 0.3])
+    fig.update_yaxes(title=who_title, type="category", range=[-0.6, rows - 0.3])
     pad = max((d[at].max() - d[at].min()) * 0.05, pd.Timedelta(seconds=1))
-    fig.update_xaxes(range=[d[at].min() - pad, d[at].max() + pad])
+    fig.update_xaxes(title=f"processed at, {TIME_TITLE}", range=[d[at].min() - pad, d[at].max() + pad])
     return base_layout(fig, height=max(200, 70 * rows + 110))

@@ -24,7 +24,7 @@ from collectors.store.lake import is_lake
 from collectors.store.migrate import LATEST, schema_version
 from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
-from dashboard.findings.model import SEVERITIES, Finding, plural
+from dashboard.findings.model import SEVERITIES, Finding, count_text, plural, plural_noun
 
 if TYPE_CHECKING:
     from dashboard.findings import engine
@@ -79,7 +79,8 @@ def as_json(report: engine.Report, waiting: Pending | None = None, card: list[di
     waiting = waiting or Pending(0, None)
     doc = {
         "window": {"start": report.window.start.isoformat(), "end": report.window.end.isoformat()},
-        "findings": [f.as_dict() for f in report.findings],
+        # count_unit (singular) and count_text ("616 messages") say what each count counts
+        "findings": [{**f.as_dict(), "count_text": count_text(f)} for f in report.findings],
         "errors": report.errors,
         # the design scorecard: one row per line of the guidance, judged on every finding (dashboard.findings.scorecard)
         "scorecard": card or [],
@@ -112,7 +113,12 @@ def as_table(report: engine.Report, min_severity: str, waiting: Pending | None =
     """A fixed-width table, one block per finding: the row, then what was seen and what to do."""
     width = max(80, min(shutil.get_terminal_size((120, 40)).columns, 160))
     found = report.findings
-    head = f"{'SEVERITY':<9} {'RULE':<24} {'SUBJECT':<34} {'COUNT':>7}  {'FIRST SEEN':<19}  {'LAST SEEN':<19}"
+    rule_w = max([24, *(len(f.rule) for f in found)])
+    # each count with what it counts: "616 messages" beside "5 publications", the numbers aligned
+    counts = [f"{f.count:>7,} {plural_noun(f.count_unit) if f.count != 1 else f.count_unit}".rstrip() for f in found]
+    count_w = max([len("COUNT"), *map(len, counts)])
+    head = (f"{'SEVERITY':<9} {'RULE':<{rule_w}} {'SUBJECT':<34} {'COUNT':<{count_w}}  "
+            f"{'FIRST SEEN':<19}  {'LAST SEEN':<19}")
     lines = [f"window {_when(report.window.start)} → {_when(report.window.end)} UTC"]
     if (note := pending_line(waiting, lake=lake)) is not None:
         lines += textwrap.wrap(note, width=width)
@@ -120,11 +126,11 @@ def as_table(report: engine.Report, min_severity: str, waiting: Pending | None =
         lines.append(f"no findings at or above {min_severity}")
         return "\n".join(lines)
     lines += ["", head, "-" * len(head)]
-    for f in found:
+    for f, count in zip(found, counts, strict=True):
         subject = f"{f.subject_kind} {f.subject}"
         if len(subject) > 34:
             subject = subject[:33] + "…"
-        lines.append(f"{f.severity:<9} {f.rule:<24} {subject:<34} {f.count:>7}  "
+        lines.append(f"{f.severity:<9} {f.rule:<{rule_w}} {subject:<34} {count:<{count_w}}  "
                      f"{_when(f.first_seen):<19}  {_when(f.last_seen):<19}")
         for text, mark in ((f.summary, "  "), (f.remedy, "→ ")):
             lines += textwrap.wrap(text, width=width - 10, initial_indent=" " * 10 + mark,

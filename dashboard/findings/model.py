@@ -35,6 +35,7 @@ class Finding:
     summary: str  # what was seen, one line
     remedy: str  # what to do, in the product's terms, one line
     evidence: dict[str, Any] = field(default_factory=dict)  # ids to drill into
+    count_unit: str = ""  # what count counts, singular: "record", "message" (its rule's Rule.counts)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -48,8 +49,24 @@ class Finding:
 
 
 def plural(n: int, noun: str) -> str:
-    """'1 record', '3 records', '12,500 records': summaries are read by people."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+    """'1 record', '3 records', '12,500 records', '2 entities': summaries are read by people."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural_noun(noun)}"
+
+
+def plural_noun(noun: str) -> str:
+    """'record' → 'records', 'entity' → 'entities', 'dead letter' → 'dead letters',
+    'record or event id' → 'records or event ids'."""
+    def one(word: str) -> str:
+        head, _, last = word.rpartition(" ")
+        last = last[:-1] + "ies" if last.endswith("y") and last[-2:-1] not in tuple("aeiou") else last + "s"
+        return f"{head} {last}" if head else last
+    return " or ".join(one(w) for w in noun.split(" or "))
+
+
+def count_text(f: Finding) -> str:
+    """A finding's count with its unit: '616 messages', '1 record' (the number alone when its
+    rule did not say what it counts)."""
+    return plural(f.count, f.count_unit) if f.count_unit else f"{f.count:,}"
 
 
 def times(n: int) -> str:

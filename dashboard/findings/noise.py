@@ -43,6 +43,8 @@ def fold(found: list[Finding]) -> list[Finding]:
             summary=f"{plural(len(group), kind)}, such as: {group[0].summary} (and {len(group) - 1:,} more)",
             remedy=group[0].remedy,
             evidence={"findings": [{"subject": f.subject, "count": f.count, "summary": f.summary} for f in group]},
+            # one unit when every finding counts the same thing (an undeclared call and flow do not)
+            count_unit=units.pop() if len(units := {f.count_unit for f in group}) == 1 else "",
         ))
     return keep
 

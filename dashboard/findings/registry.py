@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextvars
 import importlib
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -40,7 +40,9 @@ class Rule:
     what to do in general (a finding may say it for its own subject); ``page`` is where its
     evidence is drawn in full, and ``also_on`` the other pages that list it. ``find`` is
     called with the rule itself, so the finding it builds takes the id, severity and remedy
-    from this one declaration."""
+    from this one declaration. ``counts`` is what a finding's count counts, one of them
+    ("record", "message", "request": a finding may count another, say so in ``count_unit``);
+    ``units`` the unit of the numbers in its evidence, by field ("final_lag": "message")."""
 
     id: str
     severity: str
@@ -48,7 +50,9 @@ class Rule:
     family: str
     remedy: str
     find: FindingsFn
+    counts: str
     also_on: tuple[str, ...] = ()
+    units: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -57,6 +61,8 @@ class Rule:
             raise ValueError(f"{self.id}: no page {unknown[0]!r}; one of {', '.join(_PAGES)}")
         if self.family not in FAMILIES:
             raise ValueError(f"{self.id}: family must be one of {', '.join(FAMILIES)}, not {self.family!r}")
+        if not self.counts.strip():
+            raise ValueError(f"{self.id}: say what a finding's count counts (counts='record')")
 
     @property
     def pages(self) -> tuple[str, ...]:
@@ -68,14 +74,14 @@ class Rule:
 
     def finding(self, *, subject_kind: str, subject: str, count: int, first_seen: datetime | None,
                 last_seen: datetime | None, summary: str, evidence: dict[str, Any] | None = None,
-                severity: str | None = None, remedy: str | None = None) -> Finding:
-        """A Finding of this rule: its severity and remedy unless the evidence calls for others."""
+                severity: str | None = None, remedy: str | None = None, count_unit: str | None = None) -> Finding:
+        """A Finding of this rule: its severity, remedy and count unit unless the evidence calls for others."""
         severity = severity or self.severity
         if severity_rank(severity) > severity_rank(self.severity):
             raise ValueError(f"{self.id} declares {self.severity} at worst, not {severity}")
         return Finding(rule=self.id, severity=severity, subject_kind=subject_kind, subject=subject, count=count,
                        first_seen=first_seen, last_seen=last_seen, summary=summary, remedy=remedy or self.remedy,
-                       evidence=evidence or {})
+                       evidence=evidence or {}, count_unit=count_unit or self.counts)
 
 
 _REGISTRY: dict[str, Rule] = {}

@@ -18,7 +18,7 @@ import duckdb
 from dashboard.analyses.population import observed
 from dashboard.analyses.window import Window
 from dashboard.findings import registry
-from dashboard.findings.model import Finding, severity_rank
+from dashboard.findings.model import Finding, plural, severity_rank
 
 # ENVELOPE_MISSING names what is missing per event type: which line each gap belongs to.
 _ENVELOPE_LINE = {"missing_id": "ids", "ce_missing_id": "ids", "missing_time": "timestamps",
@@ -55,6 +55,9 @@ class Line:
     guidance: str
     kind: str  # topic | group | service | publisher (a service that publishes)
     rules: tuple[tuple[str, Callable[[Finding], Iterable[str]]], ...]  # rule id, the subjects a finding fails
+    # which of its kind it can judge, when not all: "processed_group", the groups whose processing
+    # was seen (a group known only by its committed offsets shows nothing of how it processes)
+    judged: str | None = None
 
     @property
     def rule_ids(self) -> list[str]:
@@ -71,7 +74,7 @@ LINES = (
     Line("context", "Events carry enough context: no calling back, trace context travels", "topic", (
         ("CALLBACK_CHATTER", _evidence("topic")), ("MISSING_TRACE_CONTEXT", _subject))),
     Line("idempotent", "Consumers tolerate duplicates (idempotent consumers)", "group",
-         (("IDEMPOTENCY_VIOLATION", _subject),)),
+         (("IDEMPOTENCY_VIOLATION", _subject),), judged="processed_group"),
     Line("sync_chains", "No long synchronous chains; side effects react to events", "service", (
         ("LONG_SYNC_CHAIN", _service), ("SYNC_SIDE_EFFECT", _service))),
     Line("commit_then_publish", "Commit the state change, then publish", "publisher", (
@@ -87,7 +90,9 @@ LINES = (
 
 def scorecard(con: duckdb.DuckDBPyConnection, window: Window, findings: list[Finding]) -> list[dict[str, Any]]:
     """One row per line of LINES: its rules, the subjects of its kind observed, passing and failing,
-    and per failing subject the findings that fail it (`finding` is the RULE:subject deep-link id)."""
+    those seen but not judged (``unobserved``: a group seen only by its committed offsets, on the
+    idempotency line), and per failing subject the findings that fail it (`finding` is the
+    RULE:subject deep-link id)."""
     seen = observed(con, window)
     known = set(registry.ids())
     rows = []
@@ -100,15 +105,28 @@ def scorecard(con: duckdb.DuckDBPyConnection, window: Window, findings: list[Fin
                         failing.setdefault(str(s), []).append({
                             "rule": f.rule, "severity": f.severity, "finding": f"{f.rule}:{f.subject}",
                             "page": registry.rule(f.rule).page})
-        population = seen[line.kind] | set(failing)
+        population = seen[line.judged or line.kind] | set(failing)
         failed = sorted(failing)
         rows.append({
             "line": line.key, "guidance": line.guidance, "kind": line.kind,
             "rules": [r for r in line.rule_ids if r in known], "observed": len(population),
             "pass": len(population) - len(failed), "fail": len(failed),
+            # seen, but not in a way this line can judge (a group known only by its committed offsets)
+            "judged": line.judged, "unobserved": len(seen[line.kind] - population),
             "status": "no data" if not population else "fail" if failed else "pass",
             # worst first: a failing subject's link opens its gravest finding
             "failing": [{"subject": s, "findings": sorted(failing[s], key=lambda f: -severity_rank(f["severity"]))}
                         for s in failed],
         })
     return rows
+
+
+def judges(row: dict[str, Any]) -> str:
+    """What a row judged, as the scorecard says it: '14 topics'; on a line that judges only the
+    groups whose processing was seen, '4 observed groups; 23 seen only by their offsets' (those
+    neither pass nor fail: nothing of how they process was seen)."""
+    n, kind, rest = row["observed"], row["kind"], row.get("unobserved", 0)
+    if not row.get("judged"):
+        return plural(n, kind)
+    return plural(n, f"observed {kind}") + (f"; {rest:,} seen only by {'its' if rest == 1 else 'their'} offsets"
+                                            if rest else "")

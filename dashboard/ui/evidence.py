@@ -3,20 +3,55 @@
 Rules put ids, counts and samples in ``Finding.evidence`` (a dict of scalars, lists, lists of
 records and maps). ``tables(evidence)`` turns it into titled tables: one "facts" table of the
 scalar fields and the short lists, then one table per list of records or map. Every cell is
-text already formatted (thousands separators, "–" for a missing value).
+text already formatted (thousands separators, "–" for a missing value, times as
+"2026-03-02 12:00:05 UTC" as the store keeps them, in UTC). A rule names the unit of its
+evidence's numbers (``Rule.units``: a field → "message"), so a cell reads "219 messages".
+
+Trace ids (a ``trace_id`` or ``trace_ids`` field, or one ending so) become links to the Trace
+page when the page passes ``trace_href``: they get a table of their own, column "Trace".
 """
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 
+from dashboard.findings.model import plural_noun
 from dashboard.ui import numbers
 
 SHORT_LIST = 8  # a list of up to this many plain values reads as one line of the facts table
+TRACE_COLUMN = "Trace"  # the column of links to the Trace page (st.column_config.LinkColumn)
+# An ISO time as rules write it (datetime.isoformat(), naive UTC as the store keeps it), alone
+# or inside a sentence ("ParcelPacked at 2026-03-02T12:00:05.120000").
+_ISO_TIME = re.compile(r"\b(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|[+-]00:?00)?(?![\d:.])")
+TraceHref = Callable[[str, "str | None"], "str | None"]
+
+
+def when(t: datetime) -> str:
+    """'2026-03-02 12:00:05 UTC', with milliseconds when the time has a fraction (processings
+    a few ms apart keep their order on the page)."""
+    ms = f".{t.microsecond // 1000:03d}" if t.microsecond else ""
+    return f"{t:%Y-%m-%d %H:%M:%S}{ms} UTC"
+
+
+def _times_in(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        frac = (m.group(3) or "")[:3].ljust(3, "0")
+        return f"{m.group(1)} {m.group(2)}" + (f".{frac}" if m.group(3) and int(m.group(3)) else "") + " UTC"
+    return _ISO_TIME.sub(one, text)
+
+
+def quantity(n: float, unit: str) -> str:
+    """'219 messages', '1 message', '9.57 ms': a number with its unit (a noun takes its plural)."""
+    number = cell(n)
+    if unit in ("ms", "s", "min", "h", "%"):
+        return f"{number} {unit}"
+    return f"{number} {unit}" if n == 1 else f"{number} {plural_noun(unit)}"
 
 
 def label(name: str) -> str:
@@ -35,8 +70,12 @@ def cell(v: Any) -> str:
         return f"{v:,}"
     if isinstance(v, float):
         return f"{v:,.0f}" if v.is_integer() else f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.1f}"
-    if isinstance(v, (datetime, date)) or hasattr(v, "isoformat"):
-        return v.isoformat(sep=" ", timespec="seconds") if isinstance(v, datetime) else v.isoformat()
+    if isinstance(v, datetime):
+        return when(v)
+    if isinstance(v, date) or hasattr(v, "isoformat"):
+        return v.isoformat()
+    if isinstance(v, str):
+        return _times_in(v)
     if isinstance(v, (list, tuple)):
         return ", ".join(cell(x) for x in v) or numbers.MISSING
     if isinstance(v, dict):
@@ -48,41 +87,74 @@ def _plain(v: Any) -> bool:
     return not isinstance(v, (list, tuple, dict))
 
 
-def _records_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _fmt(v: Any, unit: str | None) -> str:
+    if unit and isinstance(v, (int, float)) and not isinstance(v, bool) and not numbers.missing(v):
+        return quantity(v, unit)
+    return cell(v)
+
+
+def is_trace_field(name: str) -> bool:
+    """'trace_id', 'trace_ids', 'deepest_trace_id': a field of trace ids."""
+    return str(name).endswith(("trace_id", "trace_ids"))
+
+
+def _records_table(rows: list[dict[str, Any]], units: Mapping[str, str], trace_href: TraceHref | None) -> pd.DataFrame:
     columns: list[str] = []
     for r in rows:
         columns += [k for k in r if k not in columns]
-    return pd.DataFrame([[cell(r.get(c)) for c in columns] for r in rows], columns=[label(c) for c in columns])
+    linked = trace_href is not None and "trace_id" in columns and TRACE_COLUMN not in map(label, columns)
+
+    def text(r: dict[str, Any], c: str) -> str:
+        if linked and c == "trace_id" and isinstance(r.get(c), str):
+            return trace_href(r[c], r.get("span_id")) or r[c]  # type: ignore[misc]
+        return _fmt(r.get(c), units.get(c))
+
+    return pd.DataFrame([[text(r, c) for c in columns] for r in rows],
+                        columns=[TRACE_COLUMN if linked and c == "trace_id" else label(c) for c in columns])
 
 
-def tables(evidence: dict[str, Any] | None) -> list[tuple[str, pd.DataFrame]]:
-    """(title, table) pairs: the facts first, then each list of records or map."""
+def tables(evidence: dict[str, Any] | None, *, units: Mapping[str, str] | None = None,
+           trace_href: TraceHref | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """(title, table) pairs: the facts first, then each list of records or map.
+
+    ``units``: a field's unit ("message"), for its number, its list's or its map's numbers and
+    its column in a list of records. ``trace_href(trace_id, span_id)``: a link to the trace;
+    given it, each field of trace ids is a table of links (column ``TRACE_COLUMN``)."""
     if not evidence:
         return []
+    units = units or {}
     evidence = json.loads(json.dumps(evidence, default=str))  # numpy and timestamps as plain values
     facts: list[tuple[str, str]] = []
     more: list[tuple[str, pd.DataFrame]] = []
     for name, value in evidence.items():
-        if _plain(value):
-            facts.append((label(name), cell(value)))
+        unit = units.get(name)
+        # 'max_before_commit_ms' reads "Max before commit" once its values say "9.57 ms"
+        shown = name.removesuffix(f"_{unit}") if unit in ("ms", "s") else name
+        if trace_href is not None and is_trace_field(name) and value \
+                and all(isinstance(v, str) for v in (value if isinstance(value, list) else [value])):
+            ids = value if isinstance(value, list) else [value]
+            title = f"{label(shown)} ({len(ids):,})" if isinstance(value, list) else label(shown)
+            more.append((title, pd.DataFrame({TRACE_COLUMN: [trace_href(t, None) or t for t in ids]})))
+        elif _plain(value):
+            facts.append((label(shown), _fmt(value, unit)))
         elif isinstance(value, list) and all(_plain(v) for v in value):
             if len(value) <= SHORT_LIST:
-                facts.append((label(name), cell(value)))
+                facts.append((label(shown), ", ".join(_fmt(v, unit) for v in value) or numbers.MISSING))
             else:
-                more.append((f"{label(name)} ({len(value):,})",
-                             pd.DataFrame({label(name).rstrip("s") or "Value": [cell(v) for v in value]})))
+                more.append((f"{label(shown)} ({len(value):,})",
+                             pd.DataFrame({label(shown).rstrip("s") or "Value": [_fmt(v, unit) for v in value]})))
         elif isinstance(value, list):
             rows = [v if isinstance(v, dict) else {"value": v} for v in value]
-            more.append((f"{label(name)} ({len(rows):,})", _records_table(rows)))
+            more.append((f"{label(shown)} ({len(rows):,})", _records_table(rows, units, trace_href)))
         elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             rows = [{"key": k, **v} for k, v in value.items()]
-            table = _records_table(rows).rename(columns={"Key": label(name).rstrip("s")})
-            more.append((f"{label(name)} ({len(rows):,})", table))
+            table = _records_table(rows, units, trace_href).rename(columns={"Key": label(shown).rstrip("s")})
+            more.append((f"{label(shown)} ({len(rows):,})", table))
         elif isinstance(value, dict):
             if not value:
-                facts.append((label(name), numbers.MISSING))
+                facts.append((label(shown), numbers.MISSING))
             else:
-                more.append((label(name), pd.DataFrame([(str(k), cell(v)) for k, v in value.items()],
+                more.append((label(shown), pd.DataFrame([(str(k), _fmt(v, units.get(str(k), unit))) for k, v in value.items()],
                                                        columns=["Name", "Value"])))
     out = [("Facts", pd.DataFrame(facts, columns=["Field", "Value"]))] if facts else []
     return out + more

@@ -50,7 +50,7 @@ def render(ctx: Ctx) -> None:
     c[3].metric("Redelivery rate", _pct(rd_now), delta=d, delta_color=colour)
 
     series = per_minute(ctx.cur, Window(ch.before.start, ch.recent.end))
-    st.plotly_chart(bars_over_time(series, x="bucket", y="count", color="series", y_title="per minute",
+    st.plotly_chart(bars_over_time(series, x="bucket", y="count", color="series", y_title="count per minute",
                                    title="Dead letters and redeliveries per minute",
                                    colors={"dead letters": SEVERITY_COLOURS["error"],
                                            "redeliveries": SEVERITY_COLOURS["warning"]},

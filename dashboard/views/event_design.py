@@ -10,7 +10,7 @@ from dashboard.analyses import sync_coupling
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
 from dashboard.findings.model import either, plural
-from dashboard.findings.scorecard import scorecard
+from dashboard.findings.scorecard import judges, scorecard
 from dashboard.ui import evidence, links, sources
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -72,7 +72,7 @@ def _scorecard(ctx: Ctx) -> None:
     rows = scorecard(ctx.cur, ctx.window, sources.findings(ctx.cur, ctx.window))
     # eleven short rows: an HTML table shows every line whole, with no scrolling
     st.table(pd.DataFrame([{
-        "Status": r["status"].upper(), "Guidance": r["guidance"], "Judges": f"{r['observed']} {r['kind']}s",
+        "Status": r["status"].upper(), "Guidance": r["guidance"], "Judges": judges(r),
         "Pass": r["pass"], "Fail": r["fail"], "Rules": ", ".join(r["rules"]),
     } for r in rows]).set_index("Status"))
     # links are page links, never Markdown: a name from the data must not make a link of its own
@@ -100,7 +100,7 @@ def _finding_evidence(design: list) -> None:
     ev = {k: v for k, v in f.evidence.items() if k not in ("trace_ids", "span_ids")}
     # the Findings page's tables (nested maps as columns, numbers formatted), as HTML (st.table)
     # so their text is on the page, selectable and findable
-    for title, table in evidence.tables(ev):
+    for title, table in evidence.tables(ev, units=registry.rule(f.rule).units):
         st.markdown(f"**{md(title)}**")
         st.table(table.set_index(table.columns[0]))
     for t in list(f.evidence.get("trace_ids") or [])[:3]:

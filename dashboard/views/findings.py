@@ -7,7 +7,8 @@ import shlex
 import streamlit as st
 
 from dashboard.charts.findings import findings_timeline
-from dashboard.findings.model import SEVERITIES
+from dashboard.findings import registry
+from dashboard.findings.model import SEVERITIES, count_text
 from dashboard.findings.noise import fold
 from dashboard.ui import evidence, links, sources, state
 from dashboard.ui.page import Ctx, empty, run
@@ -53,11 +54,12 @@ def render(ctx: Ctx) -> None:
     st.plotly_chart(findings_timeline(df, title="When each finding was seen (first to last)"), width="stretch",
                     config={"displayModeBar": False})
     st.caption("Click a row to open its evidence below. Info findings are one row per rule.")
-    table = df[["severity", "rule", "subject", "count", "summary", "last_seen"]]
+    table = df[["severity", "rule", "subject", "count", "counted", "summary", "last_seen"]]
     event = st.dataframe(table, hide_index=True, width="stretch", key=TABLE_KEY, on_select="rerun",
                          selection_mode="single-row", column_config={
                              "severity": "Severity", "rule": "Rule", "subject": "Subject",
                              "count": st.column_config.NumberColumn("Count", format="localized"),
+                             "counted": "Of",  # the count's unit: "616" "messages"
                              "summary": "What was seen",
                              "last_seen": st.column_config.DatetimeColumn("Last seen (UTC)", format="HH:mm:ss")})
     rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
@@ -83,7 +85,7 @@ def _drill(shown: list, every: list, clicked: str | None) -> None:
         return
     f = by_key[key]
     st.markdown(f"**{md(f.rule)}** on {md(f.subject_kind)} **{md(f.subject)}** — {md(f.severity)}, "
-                f"count {f.count:,}")
+                f"count {md(count_text(f))}")
     st.markdown(f"{md(f.summary)}.")
     st.info(md(f.remedy), icon=":material/build:")
     page = RULE_PAGE.get(f.rule)
@@ -92,9 +94,17 @@ def _drill(shown: list, every: list, clicked: str | None) -> None:
     if page:
         links.to(page, f"Open {links.title(page)} on {md(f.subject)}", icon=":material/open_in_new:", **params,
                  trace=traces[0] if traces and page == "call-chains" else None)
-    for title, table in evidence.tables(f.evidence):
+    units = registry.rule(f.rule).units if f.rule in registry.ids() else {}
+    for title, table in evidence.tables(f.evidence, units=units, trace_href=_trace_href):
         st.markdown(f"**{md(title)}**")
-        st.dataframe(table, hide_index=True, width="stretch", height=min(400, 36 + 35 * max(1, len(table))))
+        # a trace id opens the Trace page, as every page's trace links do
+        st.dataframe(table, hide_index=True, width="stretch", height=min(400, 36 + 35 * max(1, len(table))),
+                     column_config={evidence.TRACE_COLUMN: st.column_config.LinkColumn(
+                         evidence.TRACE_COLUMN, display_text=r"trace=([0-9a-f]+)")})
+
+
+def _trace_href(trace_id: str, span_id: str | None) -> str | None:
+    return links.href("trace", trace=trace_id, span=span_id)
 
 
 run(render, title="Findings",

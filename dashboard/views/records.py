@@ -168,6 +168,16 @@ def _pretty(excerpt: str | None, size: int | None, envelope: str | None = None) 
         return excerpt, "json" if excerpt[:1] in "{[" else "text", note
 
 
+VALUE_LINES = 40  # a value up to this many lines shows whole; a longer one scrolls in a box this tall
+VALUE_BOX_PX = 760
+
+
+def value_height(text: str) -> int | str:
+    """The value box's height: its content's (every line shown, wrapped ones too: a height
+    counted from the lines cut the last one off), or a fixed box that scrolls for a long value."""
+    return "content" if text.count("\n") + 1 <= VALUE_LINES else VALUE_BOX_PX
+
+
 def _detail(ctx: Ctx, rid: str) -> None:
     try:
         topic, partition, offset = recs.parse_record_id(rid)
@@ -224,7 +234,7 @@ def _detail(ctx: Ctx, rid: str) -> None:
     with right:
         text, lang, note = _pretty(r["value_excerpt"], r.get("value_size"), r.get("envelope"))
         st.markdown("**Value**" + (f" ({md(note)})" if note else ""))
-        st.code(text, language=lang, wrap_lines=True, height=min(420, 40 + 21 * (text.count("\n") + 1)))
+        st.code(text, language=lang, wrap_lines=True, height=value_height(text))
     _processings(ctx, r)
     _copies(ctx, r)
 

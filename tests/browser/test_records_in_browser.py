@@ -64,3 +64,27 @@ def test_idempotency_row_opens_the_record_with_its_customer_and_invoices(browser
     kit.settle(browser)
     assert "record=" not in browser.current_url and "Back to search" not in kit.body_text(browser)
     assert "records match, newest first" in kit.body_text(browser)
+
+
+def test_the_record_value_box_shows_its_last_line(browser, kit, demo_url: str) -> None:
+    """The value box was sized from its line count, and wrapped lines (long ids) pushed the
+    closing brace below its edge: every line of an event's value is in view, none scrolled off."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(f"{demo_url}/records?range=all&record=shop.orders/0/0")
+    kit.settle(browser)
+    box = browser.find_elements(By.CSS_SELECTOR, '[data-testid="stCode"] pre')[-1]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+    shown = box.text
+    assert shown.rstrip().endswith("}") and '"eventId"' in shown, shown[:500]
+    scroll, client = browser.execute_script("return [arguments[0].scrollHeight, arguments[0].clientHeight]", box)
+    assert scroll <= client, f"the value box scrolls: {scroll} px of text in {client} px"
+    # the last line lies inside the box, not below its bottom edge
+    last = browser.execute_script("""
+        const pre = arguments[0], range = document.createRange();
+        range.selectNodeContents(pre); const rects = range.getClientRects();
+        return [rects[rects.length - 1].bottom, pre.getBoundingClientRect().bottom];""", box)
+    assert last[0] <= last[1] + 0.5, last
+    from tests.browser.conftest import SHOTS
+
+    box.screenshot(str(SHOTS / "records-value-box.png"))

@@ -30,4 +30,5 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
 RULE = register(Rule(
     id="CALLBACK_CHATTER", severity="warning", page="event-design", family="traces",
     remedy="Carry what the consumer needs in the event (event-carried state), so it stops calling the producer.",
+    counts="processing", units={"processed": "processing", "called_back": "processing", "calls": "call"},
     find=find))

@@ -61,4 +61,6 @@ RULE = register(Rule(
     id="CONSUMER_LAG", severity="error", page="lag", family="traces",
     remedy="Find why the group falls behind or stopped (its partitions' Burrow statuses say which), then scale "
            "or unblock its consumers.",
+    counts="message", units={"final_lag": "message", "lag_seen": "message", "max_lag_messages": "message",
+                             "max_time_lag_s": "s", "time_lag_seen_s": "s", "polls_over": "poll"},
     find=find))

@@ -60,4 +60,5 @@ RULE = register(Rule(
     id="DEAD_LETTER", severity="error", page="dead-letters", family="audit",
     remedy="Fix the cause in the consumer, then replay the dead letters to the origin topic; "
            "events must stay valid facts that any consumer can process.",
+    counts="record", units={"unrecovered": "record"},
     find=find))

@@ -29,4 +29,5 @@ RULE = register(Rule(
     id="DUPLICATE_PUBLISH", severity="warning", page="redeliveries", family="audit",
     remedy="Enable the idempotent producer (enable.idempotence) or deduplicate the outbox relay; "
            "consumers must stay idempotent on the event id.",
+    counts="record",
     find=find))

@@ -43,4 +43,5 @@ RULE = register(Rule(
     id="ENVELOPE_MISSING", severity="warning", page="event-design", family="audit",
     remedy="Give every event an envelope with a stable id, the time it happened and a schema "
            "version (CloudEvents: id, source, specversion, type).",
+    counts="record",
     find=find))

@@ -57,4 +57,5 @@ RULE = register(Rule(
     id="EVENT_AS_COMMAND", severity="warning", page="event-design", family="audit",
     remedy="Ask for the work through an API call to its owner, or publish the fact that "
            "happened (OrderCreated, not CreateInvoice) and let the owner react.",
+    counts="event",
     find=find))

@@ -24,4 +24,5 @@ RULE = register(Rule(
     id="EVENT_ID_COLLISION", severity="error", page="redeliveries", also_on=("event-design",), family="audit",
     remedy="Give every event a unique, stable id (a UUID at creation, kept on retries); "
            "consumers deduplicating on it drop real events.",
+    counts="record",
     find=find))

@@ -71,4 +71,5 @@ RULE = register(Rule(
     id="IDEMPOTENCY_VIOLATION", severity="error", page="idempotency", family="audit",
     remedy="Make the consumer idempotent: record processed event ids (or use the id as a unique "
            "key) in the same transaction as the side effect.",
+    counts="message",
     find=find))

@@ -33,4 +33,5 @@ RULE = register(Rule(
     id="LONG_SYNC_CHAIN", severity="warning", page="call-chains", family="traces",
     remedy=("Shorten the chain: answer the user after the commit and let the later steps "
             "react to an event instead of being called."),
+    counts="request", units={"max_depth": "hop", "limit": "hop"},
     find=find))

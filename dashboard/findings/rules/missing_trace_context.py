@@ -37,7 +37,7 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
                 summary=f"{int(r.orphan_consumers)} consumer spans on {r.topic} start a new trace: "
                         "the producer's context was not propagated",
                 remedy="Propagate W3C trace context in the record headers, producer and consumer side.",
-                evidence={"source": "spans"},
+                evidence={"source": "spans"}, count_unit="consumer span",
             ))
     return out
 
@@ -46,4 +46,5 @@ RULE = register(Rule(
     id="MISSING_TRACE_CONTEXT", severity="warning", page="event-design", family="audit",
     remedy="Instrument the producer (OpenTelemetry Kafka instrumentation) so every event carries "
            "W3C trace context in its headers.",
+    counts="record",
     find=find))

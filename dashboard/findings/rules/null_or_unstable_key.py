@@ -46,6 +46,9 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
                 subject_kind="topic", subject=str(topic),
                 count=null_key + several + (key_is_id if "key_is_event_id" in evidence else 0),
                 first_seen=first, last_seen=last, summary=f"{topic}: " + "; ".join(problems), evidence=evidence,
+                # records without a key or keyed by their id, and event ids under several keys
+                count_unit="event id" if not (null_key or "key_is_event_id" in evidence)
+                else "record or event id" if several else "record",
             ))
     return out
 
@@ -54,4 +57,5 @@ RULE = register(Rule(
     id="NULL_OR_UNSTABLE_KEY", severity="warning", page="event-design", family="audit",
     remedy="Key every event by the id of the entity it is about (order id, account id), "
            "so its events stay in one partition, in order.",
+    counts="record",
     find=find))

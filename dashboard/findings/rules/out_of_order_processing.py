@@ -48,4 +48,5 @@ RULE = register(Rule(
     id="OUT_OF_ORDER_PROCESSING", severity="warning", page="event-design", family="traces",
     remedy="Key every event of an entity by that entity's id so they share a partition, and keep retries "
            "in order (a blocking retry, or park the entity's later events while one is retried).",
+    counts="event", units={"entities": "entity"},
     find=find))

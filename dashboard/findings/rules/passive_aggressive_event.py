@@ -28,4 +28,5 @@ RULE = register(Rule(
     id="PASSIVE_AGGRESSIVE_EVENT", severity="warning", page="event-design", family="traces",
     remedy="This is a request in disguise: call the consumer's service through an API, or publish a fact "
            "and stop waiting for an answer.",
+    counts="request",
     find=find))

@@ -28,4 +28,5 @@ RULE = register(Rule(
     id="PHANTOM_EVENT", severity="error", page="event-design", family="traces",
     remedy="Publish only what committed: use a transactional outbox, or commit and then publish, so a "
            "failed transaction announces nothing.",
+    counts="publication",
     find=find))

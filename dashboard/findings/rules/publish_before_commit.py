@@ -28,4 +28,5 @@ RULE = register(Rule(
     id="PUBLISH_BEFORE_COMMIT", severity="warning", page="event-design", family="traces",
     remedy="Commit the state change first, then publish (or write the event to a transactional outbox "
            "in the same transaction and relay it).",
+    counts="publication", units={"max_before_commit_ms": "ms"},
     find=find))

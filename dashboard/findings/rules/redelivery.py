@@ -57,4 +57,4 @@ def _with_identity(con: duckdb.DuckDBPyConnection, window: Window, rows: list[di
 
 RULE = register(Rule(
     id="REDELIVERY", severity="warning", page="redeliveries", family="audit",
-    remedy=_REMEDY["unknown"], find=find))
+    remedy=_REMEDY["unknown"], counts="record", units={"extra_processings": "processing", "restarts": "restart", "processings": "processing"}, find=find))

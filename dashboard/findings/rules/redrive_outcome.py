@@ -70,4 +70,5 @@ RULE = register(Rule(
     id="REDRIVE_OUTCOME", severity="error", page="dead-letters", family="audit",
     remedy="Replay dead letters only once their cause is fixed; a replay that fails again goes back to the "
            "dead-letter topic.",
+    counts="dead letter",
     find=find))

@@ -41,4 +41,5 @@ RULE = register(Rule(
     id="REQUEST_REPLY_OVER_EVENTS", severity="warning", page="event-design", family="traces",
     remedy="When the caller needs the answer before it can go on, call an API; otherwise publish the fact and "
            "let the request finish without waiting for a reply.",
+    counts="request", units={"added_latency_ms": "ms"},
     find=find))

@@ -34,4 +34,5 @@ RULE = register(Rule(
     id="SYNC_SIDE_EFFECT", severity="warning", page="call-chains", family="traces",
     remedy="Commit, publish an event and let the side effect's service react to it; "
            "do not make the user wait on a side effect.",
+    counts="request", units={"calls": "call"},
     find=find))

@@ -31,7 +31,7 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             subject_kind="edge", subject=name, count=int(r.volume), first_seen=as_dt(r.first_seen),
             last_seen=as_dt(r.last_seen), summary=f"{what} {name} {seen} but not declared in the topology",
             remedy=(None if r.kind == "sync" else "Declare the topic, its producer and its consumer groups."),
-            evidence={**edge_evidence(r), "via": r.via},
+            evidence={**edge_evidence(r), "via": r.via}, count_unit="call" if r.kind == "sync" else None,
         ))
     return out
 
@@ -39,4 +39,5 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
 RULE = register(Rule(
     id="UNDECLARED_EDGE", severity="info", page="overview", family="audit",
     remedy="Declare it, or replace the call with an event the callee reacts to.",
+    counts="observation",
     find=find))

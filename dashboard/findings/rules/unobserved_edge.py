@@ -34,4 +34,5 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
 RULE = register(Rule(
     id="UNOBSERVED_EDGE", severity="info", page="overview", family="audit",
     remedy="Remove it from the topology if it is gone, or check that its spans are exported.",
+    counts="observation",
     find=find))

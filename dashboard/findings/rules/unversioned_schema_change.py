@@ -48,4 +48,5 @@ RULE = register(Rule(
     id="UNVERSIONED_SCHEMA_CHANGE", severity="warning", page="event-design", family="audit",
     remedy="Give an incompatible shape a new version (or a new event type) and keep publishing the old one "
            "until its readers have moved; only add optional fields under an existing version.",
+    counts="record",
     find=find))

@@ -112,3 +112,27 @@ def test_bad_from_or_to_is_one_clear_sentence(data, store):
     assert result.exit_code == 2 and "--from must be a UTC time like 2026-03-02T12:00:00" in result.output
     both = _invoke(store, "--since", "1h", "--from", "2026-03-02T12:00:00")
     assert both.exit_code == 2 and "not both" in both.output
+
+
+def test_each_count_in_the_table_says_what_it_counts(data, store):
+    """An idempotency violation counts messages, a duplicate publication records: the COUNT
+    column says so on each row, not only in the summary lines below."""
+    _incidents(data)
+    rows = {line.split()[1]: line for line in _invoke(store).output.splitlines()
+            if line.startswith(("error ", "warning ", "info "))}
+    assert "  1 message  " in rows["IDEMPOTENCY_VIOLATION"]
+    assert "  2 records  " in rows["DUPLICATE_PUBLISH"]
+
+
+def test_json_keeps_count_a_number_and_adds_its_unit(data, store):
+    _incidents(data)
+    by_rule = {f["rule"]: f for f in json.loads(_invoke(store, "--json").output)["findings"]}
+    dup = by_rule["DUPLICATE_PUBLISH"]
+    assert (dup["count"], dup["count_unit"], dup["count_text"]) == (2, "record", "2 records")
+    assert by_rule["IDEMPOTENCY_VIOLATION"]["count_text"] == "1 message"
+
+
+def test_every_rule_says_what_its_count_counts():
+    from dashboard.findings import registry
+
+    assert all(r.counts.strip() for r in registry.rules())

@@ -32,15 +32,20 @@ def test_an_id_is_registered_once() -> None:
     taken = registry.rule("DEAD_LETTER")
     with pytest.raises(ValueError, match="registered twice"):
         registry.register(registry.Rule(id="DEAD_LETTER", severity="info", page="overview", family="audit",
-                                        remedy="r", find=taken.find))
+                                        remedy="r", find=taken.find, counts="record"))
     assert registry.rule("DEAD_LETTER") is taken
 
 
 def test_a_declaration_with_an_unknown_page_or_severity_is_refused() -> None:
     with pytest.raises(ValueError, match="no page 'nowhere'"):
-        registry.Rule(id="X", severity="info", page="nowhere", family="audit", remedy="r", find=lambda *a: [])
+        registry.Rule(id="X", severity="info", page="nowhere", family="audit", remedy="r", find=lambda *a: [],
+                      counts="record")
     with pytest.raises(ValueError, match="unknown severity"):
-        registry.Rule(id="X", severity="fatal", page="overview", family="audit", remedy="r", find=lambda *a: [])
+        registry.Rule(id="X", severity="fatal", page="overview", family="audit", remedy="r", find=lambda *a: [],
+                      counts="record")
+    with pytest.raises(ValueError, match="say what a finding's count counts"):
+        registry.Rule(id="X", severity="info", page="overview", family="audit", remedy="r", find=lambda *a: [],
+                      counts=" ")
 
 
 def test_a_finding_takes_its_rule_id_severity_and_remedy_and_is_never_graver() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dashboard.findings import registry
-from dashboard.findings.scorecard import scorecard
+from dashboard.findings.scorecard import judges, scorecard
 
 
 def _finding(rule, subject, severity="warning", **evidence):
@@ -38,3 +38,22 @@ def test_each_finding_fails_its_line_and_the_rest_pass(data, store, window):
                                                  "finding": "PHANTOM_EVENT:loyalty-api -> shop.loyalty",
                                                  "page": "event-design"}]
     assert card["idempotent"]["observed"] == 1 and card["idempotent"]["status"] == "pass"
+
+
+def test_groups_seen_only_by_their_offsets_do_not_pass_the_idempotency_line(data, store, window):
+    """A group whose committed offsets were polled but whose processing was never seen shows
+    nothing of how it handles duplicates: it is counted apart, not as passing."""
+    t = data.trace_id()
+    data.process(t, "invoicing-service", "invoicing", "shop.orders", 0, 0, at=1)
+    data.process(t, "email-service", "email", "shop.orders", 0, 0, at=2)
+    for i, group in enumerate(("reporting", "warehouse-sink", "audit")):
+        data.poll(group, "shop.orders", 0, 5, at=3 + i)
+    data.write()
+    found = [_finding("IDEMPOTENCY_VIOLATION", "invoicing", severity="error")]
+    card = {r["line"]: r for r in scorecard(store.cursor(), window, found)}
+    idem = card["idempotent"]
+    assert (idem["observed"], idem["pass"], idem["fail"], idem["unobserved"]) == (2, 1, 1, 3)
+    # the dead-letter line still judges every group, offsets included
+    assert (card["dead_letters"]["observed"], card["dead_letters"]["unobserved"]) == (5, 0)
+    assert judges(idem) == "2 observed groups; 3 seen only by their offsets"
+    assert judges(card["dead_letters"]) == "5 groups"

@@ -1,0 +1,75 @@
+"""A finding's evidence as the Findings page draws it: times in UTC a person reads, numbers with
+their unit, trace ids as links to the Trace page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from dashboard.findings import registry
+from dashboard.findings.model import plural
+from dashboard.ui import evidence
+
+# CONSUMER_LAG's evidence as the rule builds it (dashboard/findings/rules/consumer_lag.py)
+LAG = {"cluster": "sample", "status": "ERR", "worst_partition_status": "STALL",
+       "partitions": {"shop.orders/0": "WARN", "shop.orders/2": "STALL"},
+       "first_at": {"STALL": "2026-12-04T21:31:30", "WARN": "2026-12-04T21:17:30"},
+       "final_lag": {"shop.orders/0": 219, "shop.orders/2": 1},
+       "limits": {"max_lag_messages": 100, "lag_seen": 250, "max_time_lag_s": None, "time_lag_seen_s": 3.5,
+                  "polls_over": 3}}
+
+
+def _shown(ev, **kw) -> dict[str, dict[str, str]]:
+    return {title: dict(table.itertuples(index=False, name=None)) for title, table in evidence.tables(ev, **kw)
+            if len(table.columns) == 2}
+
+
+def test_consumer_lag_final_lag_reads_in_messages_and_first_at_in_utc() -> None:
+    shown = _shown(LAG, units=registry.rule("CONSUMER_LAG").units)
+    assert shown["Final lag"] == {"shop.orders/0": "219 messages", "shop.orders/2": "1 message"}
+    assert shown["First at"] == {"STALL": "2026-12-04 21:31:30 UTC", "WARN": "2026-12-04 21:17:30 UTC"}
+    assert shown["Limits"]["lag_seen"] == "250 messages" and shown["Limits"]["time_lag_seen_s"] == "3.5 s"
+    assert shown["Limits"]["polls_over"] == "3 polls" and shown["Limits"]["max_time_lag_s"] == "–"
+
+
+def test_every_findings_times_read_the_same_way() -> None:
+    """The ISO times other rules keep (a processing's `at`, a time inside a sentence, a datetime)
+    read like CONSUMER_LAG's: date, time to the second (ms when it has them), UTC."""
+    assert evidence.cell("2026-12-04T21:13:36.269727") == "2026-12-04 21:13:36.269 UTC"
+    assert evidence.cell("ParcelPacked at 2026-12-04T21:18:09.570818") == "ParcelPacked at 2026-12-04 21:18:09.570 UTC"
+    assert evidence.cell(datetime(2026, 12, 4, 21, 3, 11)) == "2026-12-04 21:03:11 UTC"
+    assert evidence.cell("shop.orders/1/165") == "shop.orders/1/165" and evidence.cell("1/0") == "1/0"
+    (_, table), = evidence.tables({"processings": [{"at": datetime(2026, 12, 4, 21, 13, 36, 269727)}]})
+    assert table["At"].tolist() == ["2026-12-04 21:13:36.269 UTC"]
+
+
+def test_trace_ids_are_links_to_the_trace_page() -> None:
+    t1, t2, s1 = "ab" * 16, "cd" * 16, "ef" * 8
+    ev = {"deepest_trace_id": t1, "trace_ids": [t1, t2], "limit": 3,
+          "processings": [{"trace_id": t2, "span_id": s1, "instance": "i-1"}]}
+    out = dict(evidence.tables(ev, trace_href=lambda t, s: f"./trace?trace={t}" + (f"&span={s}" if s else "")))
+    assert out["Trace ids (2)"][evidence.TRACE_COLUMN].tolist() == [f"./trace?trace={t1}", f"./trace?trace={t2}"]
+    assert out["Deepest trace id"][evidence.TRACE_COLUMN].tolist() == [f"./trace?trace={t1}"]
+    assert out["Processings (1)"][evidence.TRACE_COLUMN].tolist() == [f"./trace?trace={t2}&span={s1}"]
+    assert dict(out["Facts"].itertuples(index=False, name=None)) == {"Limit": "3"}
+    # without links (the Event design page's HTML tables) the ids stay text, as before
+    plain = dict(evidence.tables(ev))
+    assert "Trace ids" in dict(plain["Facts"].itertuples(index=False, name=None))
+
+
+def test_plural_nouns_read_as_english() -> None:
+    assert plural(14, "entity") == "14 entities" and plural(2, "key") == "2 keys"
+    assert plural(3, "record or event id") == "3 records or event ids" and plural(1, "dead letter") == "1 dead letter"
+
+
+def test_other_rules_numbers_carry_their_units_too() -> None:
+    def facts(rule, ev):
+        return dict(evidence.tables(ev, units=registry.rule(rule).units)[0][1].itertuples(index=False, name=None))
+
+    assert facts("PUBLISH_BEFORE_COMMIT", {"max_before_commit_ms": 9.572}) == {"Max before commit": "9.57 ms"}
+    assert facts("REDELIVERY", {"extra_processings": 10, "restarts": 1}) == \
+        {"Extra processings": "10 processings", "Restarts": "1 restart"}
+    assert facts("LONG_SYNC_CHAIN", {"max_depth": 4, "limit": 3}) == {"Max depth": "4 hops", "Limit": "3 hops"}
+    assert facts("OUT_OF_ORDER_PROCESSING", {"entities": 14}) == {"Entities": "14 entities"}
+    (title, table), = evidence.tables({"added_latency_ms": {"p50": 26.849, "max": 38.693}},
+                                      units=registry.rule("REQUEST_REPLY_OVER_EVENTS").units)
+    assert title == "Added latency" and table["Value"].tolist() == ["26.8 ms", "38.7 ms"]
