@@ -74,6 +74,7 @@ class TapStatus:
     batches: int
     errors: int  # records that became ingest errors
     partitions: int
+    records_deleted_unread: int = 0  # offsets a session resumed after were deleted before it read them
     topics: tuple[str, ...] = ()
     slow_path_records: int = 0
     last_flush_at: float | None = None
@@ -95,6 +96,8 @@ class TapStatus:
                      f"{_n(self.partitions, 'partition')} of {_n(len(self.topics), 'topic')}",
                      f"{self.path} path", wire, _ago(self.last_flush_at, now, "write"),
                      _n(self.errors, "ingest error") if self.errors else None,
+                     f"{_n(self.records_deleted_unread, 'record')} deleted before it read them"
+                     if self.records_deleted_unread else None,
                      _n(self.slow_path_records, "record") + " on the slow path" if self.slow_path_records else None,
                      _error(self.last_error))
 

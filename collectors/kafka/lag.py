@@ -168,8 +168,8 @@ class LagPoller(ThreadComponent):
         wanted = {tp for tp in partitions if self.settings.wants(tp[0])}
         for offsets in committed.values():
             wanted |= offsets.keys() & partitions  # a group's topics count even if internal (never tapped)
-        high = _watermarks(admin, wanted, OffsetSpec.latest(), TopicPartition)
-        low = _watermarks(admin, wanted, OffsetSpec.earliest(), TopicPartition)
+        high = watermarks(admin, wanted, OffsetSpec.latest(), TopicPartition)
+        low = watermarks(admin, wanted, OffsetSpec.earliest(), TopicPartition)
 
         caught = self._caught_up(committed, high)
         now = _now_us()
@@ -235,7 +235,7 @@ def _state_name(state: Any) -> str:
     return name.lower()
 
 
-def _watermarks(admin: Any, tps: Iterable[tuple[str, int]], spec: Any, topic_partition: Any) -> dict[tuple[str, int], int]:
+def watermarks(admin: Any, tps: Iterable[tuple[str, int]], spec: Any, topic_partition: Any) -> dict[tuple[str, int], int]:
     """One ListOffsets call for many partitions; a partition that fails is left out."""
     req = {topic_partition(t, p): spec for t, p in tps}
     if not req:

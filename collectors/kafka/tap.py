@@ -21,12 +21,12 @@ from collections import deque
 from typing import Any
 
 from collectors.interpreter import throughput_settings
-from collectors.kafka import fastpath, normalizers
+from collectors.kafka import fastpath, normalizers, resume_gaps
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.normalizers import Normalizer
 from collectors.kafka.wire_records import WireRecords
 from collectors.logrepeat import rate_limit
-from collectors.model import INGEST_ERROR_SCHEMA, to_table
+from collectors.model import INGEST_ERROR_SCHEMA, error_row, to_table
 from collectors.pipeline import Pipeline
 from collectors.runtime import ThreadComponent
 from collectors.status import TapStatus, us_to_s
@@ -73,7 +73,7 @@ class KafkaTap(ThreadComponent):
         super().__init__()
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
-                                        "last_error": None, "last_flush_at": None, "partitions": 0,
+                                        "records_deleted_unread": 0, "last_error": None, "last_flush_at": None, "partitions": 0,
                                         "path": self.path, "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
@@ -101,7 +101,8 @@ class KafkaTap(ThreadComponent):
         with self._lock:  # the path this session runs: native until a native capture fails, then bulk
             s = self._status
             return TapStatus(state=s["state"], path=self._normalizer.path, records=s["records"], batches=s["batches"],
-                             errors=s["errors"], partitions=s["partitions"], topics=tuple(s.get("topics", ())),
+                             errors=s["errors"], records_deleted_unread=s["records_deleted_unread"],
+                             partitions=s["partitions"], topics=tuple(s.get("topics", ())),
                              slow_path_records=s.get("slow_path_records", 0),
                              last_flush_at=us_to_s(s["last_flush_at"]),  # kept in µs like the rows' times
                              last_error=s["last_error"],
@@ -307,10 +308,10 @@ class KafkaTap(ThreadComponent):
         present = {(t, p) for t, tm in md.topics.items() if tm.error is None and self.settings.wants(t)
                    for p in tm.partitions}
         stored = self.store.positions(self.cluster) if initial or present - self._assigned.keys() else {}
-        new = []
+        new, resumed = [], {}
         for tp in sorted(present - self._assigned.keys()):
             if tp in stored:
-                offset = stored[tp]
+                offset = resumed[tp] = stored[tp]
             elif initial and not self.from_beginning:
                 offset = OFFSET_END
             else:  # a topic or partition that appeared while we run: all of it
@@ -321,6 +322,7 @@ class KafkaTap(ThreadComponent):
         if new:
             consumer.incremental_assign(new)
             log.info("%s: reading %d new partitions", self.name, len(new))
+            self._check_resumed(resumed)
         if gone:
             consumer.incremental_unassign(gone)
             for tp in gone:
@@ -362,7 +364,40 @@ class KafkaTap(ThreadComponent):
         for tp in given:
             self._assigned[(tp.topic, tp.partition)] = tp.offset
         log.info("%s: the group gave %d partitions", self.name, len(given))
+        self._check_resumed({(tp.topic, tp.partition): tp.offset for tp in given
+                             if (tp.topic, tp.partition) in stored})
         self._set(partitions=len(self._assigned), topics=sorted({t for t, _ in self._assigned}))
+
+    # -- resuming --------------------------------------------------------------------------
+    def _check_resumed(self, resumed: dict[tuple[str, int], int]) -> None:
+        """Whether the partitions resumed from the store's positions still begin and end around
+        them (collectors/kafka/resume_gaps.py), on a thread of its own: reading goes on meanwhile."""
+        if resumed:
+            threading.Thread(target=self._report_gaps, args=(dict(resumed),), name=f"{self.name}-resume",
+                             daemon=True).start()
+
+    def _report_gaps(self, resumed: dict[tuple[str, int], int]) -> None:
+        try:
+            gaps = resume_gaps.find(self.settings.client_conf(), resumed)
+        except Exception as exc:  # noqa: BLE001 (a check that cannot run must not touch the tap)
+            log.debug("%s: checking the resumed positions: %s", self.name, exc)
+            return
+        if not gaps:
+            return
+        now = _now_us()
+        rows = [error_row("kafka", f"{g.topic}/{g.partition}/{g.position}", g.sentence(), None, now) for g in gaps]
+        for g in gaps:
+            log.warning("%s: %s", self.name, g.sentence())
+        with self._lock:
+            self._status["records_deleted_unread"] += sum(g.deleted for g in gaps)
+        try:  # the store keeps what was lost where the dashboard counts ingest errors
+            faults.retry_conflicts(lambda: self._append_errors(rows), what=self.name)
+        except Exception as exc:  # noqa: BLE001 (the log line above said it)
+            log.debug("%s: recording the resumed positions' gaps: %s", self.name, exc)
+
+    def _append_errors(self, rows: list[dict[str, Any]]) -> None:
+        with self.store.transaction() as tx:
+            tx.append("ingest_errors", to_table(rows, INGEST_ERROR_SCHEMA))
 
     def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
         """Before a partition moves to another collector: write everything read so far, then let go."""

@@ -271,6 +271,8 @@ class SeamwatchCollector(Collector):
                 counter("seamwatch_records_ingested", "Kafka records the tap stored.").add_metric([], s.records)
                 counter("seamwatch_records_rejected", "Kafka records the tap could not read (ingest errors)."
                         ).add_metric([], s.errors)
+                counter("seamwatch_records_deleted_unread", "Offsets deleted from a topic (retention) before the "
+                        "tap read them, found where a session resumed.").add_metric([], s.records_deleted_unread)
                 gauge("seamwatch_tap_path_info", "Where the tap's per-record work runs: native, bulk or reference.",
                       ["path"]).add_metric([s.path], 1.0)
                 gauge("seamwatch_tap_partitions", "Partitions the tap reads.").add_metric([], s.partitions)

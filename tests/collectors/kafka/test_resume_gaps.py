@@ -1,0 +1,103 @@
+"""A collector that was stopped while the topic's log moved on says so when it resumes: offsets
+retention deleted before the tap read them are named, counted and kept as an ingest error; a
+topic deleted and created again (its offsets restarted) is told apart. Both on the real broker,
+through the real `collect`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import duckdb
+import pytest
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import NewTopic
+
+from tests.collectors.kafka.conftest import committed, wait_for
+from tests.support.processes import interrupt, seamwatch
+
+pytestmark = pytest.mark.kafka
+
+
+def _events(tag: str, n: int) -> list[tuple[bytes, bytes, None]]:
+    return [(b"k", json.dumps({"event_id": f"{tag}-{i}"}).encode(), None) for i in range(n)]
+
+
+def _collect_until(bootstrap: str, db: Path, topic: str, group: str, offset: int, *first: str) -> str:
+    """Run `seamwatch collect` on the topic until the tap has stored it up to ``offset`` (its group's
+    commit is exactly there: the broker may keep a deleted topic's old commit); its output."""
+    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
+                                      "--topic", topic, "--tap-group", group, "--poll-interval", "1", *first),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:  # the tap commits to its group after the store has the batch
+        wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == offset, timeout=60,
+                 interval=0.3, what=f"the tap up to offset {offset}")
+        time.sleep(1.5)  # the resumed positions are checked on a thread of their own
+    finally:
+        out = interrupt(proc, timeout=60)
+    assert proc.returncode == 0, out
+    return out
+
+
+def _stored(db: Path, topic: str) -> tuple[list[int], list[tuple[str, str]]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        offsets = [r[0] for r in con.execute('SELECT "offset" FROM records WHERE topic = ? ORDER BY "offset"',
+                                              [topic]).fetchall()]
+        errors = con.execute("SELECT location, reason FROM ingest_errors WHERE location LIKE ? || '/%'",
+                             [topic]).fetchall()
+    return offsets, errors
+
+
+def test_offsets_deleted_while_the_collector_was_away_are_named_and_counted(bootstrap, admin, topic_factory,
+                                                                             produce, tmp_path) -> None:
+    topic = topic_factory("gaps-retention")
+    group = f"gaps-{uuid.uuid4().hex[:6]}"
+    db = tmp_path / "gaps.duckdb"
+    produce(topic, _events("a", 30))
+    first = _collect_until(bootstrap, db, topic, group, 30, "--from-beginning")
+    assert f"{topic}/0: " not in first, first  # nothing to say on a first run
+    # while the collector is away: 30 more records, and retention deletes up to offset 45
+    produce(topic, _events("b", 30))
+    for fut in admin.delete_records([TopicPartition(topic, 0, 45)]).values():
+        fut.result()
+    produce(topic, _events("c", 5))
+    out = _collect_until(bootstrap, db, topic, group, 65)
+
+    said = [line for line in out.splitlines() if f"{topic}/0: " in line]
+    assert len(said) == 1, out
+    assert "offsets 30–44 (15 records" in said[0] and "reading on from offset 45" in said[0], said
+    offsets, errors = _stored(db, topic)
+    assert offsets == [*range(30), *range(45, 65)]  # nothing else lost, nothing read twice
+    assert [loc for loc, _ in errors] == [f"{topic}/0/30"] and "not in the store" in errors[0][1], errors
+
+
+def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, produce, tmp_path) -> None:
+    topic = f"gaps-recreated-{uuid.uuid4().hex[:6]}"
+    group = f"gaps-{uuid.uuid4().hex[:6]}"
+    db = tmp_path / "recreated.duckdb"
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+    try:
+        produce(topic, _events("old", 20))
+        _collect_until(bootstrap, db, topic, group, 20, "--from-beginning")
+        admin.delete_topics([topic])[topic].result()
+        wait_for(lambda: _create(admin, topic), timeout=30, interval=0.5, what="the topic created again")
+        produce(topic, _events("new", 5))
+        out = _collect_until(bootstrap, db, topic, group, 5)
+    finally:
+        admin.delete_topics([topic])
+    said = [line for line in out.splitlines() if f"{topic}/0: " in line]
+    assert len(said) == 1 and "past the partition's end 5" in said[0] and "created again" in said[0], out
+    offsets, errors = _stored(db, topic)
+    assert offsets == sorted([*range(5), *range(20)])  # the new topic's records beside the old ones'
+    assert [loc for loc, _ in errors] == [f"{topic}/0/20"], errors
+
+
+def _create(admin, topic: str) -> bool:
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+    except Exception:  # noqa: BLE001 (the deletion is still under way)
+        return False
+    return True
