@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import subprocess
 import sys
 import time
 import uuid
@@ -220,3 +221,22 @@ def committed(bootstrap: str, group: str, topic: str) -> int:
         return sum(max(tp.offset, 0) for tp in c.committed([TopicPartition(topic, 0)], timeout=10))
     finally:
         c.close()
+
+
+def poll_lag(bootstrap: str, db: Path, *args: str, seconds: float = 5.0) -> str:
+    """Run ``seamwatch collect --no-tap`` polling lag every 0.5 s for ``seconds``, stop it as Ctrl+C
+    does, and return its output (the store is the collector's alone while it runs: read it after)."""
+    from tests.support.processes import interrupt, seamwatch
+
+    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--no-tap",
+                                      "--poll-interval", "0.5", *args),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        started = proc.stdout.readline()
+        assert started.startswith("collecting into"), started
+        time.sleep(seconds)
+    finally:
+        out = interrupt(proc, timeout=60)
+    assert proc.returncode == 0, out
+    return out

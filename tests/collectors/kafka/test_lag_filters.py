@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
 from typing import Any
 
@@ -15,8 +14,8 @@ from confluent_kafka import TopicPartition
 
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag import LagPoller
-from tests.collectors.kafka.conftest import wait_for
-from tests.support.processes import interrupt, seamwatch
+from tests.collectors.kafka.conftest import poll_lag, wait_for
+from tests.support.processes import seamwatch
 
 pytestmark = pytest.mark.kafka
 
@@ -112,18 +111,7 @@ def test_collect_exclude_group_keeps_stale_groups_out_of_findings(bootstrap, top
     _commit(consumer_factory, elsewhere, {other: 2})  # behind too, on a topic --topic leaves out
 
     db = tmp_path / "groups.duckdb"
-    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--no-tap",
-                                      "--topic", topic, "--group", f"*-{run}", "--exclude-group", "bench-*",
-                                      "--poll-interval", "0.5"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        assert proc.stdout is not None
-        started = proc.stdout.readline()
-        assert started.startswith("collecting into"), started
-        time.sleep(5)  # polls every 0.5 s
-    finally:
-        out = interrupt(proc, timeout=60)
-    assert proc.returncode == 0, out
+    poll_lag(bootstrap, db, "--topic", topic, "--group", f"*-{run}", "--exclude-group", "bench-*")
 
     with duckdb.connect(str(db), read_only=True) as con:
         stored = {g for (g,) in con.execute("SELECT DISTINCT group_id FROM group_offsets").fetchall()}

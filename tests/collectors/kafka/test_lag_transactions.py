@@ -13,7 +13,8 @@ import duckdb
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from tests.support.processes import interrupt, seamwatch
+from tests.collectors.kafka.conftest import poll_lag
+from tests.support.processes import seamwatch
 
 pytestmark = pytest.mark.kafka
 
@@ -64,17 +65,7 @@ def test_transaction_markers_are_not_lag(bootstrap, topic_factory, tmp_path) -> 
     _commit(bootstrap, behind, topic, {0: records[0][-1], 1: records[1][-1] + 1})  # the last record unread
 
     db = tmp_path / "tx.duckdb"
-    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--no-tap",
-                                      "--topic", topic, "--poll-interval", "0.5"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:  # (the store is the collector's alone while it runs: its polls are counted afterwards)
-        assert proc.stdout is not None
-        started = proc.stdout.readline()
-        assert started.startswith("collecting into"), started
-        time.sleep(5)  # polls every 0.5 s
-    finally:
-        out = interrupt(proc, timeout=60)
-    assert proc.returncode == 0, out
+    out = poll_lag(bootstrap, db, "--topic", topic)
 
     with duckdb.connect(str(db), read_only=True) as con:
         polls = con.execute("SELECT count(DISTINCT polled_at) FROM group_offsets WHERE group_id = ?",
