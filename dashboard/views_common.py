@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from dashboard.findings import registry
-from dashboard.findings.model import plural_noun
+from dashboard.findings.model import noun_for
 
 # Where the evidence of each rule is drawn in full: each rule's declaration says.
 RULE_PAGE: dict[str, str] = {r.id: r.page for r in registry.rules()}
@@ -18,7 +18,7 @@ def key_of(f) -> str:
 
 def findings_frame(found: list) -> pd.DataFrame:
     return pd.DataFrame([{"severity": f.severity, "rule": f.rule, "subject": str(f.subject),
-                          "kind": f.subject_kind, "count": f.count, "counted": f.count_unit if f.count == 1 else plural_noun(f.count_unit),
+                          "kind": f.subject_kind, "count": f.count, "counted": noun_for(f.count, f.count_unit),
                           "first_seen": f.first_seen,
                           "last_seen": f.last_seen, "summary": f.summary, "remedy": f.remedy, "key": key_of(f)}
                          for f in found],

@@ -24,7 +24,7 @@ from collectors.store.lake import is_lake
 from collectors.store.migrate import LATEST, schema_version
 from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
-from dashboard.findings.model import SEVERITIES, Finding, count_text, plural, plural_noun
+from dashboard.findings.model import SEVERITIES, Finding, count_text, noun_for, plural
 
 if TYPE_CHECKING:
     from dashboard.findings import engine
@@ -115,7 +115,7 @@ def as_table(report: engine.Report, min_severity: str, waiting: Pending | None =
     found = report.findings
     rule_w = max([24, *(len(f.rule) for f in found)])
     # each count with what it counts: "616 messages" beside "5 publications", the numbers aligned
-    counts = [f"{f.count:>7,} {plural_noun(f.count_unit) if f.count != 1 else f.count_unit}".rstrip() for f in found]
+    counts = [f"{f.count:>7,} {noun_for(f.count, f.count_unit)}".rstrip() for f in found]
     count_w = max([len("COUNT"), *map(len, counts)])
     head = (f"{'SEVERITY':<9} {'RULE':<{rule_w}} {'SUBJECT':<34} {'COUNT':<{count_w}}  "
             f"{'FIRST SEEN':<19}  {'LAST SEEN':<19}")

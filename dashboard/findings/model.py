@@ -50,7 +50,12 @@ class Finding:
 
 def plural(n: int, noun: str) -> str:
     """'1 record', '3 records', '12,500 records', '2 entities': summaries are read by people."""
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {plural_noun(noun)}"
+    return f"{n:,} {noun_for(n, noun)}"
+
+
+def noun_for(n: float, noun: str) -> str:
+    """The noun as it reads after ``n``: 'record' for 1, 'records' for any other count ('' stays '')."""
+    return noun if n == 1 or not noun else plural_noun(noun)
 
 
 def plural_noun(noun: str) -> str:

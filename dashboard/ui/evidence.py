@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboard.findings.model import plural_noun
+from dashboard.findings.model import noun_for
 from dashboard.ui import numbers
 
 SHORT_LIST = 8  # a list of up to this many plain values reads as one line of the facts table
@@ -51,7 +51,7 @@ def quantity(n: float, unit: str) -> str:
     number = cell(n)
     if unit in ("ms", "s", "min", "h", "%"):
         return f"{number} {unit}"
-    return f"{number} {unit}" if n == 1 else f"{number} {plural_noun(unit)}"
+    return f"{number} {noun_for(n, unit)}"
 
 
 def label(name: str) -> str:
