@@ -75,9 +75,13 @@ lake_env() {
   fi
 }
 
+cores() {  # cores MARK: the core files written here since MARK was made
+  find . -maxdepth 1 -type f \( -name core -o -name 'core.[0-9]*' \) -newer "$1"
+}
+
 native_stacks() {  # native_stacks PYTHON MARK SIGNAL: after pytest died of a signal, its threads' native stacks
   local core
-  core=$(find . -maxdepth 1 -type f \( -name core -o -name 'core.[0-9]*' \) -newer "$2" | head -n 1)
+  core=$(cores "$2" | head -n 1)
   if [ -z "$core" ] || ! command -v gdb >/dev/null 2>&1; then
     echo "pytest died of signal $3 (no core file here, or no gdb, for its native stacks)" >&2
     return
@@ -102,7 +106,7 @@ run_pytest() {  # run_pytest PYTHON ARGS...: pytest's status, "no tests" counted
   if [ "$status" -gt 128 ]; then
     native_stacks "$py" "$mark" "$((status - 128))"
   fi
-  find . -maxdepth 1 -type f \( -name core -o -name 'core.[0-9]*' \) -newer "$mark" -delete  # a child's, if any
+  cores "$mark" | xargs -r rm -f  # a child's, if any
   rm -f "$mark"
   if [ "$status" -eq 5 ]; then
     echo "pytest collected no tests: that is a failure" >&2
