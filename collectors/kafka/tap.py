@@ -73,8 +73,8 @@ class KafkaTap(ThreadComponent):
         super().__init__()
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
-                                        "records_deleted_unread": 0, "last_error": None, "last_flush_at": None, "partitions": 0,
-                                        "path": self.path, "seconds_by_stage": {}}
+                                        "records_deleted_unread": 0, "last_error": None, "last_flush_at": None,
+                                        "partitions": 0, "path": self.path, "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
         # group mode (a lake): batches handed to the pipeline and not yet written, and what the
