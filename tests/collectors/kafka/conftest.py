@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -142,6 +143,11 @@ def topic_factory(bootstrap: str) -> Iterator[Callable[..., str]]:
 Record = tuple  # (key, value, headers) or (key, value, headers, partition)
 
 
+def events(tag: str, n: int) -> list[Record]:
+    """``n`` JSON events with ids ``tag-0``…, keyed k0…, for produce()."""
+    return [(f"k{i}".encode(), json.dumps({"event_id": f"{tag}-{i}"}).encode(), None) for i in range(n)]
+
+
 @pytest.fixture
 def produce(bootstrap: str) -> Callable[..., int]:
     """produce(topic, records) → count; each record is (key, value, headers[, partition])."""
@@ -212,13 +218,29 @@ def client_args(given: str, settings: dict[str, str], folder: Path) -> list[str]
     return ["--kafka-config", str(props)]
 
 
+def _coordinator_moving() -> set[int]:
+    from confluent_kafka import KafkaError
+
+    return {KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.COORDINATOR_NOT_AVAILABLE}
+
+
 def committed(bootstrap: str, group: str, topic: str) -> int:
-    """The offset ``group`` has committed on ``topic``'s partition 0 (0 for none)."""
-    from confluent_kafka import Consumer, TopicPartition
+    """The offset ``group`` has committed on ``topic``'s partition 0 (0 for none). Asked again while
+    the broker answers with a retriable error (NOT_COORDINATOR while a fresh broker loads its
+    offsets topic), for up to 10 s."""
+    from confluent_kafka import Consumer, KafkaException, TopicPartition
 
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": group})
+    deadline = time.monotonic() + 10
     try:
-        return sum(max(tp.offset, 0) for tp in c.committed([TopicPartition(topic, 0)], timeout=10))
+        while True:
+            try:
+                return sum(max(tp.offset, 0) for tp in c.committed([TopicPartition(topic, 0)], timeout=10))
+            except KafkaException as exc:
+                err = exc.args[0]
+                if not (err.retriable() or err.code() in _coordinator_moving()) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         c.close()
 

@@ -5,7 +5,6 @@ poller keeps the lag the broker states for a partition it cannot read, and says 
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import uuid
@@ -23,7 +22,7 @@ from confluent_kafka.admin import (
 )
 
 from collectors.kafka.readable_end import ReadableEnd
-from tests.collectors.kafka.conftest import committed, wait_for
+from tests.collectors.kafka.conftest import committed, events, wait_for
 from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
@@ -56,17 +55,13 @@ def _sasl_settings(user: str, password: str) -> dict[str, str]:
             "sasl.password": password}
 
 
-def _events(name: str, n: int) -> list[tuple[bytes, bytes, None]]:
-    return [(f"k{i}".encode(), json.dumps({"event_id": f"{name}-{i}"}).encode(), None) for i in range(n)]
-
-
 def test_a_topic_the_login_may_not_read_costs_only_that_topic(sasl, bootstrap, admin, topic_factory, produce,
                                                               tmp_path) -> None:
     address, user, password = sasl
     readable, denied = topic_factory("acl-open"), topic_factory("acl-denied")
     _deny_read(admin, denied, user)
-    produce(readable, _events("open", 40))
-    produce(denied, _events("denied", 30))
+    produce(readable, events("open", 40))
+    produce(denied, events("denied", 30))
     group = f"acl-tap-{uuid.uuid4().hex[:6]}"
     db = tmp_path / "acl.duckdb"
     x = [a for k, v in _sasl_settings(user, password).items() for a in ("-X", f"{k}={v}")]
@@ -97,7 +92,7 @@ def test_a_partition_the_poller_may_not_read_keeps_the_lag_the_broker_states(sas
                                                                              produce, caplog) -> None:
     address, user, password = sasl
     denied = topic_factory("acl-lag")
-    produce(denied, _events("lag", 10))
+    produce(denied, events("lag", 10))
     _deny_read(admin, denied, user)
     app = Consumer({"bootstrap.servers": bootstrap, "group.id": f"acl-app-{uuid.uuid4().hex[:6]}"})
     app.commit(offsets=[TopicPartition(denied, 0, 8)], asynchronous=False)  # two records short of the end

@@ -5,7 +5,6 @@ through the real `collect`."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import time
 import uuid
@@ -16,14 +15,10 @@ import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
-from tests.collectors.kafka.conftest import committed, wait_for
+from tests.collectors.kafka.conftest import committed, events, wait_for
 from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
-
-
-def _events(tag: str, n: int) -> list[tuple[bytes, bytes, None]]:
-    return [(b"k", json.dumps({"event_id": f"{tag}-{i}"}).encode(), None) for i in range(n)]
 
 
 def _collect_until(bootstrap: str, db: Path, topic: str, group: str, offset: int, *first: str) -> str:
@@ -56,14 +51,14 @@ def test_offsets_deleted_while_the_collector_was_away_are_named_and_counted(boot
     topic = topic_factory("gaps-retention")
     group = f"gaps-{uuid.uuid4().hex[:6]}"
     db = tmp_path / "gaps.duckdb"
-    produce(topic, _events("a", 30))
+    produce(topic, events("a", 30))
     first = _collect_until(bootstrap, db, topic, group, 30, "--from-beginning")
     assert f"{topic}/0: " not in first, first  # nothing to say on a first run
     # while the collector is away: 30 more records, and retention deletes up to offset 45
-    produce(topic, _events("b", 30))
+    produce(topic, events("b", 30))
     for fut in admin.delete_records([TopicPartition(topic, 0, 45)]).values():
         fut.result()
-    produce(topic, _events("c", 5))
+    produce(topic, events("c", 5))
     out = _collect_until(bootstrap, db, topic, group, 65)
 
     said = [line for line in out.splitlines() if f"{topic}/0: " in line]
@@ -80,11 +75,11 @@ def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, pr
     db = tmp_path / "recreated.duckdb"
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
     try:
-        produce(topic, _events("old", 20))
+        produce(topic, events("old", 20))
         _collect_until(bootstrap, db, topic, group, 20, "--from-beginning")
         admin.delete_topics([topic])[topic].result()
         wait_for(lambda: _create(admin, topic), timeout=30, interval=0.5, what="the topic created again")
-        produce(topic, _events("new", 5))
+        produce(topic, events("new", 5))
         out = _collect_until(bootstrap, db, topic, group, 5)
     finally:
         admin.delete_topics([topic])
