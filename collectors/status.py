@@ -74,6 +74,7 @@ class TapStatus:
     batches: int
     errors: int  # records that became ingest errors
     partitions: int
+    consumer: str = "python"  # what reads from Kafka: native (collectors/kafka/native_consumer.py) or python
     records_deleted_unread: int = 0  # offsets a session resumed after were deleted before it read them
     topics: tuple[str, ...] = ()
     slow_path_records: int = 0
@@ -94,7 +95,8 @@ class TapStatus:
                 f", {self.wire_kept_raw:,} kept raw" if self.wire_kept_raw else "")
         return _line(self.state, f"{_n(self.records, 'record')} in {_n(self.batches, 'batch', 'batches')}",
                      f"{_n(self.partitions, 'partition')} of {_n(len(self.topics), 'topic')}",
-                     f"{self.path} path", wire, _ago(self.last_flush_at, now, "write"),
+                     f"{self.path} path" + (", native consumer" if self.consumer == "native" else ""), wire,
+                     _ago(self.last_flush_at, now, "write"),
                      _n(self.errors, "ingest error") if self.errors else None,
                      f"{_n(self.records_deleted_unread, 'record')} deleted before it read them"
                      if self.records_deleted_unread else None,

@@ -256,7 +256,7 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: s
     return {"records": done, "stored": stored, "with_event_id": with_id, "seconds": elapsed, "peak_mb": _peak_mb(),
             "rss_by_quarter_mb": rss.marks, "slow_path": status.slow_path_records,
             "cpu_us_per_record": cpu * 1e6 / done,
-            "decoded": status.wire_decoded,
+            "decoded": status.wire_decoded, "consumer": status.consumer,
             "stage_us_per_record": {k: round(status.seconds_by_stage.get(k, 0.0) * 1e6 / status.records, 1)
                                     for k in ("consume_s", "extract_s", "hand_over_s", "normalize_s", "wire_decode_s", "write_s")
                                     if k in status.seconds_by_stage},
@@ -316,6 +316,7 @@ REFERENCE_SAMPLE = 100_000  # the record_row path is slow: its rate is taken ove
 BARE = f"bare confluent-kafka loop (best of {RUNS})"
 KCAT = f"kcat -C -e (best of {RUNS})"
 NATIVE = f"tap, native path (Rust, best of {RUNS})"
+NATIVE_CONFLUENT = "tap, native path, confluent consumer"
 BULK = "tap, bulk query path (pure Python)"
 REFERENCE = "tap, record_row per record"
 BUDGET_SIZE = "400MB"
@@ -341,6 +342,8 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
         f"tap, {best} path, first {quarter:,} only": _child(f"tap-{best}", bootstrap, topic, quarter),
         NATIVE: (_best([r["tap"] for r in rounds]) if rounds else _child_best("tap-native", bootstrap, topic, messages))
         if best == "native" else None,
+        # the native path reading through confluent-kafka's Message objects: what the native consumer gains
+        NATIVE_CONFLUENT: _child("tap-native~python", bootstrap, topic, messages) if best == "native" else None,
         BUDGET: _child(f"tap-{best}@{BUDGET_SIZE}", bootstrap, topic, messages),
     }
     n_avro = min(messages, AVRO_SAMPLE)
@@ -352,7 +355,7 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     rate = {k: (v["records"] / v["seconds"] if v else None) for k, v in results.items()}
     for name, r in results.items():
         if r is None:
-            why = ("not built (needs Rust at install)" if name == NATIVE else
+            why = ("not built (needs Rust at install)" if name in (NATIVE, NATIVE_CONFLUENT) else
                    "not installed: no ratio to kcat (Debian: apt-get install kcat)")
             yield f"{name:40s} {why}"
             continue
@@ -367,11 +370,11 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
         yield (f"round {i}, load average (1 min) {r['load']:.2f} on {os.cpu_count()} CPUs: kcat {k_rate:,.0f} "
                f"records/s, then the tap ({best}) {t_rate:,.0f} records/s "
                f"(peak RSS {t['peak_mb']:.0f} MiB): {t_rate / k_rate:.0%} of kcat")
-    for name in (REFERENCE, BULK, NATIVE, BUDGET):
+    for name in (REFERENCE, BULK, NATIVE, NATIVE_CONFLUENT, BUDGET):
         r = results[name]
         if r is None:
             continue
-        ratios = f"{rate[name] / bare:.0%} of the bare loop"
+        ratios = f"read by the {r['consumer']} consumer, {rate[name] / bare:.0%} of the bare loop"
         if kcat:
             ratios += f", {rate[name] / kcat:.0%} of kcat"
         yield (f"{name}: {ratios}; stored {r['stored']:,} ({r['with_event_id']:,} with event id, "
@@ -388,6 +391,8 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
            f"{results[tap]['peak_mb']:.0f} MB after {results[tap]['records']:,} (flat memory: about the same)")
     if tap == NATIVE:
         yield f"{NATIVE} vs {BULK}: {rate[NATIVE] / rate[BULK]:.2f}x"
+        yield (f"{NATIVE} vs {NATIVE_CONFLUENT}: {rate[NATIVE] / rate[NATIVE_CONFLUENT]:.2f}x "
+               f"(peak RSS {results[NATIVE]['peak_mb']:.0f} against {results[NATIVE_CONFLUENT]['peak_mb']:.0f} MB)")
     json_rate, avro_rate = json_same["records"] / json_same["seconds"], avro["records"] / avro["seconds"]
     yield (f"wire-format Avro ({best} path + decode, {n_avro:,} records): {avro_rate:,.0f} records/s "
            f"({avro['decoded']:,} decoded, {avro['with_event_id']:,} with event id) beside JSON "
@@ -407,6 +412,9 @@ if __name__ == "__main__":
 
         arrow_without_pandas()
         path, _, memory = mode.removeprefix("tap-").partition("@")
+        path, _, reader = path.partition("~")  # ~python: confluent-kafka's consumer (collectors/kafka/native_consumer.py)
+        if reader:
+            os.environ["SEAMWATCH_KAFKA_CONSUMER"] = reader
         res = measure_tap(bs, tp, n, path=path, schemas=sys.argv[5] if len(sys.argv) > 5 else None,
                           memory=memory or None)
     print(json.dumps(res))

@@ -20,8 +20,9 @@ import time
 from collections import deque
 from typing import Any
 
+from collectors.errors import first_line
 from collectors.interpreter import throughput_settings
-from collectors.kafka import fastpath, normalizers, resume_gaps
+from collectors.kafka import fastpath, native_consumer, normalizers, resume_gaps
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.normalizers import Normalizer
 from collectors.kafka.wire_records import WireRecords
@@ -74,7 +75,8 @@ class KafkaTap(ThreadComponent):
         self._lock = threading.Lock()
         self._status: dict[str, Any] = {"state": "stopped", "records": 0, "batches": 0, "errors": 0,
                                         "records_deleted_unread": 0, "last_error": None, "last_flush_at": None,
-                                        "partitions": 0, "path": self.path, "seconds_by_stage": {}}
+                                        "partitions": 0, "path": self.path, "consumer": "python",
+                                        "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
         # group mode (a lake): batches handed to the pipeline and not yet written, and what the
@@ -85,6 +87,7 @@ class KafkaTap(ThreadComponent):
         self._subscribed: tuple[str, ...] | None = None
         self._fault: str | None = None  # the lake fault the last session ended on (collectors/store/faults.py)
         self._assign_failure: BaseException | None = None  # the stored positions could not be read
+        self._native_read_failed = False  # the native consumer failed once: confluent-kafka's reads from then on
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
@@ -100,7 +103,8 @@ class KafkaTap(ThreadComponent):
         wire = self.wire
         with self._lock:  # the path this session runs: native until a native capture fails, then bulk
             s = self._status
-            return TapStatus(state=s["state"], path=self._normalizer.path, records=s["records"], batches=s["batches"],
+            return TapStatus(state=s["state"], path=self._normalizer.path, consumer=s["consumer"], records=s["records"],
+                             batches=s["batches"],
                              errors=s["errors"], records_deleted_unread=s["records_deleted_unread"],
                              partitions=s["partitions"], topics=tuple(s.get("topics", ())),
                              slow_path_records=s.get("slow_path_records", 0),
@@ -137,6 +141,10 @@ class KafkaTap(ThreadComponent):
         if self._grouped:
             # incremental rebalances: a collector joining or leaving moves only the partitions it must
             conf["partition.assignment.strategy"] = "cooperative-sticky"
+        elif (self.wire is None and self._normalizer.path == "native" and not self._native_read_failed
+              and native_consumer.chosen() == "native"):
+            # records straight into native chunks (collectors/kafka/native_consumer.py)
+            return native_consumer.NativeConsumer(conf)
         return Consumer(conf)
 
     @property
@@ -180,10 +188,13 @@ class KafkaTap(ThreadComponent):
         """
         self.store.positions(self.cluster)  # the store answers (a lake's catalog is up) before joining the group
         self._assign_failure = None
-        consumer = self._consumer()
         self._normalizer = self._choose()
+        consumer = self._consumer()
         used = [self._normalizer]  # closed when the session ends
-        log.info("%s: per-record work on the %s path", self.name, self.path)
+        reader = "native" if isinstance(consumer, native_consumer.NativeConsumer) else "python"
+        self._set(consumer=reader)
+        log.info("%s: per-record work on the %s path, reading with %s", self.name, self.path,
+                 "the native consumer" if reader == "native" else "confluent-kafka's consumer")
         stages = Pipeline(self.name, [("normalizer", self._normalize), ("writer", self._write)],
                           depth=self.settings.queued_batches)
         self._assigned = {}
@@ -238,6 +249,9 @@ class KafkaTap(ThreadComponent):
         # no more than the batch still takes: a batch is then exactly batch_messages long (what a
         # memory budget sized) instead of overshooting it by most of a consume() call
         want = min(CONSUME_MAX, max(self.settings.batch_messages - buf.rows, 1))
+        if isinstance(consumer, native_consumer.NativeConsumer):
+            self._poll_native(consumer, want, stages, buf)
+            return
         msgs = consumer.consume(num_messages=want, timeout=0.2)
         good = [m for m in msgs if m.error() is None]
         if len(good) != len(msgs):
@@ -256,6 +270,28 @@ class KafkaTap(ThreadComponent):
             self._hand_over(stages, buf)
         self._add_time("extract_s", time.perf_counter() - t0)
         buf.add(normalizer, chunk, started, picked)
+
+    def _poll_native(self, consumer: native_consumer.NativeConsumer, want: int, stages: Pipeline,
+                     buf: _Buffer) -> None:
+        """One read of the native consumer: its records arrive captured, in a chunk."""
+        t0 = time.perf_counter()
+        try:
+            batch, errors = consumer.consume_chunk(want, 0.2)
+        except (Exception, fastpath.PanicException) as exc:  # a bug, never data (a broker's errors are returned)
+            # the session ends; the next one reads with confluent-kafka from the store's positions, so
+            # what this session read and did not write yet is read again, nothing lost or repeated
+            self._native_read_failed = True
+            raise RuntimeError(f"the native consumer failed ({first_line(exc)}); confluent-kafka's consumer "
+                               "takes over") from None
+        if errors:
+            self._consume_errors(errors)
+        if batch is None:
+            return
+        # librdkafka's fetch queue to a native chunk (waiting included when the topic is idle)
+        self._add_time("consume_s", time.perf_counter() - t0)
+        if buf.chunks and buf.normalizer is not self._normalizer:  # one normalizer a batch
+            self._hand_over(stages, buf)
+        buf.add(self._normalizer, batch, time.monotonic())
 
     def _hand_over(self, stages: Pipeline, buf: _Buffer) -> None:
         """The buffered chunks, as one batch, to the normalizer thread; waits while the stages are busy."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import struct
 import time
 import uuid
@@ -125,6 +126,7 @@ def test_a_failing_native_capture_hands_over_without_losing_a_record(store, boot
     topic = topic_factory("fallback", partitions=2)
     produce(topic, [(b"k%d" % i, json.dumps({"eventId": f"e{i}"}).encode(), None, i % 2) for i in range(2000)])
     monkeypatch.setattr(tap_module, "CONSUME_MAX", 100)  # many captures into one batch
+    monkeypatch.setenv("SEAMWATCH_KAFKA_CONSUMER", "python")  # the capture of confluent-kafka's Messages
     real, calls = fastpath.NativeBatch.from_messages.__func__, []
 
     def flaky(cls, msgs):
@@ -147,6 +149,48 @@ def test_a_failing_native_capture_hands_over_without_losing_a_record(store, boot
     assert store.cursor().execute("SELECT count(DISTINCT event_id) FROM records WHERE topic = ?",
                                   [topic]).fetchone() == (2000,)
     assert tap.status().path == "bulk"
+
+
+def test_a_failing_native_consumer_hands_over_to_confluent_kafka_without_losing_a_record(
+        store, bootstrap, topic_factory, produce, monkeypatch) -> None:
+    """Fault injection: the native consumer panics after four reads. The session ends, the next
+    one reads with confluent-kafka's consumer from the store's positions, and every record is
+    stored once: what the failed session had read and not written is read again."""
+    from collectors.kafka import native_consumer
+    from collectors.kafka import tap as tap_module
+
+    if native_consumer.chosen() != "native":
+        if os.environ.get("CI") == "true":
+            pytest.fail("the native consumer is not available (needs the native module and librdkafka)")
+        pytest.skip("the native consumer is not available")
+    topic = topic_factory("consumer-fallback", partitions=2)
+    produce(topic, [(b"k%d" % i, json.dumps({"eventId": f"e{i}"}).encode(), None, i % 2) for i in range(2000)])
+    monkeypatch.setattr(tap_module, "CONSUME_MAX", 100)
+    real, calls = native_consumer.NativeConsumer.consume_chunk, []
+
+    def flaky(self, num_messages, timeout):
+        batch, errors = real(self, num_messages, timeout)
+        if batch is not None:
+            calls.append(batch.num_rows)
+            if len(calls) == 5:
+                raise native_consumer._native.PanicException("injected")
+        return batch, errors
+
+    monkeypatch.setattr(native_consumer.NativeConsumer, "consume_chunk", flaky)
+    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), batch_seconds=2.0,
+                             topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}")
+    tap = KafkaTap(store, settings, from_beginning=True)
+    tap.start()
+    try:
+        wait_for(lambda: _count(store, topic)[0] >= 2000, what="2000 records")
+        assert tap.status().consumer == "python"
+    finally:
+        tap.stop()
+    assert len(calls) == 5  # native until the failure, confluent-kafka after it
+    assert _count(store, topic) == (2000, 2000)
+    assert store.cursor().execute("SELECT count(DISTINCT event_id) FROM records WHERE topic = ?",
+                                  [topic]).fetchone() == (2000,)
+    assert tap.status().path == "native"  # the per-record work stays native
 
 
 def test_last_write_is_when_the_batch_committed(store, bootstrap, topic_factory, produce, monkeypatch) -> None:

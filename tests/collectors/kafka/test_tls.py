@@ -15,6 +15,7 @@ import duckdb
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from collectors.kafka import native_consumer
 from tests.collectors.kafka.conftest import _harness, _unavailable, client_args, committed, wait_for
 from tests.support.processes import interrupt, seamwatch
 
@@ -49,7 +50,7 @@ def test_collect_taps_and_polls_lag_over_tls(protocol, given, kafka_broker, tls,
     args = client_args(given, settings, tmp_path)
     tap_group = f"tap-{run}"
     db = tmp_path / "tls.duckdb"
-    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", address, "--cluster", "tls",
+    proc = subprocess.Popen(seamwatch("-v", "collect", "--db", str(db), "--bootstrap", address, "--cluster", "tls",
                                       "--topic", topic, "--from-beginning", "--tap-group", tap_group,
                                       "--poll-interval", "0.5", *args),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -61,6 +62,8 @@ def test_collect_taps_and_polls_lag_over_tls(protocol, given, kafka_broker, tls,
         out = interrupt(proc, timeout=60)
     assert proc.returncode == 0, out
     assert "Traceback" not in out, out
+    if native_consumer.chosen() == "native":  # TLS settings pass through to its librdkafka as text
+        assert "reading with the native consumer" in out, out
     if "sasl.password" in settings:
         assert settings["sasl.password"] not in out  # secrets never reach a log line
     with duckdb.connect(str(db), read_only=True) as con:

@@ -1,14 +1,17 @@
 //! collectors.kafka._native: the Kafka tap's per-record work (see normalize.rs) and the OTLP
-//! receiver's protobuf decoding (otlp.rs) in Rust.
+//! receiver's protobuf decoding (otlp.rs) in Rust, and a Kafka consumer that reads into the tap's
+//! chunks without Python objects per record (consumer.rs over rdkafka.rs).
 
 use pyo3::prelude::*;
 
 mod chunk;
 mod cols;
+mod consumer;
 mod json;
 mod normalize;
 mod otlp;
 mod otlp_wire;
+mod rdkafka;
 mod text;
 mod time;
 
@@ -19,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<normalize::Normalizer>()?;
     m.add_class::<cols::Buffer>()?;
     m.add_class::<otlp::SpanDecoder>()?;
+    consumer::register(m)?;
     // a bug here raises this BaseException; the tap catches it and uses record_row instead
     m.add("PanicException", m.py().get_type::<pyo3::panic::PanicException>())?;
     Ok(())
