@@ -101,10 +101,10 @@ class ClusterMetadata:
 class ErrorMessage:
     """An error consume() returned, with confluent-kafka's Message methods the tap asks."""
 
-    __slots__ = ("_error", "_topic", "_partition")
+    __slots__ = ("_error", "_topic", "_partition", "_offset")
 
-    def __init__(self, error: Any, topic: str | None, partition: int) -> None:
-        self._error, self._topic, self._partition = error, topic, partition
+    def __init__(self, error: Any, topic: str | None, partition: int, offset: int) -> None:
+        self._error, self._topic, self._partition, self._offset = error, topic, partition, offset
 
     def error(self) -> Any:
         return self._error
@@ -114,6 +114,9 @@ class ErrorMessage:
 
     def partition(self) -> int:
         return self._partition
+
+    def offset(self) -> int:
+        return self._offset
 
 
 def _kafka_error(code: int, reason: str | None, *, fatal: bool = False) -> Any:
@@ -185,8 +188,12 @@ class NativeConsumer:
         when there were none), and the errors librdkafka returned among them."""
         chunk, errors = self._call(self._c.consume, num_messages, int(timeout * 1000))
         return (None if chunk is None else fastpath.NativeBatch([chunk]),
-                [ErrorMessage(_kafka_error(code, reason), topic, partition)
-                 for code, _name, reason, topic, partition in errors])
+                [ErrorMessage(_kafka_error(code, reason), topic, partition, offset)
+                 for code, _name, reason, topic, partition, offset in errors])
+
+    def seek(self, partition: Any) -> None:
+        """Read ``partition`` (a TopicPartition) from its offset next, as confluent-kafka's seek()."""
+        self._call(self._c.seek, [(partition.topic, partition.partition, partition.offset)], 5000)
 
     def commit(self, *, offsets: list[Any], asynchronous: bool = True) -> None:
         self._call(self._c.commit, [(tp.topic, tp.partition, tp.offset) for tp in offsets], asynchronous)

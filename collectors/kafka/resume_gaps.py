@@ -3,15 +3,18 @@
 A session starts each partition where the store says the tap stopped. Meanwhile the log may
 have moved on: the topic's retention (or DeleteRecords) deleted offsets the tap never read, or
 the topic was deleted and created again, so its offsets restarted below the stored position.
-librdkafka resets such a position to the partition's start by itself (the tap's
-``auto.offset.reset=earliest``) and says so only in a log line of its own; records lost that way
-would be missing from every finding without a word. So at the start of a session the tap asks
+Such a position is moved to the partition's start (by librdkafka in group mode, the tap's
+``auto.offset.reset=earliest`` there; by the tap in assign mode, KafkaTap._reset) and librdkafka
+says so only in a log line of its own: records lost that way would be missing from every finding
+without a word. So at the start of a session the tap asks
 the cluster for the low and high watermarks of the partitions it resumes (one ListOffsets request
 per broker, on a thread of its own: reading never waits on it) and tells what it finds.
 
-What this does not see: a loss while a session runs (the tap slower than retention), where the
-position is reset between two fetches; and a topic created again that already holds more
-records than the stored position (only its topic id would tell).
+The tap also hands it a position the broker refused while a session runs (the tap slower than
+retention: ``auto.offset.reset=error`` makes librdkafka say so instead of resetting it; KafkaTap._reset).
+What this does not see: such a loss on a lake, where the group's consumer resets by itself; and a
+topic created again that already holds more records than the stored position (only its topic id
+would tell).
 """
 
 from __future__ import annotations

@@ -133,7 +133,9 @@ class KafkaTap(ThreadComponent):
             "group.id": self.settings.group_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            "auto.offset.reset": "earliest",
+            # in assign mode the tap moves a position the broker no longer holds itself, and says
+            # what was lost (_reset); a group's partitions are reset by librdkafka, to the start
+            "auto.offset.reset": "earliest" if self._grouped else "error",
             "enable.partition.eof": False,
             "error_cb": self._error_cb,
         })}
@@ -255,7 +257,7 @@ class KafkaTap(ThreadComponent):
         msgs = consumer.consume(num_messages=want, timeout=0.2)
         good = [m for m in msgs if m.error() is None]
         if len(good) != len(msgs):
-            self._consume_errors(m for m in msgs if m.error() is not None)
+            self._consume_errors(consumer, [m for m in msgs if m.error() is not None])
         if not good:
             return
         # librdkafka's fetch queue to Python Message objects (waiting included when the topic is idle)
@@ -284,7 +286,7 @@ class KafkaTap(ThreadComponent):
             raise RuntimeError(f"the native consumer failed ({first_line(exc)}); confluent-kafka's consumer "
                                "takes over") from None
         if errors:
-            self._consume_errors(errors)
+            self._consume_errors(consumer, errors)
         if batch is None:
             return
         # librdkafka's fetch queue to a native chunk (waiting included when the topic is idle)
@@ -461,19 +463,39 @@ class KafkaTap(ThreadComponent):
             while self._in_flight > 0 and stages.failure is None:
                 self._flushed.wait(0.5)
 
-    def _consume_errors(self, errs: Any) -> None:
+    def _consume_errors(self, consumer: Any, errs: list[Any]) -> None:
         """librdkafka's errors from consume(), each once as it reports them, naming the partition it
         names. A partition the login may not read fails alone: the others are read meanwhile, and
-        librdkafka fetches it again by itself, so an ACL granted later is tapped without a restart."""
+        librdkafka fetches it again by itself, so an ACL granted later is tapped without a restart.
+        A position the broker no longer holds is moved to the partition's start (:meth:`_reset`)."""
         for m in errs:
             err = m.error()
             if err.name() in _NOISE:
                 continue
             topic, partition = m.topic(), m.partition()
+            if err.code() == _AUTO_OFFSET_RESET and topic and partition is not None and partition >= 0:
+                self._reset(consumer, topic, partition, m.offset())
+                continue
             where = f"{topic}/{partition}: " if topic and partition is not None and partition >= 0 else ""
             hint = _HINTS.get(err.name(), "")
             self._set(last_error=f"{err.name()}: {where}{err.str()}")
             log.warning("%s: %s%s%s", self.name, where, err.str(), hint)
+
+    def _reset(self, consumer: Any, topic: str, partition: int, position: int) -> None:
+        """The broker no longer holds the offset the tap reads next (``auto.offset.reset=error``):
+        retention deleted records before the tap read them, or the partition now ends before it
+        (the topic created again, or truncated). The tap reads on from the partition's start and,
+        on a thread of its own, asks the cluster where that is and says what was lost
+        (collectors/kafka/resume_gaps.py). A position the session resumed from the store at is
+        told by the session's own check already."""
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        consumer.incremental_unassign([TopicPartition(topic, partition)])
+        consumer.incremental_assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
+        resumed_at = self._assigned.get((topic, partition))
+        self._assigned[(topic, partition)] = OFFSET_BEGINNING
+        if position >= 0 and position != resumed_at:
+            self._check_resumed({(topic, partition): position})
 
     def _normalize(self, item: tuple[Normalizer, Any, int, list[dict[str, Any]]]) -> tuple[Any, ...]:
         """The batch's record rows and ingest errors, and the positions it reaches."""
@@ -564,6 +586,9 @@ class _Buffer:
         normalizer, batch, picked = self.normalizer, self.normalizer.concat(self.chunks), self.picked
         self._clear()
         return normalizer, batch, picked
+
+
+_AUTO_OFFSET_RESET = -140  # KafkaError._AUTO_OFFSET_RESET: a position out of range, with auto.offset.reset=error
 
 
 def _transport_codes() -> set[int]:

@@ -5,6 +5,7 @@ through the real `collect`."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import time
 import uuid
@@ -96,3 +97,44 @@ def _create(admin, topic: str) -> bool:
     except Exception:  # noqa: BLE001 (the deletion is still under way)
         return False
     return True
+
+
+def test_offsets_deleted_while_the_collector_runs_behind_are_named_and_counted(bootstrap, admin, topic_factory,
+                                                                                produce, tmp_path) -> None:
+    """The tap slower than retention, in a running session: the collector is frozen (SIGSTOP, its
+    librdkafka threads too, so nothing is prefetched) while 30 records arrive and retention deletes
+    up to offset 45. Resumed, it reads on from 45 and says what was lost, once, in the same words."""
+    topic = topic_factory("gaps-running")
+    group = f"gaps-{uuid.uuid4().hex[:6]}"
+    db = tmp_path / "running.duckdb"
+    produce(topic, events("a", 30))
+    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
+                                      "--topic", topic, "--tap-group", group, "--from-beginning"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == 30, timeout=60,
+                 interval=0.3, what="the tap up to offset 30")
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            # the fetch it had sent (a long poll, fetch.wait.max.ms 500) is answered empty meanwhile:
+            # otherwise its answer would carry the new records, read before retention deleted them
+            time.sleep(1.5)
+            produce(topic, events("b", 30))
+            for fut in admin.delete_records([TopicPartition(topic, 0, 45)]).values():
+                fut.result()
+            produce(topic, events("c", 5))
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == 65, timeout=60,
+                 interval=0.3, what="the tap up to offset 65")
+        time.sleep(1.5)  # the partition's start is asked on a thread of its own
+    finally:
+        out = interrupt(proc, timeout=60)
+    assert proc.returncode == 0, out
+
+    said = [line for line in out.splitlines() if f"{topic}/0: " in line]
+    assert len(said) == 1, out
+    assert "offsets 30–44 (15 records" in said[0] and "reading on from offset 45" in said[0], said
+    offsets, errors = _stored(db, topic)
+    assert offsets == [*range(30), *range(45, 65)]
+    assert [loc for loc, _ in errors] == [f"{topic}/0/30"] and "not in the store" in errors[0][1], errors

@@ -142,9 +142,9 @@ fn slice<'b>(p: *const c_void, len: usize) -> Option<&'b [u8]> {
     }
 }
 
-/// An error message: (code, name, reason, topic, partition), as confluent-kafka's Message.error()
-/// and topic()/partition() give them.
-type ErrorRecord = (i32, String, String, Option<String>, i32);
+/// An error message: (code, name, reason, topic, partition, offset), as confluent-kafka's
+/// Message.error(), topic(), partition() and offset() give them.
+type ErrorRecord = (i32, String, String, Option<String>, i32, i64);
 
 impl Batch<'_> {
     /// The good messages' fields as a Chunk (the layout chunk::collect builds from Message
@@ -187,7 +187,7 @@ impl Batch<'_> {
                     None => rd::text(unsafe { (api.rd_kafka_err2str)(m.err) }),
                 };
                 let name = rd::text(unsafe { (api.rd_kafka_err2name)(m.err) });
-                errors.push((m.err, name, reason, topic.map(rd::text), m.partition));
+                errors.push((m.err, name, reason, topic.map(rd::text), m.partition, m.offset));
                 continue;
             }
             let idx = if !m.rkt.is_null() && m.rkt == last.0 {
@@ -338,6 +338,14 @@ impl Consumer {
             batch.msgs.truncate(got.max(0) as usize);
             let (chunk, errors) = batch.chunk();
             Ok((if chunk.len() > 0 { Some(chunk) } else { None }, errors))
+        })
+    }
+
+    /// Read these (topic, partition)s from these offsets next (logical ones too: -2 the start).
+    fn seek(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>, timeout_ms: i32) -> PyResult<()> {
+        self.with(py, |api, h| {
+            let list = Partitions::new(api, &partitions)?;
+            rd_error(api, unsafe { (api.rd_kafka_seek_partitions)(h.rk, list.list, timeout_ms) })
         })
     }
 
