@@ -3,6 +3,7 @@
 
 use pyo3::prelude::*;
 
+mod cdata;
 mod chunk;
 mod cols;
 mod json;

@@ -8,8 +8,8 @@
 
 use pyo3::prelude::*;
 
-use crate::cols::{buffer, Owned, PrimCol, StrCol};
-use crate::normalize::{py_prim, py_str};
+use crate::cdata::{list_node, prim_node, str_node, struct_node, ArrowArray, CArray};
+use crate::cols::{Owned, PrimCol, StrCol};
 use crate::otlp_wire::{
     attributes, base64_b, fields, int_into, json_object, py_float_into, uint_into, utf8, Fallback, Val,
     Wire, R,
@@ -568,13 +568,34 @@ fn read_span(b: &[u8]) -> R<Span<'_>> {
     Ok(sp)
 }
 
-fn py_links(py: Python<'_>, o: &mut Out) -> PyResult<PyObject> {
-    let n = o.link_offsets.len() - 1;
-    let children = (py_str(py, std::mem::replace(&mut o.link_trace, s()))?,
-                    py_str(py, std::mem::replace(&mut o.link_span, s()))?,
-                    py_str(py, std::mem::replace(&mut o.link_attrs, s()))?);
-    let offsets = buffer(py, Owned::I32(std::mem::take(&mut o.link_offsets)))?;
-    Ok((n, offsets, children).into_pyobject(py)?.into_any().unbind())
+/// The request's columns in SPAN_SCHEMA order, as one struct array of the C data interface.
+fn c_columns(o: Out) -> *mut ArrowArray {
+    let rows = o.source.len();
+    let links = o.link_trace.len();
+    let link_struct = struct_node(links, vec![str_node(o.link_trace), str_node(o.link_span), str_node(o.link_attrs)]);
+    let mut cols = Vec::with_capacity(40);
+    for c in [o.trace_id, o.span_id, o.parent, o.service, o.instance, o.scope, o.name] {
+        cols.push(str_node(c));
+    }
+    cols.push(prim_node(o.kind, Owned::U8));
+    cols.push(prim_node(o.flags, Owned::I32));
+    cols.push(prim_node(o.start, Owned::I64));
+    cols.push(prim_node(o.end, Owned::I64));
+    cols.push(prim_node(o.duration, Owned::I64));
+    cols.push(prim_node(o.status_code, Owned::U8));
+    for c in [o.status_message, o.attributes, o.resource, o.events] {
+        cols.push(str_node(c));
+    }
+    cols.push(list_node(o.link_offsets, link_struct));
+    for c in o.promoted {
+        cols.push(match c {
+            Promoted::Text(c) => str_node(c),
+            Promoted::I32(c) => prim_node(c, Owned::I32),
+            Promoted::I64(c) => prim_node(c, Owned::I64),
+        });
+    }
+    cols.push(str_node(o.source));
+    struct_node(rows, cols)
 }
 
 #[pymethods]
@@ -598,9 +619,9 @@ impl SpanDecoder {
 
     /// limits: otlp_limits.Limits's caps (resource, span attributes, events, links, item attributes,
     /// request values): a request that passes one goes to Python, which screens it.
-    /// The request's span columns in SPAN_SCHEMA order (each (length, null count, validity or
-    /// None, buffers...); links as (length, offsets, (trace_id, span_id, attributes))), or a
-    /// string saying why Python must decode this request instead ("fallback", or a panic).
+    /// The request's span columns in SPAN_SCHEMA order as a struct array of the Arrow C data
+    /// interface (a CArray, for pyarrow.RecordBatch._import_from_c), or a string saying why
+    /// Python must decode this request instead ("fallback", or a panic).
     /// The work runs without the GIL.
     fn decode<'py>(&self, py: Python<'py>, body: &[u8], source: &str, limits: [usize; 6]) -> PyResult<PyObject> {
         let [resource_attributes, span_attributes, span_events, span_links, item_attributes, request_values] = limits;
@@ -609,7 +630,7 @@ impl SpanDecoder {
         let result = py.allow_threads(|| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.columns(body, source, lim)))
         });
-        let mut o = match result {
+        let o = match result {
             Ok(Ok(o)) => o,
             Ok(Err(Fallback)) => return Ok("fallback".into_pyobject(py)?.into_any().unbind()),
             Err(panic) => {
@@ -618,29 +639,8 @@ impl SpanDecoder {
                 return Ok(format!("panic: {why}").into_pyobject(py)?.into_any().unbind());
             }
         };
-        let links = py_links(py, &mut o)?;
-        let mut cols: Vec<PyObject> = Vec::with_capacity(40);
-        for c in [o.trace_id, o.span_id, o.parent, o.service, o.instance, o.scope, o.name] {
-            cols.push(py_str(py, c)?.unbind());
-        }
-        cols.push(py_prim(py, o.kind, Owned::U8)?.unbind());
-        cols.push(py_prim(py, o.flags, Owned::I32)?.unbind());
-        cols.push(py_prim(py, o.start, Owned::I64)?.unbind());
-        cols.push(py_prim(py, o.end, Owned::I64)?.unbind());
-        cols.push(py_prim(py, o.duration, Owned::I64)?.unbind());
-        cols.push(py_prim(py, o.status_code, Owned::U8)?.unbind());
-        for c in [o.status_message, o.attributes, o.resource, o.events] {
-            cols.push(py_str(py, c)?.unbind());
-        }
-        cols.push(links);
-        for c in o.promoted {
-            cols.push(match c {
-                Promoted::Text(c) => py_str(py, c)?,
-                Promoted::I32(c) => py_prim(py, c, Owned::I32)?,
-                Promoted::I64(c) => py_prim(py, c, Owned::I64)?,
-            }.unbind());
-        }
-        cols.push(py_str(py, o.source)?.unbind());
-        Ok(cols.into_pyobject(py)?.into_any().unbind())
+        // built outside the GIL too; pyarrow takes the buffers without a copy
+        let array = py.allow_threads(move || CArray::new(c_columns(o)));
+        Ok(Bound::new(py, array)?.into_any().unbind())
     }
 }
