@@ -30,6 +30,9 @@ enum Slot {
 pub struct SpanDecoder {
     /// per promoted column: its attribute names, newest first
     names: Vec<Vec<String>>,
+    /// the same names by length: (name, column, rank among the column's names), so that a span's
+    /// attribute is compared with the few names of its length rather than with all of them
+    by_len: Vec<Vec<(String, usize, usize)>>,
     slots: Vec<Slot>,
     operation: usize,
     method: usize,
@@ -201,10 +204,19 @@ enum Cell {
 impl SpanDecoder {
     /// semconv.promote_values, with client_id filled from the resource's service.instance.id.
     fn promote(&self, attrs: &[(&str, Val<'_>)], instance: Option<&[u8]>) -> R<Vec<Cell>> {
+        // per column, the newest of its names present (lowest rank) and that attribute's value
+        let mut best: Vec<Option<(usize, &Val<'_>)>> = vec![None; self.names.len()];
+        for (k, v) in attrs {
+            for (name, col, rank) in self.by_len.get(k.len()).map_or(&[][..], Vec::as_slice) {
+                if name == k && !matches!(best[*col], Some((r, _)) if r <= *rank) {
+                    best[*col] = Some((*rank, v));
+                }
+            }
+        }
         let mut out = Vec::with_capacity(self.names.len());
-        for (names, slot) in self.names.iter().zip(&self.slots) {
+        for (found, slot) in best.into_iter().zip(&self.slots) {
             // the newest name present wins, even when its value is empty (then the column is)
-            let value = names.iter().find_map(|n| get(attrs, n)).filter(|v| !matches!(v, Val::Null));
+            let value = found.map(|(_, v)| v).filter(|v| !matches!(v, Val::Null));
             out.push(match (slot, value) {
                 (Slot::Int(limit), Some(v)) => Cell::Int(int_of(v, *limit)?),
                 (Slot::Int(_), None) => Cell::Int(None),
@@ -613,8 +625,18 @@ impl SpanDecoder {
             return Err(pyo3::exceptions::PyValueError::new_err("a special column is not a promoted column"));
         }
         let slots = promoted.iter().map(|(_, l)| if *l == 0 { Slot::Text } else { Slot::Int(i128::from(*l)) }).collect();
-        Ok(SpanDecoder { names: promoted.into_iter().map(|(n, _)| n).collect(), slots, operation, method, db_operation,
-                         client_id, operations, db_text, max_attributes })
+        let names: Vec<Vec<String>> = promoted.into_iter().map(|(n, _)| n).collect();
+        let mut by_len: Vec<Vec<(String, usize, usize)>> = Vec::new();
+        for (col, column_names) in names.iter().enumerate() {
+            for (rank, name) in column_names.iter().enumerate() {
+                if by_len.len() <= name.len() {
+                    by_len.resize(name.len() + 1, Vec::new());
+                }
+                by_len[name.len()].push((name.clone(), col, rank));
+            }
+        }
+        Ok(SpanDecoder { names, by_len, slots, operation, method, db_operation, client_id, operations, db_text,
+                         max_attributes })
     }
 
     /// limits: otlp_limits.Limits's caps (resource, span attributes, events, links, item attributes,
