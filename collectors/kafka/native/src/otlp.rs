@@ -18,6 +18,8 @@ use crate::text::{hex_into, json_str_into};
 
 const MAX_NS: u64 = i64::MAX as u64;
 const MAX_INT32: u32 = i32::MAX as u32;
+/// promoted columns at most (semconv.COLUMNS has 14): promote() keeps one slot each on the stack
+const MAX_PROMOTED: usize = 64;
 
 /// How a promoted column reads its winning attribute.
 #[derive(Clone, Copy, PartialEq)]
@@ -205,7 +207,8 @@ impl SpanDecoder {
     /// semconv.promote_values, with client_id filled from the resource's service.instance.id.
     fn promote(&self, attrs: &[(&str, Val<'_>)], instance: Option<&[u8]>) -> R<Vec<Cell>> {
         // per column, the newest of its names present (lowest rank) and that attribute's value
-        let mut best: Vec<Option<(usize, &Val<'_>)>> = vec![None; self.names.len()];
+        // on the stack: `new` refuses more than MAX_PROMOTED columns
+        let mut best: [Option<(usize, &Val<'_>)>; MAX_PROMOTED] = [None; MAX_PROMOTED];
         for (k, v) in attrs {
             for (name, col, rank) in self.by_len.get(k.len()).map_or(&[][..], Vec::as_slice) {
                 if name == k && !matches!(best[*col], Some((r, _)) if r <= *rank) {
@@ -214,7 +217,7 @@ impl SpanDecoder {
             }
         }
         let mut out = Vec::with_capacity(self.names.len());
-        for (found, slot) in best.into_iter().zip(&self.slots) {
+        for (found, slot) in best.into_iter().take(self.names.len()).zip(&self.slots) {
             // the newest name present wins, even when its value is empty (then the column is)
             let value = found.map(|(_, v)| v).filter(|v| !matches!(v, Val::Null));
             out.push(match (slot, value) {
@@ -551,7 +554,8 @@ struct Ctx<'a> {
 
 fn read_span(b: &[u8]) -> R<Span<'_>> {
     let mut sp = Span {
-        trace_id: &[], span_id: &[], parent: &[], name: "", kind: 0, flags: 0, start: 0, end: 0, attrs: Vec::new(),
+        trace_id: &[], span_id: &[], parent: &[], name: "", kind: 0, flags: 0, start: 0, end: 0,
+        attrs: Vec::with_capacity(8), // one allocation for a usual span's attributes, not two
         events: Vec::new(), links: Vec::new(), status: None,
     };
     let mut f = fields(b);
@@ -621,6 +625,9 @@ impl SpanDecoder {
     fn new(promoted: Vec<(Vec<String>, u64)>, operation: usize, method: usize, db_operation: usize,
            client_id: usize, operations: Vec<(String, String)>, db_text: Vec<String>, max_attributes: usize)
            -> PyResult<Self> {
+        if promoted.len() > MAX_PROMOTED {
+            return Err(pyo3::exceptions::PyValueError::new_err("more promoted columns than MAX_PROMOTED"));
+        }
         if [operation, method, db_operation, client_id].iter().any(|&i| i >= promoted.len()) {
             return Err(pyo3::exceptions::PyValueError::new_err("a special column is not a promoted column"));
         }
