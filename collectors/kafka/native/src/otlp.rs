@@ -6,6 +6,8 @@
 //! whose Python text it does not write, non-ASCII case mapping, wire it does not read as protobuf
 //! does) makes the whole request fall back to the Python decoder: `decode` returns None.
 
+use std::borrow::Cow;
+
 use pyo3::prelude::*;
 
 use crate::cdata::{list_node, prim_node, str_node, struct_node, ArrowArray, CArray};
@@ -186,29 +188,46 @@ fn int_of(v: &Val<'_>, limit: i128) -> R<Option<i64>> {
     Ok(n.filter(|n| -limit <= *n && *n < limit).map(|n| n as i64))
 }
 
-fn ascii_case(text: &mut [u8], upper: bool) -> R<()> {
+fn ascii_case(text: &mut Cow<'_, [u8]>, upper: bool) -> R<()> {
     if !text.is_ascii() {
         return Err(Fallback); // Python's full Unicode case mapping
     }
-    if upper { text.make_ascii_uppercase() } else { text.make_ascii_lowercase() }
+    // copied only when a letter changes: most values are in the right case already
+    if upper {
+        if text.iter().any(u8::is_ascii_lowercase) {
+            text.to_mut().make_ascii_uppercase();
+        }
+    } else if text.iter().any(u8::is_ascii_uppercase) {
+        text.to_mut().make_ascii_lowercase();
+    }
     Ok(())
+}
+
+/// A value as str() writes it, borrowed from the request when it is text already.
+fn py_str_cow<'a>(v: &Val<'a>) -> R<Cow<'a, [u8]>> {
+    if let Val::Str(s) = v {
+        return Ok(Cow::Borrowed(s.as_bytes()));
+    }
+    let mut b = Vec::new();
+    py_str_of(&mut b, v)?;
+    Ok(Cow::Owned(b))
 }
 
 fn get<'v, 'a>(kvs: &'v [(&'a str, Val<'a>)], name: &str) -> Option<&'v Val<'a>> {
     kvs.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
-enum Cell {
-    Text(Option<Vec<u8>>),
+enum Cell<'c> {
+    Text(Option<Cow<'c, [u8]>>),
     Int(Option<i64>),
 }
 
 impl SpanDecoder {
     /// semconv.promote_values, with client_id filled from the resource's service.instance.id.
-    fn promote(&self, attrs: &[(&str, Val<'_>)], instance: Option<&[u8]>) -> R<Vec<Cell>> {
+    fn promote<'c>(&'c self, attrs: &[(&'c str, Val<'c>)], instance: Option<&'c [u8]>) -> R<Vec<Cell<'c>>> {
         // per column, the newest of its names present (lowest rank) and that attribute's value
         // on the stack: `new` refuses more than MAX_PROMOTED columns
-        let mut best: [Option<(usize, &Val<'_>)>; MAX_PROMOTED] = [None; MAX_PROMOTED];
+        let mut best: [Option<(usize, &Val<'c>)>; MAX_PROMOTED] = [None; MAX_PROMOTED];
         for (k, v) in attrs {
             for (name, col, rank) in self.by_len.get(k.len()).map_or(&[][..], Vec::as_slice) {
                 if name == k && !matches!(best[*col], Some((r, _)) if r <= *rank) {
@@ -223,18 +242,14 @@ impl SpanDecoder {
             out.push(match (slot, value) {
                 (Slot::Int(limit), Some(v)) => Cell::Int(int_of(v, *limit)?),
                 (Slot::Int(_), None) => Cell::Int(None),
-                (Slot::Text, Some(v)) => {
-                    let mut b = Vec::new();
-                    py_str_of(&mut b, v)?;
-                    Cell::Text(Some(b))
-                }
+                (Slot::Text, Some(v)) => Cell::Text(Some(py_str_cow(v)?)),
                 (Slot::Text, None) => Cell::Text(None),
             });
         }
         if let Cell::Text(Some(op)) = &mut out[self.operation] {
             ascii_case(op, false)?;
-            if let Some((_, new)) = self.operations.iter().find(|(old, _)| old.as_bytes() == op.as_slice()) {
-                *op = new.as_bytes().to_vec();
+            if let Some((_, new)) = self.operations.iter().find(|(old, _)| old.as_bytes() == op.as_ref()) {
+                *op = Cow::Borrowed(new.as_bytes());
             }
         }
         if let Cell::Text(Some(m)) = &mut out[self.method] {
@@ -248,11 +263,16 @@ impl SpanDecoder {
                     .flatten();
                 // text only (a bytes value is text too: "base64:...")
                 if let Some(v @ (Val::Str(_) | Val::Bytes(_))) = text {
-                    let mut b = Vec::new();
-                    py_str_of(&mut b, v)?;
+                    let b = py_str_cow(v)?;
                     let t = utf8(&b)?;
                     if let Some(word) = t.split(is_py_space).find(|w| !w.is_empty()) {
-                        let mut w = word.as_bytes().to_vec();
+                        // the word's place in the text: borrowed from the request when the text is
+                        let start = word.as_ptr() as usize - t.as_ptr() as usize;
+                        let range = start..start + word.len();
+                        let mut w = match b {
+                            Cow::Borrowed(all) => Cow::Borrowed(&all[range]),
+                            Cow::Owned(all) => Cow::Owned(all[range].to_vec()),
+                        };
                         ascii_case(&mut w, true)?;
                         *cell = Cell::Text(Some(w));
                     }
@@ -261,7 +281,7 @@ impl SpanDecoder {
             _ => {}
         }
         if let Cell::Text(c @ None) = &mut out[self.client_id] {
-            *c = instance.map(<[u8]>::to_vec);
+            *c = instance.map(Cow::Borrowed);
         }
         Ok(out)
     }
