@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import grpc
+import random
 
+import grpc
+import pyarrow as pa
+
+from collectors.otlp import writer
 from tests.collectors.otlp.conftest import post, wait_for
 from tests.collectors.otlp.requests import request
 
@@ -61,3 +65,28 @@ def test_same_ids_at_another_time_inside_one_batch_are_two_spans(receiver_factor
     receiver.stop()
     assert _count(store) == 2
     assert receiver.status().duplicates_skipped == 1
+
+
+def test_the_quick_check_for_copies_agrees_with_grouping():
+    """The writer tells a batch without copies from a hash of each id pair (writer._pairs_distinct);
+    whatever the ids (copies, nulls, ids of other lengths, batches in several chunks) the first row
+    of each key is what grouping the whole key finds."""
+    rnd = random.Random(17)
+    pools = ([rnd.randbytes(16).hex() for _ in range(6)] + ["a" * 31, "", None],
+             [rnd.randbytes(8).hex() for _ in range(4)] + ["b" * 17])
+    for trial in range(300):
+        n = rnd.randrange(1, 40)
+        fresh = trial % 3 == 0  # a batch of fresh random ids, the usual one
+        trace = [rnd.randbytes(16).hex() if fresh else rnd.choice(pools[0]) for _ in range(n)]
+        span = [rnd.randbytes(8).hex() if fresh else rnd.choice(pools[1]) for _ in range(n)]
+        start = [rnd.choice([1, 2]) for _ in range(n)]
+        keys = pa.table({"trace_id": pa.array(trace, pa.string()), "span_id": pa.array(span, pa.string()),
+                         "start_time": pa.array(start, pa.timestamp("us")), "i": pa.array(range(n), pa.int64())})
+        cut = rnd.randrange(n + 1)
+        keys = pa.concat_tables([keys.slice(0, cut), keys.slice(cut)])  # one chunk or two, maybe sliced
+        first: dict[tuple, int] = {}
+        for i, key in enumerate(zip(trace, span, start, strict=True)):
+            first.setdefault(key, i)
+        assert sorted(writer._first_of_each_key(keys).to_pylist()) == sorted(first.values())
+        if fresh:
+            assert writer._pairs_distinct(keys)

@@ -4,6 +4,7 @@
 
 use pyo3::prelude::*;
 
+mod cdata;
 mod chunk;
 mod cols;
 mod consumer;

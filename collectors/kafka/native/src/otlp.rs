@@ -6,10 +6,12 @@
 //! whose Python text it does not write, non-ASCII case mapping, wire it does not read as protobuf
 //! does) makes the whole request fall back to the Python decoder: `decode` returns None.
 
+use std::borrow::Cow;
+
 use pyo3::prelude::*;
 
-use crate::cols::{buffer, Owned, PrimCol, StrCol};
-use crate::normalize::{py_prim, py_str};
+use crate::cdata::{list_node, prim_node, str_node, struct_node, ArrowArray, CArray};
+use crate::cols::{Owned, PrimCol, StrCol};
 use crate::otlp_wire::{
     attributes, base64_b, fields, int_into, json_object, py_float_into, uint_into, utf8, Fallback, Val,
     Wire, R,
@@ -18,6 +20,8 @@ use crate::text::{hex_into, json_str_into};
 
 const MAX_NS: u64 = i64::MAX as u64;
 const MAX_INT32: u32 = i32::MAX as u32;
+/// promoted columns at most (semconv.COLUMNS has 14): promote() keeps one slot each on the stack
+const MAX_PROMOTED: usize = 64;
 
 /// How a promoted column reads its winning attribute.
 #[derive(Clone, Copy, PartialEq)]
@@ -30,6 +34,9 @@ enum Slot {
 pub struct SpanDecoder {
     /// per promoted column: its attribute names, newest first
     names: Vec<Vec<String>>,
+    /// the same names by length: (name, column, rank among the column's names), so that a span's
+    /// attribute is compared with the few names of its length rather than with all of them
+    by_len: Vec<Vec<(String, usize, usize)>>,
     slots: Vec<Slot>,
     operation: usize,
     method: usize,
@@ -181,45 +188,68 @@ fn int_of(v: &Val<'_>, limit: i128) -> R<Option<i64>> {
     Ok(n.filter(|n| -limit <= *n && *n < limit).map(|n| n as i64))
 }
 
-fn ascii_case(text: &mut [u8], upper: bool) -> R<()> {
+fn ascii_case(text: &mut Cow<'_, [u8]>, upper: bool) -> R<()> {
     if !text.is_ascii() {
         return Err(Fallback); // Python's full Unicode case mapping
     }
-    if upper { text.make_ascii_uppercase() } else { text.make_ascii_lowercase() }
+    // copied only when a letter changes: most values are in the right case already
+    if upper {
+        if text.iter().any(u8::is_ascii_lowercase) {
+            text.to_mut().make_ascii_uppercase();
+        }
+    } else if text.iter().any(u8::is_ascii_uppercase) {
+        text.to_mut().make_ascii_lowercase();
+    }
     Ok(())
+}
+
+/// A value as str() writes it, borrowed from the request when it is text already.
+fn py_str_cow<'a>(v: &Val<'a>) -> R<Cow<'a, [u8]>> {
+    if let Val::Str(s) = v {
+        return Ok(Cow::Borrowed(s.as_bytes()));
+    }
+    let mut b = Vec::new();
+    py_str_of(&mut b, v)?;
+    Ok(Cow::Owned(b))
 }
 
 fn get<'v, 'a>(kvs: &'v [(&'a str, Val<'a>)], name: &str) -> Option<&'v Val<'a>> {
     kvs.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
-enum Cell {
-    Text(Option<Vec<u8>>),
+enum Cell<'c> {
+    Text(Option<Cow<'c, [u8]>>),
     Int(Option<i64>),
 }
 
 impl SpanDecoder {
     /// semconv.promote_values, with client_id filled from the resource's service.instance.id.
-    fn promote(&self, attrs: &[(&str, Val<'_>)], instance: Option<&[u8]>) -> R<Vec<Cell>> {
+    fn promote<'c>(&'c self, attrs: &[(&'c str, Val<'c>)], instance: Option<&'c [u8]>) -> R<Vec<Cell<'c>>> {
+        // per column, the newest of its names present (lowest rank) and that attribute's value
+        // on the stack: `new` refuses more than MAX_PROMOTED columns
+        let mut best: [Option<(usize, &Val<'c>)>; MAX_PROMOTED] = [None; MAX_PROMOTED];
+        for (k, v) in attrs {
+            for (name, col, rank) in self.by_len.get(k.len()).map_or(&[][..], Vec::as_slice) {
+                if name == k && !matches!(best[*col], Some((r, _)) if r <= *rank) {
+                    best[*col] = Some((*rank, v));
+                }
+            }
+        }
         let mut out = Vec::with_capacity(self.names.len());
-        for (names, slot) in self.names.iter().zip(&self.slots) {
+        for (found, slot) in best.into_iter().take(self.names.len()).zip(&self.slots) {
             // the newest name present wins, even when its value is empty (then the column is)
-            let value = names.iter().find_map(|n| get(attrs, n)).filter(|v| !matches!(v, Val::Null));
+            let value = found.map(|(_, v)| v).filter(|v| !matches!(v, Val::Null));
             out.push(match (slot, value) {
                 (Slot::Int(limit), Some(v)) => Cell::Int(int_of(v, *limit)?),
                 (Slot::Int(_), None) => Cell::Int(None),
-                (Slot::Text, Some(v)) => {
-                    let mut b = Vec::new();
-                    py_str_of(&mut b, v)?;
-                    Cell::Text(Some(b))
-                }
+                (Slot::Text, Some(v)) => Cell::Text(Some(py_str_cow(v)?)),
                 (Slot::Text, None) => Cell::Text(None),
             });
         }
         if let Cell::Text(Some(op)) = &mut out[self.operation] {
             ascii_case(op, false)?;
-            if let Some((_, new)) = self.operations.iter().find(|(old, _)| old.as_bytes() == op.as_slice()) {
-                *op = new.as_bytes().to_vec();
+            if let Some((_, new)) = self.operations.iter().find(|(old, _)| old.as_bytes() == op.as_ref()) {
+                *op = Cow::Borrowed(new.as_bytes());
             }
         }
         if let Cell::Text(Some(m)) = &mut out[self.method] {
@@ -233,11 +263,16 @@ impl SpanDecoder {
                     .flatten();
                 // text only (a bytes value is text too: "base64:...")
                 if let Some(v @ (Val::Str(_) | Val::Bytes(_))) = text {
-                    let mut b = Vec::new();
-                    py_str_of(&mut b, v)?;
+                    let b = py_str_cow(v)?;
                     let t = utf8(&b)?;
                     if let Some(word) = t.split(is_py_space).find(|w| !w.is_empty()) {
-                        let mut w = word.as_bytes().to_vec();
+                        // the word's place in the text: borrowed from the request when the text is
+                        let start = word.as_ptr() as usize - t.as_ptr() as usize;
+                        let range = start..start + word.len();
+                        let mut w = match b {
+                            Cow::Borrowed(all) => Cow::Borrowed(&all[range]),
+                            Cow::Owned(all) => Cow::Owned(all[range].to_vec()),
+                        };
                         ascii_case(&mut w, true)?;
                         *cell = Cell::Text(Some(w));
                     }
@@ -246,7 +281,7 @@ impl SpanDecoder {
             _ => {}
         }
         if let Cell::Text(c @ None) = &mut out[self.client_id] {
-            *c = instance.map(<[u8]>::to_vec);
+            *c = instance.map(Cow::Borrowed);
         }
         Ok(out)
     }
@@ -539,7 +574,8 @@ struct Ctx<'a> {
 
 fn read_span(b: &[u8]) -> R<Span<'_>> {
     let mut sp = Span {
-        trace_id: &[], span_id: &[], parent: &[], name: "", kind: 0, flags: 0, start: 0, end: 0, attrs: Vec::new(),
+        trace_id: &[], span_id: &[], parent: &[], name: "", kind: 0, flags: 0, start: 0, end: 0,
+        attrs: Vec::with_capacity(8), // one allocation for a usual span's attributes, not two
         events: Vec::new(), links: Vec::new(), status: None,
     };
     let mut f = fields(b);
@@ -568,13 +604,34 @@ fn read_span(b: &[u8]) -> R<Span<'_>> {
     Ok(sp)
 }
 
-fn py_links(py: Python<'_>, o: &mut Out) -> PyResult<PyObject> {
-    let n = o.link_offsets.len() - 1;
-    let children = (py_str(py, std::mem::replace(&mut o.link_trace, s()))?,
-                    py_str(py, std::mem::replace(&mut o.link_span, s()))?,
-                    py_str(py, std::mem::replace(&mut o.link_attrs, s()))?);
-    let offsets = buffer(py, Owned::I32(std::mem::take(&mut o.link_offsets)))?;
-    Ok((n, offsets, children).into_pyobject(py)?.into_any().unbind())
+/// The request's columns in SPAN_SCHEMA order, as one struct array of the C data interface.
+fn c_columns(o: Out) -> *mut ArrowArray {
+    let rows = o.source.len();
+    let links = o.link_trace.len();
+    let link_struct = struct_node(links, vec![str_node(o.link_trace), str_node(o.link_span), str_node(o.link_attrs)]);
+    let mut cols = Vec::with_capacity(40);
+    for c in [o.trace_id, o.span_id, o.parent, o.service, o.instance, o.scope, o.name] {
+        cols.push(str_node(c));
+    }
+    cols.push(prim_node(o.kind, Owned::U8));
+    cols.push(prim_node(o.flags, Owned::I32));
+    cols.push(prim_node(o.start, Owned::I64));
+    cols.push(prim_node(o.end, Owned::I64));
+    cols.push(prim_node(o.duration, Owned::I64));
+    cols.push(prim_node(o.status_code, Owned::U8));
+    for c in [o.status_message, o.attributes, o.resource, o.events] {
+        cols.push(str_node(c));
+    }
+    cols.push(list_node(o.link_offsets, link_struct));
+    for c in o.promoted {
+        cols.push(match c {
+            Promoted::Text(c) => str_node(c),
+            Promoted::I32(c) => prim_node(c, Owned::I32),
+            Promoted::I64(c) => prim_node(c, Owned::I64),
+        });
+    }
+    cols.push(str_node(o.source));
+    struct_node(rows, cols)
 }
 
 #[pymethods]
@@ -588,19 +645,32 @@ impl SpanDecoder {
     fn new(promoted: Vec<(Vec<String>, u64)>, operation: usize, method: usize, db_operation: usize,
            client_id: usize, operations: Vec<(String, String)>, db_text: Vec<String>, max_attributes: usize)
            -> PyResult<Self> {
+        if promoted.len() > MAX_PROMOTED {
+            return Err(pyo3::exceptions::PyValueError::new_err("more promoted columns than MAX_PROMOTED"));
+        }
         if [operation, method, db_operation, client_id].iter().any(|&i| i >= promoted.len()) {
             return Err(pyo3::exceptions::PyValueError::new_err("a special column is not a promoted column"));
         }
         let slots = promoted.iter().map(|(_, l)| if *l == 0 { Slot::Text } else { Slot::Int(i128::from(*l)) }).collect();
-        Ok(SpanDecoder { names: promoted.into_iter().map(|(n, _)| n).collect(), slots, operation, method, db_operation,
-                         client_id, operations, db_text, max_attributes })
+        let names: Vec<Vec<String>> = promoted.into_iter().map(|(n, _)| n).collect();
+        let mut by_len: Vec<Vec<(String, usize, usize)>> = Vec::new();
+        for (col, column_names) in names.iter().enumerate() {
+            for (rank, name) in column_names.iter().enumerate() {
+                if by_len.len() <= name.len() {
+                    by_len.resize(name.len() + 1, Vec::new());
+                }
+                by_len[name.len()].push((name.clone(), col, rank));
+            }
+        }
+        Ok(SpanDecoder { names, by_len, slots, operation, method, db_operation, client_id, operations, db_text,
+                         max_attributes })
     }
 
     /// limits: otlp_limits.Limits's caps (resource, span attributes, events, links, item attributes,
     /// request values): a request that passes one goes to Python, which screens it.
-    /// The request's span columns in SPAN_SCHEMA order (each (length, null count, validity or
-    /// None, buffers...); links as (length, offsets, (trace_id, span_id, attributes))), or a
-    /// string saying why Python must decode this request instead ("fallback", or a panic).
+    /// The request's span columns in SPAN_SCHEMA order as a struct array of the Arrow C data
+    /// interface (a CArray, for pyarrow.RecordBatch._import_from_c), or a string saying why
+    /// Python must decode this request instead ("fallback", or a panic).
     /// The work runs without the GIL.
     fn decode<'py>(&self, py: Python<'py>, body: &[u8], source: &str, limits: [usize; 6]) -> PyResult<PyObject> {
         let [resource_attributes, span_attributes, span_events, span_links, item_attributes, request_values] = limits;
@@ -609,7 +679,7 @@ impl SpanDecoder {
         let result = py.allow_threads(|| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.columns(body, source, lim)))
         });
-        let mut o = match result {
+        let o = match result {
             Ok(Ok(o)) => o,
             Ok(Err(Fallback)) => return Ok("fallback".into_pyobject(py)?.into_any().unbind()),
             Err(panic) => {
@@ -618,29 +688,8 @@ impl SpanDecoder {
                 return Ok(format!("panic: {why}").into_pyobject(py)?.into_any().unbind());
             }
         };
-        let links = py_links(py, &mut o)?;
-        let mut cols: Vec<PyObject> = Vec::with_capacity(40);
-        for c in [o.trace_id, o.span_id, o.parent, o.service, o.instance, o.scope, o.name] {
-            cols.push(py_str(py, c)?.unbind());
-        }
-        cols.push(py_prim(py, o.kind, Owned::U8)?.unbind());
-        cols.push(py_prim(py, o.flags, Owned::I32)?.unbind());
-        cols.push(py_prim(py, o.start, Owned::I64)?.unbind());
-        cols.push(py_prim(py, o.end, Owned::I64)?.unbind());
-        cols.push(py_prim(py, o.duration, Owned::I64)?.unbind());
-        cols.push(py_prim(py, o.status_code, Owned::U8)?.unbind());
-        for c in [o.status_message, o.attributes, o.resource, o.events] {
-            cols.push(py_str(py, c)?.unbind());
-        }
-        cols.push(links);
-        for c in o.promoted {
-            cols.push(match c {
-                Promoted::Text(c) => py_str(py, c)?,
-                Promoted::I32(c) => py_prim(py, c, Owned::I32)?,
-                Promoted::I64(c) => py_prim(py, c, Owned::I64)?,
-            }.unbind());
-        }
-        cols.push(py_str(py, o.source)?.unbind());
-        Ok(cols.into_pyobject(py)?.into_any().unbind())
+        // built outside the GIL too; pyarrow takes the buffers without a copy
+        let array = py.allow_threads(move || CArray::new(c_columns(o)));
+        Ok(Bound::new(py, array)?.into_any().unbind())
     }
 }

@@ -198,7 +198,11 @@ pub fn check_unique(kvs: &[(&str, Val<'_>)]) -> R<()> {
 
 /// The attributes of a message: its repeated KeyValue field `number`, gathered by the caller.
 pub fn attributes<'a>(raw: &[&'a [u8]], depth: usize) -> R<Vec<(&'a str, Val<'a>)>> {
-    let kvs = raw.iter().map(|b| key_value(b, depth)).collect::<R<Vec<_>>>()?;
+    // sized once (collecting through Result cannot know the length, and grew 4 → 8 on most spans)
+    let mut kvs = Vec::with_capacity(raw.len());
+    for b in raw {
+        kvs.push(key_value(b, depth)?);
+    }
     check_unique(&kvs)?;
     Ok(kvs)
 }

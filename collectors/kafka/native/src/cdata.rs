@@ -1,0 +1,150 @@
+//! Arrow column buffers handed to pyarrow through the Arrow C data interface
+//! (https://arrow.apache.org/docs/format/CDataInterface.html): one struct array whose children
+//! are the columns, imported by `pyarrow.RecordBatch._import_from_c` in one call, where wrapping
+//! each buffer (`py_buffer`) and each column (`Array.from_buffers`) cost ~0.3 µs a span of
+//! Python under the GIL. The buffers are not copied: pyarrow releases them through `release`.
+
+use std::ffi::c_void;
+use std::ptr;
+
+use pyo3::prelude::*;
+
+use crate::cols::{Bits, Owned, PrimCol, StrCol};
+
+/// `struct ArrowArray` of the C data interface.
+#[repr(C)]
+pub struct ArrowArray {
+    length: i64,
+    null_count: i64,
+    offset: i64,
+    n_buffers: i64,
+    n_children: i64,
+    buffers: *mut *const c_void,
+    children: *mut *mut ArrowArray,
+    dictionary: *mut ArrowArray,
+    release: Option<unsafe extern "C" fn(*mut ArrowArray)>,
+    private_data: *mut c_void,
+}
+
+/// What one array owns: its buffers, the pointer lists the struct points into, its children.
+struct Private {
+    _owned: Vec<Owned>,
+    _buffers: Vec<*const c_void>,
+    children: Vec<*mut ArrowArray>,
+}
+
+unsafe extern "C" fn release(array: *mut ArrowArray) {
+    // SAFETY: `array` is one built by `node` and not released yet (release is set); its children
+    // are ours too, and a consumer that moved one out has set that child's release to None
+    unsafe {
+        if array.is_null() || (*array).release.is_none() {
+            return;
+        }
+        let private = Box::from_raw((*array).private_data.cast::<Private>());
+        for &child in &private.children {
+            if let Some(r) = (*child).release {
+                r(child);
+            }
+            drop(Box::from_raw(child));
+        }
+        drop(private);
+        (*array).release = None;
+    }
+}
+
+fn owned_ptr(o: &Owned) -> *const c_void {
+    match o {
+        Owned::U8(v) => v.as_ptr().cast(),
+        Owned::I32(v) => v.as_ptr().cast(),
+        Owned::I64(v) => v.as_ptr().cast(),
+    }
+}
+
+/// An array of `length` values: `validity` (None when every value is valid), then `buffers`,
+/// then `children`.
+fn node(length: usize, validity: Bits, buffers: Vec<Owned>, children: Vec<*mut ArrowArray>) -> *mut ArrowArray {
+    let null_count = validity.unset;
+    let mut owned = Vec::with_capacity(buffers.len() + 1);
+    let mut pointers: Vec<*const c_void> = Vec::with_capacity(buffers.len() + 1);
+    if null_count == 0 {
+        pointers.push(ptr::null());
+    } else {
+        owned.push(Owned::U8(validity.bytes));
+    }
+    owned.extend(buffers);
+    // a Vec's pointer never moves once it is in `owned` (moving the Vec moves its handle only)
+    pointers.extend(owned.iter().map(owned_ptr));
+    let mut private = Box::new(Private { _owned: owned, _buffers: pointers, children });
+    let array = ArrowArray {
+        length: length as i64,
+        null_count: null_count as i64,
+        offset: 0,
+        n_buffers: private._buffers.len() as i64,
+        n_children: private.children.len() as i64,
+        buffers: private._buffers.as_mut_ptr(),
+        children: if private.children.is_empty() { ptr::null_mut() } else { private.children.as_mut_ptr() },
+        dictionary: ptr::null_mut(),
+        release: Some(release),
+        private_data: ptr::null_mut(),
+    };
+    let array = Box::into_raw(Box::new(array));
+    // SAFETY: just allocated
+    unsafe { (*array).private_data = Box::into_raw(private).cast() };
+    array
+}
+
+pub fn str_node(c: StrCol) -> *mut ArrowArray {
+    node(c.valid.len, c.valid, vec![Owned::I32(c.offsets), Owned::U8(c.data)], Vec::new())
+}
+
+pub fn prim_node<T: Copy>(c: PrimCol<T>, own: fn(Vec<T>) -> Owned) -> *mut ArrowArray {
+    node(c.valid.len, c.valid, vec![own(c.values)], Vec::new())
+}
+
+/// A list array over `child` (no nulls), `offsets` as Arrow's 32-bit list offsets.
+pub fn list_node(offsets: Vec<i32>, child: *mut ArrowArray) -> *mut ArrowArray {
+    node(offsets.len() - 1, Bits::default(), vec![Owned::I32(offsets)], vec![child])
+}
+
+/// A struct array of `length` rows over `children` (no nulls).
+pub fn struct_node(length: usize, children: Vec<*mut ArrowArray>) -> *mut ArrowArray {
+    node(length, Bits::default(), Vec::new(), children)
+}
+
+/// The root array for Python: `address` for `_import_from_c`, which moves its contents out;
+/// what was not imported is released when this object goes.
+#[pyclass(module = "collectors.kafka._native")]
+pub struct CArray {
+    array: *mut ArrowArray,
+}
+
+// SAFETY: the array and its buffers are owned by this object alone until pyarrow moves them out
+unsafe impl Send for CArray {}
+// SAFETY: shared use only reads the address
+unsafe impl Sync for CArray {}
+
+impl CArray {
+    pub fn new(array: *mut ArrowArray) -> Self {
+        CArray { array }
+    }
+}
+
+#[pymethods]
+impl CArray {
+    #[getter]
+    fn address(&self) -> usize {
+        self.array as usize
+    }
+}
+
+impl Drop for CArray {
+    fn drop(&mut self) {
+        // SAFETY: built by `node`; release is None once pyarrow has moved the contents out
+        unsafe {
+            if let Some(r) = (*self.array).release {
+                r(self.array);
+            }
+            drop(Box::from_raw(self.array));
+        }
+    }
+}
