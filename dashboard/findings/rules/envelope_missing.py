@@ -26,14 +26,14 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
         per_type = {}
         for r in bad.itertuples(index=False):
             missing = {c: int(getattr(r, c)) for c in CHECKS if getattr(r, c)}
-            per_type[r.event_type if isinstance(r.event_type, str) else "(no type)"] = {
+            per_type[r.event_type if isinstance(r.event_type, str) else "no type"] = {
                 "records": int(r.records), "missing": missing, "sample": as_list(r.sample_incomplete)}
         lacks = sorted({c.replace("ce_missing_", "CloudEvents ").replace("missing_", "")
                         for t in per_type.values() for c in t["missing"]})
         first, last = seen_between(bad)
         out.append(rule.finding(
             subject_kind="topic", subject=str(topic), count=int(bad["incomplete"].sum()), first_seen=first,
-            last_seen=last, summary=f"events on {topic} lack: {', '.join(lacks)} ({', '.join(sorted(per_type))})",
+            last_seen=last, summary=f"events on {topic} lack: {', '.join(lacks)} (event types: {', '.join(sorted(per_type))})",
             evidence={"event_types": per_type},
         ))
     return out
