@@ -65,37 +65,40 @@ def _rows(chunks: list[Any]) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda r: (r["topic"], r["partition"], r["offset"]))
 
 
+def _read_all(read: Any, close: Any, n: int) -> list[dict[str, Any]]:
+    """Chunks from ``read()`` (a list of chunks each call) until ``n`` records, as sorted fields."""
+    chunks: list[Any] = []
+    try:
+        while sum(map(len, chunks)) < n:
+            chunks.extend(read())
+    finally:
+        close()
+    return _rows(chunks)
+
+
 def _by_confluent(bootstrap: str, topics: list[str], n: int) -> list[dict[str, Any]]:
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"diff-{uuid.uuid4().hex[:6]}",
                   "enable.auto.commit": False, "enable.partition.eof": False})
     c.assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in topics for p in range(3)])
-    chunks, seen = [], 0
-    try:
-        while seen < n:
-            msgs = [m for m in c.consume(num_messages=7, timeout=1.0) if m.error() is None]
-            if msgs:
-                chunks.append(_native.collect(msgs))
-                seen += len(msgs)
-    finally:
-        c.close()
-    return _rows(chunks)
+
+    def read() -> list[Any]:
+        msgs = [m for m in c.consume(num_messages=7, timeout=1.0) if m.error() is None]
+        return [_native.collect(msgs)] if msgs else []
+
+    return _read_all(read, c.close, n)
 
 
 def _by_native(bootstrap: str, topics: list[str], n: int) -> list[dict[str, Any]]:
     c = NativeConsumer({"bootstrap.servers": bootstrap, "group.id": f"diff-{uuid.uuid4().hex[:6]}",
                         "enable.auto.commit": False, "enable.partition.eof": False})
     c.incremental_assign([TopicPartition(t, p, OFFSET_BEGINNING) for t in topics for p in range(3)])
-    chunks, seen = [], 0
-    try:
-        while seen < n:
-            batch, errors = c.consume_chunk(7, 1.0)  # small reads: chunks end mid-partition
-            assert errors == []
-            if batch is not None:
-                chunks.extend(batch.chunks)
-                seen += batch.num_rows
-    finally:
-        c.close()
-    return _rows(chunks)
+
+    def read() -> list[Any]:
+        batch, errors = c.consume_chunk(7, 1.0)  # small reads: chunks end mid-partition
+        assert errors == []
+        return [] if batch is None else batch.chunks
+
+    return _read_all(read, c.close, n)
 
 
 def test_the_same_records_give_the_same_chunks(bootstrap, topic_factory) -> None:

@@ -110,6 +110,22 @@ def test_stop_and_restart_store_each_record_once(store, bootstrap, topic_factory
     assert store.positions("test") == {(topic, p): 4000 for p in range(3)}
 
 
+def _tap_2000_once(store, bootstrap: str, topic: str) -> KafkaTap:
+    """Tap the topic's 2000 records (ids e0…e1999) and check each is stored exactly once."""
+    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), batch_seconds=2.0,
+                             topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}")
+    tap = KafkaTap(store, settings, from_beginning=True)
+    tap.start()
+    try:
+        wait_for(lambda: _count(store, topic)[0] >= 2000, what="2000 records")
+    finally:
+        tap.stop()
+    assert _count(store, topic) == (2000, 2000)
+    assert store.cursor().execute("SELECT count(DISTINCT event_id) FROM records WHERE topic = ?",
+                                  [topic]).fetchone() == (2000,)
+    return tap
+
+
 def test_a_failing_native_capture_hands_over_without_losing_a_record(store, bootstrap, topic_factory, produce,
                                                                      monkeypatch) -> None:
     """Fault injection: the native capture fails mid-batch; chunks already captured are written
@@ -136,18 +152,8 @@ def test_a_failing_native_capture_hands_over_without_losing_a_record(store, boot
         return real(cls, msgs)
 
     monkeypatch.setattr(fastpath.NativeBatch, "from_messages", classmethod(flaky))
-    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), batch_seconds=2.0,
-                             topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}")
-    tap = KafkaTap(store, settings, from_beginning=True)
-    tap.start()
-    try:
-        wait_for(lambda: _count(store, topic)[0] >= 2000, what="2000 records")
-    finally:
-        tap.stop()
+    tap = _tap_2000_once(store, bootstrap, topic)
     assert len(calls) == 5  # native until the failure, Python after it
-    assert _count(store, topic) == (2000, 2000)
-    assert store.cursor().execute("SELECT count(DISTINCT event_id) FROM records WHERE topic = ?",
-                                  [topic]).fetchone() == (2000,)
     assert tap.status().path == "bulk"
 
 
@@ -177,19 +183,9 @@ def test_a_failing_native_consumer_hands_over_to_confluent_kafka_without_losing_
         return batch, errors
 
     monkeypatch.setattr(native_consumer.NativeConsumer, "consume_chunk", flaky)
-    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), batch_seconds=2.0,
-                             topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}")
-    tap = KafkaTap(store, settings, from_beginning=True)
-    tap.start()
-    try:
-        wait_for(lambda: _count(store, topic)[0] >= 2000, what="2000 records")
-        assert tap.status().consumer == "python"
-    finally:
-        tap.stop()
+    tap = _tap_2000_once(store, bootstrap, topic)
+    assert tap.status().consumer == "python"
     assert len(calls) == 5  # native until the failure, confluent-kafka after it
-    assert _count(store, topic) == (2000, 2000)
-    assert store.cursor().execute("SELECT count(DISTINCT event_id) FROM records WHERE topic = ?",
-                                  [topic]).fetchone() == (2000,)
     assert tap.status().path == "native"  # the per-record work stays native
 
 

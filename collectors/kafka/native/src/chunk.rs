@@ -36,6 +36,26 @@ fn opt_bytes<'a>(v: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Option<&'a [u8
 }
 
 impl Chunk {
+    /// An empty chunk with room for `n` records, their keys' and values' bytes.
+    pub fn with_capacity(n: usize, key_bytes: usize, value_bytes: usize) -> Self {
+        let mut c = Chunk {
+            topics: Vec::new(),
+            topic_idx: Vec::with_capacity(n),
+            partition: Vec::with_capacity(n),
+            offset: Vec::with_capacity(n),
+            ts_type: Vec::with_capacity(n),
+            ts_ms: Vec::with_capacity(n),
+            keys: StrCol::with_capacity(n, key_bytes),
+            values: StrCol::with_capacity(n, value_bytes),
+            has_headers: Vec::with_capacity(n),
+            hstart: Vec::with_capacity(n + 1),
+            hnames: StrCol::with_capacity(n * 3, n * 24),
+            hvalues: StrCol::with_capacity(n * 3, n * 48),
+        };
+        c.hstart.push(0);
+        c
+    }
+
     pub fn len(&self) -> usize {
         self.offset.len()
     }
@@ -53,21 +73,7 @@ impl Chunk {
 #[pyfunction]
 pub fn collect(py: Python<'_>, msgs: &Bound<'_, PyList>) -> PyResult<Chunk> {
     let n = msgs.len();
-    let mut c = Chunk {
-        topics: Vec::new(),
-        topic_idx: Vec::with_capacity(n),
-        partition: Vec::with_capacity(n),
-        offset: Vec::with_capacity(n),
-        ts_type: Vec::with_capacity(n),
-        ts_ms: Vec::with_capacity(n),
-        keys: StrCol::with_capacity(n, n * 16),
-        values: StrCol::with_capacity(n, n * 256),
-        has_headers: Vec::with_capacity(n),
-        hstart: Vec::with_capacity(n + 1),
-        hnames: StrCol::with_capacity(n * 3, n * 24),
-        hvalues: StrCol::with_capacity(n * 3, n * 48),
-    };
-    c.hstart.push(0);
+    let mut c = Chunk::with_capacity(n, n * 16, n * 256);
     for m in msgs.iter() {
         let topic = m.call_method0(intern!(py, "topic"))?;
         let topic = topic.downcast::<PyString>()?.to_str()?;

@@ -14,7 +14,6 @@ use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::chunk::Chunk;
-use crate::cols::StrCol;
 use crate::rdkafka::{self as rd, Api, Message};
 
 /// What librdkafka's callbacks said since Python last asked: (level, facility, line) and
@@ -160,21 +159,7 @@ impl Batch<'_> {
                 values += m.len;
             }
         }
-        let mut c = Chunk {
-            topics: Vec::new(),
-            topic_idx: Vec::with_capacity(n),
-            partition: Vec::with_capacity(n),
-            offset: Vec::with_capacity(n),
-            ts_type: Vec::with_capacity(n),
-            ts_ms: Vec::with_capacity(n),
-            keys: StrCol::with_capacity(n, keys),
-            values: StrCol::with_capacity(n, values),
-            has_headers: Vec::with_capacity(n),
-            hstart: Vec::with_capacity(n + 1),
-            hnames: StrCol::with_capacity(n * 3, n * 24),
-            hvalues: StrCol::with_capacity(n * 3, n * 48),
-        };
-        c.hstart.push(0);
+        let mut c = Chunk::with_capacity(n, keys, values);
         let mut errors = Vec::new();
         let mut last: (*mut rd::Topic, u32) = (std::ptr::null_mut(), 0);
         for &mp in &self.msgs {
