@@ -8,10 +8,10 @@ Such a position is moved to the partition's start (by librdkafka in group mode, 
 says so only in a log line of its own: records lost that way would be missing from every finding
 without a word. So at the start of a session the tap asks
 the cluster for the low and high watermarks of the partitions it resumes (one ListOffsets request
-per broker, on a thread of its own: reading never waits on it) and tells what it finds.
+per broker, on a thread of its own: reading never waits on it) and tells what it finds. In assign
+mode the tap asks only for a position the broker refused (``auto.offset.reset=error``:
+librdkafka returns an error instead of moving it), as a session starts or while it runs.
 
-The tap also hands it a position the broker refused while a session runs (the tap slower than
-retention: ``auto.offset.reset=error`` makes librdkafka say so instead of resetting it; KafkaTap._reset).
 What this does not see: such a loss on a lake, where the group's consumer resets by itself; and a
 topic created again that already holds more records than the stored position (only its topic id
 would tell).

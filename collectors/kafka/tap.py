@@ -346,10 +346,10 @@ class KafkaTap(ThreadComponent):
         present = {(t, p) for t, tm in md.topics.items() if tm.error is None and self.settings.wants(t)
                    for p in tm.partitions}
         stored = self.store.positions(self.cluster) if initial or present - self._assigned.keys() else {}
-        new, resumed = [], {}
+        new = []
         for tp in sorted(present - self._assigned.keys()):
             if tp in stored:
-                offset = resumed[tp] = stored[tp]
+                offset = stored[tp]
             elif initial and not self.from_beginning:
                 offset = OFFSET_END
             else:  # a topic or partition that appeared while we run: all of it
@@ -359,8 +359,8 @@ class KafkaTap(ThreadComponent):
         gone = [TopicPartition(t, p) for t, p in self._assigned.keys() - present]
         if new:
             consumer.incremental_assign(new)
+            # a stored position the partition no longer holds comes back as an error (_reset)
             log.info("%s: reading %d new partitions", self.name, len(new))
-            self._check_resumed(resumed)
         if gone:
             consumer.incremental_unassign(gone)
             for tp in gone:
@@ -408,8 +408,9 @@ class KafkaTap(ThreadComponent):
 
     # -- resuming --------------------------------------------------------------------------
     def _check_resumed(self, resumed: dict[tuple[str, int], int]) -> None:
-        """Whether the partitions resumed from the store's positions still begin and end around
-        them (collectors/kafka/resume_gaps.py), on a thread of its own: reading goes on meanwhile."""
+        """Whether the partitions still begin and end around these positions (resumed from the store
+        in group mode; refused by the broker in assign mode, _reset): collectors/kafka/resume_gaps.py,
+        on a thread of its own, so reading goes on meanwhile."""
         if resumed:
             threading.Thread(target=self._report_gaps, args=(dict(resumed),), name=f"{self.name}-resume",
                              daemon=True).start()
@@ -482,19 +483,18 @@ class KafkaTap(ThreadComponent):
             log.warning("%s: %s%s%s", self.name, where, err.str(), hint)
 
     def _reset(self, consumer: Any, topic: str, partition: int, position: int) -> None:
-        """The broker no longer holds the offset the tap reads next (``auto.offset.reset=error``):
-        retention deleted records before the tap read them, or the partition now ends before it
-        (the topic created again, or truncated). The tap reads on from the partition's start and,
-        on a thread of its own, asks the cluster where that is and says what was lost
-        (collectors/kafka/resume_gaps.py). A position the session resumed from the store at is
-        told by the session's own check already."""
+        """The broker no longer holds the offset the tap reads next (``auto.offset.reset=error``, assign
+        mode): retention deleted records before the tap read them, while it was away (a position
+        resumed from the store) or while it ran behind; or the partition now ends before it (the
+        topic created again, or truncated). The tap reads on from the partition's start and, on a
+        thread of its own, asks the cluster where that is and says what was lost
+        (collectors/kafka/resume_gaps.py)."""
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
         consumer.incremental_unassign([TopicPartition(topic, partition)])
         consumer.incremental_assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
-        resumed_at = self._assigned.get((topic, partition))
         self._assigned[(topic, partition)] = OFFSET_BEGINNING
-        if position >= 0 and position != resumed_at:
+        if position >= 0:
             self._check_resumed({(topic, partition): position})
 
     def _normalize(self, item: tuple[Normalizer, Any, int, list[dict[str, Any]]]) -> tuple[Any, ...]:
