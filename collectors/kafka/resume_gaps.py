@@ -12,7 +12,8 @@ per broker, on a thread of its own: reading never waits on it) and tells what it
 mode the tap asks only for a position the broker refused (``auto.offset.reset=error``:
 librdkafka returns an error instead of moving it), as a session starts or while it runs.
 
-What this does not see: such a loss on a lake, where the group's consumer resets by itself; and a
+What this does not see: a loss while a session runs on a lake (group mode), where librdkafka resets the
+position by itself; and a
 topic created again that already holds more records than the stored position (only its topic id
 would tell).
 """
