@@ -157,6 +157,7 @@ def test_a_failing_native_capture_hands_over_without_losing_a_record(store, boot
     assert tap.status().path == "bulk"
 
 
+@pytest.mark.file_only  # on a lake the tap reads in group mode, always with confluent-kafka's consumer
 def test_a_failing_native_consumer_hands_over_to_confluent_kafka_without_losing_a_record(
         store, bootstrap, topic_factory, produce, monkeypatch) -> None:
     """Fault injection: the native consumer panics after four reads. The session ends, the next
