@@ -17,6 +17,7 @@ confluent-kafka delivers them (on the consumer's thread, after each call).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Iterable
@@ -38,8 +39,10 @@ _LEVELS = (50, 50, 50, 40, 30, 20, 20, 10)
 _warned: set[str] = set()
 
 
+@functools.cache
 def library() -> str | None:
-    """The librdkafka this process has loaded (confluent-kafka's), from the process's memory map."""
+    """The librdkafka this process has loaded (confluent-kafka's), from the process's memory map
+    (read once: a loaded library stays where it is)."""
     import confluent_kafka  # noqa: F401 (loads librdkafka)
 
     try:
@@ -190,10 +193,6 @@ class NativeConsumer:
         return (None if chunk is None else fastpath.NativeBatch([chunk]),
                 [ErrorMessage(_kafka_error(code, reason), topic, partition, offset)
                  for code, _name, reason, topic, partition, offset in errors])
-
-    def seek(self, partition: Any) -> None:
-        """Read ``partition`` (a TopicPartition) from its offset next, as confluent-kafka's seek()."""
-        self._call(self._c.seek, [(partition.topic, partition.partition, partition.offset)], 5000)
 
     def commit(self, *, offsets: list[Any], asynchronous: bool = True) -> None:
         self._call(self._c.commit, [(tp.topic, tp.partition, tp.offset) for tp in offsets], asynchronous)

@@ -326,14 +326,6 @@ impl Consumer {
         })
     }
 
-    /// Read these (topic, partition)s from these offsets next (logical ones too: -2 the start).
-    fn seek(&self, py: Python<'_>, partitions: Vec<(String, i32, i64)>, timeout_ms: i32) -> PyResult<()> {
-        self.with(py, |api, h| {
-            let list = Partitions::new(api, &partitions)?;
-            rd_error(api, unsafe { (api.rd_kafka_seek_partitions)(h.rk, list.list, timeout_ms) })
-        })
-    }
-
     /// Commit these (topic, partition, next offset)s for the group; a synchronous failure raises.
     fn commit(&self, py: Python<'_>, offsets: Vec<(String, i32, i64)>, asynchronous: bool) -> PyResult<()> {
         self.with(py, |api, h| {

@@ -143,7 +143,6 @@ api! {
     rd_kafka_error_string: fn(*const Error) -> *const c_char;
     rd_kafka_error_destroy: fn(*mut Error);
     rd_kafka_commit: fn(*mut Rk, *const PartitionList, c_int) -> c_int;
-    rd_kafka_seek_partitions: fn(*mut Rk, *mut PartitionList, c_int) -> *mut Error;
     rd_kafka_metadata: fn(*mut Rk, c_int, *mut Topic, *mut *const Metadata, c_int) -> c_int;
     rd_kafka_metadata_destroy: fn(*const Metadata);
     rd_kafka_consumer_close: fn(*mut Rk) -> c_int;
