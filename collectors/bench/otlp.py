@@ -2,7 +2,8 @@
 
 Printed in the same run, so the ratios mean something on a shared machine: bare protobuf
 parsing, the detour through JSON (MessageToDict + the JSON decoder: the naive way), the
-direct protobuf decoder, and spans stored end to end through the receiver.
+direct protobuf decoder, spans stored end to end through the receiver, and the store's insert
+alone (decoded tables through the receiver's writer), which bounds what the receiver can store.
 Run the client alone with ``python -m collectors.bench.otlp HOST PORT SECONDS``.
 """
 
@@ -140,7 +141,11 @@ def run(*, seconds: float = 10.0, workers: int = 2,
         yield (f"{label:<30} {rate:>10,.0f} spans/s  ({stored:,} spans in {elapsed:.1f} s to the last commit; "
                f"receiver CPU {cpu / max(stored, 1) * 1e6:.1f} µs/span; {sent.get('requests', 0):,} requests, "
                f"{sent.get('retries', 0):,} answered 503/429; {status.batches} store batches)")
+    alone, _ = _store_rate(bodies, native=bool(native))
+    yield (f"store's insert alone           {alone:>10,.0f} spans/s  ({alone / parse:.1%} of parse only: decoded "
+           f"tables through the writer, no HTTP and no decoding; stored cannot pass this)")
     yield f"stored / parse only            {rates[0] / parse:>10.1%}  (in-process)"
+    yield f"stored / store's insert alone  {rates[0] / alone:>10.1%}"
     yield f"stored / direct decode         {rates[0] / direct:>10.1%}"
     yield f"stored / Arrow decode          {rates[0] / arrow:>10.1%}"
     yield f"decoder processes / in-process {rates[1] / rates[0]:>10.2f}×"
@@ -194,10 +199,40 @@ def _end_to_end(seconds: float, decode_workers: int,
                 client.kill()
             receiver.stop(60)  # flushes: stored means committed
         status = receiver.status()
-        elapsed = (status.last_flush_at or time.time()) - started
+        # from the client's first request: its start (imports, building the payloads) is not the receiver's
+        elapsed = (status.last_flush_at or time.time()) - sent.get("sending_from", started)
         cpu = _cpu() - cpu_before - sent.get("cpu_seconds", 0.0) - startup_cpu
         stored = store.cursor().execute("SELECT count(*) FROM spans").fetchone()[0]
         return stored, elapsed, cpu, sent, status
+
+
+STORE_SPANS = 300_000  # spans appended by _store_rate: three of the writer's default flushes
+
+
+def _store_rate(bodies: list[bytes], *, native: bool, spans: int = STORE_SPANS) -> tuple[float, int]:
+    """Spans per second through the receiver's writer alone, and spans it stored: requests decoded
+    beforehand (each stamped with spans of its own, as the client does), offered as fast as the
+    writer takes them, timed from the writer's start to its last commit."""
+    from collectors.otlp import OtlpConfig
+    from collectors.otlp.writer import BatchWriter
+    from collectors.store import Store
+
+    plans = [_stamp_plan(body) for body in bodies]
+    with otlp_native.using("native" if native else "python"):
+        tables = [decode(_stamped(bodies[i % len(bodies)], plans[i % len(bodies)], i + 1, i * 1000), "proto",
+                         "otlp-http")[0] for i in range(spans // BATCH)]
+    config = OtlpConfig()
+    with tempfile.TemporaryDirectory(prefix="seamwatch-bench-") as tmp, Store(Path(tmp) / "bench.duckdb") as store:
+        writer = BatchWriter(store, max_pending_rows=config.max_pending_rows, flush_rows=config.flush_rows,
+                             flush_interval=config.flush_interval, max_pending_bytes=1 << 40)
+        started = time.perf_counter()
+        writer.start()
+        for table in tables:
+            while not writer.offer(table):
+                time.sleep(0.001)
+        writer.stop(60)
+        elapsed = time.perf_counter() - started
+        return writer.spans_written / elapsed, writer.spans_written
 
 
 def _cpu() -> float:
@@ -244,6 +279,7 @@ def _client(host: str, port: int, seconds: float) -> dict[str, Any]:
         conn.close()
 
     threads = [threading.Thread(target=loop, args=(n,)) for n in range(CLIENT_CONNECTIONS)]
+    counts["sending_from"] = time.time()  # the receiver's clock starts here, not at this process's start
     for t in threads:
         t.start()
     for t in threads:

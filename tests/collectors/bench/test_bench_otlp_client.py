@@ -22,3 +22,11 @@ def test_every_request_gets_its_own_trace_ids_and_times_moved_to_the_moment_it_i
             old.trace_id, old.start_time_unix_nano, old.end_time_unix_nano = (
                 new.trace_id, new.start_time_unix_nano, new.end_time_unix_nano)
             assert new == old  # nothing else moved
+
+
+def test_the_store_alone_measure_appends_every_span_it_decodes() -> None:
+    from collectors.bench.otlp import _store_rate
+
+    rate, stored = _store_rate(payloads(2), native=False, spans=5 * 512)
+    assert stored == 5 * 512  # each request stamped with spans of its own: none skipped as a copy
+    assert rate > 0
