@@ -116,7 +116,33 @@ def span_table(body: bytes, source: str, limits: Limits = DEFAULT_LIMITS) -> pa.
                 log.warning("the native OTLP decoder failed (%s); this request and any like it are decoded in "
                             "Python", out[:200])
         return None
+    try:
+        batch = pa.record_batch(_Exported(out))
+    except Exception as exc:  # noqa: BLE001 (a pyarrow that cannot import it: Python decodes, nothing is lost)
+        _give_up(f"pyarrow could not import its columns ({type(exc).__name__}: {str(exc)[:200]})")
+        Counters.fallbacks += 1
+        return None
     Counters.native += 1
-    # one struct array through Arrow's C data interface: pyarrow takes Rust's buffers without a copy
-    batch = pa.RecordBatch._import_from_c(out.address, SPAN_SCHEMA)
     return pa.Table.from_batches([batch])
+
+
+class _Exported:
+    """The decoder's columns as the Arrow PyCapsule interface has them: one struct array (made in
+    Rust, cdata.rs) with SPAN_SCHEMA, which ``pa.record_batch`` imports without copying a buffer."""
+
+    __slots__ = ("_array",)
+
+    def __init__(self, array: Any) -> None:
+        self._array = array
+
+    def __arrow_c_array__(self, requested_schema: object = None) -> tuple[object, object]:
+        return SPAN_SCHEMA.__arrow_c_schema__(), self._array.capsule()
+
+
+def _give_up(reason: str) -> None:
+    """Turn the native decoder off for this process, saying why once: every request is decoded in Python."""
+    global _DECODER
+    _warned.add("unbuilt")  # SEAMWATCH_OTLP_DECODER=native must not then read "not built"
+    if _DECODER is not None:
+        log.warning("the native OTLP decoder is off: %s; requests are decoded in Python", reason)
+    _DECODER = None

@@ -253,3 +253,47 @@ def test_the_bench_requests_decode_alike_and_natively():
 
     for body in payloads(2):
         assert assert_same(body)
+
+
+def test_a_pyarrow_that_cannot_import_the_columns_turns_the_native_decoder_off_without_losing_a_span(
+        monkeypatch, caplog):
+    body = request(3).SerializeToString()
+    with otlp_native.using("python"):
+        expected, _ = decode(body, "proto", "parity", Limits())
+    monkeypatch.setattr(otlp_native, "_DECODER", otlp_native._DECODER)  # restored after the test
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this pyarrow has no Arrow PyCapsule interface")
+
+    monkeypatch.setattr(otlp_native.pa, "record_batch", refuse)
+    with otlp_native.using("native"):
+        first, rejected = decode(body, "proto", "parity", Limits())
+        second, _ = decode(body, "proto", "parity", Limits())
+    assert first.equals(expected) and second.equals(expected) and rejected == []
+    assert not otlp_native.available() and otlp_native.chosen() == "python"
+    said = [r.getMessage() for r in caplog.records if "native OTLP decoder is off" in r.getMessage()]
+    assert said == ["the native OTLP decoder is off: pyarrow could not import its columns (TypeError: this "
+                    "pyarrow has no Arrow PyCapsule interface); requests are decoded in Python"]
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def test_the_columns_leave_once_and_an_array_never_imported_is_released():
+    from collectors.bench.otlp import payloads
+
+    body = payloads(1)[0]  # 512 spans: ~0.3 MB of columns a request
+    caps = [DEFAULT.resource_attributes, DEFAULT.span_attributes, DEFAULT.span_events, DEFAULT.span_links,
+            DEFAULT.item_attributes, DEFAULT.request_values]
+    out = otlp_native._DECODER.decode(body, "parity", caps)
+    with pytest.raises(ValueError, match="handed over already"):
+        out.capsule(), out.capsule()
+    before = _rss()
+    for n in range(300):  # ~90 MB of columns if a dropped capsule or array kept its buffers
+        out = otlp_native._DECODER.decode(body, "parity", caps)
+        if n % 2:
+            out.capsule()  # the capsule's destructor releases it
+        del out  # the array's own drop releases it
+    assert _rss() - before < 30 * 1024 * 1024

@@ -1,8 +1,11 @@
 //! Arrow column buffers handed to pyarrow through the Arrow C data interface
 //! (https://arrow.apache.org/docs/format/CDataInterface.html): one struct array whose children
-//! are the columns, imported by `pyarrow.RecordBatch._import_from_c` in one call, where wrapping
-//! each buffer (`py_buffer`) and each column (`Array.from_buffers`) cost ~0.3 µs a span of
-//! Python under the GIL. The buffers are not copied: pyarrow releases them through `release`.
+//! are the columns, imported in one call, where wrapping each buffer (`py_buffer`) and each
+//! column (`Array.from_buffers`) cost ~0.3 µs a span of Python under the GIL. The array leaves
+//! in a PyCapsule named "arrow_array", as the Arrow PyCapsule interface has it
+//! (https://arrow.apache.org/docs/format/CDataInterface/PyCapsuleInterface.html), so pyarrow's
+//! public `pa.record_batch` imports it. The buffers are not copied: pyarrow releases them
+//! through `release`.
 
 use std::ffi::c_void;
 use std::ptr;
@@ -111,16 +114,15 @@ pub fn struct_node(length: usize, children: Vec<*mut ArrowArray>) -> *mut ArrowA
     node(length, Bits::default(), Vec::new(), children)
 }
 
-/// The root array for Python: `address` for `_import_from_c`, which moves its contents out;
-/// what was not imported is released when this object goes.
+/// The root array for Python, until `capsule` hands it over; dropped unimported, it is released.
 #[pyclass(module = "collectors.kafka._native")]
 pub struct CArray {
     array: *mut ArrowArray,
 }
 
-// SAFETY: the array and its buffers are owned by this object alone until pyarrow moves them out
+// SAFETY: the array and its buffers are owned by this object alone until the capsule takes them
 unsafe impl Send for CArray {}
-// SAFETY: shared use only reads the address
+// SAFETY: shared use only reads whether the array is still here
 unsafe impl Sync for CArray {}
 
 impl CArray {
@@ -129,17 +131,50 @@ impl CArray {
     }
 }
 
+const CAPSULE_NAME: &std::ffi::CStr = c"arrow_array";
+
+/// The capsule's destructor: the array is released unless its importer moved it out (then its
+/// `release` is None), and the struct itself is freed.
+unsafe extern "C" fn drop_capsule(capsule: *mut pyo3::ffi::PyObject) {
+    // SAFETY: called by Python with our capsule, whose pointer is a Box<ArrowArray> from `capsule`
+    unsafe {
+        let array = pyo3::ffi::PyCapsule_GetPointer(capsule, CAPSULE_NAME.as_ptr()).cast::<ArrowArray>();
+        if array.is_null() {
+            pyo3::ffi::PyErr_Clear();
+            return;
+        }
+        if let Some(r) = (*array).release {
+            r(array);
+        }
+        drop(Box::from_raw(array));
+    }
+}
+
 #[pymethods]
 impl CArray {
-    #[getter]
-    fn address(&self) -> usize {
-        self.array as usize
+    /// The array in a PyCapsule named "arrow_array" (once: a second call raises).
+    fn capsule(&mut self, py: Python<'_>) -> PyResult<PyObject> {
+        if self.array.is_null() {
+            return Err(pyo3::exceptions::PyValueError::new_err("the array was handed over already"));
+        }
+        // SAFETY: a valid array pointer, owned by us; on success the capsule owns it
+        unsafe {
+            let capsule = pyo3::ffi::PyCapsule_New(self.array.cast(), CAPSULE_NAME.as_ptr(), Some(drop_capsule));
+            if capsule.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            self.array = ptr::null_mut();
+            Ok(PyObject::from_owned_ptr(py, capsule))
+        }
     }
 }
 
 impl Drop for CArray {
     fn drop(&mut self) {
-        // SAFETY: built by `node`; release is None once pyarrow has moved the contents out
+        if self.array.is_null() {
+            return; // the capsule owns it
+        }
+        // SAFETY: built by `node`, never handed over
         unsafe {
             if let Some(r) = (*self.array).release {
                 r(self.array);

@@ -669,7 +669,7 @@ impl SpanDecoder {
     /// limits: otlp_limits.Limits's caps (resource, span attributes, events, links, item attributes,
     /// request values): a request that passes one goes to Python, which screens it.
     /// The request's span columns in SPAN_SCHEMA order as a struct array of the Arrow C data
-    /// interface (a CArray, for pyarrow.RecordBatch._import_from_c), or a string saying why
+    /// interface (a CArray, whose capsule pyarrow imports), or a string saying why
     /// Python must decode this request instead ("fallback", or a panic).
     /// The work runs without the GIL.
     fn decode<'py>(&self, py: Python<'py>, body: &[u8], source: &str, limits: [usize; 6]) -> PyResult<PyObject> {
