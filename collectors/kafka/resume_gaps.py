@@ -12,18 +12,30 @@ per broker, on a thread of its own: reading never waits on it) and tells what it
 mode the tap asks only for a position the broker refused (``auto.offset.reset=error``:
 librdkafka returns an error instead of moving it), as a session starts or while it runs.
 
+A topic deleted and created again is also told by its topic id (Kafka gives each topic a new
+UUID when it is created; :func:`topic_ids`), stored with every position: a position stored for
+another id is the old topic's, and the new one is read from its start (:func:`choose`). That
+holds when the new topic already has more records than the stored position, where the
+watermarks alone cannot tell. On a lake it also keeps a position of the old topic, still in the
+append-only table, from being taken for the new one's.
+
 What this does not see: a loss while a session runs on a lake (group mode), where librdkafka resets the
-position by itself; and a
-topic created again that already holds more records than the stored position (only its topic id
-would tell).
+position by itself; and a topic created again whose id the broker does not give (brokers before
+Kafka 2.8), where only the watermarks tell.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+log = logging.getLogger(__name__)
+
 Key = tuple[str, int]  # (topic, partition)
+Points = dict[Key, dict["str | None", tuple[int, Any]]]  # Store.resume_points: per topic id, (next offset, written at)
+_NO_ID = "AAAAAAAAAAAAAAAAAAAAAA"  # Kafka's zero UUID: a broker that gives topics no id
+ID_TIMEOUT = 10.0  # seconds for the topics' ids (one DescribeTopics request)
 
 
 @dataclass(frozen=True)
@@ -70,3 +82,70 @@ def find(conf: dict[str, Any], positions: dict[Key, int]) -> list[Gap]:
         if lo is not None and hi is not None and (pos < lo or pos > hi):
             out.append(Gap(t, p, pos, lo, hi))
     return out
+
+
+@dataclass(frozen=True)
+class Recreated:
+    """A partition whose stored position belongs to an older topic of the same name."""
+
+    topic: str
+    partition: int
+    position: int  # where the tap stopped in the old topic
+
+    def sentence(self) -> str:
+        return (f"{self.topic}/{self.partition}: the topic was deleted and created again (its topic id changed) "
+                f"since the tap stopped at offset {self.position:,} of the old one: reading the new topic from its "
+                f"start, so an offset may name a record of each")
+
+
+def topic_ids(conf: dict[str, Any], topics: list[str]) -> dict[str, str]:
+    """Each topic's id as the broker gives it (Kafka's base64 UUID). Topics it does not describe
+    (denied, gone, an old broker with no ids) are left out; so is everything when it cannot be asked."""
+    from confluent_kafka import KafkaException, TopicCollection
+    from confluent_kafka.admin import AdminClient
+
+    if not topics:
+        return {}
+    try:
+        admin = AdminClient(conf)  # kept until the answers are in: its end would fail them
+        futures = admin.describe_topics(TopicCollection(sorted(set(topics))), request_timeout=ID_TIMEOUT)
+    except (KafkaException, ValueError, TypeError) as exc:
+        log.debug("describing %d topics for their ids: %s", len(topics), exc)
+        return {}
+    out = {}
+    for topic, fut in futures.items():
+        try:
+            given = str(fut.result(timeout=ID_TIMEOUT + 5).topic_id)
+        except Exception as exc:  # noqa: BLE001 (a topic deleted meanwhile, or not described to us)
+            log.debug("the id of topic %s: %s", topic, exc)
+            continue
+        if given and given != _NO_ID:
+            out[topic] = given
+    return out
+
+
+def choose(points: Points, ids: dict[str, str]) -> tuple[dict[Key, int], list[Recreated]]:
+    """Where to resume each stored partition, given the topics' ids now; and the partitions whose
+    stored positions are all another topic id's (the topic was created again: not resumed).
+
+    - the id now is stored: its position;
+    - only positions without an id (written before ids were kept, or by an old broker): the
+      furthest of them, as before, and the watermarks tell a topic created again;
+    - the id now is not known: the id written last;
+    - stored ids, none the id now: the topic was created again.
+    """
+    positions: dict[Key, int] = {}
+    recreated: list[Recreated] = []
+    for key, by_id in sorted(points.items()):
+        now = ids.get(key[0])
+        known = {i: v for i, v in by_id.items() if i is not None}
+        if now is not None and now in known:
+            positions[key] = known[now][0]
+        elif not known:
+            positions[key] = by_id[None][0]
+        elif now is None:
+            positions[key] = max(by_id.values(), key=lambda v: (v[1] is not None, v[1]))[0]
+        else:
+            last = max(known.values(), key=lambda v: (v[1] is not None, v[1]))
+            recreated.append(Recreated(key[0], key[1], last[0]))
+    return positions, recreated

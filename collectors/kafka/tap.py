@@ -78,6 +78,7 @@ class KafkaTap(ThreadComponent):
                                         "partitions": 0, "path": self.path, "consumer": "python",
                                         "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
+        self._topic_ids: dict[str, str] = {}  # topic -> Kafka's topic id, kept with each position written
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
         # group mode (a lake): batches handed to the pipeline and not yet written, and what the
         # rebalance callbacks need of the session under way
@@ -200,6 +201,7 @@ class KafkaTap(ThreadComponent):
         stages = Pipeline(self.name, [("normalizer", self._normalize), ("writer", self._write)],
                           depth=self.settings.queued_batches)
         self._assigned = {}
+        self._topic_ids = {}  # asked again each session: a topic may have been created again meanwhile
         self._subscribed = None
         self._in_flight = 0  # a failed session's skipped batches are not in flight
         buf = _Buffer()
@@ -345,9 +347,10 @@ class KafkaTap(ThreadComponent):
             return
         present = {(t, p) for t, tm in md.topics.items() if tm.error is None and self.settings.wants(t)
                    for p in tm.partitions}
-        stored = self.store.positions(self.cluster) if initial or present - self._assigned.keys() else {}
+        adding = present - self._assigned.keys()
+        stored = self._stored_positions({t for t, _ in adding}) if adding else {}
         new = []
-        for tp in sorted(present - self._assigned.keys()):
+        for tp in sorted(adding):
             if tp in stored:
                 offset = stored[tp]
             elif initial and not self.from_beginning:
@@ -357,6 +360,8 @@ class KafkaTap(ThreadComponent):
             new.append(TopicPartition(tp[0], tp[1], offset))
             self._assigned[tp] = offset
         gone = [TopicPartition(t, p) for t, p in self._assigned.keys() - present]
+        for topic in {tp.topic for tp in gone} - {t for t, _ in present}:
+            self._topic_ids.pop(topic, None)  # created again later, it has a new id: asked anew
         if new:
             consumer.incremental_assign(new)
             # a stored position the partition no longer holds comes back as an error (_reset)
@@ -391,7 +396,7 @@ class KafkaTap(ThreadComponent):
         from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, TopicPartition
 
         try:
-            stored = self.store.positions(self.cluster)
+            stored = self._stored_positions({tp.topic for tp in partitions})
         except Exception as exc:  # noqa: BLE001 (raised in librdkafka's callback it would lose its words)
             self._assign_failure = exc  # the session ends on it, and the next one starts over
             return
@@ -407,6 +412,20 @@ class KafkaTap(ThreadComponent):
         self._set(partitions=len(self._assigned), topics=sorted({t for t, _ in self._assigned}))
 
     # -- resuming --------------------------------------------------------------------------
+    def _stored_positions(self, topics: set[str]) -> dict[tuple[str, int], int]:
+        """Where the store says the tap stopped, for the topics' ids now (asked of the cluster first):
+        a partition of a topic created again since then starts at the beginning, and that is said."""
+        from confluent_kafka import OFFSET_BEGINNING
+
+        points = self.store.resume_points(self.cluster)
+        ids = resume_gaps.topic_ids(self.settings.client_conf(), sorted(t for t in topics if t not in self._topic_ids))
+        self._topic_ids.update(ids)
+        positions, recreated = resume_gaps.choose(points, {t: self._topic_ids[t] for t in topics
+                                                           if t in self._topic_ids})
+        if recreated:
+            self._tell([(f"{r.topic}/{r.partition}/{r.position}", r.sentence()) for r in recreated])
+        return {**positions, **{(r.topic, r.partition): OFFSET_BEGINNING for r in recreated}}
+
     def _check_resumed(self, resumed: dict[tuple[str, int], int]) -> None:
         """Whether the partitions still begin and end around these positions (resumed from the store
         in group mode; refused by the broker in assign mode, _reset): collectors/kafka/resume_gaps.py,
@@ -423,16 +442,21 @@ class KafkaTap(ThreadComponent):
             return
         if not gaps:
             return
-        now = _now_us()
-        rows = [error_row("kafka", f"{g.topic}/{g.partition}/{g.position}", g.sentence(), None, now) for g in gaps]
-        for g in gaps:
-            log.warning("%s: %s", self.name, g.sentence())
         with self._lock:
             self._status["records_deleted_unread"] += sum(g.deleted for g in gaps)
-        try:  # the store keeps what was lost where the dashboard counts ingest errors
+        self._tell([(f"{g.topic}/{g.partition}/{g.position}", g.sentence()) for g in gaps])
+
+    def _tell(self, said: list[tuple[str, str]]) -> None:
+        """Say what the tap could not read as it was, each (location, sentence) in a line and kept
+        as an ingest error, where the dashboard counts them."""
+        now = _now_us()
+        rows = [error_row("kafka", location, sentence, None, now) for location, sentence in said]
+        for _, sentence in said:
+            log.warning("%s: %s", self.name, sentence)
+        try:
             faults.retry_conflicts(lambda: self._append_errors(rows), what=self.name)
         except Exception as exc:  # noqa: BLE001 (the log line above said it)
-            log.debug("%s: recording the resumed positions' gaps: %s", self.name, exc)
+            log.debug("%s: recording what the tap could not read: %s", self.name, exc)
 
     def _append_errors(self, rows: list[dict[str, Any]]) -> None:
         with self.store.transaction() as tx:
@@ -527,7 +551,7 @@ class KafkaTap(ThreadComponent):
                 tx.append("records", table)
                 if errors:
                     tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
-                tx.set_positions((self.cluster, t, p, o) for t, p, o in positions)
+                tx.set_positions((self.cluster, t, p, o, self._topic_ids.get(t)) for t, p, o in positions)
 
         try:
             # on a lake, a batch whose commit meets another writer's (retention's delete) is committed

@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -92,26 +93,27 @@ class Writer:
             self._cur.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM _batch')  # noqa: S608
             self._cur.unregister("_batch")
 
-    def set_positions(self, positions: Iterable[tuple[str, str, int, int]]) -> None:
-        """Record where the tap resumes: (cluster, topic, partition, next offset)."""
-        rows = list(positions)
+    def set_positions(self, positions: Iterable[tuple[Any, ...]]) -> None:
+        """Record where the tap resumes: (cluster, topic, partition, next offset[, topic id])."""
+        rows = [(*r, None) if len(r) == 4 else tuple(r) for r in positions]
         if not rows:
             return
         now_us = time.time_ns() // 1000
+        insert = ('INSERT INTO tap_positions (cluster, topic, "partition", next_offset, updated_at, topic_id) '
+                  "VALUES (?, ?, ?, ?, make_timestamp(?), ?)")
+        values = [(c, t, p, o, now_us, i) for c, t, p, o, i in rows]
         if self._lake:
             # Appended only: on a lake, deleting a row conflicts with every other collector's
             # append to the table (DuckLake 1.5.5: "another transaction has deleted inlined data"),
-            # while appends never do. Store.positions reads the furthest row per partition.
-            self._cur.executemany("INSERT INTO tap_positions VALUES (?, ?, ?, ?, make_timestamp(?))",
-                                  [(c, t, p, o, now_us) for c, t, p, o in rows])
+            # while appends never do. Store.resume_points reads the furthest row of each topic id.
+            self._cur.executemany(insert, values)
             return
         # DELETE + INSERT rather than INSERT OR REPLACE: after an in-place replace DuckDB reports
         # a write transaction still active, skips every automatic checkpoint and keeps all
         # written rows in memory (the tap's bench: RSS grew ~0.75 GB per million records)
         self._cur.executemany('DELETE FROM tap_positions WHERE cluster = ? AND topic = ? AND "partition" = ?',
-                              [(c, t, p) for c, t, p, _ in rows])
-        self._cur.executemany("INSERT INTO tap_positions VALUES (?, ?, ?, ?, make_timestamp(?))",
-                              [(c, t, p, o, now_us) for c, t, p, o in rows])
+                              [(c, t, p) for c, t, p, _, _ in rows])
+        self._cur.executemany(insert, values)
 
     def set_import_progress(self, *, sha256: str, path: str, kind: str, lines_done: int,
                             rows_imported: int, rows_rejected: int) -> None:
@@ -321,7 +323,7 @@ class Store:
         self,
         tables: Mapping[str, pa.Table],
         *,
-        positions: Iterable[tuple[str, str, int, int]] = (),
+        positions: Iterable[tuple[Any, ...]] = (),
     ) -> None:
         """Append Arrow tables in one transaction, with the Kafka tap positions they cover."""
         with self.transaction() as tx:
@@ -350,12 +352,24 @@ class Store:
         return (int(row[0]), int(row[1]), int(row[2])) if row else None
 
     def positions(self, cluster: str) -> dict[tuple[str, int], int]:
-        """Where the Kafka tap resumes for a cluster: (topic, partition) → next offset."""
-        # max: a lake appends a row per batch (Writer.set_positions); a file keeps one per partition
+        """Where the Kafka tap resumes for a cluster when the topics' ids are not known: (topic,
+        partition) → next offset of the topic id written last (see resume_points)."""
+        points = self.resume_points(cluster)
+        return {tp: max(by_id.values(), key=lambda v: (v[1] is not None, v[1]))[0]
+                for tp, by_id in points.items()}
+
+    def resume_points(self, cluster: str) -> dict[tuple[str, int], dict[str | None, tuple[int, Any]]]:
+        """Where the Kafka tap stopped, per topic id: (topic, partition) → {topic id: (next offset,
+        when last written)}. A file keeps one row per partition; a lake appends a row per batch
+        (Writer.set_positions), hence the furthest per id. Several ids under one name: the topic
+        was deleted and created again (collectors/kafka/resume_gaps.py chooses)."""
         rows = self.cursor().execute(
-            'SELECT topic, "partition", max(next_offset) FROM tap_positions WHERE cluster = ? GROUP BY ALL', [cluster]
-        ).fetchall()
-        return {(t, p): o for t, p, o in rows}
+            'SELECT topic, "partition", topic_id, max(next_offset), max(updated_at) FROM tap_positions '
+            "WHERE cluster = ? GROUP BY ALL", [cluster]).fetchall()
+        out: dict[tuple[str, int], dict[str | None, tuple[int, Any]]] = {}
+        for t, p, topic_id, offset, at in rows:
+            out.setdefault((t, p), {})[topic_id] = (offset, at)
+        return out
 
 
 def _lake_version_error(location: str, version: int) -> StoreError:

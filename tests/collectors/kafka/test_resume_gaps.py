@@ -85,9 +85,42 @@ def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, pr
     finally:
         admin.delete_topics([topic])
     said = [line for line in out.splitlines() if f"{topic}/0: " in line]
-    assert len(said) == 1 and "past the partition's end 5" in said[0] and "created again" in said[0], out
+    assert len(said) == 1 and "created again (its topic id changed)" in said[0], out
+    assert "stopped at offset 20 of the old one" in said[0], said
     offsets, errors = _stored(db, topic)
     assert offsets == sorted([*range(5), *range(20)])  # the new topic's records beside the old ones'
+    assert [loc for loc, _ in errors] == [f"{topic}/0/20"], errors
+
+
+def test_a_topic_created_again_with_more_records_than_the_tap_had_read_is_read_whole(bootstrap, admin, produce,
+                                                                                      tmp_path) -> None:
+    """The new topic already holds more records than the old one's stored position: the watermarks
+    cannot tell (the position lies inside the new log), only the topic's id. Resumed at the old
+    position, the tap stored offsets 20-59 of the new topic and lost 0-19 without a word."""
+    topic = f"gaps-regrown-{uuid.uuid4().hex[:6]}"
+    group = f"gaps-{uuid.uuid4().hex[:6]}"
+    db = tmp_path / "regrown.duckdb"
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+    try:
+        produce(topic, events("old", 20))
+        _collect_until(bootstrap, db, topic, group, 20, "--from-beginning")
+        admin.delete_topics([topic])[topic].result()
+        wait_for(lambda: _create(admin, topic), timeout=30, interval=0.5, what="the topic created again")
+        produce(topic, events("new", 60))
+        out = _collect_until(bootstrap, db, topic, group, 60)
+        produce(topic, events("new-more", 5))
+        again = _collect_until(bootstrap, db, topic, group, 65)  # the next session goes on from the new position
+    finally:
+        admin.delete_topics([topic])
+    said = [line for line in out.splitlines() if f"{topic}/0: " in line]
+    assert len(said) == 1 and "created again (its topic id changed)" in said[0], out
+    assert f"{topic}/0: " not in again, again
+    with duckdb.connect(str(db), read_only=True) as con:
+        new = con.execute("SELECT count(*), min(\"offset\"), max(\"offset\") FROM records WHERE topic = ? "
+                          "AND value_excerpt LIKE '%new%'", [topic]).fetchone()
+    assert new == (65, 0, 64)  # every record of the new topic, each once
+    offsets, errors = _stored(db, topic)
+    assert offsets == sorted([*range(65), *range(20)])
     assert [loc for loc, _ in errors] == [f"{topic}/0/20"], errors
 
 

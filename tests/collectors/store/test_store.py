@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +79,25 @@ def test_positions_commit_with_their_batch(store: Store) -> None:
     store.append({"records": to_table([_record(5)], RECORD_SCHEMA)}, positions=[("c", "t", 0, 6)])
     store.append({}, positions=[("c", "t", 0, 7)])
     assert store.positions("c") == {("t", 0): 7}
+
+
+def test_positions_are_kept_per_topic_id_and_a_topic_created_again_starts_over(store: Store) -> None:
+    from collectors.kafka.resume_gaps import Recreated, choose
+
+    store.append({}, positions=[("c", "t", 0, 30, "old-id"), ("c", "u", 0, 9, None)])
+    time.sleep(0.002)  # written later: the id written last is the new topic's
+    store.append({}, positions=[("c", "t", 0, 40, "old-id")])
+    time.sleep(0.002)
+    store.append({}, positions=[("c", "t", 0, 5, "new-id")])
+    # the topic's id now is the new one: its own position, never the old topic's further one
+    assert choose(store.resume_points("c"), {"t": "new-id", "u": "u-id"})[0] == {("t", 0): 5, ("u", 0): 9}
+    # ids not known (the cluster did not say): the id written last
+    assert store.positions("c") == {("t", 0): 5, ("u", 0): 9}
+    # created once more: no stored position is the newest topic's, it is read from its start
+    positions, recreated = choose(store.resume_points("c"), {"t": "newest-id"})
+    assert ("t", 0) not in positions and recreated == [Recreated("t", 0, 5)]
+    # "u" was stored without an id (before ids were kept): resumed where it stopped, as before
+    assert choose(store.resume_points("c"), {"u": "u-id"}) == ({("t", 0): 5, ("u", 0): 9}, [])
 
 
 def test_importing_the_same_files_twice_keeps_the_counts(store: Store) -> None:
