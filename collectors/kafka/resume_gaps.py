@@ -3,14 +3,13 @@
 A session starts each partition where the store says the tap stopped. Meanwhile the log may
 have moved on: the topic's retention (or DeleteRecords) deleted offsets the tap never read, or
 the topic was deleted and created again, so its offsets restarted below the stored position.
-Such a position is moved to the partition's start (by librdkafka in group mode, the tap's
-``auto.offset.reset=earliest`` there; by the tap in assign mode, KafkaTap._reset) and librdkafka
-says so only in a log line of its own: records lost that way would be missing from every finding
-without a word. So at the start of a session the tap asks
-the cluster for the low and high watermarks of the partitions it resumes (one ListOffsets request
-per broker, on a thread of its own: reading never waits on it) and tells what it finds. In assign
-mode the tap asks only for a position the broker refused (``auto.offset.reset=error``:
-librdkafka returns an error instead of moving it), as a session starts or while it runs.
+Such a position is moved to the partition's start by the tap (KafkaTap._reset), and librdkafka
+would say so only in a log line of its own: records lost that way would be missing from every
+finding without a word. The tap's consumer runs with ``auto.offset.reset=error``, so librdkafka
+returns an error naming a position the broker refused, as a session starts or while it runs, in
+assign and group mode alike; the tap then asks the cluster for the partition's low and high
+watermarks (one ListOffsets request per broker, on a thread of its own: reading never waits on
+it) and tells what it finds.
 
 A topic deleted and created again is also told by its topic id (Kafka gives each topic a new
 UUID when it is created; :func:`topic_ids`), stored with every position: a position stored for
@@ -19,9 +18,8 @@ holds when the new topic already has more records than the stored position, wher
 watermarks alone cannot tell. On a lake it also keeps a position of the old topic, still in the
 append-only table, from being taken for the new one's.
 
-What this does not see: a loss while a session runs on a lake (group mode), where librdkafka resets the
-position by itself; and a topic created again whose id the broker does not give (brokers before
-Kafka 2.8), where only the watermarks tell.
+What this does not see: a topic created again whose id the broker does not give (brokers before
+Kafka 2.8) and that already holds more records than the stored position.
 """
 
 from __future__ import annotations

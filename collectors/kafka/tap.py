@@ -134,9 +134,9 @@ class KafkaTap(ThreadComponent):
             "group.id": self.settings.group_id,
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            # in assign mode the tap moves a position the broker no longer holds itself, and says
-            # what was lost (_reset); a group's partitions are reset by librdkafka, to the start
-            "auto.offset.reset": "earliest" if self._grouped else "error",
+            # the tap moves a position the broker no longer holds itself, and says what was lost
+            # (_reset): librdkafka would move it to the start and say so only in its own log
+            "auto.offset.reset": "error",
             "enable.partition.eof": False,
             "error_cb": self._error_cb,
         })}
@@ -406,9 +406,8 @@ class KafkaTap(ThreadComponent):
         consumer.incremental_assign(given)
         for tp in given:
             self._assigned[(tp.topic, tp.partition)] = tp.offset
+        # a stored position the partition no longer holds comes back as an error (_reset)
         log.info("%s: the group gave %d partitions", self.name, len(given))
-        self._check_resumed({(tp.topic, tp.partition): tp.offset for tp in given
-                             if (tp.topic, tp.partition) in stored})
         self._set(partitions=len(self._assigned), topics=sorted({t for t, _ in self._assigned}))
 
     # -- resuming --------------------------------------------------------------------------
@@ -426,10 +425,9 @@ class KafkaTap(ThreadComponent):
             self._tell([(f"{r.topic}/{r.partition}/{r.position}", r.sentence()) for r in recreated])
         return {**positions, **{(r.topic, r.partition): OFFSET_BEGINNING for r in recreated}}
 
-    def _check_resumed(self, resumed: dict[tuple[str, int], int]) -> None:
-        """Whether the partitions still begin and end around these positions (resumed from the store
-        in group mode; refused by the broker in assign mode, _reset): collectors/kafka/resume_gaps.py,
-        on a thread of its own, so reading goes on meanwhile."""
+    def _check_refused(self, resumed: dict[tuple[str, int], int]) -> None:
+        """Where the partitions begin and end around these positions the broker refused (_reset), and
+        what was lost (collectors/kafka/resume_gaps.py), on a thread of its own: reading goes on."""
         if resumed:
             threading.Thread(target=self._report_gaps, args=(dict(resumed),), name=f"{self.name}-resume",
                              daemon=True).start()
@@ -507,8 +505,8 @@ class KafkaTap(ThreadComponent):
             log.warning("%s: %s%s%s", self.name, where, err.str(), hint)
 
     def _reset(self, consumer: Any, topic: str, partition: int, position: int) -> None:
-        """The broker no longer holds the offset the tap reads next (``auto.offset.reset=error``, assign
-        mode): retention deleted records before the tap read them, while it was away (a position
+        """The broker no longer holds the offset the tap reads next (``auto.offset.reset=error``):
+        retention deleted records before the tap read them, while it was away (a position
         resumed from the store) or while it ran behind; or the partition now ends before it (the
         topic created again, or truncated). The tap reads on from the partition's start and, on a
         thread of its own, asks the cluster where that is and says what was lost
@@ -519,7 +517,7 @@ class KafkaTap(ThreadComponent):
         consumer.incremental_assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
         self._assigned[(topic, partition)] = OFFSET_BEGINNING
         if position >= 0:
-            self._check_resumed({(topic, partition): position})
+            self._check_refused({(topic, partition): position})
 
     def _normalize(self, item: tuple[Normalizer, Any, int, list[dict[str, Any]]]) -> tuple[Any, ...]:
         """The batch's record rows and ingest errors, and the positions it reaches."""

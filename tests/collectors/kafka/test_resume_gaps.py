@@ -9,20 +9,19 @@ import signal
 import subprocess
 import time
 import uuid
-from pathlib import Path
 
-import duckdb
 import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
+from collectors.store import Store
 from tests.collectors.kafka.conftest import committed, events, wait_for
 from tests.support.processes import interrupt, seamwatch
 
 pytestmark = pytest.mark.kafka
 
 
-def _collect_until(bootstrap: str, db: Path, topic: str, group: str, offset: int, *first: str) -> str:
+def _collect_until(bootstrap: str, db: str, topic: str, group: str, offset: int, *first: str) -> str:
     """Run `seamwatch collect` on the topic until the tap has stored it up to ``offset`` (its group's
     commit is exactly there: the broker may keep a deleted topic's old commit); its output."""
     proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
@@ -38,8 +37,9 @@ def _collect_until(bootstrap: str, db: Path, topic: str, group: str, offset: int
     return out
 
 
-def _stored(db: Path, topic: str) -> tuple[list[int], list[tuple[str, str]]]:
-    with duckdb.connect(str(db), read_only=True) as con:
+def _stored(db: str, topic: str) -> tuple[list[int], list[tuple[str, str]]]:
+    with Store(str(db)) as store:
+        con = store.cursor()
         offsets = [r[0] for r in con.execute('SELECT "offset" FROM records WHERE topic = ? ORDER BY "offset"',
                                               [topic]).fetchall()]
         errors = con.execute("SELECT location, reason FROM ingest_errors WHERE location LIKE ? || '/%'",
@@ -48,10 +48,10 @@ def _stored(db: Path, topic: str) -> tuple[list[int], list[tuple[str, str]]]:
 
 
 def test_offsets_deleted_while_the_collector_was_away_are_named_and_counted(bootstrap, admin, topic_factory,
-                                                                             produce, tmp_path) -> None:
+                                                                             produce, store_location) -> None:
     topic = topic_factory("gaps-retention")
     group = f"gaps-{uuid.uuid4().hex[:6]}"
-    db = tmp_path / "gaps.duckdb"
+    db = store_location
     produce(topic, events("a", 30))
     first = _collect_until(bootstrap, db, topic, group, 30, "--from-beginning")
     assert f"{topic}/0: " not in first, first  # nothing to say on a first run
@@ -70,10 +70,10 @@ def test_offsets_deleted_while_the_collector_was_away_are_named_and_counted(boot
     assert [loc for loc, _ in errors] == [f"{topic}/0/30"] and "not in the store" in errors[0][1], errors
 
 
-def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, produce, tmp_path) -> None:
+def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, produce, store_location) -> None:
     topic = f"gaps-recreated-{uuid.uuid4().hex[:6]}"
     group = f"gaps-{uuid.uuid4().hex[:6]}"
-    db = tmp_path / "recreated.duckdb"
+    db = store_location
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
     try:
         produce(topic, events("old", 20))
@@ -93,13 +93,13 @@ def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, pr
 
 
 def test_a_topic_created_again_with_more_records_than_the_tap_had_read_is_read_whole(bootstrap, admin, produce,
-                                                                                      tmp_path) -> None:
+                                                                                      store_location) -> None:
     """The new topic already holds more records than the old one's stored position: the watermarks
     cannot tell (the position lies inside the new log), only the topic's id. Resumed at the old
     position, the tap stored offsets 20-59 of the new topic and lost 0-19 without a word."""
     topic = f"gaps-regrown-{uuid.uuid4().hex[:6]}"
     group = f"gaps-{uuid.uuid4().hex[:6]}"
-    db = tmp_path / "regrown.duckdb"
+    db = store_location
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
     try:
         produce(topic, events("old", 20))
@@ -115,8 +115,8 @@ def test_a_topic_created_again_with_more_records_than_the_tap_had_read_is_read_w
     said = [line for line in out.splitlines() if f"{topic}/0: " in line]
     assert len(said) == 1 and "created again (its topic id changed)" in said[0], out
     assert f"{topic}/0: " not in again, again
-    with duckdb.connect(str(db), read_only=True) as con:
-        new = con.execute("SELECT count(*), min(\"offset\"), max(\"offset\") FROM records WHERE topic = ? "
+    with Store(db) as store:
+        new = store.cursor().execute("SELECT count(*), min(\"offset\"), max(\"offset\") FROM records WHERE topic = ? "
                           "AND value_excerpt LIKE '%new%'", [topic]).fetchone()
     assert new == (65, 0, 64)  # every record of the new topic, each once
     offsets, errors = _stored(db, topic)
@@ -133,13 +133,14 @@ def _create(admin, topic: str) -> bool:
 
 
 def test_offsets_deleted_while_the_collector_runs_behind_are_named_and_counted(bootstrap, admin, topic_factory,
-                                                                                produce, tmp_path) -> None:
+                                                                                produce, store_location) -> None:
     """The tap slower than retention, in a running session: the collector is frozen (SIGSTOP, its
     librdkafka threads too, so nothing is prefetched) while 30 records arrive and retention deletes
-    up to offset 45. Resumed, it reads on from 45 and says what was lost, once, in the same words."""
+    up to offset 45. Resumed, it reads on from 45 and says what was lost, once, in the same words.
+    On a DuckDB file the tap assigns partitions itself; on a lake a consumer group gives them."""
     topic = topic_factory("gaps-running")
     group = f"gaps-{uuid.uuid4().hex[:6]}"
-    db = tmp_path / "running.duckdb"
+    db = store_location
     produce(topic, events("a", 30))
     proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
                                       "--topic", topic, "--tap-group", group, "--from-beginning"),
