@@ -96,6 +96,24 @@ class Recreated:
                 f"start, so an offset may name a record of each")
 
 
+def recreated_lines(recreated: list[Recreated]) -> list[str]:
+    """One line per topic created again, however many partitions it has."""
+    by_topic: dict[str, list[Recreated]] = {}
+    for r in recreated:
+        by_topic.setdefault(r.topic, []).append(r)
+    lines = []
+    for topic, parts in sorted(by_topic.items()):
+        if len(parts) == 1:
+            lines.append(parts[0].sentence())
+            continue
+        stops = ", ".join(f"{r.partition}: {r.position:,}" for r in sorted(parts, key=lambda r: r.partition)[:8])
+        more = f" and {len(parts) - 8} more" if len(parts) > 8 else ""
+        lines.append(f"{topic}: the topic was deleted and created again (its topic id changed) since the tap stopped "
+                     f"in {len(parts)} of its partitions (at offsets {stops}{more} of the old one): reading the new "
+                     f"topic from its start, so an offset may name a record of each")
+    return lines
+
+
 def topic_ids(conf: dict[str, Any], topics: list[str]) -> dict[str, str]:
     """Each topic's id as the broker gives it (Kafka's base64 UUID). Topics it does not describe
     (denied, gone, an old broker with no ids) are left out; so is everything when it cannot be asked."""

@@ -422,7 +422,8 @@ class KafkaTap(ThreadComponent):
         positions, recreated = resume_gaps.choose(points, {t: self._topic_ids[t] for t in topics
                                                            if t in self._topic_ids})
         if recreated:
-            self._tell([(f"{r.topic}/{r.partition}/{r.position}", r.sentence()) for r in recreated])
+            self._tell([(f"{r.topic}/{r.partition}/{r.position}", r.sentence()) for r in recreated],
+                       resume_gaps.recreated_lines(recreated))
         return {**positions, **{(r.topic, r.partition): OFFSET_BEGINNING for r in recreated}}
 
     def _check_refused(self, resumed: dict[tuple[str, int], int]) -> None:
@@ -444,13 +445,13 @@ class KafkaTap(ThreadComponent):
             self._status["records_deleted_unread"] += sum(g.deleted for g in gaps)
         self._tell([(f"{g.topic}/{g.partition}/{g.position}", g.sentence()) for g in gaps])
 
-    def _tell(self, said: list[tuple[str, str]]) -> None:
-        """Say what the tap could not read as it was, each (location, sentence) in a line and kept
-        as an ingest error, where the dashboard counts them."""
+    def _tell(self, said: list[tuple[str, str]], lines: list[str] | None = None) -> None:
+        """Say what the tap could not read as it was: each (location, sentence) is kept as an
+        ingest error, where the dashboard counts them, and logged (or ``lines`` are, in its stead)."""
         now = _now_us()
         rows = [error_row("kafka", location, sentence, None, now) for location, sentence in said]
-        for _, sentence in said:
-            log.warning("%s: %s", self.name, sentence)
+        for line in lines if lines is not None else [sentence for _, sentence in said]:
+            log.warning("%s: %s", self.name, line)
         try:
             faults.retry_conflicts(lambda: self._append_errors(rows), what=self.name)
         except Exception as exc:  # noqa: BLE001 (the log line above said it)
