@@ -73,6 +73,18 @@ def freshness(con: duckdb.DuckDBPyConnection, *, now: datetime | None = None) ->
     return df
 
 
+INGEST_ERRORS_SHOWN = 200
+
+
+def ingest_errors(con: duckdb.DuckDBPyConnection, *, limit: int = INGEST_ERRORS_SHOWN) -> tuple[pd.DataFrame, int]:
+    """The newest ingest errors (what a collector or an import could not store or read, and why):
+    at, source, location, reason; and how many the store holds in all."""
+    total = int(con.execute("SELECT count(*) FROM ingest_errors").fetchone()[0])
+    df = con.execute('SELECT "at", source, location, reason FROM ingest_errors ORDER BY "at" DESC NULLS LAST, '
+                     "location LIMIT ?", [limit]).df()
+    return df, total
+
+
 def window_counts(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, int]:
     """Headline volumes inside the window."""
     params = window.params * 6

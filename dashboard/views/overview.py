@@ -138,6 +138,7 @@ def render(ctx: Ctx) -> None:
                          "newest": st.column_config.DatetimeColumn("Newest item (UTC)", format="YYYY-MM-DD HH:mm:ss"),
                          "received": st.column_config.DatetimeColumn("Last received (UTC)",
                                                                      format="YYYY-MM-DD HH:mm:ss")})
+    _ingest_errors(ctx)
     running = state.collectors_status()
     if running is not None:
         st.subheader("Collectors in this process")
@@ -152,6 +153,21 @@ def render(ctx: Ctx) -> None:
     counts_all = read.table_counts(ctx.cur)
     st.caption("Store, all time: " + " · ".join(f"{n:,} {t.replace('_', ' ')}" for t, n in
                                                 zip(counts_all["table"], counts_all["rows"], strict=True)))
+
+def _ingest_errors(ctx: Ctx) -> None:
+    """What the collectors and imports could not store or read, each with its reason: the rows
+    behind the "ingest errors" count, so an SRE can tell a lost offset range from a bad payload."""
+    errors, total = read.ingest_errors(ctx.cur)
+    if not total:
+        return
+    shown = f"the newest {len(errors):,} of {total:,}" if total > len(errors) else f"{total:,}"
+    with st.expander(f"Ingest errors: what could not be stored or read, and why ({shown}, newest first)"):
+        st.dataframe(errors, hide_index=True, width="stretch", column_config={
+            "at": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm:ss", width=160),
+            "source": st.column_config.TextColumn("Source", width=110),
+            "location": st.column_config.TextColumn("Where", width=220),
+            "reason": st.column_config.TextColumn("Reason", width=760)})
+
 
 run(render, title="Overview",
     intro="Services, topics and consumer groups as declared, painted with what was observed.")

@@ -119,3 +119,31 @@ def test_a_database_held_by_another_process_is_one_sentence(app: AppTest, monkey
     finally:
         holder.kill()
         holder.wait(10)
+
+
+@pytest.mark.file_only  # a file made here
+def test_the_overview_lists_the_ingest_errors_with_their_reasons(app: AppTest, shown, monkeypatch: pytest.MonkeyPatch,
+                                                                 tmp_path) -> None:
+    """The freshness table counts ingest errors; the SRE must also read which and why, newest first."""
+    import time
+
+    from collectors.model import INGEST_ERROR_SCHEMA, error_row, to_table
+    from dashboard.read import INGEST_ERRORS_SHOWN
+
+    db = tmp_path / "errors.duckdb"
+    now_us = time.time_ns() // 1000
+    lost = "orders/0: offsets 30–44 (15 records) were deleted from the topic before the tap read them"
+    rows = [error_row("otlp-http", f"request {n}", f"span {n}: trace_id is not 16 bytes", b"x", now_us - 10_000_000 - n)
+            for n in range(INGEST_ERRORS_SHOWN + 5)] + [error_row("kafka", "orders/0/30", lost, None, now_us)]
+    with Store(db) as store:
+        store.append({"ingest_errors": to_table(rows, INGEST_ERROR_SCHEMA)})
+    monkeypatch.setenv("SEAMWATCH_DB", str(db))
+    at = app.run()
+    assert not at.exception and not at.error
+    (box,) = [e for e in at.expander if e.label.startswith("Ingest errors")]
+    assert box.label == (f"Ingest errors: what could not be stored or read, and why (the newest "
+                         f"{INGEST_ERRORS_SHOWN} of {INGEST_ERRORS_SHOWN + 6}, newest first)")
+    table = box.dataframe[0].value
+    assert len(table) == INGEST_ERRORS_SHOWN
+    assert list(table.iloc[0][["source", "location", "reason"]]) == ["kafka", "orders/0/30", lost]
+    assert table.iloc[1]["reason"] == "span 0: trace_id is not 16 bytes"
