@@ -70,24 +70,35 @@ def test_offsets_deleted_while_the_collector_was_away_are_named_and_counted(boot
     assert [loc for loc, _ in errors] == [f"{topic}/0/30"] and "not in the store" in errors[0][1], errors
 
 
-def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, produce, store_location) -> None:
-    topic = f"gaps-recreated-{uuid.uuid4().hex[:6]}"
+def _recreated(bootstrap: str, admin, produce, db: str, name: str, new: int, *more: int) -> list[str]:
+    """20 records tapped, the topic deleted and created again with ``new`` records, tapped; then for
+    each of ``more``, that many records more, tapped in a session of its own. Each session's output."""
+    topic = f"gaps-{name}"
     group = f"gaps-{uuid.uuid4().hex[:6]}"
-    db = store_location
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
     try:
         produce(topic, events("old", 20))
         _collect_until(bootstrap, db, topic, group, 20, "--from-beginning")
         admin.delete_topics([topic])[topic].result()
         wait_for(lambda: _create(admin, topic), timeout=30, interval=0.5, what="the topic created again")
-        produce(topic, events("new", 5))
-        out = _collect_until(bootstrap, db, topic, group, 5)
+        produce(topic, events("new", new))
+        outs = [_collect_until(bootstrap, db, topic, group, new)]
+        for n in more:
+            produce(topic, events("new-more", n))
+            new += n
+            outs.append(_collect_until(bootstrap, db, topic, group, new))
     finally:
         admin.delete_topics([topic])
+    return outs
+
+
+def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, produce, store_location) -> None:
+    topic = f"gaps-recreated-{uuid.uuid4().hex[:6]}"
+    (out,) = _recreated(bootstrap, admin, produce, store_location, topic.removeprefix("gaps-"), 5)
     said = [line for line in out.splitlines() if f"{topic}/0: " in line]
     assert len(said) == 1 and "created again (its topic id changed)" in said[0], out
     assert "stopped at offset 20 of the old one" in said[0], said
-    offsets, errors = _stored(db, topic)
+    offsets, errors = _stored(store_location, topic)
     assert offsets == sorted([*range(5), *range(20)])  # the new topic's records beside the old ones'
     assert [loc for loc, _ in errors] == [f"{topic}/0/20"], errors
 
@@ -98,28 +109,16 @@ def test_a_topic_created_again_with_more_records_than_the_tap_had_read_is_read_w
     cannot tell (the position lies inside the new log), only the topic's id. Resumed at the old
     position, the tap stored offsets 20-59 of the new topic and lost 0-19 without a word."""
     topic = f"gaps-regrown-{uuid.uuid4().hex[:6]}"
-    group = f"gaps-{uuid.uuid4().hex[:6]}"
-    db = store_location
-    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
-    try:
-        produce(topic, events("old", 20))
-        _collect_until(bootstrap, db, topic, group, 20, "--from-beginning")
-        admin.delete_topics([topic])[topic].result()
-        wait_for(lambda: _create(admin, topic), timeout=30, interval=0.5, what="the topic created again")
-        produce(topic, events("new", 60))
-        out = _collect_until(bootstrap, db, topic, group, 60)
-        produce(topic, events("new-more", 5))
-        again = _collect_until(bootstrap, db, topic, group, 65)  # the next session goes on from the new position
-    finally:
-        admin.delete_topics([topic])
+    # the next session goes on from the new topic's position, without a word
+    out, again = _recreated(bootstrap, admin, produce, store_location, topic.removeprefix("gaps-"), 60, 5)
     said = [line for line in out.splitlines() if f"{topic}/0: " in line]
     assert len(said) == 1 and "created again (its topic id changed)" in said[0], out
     assert f"{topic}/0: " not in again, again
-    with Store(db) as store:
+    with Store(store_location) as store:
         new = store.cursor().execute("SELECT count(*), min(\"offset\"), max(\"offset\") FROM records WHERE topic = ? "
-                          "AND value_excerpt LIKE '%new%'", [topic]).fetchone()
+                                     "AND value_excerpt LIKE '%new%'", [topic]).fetchone()
     assert new == (65, 0, 64)  # every record of the new topic, each once
-    offsets, errors = _stored(db, topic)
+    offsets, errors = _stored(store_location, topic)
     assert offsets == sorted([*range(65), *range(20)])
     assert [loc for loc, _ in errors] == [f"{topic}/0/20"], errors
 
