@@ -22,6 +22,7 @@ from dashboard.charts.units import axis_unit, fmt_ms
 
 MAX_ROWS = 120
 NBSP = "\u00a0"  # plain spaces would collapse: the indentation shows the tree
+WATERFALL_ROWS = "span: service · name, under the span that called it"  # the label column's heading
 
 
 def tree_order(spans: pd.DataFrame) -> list[tuple[str, int]]:
@@ -92,5 +93,10 @@ def waterfall(spans: pd.DataFrame, *, highlight: set[str] | None = None, selecte
         label = f"<b>{r.label}</b>" if r.sid == selected else r.label
         fig.add_annotation(x=0, xref="paper", y=r.y, yref="y", xanchor="left", showarrow=False, text=label,
                            font=dict(size=11, **({} if r.strong or r.sid == selected else {"color": "#90a4ae"})))
+    # the label column's heading, where a y axis would have its title
+    fig.add_annotation(x=0, xref="paper", y=1, yref="paper", yanchor="bottom", xanchor="left", showarrow=False,
+                       text=WATERFALL_ROWS, font=dict(size=11, color="#607d8b"))
     fig.update_layout(barmode="overlay", bargap=0.25, clickmode="event+select", dragmode=False)
-    return base_layout(fig, height=max(220, 22 * len(d) + 110))
+    fig = base_layout(fig, height=max(220, 22 * len(d) + 130))
+    fig.update_layout(margin_t=30)
+    return fig

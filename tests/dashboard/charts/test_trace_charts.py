@@ -39,6 +39,9 @@ def test_waterfall_bars_carry_span_ids_and_service_colours_and_read_in_ms() -> N
     assert fig.layout.xaxis.tickformat.endswith("f"), "fixed-point ticks: no SI prefix such as 'k'"
     assert by_name["tax"].marker.line.color[0] != service_colour("tax"), "an error is outlined"
     assert by_name["orders"].marker.line.width[0] == 3, "the selected span stands out"
+    # the rows are labelled in a column of their own, the y axis hidden: the column says what its rows are
+    heading = [a for a in fig.layout.annotations if a.yref == "paper"]
+    assert [a.text for a in heading] == ["span: service · name, under the span that called it"]
 
 
 def test_waterfall_of_a_long_trace_reads_in_seconds_not_kilo_ms() -> None:
