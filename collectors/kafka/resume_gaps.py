@@ -160,8 +160,12 @@ def choose(points: Points, ids: dict[str, str]) -> tuple[dict[Key, int], list[Re
         elif not known:
             positions[key] = by_id[None][0]
         elif now is None:
-            positions[key] = max(by_id.values(), key=lambda v: (v[1] is not None, v[1]))[0]
+            positions[key] = _written_last(by_id)
         else:
-            last = max(known.values(), key=lambda v: (v[1] is not None, v[1]))
-            recreated.append(Recreated(key[0], key[1], last[0]))
+            recreated.append(Recreated(key[0], key[1], _written_last(known)))
     return positions, recreated
+
+
+def _written_last(by_id: dict[Any, tuple[int, Any]]) -> int:
+    """The next offset of the topic id whose position was written last."""
+    return max(by_id.values(), key=lambda v: (v[1] is not None, v[1]))[0]
