@@ -66,12 +66,12 @@ class OtlpSource:
 
     def build(self, store: Store, settings: Mapping[str, Any]) -> list[Component]:
         """The OTLP receiver when --otlp, --otlp-http or --otlp-grpc is given; nothing otherwise."""
-        from collectors.otlp import OtlpConfig, OtlpReceiver, parse_address
-
         on = bool(settings["otlp"])
         http, grpc = settings["otlp_http"], settings["otlp_grpc"]
         if not (on or http or grpc):
-            return []
+            return []  # nor gRPC, HTTP and protobuf imported: a Kafka-only collector's memory is its own
+        from collectors.otlp import OtlpConfig, OtlpReceiver, parse_address
+
         config = OtlpConfig(
             http=parse_address(http or DEFAULT_HTTP, what="--otlp-http") if (on or http) else None,
             grpc=parse_address(grpc or DEFAULT_GRPC, what="--otlp-grpc") if (on or grpc) else None,
