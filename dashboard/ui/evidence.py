@@ -9,6 +9,11 @@ evidence's numbers (``Rule.units``: a field → "message"), so a cell reads "219
 
 Trace ids (a ``trace_id`` or ``trace_ids`` field, or one ending so) become links to the Trace
 page when the page passes ``trace_href``: they get a table of their own, column "Trace".
+
+A list of records inside a list of records (a message's processings, each with its effects) gets
+a table of its own below its parents', titled by the path ("Messages · Processings (2)"), each
+row led by the parent it belongs to: its trace ids are links there too. The parent's cell counts
+its rows.
 """
 
 from __future__ import annotations
@@ -98,6 +103,28 @@ def is_trace_field(name: str) -> bool:
     return str(name).endswith(("trace_id", "trace_ids"))
 
 
+def _is_records(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+
+
+def _record_tables(title: str, name: str, rows: list[dict[str, Any]], units: Mapping[str, str],
+                   trace_href: TraceHref | None, lead: str | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """The table of ``rows`` (the records of field ``name``), then one per list of records nested in
+    them, recursively. Each nested row is led by the field that names its parent: the one its own
+    parent was led by, else the parent's ``name`` in the singular ("message" in "messages"), else
+    the parent's first plain field the nested rows lack."""
+    nested = [k for k in dict.fromkeys(k for r in rows for k in r) if any(_is_records(r.get(k)) for r in rows)]
+    flat = [{k: (len(v) if k in nested and isinstance(v, list) else v) for k, v in r.items()} for r in rows]
+    out = [(f"{title} ({len(rows):,})", _records_table(flat, units, trace_href))]
+    for field in nested:
+        owned = {k for r in rows if _is_records(r.get(field)) for c in r[field] for k in c}
+        candidates = [lead, name.removesuffix("s"), *(k for r in rows for k, v in r.items() if _plain(v))]
+        by = next((k for k in candidates if k and k not in owned and any(_plain(r.get(k, [])) for r in rows)), None)
+        sub = [{**({by: r.get(by)} if by else {}), **c} for r in rows if _is_records(r.get(field)) for c in r[field]]
+        out += _record_tables(f"{title} · {label(field)}", field, sub, units, trace_href, by)
+    return out
+
+
 def _records_table(rows: list[dict[str, Any]], units: Mapping[str, str], trace_href: TraceHref | None) -> pd.DataFrame:
     columns: list[str] = []
     for r in rows:
@@ -145,11 +172,11 @@ def tables(evidence: dict[str, Any] | None, *, units: Mapping[str, str] | None =
                              pd.DataFrame({label(shown).rstrip("s") or "Value": [_fmt(v, unit) for v in value]})))
         elif isinstance(value, list):
             rows = [v if isinstance(v, dict) else {"value": v} for v in value]
-            more.append((f"{label(shown)} ({len(rows):,})", _records_table(rows, units, trace_href)))
+            more += _record_tables(label(shown), shown, rows, units, trace_href)
         elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             rows = [{"key": k, **v} for k, v in value.items()]
-            table = _records_table(rows, units, trace_href).rename(columns={"Key": label(shown).rstrip("s")})
-            more.append((f"{label(shown)} ({len(rows):,})", table))
+            first, *nested = _record_tables(label(shown), shown, rows, units, trace_href)
+            more += [(first[0], first[1].rename(columns={"Key": label(shown).rstrip("s")})), *nested]
         elif isinstance(value, dict):
             if not value:
                 facts.append((label(shown), numbers.MISSING))

@@ -1,6 +1,6 @@
 """The Findings page's evidence and the charts' axes in a real Chromium over `seamwatch demo`:
-a trace id in a finding's evidence is a link that opens the Trace page on that trace, and the
-charts draw a title on each axis."""
+a trace id in a finding's evidence, also one nested in a message's processings, is a link that
+opens the Trace page on that trace, and the charts draw a title on each axis."""
 
 from __future__ import annotations
 
@@ -18,30 +18,37 @@ def _grids(browser):
     return browser.find_elements(By.CSS_SELECTOR, '[data-testid="stDataFrame"]')
 
 
-def test_a_trace_id_in_the_evidence_opens_the_trace_page(browser, kit, demo_url: str) -> None:
+@pytest.mark.parametrize(("finding", "columns", "x"), [
+    ("LONG_SYNC_CHAIN:web-checkout POST /checkout", ["Trace"], 40),
+    # the processings nested in a message's row: a table of their own, led by the message
+    ("IDEMPOTENCY_VIOLATION:invoicing", ["Message", "Trace", "Span id", "At", "Instance"], 170),
+], ids=["trace-ids", "nested-processings"])
+def test_a_trace_id_in_the_evidence_opens_the_trace_page(browser, kit, demo_url: str, finding: str,
+                                                         columns: list[str], x: int) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    finding = quote("LONG_SYNC_CHAIN:web-checkout POST /checkout")
-    browser.get(f"{demo_url}/findings?range=all&finding={finding}")
+    browser.get(f"{demo_url}/findings?range=all&finding={quote(finding)}")
     kit.settle(browser)
     # the grid of trace links: its accessible cells hold the links the canvas draws
     grid, deadline = None, time.monotonic() + 30
     while grid is None and time.monotonic() < deadline:  # the grids mount after the script ends
         grid = next((g for g in _grids(browser) if [h.get_attribute("textContent")
-                                                    for h in g.find_elements(By.CSS_SELECTOR, "th")] == ["Trace"]), None)
+                                                    for h in g.find_elements(By.CSS_SELECTOR, "th")][:len(columns)]
+                     == columns), None)
         time.sleep(0.25)
     assert grid is not None, kit.body_text(browser)[-3000:]
-    href = grid.find_element(By.CSS_SELECTOR, "td").get_attribute("textContent")
+    href = grid.find_elements(By.CSS_SELECTOR, "td")[columns.index("Trace")].get_attribute("textContent")
     assert urlparse(href).path == "./trace", href
     trace = parse_qs(urlparse(href).query)["trace"][0]
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", grid)
-    kit.shoot(browser, "findings-evidence-trace-links")
-    # a click on the first link (row 1 of the canvas) opens the trace, in this tab or a new one
+    kit.shoot(browser, f"findings-evidence-trace-links-{finding.split(':')[0].lower()}")
+    # a click on the first link (row 1 of the canvas, x px into the grid) opens the trace, in this
+    # tab or a new one
     before = set(browser.window_handles)
     size = grid.size
     ActionChains(browser).move_to_element_with_offset(
-        grid, -size["width"] // 2 + 40, -size["height"] // 2 + 35 + 17).click().perform()
+        grid, -size["width"] // 2 + x, -size["height"] // 2 + 35 + 17).click().perform()
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline and "/trace" not in browser.current_url \
             and set(browser.window_handles) == before:

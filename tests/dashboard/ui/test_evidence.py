@@ -56,6 +56,30 @@ def test_trace_ids_are_links_to_the_trace_page() -> None:
     assert "Trace ids" in dict(plain["Facts"].itertuples(index=False, name=None))
 
 
+def test_a_messages_processings_and_their_effects_get_tables_of_links_led_by_the_message() -> None:
+    """IDEMPOTENCY_VIOLATION's evidence: the two processings of one message are what an SRE compares,
+    so each is a link to its trace, not text inside the message's row."""
+    t1, t2 = "ab" * 16, "cd" * 16
+    ev = {"messages": [{"message": "shop.orders/1/165", "topic": "shop.orders", "processings": [
+        {"trace_id": t1, "span_id": "1" * 16, "instance": "i-1",
+         "effects": [{"effect": "event", "target": "shop.invoices", "trace_id": t1, "span_id": "2" * 16}]},
+        {"trace_id": t2, "span_id": "3" * 16, "instance": "i-2", "effects": []}]}],
+          "causation_duplicates": [{"causation_id": "c-1", "records": [{"partition": 1, "offset": 165},
+                                                                         {"partition": 1, "offset": 166}]}]}
+    out = dict(evidence.tables(ev, trace_href=lambda t, s: f"./trace?trace={t}&span={s}"))
+    assert out["Messages (1)"]["Processings"].tolist() == ["2"]
+    processings = out["Messages · Processings (2)"]
+    assert processings.columns.tolist()[:2] == ["Message", evidence.TRACE_COLUMN]
+    assert processings[evidence.TRACE_COLUMN].tolist() == [f"./trace?trace={t1}&span={'1' * 16}",
+                                                           f"./trace?trace={t2}&span={'3' * 16}"]
+    assert processings["Effects"].tolist() == ["1", "0"]
+    effects = out["Messages · Processings · Effects (1)"]
+    assert effects.iloc[0].tolist() == ["shop.orders/1/165", "event", "shop.invoices",
+                                        f"./trace?trace={t1}&span={'2' * 16}", "2" * 16]
+    records = out["Causation duplicates · Records (2)"]
+    assert records.values.tolist() == [["c-1", "1", "165"], ["c-1", "1", "166"]]
+
+
 def test_plural_nouns_read_as_english() -> None:
     assert plural(14, "entity") == "14 entities" and plural(2, "key") == "2 keys"
     assert plural(3, "record or event id") == "3 records or event ids" and plural(1, "dead letter") == "1 dead letter"
