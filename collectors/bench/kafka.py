@@ -21,6 +21,7 @@ import json
 import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -143,10 +144,11 @@ def _end_offsets(bootstrap: str, topic: str) -> int:
 
 
 # -- measurements, each in its own process -----------------------------------------------------
-def _peak_mb() -> float:
-    """This process's peak RSS in MiB. Linux keeps ru_maxrss across exec, so a child started from
-    the bench (a fork of it) would report at least the bench's own RSS; VmHWM starts afresh."""
-    status = Path("/proc/self/status")
+def _peak_mb(pid: int | str = "self") -> float:
+    """A process's peak RSS in MiB (this one's by default). Linux keeps ru_maxrss across exec, so a
+    child started from the bench (a fork of it) would report at least the bench's own RSS; VmHWM
+    starts afresh."""
+    status = Path(f"/proc/{pid}/status")
     if status.is_file():
         for line in status.read_text().splitlines():
             if line.startswith("VmHWM:"):
@@ -264,6 +266,48 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: s
                                          if v * 1e6 / status.records >= 0.1}}
 
 
+def measure_collect(bootstrap: str, topic: str, messages: int, memory: str | None = None) -> dict[str, Any]:
+    """`seamwatch collect` itself, the process a user runs (with its lag poller and deriver), tapping
+    the topic from its start into a new store. Its rate counts from its first commit to the one that
+    covers the topic (the start-up is not the tap's); its peak RSS is its VmHWM then."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    group = f"bench-collect-{uuid.uuid4().hex[:6]}"
+    parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-P", "-c", "from dashboard.cli import main; main()", "collect", "--db",
+               str(Path(tmp) / "bench.duckdb"), "--bootstrap", bootstrap, "--cluster", "bench", "--topic", topic,
+               "--from-beginning", "--tap-group", group, *(["--memory", memory] if memory else [])]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        watcher = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+        try:
+            first, deadline = None, time.monotonic() + 600
+            while True:
+                if proc.poll() is not None:
+                    lines = [line for line in proc.communicate()[1].splitlines() if line.strip()] or ["no output"]
+                    raise child.BenchError(f"seamwatch collect stopped before it stored the topic: {lines[-1]}")
+                done = sum(max(tp.offset, 0) for tp in watcher.committed(parts, timeout=10))
+                now = time.perf_counter()
+                if done and first is None:
+                    first = (now, done)
+                if done >= messages:
+                    break
+                if time.monotonic() > deadline:
+                    raise child.BenchError(f"seamwatch collect stored {done:,} of {messages:,} records in 600 s")
+                time.sleep(0.05)
+            peak = _peak_mb(proc.pid)
+        finally:
+            watcher.close()
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+    assert first is not None
+    return {"records": messages - first[1], "seconds": max(now - first[0], 1e-6), "peak_mb": peak}
+
+
 RUNS = 3  # the bare loop, kcat and the native tap each run this often; the best run counts
 
 
@@ -315,20 +359,21 @@ def _child(mode: str, bootstrap: str, topic: str, messages: int, *extra: str) ->
 FULL_SPEED = 0.9  # under a budget, the tap counts as at full speed at this share of its unbudgeted best
 
 
-def _budget_lines(runs: list[dict[str, Any]], budget_rate: float, unbudgeted_rate: float,
-                  kcat: float | None) -> Iterator[str]:
-    """The budget's peak RSS (the highest of its runs) and its best rate against the unbudgeted tap's."""
+def _budget_lines(what: str, runs: list[dict[str, Any]], budget_rate: float, unbudgeted_rate: float,
+                  kcat: float | None) -> list[str]:
+    """``what``'s peak RSS under the budget (the highest of its runs) and its best rate against its
+    own best without one; then the verdict."""
     from collectors.memory_budget import MemoryBudget
 
     peak = max(r["peak_mb"] for r in runs) * 2**20 / 1e6  # MB, as the budget is given
     share = budget_rate / unbudgeted_rate
-    yield (f"peak RSS under --memory {BUDGET_SIZE}: {peak:.0f} MB (highest of {len(runs)} runs), at "
-           f"{budget_rate:,.0f} records/s (best): {share:.0%} of the unbudgeted tap's best"
-           + (f", {budget_rate / kcat:.0%} of kcat" if kcat else ""))
     budget_bytes = MemoryBudget.parse(BUDGET_SIZE).total / 1e6
     met = peak < budget_bytes and share >= FULL_SPEED
-    yield (f"target: peak RSS < {budget_bytes:.0f} MB at full speed (≥ {FULL_SPEED:.0%} of the unbudgeted rate): "
-           f"{'met' if met else 'NOT met'} ({peak:.0f} MB, {share:.0%})")
+    return [f"{what} under --memory {BUDGET_SIZE}: peak RSS {peak:.0f} MB (highest of {len(runs)} runs), "
+            f"{budget_rate:,.0f} records/s (best): {share:.0%} of its best without a budget"
+            + (f", {budget_rate / kcat:.0%} of kcat" if kcat else ""),
+            f"target: {what}'s peak RSS < {budget_bytes:.0f} MB at full speed (≥ {FULL_SPEED:.0%} of its rate "
+            f"without a budget): {'met' if met else 'NOT met'} ({peak:.0f} MB, {share:.0%})"]
 
 
 REFERENCE_SAMPLE = 100_000  # the record_row path is slow: its rate is taken over the first records only
@@ -366,6 +411,11 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
     }
     budget_runs = [_child(f"tap-{best}@{BUDGET_SIZE}", bootstrap, topic, messages) for _ in range(RUNS)]
     results[BUDGET] = _best(budget_runs)
+    # the process a user runs, alternating with and without the budget: the target is its own
+    collect_runs = {m: [] for m in (None, BUDGET_SIZE)}
+    for _ in range(RUNS):
+        for m, runs in collect_runs.items():
+            runs.append(measure_collect(bootstrap, topic, messages, m))
     n_avro = min(messages, AVRO_SAMPLE)
     with tempfile.TemporaryDirectory() as schemas:
         avro_topic = ensure_avro_topic(bootstrap, n_avro, Path(schemas))
@@ -402,7 +452,15 @@ def run(*, bootstrap: str, messages: int) -> Iterator[str]:
                f"CPU {r['cpu_us_per_record']:.1f} µs/record (all threads); wall µs/record per stage "
                f"{r['stage_us_per_record']}; CPU µs/record by thread {r['thread_cpu_us_per_record']}")
     tap = NATIVE if results[NATIVE] else BULK
-    yield from _budget_lines(budget_runs, rate[BUDGET], rate[tap], kcat)
+    yield from _budget_lines(f"the tap ({best} path)", budget_runs, rate[BUDGET], rate[tap], kcat)[:1]
+    collect_rate = {m: max(r["records"] / r["seconds"] for r in runs) for m, runs in collect_runs.items()}
+    for m, runs in collect_runs.items():
+        rates, peaks = [r["records"] / r["seconds"] for r in runs], [f"{r['peak_mb']:.0f}" for r in runs]
+        yield (f"seamwatch collect{f' --memory {m}' if m else ''} (first commit to last, best of {RUNS}): "
+               f"{max(rates):,.0f} records/s (runs {min(rates):,.0f}–{max(rates):,.0f}), peak RSS "
+               f"{', '.join(peaks)} MiB")
+    yield from _budget_lines("seamwatch collect", collect_runs[BUDGET_SIZE], collect_rate[BUDGET_SIZE],
+                             collect_rate[None], kcat)
     small = results[f"tap, {best} path, first {quarter:,} only"]
     yield (f"tap peak RSS: {small['peak_mb']:.0f} MiB after {small['records']:,} records, "
            f"{results[tap]['peak_mb']:.0f} MiB after {results[tap]['records']:,} (flat memory: about the same)")
