@@ -69,7 +69,7 @@ class OtlpSource:
         on = bool(settings["otlp"])
         http, grpc = settings["otlp_http"], settings["otlp_grpc"]
         if not (on or http or grpc):
-            return []  # nor gRPC, HTTP and protobuf imported: a Kafka-only collector's memory is its own
+            return []  # before the import: a Kafka-only collector loads neither gRPC, the HTTP server nor protobuf
         from collectors.otlp import OtlpConfig, OtlpReceiver, parse_address
 
         config = OtlpConfig(
