@@ -19,8 +19,8 @@ measure the peak RSS). What is left after the fixed part goes to
 
 At 400MB a batch is a whole row group (32,768 rows, collectors/store/db.py), which skips
 DuckDB's write-ahead log, and DuckDB gets 131 MiB to write it (with half a row group and a
-39 MiB limit DuckDB's threads took 5 µs of CPU a record; with a whole one, 0.2). Measured on the bench's ~300 B JSON records
-(docs/architecture.md#memory-budget): the fixed part, `seamwatch collect` idle (an interpreter
+39 MiB limit DuckDB's threads took 5 µs of CPU a record; with a whole one, 0.2). Measured on the
+bench's ~300 B JSON records (docs/architecture.md#memory-budget): the fixed part, `seamwatch collect` idle (an interpreter
 with DuckDB, Arrow, confluent-kafka and an open store, without pandas: arrow_without_pandas),
 is 173–181 MiB.
 """
