@@ -114,16 +114,17 @@ def recreated_lines(recreated: list[Recreated]) -> list[str]:
     return lines
 
 
-def topic_ids(conf: dict[str, Any], topics: list[str]) -> dict[str, str]:
+def topic_ids(conf: dict[str, Any], topics: list[str], *, admin: Any = None) -> dict[str, str]:
     """Each topic's id as the broker gives it (Kafka's base64 UUID). Topics it does not describe
-    (denied, gone, an old broker with no ids) are left out; so is everything when it cannot be asked."""
+    (denied, gone, an old broker with no ids) are left out; so is everything when it cannot be asked.
+    ``admin``: an AdminClient of ``conf`` to ask with (one is made for the call otherwise)."""
     from confluent_kafka import KafkaException, TopicCollection
     from confluent_kafka.admin import AdminClient
 
     if not topics:
         return {}
     try:
-        admin = AdminClient(conf)  # kept until the answers are in: its end would fail them
+        admin = admin or AdminClient(conf)  # kept until the answers are in: its end would fail them
         futures = admin.describe_topics(TopicCollection(sorted(set(topics))), request_timeout=ID_TIMEOUT)
     except (KafkaException, ValueError, TypeError) as exc:
         log.debug("describing %d topics for their ids: %s", len(topics), exc)

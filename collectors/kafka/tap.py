@@ -18,12 +18,14 @@ import logging
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime
 from typing import Any
 
 from collectors.errors import first_line
 from collectors.interpreter import throughput_settings
 from collectors.kafka import fastpath, native_consumer, normalizers, resume_gaps
 from collectors.kafka.config import KafkaSettings
+from collectors.kafka.generations import Generations
 from collectors.kafka.normalizers import Normalizer
 from collectors.kafka.wire_records import WireRecords
 from collectors.logrepeat import rate_limit
@@ -79,6 +81,9 @@ class KafkaTap(ThreadComponent):
                                         "seconds_by_stage": {}}
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._topic_ids: dict[str, str] = {}  # topic -> Kafka's topic id, kept with each position written
+        self._generations = Generations(self.cluster)  # topics created again, until their new records are stored
+        self._admin: Any = None  # the session's AdminClient for the topics' ids
+        self._id_seen_at: dict[str, datetime] = {}  # topic -> when the broker last gave the id in _topic_ids
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
         # group mode (a lake): batches handed to the pipeline and not yet written, and what the
         # rebalance callbacks need of the session under way
@@ -202,6 +207,7 @@ class KafkaTap(ThreadComponent):
                           depth=self.settings.queued_batches)
         self._assigned = {}
         self._topic_ids = {}  # asked again each session: a topic may have been created again meanwhile
+        self._admin = None
         self._subscribed = None
         self._in_flight = 0  # a failed session's skipped batches are not in flight
         buf = _Buffer()
@@ -235,6 +241,7 @@ class KafkaTap(ThreadComponent):
                     self._subscribe(consumer)
                 else:
                     self._refresh(consumer, initial=first)
+                self._recreated(consumer, sorted({t for t, _ in self._assigned}))
                 first = False
                 next_refresh = now + self.settings.topic_refresh
             if not self._assigned and not (self._grouped and self._subscribed):
@@ -419,9 +426,13 @@ class KafkaTap(ThreadComponent):
         points = self.store.resume_points(self.cluster)
         ids = resume_gaps.topic_ids(self.settings.client_conf(), sorted(t for t in topics if t not in self._topic_ids))
         self._topic_ids.update(ids)
+        self._id_seen_at.update((t, datetime.now(UTC).replace(tzinfo=None)) for t in ids)
         positions, recreated = resume_gaps.choose(points, {t: self._topic_ids[t] for t in topics
                                                            if t in self._topic_ids})
         if recreated:
+            found_at = datetime.now(UTC).replace(tzinfo=None)
+            for topic in {r.topic for r in recreated}:
+                self._generations.found(topic, self._topic_ids[topic], _last_seen(points, topic), found_at)
             self._tell([(f"{r.topic}/{r.partition}/{r.position}", r.sentence()) for r in recreated],
                        resume_gaps.recreated_lines(recreated))
         return {**positions, **{(r.topic, r.partition): OFFSET_BEGINNING for r in recreated}}
@@ -514,11 +525,47 @@ class KafkaTap(ThreadComponent):
         (collectors/kafka/resume_gaps.py)."""
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
+        if self._recreated(consumer, [topic]):
+            return
         consumer.incremental_unassign([TopicPartition(topic, partition)])
         consumer.incremental_assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
         self._assigned[(topic, partition)] = OFFSET_BEGINNING
         if position >= 0:
             self._check_refused({(topic, partition): position})
+
+    def _recreated(self, consumer: Any, topics: list[str]) -> list[str]:
+        """Which of ``topics`` (read now) were deleted and created again under the tap: their ids changed
+        (one DescribeTopics request). A topic created again between two looks for topics keeps its
+        partitions assigned at the old topic's positions; where the new topic holds that many
+        records, nothing fails and its first records would never be read. Such a topic is read again
+        from its start, as a new generation, and its positions are written with its new id (else the
+        next session would take it for one created again since, and read it twice)."""
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        asked = [t for t in topics if t in self._topic_ids]
+        if not asked:
+            return []
+        if self._admin is None:
+            from confluent_kafka.admin import AdminClient
+
+            self._admin = AdminClient(self.settings.client_conf())
+        ids = resume_gaps.topic_ids(self.settings.client_conf(), asked, admin=self._admin)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        changed = [t for t in asked if ids.get(t) not in (None, self._topic_ids[t])]
+        for topic in changed:
+            # the old topic was alive when its id was last seen (not when a position was last stored:
+            # the tap may have read on into the new topic under the old id since)
+            self._generations.found(topic, ids[topic], self._id_seen_at.get(topic), now)
+            self._topic_ids[topic] = ids[topic]
+            parts = [TopicPartition(t, p) for t, p in self._assigned if t == topic]
+            consumer.incremental_unassign(parts)
+            consumer.incremental_assign([TopicPartition(topic, tp.partition, OFFSET_BEGINNING) for tp in parts])
+            for tp in parts:
+                self._assigned[(topic, tp.partition)] = OFFSET_BEGINNING
+            log.warning("%s: %s was deleted and created again while the tap ran (its topic id changed): reading "
+                        "the new topic from its start", self.name, topic)
+        self._id_seen_at.update((t, now) for t in asked if t in ids)
+        return changed
 
     def _normalize(self, item: tuple[Normalizer, Any, int, list[dict[str, Any]]]) -> tuple[Any, ...]:
         """The batch's record rows and ingest errors, and the positions it reaches."""
@@ -544,10 +591,13 @@ class KafkaTap(ThreadComponent):
 
         table, errors, positions, tapped = item
         t0 = time.perf_counter()
+        generations = self._generations.rows(table)  # the first records of a topic created again
 
         def commit() -> None:
             with self.store.transaction() as tx:
                 tx.append("records", table)
+                if generations is not None:
+                    tx.append("topic_generations", generations)
                 if errors:
                     tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
                 tx.set_positions((self.cluster, t, p, o, self._topic_ids.get(t)) for t, p, o in positions)
@@ -556,6 +606,8 @@ class KafkaTap(ThreadComponent):
             # on a lake, a batch whose commit meets another writer's (retention's delete) is committed
             # again here, with its positions, rather than ending the session
             faults.retry_conflicts(commit, what=self.name)
+            if generations is not None:
+                self._generations.written(generations)
         finally:
             with self._lock:
                 self._in_flight -= 1
@@ -624,3 +676,10 @@ def _transport_codes() -> set[int]:
 
 
 _TRANSPORT = _transport_codes()
+
+
+def _last_seen(points: dict[tuple[str, int], dict[str | None, tuple[int, Any]]], topic: str) -> datetime | None:
+    """When the tap last stored a position of ``topic`` under an id: the old topic was alive then,
+    so the new one's records cannot begin before."""
+    return max((at for (t, _), by_id in points.items() if t == topic
+                for i, (_, at) in by_id.items() if i is not None and at is not None), default=None)

@@ -14,6 +14,7 @@ import pytest
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
+from collectors.kafka.config import KafkaSettings
 from collectors.store import Store
 from tests.collectors.kafka.conftest import committed, events, wait_for
 from tests.support.processes import interrupt, seamwatch
@@ -101,6 +102,25 @@ def test_a_topic_created_again_is_told_from_deleted_records(bootstrap, admin, pr
     offsets, errors = _stored(store_location, topic)
     assert offsets == sorted([*range(5), *range(20)])  # the new topic's records beside the old ones'
     assert [loc for loc, _ in errors] == [f"{topic}/0/20"], errors
+    _assert_one_generation_between(store_location, topic)
+
+
+def _assert_one_generation_between(db: str, topic: str) -> None:
+    """The tap wrote the new topic's generation: its id, beginning after the old topic's records
+    and no later than the new one's, so the analyses tell offset 0 of each apart."""
+    with Store(str(db)) as store:
+        con = store.cursor()
+        rows = con.execute("SELECT topic_id, since FROM topic_generations WHERE topic = ?", [topic]).fetchall()
+        old_last, new_first = con.execute(
+            "SELECT max(tapped_at) FILTER (WHERE value_excerpt LIKE '%old%'), "
+            "min(least(\"timestamp\", tapped_at)) FILTER (WHERE value_excerpt LIKE '%new%') FROM records WHERE topic = ?",
+            [topic]).fetchone()
+        # (a lake keeps the old topic's positions too: the id written last)
+        stored_id = con.execute("SELECT topic_id FROM tap_positions WHERE topic = ? ORDER BY updated_at DESC LIMIT 1",
+                                [topic]).fetchall()
+    assert len(rows) == 1, rows
+    assert [(rows[0][0],)] == stored_id  # the id the tap resumes the new topic by
+    assert old_last < rows[0][1] <= new_first, (old_last, rows, new_first)
 
 
 def test_a_topic_created_again_with_more_records_than_the_tap_had_read_is_read_whole(bootstrap, admin, produce,
@@ -118,9 +138,63 @@ def test_a_topic_created_again_with_more_records_than_the_tap_had_read_is_read_w
         new = store.cursor().execute("SELECT count(*), min(\"offset\"), max(\"offset\") FROM records WHERE topic = ? "
                                      "AND value_excerpt LIKE '%new%'", [topic]).fetchone()
     assert new == (65, 0, 64)  # every record of the new topic, each once
+    _assert_one_generation_between(store_location, topic)  # once, though read in two sessions
     offsets, errors = _stored(store_location, topic)
     assert offsets == sorted([*range(65), *range(20)])
     assert [loc for loc, _ in errors] == [f"{topic}/0/20"], errors
+
+
+@pytest.mark.parametrize("new", [5, 25], ids=["fewer-records", "as-many-records"])
+def test_a_topic_created_again_while_the_collector_runs_is_read_whole_as_a_new_generation(
+        bootstrap, admin, produce, store_location, new) -> None:
+    """Deleted and created again while `collect` runs, faster than the tap looks for topics. With
+    fewer records than the tap had read (5 of 20), its position lies past the new topic's end and
+    the broker refuses it. With as many or more (25), nothing fails: the tap read on at offset 20
+    of the new topic and never read its first 20 records. Either way the tap now asks the topic's
+    id, reads the new topic from its start and writes its generation; the next session resumes it
+    where it stopped instead of reading it again."""
+    topic = f"gaps-live-{uuid.uuid4().hex[:6]}"
+    group = f"gaps-{uuid.uuid4().hex[:6]}"
+    db = store_location
+    admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
+    try:
+        produce(topic, events("old", 20))
+        proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
+                                          "--topic", topic, "--tap-group", group, "--from-beginning"),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == 20, timeout=60,
+                     interval=0.3, what="the tap up to offset 20")
+            admin.delete_topics([topic])[topic].result()
+            wait_for(lambda: _create(admin, topic), timeout=30, interval=0.5, what="the topic created again")
+            produce(topic, events("new", new))
+            wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == new, timeout=90,
+                     interval=0.3, what=f"the tap's commit at offset {new} of the new topic")
+            # it may have read on at the old position: the next look for topics asks the id
+            time.sleep(2 * KafkaSettings.topic_refresh)
+            wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == new, timeout=30,
+                     interval=0.3, what=f"the tap's commit at offset {new} after reading the new topic again")
+        finally:
+            out = interrupt(proc, timeout=60)
+        assert proc.returncode == 0, out
+        said = [line for line in out.splitlines() if "deleted and created again while the tap ran" in line]
+        assert len(said) == 1 and topic in said[0], out
+        produce(topic, events("later", 3))
+        _collect_until(bootstrap, db, topic, group, new + 3)
+    finally:
+        admin.delete_topics([topic])
+    with Store(str(db)) as store:
+        rows = store.cursor().execute(
+            "SELECT regexp_extract(value_excerpt, '(old|new|later)'), \"offset\", count(*) FROM records "
+            "WHERE topic = ? GROUP BY ALL ORDER BY 1, 2", [topic]).fetchall()
+    by_kind = {kind: [(o, n) for k, o, n in rows if k == kind] for kind in ("old", "new", "later")}
+    assert by_kind["old"] == [(o, 1) for o in range(20)]
+    assert by_kind["later"] == [(o, 1) for o in range(new, new + 3)]  # resumed, not read again
+    # every record of the new topic; those the tap read at the old position before it asked the
+    # topic's id (offsets 20 on, within one look for topics) may be stored twice, none lost
+    assert [o for o, _ in by_kind["new"]] == list(range(new))
+    assert all(n == 1 or o >= 20 for o, n in by_kind["new"]), by_kind["new"]
+    _assert_one_generation_between(db, topic)
 
 
 def _create(admin, topic: str) -> bool:
