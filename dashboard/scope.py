@@ -15,7 +15,7 @@ from __future__ import annotations
 import duckdb
 
 # The tables with a cluster column, each Kafka-side: what a cluster choice narrows.
-CLUSTER_TABLES = ("records", "group_offsets", "topic_offsets", "tap_positions", "consumer_status")
+CLUSTER_TABLES = ("records", "group_offsets", "topic_offsets", "tap_positions", "consumer_status", "topic_generations")
 
 _CLUSTERS = """
 SELECT cluster FROM (

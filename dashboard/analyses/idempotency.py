@@ -30,7 +30,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, over_processings, params
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, for_store, over_processings, params
 from dashboard.analyses.window import Window
 
 # Records whose event id sits at more than one position (published twice): their
@@ -56,8 +56,11 @@ keyed AS NOT MATERIALIZED (
     SELECT p.grp, p.topic, p."partition", p."offset", p.trace_id, p.span_id, p.start_time, p.status_code,
            coalesce(p.service_instance, p.client_id) AS instance, p.via_topic, p.message_id, p.effects,
            r.event_id AS key_id,
+           -- the record's topic generation, NULL at an end that is open (docs/architecture.md#topics-created-again)
+           nullif(p.gen, '-infinity'::TIMESTAMP) AS gen_from, nullif(p.gen_until, 'infinity'::TIMESTAMP) AS gen_until,
+           -- a position names one record in one generation of its topic (a topic created again)
            hash(p.grp, p.topic, r.event_id, CASE WHEN r.event_id IS NULL THEN p."partition" END,
-                CASE WHEN r.event_id IS NULL THEN p."offset" END) AS mkey
+                CASE WHEN r.event_id IS NULL THEN p."offset" END, CASE WHEN r.event_id IS NULL THEN p.gen END) AS mkey
     FROM proc p LEFT JOIN republished r USING (topic, "partition", "offset")
     WHERE p.candidate AND ($grp IS NULL OR p.grp = $grp)
 ),
@@ -76,14 +79,16 @@ _DUPS = over_processings(_DUPS_BODY, also=_REPUBLISHED, candidates_only=True)
 # known, small size): the event id of each, from its record when it has one.
 _EFFECTS_CTE = r"""
 dups AS (
-    SELECT d.* EXCLUDE (key_id, message_id), coalesce(d.key_id, r.event_id, d.message_id) AS event_id
+    SELECT d.* EXCLUDE (key_id, message_id, gen_from, gen_until), coalesce(d.key_id, r.event_id, d.message_id) AS event_id
     FROM _dup_procs d
     LEFT JOIN (  -- the records at those positions only: the join then builds on a few rows
-        SELECT topic, "partition", "offset", event_id FROM records
+        SELECT topic, "partition", "offset", event_id, tapped_at FROM records
         WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
           AND coalesce("timestamp", tapped_at) >= $start - INTERVAL 1 DAY AND coalesce("timestamp", tapped_at) < $end
           AND hash(topic, "partition", "offset") IN (SELECT hash(topic, "partition", "offset") FROM _dup_procs)
     ) r ON r.topic = d.topic AND r."partition" = d."partition" AND r."offset" = d."offset"
+       -- the record of the processing's topic generation
+       AND (d.gen_from IS NULL OR r.tapped_at >= d.gen_from) AND (d.gen_until IS NULL OR r.tapped_at < d.gen_until)
 ),
 procs AS (
     SELECT DISTINCT d.grp AS "group", d.msg AS message, d.topic, d."partition", d."offset", d.event_id, d.via_topic,
@@ -126,7 +131,7 @@ def _with_effects(con: duckdb.DuckDBPyConnection, window: Window, group: str | N
                   **extra: object) -> tuple[pd.DataFrame, pa.Table] | None:
     """Find the duplicated processings, then run `query` over them; returns its result and
     the duplicated processings, None when there are none."""
-    dups = con.sql(_DUPS, params=params(window, grp=group)).to_arrow_table()
+    dups = con.sql(for_store(con, _DUPS), params=params(window, grp=group)).to_arrow_table()
     if dups.num_rows == 0:
         return None
     con.register("_dup_procs", dups)

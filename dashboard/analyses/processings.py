@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+import duckdb
 import pandas as pd
 
 from dashboard.analyses.window import Window
@@ -35,6 +36,10 @@ RETRY_TOPIC_RE = r"-retry(-\d+)?$"
 _PROC_COLUMNS = """trace_id, span_id, service, service_instance, client_id, grp, topic, "partition", "offset",
            message_id, start_time, end_time, duration_us, status_code, operation_type, delivery_attempt,
            events, db_writes, http_calls, effects"""
+
+# The topic generations (migration 018); a store from before it is read as one generation each.
+GENERATIONS = "topic_generations"
+_NO_GENERATIONS = "(SELECT NULL::VARCHAR AS topic, NULL::VARCHAR AS topic_id, NULL::TIMESTAMP AS since WHERE false)"
 
 # Positions a query wants looked at closely besides the derived duplicate deliveries (none).
 NO_POSITIONS = """SELECT NULL::VARCHAR AS topic, NULL::INTEGER AS "partition", NULL::BIGINT AS "offset" WHERE false"""
@@ -105,7 +110,12 @@ cand_pref AS (
     WHERE r.operation_type = 'receive'
 ),
 proc_pref AS ({_CANDIDATES_ONLY if candidates_only else _ALL}),
-proc AS (
+gens AS (  -- the topics created again: each generation's span of time (few rows, usually none)
+    SELECT topic, since, lead(since, 1, 'infinity'::TIMESTAMP) OVER (PARTITION BY topic ORDER BY since) AS until
+    FROM (SELECT topic, min(since) AS since FROM {GENERATIONS} GROUP BY topic, topic_id
+          UNION ALL SELECT DISTINCT topic, '-infinity'::TIMESTAMP FROM {GENERATIONS})
+),
+proc_folded AS NOT MATERIALIZED (
     SELECT p.* EXCLUDE (topic, "partition", "offset"),
            p.topic AS via_topic, p."partition" AS via_partition, p."offset" AS via_offset,
            coalesce(c.dlt_origin_topic, p.topic) AS topic,
@@ -115,6 +125,11 @@ proc AS (
     FROM proc_pref p
     LEFT JOIN retry_copies c
       ON c.topic = p.topic AND c."partition" = p."partition" AND c."offset" = p."offset"
+),
+proc AS (  -- [gen, gen_until): the time of the record's topic generation (docs/architecture.md#topics-created-again)
+    SELECT p.*, coalesce(g.since, '-infinity'::TIMESTAMP) AS gen, coalesce(g.until, 'infinity'::TIMESTAMP) AS gen_until
+    FROM proc_folded p
+    LEFT JOIN gens g ON g.topic = p.topic AND p.start_time >= g.since AND p.start_time < g.until
 )
 """  # noqa: S608 (constant SQL; values are bound)
 
@@ -131,6 +146,14 @@ def over_processings(*body: str, recursive: bool = False, also: str | None = Non
     head = "WITH RECURSIVE " if recursive else "WITH "
     cte = PROCESSINGS_CTE if also is None and not candidates_only else _cte(also or NO_POSITIONS, candidates_only)
     return head + cte + ",\n" + "".join(body)  # noqa: S608 (constant SQL; values are bound)
+
+
+def for_store(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    """``query`` as this store can run it: a file from before migration 018 (read as it is, never
+    upgraded by a reader) has no topic generations, so every topic is one generation there."""
+    present = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+                          "AND table_catalog IN (current_database(), 'temp')", [GENERATIONS]).fetchall()[0][0]
+    return query if present else query.replace(f"FROM {GENERATIONS}", f"FROM {_NO_GENERATIONS}")
 
 
 def params(window: Window, **extra: object) -> dict[str, object]:

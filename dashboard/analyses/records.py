@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from collectors.errors import SeamwatchError
-from dashboard.analyses.processings import as_list
+from dashboard.analyses.processings import GENERATIONS, as_list, for_store
 from dashboard.analyses.window import Window
 
 PAGE_SIZE = 50
@@ -308,14 +308,29 @@ def parse_record_id(text: str) -> tuple[str, int, int]:
 
 
 def record(con: duckdb.DuckDBPyConnection, topic: str, partition: int, offset: int, *,
-           cluster: str | None = None) -> dict[str, Any] | None:
-    """Every stored column of the record at that position (the first cluster's, unless named)."""
-    df = con.execute('SELECT * FROM records WHERE topic = ? AND "partition" = ? AND "offset" = ? '
-                     "AND (?::VARCHAR IS NULL OR cluster = ?) ORDER BY cluster, tapped_at LIMIT 1",
-                     [topic, partition, offset, cluster, cluster]).df()
+           cluster: str | None = None, nth: int = 0) -> dict[str, Any] | None:
+    """Every stored column of the record at that position (the first cluster's, unless named).
+
+    A topic deleted and created again holds a record of each of its generations at a position
+    (docs/architecture.md#topics-created-again): ``nth`` counts them from the newest (0), and
+    ``generations`` says how many there are."""
+    df = con.execute('SELECT *, count(*) OVER () AS generations FROM records WHERE topic = ? AND "partition" = ? '
+                     'AND "offset" = ? AND cluster = (SELECT min(cluster) FROM records WHERE topic = ? '
+                     'AND "partition" = ? AND "offset" = ? AND (?::VARCHAR IS NULL OR cluster = ?)) '
+                     "ORDER BY tapped_at DESC LIMIT 1 OFFSET ?",
+                     [topic, partition, offset, topic, partition, offset, cluster, cluster, max(nth, 0)]).df()
     if df.empty:
         return None
     return {k: (None if _na(v) else v) for k, v in df.iloc[0].to_dict().items()}
+
+
+def tapped_times(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> list[datetime]:
+    """When each record at ``rec``'s position (in its cluster) was tapped, newest first: one per
+    generation of a topic deleted and created again."""
+    rows = con.execute('SELECT tapped_at FROM records WHERE topic = ? AND "partition" = ? AND "offset" = ? '
+                       "AND cluster IS NOT DISTINCT FROM ? ORDER BY tapped_at DESC",
+                       [rec["topic"], int(rec["partition"]), int(rec["offset"]), rec.get("cluster")]).fetchall()
+    return [r[0] for r in rows]
 
 
 def _na(v: object) -> bool:
@@ -329,6 +344,20 @@ def _since(rec: dict[str, Any]) -> datetime:
     return pd.Timestamp(rec.get("timestamp") or rec.get("tapped_at")).to_pydatetime() - CLOCK_SLACK
 
 
+_GENERATION = f"""
+SELECT max(since) FILTER (WHERE since <= $at), min(since) FILTER (WHERE since > $at)
+FROM (SELECT min(since) AS since FROM {GENERATIONS} WHERE topic = $topic GROUP BY topic_id)
+"""  # noqa: S608 (a constant table name)
+
+
+def generation(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """When the record's topic generation began and ended (None: open), by when it was tapped;
+    (None, None) for a topic never created again."""
+    at = pd.Timestamp(rec["tapped_at"]).to_pydatetime()
+    begun, ended = con.execute(for_store(con, _GENERATION), {"topic": rec["topic"], "at": at}).fetchall()[0]
+    return begun, ended
+
+
 _PROCESSINGS = r"""
 WITH copies AS (  -- its retry-topic and dead-letter copies: processing a copy is processing it
     SELECT topic, "partition", "offset" FROM records
@@ -339,7 +368,7 @@ SELECT p.grp AS "group", p.start_time, p.end_time, p.duration_us, coalesce(p.ser
        p.service, p.topic AS read_from, p."partition" AS read_partition, p."offset" AS read_offset, p.operation_type,
        p.status_code IS NOT DISTINCT FROM 2 AS failed, p.delivery_attempt, p.trace_id, p.span_id, p.effects
 FROM processings p
-WHERE p.start_time >= $since
+WHERE p.start_time >= $since AND p.start_time < $until  -- the record's topic generation
   AND ((p.topic = $topic AND p."partition" = $partition AND p."offset" = $offset)
        OR (p.topic, p."partition", p."offset") IN (SELECT (topic, "partition", "offset") FROM copies))
 ORDER BY p.grp, p.start_time, p.span_id
@@ -350,8 +379,11 @@ def processings(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> pd.DataF
     """Every processing of the record (and of its retry or dead-letter copies) by every group:
     group, time, instance, outcome, and its side effects (a list of {effect, target, service,
     name, trace_id, span_id}), ordered by group and time."""
+    begun, ended = generation(con, rec)
+    since = max(_since(rec), begun) if begun else _since(rec)
     df = con.execute(_PROCESSINGS, {"topic": rec["topic"], "partition": int(rec["partition"]),
-                                    "offset": int(rec["offset"]), "since": _since(rec)}).df()
+                                    "offset": int(rec["offset"]), "since": since,
+                                    "until": ended or datetime.max}).df()
     df["effects"] = [[dict(e) for e in as_list(v)] for v in df["effects"]]
     return df
 

@@ -19,14 +19,22 @@ differ, two different events share an id: an id collision.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import duckdb
 import pandas as pd
 
 from collectors.normalize.deadletter import PROVENANCE
-from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, as_list, bucket_us, over_processings, params
+from dashboard.analyses.processings import (
+    RETRY_TOPIC_RE,
+    as_dt,
+    as_list,
+    bucket_us,
+    for_store,
+    over_processings,
+    params,
+)
 from dashboard.analyses.window import Window
 
 # Same instance, processed again within this many seconds: an in-process (blocking) retry.
@@ -40,15 +48,15 @@ sel AS (  -- a record read more than once is among the candidates (processings)
     SELECT * FROM proc
     WHERE candidate AND ($grp IS NULL OR grp = $grp) AND ($topic IS NULL OR topic = $topic)
 ),
-dup AS (
-    SELECT grp, topic, "partition", "offset" FROM sel GROUP BY ALL HAVING count(*) > 1
+dup AS (  -- a record: its position in one generation of its topic (a topic created again restarts offsets)
+    SELECT grp, topic, "partition", "offset", gen FROM sel GROUP BY ALL HAVING count(*) > 1
 ),
 seq AS (
-    SELECT s.*, lag(s.start_time) OVER (PARTITION BY grp, topic, "partition", "offset" ORDER BY start_time) AS prev_start
-    FROM sel s SEMI JOIN dup USING (grp, topic, "partition", "offset")
+    SELECT s.*, lag(s.start_time) OVER (PARTITION BY grp, topic, "partition", "offset", gen ORDER BY start_time) AS prev_start
+    FROM sel s SEMI JOIN dup USING (grp, topic, "partition", "offset", gen)
 ),
 agg AS (
-    SELECT grp, topic, "partition", "offset",
+    SELECT grp, topic, "partition", "offset", gen,
            count(*) AS processings,
            count(*) FILTER (WHERE status_code = 2) AS failed,
            min(start_time) AS first_processed, max(start_time) AS last_processed,
@@ -76,6 +84,7 @@ resets AS (
 )
 SELECT a.grp AS "group", a.topic, a."partition", a."offset", a.processings, a.failed,
        a.first_processed, a.first_redelivered, a.last_processed, a.instances, a.clients, a.max_gap_s, a.read_from, a.span_ids, a.instance_ids,
+       nullif(a.gen, '-infinity'::TIMESTAMP) AS generation,  -- when the record's topic was created again, if it was
        CASE WHEN a.via_retry THEN 'retry_topic'
             WHEN EXISTS (SELECT 1 FROM resets r
                          WHERE r.grp = a.grp AND r.topic = a.topic AND r."partition" = a."partition"
@@ -85,7 +94,7 @@ SELECT a.grp AS "group", a.topic, a."partition", a."offset", a.processings, a.fa
             WHEN a.max_gap_s <= $max_gap THEN 'blocking_retry'
             ELSE 'unknown' END AS cause
 FROM agg a
-ORDER BY a.first_processed, a.grp, a.topic, a."partition", a."offset"
+ORDER BY a.first_processed, a.grp, a.topic, a."partition", a."offset", a.gen
 """, candidates_only=True)
 
 
@@ -93,13 +102,13 @@ def redeliveries(con: duckdb.DuckDBPyConnection, window: Window, *, group: str |
                  topic: str | None = None) -> pd.DataFrame:
     """One row per record processed more than once by a group, with its cause (see module doc)."""
     return con.execute(
-        _REDELIVERIES, params(window, grp=group, topic=topic, max_gap=BLOCKING_RETRY_MAX_GAP_S)
+        for_store(con, _REDELIVERIES), params(window, grp=group, topic=topic, max_gap=BLOCKING_RETRY_MAX_GAP_S)
     ).df()
 
 
 _RATE = over_processings(r"""
 sel AS NOT MATERIALIZED (  -- read twice, streamed both times: cheaper than holding every processing
-    SELECT grp, topic, "partition", "offset", start_time, candidate FROM proc
+    SELECT grp, topic, "partition", "offset", gen, start_time, candidate FROM proc
     WHERE ($grp IS NULL OR grp = $grp) AND ($topic IS NULL OR topic = $topic)
 ),
 totals AS (
@@ -108,14 +117,14 @@ totals AS (
 ),
 -- redeliveries are rare: number the processings of the records read more than once only
 dup AS (
-    SELECT hash(grp, topic, "partition", "offset") AS h FROM sel WHERE candidate GROUP BY h HAVING count(*) > 1
+    SELECT hash(grp, topic, "partition", "offset", gen) AS h FROM sel WHERE candidate GROUP BY h HAVING count(*) > 1
 ),
 extra AS (
     SELECT time_bucket(to_microseconds($bucket_us), start_time) AS bucket, grp, count(*) AS redeliveries
     FROM (
         SELECT grp, start_time,
-               row_number() OVER (PARTITION BY grp, topic, "partition", "offset" ORDER BY start_time) AS nth
-        FROM sel WHERE candidate AND hash(grp, topic, "partition", "offset") IN (SELECT h FROM dup)
+               row_number() OVER (PARTITION BY grp, topic, "partition", "offset", gen ORDER BY start_time) AS nth
+        FROM sel WHERE candidate AND hash(grp, topic, "partition", "offset", gen) IN (SELECT h FROM dup)
     )
     WHERE nth > 1
     GROUP BY ALL
@@ -132,13 +141,14 @@ def redelivery_rate(con: duckdb.DuckDBPyConnection, window: Window, *, bucket: t
                     group: str | None = None, topic: str | None = None) -> pd.DataFrame:
     """Per time bucket and group: processings, how many were redeliveries, and their share."""
     return con.execute(
-        _RATE, params(window, grp=group, topic=topic, bucket_us=bucket_us(bucket, window))
+        for_store(con, _RATE), params(window, grp=group, topic=topic, bucket_us=bucket_us(bucket, window))
     ).df()
 
 
 _PROCESSINGS_OF = over_processings(r"""
 sel AS (
     SELECT * FROM proc WHERE grp = $grp AND topic = $topic AND "partition" = $partition AND "offset" = $offset
+      AND gen = coalesce($generation::TIMESTAMP, '-infinity'::TIMESTAMP)
 )
 SELECT s.grp AS "group", s.topic, s."partition", s."offset", s.via_topic, s.via_offset,
        s.trace_id, s.span_id, s.service, s.service_instance, s.client_id, s.start_time, s.duration_us,
@@ -151,10 +161,13 @@ ORDER BY s.start_time
 
 
 def processings_of(con: duckdb.DuckDBPyConnection, window: Window, *, group: str, topic: str,
-                   partition: int, offset: int) -> pd.DataFrame:
-    """Drill-down: every processing of one record by one group (retry-topic copies included)."""
+                   partition: int, offset: int, generation: datetime | None = None) -> pd.DataFrame:
+    """Drill-down: every processing of one record by one group (retry-topic copies included).
+    ``generation``: the record's (a redeliveries row's), for a topic created again; None for the
+    topic as first created (every topic never created again)."""
     return con.execute(
-        _PROCESSINGS_OF, params(window, grp=group, topic=topic, partition=partition, offset=offset)
+        for_store(con, _PROCESSINGS_OF),
+        params(window, grp=group, topic=topic, partition=partition, offset=offset, generation=generation)
     ).df()
 
 

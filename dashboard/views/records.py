@@ -193,6 +193,8 @@ def _detail(ctx: Ctx, rid: str) -> None:
     head, back = st.columns([4, 1], vertical_alignment="center")
     head.subheader(f"{md(topic)} · partition {partition} · offset {offset:,}")
     back.button("Back to search", icon=":material/arrow_back:", on_click=_back, key="rec_back", width="stretch")
+    if int(r.get("generations") or 1) > 1:
+        r = _generation(ctx, r)
     who = identity(r["key"], r["headers"], r["value_excerpt"])
     facts = [identity_markdown(who), f"**Produced:** {_when(r['timestamp'])}",
               f"**Event:** {md(r['event_type'] or '?')} {md_code(r['event_id'] or 'no id')}"
@@ -239,8 +241,26 @@ def _detail(ctx: Ctx, rid: str) -> None:
     _copies(ctx, r)
 
 
+def _generation(ctx: Ctx, r: dict[str, Any]) -> dict[str, Any]:
+    """A position of a topic deleted and created again holds a record of each generation: say so and
+    let the user pick one (newest first); its processings are its generation's alone."""
+    times = recs.tapped_times(ctx.cur, r)
+    st.info(f"This position holds {len(times)} records: {md(r['topic'])} was deleted and created again, and each "
+            "topic had this offset. Processings are told apart by when the topic was created again.",
+            icon=":material/restart_alt:")
+    labels = {str(i): f"{'the newest topic' if i == 0 else 'an older topic'}: record tapped {t:%Y-%m-%d %H:%M:%S} UTC"
+              for i, t in enumerate(times)}
+    pick = links.choose("Record of the topic as created", list(labels), param_name="generation", key="rec_gen",
+                        format_func=lambda k: labels.get(k, k))
+    if pick in (None, "0"):
+        return r
+    return recs.record(ctx.cur, r["topic"], int(r["partition"]), int(r["offset"]), cluster=r.get("cluster"),
+                       nth=int(pick)) or r
+
+
 def _back() -> None:
     links.set_param("record", None)
+    links.set_param("generation", None)
     for key in [k for k in st.session_state if str(k).startswith("rec_rows_")]:
         del st.session_state[key]  # unselect the row, so that it can be opened again
     st.session_state.pop("_rec_picked", None)

@@ -93,8 +93,11 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
     if not key:
         return
     topic, partition, offset = key.rsplit("/", 2)
+    # of a topic created again, the position's record in its newest generation with redeliveries
+    gens = part[(part["topic"] == topic) & (part["partition"] == int(partition)) & (part["offset"] == int(offset))]
+    newest = gens["generation"].max() if len(gens) else None
     procs = red.processings_of(ctx.cur, ctx.window, group=grp, topic=topic, partition=int(partition),
-                               offset=int(offset))
+                               offset=int(offset), generation=None if pd.isna(newest) else newest.to_pydatetime())
     if procs.empty:
         empty("The processings of this record are outside the time range.")
         return

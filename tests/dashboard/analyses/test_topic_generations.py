@@ -1,0 +1,109 @@
+"""A topic deleted and created again restarts its offsets: offset 0 of the new topic is another
+record than offset 0 of the old one, and processing each once is no redelivery and no
+idempotency violation. The tap's generation row (collectors/kafka/generations.py) tells them apart."""
+
+from __future__ import annotations
+
+from collectors.kafka.generations import Generations
+from collectors.model import RECORD_SCHEMA, to_table
+from dashboard.analyses import idempotency as idem
+from dashboard.analyses import records as recs
+from dashboard.analyses import redeliveries as rd
+from tests.support.rules import rule_findings
+
+TOPIC = "billing.charges"
+GROUP = "ledger-writer"
+
+
+def _charge(data, offset: int, at: float, instance: str) -> None:
+    """ledger-writer processes the record at ``offset`` and writes a ledger entry (a side effect)."""
+    t = data.trace_id()
+    p = data.process(t, "ledger-service", GROUP, TOPIC, 0, offset, at=at, instance=instance)
+    data.span(t, "ledger-service", "client", "INSERT ledger_entries", at=at + 0.1, parent=p,
+              attrs={"db.system": "postgresql", "db.operation.name": "INSERT"})
+
+
+def _keys(df) -> list[tuple[str, int, int, int]]:
+    return sorted((r.topic, r.partition, r.offset, r.processings) for r in df.itertuples(index=False))
+
+
+def test_offsets_of_a_topic_created_again_are_other_records(data, store, window):
+    # the old topic: offsets 0-2, and offset 1 really processed twice (ledger-a crashed before committing)
+    for offset in range(3):
+        data.record(TOPIC, 0, offset, at=10 + offset, value=None)
+        _charge(data, offset, 11 + offset, "ledger-a")
+    _charge(data, 1, 40, "ledger-b")
+    # deleted at 100 and created again: its offsets 0-2 are new charges, offset 2 processed twice
+    for offset in range(3):
+        data.record(TOPIC, 0, offset, at=200 + offset, value=None)
+        _charge(data, offset, 201 + offset, "ledger-b")
+    _charge(data, 2, 260, "ledger-c")
+    new_records = to_table(data.records[3:], RECORD_SCHEMA)
+    data.write()
+
+    # without the generation row the store cannot tell: every offset looks processed twice or more
+    assert _keys(rd.redeliveries(store.cursor(), window)) == [(TOPIC, 0, 0, 2), (TOPIC, 0, 1, 3), (TOPIC, 0, 2, 3)]
+
+    # the tap found the topic's id changed (its old position last stored at 20 s) and writes the
+    # row with the new topic's first records
+    generations = Generations("test")
+    generations.found(TOPIC, "new-topic-id", data.at(20), data.at(150))
+    rows = generations.rows(new_records)
+    assert rows.to_pylist() == [{"cluster": "test", "topic": TOPIC, "topic_id": "new-topic-id",
+                                 "since": data.at(200), "found_at": data.at(150)}]
+    store.append({"topic_generations": rows})
+
+    cur = store.cursor()
+    redelivered = rd.redeliveries(cur, window)
+    assert _keys(redelivered) == [(TOPIC, 0, 1, 2), (TOPIC, 0, 2, 2)]  # one in each generation
+    assert redelivered["first_processed"].dt.second.tolist() == [12, 23]  # 12:00:12 old, 12:03:23 new
+    assert int(rd.redelivery_rate(cur, window)["redeliveries"].sum()) == 2
+    # the drill-down shows the processings of the row's own record
+    assert redelivered["generation"].isna().tolist() == [True, False]
+    new = redelivered["generation"].iloc[1].to_pydatetime()
+    assert new == data.at(200)
+    of = {gen: rd.processings_of(cur, window, group=GROUP, topic=TOPIC, partition=0, offset=2, generation=gen)
+          for gen in (None, new)}
+    assert of[None]["service_instance"].tolist() == ["ledger-a"]
+    assert of[new]["service_instance"].tolist() == ["ledger-b", "ledger-c"]
+
+    dups = idem.duplicates(cur, window)
+    assert sorted((r.message, r.verdict, r.processings) for r in dups.itertuples(index=False)) == [
+        (f"{TOPIC}/0/1", "violation", 2), (f"{TOPIC}/0/2", "violation", 2)]
+    # each message's processings are its own generation's
+    instances = {r.message: [p["instance"] for p in r.evidence] for r in dups.itertuples(index=False)}
+    assert instances == {f"{TOPIC}/0/1": ["ledger-a", "ledger-b"], f"{TOPIC}/0/2": ["ledger-b", "ledger-c"]}
+
+    # the record page: a record of each topic at the position, newest first, each with its own processings
+    newest, older = (recs.record(cur, TOPIC, 0, 1, nth=n) for n in (0, 1))
+    assert (newest["generations"], newest["tapped_at"], older["tapped_at"]) == (2, data.at(201), data.at(11))
+    assert recs.tapped_times(cur, newest) == [data.at(201), data.at(11)]
+    assert recs.processings(cur, newest)["instance"].tolist() == ["ledger-b"]
+    assert recs.processings(cur, older)["instance"].tolist() == ["ledger-a", "ledger-b"]
+
+    found = {f.rule: f for f in rule_findings(cur, window, None, "REDELIVERY", "IDEMPOTENCY_VIOLATION")}
+    assert found["REDELIVERY"].count == 2 and found["IDEMPOTENCY_VIOLATION"].count == 2
+
+
+def test_a_batch_without_the_topic_starts_no_generation_and_a_lying_clock_is_bounded(data):
+    generations = Generations("test")
+    generations.found(TOPIC, "id-2", data.at(50), data.at(60))
+    data.record("other", 0, 0, at=70, value=None)
+    assert generations.rows(to_table(data.records, RECORD_SCHEMA)) is None
+    assert generations.pending() == {TOPIC}
+    # the new topic's first record claims a time before the old topic was last seen alive
+    data.record(TOPIC, 0, 0, at=5, value=None)
+    rows = generations.rows(to_table(data.records, RECORD_SCHEMA))
+    assert rows.column("since").to_pylist() == [data.at(50)]
+    generations.written(rows)
+    assert generations.pending() == set()
+
+
+def test_a_store_from_before_generations_reads_each_topic_as_one(data, store, window):
+    """A file written before migration 018, read as it is (a reader never upgrades it)."""
+    for at, instance in ((10, "ledger-a"), (40, "ledger-b")):
+        _charge(data, 7, at, instance)
+    data.write()
+    store.cursor().execute("DROP TABLE topic_generations")
+    assert _keys(rd.redeliveries(store.cursor(), window)) == [(TOPIC, 0, 7, 2)]
+    assert idem.duplicates(store.cursor(), window)["verdict"].tolist() == ["violation"]
