@@ -4,6 +4,8 @@ idempotency violation. The tap's generation row (collectors/kafka/generations.py
 
 from __future__ import annotations
 
+import pyarrow as pa
+
 from collectors.kafka.generations import Generations
 from collectors.model import RECORD_SCHEMA, to_table
 from dashboard.analyses import idempotency as idem
@@ -27,28 +29,38 @@ def _keys(df) -> list[tuple[str, int, int, int]]:
     return sorted((r.topic, r.partition, r.offset, r.processings) for r in df.itertuples(index=False))
 
 
-def test_offsets_of_a_topic_created_again_are_other_records(data, store, window):
-    # the old topic: offsets 0-2, and offset 1 really processed twice (ledger-a crashed before committing)
+def created_again(data) -> pa.Table:
+    """The old topic: offsets 0-2, offset 1 really processed twice (ledger-a crashed before
+    committing); deleted at 100 s and created again: offsets 0-2 are new charges, offset 2 processed
+    twice. Written; returns the new topic's records, as the tap's batch held them."""
     for offset in range(3):
         data.record(TOPIC, 0, offset, at=10 + offset, value=None)
         _charge(data, offset, 11 + offset, "ledger-a")
     _charge(data, 1, 40, "ledger-b")
-    # deleted at 100 and created again: its offsets 0-2 are new charges, offset 2 processed twice
     for offset in range(3):
         data.record(TOPIC, 0, offset, at=200 + offset, value=None)
         _charge(data, offset, 201 + offset, "ledger-b")
     _charge(data, 2, 260, "ledger-c")
     new_records = to_table(data.records[3:], RECORD_SCHEMA)
     data.write()
+    return new_records
+
+
+def generation_rows(data, new_records: pa.Table) -> pa.Table:
+    """What the tap writes: it found the topic's id changed (its old id last seen at 20 s)."""
+    generations = Generations("test")
+    generations.found(TOPIC, "new-topic-id", data.at(20), data.at(150))
+    return generations.rows(new_records)
+
+
+def test_offsets_of_a_topic_created_again_are_other_records(data, store, window):
+    new_records = created_again(data)
 
     # without the generation row the store cannot tell: every offset looks processed twice or more
     assert _keys(rd.redeliveries(store.cursor(), window)) == [(TOPIC, 0, 0, 2), (TOPIC, 0, 1, 3), (TOPIC, 0, 2, 3)]
 
-    # the tap found the topic's id changed (its old position last stored at 20 s) and writes the
-    # row with the new topic's first records
-    generations = Generations("test")
-    generations.found(TOPIC, "new-topic-id", data.at(20), data.at(150))
-    rows = generations.rows(new_records)
+    # the tap writes the row with the new topic's first records
+    rows = generation_rows(data, new_records)
     assert rows.to_pylist() == [{"cluster": "test", "topic": TOPIC, "topic_id": "new-topic-id",
                                  "since": data.at(200), "found_at": data.at(150)}]
     store.append({"topic_generations": rows})
