@@ -22,15 +22,26 @@ from tests.support.processes import interrupt, seamwatch
 pytestmark = pytest.mark.kafka
 
 
-def _collect_until(bootstrap: str, db: str, topic: str, group: str, offset: int, *first: str) -> str:
-    """Run `seamwatch collect` on the topic until the tap has stored it up to ``offset`` (its group's
-    commit is exactly there: the broker may keep a deleted topic's old commit); its output."""
-    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
-                                      "--topic", topic, "--tap-group", group, "--poll-interval", "1", *first),
+def _collect(bootstrap: str, db: str, topic: str, group: str, *more: str) -> subprocess.Popen:
+    """`seamwatch collect` tapping ``topic`` as ``group`` into ``db``, its output piped."""
+    return subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
+                                      "--topic", topic, "--tap-group", group, *more),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:  # the tap commits to its group after the store has the batch
-        wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == offset, timeout=60,
-                 interval=0.3, what=f"the tap up to offset {offset}")
+
+
+def _until_committed(proc: subprocess.Popen, bootstrap: str, group: str, topic: str, offset: int, *,
+                     timeout: float = 60, what: str = "") -> None:
+    """Until the tap's group commit is exactly ``offset`` (the tap commits after the store has the
+    batch; the broker may keep a deleted topic's old commit), or the collector ended."""
+    wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == offset, timeout=timeout,
+             interval=0.3, what=what or f"the tap up to offset {offset}")
+
+
+def _collect_until(bootstrap: str, db: str, topic: str, group: str, offset: int, *first: str) -> str:
+    """Run `seamwatch collect` on the topic until the tap has stored it up to ``offset``; its output."""
+    proc = _collect(bootstrap, db, topic, group, "--poll-interval", "1", *first)
+    try:
+        _until_committed(proc, bootstrap, group, topic, offset)
         time.sleep(1.5)  # the resumed positions are checked on a thread of their own
     finally:
         out = interrupt(proc, timeout=60)
@@ -159,21 +170,16 @@ def test_a_topic_created_again_while_the_collector_runs_is_read_whole_as_a_new_g
     admin.create_topics([NewTopic(topic, 1, 1)])[topic].result()
     try:
         produce(topic, events("old", 20))
-        proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
-                                          "--topic", topic, "--tap-group", group, "--from-beginning"),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = _collect(bootstrap, db, topic, group, "--from-beginning")
         try:
-            wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == 20, timeout=60,
-                     interval=0.3, what="the tap up to offset 20")
+            _until_committed(proc, bootstrap, group, topic, 20)
             admin.delete_topics([topic])[topic].result()
             wait_for(lambda: _create(admin, topic), timeout=30, interval=0.5, what="the topic created again")
             produce(topic, events("new", new))
-            wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == new, timeout=90,
-                     interval=0.3, what=f"the tap's commit at offset {new} of the new topic")
+            _until_committed(proc, bootstrap, group, topic, new, timeout=90)
             # it may have read on at the old position: the next look for topics asks the id
             time.sleep(2 * KafkaSettings.topic_refresh)
-            wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == new, timeout=30,
-                     interval=0.3, what=f"the tap's commit at offset {new} after reading the new topic again")
+            _until_committed(proc, bootstrap, group, topic, new, what="the new topic read again from its start")
         finally:
             out = interrupt(proc, timeout=60)
         assert proc.returncode == 0, out
@@ -215,12 +221,9 @@ def test_offsets_deleted_while_the_collector_runs_behind_are_named_and_counted(b
     group = f"gaps-{uuid.uuid4().hex[:6]}"
     db = store_location
     produce(topic, events("a", 30))
-    proc = subprocess.Popen(seamwatch("collect", "--db", str(db), "--bootstrap", bootstrap, "--cluster", "gaps",
-                                      "--topic", topic, "--tap-group", group, "--from-beginning"),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = _collect(bootstrap, db, topic, group, "--from-beginning")
     try:
-        wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == 30, timeout=60,
-                 interval=0.3, what="the tap up to offset 30")
+        _until_committed(proc, bootstrap, group, topic, 30)
         proc.send_signal(signal.SIGSTOP)
         try:
             # the fetch it had sent (a long poll, fetch.wait.max.ms 500) is answered empty meanwhile:
@@ -232,8 +235,7 @@ def test_offsets_deleted_while_the_collector_runs_behind_are_named_and_counted(b
             produce(topic, events("c", 5))
         finally:
             proc.send_signal(signal.SIGCONT)
-        wait_for(lambda: proc.poll() is not None or committed(bootstrap, group, topic) == 65, timeout=60,
-                 interval=0.3, what="the tap up to offset 65")
+        _until_committed(proc, bootstrap, group, topic, 65)
         time.sleep(1.5)  # the partition's start is asked on a thread of its own
     finally:
         out = interrupt(proc, timeout=60)
