@@ -8,8 +8,9 @@ into a `topic_generations` row (migration 018) that the analyses split processin
 (dashboard/analyses/processings.py).
 
 The row's ``since`` is where the new topic's records begin: the earliest of their timestamps
-and tap times in the first batch that holds any, but never before the old topic's last stored
-position (a producer's clock, or a timestamp it set, can lie; the old topic was alive then).
+and tap times in the first batch that holds any, but never before the old topic was last known
+alive (its position stored, or its id given by the broker): a producer's clock, or a timestamp
+it set, can lie.
 It is written in the batch's own transaction, so a batch that fails to commit keeps it pending.
 """
 
@@ -36,7 +37,7 @@ class Generations:
         self._pending: dict[str, tuple[str, datetime | None, datetime]] = {}  # topic -> (new id, old seen, found)
 
     def found(self, topic: str, topic_id: str, old_seen: datetime | None, found_at: datetime) -> None:
-        """``topic`` now has id ``topic_id``; the old topic's position was last stored at ``old_seen``."""
+        """``topic`` now has id ``topic_id``; the old topic was last known alive at ``old_seen``."""
         with self._lock:
             self._pending[topic] = (topic_id, old_seen, found_at)
 

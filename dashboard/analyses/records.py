@@ -353,6 +353,8 @@ FROM (SELECT min(since) AS since FROM {GENERATIONS} WHERE topic = $topic GROUP B
 def generation(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
     """When the record's topic generation began and ended (None: open), by when it was tapped;
     (None, None) for a topic never created again."""
+    if _na(rec.get("tapped_at")):  # not from a tap (a hostile or hand-made row): one generation
+        return None, None
     at = pd.Timestamp(rec["tapped_at"]).to_pydatetime()
     begun, ended = con.execute(for_store(con, _GENERATION), {"topic": rec["topic"], "at": at}).fetchall()[0]
     return begun, ended

@@ -92,6 +92,7 @@ def test_offsets_of_a_topic_created_again_are_other_records(data, store, window)
     assert recs.tapped_times(cur, newest) == [data.at(201), data.at(11)]
     assert recs.processings(cur, newest)["instance"].tolist() == ["ledger-b"]
     assert recs.processings(cur, older)["instance"].tolist() == ["ledger-a", "ledger-b"]
+    assert recs.generation(cur, {**newest, "tapped_at": None}) == (None, None)  # a row no tap wrote
 
     found = {f.rule: f for f in rule_findings(cur, window, None, "REDELIVERY", "IDEMPOTENCY_VIOLATION")}
     assert found["REDELIVERY"].count == 2 and found["IDEMPOTENCY_VIOLATION"].count == 2
