@@ -426,13 +426,13 @@ class KafkaTap(ThreadComponent):
         points = self.store.resume_points(self.cluster)
         ids = resume_gaps.topic_ids(self.settings.client_conf(), sorted(t for t in topics if t not in self._topic_ids))
         self._topic_ids.update(ids)
-        self._id_seen_at.update((t, datetime.now(UTC).replace(tzinfo=None)) for t in ids)
+        now = datetime.now(UTC).replace(tzinfo=None)
+        self._id_seen_at.update((t, now) for t in ids)
         positions, recreated = resume_gaps.choose(points, {t: self._topic_ids[t] for t in topics
                                                            if t in self._topic_ids})
         if recreated:
-            found_at = datetime.now(UTC).replace(tzinfo=None)
             for topic in {r.topic for r in recreated}:
-                self._generations.found(topic, self._topic_ids[topic], _last_seen(points, topic), found_at)
+                self._generations.found(topic, self._topic_ids[topic], _last_seen(points, topic), now)
             self._tell([(f"{r.topic}/{r.partition}/{r.position}", r.sentence()) for r in recreated],
                        resume_gaps.recreated_lines(recreated))
         return {**positions, **{(r.topic, r.partition): OFFSET_BEGINNING for r in recreated}}

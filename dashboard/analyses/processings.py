@@ -41,6 +41,14 @@ _PROC_COLUMNS = """trace_id, span_id, service, service_instance, client_id, grp,
 GENERATIONS = "topic_generations"
 _NO_GENERATIONS = "(SELECT NULL::VARCHAR AS topic, NULL::VARCHAR AS topic_id, NULL::TIMESTAMP AS since WHERE false)"
 
+# Each topic created again: its generations' spans of time, [since, until), the first from
+# -infinity, the last to infinity (few rows, usually none). A topic id's earliest row is its since.
+GENERATION_SPANS = f"""
+    SELECT topic, since, lead(since, 1, 'infinity'::TIMESTAMP) OVER (PARTITION BY topic ORDER BY since) AS until
+    FROM (SELECT topic, min(since) AS since FROM {GENERATIONS} GROUP BY topic, topic_id
+          UNION ALL SELECT DISTINCT topic, '-infinity'::TIMESTAMP FROM {GENERATIONS})
+"""  # noqa: S608 (a constant table name)
+
 # Positions a query wants looked at closely besides the derived duplicate deliveries (none).
 NO_POSITIONS = """SELECT NULL::VARCHAR AS topic, NULL::INTEGER AS "partition", NULL::BIGINT AS "offset" WHERE false"""
 
@@ -110,11 +118,7 @@ cand_pref AS (
     WHERE r.operation_type = 'receive'
 ),
 proc_pref AS ({_CANDIDATES_ONLY if candidates_only else _ALL}),
-gens AS (  -- the topics created again: each generation's span of time (few rows, usually none)
-    SELECT topic, since, lead(since, 1, 'infinity'::TIMESTAMP) OVER (PARTITION BY topic ORDER BY since) AS until
-    FROM (SELECT topic, min(since) AS since FROM {GENERATIONS} GROUP BY topic, topic_id
-          UNION ALL SELECT DISTINCT topic, '-infinity'::TIMESTAMP FROM {GENERATIONS})
-),
+gens AS ({GENERATION_SPANS}),
 proc_folded AS NOT MATERIALIZED (
     SELECT p.* EXCLUDE (topic, "partition", "offset"),
            p.topic AS via_topic, p."partition" AS via_partition, p."offset" AS via_offset,

@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from collectors.errors import SeamwatchError
-from dashboard.analyses.processings import GENERATIONS, as_list, for_store
+from dashboard.analyses.processings import GENERATION_SPANS, as_list, for_store
 from dashboard.analyses.window import Window
 
 PAGE_SIZE = 50
@@ -345,9 +345,10 @@ def _since(rec: dict[str, Any]) -> datetime:
 
 
 _GENERATION = f"""
-SELECT max(since) FILTER (WHERE since <= $at), min(since) FILTER (WHERE since > $at)
-FROM (SELECT min(since) AS since FROM {GENERATIONS} WHERE topic = $topic GROUP BY topic_id)
-"""  # noqa: S608 (a constant table name)
+WITH gens AS ({GENERATION_SPANS})
+SELECT nullif(since, '-infinity'::TIMESTAMP), nullif(until, 'infinity'::TIMESTAMP) FROM gens
+WHERE topic = $topic AND $at >= since AND $at < until
+"""  # noqa: S608 (constant SQL)
 
 
 def generation(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> tuple[datetime | None, datetime | None]:
@@ -356,8 +357,8 @@ def generation(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> tuple[dat
     if _na(rec.get("tapped_at")):  # not from a tap (a hostile or hand-made row): one generation
         return None, None
     at = pd.Timestamp(rec["tapped_at"]).to_pydatetime()
-    begun, ended = con.execute(for_store(con, _GENERATION), {"topic": rec["topic"], "at": at}).fetchall()[0]
-    return begun, ended
+    rows = con.execute(for_store(con, _GENERATION), {"topic": rec["topic"], "at": at}).fetchall()
+    return rows[0] if rows else (None, None)
 
 
 _PROCESSINGS = r"""
