@@ -8,9 +8,11 @@ into a `topic_generations` row (migration 018) that the analyses split processin
 (dashboard/analyses/processings.py).
 
 The row's ``since`` is where the new topic's records begin: the earliest of their timestamps
-and tap times in the first batch that holds any, but never before the old topic was last known
-alive (its position stored, or its id given by the broker): a producer's clock, or a timestamp
-it set, can lie.
+and tap times in the first batch read after the re-creation was found (the tap hands over what
+it read at the old positions first: those records lie further into the new topic, and would put
+``since`` after its first records), but never before the old topic was last known alive (its
+position stored, or its id given by the broker): a producer's clock, or a timestamp it set, can
+lie.
 It is written in the batch's own transaction, so a batch that fails to commit keeps it pending.
 """
 
@@ -51,10 +53,11 @@ class Generations:
             pending = dict(self._pending)
         if not pending or records.num_rows == 0:
             return None
-        topics = records.column("topic")
+        topics, tapped = records.column("topic"), records.column("tapped_at")
         out = []
         for topic, (topic_id, old_seen, found_at) in sorted(pending.items()):
-            mine = records.filter(pc.equal(topics, topic))
+            # (a batch is stamped when it is handed over: one read before the rewind is stamped before found_at)
+            mine = records.filter(pc.and_(pc.equal(topics, topic), pc.greater(tapped, pa.scalar(found_at, TS))))
             if mine.num_rows == 0:
                 continue
             first = [pc.min(mine.column(c)).as_py() for c in ("timestamp", "tapped_at")]

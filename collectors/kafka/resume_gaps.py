@@ -64,14 +64,14 @@ def find(conf: dict[str, Any], positions: dict[Key, int]) -> list[Gap]:
     """The partitions whose stored position lies outside their log now: before its start, or past
     its end. Partitions the cluster does not answer for are left out."""
     from confluent_kafka import TopicPartition
-    from confluent_kafka.admin import AdminClient, OffsetSpec
+    from confluent_kafka.admin import OffsetSpec
 
     from collectors.kafka.lag import watermarks
 
     asked = {tp: p for tp, p in positions.items() if p >= 0}  # (logical offsets: nothing stored)
-    if not asked:
+    admin = admin_client(conf) if asked else None
+    if admin is None:
         return []
-    admin = AdminClient(conf)
     low = watermarks(admin, asked, OffsetSpec.earliest(), TopicPartition)
     high = watermarks(admin, asked, OffsetSpec.latest(), TopicPartition)
     out = []
@@ -114,17 +114,31 @@ def recreated_lines(recreated: list[Recreated]) -> list[str]:
     return lines
 
 
+def admin_client(conf: dict[str, Any]) -> Any:
+    """An AdminClient of the tap's configuration, or None (said at debug level) when librdkafka refuses
+    one: the ids are then not asked, and nothing else stops."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AdminClient
+
+    try:
+        return AdminClient(conf)
+    except (KafkaException, ValueError, TypeError) as exc:
+        log.debug("an admin client for the topics' ids: %s", exc)
+        return None
+
+
 def topic_ids(conf: dict[str, Any], topics: list[str], *, admin: Any = None) -> dict[str, str]:
     """Each topic's id as the broker gives it (Kafka's base64 UUID). Topics it does not describe
     (denied, gone, an old broker with no ids) are left out; so is everything when it cannot be asked.
     ``admin``: an AdminClient of ``conf`` to ask with (one is made for the call otherwise)."""
     from confluent_kafka import KafkaException, TopicCollection
-    from confluent_kafka.admin import AdminClient
 
     if not topics:
         return {}
+    admin = admin or admin_client(conf)  # kept until the answers are in: its end would fail them
+    if admin is None:
+        return {}
     try:
-        admin = admin or AdminClient(conf)  # kept until the answers are in: its end would fail them
         futures = admin.describe_topics(TopicCollection(sorted(set(topics))), request_timeout=ID_TIMEOUT)
     except (KafkaException, ValueError, TypeError) as exc:
         log.debug("describing %d topics for their ids: %s", len(topics), exc)

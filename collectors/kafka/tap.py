@@ -18,6 +18,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -241,7 +242,8 @@ class KafkaTap(ThreadComponent):
                     self._subscribe(consumer)
                 else:
                     self._refresh(consumer, initial=first)
-                self._recreated(consumer, sorted({t for t, _ in self._assigned}))
+                self._recreated(consumer, sorted({t for t, _ in self._assigned}),
+                                before_rewind=lambda: self._hand_over(stages, buf) if buf.chunks else None)
                 first = False
                 next_refresh = now + self.settings.topic_refresh
             if not self._assigned and not (self._grouped and self._subscribed):
@@ -533,25 +535,32 @@ class KafkaTap(ThreadComponent):
         if position >= 0:
             self._check_refused({(topic, partition): position})
 
-    def _recreated(self, consumer: Any, topics: list[str]) -> list[str]:
+    def _recreated(self, consumer: Any, topics: list[str], *,
+                   before_rewind: Callable[[], None] | None = None) -> list[str]:
         """Which of ``topics`` (read now) were deleted and created again under the tap: their ids changed
         (one DescribeTopics request). A topic created again between two looks for topics keeps its
         partitions assigned at the old topic's positions; where the new topic holds that many
         records, nothing fails and its first records would never be read. Such a topic is read again
         from its start, as a new generation, and its positions are written with its new id (else the
-        next session would take it for one created again since, and read it twice)."""
+        next session would take it for one created again since, and read it twice).
+
+        ``before_rewind`` hands over the records read so far: those read at the old positions go in
+        batches of their own, and the generation begins with the first records read after the rewind
+        (collectors/kafka/generations.py)."""
         from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
         asked = [t for t in topics if t in self._topic_ids]
         if not asked:
             return []
         if self._admin is None:
-            from confluent_kafka.admin import AdminClient
-
-            self._admin = AdminClient(self.settings.client_conf())
+            self._admin = resume_gaps.admin_client(self.settings.client_conf())
+            if self._admin is None:  # (said at debug level; asked again at the next look)
+                return []
         ids = resume_gaps.topic_ids(self.settings.client_conf(), asked, admin=self._admin)
-        now = datetime.now(UTC).replace(tzinfo=None)
         changed = [t for t in asked if ids.get(t) not in (None, self._topic_ids[t])]
+        if changed and before_rewind is not None:
+            before_rewind()
+        now = datetime.now(UTC).replace(tzinfo=None)  # after the hand-over: later batches are read after it
         for topic in changed:
             # the old topic was alive when its id was last seen (not when a position was last stored:
             # the tap may have read on into the new topic under the old id since)

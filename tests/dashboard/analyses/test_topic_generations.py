@@ -104,8 +104,14 @@ def test_a_batch_without_the_topic_starts_no_generation_and_a_lying_clock_is_bou
     data.record("other", 0, 0, at=70, value=None)
     assert generations.rows(to_table(data.records, RECORD_SCHEMA)) is None
     assert generations.pending() == {TOPIC}
-    # the new topic's first record claims a time before the old topic was last seen alive
-    data.record(TOPIC, 0, 0, at=5, value=None)
+    # records of the new topic read at the old position before the re-creation was found (handed
+    # over before the rewind, so stamped before it): further into the new topic, they do not begin it
+    data.record(TOPIC, 0, 20, at=58, value=None)
+    assert generations.rows(to_table(data.records, RECORD_SCHEMA)) is None
+    assert generations.pending() == {TOPIC}
+    # read after the rewind, the new topic's first record claims a time before the old topic was last seen alive
+    data.record(TOPIC, 0, 0, at=70, value=None)
+    data.records[-1]["timestamp"] = data.records[-1]["tapped_at"] - 65_000_000
     rows = generations.rows(to_table(data.records, RECORD_SCHEMA))
     assert rows.column("since").to_pylist() == [data.at(50)]
     generations.written(rows)
