@@ -69,7 +69,10 @@ dup_keys AS (
 )
 SELECT k.* EXCLUDE (mkey),
        CASE WHEN k.key_id IS NOT NULL THEN k.topic || ' id ' || k.key_id
-            ELSE k.topic || '/' || k."partition" || '/' || k."offset" END AS msg
+            ELSE k.topic || '/' || k."partition" || '/' || k."offset"
+                 -- the same position in a topic created again is another message
+                 || coalesce(' (topic created again ' || strftime(k.gen_from, '%Y-%m-%d %H:%M:%S') || ')', '')
+       END AS msg
 FROM keyed k SEMI JOIN dup_keys d USING (mkey)
 """
 _DUPS = over_processings(_DUPS_BODY, also=_REPUBLISHED, candidates_only=True)

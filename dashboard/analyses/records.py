@@ -307,18 +307,30 @@ def parse_record_id(text: str) -> tuple[str, int, int]:
         raise SearchError(f"{text[:60]!r} names no record (expected topic/partition/offset)") from None
 
 
+_RECORD = """
+SELECT * FROM (
+    SELECT *, count(*) OVER () AS generations FROM records
+    WHERE topic = $topic AND "partition" = $partition AND "offset" = $offset
+      AND cluster = (SELECT min(cluster) FROM records WHERE topic = $topic AND "partition" = $partition
+                     AND "offset" = $offset AND ($cluster::VARCHAR IS NULL OR cluster = $cluster)))
+WHERE ($since::TIMESTAMP IS NULL OR tapped_at >= $since) AND ($until::TIMESTAMP IS NULL OR tapped_at < $until)
+ORDER BY tapped_at DESC LIMIT 1 OFFSET $nth
+"""
+
+
 def record(con: duckdb.DuckDBPyConnection, topic: str, partition: int, offset: int, *,
-           cluster: str | None = None, nth: int = 0) -> dict[str, Any] | None:
+           cluster: str | None = None, nth: int = 0, at: datetime | None = None) -> dict[str, Any] | None:
     """Every stored column of the record at that position (the first cluster's, unless named).
 
     A topic deleted and created again holds a record of each of its generations at a position
     (docs/architecture.md#topics-created-again): ``nth`` counts them from the newest (0), and
-    ``generations`` says how many there are."""
-    df = con.execute('SELECT *, count(*) OVER () AS generations FROM records WHERE topic = ? AND "partition" = ? '
-                     'AND "offset" = ? AND cluster = (SELECT min(cluster) FROM records WHERE topic = ? '
-                     'AND "partition" = ? AND "offset" = ? AND (?::VARCHAR IS NULL OR cluster = ?)) '
-                     "ORDER BY tapped_at DESC LIMIT 1 OFFSET ?",
-                     [topic, partition, offset, topic, partition, offset, cluster, cluster, max(nth, 0)]).df()
+    ``generations`` says how many there are. ``at`` (a processing's time) picks the record of the
+    generation the topic was in then; None when the store holds none of that generation."""
+    since = until = None
+    if at is not None:
+        since, until = generation_at(con, topic, pd.Timestamp(at).to_pydatetime())
+    df = con.execute(_RECORD, {"topic": topic, "partition": partition, "offset": offset, "cluster": cluster,
+                               "since": since, "until": until, "nth": max(nth, 0)}).df()
     if df.empty:
         return None
     return {k: (None if _na(v) else v) for k, v in df.iloc[0].to_dict().items()}
@@ -331,6 +343,15 @@ def tapped_times(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> list[da
                        "AND cluster IS NOT DISTINCT FROM ? ORDER BY tapped_at DESC",
                        [rec["topic"], int(rec["partition"]), int(rec["offset"]), rec.get("cluster")]).fetchall()
     return [r[0] for r in rows]
+
+
+def nth(con: duckdb.DuckDBPyConnection, rec: dict[str, Any] | None) -> int:
+    """Where ``rec`` stands among the records at its position, newest first: 0 but for an older
+    generation of a topic created again (the Records page's ``generation``)."""
+    if rec is None or int(rec.get("generations") or 1) < 2 or _na(rec.get("tapped_at")):
+        return 0
+    at = pd.Timestamp(rec["tapped_at"])
+    return next((i for i, t in enumerate(tapped_times(con, rec)) if pd.Timestamp(t) == at), 0)
 
 
 def _na(v: object) -> bool:
@@ -356,8 +377,12 @@ def generation(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> tuple[dat
     (None, None) for a topic never created again."""
     if _na(rec.get("tapped_at")):  # not from a tap (a hostile or hand-made row): one generation
         return None, None
-    at = pd.Timestamp(rec["tapped_at"]).to_pydatetime()
-    rows = con.execute(for_store(con, _GENERATION), {"topic": rec["topic"], "at": at}).fetchall()
+    return generation_at(con, rec["topic"], pd.Timestamp(rec["tapped_at"]).to_pydatetime())
+
+
+def generation_at(con: duckdb.DuckDBPyConnection, topic: str, at: datetime) -> tuple[datetime | None, datetime | None]:
+    """The generation ``topic`` was in at ``at``: when it began and ended (None: open)."""
+    rows = con.execute(for_store(con, _GENERATION), {"topic": topic, "at": at}).fetchall()
     return rows[0] if rows else (None, None)
 
 
@@ -455,31 +480,42 @@ def effect_spans(effects: list[dict[str, Any]]) -> list[tuple[str, str]]:
             if e.get("effect") == "event" and e.get("trace_id") and e.get("span_id")]
 
 
-_AT_POSITIONS = """
-SELECT r.topic, r."partition", r."offset", r."key", r.headers, r.value_excerpt
-FROM records r SEMI JOIN _positions p
+_AT_POSITIONS = f"""
+WITH gens AS ({GENERATION_SPANS}),
+asked AS (  -- each position's topic generation at the time asked (unbounded for a topic never created again)
+    SELECT p.*, g.since, g.until FROM _positions p
+    LEFT JOIN gens g ON g.topic = p.topic AND p."at" >= g.since AND p."at" < g.until
+)
+SELECT p.i, r."key", r.headers, r.value_excerpt
+FROM records r JOIN asked p
   ON p.topic = r.topic AND p."partition" = r."partition" AND p."offset" = r."offset"
 WHERE r."timestamp" >= ? AND r."timestamp" < ?
-"""
+  AND (p.since IS NULL OR r.tapped_at >= p.since) AND (p.until IS NULL OR r.tapped_at < p.until)
+ORDER BY p.i, r.tapped_at
+"""  # noqa: S608 (constant SQL)
 
 
-def identities(con: duckdb.DuckDBPyConnection, positions: list[tuple[str, int, int]], *, window: Window
-               ) -> dict[tuple[str, int, int], dict[str, Any]]:
-    """Who the records at these positions are about: {position: {key, subject, ids}}, for
-    evidence. Records produced up to a day before the window are looked at (a redelivery
+def identities(con: duckdb.DuckDBPyConnection, positions: list[tuple[str, int, int, datetime | None]], *,
+               window: Window) -> list[dict[str, Any] | None]:
+    """Who the records at these (topic, partition, offset, processed at) are about, in order:
+    {key, subject, ids}, or None where the tap holds no record; for evidence. Of a topic deleted
+    and created again, the record of the generation it was in when processed (the newest when the
+    time is None). Records produced up to a day before the window are looked at (a redelivery
     comes after its record), so zone maps keep the look-up to that slice."""
     from dashboard.analyses.identity import identity
 
+    out: list[dict[str, Any] | None] = [None] * len(positions)
     if not positions:
-        return {}
-    frame = pd.DataFrame(list(dict.fromkeys(positions)), columns=["topic", "partition", "offset"])
+        return out
+    frame = pd.DataFrame({"i": range(len(positions)), "topic": [p[0] for p in positions],
+                          "partition": [int(p[1]) for p in positions], "offset": [int(p[2]) for p in positions],
+                          "at": pd.to_datetime([p[3] for p in positions])})
     con.register("_positions", frame)
     try:
-        rows = con.execute(_AT_POSITIONS, [window.start - timedelta(days=1), window.end]).fetchall()
+        rows = con.execute(for_store(con, _AT_POSITIONS), [window.start - timedelta(days=1), window.end]).fetchall()
     finally:
         con.unregister("_positions")
-    out = {}
-    for topic, partition, offset, key, headers, excerpt in rows:
+    for i, key, headers, excerpt in rows:  # (the newest of a position's records last)
         who = identity(key, headers, excerpt)
-        out[(topic, int(partition), int(offset))] = {"key": who.key, "subject": who.subject, "ids": who.ids}
+        out[i] = {"key": who.key, "subject": who.subject, "ids": who.ids}
     return out

@@ -219,11 +219,22 @@ def duplicate_publications(con: duckdb.DuckDBPyConnection, window: Window, *,
 SAMPLE = 20  # evidence rows kept per finding
 
 
+def record_label(topic: str, partition: object, offset: object, generation: object = None) -> str:
+    """'orders/0/7', and for a later generation of a topic created again 'orders/0/7 (topic created
+    again 2026-12-05 12:03:20)': the Idempotency page names position-keyed messages alike."""
+    label = f"{topic}/{int(partition)}/{int(offset)}"  # type: ignore[call-overload]
+    if generation is None or pd.isna(generation):
+        return label
+    return f"{label} (topic created again {pd.Timestamp(generation):%Y-%m-%d %H:%M:%S})"
+
+
 def record_keys(df: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {"topic": r.topic, "partition": int(r.partition), "offset": int(r.offset),
          "processings": int(r.processings), "cause": r.cause,
-         "instances": as_list(r.instance_ids), "span_ids": as_list(r.span_ids)}
+         "instances": as_list(r.instance_ids), "span_ids": as_list(r.span_ids),
+         # of a topic created again: which topic's record (absent for a topic never created again)
+         **({} if pd.isna(r.generation) else {"topic_created_again": as_dt(r.generation).isoformat()})}
         for r in df.head(SAMPLE).itertuples(index=False)
     ]
 

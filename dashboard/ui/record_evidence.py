@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
 import streamlit as st
 
@@ -45,16 +47,19 @@ def published_table(published: pd.DataFrame) -> None:
                      icon=":material/manage_search:", record=records.record_id(r.topic, int(r.partition), int(r.offset)))
 
 
-def about(cur, topic: str, positions: list[tuple[int, int]]) -> dict | None:
-    """Who the record at these positions is about (key, subject, entity ids), and a link to each."""
-    rec = records.record(cur, topic, *positions[0]) if positions else None
+def about(cur, topic: str, positions: list[tuple[int, int]], *, at: datetime | None = None) -> dict | None:
+    """Who the record at these positions is about (key, subject, entity ids), and a link to each.
+    ``at``: when it was processed; of a topic created again, the record of the generation it was
+    in then (the newest without it)."""
+    rec = records.record(cur, topic, *positions[0], at=at) if positions else None
     if rec is None:
         st.caption("The tap holds no record of this message, so its key and payload are unknown.")
         return None
     st.markdown(identity_markdown(identity(rec["key"], rec["headers"], rec["value_excerpt"])))
-    for p, o in positions:
+    for n, (p, o) in enumerate(positions):
+        shown = rec if n == 0 else records.record(cur, topic, p, o, at=at)
         links.to("records", f"Open the record {md(topic)} partition {p} offset {o:,}", icon=":material/manage_search:",
-                 record=records.record_id(topic, p, o))
+                 record=records.record_id(topic, p, o), generation=records.nth(cur, shown) or None)
     return rec
 
 

@@ -82,7 +82,7 @@ def _drill(ctx: Ctx, dup: pd.DataFrame, groups: list[str]) -> None:
                else "**absorbed**: only one processing had a side effect")
     st.markdown(f"{md_code(r.topic)} event {md_code(r.event_id or 'no id')} processed **{r.processings}×** by "
                 f"**{md(grp)}**, {verdict}.")
-    about(ctx.cur, r.topic, list(r.offsets))
+    about(ctx.cur, r.topic, list(r.offsets), at=pd.Timestamp(r.first_processed).to_pydatetime())
     ev = pd.DataFrame(r.evidence)
     ev["at"] = pd.to_datetime(ev["at"])
     ev["effect"] = ev["effects"].map(lambda es: "; ".join(f"{EFFECT_WORDS.get(e['effect'], e['effect'])} "

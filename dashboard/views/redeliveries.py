@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -77,27 +79,30 @@ def render(ctx: Ctx) -> None:
                          "first_seen": st.column_config.DatetimeColumn("First seen (UTC)", format="HH:mm:ss")})
 
 
+def _label(key: str, r: Any) -> str:
+    """'orders p0 @7 — 3× (crash-looping)', and when the topic was created again if it was."""
+    again = key.partition(" (")[2]
+    return (f"{r.topic} p{r.partition} @{r.offset}" + (f" ({again}" if again else "")
+            + f" — {r.processings}× ({CAUSE_WORDS.get(r.cause, r.cause)})")
+
+
 def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
     st.subheader("Evidence")
     left, right = st.columns(2)
     with left:
         grp = links.choose("Consumer group", groups, param_name="group", key="red_group")
     part = df[df["group"] == grp].sort_values(["processings", "first_processed"], ascending=[False, True])
-    keys = [f"{r.topic}/{r.partition}/{r.offset}" for r in part.itertuples()]
-    label = {f"{r.topic}/{r.partition}/{r.offset}":
-             f"{r.topic} p{r.partition} @{r.offset} — {r.processings}× ({CAUSE_WORDS.get(r.cause, r.cause)})"
-             for r in part.itertuples()}
+    # a position of a topic created again names a record in each generation: each is an option of its own
+    rows = {red.record_label(r.topic, r.partition, r.offset, r.generation): r for r in part.itertuples()}
     with right:
-        key = links.choose("Record (topic / partition / offset)", keys, param_name="record", key="red_record",
-                           format_func=lambda k: label.get(k, k))
+        key = links.choose("Record (topic / partition / offset)", list(rows), param_name="record", key="red_record",
+                           format_func=lambda k: _label(k, rows[k]))
     if not key:
         return
-    topic, partition, offset = key.rsplit("/", 2)
-    # of a topic created again, the position's record in its newest generation with redeliveries
-    gens = part[(part["topic"] == topic) & (part["partition"] == int(partition)) & (part["offset"] == int(offset))]
-    newest = gens["generation"].max() if len(gens) else None
-    procs = red.processings_of(ctx.cur, ctx.window, group=grp, topic=topic, partition=int(partition),
-                               offset=int(offset), generation=None if pd.isna(newest) else newest.to_pydatetime())
+    r = rows[key]
+    topic, partition, offset = r.topic, int(r.partition), int(r.offset)
+    procs = red.processings_of(ctx.cur, ctx.window, group=grp, topic=topic, partition=partition, offset=offset,
+                               generation=None if pd.isna(r.generation) else pd.Timestamp(r.generation).to_pydatetime())
     if procs.empty:
         empty("The processings of this record are outside the time range.")
         return
@@ -107,7 +112,7 @@ def _drill(ctx: Ctx, df: pd.DataFrame, groups: list[str]) -> None:
     st.markdown(f"**{plural(len(procs), 'processing')}** of {md_code(topic)} partition {md(partition)} offset {md(offset)} by "
                 f"**{md(grp)}**, "
                 f"on {plural(procs['instance'].nunique(), 'instance')}.")
-    rec = about(ctx.cur, topic, [(int(partition), int(offset))])
+    rec = about(ctx.cur, topic, [(partition, offset)], at=pd.Timestamp(procs["start_time"].min()).to_pydatetime())
     st.plotly_chart(processings_timeline(procs, label="what"), width="stretch", config={"displayModeBar": False})
     procs["trace"] = [links.href("trace", trace=t, span=s) or t
                       for t, s in zip(procs["trace_id"], procs["span_id"], strict=True)]

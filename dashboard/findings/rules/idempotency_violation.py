@@ -22,10 +22,12 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
     dup = duplicates(con, window, evidence="violations")
     cau = causation_duplicates(con, window)
     viol = dup[dup["verdict"] == "violation"]
-    # which business entity each sampled message is about: key, subject, entity ids
-    about = identities(con, [(t, int(o[0][0]), int(o[0][1])) for g, t, o in
-                             viol.groupby("group", sort=False).head(SAMPLE)[["group", "topic", "offsets"]]
-                             .itertuples(index=False) if len(o)], window=window)
+    # which business entity each sampled message is about: key, subject, entity ids (of a topic
+    # created again, the record of the generation it was processed in)
+    sampled = [r for r in viol.groupby("group", sort=False).head(SAMPLE).itertuples(index=False) if len(r.offsets)]
+    found = identities(con, [(r.topic, int(r.offsets[0][0]), int(r.offsets[0][1]), r.first_processed)
+                             for r in sampled], window=window)
+    about = {(r.group, r.message): who for r, who in zip(sampled, found, strict=True) if who}
     out: list[Finding] = []
     for g in sorted(set(viol["group"]) | set(cau["group"].dropna())):
         v = viol[viol["group"] == g]
@@ -49,7 +51,7 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
                 "messages": [
                     {"message": r.message, "topic": r.topic, "event_id": r.event_id,
                      "offsets": [list(o) for o in r.offsets], "processings": r.evidence,
-                     **_about(about, r.topic, r.offsets)}
+                     **({"about": about[(g, r.message)]} if (g, r.message) in about else {})}
                     for r in v.head(SAMPLE).itertuples(index=False)
                 ],
                 "causation_duplicates": [
@@ -60,11 +62,6 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             },
         ))
     return out
-
-
-def _about(about: dict, topic: str, offsets: list) -> dict[str, Any]:
-    found = about.get((topic, int(offsets[0][0]), int(offsets[0][1]))) if len(offsets) else None
-    return {"about": found} if found else {}
 
 
 RULE = register(Rule(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import duckdb
+import pandas as pd
 
 from dashboard.analyses.processings import as_dt
 from dashboard.analyses.records import identities
@@ -43,16 +44,18 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             remedy=_REMEDY[main],
             evidence={"causes": {k: int(v) for k, v in causes.items()}, "extra_processings": extra,
                       "restarts": n_restarts, "topics": sorted(df["topic"].unique().tolist()),
-                      "records": _with_identity(con, window, record_keys(df))},
+                      "records": _with_identity(con, window, df)},
         ))
     return out
 
 
-def _with_identity(con: duckdb.DuckDBPyConnection, window: Window, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each sampled record with who it is about (key, subject, entity ids) when the tap holds it."""
-    about = identities(con, [(r["topic"], r["partition"], r["offset"]) for r in rows], window=window)
-    return [{**r, "about": found} if (found := about.get((r["topic"], r["partition"], r["offset"]))) else r
-            for r in rows]
+def _with_identity(con: duckdb.DuckDBPyConnection, window: Window, df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each sampled record with who it is about (key, subject, entity ids) when the tap holds it: of
+    a topic created again, the record of the generation it was processed in."""
+    rows = record_keys(df)
+    about = identities(con, [(r["topic"], r["partition"], r["offset"], at) for r, at in
+                             zip(rows, df["first_processed"].head(len(rows)), strict=True)], window=window)
+    return [{**r, "about": found} if found else r for r, found in zip(rows, about, strict=True)]
 
 
 RULE = register(Rule(

@@ -80,11 +80,12 @@ def test_offsets_of_a_topic_created_again_are_other_records(data, store, window)
     assert of[new]["service_instance"].tolist() == ["ledger-b", "ledger-c"]
 
     dups = idem.duplicates(cur, window)
+    new_2 = f"{TOPIC}/0/2 (topic created again 2026-03-02 12:03:20)"
     assert sorted((r.message, r.verdict, r.processings) for r in dups.itertuples(index=False)) == [
-        (f"{TOPIC}/0/1", "violation", 2), (f"{TOPIC}/0/2", "violation", 2)]
+        (f"{TOPIC}/0/1", "violation", 2), (new_2, "violation", 2)]
     # each message's processings are its own generation's
     instances = {r.message: [p["instance"] for p in r.evidence] for r in dups.itertuples(index=False)}
-    assert instances == {f"{TOPIC}/0/1": ["ledger-a", "ledger-b"], f"{TOPIC}/0/2": ["ledger-b", "ledger-c"]}
+    assert instances == {f"{TOPIC}/0/1": ["ledger-a", "ledger-b"], new_2: ["ledger-b", "ledger-c"]}
 
     # the record page: a record of each topic at the position, newest first, each with its own processings
     newest, older = (recs.record(cur, TOPIC, 0, 1, nth=n) for n in (0, 1))
@@ -96,6 +97,43 @@ def test_offsets_of_a_topic_created_again_are_other_records(data, store, window)
 
     found = {f.rule: f for f in rule_findings(cur, window, None, "REDELIVERY", "IDEMPOTENCY_VIOLATION")}
     assert found["REDELIVERY"].count == 2 and found["IDEMPOTENCY_VIOLATION"].count == 2
+
+
+def twice_in_each(data, store) -> None:
+    """Offset 0 of the old topic (a charge of acc-old) and of the new one (acc-new, created again at
+    150 s), each processed by ledger-a and 30 s later by ledger-b; written with the generation row."""
+    for at, key in ((10, "acc-old"), (200, "acc-new")):
+        data.record(TOPIC, 0, 0, at=at, key=key, value={"accountId": key})
+        _charge(data, 0, at + 1, "ledger-a")
+        _charge(data, 0, at + 30, "ledger-b")
+    new_records = to_table(data.records[1:], RECORD_SCHEMA)
+    data.write()
+    store.append({"topic_generations": generation_rows(data, new_records)})
+
+
+def test_one_offset_redelivered_in_each_generation_is_two_records_about_their_own_customers(data, store, window):
+    """Offset 0 of the old topic is a charge of acc-old, offset 0 of the new one a charge of acc-new;
+    each was processed twice. Two messages, each finding's evidence about its own customer, and the
+    record of each processing's generation."""
+    twice_in_each(data, store)
+    cur = store.cursor()
+
+    dups = idem.duplicates(cur, window)
+    assert sorted(dups["message"]) == [f"{TOPIC}/0/0", f"{TOPIC}/0/0 (topic created again 2026-03-02 12:03:20)"]
+    assert dups["processings"].tolist() == [2, 2]
+
+    found = {f.rule: f for f in rule_findings(cur, window, None, "REDELIVERY", "IDEMPOTENCY_VIOLATION")}
+    assert found["IDEMPOTENCY_VIOLATION"].count == 2 and found["REDELIVERY"].count == 2
+    about = {m["message"]: m["about"]["key"] for m in found["IDEMPOTENCY_VIOLATION"].evidence["messages"]}
+    assert about == {f"{TOPIC}/0/0": "acc-old", f"{TOPIC}/0/0 (topic created again 2026-03-02 12:03:20)": "acc-new"}
+    records = found["REDELIVERY"].evidence["records"]
+    assert [(r["about"]["key"], r.get("topic_created_again")) for r in records] == [
+        ("acc-old", None), ("acc-new", "2026-03-02T12:03:20")]
+
+    # the record a processing at each time read: its generation's
+    assert [recs.record(cur, TOPIC, 0, 0, at=data.at(t))["key"] for t in (11, 231, 201)] == ["acc-old", "acc-new",
+                                                                                           "acc-new"]
+    assert recs.record(cur, TOPIC, 0, 0)["key"] == "acc-new"  # no time: the newest
 
 
 def test_a_batch_without_the_topic_starts_no_generation_and_a_lying_clock_is_bounded(data):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from collectors.store import Store
-from tests.dashboard.analyses.test_topic_generations import TOPIC, created_again, generation_rows
+from tests.dashboard.analyses.test_topic_generations import TOPIC, created_again, generation_rows, twice_in_each
 from tests.dashboard.views.conftest import page_text
 from tests.support.apptest import app_over, open_page
 from tests.support.builders import Data
@@ -32,3 +32,34 @@ def test_a_position_of_a_topic_created_again_offers_the_record_of_each(tmp_path,
         assert not app.exception
         assert _instances(app) == ["ledger-a", "ledger-b"]  # the old one's, processed twice
         assert app.query_params.get("generation") in ("1", ["1"])
+
+
+@pytest.mark.file_only
+def test_the_evidence_pages_show_each_generations_record_and_customer(tmp_path, monkeypatch) -> None:
+    """Offset 0 processed twice in each generation: the Redeliveries and Idempotency drill-downs offer
+    both, and each shows its own processings, its own customer and a link to its own record."""
+    db = tmp_path / "twice-in-each.duckdb"
+    with Store(db) as store:
+        twice_in_each(Data(store), store)
+    new = f"{TOPIC}/0/0 (topic created again 2026-03-02 12:03:20)"
+    for page, key in (("views/redeliveries.py", "red_record"), ("views/idempotency.py", "idem_msg")):
+        with app_over(db, monkeypatch) as app:
+            open_page(app, page, group="ledger-writer")
+            shown = app.selectbox(key=key).options  # (as labelled)
+            assert len(shown) == 2 and sum("topic created again 2026-03-02 12:03:20" in o for o in shown) == 1, shown
+            for choice, customer, other, generation in ((f"{TOPIC}/0/0", "acc-old", "acc-new", "1"),
+                                                        (new, "acc-new", "acc-old", None)):
+                app.selectbox(key=key).set_value(choice).run()
+                assert not app.exception, (page, choice)
+                text = page_text(app)
+                assert customer in text and other not in text, (page, choice, text)
+                opens = [link for link in app.get("page_link") if "Open the record" in link.proto.label]
+                assert len(opens) == 1, (page, choice)
+                assert dict(opens[0].proto.query_string and _query(opens[0].proto.query_string)).get(
+                    "generation") == generation, (page, choice, opens[0].proto.query_string)
+
+
+def _query(qs: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(qs)
