@@ -57,10 +57,18 @@ def about(cur, topic: str, positions: list[tuple[int, int]], *, at: datetime | N
         return None
     st.markdown(identity_markdown(identity(rec["key"], rec["headers"], rec["value_excerpt"])))
     for n, (p, o) in enumerate(positions):
-        shown = rec if n == 0 else records.record(cur, topic, p, o, at=at)
         links.to("records", f"Open the record {md(topic)} partition {p} offset {o:,}", icon=":material/manage_search:",
-                 record=records.record_id(topic, p, o), generation=records.nth(cur, shown) or None)
+                 record=records.record_id(topic, p, o),
+                 generation=(records.nth(cur, rec) or None) if n == 0 else generation_param(cur, topic, p, o, at))
     return rec
+
+
+def generation_param(cur, topic: str, partition: int, offset: int, at: datetime | None) -> int | None:
+    """The Records page's ``generation=`` for the record at this position processed at ``at``: None
+    but for an older generation of a topic created again."""
+    if at is None:
+        return None
+    return records.nth(cur, records.record(cur, topic, partition, offset, at=at)) or None
 
 
 def published_by(cur, rec: dict, group: str) -> None:

@@ -14,7 +14,7 @@ from dashboard.charts.theme import OK_COLOUR, SEVERITY_COLOURS
 from dashboard.charts.timeline import processings_timeline
 from dashboard.ui import links
 from dashboard.ui.page import Ctx, empty, run
-from dashboard.ui.record_evidence import about, published_table
+from dashboard.ui.record_evidence import about, generation_param, published_table
 from dashboard.ui.text import md, md_code
 
 EFFECT_WORDS = {"event": "published", "db_write": "wrote", "http_call": "called"}
@@ -92,7 +92,11 @@ def _drill(ctx: Ctx, dup: pd.DataFrame, groups: list[str]) -> None:
                                          names=("no side effect", "side effect")),
                     width="stretch", config={"displayModeBar": False})
     ev["trace"] = [links.href("trace", trace=t, span=s) or t for t, s in zip(ev["trace_id"], ev["span_id"], strict=True)]
-    ev["record"] = [links.record_href(r.topic, p, o) for p, o in zip(ev["partition"], ev["offset"], strict=True)]
+    # of a topic created again, each link opens the record of the generation it was processed in
+    at = pd.Timestamp(r.first_processed).to_pydatetime()
+    positions = list(zip(ev["partition"], ev["offset"], strict=True))
+    gens = {(p, o): generation_param(ctx.cur, r.topic, int(p), int(o), at) for p, o in set(positions)}
+    ev["record"] = [links.record_href(r.topic, p, o, generation=gens[(p, o)]) for p, o in positions]
     st.dataframe(ev[["at", "instance", "partition", "offset", "error", "effect", "record", "trace"]], hide_index=True,
                  width="stretch", column_config={
                      "at": st.column_config.DatetimeColumn("At (UTC)", format="HH:mm:ss.SSS"),

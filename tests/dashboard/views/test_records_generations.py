@@ -57,6 +57,10 @@ def test_the_evidence_pages_show_each_generations_record_and_customer(tmp_path, 
                 assert len(opens) == 1, (page, choice)
                 assert dict(opens[0].proto.query_string and _query(opens[0].proto.query_string)).get(
                     "generation") == generation, (page, choice, opens[0].proto.query_string)
+                if page == "views/idempotency.py":  # the evidence table's record links too
+                    table = next(d.value for d in app.dataframe if "record" in d.value.columns)
+                    assert {dict(_query(h.partition("?")[2])).get("generation") for h in table["record"]} == {
+                        generation}, table["record"].tolist()
 
 
 def _query(qs: str) -> list[tuple[str, str]]:
