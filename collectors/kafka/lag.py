@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -33,6 +34,9 @@ log = logging.getLogger(__name__)
 rate_limit(log)  # a broker away repeats the same error on every poll
 
 REQUEST_TIMEOUT = 10.0
+# committed-offset requests the poller keeps in flight: enough to hide the round trips of a
+# cluster with thousands of groups, few enough not to flood a group coordinator
+OFFSETS_IN_FLIGHT = 32
 
 
 def _now_us() -> int:
@@ -63,6 +67,7 @@ class LagPoller(ThreadComponent):
         self._standby_check = max(0.2, interval / 4)
         self._outage = Outage(log, f"{self.name}: polling")
         self._readable: ReadableEnd | None = None
+        self.offsets_in_flight = OFFSETS_IN_FLIGHT  # (1: one group after the other, as `bench lag` compares)
 
     # -- Component ------------------------------------------------------------------------
     def start(self) -> None:
@@ -152,10 +157,18 @@ class LagPoller(ThreadComponent):
                 except KafkaException as exc:  # a group deleted between list and describe
                     log.debug("describe %s: %s", gid, exc)
         committed: dict[str, dict[tuple[str, int], int | None]] = {}
-        for gid in groups:  # one group per request: the Admin API takes no more
+        # one group per request (the Admin API takes no more), offsets_in_flight of them at a time:
+        # asked one after the other, a cluster's thousand groups took a thousand round trips a poll
+        pending = deque(groups)
+        asked: deque[tuple[str, Any]] = deque()
+        while pending or asked:
+            while pending and len(asked) < self.offsets_in_flight:
+                gid = pending.popleft()
+                asked.append((gid, admin.list_consumer_group_offsets(
+                    [ConsumerGroupTopicPartitions(gid)], request_timeout=REQUEST_TIMEOUT)[gid]))
+            gid, fut = asked.popleft()
             try:
-                res = _result(admin.list_consumer_group_offsets(
-                    [ConsumerGroupTopicPartitions(gid)], request_timeout=REQUEST_TIMEOUT)[gid])
+                res = _result(fut)
             except KafkaException as exc:
                 log.debug("offsets of %s: %s", gid, exc)
                 continue

@@ -37,6 +37,24 @@ def bench_kafka(bootstrap: str, messages: int) -> None:
 
 
 
+@bench.command("lag")
+@click.option("--bootstrap", envvar="SEAMWATCH_KAFKA_BOOTSTRAP", show_envvar=True, metavar="HOST:PORT",
+              help="Broker to make the groups on (default: one started for the run from scripts/kafka_broker.py).")
+@click.option("--groups", type=click.IntRange(10, 100_000), default=1000, show_default=True,
+              help="Consumer groups to make (deleted at the end).")
+def bench_lag(bootstrap: str | None, groups: int) -> None:
+    """Seconds of a lag snapshot over many consumer groups: one group at a time against the poller's window."""
+    from tqdm import tqdm
+
+    from collectors.bench import services
+    from collectors.bench.lag import run
+
+    with services.kafka(bootstrap) as bs, tqdm(total=groups, unit="group", desc="making groups", leave=False) as bar:
+        lines = list(run(bootstrap=bs, groups=groups, progress=lambda n: bar.update(n - bar.n)))
+    for line in lines:
+        click.echo(line)
+
+
 @bench.command("otlp")
 @click.option("--seconds", type=click.FloatRange(1, 600), default=10.0, show_default=True,
               help="How long the client process sends, per mode.")

@@ -77,3 +77,49 @@ def test_snapshot_of_groups_and_watermarks(store, bootstrap, admin, topic_factor
     status = poller.status()
     assert status.polls == 2 and status.groups >= 2 and status.last_error is None
     assert abs(time.time() - status.last_poll_at) < 300  # epoch seconds, like every status time
+
+
+def test_a_cluster_of_many_groups_is_read_whole_each_with_its_own_offsets(store, bootstrap, admin, topic_factory,
+                                                                          produce) -> None:
+    """More groups than the poller keeps requests in flight (OFFSETS_IN_FLIGHT): every group's
+    committed offsets are read, each group's its own (none answered for another)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    from collectors.kafka.lag import OFFSETS_IN_FLIGHT
+
+    run = uuid.uuid4().hex[:6]
+    topic = topic_factory(name=f"lag-{run}.many", partitions=2)
+    produce(topic, [(b"k", b"{}", None, i % 2) for i in range(400)])
+    n = 3 * OFFSETS_IN_FLIGHT + 5
+    want = {f"many-{run}-{i:03d}": (i, 2 * i) for i in range(n)}  # partition 0 at i, partition 1 at 2i
+    futures = [admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(
+        g, [TopicPartition(topic, 0, a), TopicPartition(topic, 1, b)])]) for g, (a, b) in want.items()]
+    for f in futures:
+        for done in f.values():
+            done.result(30)
+    poller = LagPoller(store, KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(f"lag-{run}.*",),
+                                            groups=(f"many-{run}-*",)))
+    rows, _ = poller.snapshot()
+    got: dict[str, dict[int, int]] = {}
+    for r in rows:
+        got.setdefault(r["group_id"], {})[r["partition"]] = r["committed_offset"]
+    assert got == {g: {0: a, 1: b} for g, (a, b) in want.items()}
+
+
+def test_bench_lag_times_both_ways_and_leaves_no_group_behind(bootstrap, admin) -> None:
+    """`seamwatch bench lag`: one snapshot time a way, their ratio, the load average; the groups
+    and the topic it made are deleted at the end (a shared cluster keeps nothing of it)."""
+    from collectors.bench.lag import run
+
+    made: list[int] = []
+    lines = list(run(bootstrap=bootstrap, groups=40, progress=made.append))
+    assert made[-1] == 40
+    text = "\n".join(lines)
+    assert "40  (3 partitions each: 120 rows a snapshot)" in lines[0], text
+    assert [line.split()[0] for line in lines[1:]] == ["snapshot,", "snapshot,", "one", "load"], text
+    assert lines[3].rstrip().endswith("×") and float(lines[3].split()[-1].rstrip("×")) > 0, text
+    left = [g.group_id for g in admin.list_consumer_groups(request_timeout=10).result(15).valid
+            if g.group_id.startswith("seamwatch-bench-lag-")]
+    assert left == []
+    wait_for(lambda: not [t for t in admin.list_topics(timeout=10).topics if t.startswith("seamwatch-bench-lag-")],
+             what="the bench topic deleted")
