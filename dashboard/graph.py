@@ -157,3 +157,53 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
     out = pd.DataFrame(nodes, columns=NODE_COLUMNS)
     out.attrs["hidden"] = {k: n for k, n in hidden.items() if n}  # kind → idle, undeclared, not drawn
     return out, pd.DataFrame(out_edges, columns=EDGE_COLUMNS)
+
+
+MAX_DRAWN = 50  # nodes the Overview draws at once; past it a drawing is a wall (a cluster holds hundreds)
+FOCUS_HOPS = 2
+
+
+def trim(nodes: pd.DataFrame, edges: pd.DataFrame, *, limit: int = MAX_DRAWN,
+         focus: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The part of the graph to draw: at most ``limit`` nodes.
+
+    With ``focus`` (a node id): that node and what it calls, feeds or reads, up to FOCUS_HOPS
+    steps out either way, nearest first. Otherwise, when the graph is larger than ``limit``: the
+    nodes with the worst open findings, then the busiest (volume on their edges), each with its
+    neighbours. Edges between drawn nodes are kept. ``nodes.attrs["left_out"]`` counts, per kind, the nodes not drawn;
+    ``attrs["hidden"]`` (idle nodes, see build) is kept.
+    """
+    ids = list(nodes["id"])
+    if focus not in ids and len(ids) <= limit:
+        nodes.attrs.setdefault("left_out", {})
+        return nodes, edges
+    weight = dict.fromkeys(ids, 0)
+    for e in edges.itertuples():
+        for i in (e.src, e.dst):
+            weight[i] = weight.get(i, 0) + int(e.volume or 0)
+    rank = {i: (-severity_rank(s) if isinstance(s, str) and s else 0, -weight[i], i)
+            for i, s in zip(nodes["id"], nodes["severity"], strict=True)}
+    near: dict[str, set[str]] = {i: set() for i in ids}
+    for e in edges.itertuples():
+        if e.src in near and e.dst in near:
+            near[e.src].add(e.dst)
+            near[e.dst].add(e.src)
+    if focus in ids:
+        keep, ring = [focus], [focus]
+        for _ in range(FOCUS_HOPS):
+            ring = sorted({j for i in ring for j in near[i]} - set(keep), key=rank.__getitem__)
+            keep += ring
+    else:
+        # each of the worst and busiest with its neighbours, so that what is drawn is connected
+        # (the worst nodes alone, a topic here and a group there, would be a column of boxes)
+        keep = []
+        for seed in sorted(ids, key=rank.__getitem__):
+            if len(keep) >= limit:
+                break
+            if seed not in keep:
+                keep += [seed, *sorted(near[seed] - set(keep), key=rank.__getitem__)]
+    kept = set(keep[:limit])
+    out = nodes[nodes["id"].isin(kept)].reset_index(drop=True)
+    out.attrs = {**nodes.attrs, "left_out": {k: int(n) for k, n in nodes[~nodes["id"].isin(kept)]["kind"]
+                                             .value_counts().items()}}
+    return out, edges[edges["src"].isin(kept) & edges["dst"].isin(kept)].reset_index(drop=True)

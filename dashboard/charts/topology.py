@@ -67,6 +67,10 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
     topology_layout.place_labels(lay, texts)
     boxes = lay.boxes
     names = {i: esc(n) for i, n in zip(nodes["id"], nodes["name"], strict=True)}
+    # Traces and annotations are made first and given to the figure at once: added one by one,
+    # plotly validates the whole list again each time (a cluster of 500 nodes took 50 s to draw).
+    traces: list[go.Scatter] = []
+    notes: list[dict] = []
     for _, e in edges.iterrows():
         points = lay.routes.get((e["src"], e["dst"]))
         if not points:
@@ -82,7 +86,7 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
                  + (f"<br>{rate}" if rate else "")
                  + (f"<br>worst finding: {e['severity']}" if e.get("severity") else ""))
         # The line ends on the target box's border, the arrowhead on its end pointing at the box.
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers", hoverinfo="text",
             hovertext=hover, line=dict(color=colour, width=width, dash=dash, shape="linear"),
             marker=dict(symbol="arrow", size=[0] * (len(points) - 1) + [15], angleref="previous", color=colour,
@@ -108,26 +112,26 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         # captured them (plotly's default when it has a hover text) would make it unclickable.
         # Its size is the layout's, so that what the layout keeps apart stays apart on the page.
         line = 2.5 if sev else 1.5
-        fig.add_annotation(
+        notes.append(dict(
             x=box.x, y=box.y, text=label, showarrow=False, captureevents=False, align="center", valign="middle",
             width=box.w - 2 * (_BORDERPAD + line), height=box.h - 2 * (_BORDERPAD + line),
             font=dict(size=11, color="#90a4ae" if ghost else "#263238"),
             bgcolor="#fafafa" if ghost else _FILL.get(n["kind"], "white"),
             bordercolor=border, borderwidth=line, borderpad=_BORDERPAD,
-        )
+        ))
     colours = {(e["src"], e["dst"]): _edge_style(e)[1] for _, e in edges.iterrows()}
     for edge, spot in lay.labels.items():  # after the boxes; placed where they cover none
-        fig.add_annotation(x=spot.x, y=spot.y, text=texts[edge], showarrow=False, borderpad=1,
-                           font=dict(size=9, color=colours[edge]), bgcolor="rgba(255,255,255,0.85)")
+        notes.append(dict(x=spot.x, y=spot.y, text=texts[edge], showarrow=False, borderpad=1,
+                          font=dict(size=9, color=colours[edge]), bgcolor="rgba(255,255,255,0.85)"))
     # Invisible markers over the boxes: a click on a node selects its marker, whose customdata
     # is the node's row in ``nodes`` (an index, not the name: no text from the data rides along).
-    fig.add_trace(go.Scatter(
+    traces.append(go.Scatter(
         x=[boxes[i].x for i in nodes["id"]], y=[boxes[i].y for i in nodes["id"]], mode="markers",
         marker=dict(size=34, opacity=0, symbol="square"), customdata=list(range(len(nodes))), name="nodes",
         text=[f"{hovers[i]}<br>click for its findings and pages" for i in nodes["id"]],
         hovertemplate="%{text}<extra></extra>", showlegend=False,
     ))
-    _legend(fig)
+    fig.add_traces([*traces, *_legend()])
     top = 40 if title else 30
     fig.update_layout(
         # The plot is exactly as tall as the drawing and a pixel of the layout is a pixel on both axes:
@@ -138,22 +142,20 @@ def topology_figure(nodes: pd.DataFrame, edges: pd.DataFrame, *, title: str | No
         yaxis=dict(visible=False, range=[lay.height, 0], fixedrange=True, scaleanchor="x", scaleratio=1),
         legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="left", x=0, font=dict(size=11)),
         hoverlabel=dict(font_size=12),
-        meta=dict(min_width=math.ceil(lay.width), direction=lay.direction),
+        meta=dict(min_width=math.ceil(lay.width), direction=lay.direction), annotations=notes,
     )
     return fig
 
 
-def _legend(fig: go.Figure) -> None:
+def _legend() -> list[go.Scatter]:
     """Legend-only traces that explain line styles and colours."""
     entries = [
         ("sync call", dict(color="#607d8b", dash="solid")),
         ("event flow", dict(color="#607d8b", dash="dash")),
         ("declared, never seen", dict(color="#b0bec5", dash="dot")),
     ] + [(f"worst finding: {s}", dict(color=c, dash="solid")) for s, c in SEVERITY_COLOURS.items()]
-    for kind, fill in _FILL.items():
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=kind if kind != "group" else "consumer group",
-                                 marker=dict(symbol="square", size=13, color=fill, line=dict(color=KIND_COLOURS[kind], width=1.5)),
-                                 hoverinfo="skip"))
-    for name, line in entries:
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name, line=dict(width=2.5, **line),
-                                 hoverinfo="skip"))
+    kinds = [go.Scatter(x=[None], y=[None], mode="markers", name=kind if kind != "group" else "consumer group",
+                        marker=dict(symbol="square", size=13, color=fill, line=dict(color=KIND_COLOURS[kind], width=1.5)),
+                        hoverinfo="skip") for kind, fill in _FILL.items()]
+    return kinds + [go.Scatter(x=[None], y=[None], mode="lines", name=name, line=dict(width=2.5, **line),
+                               hoverinfo="skip") for name, line in entries]

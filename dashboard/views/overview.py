@@ -58,6 +58,32 @@ def _node(ctx: Ctx, nodes: pd.DataFrame, findings: list, event) -> None:
                          **({param: name} if param else {}))
 
 
+def _focus(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The part of a large graph to draw (graph.trim): the worst and busiest nodes, or the
+    neighbourhood of the one the user focuses on (``focus=`` in the URL); said in a caption."""
+    everything = "(the worst and busiest)"
+    if len(nodes) <= graph.MAX_DRAWN and links.param("focus") is None:
+        return nodes, edges
+    order = graph.trim(nodes, edges, limit=len(nodes))[0]["id"].tolist()  # worst and busiest first
+    kind_of = dict(zip(nodes["id"], nodes["kind"], strict=True))
+    name_of = dict(zip(nodes["id"], nodes["name"], strict=True))
+    focus = links.choose("Focus the graph on", [everything, *order], param_name="focus", key="ov_focus",
+                         format_func=lambda i: i if i == everything else f"{KIND_WORDS[kind_of[i]]} {name_of[i]}",
+                         help=f"A graph of more than {graph.MAX_DRAWN} services, topics and groups is drawn in "
+                              "part: the worst and busiest, or one of them with what it calls, feeds or reads, "
+                              f"{graph.FOCUS_HOPS} steps out.")
+    focused = focus if focus != everything else None
+    drawn, drawn_edges = graph.trim(nodes, edges, focus=focused)
+    left = drawn.attrs.get("left_out") or {}
+    noun = {"service": "service", "topic": "topic", "group": "consumer group"}
+    what = (f"{KIND_WORDS[kind_of[focused]].lower()} {md(name_of[focused])} and what it calls, feeds or reads, "
+            f"{graph.FOCUS_HOPS} steps out" if focused else "the worst and busiest")
+    st.caption(f"Drawn: {what}, {len(drawn):,} of {len(nodes):,}"
+               + (". Not drawn: " + ", ".join(plural(n, noun[k]) for k, n in sorted(left.items())) if left else "")
+               + ". Focus on one to see its neighbourhood.")
+    return drawn, drawn_edges
+
+
 def render(ctx: Ctx) -> None:
     counts = read.window_counts(ctx.cur, ctx.window)
     topo = read.declared_tables(ctx.cur)
@@ -102,6 +128,7 @@ def render(ctx: Ctx) -> None:
         empty("No topology declared and nothing observed in this time range yet: load one with "
               "'--topology FILE', send traces or tap Kafka, or widen the time range.")
     else:
+        nodes, edges = _focus(nodes, edges)
         if topo["services"].empty:
             st.caption("No topology file loaded: this is the graph observed from spans and offsets.")
         else:

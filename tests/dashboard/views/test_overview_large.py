@@ -1,0 +1,54 @@
+"""The Overview on a cluster's size (AppTest): past graph.MAX_DRAWN nodes it draws the worst and
+busiest and says what it left out; a focus draws one node's neighbourhood, and follows the URL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from collectors.store import Store
+from dashboard import graph
+from tests.support.apptest import app_over, open_page
+from tests.support.builders import Data
+from tests.support.markdown import as_read
+
+STARS = 30  # a producer service, its topic and the group reading it: 90 nodes
+
+
+def _cluster(db) -> None:
+    with Store(db) as store:
+        data = Data(store)
+        for i in range(STARS):
+            topic = f"orders-{i:02d}"
+            for n in range(1 + i % 4):
+                t = data.trace_id()
+                data.record(topic, 0, n, at=10 + i + n * 0.1, value={"orderId": f"o-{i}-{n}"})
+                p = data.produce(t, f"svc-{i:02d}", topic, at=10 + i + n * 0.1, partition=0, offset=n)
+                data.process(t, f"reader-{i:02d}", f"group-{i:02d}", topic, 0, n, at=10.5 + i + n * 0.1, parent=p)
+        data.write()
+
+
+def _boxes(app) -> list[str]:
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    return [a["text"] for a in spec["layout"]["annotations"] if a["text"].startswith("<b>")]
+
+
+@pytest.mark.file_only
+def test_a_large_graph_is_drawn_in_part_and_focus_draws_a_neighbourhood(tmp_path, monkeypatch) -> None:
+    db = tmp_path / "cluster.duckdb"
+    _cluster(db)
+    with app_over(db, monkeypatch) as app:
+        open_page(app, "views/overview.py")
+        captions = [c.value for c in app.caption]
+        drawn = next(c for c in captions if c.startswith("Drawn: "))
+        assert f"{graph.MAX_DRAWN} of 120" in drawn and "Not drawn: " in drawn, drawn
+        assert len(_boxes(app)) == graph.MAX_DRAWN
+        app.selectbox(key="ov_focus").set_value("topic:orders-07").run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert app.query_params.get("focus") in ("topic:orders-07", ["topic:orders-07"])
+        # the topic, its producer and its group (one step), the group's reader (two steps)
+        assert sorted(b.split("</b>")[0].removeprefix("<b>") for b in _boxes(app)) == [
+            "group-07", "orders-07", "reader-07", "svc-07"]
+        assert "Drawn: topic orders-07 and what it calls, feeds or reads, 2 steps out, 4 of 120" in " ".join(
+            as_read(c.value) for c in app.caption)
