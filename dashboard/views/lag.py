@@ -14,6 +14,7 @@ from dashboard.ui.page import Ctx, empty, fmt_age, run
 from dashboard.ui.text import md, md_code
 
 _RANK = {s: i for i, s in enumerate(("OK", "WARN", "ERR"))}
+CHART_GROUPS = 25  # groups charted at once, worst first; the table lists them all
 METHOD_WORDS = {"exact": "exact (record at the committed offset)", "interpolated": "interpolated",
                 "extrapolated": "extrapolated", "caught_up": "caught up", "too_few_points": "not enough points yet"}
 
@@ -67,6 +68,10 @@ def render(ctx: Ctx) -> None:
                 help="Producer start to consumer start, from traces.")
 
     over = burrow.group_status_over_time(ctx.cur, ctx.window)
+    if len(groups) > CHART_GROUPS:  # a cluster's hundreds of groups would be a wall of squares and lines
+        over = over[over["group_id"].isin(groups["group_id"].head(CHART_GROUPS))]
+        st.caption(f"Charted: the {CHART_GROUPS} worst of {len(groups):,} consumer groups (by status, then "
+                   "messages behind). The table below lists every group.")
     st.plotly_chart(status_strip(over, title="Burrow status per consumer group"), width="stretch", config={"displayModeBar": False})
     st.plotly_chart(lines_over_time(over, x="at", y="lag", color="group_id", y_title="messages behind",
                                     title="Offset lag per consumer group", integer=True),

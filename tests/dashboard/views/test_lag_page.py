@@ -48,3 +48,31 @@ def test_the_longest_time_lag_is_unknown_while_a_group_behind_cannot_be_timed(tm
     shown = {m.label: m.value for m in at.metric}
     assert shown["Messages behind"] == "250,000"
     assert shown["Longest time lag"] == "unknown", shown
+
+
+@pytest.mark.file_only  # a store written, closed, then browsed
+def test_a_cluster_of_many_groups_charts_the_worst_and_lists_them_all(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 groups, one 5,000 messages behind: the charts take the 25 worst (it among them) and say so;
+    the table keeps all 40."""
+    import json
+
+    from dashboard.views.lag import CHART_GROUPS
+
+    db = tmp_path / "many.duckdb"
+    with Store(db) as store:
+        data = Data(store)
+        for g in range(40):
+            behind = 5_000 if g == 33 else g % 3
+            for i in range(3):
+                data.poll(f"team-{g:02d}", "orders", 0, 10_000 + 100 * i - behind, at=10 * i,
+                          high_watermark=10_000 + 100 * i)
+        data.write()
+    with app_over(db, monkeypatch) as app:
+        at = open_page(app, "views/lag.py")
+    assert any(f"Charted: the {CHART_GROUPS} worst of 40 consumer groups" in c.value for c in at.caption)
+    strip, lines = (json.loads(c.proto.spec) for c in at.get("plotly_chart")[:2])
+    charted = {y for trace in strip["data"] for y in trace["y"]}
+    assert len(charted) == CHART_GROUPS and "team-33" in charted, charted
+    assert {t["name"] for t in lines["data"]} == charted
+    assert len(next(d.value for d in at.dataframe if "group_id" in d.value.columns)) == 40
