@@ -18,6 +18,8 @@ from dashboard.views_common import findings_frame, key_of
 
 DESIGN_RULES = registry.ids(page="event-design")  # the rules that list themselves on this page
 
+FAILING_LINKS = 24  # subjects linked under a failing principle; the rest are counted
+
 
 def render(ctx: Ctx) -> None:
     _scorecard(ctx)
@@ -79,10 +81,13 @@ def _scorecard(ctx: Ctx) -> None:
     for r in (r for r in rows if r["failing"]):
         st.markdown(f"**{md(r['guidance'])}** fails on:")
         cols = st.columns(4)
-        for i, x in enumerate(r["failing"]):
+        for i, x in enumerate(r["failing"][:FAILING_LINKS]):
             f = x["findings"][0]
             with cols[i % 4]:
                 links.to("findings", md(x["subject"]), icon=":material/flag:", finding=f["finding"])
+        if len(r["failing"]) > FAILING_LINKS:  # a cluster's hundreds of topics would be a wall of links
+            st.caption(f"and {len(r['failing']) - FAILING_LINKS:,} more: each is a finding on the Findings page "
+                       "and in the list below.")
 
 
 def _finding_evidence(design: list) -> None:

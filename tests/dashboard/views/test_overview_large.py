@@ -52,3 +52,22 @@ def test_a_large_graph_is_drawn_in_part_and_focus_draws_a_neighbourhood(tmp_path
             "group-07", "orders-07", "reader-07", "svc-07"]
         assert "Drawn: topic orders-07 and what it calls, feeds or reads, 2 steps out, 4 of 120" in " ".join(
             as_read(c.value) for c in app.caption)
+
+
+@pytest.mark.file_only
+def test_event_design_links_a_failing_principles_first_subjects_and_counts_the_rest(tmp_path, monkeypatch) -> None:
+    """30 topics whose events carry no id, time or version and no trace context: under each failing
+    principle, 24 links and the other 6 counted."""
+    from dashboard.views.event_design import FAILING_LINKS
+
+    db = tmp_path / "cluster.duckdb"
+    _cluster(db)
+    with app_over(db, monkeypatch) as app:
+        open_page(app, "views/event_design.py")
+        lists = [m.value for m in app.markdown if m.value.endswith(" fails on:")]
+        assert len(lists) >= 2, lists
+        linked = [p for p in app.get("page_link") if p.proto.page == "findings"]
+        assert len(linked) == FAILING_LINKS * len(lists)
+        more = [as_read(c.value) for c in app.caption if as_read(c.value).startswith("and ")]
+        assert more == [f"and {STARS - FAILING_LINKS} more: each is a finding on the Findings page and in the list "
+                        "below."] * len(lists), more
