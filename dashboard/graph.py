@@ -159,6 +159,21 @@ def build(topo: dict[str, pd.DataFrame], observed: pd.DataFrame | None, volumes:
     return out, pd.DataFrame(out_edges, columns=EDGE_COLUMNS)
 
 
+def ranked(nodes: pd.DataFrame, edges: pd.DataFrame) -> list[str]:
+    """The node ids, the worst open finding first, then the busiest (volume on their edges)."""
+    rank = _ranks(nodes, edges)
+    return sorted(rank, key=rank.__getitem__)
+
+
+def _ranks(nodes: pd.DataFrame, edges: pd.DataFrame) -> dict[str, tuple[int, int, str]]:
+    weight = dict.fromkeys(nodes["id"], 0)
+    for e in edges.itertuples():
+        for i in (e.src, e.dst):
+            weight[i] = weight.get(i, 0) + int(e.volume or 0)
+    return {i: (-severity_rank(s) if isinstance(s, str) and s else 0, -weight[i], i)
+            for i, s in zip(nodes["id"], nodes["severity"], strict=True)}
+
+
 MAX_DRAWN = 50  # nodes the Overview draws at once; past it a drawing is a wall (a cluster holds hundreds)
 FOCUS_HOPS = 2
 
@@ -177,12 +192,7 @@ def trim(nodes: pd.DataFrame, edges: pd.DataFrame, *, limit: int = MAX_DRAWN,
     if focus not in ids and len(ids) <= limit:
         nodes.attrs.setdefault("left_out", {})
         return nodes, edges
-    weight = dict.fromkeys(ids, 0)
-    for e in edges.itertuples():
-        for i in (e.src, e.dst):
-            weight[i] = weight.get(i, 0) + int(e.volume or 0)
-    rank = {i: (-severity_rank(s) if isinstance(s, str) and s else 0, -weight[i], i)
-            for i, s in zip(nodes["id"], nodes["severity"], strict=True)}
+    rank = _ranks(nodes, edges)
     near: dict[str, set[str]] = {i: set() for i in ids}
     for e in edges.itertuples():
         if e.src in near and e.dst in near:

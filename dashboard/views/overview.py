@@ -64,7 +64,7 @@ def _focus(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
     everything = "(the worst and busiest)"
     if len(nodes) <= graph.MAX_DRAWN and links.param("focus") is None:
         return nodes, edges
-    order = graph.trim(nodes, edges, limit=len(nodes))[0]["id"].tolist()  # worst and busiest first
+    order = graph.ranked(nodes, edges)
     kind_of = dict(zip(nodes["id"], nodes["kind"], strict=True))
     name_of = dict(zip(nodes["id"], nodes["name"], strict=True))
     focus = links.choose("Focus the graph on", [everything, *order], param_name="focus", key="ov_focus",

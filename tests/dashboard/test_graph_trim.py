@@ -45,6 +45,13 @@ def test_past_the_limit_the_worst_and_busiest_are_drawn_with_their_neighbours() 
     assert len(drawn_edges) >= 6  # every drawn star is whole
 
 
+def test_the_focus_list_is_worst_then_busiest() -> None:
+    nodes, edges = _graph(5)
+    order = graph.ranked(nodes, edges)
+    assert order[:3] == ["topic:t-3", "topic:t-4", "topic:t-2"]  # the error, then warnings by volume
+    assert sorted(order) == sorted(nodes["id"])
+
+
 def test_focus_draws_a_node_and_what_it_calls_feeds_or_reads_two_steps_out() -> None:
     nodes, edges = _graph(30)
     drawn, _ = graph.trim(nodes, edges, focus="topic:t-10")
