@@ -88,7 +88,7 @@ native_stacks() {  # native_stacks PYTHON MARK SIGNAL: after pytest died of a si
   fi
   echo "pytest died of signal $3: every thread's native stack from its core file, the crashing thread last" >&2
   gdb -q -batch -ex "set print frame-arguments none" -ex "thread apply all bt 12" \
-    -ex "echo \n--- the thread that died ---\n" -ex "bt 12" \
+    -ex "echo \n--- the thread that died ---\n" -ex "bt 60" \
     "$(readlink -f "$1")" "$core" 2>&1 | grep -v '^\[New LWP' >&2 || true
   rm -f "$core"
 }
@@ -96,16 +96,20 @@ native_stacks() {  # native_stacks PYTHON MARK SIGNAL: after pytest died of a si
 run_pytest() {  # run_pytest PYTHON ARGS...: pytest's status, "no tests" counted as a failure
   local py=$1
   shift
-  local mark
+  local mark progress
   mark=$(mktemp)
+  progress=$(mktemp)
   set +e
-  # a crash in native code (librdkafka, DuckDB, ours) leaves a core file for native_stacks
-  (ulimit -c unlimited 2>/dev/null; exec "$py" -m pytest "$@")
+  # a crash in native code (librdkafka, DuckDB, ours) leaves a core file for native_stacks;
+  # tests/conftest.py writes the test under way to SEAMWATCH_TEST_PROGRESS
+  (ulimit -c unlimited 2>/dev/null; SEAMWATCH_TEST_PROGRESS=$progress exec "$py" -m pytest "$@")
   local status=$?
   set -e
   if [ "$status" -gt 128 ]; then
     native_stacks "$py" "$mark" "$((status - 128))"
+    echo "pytest died of signal $((status - 128)) during $(cat "$progress" 2>/dev/null || echo 'no test (none had started)')" >&2
   fi
+  rm -f "$progress"
   cores "$mark" | xargs -r rm -f  # a child's, if any
   rm -f "$mark"
   if [ "$status" -eq 5 ]; then

@@ -42,6 +42,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("store_kind", store_kinds(), scope="function")
 
 
+def pytest_runtest_logstart(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Name the test under way in SEAMWATCH_TEST_PROGRESS (scripts/test.sh sets it), so that a run
+    killed by a signal in native code can say which test it died in."""
+    if progress := os.environ.get("SEAMWATCH_TEST_PROGRESS"):
+        Path(progress).write_text(nodeid + "\n")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without the lake kind, leave out the ``lake`` tests (they run in the lake environment);
     in a lake-only run, keep only the tests that run on a lake store and the ``lake`` tests."""
