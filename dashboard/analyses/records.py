@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 
 from collectors.errors import SeamwatchError
-from dashboard.analyses.processings import GENERATION_SPANS, as_list, for_store
+from dashboard.analyses.processings import GENERATION_SPANS, GENERATIONS, as_list, for_store
 from dashboard.analyses.window import Window
 
 PAGE_SIZE = 50
@@ -354,6 +354,23 @@ def nth(con: duckdb.DuckDBPyConnection, rec: dict[str, Any] | None) -> int:
     return next((i for i, t in enumerate(tapped_times(con, rec)) if pd.Timestamp(t) == at), 0)
 
 
+def nth_at(con: duckdb.DuckDBPyConnection, topic: str, partition: int, offset: int, tapped_at: object) -> int:
+    """:func:`nth` of the record at this position tapped at ``tapped_at``: how many at its position
+    were tapped after it (0: the newest, as for every topic never created again)."""
+    if _na(tapped_at):
+        return 0
+    return con.execute('SELECT count(*) FROM records WHERE topic = ? AND "partition" = ? AND "offset" = ? '
+                       "AND tapped_at > ?", [topic, int(partition), int(offset),
+                                             pd.Timestamp(tapped_at).to_pydatetime()]).fetchall()[0][0]
+
+
+def recreated_topics(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The topics deleted and created again under a tap (a record at one of their positions may
+    have an older one beside it)."""
+    query = f"SELECT DISTINCT topic FROM {GENERATIONS}"  # noqa: S608 (a constant table name)
+    return {r[0] for r in con.execute(for_store(con, query)).fetchall()}
+
+
 def _na(v: object) -> bool:
     try:
         return bool(pd.isna(v))
@@ -431,22 +448,29 @@ def dead_letter_copies(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> p
 
 
 _REPUBLISHED = """
-SELECT topic, "partition", "offset", "timestamp", "key", value_hash = ? AS same_payload
+SELECT topic, "partition", "offset", "timestamp", "key", value_hash = $hash AS same_payload, tapped_at
 FROM records
-WHERE "timestamp" >= ? AND "timestamp" < ? AND topic = ? AND event_id = ? AND NOT ("partition" = ? AND "offset" = ?)
+WHERE "timestamp" >= $start AND "timestamp" < $end AND topic = $topic AND event_id = $event_id
+  -- not the record itself; of a topic created again, the other generations' records at its position are others
+  AND NOT ("partition" = $partition AND "offset" = $offset
+           AND coalesce(tapped_at >= $gen_since, true) AND coalesce(tapped_at < $gen_until, true))
 ORDER BY "timestamp", "partition", "offset"
 """
 
 
 def duplicate_publications(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> pd.DataFrame:
     """Other records of the same event id on the same topic within REPUBLISH_SPAN of it (the
-    same payload: a duplicate publication; another payload: an id collision). Event ids are
+    same payload: a duplicate publication; another payload: an id collision), the records at its
+    position in the other generations of a topic created again among them. Event ids are
     random, so no zone map narrows an unbounded look-up: the span keeps it to a slice."""
     if not rec.get("event_id"):
-        return pd.DataFrame(columns=["topic", "partition", "offset", "timestamp", "key", "same_payload"])
+        return pd.DataFrame(columns=["topic", "partition", "offset", "timestamp", "key", "same_payload", "tapped_at"])
     at = _since(rec) + CLOCK_SLACK
-    return con.execute(_REPUBLISHED, [rec.get("value_hash"), at - REPUBLISH_SPAN, at + REPUBLISH_SPAN, rec["topic"],
-                                      rec["event_id"], int(rec["partition"]), int(rec["offset"])]).df()
+    begun, ended = generation(con, rec)
+    return con.execute(_REPUBLISHED, {"hash": rec.get("value_hash"), "start": at - REPUBLISH_SPAN,
+                                      "end": at + REPUBLISH_SPAN, "topic": rec["topic"], "event_id": rec["event_id"],
+                                      "partition": int(rec["partition"]), "offset": int(rec["offset"]),
+                                      "gen_since": begun, "gen_until": ended}).df()
 
 
 _PRODUCED = """

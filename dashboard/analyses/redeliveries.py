@@ -27,6 +27,7 @@ import pandas as pd
 
 from collectors.normalize.deadletter import PROVENANCE
 from dashboard.analyses.processings import (
+    GENERATION_SPANS,
     RETRY_TOPIC_RE,
     as_dt,
     as_list,
@@ -171,9 +172,9 @@ def processings_of(con: duckdb.DuckDBPyConnection, window: Window, *, group: str
     ).df()
 
 
-_DUPLICATE_PUBLICATIONS = r"""
+_DUPLICATE_PUBLICATIONS = rf"""
 WITH recs AS (
-    SELECT topic, event_id, "partition", "offset", value_hash, event_type,
+    SELECT topic, event_id, "partition", "offset", value_hash, event_type, tapped_at,
            coalesce("timestamp", tapped_at) AS ts
     FROM records
     WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
@@ -183,32 +184,41 @@ WITH recs AS (
       -- a redrive's replay is a deliberate second publication (REDRIVE_OUTCOME follows it up)
       AND NOT contains(coalesce(headers, ''), $redriven)
 ),
--- a position holds one record (the store ingests each once), so a plain count finds the
--- candidates cheaply; only their records are aggregated in detail
+-- a position holds one record of each topic generation (the store ingests each once), so a
+-- plain count finds the candidates cheaply; only their records are aggregated in detail
 cand AS (
     SELECT topic, event_id FROM recs GROUP BY ALL HAVING count(*) > 1
+),
+gens AS ({GENERATION_SPANS}),
+located AS (  -- of a topic created again, the generation each copy was tapped in (NULL: the first)
+    SELECT r.*, nullif(g.since, '-infinity'::TIMESTAMP) AS generation
+    FROM (SELECT * FROM recs SEMI JOIN cand USING (topic, event_id)) r
+    LEFT JOIN gens g ON g.topic = r.topic AND r.tapped_at >= g.since AND r.tapped_at < g.until
 )
 SELECT topic, event_id,
-       count(DISTINCT ("partition", "offset")) AS copies,
+       count(DISTINCT ("partition", "offset", generation)) AS copies,
        count(DISTINCT value_hash) AS payloads,
        count(DISTINCT event_type) AS event_types,
        list(struct_pack("partition" := "partition", "offset" := "offset", value_hash := value_hash,
-                        event_type := event_type) ORDER BY "partition", "offset") AS locations,
+                        event_type := event_type, generation := generation, tapped_at := tapped_at)
+            ORDER BY generation NULLS FIRST, "partition", "offset") AS locations,
        min(ts) AS first_seen, max(ts) AS last_seen,
        CASE WHEN count(DISTINCT value_hash) > 1 OR count(DISTINCT event_type) > 1
             THEN 'collision' ELSE 'duplicate' END AS kind
-FROM recs SEMI JOIN cand USING (topic, event_id)
+FROM located
 GROUP BY topic, event_id
-HAVING count(DISTINCT ("partition", "offset")) > 1
+HAVING count(DISTINCT ("partition", "offset", generation)) > 1
 ORDER BY first_seen, topic, event_id
-"""
+"""  # noqa: S608 (constant SQL; values are bound)
 
 
 def duplicate_publications(con: duckdb.DuckDBPyConnection, window: Window, *,
                            topic: str | None = None) -> pd.DataFrame:
-    """Event ids seen at more than one offset of a topic; kind is 'duplicate' or 'collision'."""
+    """Event ids seen at more than one offset of a topic, or in more than one generation of a
+    topic created again; kind is 'duplicate' or 'collision'. Each of its ``locations`` names
+    the copy's generation (None: the topic as first created) and when it was tapped."""
     return con.execute(
-        _DUPLICATE_PUBLICATIONS,
+        for_store(con, _DUPLICATE_PUBLICATIONS),
         {"start": window.start, "end": window.end, "topic": topic, "retry_re": RETRY_TOPIC_RE,
          "redriven": json.dumps([PROVENANCE, ""])[:-3]},  # '["seamwatch-redriven-from", ' as stored
     ).df()
@@ -219,11 +229,15 @@ def duplicate_publications(con: duckdb.DuckDBPyConnection, window: Window, *,
 SAMPLE = 20  # evidence rows kept per finding
 
 
+def _none(value: object) -> bool:
+    return value is None or bool(pd.isna(value))
+
+
 def record_label(topic: str, partition: object, offset: object, generation: object = None) -> str:
     """'orders/0/7', and for a later generation of a topic created again 'orders/0/7 (topic created
     again 2026-12-05 12:03:20)': the Idempotency page names position-keyed messages alike."""
     label = f"{topic}/{int(partition)}/{int(offset)}"  # type: ignore[call-overload]
-    if generation is None or pd.isna(generation):
+    if _none(generation):
         return label
     return f"{label} (topic created again {pd.Timestamp(generation):%Y-%m-%d %H:%M:%S})"
 
@@ -253,7 +267,10 @@ def publication_groups(dups: pd.DataFrame, kind: str) -> list[tuple[str, pd.Data
         ids = [
             {"event_id": r.event_id, "locations": [
                 {"partition": int(x["partition"]), "offset": int(x["offset"]), "value_hash": x["value_hash"],
-                 "event_type": x["event_type"]} for x in r.locations]}
+                 "event_type": x["event_type"],
+                 # of a topic created again: which topic's record (absent for the topic as first created)
+                 **({} if _none(x.get("generation")) else {"topic_created_again": as_dt(x["generation"]).isoformat()})}
+                for x in r.locations]}
             for r in df.head(SAMPLE).itertuples(index=False)
         ]
         out.append((topic, df, ids, as_dt(df["first_seen"].min()), as_dt(df["last_seen"].max())))

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from dashboard.analyses import records as recs
 from dashboard.analyses import redeliveries as red
 from dashboard.analyses.processings import auto_bucket
 from dashboard.charts.series import bars_over_time
@@ -68,7 +69,8 @@ def render(ctx: Ctx) -> None:
         st.subheader("Events published more than once")
         st.caption("The same event id at several offsets: a producer retry without idempotence, or an outbox "
                    "relay publishing twice. A different payload under one id is an id collision.")
-        dups["record"] = [links.record_href(t, locs[0]["partition"], locs[0]["offset"]) if len(locs) else None
+        recreated = recs.recreated_topics(ctx.cur)  # their first copy may be an older topic's record
+        dups["record"] = [_first_copy(ctx, t, locs, t in recreated) if len(locs) else None
                           for t, locs in zip(dups["topic"], dups["locations"], strict=True)]
         st.dataframe(dups[["kind", "topic", "event_id", "copies", "payloads", "first_seen", "record"]],
                      hide_index=True, width="stretch", column_config={
@@ -77,6 +79,13 @@ def render(ctx: Ctx) -> None:
                          "record": st.column_config.LinkColumn("First copy (its detail lists the others)",
                                                                display_text=r"record=([^&]+)"),
                          "first_seen": st.column_config.DatetimeColumn("First seen (UTC)", format="HH:mm:ss")})
+
+
+def _first_copy(ctx: Ctx, topic: str, locations: list, recreated: bool) -> str | None:
+    """A link to the Records page on the first copy of a published event, of its own topic generation."""
+    first = locations[0]
+    older = recs.nth_at(ctx.cur, topic, first["partition"], first["offset"], first["tapped_at"]) if recreated else 0
+    return links.record_href(topic, first["partition"], first["offset"], generation=older or None)
 
 
 def _label(key: str, r: Any) -> str:

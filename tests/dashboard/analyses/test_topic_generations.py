@@ -136,6 +136,40 @@ def test_one_offset_redelivered_in_each_generation_is_two_records_about_their_ow
     assert recs.record(cur, TOPIC, 0, 0)["key"] == "acc-new"  # no time: the newest
 
 
+def replayed(data, store) -> None:
+    """Charges c-1, c-2, c-3 at offsets 0-2 of the old topic; in the topic created again (150 s),
+    c-1 replayed at its old offset, c-9 and then c-2 replayed at another offset."""
+    for offset, event in enumerate(("c-1", "c-2", "c-3")):
+        data.record(TOPIC, 0, offset, at=10 + offset, key=event, value={"eventId": event, "type": "ChargeMade"})
+    for offset, event in ((0, "c-1"), (1, "c-9"), (2, "c-2")):
+        data.record(TOPIC, 0, offset, at=200 + offset, key=event, value={"eventId": event, "type": "ChargeMade"})
+    new_records = to_table(data.records[3:], RECORD_SCHEMA)
+    data.write()
+    store.append({"topic_generations": generation_rows(data, new_records)})
+
+
+def test_an_event_replayed_into_the_topic_created_again_is_published_twice_wherever_it_lands(data, store, window):
+    """Both replayed events are published twice, once in each topic, whether or not they land at
+    their old offset; the evidence and the Records page name each copy's own record."""
+    replayed(data, store)
+    cur = store.cursor()
+
+    dups = rd.duplicate_publications(cur, window)
+    assert dict(zip(dups["event_id"], dups["copies"], strict=True)) == {"c-1": 2, "c-2": 2}
+    again = "2026-03-02T12:03:20"
+    found = {f.rule: f for f in rule_findings(cur, window, None, "DUPLICATE_PUBLISH")}
+    where = {e["event_id"]: [(loc["offset"], loc.get("topic_created_again")) for loc in e["locations"]]
+             for e in found["DUPLICATE_PUBLISH"].evidence["event_ids"]}
+    assert where == {"c-1": [(0, None), (0, again)], "c-2": [(1, None), (2, again)]}
+    assert found["DUPLICATE_PUBLISH"].count == 4
+
+    # the Records page of each copy lists the other, the one at its own offset too
+    for at in (10, 200):
+        rec = recs.record(cur, TOPIC, 0, 0, at=data.at(at + 1))
+        other = recs.duplicate_publications(cur, rec)
+        assert other["offset"].tolist() == [0] and other["timestamp"].tolist() != [rec["timestamp"]]
+
+
 def test_a_batch_without_the_topic_starts_no_generation_and_a_lying_clock_is_bounded(data):
     generations = Generations("test")
     generations.found(TOPIC, "id-2", data.at(50), data.at(60))

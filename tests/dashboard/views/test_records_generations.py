@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from collectors.store import Store
-from tests.dashboard.analyses.test_topic_generations import TOPIC, created_again, generation_rows, twice_in_each
+from tests.dashboard.analyses.test_topic_generations import (
+    TOPIC,
+    created_again,
+    generation_rows,
+    replayed,
+    twice_in_each,
+)
 from tests.dashboard.views.conftest import page_text
 from tests.support.apptest import app_over, open_page
 from tests.support.builders import Data
@@ -61,6 +67,30 @@ def test_the_evidence_pages_show_each_generations_record_and_customer(tmp_path, 
                     table = next(d.value for d in app.dataframe if "record" in d.value.columns)
                     assert {dict(_query(h.partition("?")[2])).get("generation") for h in table["record"]} == {
                         generation}, table["record"].tolist()
+
+
+@pytest.mark.file_only
+def test_an_event_published_in_each_generation_links_each_copy_to_its_own_record(tmp_path, monkeypatch) -> None:
+    """c-1 replayed at its old offset, c-2 at another: the Redeliveries table's first copy of each is
+    the old topic's record, and each copy's Records page links the other copy's own record."""
+    db = tmp_path / "replayed.duckdb"
+    with Store(db) as store:
+        replayed(Data(store), store)
+    with app_over(db, monkeypatch) as app:
+        open_page(app, "views/redeliveries.py")
+        assert not app.exception
+        table = next(d.value for d in app.dataframe if "event_id" in d.value.columns)
+        first = {e: dict(_query(h.partition("?")[2])) for e, h in zip(table["event_id"], table["record"], strict=True)}
+        assert {e: (q["record"], q.get("generation")) for e, q in first.items()} == {
+            "c-1": (f"{TOPIC}/0/0", "1"), "c-2": (f"{TOPIC}/0/1", "1")}
+    for generation, other in (("1", None), (None, "1")):  # the old topic's c-1, then the new one's
+        with app_over(db, monkeypatch) as app:
+            open_page(app, "views/records.py", record=f"{TOPIC}/0/0", **({"generation": generation} if generation else {}))
+            assert not app.exception
+            again = next(d.value for d in app.dataframe if "kind" in d.value.columns and "key" in d.value.columns)
+            assert again["kind"].tolist() == ["published again"]
+            links = [dict(_query(h.partition("?")[2])) for h in again["record"]]
+            assert [(q["record"], q.get("generation")) for q in links] == [(f"{TOPIC}/0/0", other)], generation
 
 
 def _query(qs: str) -> list[tuple[str, str]]:
