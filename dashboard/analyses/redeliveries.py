@@ -199,6 +199,7 @@ SELECT topic, event_id,
        count(DISTINCT ("partition", "offset", generation)) AS copies,
        count(DISTINCT value_hash) AS payloads,
        count(DISTINCT event_type) AS event_types,
+       count(DISTINCT coalesce(generation, '-infinity'::TIMESTAMP)) AS generations,
        list(struct_pack("partition" := "partition", "offset" := "offset", value_hash := value_hash,
                         event_type := event_type, generation := generation, tapped_at := tapped_at)
             ORDER BY generation NULLS FIRST, "partition", "offset") AS locations,

@@ -47,7 +47,8 @@ def render(ctx: Ctx) -> None:
     c[2].metric("Redelivery rate", f"{again / processed:.1%}" if processed else "–",
                 help="Processings that were a second (or later) delivery, of all processings.")
     c[3].metric("Groups affected", f"{df['group'].nunique() if len(df) else 0:,}")
-    c[4].metric("Duplicate publications", f"{len(dups):,}", help="One event id at more than one offset of a topic.")
+    c[4].metric("Duplicate publications", f"{len(dups):,}",
+                help="One event id at more than one offset of a topic, or in the topic and in the topic created again.")
 
     st.plotly_chart(bars_over_time(rate, x="bucket", bucket=bucket, x_range=(ctx.window.start, ctx.window.end),
 
@@ -67,8 +68,9 @@ def render(ctx: Ctx) -> None:
         _drill(ctx, df, list(by_group["group"]))
     if len(dups):
         st.subheader("Events published more than once")
-        st.caption("The same event id at several offsets: a producer retry without idempotence, or an outbox "
-                   "relay publishing twice. A different payload under one id is an id collision.")
+        st.caption("The same event id at several offsets, or again in its topic created again: a producer retry "
+                   "without idempotence, an outbox relay publishing twice, or a replay. A different payload under "
+                   "one id is an id collision.")
         recreated = recs.recreated_topics(ctx.cur)  # their first copy may be an older topic's record
         dups["record"] = [_first_copy(ctx, t, locs, t in recreated) if len(locs) else None
                           for t, locs in zip(dups["topic"], dups["locations"], strict=True)]

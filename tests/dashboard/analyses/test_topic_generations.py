@@ -162,6 +162,8 @@ def test_an_event_replayed_into_the_topic_created_again_is_published_twice_where
              for e in found["DUPLICATE_PUBLISH"].evidence["event_ids"]}
     assert where == {"c-1": [(0, None), (0, again)], "c-2": [(1, None), (2, again)]}
     assert found["DUPLICATE_PUBLISH"].count == 4
+    assert found["DUPLICATE_PUBLISH"].summary.endswith(
+        "(4 records, 2 of them copies; 2 of them both before and after the topic was deleted and created again)")
 
     # the Records page of each copy lists the other, the one at its own offset too
     for at in (10, 200):
