@@ -5,6 +5,11 @@ stale group) beside a handful of warnings and errors; listed one by one, they pu
 matters off the Overview, the Findings table and What changed. Pages show ``fold(found)``:
 every warning and worse as it is, then one row per info rule that stands for all of its
 findings and lists their subjects in its evidence.
+
+A cluster of production size does the same with warnings: 200 topics without envelopes are
+200 ENVELOPE_MISSING rows above the one error that matters. A warning rule with more than
+FOLD_WARNINGS_OVER findings is one row too, where its first finding stood. Errors and
+criticals are never folded.
 """
 
 from __future__ import annotations
@@ -22,31 +27,45 @@ def is_folded(f: Finding) -> bool:
     return f.subject_kind == FOLDED
 
 
-def fold(found: list[Finding]) -> list[Finding]:
-    """Warnings and worse, in their order, then one finding per info rule (a single info
-    finding stays itself: there is nothing to fold)."""
-    keep = [f for f in found if f.severity != FOLD_AT]
-    by_rule: dict[str, list[Finding]] = defaultdict(list)
+FOLD_WARNINGS_OVER = 12  # a warning rule with more findings than this is one row
+
+
+def fold(found: list[Finding], *, warnings: bool = True) -> list[Finding]:
+    """Warnings and worse, in their order (a warning rule of more than FOLD_WARNINGS_OVER findings
+    as one row where its first one stood, unless ``warnings`` is False), then one finding per info
+    rule (a single info finding stays itself: there is nothing to fold)."""
+    by_rule: dict[tuple[str, str], list[Finding]] = defaultdict(list)
+    for f in found:
+        by_rule[(f.severity, f.rule)].append(f)
+    keep: list[Finding] = []
     for f in found:
         if f.severity == FOLD_AT:
-            by_rule[f.rule].append(f)
-    for rule, group in sorted(by_rule.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-        if len(group) == 1:
-            keep.append(group[0])
             continue
-        kinds = {f.subject_kind for f in group}
-        kind = kinds.pop() if len(kinds) == 1 else "subject"
-        seen = [t for f in group for t in (f.first_seen, f.last_seen) if t is not None]
-        keep.append(Finding(
-            rule=rule, severity=FOLD_AT, subject_kind=FOLDED, subject=plural(len(group), kind),
-            count=sum(f.count for f in group), first_seen=min(seen, default=None), last_seen=max(seen, default=None),
-            summary=f"{plural(len(group), kind)}, such as: {group[0].summary} (and {len(group) - 1:,} more)",
-            remedy=group[0].remedy,
-            evidence={"findings": [{"subject": f.subject, "count": f.count, "summary": f.summary} for f in group]},
-            # one unit when every finding counts the same thing (an undeclared call and flow do not)
-            count_unit=units.pop() if len(units := {f.count_unit for f in group}) == 1 else "",
-        ))
+        group = by_rule[(f.severity, f.rule)]
+        if not (warnings and f.severity == "warning" and len(group) > FOLD_WARNINGS_OVER):
+            keep.append(f)
+        elif f is group[0]:
+            keep.append(_folded(f.rule, f.severity, group))
+    info = sorted(((rule, group) for (sev, rule), group in by_rule.items() if sev == FOLD_AT),
+                  key=lambda kv: (-len(kv[1]), kv[0]))
+    keep.extend(group[0] if len(group) == 1 else _folded(rule, FOLD_AT, group) for rule, group in info)
     return keep
+
+
+def _folded(rule: str, severity: str, group: list[Finding]) -> Finding:
+    """One row standing for all of a rule's findings, their subjects in its evidence."""
+    kinds = {f.subject_kind for f in group}
+    kind = kinds.pop() if len(kinds) == 1 else "subject"
+    seen = [t for f in group for t in (f.first_seen, f.last_seen) if t is not None]
+    return Finding(
+        rule=rule, severity=severity, subject_kind=FOLDED, subject=plural(len(group), kind),
+        count=sum(f.count for f in group), first_seen=min(seen, default=None), last_seen=max(seen, default=None),
+        summary=f"{plural(len(group), kind)}, such as: {group[0].summary} (and {len(group) - 1:,} more)",
+        remedy=group[0].remedy,
+        evidence={"findings": [{"subject": f.subject, "count": f.count, "summary": f.summary} for f in group]},
+        # one unit when every finding counts the same thing (an undeclared call and flow do not)
+        count_unit=units.pop() if len(units := {f.count_unit for f in group}) == 1 else "",
+    )
 
 
 def counts(found: list[Finding]) -> tuple[int, int]:

@@ -250,6 +250,27 @@ def test_info_findings_never_crowd_out_warnings() -> None:
     assert len(shown[-1].evidence["findings"]) == 111
 
 
+def test_a_warning_rule_of_many_subjects_is_one_row_where_it_stood_and_errors_are_never_folded() -> None:
+    """13 ENVELOPE_MISSING warnings after an error, 13 DEAD_LETTER errors and 2 REDELIVERY warnings:
+    the errors and the two warnings stay rows, the 13 warnings become one where the first stood."""
+    from dashboard.findings.model import Finding
+    from dashboard.findings.noise import FOLD_WARNINGS_OVER, fold, is_folded
+
+    def f(rule: str, sev: str, subject: str) -> Finding:
+        return Finding(rule, sev, "topic", subject, 2, None, None, "seen", "fix")
+
+    many = FOLD_WARNINGS_OVER + 1
+    found = [f("EVENT_ID_COLLISION", "error", "a"), *(f("ENVELOPE_MISSING", "warning", f"t{i}") for i in range(many)),
+             *(f("DEAD_LETTER", "error", f"t{i}.DLT") for i in range(many)), f("REDELIVERY", "warning", "g1"),
+             f("REDELIVERY", "warning", "g2")]
+    shown = fold(found)
+    assert [(x.rule, x.subject) for x in shown] == [
+        ("EVENT_ID_COLLISION", "a"), ("ENVELOPE_MISSING", f"{many} topics"),
+        *(("DEAD_LETTER", f"t{i}.DLT") for i in range(many)), ("REDELIVERY", "g1"), ("REDELIVERY", "g2")]
+    assert is_folded(shown[1]) and shown[1].severity == "warning" and shown[1].count == 2 * many
+    assert [x.subject for x in fold(found, warnings=False)] == [x.subject for x in found]
+
+
 # Several Kafka clusters --------------------------------------------------------------------
 
 

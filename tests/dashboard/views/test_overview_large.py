@@ -71,3 +71,30 @@ def test_event_design_links_a_failing_principles_first_subjects_and_counts_the_r
         more = [as_read(c.value) for c in app.caption if as_read(c.value).startswith("and ")]
         assert more == [f"and {STARS - FAILING_LINKS} more: each is a finding on the Findings page and in the list "
                         "below."] * len(lists), more
+
+
+@pytest.mark.file_only
+def test_findings_fold_a_warning_rule_of_many_subjects_into_one_row_and_list_them_when_it_is_chosen(
+        tmp_path, monkeypatch) -> None:
+    """30 topics without envelopes or trace context: each of those warning rules is one row of 30
+    topics; chosen in the Rules filter, its 30 findings are listed; a link to one still opens it."""
+    from dashboard.findings.noise import FOLD_WARNINGS_OVER
+
+    assert STARS > FOLD_WARNINGS_OVER
+    db = tmp_path / "cluster.duckdb"
+    _cluster(db)
+    with app_over(db, monkeypatch) as app:
+        open_page(app, "views/findings.py")
+        table = next(d.value for d in app.dataframe if "rule" in d.value.columns)
+        rows = table[table["rule"] == "ENVELOPE_MISSING"]
+        assert rows["subject"].tolist() == [f"{STARS} topics"] and rows["severity"].tolist() == ["warning"]
+        assert (table["rule"] == "MISSING_TRACE_CONTEXT").sum() == 1
+        app.multiselect(key="find_rules").set_value(["ENVELOPE_MISSING"]).run()
+        assert not app.exception
+        table = next(d.value for d in app.dataframe if "rule" in d.value.columns)
+        assert sorted(table["subject"]) == [f"orders-{i:02d}" for i in range(STARS)]
+    with app_over(db, monkeypatch) as app:
+        open_page(app, "views/findings.py", finding="ENVELOPE_MISSING:orders-07")
+        assert not app.exception
+        said = [as_read(m.value) for m in app.markdown]
+        assert any(m.startswith("**ENVELOPE_MISSING** on topic **orders-07**") for m in said), said
