@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
 from dashboard.findings.model import SEVERITIES, count_text
-from dashboard.findings.noise import FOLD_WARNINGS_OVER, fold
+from dashboard.findings.noise import FOLD_WARNINGS_OVER, fold, is_folded
 from dashboard.ui import evidence, links, sources, state
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -87,15 +87,16 @@ def _drill(shown: list, every: list, clicked: str | None) -> None:
     if key is None:
         return
     f = by_key[key]
-    st.markdown(f"**{md(f.rule)}** on {md(f.subject_kind)} **{md(f.subject)}** — {md(f.severity)}, "
-                f"count {md(count_text(f))}")
+    on = f"**{md(f.subject)}**" if is_folded(f) else f"{md(f.subject_kind)} **{md(f.subject)}**"  # "30 topics"
+    st.markdown(f"**{md(f.rule)}** on {on} — {md(f.severity)}, count {md(count_text(f))}")
     st.markdown(f"{md(f.summary)}.")
     st.info(md(f.remedy), icon=":material/build:")
     page = RULE_PAGE.get(f.rule)
     params = {k: f.subject for k in ("group", "topic") if f.subject_kind == k}
     traces = (f.evidence or {}).get("trace_ids") or []
     if page:
-        links.to(page, f"Open {links.title(page)} on {md(f.subject)}", icon=":material/open_in_new:", **params,
+        on = "" if is_folded(f) else f" on {md(f.subject)}"
+        links.to(page, f"Open {links.title(page)}{on}", icon=":material/open_in_new:", **params,
                  trace=traces[0] if traces and page == "call-chains" else None)
     units = registry.rule(f.rule).units if f.rule in registry.ids() else {}
     for title, table in evidence.tables(f.evidence, units=units, trace_href=_trace_href):

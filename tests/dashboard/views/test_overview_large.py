@@ -93,6 +93,12 @@ def test_findings_fold_a_warning_rule_of_many_subjects_into_one_row_and_list_the
         assert not app.exception
         table = next(d.value for d in app.dataframe if "rule" in d.value.columns)
         assert sorted(table["subject"]) == [f"orders-{i:02d}" for i in range(STARS)]
+    with app_over(db, monkeypatch) as app:  # the folded row's evidence names what it stands for
+        open_page(app, "views/findings.py", finding=f"ENVELOPE_MISSING:{STARS} topics")
+        said = [as_read(m.value) for m in app.markdown]
+        assert any(m.startswith(f"**ENVELOPE_MISSING** on **{STARS} topics** — warning") for m in said), said
+        assert [p.proto.label for p in app.get("page_link") if p.proto.page == "event-design"] == [
+            "Open Event design"]
     with app_over(db, monkeypatch) as app:
         open_page(app, "views/findings.py", finding="ENVELOPE_MISSING:orders-07")
         assert not app.exception
