@@ -348,20 +348,22 @@ def tapped_times(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> list[da
 def nth(con: duckdb.DuckDBPyConnection, rec: dict[str, Any] | None) -> int:
     """Where ``rec`` stands among the records at its position, newest first: 0 but for an older
     generation of a topic created again (the Records page's ``generation``)."""
-    if rec is None or int(rec.get("generations") or 1) < 2 or _na(rec.get("tapped_at")):
+    if rec is None or int(rec.get("generations") or 1) < 2:
         return 0
-    at = pd.Timestamp(rec["tapped_at"])
-    return next((i for i, t in enumerate(tapped_times(con, rec)) if pd.Timestamp(t) == at), 0)
+    return nth_at(con, rec["topic"], rec["partition"], rec["offset"], rec.get("tapped_at"), cluster=rec.get("cluster"))
 
 
-def nth_at(con: duckdb.DuckDBPyConnection, topic: str, partition: int, offset: int, tapped_at: object) -> int:
-    """:func:`nth` of the record at this position tapped at ``tapped_at``: how many at its position
-    were tapped after it (0: the newest, as for every topic never created again)."""
+def nth_at(con: duckdb.DuckDBPyConnection, topic: str, partition: int, offset: int, tapped_at: object, *,
+           cluster: str | None = None) -> int:
+    """:func:`nth` of the record at this position (in ``cluster``, or any) tapped at ``tapped_at``:
+    how many at its position were tapped after it (0: the newest, as for every topic never
+    created again)."""
     if _na(tapped_at):
         return 0
     return con.execute('SELECT count(*) FROM records WHERE topic = ? AND "partition" = ? AND "offset" = ? '
-                       "AND tapped_at > ?", [topic, int(partition), int(offset),
-                                             pd.Timestamp(tapped_at).to_pydatetime()]).fetchall()[0][0]
+                       "AND (?::VARCHAR IS NULL OR cluster = ?) AND tapped_at > ?",
+                       [topic, int(partition), int(offset), cluster, cluster,
+                        pd.Timestamp(tapped_at).to_pydatetime()]).fetchall()[0][0]
 
 
 def recreated_topics(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -448,9 +450,10 @@ def dead_letter_copies(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> p
 
 
 _REPUBLISHED = """
-SELECT topic, "partition", "offset", "timestamp", "key", value_hash = $hash AS same_payload, tapped_at
+SELECT cluster, topic, "partition", "offset", "timestamp", "key", value_hash = $hash AS same_payload, tapped_at
 FROM records
 WHERE "timestamp" >= $start AND "timestamp" < $end AND topic = $topic AND event_id = $event_id
+  AND ($cluster::VARCHAR IS NULL OR cluster = $cluster)  -- another cluster's topic is another log
   -- not the record itself; of a topic created again, the other generations' records at its position are others
   AND NOT ("partition" = $partition AND "offset" = $offset
            AND coalesce(tapped_at >= $gen_since, true) AND coalesce(tapped_at < $gen_until, true))
@@ -459,16 +462,18 @@ ORDER BY "timestamp", "partition", "offset"
 
 
 def duplicate_publications(con: duckdb.DuckDBPyConnection, rec: dict[str, Any]) -> pd.DataFrame:
-    """Other records of the same event id on the same topic within REPUBLISH_SPAN of it (the
+    """Other records of the same event id on the same topic (of its cluster) within REPUBLISH_SPAN of it (the
     same payload: a duplicate publication; another payload: an id collision), the records at its
     position in the other generations of a topic created again among them. Event ids are
     random, so no zone map narrows an unbounded look-up: the span keeps it to a slice."""
     if not rec.get("event_id"):
-        return pd.DataFrame(columns=["topic", "partition", "offset", "timestamp", "key", "same_payload", "tapped_at"])
+        return pd.DataFrame(columns=["cluster", "topic", "partition", "offset", "timestamp", "key", "same_payload",
+                                     "tapped_at"])
     at = _since(rec) + CLOCK_SLACK
     begun, ended = generation(con, rec)
     return con.execute(_REPUBLISHED, {"hash": rec.get("value_hash"), "start": at - REPUBLISH_SPAN,
                                       "end": at + REPUBLISH_SPAN, "topic": rec["topic"], "event_id": rec["event_id"],
+                                      "cluster": rec.get("cluster"),
                                       "partition": int(rec["partition"]), "offset": int(rec["offset"]),
                                       "gen_since": begun, "gen_until": ended}).df()
 

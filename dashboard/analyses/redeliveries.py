@@ -174,7 +174,7 @@ def processings_of(con: duckdb.DuckDBPyConnection, window: Window, *, group: str
 
 _DUPLICATE_PUBLICATIONS = rf"""
 WITH recs AS (
-    SELECT topic, event_id, "partition", "offset", value_hash, event_type, tapped_at,
+    SELECT cluster, topic, event_id, "partition", "offset", value_hash, event_type, tapped_at,
            coalesce("timestamp", tapped_at) AS ts
     FROM records
     WHERE event_id IS NOT NULL AND NOT coalesce(is_dead_letter, false)
@@ -186,16 +186,16 @@ WITH recs AS (
 ),
 -- a position holds one record of each topic generation (the store ingests each once), so a
 -- plain count finds the candidates cheaply; only their records are aggregated in detail
-cand AS (
-    SELECT topic, event_id FROM recs GROUP BY ALL HAVING count(*) > 1
+cand AS (  -- per cluster: the same topic on another cluster is another log (a mirror, say)
+    SELECT cluster, topic, event_id FROM recs GROUP BY ALL HAVING count(*) > 1
 ),
 gens AS ({GENERATION_SPANS}),
 located AS (  -- of a topic created again, the generation each copy was tapped in (NULL: the first)
     SELECT r.*, nullif(g.since, '-infinity'::TIMESTAMP) AS generation
-    FROM (SELECT * FROM recs SEMI JOIN cand USING (topic, event_id)) r
+    FROM (SELECT * FROM recs SEMI JOIN cand USING (cluster, topic, event_id)) r
     LEFT JOIN gens g ON g.topic = r.topic AND r.tapped_at >= g.since AND r.tapped_at < g.until
 )
-SELECT topic, event_id,
+SELECT cluster, topic, event_id,
        count(DISTINCT ("partition", "offset", generation)) AS copies,
        count(DISTINCT value_hash) AS payloads,
        count(DISTINCT event_type) AS event_types,
@@ -207,9 +207,9 @@ SELECT topic, event_id,
        CASE WHEN count(DISTINCT value_hash) > 1 OR count(DISTINCT event_type) > 1
             THEN 'collision' ELSE 'duplicate' END AS kind
 FROM located
-GROUP BY topic, event_id
+GROUP BY cluster, topic, event_id
 HAVING count(DISTINCT ("partition", "offset", generation)) > 1
-ORDER BY first_seen, topic, event_id
+ORDER BY first_seen, cluster, topic, event_id
 """  # noqa: S608 (constant SQL; values are bound)
 
 

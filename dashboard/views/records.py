@@ -323,10 +323,10 @@ def _copies(ctx: Ctx, r: dict[str, Any]) -> None:
     if not again.empty:
         again["kind"] = again["same_payload"].map({True: "published again", False: "id collision (other payload)"})
         recreated = int(r.get("generations") or 1) > 1  # a copy may be an older topic's record at a position
-        again["record"] = [links.record_href(t, p, o, generation=(recs.nth_at(ctx.cur, t, p, o, at) or None)
+        again["record"] = [links.record_href(t, p, o, generation=(recs.nth_at(ctx.cur, t, p, o, at, cluster=c) or None)
                                              if recreated else None)
-                           for t, p, o, at in zip(again["topic"], again["partition"], again["offset"],
-                                                  again["tapped_at"], strict=True)]
+                           for c, t, p, o, at in zip(again["cluster"], again["topic"], again["partition"],
+                                                     again["offset"], again["tapped_at"], strict=True)]
         st.dataframe(again[["timestamp", "kind", "partition", "offset", "key", "record"]], hide_index=True,
                      width="stretch", column_config={
                          "timestamp": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm:ss"),

@@ -72,8 +72,8 @@ def render(ctx: Ctx) -> None:
                    "without idempotence, an outbox relay publishing twice, or a replay. A different payload under "
                    "one id is an id collision.")
         recreated = recs.recreated_topics(ctx.cur)  # their first copy may be an older topic's record
-        dups["record"] = [_first_copy(ctx, t, locs, t in recreated) if len(locs) else None
-                          for t, locs in zip(dups["topic"], dups["locations"], strict=True)]
+        dups["record"] = [_first_copy(ctx, c, t, locs, t in recreated) if len(locs) else None
+                          for c, t, locs in zip(dups["cluster"], dups["topic"], dups["locations"], strict=True)]
         st.dataframe(dups[["kind", "topic", "event_id", "copies", "payloads", "first_seen", "record"]],
                      hide_index=True, width="stretch", column_config={
                          "kind": "Kind", "topic": "Topic", "event_id": "Event id", "copies": "Copies",
@@ -83,10 +83,11 @@ def render(ctx: Ctx) -> None:
                          "first_seen": st.column_config.DatetimeColumn("First seen (UTC)", format="HH:mm:ss")})
 
 
-def _first_copy(ctx: Ctx, topic: str, locations: list, recreated: bool) -> str | None:
+def _first_copy(ctx: Ctx, cluster: str, topic: str, locations: list, recreated: bool) -> str | None:
     """A link to the Records page on the first copy of a published event, of its own topic generation."""
     first = locations[0]
-    older = recs.nth_at(ctx.cur, topic, first["partition"], first["offset"], first["tapped_at"]) if recreated else 0
+    older = (recs.nth_at(ctx.cur, topic, first["partition"], first["offset"], first["tapped_at"], cluster=cluster)
+             if recreated else 0)
     return links.record_href(topic, first["partition"], first["offset"], generation=older or None)
 
 

@@ -111,6 +111,34 @@ def test_duplicate_publication_and_id_collision(data, store, window):
     assert found["EVENT_ID_COLLISION"].evidence["event_ids"][0]["event_id"] == "o-2"
 
 
+def test_a_topic_mirrored_to_another_cluster_is_not_published_twice(data, store, window):
+    """MirrorMaker copies orders to the DR cluster, at other offsets: each cluster's log holds the
+    event once. An event published twice within one cluster still is, and a position's records
+    are counted in their own cluster."""
+    from dashboard.analyses import records as recs
+
+    def record(cluster: str, offset: int, at: float, event: str) -> None:
+        data.record("orders", 0, offset, at=at, key=event, value={"eventId": event, "type": "OrderCreated"})
+        data.records[-1]["cluster"] = cluster
+
+    record("test", 0, 10, "o-1")
+    record("dr", 5, 11, "o-1")  # the mirror's copy
+    record("dr", 6, 12, "o-2")
+    record("dr", 7, 13, "o-2")  # published twice on the DR cluster itself
+    record("dr", 0, 30, "o-9")  # the DR topic's own offset 0, tapped later
+    data.write()
+    cur = store.cursor()
+
+    df = rd.duplicate_publications(cur, window)
+    assert list(zip(df["cluster"], df["event_id"], df["copies"], strict=True)) == [("dr", "o-2", 2)]
+    assert recs.duplicate_publications(cur, recs.record(cur, "orders", 0, 0, cluster="test")).empty
+    mirrored = recs.record(cur, "orders", 0, 5, cluster="dr")
+    assert recs.duplicate_publications(cur, mirrored).empty
+    at = recs.record(cur, "orders", 0, 0, cluster="test")["tapped_at"]
+    assert recs.nth_at(cur, "orders", 0, 0, at, cluster="test") == 0  # the newest of its own cluster
+    assert recs.nth_at(cur, "orders", 0, 0, at) == 1  # over every cluster, DR's later record counts
+
+
 def test_redeliveries_across_derive_calls_and_late_spans(data, store, window):
     # a redelivery whose processings are derived in separate calls is still one redelivery
     data.process(data.trace_id(), "email", "email", "orders", 0, 7, at=1, instance="em-1")
