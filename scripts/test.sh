@@ -107,7 +107,7 @@ run_pytest() {  # run_pytest PYTHON ARGS...: pytest's status, "no tests" counted
   set -e
   if [ "$status" -gt 128 ]; then
     native_stacks "$py" "$mark" "$((status - 128))"
-    echo "pytest died of signal $((status - 128)) during $(cat "$progress" 2>/dev/null || echo 'no test (none had started)')" >&2
+    echo "pytest died of signal $((status - 128)) during $( [ -s "$progress" ] && cat "$progress" || echo 'no test (none had started)')" >&2
   fi
   rm -f "$progress"
   cores "$mark" | xargs -r rm -f  # a child's, if any
