@@ -270,7 +270,7 @@ def measure_collect(bootstrap: str, topic: str, messages: int, memory: str | Non
     """`seamwatch collect` itself, the process a user runs (with its lag poller and deriver), tapping
     the topic from its start into a new store. Its rate counts from its first commit to the one that
     covers the topic (the start-up is not the tap's); its peak RSS is its VmHWM then."""
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
     group = f"bench-collect-{uuid.uuid4().hex[:6]}"
     parts = [TopicPartition(topic, p) for p in range(PARTITIONS)]
@@ -286,7 +286,15 @@ def measure_collect(bootstrap: str, topic: str, messages: int, memory: str | Non
                 if proc.poll() is not None:
                     lines = [line for line in proc.communicate()[1].splitlines() if line.strip()] or ["no output"]
                     raise child.BenchError(f"seamwatch collect stopped before it stored the topic: {lines[-1]}")
-                done = sum(max(tp.offset, 0) for tp in watcher.committed(parts, timeout=10))
+                try:
+                    done = sum(max(tp.offset, 0) for tp in watcher.committed(parts, timeout=10))
+                except KafkaException as exc:  # the group's coordinator is not elected yet (a fresh broker)
+                    pending = (KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE,
+                               KafkaError.COORDINATOR_LOAD_IN_PROGRESS)
+                    if exc.args[0].code() not in pending or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.2)
+                    continue
                 now = time.perf_counter()
                 if done and first is None:
                     first = (now, done)
