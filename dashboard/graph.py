@@ -178,21 +178,24 @@ MAX_DRAWN = 50  # nodes the Overview draws at once; past it a drawing is a wall 
 FOCUS_HOPS = 2
 
 
-def trim(nodes: pd.DataFrame, edges: pd.DataFrame, *, limit: int = MAX_DRAWN,
-         focus: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def trim(nodes: pd.DataFrame, edges: pd.DataFrame, *, limit: int = MAX_DRAWN, focus: str | None = None,
+         order: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The part of the graph to draw: at most ``limit`` nodes.
 
     With ``focus`` (a node id): that node and what it calls, feeds or reads, up to FOCUS_HOPS
     steps out either way, nearest first. Otherwise, when the graph is larger than ``limit``: the
     nodes with the worst open findings, then the busiest (volume on their edges), each with its
     neighbours. Edges between drawn nodes are kept. ``nodes.attrs["left_out"]`` counts, per kind, the nodes not drawn;
-    ``attrs["hidden"]`` (idle nodes, see build) is kept.
+    ``attrs["hidden"]`` (idle nodes, see build) is kept. ``order`` is :func:`ranked`'s, when the
+    caller has it already.
     """
     ids = list(nodes["id"])
     if focus not in ids and len(ids) <= limit:
         nodes.attrs.setdefault("left_out", {})
         return nodes, edges
-    rank = _ranks(nodes, edges)
+    if order is None:
+        order = ranked(nodes, edges)
+    rank = {i: n for n, i in enumerate(order)}
     near: dict[str, set[str]] = {i: set() for i in ids}
     for e in edges.itertuples():
         if e.src in near and e.dst in near:
@@ -207,7 +210,7 @@ def trim(nodes: pd.DataFrame, edges: pd.DataFrame, *, limit: int = MAX_DRAWN,
         # each of the worst and busiest with its neighbours, so that what is drawn is connected
         # (the worst nodes alone, a topic here and a group there, would be a column of boxes)
         keep = []
-        for seed in sorted(ids, key=rank.__getitem__):
+        for seed in order:
             if len(keep) >= limit:
                 break
             if seed not in keep:

@@ -73,7 +73,7 @@ def _focus(nodes: pd.DataFrame, edges: pd.DataFrame) -> tuple[pd.DataFrame, pd.D
                               "part: the worst and busiest, or one of them with what it calls, feeds or reads, "
                               f"{graph.FOCUS_HOPS} steps out.")
     focused = focus if focus != everything else None
-    drawn, drawn_edges = graph.trim(nodes, edges, focus=focused)
+    drawn, drawn_edges = graph.trim(nodes, edges, focus=focused, order=order)
     left = drawn.attrs.get("left_out") or {}
     noun = {"service": "service", "topic": "topic", "group": "consumer group"}
     what = (f"{KIND_WORDS[kind_of[focused]].lower()} {md(name_of[focused])} and what it calls, feeds or reads, "
