@@ -62,6 +62,17 @@ def stored_bytes(stored: str | None) -> bytes | None:
     return stored.encode("utf-8", "surrogatepass")
 
 
+def binary_shown(stored: str | None) -> str | None:
+    """``N bytes (hex) …`` for a value stored in its binary form (``base64:…``, bytes that are not
+    UTF-8, such as a binary key); None for text."""
+    if not stored or not stored.startswith("base64:"):
+        return None
+    try:
+        return _hex(base64.b64decode(stored[len("base64:"):], validate=True))
+    except (binascii.Error, ValueError):
+        return None
+
+
 def binary_int_field(name: str) -> str | None:
     """'partition', 'offset', 'timestamp' or 'counter' when ``name`` is a header Spring writes as a binary int."""
     lowered = name.lower()

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors.normalize.header_values import decode_all
+from collectors.normalize.header_values import binary_shown, decode_all
 
 _ID_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(Id|_id|ID)$")
 _BOOKKEEPING = frozenset(s.lower() for s in (
@@ -32,11 +32,16 @@ class Identity:
     subject: str | None = None
     ids: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def shown_key(self) -> str | None:
+        """The key as a person reads it: text as it is, a binary key as ``N bytes (hex) …``."""
+        return None if self.key is None else binary_shown(self.key) or self.key
+
     def describe(self) -> str:
         """'key o-1 · subject o-1 · orderId o-1 · accountId acc-7' (plain text)."""
         parts = []
         if self.key is not None:
-            parts.append(f"key {self.key}")
+            parts.append(f"key {self.shown_key}")
         if self.subject is not None and self.subject != self.key:
             parts.append(f"subject {self.subject}")
         parts += [f"{name} {value}" for name, value in self.ids.items()]

@@ -17,7 +17,7 @@ MAX_RECORD_LINKS = 6  # more than this many published records: the table's links
 
 def identity_markdown(who: Identity) -> str:
     """'**Key** `o-1` · **orderId** `o-1` · **accountId** `acc-7`', every value escaped."""
-    parts = [f"**Key** {md_code(who.key)}" if who.key is not None else "**Key** (none)"]
+    parts = [f"**Key** {md_code(who.shown_key)}" if who.key is not None else "**Key** (none)"]
     if who.subject is not None and who.subject != who.key:
         parts.append(f"**Subject** {md_code(who.subject)}")
     parts += [f"**{md(name)}** {md_code(value)}" for name, value in who.ids.items()]

@@ -110,6 +110,7 @@ def _results(ctx: Ctx, q: recs.RecordQuery) -> None:
                     for t, p, o in zip(df["topic"], df["partition"], df["offset"], strict=True)]
     df["event_type"] = df["event_type"].fillna("")
     df["key"] = df["key"].fillna("")
+    df["value_preview"] = df["value_preview"].mask(df["value_size"] < 0, TOMBSTONE)
     event = st.dataframe(
         df[["timestamp", "topic", "partition", "offset", "key", "event_type", "record", "value_preview"]],
         hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key=f"rec_rows_{page}",
@@ -147,18 +148,19 @@ def _trace_link(trace_id: str | None) -> str | None:
     return links.href("call-chains", trace=trace_id) if trace_id else None
 
 
+TOMBSTONE = "(null: a tombstone)"
 SCHEMA_FORMATS = {"avro": "Avro", "protobuf": "Protobuf", "json-schema": "JSON Schema"}
 
 
 def _pretty(excerpt: str | None, size: int | None, envelope: str | None = None) -> tuple[str, str, str]:
     """(text, language, note) to show a value."""
     if size is not None and size < 0:
-        return "(null: a tombstone)", "text", ""
+        return TOMBSTONE, "text", ""
     if excerpt is None:
         return "(empty)", "text", ""
     cut = size is not None and size > EXCERPT_BYTES
-    if excerpt.startswith("base64:"):
-        return excerpt, "text", "binary value, shown as base64"
+    if excerpt.startswith("base64:"):  # (the stored form's prefix would read as a URL scheme: base64://…)
+        return excerpt[len("base64:"):], "text", "binary value, shown as base64"
     decoded = (f"{SCHEMA_FORMATS[envelope]} decoded through its registered schema"
                if envelope in SCHEMA_FORMATS else "")
     try:

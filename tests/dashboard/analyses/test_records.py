@@ -152,6 +152,21 @@ def test_business_identity_from_key_subject_and_value():
     assert who.describe() == "key o-7 · orderId o-7 · accountId acc-3"
 
 
+def test_a_binary_key_and_value_read_as_bytes_not_as_their_stored_form(data, store):
+    """A key that is not UTF-8 is stored as ``base64:…``; a person reads its bytes, as for a binary header."""
+    from dashboard.ui.record_evidence import identity_markdown
+    from dashboard.views.records import _pretty
+
+    data.record("drivers", 0, 5, at=0, key="base64://4AYmlu", value=None)
+    data.write()
+    stored = rec.record(store.cursor(), "drivers", 0, 5)
+    who = identity(stored["key"], stored["headers"], stored["value_excerpt"])
+    assert who.describe() == "key 6 bytes (hex) ff fe 00 62 69 6e"
+    assert identity_markdown(who) == "**Key** `6 bytes (hex) ff fe 00 62 69 6e`"
+    assert identity("base64", None, None).describe() == "key base64", "text stays text"
+    assert _pretty("base64://4gZ2FyYmFnZSAAAQ==", 13) == ("//4gZ2FyYmFnZSAAAQ==", "text", "binary value, shown as base64")
+
+
 def test_record_story_processings_copies_and_published_effects(data, store):
     """A record processed twice by invoicing, each time publishing an invoice; a DLT copy; a republish."""
     order = {"eventId": "e-1", "data": {"orderId": "o-1", "customerId": "c-9"}}
