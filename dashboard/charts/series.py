@@ -60,11 +60,15 @@ def bars_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None
     return integer_axis(fig, float(top))
 
 
+LONE_POINT_SPAN = timedelta(minutes=1)
+
+
 def lines_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = None, y_title: str,
                     title: str | None = None, empty: str = "Nothing in this time range",
                     colors: dict[str, str] | None = None, height: int = 300, y_format: str = ",",
-                    integer: bool = False) -> go.Figure:
-    """One line per value of ``color``, markers on the points; ``integer`` for counts."""
+                    integer: bool = False, x_range: tuple | None = None) -> go.Figure:
+    """One line per value of ``color``, markers on the points; ``integer`` for counts. ``x_range``,
+    the period shown: without it a lone point got an axis zoomed to a millisecond around it."""
     if df.empty or df[y].isna().all():
         return empty_figure(empty)
     if color:
@@ -74,5 +78,10 @@ def lines_over_time(df: pd.DataFrame, *, x: str, y: str, color: str | None = Non
     fig.update_traces(hovertemplate=f"%{{x|%H:%M:%S}}<br>%{{y:{y_format}}}<extra>%{{fullData.name}}</extra>",
                       marker=dict(size=5))
     fig.update_yaxes(tickformat=y_format)
+    if x_range is None and df[x].nunique() == 1:  # one point in time: a minute either side of it
+        at = pd.Timestamp(df[x].iloc[0])
+        x_range = (at - LONE_POINT_SPAN, at + LONE_POINT_SPAN)
+    if x_range is not None:
+        fig.update_xaxes(range=list(x_range))
     fig = base_layout(fig, height=height, title=title)
     return integer_axis(fig, float(df[y].max())) if integer else fig

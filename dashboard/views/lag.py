@@ -111,7 +111,8 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
     if not trend.empty:
         trend = trend.assign(p95_s=trend["p95_ms"] / 1000)
         st.plotly_chart(lines_over_time(trend, x="bucket", y="p95_s", color="topic", y_title="p95 end-to-end lag (s)",
-                                        title=f"p95 end-to-end lag of {grp}, per topic", y_format=",.1f"),
+                                        title=f"p95 end-to-end lag of {grp}, per topic", y_format=",.1f",
+                                        x_range=(ctx.window.start, ctx.window.end)),
                         width="stretch", config={"displayModeBar": False})
     slow = lag.lagged_messages(ctx.cur, ctx.window, group=grp, limit=20)
     if not slow.empty:

@@ -38,3 +38,18 @@ def test_a_lone_bar_covers_its_bucket() -> None:
     fig = bars_over_time(one, x="bucket", y="n", color="kind", y_title="dead letters", bucket=timedelta(seconds=1))
     assert [(t.width, t.offset) for t in fig.data] == [(1000, 0)]
     assert "%H:%M:%S" in fig.data[0].hovertemplate  # a 1-s bucket is told to the second
+
+
+def test_a_lone_point_is_shown_in_a_period_not_a_millisecond() -> None:
+    """One bucket of end-to-end lag: Plotly alone zoomed the axis to 22:02:48.999–22:02:49.001.
+    The window given is the axis; without one, a minute either side of the point."""
+    at = datetime(2026, 3, 2, 12, 0, 49)
+    one = pd.DataFrame({"bucket": [at], "p95_s": [1.1], "topic": ["rides.requested"]})
+    window = (datetime(2026, 3, 2, 11, 0), datetime(2026, 3, 2, 12, 1))
+    fig = lines_over_time(one, x="bucket", y="p95_s", color="topic", y_title="p95 (s)", x_range=window)
+    assert [pd.Timestamp(v) for v in fig.layout.xaxis.range] == [pd.Timestamp(t) for t in window]
+    fig = lines_over_time(one, x="bucket", y="p95_s", color="topic", y_title="p95 (s)")
+    low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
+    assert (low, high) == (pd.Timestamp(at) - timedelta(minutes=1), pd.Timestamp(at) + timedelta(minutes=1))
+    two = pd.DataFrame({"bucket": [at, at + timedelta(seconds=5)], "p95_s": [1.1, 1.3], "topic": ["t", "t"]})
+    assert lines_over_time(two, x="bucket", y="p95_s", color="topic", y_title="p95 (s)").layout.xaxis.range is None
