@@ -8,7 +8,9 @@ text already formatted (thousands separators, "–" for a missing value, times a
 evidence's numbers (``Rule.units``: a field → "message"), so a cell reads "219 messages".
 
 Trace ids (a ``trace_id`` or ``trace_ids`` field, or one ending so) become links to the Trace
-page when the page passes ``trace_href``: they get a table of their own, column "Trace".
+page when the page passes ``trace_href``: they get a table of their own, column "Trace". A
+``record`` field of a list of records ('topic/partition/offset') links to the Records page when
+the page passes ``record_href``.
 
 A list of records inside a list of records (a message's processings, each with its effects) gets
 a table of its own below its parents', titled by the path ("Messages · Processings (2)"), each
@@ -35,6 +37,8 @@ TRACE_COLUMN = "Trace"  # the column of links to the Trace page (st.column_confi
 # or inside a sentence ("ParcelPacked at 2026-03-02T12:00:05.120000").
 _ISO_TIME = re.compile(r"\b(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|[+-]00:?00)?(?![\d:.])")
 TraceHref = Callable[[str, "str | None"], "str | None"]
+RECORD_COLUMN = "Record"  # a ``record`` field of a list of records ('topic/partition/offset'): links to the Records page
+RecordHref = Callable[[str], "str | None"]
 
 
 def when(t: datetime) -> str:
@@ -108,24 +112,26 @@ def _is_records(v: Any) -> bool:
 
 
 def _record_tables(title: str, name: str, rows: list[dict[str, Any]], units: Mapping[str, str],
-                   trace_href: TraceHref | None, lead: str | None = None) -> list[tuple[str, pd.DataFrame]]:
+                   trace_href: TraceHref | None, lead: str | None = None,
+                   record_href: RecordHref | None = None) -> list[tuple[str, pd.DataFrame]]:
     """The table of ``rows`` (the records of field ``name``), then one per list of records nested in
     them, recursively. Each nested row is led by the field that names its parent: the one its own
     parent was led by, else the parent's ``name`` in the singular ("message" in "messages"), else
     the parent's first plain field the nested rows lack."""
     nested = [k for k in dict.fromkeys(k for r in rows for k in r) if any(_is_records(r.get(k)) for r in rows)]
     flat = [{k: (len(v) if k in nested and isinstance(v, list) else v) for k, v in r.items()} for r in rows]
-    out = [(f"{title} ({len(rows):,})", _records_table(flat, units, trace_href))]
+    out = [(f"{title} ({len(rows):,})", _records_table(flat, units, trace_href, record_href))]
     for field in nested:
         owned = {k for r in rows if _is_records(r.get(field)) for c in r[field] for k in c}
         candidates = [lead, name.removesuffix("s"), *(k for r in rows for k, v in r.items() if _plain(v))]
         by = next((k for k in candidates if k and k not in owned and any(_plain(r.get(k, [])) for r in rows)), None)
         sub = [{**({by: r.get(by)} if by else {}), **c} for r in rows if _is_records(r.get(field)) for c in r[field]]
-        out += _record_tables(f"{title} · {label(field)}", field, sub, units, trace_href, by)
+        out += _record_tables(f"{title} · {label(field)}", field, sub, units, trace_href, by, record_href)
     return out
 
 
-def _records_table(rows: list[dict[str, Any]], units: Mapping[str, str], trace_href: TraceHref | None) -> pd.DataFrame:
+def _records_table(rows: list[dict[str, Any]], units: Mapping[str, str], trace_href: TraceHref | None,
+                   record_href: RecordHref | None = None) -> pd.DataFrame:
     columns: list[str] = []
     for r in rows:
         columns += [k for k in r if k not in columns]
@@ -134,6 +140,8 @@ def _records_table(rows: list[dict[str, Any]], units: Mapping[str, str], trace_h
     def text(r: dict[str, Any], c: str) -> str:
         if linked and c == "trace_id" and isinstance(r.get(c), str):
             return trace_href(r[c], r.get("span_id")) or r[c]  # type: ignore[misc]
+        if record_href is not None and c == "record" and isinstance(r.get(c), str):
+            return record_href(r[c]) or r[c]
         return _fmt(r.get(c), units.get(c))
 
     return pd.DataFrame([[text(r, c) for c in columns] for r in rows],
@@ -141,7 +149,7 @@ def _records_table(rows: list[dict[str, Any]], units: Mapping[str, str], trace_h
 
 
 def tables(evidence: dict[str, Any] | None, *, units: Mapping[str, str] | None = None,
-           trace_href: TraceHref | None = None) -> list[tuple[str, pd.DataFrame]]:
+           trace_href: TraceHref | None = None, record_href: RecordHref | None = None) -> list[tuple[str, pd.DataFrame]]:
     """(title, table) pairs: the facts first, then each list of records or map.
 
     ``units``: a field's unit ("message"), for its number, its list's or its map's numbers and
@@ -172,10 +180,10 @@ def tables(evidence: dict[str, Any] | None, *, units: Mapping[str, str] | None =
                              pd.DataFrame({label(shown).rstrip("s") or "Value": [_fmt(v, unit) for v in value]})))
         elif isinstance(value, list):
             rows = [v if isinstance(v, dict) else {"value": v} for v in value]
-            more += _record_tables(label(shown), shown, rows, units, trace_href)
+            more += _record_tables(label(shown), shown, rows, units, trace_href, record_href=record_href)
         elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
             rows = [{"key": k, **v} for k, v in value.items()]
-            first, *nested = _record_tables(label(shown), shown, rows, units, trace_href)
+            first, *nested = _record_tables(label(shown), shown, rows, units, trace_href, record_href=record_href)
             more += [(first[0], first[1].rename(columns={"Key": label(shown).rstrip("s")})), *nested]
         elif isinstance(value, dict):
             if not value:

@@ -99,12 +99,15 @@ def _drill(shown: list, every: list, clicked: str | None) -> None:
         links.to(page, f"Open {links.title(page)}{on}", icon=":material/open_in_new:", **params,
                  trace=traces[0] if traces and page == "call-chains" else None)
     units = registry.rule(f.rule).units if f.rule in registry.ids() else {}
-    for title, table in evidence.tables(f.evidence, units=units, trace_href=_trace_href):
+    for title, table in evidence.tables(f.evidence, units=units, trace_href=_trace_href,
+                                        record_href=lambda rid: links.href("records", record=rid)):
         st.markdown(f"**{md(title)}**")
-        # a trace id opens the Trace page, as every page's trace links do
+        # a trace id opens the Trace page, a record the Records page, as every page's links do
         st.dataframe(table, hide_index=True, width="stretch", height=min(400, 36 + 35 * max(1, len(table))),
                      column_config={evidence.TRACE_COLUMN: st.column_config.LinkColumn(
-                         evidence.TRACE_COLUMN, display_text=r"trace=([0-9a-f]+)")})
+                                        evidence.TRACE_COLUMN, display_text=r"trace=([0-9a-f]+)"),
+                                    evidence.RECORD_COLUMN: st.column_config.LinkColumn(
+                                        evidence.RECORD_COLUMN, display_text=r"record=([^&]+)")})
 
 
 def _trace_href(trace_id: str, span_id: str | None) -> str | None:

@@ -56,6 +56,16 @@ def test_trace_ids_are_links_to_the_trace_page() -> None:
     assert "Trace ids" in dict(plain["Facts"].itertuples(index=False, name=None))
 
 
+def test_records_in_evidence_are_links_to_the_records_page() -> None:
+    """PRODUCER_CLOCK_SKEW's records sit outside every time window: a link by position is the way to them."""
+    ev = {"clocks": {"behind": 1}, "records": [{"record": "rides.requested/2/3", "clock": "behind", "off_by": 490270.0}]}
+    out = dict(evidence.tables(ev, units={"off_by": "h"}, record_href=lambda rid: f"./records?record={rid}"))
+    table = out["Records (1)"]
+    assert table[evidence.RECORD_COLUMN].tolist() == ["./records?record=rides.requested/2/3"]
+    assert table["Off by"].tolist() == ["490,270 h"]
+    assert dict(evidence.tables(ev))["Records (1)"][evidence.RECORD_COLUMN].tolist() == ["rides.requested/2/3"]
+
+
 def test_a_messages_processings_and_their_effects_get_tables_of_links_led_by_the_message() -> None:
     """IDEMPOTENCY_VIOLATION's evidence: the two processings of one message are what an SRE compares,
     so each is a link to its trace, not text inside the message's row."""
