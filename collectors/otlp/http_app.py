@@ -1,4 +1,4 @@
-"""OTLP/HTTP as an ASGI app: `POST /v1/traces`, protobuf or JSON, gzip or not, answered in the request's type.
+"""OTLP/HTTP as an ASGI app: `POST /v1/traces`, protobuf or JSON, gzip, deflate or neither, answered in the request's type.
 
 The app owns the OTLP semantics (paths, content types, the body cap, the in-flight budget, the
 answers); uvicorn owns HTTP (parsing, framing, keep-alive). Bytes are reserved against the
@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collectors.otlp.ingest import BodyTooLarge, Ingest, Outcome, Result, gunzip
+from collectors.otlp.ingest import BodyTooLarge, Ingest, Outcome, Result, gunzip, inflate
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,9 @@ DEADLINE_EXCEEDED = 4  # google.rpc.Code of a 408
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+# Content-Encoding → decompressor (both bounded by the body cap): the OTLP spec names gzip; the
+# OpenTelemetry SDKs also send deflate (OTEL_EXPORTER_OTLP_COMPRESSION=deflate in Python's)
+DECOMPRESS = {"gzip": gunzip, "deflate": inflate}
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class _Late(Exception):
 
 
 class OtlpHttpApp:
-    """The ASGI application; ``executor`` runs gunzip and decoding off the event loop."""
+    """The ASGI application; ``executor`` runs decompressing and decoding off the event loop."""
 
     def __init__(self, ingest: Ingest, executor: Executor, *, request_timeout: float) -> None:
         self.ingest = ingest
@@ -135,17 +138,17 @@ class OtlpHttpApp:
                                         f"{PROTOBUF} or {JSON}"), as_json=True)
             return
         encoding = (r.header(b"content-encoding") or "identity").strip().lower()
-        if encoding not in ("identity", "gzip"):
+        if encoding not in ("identity", *DECOMPRESS):
             await r.discard()
-            await r.answer(self._refuse(r, Result.UNSUPPORTED, f"content encoding {encoding!r} is not gzip"))
+            await r.answer(self._refuse(r, Result.UNSUPPORTED, f"content encoding {encoding!r} is not gzip or deflate"))
             return
         body = await self._read_body(r)
         if body is None:
             return
         loop = asyncio.get_running_loop()
-        if encoding == "gzip":
+        if encoding != "identity":
             try:
-                body = await loop.run_in_executor(self.executor, gunzip, body, ingest.max_body_bytes)
+                body = await loop.run_in_executor(self.executor, DECOMPRESS[encoding], body, ingest.max_body_bytes)
             except BodyTooLarge as exc:
                 await r.answer(self._refuse(r, Result.TOO_LARGE, str(exc)))
                 return

@@ -62,25 +62,44 @@ def gunzip(body: bytes, limit: int) -> bytes:
             if pos == 0:
                 raise ValueError("body is not valid gzip: no gzip header")
             raise ValueError(f"body is not valid gzip: {len(view) - pos} bytes after the gzip stream are not gzip")
-        d = zlib.decompressobj(wbits=31)
-        feed = 256
-        while not d.eof:
-            if pos >= len(view):
-                raise ValueError("body is not valid gzip: truncated stream")
-            chunk = view[pos:pos + feed]
-            pos += len(chunk)
-            feed = min(feed * 2, 1 << 20)
-            try:
-                piece = d.decompress(chunk, limit + 1 - size)  # the output cap stops a zip bomb early
-            except zlib.error as exc:
-                raise ValueError(f"body is not valid gzip: {exc}") from None
-            size += len(piece)
-            if size > limit:
-                raise BodyTooLarge(f"body is larger than {limit} bytes once decompressed")
-            pieces.append(piece)
-        pos -= len(d.unused_data)
+        pos, size = _stream(zlib.decompressobj(wbits=31), view, pos, pieces, size, limit, "gzip")
         if pos == len(view):
             return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def inflate(body: bytes, limit: int) -> bytes:
+    """Decompress a deflate body, refusing to produce more than ``limit`` bytes: HTTP's deflate is
+    zlib's format (RFC 1950, what the OpenTelemetry SDKs send); a raw deflate stream (RFC 1951,
+    what some clients send under the same name) is taken too."""
+    view = memoryview(body)
+    wrapped = len(view) >= 2 and view[0] & 0x0F == 8 and int.from_bytes(view[:2], "big") % 31 == 0
+    pieces: list[bytes] = []
+    pos, _ = _stream(zlib.decompressobj(wbits=15 if wrapped else -15), view, 0, pieces, 0, limit, "deflate")
+    if pos != len(view):
+        raise ValueError(f"body is not valid deflate: {len(view) - pos} bytes after the stream")
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _stream(d: Any, view: memoryview, pos: int, pieces: list[bytes], size: int, limit: int,
+            what: str) -> tuple[int, int]:
+    """Decompress one stream starting at ``pos`` into ``pieces``, which hold ``size`` bytes already
+    (``limit`` bounds them all); returns where the input after it starts, and the new size."""
+    feed = 256
+    while not d.eof:
+        if pos >= len(view):
+            raise ValueError(f"body is not valid {what}: truncated stream")
+        chunk = view[pos:pos + feed]
+        pos += len(chunk)
+        feed = min(feed * 2, 1 << 20)
+        try:
+            piece = d.decompress(chunk, limit + 1 - size)  # the output cap stops a zip bomb early
+        except zlib.error as exc:
+            raise ValueError(f"body is not valid {what}: {exc}") from None
+        size += len(piece)
+        if size > limit:
+            raise BodyTooLarge(f"body is larger than {limit} bytes once decompressed")
+        pieces.append(piece)
+    return pos - len(d.unused_data), size
 
 
 _GZIP_MAGIC = b"\x1f\x8b"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 import json
 import socket
 import time
@@ -49,7 +50,13 @@ CASES = [
     ("bad gzip", lambda: b"this is not gzip", {"encoding": "gzip"}, 400, "not valid gzip"),
     ("truncated gzip", lambda: gzip.compress(request(3).SerializeToString())[:-12], {"encoding": "gzip"}, 400,
      "not valid gzip"),
-    ("unknown encoding", lambda: request(1).SerializeToString(), {"encoding": "br"}, 415, "'br' is not gzip"),
+    ("bad deflate", lambda: b"this is not deflate", {"encoding": "deflate"}, 400, "not valid deflate"),
+    ("deflate with trailing bytes", lambda: zlib.compress(request(1).SerializeToString()) + b"junk",
+     {"encoding": "deflate"}, 400, "4 bytes after the stream"),
+    ("deflate bomb", lambda: zlib.compress(_bomb()), {"encoding": "deflate"}, 413,
+     "larger than 65536 bytes once decompressed"),
+    ("unknown encoding", lambda: request(1).SerializeToString(), {"encoding": "br"}, 415,
+     "'br' is not gzip or deflate"),
     ("oversize body", _oversize, {}, 413, "larger than 65536 bytes"),
     ("oversize once decompressed", _bomb, {"gzip": True}, 413, "larger than 65536 bytes once decompressed"),
     ("garbage JSON", lambda: b'{"resourceSpans": [', {"content_type": JSON}, 400, "body is not JSON"),

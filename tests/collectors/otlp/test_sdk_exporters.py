@@ -102,3 +102,23 @@ def test_sdk_traces_land_in_the_store_with_their_structure(receiver_factory, sto
     status = receiver.status()
     assert status.spans_accepted == len(ids) and status.spans_written == len(ids)
     assert status.requests_by_result["bad_request"] == 0
+
+
+def test_the_python_sdks_deflate_and_a_raw_deflate_body_land_too(receiver_factory, store):
+    """OTEL_EXPORTER_OTLP_COMPRESSION=deflate (zlib's format); some clients send a raw deflate stream
+    under the same name: both are the spans they carry."""
+    import zlib
+
+    from tests.collectors.otlp.conftest import post
+    from tests.collectors.otlp.requests import request
+
+    receiver = receiver_factory(grpc=None)
+    host, port = receiver.http_address
+    ids = emit_shop_traces(lambda: HttpExporter(endpoint=f"http://{host}:{port}/v1/traces",
+                                                compression=Compression.Deflate, timeout=10))
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= len(ids)) == len(ids)
+    raw = zlib.compressobj(wbits=-15)
+    body = raw.compress(request(3).SerializeToString()) + raw.flush()
+    assert post(receiver.http_address, body, encoding="deflate")[0] == 200
+    assert wait_for(store, "SELECT count(*) FROM spans", lambda n: n >= len(ids) + 3) == len(ids) + 3
+    assert store.cursor().execute("SELECT count(*) FROM ingest_errors").fetchone()[0] == 0
