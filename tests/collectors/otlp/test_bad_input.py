@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import gzip
-import zlib
 import json
 import socket
 import time
+import zlib
 
 import grpc
 import pytest
