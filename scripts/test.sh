@@ -2,7 +2,7 @@
 # Install Seamwatch with its test extras into .venv and run ruff and the whole test suite.
 # Tests that need Kafka start a real broker themselves (jars from Maven Central, Java 17, whose
 # keytool makes the broker's TLS certificate);
-# browser tests use Debian's chromium + chromium-driver, Prometheus tests Debian's prometheus, each
+# browser tests use Debian's chromium + chromium-driver, Prometheus tests Debian's prometheus, tap tests kcat, each
 # installed here when missing and root.
 # The lake tests (a DuckLake store on PostgreSQL) run in a second environment, .venv-lake, with the
 # lake extra (duckdb 1.5.5 and its extension wheels) against a PostgreSQL cluster they start from
@@ -40,6 +40,18 @@ if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
   else
     echo "prometheus/promtool missing and not root: Prometheus tests will skip (fail under CI)"
+  fi
+fi
+
+# kcat writes what a librdkafka producer may and a Java one cannot (a header name that is not
+# UTF-8): the tap tests produce such records with it.
+if ! command -v kcat >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing Debian's kcat for the tap tests"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kcat >/dev/null
+  else
+    echo "kcat missing and not root: the tap tests that need it will skip (fail under CI)"
   fi
 fi
 

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.kafka import bulk_sql
-from collectors.kafka.batch import BulkNormalizer, ReferenceRows
+from collectors.kafka.batch import BulkNormalizer, ReferenceRows, headers_unreadable
 from collectors.model import RECORD_SCHEMA
 from collectors.normalize import envelope
 
@@ -55,7 +55,10 @@ class NativeBatch:
 
     @classmethod
     def from_messages(cls, msgs: Sequence[Any]) -> NativeBatch:
-        return cls([_native.collect(msgs if isinstance(msgs, list) else list(msgs))])
+        chunk = _native.collect(msgs if isinstance(msgs, list) else list(msgs))
+        for position in chunk.unreadable_headers:
+            headers_unreadable(*position)
+        return cls([chunk])
 
     @classmethod
     def concat(cls, parts: Sequence[NativeBatch]) -> NativeBatch:

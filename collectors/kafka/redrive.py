@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from collectors.errors import ConfigError, SeamwatchError
+from collectors.kafka.batch import UNREADABLE, message_headers, read_headers
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.redrive_ledger import Entry, Ledger, RecordId
 from collectors.normalize import deadletter
@@ -265,7 +266,11 @@ class Redrive:
 
     def _letter(self, msg: Any) -> _Letter:
         record = RecordId(msg.topic(), msg.partition(), msg.offset())
-        headers = [(n, v) for n, v in (msg.headers() or [])]
+        try:
+            headers = [(n, v) for n, v in (read_headers(msg) or [])]
+        except UNREADABLE:  # confluent-kafka cannot read a header name that is not UTF-8
+            raise RedriveError(f"{record.topic}/{record.partition}/{record.offset}: a header name is not UTF-8, "
+                               "so its headers cannot be read and it would be replayed without them") from None
         last = {n: v for n, v in headers}
         dl = deadletter.classify(record.topic, last)
         origin = dl["dlt_origin_topic"] or _origin_from_name(record.topic)
@@ -316,7 +321,7 @@ class Redrive:
         landed: dict[str, tuple[int, int]] = {}
 
         def provenance(msg: Any) -> bool:
-            for name, value in msg.headers() or []:
+            for name, value in message_headers(msg) or []:  # any record of the target topic
                 if name == PROVENANCE and value is not None:
                     named = value.decode("utf-8", "replace")
                     entry = by_id.get(named)

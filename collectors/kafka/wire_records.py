@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from collectors.kafka.batch import UNREADABLE, headers_unreadable, read_headers, without_headers
 from collectors.model import error_row
 from collectors.normalize import deadletter
 from collectors.normalize.records import decoded_columns
@@ -50,15 +51,22 @@ class WireRecords:
         return {"schemas": str(folder)} if folder is not None else {"schemas": type(source).__name__}
 
     @staticmethod
-    def pick(msgs: Sequence[Any]) -> list[dict[str, Any]]:
-        """record_row's raw fields of the wire-format messages (on the consumer thread)."""
+    def pick(msgs: list[Any]) -> list[dict[str, Any]]:
+        """record_row's raw fields of the wire-format messages (on the consumer thread). A message
+        whose headers cannot be read is replaced in ``msgs`` by a copy without them: the capture
+        after this must not ask confluent-kafka for them again (batch.message_headers)."""
         out = []
-        for m in msgs:
+        for i, m in enumerate(msgs):
             v = m.value()
             if v is not None and len(v) >= 5 and v[0] == 0:
                 ts_type, ts = m.timestamp()
+                try:
+                    headers = read_headers(m)
+                except UNREADABLE:
+                    headers_unreadable(m.topic(), m.partition(), m.offset())
+                    headers, msgs[i] = None, without_headers(m)
                 out.append({"topic": m.topic(), "partition": m.partition(), "offset": m.offset(), "key": m.key(),
-                            "value": v, "headers": m.headers(), "timestamp_ms": ts, "timestamp_type": ts_type})
+                            "value": v, "headers": headers, "timestamp_ms": ts, "timestamp_type": ts_type})
         return out
 
     def rows(self, picked: Sequence[dict[str, Any]], tapped_at_us: int

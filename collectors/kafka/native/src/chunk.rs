@@ -23,6 +23,8 @@ pub struct Chunk {
     pub hstart: Vec<u32>,
     pub hnames: StrCol,
     pub hvalues: StrCol,
+    /// records whose headers confluent-kafka could not read (a header name not UTF-8): stored without
+    pub unreadable: Vec<u32>,
 }
 
 fn opt_bytes<'a>(v: &'a Bound<'_, PyAny>, what: &str) -> PyResult<Option<&'a [u8]>> {
@@ -51,6 +53,7 @@ impl Chunk {
             hstart: Vec::with_capacity(n + 1),
             hnames: StrCol::with_capacity(n * 3, n * 24),
             hvalues: StrCol::with_capacity(n * 3, n * 48),
+            unreadable: Vec::new(),
         };
         c.hstart.push(0);
         c
@@ -93,7 +96,15 @@ pub fn collect(py: Python<'_>, msgs: &Bound<'_, PyList>) -> PyResult<Chunk> {
         c.ts_ms.push(ts.get_item(1)?.extract()?);
         c.keys.push(opt_bytes(&m.call_method0(intern!(py, "key"))?, "a key")?);
         c.values.push(opt_bytes(&m.call_method0(intern!(py, "value"))?, "a value")?);
-        let hs = m.call_method0(intern!(py, "headers"))?;
+        // confluent-kafka raises for the whole message when a header name is not UTF-8: the record
+        // is kept without its headers (batch.message_headers does the same on the Python path)
+        let hs = match m.call_method0(intern!(py, "headers")) {
+            Ok(hs) => hs,
+            Err(_) => {
+                c.unreadable.push((c.offset.len() - 1) as u32);
+                py.None().into_bound(py)
+            }
+        };
         c.has_headers.push(!hs.is_none());
         if !hs.is_none() {
             for h in hs.downcast::<PyList>()?.iter() {
@@ -122,6 +133,15 @@ impl Chunk {
     }
 
     /// Bytes held (values and headers): what the tap bounds a batch by.
+    /// (topic, partition, offset) of the records stored without their headers (see `unreadable`).
+    #[getter]
+    fn unreadable_headers(&self) -> Vec<(String, i32, i64)> {
+        self.unreadable
+            .iter()
+            .map(|&i| (self.topic(i as usize).to_owned(), self.partition[i as usize], self.offset[i as usize]))
+            .collect()
+    }
+
     #[getter]
     fn nbytes(&self) -> usize {
         self.values.data.len() + self.keys.data.len() + self.hnames.data.len() + self.hvalues.data.len()
