@@ -21,39 +21,30 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
 
-if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+# debian_tools COMMANDS PACKAGES TESTS [apt-get options]: install Debian's PACKAGES when one of
+# COMMANDS is missing and this runs as root; otherwise say which tests will skip (fail under CI).
+debian_tools() {
+  local cmds=$1 pkgs=$2 tests=$3 c missing=""
+  shift 3
+  for c in $cmds; do command -v "$c" >/dev/null 2>&1 || missing=1; done
+  [ -z "$missing" ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's chromium and chromium-driver for the browser tests"
+    echo "installing Debian's $pkgs for the $tests"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+    # shellcheck disable=SC2086  # the package list splits into words
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" $pkgs >/dev/null
   else
-    echo "chromium/chromedriver missing and not root: browser tests will skip (fail under CI)"
+    echo "${cmds// //} missing and not root: the $tests will skip (fail under CI)"
   fi
-fi
+}
 
+debian_tools "chromium chromedriver" "chromium chromium-driver" "browser tests"
 # The Prometheus tests run Debian's prometheus and promtool (never its system service: each test
 # starts its own server on a free port).
-if ! command -v prometheus >/dev/null 2>&1 || ! command -v promtool >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's prometheus for the Prometheus tests"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
-  else
-    echo "prometheus/promtool missing and not root: Prometheus tests will skip (fail under CI)"
-  fi
-fi
-
+debian_tools "prometheus promtool" prometheus "Prometheus tests" --no-install-recommends
 # kcat writes what a librdkafka producer may and a Java one cannot (a header name that is not
 # UTF-8): the tap tests produce such records with it.
-if ! command -v kcat >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing Debian's kcat for the tap tests"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kcat >/dev/null
-  else
-    echo "kcat missing and not root: the tap tests that need it will skip (fail under CI)"
-  fi
-fi
+debian_tools kcat kcat "tap tests that need it" --no-install-recommends
 
 if command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1 && [ -z "${SEAMWATCH_TEST_BOOTSTRAP:-}" ]; then
   echo "fetching the Kafka broker's jars from Maven Central (cached)"
