@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import operator
 from collections.abc import Sequence
 from itertools import chain
 from operator import itemgetter
@@ -28,7 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.kafka import bulk_sql
-from collectors.logrepeat import rate_limit
+from collectors.kafka.headers import message_headers
 from collectors.model import EXCERPT_BYTES, RECORD_SCHEMA, TS, error_row, to_table
 from collectors.normalize import deadletter
 from collectors.normalize.binary import excerpt, text
@@ -36,44 +35,6 @@ from collectors.normalize.records import record_row
 from collectors.store.db import connect_memory
 
 log = logging.getLogger(__name__)
-rate_limit(log)  # one line a kind per interval: a producer that writes a bad header name writes many
-
-
-UNREADABLE = (SystemError, UnicodeDecodeError, ValueError)  # what confluent-kafka's headers() raises for them
-# confluent-kafka (2.16) returns the headers' list with a UnicodeDecodeError still pending when a
-# name is not UTF-8. Called from Python code, CPython's specialised call (once warm) skips the
-# check that turns this into a SystemError, and the list (a NULL where the name should be) crashes
-# the interpreter later. Called from C, as methodcaller calls it, the check is always made.
-read_headers = operator.methodcaller("headers")
-
-
-def message_headers(msg: Any) -> list[tuple[str, bytes | None]] | None:
-    """``msg.headers()``, or None when confluent-kafka cannot read them: it raises for the whole
-    message when a header name is not UTF-8 (a librdkafka producer may write any bytes; Java's
-    cannot). The record is stored without its headers, said in one line: one bad header name must
-    not stop the tap, and the native consumer reads such names (not UTF-8 bytes replaced).
-
-    Ask once a message: after it raised, confluent-kafka (2.16) answers again with a list whose
-    bad name is a NULL pointer, which crashes the interpreter when touched."""
-    try:
-        return read_headers(msg)
-    except UNREADABLE:
-        headers_unreadable(msg.topic(), msg.partition(), msg.offset())
-        return None
-
-
-def without_headers(msg: Any) -> Any:
-    """A copy of ``msg`` without its headers, for a message whose headers were found unreadable:
-    what reads it next must not ask confluent-kafka for them again (see message_headers)."""
-    from confluent_kafka import Message
-
-    return Message(topic=msg.topic(), partition=msg.partition(), offset=msg.offset(), key=msg.key(),
-                   value=msg.value(), headers=None, timestamp=msg.timestamp())
-
-
-def headers_unreadable(topic: str, partition: int, offset: int) -> None:
-    log.warning("%s/%d/%d is stored without its headers: a header name is not UTF-8, which confluent-kafka's "
-                "consumer cannot read", topic, partition, offset)
 
 _RELEVANT = pa.array(bulk_sql.RELEVANT_HEADERS, pa.string())
 _SLOW = pa.array(bulk_sql.SLOW_HEADERS, pa.string())

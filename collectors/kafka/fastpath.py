@@ -19,7 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from collectors.kafka import bulk_sql
-from collectors.kafka.batch import BulkNormalizer, ReferenceRows, headers_unreadable
+from collectors.kafka.batch import BulkNormalizer, ReferenceRows
+from collectors.kafka.headers import headers_unreadable
 from collectors.model import RECORD_SCHEMA
 from collectors.normalize import envelope
 

@@ -25,8 +25,8 @@ from datetime import datetime
 from typing import Any
 
 from collectors.errors import ConfigError, SeamwatchError
-from collectors.kafka.batch import UNREADABLE, message_headers, read_headers
 from collectors.kafka.config import KafkaSettings
+from collectors.kafka.headers import UNREADABLE, message_headers, read_headers
 from collectors.kafka.redrive_ledger import Entry, Ledger, RecordId
 from collectors.normalize import deadletter
 from collectors.normalize.binary import integer

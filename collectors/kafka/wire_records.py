@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.kafka.batch import UNREADABLE, headers_unreadable, read_headers, without_headers
+from collectors.kafka.headers import UNREADABLE, headers_unreadable, read_headers, without_headers
 from collectors.model import error_row
 from collectors.normalize import deadletter
 from collectors.normalize.records import decoded_columns
@@ -54,7 +54,7 @@ class WireRecords:
     def pick(msgs: list[Any]) -> list[dict[str, Any]]:
         """record_row's raw fields of the wire-format messages (on the consumer thread). A message
         whose headers cannot be read is replaced in ``msgs`` by a copy without them: the capture
-        after this must not ask confluent-kafka for them again (batch.message_headers)."""
+        after this must not ask confluent-kafka for them again (headers.message_headers)."""
         out = []
         for i, m in enumerate(msgs):
             v = m.value()

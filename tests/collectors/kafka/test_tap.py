@@ -245,7 +245,7 @@ def test_a_header_name_that_is_not_utf8_costs_that_records_headers_only(
     monkeypatch.setenv("SEAMWATCH_KAFKA_CONSUMER", reader)
     from confluent_kafka import Message
 
-    from collectors.kafka.batch import message_headers
+    from collectors.kafka.headers import message_headers
     for _ in range(1000):  # warm: CPython's specialised msg.headers(), once hot, skips the check that raises
         message_headers(Message(topic="warm", headers=[("a", b"1")]))
     tap = KafkaTap(store, _settings(bootstrap, topic), from_beginning=True, path=path)

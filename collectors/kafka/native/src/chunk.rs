@@ -97,7 +97,7 @@ pub fn collect(py: Python<'_>, msgs: &Bound<'_, PyList>) -> PyResult<Chunk> {
         c.keys.push(opt_bytes(&m.call_method0(intern!(py, "key"))?, "a key")?);
         c.values.push(opt_bytes(&m.call_method0(intern!(py, "value"))?, "a value")?);
         // confluent-kafka raises for the whole message when a header name is not UTF-8: the record
-        // is kept without its headers (batch.message_headers does the same on the Python path)
+        // is kept without its headers (headers.message_headers does the same on the Python path)
         let hs = match m.call_method0(intern!(py, "headers")) {
             Ok(hs) => hs,
             Err(_) => {
