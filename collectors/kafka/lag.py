@@ -47,6 +47,16 @@ def _result(fut: Any, timeout: float = REQUEST_TIMEOUT) -> Any:
     return fut.result(timeout=timeout)
 
 
+def _of_the_group(exc: Any) -> bool:
+    """Whether a failed per-group request is that group's answer (deleted between list and describe,
+    not authorised), to skip, rather than the cluster not answering (a local error: timed out,
+    transport, every broker down), which fails the poll at once: skipped group by group, a broker
+    gone mid-poll cost a request timeout per batch of groups before the poll said so."""
+    err = exc.args[0] if exc.args else None
+    code = err.code() if hasattr(err, "code") else 0
+    return code >= 0
+
+
 class LagPoller(ThreadComponent):
     """A Component (collectors.runtime) polling group offsets and watermarks on a thread."""
 
@@ -155,6 +165,8 @@ class LagPoller(ThreadComponent):
                 try:
                     described[gid] = _result(fut)
                 except KafkaException as exc:  # a group deleted between list and describe
+                    if not _of_the_group(exc):
+                        raise
                     log.debug("describe %s: %s", gid, exc)
         committed: dict[str, dict[tuple[str, int], int | None]] = {}
         # one group per request (the Admin API takes no more), offsets_in_flight of them at a time:
@@ -170,6 +182,8 @@ class LagPoller(ThreadComponent):
             try:
                 res = _result(fut)
             except KafkaException as exc:
+                if not _of_the_group(exc):
+                    raise
                 log.debug("offsets of %s: %s", gid, exc)
                 continue
             committed[gid] = {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None)

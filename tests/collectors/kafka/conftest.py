@@ -49,11 +49,15 @@ class BrokerHandle:
     def restartable(self) -> bool:
         return self._owned is not None
 
-    def stop(self) -> None:
+    @contextlib.contextmanager
+    def down(self) -> Iterator[None]:
+        """The broker stopped for the block, and started again however the block ends: a test
+        failing while it is away must not leave every later test without a broker."""
         self._owned.stop()
-
-    def start(self) -> None:
-        self._owned.start()
+        try:
+            yield
+        finally:
+            self._owned.start()
 
 
 def _unavailable(reason: str) -> None:
