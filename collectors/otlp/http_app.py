@@ -23,7 +23,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-from collectors.otlp.ingest import BodyTooLarge, Ingest, Outcome, Result, gunzip, inflate
+from collectors.otlp.ingest import BodyTooLarge, Ingest, Outcome, Result, gunzip, inflate, unzstd
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,9 @@ DEADLINE_EXCEEDED = 4  # google.rpc.Code of a 408
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 # Content-Encoding → decompressor (both bounded by the body cap): the OTLP spec names gzip; the
-# OpenTelemetry SDKs also send deflate (OTEL_EXPORTER_OTLP_COMPRESSION=deflate in Python's)
-DECOMPRESS = {"gzip": gunzip, "deflate": inflate}
+# OpenTelemetry SDKs also send deflate (OTEL_EXPORTER_OTLP_COMPRESSION=deflate in Python's), the
+# Collector's otlphttp exporter zstd
+DECOMPRESS = {"gzip": gunzip, "deflate": inflate, "zstd": unzstd}
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ class OtlpHttpApp:
         encoding = (r.header(b"content-encoding") or "identity").strip().lower()
         if encoding not in ("identity", *DECOMPRESS):
             await r.discard()
-            await r.answer(self._refuse(r, Result.UNSUPPORTED, f"content encoding {encoding!r} is not gzip or deflate"))
+            await r.answer(self._refuse(r, Result.UNSUPPORTED, f"content encoding {encoding!r} is not "
+                                                                       f"{', '.join(DECOMPRESS)} or identity"))
             return
         body = await self._read_body(r)
         if body is None:

@@ -80,20 +80,46 @@ def inflate(body: bytes, limit: int) -> bytes:
     return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
+def unzstd(body: bytes, limit: int) -> bytes:
+    """Decompress every frame of a zstd body (RFC 8878; the OpenTelemetry Collector's otlphttp
+    exporter sends it with ``compression: zstd``), refusing to produce more than ``limit`` bytes.
+    Several frames make one body, as gzip's members do; bytes after the last frame that are not
+    a frame make it invalid, and so does a frame cut short."""
+    import zstandard
+
+    view = memoryview(body)
+    if not view:
+        raise ValueError("body is not valid zstd: empty")
+    pieces: list[bytes] = []
+    size = pos = 0
+    while pos < len(view):
+        pos, size = _stream(zstandard.ZstdDecompressor().decompressobj(), view, pos, pieces, size, limit, "zstd",
+                            capped=False, errors=zstandard.ZstdError)
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+# the most output one byte of a zstd frame can make (a 4-byte RLE block makes 128 KiB), with margin:
+# zstd's decompressor takes no output cap, so its input is fed in pieces small enough that none
+# can take the output more than one small piece's worth past the limit
+ZSTD_MAX_RATIO = 1 << 16
+
+
 def _stream(d: Any, view: memoryview, pos: int, pieces: list[bytes], size: int, limit: int,
-            what: str) -> tuple[int, int]:
+            what: str, *, capped: bool = True, errors: type[Exception] = zlib.error) -> tuple[int, int]:
     """Decompress one stream starting at ``pos`` into ``pieces``, which hold ``size`` bytes already
-    (``limit`` bounds them all); returns where the input after it starts, and the new size."""
+    (``limit`` bounds them all); returns where the input after it starts, and the new size.
+    ``capped``: ``d.decompress`` takes an output cap (zlib's); otherwise the feed is sized to the room left."""
     feed = 256
     while not d.eof:
         if pos >= len(view):
             raise ValueError(f"body is not valid {what}: truncated stream")
         chunk = view[pos:pos + feed]
         pos += len(chunk)
-        feed = min(feed * 2, 1 << 20)
+        feed = min(feed * 2, 1 << 20) if capped else max(256, min(1 << 20, (limit - size) // ZSTD_MAX_RATIO))
         try:
-            piece = d.decompress(chunk, limit + 1 - size)  # the output cap stops a zip bomb early
-        except zlib.error as exc:
+            # the output cap stops a zip bomb early
+            piece = d.decompress(chunk, limit + 1 - size) if capped else d.decompress(chunk)
+        except errors as exc:
             raise ValueError(f"body is not valid {what}: {exc}") from None
         size += len(piece)
         if size > limit:
