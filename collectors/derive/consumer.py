@@ -38,7 +38,9 @@ the last time it still stood there (a flat stretch is two points in KLE's table)
 committed offset c the left point is the largest end offset <= c at its last time, the
 right one the smallest end offset > c at its first time (``interpolated``); older than every
 point, the trend of the whole table (``extrapolated``). Where the tap holds the record at the
-committed offset, the exact snapshot time − its broker timestamp (``exact``).
+committed offset, the exact snapshot time − its broker timestamp (``exact``), unless that
+timestamp lies more than CLOCK_SKEW outside the stretch in which the end offset passed the
+record (a producer clock off, or a republisher keeping its input's time): then the estimate.
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ MIN_TREND = INTERVALS // 2  # commits STALL and WARN need (STOP and REWIND are j
 MIN_DISTANCE = timedelta(seconds=1)  # Burrow's default min-distance
 STOP_FACTOR = 2  # no commit for longer than this many times the group's slowest commit interval: STOP
 STOP_AFTER_DEFAULT = timedelta(seconds=30)  # the same limit while the window holds a single commit
+# a record's CreateTime further than this from when the end offset passed it is no clock drift to
+# shrug at: the exact time lag would report the clock, not the lag (PRODUCER_CLOCK_SKEW flags it)
+CLOCK_SKEW = timedelta(hours=1)
 CONTEXT = timedelta(hours=1)  # snapshots before the new ones that a window (and KLE's table) may reach back to
 
 # _scope(cluster, group_id, topic, partition, t_min): the partitions to judge, from t_min on.
@@ -232,7 +237,9 @@ WITH tp AS (
         CASE
             WHEN committed_offset >= coalesce(high_watermark, t_off, committed_offset) OR r_off IS NULL
                 THEN 'caught_up'
-            WHEN record_timestamp IS NOT NULL THEN 'exact'
+            WHEN record_timestamp IS NOT NULL
+                 AND (l_ts IS NULL OR record_timestamp >= l_ts - to_microseconds($skew_us))
+                 AND (r_ts IS NULL OR record_timestamp <= r_ts + to_microseconds($skew_us)) THEN 'exact'
             WHEN l_off IS NOT NULL THEN 'interpolated'
             WHEN off0 IS NOT NULL AND t_off > off0 AND t_ts > ts0 THEN 'extrapolated'
             ELSE 'too_few_points'
@@ -293,7 +300,7 @@ def derive_consumer_status(cur: duckdb.DuckDBPyConnection) -> int:
     params = {"context_us": _us(CONTEXT), "min_distance_us": _us(MIN_DISTANCE), "intervals": INTERVALS,
               "stop_factor": STOP_FACTOR, "stop_default_us": _us(STOP_AFTER_DEFAULT), "min_trend": MIN_TREND}
     cur.execute(_STATUS, params)
-    cur.execute(_TIME_LAG, {"context_us": _us(CONTEXT)})
+    cur.execute(_TIME_LAG, {"context_us": _us(CONTEXT), "skew_us": _us(CLOCK_SKEW)})
     n = cur.execute(_INSERT).fetchone()
     mark_scanned(cur, "group_offsets", upto)
     for name in ("_scope", "_cs", "_tl"):

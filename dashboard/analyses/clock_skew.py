@@ -9,14 +9,13 @@ them (``tapped_at``), which is our clock and in the window.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import duckdb
 import pandas as pd
 
+from collectors.derive.consumer import CLOCK_SKEW
 from dashboard.analyses.window import Window
 
-SKEW = timedelta(hours=1)  # beyond this, a timestamp is no clock drift an SRE would shrug at
+SKEW = CLOCK_SKEW  # beyond this (1 h), a timestamp is no clock drift an SRE would shrug at
 
 _SKEWED = """
 WITH w AS (

@@ -131,6 +131,24 @@ def test_time_lag_methods(data, store, window):
     assert latest["method"].tolist() == ["caught_up"]
 
 
+def test_a_record_whose_producer_clock_is_off_gets_the_estimate_not_its_clock(data, store, window):
+    """The exact method reads the record's CreateTime: a producer clock 90 minutes behind (or a
+    republisher keeping its input's time) made a 15 s lag read 5415 s. Beyond CLOCK_SKEW of when
+    the end offset passed the record, the table's estimate is used; within it, the record's time."""
+    for s in range(0, 61, 10):
+        data.end_offset("shop.orders", 0, s * 10, at=s)
+    data.record("shop.orders", 0, 450, at=45 - 90 * 60)  # appended between 40 s and 50 s
+    data.record("shop.orders", 0, 300, at=30 - 50 * 60)  # 50 minutes behind: drift, still its own time
+    data.record("shop.orders", 0, 200, at=20 + 90 * 60)  # 90 minutes ahead
+    data.poll("g", "shop.orders", 0, 450, at=60, high_watermark=600)
+    data.poll("g", "shop.orders", 0, 300, at=61, high_watermark=600)
+    data.poll("g", "shop.orders", 0, 200, at=62, high_watermark=600)
+    data.write()
+    rows = lag.time_lag(store.cursor(), window, bucket=timedelta(seconds=1))
+    assert rows[["method", "time_lag_s"]].values.tolist() == [
+        ["interpolated", 15.0], ["exact", 31.0 + 50 * 60], ["interpolated", 42.0]]
+
+
 def test_time_lag_committed_offset_older_than_the_table(data, store, window):
     for s, off in [(100, 1000), (110, 1100), (120, 1100), (130, 1200)]:
         data.end_offset("t", 0, off, at=s)
