@@ -26,15 +26,19 @@ UNREADABLE = (SystemError, UnicodeDecodeError, ValueError)  # what a checked hea
 read_headers = operator.methodcaller("headers")
 
 
-def message_headers(msg: Any) -> list[tuple[str, bytes | None]] | None:
-    """The message's headers, or None when confluent-kafka cannot read them. The record is then
-    stored without its headers, said in one line: one bad header name must not stop the tap (the
-    native consumer reads such names, the bytes that are not UTF-8 replaced)."""
+UNREAD = object()  # what message_headers(msg, unreadable=UNREAD) returns for headers it cannot read
+
+
+def message_headers(msg: Any, unreadable: Any = None) -> Any:
+    """The message's headers, or ``unreadable`` (None: as if it had none) when confluent-kafka
+    cannot read them. The record is then stored without its headers, said in one line: one bad
+    header name must not stop the tap (the native consumer reads such names, the bytes that are
+    not UTF-8 replaced)."""
     try:
         return read_headers(msg)
     except UNREADABLE:
         headers_unreadable(msg.topic(), msg.partition(), msg.offset())
-        return None
+        return unreadable
 
 
 def without_headers(msg: Any) -> Any:

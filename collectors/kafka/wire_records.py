@@ -21,7 +21,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collectors.kafka.headers import UNREADABLE, headers_unreadable, read_headers, without_headers
+from collectors.kafka.headers import UNREAD, message_headers, without_headers
 from collectors.model import error_row
 from collectors.normalize import deadletter
 from collectors.normalize.records import decoded_columns
@@ -60,10 +60,8 @@ class WireRecords:
             v = m.value()
             if v is not None and len(v) >= 5 and v[0] == 0:
                 ts_type, ts = m.timestamp()
-                try:
-                    headers = read_headers(m)
-                except UNREADABLE:
-                    headers_unreadable(m.topic(), m.partition(), m.offset())
+                headers = message_headers(m, unreadable=UNREAD)
+                if headers is UNREAD:
                     headers, msgs[i] = None, without_headers(m)
                 out.append({"topic": m.topic(), "partition": m.partition(), "offset": m.offset(), "key": m.key(),
                             "value": v, "headers": headers, "timestamp_ms": ts, "timestamp_type": ts_type})

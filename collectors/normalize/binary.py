@@ -7,6 +7,18 @@ import struct
 
 from collectors.model import EXCERPT_BYTES
 
+BINARY = "base64:"  # the stored text form of bytes that are not UTF-8: this prefix, then their base64
+
+
+def binary_text(raw: bytes) -> str:
+    """Bytes in their stored text form, ``base64:<...>``."""
+    return BINARY + base64.b64encode(raw).decode("ascii")
+
+
+def binary_payload(stored: str | None) -> str | None:
+    """The base64 of a value stored in its binary form; None for text."""
+    return stored[len(BINARY):] if stored is not None and stored.startswith(BINARY) else None
+
 
 def text(raw: bytes | None) -> str | None:
     """A header value as text; binary values become 'base64:<...>'."""
@@ -15,7 +27,7 @@ def text(raw: bytes | None) -> str | None:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
-        return "base64:" + base64.b64encode(raw).decode("ascii")
+        return binary_text(raw)
 
 
 def integer(raw: bytes | None, *, binary_first: bool) -> int | None:
@@ -42,4 +54,4 @@ def excerpt(value: bytes | None) -> str | None:
     except UnicodeDecodeError as exc:
         if len(value) > EXCERPT_BYTES and exc.start >= EXCERPT_BYTES - 4:
             return head[: exc.start].decode("utf-8")  # a character cut by the bound
-        return "base64:" + base64.b64encode(head[: EXCERPT_BYTES * 3 // 4]).decode("ascii")
+        return binary_text(head[: EXCERPT_BYTES * 3 // 4])

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from collectors.normalize.binary import integer
+from collectors.normalize.binary import binary_payload, integer
 
 # The header families whose origin fields are binary ints (docs/architecture.md#dead-letters):
 # Spring's dead-letter recoverer, @RetryableTopic and Spring Cloud Stream.
@@ -54,9 +54,9 @@ def stored_bytes(stored: str | None) -> bytes | None:
     """The raw value as it came off the wire, from its stored text form."""
     if stored is None:
         return None
-    if stored.startswith("base64:"):
+    if (payload := binary_payload(stored)) is not None:
         try:
-            return base64.b64decode(stored[len("base64:"):], validate=True)
+            return base64.b64decode(payload, validate=True)
         except (binascii.Error, ValueError):
             return stored.encode("utf-8", "surrogatepass")
     return stored.encode("utf-8", "surrogatepass")
@@ -65,10 +65,10 @@ def stored_bytes(stored: str | None) -> bytes | None:
 def binary_shown(stored: str | None) -> str | None:
     """``N bytes (hex) …`` for a value stored in its binary form (``base64:…``, bytes that are not
     UTF-8, such as a binary key); None for text."""
-    if not stored or not stored.startswith("base64:"):
+    if (payload := binary_payload(stored)) is None:
         return None
     try:
-        return _hex(base64.b64decode(stored[len("base64:"):], validate=True))
+        return _hex(base64.b64decode(payload, validate=True))
     except (binascii.Error, ValueError):
         return None
 
@@ -120,7 +120,7 @@ def decode(name: str, stored: str | None) -> Header:
         parts = stored.strip().lower().split("-")
         trace = parts[1] if len(parts) >= 4 and len(parts[1]) == 32 else None
         return Header(name, stored, "text", trace_id=trace)
-    if not stored.startswith("base64:") and _printable(stored):
+    if binary_payload(stored) is None and _printable(stored):
         return Header(name, stored, "text")
     # never raw control characters or base64 on a page
     return Header(name, _hex(raw), "binary")

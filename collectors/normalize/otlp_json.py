@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from collectors.normalize.binary import BINARY
 from collectors.normalize.spans import BadSpan, check_ids, dumps, span_row
 
 _KINDS = {
@@ -44,7 +45,7 @@ def any_value(v: Mapping[str, Any]) -> Any:
     if "kvlistValue" in v:
         return attributes(v["kvlistValue"].get("values", []))
     if "bytesValue" in v:
-        return "base64:" + v["bytesValue"]
+        return BINARY + v["bytesValue"]
     return None
 
 

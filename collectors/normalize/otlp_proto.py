@@ -6,12 +6,12 @@ end in :func:`collectors.normalize.spans.span_row`.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from collectors.normalize.binary import binary_text
 from collectors.normalize.spans import SPAN_COLUMNS, BadSpan, check_ids, dumps, span_values
 
 # A span with more attributes than this is rejected rather than walked: one request must not
@@ -49,7 +49,7 @@ def any_value(v: Any) -> Any:
     if which == "kvlist_value":
         return attributes(v.kvlist_value.values)
     if which == "bytes_value":
-        return "base64:" + base64.b64encode(v.bytes_value).decode("ascii")
+        return binary_text(v.bytes_value)
     return None
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from collectors.errors import ConfigError
+from collectors.normalize.binary import binary_text
 
 MAGIC = 0
 HEADER_BYTES = 5  # magic byte and the big-endian schema id
@@ -109,7 +110,7 @@ def plain(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
         return [plain(x) for x in v]
     if isinstance(v, (bytes, bytearray)):
-        return "base64:" + base64.b64encode(bytes(v)).decode("ascii")
+        return binary_text(bytes(v))
     if isinstance(v, dt.datetime):
         return (v if v.tzinfo else v.replace(tzinfo=dt.UTC)).isoformat()
     if isinstance(v, (dt.date, dt.time)):

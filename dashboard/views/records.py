@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.model import EXCERPT_BYTES
+from collectors.normalize.binary import binary_payload
 from collectors.normalize.header_values import decode_all
 from dashboard.analyses import records as recs
 from dashboard.analyses.identity import identity
@@ -159,8 +160,8 @@ def _pretty(excerpt: str | None, size: int | None, envelope: str | None = None) 
     if excerpt is None:
         return "(empty)", "text", ""
     cut = size is not None and size > EXCERPT_BYTES
-    if excerpt.startswith("base64:"):  # (the stored form's prefix would read as a URL scheme: base64://…)
-        return excerpt[len("base64:"):], "text", "binary value, shown as base64"
+    if (payload := binary_payload(excerpt)) is not None:  # (its prefix would read as a URL scheme: base64://…)
+        return payload, "text", "binary value, shown as base64"
     decoded = (f"{SCHEMA_FORMATS[envelope]} decoded through its registered schema"
                if envelope in SCHEMA_FORMATS else "")
     try:
