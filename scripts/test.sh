@@ -9,6 +9,7 @@
 # Debian's postgresql package, installed here when missing and root; those of a data path on object
 # storage also start SeaweedFS, an S3-compatible server built from source with the Go toolchain
 # once (scripts/s3_server.py build: minutes the first time, then cached under ~/.cache/seamwatch).
+# The OTLP tests with an OpenTelemetry Collector in front build one from scripts/otelcol the same way.
 # With arguments, they go to pytest in .venv only (SEAMWATCH_TEST_STORES=lake: in .venv-lake only).
 # Under CI=true, a missing service fails the run instead of skipping tests.
 set -euo pipefail
@@ -49,6 +50,17 @@ debian_tools kcat kcat "tap tests that need it" --no-install-recommends
 if command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1 && [ -z "${SEAMWATCH_TEST_BOOTSTRAP:-}" ]; then
   echo "fetching the Kafka broker's jars from Maven Central (cached)"
   .venv/bin/python scripts/kafka_broker.py fetch
+fi
+
+# The OTLP tests that put a real OpenTelemetry Collector in front of the receiver build a minimal
+# one from scripts/otelcol with the Go toolchain once (about a minute; cached under ~/.cache/seamwatch).
+if [ -n "${SEAMWATCH_OTELCOL:-}" ]; then
+  :  # a Collector built already
+elif command -v go >/dev/null 2>&1; then
+  .venv/bin/python scripts/otel_collector.py build >/dev/null ||
+    echo "building the OpenTelemetry Collector failed: the Collector tests will skip (fail under CI)"
+else
+  echo "Go missing: the OpenTelemetry Collector cannot be built and its tests will skip (fail under CI)"
 fi
 
 .venv/bin/ruff check collectors dashboard sample_topology tests scripts
