@@ -39,8 +39,9 @@ committed offset c the left point is the largest end offset <= c at its last tim
 right one the smallest end offset > c at its first time (``interpolated``); older than every
 point, the trend of the whole table (``extrapolated``). Where the tap holds the record at the
 committed offset, the exact snapshot time − its broker timestamp (``exact``), unless that
-timestamp lies more than CLOCK_SKEW outside the stretch in which the end offset passed the
-record (a producer clock off, or a republisher keeping its input's time): then the estimate.
+timestamp is more than CLOCK_SKEW outside the stretch in which the end offset passed the record,
+ahead of when the tap read it, or behind the record before it (a producer clock off, or a
+republisher keeping its input's time): then the estimate.
 """
 
 from __future__ import annotations
@@ -214,12 +215,14 @@ WITH tp AS (
 ), head AS (
     SELECT cluster, topic, "partition", arg_min(end_offset, ts) AS off0, min(ts) AS ts0 FROM mono GROUP BY ALL
 ), rec AS (
-    SELECT r.cluster, r.topic, r."partition", r."offset", min(r."timestamp") AS "timestamp"
+    SELECT r.cluster, r.topic, r."partition", r."offset", min(r."timestamp") AS "timestamp",
+           min(r.tapped_at) AS tapped_at
     FROM records r JOIN tp ON tp.cluster = r.cluster AND tp.topic = r.topic AND tp."partition" = r."partition"
     WHERE r."timestamp" >= tp.since - to_microseconds($context_us) GROUP BY ALL
 ), x AS (
     SELECT s.cluster, s.group_id, s.topic, s."partition", s."at", s.committed_offset, s.high_watermark,
-           rec."timestamp" AS record_timestamp, l.end_offset AS l_off, l.last_ts AS l_ts,
+           rec."timestamp" AS record_timestamp, rec.tapped_at AS record_tapped_at,
+           prev."timestamp" AS prev_timestamp, prev.tapped_at AS prev_tapped_at, l.end_offset AS l_off, l.last_ts AS l_ts,
            r.end_offset AS r_off, r.first_ts AS r_ts, h.off0, h.ts0, t.end_offset AS t_off, t.ts AS t_ts
     FROM _cs s
     ASOF LEFT JOIN pts l ON l.cluster = s.cluster AND l.topic = s.topic AND l."partition" = s."partition"
@@ -231,15 +234,23 @@ WITH tp AS (
     LEFT JOIN head h ON h.cluster = s.cluster AND h.topic = s.topic AND h."partition" = s."partition"
     LEFT JOIN rec ON rec.cluster = s.cluster AND rec.topic = s.topic AND rec."partition" = s."partition"
         AND rec."offset" = s.committed_offset
+    LEFT JOIN rec prev ON prev.cluster = s.cluster AND prev.topic = s.topic AND prev."partition" = s."partition"
+        AND prev."offset" = s.committed_offset - 1
     WHERE s.committed_offset IS NOT NULL
 ), m AS (
     SELECT *,
         CASE
             WHEN committed_offset >= coalesce(high_watermark, t_off, committed_offset) OR r_off IS NULL
                 THEN 'caught_up'
+            -- the record's CreateTime, unless its producer's clock is off by more than CLOCK_SKEW:
+            -- outside the stretch in which the end offset passed it, ahead of when the tap read it,
+            -- or behind the record before it (itself not ahead)
             WHEN record_timestamp IS NOT NULL
                  AND (l_ts IS NULL OR record_timestamp >= l_ts - to_microseconds($skew_us))
-                 AND (r_ts IS NULL OR record_timestamp <= r_ts + to_microseconds($skew_us)) THEN 'exact'
+                 AND (r_ts IS NULL OR record_timestamp <= r_ts + to_microseconds($skew_us))
+                 AND record_timestamp <= record_tapped_at + to_microseconds($skew_us)
+                 AND (prev_timestamp IS NULL OR prev_timestamp > prev_tapped_at + to_microseconds($skew_us)
+                      OR record_timestamp >= prev_timestamp - to_microseconds($skew_us)) THEN 'exact'
             WHEN l_off IS NOT NULL THEN 'interpolated'
             WHEN off0 IS NOT NULL AND t_off > off0 AND t_ts > ts0 THEN 'extrapolated'
             ELSE 'too_few_points'

@@ -125,7 +125,9 @@ class Data:
                          instance=instance, error=error, attrs=a, links=links, flags=flags)
 
     def record(self, topic: str, partition: int, offset: int, *, at: float, key: str | None = "k",
-               value: Any = ..., headers: list[tuple[str, Any]] = (), trace: tuple[str, str] | None = None) -> None:
+               value: Any = ..., headers: list[tuple[str, Any]] = (), trace: tuple[str, str] | None = None,
+               tapped: float | None = None) -> None:
+        """A record stamped ``at`` (seconds from T0), read by the tap at ``tapped`` (``at`` by default)."""
         hdrs: list[tuple[str, bytes | None]] = []
         if trace:
             hdrs.append(("traceparent", f"00-{trace[0]}-{trace[1]}-01".encode()))
@@ -137,7 +139,7 @@ class Data:
         self.records.append(record_row(
             cluster="test", topic=topic, partition=partition, offset=offset,
             key=None if key is None else key.encode(), value=raw, headers=hdrs,
-            timestamp_ms=us(at) // 1000, timestamp_type=1, tapped_at_us=us(at), source="test",
+            timestamp_ms=us(at) // 1000, timestamp_type=1, tapped_at_us=us(at if tapped is None else tapped), source="test",
         ))
 
     def poll(self, group: str, topic: str, partition: int, committed: int | None, *, at: float,

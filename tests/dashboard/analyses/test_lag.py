@@ -149,6 +149,27 @@ def test_a_record_whose_producer_clock_is_off_gets_the_estimate_not_its_clock(da
         ["interpolated", 15.0], ["exact", 31.0 + 50 * 60], ["interpolated", 42.0]]
 
 
+def test_a_backlog_record_behind_the_one_before_it_gets_the_estimate(data, store, window):
+    """Records produced before the collector started: no end offset was seen before them, so only
+    their neighbours tell a clock 90 minutes behind (the time lag read 5439 s on a real broker)
+    from a backlog that really is 90 minutes old (its time lag is the record's)."""
+    for off in range(10, 20):  # a live partition, read at 300 s: one scan 90 minutes behind at 15
+        data.record("parcels", 0, off, at=200 + off - (90 * 60 if off == 15 else 0), tapped=300)
+    for off in range(10, 20):  # a backlog from 90 minutes ago, read at 300 s
+        data.record("old", 0, off, at=200 + off - 90 * 60, tapped=300)
+    for topic in ("parcels", "old"):
+        data.end_offset(topic, 0, 20, at=300)
+        data.end_offset(topic, 0, 20, at=310)
+        data.poll("g", topic, 0, 15, at=310, high_watermark=20)
+    data.record("ahead", 0, 5, at=300 + 90 * 60, tapped=300)  # read at 300 s, stamped 90 minutes later
+    data.end_offset("ahead", 0, 6, at=300)
+    data.poll("g", "ahead", 0, 5, at=310, high_watermark=6)
+    data.write()
+    rows = lag.time_lag(store.cursor(), window, bucket=timedelta(seconds=1)).set_index("topic")
+    assert rows.loc["old", ["method", "time_lag_s"]].tolist() == ["exact", 310 - 215 + 90 * 60]
+    assert rows.loc["parcels", "method"] != "exact" and rows.loc["ahead", "method"] != "exact"
+
+
 def test_time_lag_committed_offset_older_than_the_table(data, store, window):
     for s, off in [(100, 1000), (110, 1100), (120, 1100), (130, 1200)]:
         data.end_offset("t", 0, off, at=s)
