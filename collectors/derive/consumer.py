@@ -214,10 +214,15 @@ WITH tp AS (
     FROM mono GROUP BY ALL
 ), head AS (
     SELECT cluster, topic, "partition", arg_min(end_offset, ts) AS off0, min(ts) AS ts0 FROM mono GROUP BY ALL
+), wanted AS (  -- the records read: at each committed offset, and the one before it
+    SELECT DISTINCT cluster, topic, "partition", committed_offset - d AS "offset"
+    FROM _cs, (VALUES (0), (1)) AS v(d) WHERE committed_offset IS NOT NULL
 ), rec AS (
     SELECT r.cluster, r.topic, r."partition", r."offset", min(r."timestamp") AS "timestamp",
            min(r.tapped_at) AS tapped_at
     FROM records r JOIN tp ON tp.cluster = r.cluster AND tp.topic = r.topic AND tp."partition" = r."partition"
+    SEMI JOIN wanted w ON w.cluster = r.cluster AND w.topic = r.topic AND w."partition" = r."partition"
+        AND w."offset" = r."offset"
     WHERE r."timestamp" >= tp.since - to_microseconds($context_us) GROUP BY ALL
 ), x AS (
     SELECT s.cluster, s.group_id, s.topic, s."partition", s."at", s.committed_offset, s.high_watermark,
