@@ -12,7 +12,6 @@ store, or are marked ``lake``, are collected. A test that only makes sense on a 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
 import sys
@@ -25,6 +24,7 @@ from typing import Any
 import pytest
 
 from collectors.store import Store
+from tests.support.services import service_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,11 +73,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _harness(name: str = "postgres_server") -> Any:
     """A service's script (scripts/<name>.py) as a module."""
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return service_script(name)
 
 
 def _unavailable(reason: str) -> None:

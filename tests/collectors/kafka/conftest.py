@@ -8,11 +8,9 @@ need it skip with the reason; under CI (CI=true) they fail instead.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -21,17 +19,15 @@ from typing import Any
 
 import pytest
 
+from tests.support.services import service_script
+
 ROOT = Path(__file__).resolve().parents[3]
 # low timeouts: first group assignment on a fresh broker is otherwise slow (docs/architecture.md#testing-notes)
 FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 500, "topic.metadata.refresh.interval.ms": 1000}
 
 
 def _harness() -> Any:
-    spec = importlib.util.spec_from_file_location("kafka_broker", ROOT / "scripts" / "kafka_broker.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["kafka_broker"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    return service_script("kafka_broker")
 
 
 class BrokerHandle:

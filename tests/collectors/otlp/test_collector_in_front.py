@@ -5,9 +5,7 @@ Retry-After) are retried by the Collector until each is stored once (scripts/ote
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,23 +17,15 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from collectors.model import KIND_SERVER
 from tests.collectors.otlp.conftest import wait_for
 from tests.collectors.otlp.scenario import emit_shop_traces
+from tests.support.services import service_script
 
-ROOT = Path(__file__).resolve().parents[3]
 SPANS = "SELECT count(*) FROM spans"
-
-
-def _harness() -> Any:
-    spec = importlib.util.spec_from_file_location("otel_collector", ROOT / "scripts" / "otel_collector.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["otel_collector"] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture
 def collector_in_front(tmp_path: Path) -> Iterator[Callable[[str, str], Any]]:
     """Start a Collector forwarding to the given exporter (its kind, its YAML); stopped after the test."""
-    harness = _harness()
+    harness = service_script("otel_collector")
     why = harness.missing_requirement()
     if why:
         if os.environ.get("CI", "").lower() == "true":
