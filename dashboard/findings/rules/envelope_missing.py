@@ -28,8 +28,11 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             missing = {c: int(getattr(r, c)) for c in CHECKS if getattr(r, c)}
             per_type[r.event_type if isinstance(r.event_type, str) else "no type"] = {
                 "records": int(r.records), "missing": missing, "sample": as_list(r.sample_incomplete)}
-        lacks = sorted({c.replace("ce_missing_", "CloudEvents ").replace("missing_", "")
-                        for t in per_type.values() for c in t["missing"]})
+        lacks = {c.replace("ce_missing_", "CloudEvents ").replace("missing_", "")
+                 for t in per_type.values() for c in t["missing"]}
+        if "CloudEvents id" in lacks:  # the same gap said twice ("CloudEvents id, …, id")
+            lacks.discard("id")
+        lacks = sorted(lacks)
         first, last = seen_between(bad)
         out.append(rule.finding(
             subject_kind="topic", subject=str(topic), count=int(bad["incomplete"].sum()), first_seen=first,

@@ -74,6 +74,17 @@ def test_each_design_rule_fires_on_its_own_topic_only(data, store, window):
     assert keys.evidence["null_key"] == 1 and keys.evidence["sample_ids"] == ["i-2"]
 
 
+def test_a_cloudevent_without_its_id_is_said_to_lack_it_once(data, store, window):
+    """Binary mode with ce_type and no ce_id: the id is a CloudEvents gap, not also a plain one."""
+    data.record("parcels.scanned", 0, 0, at=1, key="p-1", value={"parcelId": 1}, trace=_trace(data), headers=[
+        ("ce_type", "ParcelScanned"), ("ce_source", "/scanners"), ("ce_specversion", "1.0")])
+    data.write()
+    [finding] = [f for f in rule_findings(store.cursor(), window, None, "ENVELOPE_MISSING")]
+    assert finding.summary.startswith("events on parcels.scanned lack: CloudEvents id, time, version ")
+    assert set(finding.evidence["event_types"]["ParcelScanned"]["missing"]) == {
+        "missing_id", "ce_missing_id", "missing_time", "missing_version"}
+
+
 def test_wire_format_values_kept_undecoded_are_not_judged_for_their_envelope(data, store, window):
     """A schema-registry value whose schema could not be had (no --schemas file, registry down)
     is stored as bytes: its envelope is unknown, not missing (ingest_errors says why)."""
