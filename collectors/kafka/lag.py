@@ -53,8 +53,7 @@ def _of_the_group(exc: Any) -> bool:
     transport, every broker down), which fails the poll at once: skipped group by group, a broker
     gone mid-poll cost a request timeout per batch of groups before the poll said so."""
     err = exc.args[0] if exc.args else None
-    code = err.code() if hasattr(err, "code") else 0
-    return code >= 0
+    return hasattr(err, "code") and err.code() >= 0
 
 
 class LagPoller(ThreadComponent):
@@ -160,20 +159,28 @@ class LagPoller(ThreadComponent):
         # cluster's own tools and in the tap's status)
         groups = {g.group_id: g for g in listing.valid if self.settings.wants_group(g.group_id)}
         described: dict[str, Any] = {}
+        # a request the cluster did not answer fails the poll, once the requests already sent are
+        # over (each within REQUEST_TIMEOUT): the client is dropped after a failed poll, and
+        # librdkafka must not be torn down with coordinator requests in flight
+        unanswered: Exception | None = None
         if groups:
             for gid, fut in admin.describe_consumer_groups(list(groups), request_timeout=REQUEST_TIMEOUT).items():
                 try:
                     described[gid] = _result(fut)
-                except KafkaException as exc:  # a group deleted between list and describe
+                except (KafkaException, TimeoutError) as exc:  # a group deleted between list and describe
                     if not _of_the_group(exc):
-                        raise
+                        unanswered = unanswered or exc
                     log.debug("describe %s: %s", gid, exc)
+        if unanswered is not None:
+            raise unanswered
         committed: dict[str, dict[tuple[str, int], int | None]] = {}
         # one group per request (the Admin API takes no more), offsets_in_flight of them at a time:
         # asked one after the other, a cluster's thousand groups took a thousand round trips a poll
         pending = deque(groups)
         asked: deque[tuple[str, Any]] = deque()
         while pending or asked:
+            if unanswered is not None:
+                pending.clear()  # ask no more; see the answers already asked for out
             while pending and len(asked) < self.offsets_in_flight:
                 gid = pending.popleft()
                 asked.append((gid, admin.list_consumer_group_offsets(
@@ -181,15 +188,17 @@ class LagPoller(ThreadComponent):
             gid, fut = asked.popleft()
             try:
                 res = _result(fut)
-            except KafkaException as exc:
+            except (KafkaException, TimeoutError) as exc:
                 if not _of_the_group(exc):
-                    raise
+                    unanswered = unanswered or exc
                 log.debug("offsets of %s: %s", gid, exc)
                 continue
             committed[gid] = {(tp.topic, tp.partition): (tp.offset if tp.offset >= 0 else None)
                               for tp in res.topic_partitions or []
                               if tp.error is None and self.settings.lag_wants(tp.topic)}
 
+        if unanswered is not None:
+            raise unanswered
         md = admin.list_topics(timeout=REQUEST_TIMEOUT)
         partitions = {(t, p) for t, tm in md.topics.items() if tm.error is None for p in tm.partitions}
         wanted = {tp for tp in partitions if self.settings.wants(tp[0])}

@@ -65,14 +65,11 @@ def test_kill_9_mid_stream_then_restart(tmp_path, bootstrap, admin, topic_factor
     assert points >= 1 and polls == 0  # the poller ran, and left the tap's own group out of the store
 
 
-def test_broker_restart(store, kafka_broker, topic_factory, produce, admin, caplog) -> None:
+def test_broker_restart(store, kafka_broker, topic_factory, produce, caplog) -> None:
     if not kafka_broker.restartable:
         pytest.skip("SEAMWATCH_TEST_BOOTSTRAP points at a broker this suite cannot restart")
     caplog.set_level(logging.DEBUG, logger="collectors.kafka.lag")
     topic = topic_factory("restart", partitions=2)
-    # a cluster's many groups: a poll asks each for its offsets, and the broker going away must
-    # fail the poll at the first request that times out, not after every group's own timeout
-    groups = _groups_committed_on(admin, topic, GROUPS)
     settings = KafkaSettings(bootstrap=[kafka_broker.bootstrap], cluster="test", include=(topic,),
                              batch_seconds=0.3, topic_refresh=0.5, poll_interval=0.5,
                              group_id=f"tap-{uuid.uuid4().hex[:6]}")
@@ -82,10 +79,8 @@ def test_broker_restart(store, kafka_broker, topic_factory, produce, admin, capl
     try:
         produce(topic, [(b"k", b"{}", None, i % 2) for i in range(1000)])
         wait_for(lambda: _rows(store, topic) == 1000, what="first records")
-        wait_for(lambda: _polled(store, groups), timeout=60, what="a poll of every group")
         with kafka_broker.down():
-            # a request times out after REQUEST_TIMEOUT (10 s): three of them at most; one per
-            # batch of 32 groups in flight would be 70 s and more
+            # a request times out after REQUEST_TIMEOUT (10 s), and the poller waits out its backoff
             wait_for(lambda: poller.status().state == "retrying", timeout=45, what="poller notices")
             wait_for(lambda: tap.status().state == "retrying", timeout=45, what="tap notices")
         produce(topic, [(b"k", b"{}", None, i % 2) for i in range(1000)])
@@ -105,9 +100,6 @@ def test_broker_restart(store, kafka_broker, topic_factory, produce, admin, capl
     assert said[-1] == "kafka-lag[test]: polling works again", said
 
 
-GROUPS = 240
-
-
 def test_a_request_the_cluster_did_not_answer_fails_the_poll_and_a_groups_own_error_skips_it() -> None:
     from confluent_kafka import KafkaError, KafkaException
 
@@ -115,25 +107,9 @@ def test_a_request_the_cluster_did_not_answer_fails_the_poll_and_a_groups_own_er
 
     for local in (KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
         assert not _of_the_group(KafkaException(KafkaError(local)))
+    assert not _of_the_group(TimeoutError())  # no answer within the wait
     for answered in (KafkaError.GROUP_ID_NOT_FOUND, KafkaError.GROUP_AUTHORIZATION_FAILED):
         assert _of_the_group(KafkaException(KafkaError(answered)))
-
-
-def _groups_committed_on(admin, topic: str, n: int) -> list[str]:
-    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
-
-    prefix = f"svc-{uuid.uuid4().hex[:6]}"
-    groups = [f"{prefix}-{i}" for i in range(n)]
-    futures = [admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(g, [TopicPartition(topic, 0, 0)])])[g]
-               for g in groups]
-    for fut in futures:
-        fut.result(30)
-    return groups
-
-
-def _polled(store, groups: list[str]) -> bool:
-    return store.cursor().execute("SELECT count(DISTINCT group_id) FROM group_offsets WHERE list_contains(?, group_id)",
-                                  [groups]).fetchone()[0] == len(groups)
 
 
 def _rows(store, topic: str) -> int:
