@@ -48,7 +48,7 @@ DEADLINE_EXCEEDED = 4  # google.rpc.Code of a 408
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-# Content-Encoding → decompressor (both bounded by the body cap): the OTLP spec names gzip; the
+# Content-Encoding → decompressor (each bounded by the body cap): the OTLP spec names gzip; the
 # OpenTelemetry SDKs also send deflate (OTEL_EXPORTER_OTLP_COMPRESSION=deflate in Python's), the
 # Collector's otlphttp exporter zstd
 DECOMPRESS = {"gzip": gunzip, "deflate": inflate, "zstd": unzstd}
