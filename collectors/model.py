@@ -12,6 +12,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from collectors.normalize import binary
+
 TS = pa.timestamp("us")
 
 # OTLP SpanKind enum values, kept as integers in the store.
@@ -153,7 +155,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "ingest_errors": INGEST_ERROR_SCHEMA,
 }
 
-EXCERPT_BYTES = 1024
+EXCERPT_BYTES = binary.EXCERPT_BYTES
 
 
 def to_table(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:

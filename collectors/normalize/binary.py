@@ -5,8 +5,7 @@ from __future__ import annotations
 import base64
 import struct
 
-from collectors.model import EXCERPT_BYTES
-
+EXCERPT_BYTES = 1024  # what an ingest error or a shown value keeps of bytes (collectors.model re-exports it)
 BINARY = "base64:"  # the stored text form of bytes that are not UTF-8: this prefix, then their base64
 
 
