@@ -58,16 +58,19 @@ def run(*, bootstrap: str, groups: int = 1000, progress: Callable[[int], None] |
         with tempfile.TemporaryDirectory(prefix="seamwatch-bench-") as tmp, Store(Path(tmp) / "lag.duckdb") as store:
             poller = LagPoller(store, KafkaSettings(bootstrap=[bootstrap], cluster="bench", include=(topic,),
                                                     groups=(f"seamwatch-bench-lag-{run_id}-*",)))
-            poller.snapshot()  # connections and metadata, paid once
             times: dict[int, list[float]] = {1: [], OFFSETS_IN_FLIGHT: []}
             rows = 0
-            for _ in range(ROUNDS):
-                for window in times:
-                    poller.offsets_in_flight = window
-                    t0 = time.perf_counter()
-                    got, _ = poller.snapshot()
-                    times[window].append(time.perf_counter() - t0)
-                    rows = len(got)
+            try:
+                poller.snapshot()  # the client process, connections and metadata, paid once
+                for _ in range(ROUNDS):
+                    for window in times:
+                        poller.offsets_in_flight = window
+                        t0 = time.perf_counter()
+                        got, _ = poller.snapshot()
+                        times[window].append(time.perf_counter() - t0)
+                        rows = len(got)
+            finally:
+                poller.stop()
         serial, pipelined = min(times[1]), min(times[OFFSETS_IN_FLIGHT])
         yield f"groups                          {groups:>10,}  ({PARTITIONS} partitions each: {rows:,} rows a snapshot)"
         yield (f"snapshot, one group at a time   {serial:>10.3f} s  (best of {ROUNDS}; "

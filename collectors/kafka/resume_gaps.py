@@ -66,7 +66,7 @@ def find(conf: dict[str, Any], positions: dict[Key, int]) -> list[Gap]:
     from confluent_kafka import TopicPartition
     from confluent_kafka.admin import OffsetSpec
 
-    from collectors.kafka.lag import watermarks
+    from collectors.kafka.lag_snapshot import watermarks
 
     asked = {tp: p for tp, p in positions.items() if p >= 0}  # (logical offsets: nothing stored)
     admin = admin_client(conf) if asked else None

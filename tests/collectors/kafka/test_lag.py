@@ -53,9 +53,12 @@ def test_snapshot_of_groups_and_watermarks(store, bootstrap, admin, topic_factor
         return {(r["group_id"], r["state"]) for r in rows if r["group_id"].endswith(run)} == {
             (f"working-{run}", "stable"), (f"idle-{run}", "stable")}
 
-    wait_for(settled, timeout=60, what="both groups stable")
-    poller.poll_once()
-    poller.poll_once()
+    try:
+        wait_for(settled, timeout=60, what="both groups stable")
+        poller.poll_once()
+        poller.poll_once()
+    finally:
+        poller.stop()
 
     rows = store.cursor().execute(
         'SELECT group_id, topic, "partition", committed_offset, high_watermark, state, members, client_id '
@@ -99,7 +102,10 @@ def test_a_cluster_of_many_groups_is_read_whole_each_with_its_own_offsets(store,
             done.result(30)
     poller = LagPoller(store, KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(f"lag-{run}.*",),
                                             groups=(f"many-{run}-*",)))
-    rows, _ = poller.snapshot()
+    try:
+        rows, _ = poller.snapshot()
+    finally:
+        poller.stop()
     got: dict[str, dict[int, int]] = {}
     for r in rows:
         got.setdefault(r["group_id"], {})[r["partition"]] = r["committed_offset"]

@@ -66,9 +66,9 @@ def test_group_and_topic_patterns(store, bootstrap, topic_factory, produce, cons
 
     settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(f"flt-{run}.*",), exclude=("*.bench",),
                              groups=(f"*-{run}",), exclude_groups=("old-*", "loadtest-*", f"other-{run}"))
-    poller = LagPoller(store, settings)
+    poller = LagPoller(store, settings, isolated=False)  # the snapshots on this thread, to watch its admin client
     try:
-        poller._admin = admin = _Described(poller._client())
+        poller.snapshots._admin = admin = _Described(poller.snapshots._client())
         poller.poll_once()
     finally:
         poller.stop()

@@ -103,7 +103,7 @@ def test_broker_restart(store, kafka_broker, topic_factory, produce, caplog) -> 
 def test_a_request_the_cluster_did_not_answer_fails_the_poll_and_a_groups_own_error_skips_it() -> None:
     from confluent_kafka import KafkaError, KafkaException
 
-    from collectors.kafka.lag import _of_the_group
+    from collectors.kafka.lag_snapshot import _of_the_group
 
     for local in (KafkaError._TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN):
         assert not _of_the_group(KafkaException(KafkaError(local)))
