@@ -18,11 +18,11 @@ measure the peak RSS). What is left after the fixed part goes to
   columns, its Arrow row and DuckDB's copy of it.
 
 At 400MB a batch is a whole row group (32,768 rows, collectors/store/db.py), which skips
-DuckDB's write-ahead log, and DuckDB gets 131 MiB to write it (with half a row group and a
+DuckDB's write-ahead log, and DuckDB gets 110 MiB to write it (with half a row group and a
 39 MiB limit DuckDB's threads took 5 µs of CPU a record; with a whole one, 0.2). Measured on the
 bench's ~300 B JSON records (docs/architecture.md#memory-budget): the fixed part, `seamwatch collect` idle (an interpreter
 with DuckDB, Arrow, confluent-kafka and an open store, without pandas: arrow_without_pandas),
-is 173–181 MiB.
+is 145–157 MiB, and the lag poller's child process (collectors/kafka/lag_process.py) 32 MiB.
 """
 
 from __future__ import annotations
@@ -38,9 +38,9 @@ from collectors.otlp.config import parse_size
 from collectors.store.db import ROW_GROUP_ROWS  # a batch of whole row groups skips DuckDB's write-ahead log
 
 MB = 1 << 20  # MiB; a budget of "400MB" is 400,000,000 bytes (collectors/otlp/config.py parse_size)
-FIXED = 184 * MB  # `seamwatch collect` idle: interpreter, DuckDB, Arrow, librdkafka, an open store (measured)
+FIXED = 216 * MB  # `seamwatch collect` idle with its lag poller's child process (measured)
 MINIMUM = 320_000_000  # "320MB"; below this the batches get too small to keep up with a busy topic
-RECORD_COST = 6 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
+RECORD_COST = 5 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
 
 
 @dataclass(frozen=True)

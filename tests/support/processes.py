@@ -29,9 +29,3 @@ def seamwatch(*args: str) -> list[str]:
                                                          "from dashboard.cli import main; main()", *args]
 
 
-def peak_rss_mb(pid: int) -> float:
-    """The highest resident set size the process has reached so far (Linux: VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise LookupError(f"no VmHWM for process {pid}")
