@@ -7,10 +7,12 @@ is made here as librdkafka makes it, with SIGABRT to the process the client runs
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,21 @@ def _lag_rows(store, group: str) -> int:
                                   [group]).fetchone()[0]
 
 
+@contextlib.contextmanager
+def _collecting(store, settings: KafkaSettings, topic: str, records: int) -> Iterator[tuple[KafkaTap, LagPoller]]:
+    """The tap and the lag poller running, once the topic's first records are stored and a poll is taken."""
+    tap, poller = KafkaTap(store, settings, from_beginning=True), LagPoller(store, settings)
+    tap.start()
+    poller.start()
+    try:
+        wait_for(lambda: _rows(store, topic) == records and poller.status().polls >= 1, timeout=60,
+                 what="the first records and a first poll")
+        yield tap, poller
+    finally:
+        tap.stop()
+        poller.stop()
+
+
 def test_a_crash_of_the_pollers_kafka_client_fails_one_poll_and_the_tap_goes_on(
         store, bootstrap, topic_factory, produce, consumer_factory, caplog) -> None:
     caplog.set_level(logging.INFO, logger="collectors")
@@ -43,12 +60,7 @@ def test_a_crash_of_the_pollers_kafka_client_fails_one_poll_and_the_tap_goes_on(
     consumer_factory(group).commit(offsets=[TopicPartition(topic, 0, 4)], asynchronous=False)
     settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), groups=(group,),
                              batch_seconds=0.3, poll_interval=0.5, group_id=f"tap-{run}")
-    tap, poller = KafkaTap(store, settings, from_beginning=True), LagPoller(store, settings)
-    tap.start()
-    poller.start()
-    try:
-        wait_for(lambda: _rows(store, topic) == 10 and poller.status().polls >= 1, timeout=60,
-                 what="the first records and a first poll")
+    with _collecting(store, settings, topic, 10) as (_, poller):
         crashed = poller.snapshots.pid
         assert crashed is not None and crashed != os.getpid()
         # a light process: the snapshot's modules only, not the collector's DuckDB and Arrow (nor the CLI's)
@@ -62,9 +74,6 @@ def test_a_crash_of_the_pollers_kafka_client_fails_one_poll_and_the_tap_goes_on(
                  what="records tapped and polls taken after the crash")
         assert poller.snapshots.pid not in (None, crashed) and poller.snapshots.children == 2
         assert poller.status().state == "running"
-    finally:
-        tap.stop()
-        poller.stop()
     assert _lag_rows(store, group) >= 3  # the group's lag kept being recorded
     said = [r.getMessage() for r in caplog.records if r.name == "collectors.kafka.lag" and r.levelno >= logging.WARNING]
     failed = [m for m in said if "poll failed" in m]
@@ -107,21 +116,13 @@ def test_a_broker_restart_while_hundreds_of_groups_are_polled_leaves_the_collect
     settings = KafkaSettings(bootstrap=[kafka_broker.bootstrap], cluster="test", include=(topic,),
                              groups=(f"dispatch-{run}-*",), batch_seconds=0.3, topic_refresh=0.5, poll_interval=0.5,
                              group_id=f"tap-{run}")
-    tap, poller = KafkaTap(store, settings, from_beginning=True), LagPoller(store, settings)
-    tap.start()
-    poller.start()
-    try:
-        wait_for(lambda: _rows(store, topic) == 400 and poller.status().polls >= 1, timeout=60,
-                 what="the first records and a first poll")
+    with _collecting(store, settings, topic, 400) as (_, poller):
         with kafka_broker.down():
             wait_for(lambda: poller.status().state == "retrying", timeout=60, what="poller notices")
         produce(topic, [(b"k", b"{}", None, i % 4) for i in range(400)])
         wait_for(lambda: _rows(store, topic) == 800, timeout=90, what="records after the restart")
         polls = poller.status().polls
         wait_for(lambda: poller.status().polls >= polls + 3, timeout=90, what="polls after the restart")
-    finally:
-        tap.stop()
-        poller.stop()
     assert _lag_rows(store, groups[-1]) >= 4
     said = [r.getMessage() for r in caplog.records if r.name == "collectors.kafka.lag" and r.levelno >= logging.WARNING]
     assert said[-1] == "kafka-lag[test]: polling works again", said
