@@ -4,11 +4,12 @@ The budget is split, not enforced: the parts that grow with load are sized so th
 stays under it at full speed (`seamwatch bench kafka` and tests/collectors/kafka/test_memory_budget.py
 measure the peak RSS). What is left after the fixed part goes to
 
-- DuckDB's ``memory_limit`` (past it, DuckDB evicts, spills to disk or fails a query): two
-  thirds. It is a ceiling the tap's writes stay under, not a reservation: writing a batch,
-  DuckDB holds its rows uncompressed and the row groups it has just written, 79 MiB at most
-  for the bench's 32,768-row batches (``duckdb_memory()``). At a third (65 MiB at 400MB) it
-  evicted while it wrote, and the tap ran 14 % slower for 15 MiB less peak RSS;
+- DuckDB's ``memory_limit`` (past it, DuckDB evicts, spills to disk or fails a query): half.
+  It is a ceiling the tap's writes stay under, not a reservation: writing a batch, DuckDB
+  holds its rows uncompressed and the row groups it has just written, 79 MiB at most for the
+  bench's 32,768-row batches (``duckdb_memory()``). At a third (65 MiB at 400MB, when the
+  fixed part was 184 MiB) it evicted while it wrote, and the tap ran 14 % slower for 15 MiB
+  less peak RSS; at half (78 MiB) the peak RSS was 334–353 MiB where two thirds gave 344–363;
 - the tap's librdkafka prefetch (``queued.max.messages.kbytes``, ``fetch.max.bytes``,
   ``max.partition.fetch.bytes``): a 160th; librdkafka holds the fetch responses its queued
   messages point into, several times the queue's nominal size (at a 48th of the old split they
@@ -18,11 +19,14 @@ measure the peak RSS). What is left after the fixed part goes to
   columns, its Arrow row and DuckDB's copy of it.
 
 At 400MB a batch is a whole row group (32,768 rows, collectors/store/db.py), which skips
-DuckDB's write-ahead log, and DuckDB gets 110 MiB to write it (with half a row group and a
+DuckDB's write-ahead log, and DuckDB gets 78 MiB to write it (with half a row group and a
 39 MiB limit DuckDB's threads took 5 µs of CPU a record; with a whole one, 0.2). Measured on the
 bench's ~300 B JSON records (docs/architecture.md#memory-budget): the fixed part, `seamwatch collect` idle (an interpreter
 with DuckDB, Arrow, confluent-kafka and an open store, without pandas: arrow_without_pandas),
-is 145–157 MiB, and the lag poller's child process (collectors/kafka/lag_process.py) 32 MiB.
+is 145–157 MiB, 199 MiB on a fresh install (its libraries' pages, just written, are all in the
+page cache, so each page fault maps more of them: 139 MiB of file pages at the peak), and what
+the lag poller's child process (collectors/kafka/lag_process.py) alone holds 17 MiB (its
+private pages; the libraries it maps are the collector's too, counted once).
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ from collectors.otlp.config import parse_size
 from collectors.store.db import ROW_GROUP_ROWS  # a batch of whole row groups skips DuckDB's write-ahead log
 
 MB = 1 << 20  # MiB; a budget of "400MB" is 400,000,000 bytes (collectors/otlp/config.py parse_size)
-FIXED = 216 * MB  # `seamwatch collect` idle with its lag poller's child process (measured)
+FIXED = 224 * MB  # `seamwatch collect` idle on a fresh install, and what its lag poller's child process alone holds (measured)
 MINIMUM = 320_000_000  # "320MB"; below this the batches get too small to keep up with a busy topic
-RECORD_COST = 5 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
+RECORD_COST = 4 << 10  # budget bytes per record of a batch (three in flight: captured, normalized, written)
 
 
 @dataclass(frozen=True)
@@ -61,9 +65,9 @@ class MemoryBudget:
 
     @property
     def duckdb_limit(self) -> str:
-        """DuckDB's memory_limit: two thirds of what the fixed part leaves, above what writing a
+        """DuckDB's memory_limit: half of what the fixed part leaves, about what writing a
         batch takes (79 MiB for a row group of bench records: below it DuckDB evicts as it writes)."""
-        return f"{max(32, self._spare * 2 // 3 // MB)}MiB"
+        return f"{max(32, self._spare // 2 // MB)}MiB"
 
     def fetch(self) -> dict[str, Any]:
         """librdkafka settings of the tap's consumer (-X settings still win over them)."""
