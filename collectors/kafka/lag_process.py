@@ -26,8 +26,6 @@ from typing import Any
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag_snapshot import OFFSETS_IN_FLIGHT, Rows, Snapshotter
 
-log = logging.getLogger(__name__)
-
 STARTUP_TIMEOUT = 60.0  # the interpreter and its imports take about a second
 # the child imports only what a snapshot needs (not the CLI, DuckDB or Arrow: about 30 MiB with
 # librdkafka's buffers), from the modules this process uses (its sys.path)
@@ -114,7 +112,6 @@ class SnapshotProcess:
     def __init__(self, settings: KafkaSettings, stop: threading.Event, offsets_in_flight: int = OFFSETS_IN_FLIGHT,
                  answer_timeout: float = ANSWER_TIMEOUT) -> None:
         self.settings = settings
-        self.name = f"kafka-lag[{settings.cluster_name}]"
         self.offsets_in_flight = offsets_in_flight
         self.answer_timeout = answer_timeout
         self.children = 0  # started so far
@@ -162,14 +159,8 @@ class SnapshotProcess:
         """The child's log lines come with its answers."""
 
     def close(self) -> None:
-        if self._process is None:
-            return
-        self._conn.close()  # the child ends at its next read (a snapshot under way is cut short)
-        try:
-            self._process.wait(2)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-        self._ended()
+        if self._process is not None:
+            self._ended(grace=2)  # a snapshot under way is cut short
 
     def _started(self) -> Connection:
         if self._process is not None:
@@ -193,14 +184,15 @@ class SnapshotProcess:
             raise ClientGone(f"the lag poller's Kafka client process did not start within {STARTUP_TIMEOUT:g} s")
         return self._conn
 
-    def _ended(self) -> int | None:
-        """Let the child go; its exit code."""
+    def _ended(self, grace: float = 5) -> int | None:
+        """Let the child go (it ends at its next read once our end is closed; killed after ``grace``
+        seconds); its exit code."""
         process, self._process = self._process, None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
         try:
-            process.wait(5)
+            process.wait(grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(5)
