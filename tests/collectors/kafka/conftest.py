@@ -245,6 +245,18 @@ def committed(bootstrap: str, group: str, topic: str) -> int:
         c.close()
 
 
+def commit_groups(admin: Any, topic: str, offsets: dict[str, dict[int, int]]) -> None:
+    """Commit each group's offsets on ``topic`` ({group: {partition: offset}}) through the Admin API,
+    without a consumer: the groups of a cluster with many of them."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+
+    futures = [admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(
+        g, [TopicPartition(topic, p, o) for p, o in by_partition.items()])]) for g, by_partition in offsets.items()]
+    for f in futures:
+        for done in f.values():
+            done.result(30)
+
+
 def poll_lag(bootstrap: str, db: Path, *args: str, seconds: float = 5.0) -> str:
     """Run ``seamwatch collect --no-tap`` polling lag every 0.5 s for ``seconds``, stop it as Ctrl+C
     does, and return its output (the store is the collector's alone while it runs: read it after)."""

@@ -10,7 +10,7 @@ from confluent_kafka import TopicPartition
 
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag import LagPoller
-from tests.collectors.kafka.conftest import wait_for
+from tests.collectors.kafka.conftest import commit_groups, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -86,8 +86,6 @@ def test_a_cluster_of_many_groups_is_read_whole_each_with_its_own_offsets(store,
                                                                           produce) -> None:
     """More groups than the poller keeps requests in flight (OFFSETS_IN_FLIGHT): every group's
     committed offsets are read, each group's its own (none answered for another)."""
-    from confluent_kafka import ConsumerGroupTopicPartitions
-
     from collectors.kafka.lag import OFFSETS_IN_FLIGHT
 
     run = uuid.uuid4().hex[:6]
@@ -95,11 +93,7 @@ def test_a_cluster_of_many_groups_is_read_whole_each_with_its_own_offsets(store,
     produce(topic, [(b"k", b"{}", None, i % 2) for i in range(400)])
     n = 3 * OFFSETS_IN_FLIGHT + 5
     want = {f"many-{run}-{i:03d}": (i, 2 * i) for i in range(n)}  # partition 0 at i, partition 1 at 2i
-    futures = [admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(
-        g, [TopicPartition(topic, 0, a), TopicPartition(topic, 1, b)])]) for g, (a, b) in want.items()]
-    for f in futures:
-        for done in f.values():
-            done.result(30)
+    commit_groups(admin, topic, {g: {0: a, 1: b} for g, (a, b) in want.items()})
     poller = LagPoller(store, KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(f"lag-{run}.*",),
                                             groups=(f"many-{run}-*",)))
     try:

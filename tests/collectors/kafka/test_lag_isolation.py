@@ -16,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import TopicPartition
 
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag import LagPoller
 from collectors.kafka.tap import KafkaTap
-from tests.collectors.kafka.conftest import wait_for
+from tests.collectors.kafka.conftest import commit_groups, wait_for
 
 pytestmark = pytest.mark.kafka
 
@@ -109,10 +109,7 @@ def test_a_broker_restart_while_hundreds_of_groups_are_polled_leaves_the_collect
     topic = topic_factory(f"fleet-{run}", partitions=4)
     produce(topic, [(b"k", b"{}", None, i % 4) for i in range(400)])
     groups = [f"dispatch-{run}-{g:03d}" for g in range(240)]
-    for f in [admin.alter_consumer_group_offsets([ConsumerGroupTopicPartitions(
-            g, [TopicPartition(topic, p, 10 + i % 90) for p in range(4)])]) for i, g in enumerate(groups)]:
-        for done in f.values():
-            done.result(30)
+    commit_groups(admin, topic, {g: {p: 10 + i % 90 for p in range(4)} for i, g in enumerate(groups)})
     settings = KafkaSettings(bootstrap=[kafka_broker.bootstrap], cluster="test", include=(topic,),
                              groups=(f"dispatch-{run}-*",), batch_seconds=0.3, topic_refresh=0.5, poll_interval=0.5,
                              group_id=f"tap-{run}")
