@@ -90,3 +90,34 @@ def test_the_quick_check_for_copies_agrees_with_grouping():
         assert sorted(writer._first_of_each_key(keys).to_pylist()) == sorted(first.values())
         if fresh:
             assert writer._pairs_distinct(keys)
+
+
+def test_a_retried_late_span_is_skipped_in_its_own_window(receiver_factory, store):
+    """A batch with spans an hour apart is looked up window by window: copies are found in each."""
+    receiver = receiver_factory(flush_interval=5.0)
+    now, late = request(3), request(2)
+    for sp in late.resource_spans[0].scope_spans[0].spans:
+        sp.start_time_unix_nano -= 3600 * 10**9
+        sp.end_time_unix_nano -= 3600 * 10**9
+    for body in (now.SerializeToString(), late.SerializeToString()):
+        assert post(receiver.http_address, body)[0] == 200
+    receiver.stop()
+    receiver = receiver_factory(flush_interval=5.0)  # the exporters retry both after a restart
+    for body in (late.SerializeToString(), now.SerializeToString()):
+        assert post(receiver.http_address, body)[0] == 200
+    receiver.stop()
+    assert _count(store) == 5
+    assert receiver.status().duplicates_skipped == 5
+
+
+def test_windows_split_at_the_widest_gaps():
+    minute = 60 * 10**6
+    # 17 stretches: the closest two (0–10 µs and 3 min later) share a window
+    at = [0, 10, 20 * minute, 20 * minute + 5, 3 * minute + 1] + [100 * minute * k for k in range(2, 16)]
+    windows = writer._windows(pa.chunked_array([pa.array(at, pa.int64()).cast(pa.timestamp("us"))]))
+    assert len(windows) == writer.MAX_WINDOWS
+    micros = [(int(a.timestamp() * 10**6), int(b.timestamp() * 10**6)) for a, b in windows]
+    covered = [t for t in at if any(a <= t <= b for a, b in micros)]
+    assert sorted(covered) == sorted(at)  # every start time lies in a window
+    assert (0, 3 * minute + 1) in micros and (20 * minute, 20 * minute + 5) in micros
+    assert writer._windows(pa.chunked_array([pa.array([], pa.timestamp("us"))])) == []
