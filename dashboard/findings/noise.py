@@ -8,8 +8,10 @@ findings and lists their subjects in its evidence.
 
 A cluster of production size does the same with warnings: 200 topics without envelopes are
 200 ENVELOPE_MISSING rows above the one error that matters. A warning rule with more than
-FOLD_WARNINGS_OVER findings is one row too, where its first finding stood. Errors and
-criticals are never folded.
+FOLD_WARNINGS_OVER findings is one row too, where its first finding stood. So is an error
+rule with more than FOLD_ERRORS_OVER: a cluster of 240 consumer groups that stopped is 240
+CONSUMER_LAG rows, one cause (often stale groups, or one service down) that would push every
+other error off the page. Criticals are never folded.
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ def is_folded(f: Finding) -> bool:
 
 
 FOLD_WARNINGS_OVER = 12  # a warning rule with more findings than this is one row
+FOLD_ERRORS_OVER = 40  # and an error rule with more than this
+_FOLD_OVER = {"warning": FOLD_WARNINGS_OVER, "error": FOLD_ERRORS_OVER}
 
 
 def fold(found: list[Finding], *, warnings: bool = True) -> list[Finding]:
-    """Warnings and worse, in their order (a warning rule of more than FOLD_WARNINGS_OVER findings
-    as one row where its first one stood, unless ``warnings`` is False), then one finding per info
-    rule (a single info finding stays itself: there is nothing to fold)."""
+    """Warnings and worse, in their order (a warning rule of more than FOLD_WARNINGS_OVER findings, or
+    an error rule of more than FOLD_ERRORS_OVER, as one row where its first one stood, unless
+    ``warnings`` is False), then one finding per info rule (a single info finding stays itself:
+    there is nothing to fold)."""
     by_rule: dict[tuple[str, str], list[Finding]] = defaultdict(list)
     for f in found:
         by_rule[(f.severity, f.rule)].append(f)
@@ -42,7 +47,7 @@ def fold(found: list[Finding], *, warnings: bool = True) -> list[Finding]:
         if f.severity == FOLD_AT:
             continue
         group = by_rule[(f.severity, f.rule)]
-        if not (warnings and f.severity == "warning" and len(group) > FOLD_WARNINGS_OVER):
+        if not (warnings and len(group) > _FOLD_OVER.get(f.severity, len(group))):
             keep.append(f)
         elif f is group[0]:
             keep.append(_folded(f.rule, f.severity, group))

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
 from dashboard.findings.model import SEVERITIES, count_text
-from dashboard.findings.noise import FOLD_WARNINGS_OVER, fold, is_folded
+from dashboard.findings.noise import FOLD_ERRORS_OVER, FOLD_WARNINGS_OVER, fold, is_folded
 from dashboard.ui import evidence, links, sources, state
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -49,14 +49,15 @@ def render(ctx: Ctx) -> None:
     chosen = right.multiselect("Rules", rules, key="find_rules", placeholder="all rules")
     picked = [f for f in found if SEVERITIES.index(f.severity) >= SEVERITIES.index(floor)
               and (not chosen or f.rule in chosen)]
-    # info findings one row per rule, after every warning and error; so is a warning rule of many
-    # findings, unless rules are chosen: then each of their findings is a row
+    # info findings one row per rule, after every warning and error; so is a warning or error rule of
+    # many findings, unless rules are chosen: then each of their findings is a row
     shown = fold(picked, warnings=not chosen)
     df = frame(shown)
     st.plotly_chart(findings_timeline(df, title="When each finding was seen (first to last)"), width="stretch",
                     config={"displayModeBar": False})
     st.caption("Click a row to open its evidence below. Info findings are one row per rule, and so are a warning "
-               f"rule's findings when it has more than {FOLD_WARNINGS_OVER} (choose the rule above to list each).")
+               f"rule's findings when it has more than {FOLD_WARNINGS_OVER} and an error rule's when it has more than "
+               f"{FOLD_ERRORS_OVER} (choose the rule above to list each).")
     table = df[["severity", "rule", "subject", "count", "counted", "summary", "last_seen"]]
     event = st.dataframe(table, hide_index=True, width="stretch", key=TABLE_KEY, on_select="rerun",
                          selection_mode="single-row", column_config={

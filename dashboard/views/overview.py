@@ -105,13 +105,15 @@ def render(ctx: Ctx) -> None:
         st.caption(f"Also {plural(info, 'info finding')} from {plural(rules, 'rule')} (drift between the "
                    "declaration and the data), listed one row per rule on the Findings page.")
 
-    worst = [f for f in findings if f.severity in ("critical", "error")][:3]
+    # an error rule of very many findings (hundreds of stopped groups) is one card, not all three
+    worst = [f for f in noise.fold(findings) if f.severity in ("critical", "error")][:3]
     if worst:
         st.subheader("Worst right now")
         for f in worst:
             with st.container(border=True):
                 left, right = st.columns([5, 1], vertical_alignment="center")
-                left.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {md(f.subject_kind)} "
+                what = "" if noise.is_folded(f) else f"{md(f.subject_kind)} "  # a folded one is "60 groups"
+                left.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {what}"
                               f"**{md(f.subject)}** — {md(f.summary)}")
                 with right:
                     page = RULE_PAGE.get(f.rule)

@@ -250,7 +250,7 @@ def test_info_findings_never_crowd_out_warnings() -> None:
     assert len(shown[-1].evidence["findings"]) == 111
 
 
-def test_a_warning_rule_of_many_subjects_is_one_row_where_it_stood_and_errors_are_never_folded() -> None:
+def test_a_warning_rule_of_many_subjects_is_one_row_where_it_stood_and_a_few_errors_are_never_folded() -> None:
     """13 ENVELOPE_MISSING warnings after an error, 13 DEAD_LETTER errors and 2 REDELIVERY warnings:
     the errors and the two warnings stay rows, the 13 warnings become one where the first stood."""
     from dashboard.findings.model import Finding
@@ -269,6 +269,28 @@ def test_a_warning_rule_of_many_subjects_is_one_row_where_it_stood_and_errors_ar
         *(("DEAD_LETTER", f"t{i}.DLT") for i in range(many)), ("REDELIVERY", "g1"), ("REDELIVERY", "g2")]
     assert is_folded(shown[1]) and shown[1].severity == "warning" and shown[1].count == 2 * many
     assert [x.subject for x in fold(found, warnings=False)] == [x.subject for x in found]
+
+
+def test_an_error_rule_of_very_many_subjects_is_one_row_and_criticals_never_fold() -> None:
+    """240 stopped groups are 240 CONSUMER_LAG errors: one row where the first stood, with every group in
+    its evidence, so the one DEAD_LETTER error after them is on the page; criticals stay rows."""
+    from dashboard.findings.model import Finding
+    from dashboard.findings.noise import FOLD_ERRORS_OVER, fold, is_folded
+
+    def f(rule: str, sev: str, subject: str, count: int = 7600) -> Finding:
+        return Finding(rule, sev, "group", subject, count, None, None, "stopped", "restart it")
+
+    stopped = [f("CONSUMER_LAG", "error", f"dispatch-{i:03}") for i in range(240)]
+    crit = [f("PUBLISH_BEFORE_COMMIT", "critical", f"svc-{i}", 1) for i in range(FOLD_ERRORS_OVER + 1)]
+    found = [*crit, *stopped, f("DEAD_LETTER", "error", "orders.DLT", 3)]
+    shown = fold(found)
+    assert [x.subject for x in shown[:len(crit)]] == [x.subject for x in crit]
+    folded = shown[len(crit)]
+    assert is_folded(folded) and folded.severity == "error" and folded.subject == "240 groups"
+    assert folded.count == 240 * 7600 and folded.count_unit == stopped[0].count_unit
+    assert [e["subject"] for e in folded.evidence["findings"]] == [x.subject for x in stopped]
+    assert [x.subject for x in shown[len(crit) + 1:]] == ["orders.DLT"]
+    assert len(fold(stopped[:FOLD_ERRORS_OVER])) == FOLD_ERRORS_OVER  # up to the threshold, each is a row
 
 
 # Several Kafka clusters --------------------------------------------------------------------

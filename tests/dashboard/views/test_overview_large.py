@@ -104,3 +104,28 @@ def test_findings_fold_a_warning_rule_of_many_subjects_into_one_row_and_list_the
         assert not app.exception
         said = [as_read(m.value) for m in app.markdown]
         assert any(m.startswith("**ENVELOPE_MISSING** on topic **orders-07**") for m in said), said
+
+
+@pytest.mark.file_only
+def test_the_worst_cards_fold_an_error_rule_of_very_many_groups_so_another_error_shows(tmp_path, monkeypatch) -> None:
+    """45 groups that stopped committing are one CONSUMER_LAG card ("on 45 groups"), and the dead
+    letters' error is the next card, not pushed off by two more stopped groups."""
+    from dashboard.findings.noise import FOLD_ERRORS_OVER
+
+    groups = FOLD_ERRORS_OVER + 5
+    db = tmp_path / "stopped.duckdb"
+    with Store(db) as store:
+        data = Data(store)
+        for g in range(groups):
+            for i in range(12):
+                data.poll(f"dispatch-{g:02d}", "fleet.pings", 0, 100, high_watermark=200 + 100 * i, at=i * 10)
+        for n in range(3):
+            data.record("fleet.pings.DLT", 0, n, at=n, headers=[("kafka_dlt-original-topic", "fleet.pings")])
+        data.write()
+    with app_over(db, monkeypatch) as app:
+        open_page(app, "views/overview.py", range="all")
+        assert not app.exception, [e.value for e in app.exception]
+        cards = [as_read(m.value) for m in app.markdown if m.value.startswith("**ERROR")]
+        assert len(cards) == 2, cards
+        assert cards[0].startswith(f"**ERROR · CONSUMER_LAG** on **{groups} groups** — {groups} groups, such as: "), cards
+        assert cards[1].startswith("**ERROR · DEAD_LETTER** on topic **fleet.pings.DLT**"), cards
