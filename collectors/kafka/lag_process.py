@@ -47,19 +47,35 @@ class Stopped(Exception):
     """The poller was asked to stop while the child worked."""
 
 
+# What the collector logs of a child's line: its logger, level and message, and where and when it
+# was logged in the child (a line re-logged by the collector would otherwise name this module)
+_Line = tuple[str, int, str, str, int, str, float]
+
+
 class _Lines(logging.Handler):
     """Keeps the child's log lines for the next answer."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.lines: list[tuple[str, int, str]] = []
+        self.lines: list[_Line] = []
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append((record.name, record.levelno, record.getMessage()))
+        self.lines.append((record.name, record.levelno, record.getMessage(), record.pathname, record.lineno,
+                           record.funcName, record.created))
 
-    def take(self) -> list[tuple[str, int, str]]:
+    def take(self) -> list[_Line]:
         out, self.lines = self.lines, []
         return out
+
+
+def _relog(line: _Line) -> None:
+    """A child's log line, logged by the collector as the child logged it."""
+    name, level, message, path, lineno, func, created = line
+    logger = logging.getLogger(name)
+    if logger.isEnabledFor(level):
+        record = logger.makeRecord(name, level, path, lineno, message, (), None, func)
+        record.created, record.msecs = created, created % 1 * 1000
+        logger.handle(record)
 
 
 def child_main(fd: int) -> None:
@@ -144,8 +160,8 @@ class SnapshotProcess:
             code = self._ended()
             raise ClientGone(f"the lag poller's Kafka client process {_death(code)}; "
                              f"another starts at the next poll") from None
-        for name, level, message in lines:
-            logging.getLogger(name).log(level, "%s", message)
+        for line in lines:
+            _relog(line)
         if outcome[0] == "failed":
             raise SnapshotFailed(outcome[1])
         return outcome[1]
