@@ -6,7 +6,8 @@ Copies on `-retry-N` topics also carry origin headers; they are retries in fligh
 letters, and are left out here (redeliveries.py counts them).
 
 A dead letter *recovered* when, after it was dead-lettered, either a process span of the
-origin group read the origin record (topic, partition, offset) without error
+origin group read the origin record (topic, partition, offset) without error, starting after
+the millisecond the dead letter was stamped in (the processing that sent it may start within it)
 (``reprocessed``), or the same event (same id, or the same payload) was published again on
 the origin topic (``republished``). Only what the window holds is searched.
 """
@@ -48,7 +49,11 @@ reprocessed AS (
     JOIN spans s ON s.destination = d.origin_topic AND s."partition" = d.origin_partition
                 AND s."offset" = d.origin_offset
     WHERE s.kind = 5 AND s.status_code IS DISTINCT FROM 2
-      AND s.start_time >= $start AND s.start_time < $end AND s.start_time > d.dead_lettered_at
+      AND s.start_time >= $start AND s.start_time < $end
+      -- after the millisecond the dead letter is stamped in (a record's CreateTime has no finer
+      -- unit): the processing that dead-lettered it started before it was sent, within that
+      -- millisecond when it failed at once, and is no recovery
+      AND s.start_time >= d.dead_lettered_at + INTERVAL 1 MILLISECOND
       AND (d."group" IS NULL OR coalesce(s.consumer_group, s.service) = d."group")
     GROUP BY ALL
 ),

@@ -78,6 +78,21 @@ def test_dead_letter_later_reprocessed_vs_still_open(data, store, window):
     assert sink.evidence["origin_topics"] == ["shop.payments"]
 
 
+def test_the_processing_that_dead_lettered_a_record_is_not_its_recovery(data, store, window):
+    """A consumer that fails at once sends the dead letter within the millisecond its process span
+    started: the dead letter's CreateTime (whole milliseconds) is then before the span's start."""
+    t = data.trace_id()
+    data.record("shop.orders", 2, 40, at=0, value=POISON)
+    _spring_dlt(data, 0, at=2.0004, origin_offset=40)  # stamped 2.000 s
+    data.process(t, "email-service", "email", "shop.orders", 2, 40, at=2.0003)  # no error: it dead-lettered
+    data.write()
+    df = dl.dead_letters(store.cursor(), window)
+    assert df["recovered"].tolist() == [False]
+    data.process(t, "email-service", "email", "shop.orders", 2, 40, at=2.0012)  # a redrive a moment later
+    data.write()
+    assert dl.dead_letters(store.cursor(), window)["recovered_by"].tolist() == ["reprocessed"]
+
+
 def test_failed_reprocessing_is_not_a_recovery_and_other_groups_do_not_count(data, store, window):
     t = data.trace_id()
     _spring_dlt(data, 0, at=2, origin_offset=40)
