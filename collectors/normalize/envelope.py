@@ -110,6 +110,14 @@ def extract_decoded(headers: Mapping[str, bytes | None], doc: Any, fmt: str, ver
     return out
 
 
+def _fill(out: dict[str, Any], doc: Mapping[str, Any], fields: Mapping[str, Sequence[str]]) -> None:
+    """The envelope columns ``out`` has no value for yet, from the value's fields."""
+    for column, names in fields.items():
+        if out[column] is None:
+            v = _first(doc, names)
+            out[column] = parse_time(v) if column == "event_time" else _str(v)
+
+
 def _from_doc(headers: Mapping[str, bytes | None], doc: dict[str, Any] | None, structured: bool, kind: str,
               fields: Mapping[str, Sequence[str]]) -> dict[str, Any]:
     out = dict(NONE)
@@ -138,11 +146,13 @@ def _from_doc(headers: Mapping[str, bytes | None], doc: dict[str, Any] | None, s
         )
     elif doc is not None:
         out["envelope"] = kind
-        for column, names in fields.items():
-            v = _first(doc, names)
-            out[column] = parse_time(v) if column == "event_time" else _str(v)
+        _fill(out, doc, fields)
         if out["event_type"] is None and out["event_id"] is None:
             out["envelope"] = "none"
+    if out["envelope"] == "cloudevents-binary" and doc is not None:
+        # a producer that sets ce_type (or ce_id) beside a JSON value carrying its own id, time or
+        # version: the value fills what the ce_ headers did not say, as it would without them
+        _fill(out, doc, fields)
     # headers fill what the value did not say
     for column, names in HEADER_FIELDS.items():
         if out[column] is None:

@@ -34,6 +34,16 @@ _UNDECODED = r"""coalesce(envelope = 'none' AND value_size >= 5
     AND (starts_with(value_excerpt, chr(0))
          OR (starts_with(value_excerpt, 'base64:A') AND substr(value_excerpt, 9, 1) BETWEEN 'A' AND 'P')), false)"""
 
+def _ce_lacks(attribute: str, column: str | None) -> str:
+    """A CloudEvent without one of its required attributes. In binary mode they are the ce_ headers
+    (the envelope columns may have been filled from the value: an id there is no ce_id); in
+    structured mode the value's own attributes (specversion read from its excerpt)."""
+    structured = (f"{column} IS NULL" if column else
+                  "NOT contains(coalesce(value_excerpt, ''), '\"specversion\"')")
+    return (f"((envelope = 'cloudevents-binary' AND NOT contains(coalesce(headers::VARCHAR, ''), '\"ce_{attribute}\"'))"
+            f" OR (envelope = 'cloudevents-structured' AND {structured}))")
+
+
 _EVENTS = r"""
 SELECT topic, event_type, count(*) AS records,
        count(*) FILTER (WHERE UNDECODED) AS undecoded,
@@ -41,19 +51,12 @@ SELECT topic, event_type, count(*) AS records,
        count(*) FILTER (WHERE event_time IS NULL AND NOT UNDECODED) AS missing_time,
        count(*) FILTER (WHERE event_version IS NULL AND NOT UNDECODED) AS missing_version,
        count(*) FILTER (WHERE envelope LIKE 'cloudevents%') AS cloudevents,
-       count(*) FILTER (WHERE (envelope = 'cloudevents-binary'
-                               AND NOT contains(coalesce(headers::VARCHAR, ''), '"ce_specversion"'))
-                           OR (envelope = 'cloudevents-structured'
-                               AND NOT contains(coalesce(value_excerpt, ''), '"specversion"'))) AS ce_missing_specversion,
-       count(*) FILTER (WHERE envelope LIKE 'cloudevents%' AND event_source IS NULL) AS ce_missing_source,
-       count(*) FILTER (WHERE envelope LIKE 'cloudevents%' AND event_type IS NULL) AS ce_missing_type,
-       count(*) FILTER (WHERE envelope LIKE 'cloudevents%' AND event_id IS NULL) AS ce_missing_id,
+       count(*) FILTER (WHERE CE_LACKS_SPECVERSION) AS ce_missing_specversion,
+       count(*) FILTER (WHERE CE_LACKS_SOURCE) AS ce_missing_source,
+       count(*) FILTER (WHERE CE_LACKS_TYPE) AS ce_missing_type,
+       count(*) FILTER (WHERE CE_LACKS_ID) AS ce_missing_id,
        count(*) FILTER (WHERE ((event_id IS NULL OR event_time IS NULL OR event_version IS NULL) AND NOT UNDECODED)
-                           OR (envelope LIKE 'cloudevents%' AND (event_source IS NULL OR event_type IS NULL))
-                           OR (envelope = 'cloudevents-binary'
-                               AND NOT contains(coalesce(headers::VARCHAR, ''), '"ce_specversion"'))
-                           OR (envelope = 'cloudevents-structured'
-                               AND NOT contains(coalesce(value_excerpt, ''), '"specversion"'))) AS incomplete,
+                           OR CE_LACKS_SPECVERSION OR CE_LACKS_SOURCE OR CE_LACKS_TYPE OR CE_LACKS_ID) AS incomplete,
        count(*) FILTER (WHERE trace_id IS NULL) AS no_trace_context,
        count(*) FILTER (WHERE "key" IS NULL) AS null_key,
        count(*) FILTER (WHERE "key" = event_id) AS key_is_event_id,
@@ -72,6 +75,8 @@ WHERE NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_r
 GROUP BY ALL
 ORDER BY topic, event_type
 """.replace("UNDECODED", _UNDECODED)
+for _attr, _column in (("SPECVERSION", None), ("SOURCE", "event_source"), ("TYPE", "event_type"), ("ID", "event_id")):
+    _EVENTS = _EVENTS.replace(f"CE_LACKS_{_attr}", _ce_lacks(_attr.lower(), _column))
 
 _UNSTABLE = r"""
 SELECT topic, count(*) AS ids_with_several_keys, arg_min(event_id, event_id, 10) AS sample_ids

@@ -85,6 +85,21 @@ def test_a_cloudevent_without_its_id_is_said_to_lack_it_once(data, store, window
         "missing_id", "ce_missing_id", "missing_time", "missing_version"}
 
 
+def test_a_json_envelope_beside_a_ce_type_header_is_read(data, store, window):
+    """A producer that sets only ce_type, its value carrying id, time and version: the event has
+    them (its id counts for idempotency), and only CloudEvents' own id attribute is said missing."""
+    value = {"id": "loan-created-7", "type": "LoanCreated", "time": "2026-03-02T12:00:01Z", "version": 2, "loanId": 7}
+    data.record("library.loans", 0, 0, at=1, key="m-1", value=value, trace=_trace(data), headers=[
+        ("ce_type", "LoanCreated"), ("ce_source", "/loans"), ("ce_specversion", "1.0")])
+    data.write()
+    row = store.cursor().execute("SELECT envelope, event_id, event_time, event_version FROM records").fetchone()
+    assert row[0] == "cloudevents-binary" and row[1] == "loan-created-7" and row[3] == "2"
+    assert row[2] is not None
+    [finding] = [f for f in rule_findings(store.cursor(), window, None, "ENVELOPE_MISSING")]
+    assert finding.summary.startswith("events on library.loans lack: CloudEvents id "), finding.summary
+    assert set(finding.evidence["event_types"]["LoanCreated"]["missing"]) == {"ce_missing_id"}
+
+
 def test_wire_format_values_kept_undecoded_are_not_judged_for_their_envelope(data, store, window):
     """A schema-registry value whose schema could not be had (no --schemas file, registry down)
     is stored as bytes: its envelope is unknown, not missing (ingest_errors says why)."""
