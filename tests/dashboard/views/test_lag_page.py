@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from collectors.store import Store
@@ -27,6 +30,14 @@ def test_an_end_to_end_lag_under_a_second_is_told_in_ms(tmp_path: Path, monkeypa
         at = open_page(app, "views/lag.py")
     shown = {m.label: m.value for m in at.metric}
     assert shown["Worst p95 end-to-end"] == "300 ms", shown
+    # and so is its chart's axis: at one decimal of a second, 0.3–0.45 s read "0.4, 0.4, 0.3, 0.3"
+    [trend] = [json.loads(c.proto.spec) for c in at.get("plotly_chart")
+               if "end-to-end" in json.loads(c.proto.spec)["layout"]["yaxis"]["title"]["text"]]
+    assert trend["layout"]["yaxis"]["title"]["text"] == "p95 end-to-end lag (ms)"
+    assert trend["layout"]["yaxis"]["tickformat"] == ",.4~f"
+    ys = [np.frombuffer(base64.b64decode(d["y"]["bdata"]), d["y"]["dtype"]) if isinstance(d["y"], dict) else d["y"]
+          for d in trend["data"]]  # plotly sends arrays as base64 of their bytes
+    assert max(max(y) for y in ys) == pytest.approx(300, abs=1)
 
 
 @pytest.mark.file_only  # a store written, closed, then browsed
