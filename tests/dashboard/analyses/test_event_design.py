@@ -98,6 +98,12 @@ def test_a_json_envelope_beside_a_ce_type_header_is_read(data, store, window):
     [finding] = [f for f in rule_findings(store.cursor(), window, None, "ENVELOPE_MISSING")]
     assert finding.summary.startswith("events on library.loans lack: CloudEvents id "), finding.summary
     assert set(finding.evidence["event_types"]["LoanCreated"]["missing"]) == {"ce_missing_id"}
+    # the design scorecard: a time in the value, so "timestamps" passes; "ids" fails, as CloudEvents'
+    # identity (source and id) is incomplete
+    from dashboard.findings.scorecard import scorecard
+
+    card = {r["line"]: r for r in scorecard(store.cursor(), window, [finding])}
+    assert (card["timestamps"]["status"], card["versions"]["status"], card["ids"]["status"]) == ("pass", "pass", "fail")
 
 
 def test_wire_format_values_kept_undecoded_are_not_judged_for_their_envelope(data, store, window):
