@@ -29,6 +29,12 @@ def is_folded(f: Finding) -> bool:
     return f.subject_kind == FOLDED
 
 
+def kind_before_subject(f: Finding) -> str:
+    """What goes before a finding's subject in a sentence: its kind ("topic "), or nothing for a
+    folded row, whose subject says it ("60 groups")."""
+    return "" if is_folded(f) else f"{f.subject_kind} "
+
+
 FOLD_WARNINGS_OVER = 12  # a warning rule with more findings than this is one row
 FOLD_ERRORS_OVER = 40  # and an error rule with more than this
 _FOLD_OVER = {"warning": FOLD_WARNINGS_OVER, "error": FOLD_ERRORS_OVER}

@@ -9,7 +9,7 @@ from dashboard.analyses.window import Window
 from dashboard.changes import per_minute, what_changed
 from dashboard.charts.series import bars_over_time
 from dashboard.charts.theme import SEVERITY_COLOURS
-from dashboard.findings.noise import fold
+from dashboard.findings.noise import fold, kind_before_subject
 from dashboard.ui import links, numbers, timerange
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md
@@ -32,7 +32,8 @@ def render(ctx: Ctx) -> None:
                    "so no changes are shown.", icon=":material/schedule:")
     elif not ch.has_data[0]:
         st.warning(f"The hour before ({timerange.describe(ch.before)}) holds no data: there is nothing to compare "
-                   "the last 15 minutes with, so no changes are shown.", icon=":material/schedule:")
+                   "the last 15 minutes with, so the numbers show no change and every finding of the last 15 "
+                   "minutes is new.", icon=":material/schedule:")
     c = st.columns(4)
     shown_new = fold(ch.new_findings)
     c[0].metric("New or worse findings", f"{len(ch.new_findings):,}",
@@ -65,7 +66,7 @@ def render(ctx: Ctx) -> None:
         empty("Nothing new in the last 15 minutes: every finding now was already there in the hour before.")
     for f in shown_new[:20]:
         with st.container(border=True):
-            st.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {md(f.subject_kind)} **{md(f.subject)}** — "
+            st.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {md(kind_before_subject(f))}**{md(f.subject)}** — "
                         f"{md(f.summary)}")
             st.caption(md(f.remedy))
             page = RULE_PAGE.get(f.rule)

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard.charts.findings import findings_timeline
 from dashboard.findings import registry
 from dashboard.findings.model import SEVERITIES, count_text
-from dashboard.findings.noise import FOLD_ERRORS_OVER, FOLD_WARNINGS_OVER, fold, is_folded
+from dashboard.findings.noise import FOLD_ERRORS_OVER, FOLD_WARNINGS_OVER, fold, is_folded, kind_before_subject
 from dashboard.ui import evidence, links, sources, state
 from dashboard.ui.page import Ctx, empty, run
 from dashboard.ui.text import md, md_code
@@ -88,8 +88,8 @@ def _drill(shown: list, every: list, clicked: str | None) -> None:
     if key is None:
         return
     f = by_key[key]
-    on = f"**{md(f.subject)}**" if is_folded(f) else f"{md(f.subject_kind)} **{md(f.subject)}**"  # "30 topics"
-    st.markdown(f"**{md(f.rule)}** on {on} — {md(f.severity)}, count {md(count_text(f))}")
+    st.markdown(f"**{md(f.rule)}** on {md(kind_before_subject(f))}**{md(f.subject)}** — {md(f.severity)}, "
+                f"count {md(count_text(f))}")
     st.markdown(f"{md(f.summary)}.")
     st.info(md(f.remedy), icon=":material/build:")
     page = RULE_PAGE.get(f.rule)

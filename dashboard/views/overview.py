@@ -112,8 +112,7 @@ def render(ctx: Ctx) -> None:
         for f in worst:
             with st.container(border=True):
                 left, right = st.columns([5, 1], vertical_alignment="center")
-                what = "" if noise.is_folded(f) else f"{md(f.subject_kind)} "  # a folded one is "60 groups"
-                left.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {what}"
+                left.markdown(f"**{md(f.severity.upper())} · {md(f.rule)}** on {md(noise.kind_before_subject(f))}"
                               f"**{md(f.subject)}** — {md(f.summary)}")
                 with right:
                     page = RULE_PAGE.get(f.rule)

@@ -129,3 +129,8 @@ def test_the_worst_cards_fold_an_error_rule_of_very_many_groups_so_another_error
         assert len(cards) == 2, cards
         assert cards[0].startswith(f"**ERROR · CONSUMER_LAG** on **{groups} groups** — {groups} groups, such as: "), cards
         assert cards[1].startswith("**ERROR · DEAD_LETTER** on topic **fleet.pings.DLT**"), cards
+    with app_over(db, monkeypatch) as app:  # What changed: every finding is new there, the groups one card
+        open_page(app, "views/changes.py", range="all")
+        assert not app.exception, [e.value for e in app.exception]
+        cards = [as_read(m.value) for m in app.markdown if m.value.startswith("**ERROR")]
+        assert cards[0].startswith(f"**ERROR · CONSUMER_LAG** on **{groups} groups** — "), cards
