@@ -133,6 +133,10 @@ def _from_doc(headers: Mapping[str, bytes | None], doc: dict[str, Any] | None, s
             causation_id=text(headers.get("ce_causationid")),
             correlation_id=text(headers.get("ce_correlationid")),
         )
+        if doc is not None:
+            # a producer that sets ce_type (or ce_id) beside a JSON value carrying its own id, time or
+            # version: the value fills what the ce_ headers did not say, as it would without them
+            _fill(out, doc, fields)
     elif structured and doc is not None:
         out.update(
             envelope="cloudevents-structured",
@@ -149,10 +153,6 @@ def _from_doc(headers: Mapping[str, bytes | None], doc: dict[str, Any] | None, s
         _fill(out, doc, fields)
         if out["event_type"] is None and out["event_id"] is None:
             out["envelope"] = "none"
-    if out["envelope"] == "cloudevents-binary" and doc is not None:
-        # a producer that sets ce_type (or ce_id) beside a JSON value carrying its own id, time or
-        # version: the value fills what the ce_ headers did not say, as it would without them
-        _fill(out, doc, fields)
     # headers fill what the value did not say
     for column, names in HEADER_FIELDS.items():
         if out[column] is None:

@@ -34,6 +34,10 @@ _UNDECODED = r"""coalesce(envelope = 'none' AND value_size >= 5
     AND (starts_with(value_excerpt, chr(0))
          OR (starts_with(value_excerpt, 'base64:A') AND substr(value_excerpt, 9, 1) BETWEEN 'A' AND 'P')), false)"""
 
+# CloudEvents' required attributes, and the envelope column of each in structured mode
+_CE_ATTRIBUTES = {"specversion": None, "source": "event_source", "type": "event_type", "id": "event_id"}
+
+
 def _ce_lacks(attribute: str, column: str | None) -> str:
     """A CloudEvent without one of its required attributes. In binary mode they are the ce_ headers
     (the envelope columns may have been filled from the value: an id there is no ce_id); in
@@ -44,7 +48,15 @@ def _ce_lacks(attribute: str, column: str | None) -> str:
             f" OR (envelope = 'cloudevents-structured' AND {structured}))")
 
 
-_EVENTS = r"""
+def _expanded(sql: str) -> str:
+    """``sql`` with UNDECODED and each CE_LACKS_<ATTRIBUTE> written out."""
+    sql = sql.replace("UNDECODED", _UNDECODED)
+    for attribute, column in _CE_ATTRIBUTES.items():
+        sql = sql.replace(f"CE_LACKS_{attribute.upper()}", _ce_lacks(attribute, column))
+    return sql
+
+
+_EVENTS = _expanded(r"""
 SELECT topic, event_type, count(*) AS records,
        count(*) FILTER (WHERE UNDECODED) AS undecoded,
        count(*) FILTER (WHERE event_id IS NULL AND NOT UNDECODED) AS missing_id,
@@ -74,9 +86,7 @@ WHERE NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_r
   AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
 GROUP BY ALL
 ORDER BY topic, event_type
-""".replace("UNDECODED", _UNDECODED)
-for _attr, _column in (("SPECVERSION", None), ("SOURCE", "event_source"), ("TYPE", "event_type"), ("ID", "event_id")):
-    _EVENTS = _EVENTS.replace(f"CE_LACKS_{_attr}", _ce_lacks(_attr.lower(), _column))
+""")
 
 _UNSTABLE = r"""
 SELECT topic, count(*) AS ids_with_several_keys, arg_min(event_id, event_id, 10) AS sample_ids

@@ -53,7 +53,8 @@ def fold(found: list[Finding], *, warnings: bool = True) -> list[Finding]:
         if f.severity == FOLD_AT:
             continue
         group = by_rule[(f.severity, f.rule)]
-        if not (warnings and len(group) > _FOLD_OVER.get(f.severity, len(group))):
+        over = _FOLD_OVER.get(f.severity)  # None: never folded (criticals)
+        if not (warnings and over is not None and len(group) > over):
             keep.append(f)
         elif f is group[0]:
             keep.append(_folded(f.rule, f.severity, group))
