@@ -142,6 +142,10 @@ class Data:
             timestamp_ms=us(at) // 1000, timestamp_type=1, tapped_at_us=us(at if tapped is None else tapped), source="test",
         ))
 
+    def stamp(self, when: datetime) -> None:
+        """The last record's producer timestamp set to ``when`` (a wrong clock), its tap time left as it was."""
+        self.records[-1]["timestamp"] = us(0) + int((when - self.at(0)) / timedelta(microseconds=1))
+
     def poll(self, group: str, topic: str, partition: int, committed: int | None, *, at: float,
              high_watermark: int | None = None, members: int = 1, state: str = "Stable") -> None:
         self.offsets.append({"cluster": "test", "group_id": group, "topic": topic, "partition": partition,

@@ -9,14 +9,8 @@ from datetime import datetime, timedelta
 from collectors.derive.consumer import CLOCK_SKEW
 from dashboard.analyses import window as window_module
 from dashboard.analyses.window import Window
-from tests.support.builders import us
 
 TOPIC = "rides.requested"
-
-
-def _stamp(data, when: datetime) -> None:
-    """The last record's producer timestamp, its tap time left as it was."""
-    data.records[-1]["timestamp"] = us(0) + int((when - data.at(0)) / timedelta(microseconds=1))
 
 
 def test_the_skew_is_the_rules() -> None:
@@ -27,10 +21,10 @@ def test_a_wrong_clock_does_not_stretch_the_extent_and_a_backlog_does(data, stor
     for offset, at in enumerate((10, 11, 12)):
         data.record(TOPIC, 0, offset, at=at)
     data.record(TOPIC, 0, 3, at=13)
-    _stamp(data, datetime(1971, 1, 1))  # a host whose clock reset
+    data.stamp(datetime(1971, 1, 1))  # a host whose clock reset
     data.record(TOPIC, 0, 4, at=14)
     data.record(TOPIC, 0, 5, at=15)
-    _stamp(data, data.at(15) + timedelta(days=365))  # a year ahead of the tap
+    data.stamp(data.at(15) + timedelta(days=365))  # a year ahead of the tap
     data.record(TOPIC, 0, 6, at=16)
     data.write()
     assert Window.extent(store.cursor()) == Window(data.at(10), data.at(16) + timedelta(microseconds=1))
@@ -38,7 +32,7 @@ def test_a_wrong_clock_does_not_stretch_the_extent_and_a_backlog_does(data, stor
     # a backlog produced two days before the tap read it, in order: its records are the data's start
     for offset in range(3):
         data.record(TOPIC, 1, offset, at=20)
-        _stamp(data, data.at(20) - timedelta(days=2) + timedelta(seconds=offset))
+        data.stamp(data.at(20) - timedelta(days=2) + timedelta(seconds=offset))
     # stamped by the broker: never off (as PRODUCER_CLOCK_SKEW judges it), so it counts
     data.record("audit.log", 0, 0, at=40)
     data.records[-1]["timestamp_type"] = "log_append"
@@ -48,7 +42,7 @@ def test_a_wrong_clock_does_not_stretch_the_extent_and_a_backlog_does(data, stor
 
 def test_only_records_ahead_still_have_an_extent(data, store) -> None:
     data.record(TOPIC, 0, 0, at=10)
-    _stamp(data, data.at(10) + timedelta(days=3))
+    data.stamp(data.at(10) + timedelta(days=3))
     data.write()
     extent = Window.extent(store.cursor())
     assert extent is not None and extent.start == data.at(10) + timedelta(days=3)
