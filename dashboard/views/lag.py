@@ -104,7 +104,10 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
         "topic": "Topic", "partition": "Partition", "status": "Status",
         "current_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
         **time_lag, "method": "Time lag method",
-        "window_lags": st.column_config.LineChartColumn("Lag at the last 10 commits"),
+        # green unless the lag rose over the window (the primary colour, red, read as an alarm at zero)
+        "window_lags": st.column_config.LineChartColumn(
+            "Lag at the last 10 commits", y_min=0, color="auto-inverse",
+            help="Messages behind at each of the partition's last 10 commits: red when it rose."),
         "last_commit": st.column_config.DatetimeColumn("Last commit (UTC)", format="HH:mm:ss")})
     _stuck(ctx, grp)
     trend = lag.trace_lag(ctx.cur, ctx.window, group=grp)

@@ -87,3 +87,23 @@ def test_a_cluster_of_many_groups_charts_the_worst_and_lists_them_all(tmp_path: 
     assert len(charted) == CHART_GROUPS and "team-33" in charted, charted
     assert {t["name"] for t in lines["data"]} == charted
     assert len(next(d.value for d in at.dataframe if "group_id" in d.value.columns)) == 40
+
+
+@pytest.mark.file_only  # a store written, closed, then browsed
+def test_a_caught_up_partitions_lag_sparkline_is_not_drawn_in_alarm_red(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group at zero lag over its last commits: the sparkline was drawn in the primary colour,
+    red, as if something were wrong. It is green unless the lag rose, on an axis from zero."""
+    db = tmp_path / "caught_up.duckdb"
+    with Store(db) as store:
+        data = Data(store)
+        for i in range(10):
+            data.poll("billing", "rhx.trips", 0, 100 + i, at=i * 10)
+        data.write()
+    with app_over(db, monkeypatch) as app:
+        at = open_page(app, "views/lag.py", group="billing")
+    table = next(d for d in at.dataframe if "window_lags" in d.value.columns)
+    assert [list(v) for v in table.value["window_lags"]] == [[0] * 10]
+    config = json.loads(table.proto.columns)["window_lags"]
+    assert config["type_config"]["color"] == "auto-inverse", config  # green, red only when the lag rose
+    assert config["type_config"]["y_min"] == 0, config
