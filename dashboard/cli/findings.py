@@ -24,6 +24,7 @@ from collectors.store.lake import is_lake
 from collectors.store.migrate import LATEST, schema_version
 from dashboard.analyses.window import Window
 from dashboard.cli.options import db_option
+from dashboard.findings import noise
 from dashboard.findings.model import SEVERITIES, Finding, count_text, noun_for, plural
 
 if TYPE_CHECKING:
@@ -109,10 +110,16 @@ def pending_line(waiting: Pending | None, *, lake: bool = False) -> str | None:
     return "incomplete: " + " and ".join(parts) + f"; {why}: their findings are missing below"
 
 
-def as_table(report: engine.Report, min_severity: str, waiting: Pending | None = None, *, lake: bool = False) -> str:
-    """A fixed-width table, one block per finding: the row, then what was seen and what to do."""
+def as_table(report: engine.Report, min_severity: str, waiting: Pending | None = None, *, lake: bool = False,
+             each: bool = False) -> str:
+    """A fixed-width table, one block per finding: the row, then what was seen and what to do.
+
+    Folded as the pages fold (dashboard/findings/noise.py) unless ``each``: a rule of very many
+    warnings or errors, and each info rule, is one block naming its subjects, so 240 stopped groups
+    do not push the one dead letter off the screen."""
     width = max(80, min(shutil.get_terminal_size((120, 40)).columns, 160))
-    found = report.findings
+    everything = report.findings
+    found = everything if each else noise.fold(everything)
     rule_w = max([24, *(len(f.rule) for f in found)])
     # each count with what it counts: "616 messages" beside "5 publications", the numbers aligned
     counts = [f"{f.count:>7,} {noun_for(f.count, f.count_unit)}".rstrip() for f in found]
@@ -127,17 +134,32 @@ def as_table(report: engine.Report, min_severity: str, waiting: Pending | None =
         return "\n".join(lines)
     lines += ["", head, "-" * len(head)]
     for f, count in zip(found, counts, strict=True):
-        subject = f"{f.subject_kind} {f.subject}"
+        subject = f"{noise.kind_before_subject(f)}{f.subject}"
         if len(subject) > 34:
             subject = subject[:33] + "…"
         lines.append(f"{f.severity:<9} {f.rule:<{rule_w}} {subject:<34} {count:<{count_w}}  "
                      f"{_when(f.first_seen):<19}  {_when(f.last_seen):<19}")
-        for text, mark in ((f.summary, "  "), (f.remedy, "→ ")):
+        for text, mark in ((f.summary, "  "), (_folded_subjects(f), "  "), (f.remedy, "→ ")):
             lines += textwrap.wrap(text, width=width - 10, initial_indent=" " * 10 + mark,
                                    subsequent_indent=" " * 12)
-    counts = ", ".join(f"{n} {s}" for s in reversed(SEVERITIES) if (n := sum(f.severity == s for f in found)))
-    lines += ["", f"{len(found)} findings ({counts})"]
+    counts = ", ".join(f"{n} {s}" for s in reversed(SEVERITIES)
+                       if (n := sum(f.severity == s for f in everything)))
+    lines += ["", f"{len(everything)} findings ({counts})"]
+    if len(found) < len(everything):
+        lines[-1] += f" in {len(found)} rows; --each lists every one"
     return "\n".join(lines)
+
+
+FOLDED_NAMED = 12  # a folded block names this many of its subjects
+
+
+def _folded_subjects(f: Finding) -> str:
+    """A folded block's subjects, the first FOLDED_NAMED of them ("" for a finding of its own)."""
+    if not noise.is_folded(f):
+        return ""
+    subjects = [str(e["subject"]) for e in f.evidence["findings"]]
+    more = f" and {len(subjects) - FOLDED_NAMED:,} more" if len(subjects) > FOLDED_NAMED else ""
+    return "on " + ", ".join(subjects[:FOLDED_NAMED]) + more
 
 
 def worst_at_or_above(found: list[Finding], level: str | None) -> bool:
@@ -196,8 +218,12 @@ _LEVEL = click.Choice(SEVERITIES, case_sensitive=False)
               help="Leave out findings below this severity.")
 @click.option("--fail-on", type=_LEVEL, default=None,
               help="Exit with status 1 when a finding at or above this severity exists (default: never).")
+@click.option("--each", is_flag=True,
+              help="List every finding: by default the table folds a rule of very many warnings or errors, "
+                   "and each info rule, into one row naming its subjects, as the dashboard does (--json never "
+                   "folds).")
 def findings_cmd(db: str | None, as_json_: bool, since: str | None, start: str | None, end: str | None,
-                 min_severity: str, fail_on: str | None) -> None:
+                 min_severity: str, fail_on: str | None, each: bool) -> None:
     """Run every rule over the store and list what it found, worst first.
 
     Traces (and offset snapshots) stored but not analysed yet, as a collector stopped
@@ -234,7 +260,8 @@ def findings_cmd(db: str | None, as_json_: bool, since: str | None, start: str |
         version = schema_version(cur)
     everything = report.findings  # --fail-on judges all of them, whatever is shown
     report.findings = engine.at_or_above(everything, min_severity)
-    click.echo(as_json(report, waiting, card) if as_json_ else as_table(report, min_severity, waiting, lake=is_lake(db)))
+    click.echo(as_json(report, waiting, card) if as_json_ else
+               as_table(report, min_severity, waiting, lake=is_lake(db), each=each))
     if report.errors:
         failed = "; ".join(f"{m}: {r}" for m, r in sorted(report.errors.items()))
         hint = ""
