@@ -52,7 +52,12 @@ def build() -> str:
     def first(idx: list[int]) -> str:
         return "coalesce(" + ", ".join(f"nullif(jv[{i}], 'null')" for i in idx) + ")"
 
+    # the objects an envelope may nest in: a record whose top level names no event id or type and
+    # holds one goes to the reference path (which reads the envelope inside)
+    nests = [len(paths) + i + 1 for i in range(len(envelope.CONTAINERS))]
+    paths.extend('$."' + n + '"' for n in envelope.CONTAINERS)
     chosen = ", ".join(f"{first(idx)} AS {c}_j" for c, idx in slices.items())
+    nested = " OR ".join(f"coalesce(starts_with(jv[{i}], '{{'), false)" for i in nests)
     # how each chosen value reads: s(tring) i(nteger) n(umber) b(oolean) o(ther)
     # JSON numbers hold only - + . e E and digits; NaN and Infinity (which json accepts) hold n/N/I
     kinds = ", ".join(
@@ -128,7 +133,8 @@ SELECT _idx,
    -- trailing commas: DuckDB reads them, Python does not. (Raw control characters need no
    -- check here: json_extract rejects them as Python does, so they are json_unsure already.)
    OR (CASE WHEN doc_ok THEN (regexp_matches(vtext, ',\\s*[\\]}}]')
-                   OR {type_slow} OR {time_slow}) ELSE false END)
+                   OR {type_slow} OR {time_slow}
+                   OR (event_id_j IS NULL AND event_type_j IS NULL AND ({nested}))) ELSE false END)
   , true) AS _slow,  -- unknown goes to the reference path
   CASE WHEN ts_ms >= 0 THEN make_timestamp(ts_ms * 1000) END AS "timestamp",
   CASE ts_type WHEN 1 THEN 'create' WHEN 2 THEN 'log_append' ELSE 'unknown' END AS timestamp_type,

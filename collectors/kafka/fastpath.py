@@ -112,7 +112,7 @@ class NativeNormalizer:
         self._native = _native.Normalizer(
             [list(fields[c]) for c in bulk_sql.STRING_COLUMNS] + [list(fields["event_time"])],
             [list(bulk_sql.HEADER_FIELDS.get(c, ())) for c in bulk_sql.STRING_COLUMNS],
-            list(bulk_sql.SLOW_HEADERS), envelope.MAX_JSON_BYTES)
+            list(bulk_sql.SLOW_HEADERS), envelope.MAX_JSON_BYTES, list(envelope.CONTAINERS))
 
     @staticmethod
     def capture(msgs: Sequence[Any]) -> NativeBatch:

@@ -10,7 +10,7 @@ from typing import Any
 from collectors.normalize import jsonkeys
 from collectors.normalize.binary import text
 
-# JSON value fields tried in order, per envelope column (configurable through EnvelopeFields).
+# JSON value fields tried in order, per envelope column.
 DEFAULT_FIELDS: dict[str, tuple[str, ...]] = {
     "event_id": ("eventId", "event_id", "id", "messageId"),
     "event_type": ("eventType", "event_type", "type"),
@@ -28,6 +28,9 @@ HEADER_FIELDS: dict[str, tuple[str, ...]] = {
     "causation_id": ("causation_id", "causationId", "ce_causationid"),
     "correlation_id": ("correlation_id", "correlationId", "ce_correlationid", "X-Correlation-Id"),
 }
+# Objects a JSON value may nest its envelope in, tried in order when its top level names neither an
+# event id nor an event type: {"metadata": {"eventId": …, "timestamp": …}, "payload": {…}}
+CONTAINERS = ("metadata", "meta", "header", "envelope")
 NONE: dict[str, Any] = {k: None for k in DEFAULT_FIELDS} | {"envelope": "none"}
 MAX_JSON_BYTES = 1 << 20
 
@@ -111,7 +114,20 @@ def extract_decoded(headers: Mapping[str, bytes | None], doc: Any, fmt: str, ver
 
 
 def _fill(out: dict[str, Any], doc: Mapping[str, Any], fields: Mapping[str, Sequence[str]]) -> None:
-    """The envelope columns ``out`` has no value for yet, from the value's fields."""
+    """The envelope columns ``out`` has no value for yet, from the value's fields: those of the
+    object it nests its envelope in first (CONTAINERS), when its own top level names neither an
+    event id nor an event type."""
+    if _first(doc, fields["event_id"]) is None and _first(doc, fields["event_type"]) is None:
+        for name in CONTAINERS:
+            inner = doc.get(name)
+            if isinstance(inner, dict) and (_first(inner, fields["event_id"]) is not None
+                                            or _first(inner, fields["event_type"]) is not None):
+                _fill_from(out, inner, fields)
+                break
+    _fill_from(out, doc, fields)
+
+
+def _fill_from(out: dict[str, Any], doc: Mapping[str, Any], fields: Mapping[str, Sequence[str]]) -> None:
     for column, names in fields.items():
         if out[column] is None:
             v = _first(doc, names)

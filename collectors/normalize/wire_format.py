@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from collectors.errors import ConfigError
 from collectors.normalize.binary import binary_text
+from collectors.normalize.envelope import CONTAINERS
 
 MAGIC = 0
 HEADER_BYTES = 5  # magic byte and the big-endian schema id
@@ -97,10 +98,12 @@ def json_default(v: Any) -> Any:
 
 
 def top_level(doc: Any) -> Any:
-    """The document's top-level fields as JSON-able data: all envelope extraction reads."""
+    """The document's top-level fields as JSON-able data, and the objects an envelope may nest in
+    (envelope.CONTAINERS): all envelope extraction reads."""
     if not isinstance(doc, dict):
         return doc
-    return {k: v if isinstance(v, _NESTED) else plain(v) for k, v in doc.items()}  # nested values: never read
+    # other nested values are never read
+    return {k: v if isinstance(v, _NESTED) and k not in CONTAINERS else plain(v) for k, v in doc.items()}
 
 
 def plain(v: Any) -> Any:

@@ -76,6 +76,14 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
     (b"k", b'{"id": -0, "type": -12}', None, (1, 5)),
     (b"k", b'{"id": 1e400, "version": -12.5e3, "time": -5}', None, (1, 5)),
     (b"k", b'{"id": "x", "time": 1e300, "source": 0, "causationId": 12345678901234567890123}', None, (1, 5)),
+    # an envelope nested in an object (envelope.CONTAINERS), read when the top level names no id or type
+    (b"k", _v({"metadata": {"eventId": "m1", "eventType": "ClaimSubmitted", "timestamp": 1780000000123,
+                            "schemaVersion": 2}, "payload": {"id": "claim-1"}}), None, (1, 5)),
+    (b"k", _v({"meta": {"note": "no id"}, "header": {"type": "T", "time": ISO}, "version": 3}), None, (1, 5)),
+    (b"k", _v({"id": "top", "metadata": {"eventId": "inner"}}), None, (1, 5)),  # the top level's own id wins
+    (b"k", _v({"envelope": ["not", "an", "object"], "metadata": None, "payload": {"eventId": "p"}}), None, (1, 5)),
+    (b"k", _v({"metadata": {"eventId": "m2"}}), [("__TypeId__", b"com.acme.Claim")], (1, 5)),
+    (b"k", b'{"metadata": {"eventId": "first"}, "metadata": {"eventId": "second"}}', None, (1, 5)),
     (b"k", b'\r{"id": "cr"}', None, (1, 5)),  # \r is not a JSON start for normalize
     (b"k", b'\t{"id": "tab"}\n', None, (1, 5)),
     (b"k", "{\"id\": \"é\"}".encode("latin-1"), None, (1, 5)),  # not UTF-8

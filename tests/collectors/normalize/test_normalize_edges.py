@@ -31,3 +31,29 @@ def test_odd_envelope_values_store(value: bytes, event_id: str, event_time: str 
     assert table.column("event_id").to_pylist() == [event_id]
     got = table.column("event_time").to_pylist()[0]
     assert (got.isoformat() if got else None) == event_time
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # Spring Cloud Stream, Axon and many in-house formats: the envelope in "metadata", the data beside it
+        (b'{"metadata": {"eventId": "e1", "eventType": "ClaimSubmitted", "timestamp": 1780000000123,'
+         b' "schemaVersion": 2, "source": "intake"}, "payload": {"claimId": "c1", "id": "not the event"}}',
+         ("json", "e1", "ClaimSubmitted", "2", "intake", "2026-05-28T20:26:40.123000")),
+        # the object's missing fields come from the top level
+        (b'{"header": {"id": "h1", "type": "T"}, "occurredAt": "2026-03-01T10:15:30Z", "version": 4}',
+         ("json", "h1", "T", "4", None, "2026-03-01T10:15:30")),
+        # a top level that names its own event id keeps it (values that were read so before)
+        (b'{"id": "top", "type": "T", "metadata": {"eventId": "inner", "eventType": "U"}}',
+         ("json", "top", "T", None, None, None)),
+        # an object that names no event id or type is no envelope
+        (b'{"meta": {"page": 2}, "payload": {}}', ("none", None, None, None, None, None)),
+    ],
+)
+def test_an_envelope_nested_in_a_metadata_object_is_read(value: bytes, expected: tuple) -> None:
+    """{"metadata": {"eventId": …}, "payload": …} was an event without id, time or version: ENVELOPE_MISSING
+    on every record, and no event id for the idempotency and dead-letter checks."""
+    row = to_table([_row(value)], RECORD_SCHEMA).to_pylist()[0]
+    got = (row["envelope"], row["event_id"], row["event_type"], row["event_version"], row["event_source"],
+           row["event_time"].isoformat() if row["event_time"] else None)
+    assert got == expected

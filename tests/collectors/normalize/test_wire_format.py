@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 from pathlib import Path
@@ -50,6 +51,24 @@ def test_avro_cloudevents_are_structured_cloudevents(client, decoder) -> None:
     assert row["envelope"] == "cloudevents-structured"
     assert (row["event_id"], row["event_type"], row["event_source"]) == ("ce-1", "shop.InvoiceIssued", "/billing")
     assert '"specversion"' in row["value_excerpt"]  # what the event-design audit looks for
+
+
+def test_avro_envelope_nested_in_a_metadata_record(client, decoder) -> None:
+    """An Avro event whose envelope is a nested record (metadata: {eventId, timestamp-millis, ...})."""
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+
+    schema = """{"type": "record", "name": "ClaimSubmitted", "namespace": "claims", "fields": [
+      {"name": "metadata", "type": {"type": "record", "name": "Metadata", "fields": [
+        {"name": "eventId", "type": "string"}, {"name": "eventType", "type": "string"},
+        {"name": "timestamp", "type": {"type": "long", "logicalType": "timestamp-millis"}}]}},
+      {"name": "payload", "type": {"type": "map", "values": "string"}}]}"""
+    value = AvroSerializer(client, schema)({"metadata": {
+        "eventId": "m-1", "eventType": "ClaimSubmitted", "timestamp": dt.datetime(2026, 3, 1, 10, tzinfo=dt.UTC)},
+        "payload": {"claimId": "c-1"}}, wire.ctx("claims"))
+    row = _row(value, decoder)
+    assert (row["envelope"], row["event_id"], row["event_type"]) == ("avro", "m-1", "ClaimSubmitted")
+    assert row["event_time"] == 1_772_359_200_000_000  # the nested timestamp-millis, read as a time
+    assert row["event_version"] == "1"  # the schema's registry version
 
 
 def test_protobuf_values_with_message_indexes(client, decoder) -> None:

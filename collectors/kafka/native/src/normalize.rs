@@ -24,6 +24,9 @@ pub struct Normalizer {
     value_names: Vec<Vec<u8>>,
     string_slots: Vec<Vec<usize>>,
     time_slots: Vec<usize>,
+    /// the objects an envelope may nest in (envelope.CONTAINERS): a record whose top level names
+    /// no event id or type and holds one is left to record_row, which reads the envelope inside
+    nest_slots: Vec<usize>,
     /// header names per string column, as indexes into `relevant`
     header_slots: Vec<Vec<usize>>,
     relevant: Names,
@@ -235,6 +238,11 @@ impl Normalizer {
             }
         });
         o.event_time.push(t);
+        if let Some(v) = doc {
+            let no_id_or_type = self.string_slots[..2].iter().all(|slots| first(slots).is_none());
+            slow |= no_id_or_type
+                && self.nest_slots.iter().any(|&k| found[k].is_some_and(|f| f.kind == Kind::Other && v[f.start] == b'{'));
+        }
         o.envelope.push(Some(if doc.is_some() && has_id_or_type { b"json".as_slice() } else { b"none" }));
         o.slow.push(slow);
         o.topic.push(Some(c.topic(i).as_bytes()));
@@ -306,7 +314,7 @@ impl Normalizer {
     /// order; header_fields: per column of STRING_COLUMNS, the header names tried in order.
     #[new]
     fn new(value_fields: Vec<Vec<String>>, header_fields: Vec<Vec<String>>, slow_headers: Vec<String>,
-           max_json_bytes: usize) -> PyResult<Self> {
+           max_json_bytes: usize, nests: Vec<String>) -> PyResult<Self> {
         if value_fields.len() != STRING_COLUMNS.len() + 1 || header_fields.len() != STRING_COLUMNS.len() {
             return Err(pyo3::exceptions::PyValueError::new_err("one list of names per envelope column"));
         }
@@ -320,6 +328,7 @@ impl Normalizer {
         };
         let mut all: Vec<Vec<usize>> = value_fields.iter().map(|ns| ns.iter().map(&mut slot).collect()).collect();
         let time_slots = all.pop().unwrap_or_default();
+        let nest_slots = nests.iter().map(&mut slot).collect();
         let mut relevant = Names::default();
         relevant.add("traceparent");
         relevant.add("content-type");
@@ -332,8 +341,8 @@ impl Normalizer {
             relevant.add(h);
         }
         let n_relevant = relevant.count;
-        Ok(Normalizer { value_names, string_slots: all, time_slots, header_slots, relevant, n_relevant, slow_from,
-                        max_json_bytes })
+        Ok(Normalizer { value_names, string_slots: all, time_slots, nest_slots, header_slots, relevant, n_relevant,
+                        slow_from, max_json_bytes })
     }
 
     /// Columns for the chunks' records in order (name → (length, null count, validity or
