@@ -84,6 +84,13 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
     (b"k", _v({"envelope": ["not", "an", "object"], "metadata": None, "payload": {"eventId": "p"}}), None, (1, 5)),
     (b"k", _v({"metadata": {"eventId": "m2"}}), [("__TypeId__", b"com.acme.Claim")], (1, 5)),
     (b"k", b'{"metadata": {"eventId": "first"}, "metadata": {"eventId": "second"}}', None, (1, 5)),
+    (b"k", _v({"metadata": {"eventId": "m3", "timestamp": "soon"}, "occurredAt": ISO}), None, (1, 5)),  # top's time
+    (b"k", _v({"metadata": {"eventId": "m4", "timestamp": ISO}, "occurredAt": "2020-01-01T00:00:00Z"}), None, (1, 5)),
+    (b"k", b'{"metadata": {"\\u0065ventId": "escaped name"}, "time": 5}', None, (1, 5)),
+    (b"k", _v({"metadata": {"eventId": 1.5, "eventType": True}, "header": {"type": "T"}}), None, (1, 5)),
+    (b"k", _v({"metadata": {"eventId": None, "eventType": "T2", "version": "\u00e9"}}), None, (1, 5)),
+    (b"k", _v({"metadata": {"eventId": "m5", "timestamp": {"at": 1}}}), None, (1, 5)),
+    (b"k", _v({"metadata": {"eventId": "m6", "deep": {"eventId": "no"}}, "id": None}), None, (1, 5)),
     (b"k", b'\r{"id": "cr"}', None, (1, 5)),  # \r is not a JSON start for normalize
     (b"k", b'\t{"id": "tab"}\n', None, (1, 5)),
     (b"k", "{\"id\": \"é\"}".encode("latin-1"), None, (1, 5)),  # not UTF-8
@@ -182,6 +189,18 @@ def test_ordinary_records_take_the_fast_path(fast_path: str) -> None:
     assert conv.slow_rows == 0
     assert table.num_rows == 500
     assert table.column("event_id").to_pylist() == [f"e{i}" for i in range(500)]
+
+
+def test_envelopes_nested_in_metadata_take_the_native_path() -> None:
+    """A cluster whose every value nests its envelope ({"metadata": {...}, "payload": {...}}) sent
+    each record to the reference path: 40k records/s against 700k (the bulk path still does)."""
+    msgs = [Message(topic="claims", partition=0, offset=i, key=b"k%d" % i,
+                    value=_v({"metadata": {"eventId": f"e{i}", "eventType": "ClaimSubmitted", "timestamp": ISO},
+                              "payload": {"n": i}}), timestamp=(1, 1_780_000_000_000 + i)) for i in range(500)]
+    conv, table, _ = _convert(_chosen("native"), msgs)
+    assert conv.slow_rows == 0
+    assert table.column("event_id").to_pylist() == [f"e{i}" for i in range(500)]
+    assert set(table.column("envelope").to_pylist()) == {"json"}
 
 
 def test_an_impossible_event_time_is_no_time(path: str) -> None:

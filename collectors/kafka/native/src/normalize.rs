@@ -24,8 +24,8 @@ pub struct Normalizer {
     value_names: Vec<Vec<u8>>,
     string_slots: Vec<Vec<usize>>,
     time_slots: Vec<usize>,
-    /// the objects an envelope may nest in (envelope.CONTAINERS): a record whose top level names
-    /// no event id or type and holds one is left to record_row, which reads the envelope inside
+    /// the objects an envelope may nest in (envelope.CONTAINERS), read when the top level names no
+    /// event id or type
     nest_slots: Vec<usize>,
     /// header names per string column, as indexes into `relevant`
     header_slots: Vec<Vec<usize>>,
@@ -61,6 +61,13 @@ impl Names {
     }
 }
 
+/// Where a record's value holds the names of interest: at its top level, and in the object that
+/// nests its envelope (reused from record to record).
+struct Scratch {
+    found: Vec<Option<Field>>,
+    inner: Vec<Option<Field>>,
+}
+
 struct Out {
     key: StrCol,
     timestamp: PrimCol<i64>,
@@ -92,7 +99,9 @@ fn lower_into(out: &mut Vec<u8>, s: &[u8]) {
 
 impl Normalizer {
     fn record<'c>(&self, c: &'c Chunk, i: usize, o: &mut Out, last: &mut [Option<Option<&'c [u8]>>],
-                  found: &mut [Option<Field>], names: &[&[u8]]) {
+                  scratch: &mut Scratch, names: &[&[u8]]) {
+        let Scratch { found, inner } = scratch;
+        let (found, inner) = (found.as_mut_slice(), inner.as_mut_slice());
         let mut slow = false;
         // headers: the last value of each name normalize reads
         last.iter_mut().for_each(|s| *s = None);
@@ -197,11 +206,42 @@ impl Normalizer {
                 }
             }
         }
-        let first = |slots: &[usize]| slots.iter().find_map(|&k| found[k].filter(|f| f.kind != Kind::Null));
+        // a top level that names no event id or type may nest its envelope in an object
+        // (envelope.CONTAINERS): the first one that names an id or type is read first
+        let mut nest: Option<&[u8]> = None;
+        if let Some(v) = doc {
+            let named = |fs: &[Option<Field>], slots: &[usize]| {
+                slots.iter().any(|&k| fs[k].is_some_and(|f| f.kind != Kind::Null))
+            };
+            if !named(found, &self.string_slots[0]) && !named(found, &self.string_slots[1]) {
+                for &k in &self.nest_slots {
+                    let Some(f) = found[k].filter(|f| f.kind == Kind::Other && v[f.start] == b'{') else { continue };
+                    let sub = &v[f.start..f.end];
+                    inner.iter_mut().for_each(|f| *f = None);
+                    match json::scan(sub, names, inner) {
+                        Ok(d) if !d.odd => {}
+                        _ => {
+                            slow = true; // an escaped name inside ("\u0069d"): Python reads it as "id"
+                            break;
+                        }
+                    }
+                    if named(inner, &self.string_slots[0]) || named(inner, &self.string_slots[1]) {
+                        nest = Some(sub);
+                        break;
+                    }
+                }
+            }
+        }
+        // the field for a list of names, and the bytes its offsets point into: the nested envelope's
+        // first, then the top level's (normalize's envelope._fill)
+        let first = |slots: &[usize]| {
+            let pick = |fs: &[Option<Field>]| slots.iter().find_map(|&k| fs[k].filter(|f| f.kind != Kind::Null));
+            nest.and_then(|sub| pick(inner).map(|f| (sub, f))).or_else(|| Some((doc?, pick(found)?)))
+        };
         let mut has_id_or_type = false;
         for (col, slots) in self.string_slots.iter().enumerate() {
-            let from_value = doc.and_then(|v| {
-                let f = first(slots)?;
+            let from_value = doc.and_then(|_| {
+                let (v, f) = first(slots)?;
                 match f.kind {
                     Kind::Str if !f.escaped => Some(&v[f.start..f.end]),
                     Kind::Int if &v[f.start..f.end] != b"-0" => Some(&v[f.start..f.end]),
@@ -220,29 +260,27 @@ impl Normalizer {
                 }
             }
         }
-        let t = doc.and_then(|v| {
-            let f = first(&self.time_slots)?;
-            let t = match f.kind {
-                Kind::Str if !f.escaped => time::iso(&v[f.start..f.end]),
-                Kind::Int | Kind::Num => time::epoch(&v[f.start..f.end]),
-                Kind::Bool => Time::Unreadable,
-                _ => Time::Slow,
-            };
-            match t {
-                Time::Us(us) => Some(us),
-                Time::Unreadable => None,
-                Time::Slow => {
-                    slow = true;
-                    None
-                }
-            }
-        });
-        o.event_time.push(t);
-        if let Some(v) = doc {
-            let no_id_or_type = self.string_slots[..2].iter().all(|slots| first(slots).is_none());
-            slow |= no_id_or_type
-                && self.nest_slots.iter().any(|&k| found[k].is_some_and(|f| f.kind == Kind::Other && v[f.start] == b'{'));
+        // a nested time that reads as no time leaves the top level's to be read (envelope._fill)
+        let read_time = |v: &[u8], f: Field| match f.kind {
+            Kind::Str if !f.escaped => time::iso(&v[f.start..f.end]),
+            Kind::Int | Kind::Num => time::epoch(&v[f.start..f.end]),
+            Kind::Bool => Time::Unreadable,
+            _ => Time::Slow,
+        };
+        let pick_time = |fs: &[Option<Field>]| self.time_slots.iter().find_map(|&k| fs[k].filter(|f| f.kind != Kind::Null));
+        let mut t = nest.and_then(|sub| pick_time(inner).map(|f| read_time(sub, f)));
+        if matches!(t, None | Some(Time::Unreadable)) {
+            t = doc.and_then(|v| pick_time(found).map(|f| read_time(v, f))).or(t);
         }
+        let t = match t {
+            Some(Time::Us(us)) => Some(us),
+            Some(Time::Slow) => {
+                slow = true;
+                None
+            }
+            _ => None,
+        };
+        o.event_time.push(t);
         o.envelope.push(Some(if doc.is_some() && has_id_or_type { b"json".as_slice() } else { b"none" }));
         o.slow.push(slow);
         o.topic.push(Some(c.topic(i).as_bytes()));
@@ -274,11 +312,11 @@ impl Normalizer {
             offset: PrimCol::with_capacity(n),
         };
         let names: Vec<&[u8]> = self.value_names.iter().map(Vec::as_slice).collect();
-        let mut found = vec![None; names.len()];
+        let mut scratch = Scratch { found: vec![None; names.len()], inner: vec![None; names.len()] };
         let mut last = vec![None; self.n_relevant];
         for c in chunks {
             for i in 0..c.len() {
-                self.record(c, i, &mut o, &mut last, &mut found, &names);
+                self.record(c, i, &mut o, &mut last, &mut scratch, &names);
             }
         }
         o
