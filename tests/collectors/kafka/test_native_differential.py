@@ -21,7 +21,7 @@ if not fastpath.available():
     pytest.skip("the native tap path was not built (no Rust toolchain at install)", allow_module_level=True)
 
 TAPPED = 1_790_000_000_000_000
-NAMES = [n for ns in envelope.DEFAULT_FIELDS.values() for n in ns] + ["payload", "nested", "amount"]
+NAMES = [n for ns in envelope.DEFAULT_FIELDS.values() for n in ns] + [*envelope.CONTAINERS, "payload", "nested", "amount"]
 HEADERS = list(bulk_sql.RELEVANT_HEADERS) + ["x-other", "content-type"]
 TIMES = ["2026-03-01T10:15:30Z", "2026-03-01T10:15:30.5", "2026-03-01T10:15:30.123456+05:30",
          "2026-03-01T10:15:30-00:00", "2026-13-01T10:15:30Z", "2024-02-29T23:59:59Z", "2023-02-29T00:00:00Z",
