@@ -28,6 +28,7 @@ from collectors.kafka import fastpath, native_consumer, normalizers, resume_gaps
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.generations import Generations
 from collectors.kafka.normalizers import Normalizer
+from collectors.kafka.topic_settings import TopicSettings
 from collectors.kafka.wire_records import WireRecords
 from collectors.logrepeat import rate_limit
 from collectors.model import INGEST_ERROR_SCHEMA, error_row, to_table
@@ -83,6 +84,8 @@ class KafkaTap(ThreadComponent):
         self._assigned: dict[tuple[str, int], int] = {}  # (topic, partition) -> where reading began
         self._topic_ids: dict[str, str] = {}  # topic -> Kafka's topic id, kept with each position written
         self._generations = Generations(self.cluster)  # topics created again, until their new records are stored
+        # each topic's cleanup.policy, asked once a session and written with a batch when it changed
+        self._topic_settings = TopicSettings(self.cluster, settings.client_conf(), self.name)
         self._admin: Any = None  # the session's AdminClient for the topics' ids
         self._id_seen_at: dict[str, datetime] = {}  # topic -> when the broker last gave the id in _topic_ids
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
@@ -196,6 +199,7 @@ class KafkaTap(ThreadComponent):
         ends and the next one resumes from the store.
         """
         self.store.positions(self.cluster)  # the store answers (a lake's catalog is up) before joining the group
+        self._topic_settings.load(self.store.cursor())
         self._assign_failure = None
         self._normalizer = self._choose()
         consumer = self._consumer()
@@ -426,6 +430,7 @@ class KafkaTap(ThreadComponent):
         from confluent_kafka import OFFSET_BEGINNING
 
         points = self.store.resume_points(self.cluster)
+        self._topic_settings.assigned(topics)  # on a thread of their own
         ids = resume_gaps.topic_ids(self.settings.client_conf(), sorted(t for t in topics if t not in self._topic_ids))
         self._topic_ids.update(ids)
         now = datetime.now(UTC).replace(tzinfo=None)
@@ -601,12 +606,15 @@ class KafkaTap(ThreadComponent):
         table, errors, positions, tapped = item
         t0 = time.perf_counter()
         generations = self._generations.rows(table)  # the first records of a topic created again
+        configs = self._topic_settings.rows()
 
         def commit() -> None:
             with self.store.transaction() as tx:
                 tx.append("records", table)
                 if generations is not None:
                     tx.append("topic_generations", generations)
+                if configs is not None:
+                    tx.append("topic_configs", configs)
                 if errors:
                     tx.append("ingest_errors", to_table(errors, INGEST_ERROR_SCHEMA))
                 tx.set_positions((self.cluster, t, p, o, self._topic_ids.get(t)) for t, p, o in positions)
@@ -617,6 +625,8 @@ class KafkaTap(ThreadComponent):
             faults.retry_conflicts(commit, what=self.name)
             if generations is not None:
                 self._generations.written(generations)
+            if configs is not None:
+                self._topic_settings.written(configs)
         finally:
             with self._lock:
                 self._in_flight -= 1

@@ -37,7 +37,7 @@ ROW_GROUP_ROWS = 32_768
 
 # Tables a caller may append to; identifiers are never taken from input.
 APPENDABLE = frozenset(
-    {"spans", "records", "group_offsets", "topic_offsets", "ingest_errors", "topic_generations"}
+    {"spans", "records", "group_offsets", "topic_offsets", "ingest_errors", "topic_generations", "topic_configs"}
 )
 # Tables a caller replaces whole (the declared topology, migration 002).
 REPLACEABLE = frozenset(

@@ -15,7 +15,7 @@ import duckdb
 import pandas as pd
 
 from dashboard.analyses import naming
-from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, has_table
 from dashboard.analyses.window import Window
 
 # A key equal to the event id on this share of at least KEY_MIN_RECORDS records means every
@@ -48,26 +48,40 @@ def _ce_lacks(attribute: str, column: str | None) -> str:
             f" OR (envelope = 'cloudevents-structured' AND {structured}))")
 
 
+# A record of a compacted topic (cleanup.policy compact, as the tap last read it: migration 019) is
+# its key's latest state, identified by its key, and stamped by the broker's record time: it is
+# asked for a version only, not an event id or an event time.
+_STATE = "coalesce(c.compacted, false)"
+_NO_SETTINGS = ("(SELECT NULL::VARCHAR AS cluster, NULL::VARCHAR AS topic, NULL::VARCHAR AS cleanup_policy, "
+                "NULL::TIMESTAMP AS observed_at WHERE false)")
+
+
 def _expanded(sql: str) -> str:
-    """``sql`` with UNDECODED and each CE_LACKS_<ATTRIBUTE> written out."""
-    sql = sql.replace("UNDECODED", _UNDECODED)
+    """``sql`` with UNDECODED, STATE and each CE_LACKS_<ATTRIBUTE> written out."""
+    sql = sql.replace("UNDECODED", _UNDECODED).replace("STATE", _STATE)
     for attribute, column in _CE_ATTRIBUTES.items():
         sql = sql.replace(f"CE_LACKS_{attribute.upper()}", _ce_lacks(attribute, column))
     return sql
 
 
 _EVENTS = _expanded(r"""
-SELECT topic, event_type, count(*) AS records,
+WITH settings AS (
+    SELECT cluster, topic, arg_max(cleanup_policy, observed_at) AS policy FROM topic_configs GROUP BY ALL
+), compacted AS (
+    SELECT cluster, topic, true AS compacted FROM settings WHERE contains(coalesce(policy, ''), 'compact')
+)
+SELECT topic, event_type, count(*) AS records, bool_or(STATE) AS compacted,
        count(*) FILTER (WHERE UNDECODED) AS undecoded,
-       count(*) FILTER (WHERE event_id IS NULL AND NOT UNDECODED) AS missing_id,
-       count(*) FILTER (WHERE event_time IS NULL AND NOT UNDECODED) AS missing_time,
+       count(*) FILTER (WHERE event_id IS NULL AND NOT UNDECODED AND NOT STATE) AS missing_id,
+       count(*) FILTER (WHERE event_time IS NULL AND NOT UNDECODED AND NOT STATE) AS missing_time,
        count(*) FILTER (WHERE event_version IS NULL AND NOT UNDECODED) AS missing_version,
        count(*) FILTER (WHERE envelope LIKE 'cloudevents%') AS cloudevents,
        count(*) FILTER (WHERE CE_LACKS_SPECVERSION) AS ce_missing_specversion,
        count(*) FILTER (WHERE CE_LACKS_SOURCE) AS ce_missing_source,
        count(*) FILTER (WHERE CE_LACKS_TYPE) AS ce_missing_type,
        count(*) FILTER (WHERE CE_LACKS_ID) AS ce_missing_id,
-       count(*) FILTER (WHERE ((event_id IS NULL OR event_time IS NULL OR event_version IS NULL) AND NOT UNDECODED)
+       count(*) FILTER (WHERE (((event_id IS NULL OR event_time IS NULL) AND NOT STATE OR event_version IS NULL)
+                               AND NOT UNDECODED)
                            OR CE_LACKS_SPECVERSION OR CE_LACKS_SOURCE OR CE_LACKS_TYPE OR CE_LACKS_ID) AS incomplete,
        count(*) FILTER (WHERE trace_id IS NULL) AS no_trace_context,
        count(*) FILTER (WHERE "key" IS NULL) AS null_key,
@@ -75,13 +89,14 @@ SELECT topic, event_type, count(*) AS records,
        min(coalesce("timestamp", tapped_at)) AS first_seen, max(coalesce("timestamp", tapped_at)) AS last_seen,
        -- the first ten positions only (arg_min with n never builds the full list)
        arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
-           FILTER (WHERE (event_id IS NULL OR event_time IS NULL OR event_version IS NULL) AND NOT UNDECODED)
+           FILTER (WHERE ((event_id IS NULL OR event_time IS NULL) AND NOT STATE OR event_version IS NULL)
+                         AND NOT UNDECODED)
            AS sample_incomplete,
        arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
            FILTER (WHERE trace_id IS NULL) AS sample_no_trace,
        arg_min("partition" || '/' || "offset", ("partition", "offset"), 10)
            FILTER (WHERE "key" IS NULL) AS sample_null_key
-FROM records
+FROM records LEFT JOIN compacted c USING (cluster, topic)
 WHERE NOT coalesce(is_dead_letter, false) AND NOT regexp_matches(topic, $retry_re) AND value_size >= 0
   AND coalesce("timestamp", tapped_at) >= $start AND coalesce("timestamp", tapped_at) < $end
 GROUP BY ALL
@@ -119,8 +134,10 @@ def _p(window: Window) -> dict[str, object]:
 def event_types(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Per (topic, event type): records and how many lack an id, a time, a version, CloudEvents
     required attributes, trace context or a key, and how many are schema-registry values kept
-    undecoded (never counted as lacking an envelope); with sample partition/offset positions."""
-    df = con.execute(_EVENTS, _p(window)).df()
+    undecoded (never counted as lacking an envelope); with sample partition/offset positions, and
+    whether the topic is compacted (a file from before migration 019 knows of none)."""
+    sql = _EVENTS if has_table(con, "topic_configs") else _EVENTS.replace("FROM topic_configs", f"FROM {_NO_SETTINGS}")
+    df = con.execute(sql, _p(window)).df()
     df["naming"] = [naming.classify(t)[0] if isinstance(t, str) else None for t in df["event_type"]]
     return df
 

@@ -152,12 +152,17 @@ def over_processings(*body: str, recursive: bool = False, also: str | None = Non
     return head + cte + ",\n" + "".join(body)  # noqa: S608 (constant SQL; values are bound)
 
 
+def has_table(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether the store holds table ``name``: a file from before the migration that adds it, read as
+    it is (a reader never upgrades it), does not."""
+    return con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+                       "AND table_catalog IN (current_database(), 'temp')", [name]).fetchall()[0][0] > 0
+
+
 def for_store(con: duckdb.DuckDBPyConnection, query: str) -> str:
-    """``query`` as this store can run it: a file from before migration 018 (read as it is, never
-    upgraded by a reader) has no topic generations, so every topic is one generation there."""
-    present = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
-                          "AND table_catalog IN (current_database(), 'temp')", [GENERATIONS]).fetchall()[0][0]
-    return query if present else query.replace(f"FROM {GENERATIONS}", f"FROM {_NO_GENERATIONS}")
+    """``query`` as this store can run it: a file from before migration 018 has no topic
+    generations, so every topic is one generation there."""
+    return query if has_table(con, GENERATIONS) else query.replace(f"FROM {GENERATIONS}", f"FROM {_NO_GENERATIONS}")
 
 
 def params(window: Window, **extra: object) -> dict[str, object]:

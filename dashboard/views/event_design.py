@@ -45,10 +45,17 @@ def render(ctx: Ctx) -> None:
     st.subheader("Event types, worst first")
     t = types.assign(rank=(types["naming"] == "command") * 1_000_000 + types["incomplete"] + types["no_trace_context"]
                      + types["null_key"]).sort_values("rank", ascending=False)
+    # a compacted topic's records are states: the table says so where an event type's reading stands
+    t = t.assign(naming=[(n if not c else "state (compacted)" if not isinstance(n, str) else f"{n} (compacted)")
+                         for c, n in zip(t["compacted"], t["naming"], strict=True)],
+                 event_type=t["event_type"].fillna("no type"))
     st.dataframe(t[["topic", "event_type", "naming", "records", "incomplete", "missing_id", "missing_time",
                     "missing_version", "no_trace_context", "null_key", "cloudevents", "undecoded"]], hide_index=True,
                  width="stretch", column_config={
-                     "topic": "Topic", "event_type": "Event type", "naming": "Reads as",
+                     "topic": "Topic", "event_type": "Event type",
+                     "naming": st.column_config.TextColumn(
+                         "Reads as", help="A fact or a command, by its type's name; a compacted topic's records are "
+                                          "each key's latest state, asked for a version only."),
                      "records": st.column_config.NumberColumn("Records", format="localized"),
                      "incomplete": "Envelope gaps", "missing_id": "No id", "missing_time": "No time",
                      "missing_version": "No version", "no_trace_context": "No traceparent", "null_key": "Null key",
@@ -120,6 +127,10 @@ def _drill(ctx: Ctx, types: pd.DataFrame, calls: pd.DataFrame) -> None:
     for r in names[names["topic"] == topic].itertuples():
         verdict = {"command": "reads as a **command**", "fact": "reads as a **fact**"}.get(r.verdict, f"is a {r.verdict}")
         st.markdown(f"The {md(str(r.kind).replace('_', ' '))} name {md_code(r.name)} {verdict}: {md(r.why)}.")
+    if types.loc[types["topic"] == topic, "compacted"].any():
+        st.markdown(f"{md_code(topic)} is compacted (its cleanup.policy, as the tap last read it): the broker keeps "
+                    "each key's latest record, so its records are states identified by their key and stamped by "
+                    "the record time. Only a version is asked of them, not an event id or an event time.")
     for r in types[types["topic"] == topic].itertuples():
         gaps = [w for w, n in (("id", r.missing_id), ("time", r.missing_time), ("version", r.missing_version)) if n]
         if gaps:

@@ -111,9 +111,11 @@ def topic_maker(bootstrap: str) -> Iterator[Callable[..., str]]:
     admin = AdminClient({"bootstrap.servers": bootstrap})
     created: list[str] = []
 
-    def make(prefix: str = "t", *, partitions: int = 1, name: str | None = None) -> str:
+    def make(prefix: str = "t", *, partitions: int = 1, name: str | None = None,
+             config: dict[str, str] | None = None) -> str:
         topic = name or f"{prefix}-{uuid.uuid4().hex[:8]}"
-        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])[topic].result(15)
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1,
+                                      config=config or {})])[topic].result(15)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             md = admin.list_topics(topic, timeout=5).topics.get(topic)

@@ -1,0 +1,52 @@
+"""The Event design page over a store whose tap read a compacted topic's settings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from collectors.kafka.topic_settings import SCHEMA
+from collectors.store import Store
+from tests.support.apptest import app_over, open_page
+from tests.support.builders import Data
+from tests.support.markdown import as_read
+
+
+@pytest.mark.file_only  # a store written, closed, then browsed
+def test_a_compacted_topic_reads_as_state_and_says_what_is_asked_of_it(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "state.duckdb"
+    with Store(db) as store:
+        data = Data(store)
+        for i in range(4):
+            data.record("customers", 0, i, at=i, key=f"c-{i}", value={"customer": f"c-{i}", "version": i})
+            data.record("customer-events", 0, i, at=i, key=f"c-{i}", value={"customer": f"c-{i}", "version": i})
+        data.write()
+        store.append({"topic_configs": pa.Table.from_pylist([
+            {"cluster": "test", "topic": t, "cleanup_policy": p, "retention_ms": None,
+             "observed_at": datetime(2026, 1, 1)} for t, p in (("customers", "compact"), ("customer-events", "delete"))],
+            schema=SCHEMA)})
+    with app_over(db, monkeypatch) as app:
+        at = open_page(app, "views/event_design.py", range="all", topic="customers")
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "naming" in d.value.columns)
+    reads = dict(zip(table["topic"], table["naming"], strict=True))
+    assert reads["customers"] == "state (compacted)" and reads["customer-events"] != "state (compacted)", reads
+    gaps = dict(zip(table["topic"], table["incomplete"], strict=True))
+    assert gaps == {"customers": 0, "customer-events": 4}, gaps
+    said = [as_read(m.value) for m in at.markdown]
+    assert any(m.startswith("`customers` is compacted") and "Only a version is asked" in m for m in said), said
+
+
+def test_a_store_from_before_topic_settings_judges_every_topic_as_events(data, store, window) -> None:
+    """A file written before migration 019, read as it is (a reader never upgrades it)."""
+    from dashboard.analyses import event_design
+
+    data.record("customers", 0, 0, at=1, key="c-1", value={"customer": "c-1", "version": 1})
+    data.write()
+    store.cursor().execute("DROP TABLE topic_configs")
+    types = event_design.event_types(store.cursor(), window)
+    assert types[["topic", "compacted", "missing_id", "missing_time"]].values.tolist() == [["customers", False, 1, 1]]
