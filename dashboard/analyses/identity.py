@@ -10,8 +10,10 @@ left out. Read from the stored excerpt, so an id past its first KiB is not seen.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +36,22 @@ class Identity:
 
     @property
     def shown_key(self) -> str | None:
-        """The key as a person reads it: text as it is, a binary key as ``N bytes (hex) …``."""
-        return None if self.key is None else binary_shown(self.key) or self.key
+        """The key as a person reads it: text as it is, a binary key as ``N bytes (hex) …``, and one of
+        16 bytes also as the UUID a Java or Avro producer writes that way (the Records page finds
+        it by that UUID too)."""
+        if self.key is None:
+            return None
+        shown = binary_shown(self.key)
+        if shown is None:
+            return self.key
+        if self.key.startswith("base64:"):
+            try:
+                raw = base64.b64decode(self.key[7:], validate=True)
+            except ValueError:
+                raw = b""
+            if len(raw) == 16:
+                shown += f" (as a UUID {uuid.UUID(bytes=raw)})"
+        return shown
 
     def describe(self) -> str:
         """'key o-1 · subject o-1 · orderId o-1 · accountId acc-7' (plain text)."""

@@ -13,8 +13,10 @@ as JSON), so content past it is not searched.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+import uuid
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
@@ -154,6 +156,16 @@ class RecordQuery:
         return not self.as_params()
 
 
+def key_forms(key: str) -> list[str]:
+    """The stored keys a key searched for may be: itself, and for a UUID its canonical text and its
+    16 bytes as the tap stores a binary key ("base64:…"), as a Java or Avro producer writes one."""
+    try:
+        given = uuid.UUID(key.strip())
+    except ValueError:
+        return [key]
+    return list(dict.fromkeys([key, str(given), "base64:" + base64.b64encode(given.bytes).decode()]))
+
+
 def _literal_safe(s: str) -> bool:
     # a text JSON writes as is (no escapes), so a substring test on the stored JSON can pre-filter
     return all(c not in '"\\' and 0x20 <= ord(c) < 0x7F for c in s)
@@ -166,11 +178,14 @@ def _where(window: Window | None, q: RecordQuery) -> tuple[str, list[Any]]:
     if window is not None:
         clauses.append('"timestamp" >= ? AND "timestamp" < ?')
         args += [window.start, window.end]
-    for column, value in (("topic", q.topic), ("cluster", q.cluster), ('"partition"', q.partition),
-                          ('"key"', q.key)):
+    for column, value in (("topic", q.topic), ("cluster", q.cluster), ('"partition"', q.partition)):
         if value is not None:
             clauses.append(f"{column} = ?")
             args.append(value)
+    if q.key is not None:
+        keys = key_forms(q.key)
+        clauses.append('"key" IN (' + ", ".join("?" * len(keys)) + ")")
+        args += keys
     if q.offset_from is not None:
         clauses.append('"offset" >= ?')
         args.append(q.offset_from)

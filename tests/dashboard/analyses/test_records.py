@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -205,3 +207,19 @@ def test_record_story_processings_copies_and_published_effects(data, store):
                                                          "ids": {"orderId": "o-1", "customerId": "c-9"}}
     [redelivery] = [f for f in rule_findings(cur, WINDOW, None, "REDELIVERY") if f.subject == "invoicing"]
     assert redelivery.evidence["records"][0]["about"]["key"] == "o-1"
+
+
+def test_a_uuid_finds_the_records_keyed_by_its_16_bytes(data, store):
+    """A Java or Avro producer writes a UUID key as 16 bytes, stored as base64: searching the claim
+    id found nothing, and the record showed only its hex."""
+    claim = uuid.UUID("6513270e-269e-0d37-f2a7-4de452e6b438")
+    data.record("claims", 0, 1, at=0, key="base64:" + base64.b64encode(claim.bytes).decode(), value=None)
+    data.record("claims", 0, 2, at=1, key=str(claim), value=None)  # the same claim keyed by its text
+    data.record("claims", 0, 3, at=2, key="base64:" + base64.b64encode(uuid.uuid4().bytes).decode(), value=None)
+    data.write()
+    found = rec.search(store.cursor(), WINDOW, rec.RecordQuery(key=str(claim).upper()))
+    assert sorted(found["offset"]) == [1, 2]
+    assert sorted(rec.search(store.cursor(), WINDOW, rec.RecordQuery(key=claim.hex))["offset"]) == [1, 2]
+    assert list(rec.search(store.cursor(), WINDOW, rec.RecordQuery(key="o-1"))["offset"]) == []
+    stored = rec.record(store.cursor(), "claims", 0, 1)
+    assert identity(stored["key"], None, None).describe().endswith(f"(as a UUID {claim})")
