@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install Seamwatch with its test extras into .venv and run ruff and the whole test suite.
 # Tests that need Kafka start a real broker themselves (jars from Maven Central, Java 17, whose
-# keytool makes the broker's TLS certificate);
+# keytool makes the broker's TLS certificate), and those of a schema registry Apicurio Registry
+# (built from Maven Central);
 # browser tests use Debian's chromium + chromium-driver, Prometheus tests Debian's prometheus, tap tests kcat, each
 # installed here when missing and root.
 # The lake tests (a DuckLake store on PostgreSQL) run in a second environment, .venv-lake, with the
@@ -50,6 +51,14 @@ debian_tools kcat kcat "tap tests that need it" --no-install-recommends
 if command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1 && [ -z "${SEAMWATCH_TEST_BOOTSTRAP:-}" ]; then
   echo "fetching the Kafka broker's jars from Maven Central (cached)"
   .venv/bin/python scripts/kafka_broker.py fetch
+fi
+# The schema-registry tests run Apicurio Registry, a Quarkus application built from its Maven
+# Central modules once (a few minutes and about 210 MB of jars the first time; cached under
+# ~/.cache/seamwatch).
+if command -v mvn >/dev/null 2>&1 && command -v java >/dev/null 2>&1; then
+  echo "building the schema registry from Maven Central (cached)"
+  .venv/bin/python scripts/schema_registry.py fetch >/dev/null ||
+    echo "building the schema registry failed: its tests will skip (fail under CI)"
 fi
 
 # The OTLP tests that put a real OpenTelemetry Collector in front of the receiver build a minimal

@@ -1,8 +1,8 @@
 """Wire-format values as producers write them: confluent-kafka's serializers against a registry.
 
-No schema-registry server could be run from the package registries this project reaches (see
-README, "Schema-registry values"), so the registry here is confluent-kafka's own in-memory
-client (a ``mock://`` URL): the same client class and the same serializers a producer uses.
+The registry is confluent-kafka's own in-memory client (a ``mock://`` URL) or, in
+tests/collectors/kafka/test_registry_server.py, a client of a real Apicurio Registry
+(scripts/schema_registry.py): the same client class and the same serializers a producer uses.
 """
 
 from __future__ import annotations
