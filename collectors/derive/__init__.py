@@ -67,6 +67,11 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.CLASSIFY)
             cur.execute(sql.WALK)
             cur.execute(sql.LEAVES)
+            if cur.execute(processings.HAS_BATCH_SPANS).fetchone()[0]:
+                horizon = [t0 - PAIR_HORIZON, t1 + SKEW_MARGIN]
+                cur.execute(processings.DELIVERIES, horizon + horizon)
+            else:
+                cur.execute(processings.SINGLE_DELIVERIES)
             cur.execute(processings.INSERT_PROCESSINGS)
             cur.execute(processings.INSERT_DUPLICATE_DELIVERIES, [now])
             _copy_duplicated_processings(cur)
@@ -79,7 +84,7 @@ def derive(store: Store, *, quiet_for: timedelta = timedelta(seconds=30), now: d
             cur.execute(sql.RECORDS, [t0 - PAIR_HORIZON, t1 + SKEW_MARGIN])
             messages = _count(cur, sql.INSERT_LAG)
             cur.execute("DELETE FROM derive_pending WHERE trace_id IN (SELECT trace_id FROM _batch)")
-        for name in ("_batch", "_bs", "_bx", "_walk", "_leaf", "_msg", "_prod", "_rec", "_redo", "_dupk"):
+        for name in ("_batch", "_bs", "_bx", "_walk", "_leaf", "_deliv", "_msg", "_prod", "_rec", "_redo", "_dupk"):
             cur.execute(f"DROP TABLE IF EXISTS {name}")
         pending = cur.execute("SELECT count(*) FROM derive_pending").fetchone()[0]
     if n:

@@ -1,7 +1,8 @@
 """Processings and their side effects (docs/architecture.md#redeliveries-and-duplicates and docs/architecture.md#idempotency-violations), derived with a trace's segments.
 
 A processing row is a CONSUMER span (kind 5) that names its record (destination and
-offset) and is a `process` or `receive` (or unnamed) operation. Its side effects are the
+offset), or one link of a batch CONSUMER span (no offset, a link per message: DELIVERIES), and
+is a `process` or `receive` (or unnamed) operation. Its side effects are the
 spans of its synchronous segment (the walk stops at PRODUCER and CONSUMER spans, so what
 downstream consumers do is never charged to it):
 
@@ -33,7 +34,60 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"  # constants of this module
 
 
-# Over the derivation's `_bx` (classified spans) and `_walk` (segment walk) of the batch.
+# A consumer span that names its record.
+_SINGLE = """kind = 5 AND destination IS NOT NULL AND "offset" IS NOT NULL
+  AND coalesce(operation_type, 'process') IN ('process', 'receive')"""
+
+
+def _link_attr(*names: str) -> str:
+    """The first of a link's attributes ``names`` (constants of this module) that it has, as text."""
+    return "coalesce(" + ", ".join(f"""json_extract_string(x.link.attributes, '$."{n}"')""" for n in names) + ")"
+
+
+# Each delivery a consumer span of the batch processed: the span itself when it names its record
+# (destination and offset), and one row per link of a batch span (OpenTelemetry's batch receive
+# or process: no offset of its own, a link to each message's creation context). A link's record
+# is what its attributes say, else the record whose traceparent header is the link (the tap's),
+# else the linked PRODUCER span's own destination, partition and offset; a link none of them
+# places is no delivery. Binds the records' and producer spans' time range twice.
+DELIVERIES = f"""
+CREATE OR REPLACE TEMP TABLE _deliv AS
+WITH linked AS (
+    SELECT c.*, l.link, l.link_index
+    FROM _bx c, (SELECT trace_id, span_id, unnest(links) AS link, generate_subscripts(links, 1) AS link_index
+                 FROM _bx WHERE kind = 5 AND "offset" IS NULL AND len(coalesce(links, [])) > 0) l
+    WHERE c.trace_id = l.trace_id AND c.span_id = l.span_id
+      AND coalesce(c.operation_type, 'process') IN ('process', 'receive')
+), placed AS (
+    SELECT x.* REPLACE (
+               coalesce({_link_attr('messaging.destination.name', 'messaging.destination')}, r.topic, p.destination,
+                        x.destination) AS destination,
+               coalesce(TRY_CAST({_link_attr('messaging.destination.partition.id',
+                                             'messaging.kafka.destination.partition', 'messaging.kafka.partition')}
+                                 AS INTEGER), r."partition", p."partition") AS "partition",
+               coalesce(TRY_CAST({_link_attr('messaging.kafka.offset', 'messaging.kafka.message.offset')} AS BIGINT),
+                        r."offset", p."offset") AS "offset",
+               coalesce({_link_attr('messaging.message.id')}, p.message_id) AS message_id)
+    FROM linked x
+    LEFT JOIN records r ON r.trace_id = x.link.trace_id AND r.parent_span_id = x.link.span_id
+        AND r."timestamp" >= ? AND r."timestamp" <= ?
+    LEFT JOIN spans p ON p.trace_id = x.link.trace_id AND p.span_id = x.link.span_id AND p.kind = 4
+        AND p.start_time >= ? AND p.start_time <= ?
+    -- a producer span sent its message once; a record copied (a retried send) keeps its first offset
+    QUALIFY row_number() OVER (PARTITION BY x.trace_id, x.span_id, x.link_index
+                               ORDER BY r."offset" NULLS LAST, p.ingested_at) = 1
+)
+SELECT * EXCLUDE (link, link_index) FROM placed WHERE destination IS NOT NULL AND "offset" IS NOT NULL
+UNION ALL BY NAME
+SELECT * FROM _bx WHERE {_SINGLE}
+"""  # noqa: S608 (constants of this module)
+# Without batch spans in the batch (the usual case), the records and spans are not read.
+SINGLE_DELIVERIES = f"CREATE OR REPLACE TEMP TABLE _deliv AS SELECT * FROM _bx WHERE {_SINGLE}"  # noqa: S608
+HAS_BATCH_SPANS = """SELECT count(*) > 0 FROM _bx WHERE kind = 5 AND "offset" IS NULL AND len(coalesce(links, [])) > 0
+                     AND coalesce(operation_type, 'process') IN ('process', 'receive')"""
+
+# Over the derivation's `_deliv` (deliveries), `_bx` (classified spans) and `_walk` (segment walk)
+# of the batch. A batch span's side effects are each of its deliveries'.
 INSERT_PROCESSINGS = f"""
 INSERT INTO processings
 WITH eff AS (
@@ -65,10 +119,8 @@ SELECT c.trace_id, c.span_id, c.service, c.service_instance, c.client_id, coales
        c.destination, c."partition", c."offset", c.message_id, c.operation_type, c.start_time, c.end_time,
        c.duration_us, c.status_code, c.delivery_attempt,
        coalesce(p.events, 0), coalesce(p.db_writes, 0), coalesce(p.http_calls, 0), coalesce(p.effects, [])
-FROM _bx c
+FROM _deliv c
 LEFT JOIN per p ON p.trace_id = c.trace_id AND p.seg = c.span_id
-WHERE c.kind = 5 AND c.destination IS NOT NULL AND c."offset" IS NOT NULL
-  AND coalesce(c.operation_type, 'process') IN ('process', 'receive')
 ORDER BY c.start_time
 """  # noqa: S608 (constants of this module)
 
@@ -78,9 +130,7 @@ INSERT_DUPLICATE_DELIVERIES = """
 INSERT INTO duplicate_deliveries
 WITH keys AS (
     SELECT DISTINCT hash(coalesce(consumer_group, service), destination, "partition", "offset") AS h
-    FROM _bx
-    WHERE kind = 5 AND destination IS NOT NULL AND "offset" IS NOT NULL
-      AND coalesce(operation_type, 'process') IN ('process', 'receive')
+    FROM _deliv
 )
 SELECT n.*, ? FROM (
     SELECT grp, topic, "partition", "offset" FROM processings
@@ -100,9 +150,7 @@ DUPLICATED_PROCESSINGS = """
 CREATE OR REPLACE TEMP TABLE _dupk AS
 WITH keys AS (
     SELECT DISTINCT hash(coalesce(consumer_group, service), destination, "partition", "offset") AS h
-    FROM _bx
-    WHERE kind = 5 AND destination IS NOT NULL AND "offset" IS NOT NULL
-      AND coalesce(operation_type, 'process') IN ('process', 'receive')
+    FROM _deliv
 ), dup AS (
     SELECT h FROM keys WHERE h IN (SELECT hash(grp, topic, "partition", "offset") FROM duplicate_deliveries)
 )

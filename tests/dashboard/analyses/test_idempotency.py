@@ -82,3 +82,41 @@ def test_same_causation_id_twice_from_one_group_without_traces(data, store, wind
     assert cau[["group", "causation_id", "events"]].values.tolist() == [["invoicing-service", "o-1", 2]]
     found = rule_findings(store.cursor(), window, None, "IDEMPOTENCY_VIOLATION")
     assert [(f.subject, f.count) for f in found] == [("invoicing-service", 1)]
+
+
+def test_a_batch_consumer_processing_a_batch_twice_is_seen_per_record(data, store, window):
+    """OpenTelemetry's batch processing: one CONSUMER span per batch, no offset of its own, a link to
+    each message's producer span. A batch processed twice (a rebalance before the commit) wrote
+    twice: no processing was derived from such spans, so neither redeliveries nor idempotency saw it.
+    Each link's record is found by its attributes, by the record's traceparent, or by the producer
+    span's own offset."""
+    from dashboard.analyses import redeliveries as rd
+
+    links = []
+    for i in range(6):
+        t, send = _order_published(data, 10 + i, f"o-{i}", at=i * 0.1)
+        if i == 0:  # the link says where its message is
+            links.append((t, send, {"messaging.destination.partition.id": "0", "messaging.kafka.offset": 10}))
+        elif i == 5:  # the tap never read it, but the producer span knows its offset
+            data.records.pop()
+            data.spans[-1]["partition"], data.spans[-1]["offset"] = 0, 15
+            links.append((t, send))
+        else:  # the tap's record carries the link as its traceparent
+            links.append((t, send))
+    links.append(("f" * 32, "e" * 16))  # a message nothing places: no delivery
+    for at, instance in ((2, "s-1"), (8, "s-2")):
+        t = data.trace_id()
+        batch = data.process(t, "settlement", "settlement", "shop.orders", at=at, links=links, instance=instance,
+                             attrs={"messaging.batch.message_count": 7})
+        data.span(t, "settlement", "client", "INSERT settlements", at=at + 0.1, parent=batch,
+                  attrs={"db.system": "postgresql", "db.operation.name": "INSERT"})
+    data.write()
+
+    rows = store.cursor().execute('SELECT "offset", count(*) FROM processings WHERE grp = ? GROUP BY ALL ORDER BY 1',
+                                  ["settlement"]).fetchall()
+    assert rows == [(o, 2) for o in range(10, 16)]
+    dup = idem.duplicates(store.cursor(), window)
+    assert sorted(dup.loc[dup["group"] == "settlement", "verdict"]) == ["violation"] * 6
+    found = rule_findings(store.cursor(), window, None, "IDEMPOTENCY_VIOLATION")
+    assert [(f.subject, f.count) for f in found] == [("settlement", 6)]
+    assert len(rd.redeliveries(store.cursor(), window)) == 6
