@@ -157,6 +157,15 @@ class Data:
         self.topic_offsets.append({"cluster": "test", "topic": topic, "partition": partition,
                                    "low_watermark": 0, "high_watermark": high_watermark, "observed_at": us(at)})
 
+    def stopped_groups(self, groups: int) -> None:
+        """``groups`` consumer groups that stopped committing on fleet.pings (dispatch-00, …), and three
+        dead letters of it: a cluster whose many stale groups would push every other error off a page."""
+        for g in range(groups):
+            for i in range(12):
+                self.poll(f"dispatch-{g:02d}", "fleet.pings", 0, 100, high_watermark=200 + 100 * i, at=i * 10)
+        for n in range(3):
+            self.record("fleet.pings.DLT", 0, n, at=n, headers=[("kafka_dlt-original-topic", "fleet.pings")])
+
     def write(self, *, derived: bool = True) -> None:
         self.store.append({
             "spans": to_table(self.spans, SPAN_SCHEMA),

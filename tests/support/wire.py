@@ -89,3 +89,18 @@ def protobuf_refund(client: SchemaRegistryClient, topic: str, event_id: str) -> 
 def json_shipment(client: SchemaRegistryClient, topic: str, event_id: str) -> bytes:
     return JSONSerializer(SHIPMENT_JSON_SCHEMA, client)(
         {"eventId": event_id, "eventType": "ShipmentBooked", "eventTime": "2026-03-01T10:00:02Z"}, ctx(topic))
+
+
+def tap(store: Any, bootstrap: str, topic: str, source: Any, path: str = "auto") -> Any:
+    """A Kafka tap of ``topic`` from its start that decodes wire-format values with ``source``."""
+    import uuid
+
+    from collectors.kafka.config import KafkaSettings
+    from collectors.kafka.tap import KafkaTap
+    from collectors.kafka.wire_records import WireRecords
+    from collectors.normalize.wire_format import WireDecoder
+
+    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), batch_seconds=0.3,
+                             topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}")
+    step = WireRecords(WireDecoder(source), cluster="test", source="kafka:test")
+    return KafkaTap(store, settings, from_beginning=True, path=path, wire=step)

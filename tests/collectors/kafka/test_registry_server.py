@@ -6,17 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
 from confluent_kafka.schema_registry import SchemaRegistryClient
 
-from collectors.kafka.config import KafkaSettings
 from collectors.kafka.registry import RegistrySchemas, RegistrySettings
 from collectors.kafka.tap import KafkaTap
-from collectors.kafka.wire_records import WireRecords
-from collectors.normalize.wire_format import WireDecoder
 from tests.collectors.kafka.conftest import wait_for
 from tests.support import wire
 from tests.support.services import service_script
@@ -51,6 +47,17 @@ def _rows(store, topic: str) -> dict[int, tuple]:
         'WHERE topic = ? ORDER BY "offset"', [topic]).fetchall()}
 
 
+def _read(store, bootstrap: str, topic: str, registry_url: str, records: int) -> KafkaTap:
+    """Tap ``topic`` until it stored ``records``, with a registry client as `collect` makes it."""
+    tap = wire.tap(store, bootstrap, topic, RegistrySchemas(RegistrySettings(registry_url)))
+    tap.start()
+    try:
+        wait_for(lambda: len(_rows(store, topic)) == records, what=f"{records} records")
+    finally:
+        tap.stop()
+    return tap
+
+
 def test_the_tap_decodes_avro_protobuf_and_json_schema_values_a_real_registry_holds(
         store, bootstrap, topic_factory, produce, registry_url: str) -> None:
     client = SchemaRegistryClient({"url": registry_url})  # the producers' own client, over HTTP
@@ -63,16 +70,7 @@ def test_the_tap_decodes_avro_protobuf_and_json_schema_values_a_real_registry_ho
         (b"s-1", wire.json_shipment(client, f"{topic}-js", "s-1"), None),
         (b"j-1", json.dumps({"eventId": "j-1", "eventType": "Plain", "eventVersion": "1"}).encode(), None),
     ])
-    source = RegistrySchemas(RegistrySettings(registry_url))  # the tap's own client, as `collect` makes it
-    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), batch_seconds=0.3,
-                             topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}")
-    tap = KafkaTap(store, settings, from_beginning=True,
-                   wire=WireRecords(WireDecoder(source), cluster="test", source="kafka:test"))
-    tap.start()
-    try:
-        wait_for(lambda: len(_rows(store, topic)) == 6, what="6 records")
-    finally:
-        tap.stop()
+    tap = _read(store, bootstrap, topic, registry_url, 6)
     rows = _rows(store, topic)
     assert rows[0][:4] == ("avro", "o-1", "OrderPlaced", "1")
     assert rows[1][:4] == ("avro", "o-2", "OrderPlaced", "2")  # the registry's version of the schema
@@ -93,16 +91,7 @@ def test_an_id_the_registry_does_not_know_is_kept_raw_and_counted(
         wire.avro_order(other, f"filler-{i}", "f")  # ids well past any the real registry gave in this module
     topic = topic_factory("registry-unknown")
     produce(topic, [(b"o-9", wire.avro_order(other, topic, "o-9"), None)])
-    source = RegistrySchemas(RegistrySettings(registry_url))
-    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), batch_seconds=0.3,
-                             topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}")
-    tap = KafkaTap(store, settings, from_beginning=True,
-                   wire=WireRecords(WireDecoder(source), cluster="test", source="kafka:test"))
-    tap.start()
-    try:
-        wait_for(lambda: len(_rows(store, topic)) == 1, what="the record")
-    finally:
-        tap.stop()
+    _read(store, bootstrap, topic, registry_url, 1)
     assert _rows(store, topic)[0][0] == "none"
     [(reason,)] = store.cursor().execute("SELECT reason FROM ingest_errors").fetchall()
     assert "unknown to the schema registry" in reason, reason

@@ -5,29 +5,17 @@ from __future__ import annotations
 import json
 import socket
 import time
-import uuid
 
 import pytest
 
 from collectors.kafka import fastpath
-from collectors.kafka.config import KafkaSettings
 from collectors.kafka.registry import RETRY_DOWN_S, RegistrySchemas, RegistrySettings
-from collectors.kafka.tap import KafkaTap
-from collectors.kafka.wire_records import WireRecords
-from collectors.normalize.wire_format import WireDecoder
 from tests.collectors.kafka.conftest import wait_for
 from tests.support import wire
 
 pytestmark = pytest.mark.kafka
 
 PATHS = ["bulk", "reference"] + (["native"] if fastpath.available() else [])
-
-
-def _tap(store, bootstrap: str, topic: str, source: RegistrySchemas, path: str) -> KafkaTap:
-    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(topic,), batch_seconds=0.3,
-                             topic_refresh=0.5, group_id=f"tap-{uuid.uuid4().hex[:6]}")
-    step = WireRecords(WireDecoder(source), cluster="test", source="kafka:test")
-    return KafkaTap(store, settings, from_beginning=True, path=path, wire=step)
 
 
 def _rows(store, topic: str) -> dict[int, tuple]:
@@ -48,7 +36,7 @@ def test_wire_format_values_are_decoded_beside_json(store, bootstrap, topic_fact
         (b"ce", wire.avro_cloudevent(client, f"{topic}-ce", "ce-1"), [("traceparent", b"garbage")]),
         (b"x", b"\x00\x00\x00\x00", None),  # too short for the framing: bytes, as before
     ])
-    tap = _tap(store, bootstrap, topic, RegistrySchemas(RegistrySettings("mock://t"), client=client), path)
+    tap = wire.tap(store, bootstrap, topic, RegistrySchemas(RegistrySettings("mock://t"), client=client), path)
     tap.start()
     try:
         wait_for(lambda: len(_rows(store, topic)) == 6, what="6 records")
@@ -75,7 +63,7 @@ def test_registry_down_the_tap_stores_raw_and_goes_on(store, bootstrap, topic_fa
         port = s.getsockname()[1]
     source = RegistrySchemas(RegistrySettings(f"http://127.0.0.1:{port}"))
     produce(topic, [(f"o-{i}".encode(), wire.avro_order(client, topic, f"o-{i}"), None) for i in range(50)])
-    tap = _tap(store, bootstrap, topic, source, "auto" if fastpath.available() else "bulk")
+    tap = wire.tap(store, bootstrap, topic, source, "auto" if fastpath.available() else "bulk")
     tap.start()
     try:
         wait_for(lambda: len(_rows(store, topic)) == 50, what="50 raw records")

@@ -138,16 +138,6 @@ def test_every_rule_says_what_its_count_counts():
     assert all(r.counts.strip() for r in registry.rules())
 
 
-def _stopped_groups(data, groups):
-    """``groups`` consumer groups that stopped committing on fleet.pings, and three dead letters."""
-    for g in range(groups):
-        for i in range(12):
-            data.poll(f"dispatch-{g:02d}", "fleet.pings", 0, 100, high_watermark=200 + 100 * i, at=i * 10)
-    for n in range(3):
-        data.record("fleet.pings.DLT", 0, n, at=n, headers=[("kafka_dlt-original-topic", "fleet.pings")])
-    data.write()
-
-
 def test_the_table_folds_an_error_rule_of_very_many_groups_as_the_pages_do(data, store):
     """45 stopped groups were 45 CONSUMER_LAG blocks above the dead letters; the table now folds them
     into one block naming the groups, says how many findings it stands for, and --each lists each."""
@@ -155,7 +145,8 @@ def test_the_table_folds_an_error_rule_of_very_many_groups_as_the_pages_do(data,
     from dashboard.findings.noise import FOLD_ERRORS_OVER
 
     groups = FOLD_ERRORS_OVER + 5
-    _stopped_groups(data, groups)
+    data.stopped_groups(groups)
+    data.write()
     folded = _invoke(store, "--min-severity", "error").output
     rows = [line for line in folded.splitlines() if line.startswith("error ")]
     assert [r.split()[1] for r in rows] == ["CONSUMER_LAG", "DEAD_LETTER"], folded

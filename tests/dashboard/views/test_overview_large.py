@@ -116,11 +116,7 @@ def test_the_worst_cards_fold_an_error_rule_of_very_many_groups_so_another_error
     db = tmp_path / "stopped.duckdb"
     with Store(db) as store:
         data = Data(store)
-        for g in range(groups):
-            for i in range(12):
-                data.poll(f"dispatch-{g:02d}", "fleet.pings", 0, 100, high_watermark=200 + 100 * i, at=i * 10)
-        for n in range(3):
-            data.record("fleet.pings.DLT", 0, n, at=n, headers=[("kafka_dlt-original-topic", "fleet.pings")])
+        data.stopped_groups(groups)
         data.write()
     with app_over(db, monkeypatch) as app:
         open_page(app, "views/overview.py", range="all")
