@@ -85,8 +85,14 @@ class KafkaTap(ThreadComponent):
         self._topic_ids: dict[str, str] = {}  # topic -> Kafka's topic id, kept with each position written
         self._generations = Generations(self.cluster)  # topics created again, until their new records are stored
         # each topic's cleanup.policy, asked once a session and written with a batch when it changed
-        self._topic_settings = TopicSettings(self.cluster, settings.client_conf(), self.name)
-        self._admin: Any = None  # the session's AdminClient for the topics' ids
+        self._topic_settings = TopicSettings(self.cluster, self._session_admin, self.name)
+        self._admin: Any = None  # the session's AdminClient for the topics' ids and settings
+        self._admin_lock = threading.Lock()
+        # the consume loop's look for topics created again: due at each refresh, asked on a thread
+        self._ids_due = False
+        self._ids_thread: threading.Thread | None = None
+        self._ids_session = object()  # a new one each session: an answer for an older one is dropped
+        self._ids_answer: tuple[object, list[str], dict[str, str], datetime] | None = None
         self._id_seen_at: dict[str, datetime] = {}  # topic -> when the broker last gave the id in _topic_ids
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
         # group mode (a lake): batches handed to the pipeline and not yet written, and what the
@@ -213,6 +219,7 @@ class KafkaTap(ThreadComponent):
         self._assigned = {}
         self._topic_ids = {}  # asked again each session: a topic may have been created again meanwhile
         self._admin = None
+        self._ids_session, self._ids_answer, self._ids_due = object(), None, False
         self._subscribed = None
         self._in_flight = 0  # a failed session's skipped batches are not in flight
         buf = _Buffer()
@@ -246,13 +253,13 @@ class KafkaTap(ThreadComponent):
                     self._subscribe(consumer)
                 else:
                     self._refresh(consumer, initial=first)
-                self._recreated(consumer, sorted({t for t, _ in self._assigned}),
-                                before_rewind=lambda: self._hand_over(stages, buf) if buf.chunks else None)
+                self._ids_due = True
                 first = False
                 next_refresh = now + self.settings.topic_refresh
             if not self._assigned and not (self._grouped and self._subscribed):
                 self._stop.wait(min(self.settings.topic_refresh, 1.0))
                 continue
+            self._look_for_recreated(consumer, lambda: self._hand_over(stages, buf) if buf.chunks else None)
             self._commit(consumer)
             self._poll(consumer, stages, buf, used)
             if buf.due(self.settings):
@@ -552,17 +559,62 @@ class KafkaTap(ThreadComponent):
         ``before_rewind`` hands over the records read so far: those read at the old positions go in
         batches of their own, and the generation begins with the first records read after the rewind
         (collectors/kafka/generations.py)."""
-        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
         asked = [t for t in topics if t in self._topic_ids]
+        ids, asked_at = self._ask_ids(asked)
+        return self._apply_ids(consumer, asked, ids, asked_at, before_rewind=before_rewind)
+
+    def _ask_ids(self, asked: list[str]) -> tuple[dict[str, str], datetime]:
+        """The topics' ids as the cluster gives them now (one DescribeTopics request), and when."""
+        asked_at = datetime.now(UTC).replace(tzinfo=None)
         if not asked:
-            return []
-        if self._admin is None:
-            self._admin = resume_gaps.admin_client(self.settings.client_conf())
-            if self._admin is None:  # (said at debug level; asked again at the next look)
-                return []
-        ids = resume_gaps.topic_ids(self.settings.client_conf(), asked, admin=self._admin)
-        changed = [t for t in asked if ids.get(t) not in (None, self._topic_ids[t])]
+            return {}, asked_at
+        admin = self._session_admin()
+        if admin is None:  # (said at debug level; asked again at the next look)
+            return {}, asked_at
+        return resume_gaps.topic_ids(self.settings.client_conf(), asked, admin=admin), asked_at
+
+    def _session_admin(self) -> Any:
+        """The session's AdminClient (made at its first use; None when it cannot be made): one for the
+        topics' ids and settings, from whichever thread asks first."""
+        with self._admin_lock:
+            if self._admin is None:
+                self._admin = resume_gaps.admin_client(self.settings.client_conf())
+            return self._admin
+
+    def _look_for_recreated(self, consumer: Any, before_rewind: Callable[[], None]) -> None:
+        """The consume loop's look for topics created again: the assigned topics' ids are asked on a
+        thread of their own (a cluster slow to answer DescribeTopics must not stop the reading), and
+        the answer is applied here, on the consume thread, at its next turn after it came."""
+        answer, self._ids_answer = self._ids_answer, None
+        if answer is not None and answer[0] is self._ids_session:
+            _, asked, ids, asked_at = answer
+            self._apply_ids(consumer, asked, ids, asked_at, before_rewind=before_rewind)
+        due, self._ids_due = self._ids_due, False
+        if not due or (self._ids_thread is not None and self._ids_thread.is_alive()):
+            return
+        asked = [t for t in sorted({t for t, _ in self._assigned}) if t in self._topic_ids]
+        if not asked:
+            return
+        session = self._ids_session
+
+        def ask() -> None:
+            try:
+                ids, asked_at = self._ask_ids(asked)
+            except Exception as exc:  # noqa: BLE001 (a look that cannot run is tried at the next refresh)
+                log.debug("%s: asking the topics' ids: %s", self.name, exc)
+                return
+            self._ids_answer = (session, asked, ids, asked_at)
+
+        self._ids_thread = threading.Thread(target=ask, name=f"{self.name}-ids", daemon=True)
+        self._ids_thread.start()
+
+    def _apply_ids(self, consumer: Any, asked: list[str], ids: dict[str, str], asked_at: datetime, *,
+                   before_rewind: Callable[[], None] | None = None) -> list[str]:
+        """Read again from its start each of ``asked`` whose id changed (see _recreated)."""
+        from confluent_kafka import OFFSET_BEGINNING, TopicPartition
+
+        changed = [t for t in asked if t in self._topic_ids and ids.get(t) not in (None, self._topic_ids[t])]
         if changed and before_rewind is not None:
             before_rewind()
         now = datetime.now(UTC).replace(tzinfo=None)  # after the hand-over: later batches are read after it
@@ -578,7 +630,7 @@ class KafkaTap(ThreadComponent):
                 self._assigned[(topic, tp.partition)] = OFFSET_BEGINNING
             log.warning("%s: %s was deleted and created again while the tap ran (its topic id changed): reading "
                         "the new topic from its start", self.name, topic)
-        self._id_seen_at.update((t, now) for t in asked if t in ids)
+        self._id_seen_at.update((t, asked_at) for t in asked if t in ids)
         return changed
 
     def _normalize(self, item: tuple[Normalizer, Any, int, list[dict[str, Any]]]) -> tuple[Any, ...]:

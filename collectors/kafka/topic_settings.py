@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pyarrow as pa
 
-from collectors.kafka import resume_gaps
 from collectors.model import TS
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,9 @@ def describe(admin: Any, topics: list[str]) -> dict[str, Settings]:
 class TopicSettings:
     """The tapped topics' settings: asked on a thread, handed to the writer (thread-safe)."""
 
-    def __init__(self, cluster: str, conf: dict[str, Any], name: str) -> None:
-        self.cluster, self._conf, self._name = cluster, conf, name
+    def __init__(self, cluster: str, admin: Callable[[], Any], name: str) -> None:
+        """``admin``: the tap session's AdminClient (None when it cannot be made)."""
+        self.cluster, self._admin, self._name = cluster, admin, name
         self._lock = threading.Lock()
         self._stored: dict[str, Settings] = {}  # the newest written for each topic
         self._asked: set[str] = set()  # this session
@@ -92,8 +93,8 @@ class TopicSettings:
             threading.Thread(target=self._ask, args=(new,), name=f"{self._name}-settings", daemon=True).start()
 
     def _ask(self, topics: list[str]) -> None:
-        admin = resume_gaps.admin_client(self._conf)
-        if admin is None:
+        admin = self._admin()
+        if admin is None:  # (said at debug level by the tap's id look, which shares it)
             return
         got = describe(admin, topics)
         now = datetime.now(UTC).replace(tzinfo=None)

@@ -265,3 +265,38 @@ def test_a_header_name_that_is_not_utf8_costs_that_records_headers_only(
     else:  # librdkafka hands the native consumer the name's bytes
         assert json.loads(rows[0][1]) == [["\ufffdbad", "base64:/g=="]]
     assert tap.status().path == path, "one record's headers do not switch the tap's path"
+
+
+def test_a_cluster_slow_to_give_topic_ids_does_not_stop_the_reading(store, bootstrap, topic_factory, produce,
+                                                                     monkeypatch) -> None:
+    """The tap's look for topics created again (DescribeTopics at each topic refresh) ran on the
+    consume thread: a cluster slow to answer it (10–15 s before librdkafka gives up) stopped the
+    reading that long at every refresh. It runs on a thread of its own now."""
+    import threading
+
+    from collectors.kafka import resume_gaps
+
+    topic = topic_factory("slow-ids")
+    given = resume_gaps.topic_ids
+    answer = threading.Event()
+    asked = threading.Event()
+
+    def slow(conf, topics, *, admin=None):  # the periodic look passes the session's admin client
+        if admin is not None:
+            asked.set()
+            answer.wait(120)
+        return given(conf, topics, admin=admin)
+
+    monkeypatch.setattr(resume_gaps, "topic_ids", slow)
+    tap = KafkaTap(store, _settings(bootstrap, topic), from_beginning=True)
+    tap.start()
+    try:
+        produce(topic, [(b"k", b"{}", None)] * 3)
+        wait_for(lambda: _count(store, topic)[0] == 3, what="the first records")
+        wait_for(asked.is_set, what="the look for topics created again")
+        produce(topic, [(b"k", b"{}", None)] * 5)  # while the cluster has not answered it
+        wait_for(lambda: _count(store, topic)[0] == 8, what="records read while the ids are asked")
+    finally:
+        answer.set()
+        tap.stop()
+    assert _count(store, topic) == (8, 8)
