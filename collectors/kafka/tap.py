@@ -92,7 +92,7 @@ class KafkaTap(ThreadComponent):
         self._ids_due = False
         self._ids_thread: threading.Thread | None = None
         self._ids_session = object()  # a new one each session: an answer for an older one is dropped
-        self._ids_answer: tuple[object, list[str], dict[str, str], datetime] | None = None
+        self._ids_answers: deque[tuple[object, list[str], dict[str, str], datetime]] = deque(maxlen=1)
         self._id_seen_at: dict[str, datetime] = {}  # topic -> when the broker last gave the id in _topic_ids
         self._to_commit: deque[list[Any]] = deque()  # written batches' offsets, for Kafka
         # group mode (a lake): batches handed to the pipeline and not yet written, and what the
@@ -219,7 +219,7 @@ class KafkaTap(ThreadComponent):
         self._assigned = {}
         self._topic_ids = {}  # asked again each session: a topic may have been created again meanwhile
         self._admin = None
-        self._ids_session, self._ids_answer, self._ids_due = object(), None, False
+        self._ids_session, self._ids_due = object(), False
         self._subscribed = None
         self._in_flight = 0  # a failed session's skipped batches are not in flight
         buf = _Buffer()
@@ -586,10 +586,10 @@ class KafkaTap(ThreadComponent):
         """The consume loop's look for topics created again: the assigned topics' ids are asked on a
         thread of their own (a cluster slow to answer DescribeTopics must not stop the reading), and
         the answer is applied here, on the consume thread, at its next turn after it came."""
-        answer, self._ids_answer = self._ids_answer, None
-        if answer is not None and answer[0] is self._ids_session:
-            _, asked, ids, asked_at = answer
-            self._apply_ids(consumer, asked, ids, asked_at, before_rewind=before_rewind)
+        while self._ids_answers:  # (appended by the asking thread, taken here: both atomic)
+            session, asked, ids, asked_at = self._ids_answers.popleft()
+            if session is self._ids_session:
+                self._apply_ids(consumer, asked, ids, asked_at, before_rewind=before_rewind)
         due, self._ids_due = self._ids_due, False
         if not due or (self._ids_thread is not None and self._ids_thread.is_alive()):
             return
@@ -604,7 +604,7 @@ class KafkaTap(ThreadComponent):
             except Exception as exc:  # noqa: BLE001 (a look that cannot run is tried at the next refresh)
                 log.debug("%s: asking the topics' ids: %s", self.name, exc)
                 return
-            self._ids_answer = (session, asked, ids, asked_at)
+            self._ids_answers.append((session, asked, ids, asked_at))
 
         self._ids_thread = threading.Thread(target=ask, name=f"{self.name}-ids", daemon=True)
         self._ids_thread.start()
