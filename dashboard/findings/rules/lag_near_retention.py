@@ -1,0 +1,84 @@
+"""LAG_NEAR_RETENTION: a group so far behind on a topic that its retention will delete records
+before the group reads them.
+
+A topic whose cleanup.policy deletes (`delete`, or `compact,delete`) drops a log segment once its
+records are older than `retention.ms`. A group whose time lag (the age of the oldest record it
+has not read, dashboard/analyses/lag.py) reaches that age loses records it never processed: the
+broker answers its next fetch with OFFSET_OUT_OF_RANGE and the group jumps to wherever its reset
+policy says. Burrow's statuses never say so; this rule does, from the tap's reading of each
+topic's settings (`topic_configs`, collectors/kafka/topic_settings.py): a warning at half the
+retention, an error at 80 % of it, the time left in the summary. Topics the tap never read
+(their settings unknown) and topics kept forever (`retention.ms` -1) are not judged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from dashboard.analyses.lag import time_lag_latest
+from dashboard.analyses.processings import has_table
+from dashboard.analyses.window import Window
+from dashboard.findings.model import Finding
+from dashboard.findings.registry import Rule, register
+
+WARN_SHARE = 0.5  # of the topic's retention, as time lag
+ERROR_SHARE = 0.8
+
+_RETENTION = """
+SELECT cluster, topic, arg_max(retention_ms, observed_at), arg_max(cleanup_policy, observed_at)
+FROM topic_configs GROUP BY ALL
+"""
+
+
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '5.2 h', '3.5 days': one unit, the largest that reads as more than one."""
+    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= 2 * size if unit == "days" else seconds >= size:
+            return f"{seconds / size:.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds:.0f} s"
+
+
+def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
+    if not has_table(con, "topic_configs"):  # a file from before migration 019, read as it is
+        return []
+    kept = {(cluster, topic): ms / 1000 for cluster, topic, ms, policy in con.execute(_RETENTION).fetchall()
+            if ms is not None and ms > 0 and "delete" in (policy or "delete")}
+    if not kept:
+        return []
+    lags = time_lag_latest(con, window)
+    lags = lags[lags["time_lag_s"].notna()]
+    rows = []
+    for r in lags.itertuples(index=False):
+        retention = kept.get((r.cluster, r.topic))
+        if retention is not None and r.time_lag_s >= WARN_SHARE * retention:
+            rows.append({"cluster": r.cluster, "group": r.group_id, "topic": r.topic, "partition": int(r.partition),
+                         "time_lag_s": float(r.time_lag_s), "retention_s": retention, "at": r.at,
+                         "share": float(r.time_lag_s) / retention})
+    out = []
+    for grp, mine in pd.DataFrame(rows).groupby("group", sort=True) if rows else ():
+        worst = mine.sort_values("share", ascending=False).iloc[0]
+        left = worst["retention_s"] - worst["time_lag_s"]
+        fate = (f"its oldest unread records are deleted in about {duration(left)} unless it catches up" if left > 0
+                else "records were likely deleted before it read them")
+        out.append(rule.finding(
+            severity="error" if worst["share"] >= ERROR_SHARE else "warning", subject_kind="group", subject=str(grp),
+            count=len(mine), first_seen=mine["at"].min(), last_seen=mine["at"].max(),
+            summary=(f"{grp} is {duration(worst['time_lag_s'])} behind on {worst['topic']}, whose records are "
+                     f"deleted after {duration(worst['retention_s'])} ({worst['share']:.0%} of it): {fate}"),
+            evidence={"cluster": worst["cluster"], "partitions": [
+                {"topic": p.topic, "partition": p.partition, "time_lag_s": round(p.time_lag_s, 1),
+                 "retention_s": p.retention_s, "share": round(p.share, 3)}
+                for p in mine.sort_values("share", ascending=False).itertuples(index=False)]},
+        ))
+    return out
+
+
+RULE = register(Rule(
+    id="LAG_NEAR_RETENTION", severity="error", page="lag", family="traces",
+    remedy="Catch the group up before retention deletes what it has not read: scale its consumers, unblock "
+           "it, or raise the topic's retention.ms for now.",
+    counts="partition", units={"time_lag_s": "s", "retention_s": "s"},
+    find=find))

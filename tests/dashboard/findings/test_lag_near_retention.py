@@ -1,0 +1,54 @@
+"""LAG_NEAR_RETENTION: a group whose time lag nears the age at which its topic's retention deletes
+records, judged by the settings the tap read (topic_configs)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pyarrow as pa
+
+from collectors.kafka.topic_settings import SCHEMA
+from dashboard.findings.rules.lag_near_retention import duration
+from tests.support.rules import rule_findings
+
+
+def _settings(store, **retention_ms):
+    store.append({"topic_configs": pa.Table.from_pylist([
+        {"cluster": "test", "topic": t.replace("_", "."), "cleanup_policy": "delete", "retention_ms": ms,
+         "observed_at": datetime(2026, 1, 1)} for t, ms in retention_ms.items()], schema=SCHEMA)})
+
+
+def test_groups_nearing_their_topics_retention_are_found_with_the_time_left(data, store, window):
+    """Each topic's end grows 10 offsets a second. billing stands 50 s behind on shop.orders, kept
+    60 s (83 %: error, 10 s left); audit 40 s behind on shop.orders (67 %: warning); email 50 s
+    behind on shop.emails, kept forever; fast 5 s behind; nothing is known of shop.unknown."""
+    for topic in ("shop.orders", "shop.emails", "shop.unknown"):
+        for s in range(0, 61, 10):
+            data.end_offset(topic, 0, s * 10, at=s)
+    data.poll("billing", "shop.orders", 0, 100, at=60, high_watermark=600)
+    data.poll("audit", "shop.orders", 0, 200, at=60, high_watermark=600)
+    data.poll("fast", "shop.orders", 0, 550, at=60, high_watermark=600)
+    data.poll("email", "shop.emails", 0, 100, at=60, high_watermark=600)
+    data.poll("lost", "shop.unknown", 0, 0, at=60, high_watermark=600)
+    data.write()
+    _settings(store, shop_orders=60_000, shop_emails=-1)
+
+    found = {f.subject: f for f in rule_findings(store.cursor(), window, None, "LAG_NEAR_RETENTION")}
+    assert sorted(found) == ["audit", "billing"]
+    assert found["billing"].severity == "error" and found["audit"].severity == "warning"
+    assert found["billing"].summary == ("billing is 50 s behind on shop.orders, whose records are deleted after "
+                                        "1 min (83% of it): its oldest unread records are deleted in about 10 s "
+                                        "unless it catches up")
+    assert found["billing"].evidence["partitions"][0]["retention_s"] == 60
+
+
+def test_a_store_without_topic_settings_judges_nothing(data, store, window):
+    data.poll("billing", "shop.orders", 0, 0, at=60, high_watermark=600)
+    data.write()
+    store.cursor().execute("DROP TABLE topic_configs")
+    assert rule_findings(store.cursor(), window, None, "LAG_NEAR_RETENTION") == []
+
+
+def test_durations_read_in_one_unit():
+    assert [duration(s) for s in (45, 600, 5400, 7 * 86400, 36 * 3600)] == [
+        "45 s", "10 min", "1.5 h", "7 days", "36 h"]
