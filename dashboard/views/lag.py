@@ -37,12 +37,12 @@ def _groups(ctx: Ctx) -> pd.DataFrame:
     return gs.sort_values(["rank", "total_lag"], ascending=False).drop(columns=["rank"])
 
 
-def _duration_column(df: pd.DataFrame, column: str, title: str) -> dict:
+def _duration_column(df: pd.DataFrame, column: str, title: str, help: str | None = None) -> dict:  # noqa: A002
     """Seconds shown in one unit for the whole column (s, min or h, named in the header), in place;
     '–' where there is no value, never 'None'."""
     unit = numbers.unit_for(df[column])
     df[column] = [numbers.MISSING if (v := numbers.in_unit(s, unit)) is None else f"{v:,.1f}" for s in df[column]]
-    return {column: st.column_config.TextColumn(f"{title} ({unit})")}
+    return {column: st.column_config.TextColumn(f"{title} ({unit})", help=help)}
 
 
 def render(ctx: Ctx) -> None:
@@ -98,12 +98,18 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
     parts["method"] = parts["method"].map(lambda m: METHOD_WORDS.get(m, m))
     parts["window_lags"] = parts["window_lags"].map(lambda v: list(v) if v is not None else [])
     parts["method"] = parts["method"].map(numbers.text)
+    # how long the oldest unread record is still kept: retention, less the time lag (LAG_NEAR_RETENTION)
+    kept = lag.retention(ctx.cur).groupby("topic")["retention_s"].min()
+    parts["retention_left_s"] = (parts["topic"].map(kept) - parts["time_lag_s"]).clip(lower=0)
     time_lag = _duration_column(parts, "time_lag_s", "Time lag")
-    st.dataframe(parts[["topic", "partition", "status", "current_lag", "time_lag_s", "method", "window_lags",
-                        "last_commit"]], hide_index=True, width="stretch", column_config={
+    left = _duration_column(parts, "retention_left_s", "Kept for", help=(
+        "How long the oldest record the group has not read is still kept: the topic's retention.ms less the "
+        "time lag ('–': kept forever, or not known)."))
+    st.dataframe(parts[["topic", "partition", "status", "current_lag", "time_lag_s", "retention_left_s", "method",
+                        "window_lags", "last_commit"]], hide_index=True, width="stretch", column_config={
         "topic": "Topic", "partition": "Partition", "status": "Status",
         "current_lag": st.column_config.NumberColumn("Messages behind", format="localized"),
-        **time_lag, "method": "Time lag method",
+        **time_lag, **left, "method": "Time lag method",
         # green unless the lag rose over the window (the primary colour, red, read as an alarm at zero)
         "window_lags": st.column_config.LineChartColumn(
             "Lag at the last 10 commits", y_min=0, color="auto-inverse",

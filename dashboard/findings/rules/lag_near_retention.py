@@ -18,20 +18,13 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dashboard.analyses.lag import time_lag_latest
-from dashboard.analyses.processings import has_table
+from dashboard.analyses.lag import retention, time_lag_latest
 from dashboard.analyses.window import Window
 from dashboard.findings.model import Finding
 from dashboard.findings.registry import Rule, register
 
 WARN_SHARE = 0.5  # of the topic's retention, as time lag
 ERROR_SHARE = 0.8
-
-_RETENTION = """
-SELECT cluster, topic, arg_max(retention_ms, observed_at), arg_max(cleanup_policy, observed_at)
-FROM topic_configs GROUP BY ALL
-"""
-
 
 def duration(seconds: float) -> str:
     """'45 s', '12 min', '5.2 h', '3.5 days': one unit, the largest that reads as more than one."""
@@ -42,21 +35,18 @@ def duration(seconds: float) -> str:
 
 
 def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
-    if not has_table(con, "topic_configs"):  # a file from before migration 019, read as it is
-        return []
-    kept = {(cluster, topic): ms / 1000 for cluster, topic, ms, policy in con.execute(_RETENTION).fetchall()
-            if ms is not None and ms > 0 and "delete" in (policy or "delete")}
+    kept = {(r.cluster, r.topic): float(r.retention_s) for r in retention(con).itertuples(index=False)}
     if not kept:
         return []
     lags = time_lag_latest(con, window)
     lags = lags[lags["time_lag_s"].notna()]
     rows = []
     for r in lags.itertuples(index=False):
-        retention = kept.get((r.cluster, r.topic))
-        if retention is not None and r.time_lag_s >= WARN_SHARE * retention:
+        kept_s = kept.get((r.cluster, r.topic))
+        if kept_s is not None and r.time_lag_s >= WARN_SHARE * kept_s:
             rows.append({"cluster": r.cluster, "group": r.group_id, "topic": r.topic, "partition": int(r.partition),
-                         "time_lag_s": float(r.time_lag_s), "retention_s": retention, "at": r.at,
-                         "share": float(r.time_lag_s) / retention})
+                         "time_lag_s": float(r.time_lag_s), "retention_s": kept_s, "at": r.at,
+                         "share": float(r.time_lag_s) / kept_s})
     out = []
     for grp, mine in pd.DataFrame(rows).groupby("group", sort=True) if rows else ():
         worst = mine.sort_values("share", ascending=False).iloc[0]
