@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from collectors.derive import derive_all
+from collectors.kafka.topic_settings import SCHEMA as TOPIC_SETTINGS_SCHEMA
 from collectors.model import (
     FLAG_HAS_IS_REMOTE,
     FLAG_IS_REMOTE,
@@ -63,6 +64,7 @@ class Data:
         self.records: list[dict[str, Any]] = []
         self.offsets: list[dict[str, Any]] = []
         self.topic_offsets: list[dict[str, Any]] = []
+        self.topic_configs: list[dict[str, Any]] = []
         self._ids = itertools.count(1)
 
     def trace_id(self) -> str:
@@ -157,6 +159,11 @@ class Data:
         self.topic_offsets.append({"cluster": "test", "topic": topic, "partition": partition,
                                    "low_watermark": 0, "high_watermark": high_watermark, "observed_at": us(at)})
 
+    def settings(self, topic: str, policy: str = "delete", retention_ms: int | None = None) -> None:
+        """The topic's cleanup.policy and retention.ms as the tap would read them from the cluster."""
+        self.topic_configs.append({"cluster": "test", "topic": topic, "cleanup_policy": policy,
+                                   "retention_ms": retention_ms, "observed_at": T0})
+
     def stopped_groups(self, groups: int) -> None:
         """``groups`` consumer groups that stopped committing on fleet.pings (dispatch-00, …), and three
         dead letters of it: a cluster whose many stale groups would push every other error off a page."""
@@ -172,7 +179,8 @@ class Data:
             "records": to_table(self.records, RECORD_SCHEMA),
             "group_offsets": to_table(self.offsets, GROUP_OFFSET_SCHEMA),
             "topic_offsets": to_table(self.topic_offsets, TOPIC_OFFSET_SCHEMA),
+            "topic_configs": to_table(self.topic_configs, TOPIC_SETTINGS_SCHEMA),
         })
-        self.spans, self.records, self.offsets, self.topic_offsets = [], [], [], []
+        self.spans, self.records, self.offsets, self.topic_offsets, self.topic_configs = [], [], [], [], []
         if derived:
             derive_all(self.store)

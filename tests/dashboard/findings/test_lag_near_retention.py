@@ -3,19 +3,8 @@ records, judged by the settings the tap read (topic_configs)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import pyarrow as pa
-
-from collectors.kafka.topic_settings import SCHEMA
 from dashboard.findings.rules.lag_near_retention import duration
 from tests.support.rules import rule_findings
-
-
-def _settings(store, **retention_ms):
-    store.append({"topic_configs": pa.Table.from_pylist([
-        {"cluster": "test", "topic": t.replace("_", "."), "cleanup_policy": "delete", "retention_ms": ms,
-         "observed_at": datetime(2026, 1, 1)} for t, ms in retention_ms.items()], schema=SCHEMA)})
 
 
 def test_groups_nearing_their_topics_retention_are_found_with_the_time_left(data, store, window):
@@ -30,8 +19,9 @@ def test_groups_nearing_their_topics_retention_are_found_with_the_time_left(data
     data.poll("fast", "shop.orders", 0, 550, at=60, high_watermark=600)
     data.poll("email", "shop.emails", 0, 100, at=60, high_watermark=600)
     data.poll("lost", "shop.unknown", 0, 0, at=60, high_watermark=600)
+    data.settings("shop.orders", retention_ms=60_000)
+    data.settings("shop.emails", retention_ms=-1)
     data.write()
-    _settings(store, shop_orders=60_000, shop_emails=-1)
 
     found = {f.subject: f for f in rule_findings(store.cursor(), window, None, "LAG_NEAR_RETENTION")}
     assert sorted(found) == ["audit", "billing"]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 
-from collectors.kafka.topic_settings import SCHEMA
 from collectors.store import Store
 from tests.support.apptest import app_over, open_page
 from tests.support.builders import Data
@@ -24,11 +21,9 @@ def test_a_compacted_topic_reads_as_state_and_says_what_is_asked_of_it(tmp_path:
         for i in range(4):
             data.record("customers", 0, i, at=i, key=f"c-{i}", value={"customer": f"c-{i}", "version": i})
             data.record("customer-events", 0, i, at=i, key=f"c-{i}", value={"customer": f"c-{i}", "version": i})
+        data.settings("customers", "compact")
+        data.settings("customer-events", "delete")
         data.write()
-        store.append({"topic_configs": pa.Table.from_pylist([
-            {"cluster": "test", "topic": t, "cleanup_policy": p, "retention_ms": None,
-             "observed_at": datetime(2026, 1, 1)} for t, p in (("customers", "compact"), ("customer-events", "delete"))],
-            schema=SCHEMA)})
     with app_over(db, monkeypatch) as app:
         at = open_page(app, "views/event_design.py", range="all", topic="customers")
     assert not at.exception, [e.value for e in at.exception]

@@ -113,22 +113,14 @@ def test_a_caught_up_partitions_lag_sparkline_is_not_drawn_in_alarm_red(tmp_path
 def test_each_partition_says_how_long_its_oldest_unread_record_is_still_kept(tmp_path: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """A group 50 s behind on a topic kept 60 s: 10 s left before retention deletes what it has not read."""
-    from datetime import datetime
-
-    import pyarrow as pa
-
-    from collectors.kafka.topic_settings import SCHEMA
-
     db = tmp_path / "kept.duckdb"
     with Store(db) as store:
         data = Data(store)
         for s in range(0, 61, 10):
             data.end_offset("shop.orders", 0, s * 10, at=s)
         data.poll("billing", "shop.orders", 0, 100, at=60, high_watermark=600)
+        data.settings("shop.orders", retention_ms=60_000)
         data.write()
-        store.append({"topic_configs": pa.Table.from_pylist([
-            {"cluster": "test", "topic": "shop.orders", "cleanup_policy": "delete", "retention_ms": 60_000,
-             "observed_at": datetime(2026, 1, 1)}], schema=SCHEMA)})
     with app_over(db, monkeypatch) as app:
         at = open_page(app, "views/lag.py", group="billing", range="all")
     table = next(d for d in at.dataframe if "retention_left_s" in d.value.columns)
