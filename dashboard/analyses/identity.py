@@ -49,8 +49,9 @@ class Identity:
                 raw = base64.b64decode(self.key[7:], validate=True)
             except ValueError:
                 raw = b""
-            if len(raw) == 16:
-                shown += f" (as a UUID {uuid.UUID(bytes=raw)})"
+            as_uuid = uuid.UUID(bytes=raw) if len(raw) == 16 else None
+            if as_uuid is not None and as_uuid.version is not None:  # RFC 9562's layout (v1–v8), not any 16 bytes
+                shown += f" (as a UUID {as_uuid})"
         return shown
 
     def describe(self) -> str:

@@ -212,7 +212,7 @@ def test_record_story_processings_copies_and_published_effects(data, store):
 def test_a_uuid_finds_the_records_keyed_by_its_16_bytes(data, store):
     """A Java or Avro producer writes a UUID key as 16 bytes, stored as base64: searching the claim
     id found nothing, and the record showed only its hex."""
-    claim = uuid.UUID("6513270e-269e-0d37-f2a7-4de452e6b438")
+    claim = uuid.UUID("6513270e-269e-4d37-a2a7-4de452e6b438")  # a version-4 UUID, as Java's randomUUID()
     data.record("claims", 0, 1, at=0, key="base64:" + base64.b64encode(claim.bytes).decode(), value=None)
     data.record("claims", 0, 2, at=1, key=str(claim), value=None)  # the same claim keyed by its text
     data.record("claims", 0, 3, at=2, key="base64:" + base64.b64encode(uuid.uuid4().bytes).decode(), value=None)
@@ -223,3 +223,5 @@ def test_a_uuid_finds_the_records_keyed_by_its_16_bytes(data, store):
     assert list(rec.search(store.cursor(), WINDOW, rec.RecordQuery(key="o-1"))["offset"]) == []
     stored = rec.record(store.cursor(), "claims", 0, 1)
     assert identity(stored["key"], None, None).describe().endswith(f"(as a UUID {claim})")
+    md5 = "base64:" + base64.b64encode(bytes.fromhex("9e107d9d372bb6826bd81d3542a419d6")).decode()
+    assert "UUID" not in identity(md5, None, None).describe()  # 16 bytes, but no UUID's layout
