@@ -34,9 +34,11 @@ def _in(values: tuple[str, ...]) -> str:
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"  # constants of this module
 
 
-# A consumer span that names its record.
-_SINGLE = """kind = 5 AND destination IS NOT NULL AND "offset" IS NOT NULL
-  AND coalesce(operation_type, 'process') IN ('process', 'receive')"""
+# A consumer span that processes what it read; one that names its record; one of a batch (no
+# offset of its own, a link per message).
+_CONSUMES = "kind = 5 AND coalesce(operation_type, 'process') IN ('process', 'receive')"
+_SINGLE = f'{_CONSUMES} AND destination IS NOT NULL AND "offset" IS NOT NULL'
+_BATCH = f'{_CONSUMES} AND "offset" IS NULL AND len(coalesce(links, [])) > 0'
 
 
 def _link_attr(*names: str) -> str:
@@ -53,11 +55,7 @@ def _link_attr(*names: str) -> str:
 DELIVERIES = f"""
 CREATE OR REPLACE TEMP TABLE _deliv AS
 WITH linked AS (
-    SELECT c.*, l.link, l.link_index
-    FROM _bx c, (SELECT trace_id, span_id, unnest(links) AS link, generate_subscripts(links, 1) AS link_index
-                 FROM _bx WHERE kind = 5 AND "offset" IS NULL AND len(coalesce(links, [])) > 0) l
-    WHERE c.trace_id = l.trace_id AND c.span_id = l.span_id
-      AND coalesce(c.operation_type, 'process') IN ('process', 'receive')
+    SELECT *, unnest(links) AS link, generate_subscripts(links, 1) AS link_index FROM _bx WHERE {_BATCH}
 ), placed AS (
     SELECT x.* REPLACE (
                coalesce({_link_attr('messaging.destination.name', 'messaging.destination')}, r.topic, p.destination,
@@ -83,8 +81,7 @@ SELECT * FROM _bx WHERE {_SINGLE}
 """  # noqa: S608 (constants of this module)
 # Without batch spans in the batch (the usual case), the records and spans are not read.
 SINGLE_DELIVERIES = f"CREATE OR REPLACE TEMP TABLE _deliv AS SELECT * FROM _bx WHERE {_SINGLE}"  # noqa: S608
-HAS_BATCH_SPANS = """SELECT count(*) > 0 FROM _bx WHERE kind = 5 AND "offset" IS NULL AND len(coalesce(links, [])) > 0
-                     AND coalesce(operation_type, 'process') IN ('process', 'receive')"""
+HAS_BATCH_SPANS = f"SELECT count(*) > 0 FROM _bx WHERE {_BATCH}"  # noqa: S608
 
 # Over the derivation's `_deliv` (deliveries), `_bx` (classified spans) and `_walk` (segment walk)
 # of the batch. A batch span's side effects are each of its deliveries'.

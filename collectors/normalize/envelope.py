@@ -117,14 +117,18 @@ def _fill(out: dict[str, Any], doc: Mapping[str, Any], fields: Mapping[str, Sequ
     """The envelope columns ``out`` has no value for yet, from the value's fields: those of the
     object it nests its envelope in first (CONTAINERS), when its own top level names neither an
     event id nor an event type."""
-    if _first(doc, fields["event_id"]) is None and _first(doc, fields["event_type"]) is None:
+    if not _names_event(doc, fields):
         for name in CONTAINERS:
             inner = doc.get(name)
-            if isinstance(inner, dict) and (_first(inner, fields["event_id"]) is not None
-                                            or _first(inner, fields["event_type"]) is not None):
+            if isinstance(inner, dict) and _names_event(inner, fields):
                 _fill_from(out, inner, fields)
                 break
     _fill_from(out, doc, fields)
+
+
+def _names_event(doc: Mapping[str, Any], fields: Mapping[str, Sequence[str]]) -> bool:
+    """Whether ``doc`` names an event id or an event type."""
+    return _first(doc, fields["event_id"]) is not None or _first(doc, fields["event_type"]) is not None
 
 
 def _fill_from(out: dict[str, Any], doc: Mapping[str, Any], fields: Mapping[str, Sequence[str]]) -> None:
