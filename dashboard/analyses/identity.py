@@ -10,14 +10,13 @@ left out. Read from the stored excerpt, so an id past its first KiB is not seen.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors.normalize.header_values import binary_shown, decode_all
+from collectors.normalize.header_values import binary_shown, decode_all, stored_bytes
 
 _ID_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(Id|_id|ID)$")
 _BOOKKEEPING = frozenset(s.lower() for s in (
@@ -44,14 +43,10 @@ class Identity:
         shown = binary_shown(self.key)
         if shown is None:
             return self.key
-        if self.key.startswith("base64:"):
-            try:
-                raw = base64.b64decode(self.key[7:], validate=True)
-            except ValueError:
-                raw = b""
-            as_uuid = uuid.UUID(bytes=raw) if len(raw) == 16 else None
-            if as_uuid is not None and as_uuid.version is not None:  # RFC 9562's layout (v1–v8), not any 16 bytes
-                shown += f" (as a UUID {as_uuid})"
+        raw = stored_bytes(self.key) or b""
+        as_uuid = uuid.UUID(bytes=raw) if len(raw) == 16 else None
+        if as_uuid is not None and as_uuid.version is not None:  # RFC 9562's layout (v1–v8), not any 16 bytes
+            shown += f" (as a UUID {as_uuid})"
         return shown
 
     def describe(self) -> str:

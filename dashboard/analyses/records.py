@@ -13,7 +13,6 @@ as JSON), so content past it is not searched.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import uuid
@@ -25,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from collectors.errors import SeamwatchError
+from collectors.normalize.binary import text as stored_text
 from dashboard.analyses.processings import GENERATION_SPANS, GENERATIONS, as_list, for_store
 from dashboard.analyses.window import Window
 
@@ -158,12 +158,13 @@ class RecordQuery:
 
 def key_forms(key: str) -> list[str]:
     """The stored keys a key searched for may be: itself, and for a UUID its canonical text and its
-    16 bytes as the tap stores a binary key ("base64:…"), as a Java or Avro producer writes one."""
+    16 bytes in the form the tap stores a key ("base64:…" when not UTF-8), as a Java or Avro
+    producer writes one."""
     try:
         given = uuid.UUID(key.strip())
     except ValueError:
         return [key]
-    return list(dict.fromkeys([key, str(given), "base64:" + base64.b64encode(given.bytes).decode()]))
+    return list(dict.fromkeys([key, str(given), stored_text(given.bytes)]))
 
 
 def _literal_safe(s: str) -> bool:
