@@ -14,8 +14,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dashboard.analyses import naming
-from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt, has_table
+from dashboard.analyses import naming, topic_settings
+from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt
 from dashboard.analyses.window import Window
 
 # A key equal to the event id on this share of at least KEY_MIN_RECORDS records means every
@@ -52,8 +52,6 @@ def _ce_lacks(attribute: str, column: str | None) -> str:
 # its key's latest state, identified by its key, and stamped by the broker's record time: it is
 # asked for a version only, not an event id or an event time.
 _STATE = "coalesce(c.compacted, false)"
-_NO_SETTINGS = ("(SELECT NULL::VARCHAR AS cluster, NULL::VARCHAR AS topic, NULL::VARCHAR AS cleanup_policy, "
-                "NULL::TIMESTAMP AS observed_at WHERE false)")
 
 
 def _expanded(sql: str) -> str:
@@ -65,10 +63,8 @@ def _expanded(sql: str) -> str:
 
 
 _EVENTS = _expanded(r"""
-WITH settings AS (
-    SELECT cluster, topic, arg_max(cleanup_policy, observed_at) AS policy FROM topic_configs GROUP BY ALL
-), compacted AS (
-    SELECT cluster, topic, true AS compacted FROM settings WHERE contains(coalesce(policy, ''), 'compact')
+WITH compacted AS (
+    SELECT cluster, topic, true AS compacted FROM {settings} WHERE contains(coalesce(policy, ''), 'compact')
 )
 SELECT topic, event_type, count(*) AS records, bool_or(STATE) AS compacted,
        count(*) FILTER (WHERE UNDECODED) AS undecoded,
@@ -136,8 +132,7 @@ def event_types(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     required attributes, trace context or a key, and how many are schema-registry values kept
     undecoded (never counted as lacking an envelope); with sample partition/offset positions, and
     whether the topic is compacted (a file from before migration 019 knows of none)."""
-    sql = _EVENTS if has_table(con, "topic_configs") else _EVENTS.replace("FROM topic_configs", f"FROM {_NO_SETTINGS}")
-    df = con.execute(sql, _p(window)).df()
+    df = con.execute(_EVENTS.format(settings=topic_settings.latest(con)), _p(window)).df()
     df["naming"] = [naming.classify(t)[0] if isinstance(t, str) else None for t in df["event_type"]]
     return df
 

@@ -20,6 +20,7 @@ from datetime import timedelta
 import duckdb
 import pandas as pd
 
+from dashboard.analyses import topic_settings
 from dashboard.analyses.window import Window
 
 _TRACE_LAG = """
@@ -152,10 +153,7 @@ def time_lag_latest(con: duckdb.DuckDBPyConnection, window: Window, *, group: st
 
 
 _RETENTION = """
-SELECT cluster, topic, retention_ms / 1000 AS retention_s FROM (
-    SELECT cluster, topic, arg_max(retention_ms, observed_at) AS retention_ms,
-           arg_max(cleanup_policy, observed_at) AS policy
-    FROM topic_configs GROUP BY ALL)
+SELECT cluster, topic, retention_ms / 1000 AS retention_s FROM {settings}
 WHERE retention_ms > 0 AND contains(coalesce(policy, 'delete'), 'delete')
 ORDER BY cluster, topic
 """
@@ -163,14 +161,8 @@ ORDER BY cluster, topic
 
 def retention(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Each topic whose retention deletes records: after how many seconds, as the tap last read its
-    settings (topic_configs). Topics kept forever, compacted only, or never read are left out, and
-    so is every topic in a file from before migration 019."""
-    from dashboard.analyses.processings import has_table
-
-    if not has_table(con, "topic_configs"):
-        return pd.DataFrame({"cluster": pd.Series(dtype=str), "topic": pd.Series(dtype=str),
-                             "retention_s": pd.Series(dtype=float)})
-    return con.execute(_RETENTION).df()
+    settings. Topics kept forever, compacted only, or never read are left out."""
+    return con.execute(_RETENTION.format(settings=topic_settings.latest(con))).df()
 
 
 _HELD = """
