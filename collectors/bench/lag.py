@@ -66,7 +66,7 @@ def run(*, bootstrap: str, groups: int = 1000, progress: Callable[[int], None] |
                     for window in times:
                         poller.offsets_in_flight = window
                         t0 = time.perf_counter()
-                        got, _ = poller.snapshot()
+                        got, *_ = poller.snapshot()
                         times[window].append(time.perf_counter() - t0)
                         rows = len(got)
             finally:

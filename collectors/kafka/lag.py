@@ -1,11 +1,12 @@
 """The lag poller: every N seconds, a snapshot of consumer groups and topic watermarks.
 
 A snapshot (collectors/kafka/lag_snapshot.py: the groups, their committed offsets, the
-watermarks) is taken in a child process (collectors/kafka/lag_process.py), where a librdkafka
-crash fails one poll instead of ending the collector. The poller writes its `group_offsets`
-and `topic_offsets` rows — the (end offset, time) points that time-lag interpolation and
-Burrow's status rules read — in one transaction per snapshot, holds the lake's polling lease,
-and reports its status.
+watermarks, the topics' settings) is taken in a child process (collectors/kafka/lag_process.py),
+where a librdkafka crash fails one poll instead of ending the collector. The poller writes its
+`group_offsets` and `topic_offsets` rows — the (end offset, time) points that time-lag
+interpolation and Burrow's status rules read — and the `topic_configs` rows of settings that
+changed (the retention LAG_NEAR_RETENTION weighs a group's time lag against) in one transaction
+per snapshot, holds the lake's polling lease, and reports its status.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from collectors.kafka.config import KafkaSettings
 from collectors.kafka.lag_process import SnapshotProcess, Stopped
 from collectors.kafka.lag_snapshot import OFFSETS_IN_FLIGHT, Rows, Snapshotter, now_us
+from collectors.kafka.topic_settings import SettingsLedger
 from collectors.logrepeat import rate_limit
 from collectors.model import GROUP_OFFSET_SCHEMA, TOPIC_OFFSET_SCHEMA, to_table
 from collectors.outage import Outage
@@ -53,6 +55,8 @@ class LagPoller(ThreadComponent):
         self._standby_check = max(0.2, interval / 4)
         self._outage = Outage(log, f"{self.name}: polling")
         self.offsets_in_flight = OFFSETS_IN_FLIGHT
+        self._topic_settings = SettingsLedger(self.cluster)
+        self._settings_loaded = False
 
     @property
     def offsets_in_flight(self) -> int:
@@ -120,14 +124,23 @@ class LagPoller(ThreadComponent):
             self._stop.wait(wait)
 
     def snapshot(self) -> Rows:
-        """One snapshot: (group_offsets rows, topic_offsets rows)."""
+        """One snapshot: (group_offsets rows, topic_offsets rows, topic settings answered)."""
         return self.snapshots.snapshot()
 
     def poll_once(self) -> None:
-        group_rows, topic_rows = self.snapshot()
+        if not self._settings_loaded:  # what is stored, so that only changes are written
+            self._topic_settings.load(self.store.cursor())
+            self._settings_loaded = True
+        group_rows, topic_rows, settings = self.snapshot()
+        self._topic_settings.observed(settings)
         tables = {"group_offsets": to_table(group_rows, GROUP_OFFSET_SCHEMA),
                   "topic_offsets": to_table(topic_rows, TOPIC_OFFSET_SCHEMA)}
+        configs = self._topic_settings.rows(self.store.cursor)
+        if configs is not None:
+            tables["topic_configs"] = configs
         faults.retry_conflicts(lambda: self.store.append(tables), what=self.name)
+        if configs is not None:
+            self._topic_settings.written(configs)
         with self._lock:
             self._status.update(state="running", groups=len({r["group_id"] for r in group_rows}),
                                 partitions=len(topic_rows), last_poll_at=now_us())

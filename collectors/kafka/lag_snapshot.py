@@ -6,8 +6,12 @@ offsets (one request per group, as the Admin API requires) on the topics the top
 want (KafkaSettings.lag_wants: a group with none is left out), and the low and high
 watermarks of every partition those groups or the topic patterns touch. It returns
 `group_offsets` rows (committed offset NULL where a member holds a partition it never
-committed) and `topic_offsets` rows, and knows nothing of the store: the lag poller
-(collectors/kafka/lag.py) runs it in a child process (collectors/kafka/lag_process.py).
+committed), `topic_offsets` rows, and the settings (cleanup.policy, retention.ms) of those
+topics it was answered: each topic is asked again every ASK_EVERY seconds, the request sent
+before the watermarks' and its answer taken when it has come, at that snapshot or a later one,
+so a slow answer never holds a snapshot up (collectors/kafka/topic_settings.py). It knows
+nothing of the store: the lag poller (collectors/kafka/lag.py) runs it in a child process
+(collectors/kafka/lag_process.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from collectors.kafka.config import KafkaSettings
+from collectors.kafka.describe_configs import ASK_EVERY, Settings, answers, ask
 from collectors.kafka.readable_end import PROBE_SPAN, ReadableEnd
 from collectors.logrepeat import rate_limit
 
@@ -30,7 +35,8 @@ REQUEST_TIMEOUT = 10.0
 # thousands of groups, few enough not to flood a group coordinator
 OFFSETS_IN_FLIGHT = 32
 
-Rows = tuple[list[dict[str, Any]], list[dict[str, Any]]]  # (group_offsets rows, topic_offsets rows)
+# (group_offsets rows, topic_offsets rows, each answered topic's settings)
+Rows = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Settings]]
 
 
 def now_us() -> int:
@@ -64,10 +70,16 @@ class Snapshotter:
         self.offsets_in_flight = offsets_in_flight  # (1: one group after the other, as `bench lag` compares)
         self._admin: Any = None
         self._readable: ReadableEnd | None = None
+        self.ask_every = ASK_EVERY  # seconds between asks of a topic's settings
+        self._settings_asked: dict[str, float] = {}  # topic: when its settings were last asked (monotonic)
+        self._settings_unanswered: dict[Any, Any] = {}  # the DescribeConfigs futures not answered yet
 
     def reset(self) -> None:
         """A fresh client for the next snapshot (after a failed one)."""
         self._admin = None
+        for resource in self._settings_unanswered:  # asked of the client dropped: asked again
+            self._settings_asked.pop(resource.name, None)
+        self._settings_unanswered = {}
 
     def serve_logs(self) -> None:
         """Hand librdkafka's queued log lines to Python logging (an admin client's come from poll())."""
@@ -87,7 +99,7 @@ class Snapshotter:
         return self._admin
 
     def snapshot(self) -> Rows:
-        """One snapshot: (group_offsets rows, topic_offsets rows)."""
+        """One snapshot: (group_offsets rows, topic_offsets rows, topic settings answered)."""
         from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
         from confluent_kafka.admin import OffsetSpec
 
@@ -143,8 +155,10 @@ class Snapshotter:
         wanted = {tp for tp in partitions if self.settings.wants(tp[0])}
         for offsets in committed.values():
             wanted |= offsets.keys() & partitions  # a group's topics count even if internal (never tapped)
+        self._ask_settings(admin, {t for t, _ in wanted})  # answered while the watermarks are asked
         high = watermarks(admin, wanted, OffsetSpec.latest(), TopicPartition)
         low = watermarks(admin, wanted, OffsetSpec.earliest(), TopicPartition)
+        settings = answers(self._settings_unanswered, wait=False)
 
         caught = self._caught_up(committed, high)
         now = now_us()
@@ -172,7 +186,17 @@ class Snapshotter:
                     "high_watermark": off if (t, p, off) in caught else high.get((t, p)),
                     "state": state, "members": len(members), "client_id": owner.get((t, p)), "polled_at": now,
                 })
-        return group_rows, topic_rows
+        return group_rows, topic_rows, settings
+
+    def _ask_settings(self, admin: Any, topics: set[str]) -> None:
+        """Asks the settings of the topics not asked for ``ask_every`` seconds, unless an ask is unanswered."""
+        if self._settings_unanswered:
+            return
+        now, asked = time.monotonic(), self._settings_asked
+        due = sorted(t for t in topics if t not in asked or now - asked[t] >= self.ask_every)
+        if due:
+            self._settings_asked.update(dict.fromkeys(due, now))
+            self._settings_unanswered = ask(admin, due)
 
     def _caught_up(self, committed: dict[str, dict[tuple[str, int], int | None]],
                    high: dict[tuple[str, int], int]) -> set[tuple[str, int, int]]:

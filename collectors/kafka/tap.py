@@ -205,7 +205,7 @@ class KafkaTap(ThreadComponent):
         ends and the next one resumes from the store.
         """
         self.store.positions(self.cluster)  # the store answers (a lake's catalog is up) before joining the group
-        self._topic_settings.load(self.store.cursor())
+        self._topic_settings.start(self.store.cursor())
         self._assign_failure = None
         self._normalizer = self._choose()
         consumer = self._consumer()
@@ -658,7 +658,7 @@ class KafkaTap(ThreadComponent):
         table, errors, positions, tapped = item
         t0 = time.perf_counter()
         generations = self._generations.rows(table)  # the first records of a topic created again
-        configs = self._topic_settings.rows()
+        configs = self._topic_settings.rows(self.store.cursor)
 
         def commit() -> None:
             with self.store.transaction() as tx:

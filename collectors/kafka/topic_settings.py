@@ -1,14 +1,21 @@
-"""Topic settings the audit reads: each tapped topic's ``cleanup.policy`` and ``retention.ms``.
+"""Topic settings the audit and the lag rules read: each topic's ``cleanup.policy`` and ``retention.ms``.
 
 A compacted topic keeps the latest record of each key: its records are states, identified by
-their key, rather than events (docs/architecture.md#event-design-audit). The tap tells this
-module the topics the group gives it; their settings are asked of the cluster (one
-DescribeConfigs request) on a thread of their own, so reading never waits on it, and each
-topic is asked once a session. A row is written only when a topic's settings differ from the
-newest stored for it (migration 019), with the tap's next batch, in the batch's transaction: a
-batch that fails to commit keeps the rows pending. A cluster that does not answer, or denies
-DescribeConfigs, leaves the topics unknown (judged as events, as before) and is said once at
-debug level; they are asked again in the next session.
+their key, rather than events (docs/architecture.md#event-design-audit); a group whose time lag
+nears a topic's retention is about to lose records (LAG_NEAR_RETENTION). Two collectors ask
+the cluster (DescribeConfigs) and keep a :class:`SettingsLedger` of what they write:
+
+- the tap, for the topics the group gives it, once a session, on a thread of its own
+  (:class:`TopicSettings`), so reading never waits on it;
+- the lag poller, for every topic its groups commit on or its patterns want, tapped or not,
+  again every ``ASK_EVERY`` seconds (collectors/kafka/describe_configs.py), with its snapshots
+  (collectors/kafka/lag_snapshot.py).
+
+A row is written only when a topic's settings differ from the newest stored for it (migration
+019), in the transaction of the writer's next batch or snapshot: one that fails to commit
+keeps the rows pending. A cluster that does not answer, or denies DescribeConfigs, leaves the
+topics unknown (judged as events, as before, and not judged against a retention), said at
+debug level; they are asked again later.
 """
 
 from __future__ import annotations
@@ -21,15 +28,13 @@ from typing import Any
 
 import pyarrow as pa
 
+from collectors.kafka.describe_configs import Settings, describe
 from collectors.model import TS
 
 log = logging.getLogger(__name__)
 
 SCHEMA = pa.schema([("cluster", pa.string()), ("topic", pa.string()), ("cleanup_policy", pa.string()),
                     ("retention_ms", pa.int64()), ("observed_at", TS)])
-TIMEOUT = 10.0  # seconds for the one DescribeConfigs request
-
-Settings = tuple[str | None, int | None]  # (cleanup.policy, retention.ms)
 
 _LATEST = """
 SELECT topic, arg_max(cleanup_policy, observed_at), arg_max(retention_ms, observed_at)
@@ -37,76 +42,43 @@ FROM topic_configs WHERE cluster = $cluster GROUP BY topic
 """
 
 
-def describe(admin: Any, topics: list[str]) -> dict[str, Settings]:
-    """Each topic's settings as the cluster gives them; topics it does not describe (gone, denied)
-    are left out, and so is everything when it cannot be asked."""
-    from confluent_kafka import KafkaException
-    from confluent_kafka.admin import ConfigResource, ResourceType
+class SettingsLedger:
+    """What a writer has to write of one cluster's topic settings: those that differ from the
+    newest stored (thread-safe)."""
 
-    try:
-        futures = admin.describe_configs([ConfigResource(ResourceType.TOPIC, t) for t in sorted(set(topics))],
-                                         request_timeout=TIMEOUT)
-    except (KafkaException, ValueError, TypeError) as exc:
-        log.debug("describing the settings of %d topics: %s", len(topics), exc)
-        return {}
-    out: dict[str, Settings] = {}
-    for resource, fut in futures.items():
-        try:
-            entries = fut.result(timeout=TIMEOUT + 5)
-        except Exception as exc:  # noqa: BLE001 (a topic deleted meanwhile, or not described to us)
-            log.debug("the settings of topic %s: %s", resource.name, exc)
-            continue
-        policy = entries.get("cleanup.policy")
-        retention = entries.get("retention.ms")
-        try:
-            ms = int(retention.value) if retention is not None and retention.value is not None else None
-        except ValueError:
-            ms = None
-        out[resource.name] = (policy.value if policy is not None else None, ms)
-    return out
-
-
-class TopicSettings:
-    """The tapped topics' settings: asked on a thread, handed to the writer (thread-safe)."""
-
-    def __init__(self, cluster: str, admin: Callable[[], Any], name: str) -> None:
-        """``admin``: the tap session's AdminClient (None when it cannot be made)."""
-        self.cluster, self._admin, self._name = cluster, admin, name
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
         self._lock = threading.Lock()
         self._stored: dict[str, Settings] = {}  # the newest written for each topic
-        self._asked: set[str] = set()  # this session
         self._pending: dict[str, tuple[Settings, datetime]] = {}
 
     def load(self, con: Any) -> None:
-        """The settings stored so far (the tap's store, at the start of a session)."""
+        """The settings stored so far (the writer's store, at the start of a session)."""
         rows = con.execute(_LATEST, {"cluster": self.cluster}).fetchall()
         with self._lock:
             self._stored = {t: (p, r) for t, p, r in rows}
-            self._asked.clear()
+            for topic, (settings, _) in list(self._pending.items()):
+                if self._stored.get(topic) == settings:  # another writer of the cluster wrote them
+                    del self._pending[topic]
 
-    def assigned(self, topics: set[str]) -> None:
-        """The group gave the tap these topics: those not asked this session are asked now."""
-        with self._lock:
-            new = sorted(topics - self._asked)
-            self._asked.update(new)
-        if new:
-            threading.Thread(target=self._ask, args=(new,), name=f"{self._name}-settings", daemon=True).start()
-
-    def _ask(self, topics: list[str]) -> None:
-        admin = self._admin()
-        if admin is None:  # (said at debug level by the tap's id look, which shares it)
-            return
-        got = describe(admin, topics)
-        now = datetime.now(UTC).replace(tzinfo=None)
+    def observed(self, got: dict[str, Settings], at: datetime | None = None) -> None:
+        """The cluster gave these settings (``at``, now by default): those that changed are pending."""
+        at = at or datetime.now(UTC).replace(tzinfo=None)
         with self._lock:
             for topic, settings in got.items():
                 if self._stored.get(topic) != settings:
-                    self._pending[topic] = (settings, now)
-        if len(got) < len(topics):
-            log.debug("%s: %d of %d topics' settings not given", self._name, len(topics) - len(got), len(topics))
+                    self._pending[topic] = (settings, at)
 
-    def rows(self) -> pa.Table | None:
-        """The settings to write with the next batch (None when there are none)."""
+    def rows(self, store: Callable[[], Any] | None = None) -> pa.Table | None:
+        """The settings to write with the next batch or snapshot (None when there are none).
+
+        ``store``: gives a connection to the store, read again first when there is something to
+        write, so that a change the cluster's other writer (the tap, the lag poller) has stored
+        is not written twice."""
+        with self._lock:
+            pending = bool(self._pending)
+        if pending and store is not None:
+            self.load(store())
         with self._lock:
             pending = sorted(self._pending.items())
         if not pending:
@@ -122,3 +94,36 @@ class TopicSettings:
                 self._stored[row["topic"]] = settings
                 if self._pending.get(row["topic"], (None,))[0] == settings:
                     del self._pending[row["topic"]]
+
+
+class TopicSettings(SettingsLedger):
+    """The tapped topics' settings: asked on a thread, handed to the writer."""
+
+    def __init__(self, cluster: str, admin: Callable[[], Any], name: str) -> None:
+        """``admin``: the tap session's AdminClient (None when it cannot be made)."""
+        super().__init__(cluster)
+        self._admin, self._name = admin, name
+        self._asked: set[str] = set()  # this session
+
+    def start(self, con: Any) -> None:
+        """A session starts: the settings stored so far, and every topic is asked again."""
+        self.load(con)
+        with self._lock:
+            self._asked.clear()
+
+    def assigned(self, topics: set[str]) -> None:
+        """The group gave the tap these topics: those not asked this session are asked now."""
+        with self._lock:
+            new = sorted(topics - self._asked)
+            self._asked.update(new)
+        if new:
+            threading.Thread(target=self._ask, args=(new,), name=f"{self._name}-settings", daemon=True).start()
+
+    def _ask(self, topics: list[str]) -> None:
+        admin = self._admin()
+        if admin is None:  # (said at debug level by the tap's id look, which shares it)
+            return
+        got = describe(admin, topics)
+        self.observed(got)
+        if len(got) < len(topics):
+            log.debug("%s: %d of %d topics' settings not given", self._name, len(topics) - len(got), len(topics))

@@ -160,8 +160,8 @@ ORDER BY cluster, topic
 
 
 def retention(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Each topic whose retention deletes records: after how many seconds, as the tap last read its
-    settings. Topics kept forever, compacted only, or never read are left out."""
+    """Each topic whose retention deletes records: after how many seconds, as the tap or the lag
+    poller last read its settings. Topics kept forever, compacted only, or never read are left out."""
     return con.execute(_RETENTION.format(settings=topic_settings.latest(con))).df()
 
 

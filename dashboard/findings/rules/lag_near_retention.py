@@ -5,10 +5,10 @@ A topic whose cleanup.policy deletes (`delete`, or `compact,delete`) drops a log
 records are older than `retention.ms`. A group whose time lag (the age of the oldest record it
 has not read, dashboard/analyses/lag.py) reaches that age loses records it never processed: the
 broker answers its next fetch with OFFSET_OUT_OF_RANGE and the group jumps to wherever its reset
-policy says. Burrow's statuses never say so; this rule does, from the tap's reading of each
-topic's settings (`topic_configs`, collectors/kafka/topic_settings.py): a warning at half the
-retention, an error at 80 % of it, the time left in the summary. Topics the tap never read
-(their settings unknown) and topics kept forever (`retention.ms` -1) are not judged.
+policy says. Burrow's statuses never say so; this rule does, from the tap's and the lag poller's
+reading of each topic's settings (`topic_configs`, collectors/kafka/topic_settings.py): a
+warning at half the retention, an error at 80 % of it, the time left in the summary. Topics
+whose settings are unknown and topics kept forever (`retention.ms` -1) are not judged.
 """
 
 from __future__ import annotations

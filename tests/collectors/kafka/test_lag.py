@@ -49,7 +49,7 @@ def test_snapshot_of_groups_and_watermarks(store, bootstrap, admin, topic_factor
     def settled() -> bool:  # a loaded machine can leave a group mid-rebalance for a moment
         for c in (working, idle):
             c.consume(1, 0.05)  # nothing left to read; keeps the members polling
-        rows, _ = poller.snapshot()
+        rows, *_ = poller.snapshot()
         return {(r["group_id"], r["state"]) for r in rows if r["group_id"].endswith(run)} == {
             (f"working-{run}", "stable"), (f"idle-{run}", "stable")}
 
@@ -97,7 +97,7 @@ def test_a_cluster_of_many_groups_is_read_whole_each_with_its_own_offsets(store,
     poller = LagPoller(store, KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(f"lag-{run}.*",),
                                             groups=(f"many-{run}-*",)))
     try:
-        rows, _ = poller.snapshot()
+        rows, *_ = poller.snapshot()
     finally:
         poller.stop()
     got: dict[str, dict[int, int]] = {}

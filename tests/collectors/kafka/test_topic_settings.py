@@ -1,9 +1,11 @@
-"""Compacted topics on a real broker: the tap stores each topic's cleanup.policy, and the audit
-judges a compacted topic's records as states (a version asked of them, not an event id or time)."""
+"""Topic settings on a real broker: the tap and the lag poller store each topic's cleanup.policy and
+retention.ms; the audit judges a compacted topic's records as states (a version asked of them, not an
+event id or time), and LAG_NEAR_RETENTION a group's time lag against the retention."""
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 
 import pytest
@@ -79,3 +81,56 @@ def test_a_compacted_topics_states_are_asked_for_a_version_not_an_event_id_or_ti
                                                                 (events, "compact", 604_800_000)]
     found = {f.subject for f in engine.run(cur, Window.everything(cur)) if f.rule == "ENVELOPE_MISSING"}
     assert events not in found  # judged by the topic's settings now
+
+
+def test_with_lag_polling_alone_a_group_about_to_lose_records_is_found_and_a_changed_retention_seen(
+        store, bootstrap, admin, topic_factory, produce, consumer_factory) -> None:
+    """`collect --no-tap`: the lag poller asks the settings of the topics its groups read, which
+    the tap never read, so LAG_NEAR_RETENTION judges them; a retention changed while it runs is
+    written as one more row when the topic is asked again, and settings unchanged are not."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
+
+    from collectors.derive import derive_all
+    from collectors.kafka.lag import LagPoller
+    from collectors.kafka.lag_snapshot import Snapshotter
+
+    run = uuid.uuid4().hex[:6]
+    kept = topic_factory(f"ret-{run}.ledger", config={"retention.ms": "30000"})
+    forever = topic_factory(f"ret-{run}.audit", config={"retention.ms": "-1"})
+    for topic, group in ((kept, f"ledger-{run}"), (forever, f"auditor-{run}")):
+        consumer = consumer_factory(group)
+        consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)  # and reads no further
+        consumer.close()
+    settings = KafkaSettings(bootstrap=[bootstrap], cluster="test", include=(f"ret-{run}.*",), poll_interval=1)
+    poller = LagPoller(store, settings)  # in its child process, as `collect` runs it
+    poller.start()
+    try:
+        wait_for(lambda: len(_settings(store)) == 2, what="both topics' settings")
+        first = time.monotonic()
+        while time.monotonic() - first < 18:  # the groups' oldest unread record ages to 60 % of 30 s
+            produce(kept, [(b"k", b"{}", None)])
+            produce(forever, [(b"k", b"{}", None)])
+            time.sleep(0.5)
+    finally:
+        poller.stop()
+    assert _settings(store) == [(forever, "delete", -1), (kept, "delete", 30_000)]  # once each, over ~20 polls
+    derive_all(store)
+    cur = store.cursor()
+    found = [f for f in engine.run(cur, Window.everything(cur)) if f.rule == "LAG_NEAR_RETENTION"]
+    assert [(f.subject, f.severity) for f in found] == [(f"ledger-{run}", "warning")], found
+    assert "whose records are deleted after 30 s" in found[0].summary, found[0].summary
+
+    resource = ConfigResource(ResourceType.TOPIC, kept, incremental_configs=[
+        ConfigEntry("retention.ms", "60000", incremental_operation=AlterConfigOpType.SET)])
+    admin.incremental_alter_configs([resource])[resource].result(15)
+    poller = LagPoller(store, settings, isolated=False)
+    assert isinstance(poller.snapshots, Snapshotter)
+    poller.snapshots.ask_every = 0  # every topic asked at every poll
+    try:
+        wait_for(lambda: poller.poll_once() or len(_settings(store)) == 3, what="the changed retention")
+        for _ in range(3):
+            poller.poll_once()
+    finally:
+        poller.stop()
+    assert _settings(store) == [(forever, "delete", -1), (kept, "delete", 30_000), (kept, "delete", 60_000)]
