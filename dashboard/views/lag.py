@@ -93,14 +93,15 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
     st.subheader("Evidence")
     grp = links.choose("Consumer group", groups, param_name="group", key="lag_group")
     parts = burrow.partition_status(ctx.cur, ctx.window, group=grp)
-    tl = lag.time_lag_latest(ctx.cur, ctx.window, group=grp)[["topic", "partition", "time_lag_s", "method"]]
-    parts = parts.merge(tl, on=["topic", "partition"], how="left")
+    tl = lag.time_lag_latest(ctx.cur, ctx.window, group=grp)[["cluster", "topic", "partition", "time_lag_s", "method"]]
+    parts = parts.merge(tl, on=["cluster", "topic", "partition"], how="left")
     parts["method"] = parts["method"].map(lambda m: METHOD_WORDS.get(m, m))
     parts["window_lags"] = parts["window_lags"].map(lambda v: list(v) if v is not None else [])
     parts["method"] = parts["method"].map(numbers.text)
     # how long the oldest unread record is still kept: retention, less the time lag (LAG_NEAR_RETENTION)
-    kept = lag.retention(ctx.cur).groupby("topic")["retention_s"].min()
-    parts["retention_left_s"] = (parts["topic"].map(kept) - parts["time_lag_s"]).clip(lower=0)
+    kept = lag.retention(ctx.cur)[["cluster", "topic", "retention_s"]]
+    parts = parts.merge(kept, on=["cluster", "topic"], how="left")
+    parts["retention_left_s"] = (parts["retention_s"] - parts["time_lag_s"]).clip(lower=0)
     time_lag = _duration_column(parts, "time_lag_s", "Time lag")
     left = _duration_column(parts, "retention_left_s", "Kept for", help=(
         "How long the oldest record the group has not read is still kept: the topic's retention.ms less the "

@@ -159,9 +159,10 @@ class Data:
         self.topic_offsets.append({"cluster": "test", "topic": topic, "partition": partition,
                                    "low_watermark": 0, "high_watermark": high_watermark, "observed_at": us(at)})
 
-    def settings(self, topic: str, policy: str = "delete", retention_ms: int | None = None) -> None:
-        """The topic's cleanup.policy and retention.ms as the tap would read them from the cluster."""
-        self.topic_configs.append({"cluster": "test", "topic": topic, "cleanup_policy": policy,
+    def settings(self, topic: str, policy: str = "delete", retention_ms: int | None = None, *,
+                 cluster: str = "test") -> None:
+        """The topic's cleanup.policy and retention.ms as the tap or the lag poller would read them from the cluster."""
+        self.topic_configs.append({"cluster": cluster, "topic": topic, "cleanup_policy": policy,
                                    "retention_ms": retention_ms, "observed_at": T0})
 
     def stopped_groups(self, groups: int) -> None:
