@@ -58,7 +58,7 @@ class WireRecords:
         out = []
         for i, m in enumerate(msgs):
             v = m.value()
-            if v is not None and len(v) >= 5 and v[0] == 0:
+            if is_wire_format(v):
                 ts_type, ts = m.timestamp()
                 headers = message_headers(m, unreadable=UNREAD)
                 if headers is UNREAD:

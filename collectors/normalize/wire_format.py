@@ -36,8 +36,16 @@ FORMATS = {"AVRO": "avro", "PROTOBUF": "protobuf", "JSON": "json-schema"}
 
 
 def is_wire_format(value: bytes | None) -> bool:
-    """Whether a value is framed as the Confluent wire format (a JSON text never starts with NUL)."""
-    return value is not None and len(value) >= HEADER_BYTES and value[0] == MAGIC
+    """Whether a value is framed as the Confluent wire format (a JSON text never starts with NUL).
+
+    A registry numbers its schemas from 1: a value whose id would be 0 is no such frame, but a
+    number, as Kafka's LongSerde writes one under 2^24 (eight bytes, the first five zero: a
+    Kafka Streams count() topic), which a registry was asked for and said it did not know."""
+    return (value is not None and len(value) >= HEADER_BYTES and value[0] == MAGIC
+            and value[1:HEADER_BYTES] != _NO_ID)
+
+
+_NO_ID = bytes(HEADER_BYTES - 1)
 
 
 def schema_id(value: bytes) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import socket
+import struct
 from pathlib import Path
 
 import pytest
@@ -256,3 +257,15 @@ def test_the_tap_step_patches_exactly_what_record_row_gives_a_decoded_value(clie
     assert errors == []
     assert patched.to_pylist() == expected.to_pylist()
     assert [r["envelope"] for r in patched.to_pylist()] == ["json", "protobuf", "cloudevents-structured", "avro"]
+
+
+def test_a_long_under_2_24_is_a_number_not_a_wire_format_frame() -> None:
+    """Kafka's LongSerde writes a count under 2^24 as eight bytes whose first five are zero: magic
+    byte 0 and schema id 0, an id no registry gives. With a registry the tap asked it for schema 0
+    and counted every record of a Kafka Streams count() topic as an ingest error."""
+    from collectors.normalize.wire_format import is_wire_format
+
+    assert not is_wire_format(struct.pack(">q", 7))
+    assert not is_wire_format(struct.pack(">q", 0))
+    assert is_wire_format(b"\x00\x00\x00\x00\x01\x02order")  # schema id 1
+    assert is_wire_format(struct.pack(">q", 1 << 24))  # an id of 1: read as a frame (the registry decides)
