@@ -3,7 +3,9 @@
 Rules owned here: EVENT_AS_COMMAND, ENVELOPE_MISSING, MISSING_TRACE_CONTEXT and
 NULL_OR_UNSTABLE_KEY (EVENT_ID_COLLISION comes with duplicate publications, in
 redeliveries.py). Dead letters and retry-topic copies are left out: infrastructure wrote
-them, their design is their origin's. Tombstones (null values) carry no envelope by design.
+them, their design is their origin's; so are Kafka Streams' internal topics, whose design is
+the library's (dashboard/analyses/streams_internal.py). Tombstones (null values) carry no
+envelope by design.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from dashboard.analyses import naming, topic_settings
+from dashboard.analyses import naming, streams_internal, topic_settings
 from dashboard.analyses.processings import RETRY_TOPIC_RE, as_dt
 from dashboard.analyses.window import Window
 
@@ -26,13 +28,17 @@ SAMPLE = 10
 _DEAD_LETTER_NAME = re.compile(r"(\.DLT|-dlt|\.DLQ|-dlq)$")
 
 # A schema-registry value kept as bytes (no schema for its id: collect's --schemas folder lacks it,
-# or the registry was down): magic byte 0 then the schema id. Its envelope is unknown, not missing,
-# so ENVELOPE_MISSING leaves it out (ingest_errors says why it was not decoded). The excerpt holds
-# the value's first bytes, as text when they are UTF-8, else base64: a first byte 0 is "A" then
-# one of "A".."P" (the next 6-bit group's top two bits are that byte's last two).
+# or the registry was down): magic byte 0 then the schema id, never 0 (collectors.normalize.
+# wire_format.is_wire_format: five zero bytes start a LongSerde number). Its envelope is unknown,
+# not missing, so ENVELOPE_MISSING leaves it out (ingest_errors says why it was not decoded). The
+# excerpt holds the value's first bytes, as text when they are UTF-8, else base64: a first byte 0
+# is "A" then one of "A".."P" (the next 6-bit group's top two bits are that byte's last two); five
+# zero bytes are "AAAAAA" then one of "A".."D".
 _UNDECODED = r"""coalesce(envelope = 'none' AND value_size >= 5
-    AND (starts_with(value_excerpt, chr(0))
-         OR (starts_with(value_excerpt, 'base64:A') AND substr(value_excerpt, 9, 1) BETWEEN 'A' AND 'P')), false)"""
+    AND ((starts_with(value_excerpt, chr(0)) AND substr(value_excerpt, 2, 4) <> repeat(chr(0), 4))
+         OR (starts_with(value_excerpt, 'base64:A') AND substr(value_excerpt, 9, 1) BETWEEN 'A' AND 'P'
+             AND NOT (starts_with(value_excerpt, 'base64:AAAAAA') AND substr(value_excerpt, 14, 1) BETWEEN 'A' AND 'D'))),
+    false)"""
 
 # CloudEvents' required attributes, and the envelope column of each in structured mode
 _CE_ATTRIBUTES = {"specversion": None, "source": "event_source", "type": "event_type", "id": "event_id"}
@@ -127,24 +133,37 @@ def _p(window: Window) -> dict[str, object]:
     return {"start": window.start, "end": window.end, "retry_re": RETRY_TOPIC_RE}
 
 
-def event_types(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
+def event_types(con: duckdb.DuckDBPyConnection, window: Window, *, streams: bool = False) -> pd.DataFrame:
     """Per (topic, event type): records and how many lack an id, a time, a version, CloudEvents
     required attributes, trace context or a key, and how many are schema-registry values kept
     undecoded (never counted as lacking an envelope); with sample partition/offset positions, and
-    whether the topic is compacted (a file from before migration 019 knows of none)."""
+    whether the topic is compacted (a file from before migration 019 knows of none).
+
+    Kafka Streams' internal topics are left out; ``streams``: kept, with their application's id in
+    ``streams_app`` (None for every other topic)."""
     df = con.execute(_EVENTS.format(settings=topic_settings.latest(con)), _p(window)).df()
     df["naming"] = [naming.classify(t)[0] if isinstance(t, str) else None for t in df["event_type"]]
-    return df
+    internal = streams_internal.apps(con, df["topic"].unique())
+    if streams:
+        return df.assign(streams_app=pd.Series([internal.get(t) for t in df["topic"]], index=df.index, dtype=object))
+    return _audited(df, internal)
 
 
 def unstable_keys(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Per topic: event ids published under more than one key."""
-    return con.execute(_UNSTABLE, _p(window)).df()
+    df = con.execute(_UNSTABLE, _p(window)).df()
+    return _audited(df, streams_internal.apps(con, df["topic"].unique()))
 
 
 def span_topics(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Topics named by producer/consumer spans, with consumers that started a fresh trace."""
-    return con.execute(_SPAN_TOPICS, _p(window)).df()
+    df = con.execute(_SPAN_TOPICS, _p(window)).df()
+    return _audited(df, streams_internal.apps(con, df["topic"].unique()))
+
+
+def _audited(df: pd.DataFrame, internal: dict[str, str]) -> pd.DataFrame:
+    """The rows of topics the audit judges: Kafka Streams' internal ones left out."""
+    return df[~df["topic"].isin(internal)].reset_index(drop=True) if internal else df
 
 
 def names(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:

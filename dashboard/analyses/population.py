@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import duckdb
 
+from dashboard.analyses import streams_internal
 from dashboard.analyses.event_design import derived_topic
 from dashboard.analyses.window import Window
 
@@ -35,6 +36,7 @@ def observed(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, set[st
     for kind, name in con.execute(_OBSERVED, {"start": window.start, "end": window.end}).fetchall():
         if name is not None and not (kind == "topic" and derived_topic(name)):
             out[kind].add(name)
+    out["topic"] -= streams_internal.apps(con, out["topic"]).keys()
     out["service"] |= out["publisher"]
     out["group"] |= out["processed_group"]
     return out

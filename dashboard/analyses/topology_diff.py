@@ -13,7 +13,9 @@ Observed edges, with the same shapes the declaration has:
 
 A declared producer edge also counts as observed when the topic has records in the window
 but no producer span at all says who wrote them (an uninstrumented producer such as Kafka
-Connect); likewise a consume edge seen only in group_offsets.
+Connect); likewise a consume edge seen only in group_offsets. Edges of a Kafka Streams
+application's internal topics (dashboard/analyses/streams_internal.py) are not diffed unless
+the topology declares those topics.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from dashboard.analyses import streams_internal
 from dashboard.analyses.window import Window
 
 EDGE_COLUMNS = ["src_kind", "src", "dst_kind", "dst", "kind", "volume", "first_seen", "last_seen", "via"]
@@ -186,6 +189,12 @@ def diff(con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> pd.Da
     obs = observed_graph(con, window)
     obs = obs[(obs["kind"] == "async") & ~((obs["src_kind"] == "group") & (obs["dst_kind"] == "service"))]
     dec = declared_graph(topology)
+    # a Kafka Streams application's own topics are the library's, not the design's: undeclared,
+    # they are no undeclared edge (declared, they are compared like any other)
+    topics = set(obs.loc[obs["src_kind"] == "topic", "src"]) | set(obs.loc[obs["dst_kind"] == "topic", "dst"])
+    internal = streams_internal.apps(con, topics).keys() - set(dec["src"]) - set(dec["dst"])
+    obs = obs[~((obs["src_kind"] == "topic") & obs["src"].isin(internal))
+              & ~((obs["dst_kind"] == "topic") & obs["dst"].isin(internal))]
     merged = dec.assign(declared=True).merge(obs.assign(observed=True), on=key, how="outer")
     merged["declared"] = merged["declared"].fillna(False).astype(bool)
     merged["observed"] = merged["observed"].fillna(False).astype(bool)

@@ -23,8 +23,10 @@ FAILING_LINKS = 24  # subjects linked under a failing principle; the rest are co
 
 def render(ctx: Ctx) -> None:
     _scorecard(ctx)
-    types = ed.event_types(ctx.cur, ctx.window)
+    types = ed.event_types(ctx.cur, ctx.window, streams=True)
+    internal, types = types[types["streams_app"].notna()], types[types["streams_app"].isna()]
     if types.empty:
+        _streams_internal(internal)
         empty("No events with a type in this time range: the Kafka tap ('seamwatch up --bootstrap …') or record "
               "imports bring them.")
         return
@@ -60,6 +62,7 @@ def render(ctx: Ctx) -> None:
                      "incomplete": "Envelope gaps", "missing_id": "No id", "missing_time": "No time",
                      "missing_version": "No version", "no_trace_context": "No traceparent", "null_key": "Null key",
                      "cloudevents": "CloudEvents", "undecoded": "Undecoded (no schema)"})
+    _streams_internal(internal)
     st.subheader("Consumers calling the producer back")
     back = calls[calls["called_back"] > 0] if len(calls) else calls
     if back.empty:
@@ -73,6 +76,17 @@ def render(ctx: Ctx) -> None:
                 "share": st.column_config.ProgressColumn("Share", format="percent", min_value=0, max_value=1)})
     _drill(ctx, t, calls)
     _finding_evidence(design)
+
+
+def _streams_internal(internal: pd.DataFrame) -> None:
+    """Kafka Streams' own topics, said to be left out rather than silently missing."""
+    if internal.empty:
+        return
+    per_topic = internal.groupby(["topic", "streams_app"], sort=True)["records"].sum()
+    named = [f"{md_code(topic)} ({md(app) + ', ' if app else ''}{int(n):,} records)"
+             for (topic, app), n in per_topic.items()]
+    st.caption(f"Left out of the audit, as Kafka Streams' internal topics (changelogs and repartition topics, "
+               f"written in the library's formats): {', '.join(named)}. Their consumer lag is on the Event lag page.")
 
 
 def _scorecard(ctx: Ctx) -> None:

@@ -45,3 +45,23 @@ def test_a_store_from_before_topic_settings_judges_every_topic_as_events(data, s
     store.cursor().execute("DROP TABLE topic_configs")
     types = event_design.event_types(store.cursor(), window)
     assert types[["topic", "compacted", "missing_id", "missing_time"]].values.tolist() == [["customers", False, 1, 1]]
+
+
+@pytest.mark.file_only  # a store written, closed, then browsed
+def test_kafka_streams_internal_topics_are_said_to_be_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db = tmp_path / "streams.duckdb"
+    with Store(db) as store:
+        data = Data(store)
+        for i in range(3):
+            data.record("shop.orders", 0, i, at=i, key=f"o-{i}", value={"id": f"o-{i}", "type": "OrderPlaced"})
+            data.record("fulfilment-app-counts-changelog", 0, i, at=i, key="eu", value=bytes(7) + bytes([i]))
+        data.poll("fulfilment-app", "shop.orders", 0, 3, at=3)
+        data.write()
+    with app_over(db, monkeypatch) as app:
+        at = open_page(app, "views/event_design.py", range="all")
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "naming" in d.value.columns)
+    assert list(table["topic"]) == ["shop.orders"]
+    said = [as_read(c.value) for c in at.caption]
+    assert any("Left out of the audit, as Kafka Streams' internal topics" in c
+               and "`fulfilment-app-counts-changelog` (fulfilment-app, 3 records)" in c for c in said), said
