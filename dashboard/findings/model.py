@@ -48,6 +48,16 @@ class Finding:
         return d
 
 
+def duration(seconds: float) -> str:
+    """'45 s', '12 min', '5.2 h', '3.5 days', '55.2 years': one unit, the largest that reads as more
+    than one of it (days from two, years from two), to a tenth; as a finding's summary says how long."""
+    for unit, size, least in (("years", 365.25 * 86400, 2 * 365 * 86400), ("days", 86400, 2 * 86400),
+                              ("h", 3600, 3600), ("min", 60, 60)):
+        if seconds >= least:
+            return f"{seconds / size:,.1f} {unit}".replace(".0 ", " ")
+    return f"{seconds:.0f} s"
+
+
 def plural(n: int, noun: str) -> str:
     """'1 record', '3 records', '12,500 records', '2 entities': summaries are read by people."""
     return f"{n:,} {noun_for(n, noun)}"

@@ -20,19 +20,11 @@ import pandas as pd
 
 from dashboard.analyses.lag import retention, time_lag_latest
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding
+from dashboard.findings.model import Finding, duration
 from dashboard.findings.registry import Rule, register
 
 WARN_SHARE = 0.5  # of the topic's retention, as time lag
 ERROR_SHARE = 0.8
-
-def duration(seconds: float) -> str:
-    """'45 s', '12 min', '5.2 h', '3.5 days': one unit, the largest that reads as more than one."""
-    for unit, size in (("days", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= 2 * size if unit == "days" else seconds >= size:
-            return f"{seconds / size:.1f} {unit}".replace(".0 ", " ")
-    return f"{seconds:.0f} s"
-
 
 def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
     kept = {(r.cluster, r.topic): float(r.retention_s) for r in retention(con).itertuples(index=False)}

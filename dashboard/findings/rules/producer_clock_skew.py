@@ -12,19 +12,10 @@ from dashboard.analyses.clock_skew import SKEW, skewed_records
 from dashboard.analyses.processings import as_dt
 from dashboard.analyses.records import record_id
 from dashboard.analyses.window import Window
-from dashboard.findings.model import Finding, plural
+from dashboard.findings.model import Finding, duration, plural
 from dashboard.findings.registry import Rule, register
 
 SAMPLE = 10
-
-
-def spoken(off: timedelta) -> str:
-    """'3.2 h', '4.5 days', '55.9 years': how far off, in the unit a person says it in."""
-    hours = off / timedelta(hours=1)
-    if hours < 48:
-        return f"{hours:,.1f} h"
-    days = hours / 24
-    return f"{days:,.1f} days" if days < 730 else f"{days / 365.25:,.1f} years"
 
 
 def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
@@ -41,7 +32,7 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             subject_kind="topic", subject=str(topic), count=len(g),
             first_seen=as_dt(g["tapped_at"].min()), last_seen=as_dt(g["tapped_at"].max()),
             summary=(f"{plural(len(g), 'record')} on {topic} {'carries' if one else 'carry'} a producer timestamp "
-                     f"more than {SKEW / timedelta(hours=1):g} h off ({said}, by up to {spoken(worst)}): time lag "
+                     f"more than {SKEW / timedelta(hours=1):g} h off ({said}, by up to {duration(worst.total_seconds())}): time lag "
                      "and time windows read it"),
             evidence={"clocks": clocks, "records": [
                 {"record": record_id(r.topic, r.partition, r.offset), "timestamp": as_dt(r.timestamp),

@@ -3,7 +3,7 @@ records, judged by the settings the tap read (topic_configs)."""
 
 from __future__ import annotations
 
-from dashboard.findings.rules.lag_near_retention import duration
+from dashboard.findings.model import duration
 from tests.support.rules import rule_findings
 
 
@@ -40,5 +40,5 @@ def test_a_store_without_topic_settings_judges_nothing(data, store, window):
 
 
 def test_durations_read_in_one_unit():
-    assert [duration(s) for s in (45, 600, 5400, 7 * 86400, 36 * 3600)] == [
-        "45 s", "10 min", "1.5 h", "7 days", "36 h"]
+    assert [duration(s) for s in (45, 600, 5400, 7 * 86400, 36 * 3600, 55.2 * 365.25 * 86400, 800 * 86400)] == [
+        "45 s", "10 min", "1.5 h", "7 days", "36 h", "55.2 years", "2.2 years"]
