@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -44,3 +45,19 @@ def open_page(app: AppTest, path: str, **params: str) -> AppTest:
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
+
+
+def page_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fill: Callable[[Any], None], path: str,
+              **params: str) -> AppTest:
+    """``path`` opened as open_page opens it over a store file ``fill`` wrote (it gets the store's
+    builder, tests.support.builders.Data, and its rows are written after it), closed first."""
+    from collectors.store import Store
+    from tests.support.builders import Data
+
+    db = tmp_path / "browsed.duckdb"
+    with Store(db) as store:
+        data = Data(store)
+        fill(data)
+        data.write()
+    with app_over(db, monkeypatch) as app:
+        return open_page(app, path, **params)

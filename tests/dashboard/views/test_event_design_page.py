@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.store import Store
-from tests.support.apptest import app_over, open_page
+from tests.support.apptest import page_over
 from tests.support.builders import Data
 from tests.support.markdown import as_read
 
@@ -15,17 +14,14 @@ from tests.support.markdown import as_read
 @pytest.mark.file_only  # a store written, closed, then browsed
 def test_a_compacted_topic_reads_as_state_and_says_what_is_asked_of_it(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "state.duckdb"
-    with Store(db) as store:
-        data = Data(store)
+    def fill(data: Data) -> None:
         for i in range(4):
             data.record("customers", 0, i, at=i, key=f"c-{i}", value={"customer": f"c-{i}", "version": i})
             data.record("customer-events", 0, i, at=i, key=f"c-{i}", value={"customer": f"c-{i}", "version": i})
         data.settings("customers", "compact")
         data.settings("customer-events", "delete")
-        data.write()
-    with app_over(db, monkeypatch) as app:
-        at = open_page(app, "views/event_design.py", range="all", topic="customers")
+
+    at = page_over(tmp_path, monkeypatch, fill, "views/event_design.py", range="all", topic="customers")
     assert not at.exception, [e.value for e in at.exception]
     table = next(d.value for d in at.dataframe if "naming" in d.value.columns)
     reads = dict(zip(table["topic"], table["naming"], strict=True))
@@ -49,16 +45,13 @@ def test_a_store_from_before_topic_settings_judges_every_topic_as_events(data, s
 
 @pytest.mark.file_only  # a store written, closed, then browsed
 def test_kafka_streams_internal_topics_are_said_to_be_left_out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = tmp_path / "streams.duckdb"
-    with Store(db) as store:
-        data = Data(store)
+    def fill(data: Data) -> None:
         for i in range(3):
             data.record("shop.orders", 0, i, at=i, key=f"o-{i}", value={"id": f"o-{i}", "type": "OrderPlaced"})
             data.record("fulfilment-app-counts-changelog", 0, i, at=i, key="eu", value=bytes(7) + bytes([i]))
         data.poll("fulfilment-app", "shop.orders", 0, 3, at=3)
-        data.write()
-    with app_over(db, monkeypatch) as app:
-        at = open_page(app, "views/event_design.py", range="all")
+
+    at = page_over(tmp_path, monkeypatch, fill, "views/event_design.py", range="all")
     assert not at.exception, [e.value for e in at.exception]
     table = next(d.value for d in at.dataframe if "naming" in d.value.columns)
     assert list(table["topic"]) == ["shop.orders"]
