@@ -3,9 +3,13 @@
 Findings name records by topic, partition and offset; a person asks "which order, which
 customer". A record says so in its key, in its envelope's subject (CloudEvents `ce_subject`
 or a structured event's `subject`), and in the entity ids of its value (`orderId`,
-`customer_id`, ...), at the top level or under the envelope's `data`/`payload`. Envelope
-bookkeeping ids (event, causation, correlation, message ids) name no business entity and are
-left out. Read from the stored excerpt, so an id past its first KiB is not seen.
+`customer_id`, ...), at the top level or under the envelope's `data`/`payload`/`body` and
+the row images of a change event (`after`, `before`), two levels down at most: a Kafka Connect
+JsonConverter value is `{"schema": …, "payload": {…}}`, and a Debezium change event's row is in
+`payload.after` (in `after` without Connect's schema). Envelope bookkeeping ids (event,
+causation, correlation, message ids) name no business entity and are left out. Read from the
+stored excerpt (the value's first KiB): when it is cut there, as a Connect value with its schema
+first often is, the ids are read from the text the excerpt holds, name by name.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ _ID_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(Id|_id|ID)$")
 _BOOKKEEPING = frozenset(s.lower() for s in (
     "eventId", "event_id", "messageId", "message_id", "causationId", "causation_id", "correlationId",
     "correlation_id", "traceId", "trace_id", "spanId", "span_id", "requestId", "request_id", "schemaId",
-    "schema_id"))
-_NESTED = ("data", "payload", "body")
+    "schema_id", "txId", "tx_id"))
+_NESTED = ("data", "payload", "body", "after", "before")
+# an id-like name and its scalar value, in JSON text that may be cut anywhere
+_ID_PAIR = re.compile(r'"([A-Za-z][A-Za-z0-9]*(?:Id|_id|ID))"\s*:\s*(?:("(?:[^"\\]|\\.)*")|(-?\d+(?:\.\d+)?)[,}\s])')
 MAX_IDS = 6
 
 
@@ -90,8 +96,27 @@ def identity(key: str | None, headers: str | None, value_excerpt: str | None) ->
     if isinstance(doc, dict):
         if subject is None:
             subject = _scalar(doc.get("subject"))
-        _ids(doc, ids)
-        for name in _NESTED:
-            if isinstance(doc.get(name), dict):
-                _ids(doc[name], ids)
+        level = [doc]
+        for _ in range(3):  # the top level, then two levels of nesting
+            for obj in level:
+                _ids(obj, ids)
+            level = [obj[name] for obj in level for name in _NESTED if isinstance(obj.get(name), dict)]
+    elif value_excerpt and value_excerpt[:1] == "{":
+        _scan_ids(value_excerpt, ids)
     return Identity(key=key, subject=subject, ids=ids)
+
+
+def _scan_ids(text: str, out: dict[str, str]) -> None:
+    """Entity ids from JSON text that does not parse (cut by the excerpt's bound), in text order."""
+    for m in _ID_PAIR.finditer(text):
+        if len(out) >= MAX_IDS:
+            return
+        name, quoted, number = m.groups()
+        if name.lower() in _BOOKKEEPING:
+            continue
+        try:
+            value = json.loads(quoted) if quoted is not None else number
+        except ValueError:
+            continue
+        if (s := _scalar(value)) is not None:
+            out.setdefault(name, s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from datetime import timedelta
 
@@ -152,6 +153,26 @@ def test_business_identity_from_key_subject_and_value():
     assert who.subject == "o-7"
     assert who.ids == {"orderId": "o-7", "accountId": "acc-3"}, "envelope bookkeeping ids are no business ids"
     assert who.describe() == "key o-7 · orderId o-7 · accountId acc-3"
+
+
+def test_identity_of_change_events_debezium_and_kafka_connect_json():
+    """A Debezium change event's row is in `after` (`before` for a delete), under Kafka Connect's
+    `payload` when its JsonConverter writes the schema too: the customer was not found. A Connect
+    value whose schema fills the first KiB is cut in the excerpt; the ids it still holds are read."""
+    source = {"connector": "postgresql", "db": "shop", "table": "orders", "lsn": 33816, "txId": 771}
+    created = {"before": None, "after": {"id": 1004, "customer_id": 7, "order_ref": "o-9"}, "source": source,
+               "op": "c", "ts_ms": 1764000000000}
+    assert identity("1004", None, json.dumps(created)).ids == {"customer_id": "7"}
+    deleted = {"before": {"id": 1004, "customer_id": 7}, "after": None, "source": source, "op": "d"}
+    assert identity("1004", None, json.dumps(deleted)).ids == {"customer_id": "7"}
+    fields = [{"type": "int32", "optional": False, "field": f"column_{i}"} for i in range(12)]
+    schema = {"type": "struct", "name": "shop.public.orders.Envelope", "fields": [
+        {"type": "struct", "field": image, "fields": fields} for image in ("before", "after")]}
+    connect = json.dumps({"schema": schema, "payload": created})
+    assert len(connect) > 1024
+    assert identity("1004", None, connect).ids == {"customer_id": "7"}
+    cut = connect[:connect.index('"op"') + 3]  # as the excerpt's bound would cut it, past the row and its source
+    assert identity("1004", None, cut).ids == {"customer_id": "7"}, "txId, a transaction id, is bookkeeping"
 
 
 def test_a_binary_key_and_value_read_as_bytes_not_as_their_stored_form(data, store):
