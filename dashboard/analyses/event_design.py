@@ -143,7 +143,7 @@ def event_types(con: duckdb.DuckDBPyConnection, window: Window, *, streams: bool
     ``streams_app`` (None for every other topic)."""
     df = con.execute(_EVENTS.format(settings=topic_settings.latest(con)), _p(window)).df()
     df["naming"] = [naming.classify(t)[0] if isinstance(t, str) else None for t in df["event_type"]]
-    internal = streams_internal.apps(con, df["topic"].unique())
+    internal = streams_internal.apps(con, df["topic"].unique(), window)
     if streams:
         return df.assign(streams_app=pd.Series([internal.get(t) for t in df["topic"]], index=df.index, dtype=object))
     return _audited(df, internal)
@@ -152,13 +152,13 @@ def event_types(con: duckdb.DuckDBPyConnection, window: Window, *, streams: bool
 def unstable_keys(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Per topic: event ids published under more than one key."""
     df = con.execute(_UNSTABLE, _p(window)).df()
-    return _audited(df, streams_internal.apps(con, df["topic"].unique()))
+    return _audited(df, streams_internal.apps(con, df["topic"].unique(), window))
 
 
 def span_topics(con: duckdb.DuckDBPyConnection, window: Window) -> pd.DataFrame:
     """Topics named by producer/consumer spans, with consumers that started a fresh trace."""
     df = con.execute(_SPAN_TOPICS, _p(window)).df()
-    return _audited(df, streams_internal.apps(con, df["topic"].unique()))
+    return _audited(df, streams_internal.apps(con, df["topic"].unique(), window))
 
 
 def _audited(df: pd.DataFrame, internal: dict[str, str]) -> pd.DataFrame:

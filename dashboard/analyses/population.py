@@ -36,7 +36,7 @@ def observed(con: duckdb.DuckDBPyConnection, window: Window) -> dict[str, set[st
     for kind, name in con.execute(_OBSERVED, {"start": window.start, "end": window.end}).fetchall():
         if name is not None and not (kind == "topic" and derived_topic(name)):
             out[kind].add(name)
-    out["topic"] -= streams_internal.apps(con, out["topic"]).keys()
+    out["topic"] -= streams_internal.apps(con, out["topic"], window).keys()
     out["service"] |= out["publisher"]
     out["group"] |= out["processed_group"]
     return out

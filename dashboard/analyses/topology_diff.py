@@ -192,7 +192,7 @@ def diff(con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> pd.Da
     # a Kafka Streams application's own topics are the library's, not the design's: undeclared,
     # they are no undeclared edge (declared, they are compared like any other)
     topics = set(obs.loc[obs["src_kind"] == "topic", "src"]) | set(obs.loc[obs["dst_kind"] == "topic", "dst"])
-    internal = streams_internal.apps(con, topics).keys() - set(dec["src"]) - set(dec["dst"])
+    internal = streams_internal.apps(con, topics, window).keys() - set(dec["src"]) - set(dec["dst"])
     obs = obs[~((obs["src_kind"] == "topic") & obs["src"].isin(internal))
               & ~((obs["dst_kind"] == "topic") & obs["dst"].isin(internal))]
     merged = dec.assign(declared=True).merge(obs.assign(observed=True), on=key, how="outer")

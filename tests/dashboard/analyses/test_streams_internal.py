@@ -38,7 +38,7 @@ def _streams_app(data) -> None:
 def test_a_streams_apps_topics_are_known_by_its_group_or_their_generated_names(data, store, window):
     _streams_app(data)
     topics = [CHANGELOG, REPARTITION, UNNAMED, "orders-changelog", "shop.orders", f"{APP}2-x-changelog"]
-    assert streams_internal.apps(store.cursor(), topics) == {CHANGELOG: APP, REPARTITION: APP, UNNAMED: ""}
+    assert streams_internal.apps(store.cursor(), topics, window) == {CHANGELOG: APP, REPARTITION: APP, UNNAMED: ""}
 
 
 def test_the_audit_leaves_them_out_and_judges_everything_else_as_before(data, store, window):
