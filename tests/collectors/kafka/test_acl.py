@@ -104,3 +104,30 @@ def test_a_partition_the_poller_may_not_read_keeps_the_lag_the_broker_states(sas
     assert [end.caught_up(behind) for _ in range(3)] == [set(), set(), set()]  # the lag stays 2, as stated
     said = [r.getMessage() for r in caplog.records if r.name == "collectors.kafka.readable_end"]
     assert len(said) == 1 and said[0].startswith(f"cannot read {denied}/0"), said
+
+
+def test_a_topic_whose_settings_the_poller_may_not_describe_costs_only_its_settings(sasl, bootstrap, admin,
+                                                                                     topic_factory, produce) -> None:
+    """DescribeConfigs denied on one topic: the lag poller's snapshots go on, the other topic's
+    settings are stored, and the denied one's are not (LAG_NEAR_RETENTION then does not judge it)."""
+    from collectors.kafka.config import KafkaSettings
+    from collectors.kafka.lag_snapshot import Snapshotter
+
+    address, user, password = sasl
+    run = uuid.uuid4().hex[:6]
+    told = topic_factory(f"acl-cfg-{run}.told", config={"retention.ms": "3600000"})
+    hidden = topic_factory(f"acl-cfg-{run}.hidden", config={"retention.ms": "60000"})
+    # once a topic has ACLs, the broker's allow-if-none-found no longer covers it: DESCRIBE is granted
+    for f in admin.create_acls([_acl(hidden, user, AclOperation.DESCRIBE, AclPermissionType.ALLOW),
+                                _acl(hidden, user, AclOperation.DESCRIBE_CONFIGS, AclPermissionType.DENY)]).values():
+        f.result()
+    for topic in (told, hidden):
+        produce(topic, events(topic, 3))
+    snapshots = Snapshotter(KafkaSettings(bootstrap=[address], cluster="acl", include=(f"acl-cfg-{run}.*",),
+                                          extra=_sasl_settings(user, password)))
+    settings: dict = {}
+    for _ in range(5):  # an answer comes with the snapshot after the one that asked, at the latest
+        _, topic_rows, got = snapshots.snapshot()
+        settings.update(got)
+    assert {r["topic"] for r in topic_rows} == {told, hidden}  # the snapshots went on
+    assert settings == {told: ("delete", 3_600_000)}
