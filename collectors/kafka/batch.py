@@ -30,7 +30,7 @@ from collectors.kafka import bulk_sql
 from collectors.kafka.headers import message_headers
 from collectors.model import EXCERPT_BYTES, RECORD_SCHEMA, TS, error_row, to_table
 from collectors.normalize import deadletter
-from collectors.normalize.binary import excerpt, text
+from collectors.normalize.binary import text, value_excerpt
 from collectors.normalize.records import record_row
 from collectors.store.db import connect_memory
 
@@ -198,7 +198,7 @@ class ReferenceRows:
                 value = fields["value"]
                 row = record_row(**common, **(fields | {"value": None}))
                 if value is not None:
-                    row.update(value_size=len(value), value_excerpt=excerpt(value), value_hash=_blake(value))
+                    row.update(value_size=len(value), value_excerpt=value_excerpt(value), value_hash=_blake(value))
                 row.update(dict.fromkeys(_out_of_range(row)))
                 loc = f"{fields['topic']}/{fields['partition']}/{fields['offset']}"
                 errors.append(error_row(self.source, loc, f"record not understood: {exc}", value, tapped_at_us))
@@ -340,7 +340,7 @@ class BulkNormalizer:
             return rows
         ex = col.to_pylist()
         for j in pc.indices_nonzero(need).to_pylist():
-            ex[j] = excerpt(batch.values[j].as_py())
+            ex[j] = value_excerpt(batch.values[j].as_py())
         return rows.set_column(rows.schema.get_field_index("value_excerpt"), "value_excerpt", pa.array(ex, pa.string()))
 
 

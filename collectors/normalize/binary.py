@@ -43,6 +43,24 @@ def integer(raw: bytes | None, *, binary_first: bool) -> int | None:
         return None
 
 
+# Kafka Connect's JsonConverter with its default schemas.enable=true writes {"schema": …, "payload": …},
+# the schema first: a Debezium change event's schema alone fills several KiB
+CONNECT_SCHEMA = b'{"schema":'
+CONNECT_PAYLOAD = b',"payload":'
+
+
+def value_excerpt(value: bytes | None) -> str | None:
+    """A record value's excerpt: :func:`excerpt`, except that a Kafka Connect JSON value too long
+    to keep whole keeps its payload, as ``{"payload":…``, rather than the first KiB of its schema,
+    where no id of the row is (the payload is the first ``,"payload":`` after the schema: the
+    schema's own keys are never "payload")."""
+    if value is not None and len(value) > EXCERPT_BYTES and value.startswith(CONNECT_SCHEMA):
+        at = value.find(CONNECT_PAYLOAD)
+        if at > 0:
+            return excerpt(b'{"payload":' + value[at + len(CONNECT_PAYLOAD):])
+    return excerpt(value)
+
+
 def excerpt(value: bytes | None) -> str | None:
     """The first bytes of a value as text (base64 when it is not UTF-8), bounded."""
     if value is None:

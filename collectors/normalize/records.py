@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from collectors.normalize import deadletter, envelope
-from collectors.normalize.binary import excerpt, integer, text
+from collectors.normalize.binary import excerpt, integer, text, value_excerpt
 from collectors.normalize.wire_format import Decoded, json_default
 
 TIMESTAMP_TYPES = {0: "unknown", 1: "create", 2: "log_append"}
@@ -80,7 +80,7 @@ def record_row(
         "timestamp_type": TIMESTAMP_TYPES.get(timestamp_type, "unknown"),
         "headers": json.dumps([[n, text(v)] for n, v in headers], ensure_ascii=False) if headers else None,
         "value_size": -1 if value is None else len(value),
-        "value_excerpt": excerpt(value),
+        "value_excerpt": value_excerpt(value),
         "value_hash": None if value is None else hashlib.blake2b(value, digest_size=8).hexdigest(),
         "trace_id": trace_id,
         "parent_span_id": parent,

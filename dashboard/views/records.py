@@ -166,10 +166,15 @@ def _pretty(excerpt: str | None, size: int | None, envelope: str | None = None) 
         return payload, "text", "binary value, shown as base64"
     decoded = (f"{SCHEMA_FORMATS[envelope]} decoded through its registered schema"
                if envelope in SCHEMA_FORMATS else "")
+    # a Kafka Connect JSON value past the bound was kept from its payload on (binary.value_excerpt)
+    connect = cut and excerpt.startswith('{"payload":')
     try:
-        return json.dumps(json.loads(excerpt), indent=2, ensure_ascii=False), "json", decoded
+        shown = json.dumps(json.loads(excerpt), indent=2, ensure_ascii=False)
+        return shown, "json", ("Kafka Connect JSON: its payload, without the schema before it" if connect
+                               else decoded)
     except ValueError:
-        note = f"the first {EXCERPT_BYTES:,} bytes of {size:,}" if cut else ""
+        note = (f"Kafka Connect JSON: the first {EXCERPT_BYTES:,} bytes of its payload ({size:,} bytes with the "
+                "schema before it)" if connect else f"the first {EXCERPT_BYTES:,} bytes of {size:,}" if cut else "")
         return excerpt, "json" if excerpt[:1] in "{[" else "text", note
 
 

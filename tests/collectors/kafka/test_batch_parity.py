@@ -25,6 +25,12 @@ def _v(doc: object) -> bytes:
     return json.dumps(doc).encode()
 
 
+# Kafka Connect's JsonConverter writes the schema first: a Debezium event's runs past the excerpt's bound
+CONNECT_SCHEMA = (b'{"schema":{"type":"struct","fields":['
+                  + b",".join(b'{"type":"int32","optional":true,"field":"column_%d"}' % i for i in range(30))
+                  + b'],"name":"dbz.public.orders.Envelope","version":2}')
+
+
 # (key, value, headers, timestamp) — each exercises one rule of normalize
 CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | None, tuple[int, int]]] = [
     (b"order-1", _v({"eventId": "e1", "eventType": "OrderCreated", "eventVersion": 2, "occurredAt": ISO}),
@@ -96,6 +102,12 @@ CASES: list[tuple[bytes | None, bytes | None, list[tuple[str, bytes | None]] | N
     (b"k", "{\"id\": \"é\"}".encode("latin-1"), None, (1, 5)),  # not UTF-8
     (b"k", _v({"payload": "x" * 3000, "id": "big"}), None, (1, 5)),  # excerpt bound
     (b"k", b"a" * (EXCERPT_BYTES - 1) + "é".encode() + b"tail", None, (1, 5)),  # char cut by the bound
+    # Kafka Connect JSON past the bound: the excerpt keeps its payload, not the first KiB of its schema
+    (b"k", CONNECT_SCHEMA + b',"payload":{"before":null,"after":{"id":1,"customer_id":7},"op":"c"}}', None, (1, 5)),
+    (b"k", CONNECT_SCHEMA + b',"payload":{"after":"' + "é".encode() * 700 + b'"}}', None, (1, 5)),  # cut in a char
+    (b"k", CONNECT_SCHEMA + b',"payload":' + b"\xff" * 1500 + b"}", None, (1, 5)),  # payload not UTF-8
+    (b"k", CONNECT_SCHEMA + b',"schemaless":{}}', None, (1, 5)),  # no payload: the first KiB, as for any value
+    (b"k", b'{"schema":{},"payload":{"id":"small"}}', None, (1, 5)),  # whole within the bound: kept whole
     (b"k", b"{}" , [("eventId", b"h1"), ("__TypeId__", b"com.shop.OrderCreated"), ("version", b"3"),
                     ("X-Correlation-Id", b"corr"), ("causationId", b"cause")], (1, 5)),
     (b"k", _v({"type": "T"}), [("event_id", None), ("eventId", b"from-header")], (1, 5)),

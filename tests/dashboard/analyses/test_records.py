@@ -175,6 +175,40 @@ def test_identity_of_change_events_debezium_and_kafka_connect_json():
     assert identity("1004", None, cut).ids == {"customer_id": "7"}, "txId, a transaction id, is bookkeeping"
 
 
+def test_a_kafka_connect_json_change_event_is_followed_to_its_customer(data, store):
+    """A Debezium change event as Kafka Connect's JsonConverter writes it (schemas enabled, the
+    default): the first KiB all schema (3,386 bytes a record in a real pipeline). Its excerpt kept the schema, so the record
+    named no customer; it now keeps the payload, and the page says the schema was left out."""
+    from dashboard.views.records import _pretty
+
+    image = {"type": "struct", "optional": True, "name": "dbz.public.orders.Value", "fields": [
+        {"type": "int32", "optional": False, "default": 0, "field": "id"},
+        {"type": "int32", "optional": True, "field": "customer_id"},
+        {"type": "string", "optional": True, "field": "order_ref"},
+        {"type": "bytes", "optional": True, "name": "org.apache.kafka.connect.data.Decimal", "version": 1,
+         "parameters": {"scale": "2", "connect.decimal.precision": "10"}, "field": "amount"},
+        {"type": "string", "optional": True, "name": "io.debezium.time.ZonedTimestamp", "version": 1,
+         "default": "1970-01-01T00:00:00.000000Z", "field": "updated_at"}]}
+    schema = {"type": "struct", "name": "dbz.public.orders.Envelope", "version": 2, "optional": False, "fields": [
+        {**image, "field": "before"}, {**image, "field": "after"},
+        {"type": "struct", "name": "io.debezium.connector.postgresql.Source", "optional": False, "field": "source",
+         "fields": [{"type": "string", "optional": False, "field": f} for f in ("version", "connector", "name", "db")]},
+        {"type": "string", "optional": False, "field": "op"}, {"type": "int64", "optional": True, "field": "ts_ms"}]}
+    payload = {"before": None, "after": {"id": 1, "customer_id": 101, "order_ref": "ORD-01", "amount": "BS0=",
+                                         "updated_at": "2026-12-06T14:48:50.002363Z"},
+               "source": {"version": "3.3.1.Final", "connector": "postgresql", "name": "dbz", "db": "shop"},
+               "op": "c", "ts_ms": 1796568530000}
+    value = json.dumps({"schema": schema, "payload": payload}, separators=(",", ":")).encode()
+    assert len(value) > 1536  # the payload begins past the first KiB
+    data.record("dbz.public.orders", 0, 0, at=0, key='{"id":1}', value=value)
+    data.write()
+    stored = rec.record(store.cursor(), "dbz.public.orders", 0, 0)
+    assert identity(stored["key"], stored["headers"], stored["value_excerpt"]).ids == {"customer_id": "101"}
+    text, lang, note = _pretty(stored["value_excerpt"], stored["value_size"])
+    assert lang == "json" and json.loads(text) == {"payload": payload}
+    assert note == "Kafka Connect JSON: its payload, without the schema before it"
+
+
 def test_a_binary_key_and_value_read_as_bytes_not_as_their_stored_form(data, store):
     """A key that is not UTF-8 is stored as ``base64:…``; a person reads its bytes, as for a binary header."""
     from dashboard.ui.record_evidence import identity_markdown

@@ -9,7 +9,7 @@ use pyo3::types::PyDict;
 use crate::chunk::Chunk;
 use crate::cols::{buffer, Bits, Owned, PrimCol, StrCol};
 use crate::json::{self, Field, Kind};
-use crate::text::{excerpt_into, hex_into, json_str_into, text_into};
+use crate::text::{hex_into, json_str_into, text_into, value_excerpt_into};
 use crate::time::{self, Time};
 
 const TS_MAX_US: i64 = 253_402_300_799_999_999; // 9999-12-31T23:59:59.999999
@@ -186,7 +186,7 @@ impl Normalizer {
         // the value: size, excerpt, hash, and the envelope when it is a JSON object
         let value = c.values.get(i);
         o.value_size.push(Some(value.map_or(-1, |v| v.len() as i32)));
-        o.value_excerpt.push_with_opt(value, excerpt_into);
+        o.value_excerpt.push_with_opt(value, value_excerpt_into);
         o.value_hash.push_with_opt(value, |d, v| {
             hex_into(d, blake2b_simd::Params::new().hash_length(8).hash(v).as_bytes());
         });

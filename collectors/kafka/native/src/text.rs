@@ -26,6 +26,24 @@ pub fn text_into(out: &mut Vec<u8>, raw: &[u8]) {
     }
 }
 
+/// binary.value_excerpt: excerpt_into, except that a Kafka Connect JSON value ({"schema": …,
+/// "payload": …}) longer than EXCERPT_BYTES keeps its payload, as {"payload":…, not its schema.
+pub fn value_excerpt_into(out: &mut Vec<u8>, value: &[u8]) {
+    const SCHEMA: &[u8] = b"{\"schema\":";
+    const PAYLOAD: &[u8] = b",\"payload\":";
+    if value.len() > EXCERPT_BYTES && value.starts_with(SCHEMA) {
+        if let Some(at) = value.windows(PAYLOAD.len()).position(|w| w == PAYLOAD) {
+            let rest = &value[at + PAYLOAD.len()..];
+            // what excerpt_into reads of it: its first EXCERPT_BYTES, and whether there are more
+            let mut shown = Vec::with_capacity(EXCERPT_BYTES + 1);
+            shown.extend_from_slice(b"{\"payload\":");
+            shown.extend_from_slice(&rest[..rest.len().min(EXCERPT_BYTES + 1 - shown.len())]);
+            return excerpt_into(out, &shown);
+        }
+    }
+    excerpt_into(out, value)
+}
+
 /// binary.excerpt: the first EXCERPT_BYTES as text; a character cut by the bound is dropped;
 /// otherwise not UTF-8 means base64 of the first three quarters.
 pub fn excerpt_into(out: &mut Vec<u8>, value: &[u8]) {
