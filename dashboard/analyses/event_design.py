@@ -60,9 +60,17 @@ def _ce_lacks(attribute: str, column: str | None) -> str:
 _STATE = "coalesce(c.compacted, false)"
 
 
+# A database change event, as Debezium writes one: its context headers (Debezium 2.5 on), or a JSON
+# value holding a row's before and after images and the operation ({"before", "after", "source",
+# "op"}, under Kafka Connect's "payload" when its schema is written too)
+_CHANGE_EVENT = """(contains(coalesce(headers, ''), '"__debezium.context.')
+    OR (contains(coalesce(value_excerpt, ''), '"before":') AND contains(value_excerpt, '"after":')
+        AND contains(value_excerpt, '"op":')))"""
+
+
 def _expanded(sql: str) -> str:
-    """``sql`` with UNDECODED, STATE and each CE_LACKS_<ATTRIBUTE> written out."""
-    sql = sql.replace("UNDECODED", _UNDECODED).replace("STATE", _STATE)
+    """``sql`` with UNDECODED, STATE, CHANGE_EVENT and each CE_LACKS_<ATTRIBUTE> written out."""
+    sql = sql.replace("UNDECODED", _UNDECODED).replace("CHANGE_EVENT", _CHANGE_EVENT).replace("STATE", _STATE)
     for attribute, column in _CE_ATTRIBUTES.items():
         sql = sql.replace(f"CE_LACKS_{attribute.upper()}", _ce_lacks(attribute, column))
     return sql
@@ -85,6 +93,7 @@ SELECT topic, event_type, count(*) AS records, bool_or(STATE) AS compacted,
        count(*) FILTER (WHERE (((event_id IS NULL OR event_time IS NULL) AND NOT STATE OR event_version IS NULL)
                                AND NOT UNDECODED)
                            OR CE_LACKS_SPECVERSION OR CE_LACKS_SOURCE OR CE_LACKS_TYPE OR CE_LACKS_ID) AS incomplete,
+       count(*) FILTER (WHERE CHANGE_EVENT) AS change_events,
        count(*) FILTER (WHERE trace_id IS NULL) AS no_trace_context,
        count(*) FILTER (WHERE "key" IS NULL) AS null_key,
        count(*) FILTER (WHERE "key" = event_id) AS key_is_event_id,

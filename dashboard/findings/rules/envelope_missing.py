@@ -34,10 +34,14 @@ def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: A
             lacks.discard("id")
         lacks = sorted(lacks)
         first, last = seen_between(bad)
+        summary = f"events on {topic} lack: {', '.join(lacks)} (event types: {', '.join(sorted(per_type))})"
+        changes = int(df["change_events"].sum())
+        if changes * 2 >= int(df["records"].sum()):  # mostly a table's rows, as Debezium captures them
+            summary += ("; they are database change events (Debezium: a table's rows as they change), not "
+                        "domain events: publish those from the service, through a transactional outbox")
         out.append(rule.finding(
             subject_kind="topic", subject=str(topic), count=int(bad["incomplete"].sum()), first_seen=first,
-            last_seen=last, summary=f"events on {topic} lack: {', '.join(lacks)} (event types: {', '.join(sorted(per_type))})",
-            evidence={"event_types": per_type},
+            last_seen=last, summary=summary, evidence={"event_types": per_type, "change_events": changes},
         ))
     return out
 

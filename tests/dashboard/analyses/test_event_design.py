@@ -138,3 +138,25 @@ def test_consumers_starting_fresh_traces_show_lost_context_where_nothing_was_tap
     data.write()
     found = [f for f in rule_findings(store.cursor(), window, None, *ED_RULES) if f.rule == "MISSING_TRACE_CONTEXT"]
     assert [(f.subject, f.count, f.evidence["source"]) for f in found] == [("shop.untapped", 1, "spans")]
+
+
+def test_database_change_events_are_named_as_such(data, store, window):
+    """A Debezium topic (its context headers; or, without them, a value holding a row's before and
+    after images and the operation) lacks an envelope because it carries a table's rows, not
+    domain events: the finding says so, and where domain events come from instead."""
+    row = {"id": 1, "customer_id": 7, "status": "NEW"}
+    headers = [("__debezium.context.connectorLogicalName", "dbz"), ("__debezium.context.taskId", "0")]
+    for i in range(3):
+        data.record("dbz.public.orders", 0, i, at=i, key=f'{{"id":{i}}}', headers=headers,
+                    value={"before": None, "after": row, "source": {"connector": "postgresql"}, "op": "c"})
+        data.record("legacy.orders", 0, i, at=i, key=f"o-{i}",  # no headers: an older Debezium
+                    value={"schema": {"type": "struct"}, "payload": {"before": row, "after": None, "op": "d"}})
+        data.record("shop.notes", 0, i, at=i, key=f"n-{i}", value={"text": "an after-thought", "op": "x"})
+    data.write()
+    found = {f.subject: f for f in rule_findings(store.cursor(), window, None, "ENVELOPE_MISSING")}
+    for topic in ("dbz.public.orders", "legacy.orders"):
+        assert found[topic].summary.endswith(
+            "; they are database change events (Debezium: a table's rows as they change), not domain events: "
+            "publish those from the service, through a transactional outbox"), found[topic].summary
+        assert found[topic].evidence["change_events"] == 3
+    assert "change events" not in found["shop.notes"].summary
