@@ -9,7 +9,7 @@ watermarks of every partition those groups or the topic patterns touch. It retur
 committed), `topic_offsets` rows, and the settings (cleanup.policy, retention.ms) of those
 topics it was answered: each topic is asked again every ASK_EVERY seconds, the request sent
 before the watermarks' and its answer taken when it has come, at that snapshot or a later one,
-so a slow answer never holds a snapshot up (collectors/kafka/topic_settings.py). It knows
+so a slow answer never holds a snapshot up (collectors/kafka/describe_configs.py). It knows
 nothing of the store: the lag poller (collectors/kafka/lag.py) runs it in a child process
 (collectors/kafka/lag_process.py).
 """
