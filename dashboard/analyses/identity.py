@@ -41,14 +41,15 @@ class Identity:
 
     @property
     def shown_key(self) -> str | None:
-        """The key as a person reads it: text as it is, a binary key as ``N bytes (hex) …``, and one of
-        16 bytes also as the UUID a Java or Avro producer writes that way (the Records page finds
-        it by that UUID too)."""
+        """The key as a person reads it: text as it is (a Kafka Connect JSON key as its payload), a
+        binary key as ``N bytes (hex) …``, and one of 16 bytes also as the UUID a Java or Avro
+        producer writes that way (the Records page finds it by that UUID too, and a Connect key by
+        its payload)."""
         if self.key is None:
             return None
         shown = binary_shown(self.key)
         if shown is None:
-            return self.key
+            return connect_payload(self.key) or self.key
         raw = stored_bytes(self.key) or b""
         as_uuid = uuid.UUID(bytes=raw) if len(raw) == 16 else None
         if as_uuid is not None and as_uuid.version is not None:  # RFC 9562's layout (v1–v8), not any 16 bytes
@@ -120,3 +121,17 @@ def _scan_ids(text: str, out: dict[str, str]) -> None:
             continue
         if (s := _scalar(value)) is not None:
             out.setdefault(name, s)
+
+
+def connect_payload(text: str) -> str | None:
+    """A Kafka Connect JSON key or value (``{"schema": …, "payload": …}``) as its payload reads,
+    compact, with a note that its schema is left out; None for any other text."""
+    if not text.startswith('{"schema":'):
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(doc, dict) or set(doc) != {"schema", "payload"}:
+        return None
+    return json.dumps(doc["payload"], ensure_ascii=False, separators=(",", ":")) + " (Kafka Connect JSON, its schema left out)"

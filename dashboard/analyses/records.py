@@ -167,6 +167,25 @@ def key_forms(key: str) -> list[str]:
     return list(dict.fromkeys([key, str(given), stored_text(given.bytes)]))
 
 
+def connect_key_forms(key: str) -> tuple[list[str], str]:
+    """How a key searched for ends when Kafka Connect's JsonConverter wrote it with its schema
+    (``{"schema": …, "payload": …}``, as a Debezium table's primary key is): suffixes for a
+    payload that is the key (74, "74", or a struct typed as {"id":74}), and a pattern for a
+    struct of one field holding it ({"id":74} found by 74)."""
+    text = key.strip()
+    scalars = [json.dumps(text)]
+    try:
+        if isinstance(json.loads(text), (int, float)):
+            scalars.insert(0, text)
+    except ValueError:
+        pass
+    suffixes = [f',"payload":{j}}}' for j in scalars]
+    if text.startswith("{"):
+        suffixes.append(f',"payload":{text}}}')
+    pattern = r',"payload":\{"[^"]+":(' + "|".join(re.escape(j) for j in scalars) + r')\}\}$'
+    return suffixes, pattern
+
+
 def _literal_safe(s: str) -> bool:
     # a text JSON writes as is (no escapes), so a substring test on the stored JSON can pre-filter
     return all(c not in '"\\' and 0x20 <= ord(c) < 0x7F for c in s)
@@ -185,8 +204,11 @@ def _where(window: Window | None, q: RecordQuery) -> tuple[str, list[Any]]:
             args.append(value)
     if q.key is not None:
         keys = key_forms(q.key)
-        clauses.append('"key" IN (' + ", ".join("?" * len(keys)) + ")")
-        args += keys
+        suffixes, pattern = connect_key_forms(q.key)
+        connect = " OR ".join(['suffix("key", ?)'] * len(suffixes) + ['regexp_matches("key", ?)'])
+        clauses.append(f"(\"key\" IN ({', '.join('?' * len(keys))}) "
+                       f"OR (starts_with(\"key\", '{{\"schema\":') AND ({connect})))")
+        args += [*keys, *suffixes, pattern]
     if q.offset_from is not None:
         clauses.append('"offset" >= ?')
         args.append(q.offset_from)

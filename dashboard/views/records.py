@@ -62,7 +62,9 @@ def _form(ctx: Ctx) -> recs.RecordQuery | None:
         top[3].text_input("Offset to", key="rec_offset_to", placeholder="last")
         top[4].text_input("Key", key="rec_key", placeholder="exact, e.g. an order id",
                           help="The key as stored: text, or `base64:…` for a binary key. A UUID also finds "
-                               "the records keyed by its 16 bytes, as Java's and Avro's UUID keys are written.")
+                               "the records keyed by its 16 bytes, as Java's and Avro's UUID keys are written; "
+                               "a Kafka Connect JSON key (a Debezium row's) is found by its payload: `74` or "
+                               "`{\"id\":74}`.")
         mid = st.columns([1, 1, 2])
         mid[0].text_input("Header name", key="rec_header", placeholder="e.g. ce_type")
         mid[1].text_input("Header value contains", key="rec_header_value")

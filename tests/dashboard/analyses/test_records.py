@@ -209,6 +209,29 @@ def test_a_kafka_connect_json_change_event_is_followed_to_its_customer(data, sto
     assert note == "Kafka Connect JSON: its payload, without the schema before it"
 
 
+def test_a_kafka_connect_json_key_reads_and_is_found_by_its_payload(data, store):
+    """Debezium keys a row by its primary key, written by Connect's JsonConverter with its schema:
+    a search for 74, "74" or {"id":74} found nothing, and the key read as its schema."""
+    struct = '{"schema":{"type":"struct","fields":[{"type":"int32","optional":false,"field":"id"}],' \
+             '"optional":false,"name":"dbz.public.orders.Key"},"payload":{"id":74}}'
+    text = '{"schema":{"type":"string","optional":false},"payload":"o-1"}'
+    data.record("dbz.public.orders", 0, 0, at=0, key=struct, value=None)
+    data.record("dbz.public.orders", 0, 1, at=1, key=struct.replace(":74}", ":740}"), value=None)
+    data.record("dbz.public.refs", 0, 0, at=2, key=text, value=None)
+    data.record("plain", 0, 0, at=3, key="74", value=None)
+    data.write()
+
+    def found(key: str) -> list[tuple[str, int]]:
+        hits = rec.search(store.cursor(), WINDOW, rec.RecordQuery(key=key))
+        return sorted(zip(hits["topic"], hits["offset"], strict=True))
+
+    assert found("74") == [("dbz.public.orders", 0), ("plain", 0)]
+    assert found('{"id":74}') == [("dbz.public.orders", 0)]
+    assert found("o-1") == [("dbz.public.refs", 0)]
+    assert identity(struct, None, None).describe() == 'key {"id":74} (Kafka Connect JSON, its schema left out)'
+    assert identity('{"schema": "mine"}', None, None).describe() == 'key {"schema": "mine"}'  # not Connect's
+
+
 def test_a_binary_key_and_value_read_as_bytes_not_as_their_stored_form(data, store):
     """A key that is not UTF-8 is stored as ``base64:…``; a person reads its bytes, as for a binary header."""
     from dashboard.ui.record_evidence import identity_markdown
