@@ -32,8 +32,12 @@ rate_limit(LIBRDKAFKA_LOG)
 
 # Topics the tap never reads, whatever the patterns say (Kafka's and its tools' own). A consumer
 # group that commits on one still has its lag polled: they are no user's --exclude.
-DEFAULT_EXCLUDE: tuple[str, ...] = ("__*", "_schemas", "_confluent*", "connect-configs", "connect-offsets",
-                                    "connect-status")
+# Topics a cluster's own tooling writes: Kafka's, the schema registry's, Confluent's, and Kafka
+# Connect's config, offset and status topics under the names deployments give them (connect-offsets,
+# docker-connect-offsets, connect-cluster-offsets as Strimzi names them, ...)
+DEFAULT_EXCLUDE: tuple[str, ...] = ("__*", "_schemas", "_confluent*", "*connect-configs", "*connect-offsets",
+                                    "*connect-status", "connect-cluster-configs", "connect-cluster-offsets",
+                                    "connect-cluster-status")
 
 
 def parse_x(items: Iterable[str]) -> dict[str, str]:

@@ -47,6 +47,10 @@ def test_lag_topic_patterns_count_internal_topics() -> None:
     assert [t for t in ("orders", "_confluent-monitoring", "__amazon_msk_canary") if s.lag_wants(t)] == [
         "orders", "_confluent-monitoring", "__amazon_msk_canary"]
     assert not s.wants("_confluent-monitoring")  # which the tap never reads
+    # nor Kafka Connect's own topics, under the names deployments give them
+    connect = ("connect-offsets", "docker-connect-configs", "connect-cluster-status", "my-connect-offsets")
+    assert [t for t in connect if s.wants(t)] == [] and all(s.lag_wants(t) for t in connect)
+    assert s.wants("shop.offsets") and s.wants("payments-status")
     s = KafkaSettings(bootstrap=["b:9092"], include=("shop.*",), exclude=("*.bench",))
     assert [t for t in ("shop.orders", "shop.bench", "other") if s.lag_wants(t)] == ["shop.orders"]
 
