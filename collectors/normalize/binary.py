@@ -56,8 +56,9 @@ def value_excerpt(value: bytes | None) -> str | None:
     schema's own keys are never "payload")."""
     if value is not None and len(value) > EXCERPT_BYTES and value.startswith(CONNECT_SCHEMA):
         at = value.find(CONNECT_PAYLOAD)
-        if at > 0:
-            return excerpt(b'{"payload":' + value[at + len(CONNECT_PAYLOAD):])
+        if at > 0:  # what excerpt reads of it: its first EXCERPT_BYTES, and whether there are more
+            start = at + len(CONNECT_PAYLOAD)
+            return excerpt(b'{"payload":' + value[start:start + EXCERPT_BYTES + 1 - len(b'{"payload":')])
     return excerpt(value)
 
 
