@@ -125,6 +125,7 @@ class SeamwatchCollector(Collector):
             parts = burrow.partition_status(cur, window)
             times = lag.time_lag_latest(cur, window)
             ends = lag.partition_ends_latest(cur, window)
+            kept = {(r.cluster, r.topic): float(r.retention_s) for r in lag.retention(cur).itertuples(index=False)}
         finally:
             cur.close()
         offset = GaugeMetricFamily("kafka_consumergroup_group_offset",
@@ -160,6 +161,16 @@ class SeamwatchCollector(Collector):
         g_code = GaugeMetricFamily("seamwatch_consumergroup_status_code",
                                    "Burrow's status of the group as Burrow numbers it: 1 OK, 2 WARN, 3 ERR.",
                                    labels=["cluster_name", "group"])
+        retention = GaugeMetricFamily("seamwatch_topic_retention_seconds",
+                                      "After how long the topic's retention deletes its records (retention.ms, for a "
+                                      "topic whose cleanup.policy deletes; topics kept forever are left out).",
+                                      labels=["cluster_name", "topic"])
+        headroom = GaugeMetricFamily("seamwatch_consumergroup_retention_headroom_seconds",
+                                     "How long the oldest record the group has not read on this partition is still "
+                                     "kept: the topic's retention less the time lag (0: likely deleted unread).",
+                                     labels=PARTITION)
+        for (cluster, topic), kept_s in sorted(kept.items()):
+            retention.add_metric([cluster, topic], kept_s)
         seconds = {(r.cluster, r.group_id, r.topic, int(r.partition)): r.time_lag_s
                    for r in times.itertuples(index=False)}
         for r in parts.itertuples(index=False):
@@ -171,6 +182,8 @@ class SeamwatchCollector(Collector):
                 lag_msgs.add_metric(labels, float(r.current_lag))
             if seconds.get(key) is not None and not pd.isna(seconds[key]):
                 lag_s.add_metric(labels, float(seconds[key]))
+                if (r.cluster, r.topic) in kept:
+                    headroom.add_metric(labels, max(0.0, kept[(r.cluster, r.topic)] - float(seconds[key])))
             for s in PARTITION_STATUSES:
                 p_status.add_metric([*labels, s], 1.0 if r.status == s else 0.0)
         for (cluster, group), g in parts.groupby(["cluster", "group_id"], sort=True):
@@ -196,7 +209,7 @@ class SeamwatchCollector(Collector):
             if not pd.isna(r.low_watermark):
                 earliest.add_metric(labels, float(r.low_watermark))
         return [offset, lag_msgs, lag_s, max_lag, max_lag_s, sum_lag, topic_sum, latest, earliest,
-                p_status, g_status, g_code]
+                p_status, g_status, g_code, retention, headroom]
 
     # -- end-to-end lag ------------------------------------------------------------------------
     def _end_to_end(self, window: Window) -> list[Metric]:

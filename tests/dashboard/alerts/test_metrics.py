@@ -42,6 +42,8 @@ def lagging(data):
         data.poll("billing", "orders", 0, 10, at=t, high_watermark=10 + i * 5 + 5)
         data.poll("audit", "orders", 0, 10 + i * 5 + 5, at=t, high_watermark=10 + i * 5 + 5)
         data.end_offset("orders", 0, 10 + i * 5 + 5, at=t)
+    data.settings("orders", retention_ms=600_000)  # kept 10 min
+    data.settings("audit-log", retention_ms=-1)  # kept forever: no retention to serve
     for n in range(20):  # producer → consumer pairs 2 s apart: p95 end-to-end lag of 2 s
         trace = data.trace_id()
         prod = data.produce(trace, "shop", "orders", at=n, partition=0, offset=n)
@@ -76,6 +78,11 @@ def test_metrics_serve_lag_status_p95_findings_and_health(lagging) -> None:
     assert _value(m, "kafka_consumergroup_group_offset", **part) == 10
     assert _value(m, "kafka_consumergroup_group_lag_seconds", **part) > 0
     assert _value(m, "kafka_consumergroup_group_lag", group="audit", partition="0") == 0
+    # how long billing's oldest unread record is still kept: the retention less its time lag
+    assert _value(m, "seamwatch_topic_retention_seconds", topic="orders") == 600
+    assert [lab["topic"] for lab, _ in m["seamwatch_topic_retention_seconds"]] == ["orders"]
+    assert _value(m, "seamwatch_consumergroup_retention_headroom_seconds", **part) == pytest.approx(
+        600 - _value(m, "kafka_consumergroup_group_lag_seconds", **part))
     assert _value(m, "kafka_consumergroup_group_sum_lag", group="billing") == 50
     assert _value(m, "kafka_consumergroup_group_topic_sum_lag", group="billing", topic="orders") == 50
     assert _value(m, "kafka_partition_latest_offset", topic="orders", partition="0") == 60
