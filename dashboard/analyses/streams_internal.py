@@ -28,7 +28,8 @@ import duckdb
 from dashboard.analyses.processings import has_table
 from dashboard.analyses.window import Window
 
-SUFFIX = re.compile(r"-(changelog|repartition|subscription-registration-topic|subscription-response-topic)$")
+_SUFFIXES = "changelog|repartition|subscription-registration-topic|subscription-response-topic"
+SUFFIX = re.compile(f"-({_SUFFIXES})$")
 # a name Kafka Streams makes up for an unnamed operator: its kind, then a ten-digit index
 GENERATED = re.compile(r"-(KSTREAM|KTABLE)-[A-Z-]+-\d{10}-[a-z-]+$")
 
@@ -37,6 +38,8 @@ SELECT c.topic, arg_max(g.group_id, length(g.group_id)) AS app
 FROM (SELECT DISTINCT group_id FROM group_offsets WHERE polled_at >= $start AND polled_at < $end) g,
      (SELECT unnest($topics) AS topic) c
 WHERE starts_with(c.topic, g.group_id || '-')
+  -- a store or operator name between the id and the suffix: "orders-changelog" is no Streams name of "orders"
+  AND NOT regexp_full_match(substr(c.topic, length(g.group_id) + 2), $suffix)
 GROUP BY c.topic
 """
 
@@ -50,7 +53,8 @@ def apps(con: duckdb.DuckDBPyConnection, topics: Iterable[str], window: Window) 
         return {}
     found: dict[str, str] = {}
     if has_table(con, "group_offsets"):
-        found = dict(con.execute(_GROUPS, {"topics": candidates, "start": window.start, "end": window.end}).fetchall())
+        found = dict(con.execute(_GROUPS, {"topics": candidates, "start": window.start, "end": window.end,
+                                           "suffix": f"({_SUFFIXES})"}).fetchall())
     for t in candidates:
         if t not in found and GENERATED.search(t):
             found[t] = ""
