@@ -264,7 +264,7 @@ def measure_tap(bootstrap: str, topic: str, messages: int, path: str, schemas: s
             if schemas else None)
 
     # under a --memory budget, as `collect --memory` sizes the store and the tap
-    limit = {"memory_limit": MemoryBudget.parse(memory).duckdb_limit} if memory else {}
+    limit = MemoryBudget.parse(memory).store_settings() if memory else {}
     if memory:
         lean_process()
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb", **limit) as store:

@@ -190,8 +190,10 @@ class Store:
     """One DuckDB database. Construct cheaply; :meth:`open` connects and migrates."""
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False,
-                 checkpoint_threshold: str | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT) -> None:
+                 checkpoint_threshold: str | None = None, memory_limit: str | None = DEFAULT_MEMORY_LIMIT,
+                 threads: int | None = None) -> None:
         self.path = str(path)
+        self.threads = threads  # DuckDB's worker threads (None: one a core, DuckDB's default)
         self.read_only = read_only
         self.checkpoint_threshold = checkpoint_threshold
         # DuckDB would take 80 % of the machine's RAM; past this it spills to disk or fails a query
@@ -228,6 +230,8 @@ class Store:
                 # more than a quarter of the limit (a --memory budget's small limit, docs/architecture.md)
                 if (flush := _flush_threshold(self.memory_limit)) is not None:
                     con.execute(f"SET allocator_flush_threshold = '{flush}B'")
+            if self.threads:
+                con.execute(f"SET threads = {int(self.threads)}")
             if self.checkpoint_threshold and not self.lake:
                 con.execute(f"SET checkpoint_threshold = '{_size(self.checkpoint_threshold)}'")
             if self.read_only:

@@ -12,6 +12,7 @@ import signal
 import socket
 import threading
 from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -68,13 +69,14 @@ memory_limit_option = click.option(
     help="Memory DuckDB may use (its own default is 80%% of RAM); past it, it spills to disk.")
 
 
-def store_memory_limit(options: Mapping[str, object], given: str | None) -> str:
-    """DuckDB's memory limit: its share of a --memory budget when one is given, else --db-memory-limit."""
+def store_settings(options: Mapping[str, object], given: str | None) -> dict[str, Any]:
+    """The store's DuckDB settings: a --memory budget's when one is given (its memory limit, one
+    worker thread), else --db-memory-limit."""
     if options.get("memory"):
         from collectors.memory_budget import MemoryBudget
 
-        return MemoryBudget.parse(str(options["memory"])).duckdb_limit
-    return given or DEFAULT_MEMORY_LIMIT
+        return MemoryBudget.parse(str(options["memory"])).store_settings()
+    return {"memory_limit": given or DEFAULT_MEMORY_LIMIT}
 
 
 def lean_under_budget(options: Mapping[str, object]) -> None:
@@ -101,7 +103,7 @@ def collect_cmd(db: str | None, topology: str | None, db_memory_limit: str, reta
         from collectors.memory_budget import arrow_without_pandas
 
         arrow_without_pandas()  # only the rules behind the alerts use pandas
-    store = Store(db, memory_limit=store_memory_limit(options, db_memory_limit))
+    store = Store(db, **store_settings(options, db_memory_limit))
     lean_under_budget(options)
     components = collectors(store, options)  # checks every option before the file is opened
     if not components:

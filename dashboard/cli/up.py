@@ -45,7 +45,7 @@ def up_cmd(db: str | None, port: int, address: str, topology: str | None, retain
     db = db or DEFAULT_DB
     redrive_with = redrive_settings(allow_redrive, options)
     given_limit = options.pop("db_memory_limit", None)
-    store = Store(db, memory_limit=collect.store_memory_limit(options, str(given_limit) if given_limit else None))
+    store = Store(db, **collect.store_settings(options, str(given_limit) if given_limit else None))
     collect.lean_under_budget(options)
     components: list[Component] = collectors(store, options)  # checks every option before the file is opened
     components.extend(retention(store, retain))

@@ -79,3 +79,17 @@ def test_a_budget_too_small_is_one_sentence(tmp_path) -> None:
     assert out.returncode != 0
     assert "--memory must be at least 320MB" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_budgets_store_runs_duckdb_on_one_thread_under_its_limit(tmp_path) -> None:
+    """Two DuckDB threads raced the tap's stages on two cores while it wrote a batch under its limit
+    (collectors/memory_budget.py: 264k–269k records/s with one against 193k–262k with two)."""
+    from collectors.memory_budget import MemoryBudget
+    from collectors.store import Store
+
+    budget = MemoryBudget.parse("400MB")
+    with Store(tmp_path / "lean.duckdb", **budget.store_settings()) as store:
+        threads, limit = store.cursor().execute(
+            "SELECT current_setting('threads'), current_setting('memory_limit')").fetchone()
+    assert (threads, limit) == (1, "78.0 MiB"), (threads, limit)  # half of what 400MB leaves past the fixed part
+    assert budget.describe()["duckdb_threads"] == 1
