@@ -56,7 +56,6 @@ class LagPoller(ThreadComponent):
         self._outage = Outage(log, f"{self.name}: polling")
         self.offsets_in_flight = OFFSETS_IN_FLIGHT
         self._topic_settings = SettingsLedger(self.cluster)
-        self._settings_loaded = False
 
     @property
     def offsets_in_flight(self) -> int:
@@ -128,9 +127,6 @@ class LagPoller(ThreadComponent):
         return self.snapshots.snapshot()
 
     def poll_once(self) -> None:
-        if not self._settings_loaded:  # what is stored, so that only changes are written
-            self._topic_settings.load(self.store.cursor())
-            self._settings_loaded = True
         group_rows, topic_rows, settings = self.snapshot()
         self._topic_settings.observed(settings)
         tables = {"group_offsets": to_table(group_rows, GROUP_OFFSET_SCHEMA),

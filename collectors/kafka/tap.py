@@ -205,7 +205,7 @@ class KafkaTap(ThreadComponent):
         ends and the next one resumes from the store.
         """
         self.store.positions(self.cluster)  # the store answers (a lake's catalog is up) before joining the group
-        self._topic_settings.start(self.store.cursor())
+        self._topic_settings.new_session()
         self._assign_failure = None
         self._normalizer = self._choose()
         consumer = self._consumer()

@@ -44,7 +44,7 @@ FROM topic_configs WHERE cluster = $cluster GROUP BY topic
 
 class SettingsLedger:
     """What a writer has to write of one cluster's topic settings: those that differ from the
-    newest stored (thread-safe)."""
+    newest stored, which it reads from the store whenever it has something to write (thread-safe)."""
 
     def __init__(self, cluster: str) -> None:
         self.cluster = cluster
@@ -52,8 +52,8 @@ class SettingsLedger:
         self._stored: dict[str, Settings] = {}  # the newest written for each topic
         self._pending: dict[str, tuple[Settings, datetime]] = {}
 
-    def load(self, con: Any) -> None:
-        """The settings stored so far (the writer's store, at the start of a session)."""
+    def _reread(self, con: Any) -> None:
+        """The settings stored so far: a pending one already stored is not pending."""
         rows = con.execute(_LATEST, {"cluster": self.cluster}).fetchall()
         with self._lock:
             self._stored = {t: (p, r) for t, p, r in rows}
@@ -69,16 +69,16 @@ class SettingsLedger:
                 if self._stored.get(topic) != settings:
                     self._pending[topic] = (settings, at)
 
-    def rows(self, store: Callable[[], Any] | None = None) -> pa.Table | None:
+    def rows(self, store: Callable[[], Any]) -> pa.Table | None:
         """The settings to write with the next batch or snapshot (None when there are none).
 
-        ``store``: gives a connection to the store, read again first when there is something to
-        write, so that a change the cluster's other writer (the tap, the lag poller) has stored
-        is not written twice."""
+        ``store``: gives a connection to the store, read first when there is something to write,
+        so that what this writer or the cluster's other one (the tap, the lag poller) has stored
+        is not written again."""
         with self._lock:
             pending = bool(self._pending)
-        if pending and store is not None:
-            self.load(store())
+        if pending:
+            self._reread(store())
         with self._lock:
             pending = sorted(self._pending.items())
         if not pending:
@@ -105,9 +105,8 @@ class TopicSettings(SettingsLedger):
         self._admin, self._name = admin, name
         self._asked: set[str] = set()  # this session
 
-    def start(self, con: Any) -> None:
-        """A session starts: the settings stored so far, and every topic is asked again."""
-        self.load(con)
+    def new_session(self) -> None:
+        """A session starts: every topic is asked again."""
         with self._lock:
             self._asked.clear()
 
