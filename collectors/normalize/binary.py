@@ -47,6 +47,7 @@ def integer(raw: bytes | None, *, binary_first: bool) -> int | None:
 # the schema first: a Debezium change event's schema alone fills several KiB
 CONNECT_SCHEMA = b'{"schema":'
 CONNECT_PAYLOAD = b',"payload":'
+CONNECT_SHOWN = b'{"payload":'  # how value_excerpt begins what it keeps of such a value
 
 
 def value_excerpt(value: bytes | None) -> str | None:
@@ -58,7 +59,7 @@ def value_excerpt(value: bytes | None) -> str | None:
         at = value.find(CONNECT_PAYLOAD)
         if at > 0:  # what excerpt reads of it: its first EXCERPT_BYTES, and whether there are more
             start = at + len(CONNECT_PAYLOAD)
-            return excerpt(b'{"payload":' + value[start:start + EXCERPT_BYTES + 1 - len(b'{"payload":')])
+            return excerpt(CONNECT_SHOWN + value[start:start + EXCERPT_BYTES + 1 - len(CONNECT_SHOWN)])
     return excerpt(value)
 
 

@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from collectors.normalize.binary import CONNECT_SCHEMA
 from collectors.normalize.header_values import binary_shown, decode_all, stored_bytes
 
 _ID_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]*(Id|_id|ID)$")
@@ -126,7 +127,7 @@ def _scan_ids(text: str, out: dict[str, str]) -> None:
 def connect_payload(text: str) -> str | None:
     """A Kafka Connect JSON key or value (``{"schema": …, "payload": …}``) as its payload reads,
     compact, with a note that its schema is left out; None for any other text."""
-    if not text.startswith('{"schema":'):
+    if not text.startswith(CONNECT_SCHEMA.decode()):
         return None
     try:
         doc = json.loads(text)

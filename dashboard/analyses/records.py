@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from collectors.errors import SeamwatchError
+from collectors.normalize.binary import CONNECT_PAYLOAD, CONNECT_SCHEMA
 from collectors.normalize.binary import text as stored_text
 from dashboard.analyses.processings import GENERATION_SPANS, GENERATIONS, as_list, for_store
 from dashboard.analyses.window import Window
@@ -179,10 +180,11 @@ def connect_key_forms(key: str) -> tuple[list[str], str]:
             scalars.insert(0, text)
     except ValueError:
         pass
-    suffixes = [f',"payload":{j}}}' for j in scalars]
+    payload = CONNECT_PAYLOAD.decode()
+    suffixes = [f"{payload}{j}}}" for j in scalars]
     if text.startswith("{"):
-        suffixes.append(f',"payload":{text}}}')
-    pattern = r',"payload":\{"[^"]+":(' + "|".join(re.escape(j) for j in scalars) + r')\}\}$'
+        suffixes.append(f"{payload}{text}}}")
+    pattern = re.escape(payload) + r'\{"[^"]+":(' + "|".join(re.escape(j) for j in scalars) + r')\}\}$'
     return suffixes, pattern
 
 
@@ -206,9 +208,8 @@ def _where(window: Window | None, q: RecordQuery) -> tuple[str, list[Any]]:
         keys = key_forms(q.key)
         suffixes, pattern = connect_key_forms(q.key)
         connect = " OR ".join(['suffix("key", ?)'] * len(suffixes) + ['regexp_matches("key", ?)'])
-        clauses.append(f"(\"key\" IN ({', '.join('?' * len(keys))}) "
-                       f"OR (starts_with(\"key\", '{{\"schema\":') AND ({connect})))")
-        args += [*keys, *suffixes, pattern]
+        clauses.append(f"(\"key\" IN ({', '.join('?' * len(keys))}) OR (starts_with(\"key\", ?) AND ({connect})))")
+        args += [*keys, CONNECT_SCHEMA.decode(), *suffixes, pattern]
     if q.offset_from is not None:
         clauses.append('"offset" >= ?')
         args.append(q.offset_from)

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.model import EXCERPT_BYTES
-from collectors.normalize.binary import binary_payload
+from collectors.normalize.binary import CONNECT_SHOWN, binary_payload
 from collectors.normalize.header_values import decode_all
 from dashboard.analyses import records as recs
 from dashboard.analyses.identity import identity
@@ -169,7 +169,7 @@ def _pretty(excerpt: str | None, size: int | None, envelope: str | None = None) 
     decoded = (f"{SCHEMA_FORMATS[envelope]} decoded through its registered schema"
                if envelope in SCHEMA_FORMATS else "")
     # a Kafka Connect JSON value past the bound was kept from its payload on (binary.value_excerpt)
-    connect = cut and excerpt.startswith('{"payload":')
+    connect = cut and excerpt.startswith(CONNECT_SHOWN.decode())
     try:
         shown = json.dumps(json.loads(excerpt), indent=2, ensure_ascii=False)
         return shown, "json", ("Kafka Connect JSON: its payload, without the schema before it" if connect
