@@ -95,8 +95,9 @@ class MemoryBudget:
         return min(max(self._spare // 8, 4 * MB), 64 * MB)
 
     def describe(self) -> dict[str, Any]:
-        return {"memory": f"{self.total / 1e6:.0f}MB", "duckdb_memory_limit": self.duckdb_limit, "duckdb_threads": 1,
-                "batch_messages": self.batch_messages, **self.fetch()}
+        store = self.store_settings()
+        return {"memory": f"{self.total / 1e6:.0f}MB", "duckdb_memory_limit": store["memory_limit"],
+                "duckdb_threads": store["threads"], "batch_messages": self.batch_messages, **self.fetch()}
 
 
 

@@ -183,7 +183,7 @@ class SeamwatchCollector(Collector):
             if seconds.get(key) is not None and not pd.isna(seconds[key]):
                 lag_s.add_metric(labels, float(seconds[key]))
                 if (r.cluster, r.topic) in kept:
-                    headroom.add_metric(labels, max(0.0, kept[(r.cluster, r.topic)] - float(seconds[key])))
+                    headroom.add_metric(labels, float(lag.kept_for(kept[(r.cluster, r.topic)], float(seconds[key]))))
             for s in PARTITION_STATUSES:
                 p_status.add_metric([*labels, s], 1.0 if r.status == s else 0.0)
         for (cluster, group), g in parts.groupby(["cluster", "group_id"], sort=True):

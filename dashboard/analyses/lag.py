@@ -16,8 +16,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from dashboard.analyses import topic_settings
@@ -163,6 +165,12 @@ def retention(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Each topic whose retention deletes records: after how many seconds, as the tap or the lag
     poller last read its settings. Topics kept forever, compacted only, or never read are left out."""
     return con.execute(_RETENTION.format(settings=topic_settings.latest(con))).df()
+
+
+def kept_for(retention_s: Any, time_lag_s: Any) -> Any:
+    """How long the oldest record a group has not read is still kept: the topic's retention less the
+    group's time lag, never below 0 (likely deleted unread); numbers or Series alike (NaN stays NaN)."""
+    return np.maximum(retention_s - time_lag_s, 0.0)
 
 
 _HELD = """

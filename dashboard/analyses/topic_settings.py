@@ -1,5 +1,5 @@
-"""Each topic's settings as the tap last read them from the cluster (`topic_configs`, migration 019;
-collectors/kafka/topic_settings.py): the newest row of a (cluster, topic) is its settings. The
+"""Each topic's settings as the tap or the lag poller last read them from the cluster (`topic_configs`,
+migration 019; collectors/kafka/topic_settings.py): the newest row of a (cluster, topic) is its settings. The
 event-design audit reads the cleanup policy (a compacted topic holds states), the lag analyses
 the retention (LAG_NEAR_RETENTION)."""
 

@@ -101,7 +101,7 @@ def _drill(ctx: Ctx, groups: list[str]) -> None:
     # how long the oldest unread record is still kept: retention, less the time lag (LAG_NEAR_RETENTION)
     kept = lag.retention(ctx.cur)[["cluster", "topic", "retention_s"]]
     parts = parts.merge(kept, on=["cluster", "topic"], how="left")
-    parts["retention_left_s"] = (parts["retention_s"] - parts["time_lag_s"]).clip(lower=0)
+    parts["retention_left_s"] = lag.kept_for(parts["retention_s"], parts["time_lag_s"])
     time_lag = _duration_column(parts, "time_lag_s", "Time lag")
     left = _duration_column(parts, "retention_left_s", "Kept for", help=(
         "How long the oldest record the group has not read is still kept: the topic's retention.ms less the "

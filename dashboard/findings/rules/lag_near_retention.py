@@ -26,6 +26,7 @@ from dashboard.findings.registry import Rule, register
 WARN_SHARE = 0.5  # of the topic's retention, as time lag
 ERROR_SHARE = 0.8
 
+
 def find(rule: Rule, con: duckdb.DuckDBPyConnection, window: Window, topology: Any) -> list[Finding]:
     kept = {(r.cluster, r.topic): float(r.retention_s) for r in retention(con).itertuples(index=False)}
     if not kept:
